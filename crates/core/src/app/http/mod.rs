@@ -1,0 +1,42 @@
+//! HTTP/1.x requests and responses, with proxy CONNECT.
+//! (Filled in by the protocol-events work; this is the interface the engine calls.)
+
+use super::{Progress, StreamCtx, StreamDecoder};
+use serde::Serialize;
+
+/// One request and its response (either may be missing).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct HttpTransaction {
+    pub method: Option<String>,
+    pub uri: Option<String>,
+    pub host: Option<String>,
+    pub status: Option<u16>,
+}
+
+/// One connection's HTTP/1.x decoder (both directions).
+#[derive(Debug, Default)]
+pub struct HttpDecoder {
+    transactions: Vec<HttpTransaction>,
+}
+
+impl HttpDecoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn transactions(&self) -> &[HttpTransaction] {
+        &self.transactions
+    }
+    pub fn into_transactions(self) -> Vec<HttpTransaction> {
+        self.transactions
+    }
+}
+
+impl StreamDecoder for HttpDecoder {
+    fn on_data(&mut self, _ctx: &StreamCtx, _data: &[u8]) -> Progress {
+        Progress::Done
+    }
+    fn on_gap(&mut self, _ctx: &StreamCtx, _len: u64) -> Progress {
+        Progress::Done
+    }
+    fn on_end(&mut self, _ctx: &StreamCtx) {}
+}

@@ -1,0 +1,65 @@
+//! What a packet source hands to the engine.
+
+use crate::time::Timestamp;
+use serde::Serialize;
+use std::fmt;
+
+/// A link-layer header type, as the pcap/pcapng file or libpcap names it (the LINKTYPE_*
+/// registry). An open newtype: unknown values are carried, counted and skipped, never fatal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct LinkType(pub u32);
+
+impl LinkType {
+    /// BSD loopback: a 4-byte address family in the capturing host's byte order.
+    pub const NULL: LinkType = LinkType(0);
+    pub const ETHERNET: LinkType = LinkType(1);
+    /// Raw IP as some systems write it (DLT_RAW was 12 on OpenBSD, 14 elsewhere).
+    pub const RAW_OLD12: LinkType = LinkType(12);
+    pub const RAW_OLD14: LinkType = LinkType(14);
+    /// OpenBSD loopback: like NULL but the family is always big-endian.
+    pub const LOOP: LinkType = LinkType(108);
+    pub const RAW: LinkType = LinkType(101);
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    pub const IPV4: LinkType = LinkType(228);
+    pub const IPV6: LinkType = LinkType(229);
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NULL => "NULL",
+            Self::ETHERNET => "ETHERNET",
+            Self::RAW | Self::RAW_OLD12 | Self::RAW_OLD14 => "RAW",
+            Self::LOOP => "LOOP",
+            Self::LINUX_SLL => "LINUX_SLL",
+            Self::IPV4 => "IPV4",
+            Self::IPV6 => "IPV6",
+            Self::LINUX_SLL2 => "LINUX_SLL2",
+            _ => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for LinkType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.0)
+    }
+}
+
+/// One captured packet, borrowed from the source's buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<'a> {
+    pub ts: Timestamp,
+    /// 1-based frame number, as Wireshark counts it across the whole input.
+    pub frame: u64,
+    /// The packet's length on the wire; `data.len()` is what was captured (snaplen).
+    pub orig_len: u32,
+    pub linktype: LinkType,
+    pub data: &'a [u8],
+}
+
+impl Packet<'_> {
+    /// True when the capture kept fewer bytes than were on the wire (snaplen).
+    pub fn is_truncated(&self) -> bool {
+        (self.data.len() as u64) < self.orig_len as u64
+    }
+}
