@@ -30,6 +30,13 @@ pub struct DnsRecord {
     pub rcode: Option<String>,
 }
 
+impl DnsRecord {
+    /// Addresses in A/AAAA answers (used to name connections to them).
+    pub fn answer_addresses(&self) -> impl Iterator<Item = std::net::IpAddr> + '_ {
+        std::iter::empty()
+    }
+}
+
 /// Matches queries with responses, bounded.
 #[derive(Debug, Default)]
 pub struct DnsTracker {}

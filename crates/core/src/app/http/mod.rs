@@ -29,6 +29,10 @@ impl HttpDecoder {
     pub fn into_transactions(self) -> Vec<HttpTransaction> {
         self.transactions
     }
+    /// Bytes of `side` that followed a CONNECT 2xx header in the same chunk (tunnel data).
+    pub fn take_leftover(&mut self, _side: crate::flow::Side) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 impl StreamDecoder for HttpDecoder {

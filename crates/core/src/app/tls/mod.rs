@@ -15,6 +15,13 @@ pub struct TlsConfig {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct TlsInfo {}
 
+impl TlsInfo {
+    /// The server name the client asked for (SNI).
+    pub fn sni(&self) -> Option<&str> {
+        None
+    }
+}
+
 /// One connection's TLS decoder (both directions).
 #[derive(Debug)]
 pub struct TlsDecoder {
@@ -23,7 +30,9 @@ pub struct TlsDecoder {
 
 impl TlsDecoder {
     pub fn new(_config: &TlsConfig) -> Self {
-        TlsDecoder { info: TlsInfo::default() }
+        TlsDecoder {
+            info: TlsInfo::default(),
+        }
     }
     pub fn info(&self) -> &TlsInfo {
         &self.info
