@@ -15,7 +15,10 @@ fn clean_capture_has_one_tls_connection_to_the_proxy() {
         eprintln!("{}", serde_json::to_string(c).unwrap());
     }
     eprintln!("{stats:?}");
-    let tcp: Vec<_> = conns.iter().filter(|c| c.transport == modsniff_core::flow::Transport::Tcp).collect();
+    let tcp: Vec<_> = conns
+        .iter()
+        .filter(|c| c.transport == modsniff_core::flow::Transport::Tcp)
+        .collect();
     assert_eq!(tcp.len(), 1);
     assert_eq!(tcp[0].server.to_string(), "10.77.2.2:443");
     assert_eq!(stats.packets, 60);

@@ -24,7 +24,11 @@ pub fn run_pcap(path: &Path, config: Config) -> (Vec<Event>, modsniff_core::Stat
     };
     let rd = |b: &[u8]| {
         let a: [u8; 4] = b.try_into().unwrap();
-        if le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) }
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
     };
     let linktype = LinkType(rd(&data[20..24]) & 0x0fff_ffff);
     let mut engine = Engine::new(config);
@@ -42,7 +46,16 @@ pub fn run_pcap(path: &Path, config: Config) -> (Vec<Event>, modsniff_core::Stat
         }
         frame += 1;
         let ts = Timestamp::from_parts(secs, frac, if nanos { 1_000_000_000 } else { 1_000_000 });
-        engine.push(&Packet { ts, frame, orig_len: orig, linktype, data: &data[off..off + incl] }, &mut events);
+        engine.push(
+            &Packet {
+                ts,
+                frame,
+                orig_len: orig,
+                linktype,
+                data: &data[off..off + incl],
+            },
+            &mut events,
+        );
         off += incl;
     }
     let stats = engine.finish(&mut events);
@@ -50,5 +63,14 @@ pub fn run_pcap(path: &Path, config: Config) -> (Vec<Event>, modsniff_core::Stat
 }
 
 pub fn connections(events: &[Event]) -> Vec<&modsniff_core::Connection> {
-    events.iter().filter_map(|e| if let Event::Connection(c) = e { Some(&**c) } else { None }).collect()
+    events
+        .iter()
+        .filter_map(|e| {
+            if let Event::Connection(c) = e {
+                Some(&**c)
+            } else {
+                None
+            }
+        })
+        .collect()
 }

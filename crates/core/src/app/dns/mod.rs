@@ -28,12 +28,22 @@ pub struct DnsRecord {
     pub qname: Option<String>,
     pub qtype: Option<String>,
     pub rcode: Option<String>,
+    pub query_frame: Option<u64>,
+    pub response_frame: Option<u64>,
 }
 
 impl DnsRecord {
     /// Addresses in A/AAAA answers (used to name connections to them).
     pub fn answer_addresses(&self) -> impl Iterator<Item = std::net::IpAddr> + '_ {
         std::iter::empty()
+    }
+    /// When the query (or, without one, the response) was seen.
+    pub fn ts(&self) -> Timestamp {
+        Timestamp::ZERO
+    }
+    /// The response carries at least one A or AAAA answer.
+    pub fn has_address_answer(&self) -> bool {
+        false
     }
 }
 

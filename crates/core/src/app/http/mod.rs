@@ -13,6 +13,35 @@ pub struct HttpTransaction {
     pub status: Option<u16>,
 }
 
+impl HttpTransaction {
+    pub fn request_frame(&self) -> Option<u64> {
+        None
+    }
+    pub fn request_ts(&self) -> Option<crate::time::Timestamp> {
+        None
+    }
+    pub fn response_frame(&self) -> Option<u64> {
+        None
+    }
+    pub fn response_ts(&self) -> Option<crate::time::Timestamp> {
+        None
+    }
+    /// The scheme of Proxy-Authenticate (e.g. "Basic", "NTLM").
+    pub fn proxy_authenticate(&self) -> Option<&str> {
+        None
+    }
+    pub fn has_proxy_authorization(&self) -> bool {
+        false
+    }
+    pub fn reason(&self) -> Option<&str> {
+        None
+    }
+    /// (received, declared) body bytes when the body stopped short.
+    pub fn body_shortfall(&self) -> Option<(u64, u64)> {
+        None
+    }
+}
+
 /// One connection's HTTP/1.x decoder (both directions).
 #[derive(Debug, Default)]
 pub struct HttpDecoder {

@@ -20,6 +20,17 @@ impl TlsInfo {
     pub fn sni(&self) -> Option<&str> {
         None
     }
+    /// The first ALPN protocol the client offered.
+    pub fn alpn_first(&self) -> Option<String> {
+        None
+    }
+    pub fn ja4(&self) -> Option<String> {
+        None
+    }
+    /// Issuer of the leaf certificate, when the chain was in clear.
+    pub fn leaf_issuer(&self) -> Option<String> {
+        None
+    }
 }
 
 /// One connection's TLS decoder (both directions).
