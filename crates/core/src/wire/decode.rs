@@ -170,6 +170,10 @@ fn decode_network(net: Network<'_>, depth: u8) -> DecodedPacket<'_> {
     }
     let sliced = match net {
         Network::Ethernet(d) => match LaxSlicedPacket::from_ethernet(d) {
+            Ok(s) if s.net.is_none() && s.stop_err.is_none() => match link::ethernet_fallback(d) {
+                Some(inner) => return decode_network(inner, depth + 1),
+                None => s,
+            },
             Ok(s) => s,
             Err(e) => {
                 return DecodedPacket::stopped(

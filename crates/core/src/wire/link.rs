@@ -59,6 +59,7 @@ pub fn split(linktype: LinkType, data: &[u8]) -> Result<Network<'_>, DecodeError
             let payload = data.get(20..).ok_or(truncated(20, data.len()))?;
             Ok(cooked(hatype, proto, payload))
         }
+        LinkType::NFLOG => nflog(data),
         LinkType::NULL | LinkType::LOOP => {
             let b = data.get(..4).ok_or(truncated(4, data.len()))?;
             let payload = data.get(4..).unwrap_or(&[]);
@@ -74,6 +75,64 @@ pub fn split(linktype: LinkType, data: &[u8]) -> Result<Network<'_>, DecodeError
             }
         }
         other => Err(DecodeError::UnsupportedLinkType(other.0)),
+    }
+}
+
+/// Linux NFLOG (`tcpdump -i nflog:N`): a 4-byte header, then TLVs (little-endian length and
+/// type, padded to 4 bytes); type 9 holds the packet, starting at its IP header.
+fn nflog(data: &[u8]) -> Result<Network<'_>, DecodeError> {
+    let mut rest = data.get(4..).ok_or(truncated(4, data.len()))?;
+    while rest.len() >= 4 {
+        let len = u16::from_le_bytes([rest[0], rest[1]]) as usize;
+        let kind = u16::from_le_bytes([rest[2], rest[3]]);
+        if len < 4 {
+            break;
+        }
+        if kind == 9 {
+            let payload = rest.get(4..len.min(rest.len())).unwrap_or(&[]);
+            return Ok(Network::Ip(payload));
+        }
+        let padded = (len + 3) & !3;
+        rest = rest.get(padded..).unwrap_or(&[]);
+    }
+    Err(DecodeError::Malformed(Layer::Link))
+}
+
+/// The ethertype and payload after the Ethernet header and any VLAN tags, for the cases
+/// etherparse leaves alone: MPLS label stacks and 802.3 frames with LLC/SNAP.
+pub fn ethernet_fallback(frame: &[u8]) -> Option<Network<'_>> {
+    let mut t = be16(frame, 12)?;
+    let mut at = 14;
+    while matches!(t, ETHERTYPE_VLAN | ETHERTYPE_QINQ | 0x9100) {
+        t = be16(frame, at + 2)?;
+        at += 4;
+    }
+    let payload = frame.get(at..)?;
+    match t {
+        0x8847 | 0x8848 => {
+            // Pop labels until the bottom-of-stack bit; the version nibble says what follows.
+            let mut p = payload;
+            loop {
+                let label = p.get(..4)?;
+                p = p.get(4..)?;
+                if label[2] & 0x01 != 0 {
+                    break;
+                }
+            }
+            match p.first()? >> 4 {
+                4 | 6 => Some(Network::Ip(p)),
+                _ => Some(Network::Ethernet(p)), // pseudowire with an Ethernet frame
+            }
+        }
+        len if len < 0x0600 => {
+            // 802.3 length field: LLC, and SNAP (AA AA 03 + OUI + ethertype) carries IP.
+            if payload.get(..3) == Some(&[0xaa, 0xaa, 0x03]) {
+                let et = be16(payload, 6)?;
+                return Some(Network::EtherType(et, payload.get(8..)?));
+            }
+            None
+        }
+        _ => None,
     }
 }
 
