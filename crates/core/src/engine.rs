@@ -374,7 +374,13 @@ impl Engine {
             },
             decode_apps,
         };
+        let was_closed = conn.is_closed();
         conn.on_segment(src, ip, seg, pkt.frame, pkt.ts, &mut env);
+        // Closing moves the deadline earlier (idle timeout -> linger): schedule it again; the
+        // later entry is skipped when it comes due.
+        if !was_closed && conn.is_closed() {
+            self.schedule(key);
+        }
     }
 
     fn on_udp(
