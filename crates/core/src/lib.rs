@@ -4,6 +4,7 @@
 pub mod app;
 pub mod flow;
 pub mod packet;
+pub mod reassembly;
 pub mod time;
 
 pub use packet::{LinkType, Packet};
