@@ -1,0 +1,312 @@
+//! The reassembler against a bitmap oracle (smoltcp `test_random` style): a random byte
+//! stream, random ISN (often near 2^32), cut into random segments, reordered, duplicated,
+//! overlapped with identical bytes, some withheld.
+#![allow(clippy::indexing_slicing)] // the oracle indexes its own generated data
+
+use modsniff_core::Timestamp;
+use modsniff_core::reassembly::{
+    Chunk, MemBudget, OverflowPolicy, Reassembler, ReassemblyLimits, SeqNumber, Want,
+};
+use proptest::prelude::*;
+
+/// One generated capture of a stream.
+#[derive(Debug, Clone)]
+struct Case {
+    data: Vec<u8>,
+    isn1: u32,
+    /// Byte ranges fed to the reassembler, in feeding order.
+    segs: Vec<(usize, usize)>,
+    /// Whether the peer's final ACK (covering the whole stream) is seen before the end.
+    final_ack: bool,
+}
+
+impl Case {
+    /// Offsets carried by at least one fed segment.
+    fn covered(&self) -> Vec<bool> {
+        let mut c = vec![false; self.data.len()];
+        for &(s, e) in &self.segs {
+            c[s..e].iter_mut().for_each(|b| *b = true);
+        }
+        c
+    }
+
+    /// End of what the reassembler can know about: the whole stream with the final ACK,
+    /// else the last byte of any fed segment.
+    fn known_end(&self) -> usize {
+        if self.final_ack { self.data.len() } else { self.segs.iter().map(|s| s.1).max().unwrap_or(0) }
+    }
+}
+
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        prop::collection::vec(any::<u8>(), 0..3000),
+        prop_oneof![any::<u32>(), (u32::MAX - 4000)..=u32::MAX],
+        prop::collection::vec(any::<u16>(), 0..40),   // cut points
+        prop::collection::vec(prop::bool::weighted(0.2), 64), // withheld
+        prop::collection::vec((any::<u16>(), 1usize..400), 0..8), // overlapping extras
+        prop::collection::vec(any::<u16>(), 0..8),    // duplicates
+        any::<u64>(),                                  // shuffle seed
+        any::<bool>(),
+    )
+        .prop_map(|(data, isn1, cuts, withheld, extras, dups, seed, final_ack)| {
+            let len = data.len();
+            let mut bounds: Vec<usize> =
+                cuts.iter().map(|&c| if len == 0 { 0 } else { c as usize % len }).collect();
+            bounds.push(0);
+            bounds.push(len);
+            bounds.sort_unstable();
+            bounds.dedup();
+            let base: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+            let mut segs: Vec<(usize, usize)> = base
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !withheld[i % withheld.len()])
+                .map(|(_, s)| *s)
+                .collect();
+            if len > 0 {
+                for (at, n) in extras {
+                    let s = at as usize % len;
+                    segs.push((s, (s + n).min(len)));
+                }
+                if !base.is_empty() {
+                    for d in dups {
+                        segs.push(base[d as usize % base.len()]);
+                    }
+                }
+            }
+            segs.retain(|(s, e)| e > s);
+            let mut state = seed | 1;
+            for i in (1..segs.len()).rev() {
+                let j = (xorshift(&mut state) % (i as u64 + 1)) as usize;
+                segs.swap(i, j);
+            }
+            Case { data, isn1, segs, final_ack }
+        })
+}
+
+/// What the consumer saw: per offset, `Some(byte)` for data and `None` for a gap, plus the
+/// offsets it skipped, in order; and whether End came last.
+#[derive(Default, Debug)]
+struct Seen {
+    tiles: Vec<Option<u8>>,
+    skipped: Vec<(u64, u64)>,
+    ended: bool,
+    after_done: usize,
+}
+
+/// Feed a case; `answer` decides the consumer's reply to the n-th chunk. Checks the
+/// invariants that hold under any limits after every call, and returns what was delivered.
+fn run(
+    case: &Case,
+    limits: &ReassemblyLimits,
+    budget: &mut MemBudget,
+    mut answer: impl FnMut(usize) -> Want,
+) -> (Seen, Reassembler) {
+    let mut r = Reassembler::new(SeqNumber(case.isn1));
+    let mut seen = Seen::default();
+    let mut next = 0u64; // where the next chunk must start
+    let mut skip_end = 0u64;
+    let mut n = 0usize;
+    let mut done = false;
+    let data = &case.data;
+    let mut sink = |c: Chunk<'_>| {
+        if done {
+            seen.after_done += 1;
+        }
+        assert!(!seen.ended, "nothing after End");
+        let start = next.max(skip_end);
+        if skip_end > next {
+            seen.skipped.push((next, skip_end));
+        }
+        let end = match c {
+            Chunk::Data { offset, bytes, .. } => {
+                assert_eq!(offset, start, "data chunk out of place");
+                assert!(!bytes.is_empty());
+                let o = offset as usize;
+                assert_eq!(bytes, &data[o..o + bytes.len()], "delivered bytes differ");
+                seen.tiles.resize(o, None);
+                seen.tiles.extend(bytes.iter().map(|&b| Some(b)));
+                offset + bytes.len() as u64
+            }
+            Chunk::Gap { offset, len } => {
+                assert_eq!(offset, start, "gap out of place");
+                assert!(len > 0);
+                seen.tiles.resize((offset + len) as usize, None);
+                offset + len
+            }
+            Chunk::End => {
+                seen.ended = true;
+                return Want::More;
+            }
+        };
+        next = end;
+        let w = answer(n);
+        n += 1;
+        match w {
+            Want::Skip(k) => skip_end = skip_end.max(end + k),
+            Want::Done => done = true,
+            Want::More => {}
+        }
+        w
+    };
+    for (i, &(s, e)) in case.segs.iter().enumerate() {
+        let seq = SeqNumber(case.isn1.wrapping_add(s as u32));
+        let payload = &case.data[s..e];
+        let out = r.segment(
+            seq,
+            payload,
+            payload.len() as u32,
+            i as u64 + 1,
+            Timestamp::from_nanos(i as u64),
+            budget,
+            limits,
+            &mut sink,
+        );
+        assert_eq!(out.new_bytes + out.retransmitted_bytes, payload.len() as u32);
+        assert!(r.buffered_bytes() <= limits.max_ooo_bytes_per_dir);
+        assert!(r.buffered_segments() <= limits.max_ooo_segments_per_dir);
+        assert_eq!(budget.used(), r.buffered_bytes());
+        assert!(budget.used() <= budget.cap());
+        if limits.on_overflow == OverflowPolicy::GapAndFlush {
+            assert_eq!(out.dropped_bytes, 0, "gap-and-flush never refuses bytes");
+        }
+    }
+    if case.final_ack {
+        let end = SeqNumber(case.isn1.wrapping_add(case.data.len() as u32));
+        r.ack_beyond_hole(end, budget, limits, &mut sink);
+    }
+    r.finish(budget, &mut sink);
+    assert_eq!(budget.used(), 0, "memory returns to 0 after finish");
+    assert_eq!(r.buffered_bytes(), 0);
+    assert_eq!(r.buffered_segments(), 0);
+    if skip_end > next && r.delivered_offset() > next {
+        seen.skipped.push((next, skip_end.min(r.delivered_offset())));
+    }
+    (seen, r)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Data exactly where some fed segment carried the byte, gaps exactly elsewhere.
+    #[test]
+    fn delivers_original_bytes_with_gaps_exactly_where_missing(case in case()) {
+        let mut budget = MemBudget::default();
+        let (seen, r) = run(&case, &ReassemblyLimits::default(), &mut budget, |_| Want::More);
+        let covered = case.covered();
+        let expect: Vec<Option<u8>> =
+            (0..case.known_end()).map(|i| covered[i].then_some(case.data[i])).collect();
+        prop_assert_eq!(&seen.tiles, &expect);
+        prop_assert!(seen.ended);
+        let known = case.known_end() as u64;
+        prop_assert_eq!(r.delivered_offset(), known);
+        let got = covered[..case.known_end()].iter().filter(|&&c| c).count() as u64;
+        prop_assert_eq!(r.stats().delivered_bytes, got);
+        prop_assert_eq!(r.missed_bytes(), known - got);
+        prop_assert_eq!(r.stats().dropped_bytes, 0);
+    }
+
+    /// Under tiny limits and a tiny memcap, with either overflow policy: never more buffered
+    /// than allowed, bytes always right, gaps and data still tile the stream, memory back to 0.
+    #[test]
+    fn bounded_under_pressure(
+        case in case(),
+        max_bytes in 0usize..600,
+        max_segs in 0usize..6,
+        memcap in 0usize..900,
+        drop_new in any::<bool>(),
+    ) {
+        let limits = ReassemblyLimits {
+            max_ooo_bytes_per_dir: max_bytes,
+            max_ooo_segments_per_dir: max_segs,
+            on_overflow: if drop_new { OverflowPolicy::DropNew } else { OverflowPolicy::GapAndFlush },
+            ..Default::default()
+        };
+        let mut budget = MemBudget::new(memcap);
+        let (seen, r) = run(&case, &limits, &mut budget, |_| Want::More);
+        let covered = case.covered();
+        for (i, t) in seen.tiles.iter().enumerate() {
+            if t.is_some() {
+                prop_assert!(covered[i], "data at {} that no segment carried", i);
+            }
+        }
+        if case.final_ack {
+            prop_assert_eq!(seen.tiles.len(), case.data.len());
+        }
+        prop_assert_eq!(r.stats().delivered_bytes + r.missed_bytes(), r.delivered_offset());
+    }
+
+    /// Skip and Done answered at random chunks: skipped ranges are never delivered, every
+    /// other byte up to the end is (as data or gap), nothing after Done.
+    #[test]
+    fn skip_and_done_are_honoured(
+        case in case(),
+        answers in prop::collection::vec((0u8..10, 0u64..700), 0..30),
+    ) {
+        let mut budget = MemBudget::default();
+        let (seen, r) = run(&case, &ReassemblyLimits::default(), &mut budget, |n| {
+            match answers.get(n) {
+                Some(&(0..=3, k)) => Want::Skip(k),
+                Some(&(4, _)) => Want::Done,
+                _ => Want::More,
+            }
+        });
+        prop_assert_eq!(seen.after_done, 0);
+        let done = r.stats().delivered_bytes + r.missed_bytes() + r.stats().skipped_bytes;
+        prop_assert_eq!(done, r.delivered_offset());
+        // Skipped ranges hold no delivered byte; gaps and data match the oracle elsewhere.
+        let covered = case.covered();
+        let mut skipped = vec![false; seen.tiles.len().max(case.data.len())];
+        for &(a, b) in &seen.skipped {
+            for s in skipped.iter_mut().take(b as usize).skip(a as usize) {
+                *s = true;
+            }
+        }
+        for (i, t) in seen.tiles.iter().enumerate() {
+            if skipped[i] {
+                prop_assert!(t.is_none(), "skipped byte {} delivered", i);
+            } else {
+                prop_assert_eq!(*t, covered[i].then_some(case.data[i]), "byte {}", i);
+            }
+        }
+        if !r.is_done() || seen.ended {
+            prop_assert!(seen.ended);
+        }
+    }
+}
+
+/// Same stream, any segmentation and order without loss: identical bytes out.
+#[test]
+fn segmentation_does_not_change_the_stream() {
+    let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+    for step in [1usize, 7, 536, 1448, 4999, 5000] {
+        let mut r = Reassembler::new(SeqNumber(u32::MAX - 100));
+        let mut budget = MemBudget::default();
+        // Room for every odd segment (2500 one-byte segments at step 1).
+        let limits = ReassemblyLimits { max_ooo_segments_per_dir: 4096, ..Default::default() };
+        let mut out = Vec::new();
+        let mut sink = |c: Chunk<'_>| {
+            if let Chunk::Data { bytes, .. } = c {
+                out.extend_from_slice(bytes);
+            }
+            Want::More
+        };
+        // Odd-numbered segments first, then the even ones.
+        let segs: Vec<usize> = (0..data.len()).step_by(step).collect();
+        for &s in segs.iter().skip(1).step_by(2).chain(segs.iter().step_by(2)) {
+            let e = (s + step).min(data.len());
+            let seq = SeqNumber((u32::MAX - 100).wrapping_add(s as u32));
+            let _ = r.segment(seq, &data[s..e], (e - s) as u32, 0, Timestamp::ZERO, &mut budget, &limits, &mut sink);
+        }
+        r.finish(&mut budget, &mut sink);
+        assert!(out == data, "step {step}: {} bytes out of {}", out.len(), data.len());
+        assert_eq!(budget.used(), 0);
+    }
+}
