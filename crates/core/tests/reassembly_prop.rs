@@ -33,7 +33,11 @@ impl Case {
     /// End of what the reassembler can know about: the whole stream with the final ACK,
     /// else the last byte of any fed segment.
     fn known_end(&self) -> usize {
-        if self.final_ack { self.data.len() } else { self.segs.iter().map(|s| s.1).max().unwrap_or(0) }
+        if self.final_ack {
+            self.data.len()
+        } else {
+            self.segs.iter().map(|s| s.1).max().unwrap_or(0)
+        }
     }
 }
 
@@ -48,47 +52,56 @@ fn case() -> impl Strategy<Value = Case> {
     (
         prop::collection::vec(any::<u8>(), 0..3000),
         prop_oneof![any::<u32>(), (u32::MAX - 4000)..=u32::MAX],
-        prop::collection::vec(any::<u16>(), 0..40),   // cut points
+        prop::collection::vec(any::<u16>(), 0..40), // cut points
         prop::collection::vec(prop::bool::weighted(0.2), 64), // withheld
         prop::collection::vec((any::<u16>(), 1usize..400), 0..8), // overlapping extras
-        prop::collection::vec(any::<u16>(), 0..8),    // duplicates
-        any::<u64>(),                                  // shuffle seed
+        prop::collection::vec(any::<u16>(), 0..8),  // duplicates
+        any::<u64>(),                               // shuffle seed
         any::<bool>(),
     )
-        .prop_map(|(data, isn1, cuts, withheld, extras, dups, seed, final_ack)| {
-            let len = data.len();
-            let mut bounds: Vec<usize> =
-                cuts.iter().map(|&c| if len == 0 { 0 } else { c as usize % len }).collect();
-            bounds.push(0);
-            bounds.push(len);
-            bounds.sort_unstable();
-            bounds.dedup();
-            let base: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
-            let mut segs: Vec<(usize, usize)> = base
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !withheld[i % withheld.len()])
-                .map(|(_, s)| *s)
-                .collect();
-            if len > 0 {
-                for (at, n) in extras {
-                    let s = at as usize % len;
-                    segs.push((s, (s + n).min(len)));
-                }
-                if !base.is_empty() {
-                    for d in dups {
-                        segs.push(base[d as usize % base.len()]);
+        .prop_map(
+            |(data, isn1, cuts, withheld, extras, dups, seed, final_ack)| {
+                let len = data.len();
+                let mut bounds: Vec<usize> = cuts
+                    .iter()
+                    .map(|&c| if len == 0 { 0 } else { c as usize % len })
+                    .collect();
+                bounds.push(0);
+                bounds.push(len);
+                bounds.sort_unstable();
+                bounds.dedup();
+                let base: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+                let mut segs: Vec<(usize, usize)> = base
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !withheld[i % withheld.len()])
+                    .map(|(_, s)| *s)
+                    .collect();
+                if len > 0 {
+                    for (at, n) in extras {
+                        let s = at as usize % len;
+                        segs.push((s, (s + n).min(len)));
+                    }
+                    if !base.is_empty() {
+                        for d in dups {
+                            segs.push(base[d as usize % base.len()]);
+                        }
                     }
                 }
-            }
-            segs.retain(|(s, e)| e > s);
-            let mut state = seed | 1;
-            for i in (1..segs.len()).rev() {
-                let j = (xorshift(&mut state) % (i as u64 + 1)) as usize;
-                segs.swap(i, j);
-            }
-            Case { data, isn1, segs, final_ack }
-        })
+                segs.retain(|(s, e)| e > s);
+                let mut state = seed | 1;
+                for i in (1..segs.len()).rev() {
+                    let j = (xorshift(&mut state) % (i as u64 + 1)) as usize;
+                    segs.swap(i, j);
+                }
+                Case {
+                    data,
+                    isn1,
+                    segs,
+                    final_ack,
+                }
+            },
+        )
 }
 
 /// What the consumer saw: per offset, `Some(byte)` for data and `None` for a gap, plus the
@@ -169,7 +182,10 @@ fn run(
             limits,
             &mut sink,
         );
-        assert_eq!(out.new_bytes + out.retransmitted_bytes, payload.len() as u32);
+        assert_eq!(
+            out.new_bytes + out.retransmitted_bytes,
+            payload.len() as u32
+        );
         assert!(r.buffered_bytes() <= limits.max_ooo_bytes_per_dir);
         assert!(r.buffered_segments() <= limits.max_ooo_segments_per_dir);
         assert_eq!(budget.used(), r.buffered_bytes());
@@ -187,7 +203,8 @@ fn run(
     assert_eq!(r.buffered_bytes(), 0);
     assert_eq!(r.buffered_segments(), 0);
     if skip_end > next && r.delivered_offset() > next {
-        seen.skipped.push((next, skip_end.min(r.delivered_offset())));
+        seen.skipped
+            .push((next, skip_end.min(r.delivered_offset())));
     }
     (seen, r)
 }
@@ -290,7 +307,10 @@ fn segmentation_does_not_change_the_stream() {
         let mut r = Reassembler::new(SeqNumber(u32::MAX - 100));
         let mut budget = MemBudget::default();
         // Room for every odd segment (2500 one-byte segments at step 1).
-        let limits = ReassemblyLimits { max_ooo_segments_per_dir: 4096, ..Default::default() };
+        let limits = ReassemblyLimits {
+            max_ooo_segments_per_dir: 4096,
+            ..Default::default()
+        };
         let mut out = Vec::new();
         let mut sink = |c: Chunk<'_>| {
             if let Chunk::Data { bytes, .. } = c {
@@ -303,10 +323,24 @@ fn segmentation_does_not_change_the_stream() {
         for &s in segs.iter().skip(1).step_by(2).chain(segs.iter().step_by(2)) {
             let e = (s + step).min(data.len());
             let seq = SeqNumber((u32::MAX - 100).wrapping_add(s as u32));
-            let _ = r.segment(seq, &data[s..e], (e - s) as u32, 0, Timestamp::ZERO, &mut budget, &limits, &mut sink);
+            let _ = r.segment(
+                seq,
+                &data[s..e],
+                (e - s) as u32,
+                0,
+                Timestamp::ZERO,
+                &mut budget,
+                &limits,
+                &mut sink,
+            );
         }
         r.finish(&mut budget, &mut sink);
-        assert!(out == data, "step {step}: {} bytes out of {}", out.len(), data.len());
+        assert!(
+            out == data,
+            "step {step}: {} bytes out of {}",
+            out.len(),
+            data.len()
+        );
         assert_eq!(budget.used(), 0);
     }
 }

@@ -87,7 +87,13 @@ impl Default for MemBudget {
 
 impl MemBudget {
     pub fn new(cap: usize) -> Self {
-        MemBudget { cap, used: 0, peak: 0, refusals: 0, refused_bytes: 0 }
+        MemBudget {
+            cap,
+            used: 0,
+            peak: 0,
+            refusals: 0,
+            refused_bytes: 0,
+        }
     }
 
     /// Reserve `n` bytes; `false` (and counted) when that would exceed the cap.
@@ -143,7 +149,10 @@ mod tests {
         assert!(b.try_reserve(60));
         assert!(!b.try_reserve(41));
         assert!(b.try_reserve(40));
-        assert_eq!((b.used(), b.peak(), b.refusals(), b.refused_bytes()), (100, 100, 1, 41));
+        assert_eq!(
+            (b.used(), b.peak(), b.refusals(), b.refused_bytes()),
+            (100, 100, 1, 41)
+        );
         b.release(70);
         assert_eq!(b.used(), 30);
         assert_eq!(b.peak(), 100);

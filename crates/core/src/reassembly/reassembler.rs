@@ -12,7 +12,12 @@ use serde::Serialize;
 pub enum Chunk<'a> {
     /// Stream bytes starting at `offset`. `frame`/`ts` are those of the packet that carried
     /// them (for buffered data, the packet that carried the first byte of the range).
-    Data { offset: u64, bytes: &'a [u8], frame: u64, ts: Timestamp },
+    Data {
+        offset: u64,
+        bytes: &'a [u8],
+        frame: u64,
+        ts: Timestamp,
+    },
     /// `len` bytes at `offset` that will never be delivered: lost from the capture, cut by the
     /// snaplen, or given up on when the out-of-order buffer was full.
     Gap { offset: u64, len: u64 },
@@ -200,7 +205,9 @@ impl Reassembler {
     ) -> SegmentOutcome {
         let mut out = SegmentOutcome::default();
         let wire = u64::from(wire_len);
-        let payload = payload.get(..payload.len().min(wire_len as usize)).unwrap_or(payload);
+        let payload = payload
+            .get(..payload.len().min(wire_len as usize))
+            .unwrap_or(payload);
         if wire == 0 {
             return out;
         }
@@ -215,7 +222,9 @@ impl Reassembler {
             // Bytes before the first payload byte (a retransmission from before the point
             // where the capture picked the stream up): old by definition.
             let before = u64::try_from(-start).unwrap_or(u64::MAX);
-            let cut = usize::try_from(before).unwrap_or(usize::MAX).min(payload.len());
+            let cut = usize::try_from(before)
+                .unwrap_or(usize::MAX)
+                .min(payload.len());
             out.retransmitted_bytes = to_u32(cut as u64);
             payload = payload.get(cut..).unwrap_or_default();
             wire = wire.saturating_sub(before);
@@ -242,7 +251,12 @@ impl Reassembler {
         self.stats.overlap_conflicts += u64::from(conflict);
         self.stats.truncated_bytes += wire_end - cap_end;
 
-        let input = Input { start, bytes: payload, frame, ts };
+        let input = Input {
+            start,
+            bytes: payload,
+            frame,
+            ts,
+        };
         if self.finished {
             // After the end nothing is delivered or kept; in-order bytes still move the
             // delivered point so that later segments classify right.
@@ -379,7 +393,10 @@ impl Reassembler {
                     && self.segs.bytes().saturating_add(n) <= limits.max_ooo_bytes_per_dir
                     && budget.try_reserve(n);
                 let bytes = input.bytes.get(range(a - input.start, b - input.start));
-                (b, fits.then(|| Fill::Bytes(bytes.unwrap_or_default().to_vec())))
+                (
+                    b,
+                    fits.then(|| Fill::Bytes(bytes.unwrap_or_default().to_vec())),
+                )
             };
             match fill {
                 Some(fill) => {
@@ -446,7 +463,9 @@ impl Reassembler {
         loop {
             let cur = self.cursor;
             if self.segs.front().is_some_and(|f| f.start <= cur) {
-                let Some(seg) = self.segs.pop_front() else { break };
+                let Some(seg) = self.segs.pop_front() else {
+                    break;
+                };
                 let end = seg.end();
                 if end <= cur {
                     continue;
@@ -501,14 +520,24 @@ impl Reassembler {
         budget: &mut MemBudget,
         sink: &mut Sink<'_>,
     ) {
-        let skip = self.skip_end.saturating_sub(self.cursor).min(bytes.len() as u64);
+        let skip = self
+            .skip_end
+            .saturating_sub(self.cursor)
+            .min(bytes.len() as u64);
         self.cursor += skip;
         self.stats.skipped_bytes += skip;
-        let rest = bytes.get(range(skip, bytes.len() as u64)).unwrap_or_default();
+        let rest = bytes
+            .get(range(skip, bytes.len() as u64))
+            .unwrap_or_default();
         if rest.is_empty() {
             return;
         }
-        let want = sink(Chunk::Data { offset: self.cursor, bytes: rest, frame, ts });
+        let want = sink(Chunk::Data {
+            offset: self.cursor,
+            bytes: rest,
+            frame,
+            ts,
+        });
         self.cursor += rest.len() as u64;
         self.stats.delivered_bytes += rest.len() as u64;
         self.apply(want, budget);
@@ -516,7 +545,13 @@ impl Reassembler {
 
     /// Pass `len` bytes at the delivered point that we do not hold: received but skipped
     /// (`lost == false`), or lost. Lost bytes outside a skipped range become a `Gap`.
-    fn consume_unheld(&mut self, len: u64, lost: bool, budget: &mut MemBudget, sink: &mut Sink<'_>) {
+    fn consume_unheld(
+        &mut self,
+        len: u64,
+        lost: bool,
+        budget: &mut MemBudget,
+        sink: &mut Sink<'_>,
+    ) {
         let skip = self.skip_end.saturating_sub(self.cursor).min(len);
         self.cursor += skip;
         if lost {
@@ -530,7 +565,10 @@ impl Reassembler {
         if rest == 0 {
             return;
         }
-        let want = sink(Chunk::Gap { offset: self.cursor, len: rest });
+        let want = sink(Chunk::Gap {
+            offset: self.cursor,
+            len: rest,
+        });
         self.cursor += rest;
         self.stats.missed_bytes += rest;
         self.stats.gaps += 1;
@@ -620,7 +658,8 @@ mod tests {
         fn ack(&mut self, ack: u32) -> u64 {
             let (got, answers) = (&mut self.got, &mut self.answers);
             let mut sink = |c: Chunk<'_>| record(got, answers, c);
-            self.r.ack_beyond_hole(SeqNumber(ack), &mut self.budget, &self.limits, &mut sink)
+            self.r
+                .ack_beyond_hole(SeqNumber(ack), &mut self.budget, &self.limits, &mut sink)
         }
         fn finish(&mut self) {
             let (got, answers) = (&mut self.got, &mut self.answers);
@@ -634,11 +673,20 @@ mod tests {
 
     fn record(got: &mut Vec<C>, answers: &mut Vec<Want>, c: Chunk<'_>) -> Want {
         got.push(match c {
-            Chunk::Data { offset, bytes, frame, .. } => C::D(offset, bytes.to_vec(), frame),
+            Chunk::Data {
+                offset,
+                bytes,
+                frame,
+                ..
+            } => C::D(offset, bytes.to_vec(), frame),
             Chunk::Gap { offset, len } => C::G(offset, len),
             Chunk::End => C::E,
         });
-        if answers.is_empty() { Want::More } else { answers.remove(0) }
+        if answers.is_empty() {
+            Want::More
+        } else {
+            answers.remove(0)
+        }
     }
 
     #[test]
@@ -648,7 +696,13 @@ mod tests {
         let mut budget = MemBudget::default();
         let mut seen_ptr = None;
         let mut sink = |c: Chunk<'_>| {
-            if let Chunk::Data { offset, bytes, frame, ts } = c {
+            if let Chunk::Data {
+                offset,
+                bytes,
+                frame,
+                ts,
+            } = c
+            {
                 assert_eq!((offset, frame, ts), (0, 7, Timestamp::from_nanos(9)));
                 seen_ptr = Some(bytes.as_ptr());
             }
@@ -666,7 +720,13 @@ mod tests {
         );
         // Zero copy: the consumer saw the caller's own bytes.
         assert_eq!(seen_ptr, Some(payload.as_ptr()));
-        assert_eq!(out, SegmentOutcome { new_bytes: 16, ..Default::default() });
+        assert_eq!(
+            out,
+            SegmentOutcome {
+                new_bytes: 16,
+                ..Default::default()
+            }
+        );
         assert_eq!(r.delivered_offset(), 16);
         assert_eq!(r.next_seq(), SeqNumber(1016));
         assert_eq!(budget.peak(), 0);
@@ -683,8 +743,18 @@ mod tests {
         assert_eq!(t.budget.used(), 5);
         let out = t.seg(100, b"hello");
         assert!(!out.out_of_order);
-        assert_eq!(t.take(), vec![C::D(0, b"hello".to_vec(), 2), C::D(5, b"world".to_vec(), 1)]);
-        assert_eq!((t.r.buffered_bytes(), t.budget.used(), t.r.delivered_offset()), (0, 0, 10));
+        assert_eq!(
+            t.take(),
+            vec![C::D(0, b"hello".to_vec(), 2), C::D(5, b"world".to_vec(), 1)]
+        );
+        assert_eq!(
+            (
+                t.r.buffered_bytes(),
+                t.budget.used(),
+                t.r.delivered_offset()
+            ),
+            (0, 0, 10)
+        );
     }
 
     #[test]
@@ -693,10 +763,16 @@ mod tests {
         let _ = t.seg(10, b"AAAA");
         // Identical retransmission of buffered bytes: no conflict.
         let out = t.seg(10, b"AAAA");
-        assert_eq!((out.new_bytes, out.retransmitted_bytes, out.overlap_conflict), (0, 4, false));
+        assert_eq!(
+            (out.new_bytes, out.retransmitted_bytes, out.overlap_conflict),
+            (0, 4, false)
+        );
         // Different bytes over the buffered range, plus two new bytes on each side.
         let out = t.seg(8, b"xxBBBByy");
-        assert_eq!((out.new_bytes, out.retransmitted_bytes, out.overlap_conflict), (4, 4, true));
+        assert_eq!(
+            (out.new_bytes, out.retransmitted_bytes, out.overlap_conflict),
+            (4, 4, true)
+        );
         let _ = t.seg(0, b"01234567");
         let all: Vec<u8> = t
             .take()
@@ -736,7 +812,10 @@ mod tests {
         assert_eq!(t.take(), vec![C::D(6, b"GHI".to_vec(), 2)]);
         // Entirely old: nothing delivered.
         let out = t.seg(500, b"abc");
-        assert_eq!((out.new_bytes, out.retransmitted_bytes, out.out_of_order), (0, 3, false));
+        assert_eq!(
+            (out.new_bytes, out.retransmitted_bytes, out.out_of_order),
+            (0, 3, false)
+        );
         assert!(t.take().is_empty());
         assert_eq!(t.r.stats().retransmitted_bytes, 6);
     }
@@ -753,7 +832,10 @@ mod tests {
         assert_eq!(t.ack(12), 6);
         assert_eq!(t.take(), vec![C::G(4, 6), C::D(10, b"ab".to_vec(), 2)]);
         assert_eq!(t.ack(20), 2 + 4);
-        assert_eq!(t.take(), vec![C::G(12, 2), C::D(14, b"cd".to_vec(), 3), C::G(16, 4)]);
+        assert_eq!(
+            t.take(),
+            vec![C::G(12, 2), C::D(14, b"cd".to_vec(), 3), C::G(16, 4)]
+        );
         assert_eq!(t.r.missed_bytes(), 12);
         assert_eq!(t.r.stats().gaps, 3);
         // A far-away ACK is ignored, not believed.
@@ -770,9 +852,22 @@ mod tests {
         t.finish();
         assert_eq!(
             t.take(),
-            vec![C::G(0, 5), C::D(5, b"bb".to_vec(), 1), C::G(7, 3), C::D(10, b"cc".to_vec(), 2), C::E]
+            vec![
+                C::G(0, 5),
+                C::D(5, b"bb".to_vec(), 1),
+                C::G(7, 3),
+                C::D(10, b"cc".to_vec(), 2),
+                C::E
+            ]
         );
-        assert_eq!((t.budget.used(), t.r.buffered_bytes(), t.r.buffered_segments()), (0, 0, 0));
+        assert_eq!(
+            (
+                t.budget.used(),
+                t.r.buffered_bytes(),
+                t.r.buffered_segments()
+            ),
+            (0, 0, 0)
+        );
         // Idempotent, and late segments deliver nothing.
         t.finish();
         let out = t.seg(12, b"zz");
@@ -793,7 +888,10 @@ mod tests {
         let _ = t.seg(12, b"yyNEXT");
         assert_eq!(t.r.buffered_bytes(), 4);
         let _ = t.seg(4, b"bodx");
-        assert_eq!(t.take(), vec![C::D(0, b"hdr:".to_vec(), 1), C::D(14, b"NEXT".to_vec(), 3)]);
+        assert_eq!(
+            t.take(),
+            vec![C::D(0, b"hdr:".to_vec(), 1), C::D(14, b"NEXT".to_vec(), 3)]
+        );
         assert_eq!(t.r.stats().skipped_bytes, 10);
         assert_eq!(t.r.missed_bytes(), 0);
         assert_eq!(t.r.delivered_offset(), 18);
@@ -812,7 +910,10 @@ mod tests {
         assert_eq!(t.budget.used(), 4);
         let _ = t.seg(1, b"123456789");
         let _ = t.seg(14, b"zzzzzz");
-        assert_eq!(t.take(), vec![C::D(0, b"h".to_vec(), 3), C::D(21, b"yyy".to_vec(), 2)]);
+        assert_eq!(
+            t.take(),
+            vec![C::D(0, b"h".to_vec(), 3), C::D(21, b"yyy".to_vec(), 2)]
+        );
         assert_eq!(t.budget.used(), 0);
         assert_eq!(t.r.stats().skipped_bytes, 20);
     }
@@ -857,7 +958,10 @@ mod tests {
         let mut t = Rig::new(isn1);
         let _ = t.seg(isn1.wrapping_add(6), b"ghij");
         let _ = t.seg(isn1, b"abcdef");
-        assert_eq!(t.take(), vec![C::D(0, b"abcdef".to_vec(), 2), C::D(6, b"ghij".to_vec(), 1)]);
+        assert_eq!(
+            t.take(),
+            vec![C::D(0, b"abcdef".to_vec(), 2), C::D(6, b"ghij".to_vec(), 1)]
+        );
 
         // Push 4 GiB + 1 MiB through in order, zero copy, with one reordering after the wrap.
         let block = vec![7u8; 65536];
@@ -883,15 +987,42 @@ mod tests {
             if i == blocks - 4 {
                 // Send block i+1 before block i.
                 let s1 = seq + 65536;
-                let o = r.segment(s1, &block, 65536, 0, Timestamp::ZERO, &mut budget, &limits, &mut sink);
+                let o = r.segment(
+                    s1,
+                    &block,
+                    65536,
+                    0,
+                    Timestamp::ZERO,
+                    &mut budget,
+                    &limits,
+                    &mut sink,
+                );
                 assert!(o.out_of_order);
-                let o = r.segment(seq, &block, 65536, 0, Timestamp::ZERO, &mut budget, &limits, &mut sink);
+                let o = r.segment(
+                    seq,
+                    &block,
+                    65536,
+                    0,
+                    Timestamp::ZERO,
+                    &mut budget,
+                    &limits,
+                    &mut sink,
+                );
                 assert_eq!(o.new_bytes, 65536);
                 seq = seq + 2 * 65536;
                 i += 2;
                 continue;
             }
-            let o = r.segment(seq, &block, 65536, 0, Timestamp::ZERO, &mut budget, &limits, &mut sink);
+            let o = r.segment(
+                seq,
+                &block,
+                65536,
+                0,
+                Timestamp::ZERO,
+                &mut budget,
+                &limits,
+                &mut sink,
+            );
             assert_eq!(o.new_bytes, 65536);
             seq = seq + 65536;
             i += 1;
@@ -917,7 +1048,11 @@ mod tests {
         let _ = t.seg(10, b"0123456789");
         assert_eq!(
             t.take(),
-            vec![C::D(10, b"0123456789".to_vec(), 3), C::D(20, b"xy".to_vec(), 2), C::G(22, 3)]
+            vec![
+                C::D(10, b"0123456789".to_vec(), 3),
+                C::D(20, b"xy".to_vec(), 2),
+                C::G(22, 3)
+            ]
         );
         assert_eq!(t.r.stats().truncated_bytes, 9);
         assert_eq!(t.r.missed_bytes(), 9);
@@ -929,7 +1064,10 @@ mod tests {
 
     #[test]
     fn per_direction_limit_gap_and_flush() {
-        let limits = ReassemblyLimits { max_ooo_bytes_per_dir: 8, ..Default::default() };
+        let limits = ReassemblyLimits {
+            max_ooo_bytes_per_dir: 8,
+            ..Default::default()
+        };
         let mut t = Rig::with(0, limits, MemBudget::default());
         let _ = t.seg(10, b"aaaa");
         let _ = t.seg(20, b"bbbb");
@@ -948,11 +1086,18 @@ mod tests {
         assert_eq!(out.dropped_bytes, 0);
         assert_eq!(
             t.take(),
-            vec![C::G(14, 2), C::D(16, b"0123".to_vec(), 5), C::D(20, b"bbbb".to_vec(), 2)]
+            vec![
+                C::G(14, 2),
+                C::D(16, b"0123".to_vec(), 5),
+                C::D(20, b"bbbb".to_vec(), 2)
+            ]
         );
         assert_eq!(t.r.buffered_bytes(), 4);
         t.finish();
-        assert_eq!(t.take(), vec![C::G(24, 6), C::D(30, b"cccc".to_vec(), 3), C::E]);
+        assert_eq!(
+            t.take(),
+            vec![C::G(24, 6), C::D(30, b"cccc".to_vec(), 3), C::E]
+        );
         assert_eq!(t.budget.used(), 0);
     }
 
@@ -970,25 +1115,65 @@ mod tests {
         assert_eq!(t.r.stats().dropped_bytes, 4);
         let _ = t.seg(0, b"0123456789");
         t.finish();
-        assert_eq!(t.take(), vec![C::D(0, b"0123456789".to_vec(), 3), C::D(10, b"aaaa".to_vec(), 1), C::E]);
+        assert_eq!(
+            t.take(),
+            vec![
+                C::D(0, b"0123456789".to_vec(), 3),
+                C::D(10, b"aaaa".to_vec(), 1),
+                C::E
+            ]
+        );
     }
 
     #[test]
     fn global_memcap_is_shared_and_refusals_counted() {
-        let limits = ReassemblyLimits { on_overflow: OverflowPolicy::DropNew, ..Default::default() };
+        let limits = ReassemblyLimits {
+            on_overflow: OverflowPolicy::DropNew,
+            ..Default::default()
+        };
         let mut budget = MemBudget::new(6);
         let mut a = Reassembler::new(SeqNumber(0));
         let mut b = Reassembler::new(SeqNumber(0));
         let mut sink = |_: Chunk<'_>| Want::More;
         let ts = Timestamp::ZERO;
-        let o = a.segment(SeqNumber(10), b"aaaa", 4, 1, ts, &mut budget, &limits, &mut sink);
+        let o = a.segment(
+            SeqNumber(10),
+            b"aaaa",
+            4,
+            1,
+            ts,
+            &mut budget,
+            &limits,
+            &mut sink,
+        );
         assert_eq!(o.dropped_bytes, 0);
-        let o = b.segment(SeqNumber(10), b"bbbb", 4, 2, ts, &mut budget, &limits, &mut sink);
+        let o = b.segment(
+            SeqNumber(10),
+            b"bbbb",
+            4,
+            2,
+            ts,
+            &mut budget,
+            &limits,
+            &mut sink,
+        );
         assert_eq!(o.dropped_bytes, 4);
-        assert_eq!((budget.used(), budget.refusals(), budget.refused_bytes()), (4, 1, 4));
+        assert_eq!(
+            (budget.used(), budget.refusals(), budget.refused_bytes()),
+            (4, 1, 4)
+        );
         a.discard(&mut budget);
         assert_eq!(budget.used(), 0);
-        let o = b.segment(SeqNumber(10), b"bbbb", 4, 3, ts, &mut budget, &limits, &mut sink);
+        let o = b.segment(
+            SeqNumber(10),
+            b"bbbb",
+            4,
+            3,
+            ts,
+            &mut budget,
+            &limits,
+            &mut sink,
+        );
         assert_eq!(o.dropped_bytes, 0);
         b.finish(&mut budget, &mut sink);
         assert_eq!(budget.used(), 0);
@@ -1021,7 +1206,10 @@ mod tests {
         t.answers = vec![Want::Skip(3)];
         assert_eq!(t.ack(10), 10);
         // The gap's Skip(3) counts off the first three buffered bytes.
-        assert_eq!(t.take(), vec![C::G(0, 10), C::D(13, b"3456789".to_vec(), 1)]);
+        assert_eq!(
+            t.take(),
+            vec![C::G(0, 10), C::D(13, b"3456789".to_vec(), 1)]
+        );
     }
 
     #[test]

@@ -94,7 +94,9 @@ impl Segments {
 
     /// Ranges overlapping `[from, to)`, in order.
     pub fn overlapping(&self, from: u64, to: u64) -> impl Iterator<Item = &Segment> {
-        self.list.range(self.first_ending_after(from)..).take_while(move |s| s.start < to)
+        self.list
+            .range(self.first_ending_after(from)..)
+            .take_while(move |s| s.start < to)
     }
 
     /// The first sub-range of `[from, to)` not covered by any range.
@@ -135,7 +137,8 @@ impl Segments {
                 }
                 _ => false,
             };
-            let right_seen = matches!(self.list.get(i), Some(r) if r.fill == Fill::Seen && r.start == end);
+            let right_seen =
+                matches!(self.list.get(i), Some(r) if r.fill == Fill::Seen && r.start == end);
             match (merged_left, right_seen) {
                 (true, true) => {
                     // Three ranges become one: fold the right one into the left.
@@ -183,7 +186,9 @@ impl Segments {
             for s in self.list.drain(..) {
                 match merged.back_mut() {
                     Some(prev)
-                        if prev.fill == Fill::Seen && s.fill == Fill::Seen && prev.end() == s.start =>
+                        if prev.fill == Fill::Seen
+                            && s.fill == Fill::Seen
+                            && prev.end() == s.start =>
                     {
                         prev.len = prev.len.saturating_add(s.len);
                     }
@@ -209,7 +214,13 @@ mod tests {
     use super::*;
 
     fn seg(start: u64, fill: Fill, len: u64) -> Segment {
-        Segment { start, len, fill, frame: 1, ts: Timestamp::ZERO }
+        Segment {
+            start,
+            len,
+            fill,
+            frame: 1,
+            ts: Timestamp::ZERO,
+        }
     }
 
     #[test]
