@@ -126,6 +126,8 @@ pub struct Reassembler {
     done: bool,
     /// `finish` or `discard` was called.
     finished: bool,
+    /// Offset of the FIN: the stream's payload ends there (see [`Reassembler::set_fin`]).
+    fin: Option<u64>,
     segs: Segments,
     stats: ReassemblerStats,
 }
@@ -139,6 +141,7 @@ impl Reassembler {
             skip_end: 0,
             done: false,
             finished: false,
+            fin: None,
             segs: Segments::default(),
             stats: ReassemblerStats::default(),
         }
@@ -282,8 +285,8 @@ impl Reassembler {
     /// ignored (counted in `too_far_ahead`).
     ///
     /// The caller decides when an ACK proves loss (usually: the ACK is for data this direction
-    /// should already have shown); the end of a stream is `ack_beyond_hole(fin_seq)` followed
-    /// by [`Reassembler::finish`], so that a lost tail before the FIN becomes a gap too.
+    /// should already have shown). After [`Reassembler::set_fin`], ACKs are clamped to the
+    /// FIN, whose sequence number carries no payload.
     pub fn ack_beyond_hole(
         &mut self,
         ack: SeqNumber,
@@ -301,21 +304,26 @@ impl Reassembler {
             self.stats.too_far_ahead += 1;
             return 0;
         }
+        let mut until = self.cursor.saturating_add(ahead);
+        if let Some(fin) = self.fin {
+            // The ACK of a FIN covers one sequence number that carries no payload.
+            until = until.min(fin);
+        }
         let missed_before = self.stats.missed_bytes;
-        self.advance(None, self.cursor.saturating_add(ahead), budget, sink);
+        self.advance(None, until, budget, sink);
         self.stats.missed_bytes - missed_before
     }
 
     /// End of stream: deliver the buffered data, with a `Gap` for every hole before it, then
     /// `End` (unless the consumer is done), and free the buffer. Bytes after the last one
-    /// seen are unknown and produce no gap (see [`Reassembler::ack_beyond_hole`]).
+    /// seen are unknown and produce no gap, unless the FIN's position is known
+    /// ([`Reassembler::set_fin`]) or an ACK proved them lost ([`Reassembler::ack_beyond_hole`]).
     pub fn finish(&mut self, budget: &mut MemBudget, sink: &mut Sink<'_>) {
         if self.finished {
             return;
         }
-        if let Some(last) = self.segs.last_end() {
-            self.advance(None, last, budget, sink);
-        }
+        let last = self.segs.last_end().unwrap_or(0).max(self.fin.unwrap_or(0));
+        self.advance(None, last, budget, sink);
         budget.release(self.segs.clear());
         if !self.done {
             // The answer to End is moot: nothing follows it.
@@ -323,6 +331,22 @@ impl Reassembler {
         }
         self.finished = true;
         self.done = true;
+    }
+
+    /// The sender's FIN carries sequence number `seq`: the payload ends just before it. An
+    /// ACK of the FIN (`seq + 1`) then declares nothing beyond it lost, and `finish` turns a
+    /// hole before the FIN into a gap. The first FIN wins; one further from the delivered point
+    /// than `max_ooo_distance` (either way) is ignored.
+    pub fn set_fin(&mut self, seq: SeqNumber, limits: &ReassemblyLimits) {
+        if self.fin.is_some() {
+            return;
+        }
+        let delta = i64::from(seq.diff(self.next_seq()));
+        if delta.unsigned_abs() > limits.max_ooo_distance {
+            self.stats.too_far_ahead += 1;
+            return;
+        }
+        self.fin = self.cursor.checked_add_signed(delta);
     }
 
     /// Forget the stream without delivering anything more (eviction): frees the buffer.
@@ -1209,6 +1233,32 @@ mod tests {
         assert_eq!(
             t.take(),
             vec![C::G(0, 10), C::D(13, b"3456789".to_vec(), 1)]
+        );
+    }
+
+    #[test]
+    fn fin_bounds_acks_and_closes_the_tail() {
+        let mut t = Rig::new(0);
+        let _ = t.seg(0, b"abc");
+        t.r.set_fin(SeqNumber(10), &t.limits);
+        // The ACK of the FIN is one past the payload: no one-byte phantom gap.
+        assert_eq!(t.ack(11), 7);
+        assert_eq!(t.take(), vec![C::D(0, b"abc".to_vec(), 1), C::G(3, 7)]);
+        // Without an ACK, finish closes the hole before the FIN.
+        let mut t = Rig::new(0);
+        let _ = t.seg(0, b"abc");
+        let _ = t.seg(5, b"f");
+        t.r.set_fin(SeqNumber(8), &t.limits);
+        t.finish();
+        assert_eq!(
+            t.take(),
+            vec![
+                C::D(0, b"abc".to_vec(), 1),
+                C::G(3, 2),
+                C::D(5, b"f".to_vec(), 2),
+                C::G(6, 2),
+                C::E
+            ]
         );
     }
 
