@@ -18,6 +18,8 @@ struct Case {
     segs: Vec<(usize, usize)>,
     /// Whether the peer's final ACK (covering the whole stream) is seen before the end.
     final_ack: bool,
+    /// ACKs seen mid-stream: (after the n-th fed segment, acknowledged offset).
+    acks: Vec<(usize, usize)>,
 }
 
 impl Case {
@@ -99,6 +101,7 @@ fn case() -> impl Strategy<Value = Case> {
                     isn1,
                     segs,
                     final_ack,
+                    acks: Vec::new(),
                 }
             },
         )
@@ -192,6 +195,14 @@ fn run(
         assert!(budget.used() <= budget.cap());
         if limits.on_overflow == OverflowPolicy::GapAndFlush {
             assert_eq!(out.dropped_bytes, 0, "gap-and-flush never refuses bytes");
+        }
+        for &(_, at) in case.acks.iter().filter(|a| a.0 == i) {
+            let ack = SeqNumber(case.isn1.wrapping_add(at as u32));
+            let before = r.delivered_offset();
+            let lost = r.ack_beyond_hole(ack, budget, limits, &mut sink);
+            assert!(r.delivered_offset() >= (at as u64).max(before));
+            assert!(lost <= (at as u64).saturating_sub(before));
+            assert_eq!(budget.used(), r.buffered_bytes());
         }
     }
     if case.final_ack {
@@ -296,6 +307,37 @@ proptest! {
         if !r.is_done() || seen.ended {
             prop_assert!(seen.ended);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// ACKs mid-stream (some ahead of segments still to come, which then arrive late): the
+    /// delivered bytes stay right and tile the stream up to the furthest ACK or segment.
+    #[test]
+    fn acks_mid_stream_keep_the_stream_consistent(
+        case in case(),
+        acks in prop::collection::vec((0usize..64, 0usize..3000), 0..6),
+    ) {
+        let len = case.data.len();
+        // Each ACK follows one of the fed segments (none when nothing is fed).
+        let n = case.segs.len();
+        let acks = acks.into_iter().filter(|_| n > 0).map(|(i, at)| (i % n.max(1), at.min(len))).collect();
+        let case = Case { acks, ..case };
+        let mut budget = MemBudget::default();
+        let (seen, r) = run(&case, &ReassemblyLimits::default(), &mut budget, |_| Want::More);
+        let covered = case.covered();
+        for (i, t) in seen.tiles.iter().enumerate() {
+            if let Some(b) = t {
+                prop_assert!(covered[i]);
+                prop_assert_eq!(*b, case.data[i]);
+            }
+        }
+        let end = case.known_end().max(case.acks.iter().map(|a| a.1).max().unwrap_or(0));
+        prop_assert_eq!(r.delivered_offset(), end as u64);
+        prop_assert_eq!(seen.tiles.len(), end);
+        prop_assert_eq!(r.stats().delivered_bytes + r.missed_bytes(), end as u64);
     }
 }
 
