@@ -248,11 +248,11 @@ impl Reassembler {
         out.new_bytes = to_u32(new);
         out.retransmitted_bytes = out.retransmitted_bytes.saturating_add(to_u32(retrans));
         out.overlap_conflict = conflict;
-        out.truncated_bytes = to_u32(wire_end - cap_end);
+        out.truncated_bytes = to_u32(wire_end.saturating_sub(cap_end));
         out.out_of_order = start > self.cursor;
         self.stats.retransmitted_bytes += u64::from(out.retransmitted_bytes);
         self.stats.overlap_conflicts += u64::from(conflict);
-        self.stats.truncated_bytes += wire_end - cap_end;
+        self.stats.truncated_bytes += wire_end.saturating_sub(cap_end);
 
         let input = Input {
             start,
