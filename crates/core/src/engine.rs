@@ -72,8 +72,9 @@ pub struct Engine {
 impl Engine {
     pub fn new(config: Config) -> Self {
         let reasm_limits = ReassemblyLimits {
-            max_ooo_bytes_per_conn: config.limits.max_ooo_bytes_per_dir,
+            max_ooo_bytes_per_dir: config.limits.max_ooo_bytes_per_dir,
             max_ooo_segments_per_dir: config.limits.max_ooo_segments_per_dir,
+            ..ReassemblyLimits::default()
         };
         let budget = MemBudget::new(config.limits.memcap);
         Engine {

@@ -50,14 +50,17 @@ mod imp {
     const TICK: Duration = Duration::from_millis(500);
 
     fn wall_now() -> Timestamp {
-        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let d = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         Timestamp::from_nanos(d.as_nanos() as u64)
     }
 
     fn interrupted() -> Result<Arc<AtomicBool>> {
         let flag = Arc::new(AtomicBool::new(false));
         let f = flag.clone();
-        ctrlc::set_handler(move || f.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
+        ctrlc::set_handler(move || f.store(true, Ordering::SeqCst))
+            .context("installing the Ctrl-C handler")?;
         Ok(flag)
     }
 
@@ -69,7 +72,16 @@ mod imp {
     }
 
     impl Session {
-        fn open(interface: &str, filter: Option<String>, snaplen: i32, promisc: bool, buffer_mib: i32, write: Option<&std::path::Path>, out: &OutputArgs, env: &HashMap<String, String>) -> Result<Session> {
+        fn open(
+            interface: &str,
+            filter: Option<String>,
+            snaplen: i32,
+            promisc: bool,
+            buffer_mib: i32,
+            write: Option<&std::path::Path>,
+            out: &OutputArgs,
+            env: &HashMap<String, String>,
+        ) -> Result<Session> {
             let mut cfg = LiveConfig::new(interface);
             cfg.filter = filter;
             cfg.snaplen = snaplen.max(64) as u32;
@@ -78,13 +90,23 @@ mod imp {
             let src = LiveSource::open(cfg)?;
             let writer = match write {
                 Some(p) => {
-                    let f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
-                    Some(PcapWriter::new(std::io::BufWriter::new(f), src.linktype(), snaplen.max(64) as u32)?)
+                    let f = std::fs::File::create(p)
+                        .with_context(|| format!("creating {}", p.display()))?;
+                    Some(PcapWriter::new(
+                        std::io::BufWriter::new(f),
+                        src.linktype(),
+                        snaplen.max(64) as u32,
+                    )?)
                 }
                 None => None,
             };
             let analysis = Analysis::new(engine_config(out)?, go_settings(out, env)?, true);
-            Ok(Session { src, writer, analysis, last_tick: Instant::now() })
+            Ok(Session {
+                src,
+                writer,
+                analysis,
+                last_tick: Instant::now(),
+            })
         }
 
         /// Reads what is there for up to one read timeout; returns packets handled.
@@ -112,7 +134,11 @@ mod imp {
             if let Some(mut w) = self.writer.take() {
                 w.flush().context("writing the capture file")?;
             }
-            let kernel = KernelStats { received: k.received, dropped: k.dropped, if_dropped: k.if_dropped };
+            let kernel = KernelStats {
+                received: k.received,
+                dropped: k.dropped,
+                if_dropped: k.if_dropped,
+            };
             let name = format!("interface {}", self.src.interface());
             let warnings = if k.dropped + k.if_dropped > 0 {
                 vec![format!(
@@ -144,7 +170,10 @@ mod imp {
         let limit = args.count.unwrap_or(u64::MAX);
         let mut packets = 0u64;
         while !stop.load(Ordering::SeqCst) && packets < limit {
-            if args.duration.is_some_and(|d| started.elapsed().as_secs_f64() >= d) {
+            if args
+                .duration
+                .is_some_and(|d| started.elapsed().as_secs_f64() >= d)
+            {
                 break;
             }
             packets += s.step(&mut rep)?;
@@ -156,11 +185,17 @@ mod imp {
 
     pub fn run_command(args: RunArgs) -> Result<ExitCode> {
         use std::os::unix::process::CommandExt;
-        let (prog, rest) = args.command.split_first().context("no command given after --")?;
+        let (prog, rest) = args
+            .command
+            .split_first()
+            .context("no command given after --")?;
         let mut env: HashMap<String, String> = std::env::vars().collect();
         // Under sudo, the command runs as the invoking user with their HOME, like it would
         // without modsniff; its Go settings are read from that environment.
-        let ids = match (env.get("SUDO_UID").and_then(|v| v.parse::<u32>().ok()), env.get("SUDO_GID").and_then(|v| v.parse::<u32>().ok())) {
+        let ids = match (
+            env.get("SUDO_UID").and_then(|v| v.parse::<u32>().ok()),
+            env.get("SUDO_GID").and_then(|v| v.parse::<u32>().ok()),
+        ) {
             (Some(u), Some(g)) if u != 0 => Some((u, g)),
             _ => None,
         };
@@ -184,7 +219,9 @@ mod imp {
         };
         // The go command's effective settings (its env file included), when it is go.
         let mut go_env = env.clone();
-        if std::path::Path::new(prog).file_name().is_some_and(|n| n == "go")
+        if std::path::Path::new(prog)
+            .file_name()
+            .is_some_and(|n| n == "go")
             && let Ok(out) = command_for(prog).args(["env", "-json"]).output()
             && out.status.success()
             && let Ok(vars) = serde_json::from_slice::<HashMap<String, String>>(&out.stdout)
@@ -193,8 +230,20 @@ mod imp {
         }
         let stop = interrupted()?;
         let mut rep = Reporter::new(&args.out, Box::new(std::io::stdout()));
-        let mut s = Session::open(&args.interface, None, 262_144, false, 32, args.write.as_deref(), &args.out, &go_env)?;
-        let mut child = command_for(prog).args(rest).spawn().with_context(|| format!("starting {prog}"))?;
+        let mut s = Session::open(
+            &args.interface,
+            None,
+            262_144,
+            false,
+            32,
+            args.write.as_deref(),
+            &args.out,
+            &go_env,
+        )?;
+        let mut child = command_for(prog)
+            .args(rest)
+            .spawn()
+            .with_context(|| format!("starting {prog}"))?;
         let status = loop {
             s.step(&mut rep)?;
             if let Some(st) = child.try_wait().context("waiting for the command")? {

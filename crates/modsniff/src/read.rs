@@ -76,8 +76,10 @@ pub fn run(args: ReadArgs) -> Result<ExitCode> {
 fn progress_bar(enabled: bool, total: Option<u64>) -> Option<ProgressBar> {
     let total = total.filter(|t| enabled && *t >= PROGRESS_MIN_BYTES)?;
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10));
-    let style = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg} eta {eta}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
 }

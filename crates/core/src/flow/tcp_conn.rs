@@ -467,14 +467,24 @@ impl TcpConn {
         // The peer acknowledging bytes of this side's other direction that we never saw.
         if flags.ack()
             && let Some(r) = other.reasm.as_mut()
-            && !other.done
-            && r.buffered_bytes() > 0
+            && r.buffered_segments() > 0
         {
             let mut sink = |c: Chunk<'_>| deliver(app, &mut env.stream, side.other(), conn_id, c);
-            r.ack_beyond_hole(SeqNumber(seg.ack), env.budget, &mut sink);
+            r.ack_beyond_hole(SeqNumber(seg.ack), env.budget, env.reasm_limits, &mut sink);
         }
         if flags.fin() {
-            finish_side(me, app, &mut env.stream, side, conn_id, env.budget);
+            // End the stream now when everything before the FIN arrived; with a hole before it
+            // wait for retransmissions until the connection ends.
+            let complete = match me.reasm.as_mut() {
+                Some(r) => {
+                    r.set_fin(SeqNumber(seg.seq.wrapping_add(wire_len)), env.reasm_limits);
+                    r.buffered_segments() == 0
+                }
+                None => true,
+            };
+            if complete {
+                finish_side(me, app, &mut env.stream, side, conn_id, env.budget);
+            }
         }
         let _ = i;
     }
