@@ -163,7 +163,12 @@ pub const MAX_ANSWERS: usize = 64;
 /// Reads a DNS message. `None` only when there is no complete header (12 bytes).
 pub fn parse(msg: &[u8]) -> Option<DnsMessage> {
     let hdr = msg.get(..12)?;
-    let word = |i: usize| u16::from_be_bytes([hdr.get(i).copied().unwrap_or(0), hdr.get(i + 1).copied().unwrap_or(0)]);
+    let word = |i: usize| {
+        u16::from_be_bytes([
+            hdr.get(i).copied().unwrap_or(0),
+            hdr.get(i + 1).copied().unwrap_or(0),
+        ])
+    };
     let flags = word(2);
     let mut m = DnsMessage {
         id: word(0),
@@ -179,8 +184,12 @@ pub fn parse(msg: &[u8]) -> Option<DnsMessage> {
     let mut pos = 12;
     // Questions: the first one is kept, the others only skipped.
     for i in 0..qdcount {
-        let Some((name, next)) = read_name(msg, pos) else { return Some(m) };
-        let Some(t) = read_u16(msg, next) else { return Some(m) };
+        let Some((name, next)) = read_name(msg, pos) else {
+            return Some(m);
+        };
+        let Some(t) = read_u16(msg, next) else {
+            return Some(m);
+        };
         if i == 0 {
             m.qname = Some(name);
             m.qtype = Some(DnsType(t));
@@ -191,7 +200,9 @@ pub fn parse(msg: &[u8]) -> Option<DnsMessage> {
         if m.answers.len() >= MAX_ANSWERS {
             break;
         }
-        let Some((name, next)) = read_name(msg, pos) else { break };
+        let Some((name, next)) = read_name(msg, pos) else {
+            break;
+        };
         let (Some(t), Some(ttl_hi), Some(ttl_lo), Some(len)) = (
             read_u16(msg, next),
             read_u16(msg, next + 4),
@@ -202,7 +213,9 @@ pub fn parse(msg: &[u8]) -> Option<DnsMessage> {
         };
         let start = next + 10;
         let end = start + len as usize;
-        let Some(rdata) = msg.get(start..end) else { break };
+        let Some(rdata) = msg.get(start..end) else {
+            break;
+        };
         let rtype = DnsType(t);
         m.answers.push(DnsAnswer {
             name,

@@ -7,10 +7,11 @@
 //!
 //! # `rcode` in JSON
 //!
-//! `rcode` is the number from the header (`3`), as tshark's `dns.flags.rcode`, which is what
-//! the reference answers of the public corpus hold and what `compare-tshark.py` compares
-//! `(qname, rcode)` against. The mnemonic is beside it in `rcode_name` (`"NXDOMAIN"`). Both
-//! are `null` for a query that got no answer.
+//! The JSON `rcode` is the number from the header (`3`), as tshark's `dns.flags.rcode`: that
+//! is what the reference answers of the public corpus hold and what `compare-tshark.py`
+//! compares `(qname, rcode)` against. The mnemonic is beside it in `rcode_name`
+//! (`"NXDOMAIN"`). Both are `null` for a query that got no answer. In Rust the mnemonic is
+//! the field `rcode` (what the diagnosis matches on) and the number is `rcode_code`.
 
 mod message;
 mod tcp;
@@ -46,11 +47,17 @@ pub struct DnsRecord {
     pub server: SocketAddr,
     /// First question's name, no trailing dot (`<Root>` for the root, as tshark).
     pub qname: Option<String>,
-    pub qtype: Option<DnsType>,
-    /// Header RCODE as a number (see the module doc); `None` when unanswered.
-    pub rcode: Option<DnsRcode>,
-    /// `"NOERROR"`, `"SERVFAIL"`, `"NXDOMAIN"`, `"REFUSED"`...; `None` when unanswered.
-    pub rcode_name: Option<String>,
+    /// First question's type: its mnemonic (`"AAAA"`), or the number in decimal when it has
+    /// none (`"65534"`).
+    pub qtype: Option<String>,
+    /// The response code's mnemonic: `"NOERROR"`, `"SERVFAIL"`, `"NXDOMAIN"`, `"REFUSED"`...
+    /// (`RCODE<n>` when unassigned); `None` when unanswered. In JSON this is `rcode_name`:
+    /// the JSON `rcode` is the number, see [`DnsRecord::rcode_code`] and the module doc.
+    #[serde(rename = "rcode_name")]
+    pub rcode: Option<String>,
+    /// The header RCODE as a number, serialized as `rcode` (what tshark's reference holds).
+    #[serde(rename = "rcode")]
+    pub rcode_code: Option<DnsRcode>,
     pub answers: Vec<DnsAnswer>,
     pub transport: Transport,
     /// Frame of the (first) query; `None` for a response whose query was not seen.
@@ -66,6 +73,26 @@ pub struct DnsRecord {
     /// The response had the TC bit (the client should retry over TCP).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+}
+
+impl DnsRecord {
+    /// Addresses in A/AAAA answers (used to name connections to them).
+    pub fn answer_addresses(&self) -> impl Iterator<Item = std::net::IpAddr> + '_ {
+        self.answers.iter().filter_map(|a| match a.rtype {
+            DnsType::A | DnsType::AAAA => a.data.as_deref()?.parse().ok(),
+            _ => None,
+        })
+    }
+
+    /// When the query (or, without one, the response) was seen.
+    pub fn ts(&self) -> Timestamp {
+        self.ts
+    }
+
+    /// The response carries at least one A or AAAA answer.
+    pub fn has_address_answer(&self) -> bool {
+        self.answer_addresses().next().is_some()
+    }
 }
 
 /// How long a query waits for its answer, in packet time, before it is reported
@@ -205,7 +232,8 @@ impl DnsTracker {
         // at most once per `max_open` queries).
         if self.order.len() > self.max_open.saturating_mul(2) {
             let open = &self.open;
-            self.order.retain(|(_, seq, key)| open.get(key).is_some_and(|o| o.seq == *seq));
+            self.order
+                .retain(|(_, seq, key)| open.get(key).is_some_and(|o| o.seq == *seq));
         }
     }
 
@@ -228,9 +256,9 @@ impl DnsTracker {
             client: meta.dst,
             server: meta.src,
             qname: m.qname,
-            qtype: m.qtype,
-            rcode: Some(rcode),
-            rcode_name: Some(rcode.name()),
+            qtype: m.qtype.map(|t| t.to_string()),
+            rcode: Some(rcode.name()),
+            rcode_code: Some(rcode),
             answers: m.answers,
             transport: meta.transport,
             query_frame: q.as_ref().map(|q| q.frame),
@@ -246,11 +274,15 @@ impl DnsTracker {
     /// Pops the oldest queue entry; if it is still open (and older than `before`, when
     /// given), reports it unanswered. Returns false when nothing could be popped.
     fn expire_front(&mut self, before: Option<Timestamp>, out: &mut Vec<DnsRecord>) -> bool {
-        let Some((ts, _, _)) = self.order.front() else { return false };
+        let Some((ts, _, _)) = self.order.front() else {
+            return false;
+        };
         if before.is_some_and(|b| *ts > b) {
             return false;
         }
-        let Some((_, seq, key)) = self.order.pop_front() else { return false };
+        let Some((_, seq, key)) = self.order.pop_front() else {
+            return false;
+        };
         if self.open.get(&key).is_some_and(|o| o.seq == seq)
             && let Some(o) = self.open.remove(&key)
         {
@@ -264,7 +296,9 @@ impl DnsTracker {
 
     /// Reports queries unanswered for longer than the timeout.
     pub fn advance(&mut self, now: Timestamp, out: &mut Vec<DnsRecord>) {
-        let Some(cutoff) = now.as_nanos().checked_sub(self.timeout.as_nanos()) else { return };
+        let Some(cutoff) = now.as_nanos().checked_sub(self.timeout.as_nanos()) else {
+            return;
+        };
         let cutoff = Timestamp::from_nanos(cutoff);
         while self.expire_front(Some(cutoff), out) {}
     }
@@ -291,9 +325,9 @@ fn unanswered(key: Key, o: Open) -> DnsRecord {
         client: key.client,
         server: key.server,
         qname: o.qname,
-        qtype: o.qtype,
+        qtype: o.qtype.map(|t| t.to_string()),
         rcode: None,
-        rcode_name: None,
+        rcode_code: None,
         answers: Vec::new(),
         transport: o.transport,
         query_frame: Some(o.frame),

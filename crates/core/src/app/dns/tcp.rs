@@ -62,7 +62,9 @@ impl StreamDecoder for DnsTcpDecoder {
     fn on_data(&mut self, ctx: &StreamCtx, mut data: &[u8]) -> Progress {
         let i = ctx.side.index() & 1;
         while !data.is_empty() {
-            let Some(side) = self.sides.get_mut(i) else { return Progress::Done };
+            let Some(side) = self.sides.get_mut(i) else {
+                return Progress::Done;
+            };
             if side.done {
                 return Progress::Done;
             }

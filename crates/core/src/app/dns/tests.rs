@@ -24,7 +24,11 @@ struct Row {
 
 fn ts_of(epoch: &str) -> Timestamp {
     let (s, f) = epoch.split_once('.').unwrap();
-    Timestamp::from_parts(s.parse().unwrap(), f.parse().unwrap(), 10u64.pow(f.len() as u32))
+    Timestamp::from_parts(
+        s.parse().unwrap(),
+        f.parse().unwrap(),
+        10u64.pow(f.len() as u32),
+    )
 }
 
 fn udp_rows() -> Vec<Row> {
@@ -54,7 +58,9 @@ fn expected() -> BTreeMap<String, BTreeSet<(String, u8)>> {
     let mut m: BTreeMap<String, BTreeSet<(String, u8)>> = BTreeMap::new();
     for l in text.lines() {
         let f: Vec<&str> = l.split('\t').collect();
-        m.entry(f[0].to_string()).or_default().insert((f[1].to_string(), f[2].parse().unwrap()));
+        m.entry(f[0].to_string())
+            .or_default()
+            .insert((f[1].to_string(), f[2].parse().unwrap()));
     }
     m
 }
@@ -75,7 +81,12 @@ fn tcp_messages(name: &str, split: Option<usize>) -> Vec<(Side, u64, Vec<u8>)> {
             _ => vec![&bytes[..]],
         };
         for p in pieces {
-            let ctx = StreamCtx { side, ts: Timestamp::ZERO, frame: i as u64 + 1, offset: off[side.index()] };
+            let ctx = StreamCtx {
+                side,
+                ts: Timestamp::ZERO,
+                frame: i as u64 + 1,
+                offset: off[side.index()],
+            };
             assert_eq!(dec.on_data(&ctx, p), Progress::Continue);
             off[side.index()] += p.len() as u64;
             out.extend(dec.drain().map(|(c, m)| (c.side, c.frame, m)));
@@ -88,7 +99,7 @@ fn tcp_messages(name: &str, split: Option<usize>) -> Vec<(Side, u64, Vec<u8>)> {
 fn pairs(recs: &[DnsRecord]) -> BTreeSet<(String, u8)> {
     recs.iter()
         .filter_map(|r| {
-            let rc = r.rcode?;
+            let rc = r.rcode_code?;
             Some((r.qname.clone().unwrap_or_default().to_lowercase(), rc.0))
         })
         .filter(|(q, _)| !q.is_empty())
@@ -113,16 +124,33 @@ fn run_captures() -> BTreeMap<String, Vec<DnsRecord>> {
     let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
     let server: SocketAddr = "10.0.0.53:53".parse().unwrap();
     let tcp = [
-        ("suricata-verify/dns-tcp-multirequest-buffer/dns-tcp-multirequest-buffer.pcap", "suricata-verify_dns-tcp-multirequest-buffer_dns-tcp-multirequest-buffer.pcap.seg"),
-        ("suricata-verify/dns-tcp-ts-gap/input.pcap", "suricata-verify_dns-tcp-ts-gap_input.pcap.seg"),
+        (
+            "suricata-verify/dns-tcp-multirequest-buffer/dns-tcp-multirequest-buffer.pcap",
+            "suricata-verify_dns-tcp-multirequest-buffer_dns-tcp-multirequest-buffer.pcap.seg",
+        ),
+        (
+            "suricata-verify/dns-tcp-ts-gap/input.pcap",
+            "suricata-verify_dns-tcp-ts-gap_input.pcap.seg",
+        ),
         ("tcpdump/dns_tcp.pcap", "tcpdump_dns_tcp.pcap.seg"),
     ];
     for (cap, seg) in tcp {
         let mut t = DnsTracker::new();
         let mut recs = Vec::new();
         for (side, frame, m) in tcp_messages(seg, None) {
-            let (src, dst) = if side == Side::Client { (client, server) } else { (server, client) };
-            let meta = DnsMeta { transport: Transport::Tcp, src, dst, ts: Timestamp::ZERO, frame, conn_id: 7 };
+            let (src, dst) = if side == Side::Client {
+                (client, server)
+            } else {
+                (server, client)
+            };
+            let meta = DnsMeta {
+                transport: Transport::Tcp,
+                src,
+                dst,
+                ts: Timestamp::ZERO,
+                frame,
+                conn_id: 7,
+            };
             t.on_message(&meta, &m, &mut recs);
         }
         t.finish(&mut recs);
@@ -137,7 +165,9 @@ fn every_corpus_response_matches_tshark() {
     let want = expected();
     assert!(want.len() >= 20, "expected.tsv too small");
     for (cap, pairs_want) in &want {
-        let recs = got.get(cap).unwrap_or_else(|| panic!("no messages for {cap}"));
+        let recs = got
+            .get(cap)
+            .unwrap_or_else(|| panic!("no messages for {cap}"));
         assert_eq!(&pairs(recs), pairs_want, "{cap}");
     }
     // And nothing extra where tshark saw no response with a question.
@@ -161,12 +191,16 @@ fn checked_in_expectations_match_the_reference() {
     let mut seen = 0;
     for cap in want.keys() {
         let path = format!("{refdir}/{cap}.json");
-        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let mut set = BTreeSet::new();
         for d in doc["dns"].as_array().unwrap() {
             if d["response"].as_bool() == Some(true) && d["qname"].is_string() {
                 let q = d["qname"].as_str().unwrap().to_lowercase();
-                set.insert((q.trim_end_matches('.').to_string(), d["rcode"].as_u64().unwrap() as u8));
+                set.insert((
+                    q.trim_end_matches('.').to_string(),
+                    d["rcode"].as_u64().unwrap() as u8,
+                ));
             }
         }
         assert_eq!(&set, &want[cap], "{cap}");
@@ -179,21 +213,42 @@ fn checked_in_expectations_match_the_reference() {
 fn servfail_nxdomain_refused_records() {
     let got = run_captures();
     let erspan = &got["zeek/erspan.pcap"];
-    let sf = erspan.iter().find(|r| r.rcode == Some(DnsRcode::SERVFAIL)).unwrap();
-    assert_eq!(sf.rcode_name.as_deref(), Some("SERVFAIL"));
+    let sf = erspan
+        .iter()
+        .find(|r| r.rcode_code == Some(DnsRcode::SERVFAIL))
+        .unwrap();
+    assert_eq!(sf.rcode.as_deref(), Some("SERVFAIL"));
     assert!(sf.query_frame.is_some() && sf.rtt.is_some());
     let nx = &got["suricata-verify/dns-rcode/input.pcap"][0];
-    assert_eq!((nx.qname.as_deref(), nx.rcode), (Some("dne.oisf.net"), Some(DnsRcode::NXDOMAIN)));
+    assert_eq!(
+        (nx.qname.as_deref(), nx.rcode_code),
+        (Some("dne.oisf.net"), Some(DnsRcode::NXDOMAIN))
+    );
     assert_eq!((nx.query_frame, nx.response_frame), (Some(1), Some(2)));
-    assert_eq!(nx.qtype, Some(DnsType::A));
+    assert_eq!(nx.qtype.as_deref(), Some("A"));
+    assert_eq!(nx.rcode.as_deref(), Some("NXDOMAIN"));
     let rtt = nx.rtt.unwrap().as_nanos();
     assert_eq!(rtt, 86_067_000, "709160 - 623093 microseconds");
     let teredo = &got["zeek/tunnels/Teredo.pcap"];
-    assert!(teredo.iter().any(|r| r.rcode == Some(DnsRcode::REFUSED)));
+    assert!(
+        teredo
+            .iter()
+            .any(|r| r.rcode_code == Some(DnsRcode::REFUSED))
+    );
     // Answers: A and CNAME data in presentation form.
     let cmu = &got["zeek/dns-two-responses.pcap"];
-    let a = cmu.iter().flat_map(|r| &r.answers).find(|a| a.rtype == DnsType::A).unwrap();
-    assert!(a.data.as_deref().unwrap().parse::<std::net::Ipv4Addr>().is_ok());
+    let a = cmu
+        .iter()
+        .flat_map(|r| &r.answers)
+        .find(|a| a.rtype == DnsType::A)
+        .unwrap();
+    assert!(
+        a.data
+            .as_deref()
+            .unwrap()
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok()
+    );
     let json = serde_json::to_value(nx).unwrap();
     assert_eq!(json["rcode"], 3);
     assert_eq!(json["rcode_name"], "NXDOMAIN");
@@ -203,18 +258,34 @@ fn servfail_nxdomain_refused_records() {
 #[test]
 fn unanswered_query_reported_at_finish_and_after_timeout() {
     // zeek/raw_packets.pcap holds queries only.
-    let rows: Vec<Row> = udp_rows().into_iter().filter(|r| r.capture == "zeek/raw_packets.pcap").collect();
+    let rows: Vec<Row> = udp_rows()
+        .into_iter()
+        .filter(|r| r.capture == "zeek/raw_packets.pcap")
+        .collect();
     assert_eq!(rows.len(), 4);
     let mut t = DnsTracker::new();
     let mut recs = Vec::new();
     t.on_message(&rows[0].meta, &rows[0].payload, &mut recs);
     assert!(recs.is_empty());
-    t.advance(rows[0].meta.ts.saturating_add(Duration::from_millis(4999)), &mut recs);
+    t.advance(
+        rows[0].meta.ts.saturating_add(Duration::from_millis(4999)),
+        &mut recs,
+    );
     assert!(recs.is_empty());
     t.advance(rows[0].meta.ts.saturating_add(QUERY_TIMEOUT), &mut recs);
     assert_eq!(recs.len(), 1);
-    assert_eq!((recs[0].rcode, recs[0].response_frame, recs[0].query_frame), (None, None, Some(rows[0].meta.frame)));
-    assert_eq!(serde_json::to_value(&recs[0]).unwrap()["rcode"], serde_json::Value::Null);
+    assert_eq!(
+        (
+            recs[0].rcode.clone(),
+            recs[0].response_frame,
+            recs[0].query_frame
+        ),
+        (None, None, Some(rows[0].meta.frame))
+    );
+    assert_eq!(
+        serde_json::to_value(&recs[0]).unwrap()["rcode"],
+        serde_json::Value::Null
+    );
     recs.clear();
     for r in &rows[1..] {
         t.on_message(&r.meta, &r.payload, &mut recs);
@@ -226,12 +297,19 @@ fn unanswered_query_reported_at_finish_and_after_timeout() {
 
 #[test]
 fn retransmitted_query_is_counted() {
-    let rows: Vec<Row> = udp_rows().into_iter().filter(|r| r.capture == "suricata-verify/dns-rcode/input.pcap").collect();
+    let rows: Vec<Row> = udp_rows()
+        .into_iter()
+        .filter(|r| r.capture == "suricata-verify/dns-rcode/input.pcap")
+        .collect();
     let (q, a) = (&rows[0], &rows[1]);
     let mut t = DnsTracker::new();
     let mut recs = Vec::new();
     t.on_message(&q.meta, &q.payload, &mut recs);
-    let again = DnsMeta { frame: 9, ts: q.meta.ts.saturating_add(Duration::from_secs(1)), ..q.meta };
+    let again = DnsMeta {
+        frame: 9,
+        ts: q.meta.ts.saturating_add(Duration::from_secs(1)),
+        ..q.meta
+    };
     t.on_message(&again, &q.payload, &mut recs);
     t.on_message(&a.meta, &a.payload, &mut recs);
     assert_eq!(recs.len(), 1);
@@ -242,13 +320,19 @@ fn retransmitted_query_is_counted() {
     let mut t = DnsTracker::new();
     let mut recs = Vec::new();
     t.on_message(&a.meta, &a.payload, &mut recs);
-    assert_eq!((recs.len(), recs[0].query_frame, recs[0].rtt), (1, None, None));
+    assert_eq!(
+        (recs.len(), recs[0].query_frame, recs[0].rtt),
+        (1, None, None)
+    );
     assert_eq!(t.stats().unmatched_responses, 1);
 }
 
 #[test]
 fn open_query_table_is_bounded() {
-    let q = udp_rows().into_iter().find(|r| r.capture == "suricata-verify/dns-rcode/input.pcap").unwrap();
+    let q = udp_rows()
+        .into_iter()
+        .find(|r| r.capture == "suricata-verify/dns-rcode/input.pcap")
+        .unwrap();
     let mut t = DnsTracker::with_limits(3, QUERY_TIMEOUT);
     let mut recs = Vec::new();
     for i in 0..5u16 {
@@ -279,18 +363,37 @@ fn tcp_framing_across_every_split() {
     // Byte by byte, through one decoder, the prefix split from its message.
     let mut dec = DnsTcpDecoder::new();
     let mut stream = Vec::new();
-    for m in [b"\x00\x0c\x00\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00".as_slice(), b"\x00\x0c\x00\x02\x81\x80\x00\x00\x00\x00\x00\x00\x00\x00"] {
+    for m in [
+        b"\x00\x0c\x00\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00".as_slice(),
+        b"\x00\x0c\x00\x02\x81\x80\x00\x00\x00\x00\x00\x00\x00\x00",
+    ] {
         stream.extend_from_slice(m);
     }
     let mut msgs = Vec::new();
     for (i, b) in stream.iter().enumerate() {
-        let ctx = StreamCtx { side: Side::Client, ts: Timestamp::ZERO, frame: i as u64 + 1, offset: i as u64 };
-        assert_eq!(dec.on_data(&ctx, std::slice::from_ref(b)), Progress::Continue);
+        let ctx = StreamCtx {
+            side: Side::Client,
+            ts: Timestamp::ZERO,
+            frame: i as u64 + 1,
+            offset: i as u64,
+        };
+        assert_eq!(
+            dec.on_data(&ctx, std::slice::from_ref(b)),
+            Progress::Continue
+        );
         msgs.extend(dec.drain().map(|(c, m)| (c.frame, m.len())));
     }
     // Each message is attributed to the frame of its length prefix's first byte.
     assert_eq!(msgs, vec![(1, 12), (15, 12)]);
-    let ctx = StreamCtx { side: Side::Client, ts: Timestamp::ZERO, frame: 1, offset: 0 };
-    assert!(matches!(DnsTcpDecoder::new().on_data(&ctx, b"\x00\x03abc"), Progress::Violation(_)));
+    let ctx = StreamCtx {
+        side: Side::Client,
+        ts: Timestamp::ZERO,
+        frame: 1,
+        offset: 0,
+    };
+    assert!(matches!(
+        DnsTcpDecoder::new().on_data(&ctx, b"\x00\x03abc"),
+        Progress::Violation(_)
+    ));
     assert_eq!(DnsTcpDecoder::new().on_gap(&ctx, 10), Progress::Done);
 }

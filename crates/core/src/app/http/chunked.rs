@@ -15,7 +15,11 @@ pub(crate) enum ChunkState {
 }
 
 impl ChunkState {
-    pub const START: ChunkState = ChunkState::Size { size: 0, digits: 0, in_ext: false };
+    pub const START: ChunkState = ChunkState::Size {
+        size: 0,
+        digits: 0,
+        in_ext: false,
+    };
 }
 
 /// Outcome of feeding framing bytes.
@@ -38,7 +42,11 @@ impl ChunkState {
     pub fn step(&mut self, data: &[u8]) -> ChunkStep {
         for (i, &b) in data.iter().enumerate() {
             match self {
-                ChunkState::Size { size, digits, in_ext } => match b {
+                ChunkState::Size {
+                    size,
+                    digits,
+                    in_ext,
+                } => match b {
                     b'\n' => {
                         if *digits == 0 {
                             // Some servers send an extra CRLF between chunks; a size line
@@ -109,7 +117,9 @@ mod tests {
                 st = if n == remaining {
                     ChunkState::DataEnd { seen_cr: false }
                 } else {
-                    ChunkState::Data { remaining: remaining - n }
+                    ChunkState::Data {
+                        remaining: remaining - n,
+                    }
                 };
                 continue;
             }
@@ -139,6 +149,9 @@ mod tests {
         let mut st = ChunkState::START;
         assert!(matches!(st.step(b"zz\r\n"), ChunkStep::Invalid(_)));
         let mut st = ChunkState::START;
-        assert!(matches!(st.step(b"11111111111111111\r\n"), ChunkStep::Invalid(_)));
+        assert!(matches!(
+            st.step(b"11111111111111111\r\n"),
+            ChunkStep::Invalid(_)
+        ));
     }
 }

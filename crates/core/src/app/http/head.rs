@@ -78,7 +78,11 @@ impl BodyHeaders {
         if self.transfer_encoding {
             // A request with a non-chunked final coding cannot be delimited (RFC 9112
             // 6.3 item 4); treating it as chunked-less zero length keeps the stream parseable.
-            return if self.chunked { Framing::Chunked } else { Framing::Length(0) };
+            return if self.chunked {
+                Framing::Chunked
+            } else {
+                Framing::Length(0)
+            };
         }
         Framing::Length(self.content_length.unwrap_or(0))
     }
@@ -86,7 +90,11 @@ impl BodyHeaders {
     /// Framing of a response body that may have one (not HEAD, 1xx, 204, 304, CONNECT 2xx).
     pub fn response_framing(&self) -> Framing {
         if self.transfer_encoding {
-            return if self.chunked { Framing::Chunked } else { Framing::UntilClose };
+            return if self.chunked {
+                Framing::Chunked
+            } else {
+                Framing::UntilClose
+            };
         }
         match self.content_length {
             Some(n) => Framing::Length(n),
@@ -189,7 +197,9 @@ fn text(v: &[u8]) -> String {
 fn body_header(b: &mut BodyHeaders, h: &Header<'_>) -> bool {
     if h.name.eq_ignore_ascii_case("content-length") {
         for part in h.value.split(|&c| c == b',') {
-            let parsed = std::str::from_utf8(part).ok().and_then(|s| s.trim().parse::<u64>().ok());
+            let parsed = std::str::from_utf8(part)
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok());
             match (parsed, b.content_length) {
                 (Some(n), None) if !b.bad_content_length => b.content_length = Some(n),
                 (Some(n), Some(m)) if n == m => {}

@@ -113,6 +113,51 @@ pub struct HttpTransaction {
     pub body_complete: Option<bool>,
 }
 
+impl HttpTransaction {
+    pub fn request_frame(&self) -> Option<u64> {
+        self.request_frame
+    }
+
+    pub fn request_ts(&self) -> Option<Timestamp> {
+        self.request_ts
+    }
+
+    pub fn response_frame(&self) -> Option<u64> {
+        self.response_frame
+    }
+
+    pub fn response_ts(&self) -> Option<Timestamp> {
+        self.response_ts
+    }
+
+    /// The scheme of Proxy-Authenticate (e.g. "Basic", "NTLM").
+    pub fn proxy_authenticate(&self) -> Option<&str> {
+        self.proxy_authenticate.as_deref()
+    }
+
+    pub fn has_proxy_authorization(&self) -> bool {
+        self.proxy_authorization
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
+    /// The response body did not arrive whole: the stream ended or desynchronised before
+    /// its end, or part of it was lost in a capture gap.
+    pub fn body_truncated(&self) -> bool {
+        self.body_complete == Some(false) || self.body_missing > 0
+    }
+
+    /// (received, declared) body bytes when a body with a Content-Length stopped short.
+    /// Chunked and close-delimited bodies declare no length: see [`Self::body_truncated`].
+    pub fn body_shortfall(&self) -> Option<(u64, u64)> {
+        let declared = self.content_length?;
+        let received = self.body_bytes?;
+        (self.body_truncated() && received < declared).then_some((received, declared))
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -338,7 +383,9 @@ impl HttpDecoder {
         match s.mode {
             Mode::Body { remaining } => {
                 let n = n.min(remaining);
-                s.mode = Mode::Body { remaining: remaining - n };
+                s.mode = Mode::Body {
+                    remaining: remaining - n,
+                };
                 self.body_seen(side, n);
                 if n == remaining {
                     self.body_finished(side, true);
@@ -349,7 +396,9 @@ impl HttpDecoder {
                 s.mode = Mode::Chunked(if n == remaining {
                     ChunkState::DataEnd { seen_cr: false }
                 } else {
-                    ChunkState::Data { remaining: remaining - n }
+                    ChunkState::Data {
+                        remaining: remaining - n,
+                    }
                 });
                 self.body_seen(side, n);
             }
@@ -363,7 +412,9 @@ impl HttpDecoder {
         let s = self.side_mut(side);
         match s.mode {
             Mode::Body { remaining } if len <= remaining => {
-                s.mode = Mode::Body { remaining: remaining - len };
+                s.mode = Mode::Body {
+                    remaining: remaining - len,
+                };
                 self.body_missing(side, len);
                 if len == remaining {
                     self.body_finished(side, true);
@@ -373,7 +424,9 @@ impl HttpDecoder {
                 s.mode = Mode::Chunked(if len == remaining {
                     ChunkState::DataEnd { seen_cr: false }
                 } else {
-                    ChunkState::Data { remaining: remaining - len }
+                    ChunkState::Data {
+                        remaining: remaining - len,
+                    }
                 });
                 self.body_missing(side, len);
             }
@@ -435,7 +488,9 @@ impl HttpDecoder {
                 Mode::Head => self.feed_head(side, ctx, data),
                 Mode::Body { remaining } => {
                     let n = remaining.min(data.len() as u64);
-                    self.side_mut(side).mode = Mode::Body { remaining: remaining - n };
+                    self.side_mut(side).mode = Mode::Body {
+                        remaining: remaining - n,
+                    };
                     self.body_seen(side, n);
                     if n == remaining {
                         self.body_finished(side, true);
@@ -447,7 +502,9 @@ impl HttpDecoder {
                     self.side_mut(side).mode = Mode::Chunked(if n == remaining {
                         ChunkState::DataEnd { seen_cr: false }
                     } else {
-                        ChunkState::Data { remaining: remaining - n }
+                        ChunkState::Data {
+                            remaining: remaining - n,
+                        }
                     });
                     self.body_seen(side, n);
                     n as usize
@@ -629,7 +686,11 @@ impl HttpDecoder {
         // Interim answers (100 Continue, 103) precede the real one for the same request;
         // 101 is final: the connection leaves HTTP.
         let interim = (100..200).contains(&status) && status != 101;
-        let req = if interim { self.pending.front().copied() } else { self.pending.pop_front() };
+        let req = if interim {
+            self.pending.front().copied()
+        } else {
+            self.pending.pop_front()
+        };
         let tx_index = match req.map(|p| p.tx) {
             Some(tx) => tx,
             None => {
@@ -678,7 +739,10 @@ impl HttpDecoder {
         if tunnel {
             let server = self.side_mut(Side::Server);
             server.mode = Mode::Tunnel;
-            server.leftover = rest.get(leading_line_ends(rest)..).unwrap_or_default().to_vec();
+            server.leftover = rest
+                .get(leading_line_ends(rest)..)
+                .unwrap_or_default()
+                .to_vec();
             let client = self.side_mut(Side::Client);
             client.mode = Mode::Tunnel;
             return;
@@ -770,7 +834,9 @@ fn parse(kind: HeadKind, buf: &[u8]) -> Parsed {
 
 /// Number of CR/LF bytes at the start of `data`.
 fn leading_line_ends(data: &[u8]) -> usize {
-    data.iter().take_while(|&&b| b == b'\r' || b == b'\n').count()
+    data.iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count()
 }
 
 /// Appends header bytes to the side's buffer within `max`; on overflow gives the side up
@@ -818,8 +884,10 @@ impl StreamDecoder for HttpDecoder {
             _ => {}
         }
         let s = self.side_mut(side);
-        if matches!(s.mode, Mode::Head | Mode::Body { .. } | Mode::Chunked(_) | Mode::UntilClose)
-        {
+        if matches!(
+            s.mode,
+            Mode::Head | Mode::Body { .. } | Mode::Chunked(_) | Mode::UntilClose
+        ) {
             s.mode = Mode::Done;
         }
     }

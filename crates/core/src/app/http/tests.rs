@@ -29,6 +29,9 @@ fn load(name: &str) -> Vec<Seg> {
         .collect()
 }
 
+/// What `take_leftover` gave for the client and the server.
+type Leftovers = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// What the engine does: offsets per side, skips honoured, stops on Done/Violation, hands
 /// over on Upgrade.
 struct Driver {
@@ -36,7 +39,7 @@ struct Driver {
     off: [u64; 2],
     skip: [u64; 2],
     stopped: [Option<Progress>; 2],
-    upgraded: Option<(Option<Vec<u8>>, Option<Vec<u8>>)>,
+    upgraded: Option<Leftovers>,
     /// Bytes that reached the "TLS decoder" after the upgrade, per side.
     after: [Vec<u8>; 2],
 }
@@ -128,7 +131,11 @@ fn split_everywhere(segs: &[Seg], check_after: bool) -> Driver {
             split.push((*side, *frame, bytes[cut..].to_vec()));
             split.extend_from_slice(&segs[k + 1..]);
             let d = Driver::run(&split);
-            assert_eq!(d.dec.transactions(), whole.dec.transactions(), "segment {k} cut at {cut}");
+            assert_eq!(
+                d.dec.transactions(),
+                whole.dec.transactions(),
+                "segment {k} cut at {cut}"
+            );
             if check_after {
                 assert_eq!(d.after, whole.after, "segment {k} cut at {cut}");
             }
@@ -140,7 +147,11 @@ fn split_everywhere(segs: &[Seg], check_after: bool) -> Driver {
         .flat_map(|(s, f, b)| b.iter().map(move |&x| (*s, *f, vec![x])))
         .collect();
     let d = Driver::run(&bytewise);
-    assert_eq!(d.dec.transactions(), whole.dec.transactions(), "byte by byte");
+    assert_eq!(
+        d.dec.transactions(),
+        whole.dec.transactions(),
+        "byte by byte"
+    );
     if check_after {
         assert_eq!(d.after, whole.after, "byte by byte");
     }
@@ -160,7 +171,10 @@ fn go_connect_through_squid_upgrades_to_tls() {
     assert_eq!(t[0].user_agent.as_deref(), Some("Go-http-client/1.1"));
     assert_eq!(t[0].status, Some(200));
     assert_eq!(t[0].reason.as_deref(), Some("Connection established"));
-    assert_eq!((t[0].request_frame, t[0].response_frame), (Some(1), Some(2)));
+    assert_eq!(
+        (t[0].request_frame, t[0].response_frame),
+        (Some(1), Some(2))
+    );
     assert!(!t[0].proxy_authorization);
     // The ClientHello segments after the 200 went to the TLS side, untouched.
     let (c, s) = d.upgraded.clone().unwrap();
@@ -199,7 +213,10 @@ fn connect_with_stray_newlines() {
     let d = split_everywhere(&segs, false);
     let t = d.dec.transactions();
     assert_eq!(t.len(), 1);
-    assert_eq!((t[0].uri.as_deref(), t[0].status), (Some("abc:443"), Some(200)));
+    assert_eq!(
+        (t[0].uri.as_deref(), t[0].status),
+        (Some("abc:443"), Some(200))
+    );
     assert_eq!(t[0].host, None);
     assert_eq!(t[0].server.as_deref(), Some("VictorServer/1.0"));
     // The stray line ends are not TLS and are not handed over.
@@ -225,7 +242,13 @@ fn proxy_407_then_retry_with_credentials() {
     assert_eq!(t.len(), 2);
     assert_eq!(t[0].status, Some(407));
     assert_eq!(t[0].proxy_authenticate.as_deref(), Some("Basic"));
-    assert_eq!(t[0].via.as_deref(), Some("1.1 proxy.corp.example (squid/5.7)"));
+    assert_eq!(t[0].proxy_authenticate(), Some("Basic"));
+    assert_eq!(t[0].reason(), Some("Proxy Authentication Required"));
+    assert_eq!(t[0].body_shortfall(), None);
+    assert_eq!(
+        t[0].via.as_deref(),
+        Some("1.1 proxy.corp.example (squid/5.7)")
+    );
     assert_eq!((t[0].content_length, t[0].body_bytes), (Some(12), Some(12)));
     assert_eq!(t[0].body_complete, Some(true));
     assert!(!t[0].proxy_authorization);
@@ -247,7 +270,15 @@ fn pipelined_requests_match_in_order() {
         .dec
         .transactions()
         .iter()
-        .map(|t| (t.uri.clone().unwrap(), t.status, t.content_length, t.body_bytes, t.body_complete))
+        .map(|t| {
+            (
+                t.uri.clone().unwrap(),
+                t.status,
+                t.content_length,
+                t.body_bytes,
+                t.body_complete,
+            )
+        })
         .collect();
     let want = [
         ("/style/enhanced.css", 946),
@@ -258,9 +289,15 @@ fn pipelined_requests_match_in_order() {
     ];
     assert_eq!(got.len(), want.len(), "{got:?}");
     for (g, (uri, len)) in got.iter().zip(want) {
-        assert_eq!(g, &(uri.to_string(), Some(200), Some(len), Some(len), Some(true)));
+        assert_eq!(
+            g,
+            &(uri.to_string(), Some(200), Some(len), Some(len), Some(true))
+        );
     }
-    assert_eq!(d.dec.transactions()[0].host.as_deref(), Some("www.mozilla.org"));
+    assert_eq!(
+        d.dec.transactions()[0].host.as_deref(),
+        Some("www.mozilla.org")
+    );
     assert_eq!(d.stopped, [None, None]);
 }
 
@@ -269,7 +306,10 @@ fn get_and_absolute_form_proxy_request() {
     let d = run_split_everywhere(&load("zeek-get.seg"));
     let t = &d.dec.transactions()[0];
     assert_eq!(t.uri.as_deref(), Some("/download/CHANGES.bro-aux.txt"));
-    assert_eq!((t.status, t.content_length, t.body_bytes), (Some(200), Some(4705), Some(4705)));
+    assert_eq!(
+        (t.status, t.content_length, t.body_bytes),
+        (Some(200), Some(4705), Some(4705))
+    );
     let d = run_split_everywhere(&load("zeek-proxy.seg"));
     let t = &d.dec.transactions()[0];
     assert_eq!(t.uri.as_deref(), Some("HTTP://bro.org/"));
@@ -283,7 +323,10 @@ fn head_response_has_no_body() {
     let d = run_split_everywhere(&load("zeek-methods-head.seg"));
     let t = d.dec.transactions();
     assert_eq!(t.len(), 1);
-    assert_eq!((t[0].method.as_deref(), t[0].status), (Some("HEAD"), Some(200)));
+    assert_eq!(
+        (t[0].method.as_deref(), t[0].status),
+        (Some("HEAD"), Some(200))
+    );
     assert_eq!((t[0].body_bytes, t[0].body_complete), (None, Some(true)));
 }
 
@@ -317,7 +360,10 @@ fn head_request_with_odd_transfer_encoding() {
     let t = d.dec.transactions();
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].method.as_deref(), Some("HEAD"));
-    assert_eq!(t[0].uri.as_deref(), Some("/resources/fonts/SourceSansPro-Regular.ttf"));
+    assert_eq!(
+        t[0].uri.as_deref(),
+        Some("/resources/fonts/SourceSansPro-Regular.ttf")
+    );
     assert_eq!(t[0].host.as_deref(), Some("localhost"));
 }
 
@@ -332,14 +378,29 @@ fn truncated_body_is_reported() {
     let t = &d.dec.transactions()[0];
     assert_eq!(t.range.as_deref(), Some("bytes=0-"));
     assert_eq!(t.content_range.as_deref(), Some("bytes 0-99/100"));
-    assert_eq!((t.content_length, t.body_bytes, t.body_complete), (Some(100), Some(20), Some(false)));
+    assert_eq!(
+        (t.content_length, t.body_bytes, t.body_complete),
+        (Some(100), Some(20), Some(false))
+    );
+    assert_eq!(t.body_shortfall(), Some((20, 100)));
+    assert!(t.body_truncated());
 }
 
 #[test]
 fn gap_in_body_shortens_the_skip_gap_in_head_stops() {
     let mut dec = HttpDecoder::new();
-    let c = |offset, frame| StreamCtx { side: Side::Client, ts: Timestamp::ZERO, frame, offset };
-    let s = |offset, frame| StreamCtx { side: Side::Server, ts: Timestamp::ZERO, frame, offset };
+    let c = |offset, frame| StreamCtx {
+        side: Side::Client,
+        ts: Timestamp::ZERO,
+        frame,
+        offset,
+    };
+    let s = |offset, frame| StreamCtx {
+        side: Side::Server,
+        ts: Timestamp::ZERO,
+        frame,
+        offset,
+    };
     let req = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\n\r\n";
     assert_eq!(dec.on_data(&c(0, 1), req), Progress::Continue);
     let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
@@ -347,22 +408,45 @@ fn gap_in_body_shortens_the_skip_gap_in_head_stops() {
     // The reassembler skipped 400 bytes, then lost 100, then resumes inside the body.
     let at = head.len() as u64 + 400;
     assert_eq!(dec.on_gap(&s(at, 3), 100), Progress::Skip(500));
-    assert_eq!(dec.on_data(&s(at + 600, 4), b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"), Progress::Continue);
+    assert_eq!(
+        dec.on_data(
+            &s(at + 600, 4),
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+        ),
+        Progress::Continue
+    );
     let t = dec.transactions();
-    assert_eq!((t[0].body_bytes, t[0].body_missing, t[0].body_complete), (Some(900), 100, Some(true)));
+    assert_eq!(
+        (t[0].body_bytes, t[0].body_missing, t[0].body_complete),
+        (Some(900), 100, Some(true))
+    );
     assert_eq!(t[1].status, Some(404));
     // A gap in the middle of a head: the side is given up.
-    assert_eq!(dec.on_data(&c(req.len() as u64, 5), b"GET /3 HT"), Progress::Continue);
+    assert_eq!(
+        dec.on_data(&c(req.len() as u64, 5), b"GET /3 HT"),
+        Progress::Continue
+    );
     assert_eq!(dec.on_gap(&c(req.len() as u64 + 9, 6), 10), Progress::Done);
     assert_eq!(dec.stats().desync_gaps, 1);
 }
 
 #[test]
 fn header_block_bound_is_enforced() {
-    let limits = HttpLimits { max_header_block: 64, ..HttpLimits::default() };
+    let limits = HttpLimits {
+        max_header_block: 64,
+        ..HttpLimits::default()
+    };
     let mut dec = HttpDecoder::with_limits(limits);
-    let ctx = StreamCtx { side: Side::Client, ts: Timestamp::ZERO, frame: 1, offset: 0 };
-    assert_eq!(dec.on_data(&ctx, b"GET / HTTP/1.1\r\nX-Long: "), Progress::Continue);
+    let ctx = StreamCtx {
+        side: Side::Client,
+        ts: Timestamp::ZERO,
+        frame: 1,
+        offset: 0,
+    };
+    assert_eq!(
+        dec.on_data(&ctx, b"GET / HTTP/1.1\r\nX-Long: "),
+        Progress::Continue
+    );
     let ctx = StreamCtx { offset: 24, ..ctx };
     assert_eq!(dec.on_data(&ctx, &[b'a'; 100]), Progress::Done);
     assert_eq!(dec.stats().header_overflows, 1);
@@ -371,19 +455,40 @@ fn header_block_bound_is_enforced() {
 #[test]
 fn not_http_is_a_violation() {
     let mut dec = HttpDecoder::new();
-    let ctx = StreamCtx { side: Side::Client, ts: Timestamp::ZERO, frame: 1, offset: 0 };
-    assert!(matches!(dec.on_data(&ctx, b"SSH-2.0-OpenSSH_9.6\r\n"), Progress::Violation(_)));
+    let ctx = StreamCtx {
+        side: Side::Client,
+        ts: Timestamp::ZERO,
+        frame: 1,
+        offset: 0,
+    };
+    assert!(matches!(
+        dec.on_data(&ctx, b"SSH-2.0-OpenSSH_9.6\r\n"),
+        Progress::Violation(_)
+    ));
 }
 
 #[test]
 fn until_close_body_length_comes_from_the_end_offset() {
     let mut dec = HttpDecoder::new();
-    let c = StreamCtx { side: Side::Client, ts: Timestamp::ZERO, frame: 1, offset: 0 };
+    let c = StreamCtx {
+        side: Side::Client,
+        ts: Timestamp::ZERO,
+        frame: 1,
+        offset: 0,
+    };
     let _ = dec.on_data(&c, b"GET / HTTP/1.0\r\n\r\n");
     let head = b"HTTP/1.0 200 OK\r\n\r\nabc";
-    let s = StreamCtx { side: Side::Server, ts: Timestamp::ZERO, frame: 2, offset: 0 };
+    let s = StreamCtx {
+        side: Side::Server,
+        ts: Timestamp::ZERO,
+        frame: 2,
+        offset: 0,
+    };
     assert_eq!(dec.on_data(&s, head), Progress::Skip(u64::MAX));
-    dec.on_end(&StreamCtx { offset: head.len() as u64 + 500, ..s });
+    dec.on_end(&StreamCtx {
+        offset: head.len() as u64 + 500,
+        ..s
+    });
     let t = &dec.transactions()[0];
     assert_eq!((t.body_bytes, t.body_complete), (Some(503), Some(true)));
 }
