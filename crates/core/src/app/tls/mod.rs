@@ -15,6 +15,24 @@ pub struct TlsConfig {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct TlsInfo {}
 
+impl TlsInfo {
+    /// The server name the client asked for (SNI).
+    pub fn sni(&self) -> Option<&str> {
+        None
+    }
+    /// The first ALPN protocol the client offered.
+    pub fn alpn_first(&self) -> Option<String> {
+        None
+    }
+    pub fn ja4(&self) -> Option<String> {
+        None
+    }
+    /// Issuer of the leaf certificate, when the chain was in clear.
+    pub fn leaf_issuer(&self) -> Option<String> {
+        None
+    }
+}
+
 /// One connection's TLS decoder (both directions).
 #[derive(Debug)]
 pub struct TlsDecoder {
@@ -23,7 +41,9 @@ pub struct TlsDecoder {
 
 impl TlsDecoder {
     pub fn new(_config: &TlsConfig) -> Self {
-        TlsDecoder { info: TlsInfo::default() }
+        TlsDecoder {
+            info: TlsInfo::default(),
+        }
     }
     pub fn info(&self) -> &TlsInfo {
         &self.info
