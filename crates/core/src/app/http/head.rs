@@ -36,7 +36,7 @@ pub(crate) enum Framing {
 pub(crate) struct RequestHead {
     pub method: String,
     pub target: String,
-    pub version: &'static str,
+    pub version: Option<&'static str>,
     pub host: Option<String>,
     pub user_agent: Option<String>,
     pub proxy_authorization: bool,
@@ -152,19 +152,143 @@ pub(crate) fn parse_request(buf: &[u8]) -> HeadParse<RequestHead> {
     let mut headers = [const { MaybeUninit::<Header<'_>>::uninit() }; MAX_HEADERS_FAST];
     let mut req = httparse::Request::new(&mut []);
     match config().parse_request_with_uninit_headers(&mut req, buf, &mut headers) {
-        Ok(Status::Complete(n)) => HeadParse::Complete(n, request_head(&req)),
+        Ok(Status::Complete(n)) => HeadParse::Complete(n, request_head_of(&req)),
         Ok(Status::Partial) => HeadParse::Partial,
         Err(httparse::Error::TooManyHeaders) => {
             let mut headers = vec![httparse::EMPTY_HEADER; MAX_HEADERS_SLOW];
             let mut req = httparse::Request::new(&mut headers);
             match config().parse_request(&mut req, buf) {
-                Ok(Status::Complete(n)) => HeadParse::Complete(n, request_head(&req)),
+                Ok(Status::Complete(n)) => HeadParse::Complete(n, request_head_of(&req)),
                 Ok(Status::Partial) => HeadParse::Partial,
                 Err(e) => HeadParse::Invalid(error_reason(e)),
             }
         }
+        // httparse wants `METHOD SP target SP HTTP/1.x`; tshark also shows request lines
+        // with a missing or odd version or target (`GET /HTTP/1.1`, `OPTIONS`), and so do we.
+        Err(e @ (httparse::Error::Token | httparse::Error::Version | httparse::Error::NewLine)) => {
+            match parse_request_lax(buf) {
+                HeadParse::Invalid(_) => HeadParse::Invalid(error_reason(e)),
+                other => other,
+            }
+        }
         Err(e) => HeadParse::Invalid(error_reason(e)),
     }
+}
+
+/// Longest method accepted by the lax request-line reader.
+const MAX_LAX_METHOD: usize = 32;
+
+/// Reads a request line the way tshark does (space-separated method, optional target,
+/// optional version), then the headers with httparse. Only called when httparse rejected the
+/// request line, so it stays strict about everything else: the method is an upper-case
+/// token and a version, when present, starts with `HTTP/`.
+fn parse_request_lax(buf: &[u8]) -> HeadParse<RequestHead> {
+    let start = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let rest = buf.get(start..).unwrap_or_default();
+    let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+        // Not a whole line yet: partial only while what we have could still become one.
+        let line = rest.strip_suffix(b"\r").unwrap_or(rest);
+        return if rest.len() <= 8 * 1024 && lax_line_ok(line, false) {
+            HeadParse::Partial
+        } else {
+            HeadParse::Invalid("http: invalid request line")
+        };
+    };
+    let line = rest.get(..nl).unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if !lax_line_ok(line, true) {
+        return HeadParse::Invalid("http: invalid request line");
+    }
+    // tshark's reading: the first word is the method, the second the target, the last the
+    // version (`CONNECT host:25 / HTTP/1.0` has a stray word in between).
+    let words: Vec<&[u8]> = line
+        .split(|&b| b == b' ')
+        .filter(|p| !p.is_empty())
+        .collect();
+    let method = words.first().copied().unwrap_or_default();
+    let target = words.get(1).copied().unwrap_or_default();
+    let version = if words.len() >= 3 {
+        words.last().copied()
+    } else {
+        None
+    };
+    if method.is_empty() {
+        return HeadParse::Invalid("http: invalid request line");
+    }
+    let after_line = start + nl + 1;
+    match lax_headers(buf.get(after_line..).unwrap_or_default()) {
+        Some((n, hdrs)) => {
+            let version = match version {
+                Some(b"HTTP/1.0") => Some("HTTP/1.0"),
+                Some(b"HTTP/1.1") => Some("HTTP/1.1"),
+                _ => None,
+            };
+            let head = request_head(
+                &String::from_utf8_lossy(method),
+                &String::from_utf8_lossy(target),
+                version,
+                &hdrs,
+            );
+            HeadParse::Complete(after_line + n, head)
+        }
+        None => HeadParse::Partial,
+    }
+}
+
+/// Header lines up to the empty line that ends them, for a request httparse rejected:
+/// lines without a colon are skipped, as browsers and tshark do. Returns the block length
+/// and the headers, or `None` when the empty line has not arrived yet.
+fn lax_headers(buf: &[u8]) -> Option<(usize, Vec<Header<'_>>)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    loop {
+        let rest = buf.get(pos..)?;
+        let nl = rest.iter().position(|&b| b == b'\n')?;
+        let line = rest.get(..nl)?;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        pos += nl + 1;
+        if line.is_empty() {
+            return Some((pos, out));
+        }
+        if out.len() >= MAX_HEADERS_SLOW {
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = line.split_at(colon);
+        let Ok(name) = std::str::from_utf8(name.trim_ascii()) else {
+            continue;
+        };
+        out.push(Header {
+            name,
+            value: value.get(1..).unwrap_or_default().trim_ascii(),
+        });
+    }
+}
+
+/// Whether `line` is (when `complete`), or can still become, a lax request line: an
+/// upper-case method token, then visible characters, and with three words or more a last
+/// one that is a version (`HTTP/...`).
+fn lax_line_ok(line: &[u8], complete: bool) -> bool {
+    let mut words = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    let Some(method) = words.next() else {
+        return !complete;
+    };
+    let method_ok = method.len() <= MAX_LAX_METHOD
+        && method
+            .iter()
+            .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    let visible = line.iter().all(|&b| b == b' ' || b > 0x20 && b != 0x7f);
+    let rest: Vec<&[u8]> = words.collect();
+    let version_ok = match rest.as_slice() {
+        [] | [_] => true,
+        [.., v] => !complete || v.starts_with(b"HTTP/"),
+    };
+    method_ok && visible && version_ok
 }
 
 /// Parses a response head at the start of `buf`.
@@ -225,14 +349,19 @@ fn body_header(b: &mut BodyHeaders, h: &Header<'_>) -> bool {
     }
 }
 
-fn request_head(req: &httparse::Request<'_, '_>) -> RequestHead {
+fn request_head(
+    method: &str,
+    target: &str,
+    version: Option<&'static str>,
+    headers: &[Header<'_>],
+) -> RequestHead {
     let mut head = RequestHead {
-        method: req.method.unwrap_or_default().to_string(),
-        target: req.path.unwrap_or_default().to_string(),
-        version: version_str(req.version),
+        method: method.to_string(),
+        target: target.to_string(),
+        version,
         ..RequestHead::default()
     };
-    for h in req.headers.iter() {
+    for h in headers {
         if body_header(&mut head.lengths, h) {
             continue;
         }
@@ -249,6 +378,15 @@ fn request_head(req: &httparse::Request<'_, '_>) -> RequestHead {
         }
     }
     head
+}
+
+fn request_head_of(req: &httparse::Request<'_, '_>) -> RequestHead {
+    request_head(
+        req.method.unwrap_or_default(),
+        req.path.unwrap_or_default(),
+        Some(version_str(req.version)),
+        req.headers,
+    )
 }
 
 fn response_head(resp: &httparse::Response<'_, '_>) -> ResponseHead {
@@ -375,7 +513,7 @@ mod tests {
             HeadParse::Complete(_, q) => q,
             other => panic!("{other:?}"),
         };
-        assert_eq!(q.version, "HTTP/1.0");
+        assert_eq!(q.version, Some("HTTP/1.0"));
         assert_eq!(q.lengths.request_framing(), Framing::Length(0));
     }
 
@@ -392,6 +530,51 @@ mod tests {
                 assert_eq!(q.host.as_deref(), Some("late.example"));
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn lax_request_lines_as_tshark_reads_them() {
+        // Request lines of zeek's methods.pcap that httparse rejects; tshark's method and uri.
+        let cases: [(&[u8], &str, &str); 6] = [
+            (b"OPTIONS HTTP/1.1\nHost: www.google.com\n\n", "OPTIONS", "HTTP/1.1"),
+            (b"OPTIONS\nHost: www.google.com\n\n", "OPTIONS", ""),
+            (b"GET / HTTP/1.\nHost: www.google.com\n\n", "GET", "/"),
+            (b"CCM_POST /HTTP/1.1\nHost: www.google.com\n\n", "CCM_POST", "/HTTP/1.1"),
+            (b"CONNECT / HTTP/1.\r\nHost: www.google.com\r\n\r\n", "CONNECT", "/"),
+            // zeek connect-with-smtp.pcap, with a header line that has no colon.
+            (
+                b"CONNECT mailin03.sul.t-online.de:25 / HTTP/1.0\r\nMozilla 4.0 (compatible)\r\nHost: www.google.com\r\n\r\n",
+                "CONNECT",
+                "mailin03.sul.t-online.de:25",
+            ),
+        ];
+        for (buf, method, uri) in cases {
+            match parse_request(buf) {
+                HeadParse::Complete(n, q) => {
+                    assert_eq!(
+                        (n, q.method.as_str(), q.target.as_str()),
+                        (buf.len(), method, uri)
+                    );
+                    assert_eq!(q.host.as_deref(), Some("www.google.com"));
+                }
+                other => panic!("{other:?}"),
+            }
+            for cut in 1..buf.len() {
+                let r = parse_request(&buf[..cut]);
+                assert!(matches!(r, HeadParse::Partial), "{cut} {r:?}");
+            }
+        }
+        for bad in [
+            &b"GET\x01 / HTTP/1.1\r\n\r\n"[..],
+            b"GET / FTP/1.0\r\n\r\n",
+            b"GET / HTTP/1.1 x\r\n\r\n",
+            b"\x16\x03\x01\x02\x00",
+        ] {
+            assert!(
+                matches!(parse_request(bad), HeadParse::Invalid(_)),
+                "{bad:?}"
+            );
         }
     }
 

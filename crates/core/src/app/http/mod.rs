@@ -640,7 +640,7 @@ impl HttpDecoder {
                 method: Some(req.method),
                 uri: Some(req.target),
                 host: req.host,
-                version: Some(req.version),
+                version: req.version,
                 user_agent: req.user_agent,
                 proxy_authorization: req.proxy_authorization,
                 range: req.range,
