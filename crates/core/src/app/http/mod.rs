@@ -24,7 +24,9 @@
 //! each call, bytes between the end of what it saw and `ctx.offset` are first taken as the
 //! skip it asked for (body bytes that arrived) and, beyond that, as lost bytes. `on_end`'s
 //! `ctx.offset` is taken as the end of the stream, which is how a body cut short by the
-//! close is told from a complete one.
+//! close is told from a complete one. When `on_end` comes with offset 0 after data (the
+//! caller does not know the end), a body that was being skipped is left with
+//! `body_complete: None`: neither complete nor truncated is claimed.
 
 mod chunked;
 mod head;
@@ -872,9 +874,20 @@ impl StreamDecoder for HttpDecoder {
 
     fn on_end(&mut self, ctx: &StreamCtx) {
         let side = ctx.side;
-        self.advance_to(side, ctx.offset);
+        // An end offset of 0 after data means the caller does not know where the stream
+        // ended: whether the bytes we asked it to skip arrived is then unknown, and a body
+        // being skipped is left neither complete nor truncated (`body_complete: None`).
+        let s = self.side_mut(side);
+        let end_known = ctx.offset > 0 || s.pos == 0;
+        if end_known {
+            self.advance_to(side, ctx.offset);
+        }
+        let unknown = !end_known && self.side_mut(side).skip_pending > 0;
         let mode = self.side_mut(side).mode;
         match mode {
+            Mode::Body { .. } | Mode::Chunked(_) | Mode::UntilClose if unknown => {
+                self.side_mut(side).body_tx = None;
+            }
             Mode::UntilClose => self.body_finished(side, true),
             Mode::Body { .. } | Mode::Chunked(_) => self.body_finished(side, false),
             Mode::Head if !self.side_mut(side).buf.is_empty() => {

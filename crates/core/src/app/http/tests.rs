@@ -492,3 +492,28 @@ fn until_close_body_length_comes_from_the_end_offset() {
     let t = &dec.transactions()[0];
     assert_eq!((t.body_bytes, t.body_complete), (Some(503), Some(true)));
 }
+
+#[test]
+fn end_without_offset_claims_nothing_about_a_skipped_body() {
+    let mut dec = HttpDecoder::new();
+    let c = StreamCtx {
+        side: Side::Client,
+        ts: Timestamp::ZERO,
+        frame: 1,
+        offset: 0,
+    };
+    let _ = dec.on_data(&c, b"GET /x.zip HTTP/1.1\r\nHost: h\r\n\r\n");
+    let s = StreamCtx {
+        side: Side::Server,
+        ts: Timestamp::ZERO,
+        frame: 2,
+        offset: 0,
+    };
+    let head = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n0123";
+    assert_eq!(dec.on_data(&s, head), Progress::Skip(4996));
+    dec.on_end(&s);
+    let t = &dec.transactions()[0];
+    assert_eq!((t.body_bytes, t.body_complete), (Some(4), None));
+    assert!(!t.body_truncated());
+    assert_eq!(t.body_shortfall(), None);
+}
