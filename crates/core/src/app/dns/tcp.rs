@@ -29,6 +29,8 @@ pub struct DnsTcpDecoder {
     pub dropped_messages: u64,
     /// Gaps that ended a side (the next length prefix cannot be found again).
     pub desync_gaps: u64,
+    /// Messages cut short by the end of their side's stream.
+    pub truncated_messages: u64,
 }
 
 impl DnsTcpDecoder {
@@ -123,6 +125,9 @@ impl StreamDecoder for DnsTcpDecoder {
 
     fn on_end(&mut self, ctx: &StreamCtx) {
         if let Some(side) = self.sides.get_mut(ctx.side.index() & 1) {
+            if !side.partial.is_empty() {
+                self.truncated_messages += 1;
+            }
             side.partial = Vec::new();
             side.done = true;
         }

@@ -397,3 +397,58 @@ fn tcp_framing_across_every_split() {
     ));
     assert_eq!(DnsTcpDecoder::new().on_gap(&ctx, 10), Progress::Done);
 }
+
+#[test]
+fn tcp_message_cut_by_the_end_is_counted() {
+    let mut dec = DnsTcpDecoder::new();
+    let ctx = StreamCtx {
+        side: Side::Server,
+        ts: Timestamp::ZERO,
+        frame: 1,
+        offset: 0,
+    };
+    assert_eq!(
+        dec.on_data(&ctx, b"\x00\x20\x12\x34\x81\x80"),
+        Progress::Continue
+    );
+    dec.on_end(&ctx);
+    assert_eq!(dec.truncated_messages, 1);
+    assert_eq!(dec.drain().count(), 0);
+}
+
+proptest::proptest! {
+    /// Any bytes: the reader never panics, and what it reports stays within the message.
+    #[test]
+    fn parse_never_panics(msg in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+        if let Some(m) = parse_message(&msg) {
+            proptest::prop_assert!(m.answers.len() <= MAX_ANSWERS);
+            proptest::prop_assert!(msg.len() >= 12);
+        }
+    }
+
+    /// A real TCP DNS stream cut anywhere, any number of times, frames the same messages.
+    #[test]
+    fn tcp_framing_any_cuts(cuts in proptest::collection::vec(0usize..4000, 0..12)) {
+        let name = "suricata-verify_dns-tcp-multirequest-buffer_dns-tcp-multirequest-buffer.pcap.seg";
+        let text = std::fs::read_to_string(format!("{}/{name}", data_dir())).unwrap();
+        let server: Vec<u8> = text.lines().filter(|l| l.starts_with('S')).flat_map(|l| hex(&l[2..])).collect();
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (server.len() + 1)).collect();
+        cuts.push(0);
+        cuts.push(server.len());
+        cuts.sort_unstable();
+        let mut dec = DnsTcpDecoder::new();
+        let mut got = Vec::new();
+        for w in cuts.windows(2) {
+            let ctx = StreamCtx { side: Side::Server, ts: Timestamp::ZERO, frame: 1, offset: w[0] as u64 };
+            proptest::prop_assert_eq!(dec.on_data(&ctx, &server[w[0]..w[1]]), Progress::Continue);
+            got.extend(dec.drain().map(|(_, m)| m));
+        }
+        proptest::prop_assert_eq!(got.len(), 20);
+        let mut rebuilt = Vec::new();
+        for m in &got {
+            rebuilt.extend_from_slice(&(m.len() as u16).to_be_bytes());
+            rebuilt.extend_from_slice(m);
+        }
+        proptest::prop_assert_eq!(rebuilt, server);
+    }
+}

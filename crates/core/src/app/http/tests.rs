@@ -517,3 +517,54 @@ fn end_without_offset_claims_nothing_about_a_skipped_body() {
     assert!(!t.body_truncated());
     assert_eq!(t.body_shortfall(), None);
 }
+
+proptest::proptest! {
+    /// Arbitrary bytes on either side in arbitrary chunks: no panic, and once a side is
+    /// stopped it stays stopped.
+    #[test]
+    fn arbitrary_input_never_panics(
+        chunks in proptest::collection::vec(
+            (proptest::bool::ANY, proptest::collection::vec(proptest::num::u8::ANY, 0..200)),
+            0..20,
+        )
+    ) {
+        let mut d = Driver::new();
+        for (i, (client, bytes)) in chunks.iter().enumerate() {
+            let side = if *client { Side::Client } else { Side::Server };
+            d.data(side, i as u64 + 1, bytes);
+        }
+        d.end(Side::Client);
+        d.end(Side::Server);
+        proptest::prop_assert!(d.dec.transactions().len() <= chunks.len() * 2);
+    }
+
+    /// HTTP-shaped input (a real request and response with random bytes spliced in).
+    #[test]
+    fn spliced_http_never_panics(at in 0usize..400, junk in proptest::collection::vec(proptest::num::u8::ANY, 1..40)) {
+        let mut segs = load("zeek-get.seg");
+        let first = &mut segs[0].2;
+        let at = at.min(first.len());
+        first.splice(at..at, junk);
+        let d = Driver::run(&segs);
+        proptest::prop_assert!(d.dec.transactions().len() <= 2);
+    }
+
+    /// Any number of cuts anywhere in the pipelined conversation: the same transactions.
+    #[test]
+    fn pipelined_any_cuts(cuts in proptest::collection::vec((0usize..40, 0usize..3000), 1..8)) {
+        let segs = load("zeek-pipelined.seg");
+        let whole = Driver::run(&segs);
+        let mut split: Vec<Seg> = Vec::new();
+        for (k, (side, frame, bytes)) in segs.iter().enumerate() {
+            let mut points: Vec<usize> = cuts.iter().filter(|c| c.0 == k).map(|c| c.1 % (bytes.len() + 1)).collect();
+            points.push(0);
+            points.push(bytes.len());
+            points.sort_unstable();
+            for w in points.windows(2) {
+                split.push((*side, *frame, bytes[w[0]..w[1]].to_vec()));
+            }
+        }
+        let d = Driver::run(&split);
+        proptest::prop_assert_eq!(d.dec.transactions(), whole.dec.transactions());
+    }
+}
