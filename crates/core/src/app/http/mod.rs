@@ -221,6 +221,9 @@ pub struct HttpStats {
     pub tunnel_leftover_dropped: u64,
     /// A side ended inside a header block.
     pub truncated_heads: u64,
+    /// A side that had spoken HTTP sent bytes that are not (bad chunk framing, garbage
+    /// where a head should start): that side was given up, the connection was not.
+    pub desync_garbage: u64,
 }
 
 /// What a side is reading.
@@ -261,6 +264,8 @@ struct SideState {
     body_tx: Option<usize>,
     /// Bytes that belong to the protocol after the upgrade (see the module doc).
     leftover: Vec<u8>,
+    /// Heads parsed on this side.
+    messages: u64,
 }
 
 impl SideState {
@@ -274,6 +279,7 @@ impl SideState {
             skip_pending: 0,
             body_tx: None,
             leftover: Vec::new(),
+            messages: 0,
         }
     }
 }
@@ -520,9 +526,12 @@ impl HttpDecoder {
                         self.body_finished(side, true);
                         n
                     }
-                    ChunkStep::Invalid(reason) => {
+                    ChunkStep::Invalid(_) => {
+                        // The head before it was HTTP: this side lost its framing, the
+                        // connection is still HTTP (the other side goes on).
                         self.body_finished(side, false);
-                        self.side_mut(side).mode = Mode::Violated(reason);
+                        self.side_mut(side).mode = Mode::Done;
+                        self.stats.desync_garbage += 1;
                         return;
                     }
                 },
@@ -570,7 +579,7 @@ impl HttpDecoder {
                     return n;
                 }
                 Parsed::Invalid(reason) => {
-                    s.mode = Mode::Violated(reason);
+                    self.invalid_head(side, reason);
                     return data.len();
                 }
                 Parsed::Partial => {
@@ -608,7 +617,7 @@ impl HttpDecoder {
                 let rest = data.get(take..).unwrap_or_default();
                 self.on_head(side, head, rest);
             }
-            Parsed::Invalid(reason) => s.mode = Mode::Violated(reason),
+            Parsed::Invalid(reason) => self.invalid_head(side, reason),
             Parsed::Partial => {
                 // An empty line httparse does not take as the end (e.g. a lone `\r` line):
                 // keep reading, the scanner goes on from a fresh line.
@@ -620,10 +629,26 @@ impl HttpDecoder {
         take
     }
 
+    /// A head that is not HTTP: a violation when it is the side's first, otherwise the side
+    /// lost its framing (a body longer than declared, garbage between messages) and stops
+    /// while the connection stays HTTP.
+    fn invalid_head(&mut self, side: Side, reason: &'static str) {
+        let s = self.side_mut(side);
+        s.buf.clear();
+        if s.messages == 0 {
+            s.mode = Mode::Violated(reason);
+        } else {
+            s.mode = Mode::Done;
+            self.stats.desync_garbage += 1;
+        }
+    }
+
     /// A complete head was read on `side`; `rest` is what follows it in the chunk (needed
     /// only for the leftover of an upgrade).
     fn on_head(&mut self, side: Side, head: Head, rest: &[u8]) {
-        let (frame, ts) = self.side_mut(side).head_start.take().unzip();
+        let s = self.side_mut(side);
+        s.messages += 1;
+        let (frame, ts) = s.head_start.take().unzip();
         match head {
             Head::Request(req) => self.on_request(req, frame, ts),
             Head::Response(resp) => self.on_response(resp, frame, ts, rest),

@@ -568,3 +568,41 @@ proptest::proptest! {
         proptest::prop_assert_eq!(d.dec.transactions(), whole.dec.transactions());
     }
 }
+
+#[test]
+fn garbage_after_http_stops_the_side_not_the_connection() {
+    let mut dec = HttpDecoder::new();
+    let c = |offset| StreamCtx {
+        side: Side::Client,
+        ts: Timestamp::ZERO,
+        frame: 1,
+        offset,
+    };
+    let s = StreamCtx {
+        side: Side::Server,
+        ts: Timestamp::ZERO,
+        frame: 2,
+        offset: 0,
+    };
+    let r1 = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+    assert_eq!(dec.on_data(&c(0), r1), Progress::Continue);
+    // A chunked body whose framing breaks: the server side stops...
+    let resp = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX";
+    assert_eq!(dec.on_data(&s, resp), Progress::Done);
+    // ...and requests are still read.
+    assert_eq!(
+        dec.on_data(&c(r1.len() as u64), b"GET /b HTTP/1.1\r\n\r\n"),
+        Progress::Continue
+    );
+    let t = dec.transactions();
+    assert_eq!(t.len(), 2);
+    assert_eq!((t[0].status, t[0].body_complete), (Some(200), Some(false)));
+    assert_eq!(t[1].uri.as_deref(), Some("/b"));
+    assert_eq!(dec.stats().desync_garbage, 1);
+    // The same garbage as a side's first bytes is a violation.
+    let mut dec = HttpDecoder::new();
+    assert!(matches!(
+        dec.on_data(&s, b"SSH-2.0-x\r\n"),
+        Progress::Violation(_)
+    ));
+}
