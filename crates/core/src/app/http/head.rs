@@ -428,6 +428,28 @@ fn response_head(resp: &httparse::Response<'_, '_>) -> ResponseHead {
     head
 }
 
+/// Methods a request after a gap may start with: the common ones only, so that body bytes
+/// are not taken for a request.
+const RESYNC_METHODS: &[&[u8]] = &[
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"CONNECT ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"TRACE ",
+];
+
+/// Whether `data` starts like a head of `kind` (used to pick the stream up again after a gap).
+pub(crate) fn looks_like_head_start(kind: HeadKind, data: &[u8]) -> bool {
+    match kind {
+        HeadKind::Response => data.starts_with(b"HTTP/1."),
+        HeadKind::Request => RESYNC_METHODS.iter().any(|m| data.starts_with(m)),
+    }
+}
+
 /// Finds the end of a header block that arrives in pieces, without parsing it: the decoder
 /// copies only header bytes into its buffer, never the body that follows in the same chunk.
 /// Mirrors httparse: empty lines before the start line are skipped, and the block ends at

@@ -205,8 +205,11 @@ impl Default for HttpLimits {
 pub struct HttpStats {
     /// Header blocks larger than `max_header_block`.
     pub header_overflows: u64,
-    /// Gaps inside a header block or chunk framing: the side was given up.
+    /// Gaps inside a header block or chunk framing: the side waits for a chunk that starts
+    /// with a head.
     pub desync_gaps: u64,
+    /// ... and found one.
+    pub resyncs: u64,
     /// Bytes lost inside bodies (the body was still framed correctly).
     pub body_gap_bytes: u64,
     /// Transactions beyond `max_transactions`.
@@ -241,7 +244,11 @@ enum Mode {
     AwaitConnect,
     /// CONNECT answered 2xx: the rest is TLS.
     Tunnel,
-    /// Nothing more is wanted (desync, close, 101 Switching Protocols).
+    /// After a gap where the next message start is unknown: each following chunk is
+    /// checked for a head at its start (messages usually start a segment), the rest is
+    /// ignored.
+    Resync,
+    /// Nothing more is wanted (close, 101 Switching Protocols, garbage, header overflow).
     Done,
     /// The bytes are not HTTP.
     Violated(&'static str),
@@ -446,12 +453,12 @@ impl HttpDecoder {
                 s.mode = Mode::Done;
                 self.stats.desync_gaps += 1;
             }
-            Mode::Tunnel | Mode::Done | Mode::Violated(_) => {}
+            Mode::Tunnel | Mode::Done | Mode::Violated(_) | Mode::Resync => {}
             Mode::Head | Mode::Body { .. } | Mode::Chunked(_) => {
                 // A gap in a header block, chunk framing, or running past a body's end:
-                // where the next message starts is unknown, so this side stops.
+                // where the next message starts is unknown until one shows up.
                 s.buf.clear();
-                s.mode = Mode::Done;
+                s.mode = Mode::Resync;
                 self.stats.desync_gaps += 1;
                 self.body_finished(side, false);
             }
@@ -557,6 +564,23 @@ impl HttpDecoder {
                     s.leftover.extend_from_slice(keep);
                     self.stats.tunnel_leftover_dropped += (data.len() - keep.len()) as u64;
                     data.len()
+                }
+                Mode::Resync => {
+                    if !head::looks_like_head_start(Self::kind(side), data) {
+                        return;
+                    }
+                    self.side_mut(side).mode = Mode::Head;
+                    self.stats.resyncs += 1;
+                    if side == Side::Server {
+                        // Responses were lost in the gap. Clients that do not pipeline (Go's
+                        // does not) send the next request only after the previous answer,
+                        // so the head found here answers the latest request: the older
+                        // ones lost their answers.
+                        while self.pending.len() > 1 {
+                            self.pending.pop_front();
+                        }
+                    }
+                    0
                 }
                 Mode::Tunnel | Mode::Done | Mode::Violated(_) => return,
             };
@@ -820,7 +844,7 @@ impl HttpDecoder {
     fn progress(&mut self, side: Side) -> Progress {
         let s = self.side_mut(side);
         let skip = match s.mode {
-            Mode::Head | Mode::AwaitConnect => return Progress::Continue,
+            Mode::Head | Mode::AwaitConnect | Mode::Resync => return Progress::Continue,
             Mode::Body { remaining } => remaining,
             Mode::Chunked(ChunkState::Data { remaining }) => remaining,
             Mode::Chunked(_) => return Progress::Continue,

@@ -387,7 +387,7 @@ fn truncated_body_is_reported() {
 }
 
 #[test]
-fn gap_in_body_shortens_the_skip_gap_in_head_stops() {
+fn gap_in_body_shortens_the_skip_gap_in_head_resyncs() {
     let mut dec = HttpDecoder::new();
     let c = |offset, frame| StreamCtx {
         side: Side::Client,
@@ -408,26 +408,47 @@ fn gap_in_body_shortens_the_skip_gap_in_head_stops() {
     // The reassembler skipped 400 bytes, then lost 100, then resumes inside the body.
     let at = head.len() as u64 + 400;
     assert_eq!(dec.on_gap(&s(at, 3), 100), Progress::Skip(500));
-    assert_eq!(
-        dec.on_data(
-            &s(at + 600, 4),
-            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
-        ),
-        Progress::Continue
-    );
+    let r404 = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(dec.on_data(&s(at + 600, 4), r404), Progress::Continue);
+    let server_end = at + 600 + r404.len() as u64;
     let t = dec.transactions();
     assert_eq!(
         (t[0].body_bytes, t[0].body_missing, t[0].body_complete),
         (Some(900), 100, Some(true))
     );
     assert_eq!(t[1].status, Some(404));
-    // A gap in the middle of a head: the side is given up.
+    // A gap in the middle of a head: the side waits for a chunk that starts with a head.
+    let at = req.len() as u64;
+    assert_eq!(dec.on_data(&c(at, 5), b"GET /3 HT"), Progress::Continue);
+    assert_eq!(dec.on_gap(&c(at + 9, 6), 10), Progress::Continue);
+    assert_eq!(dec.stats().desync_gaps, 1);
     assert_eq!(
-        dec.on_data(&c(req.len() as u64, 5), b"GET /3 HT"),
+        dec.on_data(&c(at + 19, 7), b"1\r\n\r\n"),
         Progress::Continue
     );
-    assert_eq!(dec.on_gap(&c(req.len() as u64 + 9, 6), 10), Progress::Done);
-    assert_eq!(dec.stats().desync_gaps, 1);
+    let r4 = b"GET /4 HTTP/1.1\r\nHost: a\r\n\r\n";
+    assert_eq!(dec.on_data(&c(at + 24, 8), r4), Progress::Continue);
+    let r5 = b"GET /5 HTTP/1.1\r\nHost: a\r\n\r\n";
+    let at5 = at + 24 + r4.len() as u64;
+    assert_eq!(dec.on_data(&c(at5, 9), r5), Progress::Continue);
+    assert_eq!(dec.stats().resyncs, 1);
+    // The server's answer to /4 is lost from its head on; the next head answers /5.
+    let s_at = server_end;
+    assert_eq!(dec.on_gap(&s(s_at, 10), 300), Progress::Continue);
+    let r = b"HTTP/1.1 204 No Content\r\n\r\n";
+    assert_eq!(dec.on_data(&s(s_at + 300, 11), r), Progress::Continue);
+    let t = dec.transactions();
+    let got: Vec<_> = t.iter().map(|t| (t.uri.as_deref(), t.status)).collect();
+    assert_eq!(
+        got,
+        [
+            (Some("/"), Some(200)),
+            (Some("/2"), Some(404)),
+            (Some("/4"), None),
+            (Some("/5"), Some(204))
+        ]
+    );
+    assert_eq!(dec.stats().resyncs, 2);
 }
 
 #[test]
