@@ -18,6 +18,13 @@
 //! that side, before anything the reassembler delivers next. Any other answer is recorded,
 //! the client's bytes kept aside are parsed as HTTP again, and the connection goes on.
 //!
+//! # Gaps
+//!
+//! A gap inside a body only shortens what is left of it (`body_missing` counts it). A gap
+//! anywhere else (a head, chunk framing, or past a body's end) loses the message framing:
+//! that side then ignores bytes until a chunk starts with a head (`HTTP/1.` from the server,
+//! a common method from the client), and goes on from there.
+//!
 //! # Offsets
 //!
 //! The decoder relies on `StreamCtx::offset` to learn how far the reassembler skipped: at
