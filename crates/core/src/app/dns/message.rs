@@ -5,7 +5,7 @@
 //! record it dislikes (an unknown class, a bad label in the additional section, a name over
 //! 255 bytes), while tshark still shows the question and the rcode of such messages, and
 //! those two are what the diagnosis needs. Measured on the 130 UDP DNS messages of the
-//! public corpus: simple-dns 0.13 rejects 13, among them 8 responses whose question tshark
+//! public corpus: simple-dns 0.13 rejects 13, among them 5 responses whose question tshark
 //! shows (URI qtype 256 in `dns-uri.pcap`, class 255 in `dynamic-update.pcap`, an over-long
 //! name in `dns-badlabel.pcap`). Here each part is read independently and a bad part only
 //! ends the reading of what follows it.
