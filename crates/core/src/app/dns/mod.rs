@@ -246,17 +246,32 @@ impl DnsTracker {
             id: m.id,
             qname: m.qname.as_ref().map(|n| n.to_ascii_lowercase()),
         };
-        let q = self.open.remove(&key);
+        let mut q = self.open.remove(&key);
+        if q.is_none() && key.qname.is_none() {
+            // An error answer without the question (FORMERR to a query it could not read):
+            // match on the addresses and id alone. Rare, so a scan is fine.
+            let found = self
+                .open
+                .keys()
+                .find(|k| k.client == key.client && k.server == key.server && k.id == key.id)
+                .cloned();
+            q = found.and_then(|k| self.open.remove(&k));
+        }
         if q.is_none() {
             self.stats.unmatched_responses += 1;
         }
         let rcode = DnsRcode(m.rcode);
+        // The question comes from the response, or from the query when the response has none.
+        let (qname, qtype) = match (m.qname, q.as_ref()) {
+            (None, Some(q)) => (q.qname.clone(), q.qtype),
+            (n, _) => (n, m.qtype),
+        };
         out.push(DnsRecord {
             id: m.id,
             client: meta.dst,
             server: meta.src,
-            qname: m.qname,
-            qtype: m.qtype.map(|t| t.to_string()),
+            qname,
+            qtype: qtype.map(|t| t.to_string()),
             rcode: Some(rcode.name()),
             rcode_code: Some(rcode),
             answers: m.answers,

@@ -452,3 +452,25 @@ proptest::proptest! {
         proptest::prop_assert_eq!(rebuilt, server);
     }
 }
+
+#[test]
+fn answer_without_question_matches_on_id() {
+    let rows: Vec<Row> = udp_rows()
+        .into_iter()
+        .filter(|r| r.capture == "suricata-verify/dns-rcode/input.pcap")
+        .collect();
+    let (q, a) = (&rows[0], &rows[1]);
+    // The same answer with its question removed and FORMERR set.
+    let mut formerr = a.payload[..12].to_vec();
+    formerr[3] = (formerr[3] & 0xf0) | 1;
+    formerr[4..12].copy_from_slice(&[0; 8]);
+    let mut t = DnsTracker::new();
+    let mut recs = Vec::new();
+    t.on_message(&q.meta, &q.payload, &mut recs);
+    t.on_message(&a.meta, &formerr, &mut recs);
+    t.finish(&mut recs);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].rcode.as_deref(), Some("FORMERR"));
+    assert_eq!(recs[0].qname.as_deref(), Some("dne.oisf.net"));
+    assert_eq!(recs[0].query_frame, Some(1));
+}
