@@ -19,7 +19,7 @@ mod tcp;
 mod tests;
 
 pub use message::{DnsAnswer, DnsMessage, DnsRcode, DnsType, MAX_ANSWERS, parse as parse_message};
-pub use tcp::{DEFAULT_MAX_QUEUED_MESSAGES, DnsTcpDecoder};
+pub use tcp::{DEFAULT_MAX_QUEUED_MESSAGES, DnsTcpDecoder, DnsTcpStats};
 
 use crate::flow::Transport;
 use crate::time::{Duration, Timestamp};

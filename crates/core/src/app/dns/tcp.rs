@@ -20,11 +20,9 @@ struct SideState {
     done: bool,
 }
 
-/// Frames DNS messages out of a TCP stream (2-byte length prefix).
-#[derive(Debug, Default)]
-pub struct DnsTcpDecoder {
-    messages: Vec<(StreamCtx, Vec<u8>)>,
-    sides: [SideState; 2],
+/// Anomalies of one DNS-over-TCP connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DnsTcpStats {
     /// Messages dropped because `DEFAULT_MAX_QUEUED_MESSAGES` were waiting.
     pub dropped_messages: u64,
     /// Gaps that ended a side (the next length prefix cannot be found again).
@@ -33,9 +31,21 @@ pub struct DnsTcpDecoder {
     pub truncated_messages: u64,
 }
 
+/// Frames DNS messages out of a TCP stream (2-byte length prefix).
+#[derive(Debug, Default)]
+pub struct DnsTcpDecoder {
+    messages: Vec<(StreamCtx, Vec<u8>)>,
+    sides: [SideState; 2],
+    stats: DnsTcpStats,
+}
+
 impl DnsTcpDecoder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    pub fn stats(&self) -> &DnsTcpStats {
+        &self.stats
     }
 
     /// Messages framed since the last call, with the context of the chunk that carried the
@@ -46,7 +56,7 @@ impl DnsTcpDecoder {
 
     fn push(&mut self, ctx: StreamCtx, msg: Vec<u8>) {
         if self.messages.len() >= DEFAULT_MAX_QUEUED_MESSAGES {
-            self.dropped_messages += 1;
+            self.stats.dropped_messages += 1;
             return;
         }
         self.messages.push((ctx, msg));
@@ -119,14 +129,14 @@ impl StreamDecoder for DnsTcpDecoder {
             side.partial = Vec::new();
             side.done = true;
         }
-        self.desync_gaps += 1;
+        self.stats.desync_gaps += 1;
         Progress::Done
     }
 
     fn on_end(&mut self, ctx: &StreamCtx) {
         if let Some(side) = self.sides.get_mut(ctx.side.index() & 1) {
             if !side.partial.is_empty() {
-                self.truncated_messages += 1;
+                self.stats.truncated_messages += 1;
             }
             side.partial = Vec::new();
             side.done = true;

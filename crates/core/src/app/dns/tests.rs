@@ -412,7 +412,7 @@ fn tcp_message_cut_by_the_end_is_counted() {
         Progress::Continue
     );
     dec.on_end(&ctx);
-    assert_eq!(dec.truncated_messages, 1);
+    assert_eq!(dec.stats().truncated_messages, 1);
     assert_eq!(dec.drain().count(), 0);
 }
 
