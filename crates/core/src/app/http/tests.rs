@@ -627,3 +627,24 @@ fn garbage_after_http_stops_the_side_not_the_connection() {
         Progress::Violation(_)
     ));
 }
+
+#[test]
+fn refused_connect_with_malformed_version() {
+    // zeek methods.pcap stream 20: "CONNECT / HTTP/1." (httparse rejects the version; tshark
+    // reads method CONNECT, uri "/"), answered 400 with a 925-byte body: no tunnel.
+    let d = run_split_everywhere(&load("zeek-methods-connect.seg"));
+    let t = d.dec.transactions();
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        (t[0].method.as_deref(), t[0].uri.as_deref()),
+        (Some("CONNECT"), Some("/"))
+    );
+    assert_eq!(t[0].version, None);
+    assert_eq!(t[0].status, Some(400));
+    assert_eq!(
+        (t[0].content_length, t[0].body_bytes),
+        (Some(925), Some(925))
+    );
+    assert_eq!(t[0].server.as_deref(), Some("GFE/2.0"));
+    assert!(d.upgraded.is_none());
+}
