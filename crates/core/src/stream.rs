@@ -14,7 +14,7 @@ use crate::stats::Stats;
 use std::net::SocketAddr;
 
 /// Bytes kept while the content probe cannot decide yet.
-const MAX_PROBE_BYTES: usize = 16;
+const MAX_PROBE_BYTES: usize = 256;
 
 /// What the engine lends a stream while it delivers chunks.
 pub struct StreamEnv<'e> {

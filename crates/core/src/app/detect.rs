@@ -66,12 +66,39 @@ pub fn probe(first: &[u8], dns_port: bool) -> Probe {
                 if first.starts_with(m) {
                     return Probe::Is(Protocol::Http);
                 }
+                // A bare method ("OPTIONS\n"), which tshark still reads as a request.
+                let bare = &m[..m.len() - 1];
+                if first.starts_with(bare) && matches!(first.get(bare.len()), Some(b'\r' | b'\n')) {
+                    return Probe::Is(Protocol::Http);
+                }
             } else if m.starts_with(first) {
                 return Probe::NeedMore;
             }
         }
         if first.len() < 5 && b"HTTP/".starts_with(first) {
             return Probe::NeedMore;
+        }
+        // An extension method ("CCM_POST / HTTP/1.1"): a token, then a request line that ends
+        // with an HTTP version.
+        let token = first
+            .iter()
+            .take_while(|b| {
+                b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b'_' || **b == b'-'
+            })
+            .count();
+        if (2..=24).contains(&token) && first.get(token) == Some(&b' ') {
+            let line_end = first.iter().position(|&b| b == b'\n');
+            match line_end {
+                Some(end) => {
+                    let line = first.get(..end).unwrap_or(first);
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    if line.windows(5).any(|w| w == b"HTTP/") {
+                        return Probe::Is(Protocol::Http);
+                    }
+                }
+                None if first.len() < 256 => return Probe::NeedMore,
+                None => {}
+            }
         }
     }
     Probe::Unknown
@@ -95,6 +122,19 @@ mod tests {
         assert_eq!(probe(b"CONN", false), Probe::NeedMore);
         assert_eq!(probe(b"HTTP/1.1 200 OK", false), Probe::Is(Protocol::Http));
         assert_eq!(probe(b"SSH-2.0-OpenSSH", false), Probe::Unknown);
+        assert_eq!(
+            probe(b"OPTIONS\nHost: x\n\n", false),
+            Probe::Is(Protocol::Http)
+        );
+        assert_eq!(
+            probe(b"CCM_POST /HTTP/1.1\r\nHost: x\r\n", false),
+            Probe::Is(Protocol::Http)
+        );
+        assert_eq!(
+            probe(b"CCM_POST / HTTP/1.0\r\n", false),
+            Probe::Is(Protocol::Http)
+        );
+        assert_eq!(probe(b"FOO bar baz\r\n", false), Probe::Unknown);
         assert_eq!(probe(b"\x00\x1c\x12\x34", true), Probe::Is(Protocol::Dns));
         assert_eq!(probe(b"\x00\x1c\x12\x34", false), Probe::Unknown);
     }

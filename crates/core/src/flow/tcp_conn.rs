@@ -432,7 +432,13 @@ impl TcpConn {
         let app = &mut self.app;
         let partial = &mut self.partial;
         let (me, other) = split_sides(&mut self.sides, side);
-        if wire_len > 0 && !me.done && !me.ended && !flags.syn() {
+        if wire_len > 0 && !me.done && !me.ended {
+            // TCP Fast Open: data in a SYN starts after the SYN's own sequence number.
+            let data_seq = if flags.syn() {
+                seg.seq.wrapping_add(1)
+            } else {
+                seg.seq
+            };
             let first = match me.isn {
                 // Data right after the SYN starts at ISN+1; data from a capture that began
                 // mid-stream starts where we first saw it.
@@ -444,7 +450,7 @@ impl TcpConn {
                 .get_or_insert_with(|| Reassembler::new(SeqNumber(first)));
             let mut sink = |c: Chunk<'_>| deliver(app, &mut env.stream, side, conn_id, c);
             let out = r.segment(
-                SeqNumber(seg.seq),
+                SeqNumber(data_seq),
                 seg.payload,
                 wire_len,
                 frame,
