@@ -95,10 +95,15 @@ fn render_name(name: &X509Name<'_>) -> (String, Option<String>) {
 /// T61/BMP/Universal strings: BMPString is UTF-16BE; anything else is shown as Latin-1,
 /// which is what T61String holds in practice.
 fn decode_other_string(data: &[u8]) -> String {
-    if data.len() % 2 == 0 && data.iter().step_by(2).all(|&b| b == 0) && !data.is_empty() {
+    if data.len().is_multiple_of(2) && data.iter().step_by(2).all(|&b| b == 0) && !data.is_empty() {
         let units: Vec<u16> = data
             .chunks_exact(2)
-            .map(|c| u16::from_be_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0)]))
+            .map(|c| {
+                u16::from_be_bytes([
+                    c.first().copied().unwrap_or(0),
+                    c.get(1).copied().unwrap_or(0),
+                ])
+            })
             .collect();
         return String::from_utf16_lossy(&units);
     }
@@ -182,12 +187,20 @@ pub fn validate(
         Ok(ee) => ee,
         Err(e) => return Validation::Other(e.to_string()),
     };
-    let inter: Vec<CertificateDer<'_>> =
-        intermediates.iter().map(|c| CertificateDer::from(*c)).collect();
-    let extra_der: Vec<CertificateDer<'_>> =
-        extra_roots.iter().map(|d| CertificateDer::from(d.as_slice())).collect();
+    let inter: Vec<CertificateDer<'_>> = intermediates
+        .iter()
+        .map(|c| CertificateDer::from(*c))
+        .collect();
+    let extra_der: Vec<CertificateDer<'_>> = extra_roots
+        .iter()
+        .map(|d| CertificateDer::from(d.as_slice()))
+        .collect();
     let mut anchors: Vec<TrustAnchor<'_>> = webpki_roots::TLS_SERVER_ROOTS.to_vec();
-    anchors.extend(extra_der.iter().filter_map(|d| webpki::anchor_from_trusted_cert(d).ok()));
+    anchors.extend(
+        extra_der
+            .iter()
+            .filter_map(|d| webpki::anchor_from_trusted_cert(d).ok()),
+    );
     let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(unix_secs));
     let res = ee.verify_for_usage(
         webpki::ALL_VERIFICATION_ALGS,

@@ -5,7 +5,9 @@
 //! the ones after it, and the type codes keep the order and GREASE values of the wire.
 
 use super::fingerprint;
-use super::record::{CipherSuite, ExtensionType, GroupInfo, NamedGroup, SignatureScheme, TlsVersion};
+use super::record::{
+    CipherSuite, ExtensionType, GroupInfo, NamedGroup, SignatureScheme, TlsVersion,
+};
 use serde::Serialize;
 use tls_parser::TlsExtension;
 
@@ -91,8 +93,8 @@ pub struct ClientHello {
 
 /// Parses a ClientHello body (after the 4-byte handshake header).
 pub fn parse(body: &[u8]) -> Result<ClientHello, &'static str> {
-    let (_, ch) = tls_parser::parse_tls_handshake_client_hello(body)
-        .map_err(|_| "malformed client hello")?;
+    let (_, ch) =
+        tls_parser::parse_tls_handshake_client_hello(body).map_err(|_| "malformed client hello")?;
     let mut out = ClientHello {
         legacy_version: TlsVersion(ch.version.0),
         cipher_suites: ch.ciphers.iter().map(|c| CipherSuite(c.0)).collect(),
@@ -110,7 +112,10 @@ pub fn parse(body: &[u8]) -> Result<ClientHello, &'static str> {
             ExtensionType::ENCRYPTED_CLIENT_HELLO => out.ech = true,
             ExtensionType::EARLY_DATA => out.early_data = true,
             ExtensionType::KEY_SHARE => {
-                out.key_share = key_share_groups(e.data).into_iter().map(GroupInfo::from).collect()
+                out.key_share = key_share_groups(e.data)
+                    .into_iter()
+                    .map(GroupInfo::from)
+                    .collect()
             }
             _ => {}
         }
@@ -125,7 +130,10 @@ pub fn parse(body: &[u8]) -> Result<ClientHello, &'static str> {
                     .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
             }
             TlsExtension::ALPN(list) => {
-                out.alpn = list.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+                out.alpn = list
+                    .iter()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect();
             }
             TlsExtension::SupportedVersions(v) => {
                 out.versions = v.iter().map(|v| TlsVersion(v.0)).collect();

@@ -7,8 +7,9 @@
 //!
 //! Copying is avoided where it can be: when no message is pending and a piece holds whole
 //! messages, they are handed out straight from the piece. Only an incomplete message is
-//! copied, into a buffer bounded by [`super::TlsLimits::max_handshake_message`]; a message
-//! announced larger than that is skipped by length and counted.
+//! copied, into a buffer bounded by [`super::TlsLimits::max_handshake_message`] (or
+//! `max_certificate_message` for Certificate); a message announced larger than that is
+//! skipped by length and counted.
 
 /// Where a piece of handshake bytes came from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -93,6 +94,7 @@ pub struct HandshakeReassembler {
     discard: usize,
     span: Span,
     max_message: usize,
+    max_certificate_message: usize,
     /// Messages dropped: over the size bound, or cut by a gap.
     pub dropped_messages: u64,
     /// Handshake bytes thrown away with them.
@@ -100,14 +102,23 @@ pub struct HandshakeReassembler {
 }
 
 impl HandshakeReassembler {
-    pub fn new(max_message: usize) -> Self {
+    pub fn new(max_message: usize, max_certificate_message: usize) -> Self {
         HandshakeReassembler {
             buf: Vec::new(),
             discard: 0,
             span: Span::default(),
             max_message,
+            max_certificate_message,
             dropped_messages: 0,
             dropped_bytes: 0,
+        }
+    }
+
+    /// Bound for a message of this type: Certificate messages get their own, larger one.
+    fn limit(&self, hdr: &[u8]) -> usize {
+        match hdr.first() {
+            Some(&11) => self.max_certificate_message,
+            _ => self.max_message,
         }
     }
 
@@ -141,9 +152,12 @@ impl HandshakeReassembler {
                 continue;
             }
             if self.buf.is_empty() {
-                let pctx = PieceCtx { at_record_start: at_start, ..*ctx };
+                let pctx = PieceCtx {
+                    at_record_start: at_start,
+                    ..*ctx
+                };
                 if let Some(len) = message_len(p) {
-                    if len > self.max_message {
+                    if len > self.limit(p) {
                         self.dropped_messages += 1;
                         self.discard = HANDSHAKE_HEADER_LEN + len;
                         continue;
@@ -176,7 +190,7 @@ impl HandshakeReassembler {
             self.buf.extend_from_slice(head);
             p = rest;
             match message_len(&self.buf) {
-                Some(len) if len > self.max_message => {
+                Some(len) if len > self.limit(&self.buf) => {
                     // Header just completed and announces too much: skip the rest by length.
                     self.dropped_messages += 1;
                     self.dropped_bytes += self.buf.len() as u64;
@@ -219,7 +233,7 @@ mod tests {
 
     #[test]
     fn two_messages_in_one_piece() {
-        let mut r = HandshakeReassembler::new(1024);
+        let mut r = HandshakeReassembler::new(1024, 1024);
         let data = [1, 0, 0, 2, 0xaa, 0xbb, 14, 0, 0, 0];
         let out = collect(&mut r, &[(&data, ctx(3, 1, 1, true))]);
         assert_eq!(out.len(), 2);
@@ -231,7 +245,7 @@ mod tests {
 
     #[test]
     fn message_over_records_and_segments() {
-        let mut r = HandshakeReassembler::new(1024);
+        let mut r = HandshakeReassembler::new(1024, 1024);
         let out = collect(
             &mut r,
             &[
@@ -249,7 +263,7 @@ mod tests {
 
     #[test]
     fn oversized_message_is_skipped_and_counted() {
-        let mut r = HandshakeReassembler::new(4);
+        let mut r = HandshakeReassembler::new(4, 4);
         let mut data = vec![11, 0, 0, 10];
         data.extend_from_slice(&[0; 10]);
         data.extend_from_slice(&[14, 0, 0, 0]);

@@ -35,11 +35,26 @@ fn join_dec(out: &mut String, vals: impl Iterator<Item = u16>) {
 pub fn ja3_string(ch: &ClientHello) -> String {
     let mut s = String::with_capacity(256);
     let _ = write!(s, "{},", ch.legacy_version.0);
-    join_dec(&mut s, ch.cipher_suites.iter().filter(|c| !c.is_grease()).map(|c| c.0));
+    join_dec(
+        &mut s,
+        ch.cipher_suites
+            .iter()
+            .filter(|c| !c.is_grease())
+            .map(|c| c.0),
+    );
     s.push(',');
-    join_dec(&mut s, ch.extensions.iter().filter(|e| !e.is_grease()).map(|e| e.0));
+    join_dec(
+        &mut s,
+        ch.extensions.iter().filter(|e| !e.is_grease()).map(|e| e.0),
+    );
     s.push(',');
-    join_dec(&mut s, ch.groups.iter().filter(|g| !g.id.is_grease()).map(|g| g.id.0));
+    join_dec(
+        &mut s,
+        ch.groups
+            .iter()
+            .filter(|g| !g.id.is_grease())
+            .map(|g| g.id.0),
+    );
     s.push(',');
     join_dec(&mut s, ch.ec_point_formats.iter().map(|&f| u16::from(f)));
     s
@@ -49,7 +64,10 @@ pub fn ja3_string(ch: &ClientHello) -> String {
 pub fn ja3s_string(version: TlsVersion, cipher: u16, extensions: &[ExtensionType]) -> String {
     let mut s = String::with_capacity(64);
     let _ = write!(s, "{},{},", version.0, cipher);
-    join_dec(&mut s, extensions.iter().filter(|e| !e.is_grease()).map(|e| e.0));
+    join_dec(
+        &mut s,
+        extensions.iter().filter(|e| !e.is_grease()).map(|e| e.0),
+    );
     s
 }
 
@@ -115,10 +133,23 @@ pub fn ja4(ch: &ClientHello) -> (String, String) {
         .max()
         .copied()
         .unwrap_or(ch.legacy_version);
-    let sni = if ch.extensions.contains(&ExtensionType::SERVER_NAME) { 'd' } else { 'i' };
-    let mut ciphers: Vec<u16> =
-        ch.cipher_suites.iter().filter(|c| !c.is_grease()).map(|c| c.0).collect();
-    let exts_all: Vec<u16> = ch.extensions.iter().filter(|e| !e.is_grease()).map(|e| e.0).collect();
+    let sni = if ch.extensions.contains(&ExtensionType::SERVER_NAME) {
+        'd'
+    } else {
+        'i'
+    };
+    let mut ciphers: Vec<u16> = ch
+        .cipher_suites
+        .iter()
+        .filter(|c| !c.is_grease())
+        .map(|c| c.0)
+        .collect();
+    let exts_all: Vec<u16> = ch
+        .extensions
+        .iter()
+        .filter(|e| !e.is_grease())
+        .map(|e| e.0)
+        .collect();
     let alpn = ja4_alpn(ch.alpn.first().map(String::as_bytes).unwrap_or_default());
     let a = format!(
         "t{}{}{:02}{:02}{}",
@@ -136,7 +167,12 @@ pub fn ja4(ch: &ClientHello) -> (String, String) {
     exts.sort_unstable();
     let b_raw = join_hex(ciphers.into_iter());
     let mut c_raw = join_hex(exts.into_iter());
-    let sigs = join_hex(ch.signature_algorithms.iter().filter(|s| !s.is_grease()).map(|s| s.0));
+    let sigs = join_hex(
+        ch.signature_algorithms
+            .iter()
+            .filter(|s| !s.is_grease())
+            .map(|s| s.0),
+    );
     if !sigs.is_empty() && !c_raw.is_empty() {
         c_raw.push('_');
         c_raw.push_str(&sigs);
@@ -156,19 +192,27 @@ mod tests {
     #[test]
     fn ja4_foxio_readme_example() {
         let ciphers = [
-            0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013,
-            0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+            0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014,
+            0x009c, 0x009d, 0x002f, 0x0035,
         ];
         let exts = [
-            0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023,
-            0x0012, 0x002b, 0xff01, 0x000b, 0x000a, 0x0015,
+            0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023, 0x0012,
+            0x002b, 0xff01, 0x000b, 0x000a, 0x0015,
         ];
-        let sigs = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601];
+        let sigs = [
+            0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+        ];
         let ch = ClientHello {
             legacy_version: TlsVersion(0x0303),
             versions: vec![TlsVersion(0x2a2a), TlsVersion(0x0304), TlsVersion(0x0303)],
-            cipher_suites: std::iter::once(0x0a0a).chain(ciphers).map(CipherSuite).collect(),
-            extensions: std::iter::once(0x3a3a).chain(exts).map(ExtensionType).collect(),
+            cipher_suites: std::iter::once(0x0a0a)
+                .chain(ciphers)
+                .map(CipherSuite)
+                .collect(),
+            extensions: std::iter::once(0x3a3a)
+                .chain(exts)
+                .map(ExtensionType)
+                .collect(),
             signature_algorithms: sigs.into_iter().map(SignatureScheme).collect(),
             alpn: vec!["h2".into(), "http/1.1".into()],
             ..ClientHello::default()

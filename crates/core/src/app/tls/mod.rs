@@ -14,6 +14,9 @@
 //! that reaches past it desyncs the side, which then scans for a plausible record header
 //! (bounded by [`TlsLimits::max_resync_scan`]) or gives up on that side (`Progress::Done`).
 
+// Input-derived data is never indexed directly (STYLE.md); tests may.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 pub mod alert;
 pub mod certificate;
 pub mod client_hello;
@@ -48,6 +51,10 @@ pub struct TlsLimits {
     /// Largest handshake message reassembled (body length); larger ones are skipped by length
     /// and counted in `dropped_handshake_messages`. 64 KiB holds any real certificate chain.
     pub max_handshake_message: usize,
+    /// Largest Certificate message reassembled. Separate because real chains can be large:
+    /// zeek's tls-fragmented-handshake.pcap sends a single 340 KB certificate over 21
+    /// records. 1 MiB, only ever held while that one message is incomplete.
+    pub max_certificate_message: usize,
     /// Certificates described per Certificate message (`dropped_certificates`).
     pub max_certificates: usize,
     /// Records noted per side after the ServerHello (`records_after_hello` keeps counting).
@@ -64,6 +71,7 @@ impl Default for TlsLimits {
     fn default() -> Self {
         TlsLimits {
             max_handshake_message: 64 * 1024,
+            max_certificate_message: 1024 * 1024,
             max_certificates: 16,
             max_record_notes: 8,
             max_handshake_notes: 16,
@@ -161,7 +169,9 @@ pub struct TlsInfo {
 impl TlsInfo {
     /// (first, last) frame of the ClientHello.
     pub fn client_hello_frames(&self) -> Option<(u64, u64)> {
-        self.client_hello.as_ref().map(|c| (c.first_frame, c.last_frame))
+        self.client_hello
+            .as_ref()
+            .map(|c| (c.first_frame, c.last_frame))
     }
     /// Frame that completed the ServerHello.
     pub fn server_hello_frame(&self) -> Option<u64> {
@@ -185,7 +195,9 @@ impl TlsInfo {
     }
     /// The negotiated version is TLS 1.3 (or a draft).
     pub fn is_tls13(&self) -> bool {
-        self.server_hello.as_ref().is_some_and(|s| s.version.is_tls13())
+        self.server_hello
+            .as_ref()
+            .is_some_and(|s| s.version.is_tls13())
     }
 }
 
@@ -193,7 +205,10 @@ impl TlsInfo {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RecState {
     ExpectHeader,
-    Body { remaining: usize, kind: BodyKind },
+    Body {
+        remaining: usize,
+        kind: BodyKind,
+    },
     /// After a gap: looking for a plausible record header.
     Resync,
     /// Not TLS, or lost beyond repair.
@@ -236,7 +251,10 @@ impl SideState {
             cur_body_seen: 0,
             alert: [0; 2],
             alert_len: 0,
-            hs: HandshakeReassembler::new(limits.max_handshake_message),
+            hs: HandshakeReassembler::new(
+                limits.max_handshake_message,
+                limits.max_certificate_message,
+            ),
             chunks: 0,
             records: 0,
             resync_scanned: 0,
@@ -310,7 +328,12 @@ impl Core {
             ContentType::APPLICATION_DATA => (BodyKind::Skip, true),
             _ => (BodyKind::Skip, encrypted_state),
         };
-        let note = RecordNote { frame, content_type: ct, length: h.length, encrypted };
+        let note = RecordNote {
+            frame,
+            content_type: ct,
+            length: h.length,
+            encrypted,
+        };
         let max_notes = self.limits.max_record_notes;
         let after_hello = self.server_hello_seen;
         let s = self.summary(side);
@@ -486,8 +509,11 @@ impl TlsDecoder {
 
     fn sync_counters(&mut self) {
         let a = &mut self.core.info.anomalies;
-        a.dropped_handshake_messages =
-            self.sides.iter().map(|s| s.hs.dropped_messages).sum::<u64>();
+        a.dropped_handshake_messages = self
+            .sides
+            .iter()
+            .map(|s| s.hs.dropped_messages)
+            .sum::<u64>();
         a.dropped_handshake_bytes = self.sides.iter().map(|s| s.hs.dropped_bytes).sum::<u64>();
     }
 }
@@ -540,6 +566,9 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                 if found {
                     core.info.anomalies.resyncs += 1;
                     st.resync_scanned = 0;
+                    // The header may have begun in an earlier chunk; this one completed it.
+                    st.cur_frame = ctx.frame;
+                    st.cur_chunk = chunk_id;
                     st.state = RecState::ExpectHeader;
                     // The header is complete in `hdr`; fall through to ExpectHeader.
                 } else if st.resync_scanned > core.limits.max_resync_scan {
@@ -589,7 +618,10 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                 st.cur_body_seen = 0;
                 st.alert_len = 0;
                 let kind = core.on_record(side, &h, st.cur_frame);
-                st.state = RecState::Body { remaining: usize::from(h.length), kind };
+                st.state = RecState::Body {
+                    remaining: usize::from(h.length),
+                    kind,
+                };
             }
             RecState::Body { remaining, kind } => {
                 if remaining == 0 {
@@ -637,7 +669,10 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                     }
                 }
                 st.cur_body_seen += n;
-                st.state = RecState::Body { remaining: remaining - n, kind };
+                st.state = RecState::Body {
+                    remaining: remaining - n,
+                    kind,
+                };
                 p = rest;
             }
         }
@@ -674,7 +709,10 @@ impl StreamDecoder for TlsDecoder {
                         kind: BodyKind::Skip,
                     };
                 } else {
-                    st.state = RecState::Body { remaining: remaining - len as usize, kind };
+                    st.state = RecState::Body {
+                        remaining: remaining - len as usize,
+                        kind,
+                    };
                 }
                 st.cur_body_seen += len as usize;
                 Progress::Continue

@@ -125,11 +125,28 @@ impl NamedGroup {
             v @ 0x0001..=0x0016 => {
                 // RFC 4492's old curves, by code point 1..=22.
                 const OLD: [&str; 22] = [
-                    "sect163k1", "sect163r1", "sect163r2", "sect193r1", "sect193r2",
-                    "sect233k1", "sect233r1", "sect239k1", "sect283k1", "sect283r1",
-                    "sect409k1", "sect409r1", "sect571k1", "sect571r1", "secp160k1",
-                    "secp160r1", "secp160r2", "secp192k1", "secp192r1", "secp224k1",
-                    "secp224r1", "secp256k1",
+                    "sect163k1",
+                    "sect163r1",
+                    "sect163r2",
+                    "sect193r1",
+                    "sect193r2",
+                    "sect233k1",
+                    "sect233r1",
+                    "sect239k1",
+                    "sect283k1",
+                    "sect283r1",
+                    "sect409k1",
+                    "sect409r1",
+                    "sect571k1",
+                    "sect571r1",
+                    "secp160k1",
+                    "secp160r1",
+                    "secp160r2",
+                    "secp192k1",
+                    "secp192r1",
+                    "secp224k1",
+                    "secp224r1",
+                    "secp256k1",
                 ];
                 return OLD.get(usize::from(v - 1)).copied();
             }
@@ -174,7 +191,10 @@ pub struct GroupInfo {
 
 impl From<NamedGroup> for GroupInfo {
     fn from(id: NamedGroup) -> Self {
-        GroupInfo { id, name: id.name() }
+        GroupInfo {
+            id,
+            name: id.name(),
+        }
     }
 }
 
@@ -263,13 +283,12 @@ pub fn hex(bytes: &[u8], sep: Option<char>) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 3);
     for (i, b) in bytes.iter().enumerate() {
-        if i > 0 {
-            if let Some(c) = sep {
-                s.push(c);
-            }
+        if let (true, Some(c)) = (i > 0, sep) {
+            s.push(c);
         }
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+        for nibble in [b >> 4, b & 0x0f] {
+            s.extend(DIGITS.get(usize::from(nibble)).map(|&d| char::from(d)));
+        }
     }
     s
 }

@@ -60,7 +60,13 @@ fn parse_fixed(body: &[u8]) -> Option<Fixed<'_>> {
     if version >> 8 == 0x7f && (version & 0xff) < 22 {
         let cipher = be16(rest)?;
         let ext = rest.get(4..).unwrap_or_default();
-        return Some(Fixed { version, random, session_id_len: 0, cipher, ext });
+        return Some(Fixed {
+            version,
+            random,
+            session_id_len: 0,
+            cipher,
+            ext,
+        });
     }
     match tls_parser::parse_tls_handshake_server_hello(body) {
         Ok((_, sh)) => Some(Fixed {
@@ -100,7 +106,9 @@ pub fn parse(body: &[u8]) -> Result<ServerHello, &'static str> {
                 out.supported_version = v.first().map(|v| TlsVersion(v.0));
             }
             TlsExtension::ALPN(list) => {
-                out.alpn = list.first().map(|p| String::from_utf8_lossy(p).into_owned());
+                out.alpn = list
+                    .first()
+                    .map(|p| String::from_utf8_lossy(p).into_owned());
             }
             _ => {}
         }

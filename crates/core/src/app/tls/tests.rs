@@ -1,1 +1,656 @@
+//! Decoder tests on real capture bytes (crates/core/tests/data/tls/*.tsv, see the README
+//! there), plus re-framings of them: every 2-way split of a ClientHello, a ClientHello cut
+//! into several records, gaps, and non-TLS input.
+
 use super::*;
+use crate::time::Timestamp;
+
+/// One data-carrying TCP segment of a replay file.
+#[derive(Clone, Debug)]
+struct Seg {
+    frame: u64,
+    ts: Timestamp,
+    side: Side,
+    data: Vec<u8>,
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    b.chunks_exact(2)
+        .map(|p| {
+            let d = |c: u8| match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                b'A'..=b'F' => c - b'A' + 10,
+                _ => panic!("bad hex digit {c}"),
+            };
+            d(p[0]) << 4 | d(p[1])
+        })
+        .collect()
+}
+
+fn load(name: &str) -> Vec<Seg> {
+    let path = format!("{}/tests/data/tls/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Seg {
+                frame: f[0].parse().unwrap(),
+                ts: Timestamp::from_nanos(f[1].parse().unwrap()),
+                side: if f[2] == "c" {
+                    Side::Client
+                } else {
+                    Side::Server
+                },
+                data: unhex(f[3]),
+            }
+        })
+        .collect()
+}
+
+/// Plays segments through a decoder the way the engine does: honours `Skip` (the skipped
+/// bytes are never delivered), `Done` and `Violation`. Returns the info and every progress.
+fn replay_with(dec: &mut TlsDecoder, segs: &[Seg]) -> Vec<Progress> {
+    let mut skip = [0u64; 2];
+    let mut done = [false; 2];
+    let mut offset = [0u64; 2];
+    let mut out = Vec::new();
+    for s in segs {
+        let i = side_index(s.side);
+        if done[i] {
+            continue;
+        }
+        let mut data = s.data.as_slice();
+        let n = (skip[i].min(data.len() as u64)) as usize;
+        skip[i] -= n as u64;
+        data = &data[n..];
+        offset[i] += n as u64;
+        if data.is_empty() {
+            continue;
+        }
+        let ctx = StreamCtx {
+            side: s.side,
+            ts: s.ts,
+            frame: s.frame,
+            offset: offset[i],
+        };
+        offset[i] += data.len() as u64;
+        let p = dec.on_data(&ctx, data);
+        out.push(p);
+        match p {
+            Progress::Skip(k) => skip[i] += k,
+            Progress::Done => done[i] = true,
+            Progress::Violation(_) => return out,
+            _ => {}
+        }
+    }
+    for side in [Side::Client, Side::Server] {
+        let last = segs.last().map_or(Timestamp::ZERO, |s| s.ts);
+        dec.on_end(&StreamCtx {
+            side,
+            ts: last,
+            frame: 0,
+            offset: offset[side_index(side)],
+        });
+    }
+    out
+}
+
+fn replay(segs: &[Seg]) -> TlsInfo {
+    let mut dec = TlsDecoder::new(&TlsConfig::default());
+    let _ = replay_with(&mut dec, segs);
+    dec.into_info()
+}
+
+/// The ClientHello with the carriage fields (frames, segments, records) cleared, for
+/// comparing different framings of the same bytes.
+fn carriage_free(ch: &ClientHello) -> ClientHello {
+    ClientHello {
+        tcp_segments: 0,
+        records: 0,
+        first_frame: 0,
+        last_frame: 0,
+        ..ch.clone()
+    }
+}
+
+#[test]
+fn expired_cert_capture_matches_tshark() {
+    let info = replay(&load("tls-expired-cert.s0.tsv"));
+    let ch = info.client_hello.as_ref().expect("client hello");
+    assert_eq!(ch.legacy_version, TlsVersion::TLS12);
+    assert_eq!(ch.sni, None);
+    assert_eq!(ch.cipher_suites.len(), 80);
+    let exts: Vec<u16> = ch.extensions.iter().map(|e| e.0).collect();
+    assert_eq!(exts, [11, 10, 35, 13, 15]);
+    assert_eq!(ch.ja3, "bd9c99b3a0f752c3ab8b052a79e9de3e");
+    assert_eq!(
+        (ch.first_frame, ch.last_frame, ch.tcp_segments, ch.records),
+        (4, 4, 1, 1)
+    );
+    assert!(ch.session_ticket && !ch.psk && !ch.grease);
+
+    let sh = info.server_hello.as_ref().expect("server hello");
+    assert_eq!(sh.version, TlsVersion::TLS10);
+    assert_eq!(sh.version_name.as_deref(), Some("TLS 1.0"));
+    assert_eq!(sh.cipher, CipherSuite(0x0039));
+    assert_eq!(sh.cipher_name, Some("TLS_DHE_RSA_WITH_AES_256_CBC_SHA"));
+    assert_eq!(sh.ja3s_string, "769,57,65281-35");
+    assert_eq!(sh.ja3s, "ae7ebaa87c327353949114a3b85f13cc");
+    assert_eq!(info.server_hello_frame(), Some(6));
+
+    // Reference: /work/shared/pcaps/reference/zeek/tls/tls-expired-cert.pcap.json
+    assert_eq!(info.certificates.len(), 2);
+    let leaf = &info.certificates[0];
+    assert_eq!(
+        leaf.subject,
+        "OU=Domain Control Validated,OU=COMODO SSL,CN=www.spidh.org"
+    );
+    assert_eq!(
+        leaf.issuer,
+        "C=GB,ST=Greater Manchester,L=Salford,O=COMODO CA Limited,CN=COMODO SSL CA"
+    );
+    assert_eq!(leaf.subject_cn.as_deref(), Some("www.spidh.org"));
+    assert_eq!(
+        leaf.serial,
+        "00:f2:8e:a8:4b:c0:3a:07:06:69:40:ce:ea:f6:1e:fe:fb"
+    );
+    assert_eq!(leaf.not_before.as_deref(), Some("2013-02-04T00:00:00Z"));
+    assert_eq!(leaf.not_after.as_deref(), Some("2014-03-04T23:59:59Z"));
+    assert_eq!(leaf.san, ["www.spidh.org", "spidh.org"]);
+    assert!(!leaf.self_issued && !leaf.is_ca);
+    assert_eq!(leaf.sha256.len(), 64);
+    let ca = &info.certificates[1];
+    assert_eq!(
+        ca.issuer,
+        "C=SE,O=AddTrust AB,OU=AddTrust External TTP Network,CN=AddTrust External CA Root"
+    );
+    assert_eq!(ca.not_after.as_deref(), Some("2020-05-30T10:48:38Z"));
+    assert!(ca.is_ca);
+    assert_eq!(info.certificate_frame(), Some(7));
+    // The capture is from March 2014, after the leaf's notAfter.
+    assert_eq!(info.validation(), Some(&Validation::Expired));
+
+    // tshark: encrypted alerts in frames 19 (server) and 24 (client).
+    let alerts: Vec<(Side, u64, bool)> = info
+        .alerts
+        .iter()
+        .map(|a| (a.side, a.frame, a.encrypted))
+        .collect();
+    assert_eq!(alerts, [(Side::Server, 19, true), (Side::Client, 24, true)]);
+    assert!(info.client.change_cipher_spec && info.server.change_cipher_spec);
+    assert_eq!(
+        info.server.last_record.map(|r| r.content_type),
+        Some(ContentType::ALERT)
+    );
+    assert_eq!(info.anomalies, TlsAnomalies::default());
+}
+
+#[test]
+fn missing_intermediate_is_unknown_issuer() {
+    let info = replay(&load("missing-intermediate.s0.tsv"));
+    assert_eq!(
+        info.client_hello.as_ref().unwrap().ja3,
+        "99faefb55d94da8c713fd5c89f8dc5a1"
+    );
+    let sh = info.server_hello.as_ref().unwrap();
+    assert_eq!(
+        (sh.ja3s_string.as_str(), sh.ja3s.as_str()),
+        ("769,4,", "53611273a714cb4789c8222932efd5a7")
+    );
+    assert!(!info.certificates.is_empty());
+    assert_eq!(info.validation(), Some(&Validation::UnknownIssuer));
+}
+
+#[test]
+fn chrome_kyber_client_hello() {
+    let info = replay(&load("chrome-1250-kyber.s0.tsv"));
+    let ch = info.client_hello.as_ref().unwrap();
+    assert_eq!(ch.sni.as_deref(), Some("lh3.google.com"));
+    assert_eq!(ch.alpn, ["h2", "http/1.1"]);
+    assert_eq!(ch.ja3, "9d33d8206d4fec4c8b1423c728f4cd3c");
+    assert!(ch.grease);
+    assert!(ch.versions.first().is_some_and(|v| v.is_grease()));
+    assert!(ch.versions.contains(&TlsVersion::TLS13));
+    let groups: Vec<Option<&str>> = ch.groups.iter().map(|g| g.name).collect();
+    assert!(
+        groups.contains(&Some("X25519Kyber768Draft00")),
+        "{groups:?}"
+    );
+    let shares: Vec<u16> = ch.key_share.iter().map(|g| g.id.0).collect();
+    assert!(
+        shares.contains(&0x6399) && shares.contains(&0x001d),
+        "{shares:?}"
+    );
+    assert!(ch.ja4.starts_with("t13d"), "{}", ch.ja4);
+    let sh = info.server_hello.as_ref().unwrap();
+    assert_eq!(sh.version, TlsVersion::TLS13);
+    assert_eq!(sh.ja3s, "eb1d94daa7e0344597e756a1fb6e7054");
+    assert_eq!(
+        sh.key_share.map(|g| g.id),
+        Some(NamedGroup::X25519_KYBER768_DRAFT00)
+    );
+    // TLS 1.3: nothing in clear after the ServerHello, so no certificates.
+    assert!(info.certificates.is_empty());
+    assert!(info.server.records_after_hello_count > 0);
+    assert!(info.server.records_after_hello.iter().any(|r| r.encrypted));
+}
+
+#[test]
+fn hello_retry_request_and_second_client_hello() {
+    let info = replay(&load("hrr.s0.tsv"));
+    let hrr = info.hello_retry_request.as_ref().expect("hrr");
+    assert!(hrr.hello_retry_request);
+    assert_eq!(hrr.ja3s, "15af977ce25de452b96affa2addb1036");
+    assert_eq!(hrr.last_frame, 6);
+    assert_eq!(
+        info.client_hello.as_ref().unwrap().ja3,
+        "0f14b679807628ec7f9c02cada3ee941"
+    );
+    let ch2 = info
+        .client_hello_retry
+        .as_ref()
+        .expect("second client hello");
+    assert_eq!(ch2.last_frame, 8);
+    let sh = info.server_hello.as_ref().unwrap();
+    assert!(!sh.hello_retry_request);
+    assert_eq!((sh.version, sh.last_frame), (TlsVersion::TLS13, 11));
+}
+
+#[test]
+fn ech_client_hello() {
+    let info = replay(&load("tls13-ech.s1.tsv"));
+    let ch = info.client_hello.as_ref().unwrap();
+    assert!(ch.ech);
+    assert_eq!(ch.sni.as_deref(), Some("cloudflare-ech.com"));
+    assert_eq!(ch.ja3, "2fcbf8655473005933c5869b2b5d8044");
+    assert_eq!(
+        info.server_hello.as_ref().unwrap().ja3s,
+        "f4febc55ea12b31ae17cfb7e614afda8"
+    );
+}
+
+#[test]
+fn client_hello_over_three_segments() {
+    let info = replay(&load("dump-mtu300.s0.tsv"));
+    let ch = info.client_hello.as_ref().unwrap();
+    assert_eq!(ch.sni.as_deref(), Some("www.google.com"));
+    assert_eq!(
+        (ch.first_frame, ch.last_frame, ch.tcp_segments, ch.records),
+        (4, 6, 3, 1)
+    );
+    assert_eq!(ch.ja3, "a64c29923906f2a1be278be1da0714fa");
+    assert_eq!(
+        info.server_hello.as_ref().unwrap().ja3s,
+        "a27e76e64afe9199440ad714848966f8"
+    );
+    assert_eq!(info.certificates.len(), 3);
+}
+
+#[test]
+fn plaintext_alerts() {
+    let info = replay(&load("tls12-handshake-failure.s0.tsv"));
+    assert_eq!(
+        info.client_hello.as_ref().unwrap().ja3,
+        "62bd27c43a9a4d7fcbc45d8c9e7e04dd"
+    );
+    assert_eq!(info.alerts.len(), 1);
+    let a = &info.alerts[0];
+    assert_eq!(
+        (a.side, a.frame, a.encrypted, a.level, a.description),
+        (Side::Server, 6, false, Some(2), Some(40))
+    );
+    assert_eq!(a.description_name, Some("handshake_failure"));
+
+    let info = replay(&load("tls-early-alert.s0.tsv"));
+    assert_eq!(
+        info.client_hello.as_ref().unwrap().ja3,
+        "07b4162d4db57554961824a21c4a0fde"
+    );
+    assert_eq!(
+        info.server_hello.as_ref().unwrap().ja3s,
+        "389ed42c02ebecc32e73aa31def07e14"
+    );
+    let a = &info.alerts[0];
+    assert_eq!(
+        (a.frame, a.encrypted, a.description_name),
+        (6, false, Some("unrecognized_name"))
+    );
+    assert_eq!(info.certificates.len(), 4);
+}
+
+/// The first client segment of the Chrome capture: one record holding the ClientHello.
+fn chrome_client_hello_record() -> Vec<u8> {
+    load("chrome-1250-kyber.s0.tsv").remove(0).data
+}
+
+fn client_only(chunks: &[&[u8]]) -> TlsInfo {
+    let segs: Vec<Seg> = chunks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Seg {
+            frame: i as u64 + 1,
+            ts: Timestamp::from_nanos(1),
+            side: Side::Client,
+            data: c.to_vec(),
+        })
+        .collect();
+    replay(&segs)
+}
+
+#[test]
+fn every_two_way_split_gives_the_same_client_hello() {
+    let rec = chrome_client_hello_record();
+    let whole = client_only(&[&rec]);
+    let reference = carriage_free(whole.client_hello.as_ref().unwrap());
+    for cut in 1..rec.len() {
+        let (a, b) = rec.split_at(cut);
+        let info = client_only(&[a, b]);
+        let ch = info
+            .client_hello
+            .as_ref()
+            .unwrap_or_else(|| panic!("no hello at cut {cut}"));
+        assert_eq!(carriage_free(ch), reference, "cut {cut}");
+        assert_eq!(
+            (ch.first_frame, ch.last_frame, ch.tcp_segments),
+            (1, 2, 2),
+            "cut {cut}"
+        );
+        assert_eq!(info.anomalies, TlsAnomalies::default(), "cut {cut}");
+    }
+}
+
+/// Re-frames a record stream's handshake bytes into records of the given body sizes
+/// (the last size repeats).
+fn reframe(handshake: &[u8], sizes: &[usize]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut rest = handshake;
+    let mut i = 0;
+    while !rest.is_empty() {
+        let n = sizes[i.min(sizes.len() - 1)].min(rest.len());
+        i += 1;
+        out.extend_from_slice(&[22, 3, 1]);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+        out.extend_from_slice(&rest[..n]);
+        rest = &rest[n..];
+    }
+    out
+}
+
+/// r_split_client_hello_records: no public capture has a ClientHello over several TLS
+/// records, so the Chrome one is re-framed into many.
+#[test]
+fn client_hello_split_into_records() {
+    let rec = chrome_client_hello_record();
+    let reference = carriage_free(client_only(&[&rec]).client_hello.as_ref().unwrap());
+    let hs = &rec[5..];
+    for sizes in [
+        &[1usize][..],
+        &[3],
+        &[4, 100],
+        &[7, 1000],
+        &[600, 600],
+        &[1, 2, 3, 5000],
+    ] {
+        let framed = reframe(hs, sizes);
+        let info = client_only(&[&framed]);
+        let ch = info
+            .client_hello
+            .as_ref()
+            .unwrap_or_else(|| panic!("sizes {sizes:?}"));
+        assert_eq!(carriage_free(ch), reference, "sizes {sizes:?}");
+        let mut n = 0;
+        let mut left = hs.len();
+        while left > 0 {
+            left -= sizes[n.min(sizes.len() - 1)].min(left);
+            n += 1;
+        }
+        assert_eq!(ch.records as usize, n, "sizes {sizes:?}");
+        // And each of those re-framings delivered in 2 segments at a few cut points.
+        for cut in [1, 5, 6, framed.len() / 2, framed.len() - 1] {
+            let (a, b) = framed.split_at(cut);
+            let info = client_only(&[a, b]);
+            assert_eq!(
+                carriage_free(info.client_hello.as_ref().unwrap()),
+                reference
+            );
+        }
+    }
+}
+
+/// Several handshake messages in one record (ServerHello + Certificate + ... re-framed into
+/// one record) and the server flight byte by byte.
+#[test]
+fn server_flight_reframed() {
+    let segs = load("tls-expired-cert.s0.tsv");
+    let base = replay(&segs);
+    // Concatenate the server's plaintext handshake record bodies (before its CCS).
+    let server: Vec<u8> = segs
+        .iter()
+        .filter(|s| s.side == Side::Server && s.frame <= 8)
+        .flat_map(|s| s.data.clone())
+        .collect();
+    let mut hs = Vec::new();
+    let mut p = server.as_slice();
+    while p.len() >= 5 {
+        let len = usize::from(u16::from_be_bytes([p[3], p[4]]));
+        if p[0] == 22 {
+            hs.extend_from_slice(&p[5..5 + len]);
+        }
+        p = &p[5 + len..];
+    }
+    let client = segs[0].clone();
+    for sizes in [&[16384usize][..], &[1], &[333, 17]] {
+        let framed = reframe(&hs, sizes);
+        let one_byte: Vec<Seg> = std::iter::once(client.clone())
+            .chain(framed.iter().enumerate().map(|(i, &b)| Seg {
+                frame: 100 + i as u64,
+                ts: segs[1].ts,
+                side: Side::Server,
+                data: vec![b],
+            }))
+            .collect();
+        let whole = vec![
+            client.clone(),
+            Seg {
+                frame: 6,
+                ts: segs[1].ts,
+                side: Side::Server,
+                data: framed.clone(),
+            },
+        ];
+        for run in [one_byte, whole] {
+            let info = replay(&run);
+            assert_eq!(info.certificates, base.certificates, "sizes {sizes:?}");
+            assert_eq!(info.validation, base.validation);
+            let (a, b) = (
+                info.server_hello.unwrap(),
+                base.server_hello.clone().unwrap(),
+            );
+            assert_eq!((a.ja3s, a.cipher), (b.ja3s, b.cipher));
+        }
+    }
+}
+
+#[test]
+fn application_data_is_skipped_not_buffered() {
+    // Header of a 16 KB application-data record after the handshake, then its body in
+    // three segments: the decoder asks to skip the body at once.
+    let mut segs = load("tls-expired-cert.s0.tsv");
+    let ts = segs[0].ts;
+    let mut rec = vec![23, 3, 1, 0x40, 0x00];
+    rec.extend_from_slice(&[0xee; 100]);
+    segs.push(Seg {
+        frame: 500,
+        ts,
+        side: Side::Server,
+        data: rec,
+    });
+    segs.push(Seg {
+        frame: 501,
+        ts,
+        side: Side::Server,
+        data: vec![0xee; 16384 - 100],
+    });
+    segs.push(Seg {
+        frame: 502,
+        ts,
+        side: Side::Server,
+        data: vec![23, 3, 1, 0, 32],
+    });
+    segs.push(Seg {
+        frame: 503,
+        ts,
+        side: Side::Server,
+        data: vec![0xdd; 32],
+    });
+    let mut dec = TlsDecoder::new(&TlsConfig::default());
+    let progress = replay_with(&mut dec, &segs);
+    assert!(
+        progress.contains(&Progress::Skip(16384 - 100)),
+        "{progress:?}"
+    );
+    let info = dec.into_info();
+    let last = info.server.last_record.unwrap();
+    assert_eq!(
+        (last.frame, last.length, last.content_type),
+        (502, 32, ContentType::APPLICATION_DATA)
+    );
+    assert_eq!(info.anomalies.bad_record_headers, 0);
+}
+
+#[test]
+fn gap_inside_a_record_keeps_framing() {
+    let mut dec = TlsDecoder::new(&TlsConfig::default());
+    let ctx = |frame| StreamCtx {
+        side: Side::Server,
+        ts: Timestamp::from_nanos(1),
+        frame,
+        offset: 0,
+    };
+    // A handshake record (delivered, not skipped) with a gap inside its body.
+    let mut first = vec![22, 3, 3, 0, 100, 11, 0, 0, 96];
+    first.extend_from_slice(&[0; 6]);
+    assert_eq!(dec.on_data(&ctx(1), &first), Progress::Continue);
+    assert_eq!(dec.on_gap(&ctx(2), 50), Progress::Continue);
+    // The rest of that record is skipped (the message cannot be completed).
+    assert_eq!(dec.on_data(&ctx(3), &[0; 10]), Progress::Skip(30));
+    assert_eq!(
+        dec.on_data(&ctx(4), &[21, 3, 3, 0, 2, 1, 0]),
+        Progress::Continue
+    );
+    let info = dec.into_info();
+    assert_eq!(info.anomalies.dropped_handshake_messages, 1);
+    assert_eq!(info.alerts[0].description_name, Some("close_notify"));
+    assert_eq!(info.anomalies.resyncs, 0);
+}
+
+#[test]
+fn gap_across_records_resyncs_or_gives_up() {
+    let ctx = |frame| StreamCtx {
+        side: Side::Server,
+        ts: Timestamp::from_nanos(1),
+        frame,
+        offset: 0,
+    };
+    let mut dec = TlsDecoder::new(&TlsConfig::default());
+    assert_eq!(
+        dec.on_data(&ctx(1), &[23, 3, 3, 0, 10, 0, 0]),
+        Progress::Skip(8)
+    );
+    assert_eq!(dec.on_gap(&ctx(2), 1000), Progress::Continue);
+    // Garbage then a plausible header then a plaintext alert.
+    let mut data = vec![0x99, 0x01, 0x77];
+    data.extend_from_slice(&[21, 3, 3, 0, 2, 2, 40]);
+    assert_eq!(dec.on_data(&ctx(3), &data), Progress::Continue);
+    let info = dec.info();
+    assert_eq!(info.anomalies.resyncs, 1);
+    assert_eq!(info.alerts.len(), 1);
+    assert_eq!(info.alerts[0].frame, 3);
+    assert_eq!(info.alerts[0].description, Some(40));
+
+    let limits = TlsLimits {
+        max_resync_scan: 100,
+        ..TlsLimits::default()
+    };
+    let mut dec = TlsDecoder::with_limits(&TlsConfig::default(), limits);
+    assert_eq!(
+        dec.on_data(&ctx(1), &[23, 3, 3, 0, 10, 0, 0]),
+        Progress::Skip(8)
+    );
+    assert_eq!(dec.on_gap(&ctx(2), 1000), Progress::Continue);
+    assert_eq!(dec.on_data(&ctx(3), &[0xff; 200]), Progress::Done);
+    assert!(dec.info().server.gave_up);
+    assert_eq!(dec.info().anomalies.sides_given_up, 1);
+}
+
+#[test]
+fn non_tls_is_a_violation() {
+    let mut dec = TlsDecoder::new(&TlsConfig::default());
+    let ctx = StreamCtx {
+        side: Side::Client,
+        ts: Timestamp::from_nanos(1),
+        frame: 1,
+        offset: 0,
+    };
+    assert!(matches!(
+        dec.on_data(&ctx, b"GET / HTTP/1.1\r\n"),
+        Progress::Violation(_)
+    ));
+}
+
+#[test]
+fn oversized_handshake_message_is_dropped_and_counted() {
+    let rec = chrome_client_hello_record();
+    let limits = TlsLimits {
+        max_handshake_message: 100,
+        ..TlsLimits::default()
+    };
+    let mut dec = TlsDecoder::with_limits(&TlsConfig::default(), limits);
+    let ctx = StreamCtx {
+        side: Side::Client,
+        ts: Timestamp::from_nanos(1),
+        frame: 1,
+        offset: 0,
+    };
+    for chunk in rec.chunks(50) {
+        assert_eq!(dec.on_data(&ctx, chunk), Progress::Continue);
+    }
+    let info = dec.into_info();
+    assert!(info.client_hello.is_none());
+    assert_eq!(info.anomalies.dropped_handshake_messages, 1);
+    assert_eq!(
+        info.anomalies.dropped_handshake_bytes as usize,
+        rec.len() - 5
+    );
+}
+
+#[test]
+fn json_contract_names() {
+    let info = replay(&load("tls-expired-cert.s0.tsv"));
+    let v = serde_json::to_value(&info).unwrap();
+    for path in [
+        "/client_hello/sni",
+        "/client_hello/alpn",
+        "/client_hello/versions",
+        "/client_hello/ja3",
+        "/client_hello/ja4",
+        "/server_hello/version",
+        "/server_hello/cipher",
+        "/certificates/0/subject",
+        "/certificates/0/issuer",
+        "/certificates/0/san",
+        "/certificates/0/not_before",
+        "/certificates/0/not_after",
+        "/certificates/0/sha256",
+        "/alerts/0/encrypted",
+    ] {
+        assert!(v.pointer(path).is_some(), "missing {path}");
+    }
+    assert_eq!(v.pointer("/server_hello/version").unwrap(), "0x0301");
+    assert_eq!(v.pointer("/server_hello/cipher").unwrap(), "0x0039");
+    assert_eq!(v.pointer("/validation/result").unwrap(), "expired");
+    assert_eq!(v.pointer("/alerts/0/side").unwrap(), "server");
+}
