@@ -163,6 +163,9 @@ pub struct TlsInfo {
     pub alerts: Vec<AlertInfo>,
     pub client: SideSummary,
     pub server: SideSummary,
+    /// Frame of an SSLv2-format (backwards-compatible) ClientHello, which is skipped, not
+    /// decoded: old clients open with it and then speak TLS 1.0 records.
+    pub sslv2_client_hello_frame: Option<u64>,
     pub anomalies: TlsAnomalies,
 }
 
@@ -525,6 +528,18 @@ fn side_index(side: Side) -> usize {
     }
 }
 
+/// An SSLv2-format ClientHello as a client's first record (RFC 5246 appendix E.2):
+/// 2-byte length with the top bit set, msg_type 1, version 3.x. Returns its body length.
+fn sslv2_client_hello_len(
+    side: Side,
+    records: u64,
+    hdr: &[u8; RECORD_HEADER_LEN],
+) -> Option<usize> {
+    let [l0, l1, msg_type, major, _] = *hdr;
+    (side == Side::Client && records == 0 && l0 & 0x80 != 0 && msg_type == 1 && major == 3)
+        .then(|| usize::from(l0 & 0x7f) << 8 | usize::from(l1))
+}
+
 /// Runs one side's record layer over a chunk.
 fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) -> Progress {
     st.chunks += 1;
@@ -599,6 +614,16 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                 }
                 let h = RecordHeader::parse(st.hdr);
                 st.hdr_len = 0;
+                if let Some(len) = sslv2_client_hello_len(side, st.records, &st.hdr) {
+                    st.records += 1;
+                    core.info.sslv2_client_hello_frame = Some(st.cur_frame);
+                    // 3 of the body's bytes (type, version) were read with the header.
+                    st.state = RecState::Body {
+                        remaining: len.saturating_sub(3),
+                        kind: BodyKind::Skip,
+                    };
+                    continue;
+                }
                 if !h.is_plausible() {
                     core.info.anomalies.bad_record_headers += 1;
                     if st.records == 0 {
@@ -742,5 +767,7 @@ impl StreamDecoder for TlsDecoder {
     }
 }
 
+#[cfg(test)]
+mod corpus_tests;
 #[cfg(test)]
 mod tests;
