@@ -545,3 +545,66 @@ fn debug_one() {
         );
     }
 }
+
+/// JA3 / JA3S equal tshark's for every hello in the corpus (tests/data/tls/ja3-tshark.tsv).
+#[test]
+fn corpus_ja3_matches_tshark() {
+    if corpus_files().is_none() {
+        eprintln!("SKIP: {CORPUS} not present");
+        return;
+    }
+    let table = include_str!("../../../tests/data/tls/ja3-tshark.tsv");
+    let mut cache: HashMap<&str, HashMap<(SocketAddr, SocketAddr), TlsInfo>> = HashMap::new();
+    let mut bad = Vec::new();
+    let mut checked = 0;
+    for line in table.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let [file, frame, ip, port, kind, full, hash] = f[..] else {
+            continue;
+        };
+        let frame: u64 = frame.parse().unwrap();
+        if full.is_empty() {
+            continue; // SSLv2-format hello (ssl.v3.pcap): tshark computes no JA3 either.
+        }
+        if file.contains("tls-duplicate-hello") && frame == 9 {
+            // A second ClientHello on the same connection: we keep the first and count the
+            // rest (`extra_client_hellos`), so there is nothing of ours to compare.
+            continue;
+        }
+        let src = SocketAddr::new(ip.parse().unwrap(), port.parse().unwrap());
+        let infos = cache
+            .entry(file)
+            .or_insert_with(|| run_capture(&format!("{CORPUS}/{file}")));
+        // Ours: the hello from `src` completed last at or before tshark's frame.
+        let found: Option<(u64, String, String)> = infos
+            .iter()
+            .flat_map(|(&(client, server), i)| {
+                let mut v: Vec<(u64, String, String)> = Vec::new();
+                if kind == "ch" && client == src {
+                    for c in i.client_hello.iter().chain(i.client_hello_retry.iter()) {
+                        v.push((c.last_frame, c.ja3_string.clone(), c.ja3.clone()));
+                    }
+                }
+                if kind == "sh" && server == src {
+                    for s in i.hello_retry_request.iter().chain(i.server_hello.iter()) {
+                        v.push((s.last_frame, s.ja3s_string.clone(), s.ja3s.clone()));
+                    }
+                }
+                v
+            })
+            .filter(|(fr, _, _)| *fr <= frame)
+            .max_by_key(|(fr, _, _)| *fr);
+        match found {
+            Some((_, s, h)) if s == full && h == hash => checked += 1,
+            other => bad.push(format!(
+                "{file} frame {frame} {kind}: tshark {full} {hash}, ours {other:?}"
+            )),
+        }
+    }
+    eprintln!("ja3/ja3s checked: {checked}");
+    for b in &bad {
+        eprintln!("JA3 MISMATCH {b}");
+    }
+    assert!(checked >= 109, "{checked}");
+    assert!(bad.is_empty(), "{} mismatches", bad.len());
+}
