@@ -185,7 +185,7 @@ pub fn validate(
     let leaf_der = CertificateDer::from(*leaf);
     let ee = match webpki::EndEntityCert::try_from(&leaf_der) {
         Ok(ee) => ee,
-        Err(e) => return Validation::Other(e.to_string()),
+        Err(e) => return Validation::Other(short_error(&e)),
     };
     let inter: Vec<CertificateDer<'_>> = intermediates
         .iter()
@@ -213,11 +213,13 @@ pub fn validate(
     );
     match res {
         Ok(_) => {}
-        Err(webpki::Error::UnknownIssuer) if leaf_self_issued => return Validation::SelfSigned,
+        // A self-issued leaf no anchor vouches for: whatever webpki tripped over first
+        // (unknown issuer, or CA:true on an end entity), the finding is "self-signed".
+        Err(_) if leaf_self_issued => return Validation::SelfSigned,
         Err(webpki::Error::UnknownIssuer) => return Validation::UnknownIssuer,
         Err(webpki::Error::CertExpired { .. }) => return Validation::Expired,
         Err(webpki::Error::CertNotValidYet { .. }) => return Validation::NotYetValid,
-        Err(e) => return Validation::Other(e.to_string()),
+        Err(e) => return Validation::Other(short_error(&e)),
     }
     let Some(sni) = sni else {
         return Validation::Valid;
@@ -228,6 +230,16 @@ pub fn validate(
     match ee.verify_is_valid_for_subject_name(&name) {
         Ok(()) => Validation::Valid,
         Err(webpki::Error::CertNotValidForName(_)) => Validation::NameMismatch,
-        Err(e) => Validation::Other(e.to_string()),
+        Err(e) => Validation::Other(short_error(&e)),
+    }
+}
+
+/// webpki's error name without its (long) context: "UnsupportedSignatureAlgorithmContext",
+/// "CaUsedAsEndEntity", "BadDer".
+fn short_error(e: &webpki::Error) -> String {
+    let s = format!("{e:?}");
+    match s.split_once(['(', ' ', '{']) {
+        Some((head, _)) => head.to_string(),
+        None => s,
     }
 }

@@ -525,27 +525,6 @@ fn fragmented_certificate_message_is_found() {
     assert!(info.validation.is_some());
 }
 
-#[test]
-#[ignore]
-fn debug_one() {
-    let f = std::env::var("TLS_DEBUG_PCAP").unwrap();
-    for (k, v) in run_capture(&f) {
-        eprintln!(
-            "{k:?}\n CH {:?}\n SH {:?}\n certs {} anomalies {:?}\n client {:?}\n server {:?}",
-            v.client_hello
-                .as_ref()
-                .map(|c| (c.first_frame, c.last_frame)),
-            v.server_hello
-                .as_ref()
-                .map(|s| (s.first_frame, s.last_frame, s.version)),
-            v.certificates.len(),
-            v.anomalies,
-            v.client,
-            v.server
-        );
-    }
-}
-
 /// JA3 / JA3S equal tshark's for every hello in the corpus (tests/data/tls/ja3-tshark.tsv).
 #[test]
 fn corpus_ja3_matches_tshark() {

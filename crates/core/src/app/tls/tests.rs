@@ -654,3 +654,109 @@ fn json_contract_names() {
     assert_eq!(v.pointer("/validation/result").unwrap(), "expired");
     assert_eq!(v.pointer("/alerts/0/side").unwrap(), "server");
 }
+
+fn replay_config(segs: &[Seg], config: &TlsConfig) -> TlsInfo {
+    let mut dec = TlsDecoder::new(config);
+    let _ = replay_with(&mut dec, segs);
+    dec.into_info()
+}
+
+#[test]
+fn validation_extra_root_is_used() {
+    let segs = load("tls12-taleo.s0.tsv");
+    let info = replay(&segs);
+    assert_eq!(info.certificates.len(), 3);
+    assert_eq!(
+        info.certificates[0].subject_cn.as_deref(),
+        Some("*.taleo.net")
+    );
+    assert!(info.certificates[2].self_issued && info.certificates[2].is_ca);
+    // AddTrust External CA Root left the public root programs when it expired (2020).
+    assert_eq!(info.validation(), Some(&Validation::UnknownIssuer));
+    let root = std::fs::read(format!(
+        "{}/tests/data/tls/taleo-chain-top.der",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let config = TlsConfig {
+        extra_roots_der: vec![root],
+    };
+    // With the root trusted the path is found (validated at the capture's time, January
+    // 2013, when every certificate was in date), and webpki then refuses its SHA-1 RSA
+    // signatures, as Go has since 1.18.
+    assert_eq!(
+        replay_config(&segs, &config).validation(),
+        Some(&Validation::Other(
+            "UnsupportedSignatureAlgorithmContext".into()
+        ))
+    );
+}
+
+#[test]
+fn validation_valid_and_name_mismatch() {
+    let segs = load("dump-mtu300.s0.tsv");
+    assert_eq!(replay(&segs).validation(), Some(&Validation::Valid));
+    // Same bytes with the SNI changed to a name the certificate does not cover.
+    let mut patched = segs.clone();
+    let mut found = false;
+    for s in patched.iter_mut().filter(|s| s.side == Side::Client) {
+        if let Some(i) = s.data.windows(14).position(|w| w == b"www.google.com") {
+            s.data[i..i + 14].copy_from_slice(b"www.google.org");
+            found = true;
+        }
+    }
+    assert!(found);
+    let info = replay(&patched);
+    assert_eq!(info.sni(), Some("www.google.org"));
+    assert_eq!(info.validation(), Some(&Validation::NameMismatch));
+}
+
+#[test]
+fn validation_self_signed() {
+    let info = replay(&load("cert-no-cn.s0.tsv"));
+    assert_eq!(info.certificates.len(), 1);
+    let c = &info.certificates[0];
+    assert_eq!(
+        (c.subject.as_str(), c.subject_cn.as_deref()),
+        ("O=TestCorp", None)
+    );
+    assert!(c.self_issued);
+    assert_eq!(info.validation(), Some(&Validation::SelfSigned));
+}
+
+/// A second published JA4 (browserleaks, Chrome 143 with ECH): its `ja4_ro` gives the
+/// original order, from which the sorted `ja4_r` and the hash follow.
+#[test]
+fn ja4_second_published_example() {
+    let ciphers = [
+        0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014,
+        0x009c, 0x009d, 0x002f, 0x0035,
+    ];
+    let exts = [
+        0x002d, 0x0033, 0x0010, 0xfe0d, 0x0017, 0x44cd, 0x0000, 0x000b, 0x000a, 0x002b, 0xff01,
+        0x0023, 0x0012, 0x0005, 0x000d, 0x001b,
+    ];
+    let sigs = [
+        0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+    ];
+    let ch = ClientHello {
+        legacy_version: TlsVersion(0x0303),
+        versions: vec![TlsVersion(0x5a5a), TlsVersion(0x0304), TlsVersion(0x0303)],
+        cipher_suites: ciphers.into_iter().map(CipherSuite).collect(),
+        extensions: exts.into_iter().map(ExtensionType).collect(),
+        signature_algorithms: sigs.into_iter().map(record::SignatureScheme).collect(),
+        alpn: vec!["h2".into(), "http/1.1".into()],
+        ..ClientHello::default()
+    };
+    let (ja4, ja4_r) = fingerprint::ja4(&ch);
+    assert_eq!(
+        ja4_r,
+        "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_0005,000a,000b,000d,0012,0017,001b,0023,002b,002d,0033,44cd,fe0d,ff01_0403,0804,0401,0503,0805,0501,0806,0601"
+    );
+    assert_eq!(ja4, "t13d1516h2_8daaf6152771_d8a2da3f94cd");
+    // And its JA3 text hashes to the published ja3_hash.
+    assert_eq!(
+        fingerprint::md5_hex(b"771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,45-51-16-65037-23-17613-0-11-10-43-65281-35-18-5-13-27,4588-29-23-24,0"),
+        "98487aa16281980e7d1120d399efb6a4"
+    );
+}
