@@ -760,3 +760,49 @@ fn ja4_second_published_example() {
         "98487aa16281980e7d1120d399efb6a4"
     );
 }
+
+fn notes(v: &[RecordNote]) -> Vec<(u64, u8, u16, bool)> {
+    v.iter()
+        .map(|r| (r.frame, r.content_type.0, r.length, r.encrypted))
+        .collect()
+}
+
+/// TLS 1.3: what the diagnosis sees after the ServerHello. In hrr.pcap the client answers
+/// the server's flight with its Finished (69-byte record) and then one 19-byte encrypted
+/// record (the size of an encrypted alert) right before its FIN.
+#[test]
+fn tls13_records_after_server_hello() {
+    let info = replay(&load("hrr.s0.tsv"));
+    assert!(info.is_tls13());
+    assert_eq!(info.client.change_cipher_spec_frame, Some(8));
+    assert_eq!(
+        notes(&info.client.records_after_hello),
+        [(13, 23, 69, true), (16, 23, 19, true)]
+    );
+    assert_eq!(
+        info.client.first_encrypted.map(|r| (r.frame, r.length)),
+        Some((13, 69))
+    );
+    assert_eq!(
+        info.client.last_record.map(|r| (r.frame, r.length)),
+        Some((16, 19))
+    );
+    assert!(info.server.records_after_hello.iter().all(|r| r.encrypted));
+    assert_eq!(
+        notes(&info.server.records_after_hello),
+        [(11, 23, 1248, true), (14, 23, 517, true)]
+    );
+    // Nothing was taken for a plaintext alert or certificate.
+    assert!(info.alerts.is_empty() && info.certificates.is_empty());
+    assert_eq!(info.anomalies, TlsAnomalies::default());
+
+    let info = replay(&load("chrome-1250-kyber.s0.tsv"));
+    assert_eq!(
+        notes(&info.client.records_after_hello),
+        [(12, 20, 1, false), (12, 23, 63, true)]
+    );
+    assert_eq!(
+        notes(&info.server.records_after_hello),
+        [(6, 20, 1, false), (6, 23, 6861, true)]
+    );
+}
