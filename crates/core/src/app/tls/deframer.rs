@@ -76,6 +76,9 @@ impl Span {
     }
 }
 
+/// Buffer capacity kept between messages; anything larger is freed after use.
+const RETAINED_CAPACITY: usize = 4096;
+
 /// Handshake header: type (1) + length (3).
 pub const HANDSHAKE_HEADER_LEN: usize = 4;
 
@@ -201,6 +204,11 @@ impl HandshakeReassembler {
                     let span = self.span;
                     emit(&self.buf, &span);
                     self.buf.clear();
+                    if self.buf.capacity() > RETAINED_CAPACITY {
+                        // A large certificate chain is done with: give the memory back
+                        // rather than hold it for the life of the connection.
+                        self.buf = Vec::new();
+                    }
                 }
                 _ => {}
             }

@@ -141,7 +141,21 @@ pub struct SideSummary {
     pub last_record: Option<RecordNote>,
     /// Decoding of this side stopped (desync beyond repair, or not TLS).
     pub gave_up: bool,
+    /// This side's first bytes were not a TLS record although the other side's were (a
+    /// plain-HTTP server answering a ClientHello, a proxy's error page).
+    pub not_tls: Option<NotTls>,
 }
+
+/// The start of a side that did not speak TLS.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NotTls {
+    pub frame: u64,
+    /// Its first bytes (up to [`NOT_TLS_PREFIX`]), non-printable ones as '.'.
+    pub prefix: String,
+}
+
+/// How many bytes of a non-TLS reply are kept for the report ("HTTP/1.1 400 Bad Request").
+pub const NOT_TLS_PREFIX: usize = 64;
 
 /// Everything learned about one connection's TLS.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -628,8 +642,35 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                     core.info.anomalies.bad_record_headers += 1;
                     if st.records == 0 {
                         st.state = RecState::GaveUp;
-                        core.summary(side).gave_up = true;
-                        return Progress::Violation("not a TLS record header");
+                        let other_is_tls = match side {
+                            Side::Client => core.info.server.records > 0,
+                            Side::Server => core.info.client.records > 0,
+                        };
+                        let summary = core.summary(side);
+                        summary.gave_up = true;
+                        if !other_is_tls {
+                            return Progress::Violation("not a TLS record header");
+                        }
+                        // The other side spoke TLS: keep decoding it, remember what this one
+                        // said instead.
+                        let prefix = st
+                            .hdr
+                            .iter()
+                            .chain(p.iter())
+                            .take(NOT_TLS_PREFIX)
+                            .map(|&b| {
+                                if b.is_ascii_graphic() || b == b' ' {
+                                    char::from(b)
+                                } else {
+                                    '.'
+                                }
+                            })
+                            .collect();
+                        summary.not_tls = Some(NotTls {
+                            frame: st.cur_frame,
+                            prefix,
+                        });
+                        return Progress::Done;
                     }
                     // Mid-stream garbage: resync from the byte after this header's start.
                     st.hs.reset();

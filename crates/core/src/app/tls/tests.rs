@@ -806,3 +806,23 @@ fn tls13_records_after_server_hello() {
         [(6, 20, 1, false), (6, 23, 6861, true)]
     );
 }
+
+/// A ClientHello sent to a plain HTTP server (zeek's ssl-to-http-server.pcap): the client
+/// side is kept, the server side is stopped with what it said instead.
+#[test]
+fn server_answering_in_plain_http() {
+    let mut dec = TlsDecoder::new(&TlsConfig::default());
+    let progress = replay_with(&mut dec, &load("ssl-to-http-server.s0.tsv"));
+    assert_eq!(progress.last(), Some(&Progress::Done));
+    let info = dec.into_info();
+    assert!(info.client_hello.is_some());
+    let not_tls = info.server.not_tls.as_ref().expect("not_tls");
+    assert_eq!(not_tls.frame, 8);
+    assert!(
+        not_tls.prefix.starts_with("HTTP/1.1 400 Bad Request.."),
+        "{}",
+        not_tls.prefix
+    );
+    assert_eq!(not_tls.prefix.len(), NOT_TLS_PREFIX);
+    assert!(info.server.gave_up && !info.client.gave_up);
+}
