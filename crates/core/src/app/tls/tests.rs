@@ -826,3 +826,53 @@ fn server_answering_in_plain_http() {
     assert_eq!(not_tls.prefix.len(), NOT_TLS_PREFIX);
     assert!(info.server.gave_up && !info.client.gave_up);
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Cuts every segment into sub-chunks at the given relative points (same frame).
+    fn resegment(segs: &[Seg], cuts: &[u16]) -> Vec<Seg> {
+        let mut out = Vec::new();
+        let mut k = 0;
+        for s in segs {
+            let mut rest = s.data.as_slice();
+            while !rest.is_empty() {
+                let c = cuts.get(k).copied().unwrap_or(u16::MAX);
+                k += 1;
+                let n = (usize::from(c) % rest.len()).max(1);
+                out.push(Seg { data: rest[..n].to_vec(), ..s.clone() });
+                rest = &rest[n..];
+            }
+        }
+        out
+    }
+
+    fn normalise(mut i: TlsInfo) -> TlsInfo {
+        for ch in i.client_hello.iter_mut().chain(i.client_hello_retry.iter_mut()) {
+            ch.tcp_segments = 0;
+        }
+        for sh in i.server_hello.iter_mut().chain(i.hello_retry_request.iter_mut()) {
+            sh.tcp_segments = 0;
+        }
+        i
+    }
+
+    fn same(a: &TlsInfo, b: &TlsInfo) -> bool {
+        serde_json::to_value(a).ok() == serde_json::to_value(b).ok()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// The same byte streams in any segmentation give the same result.
+        #[test]
+        fn any_segmentation_same_info(cuts in proptest::collection::vec(any::<u16>(), 0..400)) {
+            for file in ["tls-expired-cert.s0.tsv", "hrr.s0.tsv", "dump-mtu300.s0.tsv"] {
+                let segs = load(file);
+                let base = normalise(replay(&segs));
+                let got = normalise(replay(&resegment(&segs, &cuts)));
+                prop_assert!(same(&base, &got), "{}", file);
+            }
+        }
+    }
+}
