@@ -699,6 +699,11 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                     continue;
                 }
                 if p.is_empty() {
+                    if kind == BodyKind::Skip {
+                        // The chunk ended right after the header: skip the whole body.
+                        st.state = RecState::ExpectHeader;
+                        return Progress::Skip(remaining as u64);
+                    }
                     return Progress::Continue;
                 }
                 let n = remaining.min(p.len());

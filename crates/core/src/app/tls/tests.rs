@@ -841,7 +841,10 @@ mod prop {
                 let c = cuts.get(k).copied().unwrap_or(u16::MAX);
                 k += 1;
                 let n = (usize::from(c) % rest.len()).max(1);
-                out.push(Seg { data: rest[..n].to_vec(), ..s.clone() });
+                out.push(Seg {
+                    data: rest[..n].to_vec(),
+                    ..s.clone()
+                });
                 rest = &rest[n..];
             }
         }
@@ -849,10 +852,18 @@ mod prop {
     }
 
     fn normalise(mut i: TlsInfo) -> TlsInfo {
-        for ch in i.client_hello.iter_mut().chain(i.client_hello_retry.iter_mut()) {
+        for ch in i
+            .client_hello
+            .iter_mut()
+            .chain(i.client_hello_retry.iter_mut())
+        {
             ch.tcp_segments = 0;
         }
-        for sh in i.server_hello.iter_mut().chain(i.hello_retry_request.iter_mut()) {
+        for sh in i
+            .server_hello
+            .iter_mut()
+            .chain(i.hello_retry_request.iter_mut())
+        {
             sh.tcp_segments = 0;
         }
         i
@@ -875,4 +886,30 @@ mod prop {
             }
         }
     }
+}
+
+/// A chunk that ends right after an application-data header: the whole body is skipped at
+/// once, nothing of it is delivered.
+#[test]
+fn header_only_chunk_skips_whole_body() {
+    let mut d = TlsDecoder::new(&TlsConfig::default());
+    let ctx = |side| StreamCtx {
+        side,
+        ts: Timestamp::from_nanos(1),
+        frame: 1,
+        offset: 0,
+    };
+    assert_eq!(
+        d.on_data(&ctx(Side::Client), &chrome_client_hello_record()),
+        Progress::Continue
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            d.on_data(&ctx(Side::Server), &[23, 3, 3, 0x40, 0]),
+            Progress::Skip(16384)
+        );
+    }
+    assert_eq!(d.on_data(&ctx(Side::Server), &[23, 3]), Progress::Continue);
+    assert_eq!(d.on_data(&ctx(Side::Server), &[3, 0, 9]), Progress::Skip(9));
+    assert_eq!(d.info().server.records, 4);
 }
