@@ -874,6 +874,39 @@ mod prop {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Mutated real connections (bytes flipped, then cut anywhere) never panic, and a
+        /// Skip never asks for more than a record body.
+        #[test]
+        fn mutated_connections_never_panic(
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..12),
+            cuts in proptest::collection::vec(any::<u16>(), 0..64),
+            file in 0usize..4,
+        ) {
+            let name = ["tls-expired-cert.s0.tsv", "hrr.s0.tsv", "dump-mtu300.s0.tsv", "cert-no-cn.s0.tsv"][file];
+            let mut segs = load(name);
+            let total: usize = segs.iter().map(|s| s.data.len()).sum();
+            for (pos, val) in flips {
+                let mut at = pos % total;
+                for s in segs.iter_mut() {
+                    if at < s.data.len() {
+                        s.data[at] = val;
+                        break;
+                    }
+                    at -= s.data.len();
+                }
+            }
+            let mut dec = TlsDecoder::new(&TlsConfig::default());
+            for p in replay_with(&mut dec, &resegment(&segs, &cuts)) {
+                if let Progress::Skip(n) = p {
+                    prop_assert!(n <= u64::from(record::MAX_RECORD_BODY));
+                }
+            }
+            let _ = serde_json::to_string(&dec.into_info());
+        }
+    }
+
+    proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
         /// The same byte streams in any segmentation give the same result.
         #[test]
