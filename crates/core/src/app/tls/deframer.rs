@@ -98,6 +98,8 @@ pub struct HandshakeReassembler {
     span: Span,
     max_message: usize,
     max_certificate_message: usize,
+    /// After a gap: waiting for a record that starts a message.
+    lost: bool,
     /// Messages dropped: over the size bound, or cut by a gap.
     pub dropped_messages: u64,
     /// Handshake bytes thrown away with them.
@@ -112,6 +114,7 @@ impl HandshakeReassembler {
             span: Span::default(),
             max_message,
             max_certificate_message,
+            lost: false,
             dropped_messages: 0,
             dropped_bytes: 0,
         }
@@ -130,7 +133,9 @@ impl HandshakeReassembler {
         !self.buf.is_empty() || self.discard > 0
     }
 
-    /// Forget a pending message (the bytes around it were lost).
+    /// Forget a pending message (the bytes around it were lost). Until a record starts with
+    /// something that reads as a handshake header, handshake bytes are dropped: the tail of
+    /// the lost message may still follow in the next records.
     pub fn reset(&mut self) {
         if !self.buf.is_empty() {
             self.dropped_messages += 1;
@@ -138,11 +143,31 @@ impl HandshakeReassembler {
         }
         self.buf.clear();
         self.discard = 0;
+        self.lost = true;
+    }
+
+    /// Does a record starting with `p` plausibly start a handshake message?
+    fn plausible_start(&self, p: &[u8]) -> bool {
+        const TYPES: [u8; 14] = [0, 1, 2, 4, 5, 8, 11, 12, 13, 14, 15, 16, 20, 24];
+        match (p.first(), message_len(p)) {
+            (Some(t), Some(len)) => TYPES.contains(t) && len <= self.limit(p),
+            // Too short to tell: accept, the bounds still apply.
+            (Some(t), None) => TYPES.contains(t),
+            _ => false,
+        }
     }
 
     /// Feed one piece; `emit` gets every completed message (header included) and its span.
     pub fn feed(&mut self, piece: &[u8], ctx: &PieceCtx, emit: &mut dyn FnMut(&[u8], &Span)) {
         let mut p = piece;
+        if self.lost {
+            if ctx.at_record_start && self.plausible_start(p) {
+                self.lost = false;
+            } else {
+                self.dropped_bytes += p.len() as u64;
+                return;
+            }
+        }
         let mut first = true;
         while !p.is_empty() {
             let at_start = first && ctx.at_record_start;
@@ -267,6 +292,25 @@ mod tests {
         assert_eq!(out[0].1.records, 2);
         assert_eq!(out[0].1.segments, 2);
         assert_eq!((out[0].1.first_frame, out[0].1.last_frame), (5, 9));
+    }
+
+    #[test]
+    fn after_reset_waits_for_a_record_that_starts_a_message() {
+        let mut r = HandshakeReassembler::new(1024, 1024);
+        let out = collect(&mut r, &[(&[11, 0, 0, 50, 1, 2], ctx(1, 1, 1, true))]);
+        assert!(out.is_empty());
+        r.reset();
+        // Tail of the lost certificate message in the next record: dropped, not parsed.
+        let out = collect(
+            &mut r,
+            &[
+                (&[0x30, 0x82, 0x01, 0x00, 9, 9], ctx(2, 2, 2, true)),
+                (&[14, 0, 0, 0], ctx(3, 3, 3, true)),
+            ],
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, vec![14, 0, 0, 0]);
+        assert_eq!((r.dropped_messages, r.dropped_bytes), (1, 6 + 6));
     }
 
     #[test]
