@@ -9,6 +9,8 @@ pub struct AlertInfo {
     /// Who sent it ("client" / "server").
     pub side: Side,
     pub frame: u64,
+    /// Timestamp of the chunk that carried its header.
+    pub ts: crate::time::Timestamp,
     /// The body could not be read: sent after ChangeCipherSpec, or in TLS 1.3 after the
     /// ServerHello (and longer than a plaintext alert's 2 bytes).
     pub encrypted: bool,

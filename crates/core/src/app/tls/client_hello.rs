@@ -81,6 +81,11 @@ pub struct ClientHello {
     /// Frame of its first byte and of the segment that completed it.
     pub first_frame: u64,
     pub last_frame: u64,
+    /// Timestamp of the segment that completed it.
+    pub ts: crate::time::Timestamp,
+    /// A post-quantum hybrid key share is sent (X25519MLKEM768 & co., Kyber drafts): such a
+    /// hello is ~1.2 KB larger and spans two segments, which some middleboxes mishandle.
+    pub pq_key_share: bool,
     /// JA3 string and MD5, as tshark's `tls.handshake.ja3_full` / `tls.handshake.ja3`.
     pub ja3_string: String,
     pub ja3: String,
@@ -148,6 +153,7 @@ pub fn parse(body: &[u8]) -> Result<ClientHello, &'static str> {
             _ => {}
         }
     }
+    out.pq_key_share = out.key_share.iter().any(|g| g.id.is_post_quantum());
     out.grease = out.versions.iter().any(|v| v.is_grease())
         || out.cipher_suites.iter().any(|c| c.is_grease())
         || out.extensions.iter().any(|e| e.is_grease())

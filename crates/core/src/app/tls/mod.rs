@@ -33,6 +33,7 @@ pub use server_hello::ServerHello;
 
 use super::{Progress, StreamCtx, StreamDecoder};
 use crate::flow::Side;
+use crate::time::Timestamp;
 use deframer::{HandshakeReassembler, PieceCtx, Span};
 use record::{RECORD_HEADER_LEN, RecordHeader, handshake_type};
 use serde::Serialize;
@@ -106,6 +107,8 @@ pub struct TlsAnomalies {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RecordNote {
     pub frame: u64,
+    /// Timestamp of the chunk that carried its header.
+    pub ts: Timestamp,
     pub content_type: ContentType,
     pub length: u16,
     /// Its body is ciphertext (after ChangeCipherSpec, or TLS 1.3 after the ServerHello, or
@@ -201,8 +204,22 @@ impl TlsInfo {
     pub fn validation(&self) -> Option<&Validation> {
         self.validation.as_ref()
     }
+    /// The server name the client asked for (SNI).
     pub fn sni(&self) -> Option<&str> {
         self.client_hello.as_ref().and_then(|c| c.sni.as_deref())
+    }
+    /// The first ALPN protocol the client offered.
+    pub fn alpn_first(&self) -> Option<String> {
+        self.client_hello
+            .as_ref()
+            .and_then(|c| c.alpn.first().cloned())
+    }
+    pub fn ja4(&self) -> Option<String> {
+        self.client_hello.as_ref().map(|c| c.ja4.clone())
+    }
+    /// Issuer of the leaf certificate, when the chain was in clear.
+    pub fn leaf_issuer(&self) -> Option<String> {
+        self.certificates.first().map(|c| c.issuer.clone())
     }
     pub fn side(&self, side: Side) -> &SideSummary {
         match side {
@@ -246,6 +263,7 @@ struct SideState {
     state: RecState,
     cur: RecordHeader,
     cur_frame: u64,
+    cur_ts: Timestamp,
     cur_chunk: u64,
     cur_body_seen: usize,
     alert: [u8; 2],
@@ -264,6 +282,7 @@ impl SideState {
             state: RecState::ExpectHeader,
             cur: RecordHeader::parse([0; RECORD_HEADER_LEN]),
             cur_frame: 0,
+            cur_ts: Timestamp::ZERO,
             cur_chunk: 0,
             cur_body_seen: 0,
             alert: [0; 2],
@@ -314,7 +333,7 @@ impl Core {
     }
 
     /// A record header was read: note it, decide what to do with the body.
-    fn on_record(&mut self, side: Side, h: &RecordHeader, frame: u64) -> BodyKind {
+    fn on_record(&mut self, side: Side, h: &RecordHeader, frame: u64, ts: Timestamp) -> BodyKind {
         let encrypted_state = self.encrypted(side);
         let ct = h.content_type;
         let (kind, encrypted) = match ct {
@@ -326,6 +345,7 @@ impl Core {
                 self.push_alert(AlertInfo {
                     side,
                     frame,
+                    ts,
                     encrypted: true,
                     level: None,
                     description: None,
@@ -347,6 +367,7 @@ impl Core {
         };
         let note = RecordNote {
             frame,
+            ts,
             content_type: ct,
             length: h.length,
             encrypted,
@@ -377,7 +398,14 @@ impl Core {
         }
     }
 
-    fn on_alert_body(&mut self, side: Side, h: &RecordHeader, frame: u64, body: &[u8]) {
+    fn on_alert_body(
+        &mut self,
+        side: Side,
+        h: &RecordHeader,
+        frame: u64,
+        ts: Timestamp,
+        body: &[u8],
+    ) {
         let (level, description) = match body {
             [l, d] => (Some(*l), Some(*d)),
             _ => (None, None),
@@ -385,6 +413,7 @@ impl Core {
         self.push_alert(AlertInfo {
             side,
             frame,
+            ts,
             encrypted: false,
             level,
             description,
@@ -393,7 +422,8 @@ impl Core {
         });
     }
 
-    fn on_handshake(&mut self, side: Side, msg: &[u8], span: &Span, ts_secs: u64) {
+    fn on_handshake(&mut self, side: Side, msg: &[u8], span: &Span, ts: Timestamp) {
+        let ts_secs = ts.as_nanos() / 1_000_000_000;
         let Some((&[msg_type, _, _, _], body)) = msg.split_first_chunk::<4>() else {
             return;
         };
@@ -409,6 +439,7 @@ impl Core {
         match (side, msg_type) {
             (Side::Client, handshake_type::CLIENT_HELLO) => match client_hello::parse(body) {
                 Ok(mut ch) => {
+                    ch.ts = ts;
                     ch.tcp_segments = span.segments;
                     ch.records = span.records;
                     ch.first_frame = span.first_frame;
@@ -427,6 +458,7 @@ impl Core {
             },
             (Side::Server, handshake_type::SERVER_HELLO) => match server_hello::parse(body) {
                 Ok(mut sh) => {
+                    sh.ts = ts;
                     sh.tcp_segments = span.segments;
                     sh.records = span.records;
                     sh.first_frame = span.first_frame;
@@ -559,7 +591,6 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
     st.chunks += 1;
     let chunk_id = st.chunks;
     let side = ctx.side;
-    let ts_secs = ctx.ts.as_nanos() / 1_000_000_000;
     let mut p = data;
     loop {
         match st.state {
@@ -597,6 +628,7 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                     st.resync_scanned = 0;
                     // The header may have begun in an earlier chunk; this one completed it.
                     st.cur_frame = ctx.frame;
+                    st.cur_ts = ctx.ts;
                     st.cur_chunk = chunk_id;
                     st.state = RecState::ExpectHeader;
                     // The header is complete in `hdr`; fall through to ExpectHeader.
@@ -618,6 +650,7 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                     }
                     if st.hdr_len == 0 {
                         st.cur_frame = ctx.frame;
+                        st.cur_ts = ctx.ts;
                         st.cur_chunk = chunk_id;
                     }
                     st.hdr_len += head.len();
@@ -683,7 +716,7 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                 st.cur = h;
                 st.cur_body_seen = 0;
                 st.alert_len = 0;
-                let kind = core.on_record(side, &h, st.cur_frame);
+                let kind = core.on_record(side, &h, st.cur_frame, st.cur_ts);
                 st.state = RecState::Body {
                     remaining: usize::from(h.length),
                     kind,
@@ -693,7 +726,7 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                 if remaining == 0 {
                     if kind == BodyKind::Alert {
                         let body = st.alert.get(..st.alert_len).unwrap_or_default();
-                        core.on_alert_body(side, &st.cur, st.cur_frame, body);
+                        core.on_alert_body(side, &st.cur, st.cur_frame, st.cur_ts, body);
                     }
                     st.state = RecState::ExpectHeader;
                     continue;
@@ -735,7 +768,7 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                             at_record_start: st.cur_body_seen == 0,
                         };
                         st.hs.feed(piece, &pctx, &mut |msg, span| {
-                            core.on_handshake(side, msg, span, ts_secs)
+                            core.on_handshake(side, msg, span, ctx.ts)
                         });
                     }
                 }

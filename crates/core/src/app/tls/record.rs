@@ -119,6 +119,11 @@ impl NamedGroup {
     pub const SECP384R1_MLKEM1024: NamedGroup = NamedGroup(0x11ed);
     pub const X25519_KYBER768_DRAFT00: NamedGroup = NamedGroup(0x6399);
 
+    /// ML-KEM / Kyber hybrids and pure ML-KEM.
+    pub fn is_post_quantum(self) -> bool {
+        matches!(self.0, 0x0200..=0x0202 | 0x11eb..=0x11ed | 0x6399 | 0x639a)
+    }
+
     /// IANA / common name; `None` for GREASE and unknown values.
     pub fn name(self) -> Option<&'static str> {
         Some(match self.0 {

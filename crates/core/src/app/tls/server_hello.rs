@@ -35,6 +35,8 @@ pub struct ServerHello {
     /// Frame of the first byte and of the segment that completed it.
     pub first_frame: u64,
     pub last_frame: u64,
+    /// Timestamp of the segment that completed it.
+    pub ts: crate::time::Timestamp,
     pub tcp_segments: u32,
     pub records: u32,
 }

@@ -118,7 +118,8 @@ fn carriage_free(ch: &ClientHello) -> ClientHello {
 
 #[test]
 fn expired_cert_capture_matches_tshark() {
-    let info = replay(&load("tls-expired-cert.s0.tsv"));
+    let segs = load("tls-expired-cert.s0.tsv");
+    let info = replay(&segs);
     let ch = info.client_hello.as_ref().expect("client hello");
     assert_eq!(ch.legacy_version, TlsVersion::TLS12);
     assert_eq!(ch.sni, None);
@@ -130,7 +131,8 @@ fn expired_cert_capture_matches_tshark() {
         (ch.first_frame, ch.last_frame, ch.tcp_segments, ch.records),
         (4, 4, 1, 1)
     );
-    assert!(ch.session_ticket && !ch.psk && !ch.grease);
+    assert!(ch.session_ticket && !ch.psk && !ch.grease && !ch.pq_key_share);
+    assert_eq!(ch.ts, segs[0].ts);
 
     let sh = info.server_hello.as_ref().expect("server hello");
     assert_eq!(sh.version, TlsVersion::TLS10);
