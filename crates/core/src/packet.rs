@@ -23,6 +23,8 @@ impl LinkType {
     pub const IPV4: LinkType = LinkType(228);
     pub const IPV6: LinkType = LinkType(229);
     pub const LINUX_SLL2: LinkType = LinkType(276);
+    /// Linux netfilter log messages.
+    pub const NFLOG: LinkType = LinkType(239);
 
     pub fn name(self) -> &'static str {
         match self {
@@ -34,6 +36,7 @@ impl LinkType {
             Self::IPV4 => "IPV4",
             Self::IPV6 => "IPV6",
             Self::LINUX_SLL2 => "LINUX_SLL2",
+            Self::NFLOG => "NFLOG",
             _ => "unknown",
         }
     }

@@ -24,7 +24,10 @@ impl Timestamp {
         } else {
             ((frac as u128 * 1_000_000_000u128) / units as u128) as u64
         };
-        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(frac_nanos))
+        Timestamp(
+            secs.saturating_mul(1_000_000_000)
+                .saturating_add(frac_nanos),
+        )
     }
 
     pub const fn as_nanos(self) -> u64 {
@@ -48,7 +51,12 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:06}", self.0 / 1_000_000_000, (self.0 % 1_000_000_000) / 1000)
+        write!(
+            f,
+            "{}.{:06}",
+            self.0 / 1_000_000_000,
+            (self.0 % 1_000_000_000) / 1000
+        )
     }
 }
 
@@ -99,8 +107,14 @@ mod tests {
 
     #[test]
     fn parts_at_every_resolution() {
-        assert_eq!(Timestamp::from_parts(1, 5, 1_000_000).as_nanos(), 1_000_005_000);
-        assert_eq!(Timestamp::from_parts(1, 5, 1_000_000_000).as_nanos(), 1_000_000_005);
+        assert_eq!(
+            Timestamp::from_parts(1, 5, 1_000_000).as_nanos(),
+            1_000_005_000
+        );
+        assert_eq!(
+            Timestamp::from_parts(1, 5, 1_000_000_000).as_nanos(),
+            1_000_000_005
+        );
         assert_eq!(Timestamp::from_parts(2, 1, 1).as_nanos(), 3_000_000_000);
         assert_eq!(Timestamp::from_parts(0, 1, 1024).as_nanos(), 976_562);
     }

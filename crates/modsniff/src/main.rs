@@ -1,1 +1,56 @@
-fn main(){}
+//! modsniff: the command-line tool. `main` is glue; the work is in the modules.
+
+mod analyze;
+mod cli;
+mod diagnose;
+mod go;
+mod live;
+mod read;
+mod report;
+
+use clap::{CommandFactory, Parser};
+use cli::{Cli, Command, FailOn};
+use diagnose::Severity;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("modsniff: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Exit status: 0 when nothing reaches the failing severity, 1 when something does.
+pub fn exit_for(worst: Option<Severity>, fail_on: FailOn) -> ExitCode {
+    let fails = match (fail_on, worst) {
+        (FailOn::Never, _) | (_, None) => false,
+        (FailOn::Error, Some(s)) => s >= Severity::Error,
+        (FailOn::Warning, Some(s)) => s >= Severity::Warning,
+    };
+    if fails {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Read(args) => read::run(args),
+        Command::Live(args) => live::run_live(args),
+        Command::Run(args) => live::run_command(args),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "modsniff", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

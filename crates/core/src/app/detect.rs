@@ -6,9 +6,24 @@ use super::Protocol;
 
 /// HTTP/1.x request methods we recognise at the start of a stream (RFC 9110 and WebDAV).
 const METHODS: &[&[u8]] = &[
-    b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"CONNECT ", b"OPTIONS ", b"TRACE ",
-    b"PATCH ", b"PROPFIND ", b"PROPPATCH ", b"MKCOL ", b"COPY ", b"MOVE ", b"LOCK ",
-    b"UNLOCK ", b"SEARCH ", b"REPORT ",
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"CONNECT ",
+    b"OPTIONS ",
+    b"TRACE ",
+    b"PATCH ",
+    b"PROPFIND ",
+    b"PROPPATCH ",
+    b"MKCOL ",
+    b"COPY ",
+    b"MOVE ",
+    b"LOCK ",
+    b"UNLOCK ",
+    b"SEARCH ",
+    b"REPORT ",
 ];
 
 /// Outcome of probing a stream prefix.
@@ -68,9 +83,15 @@ mod tests {
 
     #[test]
     fn probes() {
-        assert_eq!(probe(b"\x16\x03\x01\x02\x00", false), Probe::Is(Protocol::Tls));
+        assert_eq!(
+            probe(b"\x16\x03\x01\x02\x00", false),
+            Probe::Is(Protocol::Tls)
+        );
         assert_eq!(probe(b"\x16", false), Probe::NeedMore);
-        assert_eq!(probe(b"GET / HTTP/1.1\r\n", false), Probe::Is(Protocol::Http));
+        assert_eq!(
+            probe(b"GET / HTTP/1.1\r\n", false),
+            Probe::Is(Protocol::Http)
+        );
         assert_eq!(probe(b"CONN", false), Probe::NeedMore);
         assert_eq!(probe(b"HTTP/1.1 200 OK", false), Probe::Is(Protocol::Http));
         assert_eq!(probe(b"SSH-2.0-OpenSSH", false), Probe::Unknown);

@@ -48,9 +48,23 @@ impl FlowKey {
     /// The key of a packet from `src` to `dst`, and whether `src` is the key's `lo` end.
     pub fn new(transport: Transport, src: SocketAddr, dst: SocketAddr) -> (FlowKey, bool) {
         if (src.ip(), src.port()) <= (dst.ip(), dst.port()) {
-            (FlowKey { transport, lo: src, hi: dst }, true)
+            (
+                FlowKey {
+                    transport,
+                    lo: src,
+                    hi: dst,
+                },
+                true,
+            )
         } else {
-            (FlowKey { transport, lo: dst, hi: src }, false)
+            (
+                FlowKey {
+                    transport,
+                    lo: dst,
+                    hi: src,
+                },
+                false,
+            )
         }
     }
 }

@@ -1,10 +1,30 @@
 //! DNS over UDP and TCP: messages, and queries matched to responses.
-//! (Filled in by the protocol-events work; this is the interface the engine calls.)
+//!
+//! [`DnsTracker`] takes one message at a time (a UDP payload, or a TCP message without its
+//! length prefix, framed by [`DnsTcpDecoder`]) and pushes a [`DnsRecord`] for every
+//! response, and for every query left unanswered after [`QUERY_TIMEOUT`] of packet time, when
+//! evicted, or at [`DnsTracker::finish`].
+//!
+//! # `rcode` in JSON
+//!
+//! The JSON `rcode` is the number from the header (`3`), as tshark's `dns.flags.rcode`: that
+//! is what the reference answers of the public corpus hold and what `compare-tshark.py`
+//! compares `(qname, rcode)` against. The mnemonic is beside it in `rcode_name`
+//! (`"NXDOMAIN"`). Both are `null` for a query that got no answer. In Rust the mnemonic is
+//! the field `rcode` (what the diagnosis matches on) and the number is `rcode_code`.
 
-use super::{Progress, StreamCtx, StreamDecoder};
+mod message;
+mod tcp;
+#[cfg(test)]
+mod tests;
+
+pub use message::{DnsAnswer, DnsMessage, DnsRcode, DnsType, MAX_ANSWERS, parse as parse_message};
+pub use tcp::{DEFAULT_MAX_QUEUED_MESSAGES, DnsTcpDecoder, DnsTcpStats};
+
 use crate::flow::Transport;
-use crate::time::Timestamp;
+use crate::time::{Duration, Timestamp};
 use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 /// Where one DNS message was seen.
@@ -20,54 +40,317 @@ pub struct DnsMeta {
 }
 
 /// A query and its response (the contract's `dns` record).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DnsRecord {
     pub id: u16,
     pub client: SocketAddr,
     pub server: SocketAddr,
+    /// First question's name, no trailing dot (`<Root>` for the root, as tshark).
     pub qname: Option<String>,
+    /// First question's type: its mnemonic (`"AAAA"`), or the number in decimal when it has
+    /// none (`"65534"`).
     pub qtype: Option<String>,
+    /// The response code's mnemonic: `"NOERROR"`, `"SERVFAIL"`, `"NXDOMAIN"`, `"REFUSED"`...
+    /// (`RCODE<n>` when unassigned); `None` when unanswered. In JSON this is `rcode_name`:
+    /// the JSON `rcode` is the number, see [`DnsRecord::rcode_code`] and the module doc.
+    #[serde(rename = "rcode_name")]
     pub rcode: Option<String>,
+    /// The header RCODE as a number, serialized as `rcode` (what tshark's reference holds).
+    #[serde(rename = "rcode")]
+    pub rcode_code: Option<DnsRcode>,
+    pub answers: Vec<DnsAnswer>,
+    pub transport: Transport,
+    /// Frame of the (first) query; `None` for a response whose query was not seen.
+    pub query_frame: Option<u64>,
+    pub response_frame: Option<u64>,
+    /// Time of the first query, or of the response when no query was seen.
+    pub ts: Timestamp,
+    /// Response time minus first-query time.
+    pub rtt: Option<Duration>,
+    /// Copies of the query sent again before the answer (same client, server, id, name).
+    pub retransmissions: u32,
+    pub conn_id: u64,
+    /// The response had the TC bit (the client should retry over TCP).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+impl DnsRecord {
+    /// Addresses in A/AAAA answers (used to name connections to them).
+    pub fn answer_addresses(&self) -> impl Iterator<Item = std::net::IpAddr> + '_ {
+        self.answers.iter().filter_map(|a| match a.rtype {
+            DnsType::A | DnsType::AAAA => a.data.as_deref()?.parse().ok(),
+            _ => None,
+        })
+    }
+
+    /// When the query (or, without one, the response) was seen.
+    pub fn ts(&self) -> Timestamp {
+        self.ts
+    }
+
+    /// The response carries at least one A or AAAA answer.
+    pub fn has_address_answer(&self) -> bool {
+        self.answer_addresses().next().is_some()
+    }
+}
+
+/// How long a query waits for its answer, in packet time, before it is reported
+/// unanswered. 5 s is the resolver timeout of glibc and of Go's pure-Go resolver.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Open queries tracked at once; the oldest is reported (unanswered) and counted when a
+/// new one would exceed it.
+pub const DEFAULT_MAX_OPEN_QUERIES: usize = 10_000;
+
+/// Anomalies and counts of one tracker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DnsStats {
+    pub queries: u64,
+    pub responses: u64,
+    /// Messages shorter than a DNS header.
+    pub malformed: u64,
+    /// Open queries pushed out by `max_open`.
+    pub evicted: u64,
+    /// Query copies seen again before an answer.
+    pub retransmissions: u64,
+    /// Responses without a query seen for them.
+    pub unmatched_responses: u64,
+    /// Answers not reported (unreadable, or beyond `MAX_ANSWERS`).
+    pub answers_unread: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Key {
+    client: SocketAddr,
+    server: SocketAddr,
+    id: u16,
+    /// Lower-cased: resolvers echo the question, but 0x20 randomisation plays with case.
+    qname: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+struct Open {
+    qname: Option<String>,
+    qtype: Option<DnsType>,
+    frame: u64,
+    ts: Timestamp,
+    retransmissions: u32,
+    transport: Transport,
+    conn_id: u64,
+    /// Generation stamp: tells a live entry from a stale copy in the expiry queue.
+    seq: u64,
 }
 
 /// Matches queries with responses, bounded.
-#[derive(Debug, Default)]
-pub struct DnsTracker {}
+#[derive(Debug)]
+pub struct DnsTracker {
+    open: HashMap<Key, Open>,
+    /// Open queries in the order they were first seen, for timeouts and eviction. Entries
+    /// whose query was answered stay until they reach the front (checked by `seq`).
+    order: VecDeque<(Timestamp, u64, Key)>,
+    next_seq: u64,
+    max_open: usize,
+    timeout: Duration,
+    stats: DnsStats,
+}
+
+impl Default for DnsTracker {
+    fn default() -> Self {
+        Self::with_limits(DEFAULT_MAX_OPEN_QUERIES, QUERY_TIMEOUT)
+    }
+}
 
 impl DnsTracker {
     pub fn new() -> Self {
         Self::default()
     }
+
+    pub fn with_limits(max_open: usize, timeout: Duration) -> Self {
+        DnsTracker {
+            open: HashMap::new(),
+            order: VecDeque::new(),
+            next_seq: 0,
+            max_open: max_open.max(1),
+            timeout,
+            stats: DnsStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> &DnsStats {
+        &self.stats
+    }
+
     /// A DNS message (without the TCP length prefix).
-    pub fn on_message(&mut self, _meta: &DnsMeta, _msg: &[u8], _out: &mut Vec<DnsRecord>) {}
+    pub fn on_message(&mut self, meta: &DnsMeta, msg: &[u8], out: &mut Vec<DnsRecord>) {
+        let Some(m) = message::parse(msg) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        if m.response {
+            self.on_response(meta, m, out);
+        } else {
+            self.on_query(meta, m, out);
+        }
+    }
+
+    fn on_query(&mut self, meta: &DnsMeta, m: DnsMessage, out: &mut Vec<DnsRecord>) {
+        self.stats.queries += 1;
+        let key = Key {
+            client: meta.src,
+            server: meta.dst,
+            id: m.id,
+            qname: m.qname.as_ref().map(|n| n.to_ascii_lowercase()),
+        };
+        if let Some(o) = self.open.get_mut(&key) {
+            o.retransmissions += 1;
+            self.stats.retransmissions += 1;
+            return;
+        }
+        while self.open.len() >= self.max_open {
+            if !self.expire_front(None, out) {
+                break;
+            }
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.order.push_back((meta.ts, seq, key.clone()));
+        self.open.insert(
+            key,
+            Open {
+                qname: m.qname,
+                qtype: m.qtype,
+                frame: meta.frame,
+                ts: meta.ts,
+                retransmissions: 0,
+                transport: meta.transport,
+                conn_id: meta.conn_id,
+                seq,
+            },
+        );
+        // Answered queries leave stale entries behind; drop them once they make up half the
+        // queue, so it stays within bounds even when `advance` is never called (amortised:
+        // at most once per `max_open` queries).
+        if self.order.len() > self.max_open.saturating_mul(2) {
+            let open = &self.open;
+            self.order
+                .retain(|(_, seq, key)| open.get(key).is_some_and(|o| o.seq == *seq));
+        }
+    }
+
+    fn on_response(&mut self, meta: &DnsMeta, m: DnsMessage, out: &mut Vec<DnsRecord>) {
+        self.stats.responses += 1;
+        self.stats.answers_unread += u64::from(m.answers_unread);
+        let key = Key {
+            client: meta.dst,
+            server: meta.src,
+            id: m.id,
+            qname: m.qname.as_ref().map(|n| n.to_ascii_lowercase()),
+        };
+        let mut q = self.open.remove(&key);
+        if q.is_none() && key.qname.is_none() {
+            // An error answer without the question (FORMERR to a query it could not read):
+            // match on the addresses and id alone. Rare, so a scan is fine.
+            let found = self
+                .open
+                .keys()
+                .find(|k| k.client == key.client && k.server == key.server && k.id == key.id)
+                .cloned();
+            q = found.and_then(|k| self.open.remove(&k));
+        }
+        if q.is_none() {
+            self.stats.unmatched_responses += 1;
+        }
+        let rcode = DnsRcode(m.rcode);
+        // The question comes from the response, or from the query when the response has none.
+        let (qname, qtype) = match (m.qname, q.as_ref()) {
+            (None, Some(q)) => (q.qname.clone(), q.qtype),
+            (n, _) => (n, m.qtype),
+        };
+        out.push(DnsRecord {
+            id: m.id,
+            client: meta.dst,
+            server: meta.src,
+            qname,
+            qtype: qtype.map(|t| t.to_string()),
+            rcode: Some(rcode.name()),
+            rcode_code: Some(rcode),
+            answers: m.answers,
+            transport: meta.transport,
+            query_frame: q.as_ref().map(|q| q.frame),
+            response_frame: Some(meta.frame),
+            ts: q.as_ref().map_or(meta.ts, |q| q.ts),
+            rtt: q.as_ref().map(|q| meta.ts.since(q.ts)),
+            retransmissions: q.as_ref().map_or(0, |q| q.retransmissions),
+            conn_id: meta.conn_id,
+            truncated: m.truncated,
+        });
+    }
+
+    /// Pops the oldest queue entry; if it is still open (and older than `before`, when
+    /// given), reports it unanswered. Returns false when nothing could be popped.
+    fn expire_front(&mut self, before: Option<Timestamp>, out: &mut Vec<DnsRecord>) -> bool {
+        let Some((ts, _, _)) = self.order.front() else {
+            return false;
+        };
+        if before.is_some_and(|b| *ts > b) {
+            return false;
+        }
+        let Some((_, seq, key)) = self.order.pop_front() else {
+            return false;
+        };
+        if self.open.get(&key).is_some_and(|o| o.seq == seq)
+            && let Some(o) = self.open.remove(&key)
+        {
+            if before.is_none() {
+                self.stats.evicted += 1;
+            }
+            out.push(unanswered(key, o));
+        }
+        true
+    }
+
     /// Reports queries unanswered for longer than the timeout.
-    pub fn advance(&mut self, _now: Timestamp, _out: &mut Vec<DnsRecord>) {}
+    pub fn advance(&mut self, now: Timestamp, out: &mut Vec<DnsRecord>) {
+        let Some(cutoff) = now.as_nanos().checked_sub(self.timeout.as_nanos()) else {
+            return;
+        };
+        let cutoff = Timestamp::from_nanos(cutoff);
+        while self.expire_front(Some(cutoff), out) {}
+    }
+
     /// End of input: every open query is reported unanswered.
-    pub fn finish(&mut self, _out: &mut Vec<DnsRecord>) {}
-}
-
-/// Frames DNS messages out of a TCP stream (2-byte length prefix).
-#[derive(Debug, Default)]
-pub struct DnsTcpDecoder {
-    messages: Vec<(StreamCtx, Vec<u8>)>,
-}
-
-impl DnsTcpDecoder {
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Messages framed since the last call.
-    pub fn drain(&mut self) -> std::vec::Drain<'_, (StreamCtx, Vec<u8>)> {
-        self.messages.drain(..)
+    pub fn finish(&mut self, out: &mut Vec<DnsRecord>) {
+        while let Some((_, seq, key)) = self.order.pop_front() {
+            if self.open.get(&key).is_some_and(|o| o.seq == seq)
+                && let Some(o) = self.open.remove(&key)
+            {
+                out.push(unanswered(key, o));
+            }
+        }
+        // Entries whose queue slot was recycled by the bound above.
+        for (key, o) in self.open.drain() {
+            out.push(unanswered(key, o));
+        }
     }
 }
 
-impl StreamDecoder for DnsTcpDecoder {
-    fn on_data(&mut self, _ctx: &StreamCtx, _data: &[u8]) -> Progress {
-        Progress::Done
+fn unanswered(key: Key, o: Open) -> DnsRecord {
+    DnsRecord {
+        id: key.id,
+        client: key.client,
+        server: key.server,
+        qname: o.qname,
+        qtype: o.qtype.map(|t| t.to_string()),
+        rcode: None,
+        rcode_code: None,
+        answers: Vec::new(),
+        transport: o.transport,
+        query_frame: Some(o.frame),
+        response_frame: None,
+        ts: o.ts,
+        rtt: None,
+        retransmissions: o.retransmissions,
+        conn_id: o.conn_id,
+        truncated: false,
     }
-    fn on_gap(&mut self, _ctx: &StreamCtx, _len: u64) -> Progress {
-        Progress::Done
-    }
-    fn on_end(&mut self, _ctx: &StreamCtx) {}
 }

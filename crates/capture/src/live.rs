@@ -1,0 +1,228 @@
+//! Live capture through libpcap (the `pcap` crate). Only compiled with the `live` feature, so
+//! that the default build does not link libpcap.
+
+use crate::error::CaptureError;
+use modsniff_core::{LinkType, Packet};
+
+/// How to open a live capture.
+#[derive(Clone, Debug)]
+pub struct LiveConfig {
+    /// Interface name (`eth0`, `any`, ...).
+    pub interface: String,
+    /// A BPF filter in tcpdump syntax, applied in the kernel.
+    pub filter: Option<String>,
+    /// Bytes kept of each packet.
+    pub snaplen: u32,
+    pub promiscuous: bool,
+    /// Deliver packets as they arrive instead of in batches (lower latency, more wakeups).
+    pub immediate_mode: bool,
+    /// Kernel buffer size in bytes; `None` keeps libpcap's default (2 MiB on Linux).
+    pub buffer_size: Option<u32>,
+    /// How long one `next_packet` may wait before returning `Ok(None)`.
+    pub timeout_ms: u32,
+}
+
+/// Default snaplen: whole packets (what tcpdump uses).
+pub const DEFAULT_SNAPLEN: u32 = 262_144;
+/// Default read timeout: short enough for a caller's timer to tick several times a second.
+pub const DEFAULT_TIMEOUT_MS: u32 = 200;
+
+impl LiveConfig {
+    /// Defaults for `interface`: whole packets, not promiscuous, immediate mode, 200 ms
+    /// timeout.
+    pub fn new(interface: impl Into<String>) -> Self {
+        LiveConfig {
+            interface: interface.into(),
+            filter: None,
+            snaplen: DEFAULT_SNAPLEN,
+            promiscuous: false,
+            immediate_mode: true,
+            buffer_size: None,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+        }
+    }
+}
+
+/// The kernel's counters for a live capture.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    /// Packets that passed the filter.
+    pub received: u64,
+    /// Packets dropped because the buffer was full (we read too slowly).
+    pub dropped: u64,
+    /// Packets dropped by the interface or its driver.
+    pub if_dropped: u64,
+}
+
+/// An interface libpcap can capture on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceInfo {
+    pub name: String,
+    pub description: Option<String>,
+    pub is_up: bool,
+    pub is_loopback: bool,
+}
+
+/// A live capture on one interface.
+pub struct LiveSource {
+    cap: pcap::Capture<pcap::Active>,
+    interface: String,
+    linktype: LinkType,
+    frame: u64,
+}
+
+impl std::fmt::Debug for LiveSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveSource")
+            .field("interface", &self.interface)
+            .field("linktype", &self.linktype)
+            .field("frame", &self.frame)
+            .finish_non_exhaustive()
+    }
+}
+
+/// True when libpcap's message says the process lacks the privileges to capture.
+fn is_permission_error(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("permission") || m.contains("operation not permitted")
+}
+
+fn open_error(interface: &str, e: pcap::Error) -> CaptureError {
+    match e {
+        pcap::Error::PcapError(message) if is_permission_error(&message) => {
+            CaptureError::Permission {
+                interface: interface.to_string(),
+            }
+        }
+        pcap::Error::PcapError(message) => CaptureError::Interface {
+            interface: interface.to_string(),
+            message,
+        },
+        other => CaptureError::Interface {
+            interface: interface.to_string(),
+            message: other.to_string(),
+        },
+    }
+}
+
+fn clamp_i32(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+impl LiveSource {
+    pub fn open(config: LiveConfig) -> Result<Self, CaptureError> {
+        let iface = config.interface.as_str();
+        let mut inactive = pcap::Capture::from_device(iface)
+            .map_err(|e| open_error(iface, e))?
+            .snaplen(clamp_i32(config.snaplen))
+            .promisc(config.promiscuous)
+            .immediate_mode(config.immediate_mode)
+            // libpcap treats 0 as "wait forever"; keep at least 1 ms so Ok(None) can happen.
+            .timeout(clamp_i32(config.timeout_ms.max(1)));
+        if let Some(size) = config.buffer_size {
+            inactive = inactive.buffer_size(clamp_i32(size));
+        }
+        let mut cap = inactive.open().map_err(|e| open_error(iface, e))?;
+        if let Some(filter) = &config.filter {
+            cap.filter(filter, true).map_err(|e| CaptureError::Filter {
+                filter: filter.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        let linktype = LinkType(cap.get_datalink().0 as u32);
+        Ok(LiveSource {
+            cap,
+            interface: config.interface,
+            linktype,
+            frame: 0,
+        })
+    }
+
+    /// The next packet, or `Ok(None)` when the read timeout expired without one (a live
+    /// capture has no end; the caller decides when to stop).
+    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        match self.cap.next_packet() {
+            Ok(p) => {
+                self.frame += 1;
+                let secs = u64::try_from(p.header.ts.tv_sec).unwrap_or(0);
+                let usecs = u64::try_from(p.header.ts.tv_usec).unwrap_or(0);
+                Ok(Some(Packet {
+                    ts: crate::file::timestamp(secs, usecs, 1_000_000),
+                    frame: self.frame,
+                    orig_len: p.header.len,
+                    linktype: self.linktype,
+                    data: p.data,
+                }))
+            }
+            Err(pcap::Error::TimeoutExpired) => Ok(None),
+            Err(e) => Err(CaptureError::Live {
+                message: format!("{}: {e}", self.interface),
+            }),
+        }
+    }
+
+    /// The kernel's packet counters so far.
+    pub fn stats(&mut self) -> Result<LiveStats, CaptureError> {
+        let s = self.cap.stats().map_err(|e| CaptureError::Live {
+            message: format!("{}: {e}", self.interface),
+        })?;
+        Ok(LiveStats {
+            received: s.received.into(),
+            dropped: s.dropped.into(),
+            if_dropped: s.if_dropped.into(),
+        })
+    }
+
+    pub fn linktype(&self) -> LinkType {
+        self.linktype
+    }
+
+    /// Packets delivered so far.
+    pub fn packets_read(&self) -> u64 {
+        self.frame
+    }
+
+    pub fn interface(&self) -> &str {
+        &self.interface
+    }
+}
+
+/// Interfaces libpcap can capture on.
+pub fn list_interfaces() -> Result<Vec<InterfaceInfo>, CaptureError> {
+    let devices = pcap::Device::list().map_err(|e| CaptureError::Live {
+        message: e.to_string(),
+    })?;
+    Ok(devices
+        .into_iter()
+        .map(|d| InterfaceInfo {
+            is_up: d.flags.is_up(),
+            is_loopback: d.flags.is_loopback(),
+            name: d.name,
+            description: d.desc,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_messages_are_recognised() {
+        assert!(is_permission_error(
+            "You don't have permission to perform this capture on that device (socket: Operation not permitted)"
+        ));
+        assert!(is_permission_error("eth0: socket: Operation not permitted"));
+        assert!(!is_permission_error("No such device exists"));
+        let e = open_error(
+            "eth0",
+            pcap::Error::PcapError("socket: Operation not permitted".into()),
+        );
+        assert!(matches!(e, CaptureError::Permission { .. }));
+        let text = e.to_string();
+        assert!(
+            text.contains("CAP_NET_RAW") && text.contains("setcap"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,479 @@
+//! The engine: push packets, receive events.
+//!
+//! ```text
+//! Packet -> wire::decode -> (defrag) -> flow table -> TcpConn / UdpFlow
+//!                                          |-> Reassembler (per direction) -> StreamDispatch -> TLS / HTTP / DNS
+//!                                          `-> DnsTracker (UDP and TCP DNS messages)
+//! ```
+//! Time is the packets' own clock; `advance(now)` lets a live caller expire idle connections
+//! and learn about stalls while they happen. Connections are emitted when they end: both
+//! sides closed and `close_linger` passed, idle for the idle timeout, evicted by
+//! `max_flows`, or at `finish()`.
+
+use crate::app::dns::{DnsMeta, DnsRecord, DnsTracker};
+use crate::config::Config;
+use crate::defrag::Defragmenter;
+use crate::event::{Connection, EndReason, Event, IcmpInfo, Sink, Stall};
+use crate::flow::tcp_conn::ConnEnv;
+use crate::flow::{FlowKey, TcpConn, Transport, UdpFlow};
+use crate::packet::Packet;
+use crate::reassembly::{MemBudget, ReassemblyLimits};
+use crate::stats::Stats;
+use crate::stream::StreamEnv;
+use crate::time::Timestamp;
+use crate::wire::{self, DecodeError, IpInfo, L4, TcpSegment};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+/// Names learned from DNS answers, to name connections that carry no SNI or Host.
+const MAX_DNS_NAMES: usize = 65_536;
+
+#[derive(Debug)]
+enum Flow {
+    Tcp(Box<TcpConn>),
+    Udp(Box<UdpFlow>),
+}
+
+impl Flow {
+    fn id(&self) -> u64 {
+        match self {
+            Flow::Tcp(c) => c.id,
+            Flow::Udp(u) => u.id,
+        }
+    }
+    fn scheduled_mut(&mut self) -> &mut u64 {
+        match self {
+            Flow::Tcp(c) => &mut c.scheduled,
+            Flow::Udp(u) => &mut u.scheduled,
+        }
+    }
+}
+
+/// Packets in, events out.
+pub struct Engine {
+    config: Config,
+    reasm_limits: ReassemblyLimits,
+    flows: FxHashMap<FlowKey, Flow>,
+    /// Deadline (whole seconds of packet time) -> flows to look at then. Entries are checked
+    /// lazily: a flow that saw traffic since is rescheduled, not ended.
+    expiry: BTreeMap<u64, Vec<(FlowKey, u64)>>,
+    defrag: Defragmenter,
+    budget: MemBudget,
+    dns: DnsTracker,
+    dns_out: Vec<DnsRecord>,
+    names: FxHashMap<IpAddr, String>,
+    stats: Stats,
+    next_id: u64,
+    now: Timestamp,
+    last_sweep: u64,
+}
+
+impl Engine {
+    pub fn new(config: Config) -> Self {
+        let reasm_limits = ReassemblyLimits {
+            max_ooo_bytes_per_dir: config.limits.max_ooo_bytes_per_dir,
+            max_ooo_segments_per_dir: config.limits.max_ooo_segments_per_dir,
+            ..ReassemblyLimits::default()
+        };
+        let budget = MemBudget::new(config.limits.memcap);
+        Engine {
+            config,
+            reasm_limits,
+            flows: FxHashMap::default(),
+            expiry: BTreeMap::new(),
+            defrag: Defragmenter::new(),
+            budget,
+            dns: DnsTracker::new(),
+            dns_out: Vec::new(),
+            names: FxHashMap::default(),
+            stats: Stats::default(),
+            next_id: 0,
+            now: Timestamp::ZERO,
+            last_sweep: 0,
+        }
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Flows currently tracked.
+    pub fn live_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Processes one packet.
+    pub fn push(&mut self, pkt: &Packet<'_>, sink: &mut impl Sink) {
+        self.stats.packets += 1;
+        self.stats.bytes += pkt.data.len() as u64;
+        if pkt.is_truncated() {
+            self.stats.truncated_packets += 1;
+        }
+        if pkt.ts > self.now {
+            self.now = pkt.ts;
+        }
+        let d = wire::decode(pkt.linktype, pkt.data);
+        if let Some((e, _)) = d.stop {
+            if let DecodeError::UnsupportedLinkType(_) = e {
+                self.stats.unknown_link_types += 1;
+            }
+            self.stats.decode_error(e.kind());
+        }
+        if let Some(ip) = d.ip {
+            match d.l4 {
+                L4::Tcp(seg) => self.on_tcp(&ip, &seg, pkt, sink),
+                L4::Udp(u) => self.on_udp(&ip, u.src_port, u.dst_port, u.payload, pkt, sink),
+                L4::IcmpError(e) => self.on_icmp(&ip, &e, pkt),
+                L4::Fragment(f) => {
+                    let whole = self.defrag.push(
+                        ip.src,
+                        ip.dst,
+                        &f,
+                        pkt.ts,
+                        &self.config.limits,
+                        &mut self.stats,
+                    );
+                    if let Some(bytes) = whole {
+                        self.on_reassembled(&ip, f.proto, &bytes, pkt, sink);
+                    }
+                }
+                L4::Other => {}
+            }
+        }
+        let sec = pkt.ts.as_nanos() / 1_000_000_000;
+        if sec > self.last_sweep {
+            self.last_sweep = sec;
+            self.sweep(self.now, sink);
+        }
+        self.flush_dns(sink);
+    }
+
+    /// Tells the engine that packet time has reached `now` without packets (live capture):
+    /// ends idle flows, times out DNS queries and reports open connections gone silent.
+    pub fn advance(&mut self, now: Timestamp, sink: &mut impl Sink) {
+        if now > self.now {
+            self.now = now;
+        }
+        self.sweep(self.now, sink);
+        self.dns.advance(self.now, &mut self.dns_out);
+        let stall_after = self.config.limits.stall_after;
+        for flow in self.flows.values_mut() {
+            if let Flow::Tcp(c) = flow
+                && !c.stall_reported
+                && !c.is_closed()
+                && self.now.since(c.last_ts) >= stall_after
+            {
+                c.stall_reported = true;
+                sink.event(Event::Stall(Box::new(Stall {
+                    conn_id: c.id,
+                    client: c.client,
+                    server: c.server,
+                    server_name: None,
+                    since: c.last_ts,
+                    idle: self.now.since(c.last_ts),
+                    last_frame: c.last_frame,
+                })));
+            }
+        }
+        self.flush_dns(sink);
+    }
+
+    /// End of input: every open flow is emitted (in the order they started), then every
+    /// unanswered DNS query. Returns the run's counters.
+    pub fn finish(&mut self, sink: &mut impl Sink) -> Stats {
+        // Ids sit next to the flows so that sorting does not chase every Box.
+        let mut open: Vec<(u64, Flow)> = self.flows.drain().map(|(_, f)| (f.id(), f)).collect();
+        open.sort_unstable_by_key(|(id, _)| *id);
+        for (_, f) in open {
+            self.emit(f, EndReason::EndOfInput, sink);
+        }
+        self.expiry.clear();
+        self.dns.finish(&mut self.dns_out);
+        self.flush_dns(sink);
+        self.stats.clone()
+    }
+
+    fn flush_dns(&mut self, sink: &mut impl Sink) {
+        for r in self.dns_out.drain(..) {
+            for ip in r.answer_addresses() {
+                if self.names.len() >= MAX_DNS_NAMES {
+                    self.names.clear();
+                    self.stats.anomaly("dns_name_cache_reset");
+                }
+                if let Some(q) = &r.qname {
+                    self.names.insert(ip, q.clone());
+                }
+            }
+            sink.event(Event::Dns(Box::new(r)));
+        }
+    }
+
+    fn new_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn deadline(&self, flow: &Flow) -> u64 {
+        let l = &self.config.limits;
+        let t = match flow {
+            Flow::Tcp(c) if c.is_closed() => c.last_ts.saturating_add(l.close_linger),
+            Flow::Tcp(c) => c.last_ts.saturating_add(l.tcp_idle_timeout),
+            Flow::Udp(u) if u.is_dns && u.stats[1].packets > 0 => {
+                u.last_ts.saturating_add(l.close_linger)
+            }
+            Flow::Udp(u) => u.last_ts.saturating_add(l.udp_idle_timeout),
+        };
+        t.as_nanos() / 1_000_000_000 + 1
+    }
+
+    fn schedule(&mut self, key: FlowKey) {
+        let Some(flow) = self.flows.get(&key) else {
+            return;
+        };
+        let d = self.deadline(flow);
+        let id = flow.id();
+        if let Some(f) = self.flows.get_mut(&key) {
+            *f.scheduled_mut() = d;
+        }
+        self.expiry.entry(d).or_default().push((key, id));
+    }
+
+    /// Ends flows whose deadline passed.
+    fn sweep(&mut self, now: Timestamp, sink: &mut impl Sink) {
+        let now_sec = now.as_nanos() / 1_000_000_000;
+        while let Some(entry) = self.expiry.first_entry() {
+            if *entry.key() > now_sec {
+                break;
+            }
+            let due = entry.remove();
+            for (key, id) in due {
+                let Some(flow) = self.flows.get(&key) else {
+                    continue;
+                };
+                if flow.id() != id {
+                    continue;
+                }
+                let d = self.deadline(flow);
+                if d <= now_sec {
+                    if let Some(flow) = self.flows.remove(&key) {
+                        let closed = matches!(&flow, Flow::Tcp(c) if c.is_closed());
+                        let reason = if closed {
+                            EndReason::Closed
+                        } else {
+                            EndReason::Idle
+                        };
+                        self.emit(flow, reason, sink);
+                    }
+                } else {
+                    self.schedule(key);
+                }
+            }
+        }
+        self.defrag
+            .expire(now, &self.config.limits, &mut self.stats);
+    }
+
+    /// Makes room for one more flow under `max_flows`: ends the flow scheduled earliest.
+    fn make_room(&mut self, sink: &mut impl Sink) {
+        while self.flows.len() >= self.config.limits.max_flows {
+            let Some(mut entry) = self.expiry.first_entry() else {
+                break;
+            };
+            let Some((key, id)) = entry.get_mut().pop() else {
+                entry.remove();
+                continue;
+            };
+            if self.flows.get(&key).map(|f| f.id()) == Some(id)
+                && let Some(flow) = self.flows.remove(&key)
+            {
+                self.stats.evicted_flows += 1;
+                self.emit(flow, EndReason::Evicted, sink);
+            }
+        }
+    }
+
+    fn emit(&mut self, flow: Flow, reason: EndReason, sink: &mut impl Sink) {
+        let conn: Connection = match flow {
+            Flow::Tcp(c) => {
+                let hint = self.names.get(&c.server.ip()).cloned();
+                let mut env = StreamEnv {
+                    tls: &self.config.tls,
+                    dns: &mut self.dns,
+                    dns_out: &mut self.dns_out,
+                    stats: &mut self.stats,
+                    conn_id: c.id,
+                    client: c.client,
+                    server: c.server,
+                };
+                c.finish(reason, hint, &mut self.budget, &mut env)
+            }
+            Flow::Udp(u) => {
+                let hint = self.names.get(&u.server.ip()).cloned();
+                u.finish(reason, hint)
+            }
+        };
+        self.stats.connections += 1;
+        match conn.transport {
+            Transport::Tcp => self.stats.tcp_connections += 1,
+            Transport::Udp => self.stats.udp_flows += 1,
+        }
+        sink.event(Event::Connection(Box::new(conn)));
+    }
+
+    fn on_tcp(
+        &mut self,
+        ip: &IpInfo,
+        seg: &TcpSegment<'_>,
+        pkt: &Packet<'_>,
+        sink: &mut impl Sink,
+    ) {
+        self.stats.tcp_packets += 1;
+        let src = SocketAddr::new(ip.src, seg.src_port);
+        let dst = SocketAddr::new(ip.dst, seg.dst_port);
+        let (key, _) = FlowKey::new(Transport::Tcp, src, dst);
+        let pure_syn = seg.flags.syn() && !seg.flags.ack();
+        // Port reuse: a SYN with a new initial sequence number starts a new connection.
+        if pure_syn
+            && let Some(Flow::Tcp(c)) = self.flows.get(&key)
+            && c.is_reuse_syn(src, seg.seq)
+            && let Some(old) = self.flows.remove(&key)
+        {
+            let reason = if matches!(&old, Flow::Tcp(c) if c.is_closed()) {
+                EndReason::Closed
+            } else {
+                EndReason::Idle
+            };
+            self.emit(old, reason, sink);
+        }
+        if !self.flows.contains_key(&key) {
+            self.make_room(sink);
+            let id = self.new_id();
+            self.flows.insert(
+                key,
+                Flow::Tcp(Box::new(TcpConn::new(id, src, dst, seg, pkt.ts))),
+            );
+            self.schedule(key);
+        }
+        let decode_apps = !self.config.no_app_decoders;
+        let Some(Flow::Tcp(conn)) = self.flows.get_mut(&key) else {
+            // A UDP flow cannot share a TCP key (the transport is part of it).
+            return;
+        };
+        let mut env = ConnEnv {
+            limits: &self.config.limits,
+            reasm_limits: &self.reasm_limits,
+            budget: &mut self.budget,
+            stream: StreamEnv {
+                tls: &self.config.tls,
+                dns: &mut self.dns,
+                dns_out: &mut self.dns_out,
+                stats: &mut self.stats,
+                conn_id: conn.id,
+                client: conn.client,
+                server: conn.server,
+            },
+            decode_apps,
+        };
+        let was_closed = conn.is_closed();
+        conn.on_segment(src, ip, seg, pkt.frame, pkt.ts, &mut env);
+        // Closing moves the deadline earlier (idle timeout -> linger): schedule it again; the
+        // later entry is skipped when it comes due.
+        if !was_closed && conn.is_closed() {
+            self.schedule(key);
+        }
+    }
+
+    fn on_udp(
+        &mut self,
+        ip: &IpInfo,
+        sport: u16,
+        dport: u16,
+        payload: &[u8],
+        pkt: &Packet<'_>,
+        sink: &mut impl Sink,
+    ) {
+        self.stats.udp_packets += 1;
+        let src = SocketAddr::new(ip.src, sport);
+        let dst = SocketAddr::new(ip.dst, dport);
+        let (key, _) = FlowKey::new(Transport::Udp, src, dst);
+        if !self.flows.contains_key(&key) {
+            self.make_room(sink);
+            let id = self.new_id();
+            self.flows
+                .insert(key, Flow::Udp(Box::new(UdpFlow::new(id, src, dst, pkt.ts))));
+            self.schedule(key);
+        }
+        let Some(Flow::Udp(flow)) = self.flows.get_mut(&key) else {
+            return;
+        };
+        flow.on_datagram(src, ip, payload.len(), pkt.frame, pkt.ts);
+        let (is_dns, id) = (flow.is_dns, flow.id);
+        if is_dns && !self.config.no_app_decoders {
+            self.stats.dns_messages += 1;
+            let meta = DnsMeta {
+                transport: Transport::Udp,
+                src,
+                dst,
+                ts: pkt.ts,
+                frame: pkt.frame,
+                conn_id: id,
+            };
+            self.dns.on_message(&meta, payload, &mut self.dns_out);
+        }
+    }
+
+    fn on_icmp(&mut self, ip: &IpInfo, e: &crate::wire::decode::IcmpError, pkt: &Packet<'_>) {
+        self.stats.icmp_errors += 1;
+        let transport = match e.quoted_proto {
+            6 => Transport::Tcp,
+            17 => Transport::Udp,
+            _ => return,
+        };
+        let src = SocketAddr::new(e.quoted_src, e.quoted_src_port);
+        let dst = SocketAddr::new(e.quoted_dst, e.quoted_dst_port);
+        let (key, _) = FlowKey::new(transport, src, dst);
+        let info = IcmpInfo {
+            packet: pkt.frame,
+            ts: pkt.ts,
+            from: ip.src,
+            v6: e.v6,
+            icmp_type: e.icmp_type,
+            code: e.code,
+            ttl: ip.ttl,
+        };
+        match self.flows.get_mut(&key) {
+            Some(Flow::Tcp(c)) => c.on_icmp(info, &self.config.limits),
+            Some(Flow::Udp(u)) => {
+                if u.icmp.len() < self.config.limits.max_resets_per_conn {
+                    u.icmp.push(info);
+                }
+            }
+            None => self.stats.anomaly("icmp_error_without_flow"),
+        }
+    }
+
+    fn on_reassembled(
+        &mut self,
+        ip: &IpInfo,
+        proto: u8,
+        bytes: &[u8],
+        pkt: &Packet<'_>,
+        sink: &mut impl Sink,
+    ) {
+        match proto {
+            6 => {
+                if let Some(seg) = wire::decode::tcp_from_bytes(bytes) {
+                    self.on_tcp(ip, &seg, pkt, sink);
+                }
+            }
+            17 => {
+                if let Some((sp, dp, payload)) = wire::decode::udp_from_bytes(bytes) {
+                    self.on_udp(ip, sp, dp, payload, pkt, sink);
+                }
+            }
+            _ => {}
+        }
+    }
+}

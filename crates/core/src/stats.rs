@@ -1,0 +1,58 @@
+//! Counters: what was read, what could not be decoded, what a limit refused.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Totals for one run. Every bound in `Limits` has a counter here.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Stats {
+    pub packets: u64,
+    /// Captured bytes (what the capture kept of each packet).
+    pub bytes: u64,
+    pub tcp_packets: u64,
+    pub udp_packets: u64,
+    /// Packets decoded no further than the link or IP layer, by reason.
+    pub decode_errors: BTreeMap<&'static str, u64>,
+    /// Packets whose capture was cut by the snaplen.
+    pub truncated_packets: u64,
+    pub unknown_link_types: u64,
+    pub connections: u64,
+    pub tcp_connections: u64,
+    pub udp_flows: u64,
+    /// Connections pushed out by `limits.max_flows` before they ended.
+    pub evicted_flows: u64,
+    /// Out-of-order bytes refused by the per-connection buffer or the global memcap.
+    pub reassembly_dropped_bytes: u64,
+    /// Streams whose buffers were freed early because of the memcap.
+    pub evicted_streams: u64,
+    /// Bytes never delivered to a decoder (holes, snaplen cuts, drops), both sides, all flows.
+    pub missed_bytes: u64,
+    pub ip_fragments: u64,
+    pub ip_reassembled: u64,
+    /// Fragments dropped: too many datagrams in flight, timeout, overlap, oversize.
+    pub ip_fragments_dropped: u64,
+    pub icmp_errors: u64,
+    pub dns_messages: u64,
+    /// Anomalies by Zeek-style name (e.g. "syn_with_data", "rst_with_data").
+    pub anomalies: BTreeMap<&'static str, u64>,
+    /// Kernel counters for a live capture, filled by the caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<KernelStats>,
+}
+
+/// libpcap's `pcap_stats`: what the kernel saw and dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KernelStats {
+    pub received: u64,
+    pub dropped: u64,
+    pub if_dropped: u64,
+}
+
+impl Stats {
+    pub fn decode_error(&mut self, kind: &'static str) {
+        *self.decode_errors.entry(kind).or_insert(0) += 1;
+    }
+    pub fn anomaly(&mut self, name: &'static str) {
+        *self.anomalies.entry(name).or_insert(0) += 1;
+    }
+}

@@ -1,0 +1,213 @@
+//! One analysis run: packets into the engine, events into the diagnosis and the reporter.
+
+use crate::cli::OutputArgs;
+use crate::diagnose::{Diagnoser, Finding, Severity};
+use crate::go::{GoSettings, paths};
+use crate::report::Reporter;
+use crate::report::text::Summary;
+use crate::report::wire::GoInfo;
+use anyhow::{Context, Result};
+use modsniff_core::app::tls::TlsConfig;
+use modsniff_core::event::Event;
+use modsniff_core::stats::KernelStats;
+use modsniff_core::{Config, Connection, Engine, Limits, Packet, Timestamp};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Engine settings from the command line.
+pub fn engine_config(args: &OutputArgs) -> Result<Config> {
+    let limits = Limits {
+        max_flows: args.max_flows.max(1),
+        memcap: (args.memcap as usize) << 20,
+        ..Limits::default()
+    };
+    let ca = args
+        .ca_file
+        .clone()
+        .or_else(|| std::env::var_os("SSL_CERT_FILE").map(Into::into));
+    let mut tls = TlsConfig::default();
+    if let Some(path) = ca {
+        tls.extra_roots_der = read_pem_certs(&path)?;
+    }
+    Ok(Config {
+        limits,
+        tls,
+        no_app_decoders: false,
+    })
+}
+
+/// DER certificates from a PEM bundle.
+pub fn read_pem_certs(path: &Path) -> Result<Vec<Vec<u8>>> {
+    let data =
+        std::fs::read(path).with_context(|| format!("reading CA file {}", path.display()))?;
+    let mut out = Vec::new();
+    for pem in x509_parser::pem::Pem::iter_from_buffer(&data) {
+        let pem = pem.with_context(|| format!("{} is not a PEM file", path.display()))?;
+        if pem.label == "CERTIFICATE" || pem.label == "TRUSTED CERTIFICATE" {
+            out.push(pem.contents);
+        }
+    }
+    if out.is_empty() {
+        anyhow::bail!("{} holds no PEM certificate", path.display());
+    }
+    Ok(out)
+}
+
+/// Go settings: defaults, then `env` (the go command's environment), then `--go-env`, then flags.
+pub fn go_settings(args: &OutputArgs, env: &HashMap<String, String>) -> Result<GoSettings> {
+    let mut s = GoSettings::default();
+    s.apply(env, "environment");
+    if let Some(f) = &args.go_env {
+        s.apply_go_env_file(f)?;
+    }
+    let mut flags = HashMap::new();
+    for (k, v) in [
+        ("GOPROXY", &args.goproxy),
+        ("GOSUMDB", &args.gosumdb),
+        ("GOPRIVATE", &args.goprivate),
+        ("GONOPROXY", &args.gonoproxy),
+        ("GONOSUMDB", &args.gonosumdb),
+        ("HTTPS_PROXY", &args.https_proxy),
+    ] {
+        if let Some(v) = v {
+            flags.insert(k.to_string(), v.clone());
+        }
+    }
+    s.apply(&flags, "flags");
+    Ok(s)
+}
+
+/// The Go part of a connection record.
+pub fn go_info(c: &Connection, diag: &Diagnoser) -> Option<GoInfo> {
+    let role = c
+        .server_name
+        .as_deref()
+        .and_then(|n| diag.role_of(n, c.server.port()));
+    let requests: Vec<_> = c
+        .http
+        .iter()
+        .filter_map(|h| h.uri.as_deref().and_then(paths::parse))
+        .collect();
+    if role.is_none() && requests.is_empty() {
+        return None;
+    }
+    let first = requests.first().cloned();
+    Some(GoInfo {
+        role,
+        module: first.as_ref().and_then(|r| r.module.clone()),
+        version: first.as_ref().and_then(|r| r.version.clone()),
+        endpoint: first.map(|r| r.endpoint),
+        requests: if requests.len() > 1 {
+            requests
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+/// Packets in; records and findings out.
+pub struct Analysis {
+    engine: Engine,
+    pub diag: Diagnoser,
+    /// Print findings as soon as a connection ends (live).
+    live: bool,
+    io_error: Option<std::io::Error>,
+}
+
+impl Analysis {
+    pub fn new(config: Config, settings: GoSettings, live: bool) -> Self {
+        Analysis {
+            engine: Engine::new(config),
+            diag: Diagnoser::new(settings),
+            live,
+            io_error: None,
+        }
+    }
+
+    fn on_event(
+        diag: &mut Diagnoser,
+        rep: &mut Reporter,
+        live: bool,
+        io_error: &mut Option<std::io::Error>,
+        ev: Event,
+    ) {
+        let r = match ev {
+            Event::Connection(c) => {
+                let n = diag.on_connection(&c);
+                let go = go_info(&c, diag);
+                let mut r = rep.connection(&c, go);
+                if live && n > 0 {
+                    for f in diag.recent(n) {
+                        if r.is_ok() {
+                            r = rep.early_finding(f);
+                        }
+                    }
+                }
+                r
+            }
+            Event::Dns(d) => {
+                diag.on_dns(&d);
+                rep.dns(&d)
+            }
+            Event::Stall(s) => {
+                if live {
+                    let f = crate::diagnose::stall_finding(&s);
+                    rep.early_finding(&f)
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = r
+            && io_error.is_none()
+        {
+            *io_error = Some(e);
+        }
+    }
+
+    pub fn push(&mut self, pkt: &Packet<'_>, rep: &mut Reporter) {
+        let (diag, live, io_error) = (&mut self.diag, self.live, &mut self.io_error);
+        let mut sink = |ev: Event| Self::on_event(diag, rep, live, io_error, ev);
+        self.engine.push(pkt, &mut sink);
+    }
+
+    pub fn advance(&mut self, now: Timestamp, rep: &mut Reporter) {
+        let (diag, live, io_error) = (&mut self.diag, self.live, &mut self.io_error);
+        let mut sink = |ev: Event| Self::on_event(diag, rep, live, io_error, ev);
+        self.engine.advance(now, &mut sink);
+    }
+
+    pub fn stats(&self) -> &modsniff_core::Stats {
+        self.engine.stats()
+    }
+
+    /// Ends the run; returns the highest severity found.
+    pub fn finish(
+        mut self,
+        rep: &mut Reporter,
+        source: &str,
+        warnings: &[String],
+        kernel: Option<KernelStats>,
+    ) -> Result<Option<Severity>> {
+        let (diag, live, io_error) = (&mut self.diag, self.live, &mut self.io_error);
+        let mut sink = |ev: Event| Self::on_event(diag, rep, live, io_error, ev);
+        let mut stats = self.engine.finish(&mut sink);
+        stats.kernel = kernel;
+        if let Some(e) = self.io_error.take() {
+            return Err(e).context("writing the report");
+        }
+        let findings: Vec<Finding> = self.diag.finish();
+        let worst = findings.iter().map(|f| f.severity).max();
+        let summary = Summary {
+            source,
+            stats: &stats,
+            go_endpoints: self.diag.go_endpoints(),
+            warnings,
+            findings_dropped: self.diag.dropped(),
+        };
+        rep.finish(&findings, &summary, false)
+            .context("writing the report")?;
+        Ok(worst)
+    }
+}

@@ -1,0 +1,115 @@
+//! Findings: the diagnosis, one per failing (or suspicious) thing, with the frames that show it.
+
+use modsniff_core::event::Evidence;
+use serde::Serialize;
+
+/// Where in a module fetch things went wrong (the contract's stages, in causal order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Dns,
+    Connect,
+    Proxy,
+    Tls,
+    Http,
+    Transfer,
+}
+
+/// What went wrong (the contract's kinds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    DnsServfail,
+    DnsNxdomain,
+    DnsTimeout,
+    DnsSuspiciousAnswer,
+    ConnectTimeout,
+    ConnectRefused,
+    ProxyAuthRequired,
+    ProxyDenied,
+    ProxyError,
+    ResetAfterClientHello,
+    HandshakeStall,
+    HandshakeAborted,
+    MitmCertificate,
+    TlsDowngrade,
+    HttpNotFound,
+    HttpError,
+    TransferStall,
+    TransferReset,
+    Retransmissions,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        use FindingKind::*;
+        match self {
+            DnsServfail => "dns-servfail",
+            DnsNxdomain => "dns-nxdomain",
+            DnsTimeout => "dns-timeout",
+            DnsSuspiciousAnswer => "dns-suspicious-answer",
+            ConnectTimeout => "connect-timeout",
+            ConnectRefused => "connect-refused",
+            ProxyAuthRequired => "proxy-auth-required",
+            ProxyDenied => "proxy-denied",
+            ProxyError => "proxy-error",
+            ResetAfterClientHello => "reset-after-client-hello",
+            HandshakeStall => "handshake-stall",
+            HandshakeAborted => "handshake-aborted",
+            MitmCertificate => "mitm-certificate",
+            TlsDowngrade => "tls-downgrade",
+            HttpNotFound => "http-not-found",
+            HttpError => "http-error",
+            TransferStall => "transfer-stall",
+            TransferReset => "transfer-reset",
+            Retransmissions => "retransmissions",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// Who caused it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Actor {
+    Server,
+    Client,
+    Proxy,
+    Middlebox,
+    Resolver,
+    Unknown,
+}
+
+/// One diagnosis (the contract's `finding` record, less its `type` tag).
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub stage: Stage,
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub actor: Actor,
+    /// The connection's id, or the DNS record's id.
+    pub connection: Option<u64>,
+    pub server_name: Option<String>,
+    pub server: Option<String>,
+    pub summary: String,
+    pub likely_go_error: Option<String>,
+    pub remedy: Option<String>,
+    pub evidence: Vec<Evidence>,
+}
+
+impl Finding {
+    pub fn first_frame(&self) -> u64 {
+        self.evidence
+            .iter()
+            .map(|e| e.packet)
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+}

@@ -1,0 +1,103 @@
+//! Stage `http`: plaintext answers that say no (an http:// GOPROXY, a proxy's absolute-form
+//! request).
+
+use super::finding::*;
+use super::{ConnFacts, Diagnoser, addr, ev, remedy};
+use crate::go::paths;
+
+pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) {
+    let c = f.c;
+    for tx in &c.http {
+        let Some(status) = tx.status else { continue };
+        if tx.method.as_deref() == Some("CONNECT") || status < 400 || status == 407 {
+            continue;
+        }
+        let uri = tx.uri.clone().unwrap_or_default();
+        let url = if uri.contains("://") {
+            uri.clone()
+        } else {
+            let host = tx.host.clone().unwrap_or_else(|| addr(c.server));
+            format!("http://{host}{uri}")
+        };
+        let go = paths::parse(&uri);
+        let reason = tx.reason().unwrap_or("").to_string();
+        let not_found = status == 404 || status == 410;
+        let what = match &go {
+            Some(g) => format!(
+                "{}{} ({:?})",
+                g.module.as_deref().unwrap_or("checksum database"),
+                g.version
+                    .as_ref()
+                    .map(|v| format!("@{v}"))
+                    .unwrap_or_default(),
+                g.endpoint
+            ),
+            None => uri.clone(),
+        };
+        let host = url
+            .split("://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or("");
+        let in_list = d.settings().is_configured_proxy(host);
+        let summary = if not_found {
+            format!(
+                "{} answered {status} {reason} for {what}: it does not have this module or version.{}",
+                addr(c.server),
+                if in_list.is_some() {
+                    " With GOPROXY's ',' the go command falls through to the next entry on 404/410."
+                } else {
+                    ""
+                }
+            )
+        } else {
+            format!("{} answered {status} {reason} for {what}.", addr(c.server))
+        };
+        let remedy = if not_found {
+            format!(
+                "Check the module path and version; for private modules {}",
+                remedy::PRIVATE.to_lowercase()
+            )
+        } else if status >= 500 {
+            format!(
+                "The proxy is failing. {} Use '|' between GOPROXY entries to fall through on any error.",
+                remedy::MIRROR
+            )
+        } else {
+            "The server refuses the request: check credentials (.netrc / GOAUTH) and the URL."
+                .to_string()
+        };
+        out.push((
+            Finding {
+                stage: Stage::Http,
+                kind: if not_found {
+                    FindingKind::HttpNotFound
+                } else {
+                    FindingKind::HttpError
+                },
+                severity: Severity::Error,
+                actor: Actor::Server,
+                connection: Some(c.id),
+                server_name: f.name.clone(),
+                server: Some(addr(c.server)),
+                summary,
+                likely_go_error: Some(format!("reading {url}: {status} {reason}")),
+                remedy: Some(remedy),
+                evidence: vec![
+                    ev(
+                        tx.request_frame().unwrap_or(0),
+                        tx.request_ts(),
+                        format!("{} {uri}", tx.method.as_deref().unwrap_or("GET")),
+                    ),
+                    ev(
+                        tx.response_frame().unwrap_or(0),
+                        tx.response_ts(),
+                        format!("{status} {reason}"),
+                    ),
+                ],
+            },
+            // A later success for the same target (a GOPROXY fallback) softens it.
+            true,
+        ));
+    }
+}

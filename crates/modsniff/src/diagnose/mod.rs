@@ -1,0 +1,354 @@
+//! From connection and DNS records to findings.
+//!
+//! Each connection is judged when its record arrives (so `live` can report as things happen);
+//! what needs the whole capture — whether a later attempt to the same target succeeded, what
+//! TTL an address shows elsewhere, whether a failed DNS lookup explains missing connections —
+//! is settled in `finish`. Detectors live one per stage in the files beside this one.
+
+mod actor;
+mod connect;
+mod dns;
+pub mod finding;
+mod http;
+mod proxy;
+mod tls;
+pub mod tlsview;
+mod transfer;
+
+pub use finding::{Actor, Finding, FindingKind, Severity, Stage};
+
+use crate::go::{GoRole, GoSettings, classify_host};
+use actor::TtlRange;
+use modsniff_core::app::dns::DnsRecord;
+use modsniff_core::event::{Connection, Evidence};
+use modsniff_core::flow::Transport;
+use modsniff_core::time::Timestamp;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use tlsview::TlsView;
+
+/// Findings kept at once; beyond it they are counted, not kept (a capture full of failures
+/// says what it needs to in the first ten thousand).
+pub const MAX_FINDINGS: usize = 10_000;
+
+/// A finding before the whole capture is known.
+#[derive(Debug)]
+struct Candidate {
+    finding: Finding,
+    /// Where the connection went: its name and address.
+    name: Option<String>,
+    addr: Option<SocketAddr>,
+    ts: Timestamp,
+    /// An error that a later successful connection to the same target turns into a warning
+    /// (Happy Eyeballs, retries, GOPROXY fallback).
+    soft: bool,
+}
+
+/// What one connection tells every detector.
+pub struct ConnFacts<'a> {
+    pub c: &'a Connection,
+    pub tls: Option<TlsView>,
+    /// The name the client wanted (SNI, CONNECT target, Host, DNS).
+    pub name: Option<String>,
+    /// The connection is to an HTTP proxy (CONNECT or absolute-form requests, HTTPS_PROXY, or
+    /// a proxy port).
+    pub via_proxy: bool,
+    pub role: Option<GoRole>,
+}
+
+/// Per-name DNS outcome.
+#[derive(Debug, Default)]
+struct DnsAgg {
+    failures: Vec<DnsRecord>,
+    answered_ok: bool,
+    first_ts: Option<Timestamp>,
+}
+
+/// Turns records into findings.
+pub struct Diagnoser {
+    settings: GoSettings,
+    candidates: Vec<Candidate>,
+    dropped: u64,
+    ttl_by_ip: HashMap<IpAddr, TtlRange>,
+    /// Successful connections: name or address -> times.
+    ok_names: HashMap<String, Vec<Timestamp>>,
+    ok_addrs: HashMap<SocketAddr, Vec<Timestamp>>,
+    dns: BTreeMap<String, DnsAgg>,
+    /// Names the client connected to (so a DNS failure is the cause only where no connection
+    /// to the name followed).
+    connected_names: HashSet<String>,
+    go_endpoints: BTreeMap<String, u64>,
+}
+
+impl Diagnoser {
+    pub fn new(settings: GoSettings) -> Self {
+        Diagnoser {
+            settings,
+            candidates: Vec::new(),
+            dropped: 0,
+            ttl_by_ip: HashMap::new(),
+            ok_names: HashMap::new(),
+            ok_addrs: HashMap::new(),
+            dns: BTreeMap::new(),
+            connected_names: HashSet::new(),
+            go_endpoints: BTreeMap::new(),
+        }
+    }
+
+    pub fn settings(&self) -> &GoSettings {
+        &self.settings
+    }
+
+    /// Go endpoints seen (host -> connections), for the summary.
+    pub fn go_endpoints(&self) -> &BTreeMap<String, u64> {
+        &self.go_endpoints
+    }
+
+    /// Findings not kept because of `MAX_FINDINGS`.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// The Go role of a server name under the user's settings.
+    pub fn role_of(&self, name: &str, port: u16) -> Option<GoRole> {
+        let hostport = format!("{name}:{port}");
+        if let Some(p) = self.settings.proxy_host()
+            && (p == hostport || p == name)
+        {
+            return Some(GoRole::HttpProxy);
+        }
+        if self
+            .settings
+            .sumdb_host()
+            .is_some_and(|h| h == name || h == hostport)
+        {
+            return Some(GoRole::ChecksumDb);
+        }
+        if self.settings.is_configured_proxy(name).is_some()
+            || self.settings.is_configured_proxy(&hostport).is_some()
+        {
+            return Some(GoRole::ModuleProxy);
+        }
+        classify_host(name)
+    }
+
+    fn push(&mut self, c: Option<&Connection>, name: Option<String>, finding: Finding, soft: bool) {
+        if self.candidates.len() >= MAX_FINDINGS {
+            self.dropped += 1;
+            return;
+        }
+        let ts = finding.evidence.first().map_or(Timestamp::ZERO, |e| e.ts);
+        self.candidates.push(Candidate {
+            finding,
+            name,
+            addr: c.map(|c| c.server),
+            ts,
+            soft,
+        });
+    }
+
+    /// Judges one finished connection; returns how many findings it produced.
+    pub fn on_connection(&mut self, c: &Connection) -> usize {
+        if c.transport == Transport::Udp {
+            if let Some(min) = c.server_stats.ttl_min {
+                self.note_ttl(c.server.ip(), min, c.server_stats.ttl_max.unwrap_or(min));
+            }
+            return 0;
+        }
+        let tls = c.tls.as_deref().map(TlsView::from_info);
+        let name = c.server_name.clone();
+        let via_proxy = proxy::is_proxy_connection(c, &self.settings);
+        let role = match &name {
+            Some(n) if via_proxy => {
+                let _ = n;
+                Some(GoRole::HttpProxy)
+            }
+            Some(n) => self.role_of(n, c.server.port()),
+            None if via_proxy => Some(GoRole::HttpProxy),
+            None => None,
+        };
+        // The CONNECT target names the real server; the TCP peer is the proxy.
+        let target = proxy::connect_target(c).or(name);
+        if let Some(n) = &target {
+            self.connected_names.insert(n.to_ascii_lowercase());
+            if role.is_some() || classify_host(n).is_some() {
+                *self.go_endpoints.entry(n.clone()).or_insert(0) += 1;
+            }
+        }
+        if let Some(min) = c.server_stats.ttl_min {
+            self.note_ttl(c.server.ip(), min, c.server_stats.ttl_max.unwrap_or(min));
+        }
+        let facts = ConnFacts {
+            c,
+            tls,
+            name: target.clone(),
+            via_proxy,
+            role,
+        };
+        let before = self.candidates.len();
+        let mut found = Vec::new();
+        if !connect::detect(&facts, self, &mut found)
+            && !proxy::detect(&facts, self, &mut found)
+            && !tls::detect(&facts, self, &mut found)
+        {
+            http::detect(&facts, self, &mut found);
+            transfer::detect(&facts, self, &mut found);
+        }
+        let mut failed = false;
+        for (f, soft) in found {
+            failed |= f.severity == Severity::Error;
+            self.push(Some(c), target.clone(), f, soft);
+        }
+        if !failed && succeeded(&facts) {
+            if let Some(n) = &target {
+                self.ok_names
+                    .entry(n.to_ascii_lowercase())
+                    .or_default()
+                    .push(c.ts_first);
+            }
+            self.ok_addrs.entry(c.server).or_default().push(c.ts_first);
+        }
+        self.candidates.len() - before
+    }
+
+    fn note_ttl(&mut self, ip: IpAddr, min: u8, max: u8) {
+        let e = self.ttl_by_ip.entry(ip).or_insert(TtlRange { min, max });
+        e.min = e.min.min(min);
+        e.max = e.max.max(max);
+    }
+
+    pub fn ttl_elsewhere(&self, ip: IpAddr) -> Option<TtlRange> {
+        self.ttl_by_ip.get(&ip).copied()
+    }
+
+    /// Records one DNS query/response.
+    pub fn on_dns(&mut self, r: &DnsRecord) {
+        let Some(q) = r.qname.as_deref() else { return };
+        let agg = self.dns.entry(q.to_ascii_lowercase()).or_default();
+        if agg.first_ts.is_none() {
+            agg.first_ts = Some(r.ts());
+        }
+        if dns::is_failure(r) {
+            if agg.failures.len() < 32 {
+                agg.failures.push(r.clone());
+            }
+        } else if r.rcode.as_deref() == Some("NOERROR") && r.has_address_answer() {
+            agg.answered_ok = true;
+        }
+    }
+
+    /// Settles everything that needs the whole capture and returns the findings, ordered by
+    /// cause: DNS first, then connect, proxy, TLS, HTTP, transfer; by first frame within.
+    pub fn finish(&mut self) -> Vec<Finding> {
+        let dns_aggs = std::mem::take(&mut self.dns);
+        for (name, agg) in dns_aggs {
+            if let Some(f) = dns::judge(
+                &name,
+                &agg.failures,
+                agg.answered_ok,
+                self.connected_names.contains(&name),
+                self,
+            ) {
+                self.push(None, Some(name), f, false);
+            }
+        }
+        let mut out = Vec::new();
+        for mut cand in std::mem::take(&mut self.candidates) {
+            if cand.soft && cand.finding.severity == Severity::Error && self.later_success(&cand) {
+                cand.finding.severity = Severity::Warning;
+                cand.finding.summary.push_str(
+                    " A later attempt to the same server succeeded, so the go command recovered.",
+                );
+            }
+            out.push(cand.finding);
+        }
+        out.sort_by_key(|f| (f.stage, f.first_frame()));
+        out
+    }
+
+    fn later_success(&self, cand: &Candidate) -> bool {
+        let after = |v: &Vec<Timestamp>| v.iter().any(|t| *t >= cand.ts);
+        cand.name
+            .as_ref()
+            .and_then(|n| self.ok_names.get(&n.to_ascii_lowercase()))
+            .is_some_and(after)
+            || cand
+                .addr
+                .and_then(|a| self.ok_addrs.get(&a))
+                .is_some_and(after)
+    }
+}
+
+/// A connection that did its job: data came back from the server and it wasn't cut off by the
+/// server.
+fn succeeded(f: &ConnFacts<'_>) -> bool {
+    let c = f.c;
+    let server_reset = c
+        .resets
+        .iter()
+        .any(|r| r.from == modsniff_core::flow::Side::Server);
+    if server_reset || c.server_stats.bytes == 0 {
+        return false;
+    }
+    if let Some(t) = &f.tls {
+        return t.server_hello.is_some()
+            && t.client_encrypted_records >= 1
+            && t.alerts.iter().all(|a| a.encrypted);
+    }
+    c.http.iter().all(|h| h.status.is_none_or(|s| s < 400))
+}
+
+/// Evidence helper.
+pub fn ev(packet: u64, ts: Option<Timestamp>, note: impl Into<String>) -> Evidence {
+    Evidence {
+        packet,
+        ts: ts.unwrap_or(Timestamp::ZERO),
+        note: note.into(),
+    }
+}
+
+/// `ip:port` as the go command prints it (IPv6 in brackets).
+pub fn addr(a: SocketAddr) -> String {
+    a.to_string()
+}
+
+/// Remedies shared by several detectors.
+pub mod remedy {
+    pub const MIRROR: &str = "Try another module mirror: GOPROXY=https://goproxy.cn,direct (or https://goproxy.io, or your company's Athens/Artifactory proxy).";
+    pub const NETWORK_TEAM: &str = "Ask the network team to allow it, quoting the frames below.";
+    pub const PRIVATE: &str = "For private modules set GOPRIVATE (and GONOSUMDB) so the go command fetches them directly.";
+}
+
+impl Diagnoser {
+    /// The last `n` findings produced (for printing them as they happen).
+    pub fn recent(&self, n: usize) -> impl Iterator<Item = &Finding> {
+        let start = self.candidates.len().saturating_sub(n);
+        self.candidates
+            .get(start..)
+            .unwrap_or(&[])
+            .iter()
+            .map(|c| &c.finding)
+    }
+}
+
+/// A connection gone silent while still open, reported by `live` while it happens.
+pub fn stall_finding(s: &modsniff_core::event::Stall) -> Finding {
+    let target = addr(s.server);
+    Finding {
+        stage: Stage::Transfer,
+        kind: FindingKind::TransferStall,
+        severity: Severity::Warning,
+        actor: Actor::Unknown,
+        connection: Some(s.conn_id),
+        server_name: s.server_name.clone(),
+        server: Some(target.clone()),
+        summary: format!(
+            "The connection to {target} has been silent for {:.0} s while still open (last packet: frame {}); if the go command is waiting on it, it hangs.",
+            s.idle.as_secs_f64(),
+            s.last_frame
+        ),
+        likely_go_error: None,
+        remedy: None,
+        evidence: vec![ev(s.last_frame, Some(s.since), "last packet")],
+    }
+}

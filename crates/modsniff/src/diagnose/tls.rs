@@ -1,0 +1,478 @@
+//! Stage `tls`: the handshake was reset, stalled, aborted by an alert, intercepted, or
+//! downgraded.
+
+use super::actor::{INITIAL_TTLS, Sender, judge_server_rsts, same_subnet, server_rsts};
+use super::finding::*;
+use super::{ConnFacts, Diagnoser, addr, ev, remedy};
+use crate::go::GoRole;
+use modsniff_core::flow::Side;
+
+/// Go gives up on a handshake after 10 s (net/http's TLSHandshakeTimeout).
+const GO_TLS_TIMEOUT_SECS: f64 = 10.0;
+/// A handshake silent this long is reported as a stall even when the capture stopped earlier.
+const STALL_SECS: f64 = 5.0;
+
+/// Issuer fragments of TLS interception products (data, never the only test).
+pub const INTERCEPTION_ISSUERS: &[&str] = &[
+    "zscaler",
+    "fortinet",
+    "fortigate",
+    "palo alto",
+    "paloalto",
+    "blue coat",
+    "bluecoat",
+    "symantec web",
+    "cisco umbrella",
+    "opendns",
+    "sophos",
+    "kaspersky",
+    "eset",
+    "avast",
+    "avg ",
+    "bitdefender",
+    "fiddler",
+    "mitmproxy",
+    "burp",
+    "portswigger",
+    "charles proxy",
+    "netskope",
+    "forcepoint",
+    "websense",
+    "mcafee web",
+    "checkpoint",
+    "check point",
+    "barracuda",
+    "untangle",
+    "smoothwall",
+    "lightspeed",
+    "securly",
+    "contentkeeper",
+    "inspection",
+    "ssl inspect",
+    "tls inspect",
+    "decrypt",
+    "intercept",
+];
+
+pub fn is_interception_issuer(issuer: &str) -> bool {
+    let i = issuer.to_ascii_lowercase();
+    INTERCEPTION_ISSUERS.iter().any(|p| i.contains(p))
+}
+
+pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) -> bool {
+    let c = f.c;
+    let Some(t) = &f.tls else { return false };
+    let Some(hello) = &t.client_hello else {
+        return false;
+    };
+    let target = addr(c.server);
+    let name = f.name.clone().or(hello.sni.clone());
+    let hello_ev = ev(
+        hello.last_frame.max(hello.first_frame),
+        hello.ts,
+        format!(
+            "ClientHello{}{}",
+            hello
+                .sni
+                .as_ref()
+                .map(|s| format!(" SNI={s}"))
+                .unwrap_or_default(),
+            if hello.segments > 1 {
+                format!(" ({} TCP segments)", hello.segments)
+            } else {
+                String::new()
+            }
+        ),
+    );
+    let base =
+        |kind, severity, actor, summary: String, go: Option<String>, remedy: String, evidence| {
+            Finding {
+                stage: Stage::Tls,
+                kind,
+                severity,
+                actor,
+                connection: Some(c.id),
+                server_name: name.clone(),
+                server: Some(target.clone()),
+                summary,
+                likely_go_error: go,
+                remedy: Some(remedy),
+                evidence,
+            }
+        };
+    let rsts = server_rsts(c);
+    let in_tunnel = f.via_proxy;
+
+    // 1. Reset before the ServerHello.
+    if t.server_hello.is_none()
+        && let Some(r) = rsts.first()
+    {
+        let sender = if in_tunnel {
+            Sender::Server
+        } else {
+            judge_server_rsts(c, &rsts, d.ttl_elsewhere(c.server.ip()))
+        };
+        let (actor, why) = match &sender {
+            Sender::Middlebox(w) => (
+                Actor::Middlebox,
+                format!(" The reset was forged by a middlebox: {}.", w.join("; ")),
+            ),
+            Sender::Server => (
+                if in_tunnel {
+                    Actor::Proxy
+                } else {
+                    Actor::Server
+                },
+                String::new(),
+            ),
+        };
+        let sni = hello.sni.as_deref().unwrap_or("(no SNI)");
+        let summary = format!(
+            "The TLS handshake with {target} was reset right after the ClientHello (SNI {sni}).{why}"
+        );
+        let remedy = if actor == Actor::Middlebox {
+            format!(
+                "A firewall blocks connections that name {sni} in the ClientHello (SNI filtering). {} Or: {}",
+                remedy::NETWORK_TEAM,
+                remedy::MIRROR
+            )
+        } else {
+            format!(
+                "The server refused the handshake: check that {target} serves TLS for {sni}. {}",
+                remedy::MIRROR
+            )
+        };
+        let mut evidence = vec![
+            hello_ev.clone(),
+            ev(r.packet, Some(r.ts), format!("RST (TTL {})", r.ttl)),
+        ];
+        if let Some(ttl) = c.server_stats.ttl_min
+            && let Some(&syn) = c.server_stats.syn_frames.first()
+        {
+            evidence.push(ev(
+                syn,
+                c.server_stats.ts_first,
+                format!("SYN-ACK from the server (TTL {ttl})"),
+            ));
+        }
+        let local = c.client;
+        out.push((
+            base(
+                FindingKind::ResetAfterClientHello,
+                Severity::Error,
+                actor,
+                summary,
+                Some(format!(
+                    "read tcp {local}->{target}: read: connection reset by peer"
+                )),
+                remedy,
+                evidence,
+            ),
+            true,
+        ));
+        return true;
+    }
+
+    // 2. Plaintext alert during the handshake.
+    if let Some(a) = t.alerts.iter().find(|a| !a.encrypted) {
+        let desc = a
+            .description_name
+            .clone()
+            .unwrap_or_else(|| format!("alert {}", a.description.unwrap_or(0)));
+        let from_server = a.from == Side::Server;
+        // A client that rejects the certificate is the interception case, judged below.
+        if from_server || !cert_problem(t) {
+            let actor = if from_server {
+                if in_tunnel {
+                    Actor::Proxy
+                } else {
+                    sender_of_server_packets(f, d)
+                }
+            } else {
+                Actor::Client
+            };
+            let summary = format!(
+                "The TLS handshake with {target} was aborted by a {} alert from the {}: {desc}.",
+                if a.level == Some(2) {
+                    "fatal"
+                } else {
+                    "warning"
+                },
+                if from_server { "server" } else { "client" }
+            );
+            let go = if from_server {
+                Some(format!("remote error: tls: {}", desc.replace('_', " ")))
+            } else {
+                None
+            };
+            let remedy = if from_server {
+                "The server rejects what the client offered (versions, ciphers, SNI): check for a middlebox or a server that needs other TLS settings."
+                    .to_string()
+            } else {
+                "The client rejected the server's handshake: see the go error.".to_string()
+            };
+            let evidence = vec![
+                hello_ev.clone(),
+                ev(a.frame, a.ts, format!("TLS alert {desc}")),
+            ];
+            out.push((
+                base(
+                    FindingKind::HandshakeAborted,
+                    Severity::Error,
+                    actor,
+                    summary,
+                    go,
+                    remedy,
+                    evidence,
+                ),
+                false,
+            ));
+            return true;
+        }
+    }
+
+    // 3. Interception.
+    if let Some(found) = interception(f, d, &hello_ev) {
+        out.push((found, false));
+        if t.client_ccs || t.client_encrypted_records > 1 {
+            // Accepted: the connection went on; later stages still apply.
+            return false;
+        }
+        return true;
+    }
+
+    // 4. Downgrade.
+    if let Some(sh) = &t.server_hello
+        && t.offered_tls13()
+        && sh.version != 0x0304
+        && sh.version != 0
+        && !sh.hello_retry
+    {
+        let summary = format!(
+            "The client offered TLS 1.3 but {target} answered with {}: something between them (or an old server) negotiated an older version.",
+            version_name(sh.version)
+        );
+        out.push((
+            base(
+                FindingKind::TlsDowngrade,
+                Severity::Warning,
+                if in_tunnel { Actor::Proxy } else { Actor::Unknown },
+                summary,
+                None,
+                "Usually harmless; if a TLS-inspecting middlebox is the cause, its certificate is what to check.".into(),
+                vec![hello_ev.clone(), ev(sh.frame, None, format!("ServerHello {}", version_name(sh.version)))],
+            ),
+            false,
+        ));
+    }
+
+    // 5. Abandoned TLS 1.3 handshake (the client sends an encrypted alert and closes right after
+    // the server's first flight): the certificate was rejected, but it is encrypted.
+    if let Some(sh) = &t.server_hello
+        && sh.version == 0x0304
+        && t.client_last_record_alert_like
+        && t.client_encrypted_records <= 2
+        && c.client_stats.fin_frame.is_some()
+    {
+        let frame = t.client_last_record_frame.unwrap_or(sh.frame);
+        let summary = format!(
+            "The client abandoned the TLS 1.3 handshake with {target}: right after the server's first flight it sent an encrypted alert and closed. With TLS 1.3 the certificate is encrypted, so this is indirect evidence that the client rejected it."
+        );
+        out.push((
+            base(
+                FindingKind::HandshakeAborted,
+                Severity::Error,
+                Actor::Client,
+                summary,
+                Some("tls: failed to verify certificate: x509: certificate signed by unknown authority".into()),
+                "If a TLS-inspecting proxy is in the path, install its CA certificate (SSL_CERT_FILE=/path/to/ca.pem) or ask for proxy.golang.org to be exempted.".into(),
+                vec![hello_ev.clone(), ev(sh.frame, None, "ServerHello (TLS 1.3)"), ev(frame, None, "encrypted alert from the client")],
+            ),
+            false,
+        ));
+        return true;
+    }
+
+    // 6. No ServerHello and no reset: stall.
+    if t.server_hello.is_none() && c.server_stats.fin_frame.is_none() {
+        let end = c.ts_last;
+        let waited = hello.ts.map_or(0.0, |ts| end.since(ts).as_secs_f64());
+        let client_gave_up =
+            c.client_stats.fin_frame.is_some() || c.resets.iter().any(|r| r.from == Side::Client);
+        if waited >= STALL_SECS || (client_gave_up && waited >= GO_TLS_TIMEOUT_SECS * 0.9) {
+            let acked = c.server_stats.packets > 1;
+            let big = hello.segments > 1 || hello.handshake_len > 1400;
+            let mut summary = format!(
+                "The TLS handshake with {target} stalled: the ClientHello got no answer for {waited:.1} s{}.",
+                if client_gave_up {
+                    " and the client gave up"
+                } else {
+                    ""
+                }
+            );
+            let mut remedy = format!("{} {}", remedy::NETWORK_TEAM, remedy::MIRROR);
+            if big && hello.pq_key_share {
+                summary.push_str(&format!(
+                    " The ClientHello is {} bytes over {} TCP segments (post-quantum key share): some middleboxes drop such large hellos.",
+                    hello.handshake_len, hello.segments
+                ));
+                remedy = format!(
+                    "Try GODEBUG=tlsmlkem=0 (smaller ClientHello without the post-quantum key share). {remedy}"
+                );
+            }
+            let actor = if acked { Actor::Server } else { Actor::Unknown };
+            if acked {
+                summary
+                    .push_str(" The server's TCP stack acknowledged it, but no ServerHello came.");
+            }
+            out.push((
+                base(
+                    FindingKind::HandshakeStall,
+                    Severity::Error,
+                    actor,
+                    summary,
+                    Some("net/http: TLS handshake timeout".into()),
+                    remedy,
+                    vec![hello_ev],
+                ),
+                true,
+            ));
+            return true;
+        }
+    }
+    false
+}
+
+fn version_name(v: u16) -> String {
+    match v {
+        0x0304 => "TLS 1.3".into(),
+        0x0303 => "TLS 1.2".into(),
+        0x0302 => "TLS 1.1".into(),
+        0x0301 => "TLS 1.0".into(),
+        0x0300 => "SSL 3.0".into(),
+        v => format!("version {v:#06x}"),
+    }
+}
+
+/// The server's certificate did not validate against the trusted roots.
+fn cert_problem(t: &super::tlsview::TlsView) -> bool {
+    t.validation.as_deref().is_some_and(|v| v != "valid")
+}
+
+/// Who the "server" packets come from: a middlebox when they arrive with an initial TTL from
+/// an address that is not on the client's link.
+fn sender_of_server_packets(f: &ConnFacts<'_>, _d: &Diagnoser) -> Actor {
+    let c = f.c;
+    match c.server_stats.ttl_max {
+        Some(ttl)
+            if INITIAL_TTLS.contains(&ttl)
+                && !same_subnet(c.client.ip(), c.server.ip())
+                && !c.server.ip().is_loopback() =>
+        {
+            Actor::Middlebox
+        }
+        _ => Actor::Server,
+    }
+}
+
+/// A TLS-intercepting middlebox: an untrusted chain for a public name with at least one more
+/// sign, or a chain the client rejected.
+fn interception(f: &ConnFacts<'_>, d: &Diagnoser, hello_ev: &super::Evidence) -> Option<Finding> {
+    let c = f.c;
+    let t = f.tls.as_ref()?;
+    let leaf = t.certificates.first()?;
+    let validation = t.validation.as_deref().unwrap_or("unknown");
+    if validation == "valid" {
+        return None;
+    }
+    let mut signs = Vec::new();
+    if is_interception_issuer(&leaf.issuer) {
+        signs.push(format!(
+            "its issuer \"{}\" is a TLS-inspection CA",
+            leaf.issuer
+        ));
+    }
+    if !f.via_proxy
+        && let Some(ttl) = c.server_stats.ttl_max
+        && INITIAL_TTLS.contains(&ttl)
+        && !same_subnet(c.client.ip(), c.server.ip())
+        && !c.server.ip().is_loopback()
+    {
+        signs.push(format!("the \"server\" answers with TTL {ttl}, an initial value: it is the adjacent hop, not the real server"));
+    }
+    let public_go_host = matches!(
+        f.role,
+        Some(GoRole::ModuleProxy | GoRole::ChecksumDb | GoRole::Vcs)
+    );
+    if public_go_host {
+        signs.push(format!(
+            "{} is a public host whose genuine certificate chains to a public root",
+            f.name.as_deref().unwrap_or("the server")
+        ));
+    }
+    let rejected = t
+        .alerts
+        .iter()
+        .any(|a| a.from == Side::Client && !a.encrypted)
+        || (!t.client_ccs
+            && t.client_encrypted_records == 0
+            && (c.client_stats.fin_frame.is_some()
+                || c.resets.iter().any(|r| r.from == Side::Client)));
+    if signs.is_empty() && !(rejected && validation == "unknown-issuer") {
+        return None;
+    }
+    let _ = d;
+    let target = addr(c.server);
+    let accepted = t.client_ccs || t.client_encrypted_records > 1;
+    let severity = if accepted {
+        Severity::Warning
+    } else {
+        Severity::Error
+    };
+    let mut summary = format!(
+        "TLS interception: {target} presented a certificate for {} issued by \"{}\" that does not validate against the trusted roots ({validation}).",
+        leaf.subject, leaf.issuer
+    );
+    if !signs.is_empty() {
+        summary.push_str(&format!(" Signs of a middlebox: {}.", signs.join("; ")));
+    }
+    summary.push_str(if accepted {
+        " The client accepted it (its trust store has the interception CA), so the fetch worked through the middlebox."
+    } else {
+        " The client rejected it and aborted the handshake."
+    });
+    let mut evidence = vec![hello_ev.clone()];
+    if let Some(fr) = t.certificate_frame {
+        evidence.push(super::ev(
+            fr,
+            None,
+            format!("Certificate issued by {}", leaf.issuer),
+        ));
+    }
+    if let Some(a) = t.alerts.iter().find(|a| a.from == Side::Client) {
+        evidence.push(super::ev(a.frame, a.ts, "client alert"));
+    }
+    Some(Finding {
+        stage: Stage::Tls,
+        kind: FindingKind::MitmCertificate,
+        severity,
+        actor: Actor::Middlebox,
+        connection: Some(c.id),
+        server_name: f.name.clone(),
+        server: Some(target),
+        summary,
+        likely_go_error: (!accepted).then(|| {
+            "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+                .to_string()
+        }),
+        remedy: Some(if accepted {
+            "Interception is in place and trusted; if that is not intended, tell the security team. Module checksums are still verified by GOSUMDB.".into()
+        } else {
+            format!(
+                "Install the interception CA (issuer \"{}\") and point the go command at it: SSL_CERT_FILE=/path/to/corp-ca.pem, or ask for proxy.golang.org and sum.golang.org to be exempted from inspection.",
+                leaf.issuer
+            )
+        }),
+        evidence,
+    })
+}

@@ -1,0 +1,165 @@
+//! Stage `transfer`: the response started and then stopped (a stall: the go command has no
+//! body timeout and hangs), was cut by a reset, or crawled through heavy retransmission.
+
+use super::actor::{Sender, judge_server_rsts, server_rsts};
+use super::finding::*;
+use super::{ConnFacts, Diagnoser, addr, ev, remedy};
+use modsniff_core::flow::Side;
+
+/// Silence after the server's last data, with the connection still open, that counts as a stall.
+const STALL_SECS: f64 = 5.0;
+/// Retransmitted share of a side's data segments that is worth a warning.
+const RETRANS_RATIO: f64 = 0.10;
+const RETRANS_MIN: u64 = 10;
+
+pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) {
+    let c = f.c;
+    let target = addr(c.server);
+    let s = &c.server_stats;
+    let started = s.bytes > 0 && c.client_stats.bytes > 0;
+    let rsts = server_rsts(c);
+    let client_closed_first = match (c.client_stats.fin_frame, rsts.first()) {
+        (Some(fin), Some(r)) => fin < r.packet,
+        _ => false,
+    };
+    if started
+        && let Some(r) = rsts.first()
+        && !client_closed_first
+    {
+        let (actor, why) = match judge_server_rsts(c, &rsts, d.ttl_elsewhere(c.server.ip())) {
+            Sender::Middlebox(w) => (
+                Actor::Middlebox,
+                format!(" The reset was forged by a middlebox: {}.", w.join("; ")),
+            ),
+            Sender::Server => (
+                if f.via_proxy {
+                    Actor::Proxy
+                } else {
+                    Actor::Server
+                },
+                String::new(),
+            ),
+        };
+        let mut evidence = Vec::new();
+        if let Some(fr) = s.first_data_frame {
+            evidence.push(ev(fr, s.ts_first, "first data from the server"));
+        }
+        evidence.push(ev(r.packet, Some(r.ts), format!("RST (TTL {})", r.ttl)));
+        out.push((
+            Finding {
+                stage: Stage::Transfer,
+                kind: FindingKind::TransferReset,
+                severity: Severity::Error,
+                actor,
+                connection: Some(c.id),
+                server_name: f.name.clone(),
+                server: Some(target.clone()),
+                summary: format!(
+                    "The transfer from {target} was cut by a reset after {} bytes from the server.{why}",
+                    s.bytes
+                ),
+                likely_go_error: Some(format!("read tcp {}->{target}: read: connection reset by peer", c.client)),
+                remedy: Some(if actor == Actor::Middlebox {
+                    format!("A middlebox kills the download. {} {}", remedy::NETWORK_TEAM, remedy::MIRROR)
+                } else {
+                    format!("The server aborted the download; retry, or {}", remedy::MIRROR.to_lowercase())
+                }),
+                evidence,
+            },
+            true,
+        ));
+        return;
+    }
+    // A stall: the server stopped sending, the connection stayed open (no FIN/RST from the
+    // server) and nothing happened for a while before the client gave up or the capture ended.
+    if started
+        && s.fin_frame.is_none()
+        && rsts.is_empty()
+        && let (Some(last_data), Some(last_frame)) = (s.last_data_ts, s.last_data_frame)
+    {
+        let client_end = c
+            .client_stats
+            .fin_frame
+            .map(|_| c.ts_last)
+            .or_else(|| {
+                c.resets
+                    .iter()
+                    .find(|r| r.from == Side::Client)
+                    .map(|r| r.ts)
+            })
+            .unwrap_or(c.ts_last);
+        let silent = client_end.since(last_data).as_secs_f64();
+        let client_waited = c.client_stats.last_data_ts.is_none_or(|t| t <= last_data)
+            || c.client_stats
+                .last_data_ts
+                .is_some_and(|t| client_end.since(t).as_secs_f64() >= STALL_SECS);
+        if silent >= STALL_SECS
+            && client_waited
+            && c.end_reason != modsniff_core::event::EndReason::Idle
+        {
+            let body = c.http.iter().find_map(|h| h.body_shortfall());
+            let mut summary = format!(
+                "The transfer from {target} stalled: the server's data stopped at frame {last_frame} and nothing followed for {silent:.1} s while the connection stayed open."
+            );
+            if let Some((got, want)) = body {
+                summary.push_str(&format!(
+                    " The response body stopped at {got} of {want} bytes."
+                ));
+            }
+            summary.push_str(" The go command has no body timeout, so it hangs.");
+            out.push((
+                Finding {
+                    stage: Stage::Transfer,
+                    kind: FindingKind::TransferStall,
+                    severity: Severity::Error,
+                    actor: if f.via_proxy { Actor::Proxy } else { Actor::Server },
+                    connection: Some(c.id),
+                    server_name: f.name.clone(),
+                    server: Some(target.clone()),
+                    summary,
+                    likely_go_error: None,
+                    remedy: Some(format!(
+                        "Interrupt and retry (the module cache resumes nothing, but a retry often gets a healthy server); if it keeps happening, {}",
+                        remedy::MIRROR.to_lowercase()
+                    )),
+                    evidence: vec![ev(last_frame, Some(last_data), "last data from the server")],
+                },
+                true,
+            ));
+            return;
+        }
+    }
+    // Heavy retransmission that still got through.
+    for (side, st) in [
+        (Side::Client, &c.client_stats),
+        (Side::Server, &c.server_stats),
+    ] {
+        let data_pkts = st.packets.max(1);
+        if st.retransmissions >= RETRANS_MIN
+            && st.retransmissions as f64 / data_pkts as f64 >= RETRANS_RATIO
+        {
+            out.push((
+                Finding {
+                    stage: Stage::Transfer,
+                    kind: FindingKind::Retransmissions,
+                    severity: Severity::Warning,
+                    actor: Actor::Unknown,
+                    connection: Some(c.id),
+                    server_name: f.name.clone(),
+                    server: Some(target.clone()),
+                    summary: format!(
+                        "Heavy packet loss: the {} retransmitted {} of {} segments on the way to {target}.",
+                        if side == Side::Client { "client" } else { "server" },
+                        st.retransmissions,
+                        st.packets
+                    ),
+                    likely_go_error: None,
+                    remedy: Some("A lossy path slows downloads; if they time out, check the link or use a closer mirror.".into()),
+                    evidence: st.first_data_frame.map(|fr| vec![ev(fr, st.ts_first, "first data")]).unwrap_or_default(),
+                },
+                false,
+            ));
+            break;
+        }
+    }
+}

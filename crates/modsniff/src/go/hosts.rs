@@ -1,0 +1,78 @@
+//! Well-known hosts of the Go module ecosystem.
+
+use serde::Serialize;
+
+/// What a host is to the go command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GoRole {
+    /// A GOPROXY module proxy (public mirror or self-hosted).
+    ModuleProxy,
+    /// A checksum database (GOSUMDB).
+    ChecksumDb,
+    /// A version-control host fetched directly (GOPROXY=direct, GOPRIVATE).
+    Vcs,
+    /// An HTTP(S) proxy the go command tunnels through (HTTPS_PROXY).
+    HttpProxy,
+}
+
+/// Public module proxies.
+pub const MODULE_PROXIES: &[&str] = &[
+    "proxy.golang.org",
+    "goproxy.cn",
+    "goproxy.io",
+    "proxy.golang.com.cn",
+    "goproxy.baidu.com",
+    "mirrors.aliyun.com",
+    "mirrors.tencent.com",
+    "gocenter.io",
+];
+
+/// Public checksum databases.
+pub const CHECKSUM_DBS: &[&str] = &["sum.golang.org", "sum.golang.google.cn"];
+
+/// Hosts the go command fetches from directly (GOPROXY=direct, GOPRIVATE).
+pub const VCS_HOSTS: &[&str] = &[
+    "github.com",
+    "gitlab.com",
+    "bitbucket.org",
+    "go.googlesource.com",
+    "golang.org",
+    "go.dev",
+    "gopkg.in",
+    "codeberg.org",
+    "git.sr.ht",
+    "storage.googleapis.com",
+    "dl.google.com",
+];
+
+/// The role of a well-known host name, if it is one.
+pub fn classify_host(name: &str) -> Option<GoRole> {
+    let n = name.trim_end_matches('.').to_ascii_lowercase();
+    let is = |list: &[&str]| {
+        list.iter()
+            .any(|h| n == *h || n.ends_with(&format!(".{h}")))
+    };
+    if is(CHECKSUM_DBS) {
+        Some(GoRole::ChecksumDb)
+    } else if is(MODULE_PROXIES) {
+        Some(GoRole::ModuleProxy)
+    } else if is(VCS_HOSTS) {
+        Some(GoRole::Vcs)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_hosts() {
+        assert_eq!(classify_host("proxy.golang.org"), Some(GoRole::ModuleProxy));
+        assert_eq!(classify_host("sum.golang.org."), Some(GoRole::ChecksumDb));
+        assert_eq!(classify_host("github.com"), Some(GoRole::Vcs));
+        assert_eq!(classify_host("example.com"), None);
+    }
+}

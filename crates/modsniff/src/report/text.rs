@@ -1,0 +1,278 @@
+//! The report for people: the verdict first, one block per finding (what, who, the go error
+//! it explains, the frames that prove it, what to change), then a summary.
+
+use crate::diagnose::{Finding, Severity};
+use modsniff_core::Stats;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// ANSI styling, or none.
+#[derive(Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    pub fn red(&self, s: &str) -> String {
+        self.paint("1;31", s)
+    }
+    pub fn yellow(&self, s: &str) -> String {
+        self.paint("33", s)
+    }
+    pub fn green(&self, s: &str) -> String {
+        self.paint("1;32", s)
+    }
+    pub fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+    pub fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+}
+
+/// One row of the `-v` connection table.
+#[derive(Clone, Debug)]
+pub struct ConnRow {
+    pub id: u64,
+    pub proto: &'static str,
+    pub client: String,
+    pub server: String,
+    pub state: &'static str,
+    pub history: String,
+    pub bytes: (u64, u64),
+    pub name: String,
+    pub alpn: String,
+    pub ja4: String,
+    pub issuer: String,
+}
+
+pub struct Summary<'a> {
+    pub source: &'a str,
+    pub stats: &'a Stats,
+    pub go_endpoints: &'a BTreeMap<String, u64>,
+    pub warnings: &'a [String],
+    pub findings_dropped: u64,
+}
+
+fn severity_word(s: Severity, st: Style) -> String {
+    match s {
+        Severity::Error => st.red("error  "),
+        Severity::Warning => st.yellow("warning"),
+        Severity::Info => st.dim("info   "),
+    }
+}
+
+pub fn render(
+    findings: &[Finding],
+    summary: &Summary<'_>,
+    rows: Option<&[ConnRow]>,
+    st: Style,
+) -> String {
+    let mut o = String::new();
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .count();
+    let infos = findings.len() - errors - warnings;
+    let head = if errors > 0 {
+        st.red(&format!(
+            "FAILED: {errors} error{}",
+            if errors == 1 { "" } else { "s" }
+        ))
+    } else if warnings > 0 {
+        st.yellow(&format!(
+            "OK with {warnings} warning{}",
+            if warnings == 1 { "" } else { "s" }
+        ))
+    } else {
+        st.green("OK: no problem found")
+    };
+    let _ = writeln!(
+        o,
+        "{head}{}  {}",
+        if errors > 0 && warnings > 0 {
+            format!(
+                ", {warnings} warning{}",
+                if warnings == 1 { "" } else { "s" }
+            )
+        } else {
+            String::new()
+        },
+        st.dim(&format!(
+            "[{}: {} packets, {} connections]",
+            summary.source, summary.stats.packets, summary.stats.tcp_connections
+        ))
+    );
+    // One line per finding: the ten-second view.
+    for f in findings.iter().filter(|f| f.severity != Severity::Info) {
+        let target = f
+            .server_name
+            .clone()
+            .or_else(|| f.server.clone())
+            .unwrap_or_else(|| "?".into());
+        let _ = writeln!(
+            o,
+            "  {} {:<9} {:<26} {:<24} by {:?}{}",
+            severity_word(f.severity, st),
+            format!("{:?}", f.stage).to_lowercase(),
+            f.kind.as_str(),
+            target,
+            f.actor,
+            f.likely_go_error
+                .as_ref()
+                .map(|g| format!("  -> {g}"))
+                .unwrap_or_default()
+        );
+    }
+    for f in findings {
+        let _ = writeln!(o);
+        let target = match (&f.server_name, &f.server) {
+            (Some(n), Some(s)) => format!("{n} ({s})"),
+            (Some(n), None) => n.clone(),
+            (None, Some(s)) => s.clone(),
+            (None, None) => "?".into(),
+        };
+        let _ = writeln!(
+            o,
+            "{} {} {} {}",
+            severity_word(f.severity, st),
+            st.bold(&format!(
+                "[{}/{}]",
+                format!("{:?}", f.stage).to_lowercase(),
+                f.kind.as_str()
+            )),
+            target,
+            st.dim(&format!(
+                "actor: {}",
+                format!("{:?}", f.actor).to_lowercase()
+            ))
+        );
+        let _ = writeln!(o, "  {}", f.summary);
+        if let Some(g) = &f.likely_go_error {
+            let _ = writeln!(o, "  go error: {g}");
+        }
+        if !f.evidence.is_empty() {
+            let _ = writeln!(o, "  evidence:");
+            for e in &f.evidence {
+                let _ = writeln!(o, "    frame {:>6}  {}", e.packet, e.note);
+            }
+        }
+        if let Some(r) = &f.remedy {
+            let _ = writeln!(o, "  remedy:   {r}");
+        }
+    }
+    if infos > 0 || errors + warnings > 0 {
+        let _ = writeln!(o);
+    }
+    if let Some(rows) = rows {
+        let _ = writeln!(o, "{}", st.bold("Connections"));
+        let _ = writeln!(
+            o,
+            "  {:>5} {:<4} {:<22} {:<22} {:<6} {:<12} {:>9} {:>9}  {:<28} {:<8} {:<18} issuer",
+            "id",
+            "pro",
+            "client",
+            "server",
+            "state",
+            "history",
+            "c bytes",
+            "s bytes",
+            "server name",
+            "alpn",
+            "ja4"
+        );
+        for r in rows {
+            let _ = writeln!(
+                o,
+                "  {:>5} {:<4} {:<22} {:<22} {:<6} {:<12} {:>9} {:>9}  {:<28} {:<8} {:<18} {}",
+                r.id,
+                r.proto,
+                r.client,
+                r.server,
+                r.state,
+                r.history,
+                r.bytes.0,
+                r.bytes.1,
+                r.name,
+                r.alpn,
+                r.ja4,
+                r.issuer
+            );
+        }
+        let _ = writeln!(o);
+    }
+    let s = summary.stats;
+    let _ = writeln!(o, "{}", st.bold("Summary"));
+    let _ = writeln!(
+        o,
+        "  {} packets ({:.1} MB), {} TCP connections, {} UDP flows, {} DNS messages",
+        s.packets,
+        s.bytes as f64 / 1e6,
+        s.tcp_connections,
+        s.udp_flows,
+        s.dns_messages
+    );
+    if summary.go_endpoints.is_empty() {
+        let _ = writeln!(
+            o,
+            "  Go endpoints: none seen (no connection named a module proxy, checksum database or VCS host)"
+        );
+    } else {
+        let list: Vec<String> = summary
+            .go_endpoints
+            .iter()
+            .map(|(h, n)| format!("{h} ({n})"))
+            .collect();
+        let _ = writeln!(o, "  Go endpoints: {}", list.join(", "));
+    }
+    let decode: u64 = s.decode_errors.values().sum();
+    let _ = writeln!(
+        o,
+        "  decode problems: {decode}{}; truncated packets: {}; evicted flows: {}; reassembly bytes dropped: {}; missed bytes: {}",
+        if decode > 0 {
+            format!(
+                " ({})",
+                s.decode_errors
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            String::new()
+        },
+        s.truncated_packets,
+        s.evicted_flows,
+        s.reassembly_dropped_bytes,
+        s.missed_bytes
+    );
+    if let Some(k) = &s.kernel {
+        let _ = writeln!(
+            o,
+            "  kernel: {} received, {} dropped, {} dropped by the interface",
+            k.received, k.dropped, k.if_dropped
+        );
+    }
+    if summary.findings_dropped > 0 {
+        let _ = writeln!(
+            o,
+            "  findings not shown (cap reached): {}",
+            summary.findings_dropped
+        );
+    }
+    for w in summary.warnings {
+        let _ = writeln!(o, "  {} {w}", st.yellow("warning:"));
+    }
+    o
+}

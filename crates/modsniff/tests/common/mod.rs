@@ -1,0 +1,97 @@
+//! Helpers: run the built binary, find fixtures and ../shared.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_modsniff"))
+}
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+pub fn fixtures() -> PathBuf {
+    root().join("fixtures")
+}
+
+/// ../shared beside the repository (CI has it; a user's clone may not).
+pub fn shared() -> Option<PathBuf> {
+    let p = root().join("../shared");
+    p.is_dir().then_some(p)
+}
+
+/// Prints why a test is skipped; returns None so callers can `let Some(..) = .. else { return }`.
+pub fn shared_or_skip(what: &str) -> Option<PathBuf> {
+    let s = shared();
+    if s.is_none() {
+        eprintln!(
+            "SKIP {what}: ../shared is absent (it is beside the repository in CI, not in a user's clone)"
+        );
+    }
+    s
+}
+
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run modsniff")
+}
+
+/// Runs `read --format ndjson [EXTRA] FILE` and parses every line.
+pub fn ndjson(file: &Path, extra: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+    let f = file.to_str().unwrap();
+    let mut args = vec!["read", "--format", "ndjson"];
+    args.extend_from_slice(extra);
+    args.push(f);
+    let out = run(&args);
+    let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
+    let recs = stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{f}: bad JSON line {l:?}: {e}"))
+        })
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        recs,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn of_type<'a>(recs: &'a [serde_json::Value], ty: &str) -> Vec<&'a serde_json::Value> {
+    recs.iter().filter(|r| r["type"] == ty).collect()
+}
+
+/// Every capture file below `dir` (pcap, pcapng, trace), skipping `reference/`.
+pub fn captures(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n != "reference") {
+                    stack.push(p);
+                }
+            } else if p
+                .extension()
+                .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "trace")
+            {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}

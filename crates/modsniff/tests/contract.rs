@@ -1,0 +1,108 @@
+//! Exit codes, formats and the conventions users expect.
+
+use crate::common::*;
+
+#[test]
+fn bad_usage_and_unreadable_input_exit_2() {
+    assert_eq!(run(&["read"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["read", "--format", "yaml", "x.pcap"]).status.code(),
+        Some(2)
+    );
+    let out = run(&["read", "/nonexistent/file.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/file.pcap"),
+        "error names the file: {err}"
+    );
+    let junk = std::env::temp_dir().join(format!("modsniff-junk-{}.pcap", std::process::id()));
+    std::fs::write(&junk, b"this is not a capture file at all").unwrap();
+    let out = run(&["read", junk.to_str().unwrap()]);
+    std::fs::remove_file(&junk).ok();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn json_document_has_the_same_records_as_ndjson() {
+    let f = fixtures().join("public/zeek/http/proxy.pcap");
+    let (_, recs, _) = ndjson(&f, &[]);
+    let out = run(&["read", "--format", "json", f.to_str().unwrap()]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let mut from_doc = Vec::new();
+    for part in ["connections", "dns", "findings", "stats"] {
+        from_doc.extend(doc[part].as_array().unwrap().iter().cloned());
+    }
+    let key = |v: &serde_json::Value| serde_json::to_string(v).unwrap();
+    let mut a: Vec<String> = recs.iter().map(key).collect();
+    let mut b: Vec<String> = from_doc.iter().map(key).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn text_report_has_no_colour_when_piped_or_with_no_color() {
+    let f = fixtures().join("public/zeek/http/get.pcap");
+    let out = run(&["read", f.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains('\x1b'), "escape codes in piped output");
+    assert!(text.contains("Summary"));
+    let forced = run(&["read", "--color", "always", f.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&forced.stdout).contains('\x1b'));
+}
+
+#[test]
+fn count_limits_packets_like_tcpdump() {
+    let f = fixtures().join("public/zeek/http/pipelined-requests.pcap");
+    let (_, recs, _) = ndjson(&f, &["-c", "3"]);
+    assert_eq!(recs.last().unwrap()["packets"], 3);
+}
+
+#[test]
+fn broken_pipe_exits_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let f = fixtures().join("public/zeek/tls/tls-fragmented-handshake.pcap");
+    let mut child = Command::new(bin())
+        .args(["read", "--format", "ndjson", f.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        status.code().is_some_and(|c| c == 0 || c == 1),
+        "{status:?} {err}"
+    );
+}
+
+#[test]
+fn completions_and_man_page() {
+    let out = run(&["completions", "bash"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("modsniff"));
+    let man = run(&["man"]);
+    assert!(String::from_utf8_lossy(&man.stdout).contains(".TH modsniff"));
+}

@@ -1,0 +1,7 @@
+//! The command-line contract: exit codes, output records, and behaviour on real captures.
+//! One integration binary (ripgrep's tests/tests.rs layout); modules by concern.
+
+mod common;
+mod contract;
+mod corpus;
+mod scenarios;
