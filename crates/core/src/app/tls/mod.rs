@@ -1,7 +1,41 @@
 //! TLS: records -> handshake messages -> ClientHello, ServerHello, certificates, alerts.
-//! (Filled in by the protocol-events work; this is the interface the engine calls.)
+//!
+//! One [`TlsDecoder`] per connection sees both directions. Per side a record deframer reads
+//! 5-byte headers (split anywhere across chunks); handshake bodies go to a
+//! [`deframer::HandshakeReassembler`] that rebuilds messages across segments and records;
+//! everything else (encrypted records, application data) is skipped by length with
+//! [`Progress::Skip`], so after the handshake only record headers are ever looked at.
+//!
+//! Output conventions ([`TlsInfo`], serde): code points (versions, ciphers, extensions,
+//! groups) are hex strings such as `"0x0303"`, lossless and GREASE-preserving; the selected
+//! version and cipher also get `version_name` ("TLS 1.3") / `cipher_name` (IANA).
+//!
+//! Gaps: a gap inside a record body keeps the framing (the record length is known); a gap
+//! that reaches past it desyncs the side, which then scans for a plausible record header
+//! (bounded by [`TlsLimits::max_resync_scan`]) or gives up on that side (`Progress::Done`).
+
+// Input-derived data is never indexed directly (STYLE.md); tests may.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
+pub mod alert;
+pub mod certificate;
+pub mod client_hello;
+pub mod deframer;
+pub mod fingerprint;
+pub mod record;
+pub mod server_hello;
+
+pub use alert::AlertInfo;
+pub use certificate::{CertificateInfo, Validation};
+pub use client_hello::ClientHello;
+pub use record::{CipherSuite, ContentType, ExtensionType, NamedGroup, TlsVersion};
+pub use server_hello::ServerHello;
 
 use super::{Progress, StreamCtx, StreamDecoder};
+use crate::flow::Side;
+use crate::time::Timestamp;
+use deframer::{HandshakeReassembler, PieceCtx, Span};
+use record::{RECORD_HEADER_LEN, RecordHeader, handshake_type};
 use serde::Serialize;
 
 /// Settings for TLS decoding: extra trust anchors for chain validation.
@@ -11,54 +45,808 @@ pub struct TlsConfig {
     pub extra_roots_der: Vec<Vec<u8>>,
 }
 
+/// Bounds on what one connection's TLS decoder keeps. Every bound has a counter in
+/// [`TlsAnomalies`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlsLimits {
+    /// Largest handshake message reassembled (body length); larger ones are skipped by length
+    /// and counted in `dropped_handshake_messages`. 64 KiB holds any real certificate chain.
+    pub max_handshake_message: usize,
+    /// Largest Certificate message reassembled. Separate because real chains can be large:
+    /// zeek's tls-fragmented-handshake.pcap sends a single 340 KB certificate over 21
+    /// records. 1 MiB, only ever held while that one message is incomplete.
+    pub max_certificate_message: usize,
+    /// Certificates described per Certificate message (`dropped_certificates`).
+    pub max_certificates: usize,
+    /// Records noted per side after the ServerHello (`records_after_hello` keeps counting).
+    pub max_record_notes: usize,
+    /// Handshake messages noted per side.
+    pub max_handshake_notes: usize,
+    /// Alerts kept (`dropped_alerts`).
+    pub max_alerts: usize,
+    /// Bytes scanned for a record header after a gap before giving up on the side.
+    pub max_resync_scan: u64,
+}
+
+impl Default for TlsLimits {
+    fn default() -> Self {
+        TlsLimits {
+            max_handshake_message: 64 * 1024,
+            max_certificate_message: 1024 * 1024,
+            max_certificates: 16,
+            max_record_notes: 8,
+            max_handshake_notes: 16,
+            max_alerts: 16,
+            max_resync_scan: 64 * 1024,
+        }
+    }
+}
+
+/// Anomalies seen, by kind (counted, never errors).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TlsAnomalies {
+    pub bad_record_headers: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    pub resyncs: u64,
+    /// Sides given up on after a failed resync.
+    pub sides_given_up: u64,
+    pub dropped_handshake_messages: u64,
+    pub dropped_handshake_bytes: u64,
+    pub dropped_certificates: u64,
+    pub dropped_alerts: u64,
+    /// Handshake messages tls-parser / x509-parser could not read.
+    pub malformed_messages: u64,
+    /// A ClientHello from the server side or the like.
+    pub unexpected_messages: u64,
+    /// A side ended in the middle of a record or handshake message.
+    pub truncated_at_end: u64,
+}
+
+/// A record, as far as its header tells.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RecordNote {
+    pub frame: u64,
+    /// Timestamp of the chunk that carried its header.
+    pub ts: Timestamp,
+    pub content_type: ContentType,
+    pub length: u16,
+    /// Its body is ciphertext (after ChangeCipherSpec, or TLS 1.3 after the ServerHello, or
+    /// application data).
+    pub encrypted: bool,
+}
+
+/// A handshake message, as far as its header tells.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HandshakeNote {
+    pub msg_type: u8,
+    pub length: usize,
+    pub frame: u64,
+}
+
+/// What one side sent at the record layer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SideSummary {
+    pub records: u64,
+    pub change_cipher_spec: bool,
+    pub change_cipher_spec_frame: Option<u64>,
+    /// Plaintext handshake messages, in order (first few).
+    pub handshake_messages: Vec<HandshakeNote>,
+    /// Records after the ServerHello was seen (first few): the server's encrypted flight,
+    /// the client's first encrypted record.
+    pub records_after_hello: Vec<RecordNote>,
+    /// All records after the ServerHello, with the bytes of their bodies.
+    pub records_after_hello_count: u64,
+    pub records_after_hello_bytes: u64,
+    /// First record with an encrypted body.
+    pub first_encrypted: Option<RecordNote>,
+    /// The last record header seen before the side ended.
+    pub last_record: Option<RecordNote>,
+    /// Decoding of this side stopped (desync beyond repair, or not TLS).
+    pub gave_up: bool,
+    /// This side's first bytes were not a TLS record although the other side's were (a
+    /// plain-HTTP server answering a ClientHello, a proxy's error page).
+    pub not_tls: Option<NotTls>,
+}
+
+/// The start of a side that did not speak TLS.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NotTls {
+    pub frame: u64,
+    /// Its first bytes (up to [`NOT_TLS_PREFIX`]), non-printable ones as '.'.
+    pub prefix: String,
+}
+
+/// How many bytes of a non-TLS reply are kept for the report ("HTTP/1.1 400 Bad Request").
+pub const NOT_TLS_PREFIX: usize = 64;
+
 /// Everything learned about one connection's TLS.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct TlsInfo {}
+pub struct TlsInfo {
+    pub client_hello: Option<ClientHello>,
+    /// The second ClientHello, sent after a HelloRetryRequest.
+    pub client_hello_retry: Option<ClientHello>,
+    /// Further ClientHellos (renegotiation in clear), counted only.
+    pub extra_client_hellos: u64,
+    pub hello_retry_request: Option<ServerHello>,
+    pub server_hello: Option<ServerHello>,
+    /// Server certificates, leaf first, in the order sent (first Certificate message).
+    pub certificates: Vec<CertificateInfo>,
+    pub certificate_frame: Option<u64>,
+    /// Client certificates (when the server asked for them), same form.
+    pub client_certificates: Vec<CertificateInfo>,
+    /// Chain validation of `certificates`, done once when the message completed.
+    pub validation: Option<Validation>,
+    pub alerts: Vec<AlertInfo>,
+    pub client: SideSummary,
+    pub server: SideSummary,
+    /// Frame of an SSLv2-format (backwards-compatible) ClientHello, which is skipped, not
+    /// decoded: old clients open with it and then speak TLS 1.0 records.
+    pub sslv2_client_hello_frame: Option<u64>,
+    pub anomalies: TlsAnomalies,
+}
 
 impl TlsInfo {
+    /// (first, last) frame of the ClientHello.
+    pub fn client_hello_frames(&self) -> Option<(u64, u64)> {
+        self.client_hello
+            .as_ref()
+            .map(|c| (c.first_frame, c.last_frame))
+    }
+    /// Frame that completed the ServerHello.
+    pub fn server_hello_frame(&self) -> Option<u64> {
+        self.server_hello.as_ref().map(|s| s.last_frame)
+    }
+    /// Frame that completed the server's Certificate message.
+    pub fn certificate_frame(&self) -> Option<u64> {
+        self.certificate_frame
+    }
+    pub fn validation(&self) -> Option<&Validation> {
+        self.validation.as_ref()
+    }
     /// The server name the client asked for (SNI).
     pub fn sni(&self) -> Option<&str> {
-        None
+        self.client_hello.as_ref().and_then(|c| c.sni.as_deref())
     }
     /// The first ALPN protocol the client offered.
     pub fn alpn_first(&self) -> Option<String> {
-        None
+        self.client_hello
+            .as_ref()
+            .and_then(|c| c.alpn.first().cloned())
     }
     pub fn ja4(&self) -> Option<String> {
-        None
+        self.client_hello.as_ref().map(|c| c.ja4.clone())
     }
     /// Issuer of the leaf certificate, when the chain was in clear.
     pub fn leaf_issuer(&self) -> Option<String> {
-        None
+        self.certificates.first().map(|c| c.issuer.clone())
+    }
+    pub fn side(&self, side: Side) -> &SideSummary {
+        match side {
+            Side::Client => &self.client,
+            Side::Server => &self.server,
+        }
+    }
+    /// The negotiated version is TLS 1.3 (or a draft).
+    pub fn is_tls13(&self) -> bool {
+        self.server_hello
+            .as_ref()
+            .is_some_and(|s| s.version.is_tls13())
+    }
+}
+
+/// What the record layer of one side waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RecState {
+    ExpectHeader,
+    Body {
+        remaining: usize,
+        kind: BodyKind,
+    },
+    /// After a gap: looking for a plausible record header.
+    Resync,
+    /// Not TLS, or lost beyond repair.
+    GaveUp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodyKind {
+    Handshake,
+    Alert,
+    Skip,
+}
+
+#[derive(Debug)]
+struct SideState {
+    hdr: [u8; RECORD_HEADER_LEN],
+    hdr_len: usize,
+    state: RecState,
+    cur: RecordHeader,
+    cur_frame: u64,
+    cur_ts: Timestamp,
+    cur_chunk: u64,
+    cur_body_seen: usize,
+    alert: [u8; 2],
+    alert_len: usize,
+    hs: HandshakeReassembler,
+    chunks: u64,
+    records: u64,
+    resync_scanned: u64,
+}
+
+impl SideState {
+    fn new(limits: &TlsLimits) -> Self {
+        SideState {
+            hdr: [0; RECORD_HEADER_LEN],
+            hdr_len: 0,
+            state: RecState::ExpectHeader,
+            cur: RecordHeader::parse([0; RECORD_HEADER_LEN]),
+            cur_frame: 0,
+            cur_ts: Timestamp::ZERO,
+            cur_chunk: 0,
+            cur_body_seen: 0,
+            alert: [0; 2],
+            alert_len: 0,
+            hs: HandshakeReassembler::new(
+                limits.max_handshake_message,
+                limits.max_certificate_message,
+            ),
+            chunks: 0,
+            records: 0,
+            resync_scanned: 0,
+        }
+    }
+}
+
+/// The connection-wide part, separate from the per-side deframers so that handshake
+/// callbacks can update it while a side's deframer is borrowed.
+#[derive(Debug)]
+struct Core {
+    info: TlsInfo,
+    limits: TlsLimits,
+    extra_roots: Vec<Vec<u8>>,
+    server_hello_seen: bool,
+    server_certificate_done: bool,
+}
+
+impl Core {
+    fn summary(&mut self, side: Side) -> &mut SideSummary {
+        match side {
+            Side::Client => &mut self.info.client,
+            Side::Server => &mut self.info.server,
+        }
+    }
+
+    /// Is this side's traffic encrypted from here on? TLS 1.3 (known from the ServerHello,
+    /// or implied by a HelloRetryRequest) encrypts everything after the real ServerHello and
+    /// its ChangeCipherSpec is only middlebox camouflage; older versions encrypt after
+    /// ChangeCipherSpec.
+    fn encrypted(&self, side: Side) -> bool {
+        let tls13 = self.info.is_tls13();
+        if tls13 || self.info.hello_retry_request.is_some() {
+            return tls13;
+        }
+        match side {
+            Side::Client => self.info.client.change_cipher_spec,
+            Side::Server => self.info.server.change_cipher_spec,
+        }
+    }
+
+    /// A record header was read: note it, decide what to do with the body.
+    fn on_record(&mut self, side: Side, h: &RecordHeader, frame: u64, ts: Timestamp) -> BodyKind {
+        let encrypted_state = self.encrypted(side);
+        let ct = h.content_type;
+        let (kind, encrypted) = match ct {
+            ContentType::HANDSHAKE if !encrypted_state => (BodyKind::Handshake, false),
+            // A 2-byte alert body is plaintext whatever the state: an encrypted one carries
+            // at least a MAC or tag besides.
+            ContentType::ALERT if !encrypted_state || h.length == 2 => (BodyKind::Alert, false),
+            ContentType::ALERT => {
+                self.push_alert(AlertInfo {
+                    side,
+                    frame,
+                    ts,
+                    encrypted: true,
+                    level: None,
+                    description: None,
+                    description_name: None,
+                    record_length: h.length,
+                });
+                (BodyKind::Skip, true)
+            }
+            ContentType::CHANGE_CIPHER_SPEC => {
+                let s = self.summary(side);
+                if !s.change_cipher_spec {
+                    s.change_cipher_spec = true;
+                    s.change_cipher_spec_frame = Some(frame);
+                }
+                (BodyKind::Skip, false)
+            }
+            ContentType::APPLICATION_DATA => (BodyKind::Skip, true),
+            _ => (BodyKind::Skip, encrypted_state),
+        };
+        let note = RecordNote {
+            frame,
+            ts,
+            content_type: ct,
+            length: h.length,
+            encrypted,
+        };
+        let max_notes = self.limits.max_record_notes;
+        let after_hello = self.server_hello_seen;
+        let s = self.summary(side);
+        s.records += 1;
+        s.last_record = Some(note);
+        if encrypted && s.first_encrypted.is_none() {
+            s.first_encrypted = Some(note);
+        }
+        if after_hello {
+            s.records_after_hello_count += 1;
+            s.records_after_hello_bytes += u64::from(h.length);
+            if s.records_after_hello.len() < max_notes {
+                s.records_after_hello.push(note);
+            }
+        }
+        kind
+    }
+
+    fn push_alert(&mut self, a: AlertInfo) {
+        if self.info.alerts.len() < self.limits.max_alerts {
+            self.info.alerts.push(a);
+        } else {
+            self.info.anomalies.dropped_alerts += 1;
+        }
+    }
+
+    fn on_alert_body(
+        &mut self,
+        side: Side,
+        h: &RecordHeader,
+        frame: u64,
+        ts: Timestamp,
+        body: &[u8],
+    ) {
+        let (level, description) = match body {
+            [l, d] => (Some(*l), Some(*d)),
+            _ => (None, None),
+        };
+        self.push_alert(AlertInfo {
+            side,
+            frame,
+            ts,
+            encrypted: false,
+            level,
+            description,
+            description_name: description.and_then(alert::description_name),
+            record_length: h.length,
+        });
+    }
+
+    fn on_handshake(&mut self, side: Side, msg: &[u8], span: &Span, ts: Timestamp) {
+        let ts_secs = ts.as_nanos() / 1_000_000_000;
+        let Some((&[msg_type, _, _, _], body)) = msg.split_first_chunk::<4>() else {
+            return;
+        };
+        let max_notes = self.limits.max_handshake_notes;
+        let s = self.summary(side);
+        if s.handshake_messages.len() < max_notes {
+            s.handshake_messages.push(HandshakeNote {
+                msg_type,
+                length: body.len(),
+                frame: span.last_frame,
+            });
+        }
+        match (side, msg_type) {
+            (Side::Client, handshake_type::CLIENT_HELLO) => match client_hello::parse(body) {
+                Ok(mut ch) => {
+                    ch.ts = ts;
+                    ch.tcp_segments = span.segments;
+                    ch.records = span.records;
+                    ch.first_frame = span.first_frame;
+                    ch.last_frame = span.last_frame;
+                    if self.info.client_hello.is_none() {
+                        self.info.client_hello = Some(ch);
+                    } else if self.info.hello_retry_request.is_some()
+                        && self.info.client_hello_retry.is_none()
+                    {
+                        self.info.client_hello_retry = Some(ch);
+                    } else {
+                        self.info.extra_client_hellos += 1;
+                    }
+                }
+                Err(_) => self.info.anomalies.malformed_messages += 1,
+            },
+            (Side::Server, handshake_type::SERVER_HELLO) => match server_hello::parse(body) {
+                Ok(mut sh) => {
+                    sh.ts = ts;
+                    sh.tcp_segments = span.segments;
+                    sh.records = span.records;
+                    sh.first_frame = span.first_frame;
+                    sh.last_frame = span.last_frame;
+                    if sh.hello_retry_request {
+                        if self.info.hello_retry_request.is_none() {
+                            self.info.hello_retry_request = Some(sh);
+                        }
+                    } else if self.info.server_hello.is_none() {
+                        self.info.server_hello = Some(sh);
+                        self.server_hello_seen = true;
+                    }
+                }
+                Err(_) => self.info.anomalies.malformed_messages += 1,
+            },
+            (_, handshake_type::CERTIFICATE) => self.on_certificate(side, body, span, ts_secs),
+            (Side::Server, handshake_type::CLIENT_HELLO)
+            | (Side::Client, handshake_type::SERVER_HELLO) => {
+                self.info.anomalies.unexpected_messages += 1
+            }
+            _ => {}
+        }
+    }
+
+    fn on_certificate(&mut self, side: Side, body: &[u8], span: &Span, ts_secs: u64) {
+        if side == Side::Server && self.server_certificate_done {
+            return;
+        }
+        let Ok((_, tls_parser::TlsMessageHandshake::Certificate(c))) =
+            tls_parser::parse_tls_handshake_msg_certificate(body)
+        else {
+            self.info.anomalies.malformed_messages += 1;
+            return;
+        };
+        let max = self.limits.max_certificates;
+        let ders: Vec<&[u8]> = c.cert_chain.iter().map(|r| r.data).collect();
+        self.info.anomalies.dropped_certificates += ders.len().saturating_sub(max) as u64;
+        let certs: Vec<CertificateInfo> = ders
+            .iter()
+            .take(max)
+            .enumerate()
+            .map(|(i, d)| certificate::describe(i, d))
+            .collect();
+        match side {
+            Side::Client => self.info.client_certificates = certs,
+            Side::Server => {
+                self.server_certificate_done = true;
+                self.info.certificate_frame = Some(span.last_frame);
+                let leaf_self_issued = certs.first().is_some_and(|c| c.self_issued);
+                let sni = self.info.sni().map(str::to_owned);
+                self.info.validation = Some(certificate::validate(
+                    &ders,
+                    sni.as_deref(),
+                    ts_secs,
+                    &self.extra_roots,
+                    leaf_self_issued,
+                ));
+                self.info.certificates = certs;
+            }
+        }
     }
 }
 
 /// One connection's TLS decoder (both directions).
 #[derive(Debug)]
 pub struct TlsDecoder {
-    info: TlsInfo,
+    sides: [SideState; 2],
+    core: Core,
 }
 
 impl TlsDecoder {
-    pub fn new(_config: &TlsConfig) -> Self {
+    pub fn new(config: &TlsConfig) -> Self {
+        Self::with_limits(config, TlsLimits::default())
+    }
+
+    pub fn with_limits(config: &TlsConfig, limits: TlsLimits) -> Self {
         TlsDecoder {
-            info: TlsInfo::default(),
+            sides: [SideState::new(&limits), SideState::new(&limits)],
+            core: Core {
+                info: TlsInfo::default(),
+                limits,
+                extra_roots: config.extra_roots_der.clone(),
+                server_hello_seen: false,
+                server_certificate_done: false,
+            },
         }
     }
+
     pub fn info(&self) -> &TlsInfo {
-        &self.info
+        &self.core.info
     }
-    pub fn into_info(self) -> TlsInfo {
-        self.info
+
+    pub fn into_info(mut self) -> TlsInfo {
+        self.sync_counters();
+        self.core.info
+    }
+
+    fn sync_counters(&mut self) {
+        let a = &mut self.core.info.anomalies;
+        a.dropped_handshake_messages = self
+            .sides
+            .iter()
+            .map(|s| s.hs.dropped_messages)
+            .sum::<u64>();
+        a.dropped_handshake_bytes = self.sides.iter().map(|s| s.hs.dropped_bytes).sum::<u64>();
+    }
+}
+
+fn side_index(side: Side) -> usize {
+    match side {
+        Side::Client => 0,
+        Side::Server => 1,
+    }
+}
+
+/// An SSLv2-format ClientHello as a client's first record (RFC 5246 appendix E.2):
+/// 2-byte length with the top bit set, msg_type 1, version 3.x. Returns its body length.
+fn sslv2_client_hello_len(
+    side: Side,
+    records: u64,
+    hdr: &[u8; RECORD_HEADER_LEN],
+) -> Option<usize> {
+    let [l0, l1, msg_type, major, _] = *hdr;
+    (side == Side::Client && records == 0 && l0 & 0x80 != 0 && msg_type == 1 && major == 3)
+        .then(|| usize::from(l0 & 0x7f) << 8 | usize::from(l1))
+}
+
+/// Runs one side's record layer over a chunk.
+fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) -> Progress {
+    st.chunks += 1;
+    let chunk_id = st.chunks;
+    let side = ctx.side;
+    let mut p = data;
+    loop {
+        match st.state {
+            RecState::GaveUp => return Progress::Done,
+            RecState::Resync => {
+                // Slide a 5-byte window over the data until it reads as a record header.
+                let mut found = false;
+                while let Some((&b, rest)) = p.split_first() {
+                    p = rest;
+                    st.resync_scanned += 1;
+                    if st.hdr_len < RECORD_HEADER_LEN {
+                        if let Some(slot) = st.hdr.get_mut(st.hdr_len) {
+                            *slot = b;
+                        }
+                        st.hdr_len += 1;
+                    } else {
+                        st.hdr.rotate_left(1);
+                        if let Some(last) = st.hdr.last_mut() {
+                            *last = b;
+                        }
+                    }
+                    if st.hdr_len == RECORD_HEADER_LEN {
+                        let h = RecordHeader::parse(st.hdr);
+                        if h.is_plausible() && h.length > 0 {
+                            found = true;
+                            break;
+                        }
+                    }
+                    if st.resync_scanned > core.limits.max_resync_scan {
+                        break;
+                    }
+                }
+                if found {
+                    core.info.anomalies.resyncs += 1;
+                    st.resync_scanned = 0;
+                    // The header may have begun in an earlier chunk; this one completed it.
+                    st.cur_frame = ctx.frame;
+                    st.cur_ts = ctx.ts;
+                    st.cur_chunk = chunk_id;
+                    st.state = RecState::ExpectHeader;
+                    // The header is complete in `hdr`; fall through to ExpectHeader.
+                } else if st.resync_scanned > core.limits.max_resync_scan {
+                    st.state = RecState::GaveUp;
+                    core.info.anomalies.sides_given_up += 1;
+                    core.summary(side).gave_up = true;
+                    return Progress::Done;
+                } else {
+                    return Progress::Continue;
+                }
+            }
+            RecState::ExpectHeader => {
+                if st.hdr_len < RECORD_HEADER_LEN {
+                    let want = RECORD_HEADER_LEN - st.hdr_len;
+                    let (head, rest) = p.split_at(want.min(p.len()));
+                    if let Some(dst) = st.hdr.get_mut(st.hdr_len..st.hdr_len + head.len()) {
+                        dst.copy_from_slice(head);
+                    }
+                    if st.hdr_len == 0 {
+                        st.cur_frame = ctx.frame;
+                        st.cur_ts = ctx.ts;
+                        st.cur_chunk = chunk_id;
+                    }
+                    st.hdr_len += head.len();
+                    p = rest;
+                    if st.hdr_len < RECORD_HEADER_LEN {
+                        return Progress::Continue;
+                    }
+                }
+                let h = RecordHeader::parse(st.hdr);
+                st.hdr_len = 0;
+                if let Some(len) = sslv2_client_hello_len(side, st.records, &st.hdr) {
+                    st.records += 1;
+                    core.info.sslv2_client_hello_frame = Some(st.cur_frame);
+                    // 3 of the body's bytes (type, version) were read with the header.
+                    st.state = RecState::Body {
+                        remaining: len.saturating_sub(3),
+                        kind: BodyKind::Skip,
+                    };
+                    continue;
+                }
+                if !h.is_plausible() {
+                    core.info.anomalies.bad_record_headers += 1;
+                    if st.records == 0 {
+                        st.state = RecState::GaveUp;
+                        let other_is_tls = match side {
+                            Side::Client => core.info.server.records > 0,
+                            Side::Server => core.info.client.records > 0,
+                        };
+                        let summary = core.summary(side);
+                        summary.gave_up = true;
+                        if !other_is_tls {
+                            return Progress::Violation("not a TLS record header");
+                        }
+                        // The other side spoke TLS: keep decoding it, remember what this one
+                        // said instead.
+                        let prefix = st
+                            .hdr
+                            .iter()
+                            .chain(p.iter())
+                            .take(NOT_TLS_PREFIX)
+                            .map(|&b| {
+                                if b.is_ascii_graphic() || b == b' ' {
+                                    char::from(b)
+                                } else {
+                                    '.'
+                                }
+                            })
+                            .collect();
+                        summary.not_tls = Some(NotTls {
+                            frame: st.cur_frame,
+                            prefix,
+                        });
+                        return Progress::Done;
+                    }
+                    // Mid-stream garbage: resync from the byte after this header's start.
+                    st.hs.reset();
+                    st.hdr_len = RECORD_HEADER_LEN - 1;
+                    st.hdr.rotate_left(1);
+                    st.state = RecState::Resync;
+                    continue;
+                }
+                st.records += 1;
+                st.cur = h;
+                st.cur_body_seen = 0;
+                st.alert_len = 0;
+                let kind = core.on_record(side, &h, st.cur_frame, st.cur_ts);
+                st.state = RecState::Body {
+                    remaining: usize::from(h.length),
+                    kind,
+                };
+            }
+            RecState::Body { remaining, kind } => {
+                if remaining == 0 {
+                    if kind == BodyKind::Alert {
+                        let body = st.alert.get(..st.alert_len).unwrap_or_default();
+                        core.on_alert_body(side, &st.cur, st.cur_frame, st.cur_ts, body);
+                    }
+                    st.state = RecState::ExpectHeader;
+                    continue;
+                }
+                if p.is_empty() {
+                    if kind == BodyKind::Skip {
+                        // The chunk ended right after the header: skip the whole body.
+                        st.state = RecState::ExpectHeader;
+                        return Progress::Skip(remaining as u64);
+                    }
+                    return Progress::Continue;
+                }
+                let n = remaining.min(p.len());
+                let (piece, rest) = p.split_at(n);
+                match kind {
+                    BodyKind::Skip => {
+                        if rest.is_empty() && n < remaining {
+                            // The record goes on past this chunk: have the reassembler skip
+                            // the rest of its body without delivering it.
+                            st.state = RecState::ExpectHeader;
+                            return Progress::Skip((remaining - n) as u64);
+                        }
+                    }
+                    BodyKind::Alert => {
+                        for &b in piece {
+                            if let Some(slot) = st.alert.get_mut(st.alert_len) {
+                                *slot = b;
+                                st.alert_len += 1;
+                            }
+                        }
+                    }
+                    BodyKind::Handshake => {
+                        let pctx = PieceCtx {
+                            frame: ctx.frame,
+                            chunk_id,
+                            record_id: st.records,
+                            record_hdr_frame: st.cur_frame,
+                            record_hdr_chunk: st.cur_chunk,
+                            at_record_start: st.cur_body_seen == 0,
+                        };
+                        st.hs.feed(piece, &pctx, &mut |msg, span| {
+                            core.on_handshake(side, msg, span, ctx.ts)
+                        });
+                    }
+                }
+                st.cur_body_seen += n;
+                st.state = RecState::Body {
+                    remaining: remaining - n,
+                    kind,
+                };
+                p = rest;
+            }
+        }
     }
 }
 
 impl StreamDecoder for TlsDecoder {
-    fn on_data(&mut self, _ctx: &StreamCtx, _data: &[u8]) -> Progress {
-        Progress::Done
+    fn on_data(&mut self, ctx: &StreamCtx, data: &[u8]) -> Progress {
+        let Some(st) = self.sides.get_mut(side_index(ctx.side)) else {
+            return Progress::Done;
+        };
+        let progress = process(st, &mut self.core, ctx, data);
+        self.sync_counters();
+        progress
     }
-    fn on_gap(&mut self, _ctx: &StreamCtx, _len: u64) -> Progress {
-        Progress::Done
+
+    fn on_gap(&mut self, ctx: &StreamCtx, len: u64) -> Progress {
+        self.core.info.anomalies.gaps += 1;
+        self.core.info.anomalies.gap_bytes += len;
+        let Some(st) = self.sides.get_mut(side_index(ctx.side)) else {
+            return Progress::Done;
+        };
+        let progress = match st.state {
+            RecState::GaveUp => Progress::Done,
+            RecState::Body { remaining, kind } if (remaining as u64) >= len => {
+                // The gap lies inside the current record: framing survives, only the bytes
+                // of a handshake message in progress are lost.
+                if kind == BodyKind::Handshake {
+                    st.hs.reset();
+                    // The rest of this record's body may hold the tail of the lost message;
+                    // it cannot be framed, so skip it.
+                    st.state = RecState::Body {
+                        remaining: remaining - len as usize,
+                        kind: BodyKind::Skip,
+                    };
+                } else {
+                    st.state = RecState::Body {
+                        remaining: remaining - len as usize,
+                        kind,
+                    };
+                }
+                st.cur_body_seen += len as usize;
+                Progress::Continue
+            }
+            _ => {
+                st.hs.reset();
+                st.hdr_len = 0;
+                st.resync_scanned = 0;
+                st.state = RecState::Resync;
+                Progress::Continue
+            }
+        };
+        self.sync_counters();
+        progress
     }
-    fn on_end(&mut self, _ctx: &StreamCtx) {}
+
+    fn on_end(&mut self, ctx: &StreamCtx) {
+        let Some(st) = self.sides.get(side_index(ctx.side)) else {
+            return;
+        };
+        let mid_record = matches!(st.state, RecState::Body { remaining, .. } if remaining > 0)
+            || (st.state == RecState::ExpectHeader && st.hdr_len > 0);
+        if mid_record || st.hs.is_pending() {
+            self.core.info.anomalies.truncated_at_end += 1;
+        }
+        self.sync_counters();
+    }
 }
+
+#[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,245 @@
+//! Certificate messages (plaintext in TLS 1.2 and older) and chain validation.
+//!
+//! Each certificate is summarised with x509-parser. Distinguished names are written the way
+//! the tshark-derived reference does: RDN items in certificate order, short names where
+//! known (`C=US,O=Example Corp,CN=foo`), dotted OIDs otherwise.
+//!
+//! The chain is validated once per connection with rustls-webpki against webpki-roots plus
+//! the configured extra roots, at the capture's own time (the packet timestamp), never now.
+
+use super::fingerprint::sha256_hex;
+use super::record::{hex, rfc3339};
+use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
+use serde::Serialize;
+use x509_parser::prelude::{FromDer, GeneralName, X509Certificate, X509Name};
+
+/// One certificate as sent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CertificateInfo {
+    /// Position in the message, 0 = leaf.
+    pub index: usize,
+    pub subject: String,
+    pub issuer: String,
+    /// Last CN of the subject (as `CN=([^,/]+)` taking the last match would find it).
+    pub subject_cn: Option<String>,
+    pub issuer_cn: Option<String>,
+    /// DNS names of the subjectAltName extension.
+    pub san: Vec<String>,
+    /// RFC 3339, UTC.
+    pub not_before: Option<String>,
+    pub not_after: Option<String>,
+    /// Unix seconds of the same, for arithmetic.
+    pub not_before_unix: Option<i64>,
+    pub not_after_unix: Option<i64>,
+    /// Serial number, hex bytes separated by ':' (tshark's form, e.g. "00:f2:8e").
+    pub serial: String,
+    /// SHA-256 of the DER certificate, hex.
+    pub sha256: String,
+    /// SHA-256 of the DER SubjectPublicKeyInfo, hex (the pin form).
+    pub spki_sha256: Option<String>,
+    pub is_ca: bool,
+    /// Subject equals issuer (a self-signed leaf, or a root sent in the chain).
+    pub self_issued: bool,
+    pub der_len: usize,
+    /// x509-parser could not read it; the other fields are empty except sha256.
+    pub parse_error: Option<String>,
+}
+
+fn short_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.5.4.3" => "CN",
+        "2.5.4.6" => "C",
+        "2.5.4.7" => "L",
+        "2.5.4.8" => "ST",
+        "2.5.4.10" => "O",
+        "2.5.4.11" => "OU",
+        "2.5.4.5" => "serialNumber",
+        "2.5.4.9" => "street",
+        "2.5.4.17" => "postalCode",
+        "1.2.840.113549.1.9.1" => "emailAddress",
+        "0.9.2342.19200300.100.1.25" => "DC",
+        "2.5.4.15" => "businessCategory",
+        "1.3.6.1.4.1.311.60.2.1.3" => "jurisdictionC",
+        "1.3.6.1.4.1.311.60.2.1.2" => "jurisdictionST",
+        "2.5.4.4" => "SN",
+        "2.5.4.42" => "GN",
+        _ => return None,
+    })
+}
+
+/// Renders a name; returns the string and its last CN.
+fn render_name(name: &X509Name<'_>) -> (String, Option<String>) {
+    let mut s = String::new();
+    let mut cn = None;
+    for rdn in name.iter_rdn() {
+        for attr in rdn.iter() {
+            let oid = attr.attr_type().to_id_string();
+            let value = match attr.as_str() {
+                Ok(v) => v.to_string(),
+                Err(_) => decode_other_string(attr.as_slice()),
+            };
+            if !s.is_empty() {
+                s.push(',');
+            }
+            s.push_str(short_name(&oid).unwrap_or(&oid));
+            s.push('=');
+            s.push_str(&value);
+            if oid == "2.5.4.3" {
+                cn = Some(value);
+            }
+        }
+    }
+    (s, cn)
+}
+
+/// T61/BMP/Universal strings: BMPString is UTF-16BE; anything else is shown as Latin-1,
+/// which is what T61String holds in practice.
+fn decode_other_string(data: &[u8]) -> String {
+    if data.len().is_multiple_of(2) && data.iter().step_by(2).all(|&b| b == 0) && !data.is_empty() {
+        let units: Vec<u16> = data
+            .chunks_exact(2)
+            .map(|c| {
+                u16::from_be_bytes([
+                    c.first().copied().unwrap_or(0),
+                    c.get(1).copied().unwrap_or(0),
+                ])
+            })
+            .collect();
+        return String::from_utf16_lossy(&units);
+    }
+    data.iter().map(|&b| char::from(b)).collect()
+}
+
+/// Summarises one DER certificate.
+pub fn describe(index: usize, der: &[u8]) -> CertificateInfo {
+    let mut info = CertificateInfo {
+        index,
+        sha256: sha256_hex(der),
+        der_len: der.len(),
+        ..CertificateInfo::default()
+    };
+    let cert = match X509Certificate::from_der(der) {
+        Ok((_, c)) => c,
+        Err(e) => {
+            info.parse_error = Some(e.to_string());
+            return info;
+        }
+    };
+    let (subject, subject_cn) = render_name(cert.subject());
+    let (issuer, issuer_cn) = render_name(cert.issuer());
+    info.self_issued = cert.subject().as_raw() == cert.issuer().as_raw();
+    info.subject = subject;
+    info.issuer = issuer;
+    info.subject_cn = subject_cn;
+    info.issuer_cn = issuer_cn;
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        info.san = san
+            .value
+            .general_names
+            .iter()
+            .filter_map(|n| match n {
+                GeneralName::DNSName(d) => Some((*d).to_string()),
+                _ => None,
+            })
+            .collect();
+    }
+    let nb = cert.validity().not_before.timestamp();
+    let na = cert.validity().not_after.timestamp();
+    info.not_before = Some(rfc3339(nb));
+    info.not_after = Some(rfc3339(na));
+    info.not_before_unix = Some(nb);
+    info.not_after_unix = Some(na);
+    info.serial = hex(cert.raw_serial(), Some(':'));
+    info.spki_sha256 = Some(sha256_hex(cert.public_key().raw));
+    info.is_ca = cert.is_ca();
+    info
+}
+
+/// Outcome of validating the server's chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "result", content = "error")]
+pub enum Validation {
+    Valid,
+    UnknownIssuer,
+    Expired,
+    NotYetValid,
+    /// The chain is good but not for the SNI name.
+    NameMismatch,
+    /// The leaf is self-issued and no trust anchor vouches for it.
+    SelfSigned,
+    /// Any other webpki error, as its text.
+    Other(String),
+}
+
+/// Validates `chain` (leaf first, DER) for `sni` at `unix_secs`.
+pub fn validate(
+    chain: &[&[u8]],
+    sni: Option<&str>,
+    unix_secs: u64,
+    extra_roots: &[Vec<u8>],
+    leaf_self_issued: bool,
+) -> Validation {
+    let Some((leaf, intermediates)) = chain.split_first() else {
+        return Validation::Other("empty certificate chain".into());
+    };
+    let leaf_der = CertificateDer::from(*leaf);
+    let ee = match webpki::EndEntityCert::try_from(&leaf_der) {
+        Ok(ee) => ee,
+        Err(e) => return Validation::Other(short_error(&e)),
+    };
+    let inter: Vec<CertificateDer<'_>> = intermediates
+        .iter()
+        .map(|c| CertificateDer::from(*c))
+        .collect();
+    let extra_der: Vec<CertificateDer<'_>> = extra_roots
+        .iter()
+        .map(|d| CertificateDer::from(d.as_slice()))
+        .collect();
+    let mut anchors: Vec<TrustAnchor<'_>> = webpki_roots::TLS_SERVER_ROOTS.to_vec();
+    anchors.extend(
+        extra_der
+            .iter()
+            .filter_map(|d| webpki::anchor_from_trusted_cert(d).ok()),
+    );
+    let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(unix_secs));
+    let res = ee.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &anchors,
+        &inter,
+        time,
+        webpki::KeyUsage::server_auth(),
+        None,
+        None,
+    );
+    match res {
+        Ok(_) => {}
+        // A self-issued leaf no anchor vouches for: whatever webpki tripped over first
+        // (unknown issuer, or CA:true on an end entity), the finding is "self-signed".
+        Err(_) if leaf_self_issued => return Validation::SelfSigned,
+        Err(webpki::Error::UnknownIssuer) => return Validation::UnknownIssuer,
+        Err(webpki::Error::CertExpired { .. }) => return Validation::Expired,
+        Err(webpki::Error::CertNotValidYet { .. }) => return Validation::NotYetValid,
+        Err(e) => return Validation::Other(short_error(&e)),
+    }
+    let Some(sni) = sni else {
+        return Validation::Valid;
+    };
+    let Ok(name) = ServerName::try_from(sni) else {
+        return Validation::Other(format!("SNI {sni:?} is not a valid DNS name"));
+    };
+    match ee.verify_is_valid_for_subject_name(&name) {
+        Ok(()) => Validation::Valid,
+        Err(webpki::Error::CertNotValidForName(_)) => Validation::NameMismatch,
+        Err(e) => Validation::Other(short_error(&e)),
+    }
+}
+
+/// webpki's error name without its (long) context: "UnsupportedSignatureAlgorithmContext",
+/// "CaUsedAsEndEntity", "BadDer".
+fn short_error(e: &webpki::Error) -> String {
+    let s = format!("{e:?}");
+    match s.split_once(['(', ' ', '{']) {
+        Some((head, _)) => head.to_string(),
+        None => s,
+    }
+}

@@ -1,0 +1,193 @@
+//! ClientHello: what the client offered, as sent (GREASE included), plus JA3 and JA4.
+//!
+//! tls-parser parses the fixed part and each extension's contents; the extension list itself
+//! is walked here by type and length, so that one extension tls-parser rejects does not lose
+//! the ones after it, and the type codes keep the order and GREASE values of the wire.
+
+use super::fingerprint;
+use super::record::{
+    CipherSuite, ExtensionType, GroupInfo, NamedGroup, SignatureScheme, TlsVersion,
+};
+use serde::Serialize;
+use tls_parser::TlsExtension;
+
+/// One extension: its type and raw contents.
+#[derive(Clone, Copy, Debug)]
+pub struct RawExtension<'a> {
+    pub ext_type: ExtensionType,
+    /// The whole extension (type, length, data), as tls-parser's per-extension parsers want.
+    pub whole: &'a [u8],
+    pub data: &'a [u8],
+}
+
+/// Walks an extension block. Stops at the first extension whose length runs past the block
+/// and reports that as `truncated`.
+pub fn split_extensions(mut block: &[u8]) -> (Vec<RawExtension<'_>>, bool) {
+    let mut out = Vec::new();
+    while !block.is_empty() {
+        let Some((hdr, _)) = block.split_at_checked(4) else {
+            return (out, true);
+        };
+        let [t0, t1, l0, l1] = [hdr.first(), hdr.get(1), hdr.get(2), hdr.get(3)]
+            .map(|b| b.copied().unwrap_or_default());
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        let Some((whole, rest)) = block.split_at_checked(4 + len) else {
+            return (out, true);
+        };
+        out.push(RawExtension {
+            ext_type: ExtensionType(u16::from_be_bytes([t0, t1])),
+            whole,
+            data: whole.get(4..).unwrap_or_default(),
+        });
+        block = rest;
+    }
+    (out, false)
+}
+
+/// Everything we keep from a ClientHello. Code points serialize as hex strings ("0x0303").
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ClientHello {
+    /// Server name (SNI host_name), `null` when absent.
+    pub sni: Option<String>,
+    /// ALPN protocol names in the order offered.
+    pub alpn: Vec<String>,
+    /// supported_versions exactly as sent (GREASE included); empty when absent.
+    pub versions: Vec<TlsVersion>,
+    /// legacy_version of the hello ("0x0303").
+    pub legacy_version: TlsVersion,
+    pub cipher_suites: Vec<CipherSuite>,
+    /// Extension types in wire order, GREASE included.
+    pub extensions: Vec<ExtensionType>,
+    /// supported_groups as sent, with names.
+    pub groups: Vec<GroupInfo>,
+    /// Groups the client sent key shares for, in order.
+    pub key_share: Vec<GroupInfo>,
+    pub ec_point_formats: Vec<u8>,
+    pub signature_algorithms: Vec<SignatureScheme>,
+    pub session_id_len: usize,
+    pub psk: bool,
+    pub session_ticket: bool,
+    /// encrypted_client_hello (0xfe0d) offered.
+    pub ech: bool,
+    pub early_data: bool,
+    /// A GREASE value appears among versions, ciphers, extensions or groups.
+    pub grease: bool,
+    /// Handshake message body length (the 24-bit length field).
+    pub handshake_length: usize,
+    /// Distinct TCP segments (delivered chunks) that carried it.
+    pub tcp_segments: u32,
+    /// TLS records that carried it.
+    pub records: u32,
+    /// Frame of its first byte and of the segment that completed it.
+    pub first_frame: u64,
+    pub last_frame: u64,
+    /// Timestamp of the segment that completed it.
+    pub ts: crate::time::Timestamp,
+    /// A post-quantum hybrid key share is sent (X25519MLKEM768 & co., Kyber drafts): such a
+    /// hello is ~1.2 KB larger and spans two segments, which some middleboxes mishandle.
+    pub pq_key_share: bool,
+    /// JA3 string and MD5, as tshark's `tls.handshake.ja3_full` / `tls.handshake.ja3`.
+    pub ja3_string: String,
+    pub ja3: String,
+    /// JA4 (FoxIO) and its raw form (`ja4_r`: unhashed sorted lists).
+    pub ja4: String,
+    pub ja4_r: String,
+    /// The extension block ended in the middle of an extension.
+    pub extensions_truncated: bool,
+}
+
+/// Parses a ClientHello body (after the 4-byte handshake header).
+pub fn parse(body: &[u8]) -> Result<ClientHello, &'static str> {
+    let (_, ch) =
+        tls_parser::parse_tls_handshake_client_hello(body).map_err(|_| "malformed client hello")?;
+    let mut out = ClientHello {
+        legacy_version: TlsVersion(ch.version.0),
+        cipher_suites: ch.ciphers.iter().map(|c| CipherSuite(c.0)).collect(),
+        session_id_len: ch.session_id.map_or(0, <[u8]>::len),
+        handshake_length: body.len(),
+        ..ClientHello::default()
+    };
+    let (exts, truncated) = split_extensions(ch.ext.unwrap_or_default());
+    out.extensions_truncated = truncated;
+    for e in &exts {
+        out.extensions.push(e.ext_type);
+        match e.ext_type {
+            ExtensionType::PRE_SHARED_KEY => out.psk = true,
+            ExtensionType::SESSION_TICKET => out.session_ticket = true,
+            ExtensionType::ENCRYPTED_CLIENT_HELLO => out.ech = true,
+            ExtensionType::EARLY_DATA => out.early_data = true,
+            ExtensionType::KEY_SHARE => {
+                out.key_share = key_share_groups(e.data)
+                    .into_iter()
+                    .map(GroupInfo::from)
+                    .collect()
+            }
+            _ => {}
+        }
+        let Ok((_, parsed)) = tls_parser::parse_tls_client_hello_extension(e.whole) else {
+            continue;
+        };
+        match parsed {
+            TlsExtension::SNI(names) => {
+                out.sni = names
+                    .iter()
+                    .find(|(t, _)| t.0 == 0)
+                    .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
+            }
+            TlsExtension::ALPN(list) => {
+                out.alpn = list
+                    .iter()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect();
+            }
+            TlsExtension::SupportedVersions(v) => {
+                out.versions = v.iter().map(|v| TlsVersion(v.0)).collect();
+            }
+            TlsExtension::EllipticCurves(g) => {
+                out.groups = g.iter().map(|g| GroupInfo::from(NamedGroup(g.0))).collect();
+            }
+            TlsExtension::EcPointFormats(f) => out.ec_point_formats = f.to_vec(),
+            TlsExtension::SignatureAlgorithms(s) => {
+                out.signature_algorithms = s.iter().map(|&s| SignatureScheme(s)).collect();
+            }
+            _ => {}
+        }
+    }
+    out.pq_key_share = out.key_share.iter().any(|g| g.id.is_post_quantum());
+    out.grease = out.versions.iter().any(|v| v.is_grease())
+        || out.cipher_suites.iter().any(|c| c.is_grease())
+        || out.extensions.iter().any(|e| e.is_grease())
+        || out.groups.iter().any(|g| g.id.is_grease());
+    out.ja3_string = fingerprint::ja3_string(&out);
+    out.ja3 = fingerprint::md5_hex(out.ja3_string.as_bytes());
+    let (ja4, ja4_r) = fingerprint::ja4(&out);
+    out.ja4 = ja4;
+    out.ja4_r = ja4_r;
+    Ok(out)
+}
+
+/// Groups of a ClientHello key_share: `client_shares<0..2^16-1>` of `group(2) len(2) key`.
+fn key_share_groups(data: &[u8]) -> Vec<NamedGroup> {
+    let mut out = Vec::new();
+    let Some((len, rest)) = data.split_at_checked(2) else {
+        return out;
+    };
+    let total = len.iter().fold(0usize, |a, &b| a << 8 | usize::from(b));
+    let mut p = rest.get(..total).unwrap_or(rest);
+    while let Some((hdr, rest)) = p.split_at_checked(4) {
+        let g = u16::from_be_bytes([
+            hdr.first().copied().unwrap_or_default(),
+            hdr.get(1).copied().unwrap_or_default(),
+        ]);
+        let klen = usize::from(u16::from_be_bytes([
+            hdr.get(2).copied().unwrap_or_default(),
+            hdr.get(3).copied().unwrap_or_default(),
+        ]));
+        out.push(NamedGroup(g));
+        match rest.split_at_checked(klen) {
+            Some((_, r)) => p = r,
+            None => break,
+        }
+    }
+    out
+}

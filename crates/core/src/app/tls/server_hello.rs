@@ -1,0 +1,124 @@
+//! ServerHello and HelloRetryRequest (a ServerHello whose random is the RFC 8446 constant).
+
+use super::client_hello::split_extensions;
+use super::fingerprint;
+use super::record::{CipherSuite, ExtensionType, GroupInfo, NamedGroup, TlsVersion};
+use serde::Serialize;
+use tls_parser::TlsExtension;
+
+/// RFC 8446 §4.1.3: SHA-256("HelloRetryRequest").
+pub const HRR_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+/// What we keep from a ServerHello. `version` is the negotiated version (supported_versions
+/// if present, else legacy_version), hex ("0x0304") with `version_name` ("TLS 1.3").
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ServerHello {
+    pub version: TlsVersion,
+    pub version_name: Option<String>,
+    pub legacy_version: TlsVersion,
+    /// supported_versions extension value, if sent.
+    pub supported_version: Option<TlsVersion>,
+    pub cipher: CipherSuite,
+    pub cipher_name: Option<&'static str>,
+    pub extensions: Vec<ExtensionType>,
+    /// ALPN protocol selected, when visible (TLS 1.2 and older; TLS 1.3 sends it encrypted).
+    pub alpn: Option<String>,
+    /// key_share group selected (TLS 1.3) or requested (HelloRetryRequest).
+    pub key_share: Option<GroupInfo>,
+    pub hello_retry_request: bool,
+    pub session_id_len: usize,
+    pub ja3s_string: String,
+    pub ja3s: String,
+    /// Frame of the first byte and of the segment that completed it.
+    pub first_frame: u64,
+    pub last_frame: u64,
+    /// Timestamp of the segment that completed it.
+    pub ts: crate::time::Timestamp,
+    pub tcp_segments: u32,
+    pub records: u32,
+}
+
+fn be16(b: &[u8]) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
+}
+
+/// Fields tls-parser does not cover: TLS 1.3 drafts before 22 use `version random cipher
+/// extensions`, and tls-parser only knows draft 18's version number for that layout.
+struct Fixed<'a> {
+    version: u16,
+    random: &'a [u8],
+    session_id_len: usize,
+    cipher: u16,
+    ext: &'a [u8],
+}
+
+fn parse_fixed(body: &[u8]) -> Option<Fixed<'_>> {
+    let version = be16(body)?;
+    let (_, rest) = body.split_at_checked(2)?;
+    let (random, rest) = rest.split_at_checked(32)?;
+    if version >> 8 == 0x7f && (version & 0xff) < 22 {
+        let cipher = be16(rest)?;
+        let ext = rest.get(4..).unwrap_or_default();
+        return Some(Fixed {
+            version,
+            random,
+            session_id_len: 0,
+            cipher,
+            ext,
+        });
+    }
+    match tls_parser::parse_tls_handshake_server_hello(body) {
+        Ok((_, sh)) => Some(Fixed {
+            version: sh.version.0,
+            random: sh.random,
+            session_id_len: sh.session_id.map_or(0, <[u8]>::len),
+            cipher: sh.cipher.0,
+            ext: sh.ext.unwrap_or_default(),
+        }),
+        Err(_) => None,
+    }
+}
+
+/// Parses a ServerHello body (after the 4-byte handshake header).
+pub fn parse(body: &[u8]) -> Result<ServerHello, &'static str> {
+    let f = parse_fixed(body).ok_or("malformed server hello")?;
+    let mut out = ServerHello {
+        legacy_version: TlsVersion(f.version),
+        cipher: CipherSuite(f.cipher),
+        session_id_len: f.session_id_len,
+        hello_retry_request: f.random == HRR_RANDOM,
+        ..ServerHello::default()
+    };
+    let (exts, _) = split_extensions(f.ext);
+    for e in &exts {
+        out.extensions.push(e.ext_type);
+        if e.ext_type == ExtensionType::KEY_SHARE {
+            // ServerHello: group(2) len(2) key; HelloRetryRequest: group(2) only.
+            out.key_share = be16(e.data).map(|g| GroupInfo::from(NamedGroup(g)));
+            continue;
+        }
+        let Ok((_, parsed)) = tls_parser::parse_tls_server_hello_extension(e.whole) else {
+            continue;
+        };
+        match parsed {
+            TlsExtension::SupportedVersions(v) => {
+                out.supported_version = v.first().map(|v| TlsVersion(v.0));
+            }
+            TlsExtension::ALPN(list) => {
+                out.alpn = list
+                    .first()
+                    .map(|p| String::from_utf8_lossy(p).into_owned());
+            }
+            _ => {}
+        }
+    }
+    out.version = out.supported_version.unwrap_or(out.legacy_version);
+    out.version_name = out.version.name();
+    out.cipher_name = out.cipher.name();
+    out.ja3s_string = fingerprint::ja3s_string(out.legacy_version, f.cipher, &out.extensions);
+    out.ja3s = fingerprint::md5_hex(out.ja3s_string.as_bytes());
+    Ok(out)
+}
