@@ -72,8 +72,113 @@ pub struct TlsView {
 
 impl TlsView {
     /// Builds the view from the core's TLS record.
-    pub fn from_info(_info: &modsniff_core::app::tls::TlsInfo) -> TlsView {
-        TlsView::default()
+    pub fn from_info(info: &modsniff_core::app::tls::TlsInfo) -> TlsView {
+        use modsniff_core::app::tls::Validation;
+        use modsniff_core::app::tls::record::{ContentType, is_grease};
+        let client_hello = info.client_hello.as_ref().map(|h| {
+            let mut versions: Vec<u16> = h
+                .versions
+                .iter()
+                .map(|v| v.0)
+                .filter(|v| !is_grease(*v))
+                .collect();
+            if versions.is_empty() {
+                versions.push(h.legacy_version.0);
+            }
+            HelloView {
+                first_frame: h.first_frame,
+                last_frame: h.last_frame,
+                ts: Some(h.ts),
+                sni: h.sni.clone(),
+                versions,
+                segments: h.tcp_segments,
+                handshake_len: h.handshake_length as u32,
+                pq_key_share: h.pq_key_share,
+            }
+        });
+        let server_hello = info.server_hello.as_ref().map(|s| ServerHelloView {
+            frame: s.first_frame,
+            version: s.version.0,
+            hello_retry: s.hello_retry_request,
+        });
+        let certificates = info
+            .certificates
+            .iter()
+            .map(|c| CertView {
+                subject: c.subject.clone(),
+                issuer: c.issuer.clone(),
+                sha256: c.sha256.clone(),
+                spki_sha256: c.spki_sha256.clone().unwrap_or_default(),
+                san: c.san.clone(),
+            })
+            .collect();
+        let validation = info.validation.as_ref().map(|v| {
+            match v {
+                Validation::Valid => "valid",
+                Validation::UnknownIssuer => "unknown-issuer",
+                Validation::Expired => "expired",
+                Validation::NotYetValid => "not-yet-valid",
+                Validation::NameMismatch => "name-mismatch",
+                Validation::SelfSigned => "self-signed",
+                Validation::Other(_) => "other",
+            }
+            .to_string()
+        });
+        let alerts = info
+            .alerts
+            .iter()
+            .map(|a| AlertView {
+                frame: a.frame,
+                ts: Some(a.ts),
+                from: a.side,
+                encrypted: a.encrypted,
+                level: a.level,
+                description: a.description,
+                description_name: a.description_name.map(str::to_string),
+            })
+            .collect();
+        let c = &info.client;
+        let s = &info.server;
+        // Encrypted records after the ServerHello (the notes are bounded: past them, the count).
+        let encrypted = |side: &modsniff_core::app::tls::SideSummary| {
+            let noted = side
+                .records_after_hello
+                .iter()
+                .filter(|r| r.encrypted)
+                .count() as u64;
+            let total = if (side.records_after_hello.len() as u64) < side.records_after_hello_count
+            {
+                noted.max(side.records_after_hello_count)
+            } else {
+                noted
+            };
+            total.min(u32::MAX as u64) as u32
+        };
+        // TLS 1.3: a short application_data (or alert) record that ends the client's side is an
+        // encrypted alert; a genuine request is longer than an alert's 2 bytes + 17 of AEAD
+        // overhead and padding.
+        let last = c.last_record.as_ref();
+        let alert_like = last.is_some_and(|r| {
+            r.encrypted
+                && (r.content_type == ContentType::ALERT
+                    || (r.content_type == ContentType::APPLICATION_DATA && r.length <= 32))
+        });
+        TlsView {
+            client_hello,
+            server_hello,
+            certificates,
+            certificate_frame: info.certificate_frame,
+            validation,
+            alerts,
+            client_encrypted_records: encrypted(c),
+            client_first_encrypted_frame: c.first_encrypted.as_ref().map(|r| r.frame),
+            server_encrypted_records: encrypted(s),
+            server_encrypted_bytes: s.records_after_hello_bytes,
+            client_ccs: c.change_cipher_spec,
+            server_ccs: s.change_cipher_spec,
+            client_last_record_alert_like: alert_like,
+            client_last_record_frame: last.map(|r| r.frame),
+        }
     }
 
     pub fn offered_tls13(&self) -> bool {
