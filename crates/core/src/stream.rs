@@ -34,6 +34,9 @@ enum Active {
     Tls,
     Http,
     Dns,
+    /// Plaintext we don't decode (SMTP, POP3, IMAP, FTP, ...): watch the first bytes of each
+    /// side for a TLS record starting a chunk, which is how STARTTLS continues.
+    Watch,
     /// Not a protocol we decode (or a decoder gave up): nothing more is delivered.
     Off,
 }
@@ -49,7 +52,12 @@ pub struct StreamDispatch {
     /// The protocol first detected (HTTP stays the answer after a CONNECT upgrade).
     detected: Option<Protocol>,
     violation: Option<&'static str>,
+    /// Plaintext bytes watched per side for STARTTLS.
+    watched: [u64; 2],
 }
+
+/// How much plaintext of an unknown protocol is watched for a STARTTLS switch, per side.
+const MAX_STARTTLS_WATCH: u64 = 16 * 1024;
 
 fn want(p: Progress) -> Want {
     match p {
@@ -106,9 +114,9 @@ impl StreamDispatch {
                     return Want::More;
                 }
                 Probe::NeedMore | Probe::Unknown => {
-                    self.active = Active::Off;
+                    self.active = Active::Watch;
                     self.probe_buf = Default::default();
-                    return Want::Done;
+                    return self.watch(env, ctx, data);
                 }
                 Probe::Is(p) => {
                     let held = std::mem::take(buf);
@@ -129,7 +137,31 @@ impl StreamDispatch {
                 }
             }
         }
+        if let Active::Watch = self.active {
+            return self.watch(env, ctx, data);
+        }
         self.deliver(env, ctx, data)
+    }
+
+    /// STARTTLS: after a plaintext exchange, a chunk that starts with a TLS handshake record
+    /// hands both directions to the TLS decoder.
+    fn watch(&mut self, env: &mut StreamEnv<'_>, ctx: &StreamCtx, data: &[u8]) -> Want {
+        if matches!(data, [0x16, 0x03, 0..=4, ..]) {
+            self.start(Protocol::Tls, env);
+            self.detected = Some(Protocol::Tls);
+            return self.deliver(env, ctx, data);
+        }
+        let i = ctx.side.index();
+        self.watched[i] += data.len() as u64;
+        if self.watched.iter().all(|w| *w >= MAX_STARTTLS_WATCH) {
+            self.active = Active::Off;
+            return Want::Done;
+        }
+        if self.watched[i] >= MAX_STARTTLS_WATCH {
+            Want::Done
+        } else {
+            Want::More
+        }
     }
 
     fn start(&mut self, p: Protocol, env: &StreamEnv<'_>) {
@@ -167,7 +199,7 @@ impl StreamDispatch {
                 }
                 None => Progress::Done,
             },
-            Active::Probing | Active::Off => return Want::Done,
+            Active::Probing | Active::Watch | Active::Off => return Want::Done,
         };
         self.after(env, ctx, progress)
     }
@@ -239,7 +271,7 @@ impl StreamDispatch {
                 .map_or(Progress::Done, |d| d.on_gap(ctx, len)),
             // A gap before anything was recognised: the stream's start is lost; probing the
             // bytes after it would misjudge them, so give up on this connection.
-            Active::Probing => {
+            Active::Probing | Active::Watch => {
                 self.active = Active::Off;
                 return Want::Done;
             }
@@ -266,7 +298,7 @@ impl StreamDispatch {
                 }
                 self.flush_dns(env);
             }
-            Active::Probing | Active::Off => {}
+            Active::Probing | Active::Watch | Active::Off => {}
         }
     }
 }

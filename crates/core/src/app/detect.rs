@@ -51,6 +51,15 @@ pub fn probe(first: &[u8], dns_port: bool) -> Probe {
             Some(_) => Probe::Unknown,
         };
     }
+    // SSLv2-compatible ClientHello (2-byte length with the high bit set, msg type 1, then a
+    // version of SSL 3.0 or later): old clients open TLS this way.
+    if b0 & 0x80 != 0 && first.len() >= 2 {
+        match (first.get(2), first.get(3)) {
+            (Some(1), Some(3)) | (Some(1), Some(0)) => return Probe::Is(Protocol::Tls),
+            (None, _) | (Some(1), None) => return Probe::NeedMore,
+            _ => {}
+        }
+    }
     if dns_port && first.len() >= 2 {
         let len = u16::from_be_bytes([first[0], first[1]]) as usize;
         if len >= 12 {
@@ -122,6 +131,10 @@ mod tests {
         assert_eq!(probe(b"CONN", false), Probe::NeedMore);
         assert_eq!(probe(b"HTTP/1.1 200 OK", false), Probe::Is(Protocol::Http));
         assert_eq!(probe(b"SSH-2.0-OpenSSH", false), Probe::Unknown);
+        assert_eq!(
+            probe(&[0x80, 0x4c, 0x01, 0x03, 0x00], false),
+            Probe::Is(Protocol::Tls)
+        );
         assert_eq!(
             probe(b"OPTIONS\nHost: x\n\n", false),
             Probe::Is(Protocol::Http)
