@@ -28,6 +28,9 @@ pub struct Limits {
     pub udp_idle_timeout: Duration,
     /// After both sides closed (FIN/RST), how long to keep the connection for late packets.
     pub close_linger: Duration,
+    /// How long a closed connection's 5-tuple is remembered, so that late packets (a last
+    /// RST, a retransmitted FIN-ACK) are not taken for a new connection.
+    pub closed_memory: Duration,
     /// Silence after which `advance` reports an open connection as stalled (Event::Stall).
     pub stall_after: Duration,
     /// RSTs and ICMP errors kept per connection (the rest are counted).
@@ -47,6 +50,7 @@ impl Default for Limits {
             tcp_idle_timeout: Duration::from_secs(300),
             udp_idle_timeout: Duration::from_secs(60),
             close_linger: Duration::from_secs(5),
+            closed_memory: Duration::from_secs(120),
             stall_after: Duration::from_secs(10),
             max_resets_per_conn: 16,
         }

@@ -63,6 +63,10 @@ pub struct Engine {
     dns: DnsTracker,
     dns_out: Vec<DnsRecord>,
     names: FxHashMap<IpAddr, String>,
+    /// Recently closed TCP connections: a late RST or ACK for one of them is counted, not
+    /// taken for a new connection (tshark keeps such packets in the old stream).
+    closed: FxHashMap<FlowKey, Timestamp>,
+    closed_order: std::collections::VecDeque<(Timestamp, FlowKey)>,
     stats: Stats,
     next_id: u64,
     now: Timestamp,
@@ -87,6 +91,8 @@ impl Engine {
             dns: DnsTracker::new(),
             dns_out: Vec::new(),
             names: FxHashMap::default(),
+            closed: FxHashMap::default(),
+            closed_order: std::collections::VecDeque::new(),
             stats: Stats::default(),
             next_id: 0,
             now: Timestamp::ZERO,
@@ -297,6 +303,9 @@ impl Engine {
     fn emit(&mut self, flow: Flow, reason: EndReason, sink: &mut impl Sink) {
         let conn: Connection = match flow {
             Flow::Tcp(c) => {
+                if reason == EndReason::Closed {
+                    self.tombstone(c.client, c.server, c.last_ts);
+                }
                 let hint = self.names.get(&c.server.ip()).cloned();
                 let mut env = StreamEnv {
                     tls: &self.config.tls,
@@ -320,6 +329,36 @@ impl Engine {
             Transport::Udp => self.stats.udp_flows += 1,
         }
         sink.event(Event::Connection(Box::new(conn)));
+    }
+
+    fn tombstone(&mut self, a: SocketAddr, b: SocketAddr, ts: Timestamp) {
+        let limit = self.config.limits.max_flows;
+        while self.closed_order.len() >= limit {
+            let Some((t, k)) = self.closed_order.pop_front() else {
+                break;
+            };
+            if self.closed.get(&k) == Some(&t) {
+                self.closed.remove(&k);
+            }
+        }
+        let (key, _) = FlowKey::new(Transport::Tcp, a, b);
+        self.closed.insert(key, ts);
+        self.closed_order.push_back((ts, key));
+    }
+
+    /// A packet for a connection that was closed and reported within `closed_memory`.
+    fn is_late(&mut self, key: &FlowKey, now: Timestamp) -> bool {
+        let memory = self.config.limits.closed_memory;
+        while let Some(&(t, k)) = self.closed_order.front() {
+            if now.since(t) < memory {
+                break;
+            }
+            self.closed_order.pop_front();
+            if self.closed.get(&k) == Some(&t) {
+                self.closed.remove(&k);
+            }
+        }
+        self.closed.contains_key(key)
     }
 
     fn on_tcp(
@@ -348,6 +387,10 @@ impl Engine {
             self.emit(old, reason, sink);
         }
         if !self.flows.contains_key(&key) {
+            if !pure_syn && self.is_late(&key, pkt.ts) {
+                self.stats.anomaly("packet_after_close");
+                return;
+            }
             self.make_room(sink);
             let id = self.new_id();
             self.flows.insert(
