@@ -13,7 +13,8 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-const ALL: [&str; 10] = [
+const ALL: [&str; 11] = [
+    "pcapng-crafted-sections.pcapng",
     "pcap-usec-le.pcap",
     "pcap-usec-be.pcap",
     "pcap-nsec.pcap",
@@ -149,6 +150,22 @@ fn formats_are_detected_by_magic() {
             Some(std::fs::metadata(fixture(name)).unwrap().len())
         );
     }
+}
+
+#[test]
+fn sections_reset_interfaces_and_switch_byte_order() {
+    let (packets, src) = read_file("pcapng-crafted-sections.pcapng");
+    let linktypes: Vec<u32> = packets.iter().map(|p| p.linktype.0).collect();
+    assert_eq!(linktypes, [1, 1, 101, 101]);
+    // if_tsoffset of 10^9 s on a 2^-10 s clock.
+    assert_eq!(packets[0].ts, 2_700_000_000_500_000_000);
+    assert_eq!(packets[2].orig_len, 1500);
+    assert_eq!(
+        packets[3].ts, packets[2].ts,
+        "SPB takes the previous timestamp"
+    );
+    assert_eq!(src.skipped_blocks(), 2, "ISB and the unknown block");
+    assert!(src.warnings().is_empty());
 }
 
 #[test]
