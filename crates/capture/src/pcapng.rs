@@ -248,23 +248,6 @@ pub(crate) fn ts_units(resol: u8) -> Option<u64> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tsresol_powers_of_ten_and_two() {
-        assert_eq!(ts_units(6), Some(1_000_000));
-        assert_eq!(ts_units(9), Some(1_000_000_000));
-        assert_eq!(ts_units(0), Some(1));
-        assert_eq!(ts_units(19), Some(10_000_000_000_000_000_000));
-        assert_eq!(ts_units(20), None);
-        assert_eq!(ts_units(0x80 | 10), Some(1024));
-        assert_eq!(ts_units(0x80 | 63), Some(1 << 63));
-        assert_eq!(ts_units(0x80 | 64), None);
-    }
-}
-
 fn interface(idb: &InterfaceDescriptionBlock<'_>, be: bool) -> Interface {
     // pcap-parser decodes if_tsoffset as little-endian whatever the section's byte order, and
     // its build_ts_resolution rejects every power-of-two resolution (it compares the byte
@@ -293,5 +276,22 @@ fn interface(idb: &InterfaceDescriptionBlock<'_>, be: bool) -> Interface {
         snaplen: idb.snaplen,
         units,
         offset_secs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsresol_powers_of_ten_and_two() {
+        assert_eq!(ts_units(6), Some(1_000_000));
+        assert_eq!(ts_units(9), Some(1_000_000_000));
+        assert_eq!(ts_units(0), Some(1));
+        assert_eq!(ts_units(19), Some(10_000_000_000_000_000_000));
+        assert_eq!(ts_units(20), None);
+        assert_eq!(ts_units(0x80 | 10), Some(1024));
+        assert_eq!(ts_units(0x80 | 63), Some(1 << 63));
+        assert_eq!(ts_units(0x80 | 64), None);
     }
 }
