@@ -426,3 +426,57 @@ fn written_pcap_reads_back_equal() {
         );
     }
 }
+
+/// A legacy pcap file built in memory: header fields, then (secs, frac, len1, len2, data).
+fn pcap_bytes(
+    magic: u32,
+    minor: u16,
+    snaplen: u32,
+    records: &[(u32, u32, u32, u32, &[u8])],
+) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&magic.to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&minor.to_le_bytes());
+    v.extend_from_slice(&[0; 8]);
+    v.extend_from_slice(&snaplen.to_le_bytes());
+    v.extend_from_slice(&1u32.to_le_bytes());
+    for (s, f, a, b, data) in records {
+        for x in [s, f, a, b] {
+            v.extend_from_slice(&x.to_le_bytes());
+        }
+        v.extend_from_slice(data);
+    }
+    v
+}
+
+#[test]
+fn old_pcap_versions_have_the_lengths_the_other_way_round() {
+    // Version 2.2: orig_len comes first, caplen second.
+    let data = pcap_bytes(
+        0xa1b2_c3d4,
+        2,
+        65535,
+        &[(1, 2, 100, 10, &[7; 10]), (3, 4, 60, 5, &[8; 5])],
+    );
+    let src = FileSource::from_reader(Box::new(Cursor::new(data)), "v22".into()).unwrap();
+    let (packets, src) = read_all(src);
+    assert!(src.warnings().is_empty());
+    assert_eq!(packets.len(), 2);
+    assert_eq!((packets[0].orig_len, packets[0].data.len()), (100, 10));
+    assert_eq!(
+        (packets[1].orig_len, packets[1].data.as_slice()),
+        (60, &[8u8; 5][..])
+    );
+    // Version 2.4 with the same bytes reads them as written: caplen 100 runs past the data.
+    let data = pcap_bytes(0xa1b2_c3d4, 4, 65535, &[(1, 2, 10, 100, &[7; 10])]);
+    let src = FileSource::from_reader(Box::new(Cursor::new(data)), "v24".into()).unwrap();
+    let (packets, _) = read_all(src);
+    assert_eq!((packets[0].orig_len, packets[0].data.len()), (100, 10));
+}
+
+#[test]
+fn sources_can_move_to_another_thread() {
+    fn is_send<T: Send>() {}
+    is_send::<FileSource>();
+}
