@@ -519,7 +519,7 @@ impl FileSource {
                 }
             }
             let len = pcapng::read_u32(self.buf.data(), 4, be).unwrap_or(0) as usize;
-            if len < 12 || len % 4 != 0 {
+            if len < 12 || !len.is_multiple_of(4) {
                 self.stop(WarningKind::BadBlock {
                     block_type,
                     reason: "block length not a multiple of 4 of at least 12",

@@ -64,11 +64,19 @@ pub struct InterfaceInfo {
 }
 
 /// A live capture on one interface.
+///
+/// The handle is non-blocking and `next_packet` waits with poll(2): libpcap's own read
+/// timeout cannot be relied on (on Linux with TPACKET_V3 an idle interface blocks forever).
+/// Each packet is copied once into a reused buffer (no allocation): returning libpcap's
+/// borrowed packet from inside the retry loop is not expressible without unsafe code.
 pub struct LiveSource {
     cap: pcap::Capture<pcap::Active>,
     interface: String,
     linktype: LinkType,
     frame: u64,
+    timeout: std::time::Duration,
+    /// The last packet, copied out of libpcap's ring; capacity = snaplen.
+    data: Vec<u8>,
 }
 
 impl std::fmt::Debug for LiveSource {
@@ -122,7 +130,8 @@ impl LiveSource {
         if let Some(size) = config.buffer_size {
             inactive = inactive.buffer_size(clamp_i32(size));
         }
-        let mut cap = inactive.open().map_err(|e| open_error(iface, e))?;
+        let cap = inactive.open().map_err(|e| open_error(iface, e))?;
+        let mut cap = cap.setnonblock().map_err(|e| open_error(iface, e))?;
         if let Some(filter) = &config.filter {
             cap.filter(filter, true).map_err(|e| CaptureError::Filter {
                 filter: filter.clone(),
@@ -135,30 +144,62 @@ impl LiveSource {
             interface: config.interface,
             linktype,
             frame: 0,
+            timeout: std::time::Duration::from_millis(config.timeout_ms.max(1).into()),
+            data: Vec::with_capacity(config.snaplen.min(DEFAULT_SNAPLEN) as usize),
         })
     }
 
-    /// The next packet, or `Ok(None)` when the read timeout expired without one (a live
-    /// capture has no end; the caller decides when to stop).
-    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
-        match self.cap.next_packet() {
-            Ok(p) => {
-                self.frame += 1;
-                let secs = u64::try_from(p.header.ts.tv_sec).unwrap_or(0);
-                let usecs = u64::try_from(p.header.ts.tv_usec).unwrap_or(0);
-                Ok(Some(Packet {
-                    ts: crate::file::timestamp(secs, usecs, 1_000_000),
-                    frame: self.frame,
-                    orig_len: p.header.len,
-                    linktype: self.linktype,
-                    data: p.data,
-                }))
-            }
-            Err(pcap::Error::TimeoutExpired) => Ok(None),
+    /// Waits up to `left` for the capture fd to become readable.
+    fn wait(&self, left: std::time::Duration) -> Result<(), CaptureError> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let ts = Timespec {
+            tv_sec: left.as_secs().try_into().unwrap_or(i64::MAX),
+            tv_nsec: left.subsec_nanos().into(),
+        };
+        let mut fds = [PollFd::new(&self.cap, PollFlags::IN)];
+        match poll(&mut fds, Some(&ts)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
             Err(e) => Err(CaptureError::Live {
-                message: format!("{}: {e}", self.interface),
+                message: format!("{}: poll: {e}", self.interface),
             }),
         }
+    }
+
+    /// The next packet, or `Ok(None)` when none arrived within the timeout (a live capture
+    /// has no end; the caller decides when to stop).
+    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        let deadline = std::time::Instant::now() + self.timeout;
+        let header = loop {
+            match self.cap.next_packet() {
+                Ok(p) => {
+                    self.data.clear();
+                    self.data.extend_from_slice(p.data);
+                    break *p.header;
+                }
+                Err(pcap::Error::TimeoutExpired) => {
+                    let now = std::time::Instant::now();
+                    if now >= deadline {
+                        return Ok(None);
+                    }
+                    self.wait(deadline - now)?;
+                }
+                Err(e) => {
+                    return Err(CaptureError::Live {
+                        message: format!("{}: {e}", self.interface),
+                    });
+                }
+            }
+        };
+        self.frame += 1;
+        let secs = u64::try_from(header.ts.tv_sec).unwrap_or(0);
+        let usecs = u64::try_from(header.ts.tv_usec).unwrap_or(0);
+        Ok(Some(Packet {
+            ts: crate::file::timestamp(secs, usecs, 1_000_000),
+            frame: self.frame,
+            orig_len: header.len,
+            linktype: self.linktype,
+            data: &self.data,
+        }))
     }
 
     /// The kernel's packet counters so far.

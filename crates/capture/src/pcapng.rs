@@ -237,11 +237,30 @@ impl NgState {
     }
 }
 
+/// Timestamp units per second for an `if_tsresol` byte: 10^n, or 2^n when the top bit is set.
+/// `None` when it does not fit in 64 bits.
+pub(crate) fn ts_units(resol: u8) -> Option<u64> {
+    let n = u32::from(resol & 0x7f);
+    if resol & 0x80 != 0 {
+        1u64.checked_shl(n).filter(|_| n < 64)
+    } else {
+        10u64.checked_pow(n)
+    }
+}
+
 fn interface(idb: &InterfaceDescriptionBlock<'_>, be: bool) -> Interface {
-    // pcap-parser decodes if_tsoffset as little-endian whatever the section's byte order, so
-    // read the option value here.
+    // pcap-parser decodes if_tsoffset as little-endian whatever the section's byte order, and
+    // its build_ts_resolution rejects every power-of-two resolution (it compares the byte
+    // with the flag bit still set against 63), so read both options here.
     let mut offset_secs = 0i64;
+    let mut units = 1_000_000;
     for opt in &idb.options {
+        if opt.code == OptionCode::IfTsresol
+            && let Some(&resol) = opt.value.first()
+        {
+            // An impossible resolution (> 2^63 or 10^19 units) keeps the default.
+            units = ts_units(resol).unwrap_or(1_000_000);
+        }
         if opt.code == OptionCode::IfTsoffset
             && let Some(bytes) = opt.value.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok())
         {
@@ -255,8 +274,24 @@ fn interface(idb: &InterfaceDescriptionBlock<'_>, be: bool) -> Interface {
     Interface {
         linktype: LinkType(idb.linktype.0 as u32),
         snaplen: idb.snaplen,
-        // An impossible resolution (> 2^63 or 10^19 units) falls back to the default.
-        units: idb.ts_resolution().unwrap_or(1_000_000),
+        units,
         offset_secs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsresol_powers_of_ten_and_two() {
+        assert_eq!(ts_units(6), Some(1_000_000));
+        assert_eq!(ts_units(9), Some(1_000_000_000));
+        assert_eq!(ts_units(0), Some(1));
+        assert_eq!(ts_units(19), Some(10_000_000_000_000_000_000));
+        assert_eq!(ts_units(20), None);
+        assert_eq!(ts_units(0x80 | 10), Some(1024));
+        assert_eq!(ts_units(0x80 | 63), Some(1 << 63));
+        assert_eq!(ts_units(0x80 | 64), None);
     }
 }
