@@ -72,6 +72,7 @@ mod imp {
     }
 
     impl Session {
+        #[allow(clippy::too_many_arguments)]
         fn open(
             interface: &str,
             filter: Option<String>,

@@ -44,7 +44,7 @@ pub fn run(args: ReadArgs) -> Result<ExitCode> {
                 }
             }
             if let Some(b) = &bar
-                && n % 4096 == 0
+                && n.is_multiple_of(4096)
                 && last_tick.elapsed() > Duration::from_millis(100)
             {
                 last_tick = Instant::now();

@@ -2,8 +2,11 @@
 
 use crate::common::*;
 
-/// (file, expected exit, stage, kind, actor) — from ../shared/scenarios/README.md's mapping.
-const CASES: &[(&str, i32, Option<(&str, &str, &str)>)] = &[
+/// The finding a scenario must produce: (stage, kind, actor; "" = not judged).
+type Want = Option<(&'static str, &'static str, &'static str)>;
+
+/// (file, expected exit, finding) — from ../shared/scenarios/README.md's mapping.
+const CASES: &[(&str, i32, Want)] = &[
     ("clean.pcap", 0, None),
     ("proxy-connect.pcapng", 0, None),
     (

@@ -129,7 +129,3 @@ pub fn judge_server_rsts(
 pub fn server_rsts(c: &Connection) -> Vec<&ResetInfo> {
     c.resets.iter().filter(|r| r.from == Side::Server).collect()
 }
-
-pub fn client_rsts(c: &Connection) -> Vec<&ResetInfo> {
-    c.resets.iter().filter(|r| r.from == Side::Client).collect()
-}

@@ -106,3 +106,115 @@ pub fn judge(
         evidence,
     })
 }
+
+/// Addresses no public Go host resolves to: a resolver or middlebox sinkholing the name.
+pub fn is_sinkhole(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_unspecified() || v4.is_loopback() || v4.is_broadcast(),
+        std::net::IpAddr::V6(v6) => v6.is_unspecified() || v6.is_loopback(),
+    }
+}
+
+/// A DNS answer kept for the suspicious-answer check.
+#[derive(Debug, Clone)]
+pub struct AnswerSeen {
+    pub rec: DnsRecord,
+    pub addrs: Vec<std::net::IpAddr>,
+}
+
+/// Forged or sinkholed answers: two different answers to one query (an on-path injector
+/// races the real resolver), an answer whose IP TTL is unlike the resolver's other answers,
+/// or a sinkhole address for a public Go host.
+pub fn suspicious(answers: &[AnswerSeen], d: &Diagnoser) -> Vec<Finding> {
+    use std::collections::HashMap;
+    let mut out = Vec::new();
+    let mut by_query: HashMap<(String, String, u16, String), Vec<&AnswerSeen>> = HashMap::new();
+    for a in answers {
+        let q = a.rec.qname.clone().unwrap_or_default().to_ascii_lowercase();
+        by_query
+            .entry((
+                a.rec.client.to_string(),
+                a.rec.server.to_string(),
+                a.rec.id,
+                q,
+            ))
+            .or_default()
+            .push(a);
+    }
+    let mut keys: Vec<_> = by_query.keys().cloned().collect();
+    keys.sort();
+    for k in keys {
+        let Some(group) = by_query.get(&k) else {
+            continue;
+        };
+        let Some(first) = group.first() else { continue };
+        let name = k.3.clone();
+        let resolver = first.rec.server;
+        let mut why = Vec::new();
+        let mut actor = Actor::Resolver;
+        let mut distinct: Vec<Vec<std::net::IpAddr>> = Vec::new();
+        for g in group {
+            let mut a = g.addrs.clone();
+            a.sort();
+            if !distinct.contains(&a) {
+                distinct.push(a);
+            }
+        }
+        if distinct.len() > 1 {
+            why.push(format!(
+                "{} different answers to one query ({}): an on-path injector raced the resolver, and the client takes the first",
+                distinct.len(),
+                distinct.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(" vs ")
+            ));
+            actor = Actor::Middlebox;
+        }
+        if let Some(ttl) = d.dns_response_ttl(first.rec.conn_id)
+            && let Some(range) = d.resolver_ttl_excluding(resolver.ip(), first.rec.conn_id)
+            && (ttl < range.min || ttl > range.max)
+        {
+            why.push(format!(
+                "the answer arrived with IP TTL {ttl} where {} otherwise answers with {}-{}: it was not sent by the resolver",
+                resolver.ip(),
+                range.min,
+                range.max
+            ));
+            actor = Actor::Middlebox;
+        }
+        let public_go = d.role_of(&name, 443).is_some();
+        if public_go && first.addrs.iter().any(|ip| is_sinkhole(*ip)) {
+            why.push(format!(
+                "{name} resolved to {:?}, a sinkhole address",
+                first.addrs
+            ));
+        }
+        if why.is_empty() {
+            continue;
+        }
+        let evidence = group
+            .iter()
+            .map(|g| {
+                ev(
+                    g.rec.response_frame.unwrap_or(0),
+                    Some(g.rec.ts()),
+                    format!("answer {:?}", g.addrs),
+                )
+            })
+            .collect();
+        out.push(Finding {
+            stage: Stage::Dns,
+            kind: FindingKind::DnsSuspiciousAnswer,
+            severity: Severity::Warning,
+            actor,
+            connection: Some(first.rec.id as u64),
+            server_name: Some(name.clone()),
+            server: Some(resolver.to_string()),
+            summary: format!("Suspicious DNS answer for {name}: {}.", why.join("; ")),
+            likely_go_error: None,
+            remedy: Some(format!(
+                "The answers for {name} are being tampered with: use a resolver you trust over an encrypted or unfiltered path, or set GOPROXY to a mirror that is reachable; tell the network team."
+            )),
+            evidence,
+        });
+    }
+    out
+}

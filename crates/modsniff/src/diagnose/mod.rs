@@ -78,7 +78,16 @@ pub struct Diagnoser {
     /// to the name followed).
     connected_names: HashSet<String>,
     go_endpoints: BTreeMap<String, u64>,
+    /// Answers to remember for the suspicious-answer check (bounded).
+    answers: Vec<dns::AnswerSeen>,
+    /// IP TTL of each UDP flow's responses, by connection id (bounded), and per resolver.
+    udp_ttl: HashMap<u64, (IpAddr, u8)>,
+    /// Leaf certificate key -> names it was presented for.
+    leaf_keys: HashMap<String, HashSet<String>>,
 }
+
+/// Answers kept for the suspicious-answer check.
+const MAX_ANSWERS_KEPT: usize = 4096;
 
 impl Diagnoser {
     pub fn new(settings: GoSettings) -> Self {
@@ -92,6 +101,9 @@ impl Diagnoser {
             dns: BTreeMap::new(),
             connected_names: HashSet::new(),
             go_endpoints: BTreeMap::new(),
+            answers: Vec::new(),
+            udp_ttl: HashMap::new(),
+            leaf_keys: HashMap::new(),
         }
     }
 
@@ -152,6 +164,10 @@ impl Diagnoser {
         if c.transport == Transport::Udp {
             if let Some(min) = c.server_stats.ttl_min {
                 self.note_ttl(c.server.ip(), min, c.server_stats.ttl_max.unwrap_or(min));
+                if c.server.port() == 53 && self.udp_ttl.len() < MAX_ANSWERS_KEPT * 4 {
+                    self.udp_ttl
+                        .insert(c.id, (c.server.ip(), c.server_stats.ttl_max.unwrap_or(min)));
+                }
             }
             return 0;
         }
@@ -177,6 +193,16 @@ impl Diagnoser {
         }
         if let Some(min) = c.server_stats.ttl_min {
             self.note_ttl(c.server.ip(), min, c.server_stats.ttl_max.unwrap_or(min));
+        }
+        if let (Some(t), Some(n)) = (&tls, &target)
+            && let Some(leaf) = t.certificates.first()
+            && !leaf.spki_sha256.is_empty()
+            && self.leaf_keys.len() < MAX_ANSWERS_KEPT
+        {
+            self.leaf_keys
+                .entry(leaf.spki_sha256.clone())
+                .or_default()
+                .insert(n.to_ascii_lowercase());
         }
         let facts = ConnFacts {
             c,
@@ -217,6 +243,39 @@ impl Diagnoser {
         e.max = e.max.max(max);
     }
 
+    /// The IP TTL of the responses on one UDP flow.
+    pub fn dns_response_ttl(&self, conn_id: u64) -> Option<u8> {
+        self.udp_ttl.get(&conn_id).map(|(_, t)| *t)
+    }
+
+    /// The TTLs a resolver's responses show on its other flows.
+    pub fn resolver_ttl_excluding(&self, ip: IpAddr, conn_id: u64) -> Option<TtlRange> {
+        let mut r: Option<TtlRange> = None;
+        for (id, (addr, ttl)) in &self.udp_ttl {
+            if *id != conn_id && *addr == ip {
+                let e = r.get_or_insert(TtlRange {
+                    min: *ttl,
+                    max: *ttl,
+                });
+                e.min = e.min.min(*ttl);
+                e.max = e.max.max(*ttl);
+            }
+        }
+        r
+    }
+
+    /// The names one leaf key was presented for: an intercepting proxy that mints
+    /// certificates on the fly often reuses one key for every name.
+    pub fn names_for_leaf_key(&self, spki: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .leaf_keys
+            .get(spki)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
     pub fn ttl_elsewhere(&self, ip: IpAddr) -> Option<TtlRange> {
         self.ttl_by_ip.get(&ip).copied()
     }
@@ -234,6 +293,12 @@ impl Diagnoser {
             }
         } else if r.rcode.as_deref() == Some("NOERROR") && r.has_address_answer() {
             agg.answered_ok = true;
+            if self.answers.len() < MAX_ANSWERS_KEPT {
+                self.answers.push(dns::AnswerSeen {
+                    rec: r.clone(),
+                    addrs: r.answer_addresses().collect(),
+                });
+            }
         }
     }
 
@@ -251,6 +316,11 @@ impl Diagnoser {
             ) {
                 self.push(None, Some(name), f, false);
             }
+        }
+        let answers = std::mem::take(&mut self.answers);
+        for f in dns::suspicious(&answers, self) {
+            let name = f.server_name.clone();
+            self.push(None, name, f, false);
         }
         let mut out = Vec::new();
         for mut cand in std::mem::take(&mut self.candidates) {

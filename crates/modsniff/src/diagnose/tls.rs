@@ -275,6 +275,28 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         && c.client_stats.fin_frame.is_some()
     {
         let frame = t.client_last_record_frame.unwrap_or(sh.frame);
+        let signs = tls13_interception_signs(f, d);
+        if !signs.is_empty() {
+            let summary = format!(
+                "Likely TLS interception: the client abandoned the TLS 1.3 handshake with {target} right after the server's first flight ({} encrypted records, {} bytes) with an encrypted alert, and the \"server\" does not look like the real one: {}. TLS 1.3 encrypts the certificate, so this evidence is indirect.",
+                t.server_encrypted_records,
+                t.server_encrypted_bytes,
+                signs.join("; ")
+            );
+            out.push((
+                base(
+                    FindingKind::MitmCertificate,
+                    Severity::Error,
+                    Actor::Middlebox,
+                    summary,
+                    Some("tls: failed to verify certificate: x509: certificate signed by unknown authority".into()),
+                    "A TLS-inspecting middlebox answers for the server: install its CA certificate (SSL_CERT_FILE=/path/to/corp-ca.pem) or ask for proxy.golang.org and sum.golang.org to be exempted from inspection.".into(),
+                    vec![hello_ev.clone(), ev(sh.frame, None, "ServerHello (TLS 1.3)"), ev(frame, None, "encrypted alert from the client")],
+                ),
+                false,
+            ));
+            return true;
+        }
         let summary = format!(
             "The client abandoned the TLS 1.3 handshake with {target}: right after the server's first flight it sent an encrypted alert and closed. With TLS 1.3 the certificate is encrypted, so this is indirect evidence that the client rejected it."
         );
@@ -291,6 +313,37 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             false,
         ));
         return true;
+    }
+
+    // 5b. A completed TLS 1.3 handshake with a "server" that is the adjacent hop, for a public
+    // Go host: interception that the client trusted.
+    if let Some(sh) = &t.server_hello
+        && sh.version == 0x0304
+        && t.client_encrypted_records >= 2
+        && !t.client_last_record_alert_like
+        && matches!(
+            f.role,
+            Some(GoRole::ModuleProxy | GoRole::ChecksumDb | GoRole::Vcs)
+        )
+    {
+        let signs = tls13_interception_signs(f, d);
+        if !signs.is_empty() {
+            out.push((
+                base(
+                    FindingKind::MitmCertificate,
+                    Severity::Warning,
+                    Actor::Middlebox,
+                    format!(
+                        "Likely TLS interception that the client trusted: the TLS 1.3 handshake with {target} completed, but {}. TLS 1.3 encrypts the certificate, so this evidence is indirect.",
+                        signs.join("; ")
+                    ),
+                    None,
+                    "If this interception is not intended, tell the security team; module checksums are still verified by GOSUMDB.".into(),
+                    vec![hello_ev.clone(), ev(sh.frame, None, "ServerHello (TLS 1.3)")],
+                ),
+                false,
+            ));
+        }
     }
 
     // 6. No ServerHello and no reset: stall.
@@ -341,6 +394,42 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         }
     }
     false
+}
+
+/// The last two labels of a name (good enough to tell unrelated names apart).
+fn registrable(name: &str) -> String {
+    let labels: Vec<&str> = name.trim_end_matches('.').rsplit('.').take(2).collect();
+    labels.into_iter().rev().collect::<Vec<_>>().join(".")
+}
+
+/// Signs that a TLS 1.3 "server" is not the real one, from what stays visible: its hop
+/// distance compared with what the address shows elsewhere.
+fn tls13_interception_signs(f: &ConnFacts<'_>, d: &Diagnoser) -> Vec<String> {
+    let c = f.c;
+    let mut signs = Vec::new();
+    if f.via_proxy {
+        return signs;
+    }
+    if let Some(ttl) = c.server_stats.ttl_max {
+        if INITIAL_TTLS.contains(&ttl)
+            && !same_subnet(c.client.ip(), c.server.ip())
+            && !c.server.ip().is_loopback()
+        {
+            signs.push(format!(
+                "the \"server\" answers with TTL {ttl}, an initial value: it is the adjacent hop, not a host behind it"
+            ));
+        } else if let Some(r) = d.ttl_elsewhere(c.server.ip())
+            && (ttl < r.min || ttl > r.max)
+        {
+            signs.push(format!(
+                "its TTL {ttl} differs from what {} sends on other connections ({}-{})",
+                c.server.ip(),
+                r.min,
+                r.max
+            ));
+        }
+    }
+    signs
 }
 
 fn version_name(v: u16) -> String {
@@ -400,6 +489,15 @@ fn interception(f: &ConnFacts<'_>, d: &Diagnoser, hello_ev: &super::Evidence) ->
     {
         signs.push(format!("the \"server\" answers with TTL {ttl}, an initial value: it is the adjacent hop, not the real server"));
     }
+    let others = d.names_for_leaf_key(&leaf.spki_sha256);
+    let domains: std::collections::BTreeSet<String> =
+        others.iter().map(|n| registrable(n)).collect();
+    if domains.len() > 1 {
+        signs.push(format!(
+            "the same leaf key was presented for unrelated names ({})",
+            others.join(", ")
+        ));
+    }
     let public_go_host = matches!(
         f.role,
         Some(GoRole::ModuleProxy | GoRole::ChecksumDb | GoRole::Vcs)
@@ -421,7 +519,6 @@ fn interception(f: &ConnFacts<'_>, d: &Diagnoser, hello_ev: &super::Evidence) ->
     if signs.is_empty() && !(rejected && validation == "unknown-issuer") {
         return None;
     }
-    let _ = d;
     let target = addr(c.server);
     let accepted = t.client_ccs || t.client_encrypted_records > 1;
     let severity = if accepted {

@@ -30,9 +30,7 @@ pub struct ServerHelloView {
 pub struct CertView {
     pub subject: String,
     pub issuer: String,
-    pub sha256: String,
     pub spki_sha256: String,
-    pub san: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -57,13 +55,11 @@ pub struct TlsView {
     pub alerts: Vec<AlertView>,
     /// Encrypted records the client sent after the ServerHello (Finished, requests, alerts).
     pub client_encrypted_records: u32,
-    pub client_first_encrypted_frame: Option<u64>,
     /// Encrypted records and bytes the server sent after its ServerHello.
     pub server_encrypted_records: u32,
     pub server_encrypted_bytes: u64,
     /// The client sent ChangeCipherSpec (TLS 1.2: it accepted the certificate).
     pub client_ccs: bool,
-    pub server_ccs: bool,
     /// The last record the client sent looks like an encrypted alert (TLS 1.3: a short
     /// application_data record right before it closed).
     pub client_last_record_alert_like: bool,
@@ -107,9 +103,7 @@ impl TlsView {
             .map(|c| CertView {
                 subject: c.subject.clone(),
                 issuer: c.issuer.clone(),
-                sha256: c.sha256.clone(),
                 spki_sha256: c.spki_sha256.clone().unwrap_or_default(),
-                san: c.san.clone(),
             })
             .collect();
         let validation = info.validation.as_ref().map(|v| {
@@ -171,11 +165,9 @@ impl TlsView {
             validation,
             alerts,
             client_encrypted_records: encrypted(c),
-            client_first_encrypted_frame: c.first_encrypted.as_ref().map(|r| r.frame),
             server_encrypted_records: encrypted(s),
             server_encrypted_bytes: s.records_after_hello_bytes,
             client_ccs: c.change_cipher_spec,
-            server_ccs: s.change_cipher_spec,
             client_last_record_alert_like: alert_like,
             client_last_record_frame: last.map(|r| r.frame),
         }
@@ -185,10 +177,5 @@ impl TlsView {
         self.client_hello
             .as_ref()
             .is_some_and(|h| h.versions.contains(&0x0304))
-    }
-
-    /// A fatal plaintext alert, or any alert before the handshake finished.
-    pub fn first_alert(&self) -> Option<&AlertView> {
-        self.alerts.first()
     }
 }

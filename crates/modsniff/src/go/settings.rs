@@ -177,11 +177,6 @@ impl GoSettings {
         }
     }
 
-    /// The first GOPROXY entry that is a URL, for remedies.
-    pub fn first_proxy(&self) -> Option<&ProxyEntry> {
-        self.goproxy.iter().find(|e| e.host.is_some())
-    }
-
     /// Whether `host` (with or without port) is one of the GOPROXY entries.
     pub fn is_configured_proxy(&self, host: &str) -> Option<usize> {
         self.goproxy.iter().position(|e| {

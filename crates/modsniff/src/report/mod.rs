@@ -5,8 +5,8 @@ pub mod wire;
 
 use crate::cli::{ColorChoice, Format, OutputArgs};
 use crate::diagnose::{Finding, Severity};
+use modsniff_core::Connection;
 use modsniff_core::app::dns::DnsRecord;
-use modsniff_core::{Connection, Stats};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
