@@ -109,6 +109,17 @@ impl Engine {
         self.flows.len()
     }
 
+    /// The reassembly memcap's accounting (bytes reserved now, peak, refusals): lets callers
+    /// and tests check that `limits.memcap` holds.
+    pub fn reassembly_budget(&self) -> &MemBudget {
+        &self.budget
+    }
+
+    /// IP datagrams currently being reassembled (bounded by `limits.max_frag_datagrams`).
+    pub fn pending_fragments(&self) -> usize {
+        self.defrag.pending()
+    }
+
     /// Processes one packet.
     pub fn push(&mut self, pkt: &Packet<'_>, sink: &mut impl Sink) {
         self.stats.packets += 1;
