@@ -352,6 +352,9 @@ impl Diagnoser {
             }
             out.push(cand.finding);
         }
+        for f in &mut out {
+            f.evidence.sort_by_key(|e| e.packet);
+        }
         out.sort_by_key(|f| (f.stage, f.first_frame()));
         out
     }
@@ -405,7 +408,7 @@ pub fn addr(a: SocketAddr) -> String {
 /// Remedies shared by several detectors.
 pub mod remedy {
     pub const MIRROR: &str = "Try another module mirror: GOPROXY=https://goproxy.cn,direct (or https://goproxy.io, or your company's Athens/Artifactory proxy).";
-    pub const NETWORK_TEAM: &str = "Ask the network team to allow it, quoting the frames below.";
+    pub const NETWORK_TEAM: &str = "Ask the network team to allow it, quoting the evidence frames.";
     pub const PRIVATE: &str = "For private modules set GOPRIVATE (and GONOSUMDB) so the go command fetches them directly.";
 }
 
