@@ -141,6 +141,15 @@ impl Defragmenter {
                 },
             );
             self.order.push_back((ts, key));
+            // Datagrams that completed leave their entry here until it reaches the front;
+            // a flood of small fragmented datagrams would grow the queue without bound
+            // within one timeout. Compacting at 4x the table bound keeps it O(limit) and
+            // costs amortised O(1) per datagram.
+            if self.order.len() > limits.max_frag_datagrams.saturating_mul(4).max(64) {
+                let table = &self.table;
+                self.order
+                    .retain(|(t, k)| table.get(k).is_some_and(|d| d.first_ts == *t));
+            }
         }
         let d = self.table.get_mut(&key)?;
         if d.add(frag.offset, frag.payload) {

@@ -120,6 +120,17 @@ impl Engine {
         self.defrag.pending()
     }
 
+    /// DNS queries waiting for their answer (bounded by the tracker's `max_open`; the
+    /// oldest is reported unanswered when a new one would exceed it).
+    pub fn open_dns_queries(&self) -> usize {
+        self.dns.open_queries()
+    }
+
+    /// The DNS tracker's counters (`evicted`: open queries pushed out by its bound).
+    pub fn dns_stats(&self) -> &crate::app::dns::DnsStats {
+        self.dns.stats()
+    }
+
     /// Processes one packet.
     pub fn push(&mut self, pkt: &Packet<'_>, sink: &mut impl Sink) {
         self.stats.packets += 1;

