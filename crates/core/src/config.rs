@@ -1,10 +1,43 @@
 //! Engine settings: every bound has a name and a default here, and a counter in `Stats`.
+//!
+//! # Limits, and what happens when each is hit
+//!
+//! modsniff reads captures from broken taps and hostile networks and may run `live` for days,
+//! so everything it keeps is bounded. A limit that bites never stops the run and never
+//! returns an error: the excess is dropped or ended early, counted, and the connection it hit
+//! is marked (`Connection::partial`, missed bytes), so a verdict from incomplete data says so.
+//! Suricata's memcaps with their exception policies are the model.
+//!
+//! | limit (CLI) | default | when hit | counted in |
+//! |---|---|---|---|
+//! | [`Limits::max_flows`] (`--max-flows`) | 16,384 | the flow scheduled to expire first is ended now, reported with `end_reason: evicted` | `stats.evicted_flows` |
+//! | [`Limits::memcap`] (`--memcap`, MiB) | 24 MiB | all out-of-order TCP bytes together: the stream that needs room declares its first hole lost (a gap) and delivers what it holds, so buffers drain | `MemBudget::refusals`, `stats.missed_bytes`, connection `partial` |
+//! | [`Limits::max_ooo_bytes_per_dir`] | 256 KiB | as for the memcap, per direction | same |
+//! | [`Limits::max_ooo_segments_per_dir`] | 256 | as for the memcap, per direction (bounds bookkeeping for tiny segments) | same |
+//! | [`Limits::max_frag_datagrams`] | 256 | the oldest datagram in reassembly is dropped | `stats.ip_fragments_dropped` |
+//! | [`Limits::max_frag_bytes`] | 65,575 | a fragment reaching past it drops its datagram | `stats.ip_fragments_dropped`, anomaly `fragment_too_large` |
+//! | [`Limits::frag_timeout`] | 30 s | an incomplete datagram is dropped | `stats.ip_fragments_dropped` |
+//! | [`Limits::tcp_idle_timeout`] / `udp_idle_timeout` | 300 s / 60 s | the flow is ended, `end_reason: idle` | `stats.connections` |
+//! | [`Limits::closed_memory`] | 120 s, at most `max_flows` entries | a late packet of a forgotten connection starts a new one | anomaly `packet_after_close` while remembered |
+//! | [`Limits::max_resets_per_conn`] | 16 | further RSTs / ICMP errors are counted, not kept | per connection |
+//! | DNS open queries (`app::dns::DEFAULT_MAX_OPEN_QUERIES`) | 10,000 | the oldest query is reported unanswered now | `Engine::dns_stats().evicted` |
+//! | DNS names for naming connections (engine) | 65,536 | the cache is cleared | anomaly `dns_name_cache_reset` |
+//! | TLS handshake message (`TlsLimits::max_handshake_message`) | 64 KiB (Certificate: 1 MiB) | the message is skipped by its length | `TlsAnomalies::dropped_handshake_messages` |
+//! | HTTP header block (`HttpLimits::max_header_block`) | 64 KiB | that side of the connection is given up | `HttpStats::header_overflows` |
+//! | capture record (`modsniff_capture::ReadLimits::max_caplen`) | 262,144 | reading stops with a warning (damaged file), as tshark does | reader warnings |
+//!
+//! Memory with the defaults: a tracked connection costs about 1.6 KiB (measured: a flood of
+//! SYNs from distinct addresses), so 16,384 flows take ~26 MiB; out-of-order data at most
+//! 24 MiB; IP fragments at most 256 x 64 KiB = 16 MiB in the worst case and ~0.4 MiB for
+//! ordinary 1,500-byte fragments; DNS ~3 MiB. BENCHMARKS.md ("Hostile input") has the peak
+//! RSS of each flood. Not yet charged to any global cap: the per-connection TLS handshake and
+//! HTTP header buffers above, which are only held while one message is incomplete.
 
 use crate::app::tls::TlsConfig;
 use crate::time::Duration;
 
-/// Bounds on what the engine keeps. The defaults keep total memory well under 64 MiB on the
-/// benchmark corpus (~10k concurrent connections).
+/// Bounds on what the engine keeps. The defaults keep the engine's memory under 64 MiB
+/// whatever the input (see the module docs for the budget and what each limit does).
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Live TCP connections and UDP flows at once; beyond it the least recently active flow
@@ -40,11 +73,11 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_flows: 100_000,
+            max_flows: 16_384,
             max_ooo_bytes_per_dir: 256 * 1024,
             max_ooo_segments_per_dir: 256,
-            memcap: 32 * 1024 * 1024,
-            max_frag_datagrams: 1024,
+            memcap: 24 * 1024 * 1024,
+            max_frag_datagrams: 256,
             max_frag_bytes: 65_535 + 40,
             frag_timeout: Duration::from_secs(30),
             tcp_idle_timeout: Duration::from_secs(300),

@@ -280,19 +280,20 @@ fn hostile_flood_syn_from_distinct_addresses() {
     );
 }
 
-/// 100k connections, each client sending one segment beyond a hole: far more out-of-order
-/// bytes than the memcap. The memcap holds, its refusals are counted, and the refused data
-/// surfaces as missed bytes (gaps), so the verdict knows it is partial.
+/// 100k connections, each client sending two 1,400-byte segments beyond holes: far more
+/// out-of-order bytes than the memcap (and more connections than `max_flows`). The flow
+/// table and the memcap hold, refusals and evictions are counted, and the holes surface as
+/// missed bytes (gaps), so the verdict knows it is partial.
 #[test]
 fn hostile_flood_out_of_order_data() {
     let conns = scale(100_000);
     let limits = Limits::default();
-    let payload = vec![b'x'; 1_000];
+    let payload = vec![b'x'; 1_400];
     let r = run(
         "ooo",
         limits.clone(),
         Box::new(move |i, buf| {
-            let (c, step) = (i / 4, i % 4);
+            let (c, step) = (i / 5, i % 5);
             if c >= conns {
                 return None;
             }
@@ -302,20 +303,24 @@ fn hostile_flood_out_of_order_data() {
                 0 => tcp(buf, client, server, 100, 0, SYN, &[]),
                 1 => tcp(buf, server, client, 900, 101, SYN | ACK, &[]),
                 2 => tcp(buf, client, server, 101, 901, ACK, &[]),
-                // 1000 bytes missing before this one: it must be buffered.
-                _ => tcp(buf, client, server, 1_101, 901, PSH_ACK, &payload),
+                // 1,000 bytes missing before each: they must be buffered.
+                3 => tcp(buf, client, server, 1_101, 901, PSH_ACK, &payload),
+                _ => tcp(buf, client, server, 3_501, 901, PSH_ACK, &payload),
             }
             Some(i)
         }),
     );
-    let wanted = conns * 1_000;
+    // What the connections alive at once would buffer without a memcap.
+    let wanted = conns.min(limits.max_flows as u64) * 2_800;
     if wanted > limits.memcap as u64 {
         assert!(r.memcap_refusals > 0, "memcap never refused");
         assert!(r.peaks.memcap_used > limits.memcap / 2);
     }
-    // Every out-of-order byte ends up either delivered after a forced gap or missed; the
-    // holes in front of them are always missed.
-    assert!(r.stats.missed_bytes >= conns * 1_000);
+    if conns > limits.max_flows as u64 {
+        assert_eq!(r.stats.evicted_flows, conns - limits.max_flows as u64);
+    }
+    // The holes in front of the buffered segments are never filled: always missed.
+    assert!(r.stats.missed_bytes >= conns * 2_000);
     assert_eq!(r.stats.tcp_connections, conns);
 }
 
