@@ -29,6 +29,12 @@
 //! assert_eq!(stats.packets, 1);
 //! ```
 #![forbid(unsafe_code)]
+// Input is hostile (issue 8): no panicking shortcuts outside tests. An index that cannot be
+// out of bounds by construction (a `Side` into a two-element array) says so in an `allow`.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 pub mod app;
 pub mod config;

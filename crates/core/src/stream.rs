@@ -100,6 +100,8 @@ impl StreamDispatch {
     pub fn on_data(&mut self, env: &mut StreamEnv<'_>, ctx: &StreamCtx, data: &[u8]) -> Want {
         if let Active::Probing = self.active {
             let dns_port = env.server.port() == 53 || env.client.port() == 53;
+            // Side::index() is 0 or 1, into an array of two.
+            #[allow(clippy::indexing_slicing)]
             let buf = &mut self.probe_buf[ctx.side.index()];
             let verdict = if buf.is_empty() {
                 probe(data, dns_port)
@@ -151,13 +153,18 @@ impl StreamDispatch {
             self.detected = Some(Protocol::Tls);
             return self.deliver(env, ctx, data);
         }
-        let i = ctx.side.index();
-        self.watched[i] += data.len() as u64;
+        let watched = match self.watched.get_mut(ctx.side.index()) {
+            Some(w) => {
+                *w += data.len() as u64;
+                *w
+            }
+            None => MAX_STARTTLS_WATCH,
+        };
         if self.watched.iter().all(|w| *w >= MAX_STARTTLS_WATCH) {
             self.active = Active::Off;
             return Want::Done;
         }
-        if self.watched[i] >= MAX_STARTTLS_WATCH {
+        if watched >= MAX_STARTTLS_WATCH {
             Want::Done
         } else {
             Want::More

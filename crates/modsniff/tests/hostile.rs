@@ -960,3 +960,39 @@ fn hostile_mutants_through_the_binary() {
         "only {read_ok} of {runs} mutants were read"
     );
 }
+
+/// Regression (found by fuzz/, `decode` target): an IPv6 Fragment header whose next header
+/// names an extension header that is not there. etherparse's extension iterator read past
+/// the end of the slice for it (`from_slice_unchecked`, undefined behaviour; a debug build
+/// aborts). The engine now walks the extension chain itself, with checked lengths. The same
+/// bytes are in fuzz/regressions/decode/, which scripts/fuzz.sh replays with debug assertions.
+#[test]
+fn hostile_regression_ipv6_fragment_then_missing_extension() {
+    let mut frame = vec![0u8; 12];
+    frame.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0, 0, 8, 44, 64]);
+    frame.extend(0u8..32);
+    // Fragment header: next = 60 (destination options, absent), offset 0, M=1, id.
+    frame.extend_from_slice(&[60, 0, 0, 1, 0x12, 0x34, 0x56, 0x78]);
+    let d = modsniff_core::wire::decode(LinkType::ETHERNET, &frame);
+    match d.l4 {
+        modsniff_core::wire::L4::Fragment(f) => {
+            assert!(f.v6);
+            assert_eq!((f.id, f.offset, f.more), (0x1234_5678, 0, true));
+            assert!(f.payload.is_empty());
+        }
+        other => panic!("expected an IPv6 fragment, got {other:?}"),
+    }
+    // And through the engine: counted as a fragment, nothing reassembled.
+    let mut engine = Engine::new(Config::default());
+    let pkt = Packet {
+        ts: Timestamp::ZERO,
+        frame: 1,
+        orig_len: frame.len() as u32,
+        linktype: LinkType::ETHERNET,
+        data: &frame,
+    };
+    let mut sink = CountingSink::default();
+    engine.push(&pkt, &mut sink);
+    let stats = engine.finish(&mut sink);
+    assert_eq!((stats.ip_fragments, stats.ip_reassembled), (1, 0));
+}

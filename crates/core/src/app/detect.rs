@@ -60,8 +60,8 @@ pub fn probe(first: &[u8], dns_port: bool) -> Probe {
             _ => {}
         }
     }
-    if dns_port && first.len() >= 2 {
-        let len = u16::from_be_bytes([first[0], first[1]]) as usize;
+    if dns_port && let Some(&[a, b]) = first.get(..2) {
+        let len = u16::from_be_bytes([a, b]) as usize;
         if len >= 12 {
             return Probe::Is(Protocol::Dns);
         }
@@ -76,7 +76,7 @@ pub fn probe(first: &[u8], dns_port: bool) -> Probe {
                     return Probe::Is(Protocol::Http);
                 }
                 // A bare method ("OPTIONS\n"), which tshark still reads as a request.
-                let bare = &m[..m.len() - 1];
+                let bare = m.split_last().map_or(*m, |(_, rest)| rest);
                 if first.starts_with(bare) && matches!(first.get(bare.len()), Some(b'\r' | b'\n')) {
                     return Probe::Is(Protocol::Http);
                 }

@@ -227,6 +227,8 @@ impl TcpConn {
     /// stream when a SYN's sequence number differs from the direction's base sequence.
     pub fn is_reuse_syn(&self, src: SocketAddr, seq: u32) -> bool {
         let side = self.side_of(src);
+        // Side::index() is 0 or 1, into an array of two.
+        #[allow(clippy::indexing_slicing)]
         let st = &self.sides[side.index()];
         match st.base_seq {
             Some(base) => base != seq,
@@ -513,6 +515,7 @@ impl TcpConn {
     ) -> Connection {
         let conn_id = self.id;
         for side in [Side::Client, Side::Server] {
+            #[allow(clippy::indexing_slicing)] // Side::index() is 0 or 1: an array of two
             let st = &mut self.sides[side.index()];
             finish_side(st, &mut self.app, env, side, conn_id, budget);
         }

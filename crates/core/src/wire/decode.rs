@@ -157,6 +157,49 @@ impl<'a> DecodedPacket<'a> {
 }
 
 /// Decodes one captured frame.
+/// The last IPv6 Fragment header in a chain of extension headers starting with type `first`:
+/// (identification, byte offset, more fragments). Stops at the first header that is not an
+/// extension header or does not fit.
+fn v6_fragment_header(first: Option<u8>, mut exts: &[u8]) -> Option<(u32, u32, bool)> {
+    let mut next = first?;
+    let mut found = None;
+    loop {
+        let len = match next {
+            // Hop-by-hop, routing, destination options: (hdr ext len + 1) * 8.
+            0 | 43 | 60 => match exts.get(1) {
+                Some(&n) => (usize::from(n) + 1) * 8,
+                None => return found,
+            },
+            44 => {
+                let (Some(&[a, b]), Some(&[c, d, e, f])) = (exts.get(2..4), exts.get(4..8)) else {
+                    return found;
+                };
+                let off_flags = u16::from_be_bytes([a, b]);
+                found = Some((
+                    u32::from_be_bytes([c, d, e, f]),
+                    u32::from(off_flags >> 3) * 8,
+                    off_flags & 1 == 1,
+                ));
+                8
+            }
+            // Authentication header: (payload len + 2) * 4.
+            51 => match exts.get(1) {
+                Some(&n) => (usize::from(n) + 2) * 4,
+                None => return found,
+            },
+            _ => return found,
+        };
+        let Some((h, rest)) = exts.split_at_checked(len) else {
+            return found;
+        };
+        let Some(&n) = h.first() else {
+            return found;
+        };
+        next = n;
+        exts = rest;
+    }
+}
+
 pub fn decode(linktype: LinkType, data: &[u8]) -> DecodedPacket<'_> {
     match link::split(linktype, data) {
         Ok(net) => decode_network(net, 0),
@@ -285,19 +328,21 @@ fn from_sliced<'a>(s: LaxSlicedPacket<'a>, depth: u8) -> DecodedPacket<'a> {
             };
             let p = v6.payload();
             if p.fragmented {
-                let mut frag = None;
-                for ext in v6.extensions().clone().into_iter() {
-                    if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
-                        frag = Some(Fragment {
-                            v6: true,
-                            id: f.identification(),
-                            offset: f.fragment_offset().value() as u32 * 8,
-                            more: f.more_fragments(),
-                            proto: p.ip_number.0,
-                            payload: p.payload,
-                        });
-                    }
-                }
+                // Not etherparse's extension iterator: it re-reads the lax-parsed slice with
+                // `from_slice_unchecked`, which reads out of bounds on some damaged headers
+                // (found by fuzz/ with debug assertions: etherparse 0.21
+                // ipv6_raw_ext_header_slice.rs:87). This walk checks every length.
+                let exts = v6.extensions();
+                let frag = v6_fragment_header(exts.first_header().map(|n| n.0), exts.slice()).map(
+                    |(id, offset, more)| Fragment {
+                        v6: true,
+                        id,
+                        offset,
+                        more,
+                        proto: p.ip_number.0,
+                        payload: p.payload,
+                    },
+                );
                 let l4 = frag.map_or(L4::Other, L4::Fragment);
                 return DecodedPacket {
                     ip: Some(ip),

@@ -61,11 +61,13 @@ pub fn split(linktype: LinkType, data: &[u8]) -> Result<Network<'_>, DecodeError
         }
         LinkType::NFLOG => nflog(data),
         LinkType::NULL | LinkType::LOOP => {
-            let b = data.get(..4).ok_or(truncated(4, data.len()))?;
+            let Some(&[b0, b1, b2, b3]) = data.get(..4) else {
+                return Err(truncated(4, data.len()));
+            };
             let payload = data.get(4..).unwrap_or(&[]);
             // NULL stores the family in the capturing host's byte order; read it both ways.
-            let le = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            let be = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+            let le = u32::from_le_bytes([b0, b1, b2, b3]);
+            let be = u32::from_be_bytes([b0, b1, b2, b3]);
             let family = if le < 256 { le } else { be };
             match family {
                 2 => Ok(Network::EtherType(ETHERTYPE_IPV4, payload)),
@@ -82,9 +84,9 @@ pub fn split(linktype: LinkType, data: &[u8]) -> Result<Network<'_>, DecodeError
 /// type, padded to 4 bytes); type 9 holds the packet, starting at its IP header.
 fn nflog(data: &[u8]) -> Result<Network<'_>, DecodeError> {
     let mut rest = data.get(4..).ok_or(truncated(4, data.len()))?;
-    while rest.len() >= 4 {
-        let len = u16::from_le_bytes([rest[0], rest[1]]) as usize;
-        let kind = u16::from_le_bytes([rest[2], rest[3]]);
+    while let Some(&[l0, l1, k0, k1]) = rest.get(..4) {
+        let len = u16::from_le_bytes([l0, l1]) as usize;
+        let kind = u16::from_le_bytes([k0, k1]);
         if len < 4 {
             break;
         }
@@ -115,7 +117,7 @@ pub fn ethernet_fallback(frame: &[u8]) -> Option<Network<'_>> {
             loop {
                 let label = p.get(..4)?;
                 p = p.get(4..)?;
-                if label[2] & 0x01 != 0 {
+                if label.get(2).is_some_and(|b| b & 0x01 != 0) {
                     break;
                 }
             }
