@@ -469,3 +469,43 @@ fn hostile_flood_connection_that_never_ends() {
     assert_eq!(r.stats.missed_bytes, 0);
     assert_eq!(r.stats.tcp_connections, 1);
 }
+
+/// The baseline the floods are compared with (BENCHMARKS.md): 100k ordinary, short HTTP
+/// connections through the same generator and checks. Nothing is evicted or dropped.
+#[test]
+fn hostile_flood_baseline_normal_connections() {
+    let conns = scale(100_000);
+    let req = b"GET /mod/@v/list HTTP/1.1\r\nHost: proxy.golang.org\r\n\r\n".to_vec();
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nv1.0\n".to_vec();
+    let (rq, rs) = (req.len() as u32, resp.len() as u32);
+    const FIN_ACK: u8 = 0x11;
+    let r = run(
+        "baseline",
+        Limits::default(),
+        Box::new(move |i, buf| {
+            let (c, step) = (i / 8, i % 8);
+            if c >= conns {
+                return None;
+            }
+            // 64 connections open at a time, each a few packets long.
+            let client = (addr(c % 64), 1024 + (c / 64 % 60_000) as u16);
+            let server = (SERVER, 80);
+            let (cs, ss) = (1_000u32, 9_000u32);
+            match step {
+                0 => tcp(buf, client, server, cs, 0, SYN, &[]),
+                1 => tcp(buf, server, client, ss, cs + 1, SYN | ACK, &[]),
+                2 => tcp(buf, client, server, cs + 1, ss + 1, ACK, &[]),
+                3 => tcp(buf, client, server, cs + 1, ss + 1, PSH_ACK, &req),
+                4 => tcp(buf, server, client, ss + 1, cs + 1 + rq, PSH_ACK, &resp),
+                5 => tcp(buf, client, server, cs + 1 + rq, ss + 1 + rs, FIN_ACK, &[]),
+                6 => tcp(buf, server, client, ss + 1 + rs, cs + 2 + rq, FIN_ACK, &[]),
+                _ => tcp(buf, client, server, cs + 2 + rq, ss + 2 + rs, ACK, &[]),
+            }
+            Some(i * 10)
+        }),
+    );
+    assert_eq!(r.stats.evicted_flows, 0);
+    assert_eq!(r.stats.missed_bytes, 0);
+    assert_eq!(r.stats.tcp_connections, conns);
+    assert_eq!(r.memcap_refusals, 0);
+}
