@@ -487,7 +487,6 @@ fn hostile_flood_baseline_normal_connections() {
             if c >= conns {
                 return None;
             }
-            // 64 connections open at a time, each a few packets long.
             let client = (addr(c % 64), 1024 + (c / 64 % 60_000) as u16);
             let server = (SERVER, 80);
             let (cs, ss) = (1_000u32, 9_000u32);
@@ -501,7 +500,8 @@ fn hostile_flood_baseline_normal_connections() {
                 6 => tcp(buf, server, client, ss + 1 + rs, cs + 2 + rq, FIN_ACK, &[]),
                 _ => tcp(buf, client, server, cs + 2 + rq, ss + 2 + rs, ACK, &[]),
             }
-            Some(i * 10)
+            // 1 ms apart: ~600 connections closed but lingering (`close_linger`) at a time.
+            Some(i * 1_000)
         }),
     );
     assert_eq!(r.stats.evicted_flows, 0);
