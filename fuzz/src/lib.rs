@@ -280,8 +280,8 @@ fn drive(dec: &mut dyn StreamDecoder, data: &[u8]) {
             break;
         }
     }
-    for side in 0..2 {
-        dec.on_end(&ctx(side, offset[side], frame));
+    for (side, off) in offset.into_iter().enumerate() {
+        dec.on_end(&ctx(side, off, frame));
     }
 }
 
