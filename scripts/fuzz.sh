@@ -33,7 +33,9 @@ done
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/fuzz/target}"
 
 echo "== fuzz: building the stable driver"
-cargo build --release --locked --manifest-path fuzz/Cargo.toml --bin stable-fuzz
+# Not --locked: fuzz/Cargo.lock follows the workspace's crates, and a dependency added to
+# core or capture must not break this step (cargo adds it to the lock, changing nothing else).
+cargo build --release --manifest-path fuzz/Cargo.toml --bin stable-fuzz
 driver="$CARGO_TARGET_DIR/release/stable-fuzz"
 
 echo "== fuzz: replaying fuzz/regressions"
