@@ -11,7 +11,7 @@
 //! | limit (CLI) | default | when hit | counted in |
 //! |---|---|---|---|
 //! | [`Limits::max_flows`] (`--max-flows`) | 16,384 | the flow scheduled to expire first is ended now, reported with `end_reason: evicted` | `stats.evicted_flows` |
-//! | [`Limits::memcap`] (`--memcap`, MiB) | 24 MiB | all out-of-order TCP bytes together: the stream that needs room declares its first hole lost (a gap) and delivers what it holds, so buffers drain | `MemBudget::refusals`, `stats.missed_bytes`, connection `partial` |
+//! | [`Limits::memcap`] (`--memcap`, MiB) | 24 MiB | all out-of-order TCP bytes together: the stream that needs room declares its first hole lost (a gap) and delivers what it holds, so buffers drain | `stats.evicted_streams` (= `MemBudget::refusals`), `stats.missed_bytes` |
 //! | [`Limits::max_ooo_bytes_per_dir`] | 256 KiB | as for the memcap, per direction | same |
 //! | [`Limits::max_ooo_segments_per_dir`] | 256 | as for the memcap, per direction (bounds bookkeeping for tiny segments) | same |
 //! | [`Limits::max_frag_datagrams`] | 256 | the oldest datagram in reassembly is dropped | `stats.ip_fragments_dropped` |
@@ -20,7 +20,7 @@
 //! | [`Limits::tcp_idle_timeout`] / `udp_idle_timeout` | 300 s / 60 s | the flow is ended, `end_reason: idle` | `stats.connections` |
 //! | [`Limits::closed_memory`] | 120 s, at most `max_flows` entries | a late packet of a forgotten connection starts a new one | anomaly `packet_after_close` while remembered |
 //! | [`Limits::max_resets_per_conn`] | 16 | further RSTs / ICMP errors are counted, not kept | per connection |
-//! | DNS open queries (`app::dns::DEFAULT_MAX_OPEN_QUERIES`) | 10,000 | the oldest query is reported unanswered now | `Engine::dns_stats().evicted` |
+//! | DNS open queries (`app::dns::DEFAULT_MAX_OPEN_QUERIES`) | 10,000 | the oldest query is reported unanswered now | anomaly `dns_query_evicted` |
 //! | DNS names for naming connections (engine) | 65,536 | the cache is cleared | anomaly `dns_name_cache_reset` |
 //! | TLS handshake message (`TlsLimits::max_handshake_message`) | 64 KiB (Certificate: 1 MiB) | the message is skipped by its length | `TlsAnomalies::dropped_handshake_messages` |
 //! | HTTP header block (`HttpLimits::max_header_block`) | 64 KiB | that side of the connection is given up | `HttpStats::header_overflows` |

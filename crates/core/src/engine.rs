@@ -219,6 +219,13 @@ impl Engine {
         self.expiry.clear();
         self.dns.finish(&mut self.dns_out);
         self.flush_dns(sink);
+        // Limits enforced inside the parts, copied into the run's totals: each memcap refusal
+        // made a stream give up its first hole and flush its buffer early.
+        self.stats.evicted_streams = self.budget.refusals();
+        let dns_evicted = self.dns.stats().evicted;
+        if dns_evicted > 0 {
+            *self.stats.anomalies.entry("dns_query_evicted").or_insert(0) += dns_evicted;
+        }
         self.stats.clone()
     }
 

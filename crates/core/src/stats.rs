@@ -27,7 +27,8 @@ pub struct Stats {
     pub evicted_flows: u64,
     /// Out-of-order bytes refused by the per-connection buffer or the global memcap.
     pub reassembly_dropped_bytes: u64,
-    /// Streams whose buffers were freed early because of the memcap.
+    /// Streams whose buffers were freed early because of the memcap (one per refusal: the
+    /// stream declared its first hole lost and delivered what it held).
     pub evicted_streams: u64,
     /// Bytes never delivered to a decoder (holes, snaplen cuts, drops), both sides, all flows.
     pub missed_bytes: u64,

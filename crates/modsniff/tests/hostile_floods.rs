@@ -314,6 +314,7 @@ fn hostile_flood_out_of_order_data() {
     let wanted = conns.min(limits.max_flows as u64) * 2_800;
     if wanted > limits.memcap as u64 {
         assert!(r.memcap_refusals > 0, "memcap never refused");
+        assert_eq!(r.stats.evicted_streams, r.memcap_refusals);
         assert!(r.peaks.memcap_used > limits.memcap / 2);
     }
     if conns > limits.max_flows as u64 {
@@ -404,6 +405,17 @@ fn hostile_flood_dns_id_storm() {
         r.peaks.dns_open <= modsniff_core::app::dns::DEFAULT_MAX_OPEN_QUERIES,
         "{:?}",
         r.peaks
+    );
+    // 10k queries a second for 5 s outruns 10,000 open queries: the oldest are pushed out.
+    assert!(
+        r.stats
+            .anomalies
+            .get("dns_query_evicted")
+            .copied()
+            .unwrap_or(0)
+            > 0,
+        "{:?}",
+        r.stats.anomalies
     );
     // Every query is reported once: answered, unanswered, evicted or timed out.
     assert_eq!(r.stats.dns_messages, total);
