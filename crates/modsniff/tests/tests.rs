@@ -4,4 +4,5 @@
 mod common;
 mod contract;
 mod corpus;
+mod fixtures;
 mod scenarios;
