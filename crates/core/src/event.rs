@@ -108,6 +108,10 @@ pub struct SideStats {
     pub last_data_ts: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fin_frame: Option<u64>,
+    /// This side's last ACK did not cover all the data the other side sent: some of it never
+    /// arrived (a path that drops big segments). Not part of the JSON contract.
+    #[serde(skip)]
+    pub peer_data_unacked: bool,
     /// Time of `fin_frame` (for evidence; not part of the JSON contract).
     #[serde(skip)]
     pub fin_ts: Option<Timestamp>,

@@ -543,8 +543,15 @@ impl TcpConn {
         let (tls, http) = self.app.take_results();
         let server_name = server_name_from(tls.as_ref(), &http).or(server_name_hint);
         let [c, s] = self.sides;
+        let unacked = |me: &SideState, other: &SideState| match (other.max_end, me.last_ack) {
+            (Some(end), Some(ack)) => seq_lt(ack, end),
+            _ => false,
+        };
+        let (client_unacked, server_unacked) = (unacked(&c, &s), unacked(&s, &c));
         let mut client_stats = c.stats;
         let mut server_stats = s.stats;
+        client_stats.peer_data_unacked = client_unacked;
+        server_stats.peer_data_unacked = server_unacked;
         client_stats.missed_bytes += c.reasm.as_ref().map_or(0, |r| r.missed_bytes());
         server_stats.missed_bytes += s.reasm.as_ref().map_or(0, |r| r.missed_bytes());
         env.stats.missed_bytes += client_stats.missed_bytes + server_stats.missed_bytes;

@@ -369,8 +369,17 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     ""
                 }
             );
-            let mut remedy = format!("{} {}", remedy::NETWORK_TEAM, remedy::MIRROR);
-            if big && hello.pq_key_share {
+            let mut remedy = if acked && !c.server_stats.peer_data_unacked {
+                format!(
+                    "The server (or a transparent proxy in front of it) took the hello and never answered: retry later. {}",
+                    remedy::MIRROR
+                )
+            } else {
+                format!("{} {}", remedy::NETWORK_TEAM, remedy::MIRROR)
+            };
+            // A hello the server acknowledged in full reached it: its size is not the problem.
+            let fully_acked = acked && !c.server_stats.peer_data_unacked;
+            if big && hello.pq_key_share && !fully_acked {
                 summary.push_str(&format!(
                     " The ClientHello is {} bytes over {} TCP segments (post-quantum key share): some middleboxes drop such large hellos.",
                     hello.handshake_len, hello.segments
@@ -379,8 +388,23 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     "Try GODEBUG=tlsmlkem=0 (smaller ClientHello without the post-quantum key share). {remedy}"
                 );
             }
-            let actor = if acked { Actor::Server } else { Actor::Unknown };
-            if acked {
+            // The server acknowledging only part of the hello while the client resends the
+            // rest: the path loses those segments (a large-packet drop or an MTU black hole).
+            let lost_on_path =
+                c.server_stats.peer_data_unacked && c.client_stats.retransmissions >= 2;
+            let actor = if lost_on_path {
+                Actor::Middlebox
+            } else if acked {
+                Actor::Server
+            } else {
+                Actor::Unknown
+            };
+            if lost_on_path {
+                summary.push_str(&format!(
+                    " The server never acknowledged all of it while the client retransmitted {} times: the path drops the hello's large segment (a middlebox filtering big packets, or an MTU black hole).",
+                    c.client_stats.retransmissions
+                ));
+            } else if acked {
                 summary
                     .push_str(" The server's TCP stack acknowledged it, but no ServerHello came.");
             }
