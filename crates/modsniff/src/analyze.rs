@@ -177,6 +177,8 @@ impl Analysis {
         self.engine.push(pkt, &mut sink);
     }
 
+    /// Moves the clock without a packet (live: stalls are reported while they happen).
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
     pub fn advance(&mut self, now: Timestamp, rep: &mut Reporter) {
         let (diag, live, io_error) = (&mut self.diag, self.live, &mut self.io_error);
         let mut sink = |ev: Event| Self::on_event(diag, rep, live, io_error, ev);

@@ -5,4 +5,5 @@ mod common;
 mod contract;
 mod corpus;
 mod fixtures;
+mod oracle;
 mod scenarios;
