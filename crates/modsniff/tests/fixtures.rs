@@ -6,8 +6,11 @@ use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
+/// A (stage, kind) pair.
+type Label = (&'static str, &'static str);
+
 /// Ground-truth label (stage, kind) -> the contract's (stage, kind) that answers it.
-const LABELS: &[((&str, &str), (&str, &str))] = &[
+const LABELS: &[(Label, Label)] = &[
     (("dns", "servfail"), ("dns", "dns-servfail")),
     (("dns", "nxdomain"), ("dns", "dns-nxdomain")),
     (("dns", "dns-timeout"), ("dns", "dns-timeout")),
