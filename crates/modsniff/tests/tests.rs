@@ -5,3 +5,6 @@ mod common;
 mod contract;
 mod corpus;
 mod scenarios;
+mod live;
+mod run;
+mod wire_types;
