@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 /// Totals for one run. Every bound in `Limits` has a counter here.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Stats {
+    /// Records the capture numbered, as Wireshark numbers frames: the packets plus pcapng
+    /// blocks that take a frame number without carrying a packet (custom blocks). Equal to
+    /// `packets` unless the reader says otherwise.
+    pub frames: u64,
     pub packets: u64,
     /// Captured bytes (what the capture kept of each packet).
     pub bytes: u64,

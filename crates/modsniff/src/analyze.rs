@@ -112,6 +112,7 @@ pub struct Analysis {
     /// Print findings as soon as a connection ends (live).
     live: bool,
     io_error: Option<std::io::Error>,
+    frames: Option<u64>,
 }
 
 impl Analysis {
@@ -121,6 +122,7 @@ impl Analysis {
             diag: Diagnoser::new(settings),
             live,
             io_error: None,
+            frames: None,
         }
     }
 
@@ -178,6 +180,11 @@ impl Analysis {
         self.engine.advance(now, &mut sink);
     }
 
+    /// How many frames the reader numbered (packets plus frame-numbered non-packet records).
+    pub fn set_frames(&mut self, frames: u64) {
+        self.frames = Some(frames);
+    }
+
     pub fn stats(&self) -> &modsniff_core::Stats {
         self.engine.stats()
     }
@@ -194,6 +201,7 @@ impl Analysis {
         let mut sink = |ev: Event| Self::on_event(diag, rep, live, io_error, ev);
         let mut stats = self.engine.finish(&mut sink);
         stats.kernel = kernel;
+        stats.frames = self.frames.unwrap_or(0).max(stats.packets);
         if let Some(e) = self.io_error.take() {
             return Err(e).context("writing the report");
         }

@@ -66,6 +66,7 @@ pub fn run(args: ReadArgs) -> Result<ExitCode> {
         for w in &warnings {
             eprintln!("modsniff: warning: {w}");
         }
+        analysis.set_frames(src.frames());
         let w = analysis.finish(&mut rep, &name, &warnings, None)?;
         worst = worst.max(w);
     }

@@ -131,6 +131,11 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         return false;
     }
     let n = cs.syn_frames.len();
+    // One SYN and nothing after it proves nothing yet: the capture must show the client
+    // retrying, or going on long enough for an answer to have come.
+    if n < 2 && d.seen_after(cs.ts_first.unwrap_or(c.ts_first)) < 3.0 {
+        return false;
+    }
     if let Some(&last) = cs.syn_frames.last()
         && n > 1
     {

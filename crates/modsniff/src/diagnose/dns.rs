@@ -23,6 +23,20 @@ pub fn judge(
 ) -> Option<Finding> {
     let first = failures.first()?;
     let role = d.role_of(name, 443);
+    // Silence is a timeout only when the client asked again or the capture went on long
+    // enough for an answer to have come (Go waits 5 s per attempt).
+    let answered = failures.iter().any(|r| r.rcode.is_some());
+    if !answered
+        && !failures
+            .iter()
+            .any(|r| r.retransmissions > 0 || d.seen_after(r.ts()) >= 5.0)
+    {
+        return None;
+    }
+    // The go command looks up addresses; other lookups failing are context, not the cause.
+    let address_lookup = failures
+        .iter()
+        .any(|r| matches!(r.qtype.as_deref(), Some("A" | "AAAA") | None));
     // Prefer the most telling failure: an explicit rcode over silence.
     let pick = failures.iter().find(|r| r.rcode.is_some()).unwrap_or(first);
     let resolver = pick.server.to_string();
@@ -49,7 +63,9 @@ pub fn judge(
     };
     // NXDOMAIN for one of several search-domain candidates, or for the AAAA of a name whose A
     // resolved, is normal.
-    let severity = if answered_ok || connected {
+    let severity = if !address_lookup {
+        Severity::Info
+    } else if answered_ok || connected {
         if kind == FindingKind::DnsNxdomain && answered_ok {
             return None;
         } else {

@@ -39,6 +39,13 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             .nth(1)
             .and_then(|r| r.split('/').next())
             .unwrap_or("");
+        // Not a module fetch (a favicon, a web page): context, not the go command's failure.
+        let is_go = go.is_some() || f.role.is_some();
+        let severity = match (is_go, status) {
+            (true, _) => Severity::Error,
+            (false, s) if s >= 500 => Severity::Warning,
+            (false, _) => Severity::Info,
+        };
         let in_list = d.settings().is_configured_proxy(host);
         let summary = if not_found {
             format!(
@@ -75,7 +82,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 } else {
                     FindingKind::HttpError
                 },
-                severity: Severity::Error,
+                severity,
                 actor: Actor::Server,
                 connection: Some(c.id),
                 server_name: f.name.clone(),

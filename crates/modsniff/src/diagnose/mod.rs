@@ -84,6 +84,8 @@ pub struct Diagnoser {
     udp_ttl: HashMap<u64, (IpAddr, u8)>,
     /// Leaf certificate key -> names it was presented for.
     leaf_keys: HashMap<String, HashSet<String>>,
+    /// The latest packet time seen: how long the capture went on after something.
+    last_ts: Timestamp,
 }
 
 /// Answers kept for the suspicious-answer check.
@@ -104,6 +106,7 @@ impl Diagnoser {
             answers: Vec::new(),
             udp_ttl: HashMap::new(),
             leaf_keys: HashMap::new(),
+            last_ts: Timestamp::ZERO,
         }
     }
 
@@ -161,6 +164,7 @@ impl Diagnoser {
 
     /// Judges one finished connection; returns how many findings it produced.
     pub fn on_connection(&mut self, c: &Connection) -> usize {
+        self.last_ts = self.last_ts.max(c.ts_last);
         if c.transport == Transport::Udp {
             if let Some(min) = c.server_stats.ttl_min {
                 self.note_ttl(c.server.ip(), min, c.server_stats.ttl_max.unwrap_or(min));
@@ -276,12 +280,18 @@ impl Diagnoser {
         v
     }
 
+    /// How long the capture went on after `ts`.
+    pub fn seen_after(&self, ts: Timestamp) -> f64 {
+        self.last_ts.since(ts).as_secs_f64()
+    }
+
     pub fn ttl_elsewhere(&self, ip: IpAddr) -> Option<TtlRange> {
         self.ttl_by_ip.get(&ip).copied()
     }
 
     /// Records one DNS query/response.
     pub fn on_dns(&mut self, r: &DnsRecord) {
+        self.last_ts = self.last_ts.max(r.ts());
         let Some(q) = r.qname.as_deref() else { return };
         let agg = self.dns.entry(q.to_ascii_lowercase()).or_default();
         if agg.first_ts.is_none() {
@@ -306,7 +316,17 @@ impl Diagnoser {
     /// cause: DNS first, then connect, proxy, TLS, HTTP, transfer; by first frame within.
     pub fn finish(&mut self) -> Vec<Finding> {
         let dns_aggs = std::mem::take(&mut self.dns);
+        let resolved: Vec<String> = dns_aggs
+            .iter()
+            .filter(|(_, a)| a.answered_ok)
+            .map(|(n, _)| format!("{n}."))
+            .collect();
         for (name, agg) in dns_aggs {
+            // "name.search.domain" failing after "name" resolved is the resolver's search list
+            // at work, not a failure.
+            if resolved.iter().any(|r| name.starts_with(r.as_str())) {
+                continue;
+            }
             if let Some(f) = dns::judge(
                 &name,
                 &agg.failures,
@@ -331,6 +351,9 @@ impl Diagnoser {
                 );
             }
             out.push(cand.finding);
+        }
+        for f in &mut out {
+            f.evidence.sort_by_key(|e| e.packet);
         }
         out.sort_by_key(|f| (f.stage, f.first_frame()));
         out
@@ -385,7 +408,7 @@ pub fn addr(a: SocketAddr) -> String {
 /// Remedies shared by several detectors.
 pub mod remedy {
     pub const MIRROR: &str = "Try another module mirror: GOPROXY=https://goproxy.cn,direct (or https://goproxy.io, or your company's Athens/Artifactory proxy).";
-    pub const NETWORK_TEAM: &str = "Ask the network team to allow it, quoting the frames below.";
+    pub const NETWORK_TEAM: &str = "Ask the network team to allow it, quoting the evidence frames.";
     pub const PRIVATE: &str = "For private modules set GOPRIVATE (and GONOSUMDB) so the go command fetches them directly.";
 }
 

@@ -124,7 +124,7 @@ pub fn detect(f: &ConnFacts<'_>, _d: &Diagnoser, out: &mut Vec<(Finding, bool)>)
                 tx.response_ts(),
                 format!("{s} {reason}"),
             );
-            let (kind, remedy) = if s == 403 || (400..500).contains(&s) {
+            let (kind, remedy) = if s == 403 || s == 401 {
                 (
                     FindingKind::ProxyDenied,
                     "The proxy's policy forbids this destination: ask for proxy.golang.org and sum.golang.org (or your mirror) to be allowed, or set GOPROXY to a mirror the proxy allows.",

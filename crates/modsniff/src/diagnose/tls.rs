@@ -174,7 +174,8 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     }
 
     // 2. Plaintext alert during the handshake.
-    if let Some(a) = t.alerts.iter().find(|a| !a.encrypted) {
+    // A warning-level alert (e.g. unrecognized_name) does not end a handshake.
+    if let Some(a) = t.alerts.iter().find(|a| !a.encrypted && a.level != Some(1)) {
         let desc = a
             .description_name
             .clone()
@@ -271,7 +272,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     if let Some(sh) = &t.server_hello
         && sh.version == 0x0304
         && t.client_last_record_alert_like
-        && t.client_encrypted_records <= 2
+        && t.client_encrypted_records == 1
         && c.client_stats.fin_frame.is_some()
     {
         let frame = t.client_last_record_frame.unwrap_or(sh.frame);

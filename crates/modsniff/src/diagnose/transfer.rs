@@ -8,6 +8,8 @@ use modsniff_core::flow::Side;
 
 /// Silence after the server's last data, with the connection still open, that counts as a stall.
 const STALL_SECS: f64 = 5.0;
+/// Silence that is a stall even when the capture ends with the connection still open.
+const LONG_STALL_SECS: f64 = 30.0;
 /// Retransmitted share of a side's data segments that is worth a warning.
 const RETRANS_RATIO: f64 = 0.10;
 const RETRANS_MIN: u64 = 10;
@@ -93,8 +95,21 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             || c.client_stats
                 .last_data_ts
                 .is_some_and(|t| client_end.since(t).as_secs_f64() >= STALL_SECS);
+        // What makes the silence a stall: the client gave up on it (closed or reset after
+        // waiting), the visible body stopped short, or the capture ran on long after it.
+        let gave_up =
+            c.client_stats.fin_frame.is_some() || c.resets.iter().any(|r| r.from == Side::Client);
+        let body_short = c.http.iter().any(|h| h.body_shortfall().is_some())
+            || c.tls.as_deref().is_some_and(|t| {
+                t.server
+                    .last_record
+                    .as_ref()
+                    .is_some_and(|_| t.anomalies.truncated_at_end > 0)
+            });
+        let long = silent >= LONG_STALL_SECS;
         if silent >= STALL_SECS
             && client_waited
+            && (gave_up || body_short || long)
             && c.end_reason != modsniff_core::event::EndReason::Idle
         {
             let body = c.http.iter().find_map(|h| h.body_shortfall());
