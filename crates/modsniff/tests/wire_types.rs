@@ -656,6 +656,8 @@ pub enum Verdict {
 #[serde(deny_unknown_fields)]
 pub struct StatsRec {
     pub source: String,
+    /// Wireshark's frame count (packets plus pcapng blocks that take a frame number).
+    pub frames: u64,
     pub packets: u64,
     pub bytes: u64,
     pub tcp_packets: u64,
@@ -825,6 +827,9 @@ fn check_capture(file: &Path, seen: &mut Seen) -> Result<(), String> {
             if s.kernel.is_some() {
                 return Err("stats: kernel counters on a file read".into());
             }
+            if s.frames < s.packets {
+                return Err(format!("stats: {} frames < {} packets", s.frames, s.packets));
+            }
         }
         lines.push(v);
     }
@@ -875,8 +880,17 @@ fn check_capture(file: &Path, seen: &mut Seen) -> Result<(), String> {
 #[test]
 fn every_record_printed_matches_the_contract() {
     let mut files = captures(&fixtures());
-    match shared_or_skip("wire types on /work/shared/scenarios") {
-        Some(s) => files.extend(captures(&s.join("scenarios"))),
+    // MODSNIFF_SHARED points at a ../shared that is elsewhere (a git worktree's parent).
+    let shared = match std::env::var_os("MODSNIFF_SHARED") {
+        Some(p) => Some(std::path::PathBuf::from(p)),
+        None => shared_or_skip("wire types on ../shared/scenarios"),
+    };
+    match shared {
+        Some(s) => {
+            let n = files.len();
+            files.extend(captures(&s.join("scenarios")));
+            assert!(files.len() > n, "no captures in {}/scenarios", s.display());
+        }
         None => eprintln!("checking fixtures/ only"),
     }
     assert!(!files.is_empty(), "no captures under fixtures/");
