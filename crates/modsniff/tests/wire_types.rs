@@ -877,14 +877,19 @@ fn check_capture(file: &Path, seen: &mut Seen) -> Result<(), String> {
     Ok(())
 }
 
+/// ../shared, or $MODSNIFF_SHARED when it is elsewhere (a git worktree's parent); prints why
+/// the part of `what` that needs it is skipped otherwise.
+pub fn shared_dir(what: &str) -> Option<std::path::PathBuf> {
+    match std::env::var_os("MODSNIFF_SHARED") {
+        Some(p) => Some(std::path::PathBuf::from(p)),
+        None => shared_or_skip(what),
+    }
+}
+
 #[test]
 fn every_record_printed_matches_the_contract() {
     let mut files = captures(&fixtures());
-    // MODSNIFF_SHARED points at a ../shared that is elsewhere (a git worktree's parent).
-    let shared = match std::env::var_os("MODSNIFF_SHARED") {
-        Some(p) => Some(std::path::PathBuf::from(p)),
-        None => shared_or_skip("wire types on ../shared/scenarios"),
-    };
+    let shared = shared_dir("wire types on ../shared/scenarios");
     match shared {
         Some(s) => {
             let n = files.len();
