@@ -142,6 +142,32 @@ impl Drop for ChildGuard {
     }
 }
 
+/// Waits until `pid` is modsniff (not `ip netns exec` any more) and has its packet socket
+/// bound (a row in its namespace's /proc/net/packet with protocol ETH_P_ALL): libpcap gives
+/// no ready signal, and a fixed sleep loses the first packets on a loaded machine.
+pub fn wait_capturing(pid: u32) {
+    let start = Instant::now();
+    let limit = Duration::from_secs(20);
+    let exe = std::fs::canonicalize(bin()).unwrap_or_else(|_| bin());
+    while start.elapsed() < limit {
+        let is_ours = std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == exe);
+        let bound = is_ours
+            && std::fs::read_to_string(format!("/proc/{pid}/net/packet")).is_ok_and(|t| {
+                // Columns: sk RefCnt Type Proto Iface R ...; Proto 0003 is ETH_P_ALL.
+                t.lines()
+                    .skip(1)
+                    .any(|l| l.split_whitespace().nth(3) == Some("0003"))
+            });
+        if bound {
+            // The ring buffer is set up right after the bind.
+            std::thread::sleep(Duration::from_millis(200));
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("modsniff (pid {pid}) did not open its capture within {limit:?}");
+}
+
 pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
         s.lines()
@@ -249,19 +275,19 @@ fn replay_matches_read(ns: &Netns, tx: &str, rx: &str, file: &Path, topspeed: bo
     let total = packets_in(file);
     let (_, want, _) = ndjson(file, &[]);
     // -c stops as soon as every packet arrived; --duration bounds the test if some are lost.
-    let sniff = ChildGuard(Some(
-        ns.cmd(&bin())
-            .args(["live", "-i", rx, "--format", "ndjson", "--duration", "30"])
-            .args(["-c", &total.to_string(), "-w"])
-            .arg(&written)
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start modsniff live"),
-    ));
-    // libpcap is ready once the handle is open; give it a moment (there is no ready signal).
-    std::thread::sleep(Duration::from_millis(800));
+    let child = ns
+        .cmd(&bin())
+        .args(["live", "-i", rx, "--format", "ndjson", "--duration", "60"])
+        .args(["-c", &total.to_string(), "-w"])
+        .arg(&written)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start modsniff live");
+    let pid = child.id();
+    let sniff = ChildGuard(Some(child));
+    wait_capturing(pid);
     let started = Instant::now();
     let mut replay = ns.cmd(Path::new("tcpreplay"));
     replay.args(["-q", "-i", tx]);
@@ -274,7 +300,7 @@ fn replay_matches_read(ns: &Netns, tx: &str, rx: &str, file: &Path, topspeed: bo
         "tcpreplay: {}",
         String::from_utf8_lossy(&replay.stderr)
     );
-    let out = sniff.wait_output(Duration::from_secs(40));
+    let out = sniff.wait_output(Duration::from_secs(70));
     let took = started.elapsed();
     let got = lines(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -434,7 +460,7 @@ fn live_duration_ends_on_an_idle_interface_and_sigterm_prints_stats() {
         .expect("modsniff live");
     let pid = child.id();
     let guard = ChildGuard(Some(child));
-    std::thread::sleep(Duration::from_millis(700));
+    wait_capturing(pid);
     // `ip netns exec` execs modsniff, so this pid is modsniff's own.
     let k = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
