@@ -253,9 +253,9 @@ fn case_capture(case: &str) -> PathBuf {
 fn is_ethernet(f: &Path) -> bool {
     // pcap (not pcapng) with linktype 1: what tcpreplay can put on a veth unchanged.
     std::fs::read(f).is_ok_and(|b| {
-        let magic_le = b.get(..4).is_some_and(|m| {
-            m == [0xd4, 0xc3, 0xb2, 0xa1] || m == [0x4d, 0x3c, 0xb2, 0xa1]
-        });
+        let magic_le = b
+            .get(..4)
+            .is_some_and(|m| m == [0xd4, 0xc3, 0xb2, 0xa1] || m == [0x4d, 0x3c, 0xb2, 0xa1]);
         magic_le && b.get(20..24) == Some(&[1, 0, 0, 0][..])
     })
 }
@@ -263,7 +263,11 @@ fn is_ethernet(f: &Path) -> bool {
 /// Replays `file` onto `ns`'s veth end `tx` while `modsniff live -i rx` captures; checks the
 /// live output against `read` on the same file. `topspeed` false keeps the capture's timing.
 fn replay_matches_read(ns: &Netns, tx: &str, rx: &str, file: &Path, topspeed: bool) {
-    assert!(is_ethernet(file), "{}: not an Ethernet pcap", file.display());
+    assert!(
+        is_ethernet(file),
+        "{}: not an Ethernet pcap",
+        file.display()
+    );
     let written = std::env::temp_dir().join(format!(
         "modsniff-live-{}-{}.pcap",
         std::process::id(),
@@ -306,7 +310,10 @@ fn replay_matches_read(ns: &Netns, tx: &str, rx: &str, file: &Path, topspeed: bo
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stats = got.last().expect("some output");
     assert_eq!(stats["type"], "stats", "stats last; stderr: {stderr}");
-    assert_eq!(stats["packets"], total, "every replayed packet seen: {stats}");
+    assert_eq!(
+        stats["packets"], total,
+        "every replayed packet seen: {stats}"
+    );
     assert_eq!(stats["kernel"]["dropped"], 0, "{stats}");
     assert_eq!(stats["kernel"]["if_dropped"], 0, "{stats}");
     assert!(
@@ -443,7 +450,12 @@ fn live_duration_ends_on_an_idle_interface_and_sigterm_prints_stats() {
         took < Duration::from_secs(4),
         "--duration 1 on an idle interface took {took:?}"
     );
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let recs = lines(&out.stdout);
     assert_eq!(recs.len(), 1, "only stats: {recs:?}");
     assert_eq!(recs[0]["type"], "stats");

@@ -84,7 +84,16 @@ fn setup(tag: &str, fault: &str, what: &str) -> Option<Setup> {
     let server = Netns::new(&format!("{tag}s"), what)?;
     // Both ends created in the client namespace, the server's moved over.
     client.ip(&[
-        "link", "add", "msgo", "type", "veth", "peer", "name", "msgp", "netns", &server.name,
+        "link",
+        "add",
+        "msgo",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "msgp",
+        "netns",
+        &server.name,
     ]);
     client.ip(&["addr", "add", &format!("{CLIENT_IP}/24"), "dev", "msgo"]);
     client.ip(&["link", "set", "msgo", "up"]);
@@ -126,25 +135,27 @@ fn setup(tag: &str, fault: &str, what: &str) -> Option<Setup> {
 fn go_mod_download(s: &Setup) -> (Option<i32>, Vec<serde_json::Value>, String) {
     let t = |p: &str| s.tmp.join(p);
     let mut c = s.client.cmd(&bin());
-    c.args(["run", "-i", "msgo", "--format", "ndjson", "--drain", "0.3", "--"])
-        .arg(&s.go)
-        .args(["mod", "download", "-x", &format!("{MODULE}@{VERSION}")])
-        .current_dir(&s.tmp)
-        .env("HOME", &s.tmp)
-        .env("GOPATH", t("gopath"))
-        .env("GOMODCACHE", t("modcache"))
-        .env("GOCACHE", t("gocache"))
-        .env("GOENV", "off")
-        .env("GOPROXY", format!("http://{SERVER_IP}:{PORT}"))
-        .env("GOSUMDB", "off")
-        .env("GONOSUMDB", "*")
-        .env("GOTOOLCHAIN", "local")
-        .env("GOTELEMETRY", "off")
-        .env("GOFLAGS", "-mod=mod")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    c.args([
+        "run", "-i", "msgo", "--format", "ndjson", "--drain", "0.3", "--",
+    ])
+    .arg(&s.go)
+    .args(["mod", "download", "-x", &format!("{MODULE}@{VERSION}")])
+    .current_dir(&s.tmp)
+    .env("HOME", &s.tmp)
+    .env("GOPATH", t("gopath"))
+    .env("GOMODCACHE", t("modcache"))
+    .env("GOCACHE", t("gocache"))
+    .env("GOENV", "off")
+    .env("GOPROXY", format!("http://{SERVER_IP}:{PORT}"))
+    .env("GOSUMDB", "off")
+    .env("GONOSUMDB", "*")
+    .env("GOTOOLCHAIN", "local")
+    .env("GOTELEMETRY", "off")
+    .env("GOFLAGS", "-mod=mod")
+    .env("NO_COLOR", "1")
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let started = std::time::Instant::now();
     let child = c.spawn().expect("start modsniff run");
     let out = ChildGuard(Some(child)).wait_output(Duration::from_secs(50));
@@ -210,18 +221,26 @@ fn run_go_mod_download_succeeding() {
         .into_iter()
         .filter(|c| c["server"] == format!("{SERVER_IP}:{PORT}"))
         .collect();
-    assert!(!proxy_conns.is_empty(), "a connection to the proxy: {recs:#?}");
+    assert!(
+        !proxy_conns.is_empty(),
+        "a connection to the proxy: {recs:#?}"
+    );
     for c in &proxy_conns {
         assert_eq!(c["go"]["role"], "module-proxy", "{c}");
         assert_eq!(c["go"]["module"], MODULE, "{c}");
-        assert_eq!(c["client"].as_str().map(|a| a.starts_with(CLIENT_IP)), Some(true));
+        assert_eq!(
+            c["client"].as_str().map(|a| a.starts_with(CLIENT_IP)),
+            Some(true)
+        );
     }
     let eps = go_endpoints(&recs);
     for want in ["info", "mod", "zip"] {
         assert!(eps.iter().any(|e| e == want), "endpoint {want} in {eps:?}");
     }
     assert!(
-        stats["go_endpoints"][format!("{SERVER_IP}:{PORT}")].as_u64().is_some()
+        stats["go_endpoints"][format!("{SERVER_IP}:{PORT}")]
+            .as_u64()
+            .is_some()
             || stats["go_endpoints"][SERVER_IP].as_u64().is_some(),
         "the proxy is among go_endpoints: {stats}"
     );
@@ -236,12 +255,19 @@ fn run_go_mod_download_with_a_failing_mirror() {
     let (code, recs, stderr) = go_mod_download(&s);
     // `go mod download` exits 1 on a fetch error; `modsniff run` passes a failed command's
     // status through (src/live.rs), and says so on stderr.
-    assert_eq!(code, Some(1), "go's status, passed through; stderr:\n{stderr}");
+    assert_eq!(
+        code,
+        Some(1),
+        "go's status, passed through; stderr:\n{stderr}"
+    );
     assert!(
         stderr.contains("exited with status 1"),
         "modsniff says the command failed: {stderr}"
     );
-    assert!(stderr.contains("404"), "go's own error reached stderr: {stderr}");
+    assert!(
+        stderr.contains("404"),
+        "go's own error reached stderr: {stderr}"
+    );
     let nf: Vec<_> = of_type(&recs, "finding")
         .into_iter()
         .filter(|f| f["kind"] == "http-not-found")
@@ -257,5 +283,8 @@ fn run_go_mod_download_with_a_failing_mirror() {
         summary.contains("404") || summary.contains(&format!("{VERSION}.zip")),
         "the summary names the fault: {summary}"
     );
-    assert_eq!(recs.last().map(|s| s["verdict"].clone()), Some("error".into()));
+    assert_eq!(
+        recs.last().map(|s| s["verdict"].clone()),
+        Some("error".into())
+    );
 }

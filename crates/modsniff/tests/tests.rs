@@ -4,7 +4,7 @@
 mod common;
 mod contract;
 mod corpus;
-mod scenarios;
 mod live;
 mod run;
+mod scenarios;
 mod wire_types;

@@ -12,8 +12,8 @@
 #![allow(dead_code)] // The fields exist to be checked by serde, not read.
 
 use crate::common::*;
-use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -30,7 +30,9 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Nullable<T> {
         if v.is_null() {
             return Ok(Nullable(None));
         }
-        T::deserialize(v).map(|t| Nullable(Some(t))).map_err(D::Error::custom)
+        T::deserialize(v)
+            .map(|t| Nullable(Some(t)))
+            .map_err(D::Error::custom)
     }
 }
 
@@ -828,7 +830,10 @@ fn check_capture(file: &Path, seen: &mut Seen) -> Result<(), String> {
                 return Err("stats: kernel counters on a file read".into());
             }
             if s.frames < s.packets {
-                return Err(format!("stats: {} frames < {} packets", s.frames, s.packets));
+                return Err(format!(
+                    "stats: {} frames < {} packets",
+                    s.frames, s.packets
+                ));
             }
         }
         lines.push(v);
@@ -913,7 +918,10 @@ fn every_record_printed_matches_the_contract() {
         files.len(),
         failures.join("\n")
     );
-    eprintln!("contract checked on {} captures: {:?}", seen.files, seen.records);
+    eprintln!(
+        "contract checked on {} captures: {:?}",
+        seen.files, seen.records
+    );
     // The corpus must exercise every part of the contract, or this test proves little.
     for what in [
         "connection",
