@@ -4,7 +4,9 @@
 mod common;
 mod contract;
 mod corpus;
+mod fixtures;
 mod live;
+mod oracle;
 mod run;
 mod scenarios;
 mod wire_types;

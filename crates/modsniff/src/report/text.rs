@@ -123,12 +123,12 @@ pub fn render(
             .unwrap_or_else(|| "?".into());
         let _ = writeln!(
             o,
-            "  {} {:<9} {:<26} {:<24} by {:?}{}",
+            "  {} {:<9} {:<26} {:<24} by {}{}",
             severity_word(f.severity, st),
             format!("{:?}", f.stage).to_lowercase(),
             f.kind.as_str(),
             target,
-            f.actor,
+            format!("{:?}", f.actor).to_lowercase(),
             f.likely_go_error
                 .as_ref()
                 .map(|g| format!("  -> {g}"))
