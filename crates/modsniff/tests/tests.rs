@@ -5,5 +5,8 @@ mod common;
 mod contract;
 mod corpus;
 mod fixtures;
+mod live;
 mod oracle;
+mod run;
 mod scenarios;
+mod wire_types;
