@@ -380,6 +380,9 @@ pub struct Tls {
     pub certificate_frame: Nullable<u64>,
     pub client_certificates: Vec<Certificate>,
     pub validation: Nullable<Validation>,
+    /// Printed only when true (the chain validates only through --ca-file).
+    #[serde(default)]
+    pub valid_only_via_ca_file: Option<bool>,
     pub alerts: Vec<Alert>,
     pub client: TlsSide,
     pub server: TlsSide,
