@@ -65,7 +65,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         } else if status >= 500 {
             format!(
                 "The proxy is failing. {} Use '|' between GOPROXY entries to fall through on any error.",
-                remedy::MIRROR
+                remedy::alternative(f.role)
             )
         } else {
             "The server refuses the request: check credentials (.netrc / GOAUTH) and the URL."

@@ -468,6 +468,15 @@ pub mod remedy {
     pub const MIRROR: &str = "Try another module mirror: GOPROXY=https://goproxy.cn,direct (or https://goproxy.io, or your company's Athens/Artifactory proxy).";
     pub const NETWORK_TEAM: &str = "Ask the network team to allow it, quoting the evidence frames.";
     pub const PRIVATE: &str = "For private modules set GOPRIVATE (and GONOSUMDB) so the go command fetches them directly.";
+    pub const SUMDB: &str = "Use the checksum database's other host: GOSUMDB=sum.golang.google.cn (the same database), or a GOPROXY mirror that proxies it (GOPROXY=https://goproxy.cn,direct); for private modules, GONOSUMDB.";
+
+    /// Where else to get it, by what the unreachable host is.
+    pub fn alternative(role: Option<crate::go::hosts::GoRole>) -> &'static str {
+        match role {
+            Some(crate::go::hosts::GoRole::ChecksumDb) => SUMDB,
+            _ => MIRROR,
+        }
+    }
 }
 
 impl Diagnoser {

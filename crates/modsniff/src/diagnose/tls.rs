@@ -134,12 +134,12 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             format!(
                 "A firewall blocks connections that name {sni} in the ClientHello (SNI filtering). {} Or: {}",
                 remedy::NETWORK_TEAM,
-                remedy::MIRROR
+                remedy::alternative(f.role)
             )
         } else {
             format!(
                 "The server refused the handshake: check that {target} serves TLS for {sni}. {}",
-                remedy::MIRROR
+                remedy::alternative(f.role)
             )
         };
         let mut evidence = vec![
@@ -372,10 +372,10 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             let mut remedy = if acked && !c.server_stats.peer_data_unacked {
                 format!(
                     "The server (or a transparent proxy in front of it) took the hello and never answered: retry later. {}",
-                    remedy::MIRROR
+                    remedy::alternative(f.role)
                 )
             } else {
-                format!("{} {}", remedy::NETWORK_TEAM, remedy::MIRROR)
+                format!("{} {}", remedy::NETWORK_TEAM, remedy::alternative(f.role))
             };
             // A hello the server acknowledged in full reached it: its size is not the problem.
             let fully_acked = acked && !c.server_stats.peer_data_unacked;

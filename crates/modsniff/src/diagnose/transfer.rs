@@ -63,9 +63,9 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 ),
                 likely_go_error: Some(format!("read tcp {}->{target}: read: connection reset by peer", c.client)),
                 remedy: Some(if actor == Actor::Middlebox {
-                    format!("A middlebox kills the download. {} {}", remedy::NETWORK_TEAM, remedy::MIRROR)
+                    format!("A middlebox kills the download. {} {}", remedy::NETWORK_TEAM, remedy::alternative(f.role))
                 } else {
-                    format!("The server aborted the download; retry. {}", remedy::MIRROR)
+                    format!("The server aborted the download; retry. {}", remedy::alternative(f.role))
                 }),
                 evidence,
             },
@@ -136,7 +136,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     likely_go_error: None,
                     remedy: Some(format!(
                         "Interrupt and retry (a retry often gets a healthy server). If it keeps happening: {}",
-                        remedy::MIRROR
+                        remedy::alternative(f.role)
                     )),
                     evidence: {
                         let mut e = vec![ev(last_frame, Some(last_data), "last data from the server")];
