@@ -4,6 +4,11 @@
 mod common;
 mod contract;
 mod corpus;
+mod fixtures;
 mod hostile;
 mod hostile_floods;
+mod live;
+mod oracle;
+mod run;
 mod scenarios;
+mod wire_types;

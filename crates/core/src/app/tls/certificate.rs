@@ -171,12 +171,38 @@ pub enum Validation {
     Other(String),
 }
 
-/// Validates `chain` (leaf first, DER) for `sni` at `unix_secs`.
+/// Validates `chain` (leaf first, DER) for `sni` at `unix_secs`, first against the public
+/// roots (webpki-roots plus `public_extra`), then, if that fails, with the user's own
+/// `user_extra` roots too. The flag says the chain is valid only thanks to `user_extra`: for a
+/// public host, that is what a trusted TLS-inspection CA looks like.
 pub fn validate(
     chain: &[&[u8]],
     sni: Option<&str>,
     unix_secs: u64,
-    extra_roots: &[Vec<u8>],
+    public_extra: &[Vec<u8>],
+    user_extra: &[Vec<u8>],
+    leaf_self_issued: bool,
+) -> (Validation, bool) {
+    let public = verify(chain, sni, unix_secs, &[public_extra], leaf_self_issued);
+    if public == Validation::Valid || user_extra.is_empty() {
+        return (public, false);
+    }
+    let all = verify(
+        chain,
+        sni,
+        unix_secs,
+        &[public_extra, user_extra],
+        leaf_self_issued,
+    );
+    let via_user = all == Validation::Valid;
+    (all, via_user)
+}
+
+fn verify(
+    chain: &[&[u8]],
+    sni: Option<&str>,
+    unix_secs: u64,
+    extra_roots: &[&[Vec<u8>]],
     leaf_self_issued: bool,
 ) -> Validation {
     let Some((leaf, intermediates)) = chain.split_first() else {
@@ -193,6 +219,7 @@ pub fn validate(
         .collect();
     let extra_der: Vec<CertificateDer<'_>> = extra_roots
         .iter()
+        .flat_map(|set| set.iter())
         .map(|d| CertificateDer::from(d.as_slice()))
         .collect();
     let mut anchors: Vec<TrustAnchor<'_>> = webpki_roots::TLS_SERVER_ROOTS.to_vec();

@@ -41,8 +41,12 @@ use serde::Serialize;
 /// Settings for TLS decoding: extra trust anchors for chain validation.
 #[derive(Clone, Debug, Default)]
 pub struct TlsConfig {
-    /// DER certificates trusted in addition to webpki-roots (from `--ca-file` / SSL_CERT_FILE).
-    pub extra_roots_der: Vec<Vec<u8>>,
+    /// DER certificates trusted in addition to webpki-roots (from `--ca-file` / SSL_CERT_FILE):
+    /// the user's trust store, which may hold a TLS-inspection CA.
+    pub extra_roots_der: std::sync::Arc<[Vec<u8>]>,
+    /// Roots that genuine public servers chain to, beyond webpki-roots: for a lab that stands in
+    /// for the public PKI (`--public-ca-file`). Empty in normal use.
+    pub public_roots_der: std::sync::Arc<[Vec<u8>]>,
 }
 
 /// Bounds on what one connection's TLS decoder keeps. Every bound has a counter in
@@ -177,6 +181,10 @@ pub struct TlsInfo {
     pub client_certificates: Vec<CertificateInfo>,
     /// Chain validation of `certificates`, done once when the message completed.
     pub validation: Option<Validation>,
+    /// The chain is valid only through the user's extra roots (`--ca-file` / SSL_CERT_FILE),
+    /// not through a public root.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub valid_only_via_ca_file: bool,
     pub alerts: Vec<AlertInfo>,
     pub client: SideSummary,
     pub server: SideSummary,
@@ -304,7 +312,9 @@ impl SideState {
 struct Core {
     info: TlsInfo,
     limits: TlsLimits,
-    extra_roots: Vec<Vec<u8>>,
+    // Shared, not copied: one decoder per TLS connection.
+    extra_roots: std::sync::Arc<[Vec<u8>]>,
+    public_roots: std::sync::Arc<[Vec<u8>]>,
     server_hello_seen: bool,
     server_certificate_done: bool,
 }
@@ -509,13 +519,16 @@ impl Core {
                 self.info.certificate_frame = Some(span.last_frame);
                 let leaf_self_issued = certs.first().is_some_and(|c| c.self_issued);
                 let sni = self.info.sni().map(str::to_owned);
-                self.info.validation = Some(certificate::validate(
+                let (validation, via_user) = certificate::validate(
                     &ders,
                     sni.as_deref(),
                     ts_secs,
+                    &self.public_roots,
                     &self.extra_roots,
                     leaf_self_issued,
-                ));
+                );
+                self.info.validation = Some(validation);
+                self.info.valid_only_via_ca_file = via_user;
                 self.info.certificates = certs;
             }
         }
@@ -541,6 +554,7 @@ impl TlsDecoder {
                 info: TlsInfo::default(),
                 limits,
                 extra_roots: config.extra_roots_der.clone(),
+                public_roots: config.public_roots_der.clone(),
                 server_hello_seen: false,
                 server_certificate_done: false,
             },

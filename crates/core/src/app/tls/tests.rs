@@ -681,7 +681,8 @@ fn validation_extra_root_is_used() {
     ))
     .unwrap();
     let config = TlsConfig {
-        extra_roots_der: vec![root],
+        extra_roots_der: vec![root].into(),
+        ..TlsConfig::default()
     };
     // With the root trusted the path is found (validated at the capture's time, January
     // 2013, when every certificate was in date), and webpki then refuses its SHA-1 RSA
