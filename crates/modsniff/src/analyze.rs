@@ -27,7 +27,7 @@ pub fn engine_config(args: &OutputArgs) -> Result<Config> {
         .or_else(|| std::env::var_os("SSL_CERT_FILE").map(Into::into));
     let mut tls = TlsConfig::default();
     if let Some(path) = ca {
-        tls.extra_roots_der = read_pem_certs(&path)?;
+        tls = TlsConfig::with_extra_roots(read_pem_certs(&path)?);
     }
     Ok(Config {
         limits,

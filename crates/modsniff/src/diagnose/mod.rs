@@ -70,9 +70,11 @@ pub struct Diagnoser {
     candidates: Vec<Candidate>,
     dropped: u64,
     ttl_by_ip: HashMap<IpAddr, TtlRange>,
-    /// Successful connections: name or address -> times.
-    ok_names: HashMap<String, Vec<Timestamp>>,
-    ok_addrs: HashMap<SocketAddr, Vec<Timestamp>>,
+    /// Successful connections: name or address -> the latest start time. The only question
+    /// asked of them is "did one start at or after t", which the latest answers; keeping every
+    /// time made `finish` quadratic and memory grow with the capture.
+    ok_names: HashMap<String, Timestamp>,
+    ok_addrs: HashMap<SocketAddr, Timestamp>,
     dns: BTreeMap<String, DnsAgg>,
     /// Names the client connected to (so a DNS failure is the cause only where no connection
     /// to the name followed).
@@ -231,12 +233,14 @@ impl Diagnoser {
         }
         if !failed && succeeded(&facts) {
             if let Some(n) = &target {
-                self.ok_names
+                let t = self
+                    .ok_names
                     .entry(n.to_ascii_lowercase())
-                    .or_default()
-                    .push(c.ts_first);
+                    .or_insert(c.ts_first);
+                *t = (*t).max(c.ts_first);
             }
-            self.ok_addrs.entry(c.server).or_default().push(c.ts_first);
+            let t = self.ok_addrs.entry(c.server).or_insert(c.ts_first);
+            *t = (*t).max(c.ts_first);
         }
         self.candidates.len() - before
     }
@@ -360,7 +364,7 @@ impl Diagnoser {
     }
 
     fn later_success(&self, cand: &Candidate) -> bool {
-        let after = |v: &Vec<Timestamp>| v.iter().any(|t| *t >= cand.ts);
+        let after = |latest: &Timestamp| *latest >= cand.ts;
         cand.name
             .as_ref()
             .and_then(|n| self.ok_names.get(&n.to_ascii_lowercase()))

@@ -172,11 +172,33 @@ pub enum Validation {
 }
 
 /// Validates `chain` (leaf first, DER) for `sni` at `unix_secs`.
+/// The trust anchors chains are validated against: webpki-roots plus the configured extra
+/// roots, parsed once per run (not once per connection: a system bundle is ~150
+/// certificates, and parsing it per handshake cost more than the whole rest of the analysis).
+#[derive(Debug)]
+pub struct TrustStore {
+    anchors: Vec<TrustAnchor<'static>>,
+}
+
+impl TrustStore {
+    /// webpki-roots plus `extra_roots` (DER); extra certificates that are not usable as trust
+    /// anchors are skipped, as before.
+    pub fn new(extra_roots: &[Vec<u8>]) -> Self {
+        let mut anchors: Vec<TrustAnchor<'static>> = webpki_roots::TLS_SERVER_ROOTS.to_vec();
+        anchors.extend(extra_roots.iter().filter_map(|d| {
+            webpki::anchor_from_trusted_cert(&CertificateDer::from(d.as_slice()))
+                .ok()
+                .map(|a| a.to_owned())
+        }));
+        TrustStore { anchors }
+    }
+}
+
 pub fn validate(
     chain: &[&[u8]],
     sni: Option<&str>,
     unix_secs: u64,
-    extra_roots: &[Vec<u8>],
+    trust: &TrustStore,
     leaf_self_issued: bool,
 ) -> Validation {
     let Some((leaf, intermediates)) = chain.split_first() else {
@@ -191,20 +213,10 @@ pub fn validate(
         .iter()
         .map(|c| CertificateDer::from(*c))
         .collect();
-    let extra_der: Vec<CertificateDer<'_>> = extra_roots
-        .iter()
-        .map(|d| CertificateDer::from(d.as_slice()))
-        .collect();
-    let mut anchors: Vec<TrustAnchor<'_>> = webpki_roots::TLS_SERVER_ROOTS.to_vec();
-    anchors.extend(
-        extra_der
-            .iter()
-            .filter_map(|d| webpki::anchor_from_trusted_cert(d).ok()),
-    );
     let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(unix_secs));
     let res = ee.verify_for_usage(
         webpki::ALL_VERIFICATION_ALGS,
-        &anchors,
+        &trust.anchors,
         &inter,
         time,
         webpki::KeyUsage::server_auth(),

@@ -34,15 +34,37 @@ pub use server_hello::ServerHello;
 use super::{Progress, StreamCtx, StreamDecoder};
 use crate::flow::Side;
 use crate::time::Timestamp;
+use certificate::TrustStore;
 use deframer::{HandshakeReassembler, PieceCtx, Span};
 use record::{RECORD_HEADER_LEN, RecordHeader, handshake_type};
 use serde::Serialize;
+use std::sync::{Arc, OnceLock};
 
 /// Settings for TLS decoding: extra trust anchors for chain validation.
 #[derive(Clone, Debug, Default)]
 pub struct TlsConfig {
     /// DER certificates trusted in addition to webpki-roots (from `--ca-file` / SSL_CERT_FILE).
+    /// Set before the first decoder is made: the parsed store is cached on first use.
     pub extra_roots_der: Vec<Vec<u8>>,
+    /// The parsed trust store, built once and shared by every connection's decoder.
+    trust: OnceLock<Arc<TrustStore>>,
+}
+
+impl TlsConfig {
+    pub fn with_extra_roots(extra_roots_der: Vec<Vec<u8>>) -> Self {
+        TlsConfig {
+            extra_roots_der,
+            trust: OnceLock::new(),
+        }
+    }
+
+    /// The trust store for `extra_roots_der`, parsed on first use.
+    pub fn trust(&self) -> Arc<TrustStore> {
+        Arc::clone(
+            self.trust
+                .get_or_init(|| Arc::new(TrustStore::new(&self.extra_roots_der))),
+        )
+    }
 }
 
 /// Bounds on what one connection's TLS decoder keeps. Every bound has a counter in
@@ -304,7 +326,7 @@ impl SideState {
 struct Core {
     info: TlsInfo,
     limits: TlsLimits,
-    extra_roots: Vec<Vec<u8>>,
+    trust: Arc<TrustStore>,
     server_hello_seen: bool,
     server_certificate_done: bool,
 }
@@ -513,7 +535,7 @@ impl Core {
                     &ders,
                     sni.as_deref(),
                     ts_secs,
-                    &self.extra_roots,
+                    &self.trust,
                     leaf_self_issued,
                 ));
                 self.info.certificates = certs;
@@ -540,7 +562,7 @@ impl TlsDecoder {
             core: Core {
                 info: TlsInfo::default(),
                 limits,
-                extra_roots: config.extra_roots_der.clone(),
+                trust: config.trust(),
                 server_hello_seen: false,
                 server_certificate_done: false,
             },

@@ -680,9 +680,7 @@ fn validation_extra_root_is_used() {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let config = TlsConfig {
-        extra_roots_der: vec![root],
-    };
+    let config = TlsConfig::with_extra_roots(vec![root]);
     // With the root trusted the path is found (validated at the capture's time, January
     // 2013, when every certificate was in date), and webpki then refuses its SHA-1 RSA
     // signatures, as Go has since 1.18.
