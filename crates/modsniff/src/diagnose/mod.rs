@@ -84,6 +84,10 @@ pub struct Diagnoser {
     answers: Vec<dns::AnswerSeen>,
     /// IP TTL of each UDP flow's responses, by connection id (bounded), and per resolver.
     udp_ttl: HashMap<u64, (IpAddr, u8)>,
+    /// The same TTLs counted per resolver (TTL -> flows), so the TTL a resolver shows on its
+    /// other flows is a walk over at most 256 counts, not over every kept flow (that walk per
+    /// DNS answer was the largest cost of `finish` on a large capture).
+    resolver_ttls: HashMap<IpAddr, BTreeMap<u8, u32>>,
     /// Leaf certificate key -> names it was presented for.
     leaf_keys: HashMap<String, HashSet<String>>,
     /// The latest packet time seen: how long the capture went on after something.
@@ -107,6 +111,7 @@ impl Diagnoser {
             go_endpoints: BTreeMap::new(),
             answers: Vec::new(),
             udp_ttl: HashMap::new(),
+            resolver_ttls: HashMap::new(),
             leaf_keys: HashMap::new(),
             last_ts: Timestamp::ZERO,
         }
@@ -171,8 +176,16 @@ impl Diagnoser {
             if let Some(min) = c.server_stats.ttl_min {
                 self.note_ttl(c.server.ip(), min, c.server_stats.ttl_max.unwrap_or(min));
                 if c.server.port() == 53 && self.udp_ttl.len() < MAX_ANSWERS_KEPT * 4 {
-                    self.udp_ttl
-                        .insert(c.id, (c.server.ip(), c.server_stats.ttl_max.unwrap_or(min)));
+                    let entry = (c.server.ip(), c.server_stats.ttl_max.unwrap_or(min));
+                    if let Some(old) = self.udp_ttl.insert(c.id, entry) {
+                        self.forget_resolver_ttl(old);
+                    }
+                    *self
+                        .resolver_ttls
+                        .entry(entry.0)
+                        .or_default()
+                        .entry(entry.1)
+                        .or_insert(0) += 1;
                 }
             }
             return 0;
@@ -258,18 +271,30 @@ impl Diagnoser {
 
     /// The TTLs a resolver's responses show on its other flows.
     pub fn resolver_ttl_excluding(&self, ip: IpAddr, conn_id: u64) -> Option<TtlRange> {
-        let mut r: Option<TtlRange> = None;
-        for (id, (addr, ttl)) in &self.udp_ttl {
-            if *id != conn_id && *addr == ip {
-                let e = r.get_or_insert(TtlRange {
-                    min: *ttl,
-                    max: *ttl,
-                });
-                e.min = e.min.min(*ttl);
-                e.max = e.max.max(*ttl);
-            }
+        let counts = self.resolver_ttls.get(&ip)?;
+        // The excluded flow's own TTL, if it is one of this resolver's kept flows.
+        let own = self
+            .udp_ttl
+            .get(&conn_id)
+            .filter(|(addr, _)| *addr == ip)
+            .map(|(_, t)| *t);
+        let mut present = counts
+            .iter()
+            .filter(|(ttl, n)| **n > u32::from(own == Some(**ttl)))
+            .map(|(ttl, _)| *ttl);
+        let min = present.next()?;
+        let max = present.last().unwrap_or(min);
+        Some(TtlRange { min, max })
+    }
+
+    fn forget_resolver_ttl(&mut self, (ip, ttl): (IpAddr, u8)) {
+        if let Some(n) = self
+            .resolver_ttls
+            .get_mut(&ip)
+            .and_then(|m| m.get_mut(&ttl))
+        {
+            *n = n.saturating_sub(1);
         }
-        r
     }
 
     /// The names one leaf key was presented for: an intercepting proxy that mints
