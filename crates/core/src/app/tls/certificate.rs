@@ -9,8 +9,10 @@
 
 use super::fingerprint::sha256_hex;
 use super::record::{hex, rfc3339};
+use rustc_hash::FxHashMap;
 use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use serde::Serialize;
+use std::sync::Mutex;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate, X509Name};
 
 /// One certificate as sent.
@@ -178,7 +180,18 @@ pub enum Validation {
 #[derive(Debug)]
 pub struct TrustStore {
     anchors: Vec<TrustAnchor<'static>>,
+    /// Certificates already described, by DER: servers send the same chain on every
+    /// connection, and x509 parsing plus hashing was ~7 % of a full analysis. `describe` is a
+    /// pure function of the DER, so the cache cannot change a result. Behind a mutex only so
+    /// the store can be shared; one engine thread uses it.
+    described: Mutex<FxHashMap<Box<[u8]>, CertificateInfo>>,
 }
+
+/// Certificates kept in the description cache; when full it is emptied (a capture with
+/// more distinct certificates than this just parses them, as without a cache).
+pub const MAX_DESCRIBED_CERTS: usize = 1024;
+/// Larger certificates are not cached (their DER is kept as the key).
+pub const MAX_DESCRIBED_DER: usize = 16 * 1024;
 
 impl TrustStore {
     /// webpki-roots plus `extra_roots` (DER); extra certificates that are not usable as trust
@@ -190,7 +203,32 @@ impl TrustStore {
                 .ok()
                 .map(|a| a.to_owned())
         }));
-        TrustStore { anchors }
+        TrustStore {
+            anchors,
+            described: Mutex::new(FxHashMap::default()),
+        }
+    }
+
+    /// `describe(index, der)`, from the cache when this DER was seen before.
+    pub fn describe(&self, index: usize, der: &[u8]) -> CertificateInfo {
+        if der.len() > MAX_DESCRIBED_DER {
+            return describe(index, der);
+        }
+        let Ok(mut cache) = self.described.lock() else {
+            return describe(index, der);
+        };
+        if let Some(info) = cache.get(der) {
+            return CertificateInfo {
+                index,
+                ..info.clone()
+            };
+        }
+        let info = describe(index, der);
+        if cache.len() >= MAX_DESCRIBED_CERTS {
+            cache.clear();
+        }
+        cache.insert(der.into(), info.clone());
+        info
     }
 }
 

@@ -522,7 +522,7 @@ impl Core {
             .iter()
             .take(max)
             .enumerate()
-            .map(|(i, d)| certificate::describe(i, d))
+            .map(|(i, d)| self.trust.describe(i, d))
             .collect();
         match side {
             Side::Client => self.info.client_certificates = certs,
