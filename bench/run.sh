@@ -74,6 +74,7 @@ row() { # name file cmd...
 }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
+row cat "$DIR/corpus.pcap" cat "$DIR/corpus.pcap"
 row ep-floor "$DIR/corpus.pcap" "$FLOOR" "$DIR/corpus.pcap"
 for t in 1 2; do
   for f in corpus-q1.pcap corpus-h1.pcap corpus.pcap corpus.pcapng; do
@@ -81,6 +82,8 @@ for t in 1 2; do
   done
 done
 row modsniff-t1-text "$DIR/corpus.pcap" "$BIN" read --format text --threads 1 "$DIR/corpus.pcap"
+# Everything but the records: a --host no packet has selects nothing to print (diagnosis runs).
+row modsniff-t1-norecords "$DIR/corpus.pcap" "$BIN" read --format ndjson --threads 1 --host 192.0.2.255 "$DIR/corpus.pcap"
 echo
 echo "modsniff 1 thread / ep-floor wall, full corpus:   $(ratio "${WALL[modsniff-t1-.pcap]}" "${WALL[ep-floor]}")x the floor's time"
 echo "2 threads speed-up (t1 wall / t2 wall), full:     $(ratio "${WALL[modsniff-t1-.pcap]}" "${WALL[modsniff-t2-.pcap]}")x"
