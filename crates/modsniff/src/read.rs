@@ -22,11 +22,11 @@ const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 const EVENT_BATCH: usize = 256;
 const QUEUE_BATCHES: usize = 8;
 
-/// `--threads` when not given: two when the machine has two cores or more (the work splits
-/// into two stages, see `read_pipelined`), else one.
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
-}
+/// `--threads` when not given: one. Two threads pipeline the engine and the output (see
+/// `read_pipelined`), which can save at most the record-writing share (~30 % of a full
+/// analysis); on the shared 2-vCPU benchmark machine it measured slower than one thread
+/// (BENCHMARKS.md), so it is opt-in.
+pub const DEFAULT_THREADS: usize = 1;
 
 pub fn run(args: ReadArgs) -> Result<ExitCode> {
     let config = engine_config(&args.out)?;
@@ -35,7 +35,7 @@ pub fn run(args: ReadArgs) -> Result<ExitCode> {
     let mut rep = Reporter::new(&args.out, Box::new(std::io::stdout()));
     let mut worst = None;
     let progress_ok = !args.out.no_progress && std::io::stderr().is_terminal();
-    let threads = args.threads.unwrap_or_else(default_threads);
+    let threads = args.threads.unwrap_or(DEFAULT_THREADS);
     for path in &args.files {
         // Errors that stop a file before any packet (missing, not a capture) exit 2.
         let mut src = FileSource::open(path)?;
