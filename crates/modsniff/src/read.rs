@@ -153,7 +153,6 @@ fn read_pipelined(
         });
         let stats = engine.finish(&mut |ev: Event| batch.push(ev));
         flush(&mut batch, true);
-        drop(flush);
         drop(tx);
         writer
             .join()

@@ -283,7 +283,7 @@ impl Diagnoser {
             .filter(|(ttl, n)| **n > u32::from(own == Some(**ttl)))
             .map(|(ttl, _)| *ttl);
         let min = present.next()?;
-        let max = present.last().unwrap_or(min);
+        let max = present.next_back().unwrap_or(min);
         Some(TtlRange { min, max })
     }
 
