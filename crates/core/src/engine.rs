@@ -105,6 +105,11 @@ impl Engine {
     }
 
     /// Flows currently tracked.
+    /// The capture's clock: the latest packet timestamp seen (or passed to `advance`).
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
     pub fn live_flows(&self) -> usize {
         self.flows.len()
     }

@@ -108,6 +108,18 @@ pub struct SideStats {
     pub last_data_ts: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fin_frame: Option<u64>,
+    /// This side's last ACK did not cover all the data the other side sent: some of it never
+    /// arrived (a path that drops big segments). Not part of the JSON contract.
+    #[serde(skip)]
+    pub peer_data_unacked: bool,
+    /// Time of `fin_frame` (for evidence; not part of the JSON contract).
+    #[serde(skip)]
+    pub fin_ts: Option<Timestamp>,
+    /// Frame and time of this side's last data sent while the peer was still open (no FIN or
+    /// RST from it yet): what a server sends after the client gave up (a TLS close_notify, an
+    /// HTTP/2 GOAWAY) is an answer to the close, not content. Not part of the JSON contract.
+    #[serde(skip)]
+    pub last_data_while_peer_open: Option<(u64, Timestamp)>,
     /// Wireshark's tcp.analysis.retransmission (fast and spurious included).
     pub retransmissions: u64,
     /// A segment that fills a hole below the highest sequence seen (tcp.analysis.out_of_order).

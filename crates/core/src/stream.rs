@@ -54,6 +54,9 @@ pub struct StreamDispatch {
     violation: Option<&'static str>,
     /// Plaintext bytes watched per side for STARTTLS.
     watched: [u64; 2],
+    /// Bytes per side the TLS decoder asked to skip while it was fed a CONNECT tunnel's first
+    /// bytes out of band (they never went through the reassembler, which can't be told).
+    pending_skip: [u64; 2],
 }
 
 /// How much plaintext of an unknown protocol is watched for a STARTTLS switch, per side.
@@ -182,6 +185,30 @@ impl StreamDispatch {
     }
 
     fn deliver(&mut self, env: &mut StreamEnv<'_>, ctx: &StreamCtx, data: &[u8]) -> Want {
+        let i = ctx.side.index();
+        let pending = self.pending_skip.get(i).copied().unwrap_or(0);
+        if pending > 0 && matches!(self.active, Active::Tls) {
+            let n = usize::try_from(pending)
+                .unwrap_or(usize::MAX)
+                .min(data.len());
+            let rest = data.get(n..).unwrap_or_default();
+            let left = pending - n as u64;
+            if let Some(p) = self.pending_skip.get_mut(i) {
+                *p = left;
+            }
+            if rest.is_empty() {
+                return if left > 0 {
+                    Want::Skip(left)
+                } else {
+                    Want::More
+                };
+            }
+            let c = StreamCtx {
+                offset: ctx.offset + n as u64,
+                ..*ctx
+            };
+            return self.deliver(env, &c, rest);
+        }
         let progress = match self.active {
             Active::Tls => match self.tls.as_mut() {
                 Some(t) => t.on_data(ctx, data),
@@ -216,7 +243,11 @@ impl StreamDispatch {
                         && !bytes.is_empty()
                     {
                         let c = StreamCtx { side, ..*ctx };
-                        let _ = t.on_data(&c, &bytes);
+                        if let Progress::Skip(n) = t.on_data(&c, &bytes)
+                            && let Some(p) = self.pending_skip.get_mut(side.index())
+                        {
+                            *p = n;
+                        }
                     }
                 }
                 Want::More

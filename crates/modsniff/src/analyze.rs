@@ -27,7 +27,10 @@ pub fn engine_config(args: &OutputArgs) -> Result<Config> {
         .or_else(|| std::env::var_os("SSL_CERT_FILE").map(Into::into));
     let mut tls = TlsConfig::default();
     if let Some(path) = ca {
-        tls = TlsConfig::with_extra_roots(read_pem_certs(&path)?);
+        tls.extra_roots_der = read_pem_certs(&path)?.into();
+    }
+    if let Some(path) = &args.public_ca_file {
+        tls.public_roots_der = read_pem_certs(path)?.into();
     }
     Ok(Config {
         limits,
@@ -180,6 +183,8 @@ impl Analysis {
         self.engine.push(pkt, &mut sink);
     }
 
+    /// Moves the clock without a packet (live: stalls are reported while they happen).
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
     pub fn advance(&mut self, now: Timestamp, rep: &mut Reporter) {
         let out = &mut self.out;
         let mut sink = |ev: Event| out.on_event(rep, ev);
@@ -208,6 +213,8 @@ impl Analysis {
         warnings: &[String],
         kernel: Option<KernelStats>,
     ) -> Result<Option<Severity>> {
+        // Silence is judged against the end of the capture, not the last decoded event.
+        self.out.diag.saw_time(self.engine.now());
         let out = &mut self.out;
         let mut sink = |ev: Event| out.on_event(rep, ev);
         let stats = self.engine.finish(&mut sink);

@@ -85,6 +85,11 @@ pub struct OutputArgs {
     /// Extra trusted CA certificates (PEM) for chain validation; defaults to $SSL_CERT_FILE.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
+    /// Roots that genuine public servers chain to, in addition to the built-in web PKI roots
+    /// (for a test lab that stands in for the public Internet). A public Go host whose chain
+    /// validates only through --ca-file is reported as a trusted TLS interception.
+    #[arg(long, value_name = "PEM")]
+    pub public_ca_file: Option<PathBuf>,
     /// Go settings from `go env -json` output.
     #[arg(long, value_name = "FILE")]
     pub go_env: Option<PathBuf>,

@@ -22,6 +22,13 @@ const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 const EVENT_BATCH: usize = 256;
 const QUEUE_BATCHES: usize = 8;
 
+/// What the engine thread hands the output thread, in order.
+enum ToOutput {
+    Events(Vec<Event>),
+    /// The capture's clock at its end (`Diagnoser::saw_time`).
+    SawTime(modsniff_core::Timestamp),
+}
+
 /// `--threads` when not given: one. Two threads pipeline the engine and the output (see
 /// `read_pipelined`), which can save at most the record-writing share (~30 % of a full
 /// analysis); on the shared 2-vCPU benchmark machine it measured slower than one thread
@@ -128,11 +135,16 @@ fn read_pipelined(
 ) -> Result<(u64, Option<CaptureError>, Option<Stats>)> {
     let (engine, out) = analysis.split();
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(QUEUE_BATCHES);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<ToOutput>(QUEUE_BATCHES);
         let writer = scope.spawn(move || {
-            for batch in rx {
-                for ev in batch {
-                    out.on_event(rep, ev);
+            for msg in rx {
+                match msg {
+                    ToOutput::Events(batch) => {
+                        for ev in batch {
+                            out.on_event(rep, ev);
+                        }
+                    }
+                    ToOutput::SawTime(ts) => out.diag.saw_time(ts),
                 }
             }
         });
@@ -143,7 +155,7 @@ fn read_pipelined(
         let mut flush = |batch: &mut Vec<Event>, force: bool| {
             if alive && (force || batch.len() >= EVENT_BATCH) && !batch.is_empty() {
                 let full = std::mem::replace(batch, Vec::with_capacity(EVENT_BATCH));
-                alive = tx.send(full).is_ok();
+                alive = tx.send(ToOutput::Events(full)).is_ok();
             }
         };
         let (n, err) = read_packets(src, limit, bar, &mut |pkt| {
@@ -151,6 +163,10 @@ fn read_pipelined(
             flush(&mut batch, false);
             engine.stats().connections
         });
+        // As `Analysis::finish`: the diagnosis learns the capture's end before the events
+        // the engine's finish emits.
+        flush(&mut batch, true);
+        let _ = tx.send(ToOutput::SawTime(engine.now()));
         let stats = engine.finish(&mut |ev: Event| batch.push(ev));
         flush(&mut batch, true);
         drop(tx);

@@ -63,6 +63,19 @@ fn scenarios_get_their_verdicts() {
                         if f["evidence"].as_array().is_none_or(|e| e.is_empty()) {
                             bad.push(format!("{file}: no evidence frames"));
                         }
+                        // What go printed (the .stderr.txt beside the capture) ends with the
+                        // error we say it most likely printed.
+                        let stem = file.rsplit_once('.').map_or(*file, |(s, _)| s);
+                        let said = std::fs::read_to_string(
+                            shared.join("scenarios").join(format!("{stem}.stderr.txt")),
+                        )
+                        .unwrap_or_default();
+                        let ours = f["likely_go_error"].as_str().unwrap_or("<none>");
+                        if !said.lines().any(|l| l.trim_end().ends_with(ours)) {
+                            bad.push(format!(
+                                "{file}: likely_go_error {ours:?} is not what go printed:\n{said}"
+                            ));
+                        }
                     }
                 }
             }

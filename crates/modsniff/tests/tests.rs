@@ -4,5 +4,10 @@
 mod common;
 mod contract;
 mod corpus;
+mod fixtures;
+mod live;
+mod oracle;
+mod run;
 mod scenarios;
 mod threads;
+mod wire_types;

@@ -59,6 +59,8 @@ struct SideState {
     base_seq: Option<u32>,
     /// Sequence number just past the highest payload byte seen.
     max_end: Option<u32>,
+    /// When `max_end` last advanced: a hole filled soon after is reordering, later a resend.
+    max_end_ts: Timestamp,
     holes: [(u32, u32); MAX_HOLES],
     n_holes: usize,
     last_ack: Option<u32>,
@@ -334,6 +336,9 @@ impl TcpConn {
             }
             me.stats.last_data_frame = Some(frame);
             me.stats.last_data_ts = Some(ts);
+            if other.stats.fin_frame.is_none() && other.state != EndpointState::Reset {
+                me.stats.last_data_while_peer_open = Some((frame, ts));
+            }
         } else if flags.ack() && !flags.syn() && !flags.fin() && !flags.rst() {
             self.history.add(side, b'A');
             if me.state == EndpointState::Inactive {
@@ -347,6 +352,7 @@ impl TcpConn {
             }
             if me.stats.fin_frame.is_none() {
                 me.stats.fin_frame = Some(frame);
+                me.stats.fin_ts = Some(ts);
             }
         }
         if flags.rst() {
@@ -381,25 +387,36 @@ impl TcpConn {
         if wire_len > 0 && !flags.syn() {
             let start = seg.seq;
             let end = seg.seq.wrapping_add(wire_len);
+            // Wireshark's threshold between reordering and a resend: the handshake's round
+            // trip when known, else 3 ms.
+            let ooo_threshold = self
+                .handshake_rtt
+                .unwrap_or(crate::time::Duration::from_millis(3));
             match me.max_end {
-                None => me.max_end = Some(end),
+                None => {
+                    me.max_end = Some(end);
+                    me.max_end_ts = ts;
+                }
                 Some(max) => {
                     if seq_lt(max, start) {
                         me.stats.lost_segments += 1;
                         me.note_hole(max, start);
                         me.max_end = Some(end);
+                        me.max_end_ts = ts;
                     } else if start == max {
                         me.max_end = Some(end);
-                    } else if me.fill_hole(start, end) {
-                        me.stats.out_of_order += 1;
-                        if seq_lt(max, end) {
-                            me.max_end = Some(end);
-                        }
+                        me.max_end_ts = ts;
                     } else {
-                        me.stats.retransmissions += 1;
-                        self.history.add(side, b'T');
+                        let filled = me.fill_hole(start, end);
+                        if filled && ts.since(me.max_end_ts) < ooo_threshold {
+                            me.stats.out_of_order += 1;
+                        } else {
+                            me.stats.retransmissions += 1;
+                            self.history.add(side, b'T');
+                        }
                         if seq_lt(max, end) {
                             me.max_end = Some(end);
+                            me.max_end_ts = ts;
                         }
                     }
                 }
@@ -526,8 +543,15 @@ impl TcpConn {
         let (tls, http) = self.app.take_results();
         let server_name = server_name_from(tls.as_ref(), &http).or(server_name_hint);
         let [c, s] = self.sides;
+        let unacked = |me: &SideState, other: &SideState| match (other.max_end, me.last_ack) {
+            (Some(end), Some(ack)) => seq_lt(ack, end),
+            _ => false,
+        };
+        let (client_unacked, server_unacked) = (unacked(&c, &s), unacked(&s, &c));
         let mut client_stats = c.stats;
         let mut server_stats = s.stats;
+        client_stats.peer_data_unacked = client_unacked;
+        server_stats.peer_data_unacked = server_unacked;
         client_stats.missed_bytes += c.reasm.as_ref().map_or(0, |r| r.missed_bytes());
         server_stats.missed_bytes += s.reasm.as_ref().map_or(0, |r| r.missed_bytes());
         env.stats.missed_bytes += client_stats.missed_bytes + server_stats.missed_bytes;

@@ -59,7 +59,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         } else {
             format!(
                 "Nothing accepts connections on {target}: check the GOPROXY URL, or use another mirror. {}",
-                remedy::MIRROR
+                remedy::alternative(f.role)
             )
         };
         out.push((
@@ -160,7 +160,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             remedy: Some(if is_proxy {
                 "The proxy does not answer: check HTTPS_PROXY and that the proxy is reachable from this host.".to_string()
             } else {
-                format!("A firewall drops traffic to {target}: use the corporate proxy (HTTPS_PROXY) or another mirror. {}", remedy::MIRROR)
+                format!("A firewall drops traffic to {target}: use the corporate proxy (HTTPS_PROXY) or another mirror. {}", remedy::alternative(f.role))
             }),
             evidence,
         },

@@ -12,6 +12,21 @@ pub fn is_failure(r: &DnsRecord) -> bool {
     )
 }
 
+/// The resolver's own timeout shows in the capture: the client asked the same question again
+/// under a new ID (glibc and Go retry after `options timeout:N`, default 5 s) and the capture
+/// went on for at least half that interval again after the last attempt without an answer.
+fn gave_up_after_retry(failures: &[DnsRecord], d: &Diagnoser) -> bool {
+    let unanswered = || failures.iter().filter(|r| r.rcode.is_none());
+    unanswered().any(|first| {
+        let same = || unanswered().filter(|r| r.qtype == first.qtype);
+        let Some(last) = same().max_by_key(|r| r.ts()) else {
+            return false;
+        };
+        let interval = last.ts().since(first.ts()).as_secs_f64();
+        interval >= 0.5 && d.seen_after(last.ts()) >= interval / 2.0
+    })
+}
+
 /// One finding per failing name; an error only when the name never resolved and no
 /// connection to it followed.
 pub fn judge(
@@ -30,6 +45,7 @@ pub fn judge(
         && !failures
             .iter()
             .any(|r| r.retransmissions > 0 || d.seen_after(r.ts()) >= 5.0)
+        && !gave_up_after_retry(failures, d)
     {
         return None;
     }
@@ -38,7 +54,24 @@ pub fn judge(
         .iter()
         .any(|r| matches!(r.qtype.as_deref(), Some("A" | "AAAA") | None));
     // Prefer the most telling failure: an explicit rcode over silence.
-    let pick = failures.iter().find(|r| r.rcode.is_some()).unwrap_or(first);
+    // For silence, the last attempt is the one whose timeout go reported.
+    let last_round = failures.iter().map(|r| r.ts()).max().unwrap_or(first.ts());
+    let pick = failures
+        .iter()
+        .find(|r| r.rcode.is_some())
+        .or_else(|| {
+            // Go's resolver sends A and AAAA together and keeps the error of the last answer
+            // it reads for the name; in our captures (go 1.27, fixtures/dns-timeout) that is the AAAA one.
+            let round = || {
+                failures
+                    .iter()
+                    .filter(|r| last_round.since(r.ts()).as_secs_f64() < 0.1)
+            };
+            round()
+                .find(|r| r.qtype.as_deref() == Some("AAAA"))
+                .or_else(|| round().max_by_key(|r| r.ts()))
+        })
+        .unwrap_or(first);
     let resolver = pick.server.to_string();
     let (kind, go_tail, what) = match pick.rcode.as_deref() {
         Some("NXDOMAIN") => (
@@ -206,6 +239,24 @@ pub fn suspicious(answers: &[AnswerSeen], d: &Diagnoser) -> Vec<Finding> {
         if why.is_empty() {
             continue;
         }
+        // The client takes the first answer. When that was the bad one and the client never
+        // dialled any other answer's address, the tampering is why the fetch failed.
+        let taken_bad = why.len() > usize::from(distinct.len() > 1)
+            || first.addrs.iter().any(|ip| is_sinkhole(*ip));
+        let others_dialled = group
+            .iter()
+            .skip(1)
+            .flat_map(|g| g.addrs.iter())
+            .any(|ip| !first.addrs.contains(ip) && d.dialled(*ip));
+        let failed_because = distinct.len() > 1
+            && public_go
+            && taken_bad
+            && !others_dialled
+            && !first
+                .addrs
+                .iter()
+                .any(|ip| d.dialled(*ip) && !is_sinkhole(*ip));
+        let taken = first.addrs.first().copied();
         let evidence = group
             .iter()
             .map(|g| {
@@ -219,13 +270,24 @@ pub fn suspicious(answers: &[AnswerSeen], d: &Diagnoser) -> Vec<Finding> {
         out.push(Finding {
             stage: Stage::Dns,
             kind: FindingKind::DnsSuspiciousAnswer,
-            severity: Severity::Warning,
+            severity: if failed_because {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
             actor,
             connection: Some(first.rec.id as u64),
             server_name: Some(name.clone()),
             server: Some(resolver.to_string()),
             summary: format!("Suspicious DNS answer for {name}: {}.", why.join("; ")),
-            likely_go_error: None,
+            likely_go_error: taken.filter(|_| failed_because).map(|ip| {
+                let a = std::net::SocketAddr::new(ip, 443);
+                if is_sinkhole(ip) {
+                    format!("dial tcp {a}: connect: connection refused")
+                } else {
+                    format!("dial tcp {a}: i/o timeout")
+                }
+            }),
             remedy: Some(format!(
                 "The answers for {name} are being tampered with: use a resolver you trust over an encrypted or unfiltered path, or set GOPROXY to a mirror that is reachable; tell the network team."
             )),

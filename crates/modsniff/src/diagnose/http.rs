@@ -61,14 +61,11 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             format!("{} answered {status} {reason} for {what}.", addr(c.server))
         };
         let remedy = if not_found {
-            format!(
-                "Check the module path and version; for private modules {}",
-                remedy::PRIVATE.to_lowercase()
-            )
+            format!("Check the module path and version. {}", remedy::PRIVATE)
         } else if status >= 500 {
             format!(
                 "The proxy is failing. {} Use '|' between GOPROXY entries to fall through on any error.",
-                remedy::MIRROR
+                remedy::alternative(f.role)
             )
         } else {
             "The server refuses the request: check credentials (.netrc / GOAUTH) and the URL."

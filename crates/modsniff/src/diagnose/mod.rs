@@ -75,10 +75,15 @@ pub struct Diagnoser {
     /// time made `finish` quadratic and memory grow with the capture.
     ok_names: HashMap<String, Timestamp>,
     ok_addrs: HashMap<SocketAddr, Timestamp>,
+    /// Successful connections by name: when the last one ended (a fallback fetch may ride a
+    /// connection opened before the failure: HTTP/2 reuses it).
+    ok_until: HashMap<String, Timestamp>,
     dns: BTreeMap<String, DnsAgg>,
     /// Names the client connected to (so a DNS failure is the cause only where no connection
     /// to the name followed).
     connected_names: HashSet<String>,
+    /// Addresses the client opened TCP connections to (bounded by `MAX_ANSWERS_KEPT`).
+    tcp_server_ips: HashSet<IpAddr>,
     go_endpoints: BTreeMap<String, u64>,
     /// Answers to remember for the suspicious-answer check (bounded).
     answers: Vec<dns::AnswerSeen>,
@@ -106,8 +111,10 @@ impl Diagnoser {
             ttl_by_ip: HashMap::new(),
             ok_names: HashMap::new(),
             ok_addrs: HashMap::new(),
+            ok_until: HashMap::new(),
             dns: BTreeMap::new(),
             connected_names: HashSet::new(),
+            tcp_server_ips: HashSet::new(),
             go_endpoints: BTreeMap::new(),
             answers: Vec::new(),
             udp_ttl: HashMap::new(),
@@ -190,6 +197,9 @@ impl Diagnoser {
             }
             return 0;
         }
+        if self.tcp_server_ips.len() < MAX_ANSWERS_KEPT {
+            self.tcp_server_ips.insert(c.server.ip());
+        }
         let tls = c.tls.as_deref().map(TlsView::from_info);
         let name = c.server_name.clone();
         let via_proxy = proxy::is_proxy_connection(c, &self.settings);
@@ -251,6 +261,11 @@ impl Diagnoser {
                     .entry(n.to_ascii_lowercase())
                     .or_insert(c.ts_first);
                 *t = (*t).max(c.ts_first);
+                let until = self
+                    .ok_until
+                    .entry(n.to_ascii_lowercase())
+                    .or_insert(c.ts_last);
+                *until = (*until).max(c.ts_last);
             }
             let t = self.ok_addrs.entry(c.server).or_insert(c.ts_first);
             *t = (*t).max(c.ts_first);
@@ -310,6 +325,16 @@ impl Diagnoser {
     }
 
     /// How long the capture went on after `ts`.
+    /// The capture went on at least until `ts` (packets no decoder reported on count too).
+    pub fn saw_time(&mut self, ts: Timestamp) {
+        self.last_ts = self.last_ts.max(ts);
+    }
+
+    /// The client opened a TCP connection to this address.
+    pub fn dialled(&self, ip: IpAddr) -> bool {
+        self.tcp_server_ips.contains(&ip)
+    }
+
     pub fn seen_after(&self, ts: Timestamp) -> f64 {
         self.last_ts.since(ts).as_secs_f64()
     }
@@ -373,11 +398,24 @@ impl Diagnoser {
         }
         let mut out = Vec::new();
         for mut cand in std::mem::take(&mut self.candidates) {
-            if cand.soft && cand.finding.severity == Severity::Error && self.later_success(&cand) {
-                cand.finding.severity = Severity::Warning;
-                cand.finding.summary.push_str(
-                    " A later attempt to the same server succeeded, so the go command recovered.",
-                );
+            if cand.soft && cand.finding.severity == Severity::Error {
+                if self.later_success(&cand) {
+                    cand.finding.severity = Severity::Warning;
+                    cand.finding.summary.push_str(
+                        " A later attempt to the same server succeeded, so the go command recovered.",
+                    );
+                } else if let Some(next) = self
+                    .later_module_source(&cand)
+                    .filter(|_| cand.finding.kind == FindingKind::HttpNotFound)
+                {
+                    // GOPROXY lists: 404/410 falls through on ',' and '|' alike (the normal
+                    // way a list works). Other errors fall through only on '|', which a
+                    // capture can't show; they stay errors.
+                    cand.finding.severity = Severity::Info;
+                    cand.finding.summary.push_str(&format!(
+                        " The go command then fetched from {next}: the GOPROXY list fell through as designed."
+                    ));
+                }
             }
             out.push(cand.finding);
         }
@@ -386,6 +424,26 @@ impl Diagnoser {
         }
         out.sort_by_key(|f| (f.stage, f.first_frame()));
         out
+    }
+
+    /// Another module source (a module proxy or a direct VCS host, not the one that failed)
+    /// that served the client after the failure: the next GOPROXY entry.
+    fn later_module_source(&self, cand: &Candidate) -> Option<String> {
+        let failed = cand.name.as_ref().map(|n| n.to_ascii_lowercase());
+        let mut next: Vec<&String> = self
+            .ok_until
+            .iter()
+            .filter(|(n, until)| Some(*n) != failed.as_ref() && **until >= cand.ts)
+            .filter(|(n, _)| {
+                matches!(
+                    self.role_of(n, 443),
+                    Some(GoRole::ModuleProxy | GoRole::Vcs)
+                )
+            })
+            .map(|(n, _)| n)
+            .collect();
+        next.sort();
+        next.first().map(|n| (*n).clone())
     }
 
     fn later_success(&self, cand: &Candidate) -> bool {
@@ -439,6 +497,15 @@ pub mod remedy {
     pub const MIRROR: &str = "Try another module mirror: GOPROXY=https://goproxy.cn,direct (or https://goproxy.io, or your company's Athens/Artifactory proxy).";
     pub const NETWORK_TEAM: &str = "Ask the network team to allow it, quoting the evidence frames.";
     pub const PRIVATE: &str = "For private modules set GOPRIVATE (and GONOSUMDB) so the go command fetches them directly.";
+    pub const SUMDB: &str = "Use the checksum database's other host: GOSUMDB=sum.golang.google.cn (the same database), or a GOPROXY mirror that proxies it (GOPROXY=https://goproxy.cn,direct); for private modules, GONOSUMDB.";
+
+    /// Where else to get it, by what the unreachable host is.
+    pub fn alternative(role: Option<crate::go::hosts::GoRole>) -> &'static str {
+        match role {
+            Some(crate::go::hosts::GoRole::ChecksumDb) => SUMDB,
+            _ => MIRROR,
+        }
+    }
 }
 
 impl Diagnoser {

@@ -161,7 +161,9 @@ pub fn detect(f: &ConnFacts<'_>, _d: &Diagnoser, out: &mut Vec<(Finding, bool)>)
                 finding(
                     FindingKind::ProxyError,
                     summary,
-                    "proxyconnect tcp: EOF".into(),
+                    // Go 1.20+ reads the CONNECT answer with http.ReadResponse: a bare close is
+                    // "unexpected EOF" (older releases said "proxyconnect tcp: EOF").
+                    "unexpected EOF".into(),
                     "The proxy drops the tunnel request: check its logs and whether it allows CONNECT to port 443.",
                     e,
                 ),

@@ -134,12 +134,12 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             format!(
                 "A firewall blocks connections that name {sni} in the ClientHello (SNI filtering). {} Or: {}",
                 remedy::NETWORK_TEAM,
-                remedy::MIRROR
+                remedy::alternative(f.role)
             )
         } else {
             format!(
                 "The server refused the handshake: check that {target} serves TLS for {sni}. {}",
-                remedy::MIRROR
+                remedy::alternative(f.role)
             )
         };
         let mut evidence = vec![
@@ -202,7 +202,12 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 if from_server { "server" } else { "client" }
             );
             let go = if from_server {
-                Some(format!("remote error: tls: {}", desc.replace('_', " ")))
+                Some(format!(
+                    "remote error: tls: {}",
+                    a.description
+                        .and_then(go_alert_text)
+                        .map_or_else(|| desc.replace('_', " "), str::to_string)
+                ))
             } else {
                 None
             };
@@ -364,8 +369,17 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     ""
                 }
             );
-            let mut remedy = format!("{} {}", remedy::NETWORK_TEAM, remedy::MIRROR);
-            if big && hello.pq_key_share {
+            let mut remedy = if acked && !c.server_stats.peer_data_unacked {
+                format!(
+                    "The server (or a transparent proxy in front of it) took the hello and never answered: retry later. {}",
+                    remedy::alternative(f.role)
+                )
+            } else {
+                format!("{} {}", remedy::NETWORK_TEAM, remedy::alternative(f.role))
+            };
+            // A hello the server acknowledged in full reached it: its size is not the problem.
+            let fully_acked = acked && !c.server_stats.peer_data_unacked;
+            if big && hello.pq_key_share && !fully_acked {
                 summary.push_str(&format!(
                     " The ClientHello is {} bytes over {} TCP segments (post-quantum key share): some middleboxes drop such large hellos.",
                     hello.handshake_len, hello.segments
@@ -374,8 +388,23 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     "Try GODEBUG=tlsmlkem=0 (smaller ClientHello without the post-quantum key share). {remedy}"
                 );
             }
-            let actor = if acked { Actor::Server } else { Actor::Unknown };
-            if acked {
+            // The server acknowledging only part of the hello while the client resends the
+            // rest: the path loses those segments (a large-packet drop or an MTU black hole).
+            let lost_on_path =
+                c.server_stats.peer_data_unacked && c.client_stats.retransmissions >= 2;
+            let actor = if lost_on_path {
+                Actor::Middlebox
+            } else if acked {
+                Actor::Server
+            } else {
+                Actor::Unknown
+            };
+            if lost_on_path {
+                summary.push_str(&format!(
+                    " The server never acknowledged all of it while the client retransmitted {} times: the path drops the hello's large segment (a middlebox filtering big packets, or an MTU black hole).",
+                    c.client_stats.retransmissions
+                ));
+            } else if acked {
                 summary
                     .push_str(" The server's TCP stack acknowledged it, but no ServerHello came.");
             }
@@ -472,7 +501,14 @@ fn interception(f: &ConnFacts<'_>, d: &Diagnoser, hello_ev: &super::Evidence) ->
     let t = f.tls.as_ref()?;
     let leaf = t.certificates.first()?;
     let validation = t.validation.as_deref().unwrap_or("unknown");
-    if validation == "valid" {
+    let public_go_host = matches!(
+        f.role,
+        Some(GoRole::ModuleProxy | GoRole::ChecksumDb | GoRole::Vcs)
+    );
+    // A chain the client's own CA file vouches for is normal for a self-hosted proxy; for a
+    // public host it is a trusted inspection CA.
+    let via_ca_file = validation == "valid" && t.valid_only_via_ca_file && public_go_host;
+    if validation == "valid" && !via_ca_file {
         return None;
     }
     let mut signs = Vec::new();
@@ -499,10 +535,11 @@ fn interception(f: &ConnFacts<'_>, d: &Diagnoser, hello_ev: &super::Evidence) ->
             others.join(", ")
         ));
     }
-    let public_go_host = matches!(
-        f.role,
-        Some(GoRole::ModuleProxy | GoRole::ChecksumDb | GoRole::Vcs)
-    );
+    if via_ca_file {
+        signs.push(
+            "the chain validates only through the extra CA file (--ca-file / SSL_CERT_FILE), not through a public root".to_string(),
+        );
+    }
     if public_go_host {
         signs.push(format!(
             "{} is a public host whose genuine certificate chains to a public root",
@@ -527,10 +564,17 @@ fn interception(f: &ConnFacts<'_>, d: &Diagnoser, hello_ev: &super::Evidence) ->
     } else {
         Severity::Error
     };
-    let mut summary = format!(
-        "TLS interception: {target} presented a certificate for {} issued by \"{}\" that does not validate against the trusted roots ({validation}).",
-        leaf.subject, leaf.issuer
-    );
+    let mut summary = if via_ca_file {
+        format!(
+            "TLS interception: {target} presented a certificate for {} issued by \"{}\", which no public root vouches for.",
+            leaf.subject, leaf.issuer
+        )
+    } else {
+        format!(
+            "TLS interception: {target} presented a certificate for {} issued by \"{}\" that does not validate against the trusted roots ({validation}).",
+            leaf.subject, leaf.issuer
+        )
+    };
     if !signs.is_empty() {
         summary.push_str(&format!(" Signs of a middlebox: {}.", signs.join("; ")));
     }
@@ -572,5 +616,46 @@ fn interception(f: &ConnFacts<'_>, d: &Diagnoser, hello_ev: &super::Evidence) ->
             )
         }),
         evidence,
+    })
+}
+
+/// crypto/tls's text for an alert (alert.go), which is what "remote error: tls: …" prints.
+fn go_alert_text(code: u8) -> Option<&'static str> {
+    Some(match code {
+        0 => "close notify",
+        10 => "unexpected message",
+        20 => "bad record MAC",
+        21 => "decryption failed",
+        22 => "record overflow",
+        30 => "decompression failure",
+        40 => "handshake failure",
+        42 => "bad certificate",
+        43 => "unsupported certificate",
+        44 => "revoked certificate",
+        45 => "expired certificate",
+        46 => "unknown certificate",
+        47 => "illegal parameter",
+        48 => "unknown certificate authority",
+        49 => "access denied",
+        50 => "error decoding message",
+        51 => "error decrypting message",
+        60 => "export restriction",
+        70 => "protocol version not supported",
+        71 => "insufficient security level",
+        80 => "internal error",
+        86 => "inappropriate fallback",
+        90 => "user canceled",
+        100 => "no renegotiation",
+        109 => "missing extension",
+        110 => "unsupported extension",
+        111 => "certificate unobtainable",
+        112 => "unrecognized name",
+        113 => "bad certificate status response",
+        114 => "bad certificate hash value",
+        115 => "unknown PSK identity",
+        116 => "certificate required",
+        120 => "no application protocol",
+        121 => "encrypted client hello required",
+        _ => return None,
     })
 }

@@ -52,6 +52,8 @@ pub struct TlsView {
     pub certificate_frame: Option<u64>,
     /// "valid", "unknown-issuer", "expired", "name-mismatch", "self-signed", ...
     pub validation: Option<String>,
+    /// Valid only through the user's extra CA file, not a public root.
+    pub valid_only_via_ca_file: bool,
     pub alerts: Vec<AlertView>,
     /// Encrypted records the client sent after the ServerHello (Finished, requests, alerts).
     pub client_encrypted_records: u32,
@@ -163,6 +165,7 @@ impl TlsView {
             certificates,
             certificate_frame: info.certificate_frame,
             validation,
+            valid_only_via_ca_file: info.valid_only_via_ca_file,
             alerts,
             client_encrypted_records: encrypted(c),
             server_encrypted_records: encrypted(s),

@@ -10,9 +10,10 @@ use modsniff_core::flow::Side;
 const STALL_SECS: f64 = 5.0;
 /// Silence that is a stall even when the capture ends with the connection still open.
 const LONG_STALL_SECS: f64 = 30.0;
-/// Retransmitted share of a side's data segments that is worth a warning.
-const RETRANS_RATIO: f64 = 0.10;
-const RETRANS_MIN: u64 = 10;
+/// Share of a connection's packets lost (retransmitted or missing) that is worth a warning,
+/// and the least number of loss events that can say so.
+const LOSS_RATIO: f64 = 0.05;
+const LOSS_MIN: u64 = 8;
 
 pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) {
     let c = f.c;
@@ -62,9 +63,9 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 ),
                 likely_go_error: Some(format!("read tcp {}->{target}: read: connection reset by peer", c.client)),
                 remedy: Some(if actor == Actor::Middlebox {
-                    format!("A middlebox kills the download. {} {}", remedy::NETWORK_TEAM, remedy::MIRROR)
+                    format!("A middlebox kills the download. {} {}", remedy::NETWORK_TEAM, remedy::alternative(f.role))
                 } else {
-                    format!("The server aborted the download; retry, or {}", remedy::MIRROR.to_lowercase())
+                    format!("The server aborted the download; retry. {}", remedy::alternative(f.role))
                 }),
                 evidence,
             },
@@ -77,7 +78,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     if started
         && s.fin_frame.is_none()
         && rsts.is_empty()
-        && let (Some(last_data), Some(last_frame)) = (s.last_data_ts, s.last_data_frame)
+        && let Some((last_frame, last_data)) = s.last_data_while_peer_open
     {
         let client_end = c
             .client_stats
@@ -134,47 +135,58 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     summary,
                     likely_go_error: None,
                     remedy: Some(format!(
-                        "Interrupt and retry (the module cache resumes nothing, but a retry often gets a healthy server); if it keeps happening, {}",
-                        remedy::MIRROR.to_lowercase()
+                        "Interrupt and retry (a retry often gets a healthy server). If it keeps happening: {}",
+                        remedy::alternative(f.role)
                     )),
-                    evidence: vec![ev(last_frame, Some(last_data), "last data from the server")],
+                    evidence: {
+                        let mut e = vec![ev(last_frame, Some(last_data), "last data from the server")];
+                        if let Some(fin) = c.client_stats.fin_frame {
+                            e.push(ev(fin, c.client_stats.fin_ts, "the client gives up: FIN"));
+                        } else if let Some(r) = c.resets.iter().find(|r| r.from == Side::Client) {
+                            e.push(ev(r.packet, Some(r.ts), "the client gives up: RST"));
+                        }
+                        e
+                    },
                 },
                 true,
             ));
             return;
         }
     }
-    // Heavy retransmission that still got through.
-    for (side, st) in [
-        (Side::Client, &c.client_stats),
-        (Side::Server, &c.server_stats),
-    ] {
-        let data_pkts = st.packets.max(1);
-        if st.retransmissions >= RETRANS_MIN
-            && st.retransmissions as f64 / data_pkts as f64 >= RETRANS_RATIO
-        {
-            out.push((
-                Finding {
-                    stage: Stage::Transfer,
-                    kind: FindingKind::Retransmissions,
-                    severity: Severity::Warning,
-                    actor: Actor::Unknown,
-                    connection: Some(c.id),
-                    server_name: f.name.clone(),
-                    server: Some(target.clone()),
-                    summary: format!(
-                        "Heavy packet loss: the {} retransmitted {} of {} segments on the way to {target}.",
-                        if side == Side::Client { "client" } else { "server" },
-                        st.retransmissions,
-                        st.packets
-                    ),
-                    likely_go_error: None,
-                    remedy: Some("A lossy path slows downloads; if they time out, check the link or use a closer mirror.".into()),
-                    evidence: st.first_data_frame.map(|fr| vec![ev(fr, st.ts_first, "first data")]).unwrap_or_default(),
-                },
-                false,
-            ));
-            break;
-        }
+    // Heavy loss that still got through. Seen from one capture point, a loss shows as a
+    // retransmission (lost beyond the tap) or as a hole the sender later filled (lost before
+    // it); both count.
+    let side_loss = |st: &modsniff_core::event::SideStats| st.retransmissions + st.lost_segments;
+    let (cl, sl) = (side_loss(&c.client_stats), side_loss(&c.server_stats));
+    let packets = (c.client_stats.packets + c.server_stats.packets).max(1);
+    let events = cl + sl;
+    if events >= LOSS_MIN && events as f64 / packets as f64 >= LOSS_RATIO {
+        let first = [&c.client_stats, &c.server_stats]
+            .iter()
+            .filter_map(|st| st.first_data_frame.map(|f| (f, st.ts_first)))
+            .min_by_key(|(f, _)| *f);
+        out.push((
+            Finding {
+                stage: Stage::Transfer,
+                kind: FindingKind::Retransmissions,
+                severity: Severity::Warning,
+                actor: Actor::Unknown,
+                connection: Some(c.id),
+                server_name: f.name.clone(),
+                server: Some(target.clone()),
+                summary: format!(
+                    "Heavy packet loss on the path to {target}: {events} loss events in {packets} packets ({:.1} %). Client: {} retransmitted, {} lost before the capture point; server: {} retransmitted, {} lost before the capture point.",
+                    100.0 * events as f64 / packets as f64,
+                    c.client_stats.retransmissions,
+                    c.client_stats.lost_segments,
+                    c.server_stats.retransmissions,
+                    c.server_stats.lost_segments,
+                ),
+                likely_go_error: None,
+                remedy: Some("A lossy path slows downloads and can make them time out: check the link (duplex, Wi-Fi, VPN MTU), or use a closer mirror.".into()),
+                evidence: first.map(|(fr, ts)| vec![ev(fr, ts, "first data")]).unwrap_or_default(),
+            },
+            false,
+        ));
     }
 }

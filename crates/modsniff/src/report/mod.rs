@@ -89,6 +89,18 @@ struct JsonDoc {
     stats: Vec<serde_json::Value>,
 }
 
+/// What makes a finding printed early (live) the same as one in the final list: the final
+/// list orders evidence by frame, so the records themselves may differ in that order.
+fn early_key(f: &Finding) -> String {
+    format!(
+        "{} {:?} {:?} {}",
+        f.kind.as_str(),
+        f.connection,
+        f.server,
+        f.summary
+    )
+}
+
 /// Writes one run's output.
 pub struct Reporter {
     format: Format,
@@ -100,6 +112,9 @@ pub struct Reporter {
     rows: Vec<ConnRow>,
     /// Stop writing (the reader went away: broken pipe).
     closed: bool,
+    /// The findings `early_finding` printed (live, NDJSON), by `early_key`, so that `finish`
+    /// does not print them again. Bounded by the diagnosis's cap on findings.
+    early: std::collections::HashSet<String>,
 }
 
 pub fn wants_color(choice: ColorChoice) -> bool {
@@ -125,6 +140,7 @@ impl Reporter {
             doc: (args.format == Format::Json).then(JsonDoc::default),
             rows: Vec::new(),
             closed: false,
+            early: std::collections::HashSet::new(),
         }
     }
 
@@ -225,10 +241,14 @@ impl Reporter {
         }
         match self.format {
             Format::Ndjson => {
-                let r = self.line(&FindingRecord {
-                    ty: "finding",
-                    finding: f,
-                });
+                // Flushed: a live finding is news only while it is happening.
+                let r = self
+                    .line(&FindingRecord {
+                        ty: "finding",
+                        finding: f,
+                    })
+                    .and_then(|_| self.out.flush());
+                self.early.insert(early_key(f));
                 self.check(r)
             }
             Format::Text => {
@@ -288,6 +308,10 @@ impl Reporter {
             Format::Ndjson => {
                 if !skip_findings {
                     for f in &shown {
+                        // Printed already while the capture ran (live): once is the contract.
+                        if self.early.remove(&early_key(f)) {
+                            continue;
+                        }
                         let r = self.line(&FindingRecord {
                             ty: "finding",
                             finding: f,

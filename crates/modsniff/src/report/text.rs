@@ -110,8 +110,10 @@ pub fn render(
             String::new()
         },
         st.dim(&format!(
-            "[{}: {} packets, {} connections]",
-            summary.source, summary.stats.packets, summary.stats.tcp_connections
+            "[{}: {}, {}]",
+            summary.source,
+            count(summary.stats.packets, "packet"),
+            count(summary.stats.tcp_connections, "TCP connection")
         ))
     );
     // One line per finding: the ten-second view.
@@ -123,12 +125,12 @@ pub fn render(
             .unwrap_or_else(|| "?".into());
         let _ = writeln!(
             o,
-            "  {} {:<9} {:<26} {:<24} by {:?}{}",
+            "  {} {:<9} {:<26} {:<24} by {}{}",
             severity_word(f.severity, st),
             format!("{:?}", f.stage).to_lowercase(),
             f.kind.as_str(),
             target,
-            f.actor,
+            format!("{:?}", f.actor).to_lowercase(),
             f.likely_go_error
                 .as_ref()
                 .map(|g| format!("  -> {g}"))
@@ -216,12 +218,12 @@ pub fn render(
     let _ = writeln!(o, "{}", st.bold("Summary"));
     let _ = writeln!(
         o,
-        "  {} packets ({:.1} MB), {} TCP connections, {} UDP flows, {} DNS messages",
-        s.packets,
+        "  {} ({:.1} MB), {}, {}, {}",
+        count(s.packets, "packet"),
         s.bytes as f64 / 1e6,
-        s.tcp_connections,
-        s.udp_flows,
-        s.dns_messages
+        count(s.tcp_connections, "TCP connection"),
+        count(s.udp_flows, "UDP flow"),
+        count(s.dns_messages, "DNS message")
     );
     if summary.go_endpoints.is_empty() {
         let _ = writeln!(
@@ -275,4 +277,9 @@ pub fn render(
         let _ = writeln!(o, "  {} {w}", st.yellow("warning:"));
     }
     o
+}
+
+/// "1 packet", "2 packets".
+fn count(n: u64, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }

@@ -34,36 +34,35 @@ pub use server_hello::ServerHello;
 use super::{Progress, StreamCtx, StreamDecoder};
 use crate::flow::Side;
 use crate::time::Timestamp;
-use certificate::TrustStore;
 use deframer::{HandshakeReassembler, PieceCtx, Span};
 use record::{RECORD_HEADER_LEN, RecordHeader, handshake_type};
+use certificate::TrustStore;
 use serde::Serialize;
 use std::sync::{Arc, OnceLock};
 
 /// Settings for TLS decoding: extra trust anchors for chain validation.
 #[derive(Clone, Debug, Default)]
 pub struct TlsConfig {
-    /// DER certificates trusted in addition to webpki-roots (from `--ca-file` / SSL_CERT_FILE).
-    /// Set before the first decoder is made: the parsed store is cached on first use.
-    pub extra_roots_der: Vec<Vec<u8>>,
-    /// The parsed trust store, built once and shared by every connection's decoder.
+    /// DER certificates trusted in addition to webpki-roots (from `--ca-file` / SSL_CERT_FILE):
+    /// the user's trust store, which may hold a TLS-inspection CA.
+    pub extra_roots_der: std::sync::Arc<[Vec<u8>]>,
+    /// Roots that genuine public servers chain to, beyond webpki-roots: for a lab that stands in
+    /// for the public PKI (`--public-ca-file`). Empty in normal use.
+    pub public_roots_der: std::sync::Arc<[Vec<u8>]>,
+    /// Both sets parsed into trust anchors, once, on first use (set the fields before the
+    /// first decoder is made), shared by every connection's decoder.
     trust: OnceLock<Arc<TrustStore>>,
 }
 
 impl TlsConfig {
-    pub fn with_extra_roots(extra_roots_der: Vec<Vec<u8>>) -> Self {
-        TlsConfig {
-            extra_roots_der,
-            trust: OnceLock::new(),
-        }
-    }
-
-    /// The trust store for `extra_roots_der`, parsed on first use.
+    /// The parsed trust store of this configuration.
     pub fn trust(&self) -> Arc<TrustStore> {
-        Arc::clone(
-            self.trust
-                .get_or_init(|| Arc::new(TrustStore::new(&self.extra_roots_der))),
-        )
+        Arc::clone(self.trust.get_or_init(|| {
+            Arc::new(TrustStore::new(
+                &self.public_roots_der,
+                &self.extra_roots_der,
+            ))
+        }))
     }
 }
 
@@ -199,6 +198,10 @@ pub struct TlsInfo {
     pub client_certificates: Vec<CertificateInfo>,
     /// Chain validation of `certificates`, done once when the message completed.
     pub validation: Option<Validation>,
+    /// The chain is valid only through the user's extra roots (`--ca-file` / SSL_CERT_FILE),
+    /// not through a public root.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub valid_only_via_ca_file: bool,
     pub alerts: Vec<AlertInfo>,
     pub client: SideSummary,
     pub server: SideSummary,
@@ -326,6 +329,7 @@ impl SideState {
 struct Core {
     info: TlsInfo,
     limits: TlsLimits,
+    // Shared, not copied: one decoder per TLS connection.
     trust: Arc<TrustStore>,
     server_hello_seen: bool,
     server_certificate_done: bool,
@@ -531,13 +535,11 @@ impl Core {
                 self.info.certificate_frame = Some(span.last_frame);
                 let leaf_self_issued = certs.first().is_some_and(|c| c.self_issued);
                 let sni = self.info.sni().map(str::to_owned);
-                self.info.validation = Some(certificate::validate(
-                    &ders,
-                    sni.as_deref(),
-                    ts_secs,
-                    &self.trust,
-                    leaf_self_issued,
-                ));
+                let (validation, via_user) =
+                    self.trust
+                        .validate(&ders, sni.as_deref(), ts_secs, leaf_self_issued);
+                self.info.validation = Some(validation);
+                self.info.valid_only_via_ca_file = via_user;
                 self.info.certificates = certs;
             }
         }

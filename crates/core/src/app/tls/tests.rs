@@ -680,7 +680,10 @@ fn validation_extra_root_is_used() {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let config = TlsConfig::with_extra_roots(vec![root]);
+    let config = TlsConfig {
+        extra_roots_der: vec![root].into(),
+        ..TlsConfig::default()
+    };
     // With the root trusted the path is found (validated at the capture's time, January
     // 2013, when every certificate was in date), and webpki then refuses its SHA-1 RSA
     // signatures, as Go has since 1.18.

