@@ -9,8 +9,8 @@
 
 use super::fingerprint::sha256_hex;
 use super::record::{hex, rfc3339};
-use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use rustc_hash::FxHashMap;
+use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use serde::Serialize;
 use std::sync::Mutex;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate, X509Name};

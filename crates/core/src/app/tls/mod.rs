@@ -34,9 +34,9 @@ pub use server_hello::ServerHello;
 use super::{Progress, StreamCtx, StreamDecoder};
 use crate::flow::Side;
 use crate::time::Timestamp;
+use certificate::TrustStore;
 use deframer::{HandshakeReassembler, PieceCtx, Span};
 use record::{RECORD_HEADER_LEN, RecordHeader, handshake_type};
-use certificate::TrustStore;
 use serde::Serialize;
 use std::sync::{Arc, OnceLock};
 
