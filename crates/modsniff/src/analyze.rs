@@ -111,31 +111,23 @@ pub fn go_info(c: &Connection, diag: &Diagnoser) -> Option<GoInfo> {
 /// Packets in; records and findings out.
 pub struct Analysis {
     engine: Engine,
+    out: Output,
+    frames: Option<u64>,
+}
+
+/// The half of an analysis after the engine: diagnosis and the reporter's records. Split
+/// out so that `read --threads 2` can run it on its own thread, fed the engine's events in
+/// the order the engine emitted them (so the output is the single-threaded output).
+pub struct Output {
     pub diag: Diagnoser,
     /// Print findings as soon as a connection ends (live).
     live: bool,
     io_error: Option<std::io::Error>,
-    frames: Option<u64>,
 }
 
-impl Analysis {
-    pub fn new(config: Config, settings: GoSettings, live: bool) -> Self {
-        Analysis {
-            engine: Engine::new(config),
-            diag: Diagnoser::new(settings),
-            live,
-            io_error: None,
-            frames: None,
-        }
-    }
-
-    fn on_event(
-        diag: &mut Diagnoser,
-        rep: &mut Reporter,
-        live: bool,
-        io_error: &mut Option<std::io::Error>,
-        ev: Event,
-    ) {
+impl Output {
+    pub fn on_event(&mut self, rep: &mut Reporter, ev: Event) {
+        let (diag, live) = (&mut self.diag, self.live);
         let r = match ev {
             Event::Connection(c) => {
                 let n = diag.on_connection(&c);
@@ -165,23 +157,37 @@ impl Analysis {
             _ => Ok(()),
         };
         if let Err(e) = r
-            && io_error.is_none()
+            && self.io_error.is_none()
         {
-            *io_error = Some(e);
+            self.io_error = Some(e);
+        }
+    }
+}
+
+impl Analysis {
+    pub fn new(config: Config, settings: GoSettings, live: bool) -> Self {
+        Analysis {
+            engine: Engine::new(config),
+            out: Output {
+                diag: Diagnoser::new(settings),
+                live,
+                io_error: None,
+            },
+            frames: None,
         }
     }
 
     pub fn push(&mut self, pkt: &Packet<'_>, rep: &mut Reporter) {
-        let (diag, live, io_error) = (&mut self.diag, self.live, &mut self.io_error);
-        let mut sink = |ev: Event| Self::on_event(diag, rep, live, io_error, ev);
+        let out = &mut self.out;
+        let mut sink = |ev: Event| out.on_event(rep, ev);
         self.engine.push(pkt, &mut sink);
     }
 
     /// Moves the clock without a packet (live: stalls are reported while they happen).
     #[cfg_attr(not(feature = "live"), allow(dead_code))]
     pub fn advance(&mut self, now: Timestamp, rep: &mut Reporter) {
-        let (diag, live, io_error) = (&mut self.diag, self.live, &mut self.io_error);
-        let mut sink = |ev: Event| Self::on_event(diag, rep, live, io_error, ev);
+        let out = &mut self.out;
+        let mut sink = |ev: Event| out.on_event(rep, ev);
         self.engine.advance(now, &mut sink);
     }
 
@@ -194,6 +200,11 @@ impl Analysis {
         self.engine.stats()
     }
 
+    /// The engine, and the diagnosis/report half, for running them on two threads.
+    pub fn split(&mut self) -> (&mut Engine, &mut Output) {
+        (&mut self.engine, &mut self.out)
+    }
+
     /// Ends the run; returns the highest severity found.
     pub fn finish(
         mut self,
@@ -203,23 +214,35 @@ impl Analysis {
         kernel: Option<KernelStats>,
     ) -> Result<Option<Severity>> {
         // Silence is judged against the end of the capture, not the last decoded event.
-        self.diag.saw_time(self.engine.now());
-        let (diag, live, io_error) = (&mut self.diag, self.live, &mut self.io_error);
-        let mut sink = |ev: Event| Self::on_event(diag, rep, live, io_error, ev);
-        let mut stats = self.engine.finish(&mut sink);
+        self.out.diag.saw_time(self.engine.now());
+        let out = &mut self.out;
+        let mut sink = |ev: Event| out.on_event(rep, ev);
+        let stats = self.engine.finish(&mut sink);
+        self.conclude(stats, rep, source, warnings, kernel)
+    }
+
+    /// The end of a run whose engine already finished (`stats` is what it returned).
+    pub fn conclude(
+        mut self,
+        mut stats: modsniff_core::Stats,
+        rep: &mut Reporter,
+        source: &str,
+        warnings: &[String],
+        kernel: Option<KernelStats>,
+    ) -> Result<Option<Severity>> {
         stats.kernel = kernel;
         stats.frames = self.frames.unwrap_or(0).max(stats.packets);
-        if let Some(e) = self.io_error.take() {
+        if let Some(e) = self.out.io_error.take() {
             return Err(e).context("writing the report");
         }
-        let findings: Vec<Finding> = self.diag.finish();
+        let findings: Vec<Finding> = self.out.diag.finish();
         let worst = findings.iter().map(|f| f.severity).max();
         let summary = Summary {
             source,
             stats: &stats,
-            go_endpoints: self.diag.go_endpoints(),
+            go_endpoints: self.out.diag.go_endpoints(),
             warnings,
-            findings_dropped: self.diag.dropped(),
+            findings_dropped: self.out.diag.dropped(),
         };
         rep.finish(&findings, &summary, false)
             .context("writing the report")?;

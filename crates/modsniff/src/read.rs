@@ -5,7 +5,9 @@ use crate::cli::ReadArgs;
 use crate::report::Reporter;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use modsniff_capture::FileSource;
+use modsniff_capture::{CaptureError, FileSource};
+use modsniff_core::event::Event;
+use modsniff_core::{Packet, Stats};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -14,6 +16,25 @@ use std::time::{Duration, Instant};
 /// Files smaller than this finish before a progress bar would be worth drawing.
 const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 
+/// Events handed from the engine thread to the output thread at a time: large enough that
+/// the channel is not a per-event cost, small enough to bound what is queued (with
+/// `QUEUE_BATCHES`: at most ~2k events, a few MiB, in flight).
+const EVENT_BATCH: usize = 256;
+const QUEUE_BATCHES: usize = 8;
+
+/// What the engine thread hands the output thread, in order.
+enum ToOutput {
+    Events(Vec<Event>),
+    /// The capture's clock at its end (`Diagnoser::saw_time`).
+    SawTime(modsniff_core::Timestamp),
+}
+
+/// `--threads` when not given: one. Two threads pipeline the engine and the output (see
+/// `read_pipelined`), which can save at most the record-writing share (~30 % of a full
+/// analysis); on the shared 2-vCPU benchmark machine it measured slower than one thread
+/// (BENCHMARKS.md), so it is opt-in.
+pub const DEFAULT_THREADS: usize = 1;
+
 pub fn run(args: ReadArgs) -> Result<ExitCode> {
     let config = engine_config(&args.out)?;
     let env: HashMap<String, String> = std::env::vars().collect();
@@ -21,6 +42,7 @@ pub fn run(args: ReadArgs) -> Result<ExitCode> {
     let mut rep = Reporter::new(&args.out, Box::new(std::io::stdout()));
     let mut worst = None;
     let progress_ok = !args.out.no_progress && std::io::stderr().is_terminal();
+    let threads = args.threads.unwrap_or(DEFAULT_THREADS);
     for path in &args.files {
         // Errors that stop a file before any packet (missing, not a capture) exit 2.
         let mut src = FileSource::open(path)?;
@@ -28,30 +50,15 @@ pub fn run(args: ReadArgs) -> Result<ExitCode> {
         let bar = progress_bar(progress_ok, src.total_bytes());
         let mut analysis = Analysis::new(config.clone(), settings.clone(), false);
         let limit = args.count.unwrap_or(u64::MAX);
-        let mut n = 0u64;
-        let mut last_tick = Instant::now();
-        let mut read_error = None;
-        while n < limit {
-            match src.next_packet() {
-                Ok(Some(pkt)) => {
-                    n += 1;
-                    analysis.push(&pkt, &mut rep);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    read_error = Some(e);
-                    break;
-                }
-            }
-            if let Some(b) = &bar
-                && n.is_multiple_of(4096)
-                && last_tick.elapsed() > Duration::from_millis(100)
-            {
-                last_tick = Instant::now();
-                b.set_position(src.bytes_read());
-                b.set_message(format!("{} connections", analysis.stats().connections));
-            }
-        }
+        let (n, read_error, stats) = if threads >= 2 {
+            read_pipelined(&mut src, &mut analysis, &mut rep, limit, bar.as_ref())?
+        } else {
+            let (n, e) = read_packets(&mut src, limit, bar.as_ref(), &mut |pkt| {
+                analysis.push(pkt, &mut rep);
+                analysis.stats().connections
+            });
+            (n, e, None)
+        };
         if let Some(b) = bar {
             b.finish_and_clear();
         }
@@ -67,11 +74,107 @@ pub fn run(args: ReadArgs) -> Result<ExitCode> {
             eprintln!("modsniff: warning: {w}");
         }
         analysis.set_frames(src.frames());
-        let w = analysis.finish(&mut rep, &name, &warnings, None)?;
+        let w = match stats {
+            Some(stats) => analysis.conclude(stats, &mut rep, &name, &warnings, None)?,
+            None => analysis.finish(&mut rep, &name, &warnings, None)?,
+        };
         worst = worst.max(w);
     }
     rep.close()?;
     Ok(crate::exit_for(worst, args.out.fail_on))
+}
+
+/// Reads up to `limit` packets into `push` (which returns the connection count, for the
+/// progress bar); returns how many were read and the error that stopped reading, if any.
+fn read_packets(
+    src: &mut FileSource,
+    limit: u64,
+    bar: Option<&ProgressBar>,
+    push: &mut dyn FnMut(&Packet<'_>) -> u64,
+) -> (u64, Option<CaptureError>) {
+    let mut n = 0u64;
+    let mut last_tick = Instant::now();
+    let mut conns;
+    while n < limit {
+        match src.next_packet() {
+            Ok(Some(pkt)) => {
+                n += 1;
+                conns = push(&pkt);
+            }
+            Ok(None) => return (n, None),
+            Err(e) => return (n, Some(e)),
+        }
+        if let Some(b) = bar
+            && n.is_multiple_of(4096)
+            && last_tick.elapsed() > Duration::from_millis(100)
+        {
+            last_tick = Instant::now();
+            b.set_position(src.bytes_read());
+            b.set_message(format!("{conns} connections"));
+        }
+    }
+    (n, None)
+}
+
+/// `--threads 2`: the reader and engine on this thread, diagnosis and record writing (about
+/// half the work: the records are large JSON) on a second one. The engine's events go over a
+/// bounded channel in the order the engine emitted them, and the second thread handles them
+/// exactly as the single-threaded loop does, so the output is byte-for-byte the same.
+///
+/// Why a pipeline rather than flow-sharded engines: the diagnosis needs every connection
+/// in emission order (later-success, DNS-vs-connection checks, the findings cap), and the
+/// engine's flow-table bounds (max flows, memcap, eviction order) are global; sharding them
+/// would change results on captures that hit a bound. Two stages fit the two cores this is
+/// built for; more threads are not used.
+fn read_pipelined(
+    src: &mut FileSource,
+    analysis: &mut Analysis,
+    rep: &mut Reporter,
+    limit: u64,
+    bar: Option<&ProgressBar>,
+) -> Result<(u64, Option<CaptureError>, Option<Stats>)> {
+    let (engine, out) = analysis.split();
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<ToOutput>(QUEUE_BATCHES);
+        let writer = scope.spawn(move || {
+            for msg in rx {
+                match msg {
+                    ToOutput::Events(batch) => {
+                        for ev in batch {
+                            out.on_event(rep, ev);
+                        }
+                    }
+                    ToOutput::SawTime(ts) => out.diag.saw_time(ts),
+                }
+            }
+        });
+        let mut batch: Vec<Event> = Vec::with_capacity(EVENT_BATCH);
+        // A send fails only when the output thread is gone (it panicked): stop feeding it;
+        // the join below reports it.
+        let mut alive = true;
+        let mut flush = |batch: &mut Vec<Event>, force: bool| {
+            if alive && (force || batch.len() >= EVENT_BATCH) && !batch.is_empty() {
+                let full = std::mem::replace(batch, Vec::with_capacity(EVENT_BATCH));
+                alive = tx.send(ToOutput::Events(full)).is_ok();
+            }
+        };
+        let (n, err) = read_packets(src, limit, bar, &mut |pkt| {
+            engine.push(pkt, &mut |ev: Event| batch.push(ev));
+            flush(&mut batch, false);
+            engine.stats().connections
+        });
+        // As `Analysis::finish`: the diagnosis learns the capture's end before the events
+        // the engine's finish emits.
+        flush(&mut batch, true);
+        let _ = tx.send(ToOutput::SawTime(engine.now()));
+        let stats = engine.finish(&mut |ev: Event| batch.push(ev));
+        flush(&mut batch, true);
+        drop(tx);
+        writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the output thread panicked"))?;
+        Ok((n, err, Some(stats)))
+    })
 }
 
 fn progress_bar(enabled: bool, total: Option<u64>) -> Option<ProgressBar> {

@@ -11,4 +11,5 @@ mod live;
 mod oracle;
 mod run;
 mod scenarios;
+mod threads;
 mod wire_types;

@@ -70,9 +70,11 @@ pub struct Diagnoser {
     candidates: Vec<Candidate>,
     dropped: u64,
     ttl_by_ip: HashMap<IpAddr, TtlRange>,
-    /// Successful connections: name or address -> times.
-    ok_names: HashMap<String, Vec<Timestamp>>,
-    ok_addrs: HashMap<SocketAddr, Vec<Timestamp>>,
+    /// Successful connections: name or address -> the latest start time. The only question
+    /// asked of them is "did one start at or after t", which the latest answers; keeping every
+    /// time made `finish` quadratic and memory grow with the capture.
+    ok_names: HashMap<String, Timestamp>,
+    ok_addrs: HashMap<SocketAddr, Timestamp>,
     /// Successful connections by name: when the last one ended (a fallback fetch may ride a
     /// connection opened before the failure: HTTP/2 reuses it).
     ok_until: HashMap<String, Timestamp>,
@@ -87,6 +89,10 @@ pub struct Diagnoser {
     answers: Vec<dns::AnswerSeen>,
     /// IP TTL of each UDP flow's responses, by connection id (bounded), and per resolver.
     udp_ttl: HashMap<u64, (IpAddr, u8)>,
+    /// The same TTLs counted per resolver (TTL -> flows), so the TTL a resolver shows on its
+    /// other flows is a walk over at most 256 counts, not over every kept flow (that walk per
+    /// DNS answer was the largest cost of `finish` on a large capture).
+    resolver_ttls: HashMap<IpAddr, BTreeMap<u8, u32>>,
     /// Leaf certificate key -> names it was presented for.
     leaf_keys: HashMap<String, HashSet<String>>,
     /// The latest packet time seen: how long the capture went on after something.
@@ -112,6 +118,7 @@ impl Diagnoser {
             go_endpoints: BTreeMap::new(),
             answers: Vec::new(),
             udp_ttl: HashMap::new(),
+            resolver_ttls: HashMap::new(),
             leaf_keys: HashMap::new(),
             last_ts: Timestamp::ZERO,
         }
@@ -176,8 +183,16 @@ impl Diagnoser {
             if let Some(min) = c.server_stats.ttl_min {
                 self.note_ttl(c.server.ip(), min, c.server_stats.ttl_max.unwrap_or(min));
                 if c.server.port() == 53 && self.udp_ttl.len() < MAX_ANSWERS_KEPT * 4 {
-                    self.udp_ttl
-                        .insert(c.id, (c.server.ip(), c.server_stats.ttl_max.unwrap_or(min)));
+                    let entry = (c.server.ip(), c.server_stats.ttl_max.unwrap_or(min));
+                    if let Some(old) = self.udp_ttl.insert(c.id, entry) {
+                        self.forget_resolver_ttl(old);
+                    }
+                    *self
+                        .resolver_ttls
+                        .entry(entry.0)
+                        .or_default()
+                        .entry(entry.1)
+                        .or_insert(0) += 1;
                 }
             }
             return 0;
@@ -241,17 +256,19 @@ impl Diagnoser {
         }
         if !failed && succeeded(&facts) {
             if let Some(n) = &target {
-                self.ok_names
+                let t = self
+                    .ok_names
                     .entry(n.to_ascii_lowercase())
-                    .or_default()
-                    .push(c.ts_first);
+                    .or_insert(c.ts_first);
+                *t = (*t).max(c.ts_first);
                 let until = self
                     .ok_until
                     .entry(n.to_ascii_lowercase())
                     .or_insert(c.ts_last);
                 *until = (*until).max(c.ts_last);
             }
-            self.ok_addrs.entry(c.server).or_default().push(c.ts_first);
+            let t = self.ok_addrs.entry(c.server).or_insert(c.ts_first);
+            *t = (*t).max(c.ts_first);
         }
         self.candidates.len() - before
     }
@@ -269,18 +286,30 @@ impl Diagnoser {
 
     /// The TTLs a resolver's responses show on its other flows.
     pub fn resolver_ttl_excluding(&self, ip: IpAddr, conn_id: u64) -> Option<TtlRange> {
-        let mut r: Option<TtlRange> = None;
-        for (id, (addr, ttl)) in &self.udp_ttl {
-            if *id != conn_id && *addr == ip {
-                let e = r.get_or_insert(TtlRange {
-                    min: *ttl,
-                    max: *ttl,
-                });
-                e.min = e.min.min(*ttl);
-                e.max = e.max.max(*ttl);
-            }
+        let counts = self.resolver_ttls.get(&ip)?;
+        // The excluded flow's own TTL, if it is one of this resolver's kept flows.
+        let own = self
+            .udp_ttl
+            .get(&conn_id)
+            .filter(|(addr, _)| *addr == ip)
+            .map(|(_, t)| *t);
+        let mut present = counts
+            .iter()
+            .filter(|(ttl, n)| **n > u32::from(own == Some(**ttl)))
+            .map(|(ttl, _)| *ttl);
+        let min = present.next()?;
+        let max = present.next_back().unwrap_or(min);
+        Some(TtlRange { min, max })
+    }
+
+    fn forget_resolver_ttl(&mut self, (ip, ttl): (IpAddr, u8)) {
+        if let Some(n) = self
+            .resolver_ttls
+            .get_mut(&ip)
+            .and_then(|m| m.get_mut(&ttl))
+        {
+            *n = n.saturating_sub(1);
         }
-        r
     }
 
     /// The names one leaf key was presented for: an intercepting proxy that mints
@@ -418,7 +447,7 @@ impl Diagnoser {
     }
 
     fn later_success(&self, cand: &Candidate) -> bool {
-        let after = |v: &Vec<Timestamp>| v.iter().any(|t| *t >= cand.ts);
+        let after = |latest: &Timestamp| *latest >= cand.ts;
         cand.name
             .as_ref()
             .and_then(|n| self.ok_names.get(&n.to_ascii_lowercase()))

@@ -104,7 +104,7 @@ fn early_key(f: &Finding) -> String {
 /// Writes one run's output.
 pub struct Reporter {
     format: Format,
-    out: io::BufWriter<Box<dyn Write>>,
+    out: io::BufWriter<Box<dyn Write + Send>>,
     pub selection: Selection,
     verbose: bool,
     style: Style,
@@ -128,7 +128,7 @@ pub fn wants_color(choice: ColorChoice) -> bool {
 }
 
 impl Reporter {
-    pub fn new(args: &OutputArgs, out: Box<dyn Write>) -> Self {
+    pub fn new(args: &OutputArgs, out: Box<dyn Write + Send>) -> Self {
         Reporter {
             format: args.format,
             out: io::BufWriter::with_capacity(1 << 16, out),

@@ -9,8 +9,10 @@
 
 use super::fingerprint::sha256_hex;
 use super::record::{hex, rfc3339};
+use rustc_hash::FxHashMap;
 use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use serde::Serialize;
+use std::sync::Mutex;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate, X509Name};
 
 /// One certificate as sent.
@@ -171,10 +173,96 @@ pub enum Validation {
     Other(String),
 }
 
-/// Validates `chain` (leaf first, DER) for `sni` at `unix_secs`, first against the public
-/// roots (webpki-roots plus `public_extra`), then, if that fails, with the user's own
-/// `user_extra` roots too. The flag says the chain is valid only thanks to `user_extra`: for a
-/// public host, that is what a trusted TLS-inspection CA looks like.
+/// The trust anchors chains are validated against, parsed once per run (not once per
+/// connection: a system bundle from SSL_CERT_FILE is ~150 certificates, and parsing it at
+/// every validation cost more than the rest of the TLS analysis): webpki-roots plus the public
+/// extra roots, and the same plus the user's roots.
+#[derive(Debug)]
+pub struct TrustStore {
+    public: Vec<TrustAnchor<'static>>,
+    /// `public` plus the user's roots; None when the user gave none.
+    all: Option<Vec<TrustAnchor<'static>>>,
+    /// Certificates already described, by DER: servers send the same chain on every
+    /// connection, and x509 parsing plus hashing was ~7 % of a full analysis. `describe` is a
+    /// pure function of the DER, so the cache cannot change a result. Behind a mutex only so
+    /// the store can be shared; one engine thread uses it.
+    described: Mutex<FxHashMap<Box<[u8]>, CertificateInfo>>,
+}
+
+/// Certificates kept in the description cache; when full it is emptied (a capture with
+/// more distinct certificates than this just parses them, as without a cache).
+pub const MAX_DESCRIBED_CERTS: usize = 1024;
+/// Larger certificates are not cached (their DER is kept as the key).
+pub const MAX_DESCRIBED_DER: usize = 16 * 1024;
+
+fn anchors(sets: &[&[Vec<u8>]]) -> Vec<TrustAnchor<'static>> {
+    let mut anchors: Vec<TrustAnchor<'static>> = webpki_roots::TLS_SERVER_ROOTS.to_vec();
+    anchors.extend(sets.iter().flat_map(|set| set.iter()).filter_map(|d| {
+        webpki::anchor_from_trusted_cert(&CertificateDer::from(d.as_slice()))
+            .ok()
+            .map(|a| a.to_owned())
+    }));
+    anchors
+}
+
+impl TrustStore {
+    /// webpki-roots plus `public_extra`, and those plus `user_extra` (DER); certificates
+    /// not usable as trust anchors are skipped.
+    pub fn new(public_extra: &[Vec<u8>], user_extra: &[Vec<u8>]) -> Self {
+        TrustStore {
+            public: anchors(&[public_extra]),
+            all: (!user_extra.is_empty()).then(|| anchors(&[public_extra, user_extra])),
+            described: Mutex::new(FxHashMap::default()),
+        }
+    }
+
+    /// `describe(index, der)`, from the cache when this DER was seen before.
+    pub fn describe(&self, index: usize, der: &[u8]) -> CertificateInfo {
+        if der.len() > MAX_DESCRIBED_DER {
+            return describe(index, der);
+        }
+        let Ok(mut cache) = self.described.lock() else {
+            return describe(index, der);
+        };
+        if let Some(info) = cache.get(der) {
+            return CertificateInfo {
+                index,
+                ..info.clone()
+            };
+        }
+        let info = describe(index, der);
+        if cache.len() >= MAX_DESCRIBED_CERTS {
+            cache.clear();
+        }
+        cache.insert(der.into(), info.clone());
+        info
+    }
+
+    /// Validates `chain` (leaf first, DER) for `sni` at `unix_secs`, first against the
+    /// public roots, then, if that fails, with the user's own roots too. The flag says the
+    /// chain is valid only thanks to the user's roots: for a public host, that is what a
+    /// trusted TLS-inspection CA looks like.
+    pub fn validate(
+        &self,
+        chain: &[&[u8]],
+        sni: Option<&str>,
+        unix_secs: u64,
+        leaf_self_issued: bool,
+    ) -> (Validation, bool) {
+        let public = verify(chain, sni, unix_secs, &self.public, leaf_self_issued);
+        let Some(all) = self.all.as_deref() else {
+            return (public, false);
+        };
+        if public == Validation::Valid {
+            return (public, false);
+        }
+        let all = verify(chain, sni, unix_secs, all, leaf_self_issued);
+        let via_user = all == Validation::Valid;
+        (all, via_user)
+    }
+}
+
+/// [`TrustStore::validate`] with a store made for this one call.
 pub fn validate(
     chain: &[&[u8]],
     sni: Option<&str>,
@@ -183,26 +271,14 @@ pub fn validate(
     user_extra: &[Vec<u8>],
     leaf_self_issued: bool,
 ) -> (Validation, bool) {
-    let public = verify(chain, sni, unix_secs, &[public_extra], leaf_self_issued);
-    if public == Validation::Valid || user_extra.is_empty() {
-        return (public, false);
-    }
-    let all = verify(
-        chain,
-        sni,
-        unix_secs,
-        &[public_extra, user_extra],
-        leaf_self_issued,
-    );
-    let via_user = all == Validation::Valid;
-    (all, via_user)
+    TrustStore::new(public_extra, user_extra).validate(chain, sni, unix_secs, leaf_self_issued)
 }
 
 fn verify(
     chain: &[&[u8]],
     sni: Option<&str>,
     unix_secs: u64,
-    extra_roots: &[&[Vec<u8>]],
+    anchors: &[TrustAnchor<'static>],
     leaf_self_issued: bool,
 ) -> Validation {
     let Some((leaf, intermediates)) = chain.split_first() else {
@@ -217,21 +293,10 @@ fn verify(
         .iter()
         .map(|c| CertificateDer::from(*c))
         .collect();
-    let extra_der: Vec<CertificateDer<'_>> = extra_roots
-        .iter()
-        .flat_map(|set| set.iter())
-        .map(|d| CertificateDer::from(d.as_slice()))
-        .collect();
-    let mut anchors: Vec<TrustAnchor<'_>> = webpki_roots::TLS_SERVER_ROOTS.to_vec();
-    anchors.extend(
-        extra_der
-            .iter()
-            .filter_map(|d| webpki::anchor_from_trusted_cert(d).ok()),
-    );
     let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(unix_secs));
     let res = ee.verify_for_usage(
         webpki::ALL_VERIFICATION_ALGS,
-        &anchors,
+        anchors,
         &inter,
         time,
         webpki::KeyUsage::server_auth(),

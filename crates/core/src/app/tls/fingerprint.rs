@@ -117,12 +117,20 @@ fn hash12(s: &str) -> String {
 }
 
 fn join_hex(vals: impl Iterator<Item = u16>) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::new();
     for (i, v) in vals.enumerate() {
         if i > 0 {
             s.push(',');
         }
-        let _ = write!(s, "{v:04x}");
+        // By hand: `write!` per value was a visible cost in the JA4 of every ClientHello.
+        for shift in [12u16, 8, 4, 0] {
+            s.extend(
+                DIGITS
+                    .get(usize::from((v >> shift) & 0xf))
+                    .map(|&d| char::from(d)),
+            );
+        }
     }
     s
 }

@@ -34,9 +34,11 @@ pub use server_hello::ServerHello;
 use super::{Progress, StreamCtx, StreamDecoder};
 use crate::flow::Side;
 use crate::time::Timestamp;
+use certificate::TrustStore;
 use deframer::{HandshakeReassembler, PieceCtx, Span};
 use record::{RECORD_HEADER_LEN, RecordHeader, handshake_type};
 use serde::Serialize;
+use std::sync::{Arc, OnceLock};
 
 /// Settings for TLS decoding: extra trust anchors for chain validation.
 #[derive(Clone, Debug, Default)]
@@ -47,6 +49,21 @@ pub struct TlsConfig {
     /// Roots that genuine public servers chain to, beyond webpki-roots: for a lab that stands in
     /// for the public PKI (`--public-ca-file`). Empty in normal use.
     pub public_roots_der: std::sync::Arc<[Vec<u8>]>,
+    /// Both sets parsed into trust anchors, once, on first use (set the fields before the
+    /// first decoder is made), shared by every connection's decoder.
+    trust: OnceLock<Arc<TrustStore>>,
+}
+
+impl TlsConfig {
+    /// The parsed trust store of this configuration.
+    pub fn trust(&self) -> Arc<TrustStore> {
+        Arc::clone(self.trust.get_or_init(|| {
+            Arc::new(TrustStore::new(
+                &self.public_roots_der,
+                &self.extra_roots_der,
+            ))
+        }))
+    }
 }
 
 /// Bounds on what one connection's TLS decoder keeps. Every bound has a counter in
@@ -313,8 +330,7 @@ struct Core {
     info: TlsInfo,
     limits: TlsLimits,
     // Shared, not copied: one decoder per TLS connection.
-    extra_roots: std::sync::Arc<[Vec<u8>]>,
-    public_roots: std::sync::Arc<[Vec<u8>]>,
+    trust: Arc<TrustStore>,
     server_hello_seen: bool,
     server_certificate_done: bool,
 }
@@ -510,7 +526,7 @@ impl Core {
             .iter()
             .take(max)
             .enumerate()
-            .map(|(i, d)| certificate::describe(i, d))
+            .map(|(i, d)| self.trust.describe(i, d))
             .collect();
         match side {
             Side::Client => self.info.client_certificates = certs,
@@ -519,14 +535,9 @@ impl Core {
                 self.info.certificate_frame = Some(span.last_frame);
                 let leaf_self_issued = certs.first().is_some_and(|c| c.self_issued);
                 let sni = self.info.sni().map(str::to_owned);
-                let (validation, via_user) = certificate::validate(
-                    &ders,
-                    sni.as_deref(),
-                    ts_secs,
-                    &self.public_roots,
-                    &self.extra_roots,
-                    leaf_self_issued,
-                );
+                let (validation, via_user) =
+                    self.trust
+                        .validate(&ders, sni.as_deref(), ts_secs, leaf_self_issued);
                 self.info.validation = Some(validation);
                 self.info.valid_only_via_ca_file = via_user;
                 self.info.certificates = certs;
@@ -553,8 +564,7 @@ impl TlsDecoder {
             core: Core {
                 info: TlsInfo::default(),
                 limits,
-                extra_roots: config.extra_roots_der.clone(),
-                public_roots: config.public_roots_der.clone(),
+                trust: config.trust(),
                 server_hello_seen: false,
                 server_certificate_done: false,
             },
