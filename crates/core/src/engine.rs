@@ -315,21 +315,40 @@ impl Engine {
             .expire(now, &self.config.limits, &mut self.stats);
     }
 
-    /// Makes room for one more flow under `max_flows`: ends the flow scheduled earliest.
+    /// Makes room for one more flow under `max_flows`: ends the flow whose deadline comes
+    /// first. Deadlines are rescheduled lazily, so an entry may be stale (the flow saw traffic
+    /// since): such a flow is moved to its real deadline, not evicted, which makes eviction
+    /// least-recently-active first. A flow already past its deadline ends normally.
     fn make_room(&mut self, sink: &mut impl Sink) {
+        let now_sec = self.now.as_nanos() / 1_000_000_000;
         while self.flows.len() >= self.config.limits.max_flows {
             let Some(mut entry) = self.expiry.first_entry() else {
                 break;
             };
+            let slot = *entry.key();
             let Some((key, id)) = entry.get_mut().pop() else {
                 entry.remove();
                 continue;
             };
-            if self.flows.get(&key).map(|f| f.id()) == Some(id)
-                && let Some(flow) = self.flows.remove(&key)
-            {
-                self.stats.evicted_flows += 1;
-                self.emit(flow, EndReason::Evicted, sink);
+            let Some(flow) = self.flows.get(&key).filter(|f| f.id() == id) else {
+                continue;
+            };
+            let due = self.deadline(flow);
+            if due > slot {
+                self.schedule(key);
+                continue;
+            }
+            let closed = matches!(flow, Flow::Tcp(c) if c.is_closed());
+            if let Some(flow) = self.flows.remove(&key) {
+                let reason = if due > now_sec {
+                    self.stats.evicted_flows += 1;
+                    EndReason::Evicted
+                } else if closed {
+                    EndReason::Closed
+                } else {
+                    EndReason::Idle
+                };
+                self.emit(flow, reason, sink);
             }
         }
     }
@@ -486,7 +505,13 @@ impl Engine {
             return;
         };
         flow.on_datagram(src, ip, payload.len(), pkt.frame, pkt.ts);
+        // The first answer on a DNS flow ends its wait: linger instead of the UDP idle
+        // timeout, so answered lookups don't fill the flow table.
+        let answered_now = flow.is_dns && flow.stats[1].packets == 1 && src == flow.server;
         let (is_dns, id) = (flow.is_dns, flow.id);
+        if answered_now {
+            self.schedule(key);
+        }
         if is_dns && !self.config.no_app_decoders {
             self.stats.dns_messages += 1;
             let meta = DnsMeta {

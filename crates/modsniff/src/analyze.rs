@@ -243,6 +243,7 @@ impl Analysis {
             go_endpoints: self.out.diag.go_endpoints(),
             warnings,
             findings_dropped: self.out.diag.dropped(),
+            tracking_dropped: self.out.diag.tracking_dropped(),
         };
         rep.finish(&findings, &summary, false)
             .context("writing the report")?;

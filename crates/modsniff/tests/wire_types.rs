@@ -687,6 +687,8 @@ pub struct StatsRec {
     pub kernel: Option<Kernel>,
     pub findings: BTreeMap<Severity, u64>,
     pub findings_dropped: u64,
+    #[serde(default)]
+    pub diagnosis_tracking_dropped: Option<u64>,
     pub capture_warnings: Vec<String>,
     pub go_endpoints: BTreeMap<String, u64>,
     pub verdict: Verdict,

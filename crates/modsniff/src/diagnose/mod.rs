@@ -97,10 +97,26 @@ pub struct Diagnoser {
     leaf_keys: HashMap<String, HashSet<String>>,
     /// The latest packet time seen: how long the capture went on after something.
     last_ts: Timestamp,
+    /// New names or addresses not remembered because a map reached `MAX_TRACKED`.
+    tracking_dropped: u64,
+    /// Warnings kept so far per (kind, severity, target), for `MAX_ALIKE`.
+    alike: HashMap<(FindingKind, Severity, String), u64>,
 }
 
 /// Answers kept for the suspicious-answer check.
 const MAX_ANSWERS_KEPT: usize = 4096;
+/// Names, addresses and per-name DNS outcomes remembered for the whole run, each map. Beyond
+/// it new keys are not remembered (counted in `tracking_dropped`): judgements that need them
+/// (a later success, a TTL elsewhere) fall back to "not known", memory stays flat.
+const MAX_TRACKED: usize = 65_536;
+
+/// Warnings (and infos) kept per kind and target; the rest are counted in `findings_dropped`.
+const MAX_ALIKE: u64 = 8;
+
+/// Whether `k` may be added to (or is already in) a bounded map of length `len`.
+fn has_room(len: usize, present: bool) -> bool {
+    present || len < MAX_TRACKED
+}
 
 impl Diagnoser {
     pub fn new(settings: GoSettings) -> Self {
@@ -121,6 +137,8 @@ impl Diagnoser {
             resolver_ttls: HashMap::new(),
             leaf_keys: HashMap::new(),
             last_ts: Timestamp::ZERO,
+            tracking_dropped: 0,
+            alike: HashMap::new(),
         }
     }
 
@@ -136,6 +154,11 @@ impl Diagnoser {
     /// Findings not kept because of `MAX_FINDINGS`.
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// New names or addresses not remembered because a map was full.
+    pub fn tracking_dropped(&self) -> u64 {
+        self.tracking_dropped
     }
 
     /// The Go role of a server name under the user's settings.
@@ -165,6 +188,25 @@ impl Diagnoser {
         if self.candidates.len() >= MAX_FINDINGS {
             self.dropped += 1;
             return;
+        }
+        // The same warning about the same target on every connection says nothing new after
+        // the first few (a trusted interception box sees every connection): count the rest.
+        // Errors are all kept: the verdict and the GOPROXY fall-through need each of them.
+        if finding.severity < Severity::Error {
+            let target = name
+                .clone()
+                .or_else(|| c.map(|c| c.server.ip().to_string()))
+                .unwrap_or_default();
+            let key = (finding.kind, finding.severity, target);
+            let present = self.alike.contains_key(&key);
+            if has_room(self.alike.len(), present) {
+                let n = self.alike.entry(key).or_insert(0);
+                *n += 1;
+                if *n > MAX_ALIKE {
+                    self.dropped += 1;
+                    return;
+                }
+            }
         }
         let ts = finding.evidence.first().map_or(Timestamp::ZERO, |e| e.ts);
         self.candidates.push(Candidate {
@@ -215,8 +257,18 @@ impl Diagnoser {
         // The CONNECT target names the real server; the TCP peer is the proxy.
         let target = proxy::connect_target(c).or(name);
         if let Some(n) = &target {
-            self.connected_names.insert(n.to_ascii_lowercase());
-            if role.is_some() || classify_host(n).is_some() {
+            let lower = n.to_ascii_lowercase();
+            if has_room(
+                self.connected_names.len(),
+                self.connected_names.contains(&lower),
+            ) {
+                self.connected_names.insert(lower);
+            } else {
+                self.tracking_dropped += 1;
+            }
+            if (role.is_some() || classify_host(n).is_some())
+                && has_room(self.go_endpoints.len(), self.go_endpoints.contains_key(n))
+            {
                 *self.go_endpoints.entry(n.clone()).or_insert(0) += 1;
             }
         }
@@ -256,24 +308,31 @@ impl Diagnoser {
         }
         if !failed && succeeded(&facts) {
             if let Some(n) = &target {
-                let t = self
-                    .ok_names
-                    .entry(n.to_ascii_lowercase())
-                    .or_insert(c.ts_first);
-                *t = (*t).max(c.ts_first);
-                let until = self
-                    .ok_until
-                    .entry(n.to_ascii_lowercase())
-                    .or_insert(c.ts_last);
-                *until = (*until).max(c.ts_last);
+                let lower = n.to_ascii_lowercase();
+                if has_room(self.ok_names.len(), self.ok_names.contains_key(&lower)) {
+                    let t = self.ok_names.entry(lower.clone()).or_insert(c.ts_first);
+                    *t = (*t).max(c.ts_first);
+                    let until = self.ok_until.entry(lower).or_insert(c.ts_last);
+                    *until = (*until).max(c.ts_last);
+                } else {
+                    self.tracking_dropped += 1;
+                }
             }
-            let t = self.ok_addrs.entry(c.server).or_insert(c.ts_first);
-            *t = (*t).max(c.ts_first);
+            if has_room(self.ok_addrs.len(), self.ok_addrs.contains_key(&c.server)) {
+                let t = self.ok_addrs.entry(c.server).or_insert(c.ts_first);
+                *t = (*t).max(c.ts_first);
+            } else {
+                self.tracking_dropped += 1;
+            }
         }
         self.candidates.len() - before
     }
 
     fn note_ttl(&mut self, ip: IpAddr, min: u8, max: u8) {
+        if !has_room(self.ttl_by_ip.len(), self.ttl_by_ip.contains_key(&ip)) {
+            self.tracking_dropped += 1;
+            return;
+        }
         let e = self.ttl_by_ip.entry(ip).or_insert(TtlRange { min, max });
         e.min = e.min.min(min);
         e.max = e.max.max(max);
@@ -347,7 +406,12 @@ impl Diagnoser {
     pub fn on_dns(&mut self, r: &DnsRecord) {
         self.last_ts = self.last_ts.max(r.ts());
         let Some(q) = r.qname.as_deref() else { return };
-        let agg = self.dns.entry(q.to_ascii_lowercase()).or_default();
+        let q = q.to_ascii_lowercase();
+        if !has_room(self.dns.len(), self.dns.contains_key(&q)) {
+            self.tracking_dropped += 1;
+            return;
+        }
+        let agg = self.dns.entry(q).or_default();
         if agg.first_ts.is_none() {
             agg.first_ts = Some(r.ts());
         }

@@ -300,6 +300,7 @@ impl Reporter {
             stats: summary.stats,
             findings: counts,
             findings_dropped: summary.findings_dropped,
+            diagnosis_tracking_dropped: summary.tracking_dropped,
             capture_warnings: summary.warnings.to_vec(),
             go_endpoints: summary.go_endpoints,
             verdict,

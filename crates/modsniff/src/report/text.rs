@@ -59,6 +59,8 @@ pub struct Summary<'a> {
     pub go_endpoints: &'a BTreeMap<String, u64>,
     pub warnings: &'a [String],
     pub findings_dropped: u64,
+    /// Names and addresses the diagnosis could not remember (bounded maps full).
+    pub tracking_dropped: u64,
 }
 
 fn severity_word(s: Severity, st: Style) -> String {
@@ -259,6 +261,13 @@ pub fn render(
         s.reassembly_dropped_bytes,
         s.missed_bytes
     );
+    if summary.tracking_dropped > 0 {
+        let _ = writeln!(
+            o,
+            "  names/addresses the diagnosis could not remember (maps full): {}",
+            summary.tracking_dropped
+        );
+    }
     if let Some(k) = &s.kernel {
         let _ = writeln!(
             o,
@@ -269,7 +278,7 @@ pub fn render(
     if summary.findings_dropped > 0 {
         let _ = writeln!(
             o,
-            "  findings not shown (cap reached): {}",
+            "  findings not shown: {} (warnings beyond 8 of a kind per target, or past the cap of 10,000)",
             summary.findings_dropped
         );
     }

@@ -60,12 +60,21 @@ pub struct StatsRecord<'a> {
     pub stats: &'a Stats,
     /// Findings by severity.
     pub findings: BTreeMap<&'static str, u64>,
-    /// Findings not kept because of the cap on findings.
+    /// Findings not kept: warnings and infos beyond 8 of one kind per target, or anything past
+    /// the cap of 10,000 findings.
     pub findings_dropped: u64,
+    /// Names and addresses the diagnosis could not remember (its maps were full): judgements
+    /// that needed them were made without. Printed when not zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub diagnosis_tracking_dropped: u64,
     /// Problems reading the input that did not stop the analysis (truncated file, ...).
     pub capture_warnings: Vec<String>,
     /// Go module hosts seen, with how many connections went to each.
     pub go_endpoints: &'a BTreeMap<String, u64>,
     /// The run's verdict: "ok", "warning" or "error".
     pub verdict: &'static str,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
