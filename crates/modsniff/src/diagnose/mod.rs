@@ -56,6 +56,13 @@ pub struct ConnFacts<'a> {
     pub role: Option<GoRole>,
 }
 
+/// When successful connections to one name started (the latest) and ended (the last).
+#[derive(Debug, Clone, Copy)]
+struct OkSpan {
+    latest_start: Timestamp,
+    last_end: Timestamp,
+}
+
 /// Per-name DNS outcome.
 #[derive(Debug, Default)]
 struct DnsAgg {
@@ -73,11 +80,10 @@ pub struct Diagnoser {
     /// Successful connections: name or address -> the latest start time. The only question
     /// asked of them is "did one start at or after t", which the latest answers; keeping every
     /// time made `finish` quadratic and memory grow with the capture.
-    ok_names: HashMap<String, Timestamp>,
+    /// By name, also when the last one ended: a GOPROXY fall-through fetch may ride a
+    /// connection opened before the failure (HTTP/2 reuses it).
+    ok_names: HashMap<String, OkSpan>,
     ok_addrs: HashMap<SocketAddr, Timestamp>,
-    /// Successful connections by name: when the last one ended (a fallback fetch may ride a
-    /// connection opened before the failure: HTTP/2 reuses it).
-    ok_until: HashMap<String, Timestamp>,
     dns: BTreeMap<String, DnsAgg>,
     /// Names the client connected to (so a DNS failure is the cause only where no connection
     /// to the name followed).
@@ -127,7 +133,6 @@ impl Diagnoser {
             ttl_by_ip: HashMap::new(),
             ok_names: HashMap::new(),
             ok_addrs: HashMap::new(),
-            ok_until: HashMap::new(),
             dns: BTreeMap::new(),
             connected_names: HashSet::new(),
             tcp_server_ips: HashSet::new(),
@@ -310,10 +315,12 @@ impl Diagnoser {
             if let Some(n) = &target {
                 let lower = n.to_ascii_lowercase();
                 if has_room(self.ok_names.len(), self.ok_names.contains_key(&lower)) {
-                    let t = self.ok_names.entry(lower.clone()).or_insert(c.ts_first);
-                    *t = (*t).max(c.ts_first);
-                    let until = self.ok_until.entry(lower).or_insert(c.ts_last);
-                    *until = (*until).max(c.ts_last);
+                    let span = self.ok_names.entry(lower).or_insert(OkSpan {
+                        latest_start: c.ts_first,
+                        last_end: c.ts_last,
+                    });
+                    span.latest_start = span.latest_start.max(c.ts_first);
+                    span.last_end = span.last_end.max(c.ts_last);
                 } else {
                     self.tracking_dropped += 1;
                 }
@@ -468,9 +475,8 @@ impl Diagnoser {
                     cand.finding.summary.push_str(
                         " A later attempt to the same server succeeded, so the go command recovered.",
                     );
-                } else if let Some(next) = self
-                    .later_module_source(&cand)
-                    .filter(|_| cand.finding.kind == FindingKind::HttpNotFound)
+                } else if cand.finding.kind == FindingKind::HttpNotFound
+                    && let Some(next) = self.later_module_source(&cand)
                 {
                     // GOPROXY lists: 404/410 falls through on ',' and '|' alike (the normal
                     // way a list works). Other errors fall through only on '|', which a
@@ -495,9 +501,9 @@ impl Diagnoser {
     fn later_module_source(&self, cand: &Candidate) -> Option<String> {
         let failed = cand.name.as_ref().map(|n| n.to_ascii_lowercase());
         let mut next: Vec<&String> = self
-            .ok_until
+            .ok_names
             .iter()
-            .filter(|(n, until)| Some(*n) != failed.as_ref() && **until >= cand.ts)
+            .filter(|(n, span)| Some(*n) != failed.as_ref() && span.last_end >= cand.ts)
             .filter(|(n, _)| {
                 matches!(
                     self.role_of(n, 443),
@@ -515,7 +521,7 @@ impl Diagnoser {
         cand.name
             .as_ref()
             .and_then(|n| self.ok_names.get(&n.to_ascii_lowercase()))
-            .is_some_and(after)
+            .is_some_and(|span| after(&span.latest_start))
             || cand
                 .addr
                 .and_then(|a| self.ok_addrs.get(&a))
