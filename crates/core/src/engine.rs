@@ -355,7 +355,7 @@ impl Engine {
 
     fn emit(&mut self, flow: Flow, reason: EndReason, sink: &mut impl Sink) {
         let conn: Connection = match flow {
-            Flow::Tcp(c) => {
+            Flow::Tcp(mut c) => {
                 if reason == EndReason::Closed {
                     self.tombstone(c.client, c.server, c.last_ts);
                 }
