@@ -14,6 +14,7 @@ for l in sys.stdin:
 printf '%-50s %10s %12s\n' test peak_rss_kib wall
 for t in hostile::hostile_mutator_hits_the_fields_it_names \
   hostile_floods::hostile_flood_baseline_normal_connections \
+  hostile_floods::hostile_flood_short_connections_faster_than_they_linger \
   hostile_floods::hostile_flood_syn_from_distinct_addresses \
   hostile_floods::hostile_flood_out_of_order_data \
   hostile_floods::hostile_flood_ip_fragments \

@@ -18,6 +18,7 @@
 //! | [`Limits::max_frag_bytes`] | 65,575 | a fragment reaching past it drops its datagram | `stats.ip_fragments_dropped`, anomaly `fragment_too_large` |
 //! | [`Limits::frag_timeout`] | 30 s | an incomplete datagram is dropped | `stats.ip_fragments_dropped` |
 //! | [`Limits::tcp_idle_timeout`] / `udp_idle_timeout` | 300 s / 60 s | the flow is ended, `end_reason: idle` | `stats.connections` |
+//! | [`Limits::max_closed_lingering`] | 4,096 | the connection that closed first ends now (`end_reason: closed`); a late packet for it meets the closed-connection memory below | anomaly `closed_linger_cut` |
 //! | [`Limits::closed_memory`] | 120 s, at most `max_flows` entries | a late packet of a forgotten connection starts a new one | anomaly `packet_after_close` while remembered |
 //! | [`Limits::max_resets_per_conn`] | 16 | further RSTs / ICMP errors are counted, not kept | per connection |
 //! | DNS open queries (`app::dns::DEFAULT_MAX_OPEN_QUERIES`) | 10,000 | the oldest query is reported unanswered now | anomaly `dns_query_evicted` |
@@ -61,6 +62,10 @@ pub struct Limits {
     pub udp_idle_timeout: Duration,
     /// After both sides closed (FIN/RST), how long to keep the connection for late packets.
     pub close_linger: Duration,
+    /// Closed connections waiting out `close_linger` at once. Beyond it the one that closed
+    /// first ends now (reason `closed`, as it would have a little later): a flood of short
+    /// connections can't fill memory with finished ones and their decoded transactions.
+    pub max_closed_lingering: usize,
     /// How long a closed connection's 5-tuple is remembered, so that late packets (a last
     /// RST, a retransmitted FIN-ACK) are not taken for a new connection.
     pub closed_memory: Duration,
@@ -83,6 +88,7 @@ impl Default for Limits {
             tcp_idle_timeout: Duration::from_secs(300),
             udp_idle_timeout: Duration::from_secs(60),
             close_linger: Duration::from_secs(5),
+            max_closed_lingering: 4_096,
             closed_memory: Duration::from_secs(120),
             stall_after: Duration::from_secs(10),
             max_resets_per_conn: 16,

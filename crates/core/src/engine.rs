@@ -67,6 +67,9 @@ pub struct Engine {
     /// taken for a new connection (tshark keeps such packets in the old stream).
     closed: FxHashMap<FlowKey, Timestamp>,
     closed_order: std::collections::VecDeque<(Timestamp, FlowKey)>,
+    /// Connections that closed and are lingering, in closing order (may hold stale entries;
+    /// at most `max_closed_lingering` + 1 long).
+    lingering: std::collections::VecDeque<(FlowKey, u64)>,
     stats: Stats,
     next_id: u64,
     now: Timestamp,
@@ -93,6 +96,7 @@ impl Engine {
             names: FxHashMap::default(),
             closed: FxHashMap::default(),
             closed_order: std::collections::VecDeque::new(),
+            lingering: std::collections::VecDeque::new(),
             stats: Stats::default(),
             next_id: 0,
             now: Timestamp::ZERO,
@@ -477,7 +481,27 @@ impl Engine {
         // Closing moves the deadline earlier (idle timeout -> linger): schedule it again; the
         // later entry is skipped when it comes due.
         if !was_closed && conn.is_closed() {
+            let id = conn.id;
             self.schedule(key);
+            self.lingering.push_back((key, id));
+            self.cut_lingering(sink);
+        }
+    }
+
+    /// Ends the earliest-closed connections beyond `max_closed_lingering`.
+    fn cut_lingering(&mut self, sink: &mut impl Sink) {
+        while self.lingering.len() > self.config.limits.max_closed_lingering {
+            let Some((key, id)) = self.lingering.pop_front() else {
+                break;
+            };
+            let still_lingering = matches!(
+                self.flows.get(&key),
+                Some(Flow::Tcp(c)) if c.id == id && c.is_closed()
+            );
+            if still_lingering && let Some(flow) = self.flows.remove(&key) {
+                self.stats.anomaly("closed_linger_cut");
+                self.emit(flow, EndReason::Closed, sink);
+            }
         }
     }
 

@@ -486,13 +486,51 @@ fn hostile_flood_connection_that_never_ends() {
 /// connections through the same generator and checks. Nothing is evicted or dropped.
 #[test]
 fn hostile_flood_baseline_normal_connections() {
+    let r = short_http_connections("baseline", scale(100_000), 1_000);
+    assert_eq!(r.stats.evicted_flows, 0);
+    assert_eq!(r.stats.missed_bytes, 0);
+    assert_eq!(r.memcap_refusals, 0);
+    assert!(!r.stats.anomalies.contains_key("closed_linger_cut"));
+}
+
+/// The same short connections at 12,500 a second: more finish within `close_linger` than
+/// `max_closed_lingering` allows, so the earliest-closed end at once (reason closed, counted)
+/// instead of piling up with their decoded transactions. Nothing open is evicted.
+#[test]
+fn hostile_flood_short_connections_faster_than_they_linger() {
     let conns = scale(100_000);
+    let limits = Limits::default();
+    let r = short_http_connections("linger", conns, 10);
+    assert_eq!(
+        r.stats.evicted_flows, 0,
+        "closed ones go first, open ones stay"
+    );
+    assert_eq!(r.stats.missed_bytes, 0);
+    assert!(
+        r.peaks.flows <= limits.max_closed_lingering + 16,
+        "lingering connections stay bounded: {:?}",
+        r.peaks
+    );
+    if conns > limits.max_closed_lingering as u64 {
+        assert!(
+            r.stats
+                .anomalies
+                .get("closed_linger_cut")
+                .copied()
+                .unwrap_or(0)
+                > 0
+        );
+    }
+}
+
+/// `conns` HTTP connections of 8 packets each (handshake, GET, 200, FINs), `gap_us` apart.
+fn short_http_connections(name: &str, conns: u64, gap_us: u64) -> Run {
     let req = b"GET /mod/@v/list HTTP/1.1\r\nHost: proxy.golang.org\r\n\r\n".to_vec();
     let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nv1.0\n".to_vec();
     let (rq, rs) = (req.len() as u32, resp.len() as u32);
     const FIN_ACK: u8 = 0x11;
     let r = run(
-        "baseline",
+        name,
         Limits::default(),
         Box::new(move |i, buf| {
             let (c, step) = (i / 8, i % 8);
@@ -512,12 +550,10 @@ fn hostile_flood_baseline_normal_connections() {
                 6 => tcp(buf, server, client, ss + 1 + rs, cs + 2 + rq, FIN_ACK, &[]),
                 _ => tcp(buf, client, server, cs + 2 + rq, ss + 2 + rs, ACK, &[]),
             }
-            // 1 ms apart: ~600 connections closed but lingering (`close_linger`) at a time.
-            Some(i * 1_000)
+            // At 1 ms per packet ~600 connections are closed but lingering at a time.
+            Some(i * gap_us)
         }),
     );
-    assert_eq!(r.stats.evicted_flows, 0);
-    assert_eq!(r.stats.missed_bytes, 0);
     assert_eq!(r.stats.tcp_connections, conns);
-    assert_eq!(r.memcap_refusals, 0);
+    r
 }
