@@ -592,7 +592,12 @@ fn interception(f: &ConnFacts<'_>, d: &Diagnoser, hello_ev: &super::Evidence) ->
         ));
     }
     if let Some(a) = t.alerts.iter().find(|a| a.from == Side::Client) {
-        evidence.push(super::ev(a.frame, a.ts, "client alert"));
+        let what = match (&a.description_name, a.encrypted) {
+            (Some(d), false) => format!("client alert: {d}"),
+            (_, true) => "client alert (encrypted)".to_string(),
+            (None, false) => "client alert".to_string(),
+        };
+        evidence.push(super::ev(a.frame, a.ts, what));
     }
     Some(Finding {
         stage: Stage::Tls,
