@@ -42,6 +42,14 @@ impl Flow {
             Flow::Udp(u) => u.id,
         }
     }
+    /// Why a flow whose deadline passed ends: closed if both sides closed, else idle.
+    fn due_end_reason(&self) -> EndReason {
+        match self {
+            Flow::Tcp(c) if c.is_closed() => EndReason::Closed,
+            _ => EndReason::Idle,
+        }
+    }
+
     fn scheduled_mut(&mut self) -> &mut u64 {
         match self {
             Flow::Tcp(c) => &mut c.scheduled,
@@ -302,12 +310,7 @@ impl Engine {
                 let d = self.deadline(flow);
                 if d <= now_sec {
                     if let Some(flow) = self.flows.remove(&key) {
-                        let closed = matches!(&flow, Flow::Tcp(c) if c.is_closed());
-                        let reason = if closed {
-                            EndReason::Closed
-                        } else {
-                            EndReason::Idle
-                        };
+                        let reason = flow.due_end_reason();
                         self.emit(flow, reason, sink);
                     }
                 } else {
@@ -342,15 +345,12 @@ impl Engine {
                 self.schedule(key);
                 continue;
             }
-            let closed = matches!(flow, Flow::Tcp(c) if c.is_closed());
             if let Some(flow) = self.flows.remove(&key) {
                 let reason = if due > now_sec {
                     self.stats.evicted_flows += 1;
                     EndReason::Evicted
-                } else if closed {
-                    EndReason::Closed
                 } else {
-                    EndReason::Idle
+                    flow.due_end_reason()
                 };
                 self.emit(flow, reason, sink);
             }

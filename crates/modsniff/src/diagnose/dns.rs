@@ -217,10 +217,13 @@ pub fn suspicious(answers: &[AnswerSeen], d: &Diagnoser) -> Vec<Finding> {
             ));
             actor = Actor::Middlebox;
         }
+        // What is wrong with the first answer itself (the one the client takes).
+        let mut first_forged = false;
         if let Some(ttl) = d.dns_response_ttl(first.rec.conn_id)
             && let Some(range) = d.resolver_ttl_excluding(resolver.ip(), first.rec.conn_id)
             && (ttl < range.min || ttl > range.max)
         {
+            first_forged = true;
             why.push(format!(
                 "the answer arrived with IP TTL {ttl} where {} otherwise answers with {}-{}: it was not sent by the resolver",
                 resolver.ip(),
@@ -230,7 +233,8 @@ pub fn suspicious(answers: &[AnswerSeen], d: &Diagnoser) -> Vec<Finding> {
             actor = Actor::Middlebox;
         }
         let public_go = d.role_of(&name, 443).is_some();
-        if public_go && first.addrs.iter().any(|ip| is_sinkhole(*ip)) {
+        let first_sinkhole = first.addrs.iter().any(|ip| is_sinkhole(*ip));
+        if public_go && first_sinkhole {
             why.push(format!(
                 "{name} resolved to {:?}, a sinkhole address",
                 first.addrs
@@ -241,8 +245,7 @@ pub fn suspicious(answers: &[AnswerSeen], d: &Diagnoser) -> Vec<Finding> {
         }
         // The client takes the first answer. When that was the bad one and the client never
         // dialled any other answer's address, the tampering is why the fetch failed.
-        let taken_bad = why.len() > usize::from(distinct.len() > 1)
-            || first.addrs.iter().any(|ip| is_sinkhole(*ip));
+        let taken_bad = first_forged || first_sinkhole;
         let others_dialled = group
             .iter()
             .skip(1)
