@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 fn frames(path: &Path) -> Vec<(LinkType, Vec<u8>)> {
     let data = std::fs::read(path).unwrap();
     let mut out = Vec::new();
-    let Some(magic) = data.get(0..4).map(|m| u32::from_le_bytes(m.try_into().unwrap())) else {
+    let Some(magic) = data
+        .get(0..4)
+        .map(|m| u32::from_le_bytes(m.try_into().unwrap()))
+    else {
         return out;
     };
     // (little-endian, record header length): the modified format (Kuznetsov's patches) adds
@@ -101,10 +104,7 @@ fn captures_under(dir: &Path, out: &mut Vec<PathBuf>) {
         let p = e.path();
         if p.is_dir() {
             captures_under(&p, out);
-        } else if p
-            .extension()
-            .is_some_and(|x| x == "pcap" || x == "pcapng")
-        {
+        } else if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
             out.push(p);
         }
     }
@@ -186,7 +186,14 @@ fn seed_frames() -> Vec<(LinkType, Vec<u8>)> {
                 L4::Other => 13,
             };
             let v6 = matches!(d.ip, Some(ip) if ip.src.is_ipv6());
-            let shape = (lt.0, kind, v6, d.truncated, d.stop.is_some(), d.tunnel_depth);
+            let shape = (
+                lt.0,
+                kind,
+                v6,
+                d.truncated,
+                d.stop.is_some(),
+                d.tunnel_depth,
+            );
             if seen.insert(shape) && out.len() < 200 {
                 out.push((lt, f));
             }
@@ -293,9 +300,7 @@ fn ethernet_padding_is_cut_at_the_ip_length() {
     ]);
     f.resize(60, 0xee);
     let d: DecodedPacket<'_> = decode_fast(LinkType::ETHERNET, &f).expect("plain TCP");
-    let L4::Tcp(t) = d.l4 else {
-        panic!("{d:?}")
-    };
+    let L4::Tcp(t) = d.l4 else { panic!("{d:?}") };
     assert_eq!((t.payload.len(), t.wire_len, d.truncated), (0, 0, false));
     assert_eq!(d, decode_lax(LinkType::ETHERNET, &f));
 }

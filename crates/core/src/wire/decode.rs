@@ -206,10 +206,7 @@ fn v6_fragment_header(first: Option<u8>, mut exts: &[u8]) -> Option<(u32, u32, b
 /// Both give the same result for every frame the fast path accepts.
 #[inline]
 pub fn decode(linktype: LinkType, data: &[u8]) -> DecodedPacket<'_> {
-    match super::fast::decode_fast(linktype, data) {
-        Some(d) => d,
-        None => decode_lax(linktype, data),
-    }
+    super::fast::decode_or(linktype, data, || decode_lax(linktype, data))
 }
 
 /// Decodes one captured frame with etherparse's lax slicing only: the reference the fast path
