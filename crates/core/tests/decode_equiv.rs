@@ -13,16 +13,16 @@ use pcap_parser::{PcapBlockOwned, PcapNGSlice};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 
-/// Every frame of a legacy pcap (either byte order, µs or ns) or a pcapng file, with its link
-/// type. Unreadable files yield what could be read.
-fn frames(path: &Path) -> Vec<(LinkType, Vec<u8>)> {
+/// Calls `each` with every frame of a legacy pcap (either byte order, µs or ns, or the
+/// modified format) or a pcapng file, and its link type. Unreadable files yield what could be
+/// read.
+fn for_each_frame(path: &Path, each: &mut dyn FnMut(LinkType, &[u8])) {
     let data = std::fs::read(path).unwrap();
-    let mut out = Vec::new();
     let Some(magic) = data
         .get(0..4)
         .map(|m| u32::from_le_bytes(m.try_into().unwrap()))
     else {
-        return out;
+        return;
     };
     // (little-endian, record header length): the modified format (Kuznetsov's patches) adds
     // ifindex, protocol, packet type and padding to each record header.
@@ -50,14 +50,14 @@ fn frames(path: &Path) -> Vec<(LinkType, Vec<u8>)> {
             let Some(f) = data.get(off..off + incl) else {
                 break;
             };
-            out.push((linktype, f.to_vec()));
+            each(linktype, f);
             off += incl;
         }
-        return out;
+        return;
     }
     let Ok(ng) = PcapNGSlice::from_slice(&data) else {
         eprintln!("SKIP {}: neither pcap nor pcapng", path.display());
-        return out;
+        return;
     };
     let mut linktypes: Vec<LinkType> = Vec::new();
     for block in ng {
@@ -69,18 +69,17 @@ fn frames(path: &Path) -> Vec<(LinkType, Vec<u8>)> {
             Block::InterfaceDescription(idb) => linktypes.push(LinkType(idb.linktype.0 as u32)),
             Block::EnhancedPacket(epb) => {
                 if let Some(&lt) = linktypes.get(epb.if_id as usize) {
-                    out.push((lt, epb.packet_data().to_vec()));
+                    each(lt, epb.packet_data());
                 }
             }
             Block::SimplePacket(spb) => {
                 if let Some(&lt) = linktypes.first() {
-                    out.push((lt, spb.packet_data().to_vec()));
+                    each(lt, spb.packet_data());
                 }
             }
             _ => {}
         }
     }
-    out
 }
 
 /// ../shared beside the repository (main checkout), one level further up (worktrees), or
@@ -135,30 +134,66 @@ fn fast_path_equals_lax_path_on_every_captured_frame() {
         }
         None => eprintln!("SKIP ../shared captures: ../shared is absent (fixtures/ only)"),
     }
-    let (mut total, mut fast, mut tcp_udp) = (0usize, 0usize, 0usize);
-    let mut link_types = std::collections::BTreeSet::new();
+    let mut n = Counts::default();
     for path in &files {
-        for (i, (lt, f)) in frames(path).iter().enumerate() {
-            link_types.insert(lt.0);
-            let what = || format!("{} frame {} (link type {})", path.display(), i + 1, lt.0);
-            total += 1;
-            fast += usize::from(check(*lt, f, &what));
-            if matches!(decode_lax(*lt, f).l4, L4::Tcp(_) | L4::Udp(_)) {
-                tcp_udp += 1;
-            }
-        }
+        n.check_file(path);
     }
     eprintln!(
-        "{} files ({fixture_files} in fixtures/), {total} frames, link types {link_types:?}: \
-         {fast} on the fast path, {tcp_udp} TCP/UDP in all",
+        "{} files ({fixture_files} in fixtures/): {n:?}",
         files.len()
     );
-    // The fast path must carry the common case, or this test proves nothing about it.
-    assert!(total > 0);
-    assert!(
-        fast * 100 >= tcp_udp * 90,
-        "fast path took only {fast} of {tcp_udp} TCP/UDP frames"
-    );
+    n.assert_fast_path_carries_the_common_case();
+}
+
+/// The same on one big capture named by $MODSNIFF_EQUIV_PCAP (the 1 GB bench corpus, say):
+/// `MODSNIFF_EQUIV_PCAP=/tmp/bench-corpus/corpus.pcap cargo test --release -p modsniff-core
+/// --test decode_equiv -- --ignored`.
+#[test]
+#[ignore = "needs $MODSNIFF_EQUIV_PCAP"]
+fn fast_path_equals_lax_path_on_a_named_capture() {
+    let Some(path) = std::env::var_os("MODSNIFF_EQUIV_PCAP") else {
+        eprintln!("SKIP: set MODSNIFF_EQUIV_PCAP to a capture");
+        return;
+    };
+    let mut n = Counts::default();
+    n.check_file(Path::new(&path));
+    eprintln!("{}: {n:?}", Path::new(&path).display());
+    n.assert_fast_path_carries_the_common_case();
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    frames: usize,
+    fast: usize,
+    tcp_udp: usize,
+    link_types: std::collections::BTreeSet<u32>,
+}
+
+impl Counts {
+    fn check_file(&mut self, path: &Path) {
+        let mut i = 0;
+        for_each_frame(path, &mut |lt, f| {
+            i += 1;
+            self.link_types.insert(lt.0);
+            let what = || format!("{} frame {i} (link type {})", path.display(), lt.0);
+            self.frames += 1;
+            self.fast += usize::from(check(lt, f, &what));
+            if matches!(decode_lax(lt, f).l4, L4::Tcp(_) | L4::Udp(_)) {
+                self.tcp_udp += 1;
+            }
+        });
+    }
+
+    /// The fast path must carry the common case, or the equality proves nothing about it.
+    fn assert_fast_path_carries_the_common_case(&self) {
+        assert!(self.frames > 0);
+        assert!(
+            self.fast * 100 >= self.tcp_udp * 90,
+            "fast path took only {} of {} TCP/UDP frames",
+            self.fast,
+            self.tcp_udp
+        );
+    }
 }
 
 /// Frames the mutations start from: one of each shape the fast path handles, taken from the
@@ -174,8 +209,8 @@ fn seed_frames() -> Vec<(LinkType, Vec<u8>)> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for path in &files {
-        for (lt, f) in frames(path) {
-            let d = decode_lax(lt, &f);
+        for_each_frame(path, &mut |lt, f| {
+            let d = decode_lax(lt, f);
             // A shape: link type, first bytes that tell the encapsulation, the L4 kind,
             // whether it stopped or was cut.
             let kind = match d.l4 {
@@ -195,9 +230,9 @@ fn seed_frames() -> Vec<(LinkType, Vec<u8>)> {
                 d.tunnel_depth,
             );
             if seen.insert(shape) && out.len() < 200 {
-                out.push((lt, f));
+                out.push((lt, f.to_vec()));
             }
-        }
+        });
     }
     out
 }
