@@ -4,7 +4,7 @@
 //! is walked here by type and length, so that one extension tls-parser rejects does not lose
 //! the ones after it, and the type codes keep the order and GREASE values of the wire.
 
-use super::fingerprint;
+use super::fingerprint::{ClientFingerprints, FingerprintCache, HelloShape};
 use super::record::{
     CipherSuite, ExtensionType, GroupInfo, NamedGroup, SignatureScheme, TlsVersion,
 };
@@ -98,6 +98,16 @@ pub struct ClientHello {
 
 /// Parses a ClientHello body (after the 4-byte handshake header).
 pub fn parse(body: &[u8]) -> Result<ClientHello, &'static str> {
+    parse_with(body, None)
+}
+
+/// [`parse`], with the fingerprints taken from `cache` when a hello of the same shape was
+/// seen before (the result is the same).
+pub fn parse_cached(body: &[u8], cache: &FingerprintCache) -> Result<ClientHello, &'static str> {
+    parse_with(body, Some(cache))
+}
+
+fn parse_with(body: &[u8], cache: Option<&FingerprintCache>) -> Result<ClientHello, &'static str> {
     let (_, ch) =
         tls_parser::parse_tls_handshake_client_hello(body).map_err(|_| "malformed client hello")?;
     let mut out = ClientHello {
@@ -158,11 +168,15 @@ pub fn parse(body: &[u8]) -> Result<ClientHello, &'static str> {
         || out.cipher_suites.iter().any(|c| c.is_grease())
         || out.extensions.iter().any(|e| e.is_grease())
         || out.groups.iter().any(|g| g.id.is_grease());
-    out.ja3_string = fingerprint::ja3_string(&out);
-    out.ja3 = fingerprint::md5_hex(out.ja3_string.as_bytes());
-    let (ja4, ja4_r) = fingerprint::ja4(&out);
-    out.ja4 = ja4;
-    out.ja4_r = ja4_r;
+    let shape = HelloShape::of(&out);
+    let fp = match cache {
+        Some(c) => c.client(&shape),
+        None => ClientFingerprints::of(&shape),
+    };
+    out.ja3_string = fp.ja3_string;
+    out.ja3 = fp.ja3;
+    out.ja4 = fp.ja4;
+    out.ja4_r = fp.ja4_r;
     Ok(out)
 }
 
