@@ -337,14 +337,14 @@ pub const MAX_CACHED_FINGERPRINTS: usize = 1024;
 /// Longest key kept (the encoded lists of one hello); a larger hello is computed uncached.
 pub const MAX_FINGERPRINT_KEY: usize = 4096;
 
-/// What the cache did, for tests and tuning.
+/// What a result cache did (this one and the chain validation cache), for tests and tuning.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FingerprintCacheStats {
+pub struct CacheStats {
     pub hits: u64,
     pub misses: u64,
-    /// Hellos whose key exceeded [`MAX_FINGERPRINT_KEY`].
+    /// Computed without the cache (key over its bound, or no exact key possible).
     pub uncached: u64,
-    /// Times a map was emptied on reaching [`MAX_CACHED_FINGERPRINTS`].
+    /// Times a map was emptied on reaching its bound on entries.
     pub clears: u64,
 }
 
@@ -354,7 +354,7 @@ struct CacheMaps {
     key: Vec<u8>,
     clients: FxHashMap<Box<[u8]>, ClientFingerprints>,
     servers: FxHashMap<Box<[u8]>, ServerFingerprints>,
-    stats: FingerprintCacheStats,
+    stats: CacheStats,
 }
 
 /// JA3/JA4/JA3S by the exact fields they are computed from. Most connections of a capture
@@ -369,13 +369,29 @@ pub struct FingerprintCache {
     maps: Mutex<CacheMaps>,
 }
 
-fn cached<V: Clone>(
+/// Bounds of one result cache.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct CacheBounds {
+    pub entries: usize,
+    pub key_bytes: usize,
+}
+
+const FINGERPRINT_BOUNDS: CacheBounds = CacheBounds {
+    entries: MAX_CACHED_FINGERPRINTS,
+    key_bytes: MAX_FINGERPRINT_KEY,
+};
+
+/// `compute()`, or its earlier result for the same `key`; `compute` must be a pure function
+/// of what `key` encodes. A full map is emptied, not evicted from: simple, and a capture
+/// with more distinct keys than the bound is no slower than without a cache.
+pub(super) fn cached<V: Clone>(
     map: &mut FxHashMap<Box<[u8]>, V>,
     key: &[u8],
-    stats: &mut FingerprintCacheStats,
+    bounds: CacheBounds,
+    stats: &mut CacheStats,
     compute: impl FnOnce() -> V,
 ) -> V {
-    if key.len() > MAX_FINGERPRINT_KEY {
+    if key.len() > bounds.key_bytes {
         stats.uncached += 1;
         return compute();
     }
@@ -385,7 +401,7 @@ fn cached<V: Clone>(
     }
     stats.misses += 1;
     let v = compute();
-    if map.len() >= MAX_CACHED_FINGERPRINTS {
+    if map.len() >= bounds.entries {
         map.clear();
         stats.clears += 1;
     }
@@ -407,7 +423,9 @@ impl FingerprintCache {
         } = &mut *guard;
         key.clear();
         shape.write_key(key);
-        cached(clients, key, stats, || ClientFingerprints::of(shape))
+        cached(clients, key, FINGERPRINT_BOUNDS, stats, || {
+            ClientFingerprints::of(shape)
+        })
     }
 
     /// `ServerFingerprints::of(..)`, from the cache when seen before.
@@ -434,10 +452,10 @@ impl FingerprintCache {
         for e in extensions {
             key.extend_from_slice(&e.0.to_be_bytes());
         }
-        cached(servers, key, stats, compute)
+        cached(servers, key, FINGERPRINT_BOUNDS, stats, compute)
     }
 
-    pub fn stats(&self) -> FingerprintCacheStats {
+    pub fn stats(&self) -> CacheStats {
         self.maps.lock().map(|m| m.stats).unwrap_or_default()
     }
 

@@ -541,11 +541,9 @@ impl Core {
             Side::Server => {
                 self.server_certificate_done = true;
                 self.info.certificate_frame = Some(span.last_frame);
-                let leaf_self_issued = certs.first().is_some_and(|c| c.self_issued);
-                let sni = self.info.sni().map(str::to_owned);
                 let (validation, via_user) =
                     self.trust
-                        .validate(&ders, sni.as_deref(), ts_secs, leaf_self_issued);
+                        .validate_described(&ders, &certs, self.info.sni(), ts_secs);
                 self.info.validation = Some(validation);
                 self.info.valid_only_via_ca_file = via_user;
                 self.info.certificates = certs;
