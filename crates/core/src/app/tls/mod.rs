@@ -878,6 +878,8 @@ impl StreamDecoder for TlsDecoder {
 }
 
 #[cfg(test)]
+mod cache_tests;
+#[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
 mod tests;
