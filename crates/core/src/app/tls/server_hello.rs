@@ -1,6 +1,6 @@
 //! ServerHello and HelloRetryRequest (a ServerHello whose random is the RFC 8446 constant).
 
-use super::client_hello::split_extensions;
+use super::client_hello::Extensions;
 use super::fingerprint::{FingerprintCache, ServerFingerprints};
 use super::record::{CipherSuite, ExtensionType, GroupInfo, NamedGroup, TlsVersion};
 use serde::Serialize;
@@ -101,12 +101,17 @@ fn parse_with(body: &[u8], cache: Option<&FingerprintCache>) -> Result<ServerHel
         hello_retry_request: f.random == HRR_RANDOM,
         ..ServerHello::default()
     };
-    let (exts, _) = split_extensions(f.ext);
-    for e in &exts {
+    let exts = Extensions::new(f.ext);
+    out.extensions = Vec::with_capacity(exts.clone().count());
+    for e in exts {
         out.extensions.push(e.ext_type);
         if e.ext_type == ExtensionType::KEY_SHARE {
             // ServerHello: group(2) len(2) key; HelloRetryRequest: group(2) only.
             out.key_share = be16(e.data).map(|g| GroupInfo::from(NamedGroup(g)));
+            continue;
+        }
+        // Only these two types map to the variants read below; the others are not parsed.
+        if e.ext_type != ExtensionType::SUPPORTED_VERSIONS && e.ext_type != ExtensionType::ALPN {
             continue;
         }
         let Ok((_, parsed)) = tls_parser::parse_tls_server_hello_extension(e.whole) else {
