@@ -1179,3 +1179,592 @@ pub fn string(o: &mut Vec<u8>, s: &str) {
     o.extend_from_slice(bytes.get(start..).unwrap_or_default());
     o.push(b'"');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{Analysis, go_info as go_of, read_pem_certs};
+    use crate::go::GoSettings;
+    use crate::report::wire::{ConnectionRecord, DnsOut};
+    use modsniff_core::Config;
+    use modsniff_core::event::Event;
+    use proptest::prelude::*;
+    use std::path::{Path, PathBuf};
+
+    fn serde_conn(c: &Connection, go: Option<&GoInfo>) -> Vec<u8> {
+        serde_json::to_vec(&ConnectionRecord {
+            ty: "connection",
+            conn: c,
+            go: go.cloned(),
+        })
+        .unwrap()
+    }
+
+    fn mine_conn(c: &Connection, go: Option<&GoInfo>) -> Vec<u8> {
+        let mut v = Vec::new();
+        connection(&mut v, c, go);
+        v
+    }
+
+    fn serde_dns(r: &DnsRecord) -> Vec<u8> {
+        serde_json::to_vec(&DnsOut { ty: "dns", rec: r }).unwrap()
+    }
+
+    fn mine_dns(r: &DnsRecord) -> Vec<u8> {
+        let mut v = Vec::new();
+        dns(&mut v, r);
+        v
+    }
+
+    /// Panics with the first differing byte and both texts around it.
+    fn assert_same(what: &str, mine: &[u8], reference: &[u8]) {
+        if mine == reference {
+            return;
+        }
+        let at = mine
+            .iter()
+            .zip(reference)
+            .position(|(a, b)| a != b)
+            .unwrap_or(mine.len().min(reference.len()));
+        let around = |b: &[u8]| {
+            let from = at.saturating_sub(80);
+            String::from_utf8_lossy(&b[from..(at + 80).min(b.len())]).into_owned()
+        };
+        panic!(
+            "{what}: hand-written JSON differs from serde_json at byte {at} \
+             (lengths {} vs {})\n  ndjson: ...{}...\n  serde:  ...{}...",
+            mine.len(),
+            reference.len(),
+            around(mine),
+            around(reference)
+        );
+    }
+
+    fn captures_under(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                captures_under(&p, out);
+            } else if p.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// Runs one capture through the engine and the diagnosis (as `read` does) and compares
+    /// every connection and dns record. Returns how many records were compared.
+    fn compare_capture(path: &Path, config: &Config) -> usize {
+        let Ok(mut src) = modsniff_capture::FileSource::open(path) else {
+            return 0; // not a capture we can open: nothing to compare
+        };
+        let mut analysis = Analysis::new(config.clone(), GoSettings::default(), false);
+        let (engine, out) = analysis.split();
+        let mut n = 0usize;
+        let name = path.display().to_string();
+        let mut check = |ev: Event| match ev {
+            Event::Connection(c) => {
+                out.diag.on_connection(&c);
+                let go = go_of(&c, &out.diag);
+                n += 1;
+                let what = format!("{name}: connection #{n} (id {})", c.id);
+                assert_same(
+                    &what,
+                    &mine_conn(&c, go.as_ref()),
+                    &serde_conn(&c, go.as_ref()),
+                );
+            }
+            Event::Dns(d) => {
+                out.diag.on_dns(&d);
+                n += 1;
+                let what = format!("{name}: dns #{n} (id {})", d.id);
+                assert_same(&what, &mine_dns(&d), &serde_dns(&d));
+            }
+            _ => {}
+        };
+        while let Ok(Some(pkt)) = src.next_packet() {
+            engine.push(&pkt, &mut check);
+        }
+        engine.finish(&mut check);
+        n
+    }
+
+    fn repo() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    /// ../shared beside the repository, or /work/shared (where the worktrees' lives).
+    fn shared() -> Option<PathBuf> {
+        [repo().join("../shared"), PathBuf::from("/work/shared")]
+            .into_iter()
+            .find(|p| p.is_dir())
+    }
+
+    #[test]
+    fn every_corpus_record_matches_serde() {
+        let mut default_runs = Vec::new();
+        captures_under(&repo().join("fixtures"), &mut default_runs);
+        let fixtures = default_runs.len();
+        assert!(fixtures > 0, "no capture under fixtures/");
+        match shared() {
+            Some(s) => {
+                captures_under(&s.join("pcaps/public"), &mut default_runs);
+                captures_under(&s.join("scenarios"), &mut default_runs);
+            }
+            None => eprintln!(
+                "SKIP the public captures and scenarios: ../shared (or /work/shared) is absent"
+            ),
+        }
+        let mut records = 0;
+        let mut fixture_records = 0;
+        for (i, p) in default_runs.iter().enumerate() {
+            let n = compare_capture(p, &Config::default());
+            records += n;
+            if i < fixtures {
+                fixture_records += n;
+            }
+        }
+        // The fixtures again with the lab PKI (as tests/fixtures.rs reads them): chains
+        // that validate, and valid only through --ca-file.
+        let pki = repo().join("fixtures/harness/pki");
+        let mut lab = Config::default();
+        lab.tls.public_roots_der = read_pem_certs(&pki.join("root.pem")).unwrap().into();
+        lab.tls.extra_roots_der = read_pem_certs(&pki.join("trust-corp.pem")).unwrap().into();
+        for p in default_runs.iter().take(fixtures) {
+            records += compare_capture(p, &lab);
+        }
+        eprintln!(
+            "compared {records} records from {} captures ({fixture_records} from the {fixtures} \
+             fixtures, then the fixtures again with the lab PKI)",
+            default_runs.len()
+        );
+        assert!(
+            fixture_records > 100,
+            "only {fixture_records} fixture records"
+        );
+        if default_runs.len() > fixtures {
+            assert!(
+                records > 2 * fixture_records,
+                "the shared captures gave no record"
+            );
+        }
+    }
+
+    /// A real TLS connection with every optional field filled and every skipped one present,
+    /// so that both sides of each `skip_serializing_if` are compared, whatever the corpus holds.
+    #[test]
+    fn every_optional_field_matches_serde() {
+        let path = repo().join("fixtures/clean/capture.pcap");
+        let mut src = modsniff_capture::FileSource::open(&path).unwrap();
+        let mut engine = modsniff_core::Engine::new(Config::default());
+        let mut events = Vec::new();
+        while let Ok(Some(pkt)) = src.next_packet() {
+            engine.push(&pkt, &mut events);
+        }
+        engine.finish(&mut events);
+        let mut conn = events
+            .iter()
+            .find_map(|e| match e {
+                Event::Connection(c) if c.tls.is_some() => Some((**c).clone()),
+                _ => None,
+            })
+            .expect("a TLS connection in fixtures/clean");
+        let mut dns_rec = events
+            .iter()
+            .find_map(|e| match e {
+                Event::Dns(d) => Some((**d).clone()),
+                _ => None,
+            })
+            .expect("a dns record in fixtures/clean");
+        let ts = Timestamp::from_nanos(1_795_389_452_253_000_123);
+        conn.server_name = Some("a\"b\\c\u{1}\u{7f}é\u{2028}".into());
+        conn.client = "[fe80::1%3]:51000".parse().unwrap();
+        conn.server = "[2001:db8::ffff:1.2.3.4]:443".parse().unwrap();
+        conn.handshake_rtt = Some(Duration::from_nanos(5_000));
+        conn.resets = vec![
+            ResetInfo {
+                packet: 9,
+                ts,
+                from: Side::Server,
+                ttl: 50,
+                ip_id: Some(7),
+                seq: u32::MAX,
+                ack: 0,
+                after_bytes: 12,
+                with_unacked_data: true,
+            },
+            ResetInfo {
+                packet: 10,
+                ts,
+                from: Side::Client,
+                ttl: 64,
+                ip_id: None,
+                seq: 1,
+                ack: 2,
+                after_bytes: 0,
+                with_unacked_data: false,
+            },
+        ];
+        conn.icmp = vec![
+            IcmpInfo {
+                packet: 3,
+                ts,
+                from: "10.0.0.1".parse().unwrap(),
+                v6: false,
+                icmp_type: 3,
+                code: 4,
+                ttl: 255,
+            },
+            IcmpInfo {
+                packet: 4,
+                ts,
+                from: "2001:db8::1".parse().unwrap(),
+                v6: true,
+                icmp_type: 1,
+                code: 0,
+                ttl: 1,
+            },
+        ];
+        conn.partial = vec!["memcap", "evicted"];
+        conn.overlap_conflicts = 3;
+        let full_http = HttpTransaction {
+            method: Some("GET".into()),
+            uri: Some("/golang.org/x/text/@v/list".into()),
+            host: Some("proxy.golang.org".into()),
+            status: Some(200),
+            version: Some("HTTP/1.1"),
+            user_agent: Some("Go-http-client/1.1".into()),
+            proxy_authorization: true,
+            range: Some("bytes=0-".into()),
+            request_frame: Some(4),
+            request_ts: Some(ts),
+            reason: Some("OK \"fine\"".into()),
+            response_version: Some("HTTP/1.0"),
+            informational: vec![100, 103],
+            content_length: Some(u64::MAX),
+            content_type: Some("text/plain".into()),
+            chunked: true,
+            proxy_authenticate: Some("Basic".into()),
+            via: Some("1.1 squid".into()),
+            server: Some("nginx".into()),
+            location: Some("https://x/\u{0}".into()),
+            content_range: Some("bytes 0-1/2".into()),
+            response_frame: Some(6),
+            response_ts: Some(ts),
+            body_bytes: Some(0),
+            body_missing: 7,
+            body_complete: Some(false),
+        };
+        conn.http = vec![full_http, HttpTransaction::default()];
+        for app in [Protocol::Tls, Protocol::Http, Protocol::Dns] {
+            conn.app = Some(app);
+            assert_same("app", &mine_conn(&conn, None), &serde_conn(&conn, None));
+        }
+        for reason in [
+            EndReason::Closed,
+            EndReason::Idle,
+            EndReason::Evicted,
+            EndReason::EndOfInput,
+        ] {
+            conn.end_reason = reason;
+            assert_same("end", &mine_conn(&conn, None), &serde_conn(&conn, None));
+        }
+        for s in [&mut conn.client_stats, &mut conn.server_stats] {
+            s.ts_first = Some(ts);
+            s.ts_last = Some(ts);
+            s.ttl_min = Some(1);
+            s.ttl_max = Some(255);
+            s.ip_id_last = Some(65535);
+            s.syn_frames = vec![1, 2, 3];
+            s.first_data_frame = Some(4);
+            s.last_data_frame = Some(5);
+            s.last_data_ts = Some(ts);
+            s.fin_frame = Some(6);
+            s.window_scale = Some(14);
+        }
+        let t = conn.tls.as_deref_mut().unwrap();
+        t.client_hello_retry = t.client_hello.clone();
+        t.hello_retry_request = t.server_hello.clone();
+        if let Some(sh) = t.server_hello.as_mut() {
+            sh.version_name = None;
+            sh.supported_version = None;
+            sh.cipher_name = None;
+            sh.alpn = Some("h2".into());
+            sh.key_share = None;
+        }
+        t.certificate_frame = Some(11);
+        t.certificates.push(CertificateInfo {
+            parse_error: Some("bad \\ der".into()),
+            not_before_unix: Some(i64::MIN),
+            not_after_unix: Some(-1),
+            ..CertificateInfo::default()
+        });
+        t.client_certificates = t.certificates.clone();
+        t.valid_only_via_ca_file = true;
+        t.sslv2_client_hello_frame = Some(1);
+        t.alerts.push(AlertInfo {
+            side: Side::Client,
+            frame: 20,
+            ts,
+            encrypted: false,
+            level: Some(2),
+            description: Some(42),
+            description_name: Some("bad_certificate"),
+            record_length: 2,
+        });
+        t.alerts.push(AlertInfo {
+            side: Side::Server,
+            frame: 21,
+            ts,
+            encrypted: true,
+            level: None,
+            description: None,
+            description_name: None,
+            record_length: 26,
+        });
+        t.server.not_tls = Some(NotTls {
+            frame: 5,
+            prefix: "HTTP/1.1 400 Bad Request\r\n".into(),
+        });
+        t.server.gave_up = true;
+        let mut unknown = t
+            .client
+            .records_after_hello
+            .first()
+            .copied()
+            .unwrap_or_default();
+        unknown.content_type = ContentType(99);
+        t.client.records_after_hello.push(unknown);
+        t.client.first_encrypted = None;
+        t.anomalies.truncated_at_end = 1;
+        for v in [
+            None,
+            Some(Validation::Valid),
+            Some(Validation::UnknownIssuer),
+            Some(Validation::Expired),
+            Some(Validation::NotYetValid),
+            Some(Validation::NameMismatch),
+            Some(Validation::SelfSigned),
+            Some(Validation::Other("webpki: \"BadDer\"\n".into())),
+        ] {
+            if let Some(t) = conn.tls.as_deref_mut() {
+                t.validation = v;
+            }
+            assert_same("tls", &mine_conn(&conn, None), &serde_conn(&conn, None));
+        }
+        let roles = [
+            None,
+            Some(GoRole::ModuleProxy),
+            Some(GoRole::ChecksumDb),
+            Some(GoRole::Vcs),
+            Some(GoRole::HttpProxy),
+        ];
+        let endpoints = [
+            Endpoint::List,
+            Endpoint::Info,
+            Endpoint::Mod,
+            Endpoint::Zip,
+            Endpoint::Latest,
+            Endpoint::SumdbLookup,
+            Endpoint::SumdbTile,
+            Endpoint::SumdbLatest,
+            Endpoint::SumdbSupported,
+            Endpoint::GoGet,
+            Endpoint::GitSmartHttp,
+        ];
+        for (i, role) in roles.into_iter().enumerate() {
+            for e in &endpoints {
+                let req = GoRequest {
+                    module: (i % 2 == 0).then(|| "golang.org/x/text".into()),
+                    version: (i % 3 == 0).then(|| "v0.3.0".into()),
+                    endpoint: e.clone(),
+                };
+                let go = GoInfo {
+                    role,
+                    module: req.module.clone(),
+                    version: req.version.clone(),
+                    endpoint: (i != 1).then(|| e.clone()),
+                    requests: if i > 2 {
+                        vec![req.clone(), req]
+                    } else {
+                        Vec::new()
+                    },
+                };
+                assert_same(
+                    "go",
+                    &mine_conn(&conn, Some(&go)),
+                    &serde_conn(&conn, Some(&go)),
+                );
+            }
+        }
+        let empty = GoInfo {
+            role: None,
+            module: None,
+            version: None,
+            endpoint: None,
+            requests: Vec::new(),
+        };
+        assert_same(
+            "empty go",
+            &mine_conn(&conn, Some(&empty)),
+            &serde_conn(&conn, Some(&empty)),
+        );
+
+        dns_rec.truncated = true;
+        dns_rec.rtt = None;
+        dns_rec.rcode = None;
+        dns_rec.rcode_code = None;
+        dns_rec.qname = None;
+        dns_rec.query_frame = None;
+        dns_rec.answers.push(DnsAnswer {
+            name: "x".into(),
+            rtype: DnsType(65534),
+            ttl: u32::MAX,
+            data: None,
+        });
+        assert_same("dns", &mine_dns(&dns_rec), &serde_dns(&dns_rec));
+    }
+
+    fn escaped(s: &str) -> Vec<u8> {
+        let mut v = Vec::new();
+        string(&mut v, s);
+        v
+    }
+
+    #[test]
+    fn escaping_matches_serde() {
+        let mut all_ascii = String::new();
+        for b in 0u8..0x80 {
+            all_ascii.push(char::from(b));
+        }
+        for s in [
+            "",
+            "plain",
+            "\"",
+            "\\",
+            "\\\"",
+            "/",
+            "\u{0}\u{1}\u{8}\u{9}\u{a}\u{b}\u{c}\u{d}\u{1f}",
+            "\u{7f}",
+            "é",
+            "a\u{2028}b\u{2029}c",
+            "\u{10ffff}",
+            "\u{fffd}",
+            "ends with \n",
+            "\tstarts",
+            &all_ascii,
+        ] {
+            assert_same(
+                &format!("{s:?}"),
+                &escaped(s),
+                &serde_json::to_vec(s).unwrap(),
+            );
+        }
+    }
+
+    fn float_bytes(v: f64) -> Vec<u8> {
+        let mut o = Vec::new();
+        float(&mut o, v);
+        o
+    }
+
+    #[test]
+    fn floats_match_serde() {
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            5e-6,
+            1e-7,
+            0.1,
+            1795389452.253,
+            1e15,
+            1e16,
+            1e17,
+            1e21,
+            1e22,
+            123456789012345680.0,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::EPSILON,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            assert_same(
+                &format!("{v:?}"),
+                &float_bytes(v),
+                &serde_json::to_vec(&v).unwrap(),
+            );
+        }
+        for n in [
+            0,
+            999,
+            1_000,
+            5_000,
+            1_000_000_000,
+            1_795_389_452_253_000_000,
+            1_795_389_452_000_001_000,
+            u64::MAX,
+        ] {
+            let mut o = Vec::new();
+            ts(&mut o, Timestamp::from_nanos(n));
+            assert_same(
+                &format!("ts {n}"),
+                &o,
+                &serde_json::to_vec(&Timestamp::from_nanos(n)).unwrap(),
+            );
+            o.clear();
+            dur(&mut o, Duration::from_nanos(n));
+            assert_same(
+                &format!("duration {n}"),
+                &o,
+                &serde_json::to_vec(&Duration::from_nanos(n)).unwrap(),
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_escapes_as_serde(s in any::<String>()) {
+            prop_assert_eq!(escaped(&s), serde_json::to_vec(&s).unwrap());
+        }
+
+        #[test]
+        fn control_heavy_strings_escape_as_serde(s in "[\\x00-\\x20\"\\\\a\u{7f}\u{80}\u{2028}é]{0,40}") {
+            prop_assert_eq!(escaped(&s), serde_json::to_vec(&s).unwrap());
+        }
+
+        #[test]
+        fn any_float_as_serde(v in any::<f64>()) {
+            prop_assert_eq!(float_bytes(v), serde_json::to_vec(&v).unwrap());
+        }
+
+        #[test]
+        fn any_timestamp_as_serde(n in any::<u64>()) {
+            let mut o = Vec::new();
+            ts(&mut o, Timestamp::from_nanos(n));
+            prop_assert_eq!(o, serde_json::to_vec(&Timestamp::from_nanos(n)).unwrap());
+        }
+
+        #[test]
+        fn any_integer_as_serde(a in any::<u64>(), b in any::<i64>(), c in any::<u16>()) {
+            let mut o = Vec::new();
+            int(&mut o, a);
+            o.push(b' ');
+            int(&mut o, b);
+            o.push(b' ');
+            hex16(&mut o, c);
+            let want = format!(
+                "{} {} {}",
+                serde_json::to_string(&a).unwrap(),
+                serde_json::to_string(&b).unwrap(),
+                serde_json::to_string(&modsniff_core::app::tls::CipherSuite(c)).unwrap()
+            );
+            prop_assert_eq!(String::from_utf8(o).unwrap(), want);
+        }
+    }
+}
