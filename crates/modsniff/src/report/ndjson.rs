@@ -1063,9 +1063,40 @@ fn array<T>(o: &mut Vec<u8>, items: &[T], mut f: impl FnMut(&mut Vec<u8>, &T)) {
     o.push(b']');
 }
 
-/// `Timestamp`'s and `Duration`'s `Serialize`: seconds with microsecond precision, as f64.
+/// Below 2^33 s (the year 2242) a double's spacing is under a microsecond.
+const EXACT_MICROS_BELOW_SECS: u64 = 1 << 33;
+
+/// `Timestamp`'s and `Duration`'s `Serialize`: seconds with microsecond precision, as the f64
+/// `micros / 1e6`. From 1 s to 2^33 s the digits are written from the integers: there the
+/// division is correctly rounded and doubles are closer than 1e-6, so the shortest decimal
+/// that reads back as that double (what zmij prints, in fixed notation from 1e-5 to 1e16)
+/// is `secs.micros` with the trailing zeros cut, or `secs.0`. Everything else goes through
+/// zmij. The proptests below hold the two to the same bytes.
 fn secs(o: &mut Vec<u8>, nanos: u64) {
-    float(o, (nanos / 1000) as f64 / 1e6);
+    let micros = nanos / 1000;
+    let (whole, frac) = (micros / 1_000_000, micros % 1_000_000);
+    if !(1..EXACT_MICROS_BELOW_SECS).contains(&whole) {
+        float(o, micros as f64 / 1e6);
+        return;
+    }
+    int(o, whole);
+    if frac == 0 {
+        o.extend_from_slice(b".0");
+        return;
+    }
+    let mut digits = [b'.', b'0', b'0', b'0', b'0', b'0', b'0'];
+    let mut f = frac;
+    for d in digits.iter_mut().skip(1).rev() {
+        // f % 10 < 10: the cast cannot truncate.
+        *d = b'0' + (f % 10) as u8;
+        f /= 10;
+    }
+    // frac != 0: at most 5 trailing zeros, so at least one digit is kept.
+    let mut kept = digits.len();
+    while kept > 2 && digits.get(kept - 1) == Some(&b'0') {
+        kept -= 1;
+    }
+    o.extend_from_slice(digits.get(..kept).unwrap_or(&digits));
 }
 
 fn ts(o: &mut Vec<u8>, t: Timestamp) {
@@ -1150,30 +1181,59 @@ static ESCAPE: [u8; 256] = {
     t
 };
 
-/// A JSON string exactly as serde_json escapes it: runs of plain bytes are copied whole.
+/// Some byte of `w` is below 0x20, `"` or `\\`. Each term is the "has a byte below n"
+/// trick (`(x - n*ONES) & !x & HIGH`); a borrow can only make bytes above a real hit look
+/// like hits, so "any" is exact.
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let quote = w ^ (ONES * u64::from(b'"'));
+    let backslash = w ^ (ONES * u64::from(b'\\'));
+    let hits = (w.wrapping_sub(ONES * 0x20) & !w)
+        | (quote.wrapping_sub(ONES) & !quote)
+        | (backslash.wrapping_sub(ONES) & !backslash);
+    hits & HIGH != 0
+}
+
+/// A JSON string exactly as serde_json escapes it: runs of plain bytes are copied whole, and
+/// found eight bytes at a time (JA3/JA4 strings, names and histories rarely need escaping).
 pub fn string(o: &mut Vec<u8>, s: &str) {
     o.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc = ESCAPE[usize::from(b)];
-        if esc == 0 {
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(w) = bytes
+            .get(i..i + 8)
+            .and_then(|c| <[u8; 8]>::try_from(c).ok())
+            && !word_needs_escape(u64::from_le_bytes(w))
+        {
+            i += 8;
             continue;
         }
-        o.extend_from_slice(bytes.get(start..i).unwrap_or_default());
-        start = i + 1;
-        if esc == b'u' {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            o.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 0xf)],
-            ]);
-        } else {
-            o.extend_from_slice(&[b'\\', esc]);
+        let end = (i + 8).min(bytes.len());
+        while i < end {
+            let b = bytes.get(i).copied().unwrap_or_default();
+            i += 1;
+            let esc = ESCAPE[usize::from(b)];
+            if esc == 0 {
+                continue;
+            }
+            o.extend_from_slice(bytes.get(start..i - 1).unwrap_or_default());
+            start = i;
+            if esc == b'u' {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                o.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0xf)],
+                ]);
+            } else {
+                o.extend_from_slice(&[b'\\', esc]);
+            }
         }
     }
     o.extend_from_slice(bytes.get(start..).unwrap_or_default());
@@ -1665,6 +1725,46 @@ mod tests {
         }
     }
 
+    /// Every ASCII byte and a few non-ASCII characters at every position of a 24-byte string
+    /// (three words of the eight-byte scan), in plain text and next to another escape.
+    #[test]
+    fn every_byte_at_every_offset_escapes_as_serde() {
+        let mut specials: Vec<char> = (0u8..0x80).map(char::from).collect();
+        specials.extend(['é', '\u{2028}', '\u{fffd}', '\u{10ffff}']);
+        for c in specials {
+            for at in 0..24 {
+                for base in ["abcdefghijklmnopqrstuvwx", "abcdefgh\"jklmnop\u{1}rstuvwx"] {
+                    let mut s: String = base.chars().take(at).collect();
+                    s.push(c);
+                    s.extend(base.chars().skip(at + 1));
+                    assert_same(
+                        &format!("{s:?}"),
+                        &escaped(&s),
+                        &serde_json::to_vec(&s).unwrap(),
+                    );
+                }
+            }
+        }
+    }
+
+    /// 10,001 consecutive microseconds around 1 s, every power of two up to the end of the
+    /// integer path of `secs`, and a bench-capture time.
+    #[test]
+    fn timestamp_sweeps_match_serde() {
+        let centres = (0..=33u32)
+            .map(|k| (1u64 << k) * 1_000_000)
+            .chain([1_795_389_452_253_000]);
+        let mut o = Vec::new();
+        for c in centres {
+            for m in c.saturating_sub(5_000)..=c + 5_000 {
+                let t = Timestamp::from_nanos(m * 1000);
+                o.clear();
+                ts(&mut o, t);
+                assert_same(&format!("{m} us"), &o, &serde_json::to_vec(&t).unwrap());
+            }
+        }
+    }
+
     fn float_bytes(v: f64) -> Vec<u8> {
         let mut o = Vec::new();
         float(&mut o, v);
@@ -1708,6 +1808,10 @@ mod tests {
             1_000_000_000,
             1_795_389_452_253_000_000,
             1_795_389_452_000_001_000,
+            1_795_389_452_100_000_000,
+            999_999_999,
+            (EXACT_MICROS_BELOW_SECS - 1) * 1_000_000_000 + 999_999_999,
+            EXACT_MICROS_BELOW_SECS * 1_000_000_000,
             u64::MAX,
         ] {
             let mut o = Vec::new();
@@ -1733,6 +1837,13 @@ mod tests {
             prop_assert_eq!(escaped(&s), serde_json::to_vec(&s).unwrap());
         }
 
+        /// Plain runs of any length between the bytes that need escaping, so that the
+        /// eight-byte scan meets them at every offset.
+        #[test]
+        fn runs_and_escapes_as_serde(s in "([a-z~/\u{7f}-\u{ff}\u{2028}]{0,19}[\\x00-\\x1f\"\\\\]?){0,8}") {
+            prop_assert_eq!(escaped(&s), serde_json::to_vec(&s).unwrap());
+        }
+
         #[test]
         fn control_heavy_strings_escape_as_serde(s in "[\\x00-\\x20\"\\\\a\u{7f}\u{80}\u{2028}é]{0,40}") {
             prop_assert_eq!(escaped(&s), serde_json::to_vec(&s).unwrap());
@@ -1741,6 +1852,23 @@ mod tests {
         #[test]
         fn any_float_as_serde(v in any::<f64>()) {
             prop_assert_eq!(float_bytes(v), serde_json::to_vec(&v).unwrap());
+        }
+
+        /// The integer path of `secs` (1 s to 2^33 s), densely: any microsecond of the range,
+        /// and the microseconds next to its ends and to every power of two in it.
+        #[test]
+        fn timestamps_in_the_integer_range_as_serde(
+            micros in 1_000_000u64..(EXACT_MICROS_BELOW_SECS * 1_000_000 + 10),
+            pow in 0u32..34,
+            delta in -3_000_000i64..3_000_000,
+        ) {
+            let near_pow = ((1u64 << pow) * 1_000_000).saturating_add_signed(delta);
+            for m in [micros, near_pow] {
+                let n = m.saturating_mul(1000) + 999;
+                let mut o = Vec::new();
+                ts(&mut o, Timestamp::from_nanos(n));
+                prop_assert_eq!(o, serde_json::to_vec(&Timestamp::from_nanos(n)).unwrap());
+            }
         }
 
         #[test]
