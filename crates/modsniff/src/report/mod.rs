@@ -1,5 +1,6 @@
 //! Reporters: NDJSON (streamed), one JSON document, or the text report.
 
+pub mod ndjson;
 pub mod text;
 pub mod wire;
 
@@ -115,6 +116,9 @@ pub struct Reporter {
     /// The findings `early_finding` printed (live, NDJSON), by `early_key`, so that `finish`
     /// does not print them again. Bounded by the diagnosis's cap on findings.
     early: std::collections::HashSet<String>,
+    /// One NDJSON record at a time (`ndjson`), reused: its capacity grows to the largest
+    /// record and stays.
+    scratch: Vec<u8>,
 }
 
 pub fn wants_color(choice: ColorChoice) -> bool {
@@ -141,6 +145,7 @@ impl Reporter {
             rows: Vec::new(),
             closed: false,
             early: std::collections::HashSet::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -150,6 +155,20 @@ impl Reporter {
         }
         serde_json::to_writer(&mut self.out, rec)?;
         self.out.write_all(b"\n")
+    }
+
+    /// Writes the record `fill` put into the scratch buffer, and its newline.
+    fn line_with(&mut self, fill: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        fill(&mut buf);
+        buf.push(b'\n');
+        let r = self.out.write_all(&buf);
+        self.scratch = buf;
+        r
     }
 
     fn check(&mut self, r: io::Result<()>) -> io::Result<()> {
@@ -168,11 +187,8 @@ impl Reporter {
         }
         match self.format {
             Format::Ndjson => {
-                let r = self.line(&ConnectionRecord {
-                    ty: "connection",
-                    conn: c,
-                    go,
-                });
+                // `ndjson::connection` writes what `ConnectionRecord` serializes to.
+                let r = self.line_with(|b| ndjson::connection(b, c, go.as_ref()));
                 self.check(r)
             }
             Format::Json => {
@@ -219,7 +235,8 @@ impl Reporter {
         }
         match self.format {
             Format::Ndjson => {
-                let res = self.line(&DnsOut { ty: "dns", rec: r });
+                // `ndjson::dns` writes what `DnsOut` serializes to.
+                let res = self.line_with(|b| ndjson::dns(b, r));
                 self.check(res)
             }
             Format::Json => {
