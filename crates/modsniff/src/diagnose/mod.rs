@@ -48,7 +48,7 @@ struct Candidate {
 /// What one connection tells every detector.
 pub struct ConnFacts<'a> {
     pub c: &'a Connection,
-    pub tls: Option<TlsView>,
+    pub tls: Option<TlsView<'a>>,
     /// The name the client wanted (SNI, CONNECT target, Host, DNS).
     pub name: Option<String>,
     /// The connection is to an HTTP proxy (CONNECT or absolute-form requests, HTTPS_PROXY, or
@@ -288,7 +288,7 @@ impl Diagnoser {
             && self.leaf_keys.len() < MAX_ANSWERS_KEPT
         {
             self.leaf_keys
-                .entry(leaf.spki_sha256.clone())
+                .entry(leaf.spki_sha256.to_string())
                 .or_default()
                 .insert(lower.clone());
         }
