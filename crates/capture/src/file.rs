@@ -28,8 +28,9 @@ pub struct ReadLimits {
     pub max_caplen: u32,
 }
 
-/// Default read window: 1 MiB.
-pub const DEFAULT_BUFFER_SIZE: usize = 1 << 20;
+/// Default read window: 256 KiB (small enough to stay in a core's L2 cache between the
+/// read that fills it and the parsing that follows; 1 MiB measured ~3 % slower in whole runs).
+pub const DEFAULT_BUFFER_SIZE: usize = 1 << 18;
 /// Default cap on the read window, and on one pcapng block: 16 MiB.
 pub const DEFAULT_MAX_BUFFER_SIZE: usize = 16 << 20;
 /// Default largest captured length of one packet (Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD).
