@@ -10,7 +10,7 @@
 #                               a little faster than linearly: the q1 figure flatters it)
 #
 # Env: RUNS (default 3), DIR (corpus, default /tmp/bench-corpus), BIN (modsniff binary,
-# default: built here with --release), SHARED (default ../shared beside the repository).
+# default: built here with --release), FLOWS (examples/flows binary, likewise), SHARED (default ../shared beside the repository).
 # Needs ../shared/bench (make-corpus.sh, peers/); builds the corpus in $DIR if it is not
 # there, the pcapng copy with editcap, and the ep-floor peer in /tmp/peers-target.
 # Each row: wall median and min-max of RUNS runs, user+sys median, MB/s and Mpkt/s from the
@@ -32,6 +32,10 @@ fi
 if [ -z "${BIN:-}" ]; then
   (cd "$HERE" && cargo build --release -q -p modsniff)
   BIN=${CARGO_TARGET_DIR:-$HERE/target}/release/modsniff
+fi
+if [ -z "${FLOWS:-}" ]; then
+  (cd "$HERE" && cargo build --release -q -p modsniff-examples --example flows)
+  FLOWS=${CARGO_TARGET_DIR:-$HERE/target}/release/examples/flows
 fi
 FLOOR=/tmp/peers-target/release/ep-floor
 if [ ! -x "$FLOOR" ]; then
@@ -76,6 +80,9 @@ ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
 row cat "$DIR/corpus.pcap" cat "$DIR/corpus.pcap"
 row ep-floor "$DIR/corpus.pcap" "$FLOOR" "$DIR/corpus.pcap"
+# The foundation alone (issue 3's figure): decode + flows + reassembly, no app decoders, no
+# records (examples/flows.rs --summary embeds modsniff-core that way).
+row foundation "$DIR/corpus.pcap" "$FLOWS" --summary "$DIR/corpus.pcap"
 for t in 1 2; do
   for f in corpus-q1.pcap corpus-h1.pcap corpus.pcap corpus.pcapng; do
     row "modsniff-t$t-${f#corpus}" "$DIR/$f" "$BIN" read --format ndjson --threads "$t" "$DIR/$f"
@@ -86,6 +93,7 @@ row modsniff-t1-text "$DIR/corpus.pcap" "$BIN" read --format text --threads 1 "$
 row modsniff-t1-norecords "$DIR/corpus.pcap" "$BIN" read --format ndjson --threads 1 --host 192.0.2.255 "$DIR/corpus.pcap"
 echo
 echo "modsniff 1 thread / ep-floor wall, full corpus:   $(ratio "${WALL[modsniff-t1-.pcap]}" "${WALL[ep-floor]}")x the floor's time"
+echo "foundation / ep-floor wall, full corpus:          $(ratio "${WALL[foundation]}" "${WALL[ep-floor]}")x the floor's time"
 echo "2 threads speed-up (t1 wall / t2 wall), full:     $(ratio "${WALL[modsniff-t1-.pcap]}" "${WALL[modsniff-t2-.pcap]}")x"
 echo "2 threads speed-up, pcapng:                       $(ratio "${WALL[modsniff-t1-.pcapng]}" "${WALL[modsniff-t2-.pcapng]}")x"
 if [ "$MODE" = full ]; then

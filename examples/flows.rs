@@ -1,5 +1,7 @@
 //! Lists a capture's TCP connections with Zeek's conn_state and history, embedding
 //! modsniff-core: `cargo run --release -p modsniff-examples --example flows -- capture.pcap`.
+//! With `--summary` it prints only the totals: bench/run.sh times decode + flows +
+//! reassembly that way (the foundation's figure), without the cost of printing rows.
 
 use modsniff_capture::FileSource;
 use modsniff_core::flow::Transport;
@@ -7,8 +9,13 @@ use modsniff_core::{Config, Engine, Event};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let Some(path) = std::env::args_os().nth(1) else {
-        eprintln!("usage: flows CAPTURE (pcap or pcapng; - for stdin)");
+    let mut args: Vec<_> = std::env::args_os().skip(1).collect();
+    let summary = args.first().is_some_and(|a| a == "--summary");
+    if summary {
+        args.remove(0);
+    }
+    let Some(path) = args.first() else {
+        eprintln!("usage: flows [--summary] CAPTURE (pcap or pcapng; - for stdin)");
         return ExitCode::from(2);
     };
     let mut src = match FileSource::open(path.as_ref()) {
@@ -26,6 +33,7 @@ fn main() -> ExitCode {
     let mut print = |ev: Event| {
         if let Event::Connection(c) = ev
             && c.transport == Transport::Tcp
+            && !summary
         {
             println!(
                 "{:>5}  {:<45} {:<6} {:<14} {:>9} {:>9}",
@@ -38,10 +46,12 @@ fn main() -> ExitCode {
             );
         }
     };
-    println!(
-        "{:>5}  {:<45} {:<6} {:<14} {:>9} {:>9}",
-        "id", "client -> server", "state", "history", "c bytes", "s bytes"
-    );
+    if !summary {
+        println!(
+            "{:>5}  {:<45} {:<6} {:<14} {:>9} {:>9}",
+            "id", "client -> server", "state", "history", "c bytes", "s bytes"
+        );
+    }
     loop {
         match src.next_packet() {
             Ok(Some(pkt)) => engine.push(&pkt, &mut print),

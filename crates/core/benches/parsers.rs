@@ -10,6 +10,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use modsniff_core::app::dns::parse_message;
 use modsniff_core::app::http::HttpDecoder;
 use modsniff_core::app::tls::client_hello;
+use modsniff_core::app::tls::fingerprint::FingerprintCache;
 use modsniff_core::app::{StreamCtx, StreamDecoder};
 use modsniff_core::event::Event;
 use modsniff_core::flow::{FlowKey, Side, Transport};
@@ -140,6 +141,17 @@ fn bench(c: &mut Criterion) {
             hellos
                 .iter()
                 .filter(|h| client_hello::parse(black_box(h)).is_ok())
+                .count()
+        })
+    });
+    // As the engine parses them: fingerprints from the shared cache after the first hello
+    // of each shape.
+    g.bench_function("tls_client_hello_cached", |b| {
+        let cache = FingerprintCache::default();
+        b.iter(|| {
+            hellos
+                .iter()
+                .filter(|h| client_hello::parse_cached(black_box(h), &cache).is_ok())
                 .count()
         })
     });

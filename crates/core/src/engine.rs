@@ -58,6 +58,49 @@ impl Flow {
     }
 }
 
+/// The whole second of packet time at which `flow` is due to end: linger after a close,
+/// after a DNS answer, else the idle timeout.
+fn deadline_of(l: &crate::config::Limits, flow: &Flow) -> u64 {
+    let t = match flow {
+        Flow::Tcp(c) if c.is_closed() => c.last_ts.saturating_add(l.close_linger),
+        Flow::Tcp(c) => c.last_ts.saturating_add(l.tcp_idle_timeout),
+        Flow::Udp(u) if u.is_dns && u.stats[1].packets > 0 => {
+            u.last_ts.saturating_add(l.close_linger)
+        }
+        Flow::Udp(u) => u.last_ts.saturating_add(l.udp_idle_timeout),
+    };
+    t.as_nanos() / 1_000_000_000 + 1
+}
+
+/// Gives a segment to its connection; the connection's id when this segment closed it.
+fn feed(
+    conn: &mut TcpConn,
+    src: SocketAddr,
+    ip: &IpInfo,
+    seg: &TcpSegment<'_>,
+    pkt: &Packet<'_>,
+    env: &mut ConnEnv<'_>,
+) -> Option<u64> {
+    let was_closed = conn.is_closed();
+    conn.on_segment(src, ip, seg, pkt.frame, pkt.ts, env);
+    (!was_closed && conn.is_closed()).then_some(conn.id)
+}
+
+/// Counts a datagram on its flow: (whether it was the DNS flow's first answer, is_dns, id).
+/// The first answer on a DNS flow ends its wait: it lingers instead of idling for the UDP
+/// timeout, so answered lookups don't fill the flow table.
+fn udp_datagram(
+    flow: &mut UdpFlow,
+    src: SocketAddr,
+    ip: &IpInfo,
+    payload: &[u8],
+    pkt: &Packet<'_>,
+) -> (bool, bool, u64) {
+    flow.on_datagram(src, ip, payload.len(), pkt.frame, pkt.ts);
+    let answered_now = flow.is_dns && flow.stats[1].packets == 1 && src == flow.server;
+    (answered_now, flow.is_dns, flow.id)
+}
+
 /// Packets in, events out.
 pub struct Engine {
     config: Config,
@@ -203,6 +246,8 @@ impl Engine {
         self.sweep(self.now, sink);
         self.dns.advance(self.now, &mut self.dns_out);
         let stall_after = self.config.limits.stall_after;
+        // Reported in connection order, not the table's hash order.
+        let mut stalls = Vec::new();
         for flow in self.flows.values_mut() {
             if let Flow::Tcp(c) = flow
                 && !c.stall_reported
@@ -210,7 +255,7 @@ impl Engine {
                 && self.now.since(c.last_ts) >= stall_after
             {
                 c.stall_reported = true;
-                sink.event(Event::Stall(Box::new(Stall {
+                stalls.push(Box::new(Stall {
                     conn_id: c.id,
                     client: c.client,
                     server: c.server,
@@ -218,8 +263,12 @@ impl Engine {
                     since: c.last_ts,
                     idle: self.now.since(c.last_ts),
                     last_frame: c.last_frame,
-                })));
+                }));
             }
+        }
+        stalls.sort_unstable_by_key(|s| s.conn_id);
+        for s in stalls {
+            sink.event(Event::Stall(s));
         }
         self.flush_dns(sink);
     }
@@ -268,27 +317,18 @@ impl Engine {
     }
 
     fn deadline(&self, flow: &Flow) -> u64 {
-        let l = &self.config.limits;
-        let t = match flow {
-            Flow::Tcp(c) if c.is_closed() => c.last_ts.saturating_add(l.close_linger),
-            Flow::Tcp(c) => c.last_ts.saturating_add(l.tcp_idle_timeout),
-            Flow::Udp(u) if u.is_dns && u.stats[1].packets > 0 => {
-                u.last_ts.saturating_add(l.close_linger)
-            }
-            Flow::Udp(u) => u.last_ts.saturating_add(l.udp_idle_timeout),
-        };
-        t.as_nanos() / 1_000_000_000 + 1
+        deadline_of(&self.config.limits, flow)
     }
 
+    /// (Re)schedules the flow's deadline: one table lookup (this runs for every new flow and
+    /// every close).
     fn schedule(&mut self, key: FlowKey) {
-        let Some(flow) = self.flows.get(&key) else {
+        let Some(flow) = self.flows.get_mut(&key) else {
             return;
         };
-        let d = self.deadline(flow);
+        let d = deadline_of(&self.config.limits, flow);
+        *flow.scheduled_mut() = d;
         let id = flow.id();
-        if let Some(f) = self.flows.get_mut(&key) {
-            *f.scheduled_mut() = d;
-        }
         self.expiry.entry(d).or_default().push((key, id));
     }
 
@@ -430,6 +470,61 @@ impl Engine {
         let dst = SocketAddr::new(ip.dst, seg.dst_port);
         let (key, _) = FlowKey::new(Transport::Tcp, src, dst);
         let pure_syn = seg.flags.syn() && !seg.flags.ack();
+        let decode_apps = !self.config.no_app_decoders;
+        // The common case first, with one table lookup: a segment of a known connection that
+        // is not a SYN reusing its ports.
+        let fed = match self.flows.get_mut(&key) {
+            Some(Flow::Tcp(conn)) if !(pure_syn && conn.is_reuse_syn(src, seg.seq)) => {
+                let mut env = ConnEnv {
+                    limits: &self.config.limits,
+                    reasm_limits: &self.reasm_limits,
+                    budget: &mut self.budget,
+                    stream: StreamEnv {
+                        tls: &self.config.tls,
+                        dns: &mut self.dns,
+                        dns_out: &mut self.dns_out,
+                        stats: &mut self.stats,
+                        conn_id: conn.id,
+                        client: conn.client,
+                        server: conn.server,
+                    },
+                    decode_apps,
+                };
+                Some(feed(conn, src, ip, seg, pkt, &mut env))
+            }
+            _ => None,
+        };
+        let closed_now = match fed {
+            Some(closed_now) => closed_now,
+            None => match self.new_tcp(key, src, dst, ip, seg, pkt, sink) {
+                Some(closed_now) => closed_now,
+                None => return,
+            },
+        };
+        // Closing moves the deadline earlier (idle timeout -> linger): schedule it again; the
+        // later entry is skipped when it comes due.
+        if let Some(id) = closed_now {
+            self.schedule(key);
+            self.lingering.push_back((key, id));
+            self.cut_lingering(sink);
+        }
+    }
+
+    /// A segment with no connection to go to, or a SYN reusing a connection's ports: ends
+    /// the old connection, starts a new one (or counts a late packet of a closed one), and
+    /// feeds it the segment. None when the segment was not taken.
+    #[allow(clippy::too_many_arguments)]
+    fn new_tcp(
+        &mut self,
+        key: FlowKey,
+        src: SocketAddr,
+        dst: SocketAddr,
+        ip: &IpInfo,
+        seg: &TcpSegment<'_>,
+        pkt: &Packet<'_>,
+        sink: &mut impl Sink,
+    ) -> Option<Option<u64>> {
+        let pure_syn = seg.flags.syn() && !seg.flags.ack();
         // Port reuse: a SYN with a new initial sequence number starts a new connection.
         if pure_syn
             && let Some(Flow::Tcp(c)) = self.flows.get(&key)
@@ -446,7 +541,7 @@ impl Engine {
         if !self.flows.contains_key(&key) {
             if !pure_syn && self.is_late(&key, pkt.ts) {
                 self.stats.anomaly("packet_after_close");
-                return;
+                return None;
             }
             self.make_room(sink);
             let id = self.new_id();
@@ -459,7 +554,7 @@ impl Engine {
         let decode_apps = !self.config.no_app_decoders;
         let Some(Flow::Tcp(conn)) = self.flows.get_mut(&key) else {
             // A UDP flow cannot share a TCP key (the transport is part of it).
-            return;
+            return None;
         };
         let mut env = ConnEnv {
             limits: &self.config.limits,
@@ -476,16 +571,7 @@ impl Engine {
             },
             decode_apps,
         };
-        let was_closed = conn.is_closed();
-        conn.on_segment(src, ip, seg, pkt.frame, pkt.ts, &mut env);
-        // Closing moves the deadline earlier (idle timeout -> linger): schedule it again; the
-        // later entry is skipped when it comes due.
-        if !was_closed && conn.is_closed() {
-            let id = conn.id;
-            self.schedule(key);
-            self.lingering.push_back((key, id));
-            self.cut_lingering(sink);
-        }
+        Some(feed(conn, src, ip, seg, pkt, &mut env))
     }
 
     /// Ends the earliest-closed connections beyond `max_closed_lingering`.
@@ -518,21 +604,29 @@ impl Engine {
         let src = SocketAddr::new(ip.src, sport);
         let dst = SocketAddr::new(ip.dst, dport);
         let (key, _) = FlowKey::new(Transport::Udp, src, dst);
-        if !self.flows.contains_key(&key) {
-            self.make_room(sink);
-            let id = self.new_id();
-            self.flows
-                .insert(key, Flow::Udp(Box::new(UdpFlow::new(id, src, dst, pkt.ts))));
-            self.schedule(key);
-        }
-        let Some(Flow::Udp(flow)) = self.flows.get_mut(&key) else {
-            return;
+        // One lookup for a datagram of a known flow.
+        let seen = match self.flows.get_mut(&key) {
+            Some(Flow::Udp(flow)) => Some(udp_datagram(flow, src, ip, payload, pkt)),
+            _ => None,
         };
-        flow.on_datagram(src, ip, payload.len(), pkt.frame, pkt.ts);
-        // The first answer on a DNS flow ends its wait: linger instead of the UDP idle
-        // timeout, so answered lookups don't fill the flow table.
-        let answered_now = flow.is_dns && flow.stats[1].packets == 1 && src == flow.server;
-        let (is_dns, id) = (flow.is_dns, flow.id);
+        let (answered_now, is_dns, id) = match seen {
+            Some(s) => s,
+            None => {
+                if self.flows.contains_key(&key) {
+                    // A TCP flow cannot share a UDP key (the transport is part of it).
+                    return;
+                }
+                self.make_room(sink);
+                let id = self.new_id();
+                self.flows
+                    .insert(key, Flow::Udp(Box::new(UdpFlow::new(id, src, dst, pkt.ts))));
+                self.schedule(key);
+                let Some(Flow::Udp(flow)) = self.flows.get_mut(&key) else {
+                    return;
+                };
+                udp_datagram(flow, src, ip, payload, pkt)
+            }
+        };
         if answered_now {
             self.schedule(key);
         }

@@ -16,8 +16,8 @@ const IPPROTO_IPV6: u8 = 41;
 const IPPROTO_GRE: u8 = 47;
 const IPPROTO_ICMP: u8 = 1;
 const IPPROTO_ICMPV6: u8 = 58;
-const UDP_PORT_VXLAN: u16 = 4789;
-const UDP_PORT_TEREDO: u16 = 3544;
+pub(super) const UDP_PORT_VXLAN: u16 = 4789;
+pub(super) const UDP_PORT_TEREDO: u16 = 3544;
 
 /// The IP header fields the flow table and the diagnosis use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,7 +156,6 @@ impl<'a> DecodedPacket<'a> {
     }
 }
 
-/// Decodes one captured frame.
 /// The last IPv6 Fragment header in a chain of extension headers starting with type `first`:
 /// (identification, byte offset, more fragments). Stops at the first header that is not an
 /// extension header or does not fit.
@@ -200,7 +199,20 @@ fn v6_fragment_header(first: Option<u8>, mut exts: &[u8]) -> Option<(u32, u32, b
     }
 }
 
+/// Decodes one captured frame.
+///
+/// Plain TCP/UDP over IPv4/IPv6 takes the fast path (`fast.rs`, fixed offsets); everything
+/// else, and anything odd about those, goes through etherparse's lax slicing in `decode_lax`.
+/// Both give the same result for every frame the fast path accepts.
+#[inline]
 pub fn decode(linktype: LinkType, data: &[u8]) -> DecodedPacket<'_> {
+    super::fast::decode_or(linktype, data, || decode_lax(linktype, data))
+}
+
+/// Decodes one captured frame with etherparse's lax slicing only: the reference the fast path
+/// is tested against, and the path for everything it declines.
+#[doc(hidden)]
+pub fn decode_lax(linktype: LinkType, data: &[u8]) -> DecodedPacket<'_> {
     match link::split(linktype, data) {
         Ok(net) => decode_network(net, 0),
         Err(e) => DecodedPacket::stopped(e, Layer::Link),
@@ -489,7 +501,7 @@ pub fn udp_from_bytes(b: &[u8]) -> Option<(u16, u16, &[u8])> {
 
 /// Window scale and SACK presence, walking the options by hand (cheaper than building
 /// etherparse's option enums for every segment).
-fn tcp_options(mut opts: &[u8]) -> (Option<u8>, bool) {
+pub(super) fn tcp_options(mut opts: &[u8]) -> (Option<u8>, bool) {
     let (mut ws, mut sack) = (None, false);
     while let Some((&kind, rest)) = opts.split_first() {
         match kind {

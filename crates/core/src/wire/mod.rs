@@ -13,9 +13,14 @@
 //! IP-in-IP), and the headers that ICMP errors quote.
 
 pub mod decode;
+mod fast;
 pub mod link;
 
-pub use decode::{DecodedPacket, IpInfo, L4, TcpFlags, TcpSegment, UdpDatagram, decode};
+pub use decode::{
+    DecodedPacket, IpInfo, L4, TcpFlags, TcpSegment, UdpDatagram, decode, decode_lax,
+};
+#[doc(hidden)]
+pub use fast::decode_fast;
 
 use std::fmt;
 

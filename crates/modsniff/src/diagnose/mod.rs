@@ -23,7 +23,8 @@ use modsniff_core::app::dns::DnsRecord;
 use modsniff_core::event::{Connection, Evidence};
 use modsniff_core::flow::Transport;
 use modsniff_core::time::Timestamp;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use tlsview::TlsView;
 
@@ -47,7 +48,7 @@ struct Candidate {
 /// What one connection tells every detector.
 pub struct ConnFacts<'a> {
     pub c: &'a Connection,
-    pub tls: Option<TlsView>,
+    pub tls: Option<TlsView<'a>>,
     /// The name the client wanted (SNI, CONNECT target, Host, DNS).
     pub name: Option<String>,
     /// The connection is to an HTTP proxy (CONNECT or absolute-form requests, HTTPS_PROXY, or
@@ -130,20 +131,20 @@ impl Diagnoser {
             settings,
             candidates: Vec::new(),
             dropped: 0,
-            ttl_by_ip: HashMap::new(),
-            ok_names: HashMap::new(),
-            ok_addrs: HashMap::new(),
+            ttl_by_ip: HashMap::default(),
+            ok_names: HashMap::default(),
+            ok_addrs: HashMap::default(),
             dns: BTreeMap::new(),
-            connected_names: HashSet::new(),
-            tcp_server_ips: HashSet::new(),
+            connected_names: HashSet::default(),
+            tcp_server_ips: HashSet::default(),
             go_endpoints: BTreeMap::new(),
             answers: Vec::new(),
-            udp_ttl: HashMap::new(),
-            resolver_ttls: HashMap::new(),
-            leaf_keys: HashMap::new(),
+            udp_ttl: HashMap::default(),
+            resolver_ttls: HashMap::default(),
+            leaf_keys: HashMap::default(),
             last_ts: Timestamp::ZERO,
             tracking_dropped: 0,
-            alike: HashMap::new(),
+            alike: HashMap::default(),
         }
     }
 
@@ -261,13 +262,14 @@ impl Diagnoser {
         };
         // The CONNECT target names the real server; the TCP peer is the proxy.
         let target = proxy::connect_target(c).or(name);
-        if let Some(n) = &target {
-            let lower = n.to_ascii_lowercase();
+        // The target's name in lower case, computed once for the maps below.
+        let lower = target.as_ref().map(|n| n.to_ascii_lowercase());
+        if let (Some(n), Some(lower)) = (&target, &lower) {
             if has_room(
                 self.connected_names.len(),
-                self.connected_names.contains(&lower),
+                self.connected_names.contains(lower),
             ) {
-                self.connected_names.insert(lower);
+                self.connected_names.insert(lower.clone());
             } else {
                 self.tracking_dropped += 1;
             }
@@ -280,15 +282,15 @@ impl Diagnoser {
         if let Some(min) = c.server_stats.ttl_min {
             self.note_ttl(c.server.ip(), min, c.server_stats.ttl_max.unwrap_or(min));
         }
-        if let (Some(t), Some(n)) = (&tls, &target)
+        if let (Some(t), Some(lower)) = (&tls, &lower)
             && let Some(leaf) = t.certificates.first()
             && !leaf.spki_sha256.is_empty()
             && self.leaf_keys.len() < MAX_ANSWERS_KEPT
         {
             self.leaf_keys
-                .entry(leaf.spki_sha256.clone())
+                .entry(leaf.spki_sha256.to_string())
                 .or_default()
-                .insert(n.to_ascii_lowercase());
+                .insert(lower.clone());
         }
         let facts = ConnFacts {
             c,
@@ -312,8 +314,7 @@ impl Diagnoser {
             self.push(Some(c), target.clone(), f, soft);
         }
         if !failed && succeeded(&facts) {
-            if let Some(n) = &target {
-                let lower = n.to_ascii_lowercase();
+            if let Some(lower) = lower {
                 if has_room(self.ok_names.len(), self.ok_names.contains_key(&lower)) {
                     let span = self.ok_names.entry(lower).or_insert(OkSpan {
                         latest_start: c.ts_first,

@@ -65,25 +65,29 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     let Some(hello) = &t.client_hello else {
         return false;
     };
-    let target = addr(c.server);
-    let name = f.name.clone().or(hello.sni.clone());
-    let hello_ev = ev(
-        hello.last_frame.max(hello.first_frame),
-        hello.ts,
-        format!(
-            "ClientHello{}{}",
-            hello
-                .sni
-                .as_ref()
-                .map(|s| format!(" SNI={s}"))
-                .unwrap_or_default(),
-            if hello.segments > 1 {
-                format!(" ({} TCP segments)", hello.segments)
-            } else {
-                String::new()
-            }
-        ),
-    );
+    // `ip:port` in the texts below (Display, as `addr`): built only when a finding is.
+    let target = c.server;
+    let name = f.name.clone().or(hello.sni.map(str::to_string));
+    // The ClientHello's evidence line, built only for a finding (most connections have none).
+    let hello_ev = || {
+        ev(
+            hello.last_frame.max(hello.first_frame),
+            hello.ts,
+            format!(
+                "ClientHello{}{}",
+                hello
+                    .sni
+                    .as_ref()
+                    .map(|s| format!(" SNI={s}"))
+                    .unwrap_or_default(),
+                if hello.segments > 1 {
+                    format!(" ({} TCP segments)", hello.segments)
+                } else {
+                    String::new()
+                }
+            ),
+        )
+    };
     let base =
         |kind, severity, actor, summary: String, go: Option<String>, remedy: String, evidence| {
             Finding {
@@ -93,7 +97,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 actor,
                 connection: Some(c.id),
                 server_name: name.clone(),
-                server: Some(target.clone()),
+                server: Some(addr(target)),
                 summary,
                 likely_go_error: go,
                 remedy: Some(remedy),
@@ -143,7 +147,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             )
         };
         let mut evidence = vec![
-            hello_ev.clone(),
+            hello_ev(),
             ev(r.packet, Some(r.ts), format!("RST (TTL {})", r.ttl)),
         ];
         if let Some(ttl) = c.server_stats.ttl_min
@@ -178,7 +182,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     if let Some(a) = t.alerts.iter().find(|a| !a.encrypted && a.level != Some(1)) {
         let desc = a
             .description_name
-            .clone()
+            .map(str::to_string)
             .unwrap_or_else(|| format!("alert {}", a.description.unwrap_or(0)));
         let from_server = a.from == Side::Server;
         // A client that rejects the certificate is the interception case, judged below.
@@ -217,10 +221,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             } else {
                 "The client rejected the server's handshake: see the go error.".to_string()
             };
-            let evidence = vec![
-                hello_ev.clone(),
-                ev(a.frame, a.ts, format!("TLS alert {desc}")),
-            ];
+            let evidence = vec![hello_ev(), ev(a.frame, a.ts, format!("TLS alert {desc}"))];
             out.push((
                 base(
                     FindingKind::HandshakeAborted,
@@ -266,7 +267,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 summary,
                 None,
                 "Usually harmless; if a TLS-inspecting middlebox is the cause, its certificate is what to check.".into(),
-                vec![hello_ev.clone(), ev(sh.frame, None, format!("ServerHello {}", version_name(sh.version)))],
+                vec![hello_ev(), ev(sh.frame, None, format!("ServerHello {}", version_name(sh.version)))],
             ),
             false,
         ));
@@ -297,7 +298,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     summary,
                     Some("tls: failed to verify certificate: x509: certificate signed by unknown authority".into()),
                     "A TLS-inspecting middlebox answers for the server: install its CA certificate (SSL_CERT_FILE=/path/to/corp-ca.pem) or ask for proxy.golang.org and sum.golang.org to be exempted from inspection.".into(),
-                    vec![hello_ev.clone(), ev(sh.frame, None, "ServerHello (TLS 1.3)"), ev(frame, None, "encrypted alert from the client")],
+                    vec![hello_ev(), ev(sh.frame, None, "ServerHello (TLS 1.3)"), ev(frame, None, "encrypted alert from the client")],
                 ),
                 false,
             ));
@@ -314,7 +315,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 summary,
                 Some("tls: failed to verify certificate: x509: certificate signed by unknown authority".into()),
                 "If a TLS-inspecting proxy is in the path, install its CA certificate (SSL_CERT_FILE=/path/to/ca.pem) or ask for proxy.golang.org to be exempted.".into(),
-                vec![hello_ev.clone(), ev(sh.frame, None, "ServerHello (TLS 1.3)"), ev(frame, None, "encrypted alert from the client")],
+                vec![hello_ev(), ev(sh.frame, None, "ServerHello (TLS 1.3)"), ev(frame, None, "encrypted alert from the client")],
             ),
             false,
         ));
@@ -345,7 +346,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     ),
                     None,
                     "If this interception is not intended, tell the security team; module checksums are still verified by GOSUMDB.".into(),
-                    vec![hello_ev.clone(), ev(sh.frame, None, "ServerHello (TLS 1.3)")],
+                    vec![hello_ev(), ev(sh.frame, None, "ServerHello (TLS 1.3)")],
                 ),
                 false,
             ));
@@ -416,7 +417,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     summary,
                     Some("net/http: TLS handshake timeout".into()),
                     remedy,
-                    vec![hello_ev],
+                    vec![hello_ev()],
                 ),
                 true,
             ));
@@ -496,7 +497,11 @@ fn sender_of_server_packets(f: &ConnFacts<'_>, _d: &Diagnoser) -> Actor {
 
 /// A TLS-intercepting middlebox: an untrusted chain for a public name with at least one more
 /// sign, or a chain the client rejected.
-fn interception(f: &ConnFacts<'_>, d: &Diagnoser, hello_ev: &super::Evidence) -> Option<Finding> {
+fn interception(
+    f: &ConnFacts<'_>,
+    d: &Diagnoser,
+    hello_ev: &dyn Fn() -> super::Evidence,
+) -> Option<Finding> {
     let c = f.c;
     let t = f.tls.as_ref()?;
     let leaf = t.certificates.first()?;
@@ -583,7 +588,7 @@ fn interception(f: &ConnFacts<'_>, d: &Diagnoser, hello_ev: &super::Evidence) ->
     } else {
         " The client rejected it and aborted the handshake."
     });
-    let mut evidence = vec![hello_ev.clone()];
+    let mut evidence = vec![hello_ev()];
     if let Some(fr) = t.certificate_frame {
         evidence.push(super::ev(
             fr,

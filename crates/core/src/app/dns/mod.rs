@@ -23,8 +23,9 @@ pub use tcp::{DEFAULT_MAX_QUEUED_MESSAGES, DnsTcpDecoder, DnsTcpStats};
 
 use crate::flow::Transport;
 use crate::time::{Duration, Timestamp};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 /// Where one DNS message was seen.
@@ -144,7 +145,8 @@ struct Open {
 /// Matches queries with responses, bounded.
 #[derive(Debug)]
 pub struct DnsTracker {
-    open: HashMap<Key, Open>,
+    /// Fx like the flow table: SipHash was ~1 % of a whole run for this one map.
+    open: FxHashMap<Key, Open>,
     /// Open queries in the order they were first seen, for timeouts and eviction. Entries
     /// whose query was answered stay until they reach the front (checked by `seq`).
     order: VecDeque<(Timestamp, u64, Key)>,
@@ -167,7 +169,7 @@ impl DnsTracker {
 
     pub fn with_limits(max_open: usize, timeout: Duration) -> Self {
         DnsTracker {
-            open: HashMap::new(),
+            open: FxHashMap::default(),
             order: VecDeque::new(),
             next_seq: 0,
             max_open: max_open.max(1),

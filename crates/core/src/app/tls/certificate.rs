@@ -7,7 +7,7 @@
 //! The chain is validated once per connection with rustls-webpki against webpki-roots plus
 //! the configured extra roots, at the capture's own time (the packet timestamp), never now.
 
-use super::fingerprint::sha256_hex;
+use super::fingerprint::{CacheBounds, CacheStats, cached, sha256_hex};
 use super::record::{hex, rfc3339};
 use rustc_hash::FxHashMap;
 use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
@@ -187,6 +187,93 @@ pub struct TrustStore {
     /// pure function of the DER, so the cache cannot change a result. Behind a mutex only so
     /// the store can be shared; one engine thread uses it.
     described: Mutex<FxHashMap<Box<[u8]>, CertificateInfo>>,
+    /// Chain validations already done, see [`TrustStore::validate_described`].
+    validated: Mutex<ValidationCache>,
+}
+
+#[derive(Debug, Default)]
+struct ValidationCache {
+    /// Reused for every key, so a lookup allocates nothing.
+    key: Vec<u8>,
+    results: FxHashMap<Box<[u8]>, (Validation, bool)>,
+    stats: CacheStats,
+}
+
+/// Chain validation results kept (one per chain, SNI and position of the capture time
+/// relative to the certificates' validity periods); when full the map is emptied.
+pub const MAX_VALIDATED_CHAINS: usize = 512;
+/// Largest key kept: the chain's DER plus a few bytes per certificate and the SNI. Larger
+/// chains are validated uncached.
+pub const MAX_VALIDATION_KEY: usize = 32 * 1024;
+
+const VALIDATION_BOUNDS: CacheBounds = CacheBounds {
+    entries: MAX_VALIDATED_CHAINS,
+    key_bytes: MAX_VALIDATION_KEY,
+};
+
+/// Where `t` lies relative to `[not_before, not_after]`, the way webpki's `check_validity`
+/// compares (`time < not_before` is not yet valid, `time > not_after` expired, both ends
+/// inclusive).
+fn validity_position(t: u64, not_before: i64, not_after: i64) -> u8 {
+    let t = i128::from(t);
+    if t < i128::from(not_before) {
+        0
+    } else if t > i128::from(not_after) {
+        2
+    } else {
+        1
+    }
+}
+
+/// Writes the validation cache key of `chain` into `out`, or returns false when there is no
+/// exact one (a certificate x509-parser could not date, or not every certificate described).
+///
+/// Why the key determines the result: [`TrustStore::validate`] is a function of the chain's
+/// DER, the SNI, the leaf's self-issued flag, the trust anchors (fixed per store; the cache
+/// lives in the store) and the time. webpki reads the time in one place only,
+/// `check_validity` of each certificate it puts on a candidate path, all of which come from
+/// `chain` (anchors have no validity; no revocation is checked), and it only compares it
+/// with that certificate's notBefore and notAfter. The errors that carry the time
+/// (`CertExpired`, `CertNotValidYet`) become `Expired` / `NotYetValid` without it. So two
+/// times give the same result when every certificate's comparison comes out the same, and
+/// the key holds that comparison for each certificate instead of the time. The bounds come
+/// from x509-parser, which reads strict DER times (`YYMMDDhhmmssZ` with the RFC 5280 pivot
+/// at 50, `YYYYMMDDhhmmssZ`) as webpki does; a time only x509-parser accepts (an offset,
+/// fractions, missing seconds) makes webpki fail that certificate with `BadDerTime` at any
+/// time, so the finer key is still exact.
+fn validation_key(
+    chain: &[&[u8]],
+    certs: &[CertificateInfo],
+    sni: Option<&str>,
+    unix_secs: u64,
+    leaf_self_issued: bool,
+    out: &mut Vec<u8>,
+) -> bool {
+    if chain.len() != certs.len() {
+        return false;
+    }
+    out.push(u8::from(leaf_self_issued));
+    match sni {
+        None => out.push(0),
+        Some(name) => {
+            out.push(1);
+            out.extend_from_slice(&(name.len() as u64).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+        }
+    }
+    out.extend_from_slice(&(chain.len() as u64).to_le_bytes());
+    for (der, info) in chain.iter().zip(certs) {
+        let (Some(nb), Some(na)) = (info.not_before_unix, info.not_after_unix) else {
+            return false;
+        };
+        if info.der_len != der.len() || out.len() + der.len() > MAX_VALIDATION_KEY {
+            return false;
+        }
+        out.push(validity_position(unix_secs, nb, na));
+        out.extend_from_slice(&(der.len() as u64).to_le_bytes());
+        out.extend_from_slice(der);
+    }
+    true
 }
 
 /// Certificates kept in the description cache; when full it is emptied (a capture with
@@ -213,6 +300,7 @@ impl TrustStore {
             public: anchors(&[public_extra]),
             all: (!user_extra.is_empty()).then(|| anchors(&[public_extra, user_extra])),
             described: Mutex::new(FxHashMap::default()),
+            validated: Mutex::new(ValidationCache::default()),
         }
     }
 
@@ -259,6 +347,51 @@ impl TrustStore {
         let all = verify(chain, sni, unix_secs, all, leaf_self_issued);
         let via_user = all == Validation::Valid;
         (all, via_user)
+    }
+}
+
+impl TrustStore {
+    /// [`TrustStore::validate`] of a chain whose certificates were described (`certs[i]` is
+    /// `describe(i, chain[i])`), from the cache when the same chain was validated for the
+    /// same SNI at a time on the same side of every certificate's validity bounds (see
+    /// [`validation_key`]). Servers send the same chain on every connection, and webpki's
+    /// path building was ~3 % of a full analysis.
+    pub fn validate_described(
+        &self,
+        chain: &[&[u8]],
+        certs: &[CertificateInfo],
+        sni: Option<&str>,
+        unix_secs: u64,
+    ) -> (Validation, bool) {
+        let leaf_self_issued = certs.first().is_some_and(|c| c.self_issued);
+        let compute = || self.validate(chain, sni, unix_secs, leaf_self_issued);
+        let Ok(mut guard) = self.validated.lock() else {
+            return compute();
+        };
+        let ValidationCache {
+            key,
+            results,
+            stats,
+        } = &mut *guard;
+        key.clear();
+        if !validation_key(chain, certs, sni, unix_secs, leaf_self_issued, key) {
+            stats.uncached += 1;
+            return compute();
+        }
+        cached(results, key, VALIDATION_BOUNDS, stats, compute)
+    }
+
+    /// What the validation cache did.
+    pub fn validation_cache_stats(&self) -> CacheStats {
+        self.validated.lock().map(|c| c.stats).unwrap_or_default()
+    }
+
+    /// Validation results held.
+    pub fn validation_cache_len(&self) -> usize {
+        self.validated
+            .lock()
+            .map(|c| c.results.len())
+            .unwrap_or_default()
     }
 }
 

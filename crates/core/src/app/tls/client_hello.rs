@@ -4,7 +4,7 @@
 //! is walked here by type and length, so that one extension tls-parser rejects does not lose
 //! the ones after it, and the type codes keep the order and GREASE values of the wire.
 
-use super::fingerprint;
+use super::fingerprint::{ClientFingerprints, FingerprintCache, HelloShape};
 use super::record::{
     CipherSuite, ExtensionType, GroupInfo, NamedGroup, SignatureScheme, TlsVersion,
 };
@@ -20,28 +20,76 @@ pub struct RawExtension<'a> {
     pub data: &'a [u8],
 }
 
-/// Walks an extension block. Stops at the first extension whose length runs past the block
-/// and reports that as `truncated`.
-pub fn split_extensions(mut block: &[u8]) -> (Vec<RawExtension<'_>>, bool) {
-    let mut out = Vec::new();
-    while !block.is_empty() {
-        let Some((hdr, _)) = block.split_at_checked(4) else {
-            return (out, true);
-        };
-        let [t0, t1, l0, l1] = [hdr.first(), hdr.get(1), hdr.get(2), hdr.get(3)]
-            .map(|b| b.copied().unwrap_or_default());
-        let len = usize::from(u16::from_be_bytes([l0, l1]));
-        let Some((whole, rest)) = block.split_at_checked(4 + len) else {
-            return (out, true);
-        };
-        out.push(RawExtension {
-            ext_type: ExtensionType(u16::from_be_bytes([t0, t1])),
-            whole,
-            data: whole.get(4..).unwrap_or_default(),
-        });
-        block = rest;
+/// Walks an extension block without allocating. Stops at the first extension whose length
+/// runs past the block and then reports `truncated`.
+#[derive(Clone, Debug)]
+pub struct Extensions<'a> {
+    block: &'a [u8],
+    truncated: bool,
+}
+
+impl<'a> Extensions<'a> {
+    pub fn new(block: &'a [u8]) -> Self {
+        Extensions {
+            block,
+            truncated: false,
+        }
     }
-    (out, false)
+
+    /// The walk stopped on an extension running past the block (known once it ended).
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+}
+
+impl<'a> Iterator for Extensions<'a> {
+    type Item = RawExtension<'a>;
+
+    fn next(&mut self) -> Option<RawExtension<'a>> {
+        if self.block.is_empty() {
+            return None;
+        }
+        let parsed = self.block.split_first_chunk::<4>().and_then(|(hdr, _)| {
+            let [t0, t1, l0, l1] = *hdr;
+            let len = usize::from(u16::from_be_bytes([l0, l1]));
+            let (whole, rest) = self.block.split_at_checked(4 + len)?;
+            Some((
+                RawExtension {
+                    ext_type: ExtensionType(u16::from_be_bytes([t0, t1])),
+                    whole,
+                    data: whole.get(4..).unwrap_or_default(),
+                },
+                rest,
+            ))
+        });
+        match parsed {
+            Some((ext, rest)) => {
+                self.block = rest;
+                Some(ext)
+            }
+            None => {
+                self.truncated = true;
+                self.block = &[];
+                None
+            }
+        }
+    }
+}
+
+/// Extension types whose contents we read through tls-parser: the others are skipped
+/// without a call (tls-parser would build owned values for them, a 1.2 KB post-quantum key
+/// share among them, only for them to be dropped). Only these types map to the
+/// `TlsExtension` variants [`parse`] looks at.
+fn content_wanted(t: ExtensionType) -> bool {
+    matches!(
+        t,
+        ExtensionType::SERVER_NAME
+            | ExtensionType::SUPPORTED_GROUPS
+            | ExtensionType::EC_POINT_FORMATS
+            | ExtensionType::SIGNATURE_ALGORITHMS
+            | ExtensionType::ALPN
+            | ExtensionType::SUPPORTED_VERSIONS
+    )
 }
 
 /// Everything we keep from a ClientHello. Code points serialize as hex strings ("0x0303").
@@ -98,6 +146,16 @@ pub struct ClientHello {
 
 /// Parses a ClientHello body (after the 4-byte handshake header).
 pub fn parse(body: &[u8]) -> Result<ClientHello, &'static str> {
+    parse_with(body, None)
+}
+
+/// [`parse`], with the fingerprints taken from `cache` when a hello of the same shape was
+/// seen before (the result is the same).
+pub fn parse_cached(body: &[u8], cache: &FingerprintCache) -> Result<ClientHello, &'static str> {
+    parse_with(body, Some(cache))
+}
+
+fn parse_with(body: &[u8], cache: Option<&FingerprintCache>) -> Result<ClientHello, &'static str> {
     let (_, ch) =
         tls_parser::parse_tls_handshake_client_hello(body).map_err(|_| "malformed client hello")?;
     let mut out = ClientHello {
@@ -107,9 +165,10 @@ pub fn parse(body: &[u8]) -> Result<ClientHello, &'static str> {
         handshake_length: body.len(),
         ..ClientHello::default()
     };
-    let (exts, truncated) = split_extensions(ch.ext.unwrap_or_default());
-    out.extensions_truncated = truncated;
-    for e in &exts {
+    let exts = Extensions::new(ch.ext.unwrap_or_default());
+    out.extensions = Vec::with_capacity(exts.clone().count());
+    let mut exts = exts;
+    for e in exts.by_ref() {
         out.extensions.push(e.ext_type);
         match e.ext_type {
             ExtensionType::PRE_SHARED_KEY => out.psk = true,
@@ -123,6 +182,9 @@ pub fn parse(body: &[u8]) -> Result<ClientHello, &'static str> {
                     .collect()
             }
             _ => {}
+        }
+        if !content_wanted(e.ext_type) {
+            continue;
         }
         let Ok((_, parsed)) = tls_parser::parse_tls_client_hello_extension(e.whole) else {
             continue;
@@ -153,16 +215,21 @@ pub fn parse(body: &[u8]) -> Result<ClientHello, &'static str> {
             _ => {}
         }
     }
+    out.extensions_truncated = exts.truncated();
     out.pq_key_share = out.key_share.iter().any(|g| g.id.is_post_quantum());
     out.grease = out.versions.iter().any(|v| v.is_grease())
         || out.cipher_suites.iter().any(|c| c.is_grease())
         || out.extensions.iter().any(|e| e.is_grease())
         || out.groups.iter().any(|g| g.id.is_grease());
-    out.ja3_string = fingerprint::ja3_string(&out);
-    out.ja3 = fingerprint::md5_hex(out.ja3_string.as_bytes());
-    let (ja4, ja4_r) = fingerprint::ja4(&out);
-    out.ja4 = ja4;
-    out.ja4_r = ja4_r;
+    let shape = HelloShape::of(&out);
+    let fp = match cache {
+        Some(c) => c.client(&shape),
+        None => ClientFingerprints::of(&shape),
+    };
+    out.ja3_string = fp.ja3_string;
+    out.ja3 = fp.ja3;
+    out.ja4 = fp.ja4;
+    out.ja4_r = fp.ja4_r;
     Ok(out)
 }
 

@@ -266,6 +266,16 @@ impl Conn {
 
 /// All TCP connections of a capture, decoded as TLS, keyed by (client, server).
 fn run_capture(path: &str) -> HashMap<(SocketAddr, SocketAddr), TlsInfo> {
+    run_capture_with(path, None)
+}
+
+/// [`run_capture`] with every decoder made from `shared` (as the engine does: one trust
+/// store and fingerprint cache for all connections), or from a fresh configuration each
+/// (no cache ever hit) when `None`.
+fn run_capture_with(
+    path: &str,
+    shared: Option<&TlsConfig>,
+) -> HashMap<(SocketAddr, SocketAddr), TlsInfo> {
     let mut conns: HashMap<(SocketAddr, SocketAddr), Conn> = HashMap::new();
     for p in read_packets(path) {
         let key = if p.src < p.dst {
@@ -286,7 +296,10 @@ fn run_capture(path: &str) -> HashMap<(SocketAddr, SocketAddr), TlsInfo> {
             };
             Conn {
                 client,
-                dec: TlsDecoder::new(&TlsConfig::default()),
+                dec: match shared {
+                    Some(config) => TlsDecoder::new(config),
+                    None => TlsDecoder::new(&TlsConfig::default()),
+                },
                 dirs: Default::default(),
                 started: [false; 2],
                 dead: false,
@@ -586,4 +599,38 @@ fn corpus_ja3_matches_tshark() {
     }
     assert!(checked >= 109, "{checked}");
     assert!(bad.is_empty(), "{} mismatches", bad.len());
+}
+
+/// The whole corpus through one shared configuration (every connection after the first of
+/// a kind served from the fingerprint and validation caches) gives, connection by
+/// connection, exactly what decoders with nothing cached give.
+#[test]
+fn corpus_cached_equals_uncached() {
+    let Some(files) = corpus_files() else {
+        eprintln!("SKIP: {CORPUS} not present");
+        return;
+    };
+    let shared = TlsConfig::default();
+    let mut compared = 0;
+    for f in &files {
+        let path = format!("{CORPUS}/{f}");
+        let fresh = run_capture_with(&path, None);
+        let cached = run_capture_with(&path, Some(&shared));
+        assert_eq!(fresh.len(), cached.len(), "{f}");
+        for (k, info) in &fresh {
+            let other = cached.get(k).unwrap_or_else(|| panic!("{f} {k:?}"));
+            assert_eq!(
+                serde_json::to_value(info).unwrap(),
+                serde_json::to_value(other).unwrap(),
+                "{f} {k:?}"
+            );
+            compared += usize::from(info.client_hello.is_some());
+        }
+    }
+    let fp = shared.fingerprints.stats();
+    let val = shared.trust().validation_cache_stats();
+    eprintln!("hellos compared {compared}; fingerprints {fp:?}; validations {val:?}");
+    assert!(compared >= 50, "{compared}");
+    assert!(fp.hits >= 30, "{fp:?}");
+    assert!(val.hits >= 5 && val.misses >= 20, "{val:?}");
 }

@@ -13,10 +13,13 @@
 //! the signature algorithms in wire order.
 
 use super::client_hello::ClientHello;
-use super::record::{ExtensionType, TlsVersion};
+use super::record::{CipherSuite, ExtensionType, GroupInfo, SignatureScheme, TlsVersion};
 use md5::{Digest as _, Md5};
+use rustc_hash::FxHashMap;
 use sha2::Sha256;
-use std::fmt::Write as _;
+use std::sync::Mutex;
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 pub fn md5_hex(data: &[u8]) -> String {
     super::record::hex(&Md5::digest(data), None)
@@ -26,18 +29,136 @@ pub fn sha256_hex(data: &[u8]) -> String {
     super::record::hex(&Sha256::digest(data), None)
 }
 
+/// Decimal without `write!`: the formatting machinery per value was most of the cost of
+/// the JA3 string.
+fn push_dec(out: &mut String, v: u16) {
+    let mut buf = [0u8; 5];
+    let mut n = v;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        if let Some(slot) = buf.get_mut(i) {
+            *slot = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    out.extend(buf.iter().skip(i).map(|&b| char::from(b)));
+}
+
 fn join_dec(out: &mut String, vals: impl Iterator<Item = u16>) {
     for (i, v) in vals.enumerate() {
         if i > 0 {
             out.push('-');
         }
-        let _ = write!(out, "{v}");
+        push_dec(out, v);
+    }
+}
+
+/// What JA3 and JA4 are computed from, and nothing else: the fingerprints are a pure
+/// function of these fields, which is what lets [`FingerprintCache`] key on them.
+#[derive(Clone, Copy, Debug)]
+pub struct HelloShape<'a> {
+    pub legacy_version: TlsVersion,
+    pub versions: &'a [TlsVersion],
+    pub cipher_suites: &'a [CipherSuite],
+    pub extensions: &'a [ExtensionType],
+    pub groups: &'a [GroupInfo],
+    pub ec_point_formats: &'a [u8],
+    pub signature_algorithms: &'a [SignatureScheme],
+    /// The first ALPN value (as the ClientHello keeps it).
+    pub alpn_first: Option<&'a str>,
+}
+
+impl<'a> HelloShape<'a> {
+    pub fn of(ch: &'a ClientHello) -> Self {
+        HelloShape {
+            legacy_version: ch.legacy_version,
+            versions: &ch.versions,
+            cipher_suites: &ch.cipher_suites,
+            extensions: &ch.extensions,
+            groups: &ch.groups,
+            ec_point_formats: &ch.ec_point_formats,
+            signature_algorithms: &ch.signature_algorithms,
+            alpn_first: ch.alpn.first().map(String::as_str),
+        }
+    }
+
+    /// Appends an injective encoding of every field (each list prefixed by its length), so
+    /// two shapes have the same key exactly when all their fields are equal.
+    fn write_key(&self, out: &mut Vec<u8>) {
+        fn list<T: Copy>(out: &mut Vec<u8>, items: &[T], code: impl Fn(T) -> u16) {
+            out.extend_from_slice(&(items.len() as u64).to_le_bytes());
+            for &i in items {
+                out.extend_from_slice(&code(i).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&self.legacy_version.0.to_be_bytes());
+        list(out, self.versions, |v| v.0);
+        list(out, self.cipher_suites, |c| c.0);
+        list(out, self.extensions, |e| e.0);
+        list(out, self.groups, |g| g.id.0);
+        list(out, self.ec_point_formats, u16::from);
+        list(out, self.signature_algorithms, |s| s.0);
+        match self.alpn_first {
+            None => out.push(0),
+            Some(a) => {
+                out.push(1);
+                out.extend_from_slice(&(a.len() as u64).to_le_bytes());
+                out.extend_from_slice(a.as_bytes());
+            }
+        }
+    }
+}
+
+/// JA3 and JA4 of one ClientHello.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientFingerprints {
+    pub ja3_string: String,
+    pub ja3: String,
+    pub ja4: String,
+    pub ja4_r: String,
+}
+
+impl ClientFingerprints {
+    pub fn of(shape: &HelloShape<'_>) -> Self {
+        let ja3_string = ja3_of(shape);
+        let ja3 = md5_hex(ja3_string.as_bytes());
+        let (ja4, ja4_r) = ja4_of(shape);
+        ClientFingerprints {
+            ja3_string,
+            ja3,
+            ja4,
+            ja4_r,
+        }
+    }
+}
+
+/// JA3S of one ServerHello.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerFingerprints {
+    pub ja3s_string: String,
+    pub ja3s: String,
+}
+
+impl ServerFingerprints {
+    pub fn of(version: TlsVersion, cipher: u16, extensions: &[ExtensionType]) -> Self {
+        let ja3s_string = ja3s_string(version, cipher, extensions);
+        let ja3s = md5_hex(ja3s_string.as_bytes());
+        ServerFingerprints { ja3s_string, ja3s }
     }
 }
 
 pub fn ja3_string(ch: &ClientHello) -> String {
+    ja3_of(&HelloShape::of(ch))
+}
+
+fn ja3_of(ch: &HelloShape<'_>) -> String {
     let mut s = String::with_capacity(256);
-    let _ = write!(s, "{},", ch.legacy_version.0);
+    push_dec(&mut s, ch.legacy_version.0);
+    s.push(',');
     join_dec(
         &mut s,
         ch.cipher_suites
@@ -66,7 +187,10 @@ pub fn ja3_string(ch: &ClientHello) -> String {
 /// JA3S string of a ServerHello.
 pub fn ja3s_string(version: TlsVersion, cipher: u16, extensions: &[ExtensionType]) -> String {
     let mut s = String::with_capacity(64);
-    let _ = write!(s, "{},{},", version.0, cipher);
+    push_dec(&mut s, version.0);
+    s.push(',');
+    push_dec(&mut s, cipher);
+    s.push(',');
     join_dec(
         &mut s,
         extensions.iter().filter(|e| !e.is_grease()).map(|e| e.0),
@@ -96,47 +220,50 @@ fn ja4_alpn(alpn: &[u8]) -> String {
         (Some(&f), Some(&l)) if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() => {
             [char::from(f), char::from(l)].iter().collect()
         }
-        (Some(_), Some(_)) => {
-            let h = super::record::hex(alpn, None);
-            let mut s = String::new();
-            s.extend(h.chars().next());
-            s.extend(h.chars().last());
-            s
-        }
+        // The hex form's first character is the high nibble of the first byte, its last
+        // the low nibble of the last byte.
+        (Some(&f), Some(&l)) => [f >> 4, l & 0x0f]
+            .iter()
+            .filter_map(|&n| HEX_DIGITS.get(usize::from(n)).map(|&d| char::from(d)))
+            .collect(),
         _ => "00".to_string(),
     }
 }
 
-fn hash12(s: &str) -> String {
+/// The first 12 hex digits of SHA-256 (6 bytes), or twelve zeros for an empty list.
+fn push_hash12(out: &mut String, s: &str) {
     if s.is_empty() {
-        return "000000000000".to_string();
+        out.push_str("000000000000");
+        return;
     }
-    let mut h = sha256_hex(s.as_bytes());
-    h.truncate(12);
-    h
+    let digest = Sha256::digest(s.as_bytes());
+    push_hex_bytes(out, digest.get(..6).unwrap_or_default());
 }
 
-fn join_hex(vals: impl Iterator<Item = u16>) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::new();
-    for (i, v) in vals.enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        // By hand: `write!` per value was a visible cost in the JA4 of every ClientHello.
-        for shift in [12u16, 8, 4, 0] {
-            s.extend(
-                DIGITS
-                    .get(usize::from((v >> shift) & 0xf))
-                    .map(|&d| char::from(d)),
-            );
+fn push_hex_bytes(out: &mut String, bytes: &[u8]) {
+    for b in bytes {
+        for nibble in [b >> 4, b & 0x0f] {
+            out.extend(HEX_DIGITS.get(usize::from(nibble)).map(|&d| char::from(d)));
         }
     }
-    s
+}
+
+fn join_hex(out: &mut String, vals: impl Iterator<Item = u16>) {
+    for (i, v) in vals.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        // By hand: `write!` per value was a visible cost in the JA4 of every ClientHello.
+        push_hex_bytes(out, &v.to_be_bytes());
+    }
 }
 
 /// Returns (ja4, ja4_r).
 pub fn ja4(ch: &ClientHello) -> (String, String) {
+    ja4_of(&HelloShape::of(ch))
+}
+
+fn ja4_of(ch: &HelloShape<'_>) -> (String, String) {
     let version = ch
         .versions
         .iter()
@@ -155,42 +282,194 @@ pub fn ja4(ch: &ClientHello) -> (String, String) {
         .filter(|c| !c.is_grease())
         .map(|c| c.0)
         .collect();
-    let exts_all: Vec<u16> = ch
+    let mut exts: Vec<u16> = ch
         .extensions
         .iter()
         .filter(|e| !e.is_grease())
         .map(|e| e.0)
         .collect();
-    let alpn = ja4_alpn(ch.alpn.first().map(String::as_bytes).unwrap_or_default());
-    let a = format!(
-        "t{}{}{:02}{:02}{}",
-        ja4_version(version),
-        sni,
-        ciphers.len().min(99),
-        exts_all.len().min(99),
-        alpn
-    );
-    ciphers.sort_unstable();
-    let mut exts: Vec<u16> = exts_all
-        .into_iter()
-        .filter(|&e| e != ExtensionType::SERVER_NAME.0 && e != ExtensionType::ALPN.0)
-        .collect();
-    exts.sort_unstable();
-    let b_raw = join_hex(ciphers.into_iter());
-    let mut c_raw = join_hex(exts.into_iter());
-    let sigs = join_hex(
-        ch.signature_algorithms
-            .iter()
-            .filter(|s| !s.is_grease())
-            .map(|s| s.0),
-    );
-    if !sigs.is_empty() && !c_raw.is_empty() {
-        c_raw.push('_');
-        c_raw.push_str(&sigs);
+    // Part a: t, version, SNI, two 2-digit counts (capped at 99), ALPN characters.
+    let mut a = String::with_capacity(10);
+    a.push('t');
+    a.push_str(ja4_version(version));
+    a.push(sni);
+    for n in [ciphers.len(), exts.len()] {
+        let n = n.min(99) as u8;
+        a.push(char::from(b'0' + n / 10));
+        a.push(char::from(b'0' + n % 10));
     }
-    let ja4 = format!("{a}_{}_{}", hash12(&b_raw), hash12(&c_raw));
-    let ja4_r = format!("{a}_{b_raw}_{c_raw}");
+    a.push_str(&ja4_alpn(
+        ch.alpn_first.map(str::as_bytes).unwrap_or_default(),
+    ));
+    ciphers.sort_unstable();
+    exts.retain(|&e| e != ExtensionType::SERVER_NAME.0 && e != ExtensionType::ALPN.0);
+    exts.sort_unstable();
+    let sigs = ch.signature_algorithms.iter().filter(|s| !s.is_grease());
+    // 4 hex digits and a separator per value.
+    let mut ja4_r = String::with_capacity(
+        a.len() + 2 + 5 * (ciphers.len() + exts.len() + ch.signature_algorithms.len()),
+    );
+    ja4_r.push_str(&a);
+    ja4_r.push('_');
+    let b_start = ja4_r.len();
+    join_hex(&mut ja4_r, ciphers.into_iter());
+    let b_end = ja4_r.len();
+    ja4_r.push('_');
+    let c_start = ja4_r.len();
+    join_hex(&mut ja4_r, exts.into_iter());
+    if ja4_r.len() > c_start && sigs.clone().next().is_some() {
+        ja4_r.push('_');
+        join_hex(&mut ja4_r, sigs.map(|s| s.0));
+    }
+    let mut ja4 = String::with_capacity(a.len() + 26);
+    ja4.push_str(&a);
+    ja4.push('_');
+    push_hash12(&mut ja4, ja4_r.get(b_start..b_end).unwrap_or_default());
+    ja4.push('_');
+    push_hash12(&mut ja4, ja4_r.get(c_start..).unwrap_or_default());
     (ja4, ja4_r)
+}
+
+/// Distinct ClientHello shapes (and, separately, ServerHello shapes) whose fingerprints are
+/// kept; when full the map is emptied (a capture with more distinct clients just computes
+/// them, as without a cache).
+pub const MAX_CACHED_FINGERPRINTS: usize = 1024;
+/// Longest key kept (the encoded lists of one hello); a larger hello is computed uncached.
+pub const MAX_FINGERPRINT_KEY: usize = 4096;
+
+/// What a result cache did (this one and the chain validation cache), for tests and tuning.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    /// Computed without the cache (key over its bound, or no exact key possible).
+    pub uncached: u64,
+    /// Times a map was emptied on reaching its bound on entries.
+    pub clears: u64,
+}
+
+#[derive(Debug, Default)]
+struct CacheMaps {
+    /// Reused for every key, so a lookup allocates nothing.
+    key: Vec<u8>,
+    clients: FxHashMap<Box<[u8]>, ClientFingerprints>,
+    servers: FxHashMap<Box<[u8]>, ServerFingerprints>,
+    stats: CacheStats,
+}
+
+/// JA3/JA4/JA3S by the exact fields they are computed from. Most connections of a capture
+/// come from a handful of clients (one Go binary sends the same cipher, extension, group and
+/// signature lists every time) and computing the strings and hashes was ~7 % of a full
+/// analysis. The key is an injective encoding of everything the fingerprint functions read
+/// (not the whole hello: random, session id and key shares change on every connection and
+/// the fingerprints ignore them), so a hit returns what the computation would. Behind a
+/// mutex only so the configuration can be shared; one engine thread uses it.
+#[derive(Debug, Default)]
+pub struct FingerprintCache {
+    maps: Mutex<CacheMaps>,
+}
+
+/// Bounds of one result cache.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct CacheBounds {
+    pub entries: usize,
+    pub key_bytes: usize,
+}
+
+const FINGERPRINT_BOUNDS: CacheBounds = CacheBounds {
+    entries: MAX_CACHED_FINGERPRINTS,
+    key_bytes: MAX_FINGERPRINT_KEY,
+};
+
+/// `compute()`, or its earlier result for the same `key`; `compute` must be a pure function
+/// of what `key` encodes. A full map is emptied, not evicted from: simple, and a capture
+/// with more distinct keys than the bound is no slower than without a cache.
+pub(super) fn cached<V: Clone>(
+    map: &mut FxHashMap<Box<[u8]>, V>,
+    key: &[u8],
+    bounds: CacheBounds,
+    stats: &mut CacheStats,
+    compute: impl FnOnce() -> V,
+) -> V {
+    if key.len() > bounds.key_bytes {
+        stats.uncached += 1;
+        return compute();
+    }
+    if let Some(v) = map.get(key) {
+        stats.hits += 1;
+        return v.clone();
+    }
+    stats.misses += 1;
+    let v = compute();
+    if map.len() >= bounds.entries {
+        map.clear();
+        stats.clears += 1;
+    }
+    map.insert(key.into(), v.clone());
+    v
+}
+
+impl FingerprintCache {
+    /// `ClientFingerprints::of(shape)`, from the cache when this shape was seen before.
+    pub fn client(&self, shape: &HelloShape<'_>) -> ClientFingerprints {
+        let Ok(mut guard) = self.maps.lock() else {
+            return ClientFingerprints::of(shape);
+        };
+        let CacheMaps {
+            key,
+            clients,
+            stats,
+            ..
+        } = &mut *guard;
+        key.clear();
+        shape.write_key(key);
+        cached(clients, key, FINGERPRINT_BOUNDS, stats, || {
+            ClientFingerprints::of(shape)
+        })
+    }
+
+    /// `ServerFingerprints::of(..)`, from the cache when seen before.
+    pub fn server(
+        &self,
+        version: TlsVersion,
+        cipher: u16,
+        extensions: &[ExtensionType],
+    ) -> ServerFingerprints {
+        let compute = || ServerFingerprints::of(version, cipher, extensions);
+        let Ok(mut guard) = self.maps.lock() else {
+            return compute();
+        };
+        let CacheMaps {
+            key,
+            servers,
+            stats,
+            ..
+        } = &mut *guard;
+        key.clear();
+        key.extend_from_slice(&version.0.to_be_bytes());
+        key.extend_from_slice(&cipher.to_be_bytes());
+        // The extension list is the rest of the key, so its length needs no prefix.
+        for e in extensions {
+            key.extend_from_slice(&e.0.to_be_bytes());
+        }
+        cached(servers, key, FINGERPRINT_BOUNDS, stats, compute)
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        self.maps.lock().map(|m| m.stats).unwrap_or_default()
+    }
+
+    /// Entries held (client and server shapes).
+    pub fn len(&self) -> usize {
+        self.maps
+            .lock()
+            .map(|m| m.clients.len() + m.servers.len())
+            .unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ use crate::flow::Side;
 use crate::time::Timestamp;
 use certificate::TrustStore;
 use deframer::{HandshakeReassembler, PieceCtx, Span};
+use fingerprint::FingerprintCache;
 use record::{RECORD_HEADER_LEN, RecordHeader, handshake_type};
 use serde::Serialize;
 use std::sync::{Arc, OnceLock};
@@ -52,6 +53,8 @@ pub struct TlsConfig {
     /// Both sets parsed into trust anchors, once, on first use (set the fields before the
     /// first decoder is made), shared by every connection's decoder.
     trust: OnceLock<Arc<TrustStore>>,
+    /// JA3/JA4/JA3S already computed, shared by every connection's decoder.
+    fingerprints: Arc<FingerprintCache>,
 }
 
 impl TlsConfig {
@@ -331,6 +334,7 @@ struct Core {
     limits: TlsLimits,
     // Shared, not copied: one decoder per TLS connection.
     trust: Arc<TrustStore>,
+    fingerprints: Arc<FingerprintCache>,
     server_hello_seen: bool,
     server_certificate_done: bool,
 }
@@ -463,43 +467,47 @@ impl Core {
             });
         }
         match (side, msg_type) {
-            (Side::Client, handshake_type::CLIENT_HELLO) => match client_hello::parse(body) {
-                Ok(mut ch) => {
-                    ch.ts = ts;
-                    ch.tcp_segments = span.segments;
-                    ch.records = span.records;
-                    ch.first_frame = span.first_frame;
-                    ch.last_frame = span.last_frame;
-                    if self.info.client_hello.is_none() {
-                        self.info.client_hello = Some(ch);
-                    } else if self.info.hello_retry_request.is_some()
-                        && self.info.client_hello_retry.is_none()
-                    {
-                        self.info.client_hello_retry = Some(ch);
-                    } else {
-                        self.info.extra_client_hellos += 1;
-                    }
-                }
-                Err(_) => self.info.anomalies.malformed_messages += 1,
-            },
-            (Side::Server, handshake_type::SERVER_HELLO) => match server_hello::parse(body) {
-                Ok(mut sh) => {
-                    sh.ts = ts;
-                    sh.tcp_segments = span.segments;
-                    sh.records = span.records;
-                    sh.first_frame = span.first_frame;
-                    sh.last_frame = span.last_frame;
-                    if sh.hello_retry_request {
-                        if self.info.hello_retry_request.is_none() {
-                            self.info.hello_retry_request = Some(sh);
+            (Side::Client, handshake_type::CLIENT_HELLO) => {
+                match client_hello::parse_cached(body, &self.fingerprints) {
+                    Ok(mut ch) => {
+                        ch.ts = ts;
+                        ch.tcp_segments = span.segments;
+                        ch.records = span.records;
+                        ch.first_frame = span.first_frame;
+                        ch.last_frame = span.last_frame;
+                        if self.info.client_hello.is_none() {
+                            self.info.client_hello = Some(ch);
+                        } else if self.info.hello_retry_request.is_some()
+                            && self.info.client_hello_retry.is_none()
+                        {
+                            self.info.client_hello_retry = Some(ch);
+                        } else {
+                            self.info.extra_client_hellos += 1;
                         }
-                    } else if self.info.server_hello.is_none() {
-                        self.info.server_hello = Some(sh);
-                        self.server_hello_seen = true;
                     }
+                    Err(_) => self.info.anomalies.malformed_messages += 1,
                 }
-                Err(_) => self.info.anomalies.malformed_messages += 1,
-            },
+            }
+            (Side::Server, handshake_type::SERVER_HELLO) => {
+                match server_hello::parse_cached(body, &self.fingerprints) {
+                    Ok(mut sh) => {
+                        sh.ts = ts;
+                        sh.tcp_segments = span.segments;
+                        sh.records = span.records;
+                        sh.first_frame = span.first_frame;
+                        sh.last_frame = span.last_frame;
+                        if sh.hello_retry_request {
+                            if self.info.hello_retry_request.is_none() {
+                                self.info.hello_retry_request = Some(sh);
+                            }
+                        } else if self.info.server_hello.is_none() {
+                            self.info.server_hello = Some(sh);
+                            self.server_hello_seen = true;
+                        }
+                    }
+                    Err(_) => self.info.anomalies.malformed_messages += 1,
+                }
+            }
             (_, handshake_type::CERTIFICATE) => self.on_certificate(side, body, span, ts_secs),
             (Side::Server, handshake_type::CLIENT_HELLO)
             | (Side::Client, handshake_type::SERVER_HELLO) => {
@@ -533,11 +541,9 @@ impl Core {
             Side::Server => {
                 self.server_certificate_done = true;
                 self.info.certificate_frame = Some(span.last_frame);
-                let leaf_self_issued = certs.first().is_some_and(|c| c.self_issued);
-                let sni = self.info.sni().map(str::to_owned);
                 let (validation, via_user) =
                     self.trust
-                        .validate(&ders, sni.as_deref(), ts_secs, leaf_self_issued);
+                        .validate_described(&ders, &certs, self.info.sni(), ts_secs);
                 self.info.validation = Some(validation);
                 self.info.valid_only_via_ca_file = via_user;
                 self.info.certificates = certs;
@@ -565,6 +571,7 @@ impl TlsDecoder {
                 info: TlsInfo::default(),
                 limits,
                 trust: config.trust(),
+                fingerprints: Arc::clone(&config.fingerprints),
                 server_hello_seen: false,
                 server_certificate_done: false,
             },
@@ -870,6 +877,8 @@ impl StreamDecoder for TlsDecoder {
     }
 }
 
+#[cfg(test)]
+mod cache_tests;
 #[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! ServerHello and HelloRetryRequest (a ServerHello whose random is the RFC 8446 constant).
 
-use super::client_hello::split_extensions;
-use super::fingerprint;
+use super::client_hello::Extensions;
+use super::fingerprint::{FingerprintCache, ServerFingerprints};
 use super::record::{CipherSuite, ExtensionType, GroupInfo, NamedGroup, TlsVersion};
 use serde::Serialize;
 use tls_parser::TlsExtension;
@@ -84,6 +84,15 @@ fn parse_fixed(body: &[u8]) -> Option<Fixed<'_>> {
 
 /// Parses a ServerHello body (after the 4-byte handshake header).
 pub fn parse(body: &[u8]) -> Result<ServerHello, &'static str> {
+    parse_with(body, None)
+}
+
+/// [`parse`], with JA3S taken from `cache` when seen before (the result is the same).
+pub fn parse_cached(body: &[u8], cache: &FingerprintCache) -> Result<ServerHello, &'static str> {
+    parse_with(body, Some(cache))
+}
+
+fn parse_with(body: &[u8], cache: Option<&FingerprintCache>) -> Result<ServerHello, &'static str> {
     let f = parse_fixed(body).ok_or("malformed server hello")?;
     let mut out = ServerHello {
         legacy_version: TlsVersion(f.version),
@@ -92,12 +101,17 @@ pub fn parse(body: &[u8]) -> Result<ServerHello, &'static str> {
         hello_retry_request: f.random == HRR_RANDOM,
         ..ServerHello::default()
     };
-    let (exts, _) = split_extensions(f.ext);
-    for e in &exts {
+    let exts = Extensions::new(f.ext);
+    out.extensions = Vec::with_capacity(exts.clone().count());
+    for e in exts {
         out.extensions.push(e.ext_type);
         if e.ext_type == ExtensionType::KEY_SHARE {
             // ServerHello: group(2) len(2) key; HelloRetryRequest: group(2) only.
             out.key_share = be16(e.data).map(|g| GroupInfo::from(NamedGroup(g)));
+            continue;
+        }
+        // Only these two types map to the variants read below; the others are not parsed.
+        if e.ext_type != ExtensionType::SUPPORTED_VERSIONS && e.ext_type != ExtensionType::ALPN {
             continue;
         }
         let Ok((_, parsed)) = tls_parser::parse_tls_server_hello_extension(e.whole) else {
@@ -118,7 +132,11 @@ pub fn parse(body: &[u8]) -> Result<ServerHello, &'static str> {
     out.version = out.supported_version.unwrap_or(out.legacy_version);
     out.version_name = out.version.name();
     out.cipher_name = out.cipher.name();
-    out.ja3s_string = fingerprint::ja3s_string(out.legacy_version, f.cipher, &out.extensions);
-    out.ja3s = fingerprint::md5_hex(out.ja3s_string.as_bytes());
+    let fp = match cache {
+        Some(c) => c.server(out.legacy_version, f.cipher, &out.extensions),
+        None => ServerFingerprints::of(out.legacy_version, f.cipher, &out.extensions),
+    };
+    out.ja3s_string = fp.ja3s_string;
+    out.ja3s = fp.ja3s;
     Ok(out)
 }

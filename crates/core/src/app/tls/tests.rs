@@ -7,11 +7,11 @@ use crate::time::Timestamp;
 
 /// One data-carrying TCP segment of a replay file.
 #[derive(Clone, Debug)]
-struct Seg {
-    frame: u64,
-    ts: Timestamp,
-    side: Side,
-    data: Vec<u8>,
+pub(super) struct Seg {
+    pub(super) frame: u64,
+    pub(super) ts: Timestamp,
+    pub(super) side: Side,
+    pub(super) data: Vec<u8>,
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -29,7 +29,7 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-fn load(name: &str) -> Vec<Seg> {
+pub(super) fn load(name: &str) -> Vec<Seg> {
     let path = format!("{}/tests/data/tls/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     text.lines()
@@ -98,7 +98,7 @@ fn replay_with(dec: &mut TlsDecoder, segs: &[Seg]) -> Vec<Progress> {
     out
 }
 
-fn replay(segs: &[Seg]) -> TlsInfo {
+pub(super) fn replay(segs: &[Seg]) -> TlsInfo {
     let mut dec = TlsDecoder::new(&TlsConfig::default());
     let _ = replay_with(&mut dec, segs);
     dec.into_info()
@@ -324,7 +324,7 @@ fn plaintext_alerts() {
 }
 
 /// The first client segment of the Chrome capture: one record holding the ClientHello.
-fn chrome_client_hello_record() -> Vec<u8> {
+pub(super) fn chrome_client_hello_record() -> Vec<u8> {
     load("chrome-1250-kyber.s0.tsv").remove(0).data
 }
 
@@ -657,7 +657,7 @@ fn json_contract_names() {
     assert_eq!(v.pointer("/alerts/0/side").unwrap(), "server");
 }
 
-fn replay_config(segs: &[Seg], config: &TlsConfig) -> TlsInfo {
+pub(super) fn replay_config(segs: &[Seg], config: &TlsConfig) -> TlsInfo {
     let mut dec = TlsDecoder::new(config);
     let _ = replay_with(&mut dec, segs);
     dec.into_info()
