@@ -1067,16 +1067,23 @@ fn array<T>(o: &mut Vec<u8>, items: &[T], mut f: impl FnMut(&mut Vec<u8>, &T)) {
 const EXACT_MICROS_BELOW_SECS: u64 = 1 << 33;
 
 /// `Timestamp`'s and `Duration`'s `Serialize`: seconds with microsecond precision, as the f64
-/// `micros / 1e6`. From 1 s to 2^33 s the digits are written from the integers: there the
-/// division is correctly rounded and doubles are closer than 1e-6, so the shortest decimal
-/// that reads back as that double (what zmij prints, in fixed notation from 1e-5 to 1e16)
-/// is `secs.micros` with the trailing zeros cut, or `secs.0`. Everything else goes through
-/// zmij. The proptests below hold the two to the same bytes.
+/// `micros / 1e6`, which zmij prints as the shortest decimal that reads back as it (fixed
+/// notation from 1e-5 to 1e16, else `5e-6`). Below 2^33 s the digits are made from the
+/// integers instead: the division is correctly rounded and doubles there are closer than
+/// 1e-6, so that shortest decimal is `secs.micros` with the trailing zeros cut (`secs.0` for
+/// a whole number, `Ne-6` below 1e-5). Beyond, zmij. Sweeps and proptests below hold the
+/// two to the same bytes.
 fn secs(o: &mut Vec<u8>, nanos: u64) {
     let micros = nanos / 1000;
     let (whole, frac) = (micros / 1_000_000, micros % 1_000_000);
-    if !(1..EXACT_MICROS_BELOW_SECS).contains(&whole) {
+    if whole >= EXACT_MICROS_BELOW_SECS {
         float(o, micros as f64 / 1e6);
+        return;
+    }
+    if whole == 0 && frac < 10 {
+        // frac < 10: the cast cannot truncate.
+        let small = [b'0' + frac as u8, b'e', b'-', b'6'];
+        o.extend_from_slice(if frac == 0 { b"0.0" } else { &small });
         return;
     }
     int(o, whole);
@@ -1747,13 +1754,16 @@ mod tests {
         }
     }
 
-    /// 10,001 consecutive microseconds around 1 s, every power of two up to the end of the
+    /// 10,001 consecutive microseconds around 0 s, 10 ms, 100 ms, 1 s, every power of two up to the end of the
     /// integer path of `secs`, and a bench-capture time.
     #[test]
     fn timestamp_sweeps_match_serde() {
-        let centres = (0..=33u32)
-            .map(|k| (1u64 << k) * 1_000_000)
-            .chain([1_795_389_452_253_000]);
+        let centres = (0..=33u32).map(|k| (1u64 << k) * 1_000_000).chain([
+            0,
+            10_000,
+            100_000,
+            1_795_389_452_253_000,
+        ]);
         let mut o = Vec::new();
         for c in centres {
             for m in c.saturating_sub(5_000)..=c + 5_000 {
@@ -1763,6 +1773,39 @@ mod tests {
                 assert_same(&format!("{m} us"), &o, &serde_json::to_vec(&t).unwrap());
             }
         }
+    }
+
+    /// Every integer below 100,000, both sides of every power of ten, and each width's ends.
+    #[test]
+    fn integers_match_serde() {
+        let mut o = Vec::new();
+        let pow_edges = (0..20u32).flat_map(|k| {
+            let p = 10u64.pow(k);
+            [p - 1, p, p + 1]
+        });
+        for v in (0..100_000u64)
+            .chain(pow_edges)
+            .chain([u64::MAX - 1, u64::MAX])
+        {
+            o.clear();
+            int(&mut o, v);
+            assert_same(&format!("{v}"), &o, &serde_json::to_vec(&v).unwrap());
+        }
+        o.clear();
+        int(&mut o, u8::MAX);
+        int(&mut o, u16::MAX);
+        int(&mut o, u32::MAX);
+        int(&mut o, usize::MAX);
+        int(&mut o, i64::MIN);
+        let want = format!(
+            "{}{}{}{}{}",
+            u8::MAX,
+            u16::MAX,
+            u32::MAX,
+            usize::MAX,
+            i64::MIN
+        );
+        assert_same("widths", &o, want.as_bytes());
     }
 
     fn float_bytes(v: f64) -> Vec<u8> {
@@ -1858,7 +1901,7 @@ mod tests {
         /// and the microseconds next to its ends and to every power of two in it.
         #[test]
         fn timestamps_in_the_integer_range_as_serde(
-            micros in 1_000_000u64..(EXACT_MICROS_BELOW_SECS * 1_000_000 + 10),
+            micros in 0u64..(EXACT_MICROS_BELOW_SECS * 1_000_000 + 10),
             pow in 0u32..34,
             delta in -3_000_000i64..3_000_000,
         ) {
