@@ -130,7 +130,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 String::new(),
             ),
         };
-        let sni = hello.sni.as_deref().unwrap_or("(no SNI)");
+        let sni = hello.sni.unwrap_or("(no SNI)");
         let summary = format!(
             "The TLS handshake with {target} was reset right after the ClientHello (SNI {sni}).{why}"
         );
@@ -476,7 +476,7 @@ fn version_name(v: u16) -> String {
 
 /// The server's certificate did not validate against the trusted roots.
 fn cert_problem(t: &super::tlsview::TlsView) -> bool {
-    t.validation.as_deref().is_some_and(|v| v != "valid")
+    t.validation.is_some_and(|v| v != "valid")
 }
 
 /// Who the "server" packets come from: a middlebox when they arrive with an initial TTL from
@@ -505,7 +505,7 @@ fn interception(
     let c = f.c;
     let t = f.tls.as_ref()?;
     let leaf = t.certificates.first()?;
-    let validation = t.validation.as_deref().unwrap_or("unknown");
+    let validation = t.validation.unwrap_or("unknown");
     let public_go_host = matches!(
         f.role,
         Some(GoRole::ModuleProxy | GoRole::ChecksumDb | GoRole::Vcs)
@@ -517,7 +517,7 @@ fn interception(
         return None;
     }
     let mut signs = Vec::new();
-    if is_interception_issuer(&leaf.issuer) {
+    if is_interception_issuer(leaf.issuer) {
         signs.push(format!(
             "its issuer \"{}\" is a TLS-inspection CA",
             leaf.issuer
@@ -531,7 +531,7 @@ fn interception(
     {
         signs.push(format!("the \"server\" answers with TTL {ttl}, an initial value: it is the adjacent hop, not the real server"));
     }
-    let others = d.names_for_leaf_key(&leaf.spki_sha256);
+    let others = d.names_for_leaf_key(leaf.spki_sha256);
     let domains: std::collections::BTreeSet<String> =
         others.iter().map(|n| registrable(n)).collect();
     if domains.len() > 1 {
