@@ -89,8 +89,8 @@ impl StreamDispatch {
     }
 
     /// Takes the decoded results out (at the end of the connection).
-    pub fn take_results(&mut self) -> (Option<TlsInfo>, Vec<HttpTransaction>) {
-        let tls = self.tls.take().map(|t| t.into_info());
+    pub fn take_results(&mut self) -> (Option<Box<TlsInfo>>, Vec<HttpTransaction>) {
+        let tls = self.tls.take().map(|t| t.into_boxed_info());
         let http = self
             .http
             .take()

@@ -546,7 +546,7 @@ impl TcpConn {
         let state = conn_state(c.state, s.state, &self.history, no_payload);
         let app = self.app.detected();
         let (tls, http) = self.app.take_results();
-        let server_name = server_name_from(tls.as_ref(), &http).or(server_name_hint);
+        let server_name = server_name_from(tls.as_deref(), &http).or(server_name_hint);
         let [c, s] = &mut self.sides;
         let unacked = |me: &SideState, other: &SideState| match (other.max_end, me.last_ack) {
             (Some(end), Some(ack)) => seq_lt(ack, end),
@@ -579,7 +579,7 @@ impl TcpConn {
             resets: std::mem::take(&mut self.resets),
             icmp: std::mem::take(&mut self.icmp),
             app,
-            tls: tls.map(Box::new),
+            tls,
             http,
             partial: std::mem::take(&mut self.partial),
             overlap_conflicts: self.overlap_conflicts,
