@@ -98,7 +98,12 @@ pub fn decode(data: &[u8]) {
         }
         _ => (LinkType::ETHERNET, data),
     };
-    let _ = modsniff_core::wire::decode(lt, frame);
+    // The fast path (plain TCP/UDP) must decode exactly as the lax path it short-cuts.
+    assert_eq!(
+        modsniff_core::wire::decode(lt, frame),
+        modsniff_core::wire::decode_lax(lt, frame),
+        "fast and lax decoding differ"
+    );
     let mut engine = Engine::new(Config::default());
     let pkt = Packet {
         ts: Timestamp::ZERO,

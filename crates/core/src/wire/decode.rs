@@ -502,6 +502,11 @@ pub fn udp_from_bytes(b: &[u8]) -> Option<(u16, u16, &[u8])> {
 /// Window scale and SACK presence, walking the options by hand (cheaper than building
 /// etherparse's option enums for every segment).
 pub(super) fn tcp_options(mut opts: &[u8]) -> (Option<u8>, bool) {
+    // Nearly every segment after the handshake carries exactly NOP, NOP, timestamps (RFC 7323
+    // appendix A's layout, which Linux and the BSDs send): nothing to find in it.
+    if opts.len() == 12 && opts.first_chunk::<4>() == Some(&[1, 1, 8, 10]) {
+        return (None, false);
+    }
     let (mut ws, mut sack) = (None, false);
     while let Some((&kind, rest)) = opts.split_first() {
         match kind {
@@ -693,6 +698,27 @@ mod tests {
         let L4::Tcp(t) = d.l4 else { panic!("{:?}", d) };
         assert_eq!(t.payload.len(), 3000);
         assert_eq!(t.wire_len, 3000);
+    }
+
+    #[test]
+    fn tcp_options_window_scale_and_sack() {
+        let ts = [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2];
+        assert_eq!(tcp_options(&ts), (None, false));
+        // SYN: MSS, SACK permitted, timestamps, NOP, window scale 7.
+        let syn = [
+            2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+        ];
+        assert_eq!(tcp_options(&syn), (Some(7), false));
+        // Timestamps then a SACK block: the block is found past the 12-byte layout.
+        let mut sack = ts.to_vec();
+        sack.extend_from_slice(&[1, 1, 5, 10, 0, 0, 0, 5, 0, 0, 0, 9]);
+        assert_eq!(tcp_options(&sack), (None, true));
+        // Same first bytes, but a damaged length: walked, and the walk stops.
+        assert_eq!(tcp_options(&[1, 1, 8, 10, 0, 0]), (None, false));
+        assert_eq!(
+            tcp_options(&[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 3, 3, 9]),
+            (Some(9), false)
+        );
     }
 
     #[test]

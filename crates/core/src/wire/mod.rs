@@ -7,6 +7,11 @@
 //! What stops decoding is recorded as `(DecodeError, Layer)` and counted, never returned as an
 //! `Err` up the stack.
 //!
+//! The common case takes a shortcut: plain TCP/UDP over unfragmented IPv4/IPv6 behind Ethernet
+//! (0-2 VLAN tags), Linux cooked, raw IP or BSD null is read at fixed offsets (`fast.rs`),
+//! giving exactly what the lax path gives (tests/decode_equiv.rs, the fuzz target); all else
+//! goes through `decode_lax`, described below.
+//!
 //! etherparse slices Ethernet (with 802.1Q/QinQ), IPv4, IPv6 (extension headers included), TCP,
 //! UDP and ICMP. This module adds what it lacks: the Linux cooked headers SLL and SLL2, BSD
 //! null/loopback, the tunnels that carry traffic we care about (GRE/ERSPAN, VXLAN, Teredo,
