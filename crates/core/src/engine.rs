@@ -219,7 +219,7 @@ impl Engine {
                     let whole = self.defrag.push(
                         ip.src,
                         ip.dst,
-                        &f,
+                        f,
                         pkt.ts,
                         &self.config.limits,
                         &mut self.stats,

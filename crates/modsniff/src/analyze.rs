@@ -126,7 +126,9 @@ pub struct Output {
 }
 
 impl Output {
-    pub fn on_event(&mut self, rep: &mut Reporter, ev: Event) {
+    /// Borrows the event: with `--threads 2` the engine thread frees it (glibc's frees of
+    /// another thread's allocations contend on its arena).
+    pub fn on_event(&mut self, rep: &mut Reporter, ev: &Event) {
         let (diag, live) = (&mut self.diag, self.live);
         let r = match ev {
             Event::Connection(c) => {
@@ -148,7 +150,7 @@ impl Output {
             }
             Event::Stall(s) => {
                 if live {
-                    let f = crate::diagnose::stall_finding(&s);
+                    let f = crate::diagnose::stall_finding(s);
                     rep.early_finding(&f)
                 } else {
                     Ok(())
@@ -179,7 +181,7 @@ impl Analysis {
 
     pub fn push(&mut self, pkt: &Packet<'_>, rep: &mut Reporter) {
         let out = &mut self.out;
-        let mut sink = |ev: Event| out.on_event(rep, ev);
+        let mut sink = |ev: Event| out.on_event(rep, &ev);
         self.engine.push(pkt, &mut sink);
     }
 
@@ -187,7 +189,7 @@ impl Analysis {
     #[cfg_attr(not(feature = "live"), allow(dead_code))]
     pub fn advance(&mut self, now: Timestamp, rep: &mut Reporter) {
         let out = &mut self.out;
-        let mut sink = |ev: Event| out.on_event(rep, ev);
+        let mut sink = |ev: Event| out.on_event(rep, &ev);
         self.engine.advance(now, &mut sink);
     }
 
@@ -216,7 +218,7 @@ impl Analysis {
         // Silence is judged against the end of the capture, not the last decoded event.
         self.out.diag.saw_time(self.engine.now());
         let out = &mut self.out;
-        let mut sink = |ev: Event| out.on_event(rep, ev);
+        let mut sink = |ev: Event| out.on_event(rep, &ev);
         let stats = self.engine.finish(&mut sink);
         self.conclude(stats, rep, source, warnings, kernel)
     }

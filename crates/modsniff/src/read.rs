@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 
 /// Events handed from the engine thread to the output thread at a time: large enough that
-/// the channel is not a per-event cost, small enough to bound what is queued (with
-/// `QUEUE_BATCHES`: at most ~2k events, a few MiB, in flight).
-const EVENT_BATCH: usize = 256;
-const QUEUE_BATCHES: usize = 8;
+/// the channel and its wake-ups are not a per-event cost (256 measured slower), small enough
+/// to bound what is queued (with `QUEUE_BATCHES`: at most ~4k events, a few MiB, in flight).
+const EVENT_BATCH: usize = 1024;
+const QUEUE_BATCHES: usize = 2;
 
 /// What the engine thread hands the output thread, in order.
 enum ToOutput {
@@ -30,8 +30,8 @@ enum ToOutput {
 }
 
 /// `--threads` when not given: one. Two threads pipeline the engine and the output (see
-/// `read_pipelined`), which can save at most the record-writing share (~30 % of a full
-/// analysis); on the shared 2-vCPU benchmark machine it measured slower than one thread
+/// `read_pipelined`); the output (diagnosis and records) is now ~1/3 of a full analysis, and
+/// the pipeline measured only ~1.1x on the 2-vCPU benchmark machine for ~30 % more CPU
 /// (BENCHMARKS.md), so it is opt-in.
 pub const DEFAULT_THREADS: usize = 1;
 
@@ -136,13 +136,19 @@ fn read_pipelined(
     let (engine, out) = analysis.split();
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<ToOutput>(QUEUE_BATCHES);
+        // Batches go back to the engine thread once read: it frees the events it allocated
+        // and reuses the vectors (glibc's frees of another thread's allocations contended on
+        // its arena lock and doubled the CPU time).
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Event>>();
         let writer = scope.spawn(move || {
             for msg in rx {
                 match msg {
                     ToOutput::Events(batch) => {
-                        for ev in batch {
+                        for ev in &batch {
                             out.on_event(rep, ev);
                         }
+                        // The engine thread may be gone (finished): then drop here.
+                        let _ = back_tx.send(batch);
                     }
                     ToOutput::SawTime(ts) => out.diag.saw_time(ts),
                 }
@@ -154,7 +160,14 @@ fn read_pipelined(
         let mut alive = true;
         let mut flush = |batch: &mut Vec<Event>, force: bool| {
             if alive && (force || batch.len() >= EVENT_BATCH) && !batch.is_empty() {
-                let full = std::mem::replace(batch, Vec::with_capacity(EVENT_BATCH));
+                // Free every batch already read (at most the ones in flight), keep one vector.
+                let mut spare = None;
+                while let Ok(mut done) = back_rx.try_recv() {
+                    done.clear();
+                    spare = Some(done);
+                }
+                let spare = spare.unwrap_or_else(|| Vec::with_capacity(EVENT_BATCH));
+                let full = std::mem::replace(batch, spare);
                 alive = tx.send(ToOutput::Events(full)).is_ok();
             }
         };
