@@ -225,7 +225,7 @@ impl Engine {
                         &mut self.stats,
                     );
                     if let Some(bytes) = whole {
-                        self.on_reassembled(&ip, f.proto, &bytes, pkt, sink);
+                        self.on_reassembled(ip, f.proto, &bytes, pkt, sink);
                     }
                 }
                 L4::Other => {}
