@@ -132,9 +132,9 @@ impl Output {
         let (diag, live) = (&mut self.diag, self.live);
         let r = match ev {
             Event::Connection(c) => {
-                let n = diag.on_connection(&c);
-                let go = go_info(&c, diag);
-                let mut r = rep.connection(&c, go);
+                let n = diag.on_connection(c);
+                let go = go_info(c, diag);
+                let mut r = rep.connection(c, go);
                 if live && n > 0 {
                     for f in diag.recent(n) {
                         if r.is_ok() {
@@ -145,8 +145,8 @@ impl Output {
                 r
             }
             Event::Dns(d) => {
-                diag.on_dns(&d);
-                rep.dns(&d)
+                diag.on_dns(d);
+                rep.dns(d)
             }
             Event::Stall(s) => {
                 if live {
