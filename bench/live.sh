@@ -4,7 +4,8 @@
 # with every detector on; prints tcpreplay's rate and modsniff's kernel counters (the
 # `kernel` object of its stats record: received / dropped by the kernel / by the interface).
 #   bench/live.sh [FILE]   env: BIN (modsniff built with --features live), DUR (s, default 6),
-#                          RATE ("top" or Mbps, default top), THREADS (unused by live: 1)
+#                          RATE ("top" or Mbps, default top), LIVEARGS (more `live` options,
+#                          e.g. "--buffer-size 256")
 # Needs root (ip netns). Both ends share the machine's cores.
 set -uo pipefail
 F=${1:-/tmp/bench-corpus/corpus-q1.pcap}
@@ -18,7 +19,7 @@ ip link add ltx netns mlive-tx type veth peer name lrx netns mlive-rx
 ip -n mlive-tx link set ltx up mtu 9000; ip -n mlive-rx link set lrx up mtu 9000
 cat "$F" > /dev/null
 OUT=$(mktemp /tmp/modsniff-live.XXXXXX)
-ip netns exec mlive-rx "$BIN" live -i lrx --format ndjson --no-progress > "$OUT" 2> "$OUT.err" &
+ip netns exec mlive-rx "$BIN" live -i lrx --format ndjson --no-progress ${LIVEARGS:-} > "$OUT" 2> "$OUT.err" &
 cp=$!; sleep 2
 [ "$RATE" = top ] && ropt=--topspeed || ropt=--mbps=$RATE
 ip netns exec mlive-tx tcpreplay -i ltx $ropt --loop=20 --duration="$DUR" -q "$F" > "$OUT.replay" 2>&1
