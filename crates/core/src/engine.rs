@@ -473,35 +473,41 @@ impl Engine {
         let (key, _) = FlowKey::new(Transport::Tcp, src, dst);
         let pure_syn = seg.flags.syn() && !seg.flags.ack();
         let decode_apps = !self.config.no_app_decoders;
-        // The common case first, with one table lookup: a segment of a known connection that
-        // is not a SYN reusing its ports.
-        let fed = match self.flows.get_mut(&key) {
-            Some(Flow::Tcp(conn)) if !(pure_syn && conn.is_reuse_syn(src, seg.seq)) => {
-                let mut env = ConnEnv {
-                    limits: &self.config.limits,
-                    reasm_limits: &self.reasm_limits,
-                    budget: &mut self.budget,
-                    stream: StreamEnv {
-                        tls: &self.config.tls,
-                        dns: &mut self.dns,
-                        dns_out: &mut self.dns_out,
-                        stats: &mut self.stats,
-                        conn_id: conn.id,
-                        client: conn.client,
-                        server: conn.server,
-                    },
-                    decode_apps,
-                };
-                Some(feed(conn, src, ip, seg, pkt, &mut env))
+        // The common case takes one table lookup: a segment of a known connection that is not
+        // a SYN reusing its ports. Otherwise `new_tcp` makes the connection, and the second
+        // round feeds it.
+        let mut created = false;
+        let closed_now = loop {
+            match self.flows.get_mut(&key) {
+                Some(Flow::Tcp(conn))
+                    if created || !(pure_syn && conn.is_reuse_syn(src, seg.seq)) =>
+                {
+                    let mut env = ConnEnv {
+                        limits: &self.config.limits,
+                        reasm_limits: &self.reasm_limits,
+                        budget: &mut self.budget,
+                        stream: StreamEnv {
+                            tls: &self.config.tls,
+                            dns: &mut self.dns,
+                            dns_out: &mut self.dns_out,
+                            stats: &mut self.stats,
+                            conn_id: conn.id,
+                            client: conn.client,
+                            server: conn.server,
+                        },
+                        decode_apps,
+                    };
+                    break feed(conn, src, ip, seg, pkt, &mut env);
+                }
+                // A UDP flow cannot share a TCP key (the transport is part of it).
+                _ if created => return,
+                _ => {
+                    if !self.new_tcp(key, src, dst, seg, pkt, sink) {
+                        return;
+                    }
+                    created = true;
+                }
             }
-            _ => None,
-        };
-        let closed_now = match fed {
-            Some(closed_now) => closed_now,
-            None => match self.new_tcp(key, src, dst, ip, seg, pkt, sink) {
-                Some(closed_now) => closed_now,
-                None => return,
-            },
         };
         // Closing moves the deadline earlier (idle timeout -> linger): schedule it again; the
         // later entry is skipped when it comes due.
@@ -513,19 +519,17 @@ impl Engine {
     }
 
     /// A segment with no connection to go to, or a SYN reusing a connection's ports: ends
-    /// the old connection, starts a new one (or counts a late packet of a closed one), and
-    /// feeds it the segment. None when the segment was not taken.
-    #[allow(clippy::too_many_arguments)]
+    /// the old connection and starts a new one, or counts a late packet of a closed one.
+    /// False when the segment is not to be taken.
     fn new_tcp(
         &mut self,
         key: FlowKey,
         src: SocketAddr,
         dst: SocketAddr,
-        ip: &IpInfo,
         seg: &TcpSegment<'_>,
         pkt: &Packet<'_>,
         sink: &mut impl Sink,
-    ) -> Option<Option<u64>> {
+    ) -> bool {
         let pure_syn = seg.flags.syn() && !seg.flags.ack();
         // Port reuse: a SYN with a new initial sequence number starts a new connection.
         if pure_syn
@@ -543,7 +547,7 @@ impl Engine {
         if !self.flows.contains_key(&key) {
             if !pure_syn && self.is_late(&key, pkt.ts) {
                 self.stats.anomaly("packet_after_close");
-                return None;
+                return false;
             }
             self.make_room(sink);
             let id = self.new_id();
@@ -553,27 +557,7 @@ impl Engine {
             );
             self.schedule(key);
         }
-        let decode_apps = !self.config.no_app_decoders;
-        let Some(Flow::Tcp(conn)) = self.flows.get_mut(&key) else {
-            // A UDP flow cannot share a TCP key (the transport is part of it).
-            return None;
-        };
-        let mut env = ConnEnv {
-            limits: &self.config.limits,
-            reasm_limits: &self.reasm_limits,
-            budget: &mut self.budget,
-            stream: StreamEnv {
-                tls: &self.config.tls,
-                dns: &mut self.dns,
-                dns_out: &mut self.dns_out,
-                stats: &mut self.stats,
-                conn_id: conn.id,
-                client: conn.client,
-                server: conn.server,
-            },
-            decode_apps,
-        };
-        Some(feed(conn, src, ip, seg, pkt, &mut env))
+        true
     }
 
     /// Ends the earliest-closed connections beyond `max_closed_lingering`.
