@@ -16,12 +16,12 @@
 use super::wire::GoInfo;
 use crate::go::{Endpoint, GoRequest, GoRole};
 use modsniff_core::app::Protocol;
-use modsniff_core::app::dns::{DnsAnswer, DnsRecord, DnsType};
+use modsniff_core::app::dns::{DnsAnswer, DnsRecord};
 use modsniff_core::app::http::HttpTransaction;
 use modsniff_core::app::tls::record::GroupInfo;
 use modsniff_core::app::tls::{
-    AlertInfo, CertificateInfo, ClientHello, ContentType, HandshakeNote, NotTls, RecordNote,
-    ServerHello, SideSummary, TlsAnomalies, TlsInfo, Validation,
+    AlertInfo, CertificateInfo, ClientHello, HandshakeNote, NotTls, RecordNote, ServerHello,
+    SideSummary, TlsAnomalies, TlsInfo, Validation,
 };
 use modsniff_core::event::{EndReason, IcmpInfo, ResetInfo, SideStats};
 use modsniff_core::flow::{Side, Transport};
@@ -199,7 +199,7 @@ fn dns_answer(o: &mut Vec<u8>, a: &DnsAnswer) {
     o.extend_from_slice(b"{\"name\":");
     string(o, name);
     o.extend_from_slice(b",\"type\":");
-    dns_type(o, *rtype);
+    name_or_number(o, rtype.name(), rtype.0);
     o.extend_from_slice(b",\"ttl\":");
     int(o, *ttl);
     o.extend_from_slice(b",\"data\":");
@@ -207,11 +207,12 @@ fn dns_answer(o: &mut Vec<u8>, a: &DnsAnswer) {
     o.push(b'}');
 }
 
-/// Known types by mnemonic, the others as a bare number (`impl Serialize for DnsType`).
-fn dns_type(o: &mut Vec<u8>, t: DnsType) {
-    match t.name() {
-        Some(n) => string(o, n),
-        None => int(o, t.0),
+/// A wire code point by its name where known, else as a bare number: how the open newtypes
+/// serialize (`impl Serialize for DnsType`, `for ContentType`).
+fn name_or_number<I: itoa::Integer>(o: &mut Vec<u8>, name: Option<&str>, n: I) {
+    match name {
+        Some(name) => string(o, name),
+        None => int(o, n),
     }
 }
 
@@ -757,20 +758,12 @@ fn record_note(o: &mut Vec<u8>, r: &RecordNote) {
     o.extend_from_slice(b",\"ts\":");
     ts(o, *when);
     o.extend_from_slice(b",\"content_type\":");
-    content_type_v(o, *content_type);
+    name_or_number(o, content_type.name(), content_type.0);
     o.extend_from_slice(b",\"length\":");
     int(o, *length);
     o.extend_from_slice(b",\"encrypted\":");
     boolean(o, *encrypted);
     o.push(b'}');
-}
-
-/// By name where known, else the number (`impl Serialize for ContentType`).
-fn content_type_v(o: &mut Vec<u8>, c: ContentType) {
-    match c.name() {
-        Some(n) => string(o, n),
-        None => int(o, c.0),
-    }
 }
 
 fn tls_anomalies(o: &mut Vec<u8>, a: &TlsAnomalies) {
@@ -1254,6 +1247,8 @@ mod tests {
     use crate::go::GoSettings;
     use crate::report::wire::{ConnectionRecord, DnsOut};
     use modsniff_core::Config;
+    use modsniff_core::app::dns::DnsType;
+    use modsniff_core::app::tls::ContentType;
     use modsniff_core::event::Event;
     use proptest::prelude::*;
     use std::path::{Path, PathBuf};
