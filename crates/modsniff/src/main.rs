@@ -1,5 +1,6 @@
 //! modsniff: the command-line tool. `main` is glue; the work is in the modules.
 
+mod alloc;
 mod analyze;
 mod cli;
 mod diagnose;
@@ -14,6 +15,8 @@ use diagnose::Severity;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Keeps the allocator's option constructor linked in (src/alloc.rs).
+    alloc::keep_defaults_linked();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
