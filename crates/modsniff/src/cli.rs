@@ -164,6 +164,11 @@ pub struct LiveArgs {
     /// Kernel buffer size in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 32)]
     pub buffer_size: i32,
+    /// Hand each packet over as it arrives (as tcpdump's --immediate-mode) instead of in
+    /// blocks of up to 200 ms: lower latency, but the kernel ring holds fewer packets and
+    /// drops sooner under load.
+    #[arg(long)]
+    pub immediate_mode: bool,
     #[command(flatten)]
     pub out: OutputArgs,
 }

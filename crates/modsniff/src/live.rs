@@ -79,6 +79,7 @@ mod imp {
             snaplen: i32,
             promisc: bool,
             buffer_mib: i32,
+            immediate: bool,
             write: Option<&std::path::Path>,
             out: &OutputArgs,
             env: &HashMap<String, String>,
@@ -88,6 +89,7 @@ mod imp {
             cfg.snaplen = snaplen.max(64) as u32;
             cfg.promiscuous = promisc;
             cfg.buffer_size = Some((buffer_mib.max(1) as u32) << 20);
+            cfg.immediate_mode = immediate;
             let src = LiveSource::open(cfg)?;
             let writer = match write {
                 Some(p) => {
@@ -163,6 +165,7 @@ mod imp {
             args.snaplen,
             !args.no_promisc,
             args.buffer_size,
+            args.immediate_mode,
             args.write.as_deref(),
             &args.out,
             &env,
@@ -178,6 +181,13 @@ mod imp {
                 break;
             }
             packets += s.step(&mut rep)?;
+        }
+        // Packets that arrived before the stop may still sit in a partly filled block.
+        if packets < limit {
+            let until = Instant::now() + s.src.delivery_delay();
+            while Instant::now() < until && packets < limit {
+                packets += s.step(&mut rep)?;
+            }
         }
         let worst = s.finish(&mut rep)?;
         rep.close()?;
@@ -237,6 +247,7 @@ mod imp {
             262_144,
             false,
             32,
+            false,
             args.write.as_deref(),
             &args.out,
             &go_env,
@@ -256,7 +267,10 @@ mod imp {
                 break child.wait().ok();
             }
         };
-        let drain_until = Instant::now() + Duration::from_secs_f64(args.drain.clamp(0.0, 60.0));
+        // At least one block hand-over, so that what arrived before the exit is read.
+        let drain =
+            Duration::from_secs_f64(args.drain.clamp(0.0, 60.0)).max(s.src.delivery_delay());
+        let drain_until = Instant::now() + drain;
         while Instant::now() < drain_until {
             s.step(&mut rep)?;
         }

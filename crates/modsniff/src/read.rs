@@ -3,7 +3,7 @@
 use crate::analyze::{Analysis, engine_config, go_settings};
 use crate::cli::ReadArgs;
 use crate::report::Reporter;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modsniff_capture::{CaptureError, FileSource};
 use modsniff_core::event::Event;
@@ -140,20 +140,24 @@ fn read_pipelined(
         // and reuses the vectors (glibc's frees of another thread's allocations contended on
         // its arena lock and doubled the CPU time).
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Event>>();
-        let writer = scope.spawn(move || {
-            for msg in rx {
-                match msg {
-                    ToOutput::Events(batch) => {
-                        for ev in &batch {
-                            out.on_event(rep, ev);
+        // Named so that `top -H` and `perf report --comm` tell the stages apart.
+        let writer = std::thread::Builder::new()
+            .name("modsniff-output".into())
+            .spawn_scoped(scope, move || {
+                for msg in rx {
+                    match msg {
+                        ToOutput::Events(batch) => {
+                            for ev in &batch {
+                                out.on_event(rep, ev);
+                            }
+                            // The engine thread may be gone (finished): then drop here.
+                            let _ = back_tx.send(batch);
                         }
-                        // The engine thread may be gone (finished): then drop here.
-                        let _ = back_tx.send(batch);
+                        ToOutput::SawTime(ts) => out.diag.saw_time(ts),
                     }
-                    ToOutput::SawTime(ts) => out.diag.saw_time(ts),
                 }
-            }
-        });
+            })
+            .context("starting the output thread")?;
         let mut batch: Vec<Event> = Vec::with_capacity(EVENT_BATCH);
         // A send fails only when the output thread is gone (it panicked): stop feeding it;
         // the join below reports it.
