@@ -112,22 +112,34 @@ mod imp {
             })
         }
 
-        /// Reads what is there for up to one read timeout; returns packets handled.
-        fn step(&mut self, rep: &mut Reporter) -> Result<u64> {
+        /// Reads what is there, at most `max` packets, for up to one read timeout; returns
+        /// packets handled.
+        fn step(&mut self, rep: &mut Reporter, max: u64) -> Result<u64> {
+            let max = max.min(4096);
             let mut n = 0;
-            while let Some(pkt) = self.src.next_packet()? {
+            while n < max
+                && let Some(pkt) = self.src.next_packet()?
+            {
                 if let Some(w) = self.writer.as_mut() {
                     w.write_packet(&pkt).context("writing the capture file")?;
                 }
                 self.analysis.push(&pkt, rep);
                 n += 1;
-                if n >= 4096 {
-                    break;
-                }
             }
             if self.last_tick.elapsed() >= TICK {
                 self.last_tick = Instant::now();
                 self.analysis.advance(wall_now(), rep);
+            }
+            Ok(n)
+        }
+
+        /// Keeps reading for `wait` (at least one block hand-over, so that what arrived
+        /// before a stop is read) or until `limit` packets in all; returns packets handled.
+        fn drain(&mut self, rep: &mut Reporter, wait: Duration, limit: u64) -> Result<u64> {
+            let until = Instant::now() + wait.max(self.src.delivery_delay());
+            let mut n = 0;
+            while Instant::now() < until && n < limit {
+                n += self.step(rep, limit - n)?;
             }
             Ok(n)
         }
@@ -180,15 +192,10 @@ mod imp {
             {
                 break;
             }
-            packets += s.step(&mut rep)?;
+            packets += s.step(&mut rep, limit - packets)?;
         }
         // Packets that arrived before the stop may still sit in a partly filled block.
-        if packets < limit {
-            let until = Instant::now() + s.src.delivery_delay();
-            while Instant::now() < until && packets < limit {
-                packets += s.step(&mut rep)?;
-            }
-        }
+        s.drain(&mut rep, Duration::ZERO, limit.saturating_sub(packets))?;
         let worst = s.finish(&mut rep)?;
         rep.close()?;
         Ok(crate::exit_for(worst, args.out.fail_on))
@@ -257,7 +264,7 @@ mod imp {
             .spawn()
             .with_context(|| format!("starting {prog}"))?;
         let status = loop {
-            s.step(&mut rep)?;
+            s.step(&mut rep, u64::MAX)?;
             if let Some(st) = child.try_wait().context("waiting for the command")? {
                 break Some(st);
             }
@@ -267,13 +274,11 @@ mod imp {
                 break child.wait().ok();
             }
         };
-        // At least one block hand-over, so that what arrived before the exit is read.
-        let drain =
-            Duration::from_secs_f64(args.drain.clamp(0.0, 60.0)).max(s.src.delivery_delay());
-        let drain_until = Instant::now() + drain;
-        while Instant::now() < drain_until {
-            s.step(&mut rep)?;
-        }
+        s.drain(
+            &mut rep,
+            Duration::from_secs_f64(args.drain.clamp(0.0, 60.0)),
+            u64::MAX,
+        )?;
         let worst = s.finish(&mut rep)?;
         rep.close()?;
         let cmd_code = status.and_then(|st| st.code()).unwrap_or(1);
