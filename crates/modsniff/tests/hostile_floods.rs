@@ -189,6 +189,7 @@ struct Peaks {
     memcap_used: usize,
     fragments: usize,
     dns_open: usize,
+    scheduled: usize,
 }
 
 struct Run {
@@ -220,6 +221,7 @@ fn run(name: &str, limits: Limits, frame: FrameFn) -> Run {
             peaks.memcap_used = peaks.memcap_used.max(engine.reassembly_budget().used());
             peaks.fragments = peaks.fragments.max(engine.pending_fragments());
             peaks.dns_open = peaks.dns_open.max(engine.open_dns_queries());
+            peaks.scheduled = peaks.scheduled.max(engine.scheduled_deadlines());
         }
     }
     let elapsed = t0.elapsed();
@@ -243,6 +245,12 @@ fn run(name: &str, limits: Limits, frame: FrameFn) -> Run {
     assert!(peaks.memcap_used <= limits.memcap, "{name}: {peaks:?}");
     assert!(
         peaks.fragments <= limits.max_frag_datagrams,
+        "{name}: {peaks:?}"
+    );
+    // Closed connections leave their idle-timeout entry in the schedule; those are dropped
+    // before they outnumber the live flows four to one (plus the engine's slack of 4,096).
+    assert!(
+        peaks.scheduled <= 4 * limits.max_flows + 4_097,
         "{name}: {peaks:?}"
     );
     Run {
