@@ -130,8 +130,9 @@ pub struct ReadArgs {
     /// Stop after this many packets (per file), like tcpdump -c.
     #[arg(short = 'c', long = "count", value_name = "COUNT")]
     pub count: Option<u64>,
-    /// Threads: 1 (the default) runs everything on one; 2 runs diagnosis and record writing
-    /// beside the engine (more are not used). The output is the same either way.
+    /// Threads: 1 runs everything on one; 2 (the default where there are two cores) runs
+    /// diagnosis and record writing beside the engine (more are not used). The output is the
+    /// same either way.
     #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub threads: Option<usize>,
     #[command(flatten)]
