@@ -62,6 +62,17 @@ impl Flow {
     }
 }
 
+/// The flow an expiry entry stands for: none when that flow has ended or its key now holds a
+/// newer flow. `sweep` and `make_room` skip entries without one; `drop_stale_expiry` drops
+/// exactly those.
+fn scheduled_flow<'a>(
+    flows: &'a FxHashMap<FlowKey, Flow>,
+    key: &FlowKey,
+    id: u64,
+) -> Option<&'a Flow> {
+    flows.get(key).filter(|f| f.id() == id)
+}
+
 /// The whole second of packet time at which `flow` is due to end: linger after a close,
 /// after a DNS answer, else the idle timeout.
 fn deadline_of(l: &crate::config::Limits, flow: &Flow) -> u64 {
@@ -362,7 +373,7 @@ impl Engine {
     fn drop_stale_expiry(&mut self) {
         let flows = &self.flows;
         self.expiry.retain(|_, due| {
-            due.retain(|(key, id)| flows.get(key).is_some_and(|f| f.id() == *id));
+            due.retain(|(key, id)| scheduled_flow(flows, key, *id).is_some());
             if due.capacity() > 2 * due.len() + 8 {
                 due.shrink_to_fit();
             }
@@ -381,12 +392,9 @@ impl Engine {
             let due = entry.remove();
             self.expiry_len -= due.len();
             for (key, id) in due {
-                let Some(flow) = self.flows.get(&key) else {
+                let Some(flow) = scheduled_flow(&self.flows, &key, id) else {
                     continue;
                 };
-                if flow.id() != id {
-                    continue;
-                }
                 let d = self.deadline(flow);
                 if d <= now_sec {
                     if let Some(flow) = self.flows.remove(&key) {
@@ -418,7 +426,7 @@ impl Engine {
                 continue;
             };
             self.expiry_len -= 1;
-            let Some(flow) = self.flows.get(&key).filter(|f| f.id() == id) else {
+            let Some(flow) = scheduled_flow(&self.flows, &key, id) else {
                 continue;
             };
             let due = self.deadline(flow);
