@@ -2,15 +2,18 @@
  *
  * mimalloc reads its options when the process loads (its constructor has priority 101) and
  * commits arenas eagerly on Linux; with that default a full analysis peaked at 85 MiB RSS
- * against glibc's 57 MiB. With arena_eager_commit=0 and purge_delay=0 it peaked at 59 MiB
- * and kept its speed (BENCHMARKS.md). Setting the options from `main` is too late (the
- * runtime has allocated by then), so this constructor runs one priority earlier.
+ * against glibc's 57 MiB. With arena_eager_commit=0 it commits on demand. Freed pages are
+ * returned to the OS 100 ms after they empty (mimalloc's default is 1 s: +20 MiB of peak RSS;
+ * at 0 ms every page emptied between two batches of records was returned and faulted back
+ * in, ~10 % of the engine thread's time with --threads 2, BENCHMARKS.md). Setting the options
+ * from `main` is too late (the runtime has allocated by then), so this constructor runs one
+ * priority earlier.
  * mi_option_set_default leaves MIMALLOC_* environment variables in charge. */
 #include <mimalloc.h>
 
 __attribute__((constructor(100))) static void modsniff_mi_defaults(void) {
     mi_option_set_default(mi_option_arena_eager_commit, 0);
-    mi_option_set_default(mi_option_purge_delay, 0);
+    mi_option_set_default(mi_option_purge_delay, 100);
 }
 
 /* Referenced from Rust so that the linker keeps this object (and its constructor). */

@@ -75,6 +75,10 @@ struct DnsAgg {
 /// Turns records into findings.
 pub struct Diagnoser {
     settings: GoSettings,
+    /// The HTTPS proxy's and the checksum database's hosts, parsed once from `settings`
+    /// (`role_of` asks on every connection and DNS answer).
+    proxy_host: Option<String>,
+    sumdb_host: Option<String>,
     candidates: Vec<Candidate>,
     dropped: u64,
     ttl_by_ip: HashMap<IpAddr, TtlRange>,
@@ -128,6 +132,8 @@ fn has_room(len: usize, present: bool) -> bool {
 impl Diagnoser {
     pub fn new(settings: GoSettings) -> Self {
         Diagnoser {
+            proxy_host: settings.proxy_host(),
+            sumdb_host: settings.sumdb_host(),
             settings,
             candidates: Vec::new(),
             dropped: 0,
@@ -169,21 +175,30 @@ impl Diagnoser {
 
     /// The Go role of a server name under the user's settings.
     pub fn role_of(&self, name: &str, port: u16) -> Option<GoRole> {
-        let hostport = format!("{name}:{port}");
-        if let Some(p) = self.settings.proxy_host()
-            && (p == hostport || p == name)
+        let mut digits = itoa::Buffer::new();
+        let port = digits.format(port);
+        // `name:port` compared piecewise: this runs per connection, so no formatting.
+        let is_hostport = |s: &str| {
+            s.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .is_some_and(|p| p == port)
+        };
+        if self
+            .proxy_host
+            .as_deref()
+            .is_some_and(|p| p == name || is_hostport(p))
         {
             return Some(GoRole::HttpProxy);
         }
         if self
-            .settings
-            .sumdb_host()
-            .is_some_and(|h| h == name || h == hostport)
+            .sumdb_host
+            .as_deref()
+            .is_some_and(|h| h == name || is_hostport(h))
         {
             return Some(GoRole::ChecksumDb);
         }
         if self.settings.is_configured_proxy(name).is_some()
-            || self.settings.is_configured_proxy(&hostport).is_some()
+            || self.settings.is_configured_proxy_at(name, port)
         {
             return Some(GoRole::ModuleProxy);
         }

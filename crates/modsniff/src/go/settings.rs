@@ -185,6 +185,21 @@ impl GoSettings {
                 .is_some_and(|h| h == host || h.split(':').next() == Some(host))
         })
     }
+
+    /// Whether `host:port` is one of the GOPROXY entries, as `is_configured_proxy` with the
+    /// two joined (without building the string: this is asked per connection).
+    pub fn is_configured_proxy_at(&self, host: &str, port: &str) -> bool {
+        let is_hostport = |s: &str| {
+            s.strip_prefix(host)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .is_some_and(|p| p == port)
+        };
+        self.goproxy.iter().any(|e| {
+            e.host
+                .as_deref()
+                .is_some_and(|h| is_hostport(h) || h.split(':').next().is_some_and(is_hostport))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -220,5 +235,28 @@ mod tests {
         assert_eq!(s.proxy_host().as_deref(), Some("proxy.corp.example:3128"));
         s.gosumdb = "off".into();
         assert_eq!(s.sumdb_host(), None);
+    }
+
+    #[test]
+    fn configured_proxy_at_is_the_joined_lookup() {
+        let mut s = GoSettings::default();
+        s.goproxy = parse_goproxy("https://goproxy.corp:8443,https://proxy.golang.org,direct");
+        for (host, port) in [
+            ("goproxy.corp", 8443),
+            ("goproxy.corp", 443),
+            ("goproxy.cor", 8443),
+            ("proxy.golang.org", 443),
+            ("proxy.golang.org", 8443),
+            ("", 8443),
+        ] {
+            let joined = format!("{host}:{port}");
+            assert_eq!(
+                s.is_configured_proxy_at(host, &port.to_string()),
+                s.is_configured_proxy(&joined).is_some(),
+                "{joined}"
+            );
+        }
+        assert!(s.is_configured_proxy_at("goproxy.corp", "8443"));
+        assert!(!s.is_configured_proxy_at("goproxy.corp", "443"));
     }
 }
