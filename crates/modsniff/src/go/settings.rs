@@ -239,8 +239,10 @@ mod tests {
 
     #[test]
     fn configured_proxy_at_is_the_joined_lookup() {
-        let mut s = GoSettings::default();
-        s.goproxy = parse_goproxy("https://goproxy.corp:8443,https://proxy.golang.org,direct");
+        let s = GoSettings {
+            goproxy: parse_goproxy("https://goproxy.corp:8443,https://proxy.golang.org,direct"),
+            ..GoSettings::default()
+        };
         for (host, port) in [
             ("goproxy.corp", 8443),
             ("goproxy.corp", 443),
