@@ -13,8 +13,7 @@
 # default: built here with --release), FLOWS (examples/flows binary, likewise), SHARED (default ../shared beside the repository).
 # Needs ../shared/bench (make-corpus.sh, peers/); builds the corpus in $DIR if it is not
 # there, the pcapng copy with editcap, and the ep-floor peer in /tmp/peers-target.
-# Each row: wall median and min-max of RUNS runs, user+sys median, MB/s and Mpkt/s from the
-# median wall, peak RSS (max over runs, /usr/bin/time). Ratios use medians of this run.
+# Rows run in rounds (each row once per round), ratios taken within a round: see below.
 set -euo pipefail
 MODE=${1:-quick}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,64 +41,79 @@ if [ ! -x "$FLOOR" ]; then
   (cd "$SHARED/bench/peers" && CARGO_TARGET_DIR=/tmp/peers-target cargo build --release -q --ignore-rust-version -p ep-floor)
 fi
 
-# median/min/max wall, median user+sys, max peak RSS (MiB) of N runs; stdout discarded.
-measure() {
-  local runs=$1; shift
-  python3 - "$runs" "$@" <<'PY'
-import subprocess, sys, time, tempfile, statistics
-runs = int(sys.argv[1]); cmd = sys.argv[2:]
-rows = []
-for _ in range(runs):
-    with tempfile.NamedTemporaryFile("r") as tf:
-        t0 = time.monotonic()
-        subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", "%U %S %M", *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wall = time.monotonic() - t0
-        u, s, m = tf.read().split()[-3:]
-    rows.append((wall, float(u) + float(s), int(m) / 1024))
-w = sorted(r[0] for r in rows)
-print(f"{statistics.median(w):.3f} {min(w):.3f} {max(w):.3f} {statistics.median(r[1] for r in rows):.3f} {max(r[2] for r in rows):.1f}")
-PY
-}
-
-pkts() { case $(basename "$1") in corpus-q1.pcap) echo 742605;; corpus-h1.pcap) echo 1485210;; *) echo 2970420;; esac; }
-
 echo "# $(date -u +%FT%TZ) $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(cut -d' ' -f1-3 /proc/loadavg); RUNS=$RUNS"
-printf '%-22s %-15s %8s %17s %8s %8s %8s %8s\n' tool input "wall s" "min-max s" "cpu s" "MB/s" "Mpkt/s" "RSS MiB"
-declare -A WALL CPU
-row() { # name file cmd...
-  local name=$1 file=$2; shift 2
-  cat "$file" > /dev/null
-  local med lo hi cpu rss
-  read -r med lo hi cpu rss < <(measure "$RUNS" "$@")
-  local bytes; bytes=$(stat -c %s "$file")
-  WALL[$name]=$med; CPU[$name]=$cpu
-  printf '%-22s %-15s %8.3f %8.3f-%-8.3f %8.3f %8.0f %8.3f %8.1f\n' "$name" "$(basename "$file")" "$med" "$lo" "$hi" "$cpu" \
-    "$(python3 -c "print($bytes/1e6/$med)")" "$(python3 -c "print($(pkts "$file")/1e6/$med)")" "$rss"
-}
-ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
-row cat "$DIR/corpus.pcap" cat "$DIR/corpus.pcap"
-row ep-floor "$DIR/corpus.pcap" "$FLOOR" "$DIR/corpus.pcap"
+# The rows, one per line: name, input, command (tab-separated; the command's words by spaces).
+ROWS=$(mktemp)
+trap 'rm -f "$ROWS"' EXIT
+add() { local name=$1 file=$2; shift 2; printf '%s\t%s\t%s\n' "$name" "$file" "$*" >> "$ROWS"; }
+add cat "$DIR/corpus.pcap" cat "$DIR/corpus.pcap"
+add ep-floor "$DIR/corpus.pcap" "$FLOOR" "$DIR/corpus.pcap"
 # The foundation alone (issue 3's figure): decode + flows + reassembly, no app decoders, no
 # records (examples/flows.rs --summary embeds modsniff-core that way).
-row foundation "$DIR/corpus.pcap" "$FLOWS" --summary "$DIR/corpus.pcap"
+add foundation "$DIR/corpus.pcap" "$FLOWS" --summary "$DIR/corpus.pcap"
 for t in 1 2; do
   for f in corpus-q1.pcap corpus-h1.pcap corpus.pcap corpus.pcapng; do
-    row "modsniff-t$t-${f#corpus}" "$DIR/$f" "$BIN" read --format ndjson --threads "$t" "$DIR/$f"
+    add "modsniff-t$t-${f#corpus}" "$DIR/$f" "$BIN" read --format ndjson --threads "$t" "$DIR/$f"
   done
 done
-row modsniff-t1-text "$DIR/corpus.pcap" "$BIN" read --format text --threads 1 "$DIR/corpus.pcap"
+add modsniff-t1-text "$DIR/corpus.pcap" "$BIN" read --format text --threads 1 "$DIR/corpus.pcap"
 # Everything but the records: a --host no packet has selects nothing to print (diagnosis runs).
-row modsniff-t1-norecords "$DIR/corpus.pcap" "$BIN" read --format ndjson --threads 1 --host 192.0.2.255 "$DIR/corpus.pcap"
-echo
-echo "modsniff 1 thread / ep-floor wall, full corpus:   $(ratio "${WALL[modsniff-t1-.pcap]}" "${WALL[ep-floor]}")x the floor's time"
-echo "foundation / ep-floor wall, full corpus:          $(ratio "${WALL[foundation]}" "${WALL[ep-floor]}")x the floor's time"
-echo "2 threads speed-up (t1 wall / t2 wall), full:     $(ratio "${WALL[modsniff-t1-.pcap]}" "${WALL[modsniff-t2-.pcap]}")x"
-echo "2 threads speed-up, pcapng:                       $(ratio "${WALL[modsniff-t1-.pcapng]}" "${WALL[modsniff-t2-.pcapng]}")x"
+add modsniff-t1-norecords "$DIR/corpus.pcap" "$BIN" read --format ndjson --threads 1 --host 192.0.2.255 "$DIR/corpus.pcap"
 if [ "$MODE" = full ]; then
-  RUNS=1 row tshark-d "$DIR/corpus-q1.pcap" tshark -r "$DIR/corpus-q1.pcap" -Y 'tls.handshake.type==1 || tls.handshake.type==11 || http.request || dns' -T fields \
+  # One run: ~50 s on the quarter corpus.
+  add tshark-d "$DIR/corpus-q1.pcap" tshark -r "$DIR/corpus-q1.pcap" -Y 'tls.handshake.type==1||tls.handshake.type==11||http.request||dns' -T fields \
     -e tcp.stream -e tls.handshake.extensions_server_name -e x509sat.uTF8String -e http.request.method -e http.host -e http.request.uri -e dns.qry.name -e dns.flags.rcode
-  echo "tshark-d / modsniff 1 thread, wall, q1 corpus:    $(ratio "${WALL[tshark-d]}" "${WALL[modsniff-t1--q1.pcap]}")x"
-  echo "tshark-d / modsniff 2 threads, wall, q1 corpus:   $(ratio "${WALL[tshark-d]}" "${WALL[modsniff-t2--q1.pcap]}")x"
-  echo "tshark-d / modsniff 1 thread, cpu, q1 corpus:     $(ratio "${CPU[tshark-d]}" "${CPU[modsniff-t1--q1.pcap]}")x"
 fi
+
+# Rounds: every row runs once per round, in turn, so that a slow spell of the (shared)
+# machine hits all rows alike; each ratio is taken within a round, and reported as the
+# median and min-max over the rounds. Wall median and min-max, user+sys median, peak RSS
+# (max over runs, /usr/bin/time), MB/s and Mpkt/s from the median wall; stdout discarded.
+python3 - "$RUNS" "$ROWS" <<'PY'
+import os, subprocess, sys, time, tempfile, statistics
+runs = int(sys.argv[1])
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[2]) if l.strip()]
+pkts = {"corpus-q1.pcap": 742605, "corpus-h1.pcap": 1485210}
+res = {r[0]: [] for r in rows}
+for rnd in range(runs):
+    for name, path, cmd in rows:
+        if name == "tshark-d" and rnd > 0:
+            continue
+        argv = cmd.split(" ")  # no argument has a space (the tshark filter is written without)
+        subprocess.run(["cat", path], stdout=subprocess.DEVNULL)  # page cache warm
+        with tempfile.NamedTemporaryFile("r") as tf:
+            t0 = time.monotonic()
+            subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", "%U %S %M", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wall = time.monotonic() - t0
+            u, s, m = tf.read().split()[-3:]
+        res[name].append((wall, float(u) + float(s), int(m) / 1024))
+print(f"{'tool':<22} {'input':<15} {'wall s':>8} {'min-max s':>17} {'cpu s':>8} {'MB/s':>8} {'Mpkt/s':>8} {'RSS MiB':>8}")
+med = {}
+for name, path, _ in rows:
+    rs = res[name]
+    w = sorted(r[0] for r in rs)
+    med[name] = (statistics.median(w), statistics.median(r[1] for r in rs))
+    size = os.path.getsize(path)
+    n = pkts.get(os.path.basename(path), 2970420)
+    print(f"{name:<22} {os.path.basename(path):<15} {med[name][0]:8.3f} {w[0]:8.3f}-{w[-1]:<8.3f} {med[name][1]:8.3f} "
+          f"{size/1e6/med[name][0]:8.0f} {n/1e6/med[name][0]:8.3f} {max(r[2] for r in rs):8.1f}")
+print()
+def ratio(label, a, b, unit):
+    """a / b within each round: median (min-max)."""
+    k = min(len(res[a]), len(res[b]))
+    rs = sorted(res[a][i][0] / res[b][i][0] for i in range(k))
+    print(f"{label:<50} {statistics.median(rs):.2f}{unit} ({rs[0]:.2f}-{rs[-1]:.2f})")
+ratio("modsniff 1 thread / ep-floor wall, full corpus:", "modsniff-t1-.pcap", "ep-floor", "x the floor's time")
+ratio("modsniff 2 threads / ep-floor wall, full corpus:", "modsniff-t2-.pcap", "ep-floor", "x the floor's time")
+ratio("foundation / ep-floor wall, full corpus:", "foundation", "ep-floor", "x the floor's time")
+ratio("2 threads speed-up (t1 wall / t2 wall), full:", "modsniff-t1-.pcap", "modsniff-t2-.pcap", "x")
+ratio("2 threads speed-up, pcapng:", "modsniff-t1-.pcapng", "modsniff-t2-.pcapng", "x")
+ratio("2 threads speed-up, q1:", "modsniff-t1--q1.pcap", "modsniff-t2--q1.pcap", "x")
+if "tshark-d" in res:
+    # One tshark run: against each round's modsniff run.
+    t = res["tshark-d"][0]
+    for label, name, i in [("wall, 1 thread", "modsniff-t1--q1.pcap", 0), ("wall, 2 threads", "modsniff-t2--q1.pcap", 0), ("cpu, 1 thread", "modsniff-t1--q1.pcap", 1)]:
+        rs = sorted(t[i] / r[i] for r in res[name])
+        print(f"{'tshark-d / modsniff ' + label + ', q1 corpus:':<50} {statistics.median(rs):.2f}x ({rs[0]:.2f}-{rs[-1]:.2f})")
+PY
