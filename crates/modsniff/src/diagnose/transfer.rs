@@ -17,7 +17,8 @@ const LOSS_MIN: u64 = 8;
 
 pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) {
     let c = f.c;
-    let target = addr(c.server);
+    // The server's address as text, made only for a finding (this runs on most connections).
+    let target = || addr(c.server);
     let s = &c.server_stats;
     let started = s.bytes > 0 && c.client_stats.bytes > 0;
     let rsts = server_rsts(c);
@@ -43,6 +44,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 String::new(),
             ),
         };
+        let target = target();
         let mut evidence = Vec::new();
         if let Some(fr) = s.first_data_frame {
             evidence.push(ev(fr, s.ts_first, "first data from the server"));
@@ -113,6 +115,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             && (gave_up || body_short || long)
             && c.end_reason != modsniff_core::event::EndReason::Idle
         {
+            let target = target();
             let body = c.http.iter().find_map(|h| h.body_shortfall());
             let mut summary = format!(
                 "The transfer from {target} stalled: the server's data stopped at frame {last_frame} and nothing followed for {silent:.1} s while the connection stayed open."
@@ -165,6 +168,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             .iter()
             .filter_map(|st| st.first_data_frame.map(|f| (f, st.ts_first)))
             .min_by_key(|(f, _)| *f);
+        let target = target();
         out.push((
             Finding {
                 stage: Stage::Transfer,

@@ -12,7 +12,7 @@
 
 use serde::{Serialize, Serializer};
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
 /// A resource record type (RFC 1035 3.2.2 and the IANA registry). Open: unknown values are
 /// carried and shown as numbers.
@@ -41,6 +41,15 @@ impl DnsType {
     pub const ANY: DnsType = DnsType(255);
     pub const URI: DnsType = DnsType(256);
     pub const CAA: DnsType = DnsType(257);
+
+    /// As `to_string()`: the mnemonic, or the number (without the formatting machinery for
+    /// known types: one per DNS record).
+    pub fn text(self) -> String {
+        match self.name() {
+            Some(n) => n.to_owned(),
+            None => self.0.to_string(),
+        }
+    }
 
     pub fn name(self) -> Option<&'static str> {
         Some(match self {
@@ -158,6 +167,8 @@ pub struct DnsMessage {
 
 /// Bytes in a name (RFC 1035 2.3.4). Beyond it tshark shows `<Name too long>`, and so do we.
 const MAX_NAME_LEN: usize = 255;
+/// Initial capacity of a decoded name: covers the usual name (`proxy.golang.org` is 16).
+const NAME_CAPACITY: usize = 32;
 /// Compression pointers followed in one name: a loop is cut here.
 const MAX_POINTERS: usize = 64;
 /// Answers kept per message; the rest are counted in `answers_unread`.
@@ -240,7 +251,8 @@ fn read_u16(msg: &[u8], at: usize) -> Option<u16> {
 /// Reads the (possibly compressed) name at `at`; returns it and the offset after it in the
 /// message (after the first pointer, if any).
 fn read_name(msg: &[u8], at: usize) -> Option<(String, usize)> {
-    let mut out = String::new();
+    // Most names fit: one allocation instead of growing from empty label by label.
+    let mut out = String::with_capacity(NAME_CAPACITY);
     let mut raw_len = 0usize;
     let mut pos = at;
     let mut after: Option<usize> = None;
@@ -291,20 +303,48 @@ fn read_name(msg: &[u8], at: usize) -> Option<(String, usize)> {
 /// Appends a label in presentation form: printable ASCII as is, other bytes as `\DDD`
 /// (RFC 4343).
 fn push_label(out: &mut String, label: &[u8]) {
+    let plain = |b: u8| b.is_ascii_graphic() && b != b'.' && b != b'\\';
+    // The usual label is all plain ASCII: copied whole.
+    if label.iter().all(|&b| plain(b))
+        && let Ok(text) = std::str::from_utf8(label)
+    {
+        out.push_str(text);
+        return;
+    }
     for &b in label {
-        if b.is_ascii_graphic() && b != b'.' && b != b'\\' {
+        if plain(b) {
             out.push(b as char);
         } else {
-            out.push_str(&format!("\\{b:03}"));
+            use std::fmt::Write;
+            let _ = write!(out, "\\{b:03}");
         }
     }
+}
+
+/// `Ipv4Addr::to_string` without the formatting machinery (most answers are A records; this
+/// runs on the engine's thread for each one).
+fn ipv4_text(octets: [u8; 4]) -> String {
+    let mut out = String::with_capacity(15);
+    for (i, o) in octets.into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if o >= 100 {
+            out.push(char::from(b'0' + o / 100));
+        }
+        if o >= 10 {
+            out.push(char::from(b'0' + o / 10 % 10));
+        }
+        out.push(char::from(b'0' + o % 10));
+    }
+    out
 }
 
 fn rdata_text(msg: &[u8], t: DnsType, rdata: &[u8], start: usize) -> Option<String> {
     match t {
         DnsType::A => {
             let b: [u8; 4] = rdata.try_into().ok()?;
-            Some(Ipv4Addr::from(b).to_string())
+            Some(ipv4_text(b))
         }
         DnsType::AAAA => {
             let b: [u8; 16] = rdata.try_into().ok()?;
@@ -331,6 +371,20 @@ fn rdata_text(msg: &[u8], t: DnsType, rdata: &[u8], start: usize) -> Option<Stri
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ipv4_text_is_display() {
+        for o in [0u8, 1, 9, 10, 11, 99, 100, 101, 199, 200, 255] {
+            for b in [
+                [o, 0, 0, 0],
+                [1, o, 10, 100],
+                [255, 254, o, o],
+                [o, o, o, o],
+            ] {
+                assert_eq!(super::ipv4_text(b), std::net::Ipv4Addr::from(b).to_string());
+            }
+        }
+    }
+
     use super::*;
 
     #[test]
@@ -379,6 +433,8 @@ mod tests {
         m.extend_from_slice(&[0, 0, 1, 0, 1]);
         assert_eq!(parse(&m).unwrap().qname.as_deref(), Some("<Name too long>"));
         assert_eq!(DnsType(65534).to_string(), "65534");
+        assert_eq!(DnsType(65534).text(), "65534");
+        assert_eq!(DnsType::AAAA.text(), DnsType::AAAA.to_string());
         assert_eq!(serde_json::to_string(&DnsType(65534)).unwrap(), "65534");
         assert_eq!(serde_json::to_string(&DnsType::AAAA).unwrap(), "\"AAAA\"");
         assert_eq!(DnsRcode(15).name(), "RCODE15");
