@@ -17,6 +17,7 @@ mod transfer;
 
 pub use finding::{Actor, Finding, FindingKind, Severity, Stage};
 
+use crate::go::settings::is_host_port;
 use crate::go::{GoRole, GoSettings, classify_host};
 use actor::TtlRange;
 use modsniff_core::app::dns::DnsRecord;
@@ -177,12 +178,7 @@ impl Diagnoser {
     pub fn role_of(&self, name: &str, port: u16) -> Option<GoRole> {
         let mut digits = itoa::Buffer::new();
         let port = digits.format(port);
-        // `name:port` compared piecewise: this runs per connection, so no formatting.
-        let is_hostport = |s: &str| {
-            s.strip_prefix(name)
-                .and_then(|rest| rest.strip_prefix(':'))
-                .is_some_and(|p| p == port)
-        };
+        let is_hostport = |s: &str| is_host_port(s, name, port);
         if self
             .proxy_host
             .as_deref()

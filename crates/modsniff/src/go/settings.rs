@@ -189,17 +189,20 @@ impl GoSettings {
     /// Whether `host:port` is one of the GOPROXY entries, as `is_configured_proxy` with the
     /// two joined (without building the string: this is asked per connection).
     pub fn is_configured_proxy_at(&self, host: &str, port: &str) -> bool {
-        let is_hostport = |s: &str| {
-            s.strip_prefix(host)
-                .and_then(|rest| rest.strip_prefix(':'))
-                .is_some_and(|p| p == port)
-        };
+        let is_it = |s: &str| is_host_port(s, host, port);
         self.goproxy.iter().any(|e| {
             e.host
                 .as_deref()
-                .is_some_and(|h| is_hostport(h) || h.split(':').next().is_some_and(is_hostport))
+                .is_some_and(|h| is_it(h) || h.split(':').next().is_some_and(is_it))
         })
     }
+}
+
+/// `s == format!("{host}:{port}")`, without building the string (asked per connection).
+pub fn is_host_port(s: &str, host: &str, port: &str) -> bool {
+    s.strip_prefix(host)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .is_some_and(|p| p == port)
 }
 
 #[cfg(test)]
@@ -259,6 +262,10 @@ mod tests {
             );
         }
         assert!(s.is_configured_proxy_at("goproxy.corp", "8443"));
+        assert!(is_host_port("a.b:80", "a.b", "80"));
+        assert!(!is_host_port("a.b:800", "a.b", "80"));
+        assert!(!is_host_port("a.bc:80", "a.b", "80"));
+        assert!(!is_host_port("a.b", "a.b", "80"));
         assert!(!s.is_configured_proxy_at("goproxy.corp", "443"));
     }
 }
