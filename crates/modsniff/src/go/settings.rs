@@ -187,13 +187,13 @@ impl GoSettings {
     }
 
     /// Whether `host:port` is one of the GOPROXY entries, as `is_configured_proxy` with the
-    /// two joined (without building the string: this is asked per connection).
+    /// two joined (without building the string: this is asked per connection). Only the
+    /// whole entry can match: its part before the first ':' never equals a `host:port`.
     pub fn is_configured_proxy_at(&self, host: &str, port: &str) -> bool {
-        let is_it = |s: &str| is_host_port(s, host, port);
         self.goproxy.iter().any(|e| {
             e.host
                 .as_deref()
-                .is_some_and(|h| is_it(h) || h.split(':').next().is_some_and(is_it))
+                .is_some_and(|h| is_host_port(h, host, port))
         })
     }
 }
