@@ -88,10 +88,18 @@ impl JsonSchema for Secs {
 #[derive(Clone, Copy, Debug)]
 pub struct Hex16(pub u16);
 
-/// Through `format_args!`, not `json::hex16`: the fast writer is tested against this.
+/// Digit by digit into a stack buffer (`format_args!` through `collect_str` cost more than
+/// the rest of the record), and not through `json::hex16`: the fast writer is tested
+/// against this.
 impl Serialize for Hex16 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&format_args!("0x{:04x}", self.0))
+        let mut text = *b"0x0000";
+        for (i, d) in text.iter_mut().skip(2).enumerate() {
+            let nibble = (self.0 >> (12 - 4 * i)) & 0xf;
+            *d = char::from_digit(u32::from(nibble), 16).map_or(b'?', |c| c as u8);
+        }
+        // ASCII digits only.
+        s.serialize_str(std::str::from_utf8(&text).unwrap_or_default())
     }
 }
 
@@ -157,9 +165,10 @@ impl JsonSchema for NameOrNumber {
 #[derive(Clone, Copy, Debug)]
 pub struct Addr(pub SocketAddr);
 
+/// serde's own impl (`Display` into a stack buffer).
 impl Serialize for Addr {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
+        self.0.serialize(s)
     }
 }
 
@@ -185,9 +194,10 @@ impl JsonSchema for Addr {
 #[derive(Clone, Copy, Debug)]
 pub struct Ip(pub IpAddr);
 
+/// serde's own impl (`Display` into a stack buffer).
 impl Serialize for Ip {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
+        self.0.serialize(s)
     }
 }
 
