@@ -1,7 +1,7 @@
 //! `--format ndjson`: one record per line, each written as soon as it is known, by the
 //! records' own writer (`records::json`).
 
-use super::records::json::WriteJson;
+use super::records::write::WriteJson;
 use super::records::{ConnectionRecord, DnsRecord, FindingRecord, Record};
 use super::{Printer, RunEnd};
 use crate::analyze::GoInfo;

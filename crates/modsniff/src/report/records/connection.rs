@@ -1,7 +1,7 @@
 //! The `connection` record: one TCP connection or UDP flow, with what it carried.
 
-use super::json::{json_enum, json_object};
 use super::values::{Addr, ClientBy, ConnState, Each, Ip, One, RecordVersion, Secs, View};
+use super::write::{json_enum, json_object};
 use crate::analyze::GoInfo;
 use crate::go;
 use modsniff_core::app::http::HttpTransaction;

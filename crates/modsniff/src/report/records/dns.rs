@@ -1,8 +1,8 @@
 //! The `dns` record: a query and its response.
 
 use super::connection::Transport;
-use super::json::json_object;
 use super::values::{Addr, Each, NameOrNumber, RecordVersion, Secs, View};
+use super::write::json_object;
 use modsniff_core::app::dns::{DnsAnswer, DnsRecord as Query};
 
 json_object! {

@@ -1,7 +1,7 @@
 //! The `finding` record: the diagnosis.
 
-use super::json::{json_enum, json_object};
 use super::values::{Each, RecordVersion, Secs, View};
+use super::write::{json_enum, json_object};
 use crate::diagnose;
 use modsniff_core::event::Evidence as CoreEvidence;
 

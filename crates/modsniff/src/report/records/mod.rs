@@ -10,7 +10,7 @@
 //! duty: each record destructures what it reads from them exhaustively, so a field added in
 //! core does not compile here until the contract takes it (or says it leaves it out).
 
-pub mod json;
+pub mod write;
 
 mod connection;
 mod dns;
@@ -26,9 +26,9 @@ pub use dns::DnsRecord;
 pub use finding::FindingRecord;
 pub use stats::{FindingCounts, StatsRecord};
 
-use json::{Fields, WriteJson};
 use schemars::JsonSchema;
 use serde::Serialize;
+use write::{Fields, WriteJson};
 
 /// One line of `modsniff read --format ndjson`, tagged by its `type`.
 #[derive(Clone, Debug, Serialize, JsonSchema)]

@@ -1,7 +1,7 @@
 //! The `stats` record: the last line of a run.
 
-use super::json::{json_enum, json_object};
 use super::values::{One, RecordVersion, View};
+use super::write::{json_enum, json_object};
 use crate::report::RunEnd;
 use modsniff_core::Stats;
 use modsniff_core::stats::KernelStats;

@@ -2,8 +2,8 @@
 //! derive, which `--format json` uses), on every record of every capture we have and on
 //! records with every optional field filled; and the schema held to the keys they write.
 
-use super::json::{EXACT_MICROS_BELOW_SECS, WriteJson, float, hex16, int, string};
 use super::values::{Hex16, Secs};
+use super::write::{EXACT_MICROS_BELOW_SECS, WriteJson, float, hex16, int, string};
 use super::{ConnectionRecord, DnsRecord, FindingCounts, FindingRecord, Record, schema};
 use crate::analyze::{Analysis, GoInfo, read_pem_certs};
 use crate::diagnose::{Actor, Finding, FindingKind, Severity, Stage};

@@ -2,8 +2,8 @@
 //! what each side sent at the record layer.
 
 use super::connection::Side;
-use super::json::{self, WriteJson, json_object};
 use super::values::{Each, Hex16, NameOrNumber, One, Secs, View};
+use super::write::{self, WriteJson, json_object};
 use modsniff_core::app::tls::record::GroupInfo;
 use modsniff_core::app::tls::{self as core_tls, TlsInfo};
 use schemars::JsonSchema;
@@ -425,7 +425,7 @@ impl WriteJson for Validation<'_> {
             Validation::SelfSigned => b"{\"result\":\"self-signed\"}",
             Validation::Other(e) => {
                 o.extend_from_slice(b"{\"result\":\"other\",\"error\":");
-                json::string(o, e);
+                write::string(o, e);
                 o.push(b'}');
                 return;
             }

@@ -1,7 +1,7 @@
 //! The contract's leaf values: how a time, a code point, an address or a list of domain
 //! values is written, with its `Serialize`, its `WriteJson` and its schema side by side.
 
-use super::json::{self, Omit, WriteJson};
+use super::write::{self, Omit, WriteJson};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Serialize, Serializer};
 use std::borrow::Cow;
@@ -24,7 +24,7 @@ impl Serialize for RecordVersion {
 
 impl WriteJson for RecordVersion {
     fn write_json(&self, o: &mut Vec<u8>) {
-        json::int(o, RECORD_VERSION);
+        write::int(o, RECORD_VERSION);
     }
 }
 
@@ -66,7 +66,7 @@ impl Serialize for Secs {
 
 impl WriteJson for Secs {
     fn write_json(&self, o: &mut Vec<u8>) {
-        json::secs(o, self.0);
+        write::secs(o, self.0);
     }
 }
 
@@ -89,7 +89,7 @@ impl JsonSchema for Secs {
 pub struct Hex16(pub u16);
 
 /// Digit by digit into a stack buffer (`format_args!` through `collect_str` cost more than
-/// the rest of the record), and not through `json::hex16`: the fast writer is tested
+/// the rest of the record), and not through `write::hex16`: the fast writer is tested
 /// against this.
 impl Serialize for Hex16 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -105,7 +105,7 @@ impl Serialize for Hex16 {
 
 impl WriteJson for Hex16 {
     fn write_json(&self, o: &mut Vec<u8>) {
-        json::hex16(o, self.0);
+        write::hex16(o, self.0);
     }
 }
 
@@ -142,8 +142,8 @@ impl Serialize for NameOrNumber {
 impl WriteJson for NameOrNumber {
     fn write_json(&self, o: &mut Vec<u8>) {
         match self.name {
-            Some(n) => json::string(o, n),
-            None => json::int(o, self.number),
+            Some(n) => write::string(o, n),
+            None => write::int(o, self.number),
         }
     }
 }
@@ -174,7 +174,7 @@ impl Serialize for Addr {
 
 impl WriteJson for Addr {
     fn write_json(&self, o: &mut Vec<u8>) {
-        json::socket(o, &self.0);
+        write::socket(o, &self.0);
     }
 }
 
@@ -203,7 +203,7 @@ impl Serialize for Ip {
 
 impl WriteJson for Ip {
     fn write_json(&self, o: &mut Vec<u8>) {
-        json::ip(o, &self.0);
+        write::ip(o, &self.0);
     }
 }
 
@@ -235,7 +235,7 @@ macro_rules! word_list {
 
         impl WriteJson for $name {
             fn write_json(&self, o: &mut Vec<u8>) {
-                json::string(o, self.0);
+                write::string(o, self.0);
             }
         }
 
@@ -293,7 +293,7 @@ impl<T: View> Serialize for Each<'_, T> {
 
 impl<T: View> WriteJson for Each<'_, T> {
     fn write_json(&self, o: &mut Vec<u8>) {
-        json::array(o, self.0.iter(), |o, v| v.view().write_json(o));
+        write::array(o, self.0.iter(), |o, v| v.view().write_json(o));
     }
 }
 

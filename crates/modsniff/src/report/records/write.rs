@@ -1,4 +1,4 @@
-//! The fast JSON writer of the records, and the two macros that declare them.
+//! The fast JSON writer of the records (`WriteJson`), and the two macros that declare them.
 //!
 //! Every object of the contract is declared once, with [`json_object!`] (and every word list
 //! with [`json_enum!`]): the macro makes the struct, derives serde's `Serialize` and
@@ -79,7 +79,7 @@ macro_rules! json_object {
         json_object!(@field $attrs $name $lt
             [$($fields)*
                 $(#[doc = $doc])*
-                #[serde(skip_serializing_if = "crate::report::records::json::Omit::omit")]
+                #[serde(skip_serializing_if = "crate::report::records::write::Omit::omit")]
                 pub $f: $ty,
             ]
             [$($writes)* (omit $f stringify!($f))]
@@ -107,26 +107,26 @@ macro_rules! json_object {
         #[serde(deny_unknown_fields)]
         pub struct $name $(<$lt>)? { $($fields)* }
 
-        impl $(<$lt>)? $crate::report::records::json::Fields for $name $(<$lt>)? {
+        impl $(<$lt>)? $crate::report::records::write::Fields for $name $(<$lt>)? {
             fn write_fields(&self, o: &mut Vec<u8>) {
                 $(json_object!(@write self o $writes);)*
             }
         }
 
-        impl $(<$lt>)? $crate::report::records::json::WriteJson for $name $(<$lt>)? {
+        impl $(<$lt>)? $crate::report::records::write::WriteJson for $name $(<$lt>)? {
             fn write_json(&self, o: &mut Vec<u8>) {
                 let start = o.len();
-                $crate::report::records::json::Fields::write_fields(self, o);
-                $crate::report::records::json::close_object(o, start);
+                $crate::report::records::write::Fields::write_fields(self, o);
+                $crate::report::records::write::close_object(o, start);
             }
         }
     };
     (@write $s:tt $o:ident (always $f:ident $key:expr)) => {
         $o.extend_from_slice(concat!(",\"", $key, "\":").as_bytes());
-        $crate::report::records::json::WriteJson::write_json(&$s.$f, $o);
+        $crate::report::records::write::WriteJson::write_json(&$s.$f, $o);
     };
     (@write $s:tt $o:ident (omit $f:ident $key:expr)) => {
-        if !$crate::report::records::json::Omit::omit(&$s.$f) {
+        if !$crate::report::records::write::Omit::omit(&$s.$f) {
             json_object!(@write $s $o (always $f $key));
         }
     };
@@ -161,7 +161,7 @@ macro_rules! json_enum {
             $(#[serde(rename = $word)] $variant,)*
         }
 
-        impl $crate::report::records::json::WriteJson for $name {
+        impl $crate::report::records::write::WriteJson for $name {
             fn write_json(&self, o: &mut Vec<u8>) {
                 o.extend_from_slice(match self {
                     $(Self::$variant => concat!("\"", $word, "\"").as_bytes(),)*
