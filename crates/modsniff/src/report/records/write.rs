@@ -7,8 +7,9 @@
 //! tests in `tests.rs` hold the bytes of the two writers equal on every record of every
 //! capture we have.
 //!
-//! Why a second writer at all: serde_json spends most of a record on escaping keys that are
-//! known at compile time and on shortest-float formatting of timestamps. Here keys are
+//! Why a second writer at all: serde_json escapes every key (known at compile time) and every
+//! string a byte at a time, which was 45 % of its record writing here, and formats every
+//! timestamp as a shortest float. Here keys are
 //! literals, integers go through `itoa` and floats through `zmij` (the two crates
 //! serde_json 1.0.154 itself calls), timestamps below 2^33 s are written from their integer
 //! digits, and strings are escaped with serde_json's table, eight plain bytes at a time.
@@ -71,7 +72,7 @@ macro_rules! json_object {
     ) => {
         json_object!(@field [$(#[$attr])*] $name [$($lt)?] [] [] $($body)*);
     };
-    // Each field adds its declaration to the first list and `(when name "key")` to the
+    // Each field adds its declaration to the first list and `(omit|always name key)` to the
     // second; the last rule writes the struct and its writer from the two.
     (@field $attrs:tt $name:ident $lt:tt [$($fields:tt)*] [$($writes:tt)*]
         $(#[doc = $doc:literal])* #[omit] pub $f:ident : $ty:ty, $($rest:tt)*
