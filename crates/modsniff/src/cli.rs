@@ -1,6 +1,8 @@
 //! Command-line arguments.
 
+use crate::report::{self, PrintSettings, Selection};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Tells why `go mod download` failed: reads a packet capture (or sniffs live, or wraps the
@@ -33,6 +35,8 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
+    /// Print the JSON Schema of the records `--format ndjson` and `--format json` print.
+    Schema,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -120,6 +124,42 @@ pub struct OutputArgs {
     /// No progress bar on standard error.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+impl OutputArgs {
+    /// How the report is printed: the printers' settings, with `--color auto` resolved here
+    /// (NO_COLOR, and whether standard output is a terminal).
+    pub fn print_settings(&self) -> PrintSettings {
+        PrintSettings {
+            format: match self.format {
+                Format::Text => report::Format::Text,
+                Format::Json => report::Format::Json,
+                Format::Ndjson => report::Format::Ndjson,
+            },
+            color: self.format == Format::Text && wants_color(self.color),
+            verbose: self.verbose,
+            selection: Selection {
+                hosts: self.hosts.clone(),
+                ports: self.ports.clone(),
+                names: self
+                    .server_names
+                    .iter()
+                    .map(|n| n.to_ascii_lowercase())
+                    .collect(),
+            },
+        }
+    }
+}
+
+fn wants_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    }
 }
 
 #[derive(Debug, Args)]

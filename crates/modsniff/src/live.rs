@@ -4,9 +4,9 @@
 //! download && deploy` keeps working as before), otherwise the verdict's (1 when a finding
 //! reaches `--fail-on`, else 0); 2 when modsniff itself could not capture.
 
+use crate::analyze::Outcome;
 use crate::cli::{LiveArgs, RunArgs};
 use anyhow::Result;
-use std::process::ExitCode;
 
 #[cfg(not(feature = "live"))]
 fn no_live() -> anyhow::Error {
@@ -19,12 +19,12 @@ fn no_live() -> anyhow::Error {
 }
 
 #[cfg(not(feature = "live"))]
-pub fn run_live(_args: LiveArgs) -> Result<ExitCode> {
+pub fn run_live(_args: LiveArgs) -> Result<Outcome> {
     Err(no_live())
 }
 
 #[cfg(not(feature = "live"))]
-pub fn run_command(_args: RunArgs) -> Result<ExitCode> {
+pub fn run_command(_args: RunArgs) -> Result<Outcome> {
     Err(no_live())
 }
 
@@ -36,7 +36,7 @@ mod imp {
     use super::*;
     use crate::analyze::{Analysis, engine_config, go_settings};
     use crate::cli::OutputArgs;
-    use crate::report::Reporter;
+    use crate::report::Printer;
     use anyhow::Context;
     use modsniff_capture::{LiveConfig, LiveSource, PcapWriter};
     use modsniff_core::Timestamp;
@@ -114,7 +114,7 @@ mod imp {
 
         /// Reads what is there, at most `max` packets, for up to one read timeout; returns
         /// packets handled.
-        fn step(&mut self, rep: &mut Reporter, max: u64) -> Result<u64> {
+        fn step(&mut self, rep: &mut dyn Printer, max: u64) -> Result<u64> {
             let max = max.min(4096);
             let mut n = 0;
             while n < max
@@ -135,7 +135,7 @@ mod imp {
 
         /// Keeps reading for `wait` (at least one block hand-over, so that what arrived
         /// before a stop is read) or until `limit` packets in all; returns packets handled.
-        fn drain(&mut self, rep: &mut Reporter, wait: Duration, limit: u64) -> Result<u64> {
+        fn drain(&mut self, rep: &mut dyn Printer, wait: Duration, limit: u64) -> Result<u64> {
             let until = Instant::now() + wait.max(self.src.delivery_delay());
             let mut n = 0;
             while Instant::now() < until && n < limit {
@@ -144,7 +144,7 @@ mod imp {
             Ok(n)
         }
 
-        fn finish(mut self, rep: &mut Reporter) -> Result<Option<crate::diagnose::Severity>> {
+        fn finish(mut self, rep: &mut dyn Printer) -> Result<Outcome> {
             let k = self.src.stats()?;
             if let Some(mut w) = self.writer.take() {
                 w.flush().context("writing the capture file")?;
@@ -167,10 +167,11 @@ mod imp {
         }
     }
 
-    pub fn run_live(args: LiveArgs) -> Result<ExitCode> {
+    pub fn run_live(args: LiveArgs) -> Result<Outcome> {
         let env: HashMap<String, String> = std::env::vars().collect();
         let stop = interrupted()?;
-        let mut rep = Reporter::new(&args.out, Box::new(std::io::stdout()));
+        let mut rep =
+            crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout()));
         let mut s = Session::open(
             &args.interface,
             args.filter.clone(),
@@ -192,16 +193,16 @@ mod imp {
             {
                 break;
             }
-            packets += s.step(&mut rep, limit - packets)?;
+            packets += s.step(rep.as_mut(), limit - packets)?;
         }
         // Packets that arrived before the stop may still sit in a partly filled block.
-        s.drain(&mut rep, Duration::ZERO, limit.saturating_sub(packets))?;
-        let worst = s.finish(&mut rep)?;
+        s.drain(rep.as_mut(), Duration::ZERO, limit.saturating_sub(packets))?;
+        let outcome = s.finish(rep.as_mut())?;
         rep.close()?;
-        Ok(crate::exit_for(worst, args.out.fail_on))
+        Ok(outcome)
     }
 
-    pub fn run_command(args: RunArgs) -> Result<ExitCode> {
+    pub fn run_command(args: RunArgs) -> Result<Outcome> {
         use std::os::unix::process::CommandExt;
         let (prog, rest) = args
             .command
@@ -247,7 +248,8 @@ mod imp {
             go_env.extend(vars);
         }
         let stop = interrupted()?;
-        let mut rep = Reporter::new(&args.out, Box::new(std::io::stdout()));
+        let mut rep =
+            crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout()));
         let mut s = Session::open(
             &args.interface,
             None,
@@ -264,7 +266,7 @@ mod imp {
             .spawn()
             .with_context(|| format!("starting {prog}"))?;
         let status = loop {
-            s.step(&mut rep, u64::MAX)?;
+            s.step(rep.as_mut(), u64::MAX)?;
             if let Some(st) = child.try_wait().context("waiting for the command")? {
                 break Some(st);
             }
@@ -275,17 +277,17 @@ mod imp {
             }
         };
         s.drain(
-            &mut rep,
+            rep.as_mut(),
             Duration::from_secs_f64(args.drain.clamp(0.0, 60.0)),
             u64::MAX,
         )?;
-        let worst = s.finish(&mut rep)?;
+        let mut outcome = s.finish(rep.as_mut())?;
         rep.close()?;
         let cmd_code = status.and_then(|st| st.code()).unwrap_or(1);
         if cmd_code != 0 {
             eprintln!("modsniff: {prog} exited with status {cmd_code}");
-            return Ok(ExitCode::from(cmd_code.clamp(1, 255) as u8));
+            outcome.command_failed = Some(cmd_code);
         }
-        Ok(crate::exit_for(worst, args.out.fail_on))
+        Ok(outcome)
     }
 }

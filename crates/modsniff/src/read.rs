@@ -1,8 +1,8 @@
 //! `modsniff read FILE...`: analyse captures.
 
-use crate::analyze::{Analysis, engine_config, go_settings};
+use crate::analyze::{Analysis, Outcome, engine_config, go_settings};
 use crate::cli::ReadArgs;
-use crate::report::Reporter;
+use crate::report::Printer;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modsniff_capture::{CaptureError, FileSource};
@@ -10,7 +10,6 @@ use modsniff_core::event::Event;
 use modsniff_core::{Packet, Stats};
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// Files smaller than this finish before a progress bar would be worth drawing.
@@ -38,12 +37,13 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }
 
-pub fn run(args: ReadArgs) -> Result<ExitCode> {
+/// Reads every file in turn; returns what they found together.
+pub fn run(args: ReadArgs) -> Result<Outcome> {
     let config = engine_config(&args.out)?;
     let env: HashMap<String, String> = std::env::vars().collect();
     let settings = go_settings(&args.out, &env)?;
-    let mut rep = Reporter::new(&args.out, Box::new(std::io::stdout()));
-    let mut worst = None;
+    let mut rep = crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout()));
+    let mut outcome = Outcome::default();
     let progress_ok = !args.out.no_progress && std::io::stderr().is_terminal();
     let threads = args.threads.unwrap_or_else(default_threads);
     for path in &args.files {
@@ -54,10 +54,10 @@ pub fn run(args: ReadArgs) -> Result<ExitCode> {
         let mut analysis = Analysis::new(config.clone(), settings.clone(), false);
         let limit = args.count.unwrap_or(u64::MAX);
         let (n, read_error, stats) = if threads >= 2 {
-            read_pipelined(&mut src, &mut analysis, &mut rep, limit, bar.as_ref())?
+            read_pipelined(&mut src, &mut analysis, rep.as_mut(), limit, bar.as_ref())?
         } else {
             let (n, e) = read_packets(&mut src, limit, bar.as_ref(), &mut |pkt| {
-                analysis.push(pkt, &mut rep);
+                analysis.push(pkt, rep.as_mut());
                 analysis.stats().connections
             });
             (n, e, None)
@@ -77,14 +77,14 @@ pub fn run(args: ReadArgs) -> Result<ExitCode> {
             eprintln!("modsniff: warning: {w}");
         }
         analysis.set_frames(src.frames());
-        let w = match stats {
-            Some(stats) => analysis.conclude(stats, &mut rep, &name, &warnings, None)?,
-            None => analysis.finish(&mut rep, &name, &warnings, None)?,
+        let found = match stats {
+            Some(stats) => analysis.conclude(stats, rep.as_mut(), &name, &warnings, None)?,
+            None => analysis.finish(rep.as_mut(), &name, &warnings, None)?,
         };
-        worst = worst.max(w);
+        outcome = outcome.and(found);
     }
     rep.close()?;
-    Ok(crate::exit_for(worst, args.out.fail_on))
+    Ok(outcome)
 }
 
 /// Reads up to `limit` packets into `push` (which returns the connection count, for the
@@ -132,7 +132,7 @@ fn read_packets(
 fn read_pipelined(
     src: &mut FileSource,
     analysis: &mut Analysis,
-    rep: &mut Reporter,
+    rep: &mut (dyn Printer + Send),
     limit: u64,
     bar: Option<&ProgressBar>,
 ) -> Result<(u64, Option<CaptureError>, Option<Stats>)> {

@@ -11,5 +11,6 @@ mod live;
 mod oracle;
 mod run;
 mod scenarios;
+mod schema;
 mod threads;
 mod wire_types;
