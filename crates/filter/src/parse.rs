@@ -1,0 +1,1381 @@
+//! The grammar of libpcap's grammar.y, by recursive descent, and the meaning its code
+//! generator (gencode.c) gives each primitive.
+//!
+//! ```text
+//! prog  := ε | expr
+//! expr  := term ((and | or) (term | id))*          and, or: equal precedence, left to right
+//! term  := not term | '(' expr ')' | head id | pname | other
+//! head  := pname? (dqual aqual? | aqual | proto | protochain | gateway)
+//! dqual := src | dst | src or dst | dst or src | src and dst | dst and src
+//! aqual := host | net | port | portrange
+//! id    := not id | '(' pid ')' | NUM | HID ['/' NUM | mask HID] | HID6 ['/' NUM] | MAC | NAME
+//! pid   := (id-or-number) ((and | or) id)*
+//! other := [pname] broadcast | [pname] multicast | less NUM | greater NUM | vlan [NUM]
+//! ```
+//!
+//! An `id` has no qualifier of its own: it takes the one of the term before it, so
+//! `host a or b` is `host a or host b` and `tcp port 80 or 443` is `tcp port 80 or tcp port
+//! 443` (grammar.y passes `$<blk>0.q` along). A parenthesised term passes on the qualifier
+//! in force before it. After a bare protocol (`tcp or 80`) there is none, and tcpdump calls
+//! that a syntax error.
+//!
+//! `vlan` moves libpcap's offsets past one 802.1Q tag for everything compiled after it, in
+//! the order the parser meets it: each test records how many tags deep it looks.
+
+use crate::ast::{Carriers, Dir, Expr, ExprKind, Test, TestKind, Transports};
+use crate::error::{FilterError, Span};
+use crate::lex::{Kw, Tok, Token};
+use crate::names;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Deepest nesting of parentheses and `not` accepted: the parser, the evaluator and the
+/// tree's destructor recurse once per level.
+pub const MAX_NESTING: usize = 200;
+
+/// Most `vlan` keywords in one expression.
+pub const MAX_VLAN_DEPTH: u8 = 32;
+
+const ETHERTYPE_IP: u32 = 0x0800;
+const ETHERTYPE_ARP: u32 = 0x0806;
+const ETHERTYPE_REVARP: u32 = 0x8035;
+const ETHERTYPE_IPV6: u32 = 0x86dd;
+
+/// Protocol qualifier (gencode.h Q_*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum P {
+    Undef,
+    Default,
+    Link,
+    Ip,
+    Ip6,
+    Arp,
+    Rarp,
+    Tcp,
+    Udp,
+    Sctp,
+    Icmp,
+    Icmp6,
+    Igmp,
+    Igrp,
+    Pim,
+    Vrrp,
+    Carp,
+    Ah,
+    Esp,
+    Atalk,
+    Aarp,
+    Decnet,
+    Lat,
+    Sca,
+    Moprc,
+    Mopdl,
+}
+
+impl P {
+    fn of(kw: Kw) -> Option<P> {
+        Some(match kw {
+            Kw::Link => P::Link,
+            Kw::Ip => P::Ip,
+            Kw::Ip6 => P::Ip6,
+            Kw::Arp => P::Arp,
+            Kw::Rarp => P::Rarp,
+            Kw::Tcp => P::Tcp,
+            Kw::Udp => P::Udp,
+            Kw::Sctp => P::Sctp,
+            Kw::Icmp => P::Icmp,
+            Kw::Icmp6 => P::Icmp6,
+            Kw::Igmp => P::Igmp,
+            Kw::Igrp => P::Igrp,
+            Kw::Pim => P::Pim,
+            Kw::Vrrp => P::Vrrp,
+            Kw::Carp => P::Carp,
+            Kw::Ah => P::Ah,
+            Kw::Esp => P::Esp,
+            Kw::Atalk => P::Atalk,
+            Kw::Aarp => P::Aarp,
+            Kw::Decnet => P::Decnet,
+            Kw::Lat => P::Lat,
+            Kw::Sca => P::Sca,
+            Kw::Moprc => P::Moprc,
+            Kw::Mopdl => P::Mopdl,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            P::Undef | P::Default => "",
+            P::Link => "link",
+            P::Ip => "ip",
+            P::Ip6 => "ip6",
+            P::Arp => "arp",
+            P::Rarp => "rarp",
+            P::Tcp => "tcp",
+            P::Udp => "udp",
+            P::Sctp => "sctp",
+            P::Icmp => "icmp",
+            P::Icmp6 => "icmp6",
+            P::Igmp => "igmp",
+            P::Igrp => "igrp",
+            P::Pim => "pim",
+            P::Vrrp => "vrrp",
+            P::Carp => "carp",
+            P::Ah => "ah",
+            P::Esp => "esp",
+            P::Atalk => "atalk",
+            P::Aarp => "aarp",
+            P::Decnet => "decnet",
+            P::Lat => "lat",
+            P::Sca => "sca",
+            P::Moprc => "moprc",
+            P::Mopdl => "mopdl",
+        }
+    }
+}
+
+/// Direction qualifier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum D {
+    Undef,
+    Default,
+    Src,
+    Dst,
+    Or,
+    And,
+}
+
+impl D {
+    fn dir(self) -> Dir {
+        match self {
+            D::Src => Dir::Src,
+            D::Dst => Dir::Dst,
+            D::And => Dir::SrcAndDst,
+            D::Undef | D::Default | D::Or => Dir::SrcOrDst,
+        }
+    }
+}
+
+/// Address-kind qualifier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum A {
+    Undef,
+    Default,
+    Host,
+    Net,
+    Port,
+    Portrange,
+    Proto,
+    Gateway,
+}
+
+/// The qualifiers of a term, passed on to the ids after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Qual {
+    proto: P,
+    dir: D,
+    addr: A,
+}
+
+/// What grammar.y calls `qerr`: no qualifier at all.
+const QERR: Qual = Qual {
+    proto: P::Undef,
+    dir: D::Undef,
+    addr: A::Undef,
+};
+
+/// Parses `src` into a tree (`None` for an empty expression, which accepts everything).
+pub(crate) fn parse(src: &str, toks: &[Token]) -> Result<Option<Expr>, FilterError> {
+    let mut p = Parser {
+        src,
+        toks,
+        pos: 0,
+        nesting: 0,
+        vlan_depth: 0,
+    };
+    if toks.is_empty() {
+        return Ok(None);
+    }
+    let (e, _) = p.expr(QERR)?;
+    if let Some(t) = p.peek() {
+        return Err(p.unexpected(t, "`and` or `or`"));
+    }
+    Ok(Some(e))
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    toks: &'a [Token],
+    pos: usize,
+    nesting: usize,
+    vlan_depth: u8,
+}
+
+fn join(op_and: bool, left: Expr, right: Expr) -> Expr {
+    let span = left.span.to(right.span);
+    let mut parts = Vec::new();
+    for e in [left, right] {
+        match e.kind {
+            ExprKind::All(v) if op_and => parts.extend(v),
+            ExprKind::Any(v) if !op_and => parts.extend(v),
+            kind => parts.push(Expr { kind, span: e.span }),
+        }
+    }
+    let kind = if op_and {
+        ExprKind::All(parts)
+    } else {
+        ExprKind::Any(parts)
+    };
+    Expr { kind, span }
+}
+
+fn any(parts: Vec<Expr>, span: Span) -> Expr {
+    let mut parts = parts;
+    if parts.len() == 1
+        && let Some(e) = parts.pop()
+    {
+        return e;
+    }
+    Expr {
+        kind: ExprKind::Any(parts),
+        span,
+    }
+}
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<Token> {
+        self.toks.get(self.pos).copied()
+    }
+
+    fn peek_at(&self, n: usize) -> Option<Token> {
+        self.toks.get(self.pos + n).copied()
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let t = self.peek();
+        if t.is_some() {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn end_span(&self) -> Span {
+        let end = self.src.trim_end().len();
+        Span::new(end, end)
+    }
+
+    fn text(&self, t: Token) -> &'a str {
+        t.text(self.src)
+    }
+
+    fn word(&self, t: Token) -> &'a str {
+        self.src.get(t.span.start..t.span.end).unwrap_or("")
+    }
+
+    fn unexpected(&self, t: Token, expected: &str) -> FilterError {
+        FilterError::syntax(
+            format!("expected {expected}, found `{}`", self.word(t)),
+            t.span,
+        )
+    }
+
+    fn eof(&self, expected: &str) -> FilterError {
+        let what = match self.toks.last() {
+            Some(t) => format!("expected {expected} after `{}`", self.word(*t)),
+            None => format!("expected {expected}"),
+        };
+        FilterError::syntax(what, self.end_span())
+    }
+
+    fn expect(&mut self, tok: Tok, what: &str) -> Result<Token, FilterError> {
+        match self.next() {
+            Some(t) if t.tok == tok => Ok(t),
+            Some(t) => Err(self.unexpected(t, what)),
+            None => Err(self.eof(what)),
+        }
+    }
+
+    fn enter(&mut self, at: Span) -> Result<(), FilterError> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return Err(FilterError::invalid(
+                format!("expression nested more than {MAX_NESTING} levels deep"),
+                at,
+            ));
+        }
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.nesting -= 1;
+    }
+
+    fn test(&self, kind: TestKind, span: Span) -> Expr {
+        Expr {
+            kind: ExprKind::Test(Test {
+                kind,
+                vlan_depth: self.vlan_depth,
+            }),
+            span,
+        }
+    }
+
+    /// `expr := term ((and | or) (term | id))*`
+    fn expr(&mut self, inherit: Qual) -> Result<(Expr, Qual), FilterError> {
+        let (mut left, mut q) = self.term(inherit)?;
+        loop {
+            let op_and = match self.peek().map(|t| t.tok) {
+                Some(Tok::And) => true,
+                Some(Tok::Or) => false,
+                _ => break,
+            };
+            self.pos += 1;
+            let (right, rq) = if self.id_starts(0) {
+                self.id(q)?
+            } else {
+                self.term(q)?
+            };
+            left = join(op_and, left, right);
+            q = rq;
+        }
+        Ok((left, q))
+    }
+
+    /// Whether the tokens from `pos + n` begin an `id` rather than a term (the choice
+    /// bison makes with its lookahead after `and`/`or`).
+    fn id_starts(&self, n: usize) -> bool {
+        match self.peek_at(n).map(|t| t.tok) {
+            Some(Tok::Id | Tok::Hid | Tok::Hid6 | Tok::Eid | Tok::Aid) => true,
+            Some(Tok::Num(_)) => !matches!(
+                self.peek_at(n + 1).map(|t| t.tok),
+                Some(Tok::Op | Tok::Slash | Tok::LBracket)
+            ),
+            Some(Tok::Not | Tok::LParen) => self.id_starts(n + 1),
+            _ => false,
+        }
+    }
+
+    /// `term := not term | rterm`
+    fn term(&mut self, inherit: Qual) -> Result<(Expr, Qual), FilterError> {
+        let Some(t) = self.peek() else {
+            return Err(self.eof("an expression"));
+        };
+        if t.tok == Tok::Not {
+            self.pos += 1;
+            self.enter(t.span)?;
+            let (e, q) = self.term(inherit)?;
+            self.leave();
+            let span = t.span.to(e.span);
+            return Ok((
+                Expr {
+                    kind: ExprKind::Not(Box::new(e)),
+                    span,
+                },
+                q,
+            ));
+        }
+        self.rterm(inherit)
+    }
+
+    fn rterm(&mut self, inherit: Qual) -> Result<(Expr, Qual), FilterError> {
+        let Some(t) = self.next() else {
+            return Err(self.eof("an expression"));
+        };
+        match t.tok {
+            Tok::LParen => {
+                self.enter(t.span)?;
+                let (mut e, _) = self.expr(inherit)?;
+                let close = self.expect(Tok::RParen, "`)`")?;
+                self.leave();
+                e.span = t.span.to(close.span);
+                Ok((e, inherit))
+            }
+            Tok::Kw(kw) => {
+                if let Some(p) = P::of(kw) {
+                    return self.after_pname(p, t);
+                }
+                match kw {
+                    Kw::Src
+                    | Kw::Dst
+                    | Kw::Host
+                    | Kw::Net
+                    | Kw::Port
+                    | Kw::Portrange
+                    | Kw::Proto
+                    | Kw::Protochain
+                    | Kw::Gateway => {
+                        self.pos -= 1;
+                        self.head_id(P::Default, t.span)
+                    }
+                    Kw::Less | Kw::Greater => {
+                        let n = self.next();
+                        let value = match n.map(|n| n.tok) {
+                            Some(Tok::Num(v)) => v,
+                            Some(_) => return Err(self.unexpected(n.unwrap_or(t), "a number")),
+                            None => return Err(self.eof("a number")),
+                        };
+                        let span = t.span.to(n.map_or(t.span, |n| n.span));
+                        let at_least = kw == Kw::Greater;
+                        Ok((self.test(TestKind::Len { at_least, value }, span), QERR))
+                    }
+                    Kw::Vlan => self.vlan(t),
+                    Kw::Broadcast | Kw::Multicast => {
+                        self.pos -= 1;
+                        self.other(P::Default, t.span)
+                    }
+                    Kw::Len => Err(arithmetic(t.span)),
+                    Kw::Mpls => Err(FilterError::unsupported("`mpls`", t.span)),
+                    Kw::Other => Err(FilterError::unsupported(
+                        format!("`{}`", self.word(t)),
+                        t.span,
+                    )),
+                    _ => Err(self.unexpected(t, "an expression")),
+                }
+            }
+            Tok::Num(_) | Tok::Op => Err(arithmetic(t.span)),
+            Tok::Id | Tok::Hid | Tok::Hid6 | Tok::Eid | Tok::Aid => Err(FilterError::syntax(
+                format!(
+                    "`{}` needs a qualifier before it (host, net, port, ...)",
+                    self.word(t)
+                ),
+                t.span,
+            )),
+            _ => Err(self.unexpected(t, "an expression")),
+        }
+    }
+
+    /// After a protocol name: a qualified id (`tcp port 80`), a broadcast/multicast test,
+    /// an arithmetic load (`tcp[13]`), or the protocol alone (`tcp`).
+    fn after_pname(&mut self, p: P, t: Token) -> Result<(Expr, Qual), FilterError> {
+        match self.peek().map(|n| n.tok) {
+            Some(Tok::Kw(
+                Kw::Src
+                | Kw::Dst
+                | Kw::Host
+                | Kw::Net
+                | Kw::Port
+                | Kw::Portrange
+                | Kw::Proto
+                | Kw::Protochain
+                | Kw::Gateway,
+            )) => self.head_id(p, t.span),
+            Some(Tok::Kw(Kw::Broadcast | Kw::Multicast)) => self.other(p, t.span),
+            Some(Tok::LBracket) => Err(arithmetic(t.span)),
+            _ => Ok((self.proto_abbrev(p, t.span)?, QERR)),
+        }
+    }
+
+    /// `head id`: the qualifiers, then the id they apply to.
+    fn head_id(&mut self, proto: P, start: Span) -> Result<(Expr, Qual), FilterError> {
+        let mut q = Qual {
+            proto,
+            dir: D::Default,
+            addr: A::Default,
+        };
+        let Some(t) = self.next() else {
+            return Err(self.eof("a qualifier"));
+        };
+        match t.tok {
+            Tok::Kw(Kw::Src | Kw::Dst) => {
+                let first = if t.tok == Tok::Kw(Kw::Src) {
+                    D::Src
+                } else {
+                    D::Dst
+                };
+                q.dir = first;
+                if let Some(op) = self.peek()
+                    && matches!(op.tok, Tok::And | Tok::Or)
+                {
+                    // `src or dst`, `src and dst`: bison shifts the operator, so the other
+                    // direction must follow.
+                    self.pos += 1;
+                    let other = if first == D::Src { Kw::Dst } else { Kw::Src };
+                    let want = if other == Kw::Dst { "`dst`" } else { "`src`" };
+                    self.expect(Tok::Kw(other), want)?;
+                    q.dir = if op.tok == Tok::And { D::And } else { D::Or };
+                }
+                if let Some(a) = self.peek().and_then(|n| aqual(n.tok)) {
+                    self.pos += 1;
+                    q.addr = a;
+                }
+            }
+            Tok::Kw(Kw::Host | Kw::Net | Kw::Port | Kw::Portrange) => {
+                q.addr = aqual(t.tok).unwrap_or(A::Default);
+            }
+            Tok::Kw(Kw::Proto) => q.addr = A::Proto,
+            Tok::Kw(Kw::Protochain) => {
+                return Err(FilterError::unsupported("`protochain`", t.span));
+            }
+            Tok::Kw(Kw::Gateway) => q.addr = A::Gateway,
+            _ => return Err(self.unexpected(t, "a qualifier")),
+        }
+        let (mut e, _) = self.id(q)?;
+        e.span = start.to(e.span);
+        Ok((e, q))
+    }
+
+    /// `vlan` or `vlan N`.
+    fn vlan(&mut self, t: Token) -> Result<(Expr, Qual), FilterError> {
+        let mut span = t.span;
+        let id = if matches!(self.peek().map(|n| n.tok), Some(Tok::Num(_) | Tok::LParen)) {
+            let (v, s) = self.pnum()?;
+            span = span.to(s);
+            if v > 0x0fff {
+                return Err(FilterError::invalid(
+                    format!("VLAN tag {v} greater than maximum 4095"),
+                    s,
+                ));
+            }
+            Some(v as u16)
+        } else {
+            None
+        };
+        let e = self.test(TestKind::Vlan { id }, span);
+        if self.vlan_depth >= MAX_VLAN_DEPTH {
+            return Err(FilterError::invalid(
+                format!("more than {MAX_VLAN_DEPTH} `vlan` keywords"),
+                t.span,
+            ));
+        }
+        self.vlan_depth += 1;
+        Ok((e, QERR))
+    }
+
+    /// `pnum := NUM | '(' pnum ')'`
+    fn pnum(&mut self) -> Result<(u32, Span), FilterError> {
+        let Some(t) = self.next() else {
+            return Err(self.eof("a number"));
+        };
+        match t.tok {
+            Tok::Num(v) => Ok((v, t.span)),
+            Tok::LParen => {
+                self.enter(t.span)?;
+                let (v, _) = self.pnum()?;
+                let close = self.expect(Tok::RParen, "`)`")?;
+                self.leave();
+                Ok((v, t.span.to(close.span)))
+            }
+            _ => Err(self.unexpected(t, "a number")),
+        }
+    }
+
+    /// `[pname] broadcast` and `[pname] multicast` (gen_broadcast, gen_multicast).
+    fn other(&mut self, p: P, start: Span) -> Result<(Expr, Qual), FilterError> {
+        let Some(t) = self.next() else {
+            return Err(self.eof("`broadcast` or `multicast`"));
+        };
+        let span = start.to(t.span);
+        let e = if t.tok == Tok::Kw(Kw::Broadcast) {
+            match p {
+                P::Default | P::Link => self.test(
+                    TestKind::Ether {
+                        addr: [0xff; 6],
+                        dir: Dir::Dst,
+                    },
+                    span,
+                ),
+                P::Ip => {
+                    // tcpdump -r compiles with a netmask of 0, so the broadcast addresses
+                    // are all zeros and all ones.
+                    let carriers = Carriers {
+                        ip: true,
+                        arp: false,
+                        rarp: false,
+                    };
+                    let one = |addr: u32| {
+                        self.test(
+                            TestKind::Ipv4 {
+                                addr: Ipv4Addr::from(addr),
+                                mask: u32::MAX,
+                                dir: Dir::Dst,
+                                carriers,
+                            },
+                            span,
+                        )
+                    };
+                    any(vec![one(0), one(u32::MAX)], span)
+                }
+                _ => {
+                    return Err(FilterError::invalid(
+                        "only link-layer/IP broadcast filters supported",
+                        span,
+                    ));
+                }
+            }
+        } else {
+            match p {
+                P::Default | P::Link => self.test(TestKind::EtherMulticast, span),
+                P::Ip => self.test(TestKind::IpMulticast { v4: true }, span),
+                P::Ip6 => self.test(TestKind::IpMulticast { v4: false }, span),
+                _ => {
+                    return Err(FilterError::invalid(
+                        "link-layer multicast filters supported only on \
+                         ethernet/FDDI/token ring/ARCNET/802.11/ATM LANE/Fibre Channel",
+                        span,
+                    ));
+                }
+            }
+        };
+        Ok((e, QERR))
+    }
+
+    /// A protocol alone (gen_proto_abbrev).
+    fn proto_abbrev(&self, p: P, span: Span) -> Result<Expr, FilterError> {
+        let ip = |proto: u32, v4: bool, v6: bool| TestKind::IpProto { proto, v4, v6 };
+        let kind = match p {
+            P::Sctp => ip(132, true, true),
+            P::Tcp => ip(6, true, true),
+            P::Udp => ip(17, true, true),
+            P::Icmp => ip(1, true, false),
+            P::Igmp => ip(2, true, false),
+            P::Igrp => ip(9, true, false),
+            P::Pim => ip(103, true, true),
+            P::Vrrp | P::Carp => ip(112, true, false),
+            P::Icmp6 => ip(58, false, true),
+            P::Ah => ip(51, true, true),
+            P::Esp => ip(50, true, true),
+            P::Ip => TestKind::EtherType(ETHERTYPE_IP),
+            P::Ip6 => TestKind::EtherType(ETHERTYPE_IPV6),
+            P::Arp => TestKind::EtherType(ETHERTYPE_ARP),
+            P::Rarp => TestKind::EtherType(ETHERTYPE_REVARP),
+            P::Decnet => TestKind::EtherType(0x6003),
+            P::Lat => TestKind::EtherType(0x6004),
+            P::Sca => TestKind::EtherType(0x6007),
+            P::Mopdl => TestKind::EtherType(0x6001),
+            P::Moprc => TestKind::EtherType(0x6002),
+            P::Atalk | P::Aarp => {
+                return Err(FilterError::unsupported(format!("`{}`", p.name()), span));
+            }
+            P::Link => {
+                return Err(FilterError::invalid(
+                    "link layer applied in wrong context",
+                    span,
+                ));
+            }
+            P::Undef | P::Default => return Err(FilterError::syntax("expected a protocol", span)),
+        };
+        Ok(self.test(kind, span))
+    }
+
+    /// `id`: takes the qualifiers `q` of the term before it.
+    fn id(&mut self, q: Qual) -> Result<(Expr, Qual), FilterError> {
+        let Some(t) = self.next() else {
+            return Err(self.eof("a host, network, port or protocol"));
+        };
+        let e = match t.tok {
+            Tok::Not => {
+                self.enter(t.span)?;
+                let (e, _) = self.id(q)?;
+                self.leave();
+                let span = t.span.to(e.span);
+                Expr {
+                    kind: ExprKind::Not(Box::new(e)),
+                    span,
+                }
+            }
+            Tok::LParen => {
+                self.enter(t.span)?;
+                // pid := (nid | pnum) ((and | or) id)*; a nested '(' first is a pnum.
+                let mut e = if self.peek().map(|n| n.tok) == Some(Tok::LParen) {
+                    let (v, s) = self.pnum()?;
+                    self.ncode(None, v, s, q)?
+                } else {
+                    let (e, _) = self.id(q)?;
+                    e
+                };
+                loop {
+                    let op_and = match self.peek().map(|n| n.tok) {
+                        Some(Tok::And) => true,
+                        Some(Tok::Or) => false,
+                        _ => break,
+                    };
+                    self.pos += 1;
+                    let (right, _) = self.id(q)?;
+                    e = join(op_and, e, right);
+                }
+                let close = self.expect(Tok::RParen, "`)`")?;
+                self.leave();
+                e.span = t.span.to(close.span);
+                e
+            }
+            Tok::Num(v) => self.ncode(None, v, t.span, q)?,
+            Tok::Hid => {
+                let next = self.peek().map(|n| n.tok);
+                if next == Some(Tok::Slash) {
+                    self.pos += 1;
+                    let len = self.next();
+                    match len.map(|n| n.tok) {
+                        Some(Tok::Num(bits)) => {
+                            let span = t.span.to(len.map_or(t.span, |n| n.span));
+                            self.mcode(t, None, bits, span, q)?
+                        }
+                        Some(_) => return Err(self.unexpected(len.unwrap_or(t), "a mask length")),
+                        None => return Err(self.eof("a mask length")),
+                    }
+                } else if next == Some(Tok::Kw(Kw::Mask)) {
+                    self.pos += 1;
+                    let m = self.next();
+                    match m.map(|n| n.tok) {
+                        Some(Tok::Hid) => {
+                            let m = m.unwrap_or(t);
+                            let span = t.span.to(m.span);
+                            self.mcode(t, Some(m), 0, span, q)?
+                        }
+                        Some(_) => return Err(self.unexpected(m.unwrap_or(t), "a dotted mask")),
+                        None => return Err(self.eof("a dotted mask")),
+                    }
+                } else {
+                    let refuse = match q.addr {
+                        A::Port => Some("port"),
+                        A::Portrange => Some("portrange"),
+                        A::Proto => Some("proto"),
+                        _ => None,
+                    };
+                    if let Some(what) = refuse {
+                        return Err(FilterError::invalid(
+                            format!("'{what}' modifier applied to ip host"),
+                            t.span,
+                        ));
+                    }
+                    self.ncode(Some(self.text(t)), 0, t.span, q)?
+                }
+            }
+            Tok::Hid6 => {
+                let mut bits = 128;
+                let mut span = t.span;
+                if self.peek().map(|n| n.tok) == Some(Tok::Slash) {
+                    self.pos += 1;
+                    let len = self.next();
+                    match len.map(|n| n.tok) {
+                        Some(Tok::Num(b)) => {
+                            bits = b;
+                            span = t.span.to(len.map_or(t.span, |n| n.span));
+                        }
+                        Some(_) => return Err(self.unexpected(len.unwrap_or(t), "a prefix length")),
+                        None => return Err(self.eof("a prefix length")),
+                    }
+                }
+                self.mcode6(self.text(t), bits, span, q)?
+            }
+            Tok::Eid => self.ecode(self.text(t), t.span, q)?,
+            Tok::Aid => return Err(FilterError::unsupported("ARCnet addresses", t.span)),
+            Tok::Id => self.scode(self.text(t), t.span, q)?,
+            _ => return Err(self.unexpected(t, "a host, network, port or protocol")),
+        };
+        Ok((e, q))
+    }
+
+    /// A number or dotted address (gen_ncode).
+    fn ncode(&self, s: Option<&str>, v: u32, span: Span, q: Qual) -> Result<Expr, FilterError> {
+        let (mut v, vlen) = match s {
+            None => (v, 32),
+            Some(s) => atoin(s)
+                .ok_or_else(|| FilterError::invalid(format!("invalid IPv4 address '{s}'"), span))?,
+        };
+        match q.addr {
+            A::Default | A::Host | A::Net => {
+                match q.proto {
+                    P::Link => {
+                        return Err(FilterError::invalid("illegal link layer address", span));
+                    }
+                    P::Decnet => return Err(FilterError::unsupported("DECnet addresses", span)),
+                    _ => {}
+                }
+                let mut mask = u32::MAX;
+                if s.is_none() && q.addr == A::Net {
+                    // A short network number: `net 10` is 10.0.0.0/8.
+                    while v != 0 && v & 0xff00_0000 == 0 {
+                        v <<= 8;
+                        mask <<= 8;
+                    }
+                } else {
+                    v = v.checked_shl(32 - vlen).unwrap_or(0);
+                    mask = mask.checked_shl(32 - vlen).unwrap_or(0);
+                }
+                self.host(v, mask, q.proto, q.dir, q.addr, span)
+            }
+            A::Port | A::Portrange => {
+                let word = if q.addr == A::Port {
+                    "port"
+                } else {
+                    "portrange"
+                };
+                let transports = port_transports(q.proto, word, span)?;
+                if v > 65535 {
+                    return Err(FilterError::invalid(
+                        format!("illegal port number {v} > 65535"),
+                        span,
+                    ));
+                }
+                self.port(v as u16, v as u16, q.dir, transports, span)
+            }
+            A::Gateway => Err(FilterError::invalid("'gateway' requires a name", span)),
+            A::Proto => self.proto(v, q.proto, q.dir, span),
+            A::Undef => Err(FilterError::syntax(
+                "a number or address after a term that gives it no meaning \
+                 (add `host`, `net` or `port`)",
+                span,
+            )),
+        }
+    }
+
+    /// `HID/len` and `HID mask HID` (gen_mcode).
+    fn mcode(
+        &self,
+        net: Token,
+        mask_tok: Option<Token>,
+        bits: u32,
+        span: Span,
+        q: Qual,
+    ) -> Result<Expr, FilterError> {
+        let s1 = self.text(net);
+        let (n, nlen) = atoin(s1)
+            .ok_or_else(|| FilterError::invalid(format!("invalid IPv4 address '{s1}'"), span))?;
+        let n = n.checked_shl(32 - nlen).unwrap_or(0);
+        let m = match mask_tok {
+            Some(mt) => {
+                let s2 = self.text(mt);
+                let (m, mlen) = atoin(s2).ok_or_else(|| {
+                    FilterError::invalid(format!("invalid IPv4 address '{s2}'"), span)
+                })?;
+                let m = m.checked_shl(32 - mlen).unwrap_or(0);
+                if n & !m != 0 {
+                    return Err(FilterError::invalid(
+                        format!("non-network bits set in \"{s1} mask {s2}\""),
+                        span,
+                    ));
+                }
+                m
+            }
+            None => {
+                if bits > 32 {
+                    return Err(FilterError::invalid("mask length must be <= 32", span));
+                }
+                let m = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+                if n & !m != 0 {
+                    return Err(FilterError::invalid(
+                        format!("non-network bits set in \"{s1}/{bits}\""),
+                        span,
+                    ));
+                }
+                m
+            }
+        };
+        if q.addr != A::Net {
+            return Err(FilterError::invalid("Mask syntax for networks only", span));
+        }
+        self.host(n, m, q.proto, q.dir, A::Net, span)
+    }
+
+    /// An IPv6 address or network (gen_mcode6).
+    fn mcode6(&self, s: &str, bits: u32, span: Span, q: Qual) -> Result<Expr, FilterError> {
+        let addr: Ipv6Addr = s
+            .parse()
+            .map_err(|_| FilterError::invalid(format!("invalid ip6 address {s}"), span))?;
+        if bits > 128 {
+            return Err(FilterError::invalid("mask length must be <= 128", span));
+        }
+        let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+        if u128::from(addr) & !mask != 0 {
+            return Err(FilterError::invalid(
+                format!("non-network bits set in \"{s}/{bits}\""),
+                span,
+            ));
+        }
+        match q.addr {
+            A::Default | A::Host if bits != 128 => {
+                Err(FilterError::invalid("Mask syntax for networks only", span))
+            }
+            A::Default | A::Host | A::Net => {
+                self.host6(u128::from(addr), mask, q.proto, q.dir, q.addr, span)
+            }
+            _ => Err(FilterError::invalid(
+                "invalid qualifier against IPv6 address",
+                span,
+            )),
+        }
+    }
+
+    /// A MAC address (gen_ecode).
+    fn ecode(&self, s: &str, span: Span, q: Qual) -> Result<Expr, FilterError> {
+        if matches!(q.addr, A::Host | A::Default) && q.proto == P::Link {
+            let addr = ether_aton(s)
+                .ok_or_else(|| FilterError::invalid(format!("bogus ethernet address {s}"), span))?;
+            return Ok(self.test(
+                TestKind::Ether {
+                    addr,
+                    dir: q.dir.dir(),
+                },
+                span,
+            ));
+        }
+        Err(FilterError::invalid(
+            "ethernet address used in non-ether expression",
+            span,
+        ))
+    }
+
+    /// A name: host, network, port, port range or protocol (gen_scode).
+    fn scode(&self, name: &str, span: Span, q: Qual) -> Result<Expr, FilterError> {
+        match q.addr {
+            A::Net => Err(FilterError::invalid(
+                format!("unknown network '{name}'"),
+                span,
+            )),
+            A::Default | A::Host => match q.proto {
+                P::Link => Err(FilterError::invalid(
+                    format!("unknown ether host '{name}'"),
+                    span,
+                )),
+                P::Decnet => Err(FilterError::unsupported("DECnet host names", span)),
+                _ => {
+                    let mut parts = Vec::new();
+                    for a in names::resolve(name) {
+                        match a {
+                            IpAddr::V4(v4) if q.proto != P::Ip6 => parts.push(self.host(
+                                u32::from(v4),
+                                u32::MAX,
+                                q.proto,
+                                q.dir,
+                                q.addr,
+                                span,
+                            )?),
+                            IpAddr::V6(v6) if q.proto != P::Ip => parts.push(self.host6(
+                                u128::from(v6),
+                                u128::MAX,
+                                q.proto,
+                                q.dir,
+                                q.addr,
+                                span,
+                            )?),
+                            _ => {}
+                        }
+                    }
+                    if parts.is_empty() {
+                        let family = if q.proto == P::Default {
+                            ""
+                        } else {
+                            " for specified address family"
+                        };
+                        return Err(FilterError::invalid(
+                            format!("unknown host '{name}'{family}"),
+                            span,
+                        ));
+                    }
+                    Ok(any(parts, span))
+                }
+            },
+            A::Port => {
+                let transports = port_transports(q.proto, "port", span)?;
+                let (port, tcp, udp) = service(name)
+                    .ok_or_else(|| FilterError::invalid(format!("unknown port '{name}'"), span))?;
+                let transports = narrow_transports(
+                    transports,
+                    q.proto,
+                    tcp,
+                    udp,
+                    &format!("port '{name}'"),
+                    span,
+                )?;
+                self.port(port, port, q.dir, transports, span)
+            }
+            A::Portrange => {
+                let transports = port_transports(q.proto, "portrange", span)?;
+                let unknown =
+                    || FilterError::invalid(format!("unknown port in range '{name}'"), span);
+                let (first, last, tcp, udp) = match numeric_range(name) {
+                    Some((a, b)) => {
+                        for p in [a, b] {
+                            if p > 65535 {
+                                return Err(FilterError::invalid(
+                                    format!("illegal port number {p} > 65535"),
+                                    span,
+                                ));
+                            }
+                        }
+                        (a as u16, b as u16, true, true)
+                    }
+                    None => {
+                        let (a, b) = name.split_once('-').ok_or_else(unknown)?;
+                        let (p1, t1, u1) = service(a).ok_or_else(unknown)?;
+                        let (p2, t2, u2) = service(b).ok_or_else(unknown)?;
+                        // libpcap keeps one protocol only if both ends agree on it.
+                        if (t1, u1) == (t2, u2) {
+                            (p1, p2, t1, u1)
+                        } else {
+                            (p1, p2, true, true)
+                        }
+                    }
+                };
+                let transports = narrow_transports(
+                    transports,
+                    q.proto,
+                    tcp,
+                    udp,
+                    &format!("port in range '{name}'"),
+                    span,
+                )?;
+                self.port(first.min(last), first.max(last), q.dir, transports, span)
+            }
+            A::Proto => {
+                let v = match q.proto {
+                    P::Default | P::Ip | P::Ip6 => names::ip_protocol(name).ok_or_else(|| {
+                        FilterError::invalid(format!("unknown ip proto '{name}'"), span)
+                    })?,
+                    P::Link => match names::ether_protocol(name) {
+                        Some(v) => v,
+                        None if matches!(
+                            name,
+                            "atalk" | "aarp" | "iso" | "stp" | "ipx" | "netbeui"
+                        ) =>
+                        {
+                            return Err(FilterError::unsupported(
+                                format!("`ether proto {name}`"),
+                                span,
+                            ));
+                        }
+                        None => {
+                            return Err(FilterError::invalid(
+                                format!("unknown ether proto '{name}'"),
+                                span,
+                            ));
+                        }
+                    },
+                    _ => {
+                        return Err(FilterError::invalid(
+                            format!("unknown protocol: {name}"),
+                            span,
+                        ));
+                    }
+                };
+                self.proto(v, q.proto, q.dir, span)
+            }
+            A::Gateway => Err(FilterError::unsupported("`gateway`", span)),
+            A::Undef => Err(FilterError::syntax(
+                format!("`{name}` follows a term that gives it no meaning (add `host` or `port`)"),
+                span,
+            )),
+        }
+    }
+
+    /// An IPv4 host or network under a protocol qualifier (gen_host).
+    fn host(
+        &self,
+        addr: u32,
+        mask: u32,
+        proto: P,
+        dir: D,
+        kind: A,
+        span: Span,
+    ) -> Result<Expr, FilterError> {
+        let typestr = if kind == A::Net { "net" } else { "host" };
+        let carriers = match proto {
+            P::Default => Carriers {
+                ip: true,
+                arp: true,
+                rarp: true,
+            },
+            P::Ip => Carriers {
+                ip: true,
+                arp: false,
+                rarp: false,
+            },
+            P::Arp => Carriers {
+                ip: false,
+                arp: true,
+                rarp: false,
+            },
+            P::Rarp => Carriers {
+                ip: false,
+                arp: false,
+                rarp: true,
+            },
+            P::Link => {
+                return Err(FilterError::invalid(
+                    format!("link-layer modifier applied to {typestr}"),
+                    span,
+                ));
+            }
+            P::Ip6 => {
+                return Err(FilterError::invalid(
+                    "'ip6' modifier applied to ip host",
+                    span,
+                ));
+            }
+            P::Atalk => {
+                return Err(FilterError::invalid(
+                    "AppleTalk host filtering not implemented",
+                    span,
+                ));
+            }
+            P::Aarp => {
+                return Err(FilterError::invalid(
+                    "AARP host filtering not implemented",
+                    span,
+                ));
+            }
+            P::Lat => {
+                return Err(FilterError::invalid(
+                    "LAT host filtering not implemented",
+                    span,
+                ));
+            }
+            P::Sca => {
+                return Err(FilterError::invalid(
+                    "SCA host filtering not implemented",
+                    span,
+                ));
+            }
+            P::Moprc => {
+                return Err(FilterError::invalid(
+                    "MOPRC host filtering not implemented",
+                    span,
+                ));
+            }
+            P::Mopdl => {
+                return Err(FilterError::invalid(
+                    "MOPDL host filtering not implemented",
+                    span,
+                ));
+            }
+            P::Decnet => return Err(FilterError::unsupported("DECnet addresses", span)),
+            other => {
+                return Err(FilterError::invalid(
+                    format!("'{}' modifier applied to {typestr}", other.name()),
+                    span,
+                ));
+            }
+        };
+        Ok(self.test(
+            TestKind::Ipv4 {
+                addr: Ipv4Addr::from(addr & mask),
+                mask,
+                dir: dir.dir(),
+                carriers,
+            },
+            span,
+        ))
+    }
+
+    /// An IPv6 host or network under a protocol qualifier (gen_host6).
+    fn host6(
+        &self,
+        addr: u128,
+        mask: u128,
+        proto: P,
+        dir: D,
+        kind: A,
+        span: Span,
+    ) -> Result<Expr, FilterError> {
+        let typestr = if kind == A::Net { "net" } else { "host" };
+        match proto {
+            P::Default | P::Ip6 => Ok(self.test(
+                TestKind::Ipv6 {
+                    addr: Ipv6Addr::from(addr & mask),
+                    mask,
+                    dir: dir.dir(),
+                },
+                span,
+            )),
+            P::Link => Err(FilterError::invalid(
+                format!("link-layer modifier applied to ip6 {typestr}"),
+                span,
+            )),
+            P::Atalk => Err(FilterError::invalid(
+                format!("AppleTalk modifier applied to ip6 {typestr}"),
+                span,
+            )),
+            other => Err(FilterError::invalid(
+                format!("'{}' modifier applied to ip6 {typestr}", other.name()),
+                span,
+            )),
+        }
+    }
+
+    fn port(
+        &self,
+        first: u16,
+        last: u16,
+        dir: D,
+        transports: Transports,
+        span: Span,
+    ) -> Result<Expr, FilterError> {
+        Ok(self.test(
+            TestKind::Port {
+                first,
+                last,
+                dir: dir.dir(),
+                transports,
+            },
+            span,
+        ))
+    }
+
+    /// `proto N` under a protocol qualifier (gen_proto).
+    fn proto(&self, v: u32, proto: P, dir: D, span: Span) -> Result<Expr, FilterError> {
+        if dir != D::Default {
+            return Err(FilterError::invalid("direction applied to 'proto'", span));
+        }
+        let ip = |v4, v6| TestKind::IpProto { proto: v, v4, v6 };
+        let kind = match proto {
+            P::Default => ip(true, true),
+            P::Ip => ip(true, false),
+            P::Ip6 => ip(false, true),
+            P::Link if v <= 1500 => {
+                return Err(FilterError::unsupported(
+                    "`ether proto` with an 802.2 LLC SAP (1500 or below)",
+                    span,
+                ));
+            }
+            P::Link => TestKind::EtherType(v),
+            P::Arp | P::Rarp | P::Lat | P::Sca | P::Moprc | P::Mopdl => {
+                let name = match proto {
+                    P::Lat => "LAT",
+                    P::Sca => "SCA",
+                    P::Moprc => "MOPRC",
+                    P::Mopdl => "MOPDL",
+                    other => other.name(),
+                };
+                return Err(FilterError::invalid(
+                    format!("{name} does not encapsulate another protocol"),
+                    span,
+                ));
+            }
+            P::Atalk => {
+                return Err(FilterError::invalid(
+                    "AppleTalk encapsulation is not specifiable",
+                    span,
+                ));
+            }
+            P::Decnet => {
+                return Err(FilterError::invalid(
+                    "DECNET encapsulation is not specifiable",
+                    span,
+                ));
+            }
+            other => {
+                return Err(FilterError::invalid(
+                    format!("'{} proto' is bogus", other.name()),
+                    span,
+                ));
+            }
+        };
+        Ok(self.test(kind, span))
+    }
+}
+
+fn aqual(t: Tok) -> Option<A> {
+    match t {
+        Tok::Kw(Kw::Host) => Some(A::Host),
+        Tok::Kw(Kw::Net) => Some(A::Net),
+        Tok::Kw(Kw::Port) => Some(A::Port),
+        Tok::Kw(Kw::Portrange) => Some(A::Portrange),
+        _ => None,
+    }
+}
+
+fn arithmetic(span: Span) -> FilterError {
+    FilterError::unsupported(
+        "arithmetic comparison (`tcp[13] & 2 != 0`, `len > 100`; use `greater`/`less` for lengths)",
+        span,
+    )
+}
+
+/// Which transports `port`/`portrange` look at under a protocol qualifier.
+fn port_transports(p: P, word: &str, span: Span) -> Result<Transports, FilterError> {
+    let (tcp, udp, sctp) = match p {
+        P::Default => (true, true, true),
+        P::Tcp => (true, false, false),
+        P::Udp => (false, true, false),
+        P::Sctp => (false, false, true),
+        _ => {
+            return Err(FilterError::invalid(
+                format!("illegal qualifier of '{word}'"),
+                span,
+            ));
+        }
+    };
+    Ok(Transports { tcp, udp, sctp })
+}
+
+/// A service name narrows the transports to those /etc/services lists it for (libpcap:
+/// `port http` is TCP only), and a qualifier that contradicts it is an error.
+fn narrow_transports(
+    t: Transports,
+    p: P,
+    tcp: bool,
+    udp: bool,
+    what: &str,
+    span: Span,
+) -> Result<Transports, FilterError> {
+    let only = |tcp, udp, sctp| Transports { tcp, udp, sctp };
+    match p {
+        P::Udp if !udp => Err(FilterError::invalid(format!("{what} is tcp"), span)),
+        P::Tcp if !tcp => Err(FilterError::invalid(format!("{what} is udp"), span)),
+        P::Default if tcp && !udp => Ok(only(true, false, false)),
+        P::Default if udp && !tcp => Ok(only(false, true, false)),
+        _ => Ok(t),
+    }
+}
+
+/// `N-M` as sscanf("%d-%d") reads it.
+fn numeric_range(s: &str) -> Option<(u32, u32)> {
+    let (a, b) = s.split_once('-')?;
+    let digits = |x: &str| {
+        let d: String = x.chars().take_while(|c| c.is_ascii_digit()).collect();
+        if d.is_empty() {
+            None
+        } else {
+            d.parse::<u32>().ok()
+        }
+    };
+    if !a.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some((digits(a)?, digits(b)?))
+}
+
+fn service(name: &str) -> Option<(u16, bool, bool)> {
+    names::service(name)
+}
+
+/// A dotted IPv4 address of one to four parts: its value and bit length (libpcap's
+/// `__pcap_atoin`).
+fn atoin(s: &str) -> Option<(u32, u32)> {
+    let mut addr: u32 = 0;
+    let mut len = 0;
+    for part in s.split('.') {
+        if len >= 32 || part.is_empty() || !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let n: u32 = part.parse().ok().filter(|n| *n <= 255)?;
+        addr = (addr << 8) | n;
+        len += 8;
+    }
+    Some((addr, len))
+}
+
+/// A MAC address in any of the forms the scanner accepts (libpcap's `pcap_ether_aton`:
+/// one or two hex digits at a time, separators skipped).
+fn ether_aton(s: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut n = 0;
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b.get(i).copied()?;
+        if matches!(c, b':' | b'.' | b'-') {
+            i += 1;
+            continue;
+        }
+        let hi = (c as char).to_digit(16)?;
+        i += 1;
+        let mut v = hi;
+        if let Some(d) = b.get(i).and_then(|c| (*c as char).to_digit(16)) {
+            v = (v << 4) | d;
+            i += 1;
+        }
+        *out.get_mut(n)? = v as u8;
+        n += 1;
+    }
+    (n == 6).then_some(out)
+}
