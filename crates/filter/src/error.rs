@@ -54,10 +54,7 @@ pub enum FilterError {
     },
     /// Part of tcpdump's language this filter does not implement (`mpls`, `gateway`,
     /// `tcp[13] & 2 != 0`, ...).
-    #[error(
-        "{what} is not supported by modsniff's filter at {span} (see `modsniff read --help`; \
-         tcpdump -r FILE -w - EXPR | modsniff read - filters with libpcap)"
-    )]
+    #[error("{what} is not supported by modsniff's filter at {span}")]
     Unsupported {
         /// The construct, quoted.
         what: String,

@@ -781,7 +781,10 @@ mod tests {
         let e = lex("host 99999999999").unwrap_err();
         assert!(e.to_string().contains("overflows 32 bits"), "{e}");
         let e = lex("ether host 1:2:3").unwrap_err();
-        assert!(e.to_string().contains("bogus ethernet address"), "{e}");
+        assert!(
+            e.to_string().contains("bogus ethernet address 1:2: "),
+            "{e}"
+        );
         let e = lex("host 10.0.0.1 # comment").unwrap_err();
         assert_eq!(e.span(), Some(Span::new(14, 15)));
     }

@@ -59,8 +59,11 @@
 //!
 //! # Guarantees
 //!
-//! No unsafe code; no panic and no allocation when evaluating a packet; a field beyond the
-//! captured bytes rejects the packet, as in BPF. Nesting is bounded ([`MAX_NESTING`]).
+//! No unsafe code; no panic and no allocation when evaluating a packet. A packet cut short
+//! passes only if its captured bytes prove it does (a test whose fields are missing is
+//! unknown; and/or/not follow three-valued logic), so the verdict does not depend on the
+//! order of the tests, where BPF's depends on its optimizer. Nesting is bounded
+//! ([`MAX_NESTING`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(

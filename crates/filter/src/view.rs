@@ -2,9 +2,9 @@
 //! them.
 //!
 //! BPF loads fields at fixed offsets and checks nothing but that the load fits in the
-//! captured bytes; a load that does not fit ends the program and rejects the packet. These
-//! views do the same: every accessor returns `Err(OutOfBounds)` when its field is not all
-//! captured, and nothing else is validated (no IP version, header length or checksum check).
+//! captured bytes. These views do the same: every accessor returns `Err(OutOfBounds)` when
+//! its field is not all captured (the evaluator then calls the test unknown), and nothing
+//! else is validated (no IP version, header length or checksum check).
 //! That is why the network and transport fields are read here rather than through
 //! etherparse's IPv4/IPv6 slices, which validate version and lengths and would change
 //! answers on malformed packets. etherparse's Ethernet II and 802.1Q slices check only
@@ -14,7 +14,7 @@
 
 use etherparse::{EtherType, Ethernet2HeaderSlice, SingleVlanHeaderSlice};
 
-/// A field lay beyond the captured bytes: BPF rejects the whole packet.
+/// A field lay beyond the captured bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct OutOfBounds;
 
