@@ -85,6 +85,22 @@ pub use parse::{MAX_NESTING, MAX_VLAN_DEPTH};
 
 use eval::{Frame, Link};
 
+/// Whether a command-line word can begin a filter expression. Every expression begins with
+/// a keyword (`tcp`, `host`, `src`, `port`, `vlan`, `less`, ...), `not`, `!` or `(`; names,
+/// addresses and numbers never do. Words are cut as tcpdump cuts them, so `ether.pcap` and
+/// `vlan-trace.pcap` are names, not keywords. `modsniff read` uses this to tell capture
+/// files from the expression that follows them.
+pub fn starts_expression(word: &str) -> bool {
+    use lex::Tok;
+    match lex::lex(word) {
+        Ok(tokens) => matches!(
+            tokens.first().map(|t| t.tok),
+            Some(Tok::Kw(_) | Tok::Not | Tok::LParen)
+        ),
+        Err(_) => false,
+    }
+}
+
 /// A parsed filter expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Filter {

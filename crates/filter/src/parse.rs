@@ -1742,6 +1742,28 @@ mod tests {
     }
 
     #[test]
+    fn words_that_start_an_expression() {
+        for w in [
+            "tcp", "host", "src", "not", "!", "(", "(tcp", "!tcp", "tcp[13]", "mpls",
+        ] {
+            assert!(crate::starts_expression(w), "{w}");
+        }
+        for w in [
+            "f.pcap",
+            "ether.pcap",
+            "vlan-trace.pcapng",
+            "./tcp",
+            "-",
+            "10.0.0.1",
+            "443",
+            "/tmp/x.pcap",
+            "",
+        ] {
+            assert!(!crate::starts_expression(w), "{w}");
+        }
+    }
+
+    #[test]
     fn nesting_is_bounded() {
         let deep = format!("{}tcp{}", "(".repeat(10_000), ")".repeat(10_000));
         let e = Filter::new(&deep).unwrap_err();

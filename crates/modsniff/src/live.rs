@@ -157,7 +157,7 @@ mod imp {
             let name = format!("interface {}", self.src.interface());
             let warnings = if k.dropped + k.if_dropped > 0 {
                 vec![format!(
-                    "the kernel dropped {} packets ({} by the interface): the analysis misses them; try --buffer-size or a --filter",
+                    "the kernel dropped {} packets ({} by the interface): the analysis misses them; try --buffer-size or a filter expression",
                     k.dropped, k.if_dropped
                 )]
             } else {
@@ -173,7 +173,7 @@ mod imp {
         let mut rep = Reporter::new(&args.out, Box::new(std::io::stdout()));
         let mut s = Session::open(
             &args.interface,
-            args.filter.clone(),
+            args.filter_expression()?,
             args.snaplen,
             !args.no_promisc,
             args.buffer_size,
