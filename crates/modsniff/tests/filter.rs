@@ -291,3 +291,68 @@ fn a_link_type_the_expression_cannot_read_exits_2_as_tcpdump_refuses() {
     assert!(code == 0 || code == 1, "{err}");
     assert_eq!(stats(&recs)["packets"], stats(&recs)["frames"]);
 }
+
+/// `modsniff live -i IFACE EXPRESSION`: the expression goes to libpcap, so the kernel keeps
+/// only what tcpdump would select from the same packets.
+#[test]
+fn live_hands_the_expression_to_libpcap() {
+    use crate::live::{ChildGuard, Netns, wait_capturing};
+    use std::process::Stdio;
+    use std::time::Duration;
+    let what = "live filter";
+    if !have_tcpdump() {
+        return;
+    }
+    if Command::new("tcpreplay").arg("--version").output().is_err() {
+        eprintln!("SKIP {what}: tcpreplay is not installed");
+        return;
+    }
+    let Some(ns) = Netns::new("filter", what) else {
+        return;
+    };
+    ns.veth("ftx", "frx");
+    let file = fixtures().join("sni-filter-rst/capture.pcap");
+    let expr = "tcp port 443";
+    let want = tcpdump_times(&file, Some(expr)).len();
+    assert!(want > 0 && want < tcpdump_times(&file, None).len());
+    let child = ns
+        .cmd(&bin())
+        .args([
+            "live",
+            "-i",
+            "frx",
+            "--format",
+            "ndjson",
+            "--duration",
+            "30",
+        ])
+        .args(["-c", &want.to_string(), "tcp", "port", "443"])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start modsniff live");
+    let pid = child.id();
+    let sniff = ChildGuard(Some(child));
+    wait_capturing(pid);
+    let replay = ns
+        .cmd(Path::new("tcpreplay"))
+        .args(["-q", "--topspeed", "-i", "ftx"])
+        .arg(&file)
+        .output()
+        .expect("tcpreplay");
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let out = sniff.wait_output(Duration::from_secs(40));
+    let recs = crate::live::lines(&out.stdout);
+    let s = stats(&recs);
+    assert_eq!(s["packets"], want as u64, "{s}");
+    // The DNS exchange before the connection never reached modsniff.
+    assert_eq!(s["udp_packets"], 0, "{s}");
+    assert!(of_type(&recs, "dns").is_empty());
+    // The kernel counted only what passed libpcap's filter.
+    assert_eq!(s["kernel"]["received"], want as u64, "{s}");
+}
