@@ -61,6 +61,7 @@ fn bench(c: &mut Criterion) {
         "host 10.0.0.1 and not port 53",
         "ip6 and (tcp dst portrange 8000-9000 or udp port domain)",
         "vlan or net 192.168.0.0/16 or ether multicast",
+        "tcp[tcpflags] & (tcp-syn|tcp-rst) != 0",
     ] {
         let filter = Filter::new(expr).expect("the bench expressions compile");
         let not = Filter::new(&format!("not ({expr})")).expect("and their negations");

@@ -159,6 +159,151 @@ pub enum TestKind {
         /// Bytes.
         value: u32,
     },
+    /// An arithmetic comparison (`tcp[tcpflags] & tcp-syn != 0`, `ip[8] < 64`, `len > 1000`),
+    /// unsigned 32-bit as in BPF. True only where the loads' protocol tests hold (`tcp[13]`
+    /// needs an IPv4 TCP packet, not a later fragment) — as libpcap, those of each side's
+    /// leftmost operand chain only: in `ip[2:2] - tcp[12]` nothing checks for TCP.
+    Compare {
+        /// Left operand.
+        left: Arith,
+        /// The comparison.
+        op: Rel,
+        /// Right operand.
+        right: Arith,
+    },
+}
+
+/// An arithmetic expression of a comparison.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Arith {
+    /// A constant.
+    Num(u32),
+    /// The length on the wire (`len`).
+    Len,
+    /// `proto[index:size]`: `size` bytes (1, 2 or 4), big-endian, `index` bytes into the
+    /// header of `layer`.
+    Load {
+        /// Whose header the index counts from.
+        layer: Layer,
+        /// The offset.
+        index: Box<Arith>,
+        /// Bytes read.
+        size: u8,
+    },
+    /// Two's complement negation (`-x`).
+    Neg(Box<Arith>),
+    /// A binary operation.
+    Bin {
+        /// Which.
+        op: ArithOp,
+        /// Left operand.
+        left: Box<Arith>,
+        /// Right operand.
+        right: Box<Arith>,
+    },
+}
+
+/// Where a load's index counts from, and what the packet must be for the load to count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Layer {
+    /// The link-layer header (`ether[]`, `link[]`): no condition.
+    Link,
+    /// The network header, when the link layer announces this ethertype (`ip[]`, `ip6[]`,
+    /// `arp[]`).
+    Network(u32),
+    /// The header after an IPv4 header (`tcp[]`, `udp[]`, `icmp[]`), when the IPv4 protocol
+    /// is this one and the packet is not a later fragment.
+    Transport(u8),
+    /// The header after a fixed IPv6 header whose next header is ICMPv6 (`icmp6[]`).
+    Icmp6,
+}
+
+/// A binary operator of libpcap's arithmetic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    And,
+    Or,
+    Xor,
+    Shl,
+    Shr,
+}
+
+/// A comparison, unsigned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Rel {
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+}
+
+impl ArithOp {
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ArithOp::Add => "+",
+            ArithOp::Sub => "-",
+            ArithOp::Mul => "*",
+            ArithOp::Div => "/",
+            ArithOp::Mod => "%",
+            ArithOp::And => "&",
+            ArithOp::Or => "|",
+            ArithOp::Xor => "^",
+            ArithOp::Shl => "<<",
+            ArithOp::Shr => ">>",
+        }
+    }
+}
+
+impl Rel {
+    /// The comparison as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Rel::Gt => ">",
+            Rel::Ge => ">=",
+            Rel::Eq => "=",
+            Rel::Ne => "!=",
+            Rel::Lt => "<",
+            Rel::Le => "<=",
+        }
+    }
+}
+
+impl fmt::Display for Arith {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Arith::Num(n) => write!(f, "{n}"),
+            Arith::Len => f.write_str("len"),
+            Arith::Load { layer, index, size } => {
+                let name = match layer {
+                    Layer::Link => "link".to_string(),
+                    Layer::Network(0x0800) => "ip".to_string(),
+                    Layer::Network(0x86dd) => "ip6".to_string(),
+                    Layer::Network(0x0806) => "arp".to_string(),
+                    Layer::Network(t) => format!("ethertype-0x{t:04x}"),
+                    Layer::Transport(6) => "tcp".to_string(),
+                    Layer::Transport(17) => "udp".to_string(),
+                    Layer::Transport(1) => "icmp".to_string(),
+                    Layer::Transport(p) => format!("ip-proto-{p}"),
+                    Layer::Icmp6 => "icmp6".to_string(),
+                };
+                write!(f, "{name}[{index}:{size}]")
+            }
+            Arith::Neg(a) => write!(f, "(- {a})"),
+            Arith::Bin { op, left, right } => write!(f, "({} {left} {right})", op.symbol()),
+        }
+    }
 }
 
 impl fmt::Display for Expr {
@@ -286,6 +431,7 @@ impl fmt::Display for Test {
             TestKind::Len { at_least, value } => {
                 write!(f, "len {} {value}", if *at_least { ">=" } else { "<=" })?
             }
+            TestKind::Compare { left, op, right } => write!(f, "{} {left} {right}", op.symbol())?,
         }
         f.write_str("]")
     }

@@ -12,10 +12,10 @@
 //! every cut of the oracle's captures except frames too short to hold an Ethernet header
 //! (see tests/oracle.rs). No allocation.
 
-use crate::ast::{Dir, Expr, ExprKind, Test, TestKind};
+use crate::ast::{Arith, ArithOp, Dir, Expr, ExprKind, Layer, Rel, Test, TestKind};
 use crate::view::{
-    AF_INET, AF_INET6, Arp, Ipv4, Ipv6, Load, Null, Ports, Sll, Sll2, VLAN_TPIDS, ether_type,
-    mac_is,
+    AF_INET, AF_INET6, Arp, Ipv4, Ipv6, Load, Null, OutOfBounds, Ports, Sll, Sll2, VLAN_TPIDS, be8,
+    be16, be32, ether_type, mac_is,
 };
 use etherparse::{EtherType, IpNumber};
 
@@ -115,7 +115,7 @@ impl Frame<'_> {
                     IPV6 => 0x60,
                     _ => return Ok(false),
                 };
-                Ok(crate::view::be8(d, 0)? & 0xf0 == version)
+                Ok(be8(d, 0)? & 0xf0 == version)
             }
             Link::Ipv4 => Ok(ethertype == IP),
             Link::Ipv6 => Ok(ethertype == IPV6),
@@ -318,12 +318,10 @@ fn test(t: &Test, f: &Frame<'_>) -> Load<bool> {
         TestKind::Ether { addr, dir } => {
             by_dir(*dir, |src| mac_is(d, if src { 6 } else { 0 }, addr))
         }
-        TestKind::EtherMulticast => Ok(crate::view::be8(d, 0)? & 1 != 0),
-        TestKind::IpMulticast { v4: true } => {
-            Ok(f.carries(IP, tags)? && crate::view::be8(d, at + 16)? >= 224)
-        }
+        TestKind::EtherMulticast => Ok(be8(d, 0)? & 1 != 0),
+        TestKind::IpMulticast { v4: true } => Ok(f.carries(IP, tags)? && be8(d, at + 16)? >= 224),
         TestKind::IpMulticast { v4: false } => {
-            Ok(f.carries(IPV6, tags)? && crate::view::be8(d, at + 24)? == 255)
+            Ok(f.carries(IPV6, tags)? && be8(d, at + 24)? == 255)
         }
         TestKind::Vlan { id } => {
             if f.link != Link::Ethernet {
@@ -336,7 +334,7 @@ fn test(t: &Test, f: &Frame<'_>) -> Load<bool> {
             match id {
                 None => Ok(true),
                 // The tag control word right after this tag's TPID.
-                Some(id) => Ok(crate::view::be16(d, at)? & 0x0fff == *id),
+                Some(id) => Ok(be16(d, at)? & 0x0fff == *id),
             }
         }
         TestKind::Len { at_least, value } => Ok(if *at_least {
@@ -344,7 +342,95 @@ fn test(t: &Test, f: &Frame<'_>) -> Load<bool> {
         } else {
             f.wire_len <= *value
         }),
+        TestKind::Compare { left, op, right } => {
+            // The loads' protocol tests come first, as libpcap ands them in front.
+            if !guards(left, f, tags)? || !guards(right, f, tags)? {
+                return Ok(false);
+            }
+            let (a, b) = (value(left, f, tags)?, value(right, f, tags)?);
+            Ok(match op {
+                Rel::Gt => a > b,
+                Rel::Ge => a >= b,
+                Rel::Eq => a == b,
+                Rel::Ne => a != b,
+                Rel::Lt => a < b,
+                Rel::Le => a <= b,
+            })
+        }
     }
+}
+
+/// Whether the loads of `a` read the headers they name (`tcp[13]` needs IPv4 carrying TCP,
+/// first fragment). As libpcap's gen_arth, a binary operation keeps only its left operand's
+/// conditions: in `ip[2:2] - tcp[12]` the TCP test is dropped, and on a UDP packet `tcp[12]`
+/// reads the bytes where a TCP header's would be.
+fn guards(a: &Arith, f: &Frame<'_>, tags: u8) -> Load<bool> {
+    match a {
+        Arith::Num(_) | Arith::Len => Ok(true),
+        Arith::Neg(x) => guards(x, f, tags),
+        Arith::Bin { left, .. } => guards(left, f, tags),
+        Arith::Load { layer, index, .. } => {
+            if !guards(index, f, tags)? {
+                return Ok(false);
+            }
+            let at = f.link.payload_at(tags);
+            match layer {
+                Layer::Link => Ok(true),
+                Layer::Network(et) => f.carries(*et, tags),
+                Layer::Transport(p) => {
+                    if !f.carries(IP, tags)? {
+                        return Ok(false);
+                    }
+                    let ip = Ipv4 { data: f.data, at };
+                    Ok(ip.protocol()? == *p && !ip.is_later_fragment()?)
+                }
+                Layer::Icmp6 => Ok(f.carries(IPV6, tags)?
+                    && Ipv6 { data: f.data, at }.next_header()? == IpNumber::IPV6_ICMP.0),
+            }
+        }
+    }
+}
+
+/// An arithmetic value, unsigned 32-bit with wrap-around as in BPF; a load past the captured
+/// bytes or a division by zero stops (BPF returns 0 for both).
+fn value(a: &Arith, f: &Frame<'_>, tags: u8) -> Load<u32> {
+    Ok(match a {
+        Arith::Num(n) => *n,
+        Arith::Len => f.wire_len,
+        Arith::Neg(x) => 0u32.wrapping_sub(value(x, f, tags)?),
+        Arith::Bin { op, left, right } => {
+            let (l, r) = (value(left, f, tags)?, value(right, f, tags)?);
+            match op {
+                ArithOp::Add => l.wrapping_add(r),
+                ArithOp::Sub => l.wrapping_sub(r),
+                ArithOp::Mul => l.wrapping_mul(r),
+                ArithOp::Div => l.checked_div(r).ok_or(OutOfBounds)?,
+                ArithOp::Mod => l.checked_rem(r).ok_or(OutOfBounds)?,
+                ArithOp::And => l & r,
+                ArithOp::Or => l | r,
+                ArithOp::Xor => l ^ r,
+                ArithOp::Shl => l.checked_shl(r).unwrap_or(0),
+                ArithOp::Shr => l.checked_shr(r).unwrap_or(0),
+            }
+        }
+        Arith::Load { layer, index, size } => {
+            let at = f.link.payload_at(tags);
+            let base = match layer {
+                Layer::Link => 0,
+                Layer::Network(_) => at,
+                Layer::Transport(_) => Ipv4 { data: f.data, at }.payload_at()?,
+                Layer::Icmp6 => at + Ipv6::LEN,
+            };
+            let off = base
+                .checked_add(value(index, f, tags)? as usize)
+                .ok_or(OutOfBounds)?;
+            match size {
+                1 => u32::from(be8(f.data, off)?),
+                2 => u32::from(be16(f.data, off)?),
+                _ => be32(f.data, off)?,
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -522,6 +608,46 @@ mod tests {
     }
 
     #[test]
+    fn arithmetic_with_libpcaps_conditions() {
+        let syn = {
+            let mut ip = ipv4_tcp(40000, 443);
+            ip[33] = 0x02; // TCP flags: SYN
+            ether(&[], 0x0800, &ip)
+        };
+        let udp = {
+            let mut ip = ipv4_tcp(5353, 53);
+            ip[9] = 17;
+            ether(&[], 0x0800, &ip)
+        };
+        assert!(pass("tcp[tcpflags] & tcp-syn != 0", ETHERNET, &syn));
+        assert!(pass(
+            "tcp[13] = 2 and ip[9] = 6 and ip[2:2] = 40",
+            ETHERNET,
+            &syn
+        ));
+        assert!(pass("tcp[0:2] = 40000 and tcp[2:2] = 443", ETHERNET, &syn));
+        assert!(pass(
+            "len - 14 = ip[2:2] and ether[12:2] = 0x800",
+            ETHERNET,
+            &syn
+        ));
+        // `tcp[...]` holds only for TCP...
+        assert!(!pass("tcp[0:2] = 5353", ETHERNET, &udp));
+        assert!(pass("udp[0:2] = 5353", ETHERNET, &udp));
+        // ...unless it is a right operand, whose conditions libpcap drops.
+        assert!(pass("udp[0:2] + tcp[0:2] = 10706", ETHERNET, &udp));
+        // Unsigned 32-bit wrap-around, shifts past 31 give 0.
+        assert!(pass("0 - 1 = 0xffffffff and -1 > 0", ETHERNET, &syn));
+        assert!(pass("1 << (ip[9] * 6) = 0", ETHERNET, &syn));
+        // A division by zero at run time stops, as a cut frame does.
+        assert!(!pass("ip[9] / (ip[9] - 6) = 0", ETHERNET, &syn));
+        assert!(!pass("not ip[9] / (ip[9] - 6) = 0", ETHERNET, &syn));
+        // Past the captured bytes.
+        assert!(!pass("tcp[100] = 0", ETHERNET, &syn));
+        assert!(pass("tcp[100] = 0 or tcp", ETHERNET, &syn));
+    }
+
+    #[test]
     fn link_types_refused_as_libpcap_does() {
         let refusal = |expr: &str, lt: u32| match Filter::new(expr).unwrap().for_link_type(lt) {
             Err(FilterError::LinkType { message, .. }) => message,
@@ -540,6 +666,16 @@ mod tests {
             "NFLOG link-layer type filtering not implemented"
         );
         assert!(Filter::new("less 100").unwrap().for_link_type(239).is_ok());
+        assert!(
+            Filter::new("ether[0] = 1 and len > 0")
+                .unwrap()
+                .for_link_type(239)
+                .is_ok()
+        );
+        assert_eq!(
+            refusal("ip[0] = 0x45", 239),
+            "NFLOG link-layer type filtering not implemented"
+        );
         assert!(Filter::new("").unwrap().for_link_type(239).is_ok());
     }
 }

@@ -33,6 +33,13 @@
 //! - `less N`, `greater N` (wire length), `[ether|ip|ip6] multicast`, `[ether|ip]
 //!   broadcast` (for `ip broadcast`, tcpdump -r's netmask of 0: 0.0.0.0 and
 //!   255.255.255.255).
+//! - Arithmetic comparisons: `proto[index]`, `proto[index:size]` for `ether`/`link`, `ip`,
+//!   `ip6`, `arp`, `rarp`, `tcp`, `udp`, `icmp`, `icmp6`, `sctp`, `igmp`, `pim`, `vrrp`,
+//!   ...; `len`; `+ - * / % & | ^ << >>`, unary `-`; `> >= = == != < <=`; the named
+//!   constants (`tcpflags`, `tcp-syn`, `icmptype`, `icmp-echo`, ...). Unsigned 32-bit,
+//!   with libpcap's precedence (bison gives `%` and `^` none, so they take everything
+//!   after them) and libpcap's protocol conditions (`tcp[13]` holds only for IPv4 TCP, first
+//!   fragment; a binary operation keeps only its left operand's conditions, as gen_arth).
 //! - `and`/`&&`, `or`/`||` (equal precedence, left to right), `not`/`!` (binds tighter),
 //!   parentheses, and the qualifier inheritance of `host a or b`, `port 80 or 443`.
 //!
@@ -44,12 +51,12 @@
 //! http` is TCP only).
 //!
 //! Link types: Ethernet (with tags under `vlan`), Linux cooked v1 and v2, BSD null and
-//! OpenBSD loopback, raw IP, raw IPv4, raw IPv6. Length tests work on any link type.
+//! OpenBSD loopback, raw IP, raw IPv4, raw IPv6. Length tests and `ether[]` loads work on
+//! any link type.
 //!
 //! # What it does not cover
 //!
-//! Arithmetic comparisons (`tcp[13] & 2 != 0`, `len > 100`), `mpls`, `pppoes`, `geneve`,
-//! `gateway`, `protochain`, `inbound`/`outbound`, `ifindex`, 802.11, ATM, SS7, pflog,
+//! `mpls`, `pppoes`, `geneve`, `gateway`, `protochain`, `inbound`/`outbound`, `ifindex`, 802.11, ATM, SS7, pflog,
 //! OSI/IPX/NetBEUI/AppleTalk tests, `ether proto` values of 1500 and below (LLC SAPs),
 //! names from /etc/networks and /etc/ethers, and ARCnet addresses. These are refused with
 //! [`FilterError::Unsupported`], never silently read otherwise. Service and protocol
@@ -79,7 +86,9 @@ mod names;
 mod parse;
 mod view;
 
-pub use ast::{Carriers, Dir, Expr, ExprKind, Test, TestKind, Transports};
+pub use ast::{
+    Arith, ArithOp, Carriers, Dir, Expr, ExprKind, Layer, Rel, Test, TestKind, Transports,
+};
 pub use error::{FilterError, Span};
 pub use parse::{MAX_NESTING, MAX_VLAN_DEPTH};
 
@@ -192,6 +201,17 @@ impl Program<'_> {
     }
 }
 
+/// Whether an arithmetic expression needs to know the network layer (`ip[0]`, `tcp[13]`;
+/// `ether[0]` and `len` work on any link type).
+fn reads_past_link(a: &Arith) -> bool {
+    match a {
+        Arith::Num(_) | Arith::Len => false,
+        Arith::Neg(x) => reads_past_link(x),
+        Arith::Bin { left, right, .. } => reads_past_link(left) || reads_past_link(right),
+        Arith::Load { layer, index, .. } => *layer != Layer::Link || reads_past_link(index),
+    }
+}
+
 /// Refuses what libpcap refuses to compile for this link type.
 fn check(e: &Expr, link: Option<Link>, link_type: u32) -> Result<(), FilterError> {
     match &e.kind {
@@ -205,8 +225,13 @@ fn check(e: &Expr, link: Option<Link>, link_type: u32) -> Result<(), FilterError
         ExprKind::Test(t) => {
             let refuse = |message: String| Err(FilterError::LinkType { message, link_type });
             let ethernet = link == Some(Link::Ethernet);
-            match t.kind {
+            match &t.kind {
                 TestKind::Len { .. } => Ok(()),
+                TestKind::Compare { left, right, .. }
+                    if !reads_past_link(left) && !reads_past_link(right) =>
+                {
+                    Ok(())
+                }
                 TestKind::Vlan { .. } if !ethernet => {
                     refuse(format!("no VLAN support for {}", Link::describe(link_type)))
                 }

@@ -22,7 +22,9 @@
 //! `vlan` moves libpcap's offsets past one 802.1Q tag for everything compiled after it, in
 //! the order the parser meets it: each test records how many tags deep it looks.
 
-use crate::ast::{Carriers, Dir, Expr, ExprKind, Test, TestKind, Transports};
+use crate::ast::{
+    Arith, ArithOp, Carriers, Dir, Expr, ExprKind, Layer, Rel, Test, TestKind, Transports,
+};
 use crate::error::{FilterError, Span};
 use crate::lex::{Kw, Tok, Token};
 use crate::names;
@@ -377,6 +379,11 @@ impl<'a> Parser<'a> {
     }
 
     fn rterm(&mut self, inherit: Qual) -> Result<(Expr, Qual), FilterError> {
+        if self.arith_starts()
+            && let Some(e) = self.try_relation()?
+        {
+            return Ok((e, QERR));
+        }
         let Some(t) = self.next() else {
             return Err(self.eof("an expression"));
         };
@@ -422,7 +429,7 @@ impl<'a> Parser<'a> {
                         self.pos -= 1;
                         self.other(P::Default, t.span)
                     }
-                    Kw::Len => Err(arithmetic(t.span)),
+                    Kw::Len => Err(self.unexpected(t, "an expression")),
                     Kw::Mpls => Err(FilterError::unsupported("`mpls`", t.span)),
                     Kw::Other => Err(FilterError::unsupported(
                         format!("`{}`", self.word(t)),
@@ -431,7 +438,7 @@ impl<'a> Parser<'a> {
                     _ => Err(self.unexpected(t, "an expression")),
                 }
             }
-            Tok::Num(_) | Tok::Op => Err(arithmetic(t.span)),
+            Tok::Num(_) => Err(no_qualifier(self.src, t.span)),
             Tok::Id | Tok::Hid | Tok::Hid6 | Tok::Eid | Tok::Aid => Err(FilterError::syntax(
                 format!(
                     "`{}` needs a qualifier before it (host, net, port, ...)",
@@ -459,7 +466,10 @@ impl<'a> Parser<'a> {
                 | Kw::Gateway,
             )) => self.head_id(p, t.span),
             Some(Tok::Kw(Kw::Broadcast | Kw::Multicast)) => self.other(p, t.span),
-            Some(Tok::LBracket) => Err(arithmetic(t.span)),
+            Some(Tok::LBracket) => Err(FilterError::syntax(
+                "expected a comparison (`tcp[13] & 2 != 0`)",
+                t.span,
+            )),
             _ => Ok((self.proto_abbrev(p, t.span)?, QERR)),
         }
     }
@@ -511,6 +521,198 @@ impl<'a> Parser<'a> {
         let (mut e, _) = self.id(q)?;
         e.span = start.to(e.span);
         Ok((e, q))
+    }
+
+    /// Whether the next tokens may begin `arth relop arth`.
+    fn arith_starts(&self) -> bool {
+        match self.peek().map(|t| t.tok) {
+            Some(Tok::Num(_) | Tok::Kw(Kw::Len) | Tok::LParen) => true,
+            Some(Tok::Op) => self.peek().is_some_and(|t| self.word(t) == "-"),
+            Some(Tok::Kw(k)) => {
+                P::of(k).is_some() && self.peek_at(1).map(|t| t.tok) == Some(Tok::LBracket)
+            }
+            _ => false,
+        }
+    }
+
+    /// `arth relop arth`, where a term could also begin: `None`, with the position restored,
+    /// when the tokens turn out not to be arithmetic (`(tcp or udp)`, `80`).
+    fn try_relation(&mut self) -> Result<Option<Expr>, FilterError> {
+        let (start, nesting) = (self.pos, self.nesting);
+        let first = self.peek();
+        // A load or `len` can only be arithmetic; a '(' or a number may be a term.
+        let committed = matches!(first.map(|t| t.tok), Some(Tok::Kw(_) | Tok::Op));
+        let restore = |p: &mut Self| {
+            p.pos = start;
+            p.nesting = nesting;
+        };
+        let left = match self.arith(0) {
+            Ok(a) => a,
+            Err(e) if committed => return Err(e),
+            Err(_) => {
+                restore(self);
+                return Ok(None);
+            }
+        };
+        let op = match self.peek() {
+            Some(t) if t.tok == Tok::Op => match self.word(t) {
+                ">" => Some(Rel::Gt),
+                ">=" => Some(Rel::Ge),
+                "=" | "==" => Some(Rel::Eq),
+                "!=" => Some(Rel::Ne),
+                "<" => Some(Rel::Lt),
+                "<=" => Some(Rel::Le),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(op) = op else {
+            if !committed && matches!(left, Arith::Num(_)) {
+                restore(self);
+                return Ok(None);
+            }
+            let what = "a comparison (`>`, `>=`, `=`, `!=`, `<`, `<=`)";
+            return Err(match self.peek() {
+                Some(t) => self.unexpected(t, what),
+                None => self.eof(what),
+            });
+        };
+        self.pos += 1;
+        let right = self.arith(0)?;
+        let end = self
+            .toks
+            .get(self.pos.saturating_sub(1))
+            .map_or(self.end_span(), |t| t.span);
+        let span = first.map_or(end, |t| t.span).to(end);
+        Ok(Some(self.test(TestKind::Compare { left, op, right }, span)))
+    }
+
+    /// Arithmetic by precedence: `|` < `&` < `<< >>` < `+ -` < `* /` < unary `-`.
+    /// grammar.y gives `%` and `^` no precedence, so bison shifts them: they take the
+    /// operand just before them and everything after (`a + b % c + d` is `a + (b % (c + d))`).
+    fn arith(&mut self, min: u8) -> Result<Arith, FilterError> {
+        let mut left = self.arith_unary()?;
+        while let Some(t) = self.peek() {
+            let op = match (t.tok, self.word(t)) {
+                (Tok::Op, "+") => ArithOp::Add,
+                (Tok::Op, "-") => ArithOp::Sub,
+                (Tok::Op, "*") => ArithOp::Mul,
+                (Tok::Slash, _) => ArithOp::Div,
+                (Tok::Op, "%") => ArithOp::Mod,
+                (Tok::Op, "&") => ArithOp::And,
+                (Tok::Op, "|") => ArithOp::Or,
+                (Tok::Op, "^") => ArithOp::Xor,
+                (Tok::Op, "<<") => ArithOp::Shl,
+                (Tok::Op, ">>") => ArithOp::Shr,
+                _ => break,
+            };
+            let prec = match op {
+                ArithOp::Or => 1,
+                ArithOp::And => 2,
+                ArithOp::Shl | ArithOp::Shr => 3,
+                ArithOp::Add | ArithOp::Sub => 4,
+                ArithOp::Mul | ArithOp::Div => 5,
+                ArithOp::Mod | ArithOp::Xor => 0,
+            };
+            if prec != 0 && prec < min {
+                break;
+            }
+            self.pos += 1;
+            let right = self.arith(if prec == 0 { 0 } else { prec + 1 })?;
+            let bad = match (op, &right) {
+                (ArithOp::Div, Arith::Num(0)) => Some("division by zero"),
+                (ArithOp::Mod, Arith::Num(0)) => Some("modulus by zero"),
+                (ArithOp::Shl | ArithOp::Shr, Arith::Num(n)) if *n > 31 => {
+                    Some("shift by more than 31 bits")
+                }
+                _ => None,
+            };
+            if let Some(message) = bad {
+                return Err(FilterError::invalid(message, t.span));
+            }
+            left = Arith::Bin {
+                op,
+                left: Box::new(left),
+                right: Box::new(right),
+            };
+        }
+        Ok(left)
+    }
+
+    fn arith_unary(&mut self) -> Result<Arith, FilterError> {
+        let Some(t) = self.next() else {
+            return Err(self.eof("a number or a load such as `tcp[13]`"));
+        };
+        match t.tok {
+            Tok::Num(n) => Ok(Arith::Num(n)),
+            Tok::Kw(Kw::Len) => Ok(Arith::Len),
+            Tok::Op if self.word(t) == "-" => {
+                self.enter(t.span)?;
+                let a = self.arith_unary()?;
+                self.leave();
+                Ok(Arith::Neg(Box::new(a)))
+            }
+            Tok::LParen => {
+                self.enter(t.span)?;
+                let a = self.arith(0)?;
+                self.expect(Tok::RParen, "`)`")?;
+                self.leave();
+                Ok(a)
+            }
+            Tok::Kw(kw) if P::of(kw).is_some() => {
+                let p = P::of(kw).unwrap_or(P::Default);
+                self.expect(Tok::LBracket, "`[`")?;
+                self.enter(t.span)?;
+                let index = self.arith(0)?;
+                let mut size = 1;
+                if self.peek().map(|n| n.tok) == Some(Tok::Colon) {
+                    self.pos += 1;
+                    let n = self.next();
+                    size = match n.map(|n| n.tok) {
+                        Some(Tok::Num(v)) => v,
+                        Some(_) => return Err(self.unexpected(n.unwrap_or(t), "a size")),
+                        None => return Err(self.eof("a size")),
+                    };
+                }
+                let close = self.expect(Tok::RBracket, "`]`")?;
+                self.leave();
+                let span = t.span.to(close.span);
+                if !matches!(size, 1 | 2 | 4) {
+                    return Err(FilterError::invalid("data size must be 1, 2, or 4", span));
+                }
+                let layer = match p {
+                    P::Link => Layer::Link,
+                    P::Ip => Layer::Network(ETHERTYPE_IP),
+                    P::Ip6 => Layer::Network(ETHERTYPE_IPV6),
+                    P::Arp => Layer::Network(ETHERTYPE_ARP),
+                    P::Rarp => Layer::Network(ETHERTYPE_REVARP),
+                    P::Decnet => Layer::Network(0x6003),
+                    P::Lat => Layer::Network(0x6004),
+                    P::Sca => Layer::Network(0x6007),
+                    P::Mopdl => Layer::Network(0x6001),
+                    P::Moprc => Layer::Network(0x6002),
+                    P::Tcp => Layer::Transport(6),
+                    P::Udp => Layer::Transport(17),
+                    P::Icmp => Layer::Transport(1),
+                    P::Igmp => Layer::Transport(2),
+                    P::Igrp => Layer::Transport(9),
+                    P::Pim => Layer::Transport(103),
+                    P::Vrrp | P::Carp => Layer::Transport(112),
+                    P::Sctp => Layer::Transport(132),
+                    P::Icmp6 => Layer::Icmp6,
+                    P::Atalk => {
+                        return Err(FilterError::unsupported("`atalk[]`", span));
+                    }
+                    _ => return Err(FilterError::invalid("unsupported index operation", span)),
+                };
+                Ok(Arith::Load {
+                    layer,
+                    index: Box::new(index),
+                    size: size as u8,
+                })
+            }
+            _ => Err(self.unexpected(t, "a number or a load such as `tcp[13]`")),
+        }
     }
 
     /// `vlan` or `vlan N`.
@@ -1288,13 +1490,6 @@ fn no_qualifier(src: &str, span: Span) -> FilterError {
     )
 }
 
-fn arithmetic(span: Span) -> FilterError {
-    FilterError::unsupported(
-        "arithmetic comparison (`tcp[13] & 2 != 0`, `len > 100`; use `greater`/`less` for lengths)",
-        span,
-    )
-}
-
 /// Which transports `port`/`portrange` look at under a protocol qualifier.
 fn port_transports(p: P, word: &str, span: Span) -> Result<Transports, FilterError> {
     let (tcp, udp, sctp) = match p {
@@ -1521,6 +1716,28 @@ mod tests {
             "tcp and not vlan (5) and udp",
             "(and [ip/ip6 proto 6] (not [vlan 5]) [in-vlan1 ip/ip6 proto 17])",
         ),
+        // Arithmetic: unsigned, BPF's precedence; `%` and `^` take everything after them.
+        (
+            "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0",
+            "[!= (& tcp[13:1] (| 2 1)) 0]",
+        ),
+        ("1 + 2 * 3 - 4 = 3", "[= (- (+ 1 (* 2 3)) 4) 3]"),
+        ("1 | 2 & 3 << 4 + 5 = 0", "[= (| 1 (& 2 (<< 3 (+ 4 5)))) 0]"),
+        ("1 % 2 + 3 = 1", "[= (% 1 (+ 2 3)) 1]"),
+        ("1 + 2 % 3 + 4 = 1", "[= (+ 1 (% 2 (+ 3 4))) 1]"),
+        ("-1 * 2 < len", "[< (* (- 1) 2) len]"),
+        ("ip[2:2] > 1500", "[> ip[2:2] 1500]"),
+        ("ether[0] & 1 = 1", "[= (& link[0:1] 1) 1]"),
+        ("icmp6[0] == 135", "[= icmp6[0:1] 135]"),
+        (
+            "(tcp[13] & 2) != 0 and (tcp or udp)",
+            "(and [!= (& tcp[13:1] 2) 0] (or [ip/ip6 proto 6] [ip/ip6 proto 17]))",
+        ),
+        (
+            "port 80 and (1 + 1 = 2)",
+            "(and [tcp/udp/sctp src-or-dst port 80] [= (+ 1 1) 2])",
+        ),
+        ("vlan and ip[9] = 6", "(and [vlan] [in-vlan1 = ip[9:1] 6])"),
         ("", "(accept all)"),
         ("  ", "(accept all)"),
     ];
@@ -1690,13 +1907,28 @@ mod tests {
             "bogus ethernet address 1:2: ",
             (11, 15),
         ),
+        ("tcp[13] & 2", "syntax", "expected a comparison", (11, 11)),
         (
-            "tcp[13] & 2 != 0",
-            "unsupported",
-            "arithmetic comparison",
-            (0, 3),
+            "tcp[13:3] = 1",
+            "invalid",
+            "data size must be 1, 2, or 4",
+            (0, 9),
         ),
-        ("len > 100", "unsupported", "arithmetic comparison", (0, 3)),
+        ("ip[0] / 0 = 1", "invalid", "division by zero", (6, 7)),
+        ("ip[0] % 0 = 1", "invalid", "modulus by zero", (6, 7)),
+        (
+            "ip[0] << 32 = 1",
+            "invalid",
+            "shift by more than 31 bits",
+            (6, 8),
+        ),
+        (
+            "esp[0] = 1",
+            "invalid",
+            "unsupported index operation",
+            (0, 6),
+        ),
+        ("len", "syntax", "expected a comparison", (3, 3)),
         ("mpls", "unsupported", "`mpls`", (0, 4)),
         ("inbound", "unsupported", "`inbound`", (0, 7)),
         ("gateway router", "unsupported", "`gateway`", (8, 14)),

@@ -14,7 +14,8 @@
 
 use etherparse::{EtherType, Ethernet2HeaderSlice, SingleVlanHeaderSlice};
 
-/// A field lay beyond the captured bytes.
+/// A field lay beyond the captured bytes (or an arithmetic comparison divided by zero):
+/// BPF would stop here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct OutOfBounds;
 

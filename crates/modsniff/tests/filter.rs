@@ -75,6 +75,10 @@ const CASES: &[(&str, &str)] = &[
     ("public/zeek/mixed-vlan-mpls.pcap", "vlan and tcp"),
     ("sni-filter-rst/capture.pcap", "tcp"),
     ("dns-nxdomain/capture.pcap", "src host 10.77.1.2"),
+    (
+        "sni-filter-rst/capture.pcap",
+        "tcp[tcpflags] & (tcp-syn|tcp-rst) != 0",
+    ),
 ];
 
 #[test]
@@ -239,9 +243,10 @@ fn bad_expressions_exit_2_saying_what_and_where() {
         ),
         (vec![f, "ip proto tcp"], "(write `\\tcp`)"),
         (
-            vec![f, "tcp[tcpflags] & tcp-rst != 0"],
-            "is not supported by modsniff's filter",
+            vec![f, "mpls", "and", "tcp"],
+            "`mpls` is not supported by modsniff's filter",
         ),
+        (vec![f, "tcp[13:3] = 2"], "data size must be 1, 2, or 4"),
         (
             vec!["-r", f, f],
             "is a file: with -r every argument is the filter expression",
