@@ -119,24 +119,23 @@ pub struct Filter {
 
 impl Filter {
     /// Parses an expression. The empty expression accepts every packet, as in tcpdump.
+    /// Host names are resolved here, once, by the system resolver.
     pub fn new(expression: &str) -> Result<Filter, FilterError> {
+        Filter::with_resolver(expression, &names::resolve)
+    }
+
+    /// Parses an expression, resolving host names with `resolve` (all of a name's
+    /// addresses; none for an unknown name).
+    pub fn with_resolver(
+        expression: &str,
+        resolve: &dyn Fn(&str) -> Vec<std::net::IpAddr>,
+    ) -> Result<Filter, FilterError> {
         let tokens = lex::lex(expression)?;
-        let expr = parse::parse(expression, &tokens)?;
+        let expr = parse::parse(expression, &tokens, resolve)?;
         Ok(Filter {
             text: expression.to_string(),
             expr,
         })
-    }
-
-    /// Parses words given as separate command-line arguments, joined with spaces as tcpdump
-    /// joins them (`modsniff read f.pcap tcp port 443`).
-    pub fn from_args<S: AsRef<str>>(words: &[S]) -> Result<Filter, FilterError> {
-        let text = words
-            .iter()
-            .map(|w| w.as_ref())
-            .collect::<Vec<_>>()
-            .join(" ");
-        Filter::new(&text)
     }
 
     /// The expression as given (spans index into it).

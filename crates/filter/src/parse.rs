@@ -186,8 +186,13 @@ const QERR: Qual = Qual {
 };
 
 /// Parses `src` into a tree (`None` for an empty expression, which accepts everything).
-pub(crate) fn parse(src: &str, toks: &[Token]) -> Result<Option<Expr>, FilterError> {
+pub(crate) fn parse(
+    src: &str,
+    toks: &[Token],
+    resolve: &dyn Fn(&str) -> Vec<IpAddr>,
+) -> Result<Option<Expr>, FilterError> {
     let mut p = Parser {
+        resolve,
         src,
         toks,
         pos: 0,
@@ -205,6 +210,7 @@ pub(crate) fn parse(src: &str, toks: &[Token]) -> Result<Option<Expr>, FilterErr
 }
 
 struct Parser<'a> {
+    resolve: &'a dyn Fn(&str) -> Vec<IpAddr>,
     src: &'a str,
     toks: &'a [Token],
     pos: usize,
@@ -1137,7 +1143,7 @@ impl<'a> Parser<'a> {
                 P::Decnet => Err(FilterError::unsupported("DECnet host names", span)),
                 _ => {
                     let mut parts = Vec::new();
-                    for a in names::resolve(name) {
+                    for a in (self.resolve)(name) {
                         match a {
                             IpAddr::V4(v4) if q.proto != P::Ip6 => parts.push(self.host(
                                 u32::from(v4),
