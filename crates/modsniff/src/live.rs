@@ -157,7 +157,7 @@ mod imp {
             let name = format!("interface {}", self.src.interface());
             let warnings = if k.dropped + k.if_dropped > 0 {
                 vec![format!(
-                    "the kernel dropped {} packets ({} by the interface): the analysis misses them; try --buffer-size or a --filter",
+                    "the kernel dropped {} packets ({} by the interface): the analysis misses them; try --buffer-size or a filter expression",
                     k.dropped, k.if_dropped
                 )]
             } else {
@@ -174,7 +174,7 @@ mod imp {
             crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout()));
         let mut s = Session::open(
             &args.interface,
-            args.filter.clone(),
+            args.filter_expression()?,
             args.snaplen,
             !args.no_promisc,
             args.buffer_size,
