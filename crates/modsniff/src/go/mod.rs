@@ -4,6 +4,9 @@
 pub mod hosts;
 pub mod paths;
 pub mod settings;
+// What the go command said on stderr; `modsniff run` reads it, the report does next.
+#[allow(dead_code)]
+pub mod stderr;
 
 pub use hosts::{GoRole, classify_host};
 pub use paths::{Endpoint, GoRequest};
