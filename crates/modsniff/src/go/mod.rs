@@ -7,6 +7,8 @@ pub mod settings;
 // What the go command said on stderr; `modsniff run` reads it, the report does next.
 #[allow(dead_code)]
 pub mod stderr;
+#[allow(dead_code)]
+pub mod trace;
 
 pub use hosts::{GoRole, classify_host};
 pub use paths::{Endpoint, GoRequest};
