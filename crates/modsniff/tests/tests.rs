@@ -10,6 +10,7 @@ mod hostile_floods;
 mod live;
 mod oracle;
 mod run;
+mod run_stderr;
 mod scenarios;
 mod threads;
 mod wire_types;

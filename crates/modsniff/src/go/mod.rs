@@ -4,10 +4,10 @@
 pub mod hosts;
 pub mod paths;
 pub mod settings;
-// What the go command said on stderr; `modsniff run` reads it, the report does next.
-#[allow(dead_code)]
+// What the go command said on stderr: `modsniff run` (feature `live`) reads it.
+#[cfg_attr(not(feature = "live"), allow(dead_code))]
 pub mod stderr;
-#[allow(dead_code)]
+#[cfg_attr(not(feature = "live"), allow(dead_code))]
 pub mod trace;
 
 pub use hosts::{GoRole, classify_host};

@@ -216,32 +216,6 @@ pub enum ToolchainReason {
     Invalid { message: String },
 }
 
-impl Cause {
-    /// A short kebab-case name for the kind of cause.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Cause::HttpStatus { .. } => "http-status",
-            Cause::Dial { .. } => "dial",
-            Cause::Dns { .. } => "dns",
-            Cause::ProxyConnect { .. } => "proxy-connect",
-            Cause::X509 { .. } => "x509",
-            Cause::TlsAlert { .. } => "tls-alert",
-            Cause::Tls { .. } => "tls",
-            Cause::TlsHandshakeTimeout => "tls-handshake-timeout",
-            Cause::Timeout { .. } => "timeout",
-            Cause::UnexpectedEof => "unexpected-eof",
-            Cause::Eof => "eof",
-            Cause::ConnectionReset { .. } => "connection-reset",
-            Cause::ChecksumMismatch { .. } => "checksum-mismatch",
-            Cause::NotFound { .. } => "not-found",
-            Cause::Toolchain { .. } => "toolchain",
-            Cause::InvalidVersion { .. } => "invalid-version",
-            Cause::GoModError { .. } => "go-mod",
-            Cause::Other { .. } => "other",
-        }
-    }
-}
-
 impl fmt::Display for GoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.line.lines().next().unwrap_or_default())
@@ -322,6 +296,7 @@ pub fn parse_cause(text: &str) -> (Cause, Option<String>) {
 }
 
 /// Parses every message in a whole stderr text (the `# get` trace and other lines skipped).
+#[cfg(test)]
 pub fn parse_stderr(text: &str) -> Vec<GoError> {
     let mut m = Messages::default();
     let mut out = Vec::new();

@@ -146,6 +146,7 @@ impl Trace {
 }
 
 /// Every fetch in a whole stderr text.
+#[cfg(test)]
 pub fn parse_trace(text: &str) -> Vec<Fetch> {
     let mut t = Trace::default();
     for (n, line) in text.split('\n').enumerate() {
