@@ -70,11 +70,13 @@ pub enum Cause {
         server: Option<String>,
         reason: DnsReason,
     },
-    /// The HTTPS proxy: its CONNECT answered with `status` (go prints only the status text,
-    /// `Proxy Authentication Required`), or reaching it failed with `inner`
-    /// (`proxyconnect tcp: dial tcp …`).
+    /// The HTTPS proxy: its CONNECT was answered with an error, or reaching it failed with
+    /// `inner` (`proxyconnect tcp: dial tcp …`). go prints only the answer's reason phrase
+    /// (`Proxy Authentication Required`), as `text`; `status` is the code when the phrase is
+    /// the standard one of a code (a proxy may send its own: `Unable to connect`).
     ProxyConnect {
-        status: Option<(u16, String)>,
+        status: Option<u16>,
+        text: Option<String>,
         inner: Option<Box<Cause>>,
     },
     /// The server's certificate was rejected (`tls: failed to verify certificate: x509: …`).
@@ -367,14 +369,24 @@ fn at(s: &str, ctx: &mut Ctx) -> Option<Cause> {
     {
         ctx.step(url, During::Request);
         let inner_line = first_line(inner).trim();
-        // A CONNECT answered with anything but 200: net/http returns the status text alone.
+        // A CONNECT answered with anything but 200: net/http's error is the reason phrase
+        // alone (`unknown status code` when there is none).
         if let Some(code) = status_code_of_text(inner_line) {
             return Some(Cause::ProxyConnect {
-                status: Some((code, inner_line.to_string())),
+                status: Some(code),
+                text: Some(inner_line.to_string()),
                 inner: None,
             });
         }
-        return Some(walk(inner, ctx));
+        let c = walk(inner, ctx);
+        if matches!(c, Cause::Other { .. }) && is_reason_phrase(inner_line) {
+            return Some(Cause::ProxyConnect {
+                status: None,
+                text: (inner_line != "unknown status code").then(|| inner_line.to_string()),
+                inner: None,
+            });
+        }
+        return Some(c);
     }
     // modfetch: a body that broke off, `read "URL": <error>`.
     if let Some(r) = s.strip_prefix("read \"")
@@ -412,6 +424,7 @@ fn at(s: &str, ctx: &mut Ctx) -> Option<Cause> {
     if let Some(inner) = s.strip_prefix("proxyconnect tcp: ") {
         return Some(Cause::ProxyConnect {
             status: None,
+            text: None,
             inner: Some(Box::new(walk(inner, ctx))),
         });
     }
@@ -799,6 +812,19 @@ fn status_code_of_text(s: &str) -> Option<u16> {
     })
 }
 
+/// A proxy's own reason phrase where net/http's error would be (`Get "URL": Unable to
+/// connect`): no `:` (go's errors all name a step with one), and none of the few bare phrases
+/// go's client returns itself.
+fn is_reason_phrase(s: &str) -> bool {
+    !s.is_empty()
+        && !s.contains(':')
+        && !s.contains('"')
+        && !matches!(
+            s,
+            "context canceled" | "context deadline exceeded" | "stopped after 10 redirects"
+        )
+}
+
 /// `host[:port]` of `scheme://[user@]host[:port]/…`.
 pub fn url_host(url: &str) -> Option<String> {
     let (_, rest) = url.split_once("://")?;
@@ -1009,12 +1035,26 @@ mod tests {
                 format!("go: M@v1: Get \"{url}\": proxyconnect tcp: dial tcp: lookup proxy.corp.example on 10.77.2.53:53: no such host"),
                 Cause::ProxyConnect {
                     status: None,
+                    text: None,
                     inner: Some(Box::new(Cause::Dns { name: "proxy.corp.example".into(), server: Some("10.77.2.53:53".into()), reason: DnsReason::NoSuchHost })),
                 },
             ),
             (
                 format!("go: M@v1: Get \"{url}\": Bad Gateway"),
-                Cause::ProxyConnect { status: Some((502, "Bad Gateway".into())), inner: None },
+                Cause::ProxyConnect { status: Some(502), text: Some("Bad Gateway".into()), inner: None },
+            ),
+            (
+                // python's http.server answering CONNECT with 501 and its own phrase (real).
+                format!("go: M@v1: Get \"{url}\": Unsupported method ('CONNECT')"),
+                Cause::ProxyConnect { status: None, text: Some("Unsupported method ('CONNECT')".into()), inner: None },
+            ),
+            (
+                format!("go: M@v1: Get \"{url}\": unknown status code"),
+                Cause::ProxyConnect { status: None, text: None, inner: None },
+            ),
+            (
+                format!("go: M@v1: Get \"{url}\": stopped after 10 redirects"),
+                Cause::Other { message: "stopped after 10 redirects".into() },
             ),
             (
                 format!("go: M@v1: Get \"{url}\": tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time 2026-03-01T10:00:00Z is after 2025-01-01T00:00:00Z"),
@@ -1455,27 +1495,37 @@ mod on_real_stderr {
             ("proxy", "proxy-auth") => matches!(
                 &e.cause,
                 Cause::ProxyConnect {
-                    status: Some((407, _)),
+                    status: Some(407),
                     ..
                 }
             ),
             ("proxy", "proxy-denied") => matches!(
                 &e.cause,
                 Cause::ProxyConnect {
-                    status: Some((403, _)),
+                    status: Some(403),
                     ..
                 }
             ),
-            // A 5xx to the CONNECT, or the proxy closing before it answered (go cannot tell
-            // the proxy from the server then: only the settings can).
-            ("proxy", "proxy-error") => matches!(
-                &e.cause,
+            // A 5xx to the CONNECT (or a phrase of the proxy's own), or the proxy closing
+            // before it answered. Through a plain-HTTP proxy (HTTP_PROXY, http:// GOPROXY) its
+            // error page is an ordinary response. In the last two go cannot tell the proxy
+            // from the server: only the settings can.
+            ("proxy", "proxy-error") => match &e.cause {
                 Cause::ProxyConnect {
-                    status: Some((500..=599, _)),
+                    status: Some(500..=599) | None,
+                    inner: None,
                     ..
-                } | Cause::UnexpectedEof
-                    | Cause::Eof
-            ),
+                }
+                | Cause::UnexpectedEof
+                | Cause::Eof => true,
+                Cause::HttpStatus {
+                    code: 500..=599, ..
+                } => {
+                    e.url.as_deref().is_some_and(|u| u.starts_with("http://"))
+                        && !truth["proxy"].is_null()
+                }
+                _ => false,
+            },
             ("http", "http-404") => matches!(
                 &e.cause,
                 Cause::HttpStatus {
