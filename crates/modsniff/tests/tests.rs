@@ -11,6 +11,7 @@ mod hostile_floods;
 mod live;
 mod oracle;
 mod run;
+mod run_stderr;
 mod scenarios;
 mod schema;
 mod threads;
