@@ -4,6 +4,7 @@
 mod common;
 mod contract;
 mod corpus;
+mod evidence;
 mod filter;
 mod fixtures;
 mod hostile;

@@ -4,6 +4,7 @@
 use super::finding::*;
 use super::{Diagnoser, ev};
 use modsniff_core::app::dns::DnsRecord;
+use modsniff_core::time::Timestamp;
 
 pub fn is_failure(r: &DnsRecord) -> bool {
     matches!(
@@ -114,10 +115,10 @@ pub fn judge(
         .iter()
         .take(6)
         .map(|r| {
-            let f = r.response_frame.or(r.query_frame).unwrap_or(0);
+            let (f, ts) = response_or_query(r);
             ev(
                 f,
-                Some(r.ts()),
+                Some(ts),
                 format!(
                     "{} {} -> {}",
                     r.qtype.as_deref().unwrap_or("?"),
@@ -154,6 +155,18 @@ pub fn judge(
         remedy: Some(remedy),
         evidence,
     })
+}
+
+/// The frame to cite for a lookup, with its own time: the response (the query's time plus
+/// the round trip), else the query.
+fn response_or_query(r: &DnsRecord) -> (u64, Timestamp) {
+    match (r.response_frame, r.query_frame, r.rtt) {
+        (Some(f), Some(_), Some(rtt)) => (f, r.ts().saturating_add(rtt)),
+        // Without the query, the record's time is the response's.
+        (Some(f), None, _) => (f, r.ts()),
+        (_, Some(q), _) => (q, r.ts()),
+        (None, None, _) => (0, r.ts()),
+    }
 }
 
 /// Addresses no public Go host resolves to: a resolver or middlebox sinkholing the name.
@@ -263,11 +276,8 @@ pub fn suspicious(answers: &[AnswerSeen], d: &Diagnoser) -> Vec<Finding> {
         let evidence = group
             .iter()
             .map(|g| {
-                ev(
-                    g.rec.response_frame.unwrap_or(0),
-                    Some(g.rec.ts()),
-                    format!("answer {:?}", g.addrs),
-                )
+                let (f, ts) = response_or_query(&g.rec);
+                ev(f, Some(ts), format!("answer {:?}", g.addrs))
             })
             .collect();
         out.push(Finding {

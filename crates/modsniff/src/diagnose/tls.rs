@@ -267,7 +267,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 summary,
                 None,
                 "Usually harmless; if a TLS-inspecting middlebox is the cause, its certificate is what to check.".into(),
-                vec![hello_ev(), ev(sh.frame, None, format!("ServerHello {}", version_name(sh.version)))],
+                vec![hello_ev(), ev(sh.frame, sh.ts, format!("ServerHello {}", version_name(sh.version)))],
             ),
             false,
         ));
@@ -281,7 +281,10 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         && t.client_encrypted_records == 1
         && c.client_stats.fin_frame.is_some()
     {
-        let frame = t.client_last_record_frame.unwrap_or(sh.frame);
+        let (frame, frame_ts) = match t.client_last_record_frame {
+            Some(f) => (f, t.client_last_record_ts),
+            None => (sh.frame, sh.ts),
+        };
         let signs = tls13_interception_signs(f, d);
         if !signs.is_empty() {
             let summary = format!(
@@ -298,7 +301,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     summary,
                     Some("tls: failed to verify certificate: x509: certificate signed by unknown authority".into()),
                     "A TLS-inspecting middlebox answers for the server: install its CA certificate (SSL_CERT_FILE=/path/to/corp-ca.pem) or ask for proxy.golang.org and sum.golang.org to be exempted from inspection.".into(),
-                    vec![hello_ev(), ev(sh.frame, None, "ServerHello (TLS 1.3)"), ev(frame, None, "encrypted alert from the client")],
+                    vec![hello_ev(), ev(sh.frame, sh.ts, "ServerHello (TLS 1.3)"), ev(frame, frame_ts, "encrypted alert from the client")],
                 ),
                 false,
             ));
@@ -315,7 +318,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 summary,
                 Some("tls: failed to verify certificate: x509: certificate signed by unknown authority".into()),
                 "If a TLS-inspecting proxy is in the path, install its CA certificate (SSL_CERT_FILE=/path/to/ca.pem) or ask for proxy.golang.org to be exempted.".into(),
-                vec![hello_ev(), ev(sh.frame, None, "ServerHello (TLS 1.3)"), ev(frame, None, "encrypted alert from the client")],
+                vec![hello_ev(), ev(sh.frame, sh.ts, "ServerHello (TLS 1.3)"), ev(frame, frame_ts, "encrypted alert from the client")],
             ),
             false,
         ));
@@ -346,7 +349,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     ),
                     None,
                     "If this interception is not intended, tell the security team; module checksums are still verified by GOSUMDB.".into(),
-                    vec![hello_ev(), ev(sh.frame, None, "ServerHello (TLS 1.3)")],
+                    vec![hello_ev(), ev(sh.frame, sh.ts, "ServerHello (TLS 1.3)")],
                 ),
                 false,
             ));
@@ -589,10 +592,13 @@ fn interception(
         " The client rejected it and aborted the handshake."
     });
     let mut evidence = vec![hello_ev()];
-    if let Some(fr) = t.certificate_frame {
+    // Cited only where its time is known (core gives the frame alone).
+    if let Some(fr) = t.certificate_frame
+        && t.certificate_ts.is_some()
+    {
         evidence.push(super::ev(
             fr,
-            None,
+            t.certificate_ts,
             format!("Certificate issued by {}", leaf.issuer),
         ));
     }

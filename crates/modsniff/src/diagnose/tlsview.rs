@@ -23,7 +23,9 @@ pub struct HelloView<'a> {
 
 #[derive(Clone, Debug, Default)]
 pub struct ServerHelloView {
+    /// The frame that completed it, and its time.
     pub frame: u64,
+    pub ts: Option<Timestamp>,
     pub version: u16,
     pub hello_retry: bool,
 }
@@ -68,6 +70,32 @@ pub struct TlsView<'a> {
     /// application_data record right before it closed).
     pub client_last_record_alert_like: bool,
     pub client_last_record_frame: Option<u64>,
+    pub client_last_record_ts: Option<Timestamp>,
+    /// The time of `certificate_frame`, where the record layer's notes know it.
+    pub certificate_ts: Option<Timestamp>,
+}
+
+/// The time of a frame the TLS record names (a hello's last segment, a record header, an
+/// alert), where it knows one.
+pub fn frame_ts(info: &modsniff_core::app::tls::TlsInfo, frame: u64) -> Option<Timestamp> {
+    let hellos = info
+        .client_hello
+        .iter()
+        .map(|h| (h.last_frame, h.ts))
+        .chain(info.server_hello.iter().map(|h| (h.last_frame, h.ts)));
+    let notes = [&info.client, &info.server].into_iter().flat_map(|s| {
+        s.records_after_hello
+            .iter()
+            .chain(s.first_encrypted.iter())
+            .chain(s.last_record.iter())
+            .map(|r| (r.frame, r.ts))
+    });
+    let alerts = info.alerts.iter().map(|a| (a.frame, a.ts));
+    hellos
+        .chain(notes)
+        .chain(alerts)
+        .find(|(f, _)| *f == frame)
+        .map(|(_, t)| t)
 }
 
 impl<'a> TlsView<'a> {
@@ -97,7 +125,8 @@ impl<'a> TlsView<'a> {
             }
         });
         let server_hello = info.server_hello.as_ref().map(|s| ServerHelloView {
-            frame: s.first_frame,
+            frame: s.last_frame,
+            ts: Some(s.ts),
             version: s.version.0,
             hello_retry: s.hello_retry_request,
         });
@@ -172,6 +201,8 @@ impl<'a> TlsView<'a> {
             client_ccs: c.change_cipher_spec,
             client_last_record_alert_like: alert_like,
             client_last_record_frame: last.map(|r| r.frame),
+            client_last_record_ts: last.map(|r| r.ts),
+            certificate_ts: info.certificate_frame.and_then(|f| frame_ts(info, f)),
         }
     }
 
