@@ -5,9 +5,11 @@ mod analyze;
 mod cli;
 mod diagnose;
 mod go;
+mod join;
 mod live;
 mod read;
 mod report;
+mod watch;
 
 use analyze::Outcome;
 use clap::{CommandFactory, Parser};

@@ -8,6 +8,7 @@
 
 use crate::analyze::{Analysis, Outcome, engine_config, go_settings};
 use crate::cli::ReadArgs;
+use crate::go::trace::GoTranscript;
 use crate::report::Printer;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -51,6 +52,20 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         Some(text) => Some(compile(text, &inputs.files)?),
         None => None,
     };
+    // go's stderr for the capture: joined as `modsniff run` joins what it captured.
+    let go = match &args.go_stderr {
+        Some(p) => {
+            if inputs.files.len() != 1 {
+                anyhow::bail!(
+                    "--go-stderr goes with one capture file ({} given)",
+                    inputs.files.len()
+                );
+            }
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            Some(GoTranscript::from_text(&String::from_utf8_lossy(&bytes)))
+        }
+        None => None,
+    };
     let config = engine_config(&args.out)?;
     let env: HashMap<String, String> = std::env::vars().collect();
     let settings = go_settings(&args.out, &env)?;
@@ -64,6 +79,10 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         let name = src.name().to_string();
         let bar = progress_bar(progress_ok, src.total_bytes());
         let mut analysis = Analysis::new(config.clone(), settings.clone(), false);
+        if let Some(t) = &go {
+            analysis = analysis.joining();
+            analysis.set_go(t.clone());
+        }
         let limit = args.count.unwrap_or(u64::MAX);
         let mut gate = filter.as_ref().map(Gate::new);
         let (n, read_error, stats) = if threads >= 2 {

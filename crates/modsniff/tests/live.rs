@@ -198,11 +198,13 @@ pub fn lines(out: &[u8]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// What does not depend on timing: findings' stage, kind, actor, severity and target
-/// (server address and name), sorted.
+/// What does not depend on timing: the final findings' stage, kind, actor, severity and
+/// target (server address and name), sorted (those printed while the capture ran are
+/// provisional: the final list follows them).
 pub fn finding_keys(recs: &[serde_json::Value]) -> Vec<String> {
     let mut v: Vec<String> = of_type(recs, "finding")
         .iter()
+        .filter(|f| f["provisional"] != true)
         .map(|f| {
             format!(
                 "{} {} {} {} {} {}",

@@ -13,6 +13,8 @@ pub enum Stage {
     Tls,
     Http,
     Transfer,
+    /// The go command's own error, where the capture shows no network fault (diagnose/go.rs).
+    Go,
 }
 
 /// What went wrong (the contract's kinds).
@@ -38,6 +40,11 @@ pub enum FindingKind {
     TransferStall,
     TransferReset,
     Retransmissions,
+    ChecksumMismatch,
+    ModuleNotFound,
+    InvalidVersion,
+    GoModError,
+    GoFailed,
 }
 
 impl FindingKind {
@@ -63,6 +70,11 @@ impl FindingKind {
             TransferStall => "transfer-stall",
             TransferReset => "transfer-reset",
             Retransmissions => "retransmissions",
+            ChecksumMismatch => "checksum-mismatch",
+            ModuleNotFound => "module-not-found",
+            InvalidVersion => "invalid-version",
+            GoModError => "go-mod-error",
+            GoFailed => "go-failed",
         }
     }
 }

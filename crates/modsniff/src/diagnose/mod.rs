@@ -9,6 +9,7 @@ mod actor;
 mod connect;
 mod dns;
 pub mod finding;
+pub mod go;
 mod http;
 mod proxy;
 mod tls;

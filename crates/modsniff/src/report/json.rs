@@ -2,7 +2,7 @@
 //! the last run. Each record goes through serde (`Serialize` derived from the same types the
 //! NDJSON writer writes) into a `serde_json::Value`, whose keys are sorted.
 
-use super::records::{ConnectionRecord, DnsRecord, FindingRecord, Record};
+use super::records::{ConnectionRecord, DnsRecord, FetchRecord, FindingRecord, Record};
 use super::{Printer, RunEnd};
 use crate::analyze::GoInfo;
 use crate::diagnose::Finding;
@@ -16,6 +16,7 @@ use std::io::{self, Write};
 struct Document {
     connections: Vec<serde_json::Value>,
     dns: Vec<serde_json::Value>,
+    fetches: Vec<serde_json::Value>,
     findings: Vec<serde_json::Value>,
     stats: Vec<serde_json::Value>,
 }
@@ -57,6 +58,10 @@ impl<W: Write> Printer for JsonPrinter<W> {
     }
 
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
+        for f in end.fetches {
+            let v = value(Record::Fetch(FetchRecord::from(*f)))?;
+            self.doc.fetches.push(v);
+        }
         for f in end.findings {
             let v = value(Record::Finding(FindingRecord::from(*f)))?;
             self.doc.findings.push(v);
