@@ -6,8 +6,8 @@
 use crate::app::dns::DnsRecord;
 use crate::app::http::HttpTransaction;
 use crate::app::tls::TlsInfo;
-use crate::flow::{Side, Transport};
 use crate::time::{Duration, Timestamp};
+use crate::types::{Side, Transport};
 use serde::Serialize;
 use std::net::SocketAddr;
 
@@ -166,7 +166,7 @@ pub struct Connection {
     pub icmp: Vec<IcmpInfo>,
     /// The application protocol the content probe chose, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub app: Option<crate::app::Protocol>,
+    pub app: Option<crate::types::Protocol>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<Box<TlsInfo>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]

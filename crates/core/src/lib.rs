@@ -47,6 +47,7 @@ pub mod reassembly;
 pub mod stats;
 pub mod stream;
 pub mod time;
+pub mod types;
 pub mod wire;
 
 pub use config::{Config, Limits};

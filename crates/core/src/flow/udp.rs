@@ -114,7 +114,7 @@ impl UdpFlow {
             resets: Vec::new(),
             icmp: self.icmp,
             app: if self.is_dns {
-                Some(crate::app::Protocol::Dns)
+                Some(crate::types::Protocol::Dns)
             } else {
                 None
             },

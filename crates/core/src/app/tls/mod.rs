@@ -32,8 +32,8 @@ pub use record::{CipherSuite, ContentType, ExtensionType, NamedGroup, TlsVersion
 pub use server_hello::ServerHello;
 
 use super::{Progress, StreamCtx, StreamDecoder};
-use crate::flow::Side;
 use crate::time::Timestamp;
+use crate::types::Side;
 use certificate::TrustStore;
 use deframer::{HandshakeReassembler, PieceCtx, Span};
 use fingerprint::FingerprintCache;
