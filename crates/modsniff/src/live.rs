@@ -39,8 +39,8 @@ mod imp {
     use crate::report::Reporter;
     use anyhow::Context;
     use modsniff_capture::{LiveConfig, LiveSource, PcapWriter};
+    use modsniff_core::KernelStats;
     use modsniff_core::Timestamp;
-    use modsniff_core::stats::KernelStats;
     use std::collections::HashMap;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};

@@ -6,7 +6,7 @@ use crate::report::Reporter;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modsniff_capture::{CaptureError, FileSource};
-use modsniff_core::event::Event;
+use modsniff_core::Event;
 use modsniff_core::{Packet, Stats};
 use std::collections::HashMap;
 use std::io::IsTerminal;

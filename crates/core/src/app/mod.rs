@@ -15,6 +15,7 @@
 pub mod detect;
 pub mod dns;
 pub mod http;
+pub mod session;
 pub mod tls;
 
 use crate::time::Timestamp;

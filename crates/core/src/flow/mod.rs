@@ -2,9 +2,10 @@
 //! flows' counters. Nothing here knows what the bytes mean.
 
 pub mod history;
+pub mod sides;
 pub mod tcp_conn;
 pub mod udp;
 
-pub use crate::types::{FlowKey, Side, Transport};
-pub use tcp_conn::TcpConn;
+pub use sides::{IcmpInfo, ResetInfo, SideStats};
+pub use tcp_conn::{SegmentVerdict, TcpConn, TcpSummary};
 pub use udp::UdpFlow;

@@ -7,7 +7,7 @@ pub mod wire;
 use crate::cli::{ColorChoice, Format, OutputArgs};
 use crate::diagnose::{Finding, Severity};
 use modsniff_core::Connection;
-use modsniff_core::app::dns::DnsRecord;
+use modsniff_core::DnsRecord;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
@@ -208,7 +208,7 @@ impl Reporter {
                     let tls = c.tls.as_deref();
                     self.rows.push(ConnRow {
                         id: c.id,
-                        proto: if c.transport == modsniff_core::flow::Transport::Tcp {
+                        proto: if c.transport == modsniff_core::Transport::Tcp {
                             "tcp"
                         } else {
                             "udp"

@@ -15,17 +15,17 @@
 
 use super::wire::GoInfo;
 use crate::go::{Endpoint, GoRequest, GoRole};
-use modsniff_core::app::Protocol;
-use modsniff_core::app::dns::{DnsAnswer, DnsRecord};
-use modsniff_core::app::http::HttpTransaction;
-use modsniff_core::app::tls::record::GroupInfo;
-use modsniff_core::app::tls::{
+use modsniff_core::HttpTransaction;
+use modsniff_core::Protocol;
+use modsniff_core::dns::{DnsAnswer, DnsRecord};
+use modsniff_core::tls::GroupInfo;
+use modsniff_core::tls::{
     AlertInfo, CertificateInfo, ClientHello, HandshakeNote, NotTls, RecordNote, ServerHello,
     SideSummary, TlsAnomalies, TlsInfo, Validation,
 };
-use modsniff_core::event::{EndReason, IcmpInfo, ResetInfo, SideStats};
-use modsniff_core::flow::{Side, Transport};
 use modsniff_core::{Connection, Duration, Timestamp};
+use modsniff_core::{EndReason, IcmpInfo, ResetInfo, SideStats};
+use modsniff_core::{Side, Transport};
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
@@ -1247,9 +1247,9 @@ mod tests {
     use crate::go::GoSettings;
     use crate::report::wire::{ConnectionRecord, DnsOut};
     use modsniff_core::Config;
-    use modsniff_core::app::dns::DnsType;
-    use modsniff_core::app::tls::ContentType;
-    use modsniff_core::event::Event;
+    use modsniff_core::Event;
+    use modsniff_core::dns::DnsType;
+    use modsniff_core::tls::ContentType;
     use proptest::prelude::*;
     use std::path::{Path, PathBuf};
 
@@ -1928,7 +1928,7 @@ mod tests {
                 "{} {} {}",
                 serde_json::to_string(&a).unwrap(),
                 serde_json::to_string(&b).unwrap(),
-                serde_json::to_string(&modsniff_core::app::tls::CipherSuite(c)).unwrap()
+                serde_json::to_string(&modsniff_core::tls::CipherSuite(c)).unwrap()
             );
             prop_assert_eq!(String::from_utf8(o).unwrap(), want);
         }

@@ -2,7 +2,7 @@
 
 use crate::diagnose::Finding;
 use crate::go::{GoRequest, GoRole};
-use modsniff_core::app::dns::DnsRecord;
+use modsniff_core::DnsRecord;
 use modsniff_core::{Connection, Stats};
 use serde::Serialize;
 use std::collections::BTreeMap;
