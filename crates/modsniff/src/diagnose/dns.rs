@@ -3,7 +3,7 @@
 
 use super::finding::*;
 use super::{Diagnoser, ev};
-use modsniff_core::app::dns::DnsRecord;
+use modsniff_core::DnsRecord;
 
 pub fn is_failure(r: &DnsRecord) -> bool {
     matches!(

@@ -1,6 +1,6 @@
 //! Findings: the diagnosis, one per failing (or suspicious) thing, with the frames that show it.
 
-use modsniff_core::event::Evidence;
+use modsniff_core::Evidence;
 use serde::Serialize;
 
 /// Where in a module fetch things went wrong (the contract's stages, in causal order).

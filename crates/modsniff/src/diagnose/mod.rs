@@ -20,10 +20,10 @@ pub use finding::{Actor, Finding, FindingKind, Severity, Stage};
 use crate::go::settings::is_host_port;
 use crate::go::{GoRole, GoSettings, classify_host};
 use actor::TtlRange;
-use modsniff_core::app::dns::DnsRecord;
-use modsniff_core::event::{Connection, Evidence};
-use modsniff_core::flow::Transport;
-use modsniff_core::time::Timestamp;
+use modsniff_core::DnsRecord;
+use modsniff_core::Timestamp;
+use modsniff_core::Transport;
+use modsniff_core::{Connection, Evidence};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -548,7 +548,7 @@ fn succeeded(f: &ConnFacts<'_>) -> bool {
     let server_reset = c
         .resets
         .iter()
-        .any(|r| r.from == modsniff_core::flow::Side::Server);
+        .any(|r| r.from == modsniff_core::Side::Server);
     if server_reset || c.server_stats.bytes == 0 {
         return false;
     }
@@ -603,7 +603,7 @@ impl Diagnoser {
 }
 
 /// A connection gone silent while still open, reported by `live` while it happens.
-pub fn stall_finding(s: &modsniff_core::event::Stall) -> Finding {
+pub fn stall_finding(s: &modsniff_core::Stall) -> Finding {
     let target = addr(s.server);
     Finding {
         stage: Stage::Transfer,

@@ -5,7 +5,7 @@ use super::finding::*;
 use super::{ConnFacts, Diagnoser, addr, ev};
 use crate::go::GoSettings;
 use modsniff_core::Connection;
-use modsniff_core::flow::Side;
+use modsniff_core::Side;
 
 /// Ports proxies listen on, for captures whose HTTPS_PROXY setting we don't know.
 const PROXY_PORTS: &[u16] = &[3128, 3129, 8080, 8118, 8888, 1080, 8000, 9090];

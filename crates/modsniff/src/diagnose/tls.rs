@@ -5,7 +5,7 @@ use super::actor::{INITIAL_TTLS, Sender, judge_server_rsts, same_subnet, server_
 use super::finding::*;
 use super::{ConnFacts, Diagnoser, addr, ev, remedy};
 use crate::go::GoRole;
-use modsniff_core::flow::Side;
+use modsniff_core::Side;
 
 /// Go gives up on a handshake after 10 s (net/http's TLSHandshakeTimeout).
 const GO_TLS_TIMEOUT_SECS: f64 = 10.0;

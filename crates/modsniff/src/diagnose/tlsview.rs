@@ -1,8 +1,8 @@
 //! The parts of a connection's TLS record that the detectors read, in one place, so that the
 //! detectors don't depend on every field of the core's `TlsInfo`.
 
-use modsniff_core::flow::Side;
-use modsniff_core::time::Timestamp;
+use modsniff_core::Side;
+use modsniff_core::Timestamp;
 
 /// Borrowed from the connection's `TlsInfo`: building a view per connection allocated
 /// (string clones were ~4 % of a run).
@@ -72,9 +72,9 @@ pub struct TlsView<'a> {
 
 impl<'a> TlsView<'a> {
     /// Builds the view from the core's TLS record.
-    pub fn from_info(info: &'a modsniff_core::app::tls::TlsInfo) -> TlsView<'a> {
-        use modsniff_core::app::tls::Validation;
-        use modsniff_core::app::tls::record::{ContentType, is_grease};
+    pub fn from_info(info: &'a modsniff_core::TlsInfo) -> TlsView<'a> {
+        use modsniff_core::tls::Validation;
+        use modsniff_core::tls::{ContentType, is_grease};
         let client_hello = info.client_hello.as_ref().map(|h| {
             let mut versions: Vec<u16> = h
                 .versions
@@ -135,7 +135,7 @@ impl<'a> TlsView<'a> {
         let c = &info.client;
         let s = &info.server;
         // Encrypted records after the ServerHello (the notes are bounded: past them, the count).
-        let encrypted = |side: &modsniff_core::app::tls::SideSummary| {
+        let encrypted = |side: &modsniff_core::tls::SideSummary| {
             let noted = side
                 .records_after_hello
                 .iter()
