@@ -13,6 +13,9 @@ pub enum Stage {
     Tls,
     Http,
     Transfer,
+    /// The capture itself: it stops short of what it should show (a cut last record,
+    /// exchanges still under way at its end). Last: it qualifies the findings before it.
+    Capture,
 }
 
 /// What went wrong (the contract's kinds).
@@ -38,6 +41,7 @@ pub enum FindingKind {
     TransferStall,
     TransferReset,
     Retransmissions,
+    CaptureIncomplete,
 }
 
 impl FindingKind {
@@ -63,6 +67,7 @@ impl FindingKind {
             TransferStall => "transfer-stall",
             TransferReset => "transfer-reset",
             Retransmissions => "retransmissions",
+            CaptureIncomplete => "capture-incomplete",
         }
     }
 }
