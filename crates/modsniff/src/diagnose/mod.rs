@@ -7,6 +7,7 @@
 
 mod actor;
 pub mod capture;
+mod cert;
 mod connect;
 mod dns;
 pub mod finding;

@@ -22,11 +22,75 @@ fn fixture(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("no capture in {}", dir.display()))
 }
 
+/// A matrix capture in testdata/: the capture, its ground truth, and how the client was set
+/// up (its trust file).
+struct Case {
+    capture: PathBuf,
+    truth: serde_json::Value,
+}
+
+fn case(name: &str) -> Case {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/diagnose/testdata")
+        .join(name);
+    let truth =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    Case {
+        capture: dir.join("capture.pcap"),
+        truth,
+    }
+}
+
+impl Case {
+    /// Read as the client was set up: its SSL_CERT_FILE.
+    fn read(&self) -> Read {
+        let env = self.truth["go"]["env"].as_str().unwrap_or("");
+        let trust = env
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("SSL_CERT_FILE="))
+            .and_then(|p| p.rsplit('/').next())
+            .unwrap_or("trust-public.pem");
+        let path = match trust {
+            "trust-corpca.pem" => testdata("pki/trust-corpca.pem"),
+            other => repo().join("fixtures/harness/pki").join(other),
+        };
+        Read {
+            trust: Some(path),
+            ..Read::default()
+        }
+    }
+
+    fn findings(&self) -> Vec<Finding> {
+        diagnose(&self.capture, self.read())
+    }
+
+    /// The last line go printed (its error), from the ground truth.
+    fn go_error(&self) -> String {
+        self.truth["go"]["error_lines"]
+            .as_array()
+            .and_then(|v| v.last())
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    }
+
+    fn failed(&self) -> bool {
+        self.truth["go"]["exit_code"].as_i64() != Some(0)
+    }
+}
+
+fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/diagnose/testdata")
+        .join(rel)
+}
+
 /// How a capture is read for a test.
 struct Read {
     settings: GoSettings,
-    /// The lab PKI's public root and the trust file the client used (fixtures/harness/pki).
-    trust: Option<&'static str>,
+    /// The trust file the client used (its SSL_CERT_FILE), beside the lab PKI's public root
+    /// (fixtures/harness/pki/root.pem).
+    trust: Option<PathBuf>,
     /// Keep only the first `bytes` of the file (a capture cut short).
     bytes: Option<usize>,
     /// Stop after this many packets (a capture stopped at a record boundary).
@@ -37,7 +101,7 @@ impl Default for Read {
     fn default() -> Self {
         Read {
             settings: GoSettings::default(),
-            trust: Some("trust-public.pem"),
+            trust: Some(repo().join("fixtures/harness/pki/trust-public.pem")),
             bytes: None,
             packets: None,
         }
@@ -56,9 +120,8 @@ fn diagnose(path: &Path, how: Read) -> Vec<Finding> {
     }
     let mut tls = TlsConfig::default();
     if let Some(trust) = how.trust {
-        let pki = repo().join("fixtures/harness/pki");
-        tls.public_roots_der = pem(&pki.join("root.pem")).into();
-        tls.extra_roots_der = pem(&pki.join(trust)).into();
+        tls.public_roots_der = pem(&repo().join("fixtures/harness/pki/root.pem")).into();
+        tls.extra_roots_der = pem(&trust).into();
     }
     let mut engine = Engine::new(Config {
         tls,
@@ -102,6 +165,16 @@ fn diagnose(path: &Path, how: Read) -> Vec<Finding> {
         d.note_no_packets();
     }
     d.finish()
+}
+
+fn settings(vars: &[(&str, &str)]) -> GoSettings {
+    let mut s = GoSettings::default();
+    let vars = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    s.apply(&vars, "test");
+    s
 }
 
 fn kinds(f: &[Finding]) -> Vec<(Stage, FindingKind, Severity)> {
@@ -214,4 +287,121 @@ fn capture_without_packets_is_not_ok() {
         Some("no packets in the capture")
     );
     assert!(c.evidence.is_empty());
+}
+
+// ---- tls: the server's own certificate, refused by the client ----
+
+/// TLS 1.2, certificate in clear: one certificate-rejected finding by the server, whose go
+/// error is the one go printed, with the ClientHello, the Certificate and the client's alert.
+#[test]
+fn refused_server_certificate_in_clear_names_go_s_reason() {
+    for name in [
+        "cert-expired-tls12",
+        "cert-notyet-tls12",
+        "cert-ipnosan-tls12",
+        "cert-wrongname-tls12",
+        "cert-selfsigned-tls12",
+        "cert-incomplete-tls12",
+        "cert-unknownca-tls12",
+    ] {
+        let c = case(name);
+        assert!(c.failed());
+        let f = c.findings();
+        let r = only(&f, FindingKind::CertificateRejected);
+        assert_eq!(
+            (r.stage, r.severity, r.actor),
+            (Stage::Tls, Severity::Error, Actor::Server),
+            "{name}"
+        );
+        let go = r.likely_go_error.as_deref().unwrap_or("");
+        let printed = c.go_error();
+        let x509 = go.trim_start_matches("tls: failed to verify certificate: ");
+        assert!(
+            printed.ends_with(x509),
+            "{name}: we say {go:?}, go printed {printed:?}"
+        );
+        assert!(printed.contains(go), "{name}: {go:?} in {printed:?}");
+        let frames: Vec<u64> = r.evidence.iter().map(|e| e.packet).collect();
+        if let Some(alert) = c.truth["observed"]["tls_alerts"][0]["frame"].as_u64() {
+            assert!(
+                frames.contains(&alert),
+                "{name}: alert frame {alert} in {frames:?}"
+            );
+        }
+        assert!(
+            r.evidence.iter().any(|e| e.note.contains("client alert")),
+            "{name}: the client's refusal is cited"
+        );
+        assert!(
+            r.evidence
+                .iter()
+                .any(|e| e.note.starts_with("Certificate:")),
+            "{name}"
+        );
+        assert!(!r.summary.contains("public host"), "{name}: {}", r.summary);
+        let remedy = r.remedy.as_deref().unwrap_or("");
+        assert!(!remedy.contains("proxy.golang.org"), "{name}: {remedy}");
+        assert_eq!(errors(&f).len(), 1, "{name}: {:?}", kinds(&f));
+        assert!(
+            f.iter().all(|x| x.kind != FindingKind::MitmCertificate),
+            "{name}"
+        );
+    }
+}
+
+/// TLS 1.3: the certificate is encrypted; the client's encrypted alert right after the
+/// server's flight, for a host that is not public and shows no middlebox, is the server's
+/// certificate refused, said to be indirect.
+#[test]
+fn refused_server_certificate_under_tls13_is_indirect() {
+    for name in [
+        "cert-unknownca-tls13",
+        "cert-ipnosan-tls13",
+        "cert-ipnosan-v6",
+    ] {
+        let c = case(name);
+        let f = c.findings();
+        let r = only(&f, FindingKind::CertificateRejected);
+        assert_eq!(
+            (r.severity, r.actor),
+            (Severity::Error, Actor::Server),
+            "{name}"
+        );
+        assert!(r.summary.contains("indirect"), "{name}: {}", r.summary);
+        assert!(
+            c.go_error().contains(r.likely_go_error.as_deref().unwrap()),
+            "{name}"
+        );
+    }
+}
+
+/// The same self-hosted proxy with a certificate the client trusts (through its private CA):
+/// no error, and no interception (the user's CA vouching for the user's server is normal).
+#[test]
+fn trusted_private_ca_on_the_users_own_server_is_quiet() {
+    for name in ["cert-trusted-tls12", "cert-trusted-ip-tls13"] {
+        let c = case(name);
+        assert!(!c.failed());
+        let f = c.findings();
+        assert!(errors(&f).is_empty(), "{name}: {:?}", kinds(&f));
+        assert!(
+            f.iter().all(|x| x.kind != FindingKind::MitmCertificate
+                && x.kind != FindingKind::CertificateRejected),
+            "{name}: {:?}",
+            kinds(&f)
+        );
+    }
+}
+
+/// The user's own proxy named in GOPROXY is no public host: with the settings known, the
+/// verdict stays certificate-rejected and never asks to exempt proxy.golang.org.
+#[test]
+fn users_goproxy_is_not_a_public_host() {
+    let c = case("cert-unknownca-tls12");
+    let mut how = c.read();
+    how.settings = settings(&[("GOPROXY", "https://athens.corp.example")]);
+    let f = diagnose(&c.capture, how);
+    let r = only(&f, FindingKind::CertificateRejected);
+    assert!(!r.summary.contains("public root"), "{}", r.summary);
+    assert!(!r.remedy.as_deref().unwrap().contains("proxy.golang.org"));
 }

@@ -585,6 +585,8 @@ fn certificate(o: &mut Vec<u8>, c: &CertificateInfo) {
         subject_cn,
         issuer_cn,
         san,
+        san_ip: _,
+        has_san: _,
         not_before,
         not_after,
         not_before_unix,
