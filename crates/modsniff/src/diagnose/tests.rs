@@ -405,3 +405,68 @@ fn users_goproxy_is_not_a_public_host() {
     assert!(!r.summary.contains("public root"), "{}", r.summary);
     assert!(!r.remedy.as_deref().unwrap().contains("proxy.golang.org"));
 }
+
+// ---- tls: a forged reset that beat the server's reply ----
+
+/// An on-path injector resets both ends 20 ms after the ClientHello; the server's reply,
+/// delayed 50-300 ms on the path, arrives after the forged reset. What came first decides:
+/// tls/reset-after-client-hello by a middlebox, never a transfer reset.
+#[test]
+fn forged_reset_before_the_late_server_reply_is_a_handshake_reset() {
+    for name in [
+        "gfw-d300-tls13",
+        "gfw-d50-tls12",
+        "gfw-d300-v6",
+        "gfw-d300-userhost",
+    ] {
+        let c = case(name);
+        assert!(c.failed());
+        let f = c.findings();
+        let r = only(&f, FindingKind::ResetAfterClientHello);
+        assert_eq!(
+            (r.severity, r.actor),
+            (Severity::Error, Actor::Middlebox),
+            "{name}"
+        );
+        let forged = c.truth["observed"]["rsts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| {
+                x["before_server_data"] == true
+                    && x["ttl"] == 64
+                    && x["src"].as_str().unwrap().ends_with(":443")
+            })
+            .and_then(|x| x["frame"].as_u64())
+            .unwrap();
+        let hello = c.truth["observed"]["server_hellos"][0]["frame"]
+            .as_u64()
+            .unwrap();
+        assert!(forged < hello, "{name}: the capture shows the race");
+        let frames: Vec<u64> = r.evidence.iter().map(|e| e.packet).collect();
+        assert!(
+            frames.contains(&forged) && frames.contains(&hello),
+            "{name}: {frames:?}"
+        );
+        assert!(r.summary.contains("won the race"), "{name}: {}", r.summary);
+        assert!(
+            f.iter().all(|x| x.kind != FindingKind::TransferReset),
+            "{name}: {:?}",
+            kinds(&f)
+        );
+        assert!(
+            c.go_error().contains(r.likely_go_error.as_deref().unwrap()),
+            "{name}"
+        );
+    }
+    // A reset after the server's data is still a transfer reset (fixtures/transfer-reset).
+    let f = diagnose(&fixture("transfer-reset"), Read::default());
+    assert_eq!(
+        only(&f, FindingKind::TransferReset).severity,
+        Severity::Error
+    );
+    assert!(
+        f.iter()
+            .all(|x| x.kind != FindingKind::ResetAfterClientHello)
+    );
+}

@@ -110,9 +110,11 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     let rsts = server_rsts(c);
     let in_tunnel = f.via_proxy;
 
-    // 1. Reset before the ServerHello.
-    if t.server_hello.is_none()
-        && let Some(r) = rsts.first()
+    // 1. Reset before the ServerHello. What came first decides: a reset that beat the
+    // server's reply ended the handshake, whatever arrived after it (an on-path injector races
+    // the real server, whose reply then meets the client's kernel and its own RST).
+    if let Some(r) = rsts.first()
+        && t.server_hello.as_ref().is_none_or(|sh| r.packet < sh.frame)
     {
         let sender = if in_tunnel {
             Sender::Server
@@ -134,8 +136,18 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             ),
         };
         let sni = hello.sni.unwrap_or("(no SNI)");
+        let late = t
+            .server_hello
+            .as_ref()
+            .map(|sh| {
+                format!(
+                    " The server's ServerHello came only after the reset (frame {}): the reset won the race, and the client's kernel answered the late reply with resets of its own.",
+                    sh.frame
+                )
+            })
+            .unwrap_or_default();
         let summary = format!(
-            "The TLS handshake with {target} was reset right after the ClientHello (SNI {sni}).{why}"
+            "The TLS handshake with {target} was reset right after the ClientHello (SNI {sni}), before any answer from the server.{why}{late}"
         );
         let remedy = if actor == Actor::Middlebox {
             format!(
@@ -160,6 +172,13 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 syn,
                 c.server_stats.ts_first,
                 format!("SYN-ACK from the server (TTL {ttl})"),
+            ));
+        }
+        if let Some(sh) = &t.server_hello {
+            evidence.push(ev(
+                sh.frame,
+                None,
+                "the real server's ServerHello, after the reset",
             ));
         }
         let local = c.client;
