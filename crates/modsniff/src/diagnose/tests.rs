@@ -470,3 +470,78 @@ fn forged_reset_before_the_late_server_reply_is_a_handshake_reset() {
             .all(|x| x.kind != FindingKind::ResetAfterClientHello)
     );
 }
+
+// ---- proxy: a forward proxy's own error page ----
+
+/// HTTP_PROXY with an http:// GOPROXY: go sends `GET http://goproxy.corp.example/...` to the
+/// proxy, which cannot reach it and answers with its own page (squid 502/503, tinyproxy
+/// "500 Unable to connect"). That is proxy/proxy-error by the proxy, naming what gave the
+/// proxy away, not an http error of the module proxy.
+#[test]
+fn forward_proxy_error_page_is_the_proxy_s() {
+    for (name, mark) in [
+        ("proxyerr-squid-http-dns", "Server: squid/5.7"),
+        ("proxyerr-squid-http-timeout", "Server: squid/5.7"),
+        ("proxyerr-tinyproxy-http-dns", "Server: tinyproxy/1.11.1"),
+    ] {
+        let c = case(name);
+        let f = c.findings();
+        let p = only(&f, FindingKind::ProxyError);
+        assert_eq!(
+            (p.stage, p.actor, p.severity),
+            (Stage::Proxy, Actor::Proxy, Severity::Error),
+            "{name}"
+        );
+        assert!(p.summary.contains(mark), "{name}: {}", p.summary);
+        assert!(
+            f.iter().all(|x| x.kind != FindingKind::HttpError),
+            "{name}: {:?}",
+            kinds(&f)
+        );
+        let printed = c.go_error();
+        assert!(
+            printed.contains(p.likely_go_error.as_deref().unwrap()),
+            "{name}: {printed}"
+        );
+        assert!(
+            p.remedy
+                .as_deref()
+                .unwrap()
+                .contains("NO_PROXY=goproxy.corp.example"),
+            "{name}"
+        );
+    }
+    // A 501 to CONNECT: what listens there is no CONNECT proxy, not an upstream that is down.
+    let c = case("proxyerr-501-connect");
+    let f = c.findings();
+    let p = only(&f, FindingKind::ProxyError);
+    assert!(
+        p.summary.contains("does not implement CONNECT"),
+        "{}",
+        p.summary
+    );
+    assert!(!p.remedy.as_deref().unwrap().contains("could not reach"));
+    // The module proxy's own 500, fetched directly, stays an http error (fixtures/http-500).
+    let f = diagnose(&fixture("http-500"), Read::default());
+    assert_eq!(only(&f, FindingKind::HttpError).actor, Actor::Server);
+}
+
+/// Relayed answers keep the origin's `Server`: only the proxy's own page carries the marks.
+#[test]
+fn relayed_answer_has_no_proxy_marks() {
+    use modsniff_core::app::http::HttpTransaction;
+    let relayed = HttpTransaction {
+        status: Some(500),
+        reason: Some("Internal Server Error".into()),
+        via: Some("1.1 proxy.corp.example (squid/5.7)".into()),
+        ..HttpTransaction::default()
+    };
+    assert!(proxy::own_page_marks(&relayed).is_empty());
+    let apache = HttpTransaction {
+        status: Some(502),
+        reason: Some("Proxy Error".into()),
+        server: Some("Apache/2.4.62".into()),
+        ..HttpTransaction::default()
+    };
+    assert_eq!(proxy::own_page_marks(&apache).len(), 1);
+}
