@@ -588,6 +588,7 @@ pub enum Stage {
     Tls,
     Http,
     Transfer,
+    Capture,
 }
 
 #[derive(Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
@@ -606,12 +607,14 @@ pub enum Kind {
     HandshakeStall,
     HandshakeAborted,
     MitmCertificate,
+    CertificateRejected,
     TlsDowngrade,
     HttpNotFound,
     HttpError,
     TransferStall,
     TransferReset,
     Retransmissions,
+    CaptureIncomplete,
 }
 
 #[derive(Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]

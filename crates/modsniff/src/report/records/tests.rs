@@ -532,12 +532,14 @@ fn samples() -> Samples {
         FindingKind::HandshakeStall,
         FindingKind::HandshakeAborted,
         FindingKind::MitmCertificate,
+        FindingKind::CertificateRejected,
         FindingKind::TlsDowngrade,
         FindingKind::HttpNotFound,
         FindingKind::HttpError,
         FindingKind::TransferStall,
         FindingKind::TransferReset,
         FindingKind::Retransmissions,
+        FindingKind::CaptureIncomplete,
     ]
     .into_iter()
     .enumerate()
@@ -549,6 +551,7 @@ fn samples() -> Samples {
             Stage::Tls,
             Stage::Http,
             Stage::Transfer,
+            Stage::Capture,
         ];
         let actors = [
             Actor::Server,
