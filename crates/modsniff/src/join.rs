@@ -23,8 +23,7 @@ use crate::diagnose::{Finding, FindingKind, Severity, Stage, ev};
 use crate::go::stderr::{Cause, GoError};
 use crate::go::trace::{ExitKind, Fetch, GoTranscript, Outcome};
 use crate::report::Reported;
-use modsniff_core::app::dns::DnsRecord;
-use modsniff_core::{Connection, Duration, Timestamp};
+use modsniff_core::{Connection, DnsRecord, Duration, Side, Timestamp};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
@@ -154,9 +153,7 @@ impl Seen {
                 .zip(c.server_stats.last_data_ts),
             client_close: match (
                 cs.fin_frame.zip(cs.fin_ts),
-                c.resets
-                    .iter()
-                    .find(|r| r.from == modsniff_core::flow::Side::Client),
+                c.resets.iter().find(|r| r.from == Side::Client),
             ) {
                 (Some((f, t)), _) => Some((f, t, "FIN")),
                 (None, Some(r)) => Some((r.packet, r.ts, "RST")),
@@ -354,7 +351,7 @@ fn explains(cause: &Cause, stage: Stage) -> bool {
         | Cause::InvalidVersion { .. }
         | Cause::GoModError { .. }
         | Cause::Toolchain { .. } => false,
-        Cause::Other { .. } => stage != Go,
+        Cause::Other { .. } => !matches!(stage, Go | Capture),
     }
 }
 
@@ -750,7 +747,9 @@ pub fn join(mut findings: Vec<Finding>, seen: &Seen, t: &GoTranscript) -> Joined
             targets(e, f)
         };
         let hits: Vec<usize> = (0..findings.len())
-            .filter(|&i| findings[i].stage != Stage::Go && about(&findings[i]))
+            .filter(|&i| {
+                !matches!(findings[i].stage, Stage::Go | Stage::Capture) && about(&findings[i])
+            })
             .collect();
         let mut attached: Vec<usize> = hits
             .iter()
@@ -801,7 +800,7 @@ pub fn join(mut findings: Vec<Finding>, seen: &Seen, t: &GoTranscript) -> Joined
     // succeeded, every fetch on them got its answer).
     let mut recovered = vec![false; findings.len()];
     for (i, f) in findings.iter_mut().enumerate() {
-        if f.stage == Stage::Go || go_error[i].is_some() {
+        if matches!(f.stage, Stage::Go | Stage::Capture) || go_error[i].is_some() {
             continue;
         }
         let on: Vec<&JoinedFetch> = fetches

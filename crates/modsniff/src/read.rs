@@ -12,9 +12,9 @@ use crate::go::trace::GoTranscript;
 use crate::report::Printer;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use modsniff_capture::{CaptureError, FileSource};
+use modsniff_capture::{CaptureError, FileSource, Format};
 use modsniff_core::event::Event;
-use modsniff_core::{LinkType, Packet, Stats};
+use modsniff_core::{LinkType, Packet, Stats, Timestamp};
 use modsniff_filter::{Filter, FilterError, Program};
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -77,6 +77,11 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         // Errors that stop a file before any packet (missing, not a capture) exit 2.
         let mut src = FileSource::open(path)?;
         let name = src.name().to_string();
+        // Zero bytes is no capture at all (a capture that was never written, a pipe that
+        // carried nothing): saying "no problem found" about it would be a lie.
+        if src.format() == Format::Empty {
+            anyhow::bail!("{name}: empty input (0 bytes): not a capture file");
+        }
         let bar = progress_bar(progress_ok, src.total_bytes());
         let mut analysis = Analysis::new(config.clone(), settings.clone(), false);
         if let Some(t) = &go {
@@ -85,6 +90,8 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         }
         let limit = args.count.unwrap_or(u64::MAX);
         let mut gate = filter.as_ref().map(Gate::new);
+        // The last packet read: its frame and time, for a capture cut short after it.
+        let mut last_packet = None;
         let (n, read_error, stats) = if threads >= 2 {
             read_pipelined(
                 &mut src,
@@ -93,12 +100,20 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 limit,
                 bar.as_ref(),
                 gate.as_mut(),
+                &mut last_packet,
             )?
         } else {
-            let (n, e) = read_packets(&mut src, limit, bar.as_ref(), gate.as_mut(), &mut |pkt| {
-                analysis.push(pkt, rep.as_mut());
-                analysis.stats().connections
-            });
+            let (n, e) = read_packets(
+                &mut src,
+                limit,
+                bar.as_ref(),
+                gate.as_mut(),
+                &mut |pkt| {
+                    analysis.push(pkt, rep.as_mut());
+                    analysis.stats().connections
+                },
+                &mut last_packet,
+            );
             (n, e, None)
         };
         if let Some(b) = bar {
@@ -127,6 +142,20 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         }
         for w in &warnings {
             eprintln!("modsniff: warning: {w}");
+        }
+        // Reading stopped before the end of the input: the capture is cut short, and the
+        // verdict must say so.
+        if let Some(w) = warnings.first() {
+            let why = w
+                .strip_prefix(name.as_str())
+                .and_then(|r| r.strip_prefix(": "))
+                .unwrap_or(w);
+            let (_, out) = analysis.split();
+            let last = src.frames();
+            let ts = last_packet.filter(|(f, _)| *f == last).map(|(_, t)| t);
+            out.diag.note_capture_cut(why.to_string(), last, ts);
+        } else if n == 0 {
+            analysis.split().1.diag.note_no_packets();
         }
         analysis.set_frames(src.frames());
         let found = match stats {
@@ -222,6 +251,7 @@ fn read_packets(
     bar: Option<&ProgressBar>,
     mut gate: Option<&mut Gate<'_>>,
     push: &mut dyn FnMut(&Packet<'_>) -> u64,
+    last: &mut Option<(u64, Timestamp)>,
 ) -> (u64, Option<CaptureError>) {
     let mut n = 0u64;
     let mut pushed = 0u64;
@@ -231,6 +261,7 @@ fn read_packets(
         match src.next_packet() {
             Ok(Some(pkt)) => {
                 n += 1;
+                *last = Some((pkt.frame, pkt.ts));
                 let admit = match gate.as_deref_mut() {
                     None => true,
                     Some(g) => match g.admits(&pkt) {
@@ -275,6 +306,7 @@ fn read_pipelined(
     limit: u64,
     bar: Option<&ProgressBar>,
     gate: Option<&mut Gate<'_>>,
+    last: &mut Option<(u64, Timestamp)>,
 ) -> Result<(u64, Option<CaptureError>, Option<Stats>)> {
     let (engine, out) = analysis.split();
     std::thread::scope(|scope| {
@@ -318,11 +350,18 @@ fn read_pipelined(
                 alive = tx.send(ToOutput::Events(full)).is_ok();
             }
         };
-        let (n, err) = read_packets(src, limit, bar, gate, &mut |pkt| {
-            engine.push(pkt, &mut |ev: Event| batch.push(ev));
-            flush(&mut batch, false);
-            engine.stats().connections
-        });
+        let (n, err) = read_packets(
+            src,
+            limit,
+            bar,
+            gate,
+            &mut |pkt| {
+                engine.push(pkt, &mut |ev: Event| batch.push(ev));
+                flush(&mut batch, false);
+                engine.stats().connections
+            },
+            last,
+        );
         // As `Analysis::finish`: the diagnosis learns the capture's end before the events
         // the engine's finish emits.
         flush(&mut batch, true);

@@ -589,6 +589,7 @@ pub enum Stage {
     Http,
     Transfer,
     Go,
+    Capture,
 }
 
 #[derive(Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
@@ -607,6 +608,7 @@ pub enum Kind {
     HandshakeStall,
     HandshakeAborted,
     MitmCertificate,
+    CertificateRejected,
     TlsDowngrade,
     HttpNotFound,
     HttpError,
@@ -618,6 +620,7 @@ pub enum Kind {
     InvalidVersion,
     GoModError,
     GoFailed,
+    CaptureIncomplete,
 }
 
 #[derive(Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]

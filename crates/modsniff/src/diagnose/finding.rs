@@ -1,6 +1,6 @@
 //! Findings: the diagnosis, one per failing (or suspicious) thing, with the frames that show it.
 
-use modsniff_core::event::Evidence;
+use modsniff_core::Evidence;
 use serde::Serialize;
 
 /// Where in a module fetch things went wrong (the contract's stages, in causal order).
@@ -15,6 +15,9 @@ pub enum Stage {
     Transfer,
     /// The go command's own error, where the capture shows no network fault (diagnose/go.rs).
     Go,
+    /// The capture itself: it stops short of what it should show (a cut last record,
+    /// exchanges still under way at its end). Last: it qualifies the findings before it.
+    Capture,
 }
 
 /// What went wrong (the contract's kinds).
@@ -34,6 +37,7 @@ pub enum FindingKind {
     HandshakeStall,
     HandshakeAborted,
     MitmCertificate,
+    CertificateRejected,
     TlsDowngrade,
     HttpNotFound,
     HttpError,
@@ -45,6 +49,7 @@ pub enum FindingKind {
     InvalidVersion,
     GoModError,
     GoFailed,
+    CaptureIncomplete,
 }
 
 impl FindingKind {
@@ -64,6 +69,7 @@ impl FindingKind {
             HandshakeStall => "handshake-stall",
             HandshakeAborted => "handshake-aborted",
             MitmCertificate => "mitm-certificate",
+            CertificateRejected => "certificate-rejected",
             TlsDowngrade => "tls-downgrade",
             HttpNotFound => "http-not-found",
             HttpError => "http-error",
@@ -75,6 +81,7 @@ impl FindingKind {
             InvalidVersion => "invalid-version",
             GoModError => "go-mod-error",
             GoFailed => "go-failed",
+            CaptureIncomplete => "capture-incomplete",
         }
     }
 }

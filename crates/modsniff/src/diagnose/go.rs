@@ -7,8 +7,7 @@
 use super::finding::*;
 use crate::go::stderr::{Cause, GoError};
 use crate::go::trace::ExitKind;
-use modsniff_core::Timestamp;
-use modsniff_core::event::Evidence;
+use modsniff_core::{Evidence, Timestamp};
 
 /// Where the capture shows the fetch go's error is about.
 #[derive(Clone, Debug, Default)]

@@ -133,6 +133,7 @@ json_enum! {
         Http = "http",
         Transfer = "transfer",
         Go = "go",
+        Capture = "capture",
     }
 }
 
@@ -152,6 +153,7 @@ json_enum! {
         HandshakeStall = "handshake-stall",
         HandshakeAborted = "handshake-aborted",
         MitmCertificate = "mitm-certificate",
+        CertificateRejected = "certificate-rejected",
         TlsDowngrade = "tls-downgrade",
         HttpNotFound = "http-not-found",
         HttpError = "http-error",
@@ -163,6 +165,7 @@ json_enum! {
         InvalidVersion = "invalid-version",
         GoModError = "go-mod-error",
         GoFailed = "go-failed",
+        CaptureIncomplete = "capture-incomplete",
     }
 }
 

@@ -14,13 +14,13 @@ use crate::go::trace::{ExitKind, Fetch, GoTranscript, Outcome};
 use crate::go::{Endpoint, GoRequest, GoRole, GoSettings};
 use crate::join::{GoSummary, JoinedFetch, MatchedBy};
 use crate::report::{Printer, Reported, RunEnd};
+use modsniff_core::Side;
 use modsniff_core::app::Protocol;
 use modsniff_core::app::dns::{DnsAnswer, DnsRecord as Query, DnsType};
 use modsniff_core::app::http::HttpTransaction;
 use modsniff_core::app::tls::record::ContentType;
 use modsniff_core::app::tls::{AlertInfo, CertificateInfo, NotTls, Validation};
 use modsniff_core::event::{EndReason, Event, Evidence, IcmpInfo, ResetInfo};
-use modsniff_core::flow::Side;
 use modsniff_core::stats::KernelStats;
 use modsniff_core::{Config, Connection, Duration, Stats, Timestamp};
 use proptest::prelude::*;
@@ -564,6 +564,7 @@ fn samples() -> Samples {
         FindingKind::HandshakeStall,
         FindingKind::HandshakeAborted,
         FindingKind::MitmCertificate,
+        FindingKind::CertificateRejected,
         FindingKind::TlsDowngrade,
         FindingKind::HttpNotFound,
         FindingKind::HttpError,
@@ -575,6 +576,7 @@ fn samples() -> Samples {
         FindingKind::InvalidVersion,
         FindingKind::GoModError,
         FindingKind::GoFailed,
+        FindingKind::CaptureIncomplete,
     ]
     .into_iter()
     .enumerate()
@@ -587,6 +589,7 @@ fn samples() -> Samples {
             Stage::Http,
             Stage::Transfer,
             Stage::Go,
+            Stage::Capture,
         ];
         let actors = [
             Actor::Server,
