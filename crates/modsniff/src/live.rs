@@ -51,8 +51,9 @@ mod imp {
 
     /// How often the engine is told the time while packets are scarce (stalls, idle flows).
     const TICK: Duration = Duration::from_millis(500);
-    /// `run`'s read timeout, in ms: how soon the command's end is noticed.
-    const RUN_TIMEOUT_MS: u32 = 20;
+    /// `run`'s read timeout, in ms: how soon the command's end is noticed, and (as the
+    /// kernel's block timeout) how long a packet may wait before it is handed over.
+    const RUN_TIMEOUT_MS: u32 = 10;
 
     fn wall_now() -> Timestamp {
         let d = SystemTime::now()
@@ -146,7 +147,13 @@ mod imp {
             until_closed: bool,
         ) -> Result<u64> {
             let started = Instant::now();
-            let delivered = started + self.src.delivery_delay();
+            // What arrived before now is handed over within a few block timeouts (`run`'s
+            // are short); the full delivery delay is the bound for the rest.
+            let delivered = started
+                + self
+                    .src
+                    .delivery_delay()
+                    .min(Duration::from_millis(3 * u64::from(RUN_TIMEOUT_MS)));
             let until = started + wait.max(self.src.delivery_delay());
             let mut n = 0;
             while Instant::now() < until && n < limit {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Frame number -> time in microseconds, from the capture itself.
-fn frame_times(path: &Path) -> HashMap<u64, u64> {
+pub fn frame_times(path: &Path) -> HashMap<u64, u64> {
     let mut src = modsniff_capture::FileSource::open(path).expect("open capture");
     let mut out = HashMap::new();
     while let Ok(Some(p)) = src.next_packet() {
