@@ -4,12 +4,15 @@
 mod common;
 mod contract;
 mod corpus;
+mod filter;
 mod fixtures;
 mod hostile;
 mod hostile_floods;
 mod live;
 mod oracle;
 mod run;
+mod run_stderr;
 mod scenarios;
+mod schema;
 mod threads;
 mod wire_types;

@@ -27,6 +27,18 @@ fn gave_up_after_retry(failures: &[DnsRecord], d: &Diagnoser) -> bool {
     })
 }
 
+/// The last query for a name when none was answered at all (no rcode): what a capture that
+/// ended too soon after it leaves open.
+pub fn unanswered_at_end(failures: &[DnsRecord]) -> Option<&DnsRecord> {
+    if failures.is_empty() || failures.iter().any(|r| r.rcode.is_some()) {
+        return None;
+    }
+    failures
+        .iter()
+        .filter(|r| r.query_frame.is_some())
+        .max_by_key(|r| r.ts())
+}
+
 /// One finding per failing name; an error only when the name never resolved and no
 /// connection to it followed.
 pub fn judge(

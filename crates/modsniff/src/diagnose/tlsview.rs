@@ -33,6 +33,15 @@ pub struct CertView<'a> {
     pub subject: &'a str,
     pub issuer: &'a str,
     pub spki_sha256: &'a str,
+    pub subject_cn: Option<&'a str>,
+    /// subjectAltName DNS names and IP addresses, and whether the extension is there at all.
+    pub san: &'a [String],
+    pub san_ip: &'a [String],
+    pub has_san: bool,
+    /// Validity bounds, Unix seconds and RFC 3339 (as crypto/x509 prints them).
+    pub not_before: Option<(i64, &'a str)>,
+    pub not_after: Option<(i64, &'a str)>,
+    pub self_issued: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -108,6 +117,13 @@ impl<'a> TlsView<'a> {
                 subject: &c.subject,
                 issuer: &c.issuer,
                 spki_sha256: c.spki_sha256.as_deref().unwrap_or_default(),
+                subject_cn: c.subject_cn.as_deref(),
+                san: &c.san,
+                san_ip: &c.san_ip,
+                has_san: c.has_san,
+                not_before: c.not_before_unix.zip(c.not_before.as_deref()),
+                not_after: c.not_after_unix.zip(c.not_after.as_deref()),
+                self_issued: c.self_issued,
             })
             .collect();
         let validation = info.validation.as_ref().map(|v| match v {
