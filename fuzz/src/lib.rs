@@ -6,11 +6,11 @@
 //! invariants that the engine's callers rely on (memcap given back, bounds held).
 
 use modsniff_capture::{FileSource, ReadLimits};
-use modsniff_core::app::dns::{DnsTcpDecoder, parse_message};
-use modsniff_core::app::http::HttpDecoder;
-use modsniff_core::app::tls::{TlsConfig, TlsDecoder};
-use modsniff_core::app::{Progress, StreamCtx, StreamDecoder};
-use modsniff_core::flow::Side;
+use modsniff_core::dns::{DnsTcpDecoder, parse_message};
+use modsniff_core::http::HttpDecoder;
+use modsniff_core::tls::{TlsConfig, TlsDecoder};
+use modsniff_core::{Progress, StreamCtx, StreamDecoder};
+use modsniff_core::Side;
 use modsniff_core::reassembly::{Chunk, MemBudget, Reassembler, ReassemblyLimits, SeqNumber, Want};
 use modsniff_core::{Config, Engine, Event, Limits, LinkType, Packet, Sink, Timestamp};
 use std::io::Cursor;

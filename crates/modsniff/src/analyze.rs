@@ -2,14 +2,12 @@
 
 use crate::cli::OutputArgs;
 use crate::diagnose::{Diagnoser, Finding, Severity};
-use crate::go::{GoSettings, paths};
-use crate::report::Reporter;
-use crate::report::text::Summary;
-use crate::report::wire::GoInfo;
+use crate::go::{Endpoint, GoRequest, GoRole, GoSettings, paths};
+use crate::report::{FindingCounts, Printer, RunEnd};
 use anyhow::{Context, Result};
-use modsniff_core::app::tls::TlsConfig;
-use modsniff_core::event::Event;
-use modsniff_core::stats::KernelStats;
+use modsniff_core::Event;
+use modsniff_core::KernelStats;
+use modsniff_core::tls::TlsConfig;
 use modsniff_core::{Config, Connection, Engine, Limits, Packet, Timestamp};
 use std::collections::HashMap;
 use std::path::Path;
@@ -80,6 +78,38 @@ pub fn go_settings(args: &OutputArgs, env: &HashMap<String, String>) -> Result<G
     Ok(s)
 }
 
+/// What a connection was to the go command.
+#[derive(Clone, Debug)]
+pub struct GoInfo {
+    pub role: Option<GoRole>,
+    /// Module and version of the first Go request seen in clear.
+    pub module: Option<String>,
+    pub version: Option<String>,
+    pub endpoint: Option<Endpoint>,
+    /// Every Go request seen in clear on this connection (when more than one).
+    pub requests: Vec<GoRequest>,
+}
+
+/// What a run (or several) found: what the exit status is decided from (`main`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// The highest severity among the findings.
+    pub worst: Option<Severity>,
+    /// `modsniff run`: the wrapped command's exit status, when it was not 0 (or it could not
+    /// be known: 1).
+    pub command_failed: Option<i32>,
+}
+
+impl Outcome {
+    /// This outcome and a later run's.
+    pub fn and(self, later: Outcome) -> Outcome {
+        Outcome {
+            worst: self.worst.max(later.worst),
+            command_failed: self.command_failed.or(later.command_failed),
+        }
+    }
+}
+
 /// The Go part of a connection record.
 pub fn go_info(c: &Connection, diag: &Diagnoser) -> Option<GoInfo> {
     let role = c
@@ -128,13 +158,13 @@ pub struct Output {
 impl Output {
     /// Borrows the event: with `--threads 2` the engine thread frees it (glibc's frees of
     /// another thread's allocations contend on its arena).
-    pub fn on_event(&mut self, rep: &mut Reporter, ev: &Event) {
+    pub fn on_event(&mut self, rep: &mut dyn Printer, ev: &Event) {
         let (diag, live) = (&mut self.diag, self.live);
         let r = match ev {
             Event::Connection(c) => {
                 let n = diag.on_connection(c);
                 let go = go_info(c, diag);
-                let mut r = rep.connection(c, go);
+                let mut r = rep.connection(c, go.as_ref());
                 if live && n > 0 {
                     for f in diag.recent(n) {
                         if r.is_ok() {
@@ -179,7 +209,7 @@ impl Analysis {
         }
     }
 
-    pub fn push(&mut self, pkt: &Packet<'_>, rep: &mut Reporter) {
+    pub fn push(&mut self, pkt: &Packet<'_>, rep: &mut dyn Printer) {
         let out = &mut self.out;
         let mut sink = |ev: Event| out.on_event(rep, &ev);
         self.engine.push(pkt, &mut sink);
@@ -187,7 +217,7 @@ impl Analysis {
 
     /// Moves the clock without a packet (live: stalls are reported while they happen).
     #[cfg_attr(not(feature = "live"), allow(dead_code))]
-    pub fn advance(&mut self, now: Timestamp, rep: &mut Reporter) {
+    pub fn advance(&mut self, now: Timestamp, rep: &mut dyn Printer) {
         let out = &mut self.out;
         let mut sink = |ev: Event| out.on_event(rep, &ev);
         self.engine.advance(now, &mut sink);
@@ -207,14 +237,14 @@ impl Analysis {
         (&mut self.engine, &mut self.out)
     }
 
-    /// Ends the run; returns the highest severity found.
+    /// Ends the run; returns what it found.
     pub fn finish(
         mut self,
-        rep: &mut Reporter,
+        rep: &mut dyn Printer,
         source: &str,
         warnings: &[String],
         kernel: Option<KernelStats>,
-    ) -> Result<Option<Severity>> {
+    ) -> Result<Outcome> {
         // Silence is judged against the end of the capture, not the last decoded event.
         self.out.diag.saw_time(self.engine.now());
         let out = &mut self.out;
@@ -227,28 +257,40 @@ impl Analysis {
     pub fn conclude(
         mut self,
         mut stats: modsniff_core::Stats,
-        rep: &mut Reporter,
+        rep: &mut dyn Printer,
         source: &str,
         warnings: &[String],
         kernel: Option<KernelStats>,
-    ) -> Result<Option<Severity>> {
+    ) -> Result<Outcome> {
         stats.kernel = kernel;
         stats.frames = self.frames.unwrap_or(0).max(stats.packets);
         if let Some(e) = self.out.io_error.take() {
             return Err(e).context("writing the report");
         }
         let findings: Vec<Finding> = self.out.diag.finish();
-        let worst = findings.iter().map(|f| f.severity).max();
-        let summary = Summary {
-            source,
+        let mut counts = FindingCounts::default();
+        for f in &findings {
+            *match f.severity {
+                Severity::Error => &mut counts.error,
+                Severity::Warning => &mut counts.warning,
+                Severity::Info => &mut counts.info,
+            } += 1;
+        }
+        let all: Vec<&Finding> = findings.iter().collect();
+        let end = RunEnd {
+            findings: &all,
             stats: &stats,
-            go_endpoints: self.out.diag.go_endpoints(),
-            warnings,
+            source,
+            counts,
             findings_dropped: self.out.diag.dropped(),
             tracking_dropped: self.out.diag.tracking_dropped(),
+            warnings,
+            go_endpoints: self.out.diag.go_endpoints(),
         };
-        rep.finish(&findings, &summary, false)
-            .context("writing the report")?;
-        Ok(worst)
+        rep.finish(&end).context("writing the report")?;
+        Ok(Outcome {
+            worst: findings.iter().map(|f| f.severity).max(),
+            command_failed: None,
+        })
     }
 }

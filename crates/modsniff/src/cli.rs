@@ -1,6 +1,9 @@
 //! Command-line arguments.
 
+use crate::report::{self, PrintSettings, Selection};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Tells why `go mod download` failed: reads a packet capture (or sniffs live, or wraps the
@@ -11,12 +14,26 @@ use std::path::PathBuf;
     name = "modsniff",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_long_help = EXIT_STATUS
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The exit status, as the man page and `--help` state it.
+pub const EXIT_STATUS: &str = "\
+Exit status:
+  0  no finding reaches --fail-on (error by default). This includes a capture cut short
+     (its last record truncated, or exchanges still under way at its end): the verdict line
+     then reads INCOMPLETE and says what is missing, with a warning finding
+     capture/capture-incomplete, but nothing in what was captured failed.
+  1  a finding reaches --fail-on.
+  2  bad usage, or input that is no capture: a missing or unreadable file, an empty file or
+     empty standard input (0 bytes), a file that is not pcap or pcapng. For `run`, modsniff
+     could not capture.
+`run` passes a failing command's own status through (see the README).";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -33,6 +50,8 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
+    /// Print the JSON Schema of the records `--format ndjson` and `--format json` print.
+    Schema,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -122,11 +141,70 @@ pub struct OutputArgs {
     pub no_progress: bool,
 }
 
+impl OutputArgs {
+    /// How the report is printed: the printers' settings, with `--color auto` resolved here
+    /// (NO_COLOR, and whether standard output is a terminal).
+    pub fn print_settings(&self) -> PrintSettings {
+        PrintSettings {
+            format: match self.format {
+                Format::Text => report::Format::Text,
+                Format::Json => report::Format::Json,
+                Format::Ndjson => report::Format::Ndjson,
+            },
+            color: self.format == Format::Text && wants_color(self.color),
+            verbose: self.verbose,
+            selection: Selection {
+                hosts: self.hosts.clone(),
+                ports: self.ports.clone(),
+                names: self
+                    .server_names
+                    .iter()
+                    .map(|n| n.to_ascii_lowercase())
+                    .collect(),
+            },
+        }
+    }
+}
+
+fn wants_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+/// How `read` tells capture files from a filter expression, shown in its help.
+const READ_AFTER_HELP: &str = "\
+Filter expressions are tcpdump's (`tcp port 443`, `host 10.0.0.1 and not port 53`, `vlan and \
+ip6`); packets that fail it are not analysed, and evidence keeps the capture's own frame \
+numbers. Files and expression: the first argument is always a file; the arguments after it are \
+files up to the first one that begins an expression (a filter keyword such as tcp, udp, host, \
+net, port, src, dst, ip, ip6, vlan, less, or `not`, `!`, `(`), and from there on everything \
+is the expression (one quoted word or several). `--` ends the files explicitly; with -r FILE \
+(as tcpdump) every argument is the expression. A file whose name is a keyword is given as \
+./tcp.";
+
 #[derive(Debug, Args)]
+#[command(after_help = READ_AFTER_HELP)]
 pub struct ReadArgs {
-    /// Capture files (pcap, pcapng); `-` for standard input.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    /// Capture files (pcap, pcapng; `-` for standard input), then an optional filter
+    /// expression in tcpdump's syntax: `modsniff read go.pcap tcp port 443`.
+    #[arg(value_name = "FILE|EXPR", value_parser = clap::value_parser!(OsString))]
+    pub args: Vec<OsString>,
+    /// Read this capture file, as tcpdump -r (repeatable); every argument is then the
+    /// filter expression.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<PathBuf>,
+    /// The filter expression as one option (the same as giving it after the files).
+    #[arg(long, value_name = "EXPRESSION")]
+    pub filter: Option<String>,
+    /// The filter expression after `--`: `modsniff read a.pcap b.pcap -- tcp port 443`.
+    #[arg(last = true, value_name = "EXPRESSION")]
+    pub expression: Vec<String>,
     /// Stop after this many packets (per file), like tcpdump -c.
     #[arg(short = 'c', long = "count", value_name = "COUNT")]
     pub count: Option<u64>,
@@ -144,8 +222,12 @@ pub struct LiveArgs {
     /// Interface to capture on (`any` for all).
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     pub interface: String,
-    /// BPF capture filter, as for tcpdump.
-    #[arg(long, value_name = "BPF")]
+    /// Capture filter in tcpdump's syntax, compiled by libpcap and run in the kernel:
+    /// `modsniff live -i eth0 tcp port 443`.
+    #[arg(value_name = "EXPRESSION")]
+    pub expression: Vec<String>,
+    /// The capture filter as one option (the same as giving it as arguments).
+    #[arg(long, value_name = "EXPRESSION")]
     pub filter: Option<String>,
     /// Also save the packets to this pcap file (like tcpdump -w).
     #[arg(short = 'w', long = "write", value_name = "FILE")]
@@ -195,4 +277,158 @@ pub struct RunArgs {
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// What `read` reads, and the filter expression, if any.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Inputs {
+    pub files: Vec<PathBuf>,
+    /// The filter's words, joined with spaces as tcpdump joins them.
+    pub filter: Option<String>,
+}
+
+impl ReadArgs {
+    /// Sorts the arguments into capture files and filter expression (the rule in
+    /// `READ_AFTER_HELP`).
+    pub fn inputs(&self) -> anyhow::Result<Inputs> {
+        let mut files = self.read.clone();
+        let mut words: Vec<String> = Vec::new();
+        let word = |a: &OsString| {
+            a.to_str().map(str::to_string).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the filter expression is not UTF-8: {}",
+                    a.to_string_lossy()
+                )
+            })
+        };
+        if !self.read.is_empty() {
+            for a in &self.args {
+                words.push(word(a)?);
+            }
+        } else {
+            for (i, a) in self.args.iter().enumerate() {
+                let begins = a.to_str().is_some_and(modsniff_filter::starts_expression);
+                if words.is_empty() && (i == 0 || !begins) {
+                    files.push(PathBuf::from(a));
+                } else {
+                    words.push(word(a)?);
+                }
+            }
+        }
+        words.extend(self.expression.iter().cloned());
+        let filter = join_filter(self.filter.as_deref(), &words)?;
+        if files.is_empty() {
+            anyhow::bail!("no capture file given (modsniff read FILE... [EXPRESSION], or -r FILE)");
+        }
+        Ok(Inputs { files, filter })
+    }
+}
+
+impl LiveArgs {
+    /// The capture filter, from `--filter` or the arguments.
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
+    pub fn filter_expression(&self) -> anyhow::Result<Option<String>> {
+        join_filter(self.filter.as_deref(), &self.expression)
+    }
+}
+
+fn join_filter(option: Option<&str>, words: &[String]) -> anyhow::Result<Option<String>> {
+    match (option, words.is_empty()) {
+        (Some(_), false) => anyhow::bail!(
+            "the filter expression is given twice: --filter and the arguments `{}`",
+            words.join(" ")
+        ),
+        (Some(f), true) => Ok(Some(f.to_string())),
+        (None, false) => Ok(Some(words.join(" "))),
+        (None, true) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(argv: &[&str]) -> anyhow::Result<Inputs> {
+        let mut full = vec!["modsniff", "read"];
+        full.extend_from_slice(argv);
+        match Cli::try_parse_from(full)?.command {
+            Command::Read(args) => args.inputs(),
+            _ => unreachable!(),
+        }
+    }
+
+    fn ok(files: &[&str], filter: Option<&str>) -> Inputs {
+        Inputs {
+            files: files.iter().map(PathBuf::from).collect(),
+            filter: filter.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn files_then_expression() {
+        assert_eq!(inputs(&["a.pcap"]).unwrap(), ok(&["a.pcap"], None));
+        assert_eq!(
+            inputs(&["a.pcap", "b.pcapng", "-"]).unwrap(),
+            ok(&["a.pcap", "b.pcapng", "-"], None)
+        );
+        assert_eq!(
+            inputs(&["a.pcap", "tcp", "port", "443"]).unwrap(),
+            ok(&["a.pcap"], Some("tcp port 443"))
+        );
+        assert_eq!(
+            inputs(&["a.pcap", "b.pcap", "host 10.0.0.1 and not port 53"]).unwrap(),
+            ok(&["a.pcap", "b.pcap"], Some("host 10.0.0.1 and not port 53"))
+        );
+        // The expression runs to the end, whatever its later words look like.
+        assert_eq!(
+            inputs(&["a.pcap", "not", "host", "b.pcap"]).unwrap(),
+            ok(&["a.pcap"], Some("not host b.pcap"))
+        );
+        assert_eq!(
+            inputs(&["a.pcap", "(tcp", "or", "udp)"]).unwrap(),
+            ok(&["a.pcap"], Some("(tcp or udp)"))
+        );
+        // The first argument is a file even if it is called like a keyword.
+        assert_eq!(inputs(&["tcp", "udp"]).unwrap(), ok(&["tcp"], Some("udp")));
+        assert_eq!(
+            inputs(&["./tcp", "udp"]).unwrap(),
+            ok(&["./tcp"], Some("udp"))
+        );
+        // Options may come after the expression's words.
+        assert_eq!(
+            inputs(&["a.pcap", "tcp", "--format", "ndjson"]).unwrap(),
+            ok(&["a.pcap"], Some("tcp"))
+        );
+    }
+
+    #[test]
+    fn dashes_r_and_filter_option() {
+        assert_eq!(
+            inputs(&["a.pcap", "b.pcap", "--", "port", "53"]).unwrap(),
+            ok(&["a.pcap", "b.pcap"], Some("port 53"))
+        );
+        assert_eq!(
+            inputs(&["a.pcap", "--", "tcp"]).unwrap(),
+            ok(&["a.pcap"], Some("tcp"))
+        );
+        assert_eq!(
+            inputs(&["-r", "a.pcap", "host", "10.0.0.1"]).unwrap(),
+            ok(&["a.pcap"], Some("host 10.0.0.1"))
+        );
+        assert_eq!(
+            inputs(&["-r", "a.pcap", "-r", "b.pcap"]).unwrap(),
+            ok(&["a.pcap", "b.pcap"], None)
+        );
+        assert_eq!(
+            inputs(&["-r", "tcp", "tcp"]).unwrap(),
+            ok(&["tcp"], Some("tcp"))
+        );
+        assert_eq!(
+            inputs(&["a.pcap", "--filter", "udp"]).unwrap(),
+            ok(&["a.pcap"], Some("udp"))
+        );
+        assert!(inputs(&["a.pcap", "--filter", "udp", "tcp"]).is_err());
+        assert!(inputs(&[]).is_err());
+        assert!(inputs(&["--", "tcp"]).is_err());
+    }
 }

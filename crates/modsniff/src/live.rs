@@ -1,12 +1,13 @@
 //! `modsniff live` (sniff an interface) and `modsniff run` (capture while a command runs).
 //!
 //! `run`'s exit status: the command's own status when it failed (so `modsniff run -- go mod
-//! download && deploy` keeps working as before), otherwise the verdict's (1 when a finding
-//! reaches `--fail-on`, else 0); 2 when modsniff itself could not capture.
+//! download && deploy` keeps working as before; 128 + the signal when one killed it, as a
+//! shell says), otherwise the verdict's (1 when a finding reaches `--fail-on`, else 0); 2 when
+//! modsniff itself could not capture.
 
+use crate::analyze::Outcome;
 use crate::cli::{LiveArgs, RunArgs};
 use anyhow::Result;
-use std::process::ExitCode;
 
 #[cfg(not(feature = "live"))]
 fn no_live() -> anyhow::Error {
@@ -19,12 +20,12 @@ fn no_live() -> anyhow::Error {
 }
 
 #[cfg(not(feature = "live"))]
-pub fn run_live(_args: LiveArgs) -> Result<ExitCode> {
+pub fn run_live(_args: LiveArgs) -> Result<Outcome> {
     Err(no_live())
 }
 
 #[cfg(not(feature = "live"))]
-pub fn run_command(_args: RunArgs) -> Result<ExitCode> {
+pub fn run_command(_args: RunArgs) -> Result<Outcome> {
     Err(no_live())
 }
 
@@ -36,14 +37,16 @@ mod imp {
     use super::*;
     use crate::analyze::{Analysis, engine_config, go_settings};
     use crate::cli::OutputArgs;
-    use crate::report::Reporter;
+    use crate::go::trace::{ExitKind, GoTranscript, Transcriber, XFilter, XPlan, plan_x};
+    use crate::report::Printer;
     use anyhow::Context;
     use modsniff_capture::{LiveConfig, LiveSource, PcapWriter};
+    use modsniff_core::KernelStats;
     use modsniff_core::Timestamp;
-    use modsniff_core::stats::KernelStats;
     use std::collections::HashMap;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
     /// How often the engine is told the time while packets are scarce (stalls, idle flows).
@@ -114,7 +117,7 @@ mod imp {
 
         /// Reads what is there, at most `max` packets, for up to one read timeout; returns
         /// packets handled.
-        fn step(&mut self, rep: &mut Reporter, max: u64) -> Result<u64> {
+        fn step(&mut self, rep: &mut dyn Printer, max: u64) -> Result<u64> {
             let max = max.min(4096);
             let mut n = 0;
             while n < max
@@ -135,7 +138,7 @@ mod imp {
 
         /// Keeps reading for `wait` (at least one block hand-over, so that what arrived
         /// before a stop is read) or until `limit` packets in all; returns packets handled.
-        fn drain(&mut self, rep: &mut Reporter, wait: Duration, limit: u64) -> Result<u64> {
+        fn drain(&mut self, rep: &mut dyn Printer, wait: Duration, limit: u64) -> Result<u64> {
             let until = Instant::now() + wait.max(self.src.delivery_delay());
             let mut n = 0;
             while Instant::now() < until && n < limit {
@@ -144,7 +147,7 @@ mod imp {
             Ok(n)
         }
 
-        fn finish(mut self, rep: &mut Reporter) -> Result<Option<crate::diagnose::Severity>> {
+        fn finish(mut self, rep: &mut dyn Printer) -> Result<Outcome> {
             let k = self.src.stats()?;
             if let Some(mut w) = self.writer.take() {
                 w.flush().context("writing the capture file")?;
@@ -157,7 +160,7 @@ mod imp {
             let name = format!("interface {}", self.src.interface());
             let warnings = if k.dropped + k.if_dropped > 0 {
                 vec![format!(
-                    "the kernel dropped {} packets ({} by the interface): the analysis misses them; try --buffer-size or a --filter",
+                    "the kernel dropped {} packets ({} by the interface): the analysis misses them; try --buffer-size or a filter expression",
                     k.dropped, k.if_dropped
                 )]
             } else {
@@ -167,13 +170,14 @@ mod imp {
         }
     }
 
-    pub fn run_live(args: LiveArgs) -> Result<ExitCode> {
+    pub fn run_live(args: LiveArgs) -> Result<Outcome> {
         let env: HashMap<String, String> = std::env::vars().collect();
         let stop = interrupted()?;
-        let mut rep = Reporter::new(&args.out, Box::new(std::io::stdout()));
+        let mut rep =
+            crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout()));
         let mut s = Session::open(
             &args.interface,
-            args.filter.clone(),
+            args.filter_expression()?,
             args.snaplen,
             !args.no_promisc,
             args.buffer_size,
@@ -192,21 +196,18 @@ mod imp {
             {
                 break;
             }
-            packets += s.step(&mut rep, limit - packets)?;
+            packets += s.step(rep.as_mut(), limit - packets)?;
         }
         // Packets that arrived before the stop may still sit in a partly filled block.
-        s.drain(&mut rep, Duration::ZERO, limit.saturating_sub(packets))?;
-        let worst = s.finish(&mut rep)?;
+        s.drain(rep.as_mut(), Duration::ZERO, limit.saturating_sub(packets))?;
+        let outcome = s.finish(rep.as_mut())?;
         rep.close()?;
-        Ok(crate::exit_for(worst, args.out.fail_on))
+        Ok(outcome)
     }
 
-    pub fn run_command(args: RunArgs) -> Result<ExitCode> {
+    pub fn run_command(args: RunArgs) -> Result<Outcome> {
         use std::os::unix::process::CommandExt;
-        let (prog, rest) = args
-            .command
-            .split_first()
-            .context("no command given after --")?;
+        let prog = args.command.first().context("no command given after --")?;
         let mut env: HashMap<String, String> = std::env::vars().collect();
         // Under sudo, the command runs as the invoking user with their HOME, like it would
         // without modsniff; its Go settings are read from that environment.
@@ -247,7 +248,8 @@ mod imp {
             go_env.extend(vars);
         }
         let stop = interrupted()?;
-        let mut rep = Reporter::new(&args.out, Box::new(std::io::stdout()));
+        let mut rep =
+            crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout()));
         let mut s = Session::open(
             &args.interface,
             None,
@@ -259,33 +261,263 @@ mod imp {
             &args.out,
             &go_env,
         )?;
-        let mut child = command_for(prog)
-            .args(rest)
+        let transcript = spawn_and_wait(
+            command_for(prog),
+            &args.command,
+            &go_env,
+            &stop,
+            &mut s,
+            rep.as_mut(),
+        )?;
+        s.drain(
+            rep.as_mut(),
+            Duration::from_secs_f64(args.drain.clamp(0.0, 60.0)),
+            u64::MAX,
+        )?;
+        let mut outcome = s.finish(rep.as_mut())?;
+        rep.close()?;
+        if !transcript.exit.success() {
+            eprintln!("modsniff: {prog} {}", transcript.exit);
+            outcome.command_failed = Some(i32::from(transcript.exit.shell_status().max(1)));
+        }
+        Ok(outcome)
+    }
+
+    /// After Ctrl-C, how long the command has to end on its own (the terminal sent it SIGINT
+    /// too, as the same process group) before it is killed.
+    const KILL_GRACE: Duration = Duration::from_secs(2);
+    /// After the command exits, how long its stderr may stay open (a background child of it
+    /// holding the pipe) before the transcript is taken without the rest.
+    const STDERR_GRACE: Duration = Duration::from_secs(2);
+    /// Bytes of one stderr line held before it is judged (shown or hidden) and kept; the rest
+    /// of a longer line follows that judgement and is counted in `long_lines`.
+    const MAX_LINE_BYTES: usize = 256 << 10;
+
+    /// Runs the command, its stderr passed through to ours as it comes (less the lines of a
+    /// `-x` modsniff added), capturing meanwhile; returns what it said and how it ended.
+    fn spawn_and_wait(
+        mut cmd: std::process::Command,
+        argv: &[String],
+        go_env: &HashMap<String, String>,
+        stop: &AtomicBool,
+        s: &mut Session,
+        rep: &mut (dyn Printer + Send),
+    ) -> Result<GoTranscript> {
+        use std::os::unix::process::ExitStatusExt;
+        let plan = plan_x(argv, go_env.get("GOFLAGS").map(String::as_str));
+        let hide = matches!(plan, XPlan::Add { .. });
+        if let XPlan::Add { goflags } = &plan {
+            cmd.env("GOFLAGS", goflags);
+        }
+        let prog = argv.first().map(String::as_str).unwrap_or_default();
+        let mut child = cmd
+            .args(argv.get(1..).unwrap_or_default())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .with_context(|| format!("starting {prog}"))?;
+        let filter = XFilter::new(
+            go_env.get("CC").map(String::as_str),
+            go_env.get("CXX").map(String::as_str),
+        );
+        let pump = StderrPump::start(
+            child.stderr.take().context("the command's stderr")?,
+            Transcriber::new(filter, hide),
+            hide,
+        )?;
+        let mut stopped: Option<Instant> = None;
         let status = loop {
-            s.step(&mut rep, u64::MAX)?;
+            s.step(rep, u64::MAX)?;
             if let Some(st) = child.try_wait().context("waiting for the command")? {
                 break Some(st);
             }
-            if stop.load(Ordering::SeqCst) {
-                // Ctrl-C reached the command too (same process group); give it a moment.
+            if stop.load(Ordering::SeqCst)
+                && stopped.get_or_insert_with(Instant::now).elapsed() >= KILL_GRACE
+            {
                 let _ = child.kill();
                 break child.wait().ok();
             }
         };
-        s.drain(
-            &mut rep,
-            Duration::from_secs_f64(args.drain.clamp(0.0, 60.0)),
-            u64::MAX,
-        )?;
-        let worst = s.finish(&mut rep)?;
-        rep.close()?;
-        let cmd_code = status.and_then(|st| st.code()).unwrap_or(1);
-        if cmd_code != 0 {
-            eprintln!("modsniff: {prog} exited with status {cmd_code}");
-            return Ok(ExitCode::from(cmd_code.clamp(1, 255) as u8));
+        let exit = match status {
+            Some(st) => match (st.code(), st.signal()) {
+                (Some(c), _) => ExitKind::Exited(c),
+                (None, Some(sig)) => ExitKind::Signaled(sig),
+                (None, None) => ExitKind::Unknown,
+            },
+            None => ExitKind::Unknown,
+        };
+        // The pipe ends when the last process holding it does: normally at once.
+        let ended = Instant::now();
+        while !pump.done() && ended.elapsed() < STDERR_GRACE {
+            s.step(rep, u64::MAX)?;
         }
-        Ok(crate::exit_for(worst, args.out.fail_on))
+        let open_line = pump.open_line.load(Ordering::SeqCst);
+        // modsniff's own line about the command then starts on a line of its own.
+        if open_line && !exit.success() {
+            write_stderr(b"\n");
+        }
+        Ok(pump.finish(exit))
+    }
+
+    /// A thread that reads the command's stderr, writes it to ours and feeds the transcript.
+    struct StderrPump {
+        transcriber: Arc<Mutex<Option<Transcriber>>>,
+        done: mpsc::Receiver<()>,
+        /// What was last written to our stderr did not end its line.
+        open_line: Arc<AtomicBool>,
+    }
+
+    impl StderrPump {
+        fn start(src: std::process::ChildStderr, t: Transcriber, hide: bool) -> Result<StderrPump> {
+            let transcriber = Arc::new(Mutex::new(Some(t)));
+            let (tx, done) = mpsc::channel();
+            let shared = transcriber.clone();
+            let open_line = Arc::new(AtomicBool::new(false));
+            let open = open_line.clone();
+            std::thread::Builder::new()
+                .name("stderr".into())
+                .spawn(move || {
+                    let mut lines = LineSplitter {
+                        transcriber: shared,
+                        hide,
+                        buf: Vec::new(),
+                        long: None,
+                        open_line: open,
+                    };
+                    lines.run(src);
+                    let _ = tx.send(());
+                })
+                .context("starting the stderr reader")?;
+            Ok(StderrPump {
+                transcriber,
+                done,
+                open_line,
+            })
+        }
+
+        fn done(&self) -> bool {
+            !matches!(self.done.try_recv(), Err(mpsc::TryRecvError::Empty))
+        }
+
+        /// The transcript so far; a reader still running passes the rest through unkept.
+        fn finish(self, exit: ExitKind) -> GoTranscript {
+            let t = self
+                .transcriber
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            match t {
+                Some(t) => t.finish(exit),
+                None => Transcriber::new(XFilter::default(), false).finish(exit),
+            }
+        }
+    }
+
+    /// Cuts the byte stream into lines. Hiding, it writes a line once it is whole and judged;
+    /// otherwise it writes bytes as they come (progress bars redraw with `\r` mid-line).
+    struct LineSplitter {
+        transcriber: Arc<Mutex<Option<Transcriber>>>,
+        hide: bool,
+        buf: Vec<u8>,
+        /// Within a line longer than MAX_LINE_BYTES: whether it is shown.
+        long: Option<bool>,
+        open_line: Arc<AtomicBool>,
+    }
+
+    impl LineSplitter {
+        fn run(&mut self, mut src: impl std::io::Read) {
+            let mut chunk = vec![0u8; 64 << 10];
+            loop {
+                let n = match src.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                };
+                let data = &chunk[..n];
+                if !self.hide {
+                    self.write(data);
+                }
+                let mut rest = data;
+                while !rest.is_empty() {
+                    match rest.iter().position(|&b| b == b'\n') {
+                        Some(i) => {
+                            self.part(&rest[..=i], true);
+                            rest = &rest[i + 1..];
+                        }
+                        None => {
+                            self.part(rest, false);
+                            rest = &[];
+                        }
+                    }
+                }
+            }
+            // A last line without its newline.
+            if !self.buf.is_empty() {
+                let show = self.judge(false);
+                self.emit(show);
+            }
+        }
+
+        fn part(&mut self, bytes: &[u8], ends_line: bool) {
+            if let Some(show) = self.long {
+                if self.hide && show {
+                    self.write(bytes);
+                }
+                if ends_line {
+                    self.long = None;
+                }
+                return;
+            }
+            self.buf.extend_from_slice(bytes);
+            if ends_line {
+                let show = self.judge(false);
+                self.emit(show);
+            } else if self.buf.len() >= MAX_LINE_BYTES {
+                let show = self.judge(true);
+                self.emit(show);
+                self.long = Some(show);
+            }
+        }
+
+        /// Hands the buffered line to the transcript; true when it is shown.
+        fn judge(&mut self, long: bool) -> bool {
+            let line = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
+            let text = String::from_utf8_lossy(line);
+            let mut guard = self.transcriber.lock().unwrap_or_else(|e| e.into_inner());
+            match guard.as_mut() {
+                Some(t) => {
+                    if long {
+                        t.long_line();
+                    }
+                    t.line(&text)
+                }
+                // Taken already (the command ended long ago): pass the rest through.
+                None => true,
+            }
+        }
+
+        fn emit(&mut self, show: bool) {
+            if self.hide && show {
+                let buf = std::mem::take(&mut self.buf);
+                self.write(&buf);
+                self.buf = buf;
+            }
+            self.buf.clear();
+        }
+
+        fn write(&self, bytes: &[u8]) {
+            if let Some(&last) = bytes.last() {
+                self.open_line.store(last != b'\n', Ordering::SeqCst);
+            }
+            write_stderr(bytes);
+        }
+    }
+
+    /// Our stderr; a reader that went away does not stop the command's output being read.
+    fn write_stderr(bytes: &[u8]) {
+        use std::io::Write;
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(bytes);
+        let _ = e.flush();
     }
 }

@@ -9,9 +9,11 @@ mod live;
 mod read;
 mod report;
 
+use analyze::Outcome;
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, FailOn};
 use diagnose::Severity;
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -47,9 +49,16 @@ fn error_text(e: &anyhow::Error) -> String {
     text
 }
 
-/// Exit status: 0 when nothing reaches the failing severity, 1 when something does.
-pub fn exit_for(worst: Option<Severity>, fail_on: FailOn) -> ExitCode {
-    let fails = match (fail_on, worst) {
+/// The exit status, from what the run found: the wrapped command's own status when it failed
+/// (`modsniff run -- go mod download && deploy` keeps working as without modsniff); else 1
+/// when a finding reaches the failing severity, 0 otherwise. (2, for bad usage or unreadable
+/// input, is `main`'s.)
+fn exit_status(outcome: Outcome, fail_on: FailOn) -> ExitCode {
+    if let Some(code) = outcome.command_failed {
+        // Clamped: 0 would read as success, and an exit status is one byte.
+        return ExitCode::from(code.clamp(1, 255) as u8);
+    }
+    let fails = match (fail_on, outcome.worst) {
         (FailOn::Never, _) | (_, None) => false,
         (FailOn::Error, Some(s)) => s >= Severity::Error,
         (FailOn::Warning, Some(s)) => s >= Severity::Warning,
@@ -62,18 +71,34 @@ pub fn exit_for(worst: Option<Severity>, fail_on: FailOn) -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Command::Read(args) => read::run(args),
-        Command::Live(args) => live::run_live(args),
-        Command::Run(args) => live::run_command(args),
+    let (outcome, fail_on) = match cli.command {
+        Command::Read(args) => {
+            let fail_on = args.out.fail_on;
+            (read::run(args)?, fail_on)
+        }
+        Command::Live(args) => {
+            let fail_on = args.out.fail_on;
+            (live::run_live(args)?, fail_on)
+        }
+        Command::Run(args) => {
+            let fail_on = args.out.fail_on;
+            (live::run_command(args)?, fail_on)
+        }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "modsniff", &mut std::io::stdout());
-            Ok(ExitCode::SUCCESS)
+            return Ok(ExitCode::SUCCESS);
         }
         Command::Man => {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
-            Ok(ExitCode::SUCCESS)
+            return Ok(ExitCode::SUCCESS);
         }
-    }
+        Command::Schema => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &report::records::schema())?;
+            writeln!(out)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    Ok(exit_status(outcome, fail_on))
 }

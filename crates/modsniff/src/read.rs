@@ -1,16 +1,22 @@
-//! `modsniff read FILE...`: analyse captures.
+//! `modsniff read FILE... [EXPRESSION]`: analyse captures, optionally only the packets a
+//! tcpdump filter expression selects.
+//!
+//! The filter sits in front of the engine: a packet it rejects is not pushed (it still has
+//! its frame number, so evidence keeps the capture's numbering, as Wireshark keeps frame
+//! numbers under a display filter), and `-c COUNT` counts the packets it kept, as tcpdump's
+//! `-c` does.
 
-use crate::analyze::{Analysis, engine_config, go_settings};
+use crate::analyze::{Analysis, Outcome, engine_config, go_settings};
 use crate::cli::ReadArgs;
-use crate::report::Reporter;
+use crate::report::Printer;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use modsniff_capture::{CaptureError, FileSource};
+use modsniff_capture::{CaptureError, FileSource, Format};
 use modsniff_core::event::Event;
-use modsniff_core::{Packet, Stats};
+use modsniff_core::{LinkType, Packet, Stats};
+use modsniff_filter::{Filter, FilterError, Program};
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// Files smaller than this finish before a progress bar would be worth drawing.
@@ -38,32 +44,64 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }
 
-pub fn run(args: ReadArgs) -> Result<ExitCode> {
+/// Reads every file in turn; returns what they found together.
+pub fn run(args: ReadArgs) -> Result<Outcome> {
+    let inputs = args.inputs()?;
+    let filter = match &inputs.filter {
+        Some(text) => Some(compile(text, &inputs.files)?),
+        None => None,
+    };
     let config = engine_config(&args.out)?;
     let env: HashMap<String, String> = std::env::vars().collect();
     let settings = go_settings(&args.out, &env)?;
-    let mut rep = Reporter::new(&args.out, Box::new(std::io::stdout()));
-    let mut worst = None;
+    let mut rep = crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout()));
+    let mut outcome = Outcome::default();
     let progress_ok = !args.out.no_progress && std::io::stderr().is_terminal();
     let threads = args.threads.unwrap_or_else(default_threads);
-    for path in &args.files {
+    for path in &inputs.files {
         // Errors that stop a file before any packet (missing, not a capture) exit 2.
         let mut src = FileSource::open(path)?;
         let name = src.name().to_string();
+        // Zero bytes is no capture at all (a capture that was never written, a pipe that
+        // carried nothing): saying "no problem found" about it would be a lie.
+        if src.format() == Format::Empty {
+            anyhow::bail!("{name}: empty input (0 bytes): not a capture file");
+        }
         let bar = progress_bar(progress_ok, src.total_bytes());
         let mut analysis = Analysis::new(config.clone(), settings.clone(), false);
         let limit = args.count.unwrap_or(u64::MAX);
+        let mut gate = filter.as_ref().map(Gate::new);
         let (n, read_error, stats) = if threads >= 2 {
-            read_pipelined(&mut src, &mut analysis, &mut rep, limit, bar.as_ref())?
+            read_pipelined(
+                &mut src,
+                &mut analysis,
+                rep.as_mut(),
+                limit,
+                bar.as_ref(),
+                gate.as_mut(),
+            )?
         } else {
-            let (n, e) = read_packets(&mut src, limit, bar.as_ref(), &mut |pkt| {
-                analysis.push(pkt, &mut rep);
+            let (n, e) = read_packets(&mut src, limit, bar.as_ref(), gate.as_mut(), &mut |pkt| {
+                analysis.push(pkt, rep.as_mut());
                 analysis.stats().connections
             });
             (n, e, None)
         };
         if let Some(b) = bar {
             b.finish_and_clear();
+        }
+        if let Some(g) = &gate {
+            if let Some(e) = &g.refused {
+                // libpcap refuses to compile such a filter for the file's link type.
+                anyhow::bail!("{name}: filter expression `{}`: {e}", g.filter.expression());
+            }
+            if args.out.verbose {
+                eprintln!(
+                    "modsniff: {name}: the filter kept {} of {} packets",
+                    g.kept,
+                    g.kept + g.filtered
+                );
+            }
         }
         let mut warnings: Vec<String> = src.warnings().iter().map(|w| w.to_string()).collect();
         if let Some(e) = read_error {
@@ -76,33 +114,132 @@ pub fn run(args: ReadArgs) -> Result<ExitCode> {
         for w in &warnings {
             eprintln!("modsniff: warning: {w}");
         }
+        // Reading stopped before the end of the input: the capture is cut short, and the
+        // verdict must say so.
+        if let Some(w) = warnings.first() {
+            let why = w
+                .strip_prefix(name.as_str())
+                .and_then(|r| r.strip_prefix(": "))
+                .unwrap_or(w);
+            let (_, out) = analysis.split();
+            out.diag.note_capture_cut(why.to_string(), src.frames());
+        } else if n == 0 {
+            analysis.split().1.diag.note_no_packets();
+        }
         analysis.set_frames(src.frames());
-        let w = match stats {
-            Some(stats) => analysis.conclude(stats, &mut rep, &name, &warnings, None)?,
-            None => analysis.finish(&mut rep, &name, &warnings, None)?,
+        let found = match stats {
+            Some(stats) => analysis.conclude(stats, rep.as_mut(), &name, &warnings, None)?,
+            None => analysis.finish(rep.as_mut(), &name, &warnings, None)?,
         };
-        worst = worst.max(w);
+        outcome = outcome.and(found);
     }
     rep.close()?;
-    Ok(crate::exit_for(worst, args.out.fail_on))
+    Ok(outcome)
 }
 
-/// Reads up to `limit` packets into `push` (which returns the connection count, for the
-/// progress bar); returns how many were read and the error that stopped reading, if any.
+/// Compiles the filter expression; an error says where, with the expression underlined.
+fn compile(text: &str, files: &[std::path::PathBuf]) -> Result<Filter> {
+    Filter::new(text).map_err(|e| {
+        let mut msg = e.to_string();
+        if let Some(pointer) = e.pointer(text) {
+            for line in pointer.lines() {
+                msg.push_str("\n  ");
+                msg.push_str(line);
+            }
+        }
+        let first = text.split_whitespace().next().unwrap_or("");
+        if matches!(e, FilterError::Unsupported { .. }) {
+            msg.push_str(
+                "\n(modsniff's filter covers tcpdump's common primitives; for the others, let \
+                 libpcap filter first: tcpdump -r FILE -w - 'EXPRESSION' | modsniff read -)",
+            );
+        } else if !files.is_empty() && std::path::Path::new(first).exists() {
+            msg.push_str(&format!(
+                "\n(`{first}` is a file: with -r every argument is the filter expression; give \
+                 each file with -r, or put the files first and the expression after them)"
+            ));
+        }
+        anyhow::anyhow!(msg)
+    })
+}
+
+/// The filter in front of the engine for one file: the program for the current link type
+/// (a pcapng file may change it between interfaces) and what it let through.
+struct Gate<'f> {
+    filter: &'f Filter,
+    program: Option<(LinkType, Program<'f>)>,
+    kept: u64,
+    filtered: u64,
+    /// The expression cannot apply to a link type in the file (as libpcap refuses to
+    /// compile it for that link type): reading stops.
+    refused: Option<FilterError>,
+}
+
+impl<'f> Gate<'f> {
+    fn new(filter: &'f Filter) -> Gate<'f> {
+        Gate {
+            filter,
+            program: None,
+            kept: 0,
+            filtered: 0,
+            refused: None,
+        }
+    }
+
+    /// Whether the packet goes to the engine; `None` when reading must stop.
+    fn admits(&mut self, pkt: &Packet<'_>) -> Option<bool> {
+        let program = match self.program {
+            Some((lt, p)) if lt == pkt.linktype => p,
+            _ => match self.filter.for_link_type(pkt.linktype.0) {
+                Ok(p) => {
+                    self.program = Some((pkt.linktype, p));
+                    p
+                }
+                Err(e) => {
+                    self.refused = Some(e);
+                    return None;
+                }
+            },
+        };
+        let pass = program.matches(pkt.data, pkt.orig_len);
+        if pass {
+            self.kept += 1;
+        } else {
+            self.filtered += 1;
+        }
+        Some(pass)
+    }
+}
+
+/// Reads packets into `push` (which returns the connection count, for the progress bar)
+/// until `limit` packets went in; with a filter, only the packets it admits go in and
+/// count. Returns how many packets were read and the error that stopped reading, if any.
 fn read_packets(
     src: &mut FileSource,
     limit: u64,
     bar: Option<&ProgressBar>,
+    mut gate: Option<&mut Gate<'_>>,
     push: &mut dyn FnMut(&Packet<'_>) -> u64,
 ) -> (u64, Option<CaptureError>) {
     let mut n = 0u64;
+    let mut pushed = 0u64;
     let mut last_tick = Instant::now();
-    let mut conns;
-    while n < limit {
+    let mut conns = 0;
+    while pushed < limit {
         match src.next_packet() {
             Ok(Some(pkt)) => {
                 n += 1;
-                conns = push(&pkt);
+                let admit = match gate.as_deref_mut() {
+                    None => true,
+                    Some(g) => match g.admits(&pkt) {
+                        Some(admit) => admit,
+                        None => return (n, None),
+                    },
+                };
+                if admit {
+                    pushed += 1;
+                    conns = push(&pkt);
+                }
             }
             Ok(None) => return (n, None),
             Err(e) => return (n, Some(e)),
@@ -132,9 +269,10 @@ fn read_packets(
 fn read_pipelined(
     src: &mut FileSource,
     analysis: &mut Analysis,
-    rep: &mut Reporter,
+    rep: &mut (dyn Printer + Send),
     limit: u64,
     bar: Option<&ProgressBar>,
+    gate: Option<&mut Gate<'_>>,
 ) -> Result<(u64, Option<CaptureError>, Option<Stats>)> {
     let (engine, out) = analysis.split();
     std::thread::scope(|scope| {
@@ -178,7 +316,7 @@ fn read_pipelined(
                 alive = tx.send(ToOutput::Events(full)).is_ok();
             }
         };
-        let (n, err) = read_packets(src, limit, bar, &mut |pkt| {
+        let (n, err) = read_packets(src, limit, bar, gate, &mut |pkt| {
             engine.push(pkt, &mut |ev: Event| batch.push(ev));
             flush(&mut batch, false);
             engine.stats().connections

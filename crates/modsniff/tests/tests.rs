@@ -4,6 +4,7 @@
 mod common;
 mod contract;
 mod corpus;
+mod filter;
 mod fixtures;
 mod hostile;
 mod hostile_floods;
@@ -11,6 +12,8 @@ mod live;
 mod matrix;
 mod oracle;
 mod run;
+mod run_stderr;
 mod scenarios;
+mod schema;
 mod threads;
 mod wire_types;

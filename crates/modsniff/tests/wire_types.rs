@@ -1,9 +1,10 @@
 //! The JSON output contract as types: every record and nested object the tool prints, with
 //! `deny_unknown_fields`, parsed from the output for every capture we have.
 //!
-//! This is meant to break: a field added, renamed or removed in the Rust types (core's
-//! `Connection`, `DnsRecord`, `TlsInfo`..., the binary's `Finding`, `StatsRecord`, `GoInfo`)
-//! without updating this file (and ARCHITECTURE.md, and the consumers) fails here.
+//! This is meant to break: a field added, renamed or removed in the record types
+//! (src/report/records/) without updating this file (and docs/ARCHITECTURE.md, and the
+//! consumers) fails here. It reads the output as a consumer would, independently of the
+//! JSON Schema the same types generate (tests/schema.rs).
 //!
 //! Conventions: a field the tool always prints is a plain type, or [`Nullable`] when it can be
 //! `null` (serde's `Option` would also accept it *missing*, hiding a removed field); a field
@@ -33,6 +34,19 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Nullable<T> {
         T::deserialize(v)
             .map(|t| Nullable(Some(t)))
             .map_err(D::Error::custom)
+    }
+}
+
+/// `record_version`: 1, the only layout so far.
+#[derive(Debug)]
+pub struct RecordVersion;
+
+impl<'de> Deserialize<'de> for RecordVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match u32::deserialize(d)? {
+            1 => Ok(RecordVersion),
+            v => Err(D::Error::custom(format!("record_version {v}, not 1"))),
+        }
     }
 }
 
@@ -496,6 +510,7 @@ pub struct Go {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionRec {
+    pub record_version: RecordVersion,
     pub id: u64,
     pub transport: Transport,
     pub client: SocketAddr,
@@ -544,6 +559,7 @@ pub struct DnsAnswer {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DnsRec {
+    pub record_version: RecordVersion,
     pub id: u16,
     pub client: SocketAddr,
     pub server: SocketAddr,
@@ -572,6 +588,7 @@ pub enum Stage {
     Tls,
     Http,
     Transfer,
+    Capture,
 }
 
 #[derive(Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
@@ -590,12 +607,14 @@ pub enum Kind {
     HandshakeStall,
     HandshakeAborted,
     MitmCertificate,
+    CertificateRejected,
     TlsDowngrade,
     HttpNotFound,
     HttpError,
     TransferStall,
     TransferReset,
     Retransmissions,
+    CaptureIncomplete,
 }
 
 #[derive(Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
@@ -628,6 +647,7 @@ pub struct Evidence {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FindingRec {
+    pub record_version: RecordVersion,
     pub stage: Stage,
     pub kind: Kind,
     pub severity: Severity,
@@ -660,6 +680,7 @@ pub enum Verdict {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatsRec {
+    pub record_version: RecordVersion,
     pub source: String,
     /// Wireshark's frame count (packets plus pcapng blocks that take a frame number).
     pub frames: u64,
@@ -988,7 +1009,7 @@ fn contract_types_reject_unknown_renamed_and_missing_fields() {
 
     // A nullable field must still be present.
     let fin = serde_json::json!({
-        "type": "finding", "stage": "http", "kind": "http-not-found", "severity": "error",
+        "type": "finding", "record_version": 1, "stage": "http", "kind": "http-not-found", "severity": "error",
         "actor": "server", "connection": 1, "server_name": null, "server": "10.0.0.1:80",
         "summary": "s", "likely_go_error": null, "remedy": null, "evidence": []
     });

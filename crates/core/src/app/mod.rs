@@ -15,10 +15,12 @@
 pub mod detect;
 pub mod dns;
 pub mod http;
+pub mod session;
 pub mod tls;
 
-use crate::flow::Side;
 use crate::time::Timestamp;
+pub use crate::types::Protocol;
+use crate::types::Side;
 
 /// Where a chunk of stream data came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,15 +50,6 @@ pub enum Progress {
     Upgrade(Protocol),
     /// The bytes are not this protocol after all: stop, keep what was decoded so far.
     Violation(&'static str),
-}
-
-/// The protocols the engine can hand a stream to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Tls,
-    Http,
-    Dns,
 }
 
 /// The interface every stream decoder implements.

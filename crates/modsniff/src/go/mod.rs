@@ -4,6 +4,11 @@
 pub mod hosts;
 pub mod paths;
 pub mod settings;
+// What the go command said on stderr: `modsniff run` (feature `live`) reads it.
+#[cfg_attr(not(feature = "live"), allow(dead_code))]
+pub mod stderr;
+#[cfg_attr(not(feature = "live"), allow(dead_code))]
+pub mod trace;
 
 pub use hosts::{GoRole, classify_host};
 pub use paths::{Endpoint, GoRequest};

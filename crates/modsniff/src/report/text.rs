@@ -1,14 +1,91 @@
-//! The report for people: the verdict first, one block per finding (what, who, the go error
-//! it explains, the frames that prove it, what to change), then a summary.
+//! `--format text`: the report for people. The verdict first, one block per finding (what,
+//! who, the go error it explains, the frames that prove it, what to change), then a summary;
+//! with `-v`, a table of every connection.
 
+use super::{Printer, RunEnd};
+use crate::analyze::GoInfo;
 use crate::diagnose::{Finding, Severity};
-use modsniff_core::Stats;
-use std::collections::BTreeMap;
-use std::fmt::Write;
+use modsniff_core::Connection;
+use modsniff_core::Transport;
+use modsniff_core::app::dns::DnsRecord;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+pub struct TextPrinter<W> {
+    out: W,
+    style: Style,
+    /// `-v`: the rows of the connection table, gathered until the run ends.
+    rows: Option<Vec<ConnRow>>,
+}
+
+impl<W: Write> TextPrinter<W> {
+    pub fn new(out: W, color: bool, verbose: bool) -> Self {
+        TextPrinter {
+            out,
+            style: Style { color },
+            rows: verbose.then(Vec::new),
+        }
+    }
+}
+
+impl<W: Write> Printer for TextPrinter<W> {
+    fn connection(&mut self, c: &Connection, _: Option<&GoInfo>) -> io::Result<()> {
+        if let Some(rows) = self.rows.as_mut() {
+            let tls = c.tls.as_deref();
+            rows.push(ConnRow {
+                id: c.id,
+                proto: if c.transport == Transport::Tcp {
+                    "tcp"
+                } else {
+                    "udp"
+                },
+                client: c.client.to_string(),
+                server: c.server.to_string(),
+                state: c.state,
+                history: c.history.clone(),
+                bytes: (c.client_stats.bytes, c.server_stats.bytes),
+                name: c.server_name.clone().unwrap_or_default(),
+                alpn: tls.and_then(|t| t.alpn_first()).unwrap_or_default(),
+                ja4: tls.and_then(|t| t.ja4()).unwrap_or_default(),
+                issuer: tls.and_then(|t| t.leaf_issuer()).unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
+    fn dns(&mut self, _: &DnsRecord) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// One line, flushed: a live finding is news only while it is happening.
+    fn early_finding(&mut self, f: &Finding) -> io::Result<()> {
+        let st = self.style;
+        let word = match f.severity {
+            Severity::Error => st.red("error"),
+            Severity::Warning => st.yellow("warning"),
+            Severity::Info => st.dim("info"),
+        };
+        writeln!(self.out, "{word} [{}] {}", f.kind.as_str(), f.summary)?;
+        self.out.flush()
+    }
+
+    fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
+        let s = render(end, self.rows.as_deref(), self.style);
+        self.out.write_all(s.as_bytes())?;
+        if let Some(rows) = self.rows.as_mut() {
+            rows.clear();
+        }
+        self.out.flush()
+    }
+
+    fn close(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
 
 /// ANSI styling, or none.
 #[derive(Clone, Copy)]
-pub struct Style {
+struct Style {
     pub color: bool,
 }
 
@@ -39,7 +116,7 @@ impl Style {
 
 /// One row of the `-v` connection table.
 #[derive(Clone, Debug)]
-pub struct ConnRow {
+struct ConnRow {
     pub id: u64,
     pub proto: &'static str,
     pub client: String,
@@ -53,16 +130,6 @@ pub struct ConnRow {
     pub issuer: String,
 }
 
-pub struct Summary<'a> {
-    pub source: &'a str,
-    pub stats: &'a Stats,
-    pub go_endpoints: &'a BTreeMap<String, u64>,
-    pub warnings: &'a [String],
-    pub findings_dropped: u64,
-    /// Names and addresses the diagnosis could not remember (bounded maps full).
-    pub tracking_dropped: u64,
-}
-
 fn severity_word(s: Severity, st: Style) -> String {
     match s {
         Severity::Error => st.red("error  "),
@@ -71,12 +138,8 @@ fn severity_word(s: Severity, st: Style) -> String {
     }
 }
 
-pub fn render(
-    findings: &[Finding],
-    summary: &Summary<'_>,
-    rows: Option<&[ConnRow]>,
-    st: Style,
-) -> String {
+fn render(end: &RunEnd<'_>, rows: Option<&[ConnRow]>, st: Style) -> String {
+    let findings = end.findings;
     let mut o = String::new();
     let errors = findings
         .iter()
@@ -87,35 +150,40 @@ pub fn render(
         .filter(|f| f.severity == Severity::Warning)
         .count();
     let infos = findings.len() - errors - warnings;
+    // A capture cut short never reads "OK": what is missing is said instead.
+    let incomplete = findings
+        .iter()
+        .find_map(|f| crate::diagnose::capture::verdict_note(f));
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
     let head = if errors > 0 {
-        st.red(&format!(
-            "FAILED: {errors} error{}",
-            if errors == 1 { "" } else { "s" }
-        ))
+        st.red(&format!("FAILED: {errors} error{}", plural(errors)))
+    } else if let Some(note) = &incomplete {
+        st.yellow(&format!("INCOMPLETE: {note}"))
     } else if warnings > 0 {
-        st.yellow(&format!(
-            "OK with {warnings} warning{}",
-            if warnings == 1 { "" } else { "s" }
-        ))
+        st.yellow(&format!("OK with {warnings} warning{}", plural(warnings)))
     } else {
         st.green("OK: no problem found")
     };
+    let tail = match (&incomplete, errors > 0) {
+        (Some(note), true) => format!("; INCOMPLETE: {note}"),
+        (Some(_), false) if warnings > 1 => {
+            format!(", {} other warning{}", warnings - 1, plural(warnings - 1))
+        }
+        _ => String::new(),
+    };
     let _ = writeln!(
         o,
-        "{head}{}  {}",
+        "{head}{}{tail}  {}",
         if errors > 0 && warnings > 0 {
-            format!(
-                ", {warnings} warning{}",
-                if warnings == 1 { "" } else { "s" }
-            )
+            format!(", {warnings} warning{}", plural(warnings))
         } else {
             String::new()
         },
         st.dim(&format!(
             "[{}: {}, {}]",
-            summary.source,
-            count(summary.stats.packets, "packet"),
-            count(summary.stats.tcp_connections, "TCP connection")
+            end.source,
+            count(end.stats.packets, "packet"),
+            count(end.stats.tcp_connections, "TCP connection")
         ))
     );
     // One line per finding: the ten-second view.
@@ -216,7 +284,7 @@ pub fn render(
         }
         let _ = writeln!(o);
     }
-    let s = summary.stats;
+    let s = end.stats;
     let _ = writeln!(o, "{}", st.bold("Summary"));
     let _ = writeln!(
         o,
@@ -227,13 +295,13 @@ pub fn render(
         count(s.udp_flows, "UDP flow"),
         count(s.dns_messages, "DNS message")
     );
-    if summary.go_endpoints.is_empty() {
+    if end.go_endpoints.is_empty() {
         let _ = writeln!(
             o,
             "  Go endpoints: none seen (no connection named a module proxy, checksum database or VCS host)"
         );
     } else {
-        let list: Vec<String> = summary
+        let list: Vec<String> = end
             .go_endpoints
             .iter()
             .map(|(h, n)| format!("{h} ({n})"))
@@ -261,11 +329,11 @@ pub fn render(
         s.reassembly_dropped_bytes,
         s.missed_bytes
     );
-    if summary.tracking_dropped > 0 {
+    if end.tracking_dropped > 0 {
         let _ = writeln!(
             o,
             "  names/addresses the diagnosis could not remember (maps full): {}",
-            summary.tracking_dropped
+            end.tracking_dropped
         );
     }
     if let Some(k) = &s.kernel {
@@ -275,14 +343,14 @@ pub fn render(
             k.received, k.dropped, k.if_dropped
         );
     }
-    if summary.findings_dropped > 0 {
+    if end.findings_dropped > 0 {
         let _ = writeln!(
             o,
             "  findings not shown: {} (warnings beyond 8 of a kind per target, or past the cap of 10,000)",
-            summary.findings_dropped
+            end.findings_dropped
         );
     }
-    for w in summary.warnings {
+    for w in end.warnings {
         let _ = writeln!(o, "  {} {w}", st.yellow("warning:"));
     }
     o

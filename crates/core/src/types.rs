@@ -1,4 +1,6 @@
-//! Flow identity: 5-tuples, sides and directions.
+//! The shared words: which side of a connection, which transport, a flow's key, which
+//! application protocol. They live below both the flow layer and the decoders, so that
+//! neither has to import the other.
 
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
@@ -108,9 +110,13 @@ impl FlowKey {
     }
 }
 
-/// Address family agnostic endpoint helper.
-pub fn endpoint(ip: IpAddr, port: u16) -> SocketAddr {
-    SocketAddr::new(ip, port)
+/// The protocols the engine can hand a stream to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tls,
+    Http,
+    Dns,
 }
 
 #[cfg(test)]

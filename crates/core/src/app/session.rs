@@ -8,9 +8,9 @@ use crate::app::dns::{DnsMeta, DnsRecord, DnsTcpDecoder, DnsTracker};
 use crate::app::http::{HttpDecoder, HttpTransaction};
 use crate::app::tls::{TlsConfig, TlsDecoder, TlsInfo};
 use crate::app::{Progress, Protocol, StreamCtx, StreamDecoder};
-use crate::flow::{Side, Transport};
 use crate::reassembly::Want;
 use crate::stats::Stats;
+use crate::types::{Side, Transport};
 use std::net::SocketAddr;
 
 /// Bytes kept while the content probe cannot decide yet.
