@@ -634,7 +634,12 @@ impl<'a> Matcher<'a> {
             .or_else(|| cands.iter().copied().rev().find(|&i| fits(i)))
             .or_else(|| cands.get(from).copied())
             .or_else(|| cands.last().copied())?;
-        self.cursor.insert(key.to_string(), self.rank[pick]);
+        // A connection a transport error ended carries nothing more: the next fetch of the
+        // target went on a later one (go dials again).
+        self.cursor.insert(
+            key.to_string(),
+            self.rank[pick] + usize::from(transport_failed),
+        );
         Some(pick)
     }
 }
@@ -1003,6 +1008,13 @@ fn go_seen(e: &GoError, fetch: Option<&JoinedFetch>, conns: &HashMap<u64, &ConnS
                     Some(ts),
                     "the connection that carried the fetch (SYN)",
                 ));
+            }
+            // Inside TLS the answer is not readable, but its frames are there.
+            if let Some((fr, ts)) = c.server_last_data
+                && c.sni.is_some()
+            {
+                s.evidence
+                    .push(ev(fr, Some(ts), "the server's last data on it (encrypted)"));
             }
         }
     }

@@ -7,6 +7,7 @@ mod corpus;
 mod evidence;
 mod filter;
 mod fixtures;
+mod go_stderr;
 mod hostile;
 mod hostile_floods;
 mod live;

@@ -65,11 +65,12 @@ pub fn local_finding(e: &GoError, seen: &Seen) -> Option<Finding> {
             ),
             not_found_remedy(),
         ),
+        // With the connection in the capture, the answer is the HTTP finding's (as in clear).
         Cause::HttpStatus {
             code: code @ (404 | 410),
             text,
             ..
-        } => (
+        } if seen.connection.is_none() => (
             FindingKind::ModuleNotFound,
             Actor::Server,
             format!(
@@ -142,23 +143,40 @@ pub fn http_status_finding(e: &GoError, seen: &Seen) -> Option<Finding> {
         .clone()
         .or_else(|| seen.server.clone())
         .unwrap_or_else(|| "the server".into());
+    let not_found = matches!(code, 404 | 410);
+    let what = match (&e.module, &e.version) {
+        (Some(m), Some(v)) => format!(" for {m}@{v}"),
+        (Some(m), None) => format!(" for {m}"),
+        _ => String::new(),
+    };
     Some(Finding {
         stage: Stage::Http,
-        kind: FindingKind::HttpError,
+        kind: if not_found {
+            FindingKind::HttpNotFound
+        } else {
+            FindingKind::HttpError
+        },
         severity: Severity::Error,
         actor: Actor::Server,
         connection: seen.connection,
         server_name: seen.server_name.clone(),
         server: seen.server.clone(),
         summary: format!(
-            "{target} answered {code} {text}{}. Inside TLS the capture cannot show the answer; go's own trace does.",
+            "{target} answered {code} {text}{what}{}{}. Inside TLS the capture cannot show the answer; go's own trace does.",
             seen.trace
                 .as_deref()
                 .map(|t| format!(" (go's trace: `{t}`)"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            if not_found {
+                ": it does not have this module or version"
+            } else {
+                ""
+            }
         ),
         likely_go_error: None,
-        remedy: Some(if *code >= 500 {
+        remedy: Some(if not_found {
+            not_found_remedy()
+        } else if *code >= 500 {
             "The server failed; retry later, or use another module mirror (GOPROXY=https://proxy.golang.org,direct).".to_string()
         } else {
             "The server refused the request: check the credentials (~/.netrc) and the GOPROXY URL."
@@ -271,9 +289,16 @@ mod tests {
         let e = parse_message(
             "go: example.com/m@v1.0.0: reading https://p.example/example.com/m/@v/v1.0.0.info: 404 Not Found\n\tserver response: not found",
         );
+        // The answer on a connection the capture holds is the HTTP finding's...
+        assert!(local_finding(&e, &seen).is_none());
         assert_eq!(
-            local_finding(&e, &seen).map(|f| f.kind),
-            Some(FindingKind::ModuleNotFound)
+            http_status_finding(&e, &seen).map(|f| (f.stage, f.kind)),
+            Some((Stage::Http, FindingKind::HttpNotFound))
+        );
+        // ...and go's word alone when the capture does not hold it.
+        assert_eq!(
+            local_finding(&e, &Seen::default()).map(|f| (f.stage, f.kind)),
+            Some((Stage::Go, FindingKind::ModuleNotFound))
         );
         let e = parse_message("go: example.com/m@v9.9.9: invalid version: unknown revision v9.9.9");
         assert_eq!(

@@ -547,14 +547,15 @@ fn a_module_missing_from_the_proxy() {
     let r = c.run(c.modsniff(goproxy, &[], &[], &["mod", "download", module]));
     assert_eq!(r.code, Some(1), "{}", r.stderr);
     let url = info_url(goproxy, module);
+    // Inside TLS only go saw the 404: the finding is the one a 404 in clear gets.
     let f = joined(
         &r,
         "go: example.com/missing",
         &url,
         "10.214.255.1:8443",
-        &["go"],
+        &["http"],
     );
-    assert_eq!(f["kind"], "module-not-found", "{f}");
+    assert_eq!(f["kind"], "http-not-found", "{f}");
     assert!(
         f["go_error"]
             .as_str()
