@@ -778,6 +778,7 @@ pub fn join(mut findings: Vec<Finding>, seen: &Seen, t: &GoTranscript) -> Joined
         for &i in &attached {
             if go_error[i].is_none() {
                 go_error[i] = Some(e.line.clone());
+                go_findings::correct_interception_guess(&mut findings[i], e);
             }
         }
         if !attached.is_empty() {

@@ -255,6 +255,74 @@ pub fn waited_finding(w: &Waited<'_>) -> Option<Finding> {
     })
 }
 
+/// go's reason for refusing a certificate when it is the certificate's own content (a name,
+/// an address, a validity period), which an interceptor's minted certificate does not fail
+/// on (it fails as `unknown authority`); `None` for other causes.
+fn content_reason(cause: &Cause) -> Option<(&'static str, String)> {
+    use crate::go::stderr::X509Reason as R;
+    let Cause::X509 { reason } = cause else {
+        return None;
+    };
+    Some(match reason {
+        R::NoIpSans { ip } => (
+            "it has no IP address among its names",
+            format!(
+                "Reach the server by a name its certificate holds (GOPROXY=https://NAME), or reissue the certificate with {ip} in its subjectAltName (IP SAN)."
+            ),
+        ),
+        R::NameMismatch { valid_for, wanted } => (
+            "it is for other names",
+            format!(
+                "Use a name the certificate is valid for ({}), or reissue it with {wanted} among its names; check that the name resolves to the right server.",
+                valid_for.join(", ")
+            ),
+        ),
+        R::NoNames { wanted } => (
+            "it names no host at all",
+            format!("Reissue the certificate with {wanted} in its subjectAltName."),
+        ),
+        R::LegacyCommonName => (
+            "it names its host in the Common Name only",
+            "Reissue the certificate with the host in its subjectAltName (go ignores the Common Name).".to_string(),
+        ),
+        R::Expired { .. } => (
+            "it has expired",
+            "Renew the server's certificate; if it is not expired, the build host's clock is wrong (go's message gives the time it used).".to_string(),
+        ),
+        R::NotYetValid { .. } => (
+            "it is not valid yet",
+            "Check the build host's clock (go's message gives the time it used) and the certificate's notBefore.".to_string(),
+        ),
+        _ => return None,
+    })
+}
+
+/// A guess of interception that go's own reason contradicts: go refused the certificate for
+/// its content, which is the server's to fix. Rewrites `f` as `certificate-rejected` and
+/// returns true; leaves it alone otherwise.
+pub fn correct_interception_guess(f: &mut Finding, e: &GoError) -> bool {
+    if f.kind != FindingKind::MitmCertificate {
+        return false;
+    }
+    let Some((why, remedy)) = content_reason(&e.cause) else {
+        return false;
+    };
+    let server = f
+        .server_name
+        .clone()
+        .or_else(|| f.server.clone())
+        .unwrap_or_else(|| "the server".into());
+    f.kind = FindingKind::CertificateRejected;
+    f.actor = Actor::Server;
+    f.severity = Severity::Error;
+    f.summary = format!(
+        "The client refused the certificate {server} presented: {why} (go's reason, quoted above). The capture alone suggested interception, but an interceptor's certificate fails as `unknown authority`; this one fails on its own content, so it is the server's certificate to fix."
+    );
+    f.likely_go_error = None;
+    f.remedy = Some(remedy);
+    true
+}
+
 /// The first line of a message.
 pub fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)

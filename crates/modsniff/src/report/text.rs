@@ -264,6 +264,11 @@ fn render(end: &RunEnd<'_>, rows: Option<&[ConnRow]>, st: Style) -> String {
         if let Some(g) = &r.go_error {
             for (i, line) in g.lines().enumerate() {
                 let lead = if i == 0 { "go said: " } else { "         " };
+                // go indents its continuation lines with a tab: four spaces line them up.
+                let line = match line.strip_prefix('\t') {
+                    Some(rest) => format!("    {rest}"),
+                    None => line.to_string(),
+                };
                 let _ = writeln!(o, "{}", format!("  {lead}{line}").trim_end());
             }
         }

@@ -375,6 +375,13 @@ fn certificate_case(tag: &str, goproxy: &str, server: &str, reason: &str) {
         f["go_error"].as_str().is_some_and(|g| g.contains(reason)),
         "go's reason is in its line: {f}"
     );
+    // The server's own certificate, nothing on the way: go's reason says so (an adjacent
+    // server answering with TTL 64 must not read as an interceptor).
+    assert_eq!(
+        (&f["kind"], &f["actor"]),
+        (&"certificate-rejected".into(), &"server".into()),
+        "{f}"
+    );
     assert_eq!(r.fetch(&info_url(goproxy, MODULE))["outcome"], "error");
     assert_eq!(r.stats()["verdict"], "error");
     assert_eq!(r.stats()["go"]["exit"], "exited");
