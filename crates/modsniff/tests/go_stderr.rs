@@ -270,3 +270,74 @@ fn every_saved_stderr_joins_its_capture() {
         bad.len()
     );
 }
+
+/// A capture that missed go's traffic (here: a filter that keeps none of it, as a capture on
+/// the wrong interface would), with go's stderr: never OK. Each error go printed becomes a
+/// finding of stage `go` carrying it, and a network error says the capture shows no packet of
+/// it and where the traffic may have gone.
+#[test]
+fn a_capture_without_go_traffic_never_reads_ok() {
+    let dir = fixtures();
+    let mut bad = Vec::new();
+    let mut n = 0;
+    for (name, e) in &cases(&dir) {
+        let lines: Vec<&str> = e["go"]["error_lines"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if e["go"]["exit_code"].as_i64() == Some(0) || lines.is_empty() {
+            continue;
+        }
+        n += 1;
+        let stderr = dir.join(s(&e["go"]["stderr_file"]));
+        let cap = dir.join(s(&e["capture"]["file"]));
+        let (code, recs, _) = ndjson(
+            &cap,
+            &[
+                "--go-stderr",
+                stderr.to_str().unwrap(),
+                "--filter",
+                "udp port 9",
+            ],
+        );
+        let stats = of_type(&recs, "stats");
+        let findings = of_type(&recs, "finding");
+        let mut why = Vec::new();
+        if code != 1
+            || stats
+                .first()
+                .is_none_or(|s| s["packets"] != 0 || s["verdict"] != "error")
+        {
+            why.push(format!("exit {code}, stats {stats:?}"));
+        }
+        for line in &lines {
+            let on: Vec<&&Value> = findings
+                .iter()
+                .filter(|f| s(&f["go_error"]).lines().next() == Some(line))
+                .collect();
+            if on.is_empty() || on.iter().any(|f| f["stage"] != "go") {
+                why.push(format!("go's line on {on:?}: {line}"));
+            }
+        }
+        for f in findings.iter().filter(|f| f["kind"] == "go-failed") {
+            let sum = s(&f["summary"]);
+            if !(sum.starts_with("go failed: ")
+                && (sum.contains("no packet to") || sum.contains("no connection at all")))
+            {
+                why.push(format!("go-failed says: {sum}"));
+            }
+        }
+        if !why.is_empty() {
+            bad.push(format!("{name}: {}", why.join("; ")));
+        }
+    }
+    assert!(n >= 20, "failing fixtures with go's errors: {n}");
+    assert!(
+        bad.is_empty(),
+        "{}\n{} of {n} wrong",
+        bad.join("\n"),
+        bad.len()
+    );
+}

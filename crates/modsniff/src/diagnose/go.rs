@@ -74,7 +74,7 @@ pub fn local_finding(e: &GoError, seen: &Seen) -> Option<Finding> {
             FindingKind::ModuleNotFound,
             Actor::Server,
             format!(
-                "The module source answered {code} {text} for {what}{via}{}: it does not have it. Inside TLS the capture cannot show the answer; go's own trace does.",
+                "go says the module source answered {code} {text} for {what}{}: it does not have it. The capture holds no packet of that exchange (it went over another interface, or outside this capture); go's own words are the evidence.",
                 seen.trace
                     .as_deref()
                     .map(|t| format!(" (go's trace: `{t}`)"))
@@ -130,14 +130,20 @@ fn not_found_remedy() -> String {
     "Check the module path and version for typos. For a private module, set GOPRIVATE (or GONOPROXY) so go fetches it from its origin, and make sure the GOPROXY list ends with `direct` if the proxy may not have it.".to_string()
 }
 
-/// An HTTP error status go saw inside TLS (the capture shows the connection, not the answer).
+/// An HTTP error status go saw on a connection the capture holds but whose answer it cannot
+/// read (inside TLS). `None` without that connection: the capture shows nothing of it.
 pub fn http_status_finding(e: &GoError, seen: &Seen) -> Option<Finding> {
     let Cause::HttpStatus { code, text, .. } = &e.cause else {
         return None;
     };
-    if *code < 400 {
+    if *code < 400 || seen.connection.is_none() {
         return None;
     }
+    let hidden = if e.url.as_deref().is_some_and(|u| u.starts_with("https:")) {
+        "Inside TLS the capture cannot show the answer; go's own trace does."
+    } else {
+        "The capture does not show the answer in clear; go's own trace does."
+    };
     let target = seen
         .server_name
         .clone()
@@ -162,7 +168,7 @@ pub fn http_status_finding(e: &GoError, seen: &Seen) -> Option<Finding> {
         server_name: seen.server_name.clone(),
         server: seen.server.clone(),
         summary: format!(
-            "{target} answered {code} {text}{what}{}{}. Inside TLS the capture cannot show the answer; go's own trace does.",
+            "{target} answered {code} {text}{what}{}{}. {hidden}",
             seen.trace
                 .as_deref()
                 .map(|t| format!(" (go's trace: `{t}`)"))
@@ -385,5 +391,8 @@ mod tests {
             http_status_finding(&e, &seen).map(|f| (f.stage, f.kind)),
             Some((Stage::Http, FindingKind::HttpError))
         );
+        // Without the connection in the capture it is no HTTP finding (the join says go
+        // failed and the capture shows nothing of it).
+        assert!(http_status_finding(&e, &Seen::default()).is_none());
     }
 }
