@@ -383,6 +383,12 @@ fn certificate_case(tag: &str, goproxy: &str, server: &str, reason: &str) {
         "{f}"
     );
     assert_eq!(r.fetch(&info_url(goproxy, MODULE))["outcome"], "error");
+    // The -x modsniff added for the fetches stayed out of the user's terminal.
+    assert!(
+        !r.stderr.lines().any(|l| l.starts_with("# get ")),
+        "{}",
+        r.stderr
+    );
     assert_eq!(r.stats()["verdict"], "error");
     assert_eq!(r.stats()["go"]["exit"], "exited");
     assert_eq!(r.stats()["go"]["status"], 1);
@@ -456,13 +462,20 @@ fn a_refused_proxy() {
     };
     let goproxy = "https://goproxy.test:8443";
     let proxy = format!("http://{SERVICES}:3129");
+    // The user asks for -x: go's trace is theirs to see, and still joined.
     let r = c.run(c.modsniff(
         goproxy,
         &[("HTTPS_PROXY", &proxy)],
         &[],
-        &["mod", "download", MODULE],
+        &["mod", "download", "-x", MODULE],
     ));
     assert_eq!(r.code, Some(1), "{}", r.stderr);
+    let url = info_url(goproxy, MODULE);
+    assert!(
+        r.stderr.lines().any(|l| l == format!("# get {url}")),
+        "go's -x lines shown: {}",
+        r.stderr
+    );
     let f = joined(
         &r,
         "go: example.com/hello",
