@@ -731,11 +731,42 @@ pub fn join(mut findings: Vec<Finding>, seen: &Seen, t: &GoTranscript) -> Joined
         }
     }
 
+    // An error naming a URL no `# get` line traced (go ran without -x): the fetch it implies,
+    // matched the same way, for the join only (it is no `fetch` record).
+    let implied: Vec<JoinedFetch> = t
+        .errors
+        .iter()
+        .filter(|e| fetch_of(e, &fetches).is_none())
+        .filter_map(|e| {
+            let url = e.url.clone()?;
+            let outcome = match &e.cause {
+                Cause::HttpStatus { code, text, .. } => Outcome::Status {
+                    code: *code,
+                    text: text.clone(),
+                },
+                cause => Outcome::Error {
+                    message: go_findings::first_line(&e.line).to_string(),
+                    cause: cause.clone(),
+                },
+            };
+            Some(m.join(&Fetch {
+                url,
+                order: usize::MAX,
+                start_line: None,
+                end_line: None,
+                outcome,
+                seconds: None,
+                start_ts: None,
+                end_ts: None,
+            }))
+        })
+        .collect();
+
     let mut go_error: Vec<Option<String>> = vec![None; findings.len()];
     let mut extra: Vec<Finding> = Vec::new();
     let mut unexplained_network: Vec<(&GoError, GoSeen)> = Vec::new();
     for e in &t.errors {
-        let fetch = fetch_of(e, &fetches);
+        let fetch = fetch_of(e, &fetches).or_else(|| fetch_of(e, &implied));
         let gs = go_seen(e, fetch, &conn_by_id);
         // The findings on what the error is about.
         let about = |f: &Finding| -> bool {
@@ -974,7 +1005,10 @@ fn go_seen(e: &GoError, fetch: Option<&JoinedFetch>, conns: &HashMap<u64, &ConnS
         s.server_name = e.host.as_deref().map(bare_host);
         return s;
     };
-    s.trace = Some(trace_line(&jf.fetch));
+    // go's own trace line, when it printed one (not for a fetch an error implies).
+    if jf.fetch.start_line.is_some() || jf.fetch.end_line.is_some() {
+        s.trace = Some(trace_line(&jf.fetch));
+    }
     let url = parse_url(&jf.fetch.url);
     s.server_name = url.as_ref().map(|u| u.host.clone());
     let Some(c) = jf.connection.and_then(|id| conns.get(&id)) else {

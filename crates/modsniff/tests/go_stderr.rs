@@ -341,3 +341,66 @@ fn a_capture_without_go_traffic_never_reads_ok() {
         bad.len()
     );
 }
+
+/// go run without -x prints its errors only: each joins the same finding (stage, kind,
+/// connection) as with the trace, the URL or address it names standing in for the fetch.
+#[test]
+fn without_the_trace_errors_join_the_same_findings() {
+    let tmp = std::env::temp_dir().join(format!("modsniff-nox-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    let mut bad = Vec::new();
+    let mut n = 0;
+    for dir in [fixtures(), fixtures().join("matrix"), go_stderr_root()] {
+        for (name, e) in &cases(&dir) {
+            if e["go"]["error_lines"].as_array().is_none_or(Vec::is_empty) {
+                continue;
+            }
+            n += 1;
+            let stderr = std::fs::read(dir.join(s(&e["go"]["stderr_file"])))
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .expect("stderr.txt");
+            let bare: String = stderr
+                .split_inclusive('\n')
+                .filter(|l| !l.starts_with("# get "))
+                .collect();
+            let file = tmp.join(format!("{n}.txt"));
+            std::fs::write(&file, bare).expect("write");
+            let joined = |file: &Path| {
+                let mut args = pki_args(&dir, e);
+                args.extend(["--go-stderr".into(), file.to_string_lossy().into_owned()]);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let (code, recs, _) = ndjson(&dir.join(s(&e["capture"]["file"])), &args);
+                let mut got: Vec<String> = of_type(&recs, "finding")
+                    .iter()
+                    .filter(|f| f["go_error"].is_string())
+                    .map(|f| {
+                        format!(
+                            "{}/{} on {}: {}",
+                            s(&f["stage"]),
+                            s(&f["kind"]),
+                            f["connection"],
+                            s(&f["go_error"]).lines().next().unwrap_or("")
+                        )
+                    })
+                    .collect();
+                got.sort();
+                (code, got)
+            };
+            let with = joined(&dir.join(s(&e["go"]["stderr_file"])));
+            let without = joined(&file);
+            if with != without {
+                bad.push(format!(
+                    "{name}:\n  with -x    {with:?}\n  without -x {without:?}"
+                ));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert!(n >= 150, "cases with go's errors: {n}");
+    assert!(
+        bad.is_empty(),
+        "{}\n{} of {n} differ",
+        bad.join("\n"),
+        bad.len()
+    );
+}
