@@ -14,5 +14,6 @@ mod run;
 mod run_stderr;
 mod scenarios;
 mod schema;
+mod terminal;
 mod threads;
 mod wire_types;

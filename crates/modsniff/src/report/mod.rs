@@ -11,6 +11,7 @@
 mod json;
 mod ndjson;
 pub mod records;
+mod terminal;
 mod text;
 
 pub use json::JsonPrinter;
