@@ -277,7 +277,7 @@ fn sniff(s: &Sniffer, tag: &str, what: &str) -> Option<Vec<serde_json::Value>> {
         .args(["-c", &total.to_string(), "--host-name", s.host])
         .arg("--output")
         .arg(&s.output)
-        .args(["--rotate-size", "3k", "--rotate-seconds", "3600"])
+        .args(["--rotate-size", "1k", "--rotate-seconds", "3600"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -595,4 +595,106 @@ fn fleet_sniffers_ship_to_clickhouse_and_the_queries_answer_what_was_injected() 
         Err(e) => eprintln!("SKIP {what}, on chdb: no python3 ({e})"),
     }
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A full disk under `--output`: whole records are dropped (none cut), counted and said;
+/// the run ends normally; what was written plus what was dropped is every record, and the
+/// gaps in `seq` are the dropped ones.
+#[test]
+fn a_full_disk_drops_whole_records_and_says_how_many() {
+    let what = "--output on a full disk";
+    if !is_root() {
+        eprintln!("SKIP {what}: not root (mounts a small tmpfs)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("modsniff-full-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=96k", "modsniff-full"])
+        .arg(&dir)
+        .output()
+        .expect("mount");
+    if !m.status.success() {
+        eprintln!(
+            "SKIP {what}: cannot mount a tmpfs: {}",
+            String::from_utf8_lossy(&m.stderr)
+        );
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let _guard = Unmount(dir.clone());
+    let mut caps: Vec<PathBuf> = captures(&fixtures())
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().contains("/public/"))
+        .collect();
+    caps.truncate(40);
+    let mut args: Vec<String> = ["read", "--format", "ndjson", "--host-name", "full"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(caps.iter().map(|p| p.display().to_string()));
+    let all = Command::new(bin())
+        .args(&args)
+        .output()
+        .expect("modsniff read");
+    let total = lines(&all.stdout).len();
+    let out = Command::new(bin())
+        .args(&args)
+        .arg("--output")
+        .arg(dir.join("out.ndjson"))
+        .args(["--rotate-size", "16k"])
+        .output()
+        .expect("modsniff read --output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "a full disk is not a failure of the run: {:?} {stderr}",
+        out.status
+    );
+    let dropped: usize = stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("modsniff: output: ")?
+                .split(" records could not be written")
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("the drops are said: {stderr}"));
+    assert!(
+        dropped > 0 && dropped < total,
+        "{dropped} of {total}: {stderr}"
+    );
+    let mut kept = Vec::new();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    for f in &names {
+        let bytes = std::fs::read(f).unwrap();
+        if !bytes.is_empty() {
+            assert_eq!(
+                bytes.last(),
+                Some(&b'\n'),
+                "{}: whole records only",
+                f.display()
+            );
+        }
+        kept.extend(lines(&bytes));
+    }
+    assert_eq!(
+        kept.len() + dropped,
+        total,
+        "written + dropped = every record"
+    );
+    let seqs: BTreeSet<u64> = kept.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs.len(), kept.len(), "no record twice");
+    assert!(seqs.iter().all(|s| (1..=total as u64).contains(s)));
 }
