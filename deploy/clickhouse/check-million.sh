@@ -81,7 +81,9 @@ t2=$(date +%s.%N)
 bash "$here/ship.sh" --url "$url" --state "$work/state" --batch-bytes $((64 << 20)) --interval 1 \
   "$work/out/records.ndjson" 2>"$work/ship1.log" &
 sp=$!
-sleep $((2 + RANDOM % 5))
+# Once it has shipped a batch, at a random moment within the next few seconds.
+for _ in $(seq 600); do grep -q shipped "$work/ship1.log" 2>/dev/null && break; sleep 0.1; done
+sleep "$((RANDOM % 4)).$((RANDOM % 10))"
 kill -9 "$sp" 2>/dev/null || true
 wait "$sp" 2>/dev/null || true
 echo "ship.sh killed after $(grep -c shipped "$work/ship1.log" || true) batches"

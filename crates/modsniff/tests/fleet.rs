@@ -698,3 +698,46 @@ fn a_full_disk_drops_whole_records_and_says_how_many() {
     assert_eq!(seqs.len(), kept.len(), "no record twice");
     assert!(seqs.iter().all(|s| (1..=total as u64).contains(s)));
 }
+
+/// SIGHUP reopens `--output` (logrotate renames the file, then signals) instead of stopping
+/// the capture: here the wrapped command renames the file and signals modsniff; the capture
+/// goes on to the end of the command, and its last record lands in the new file.
+#[test]
+fn sighup_reopens_the_output_and_does_not_stop_the_capture() {
+    let what = "SIGHUP reopens --output";
+    let Some(ns) = Netns::new("hup", what) else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("modsniff-hup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("records.ndjson");
+    let script = format!(
+        "sleep 1; mv {0} {0}.1; kill -HUP $PPID; sleep 2; echo done",
+        f.display()
+    );
+    let out = ns
+        .cmd(&bin())
+        .args(["run", "-i", "lo", "--format", "ndjson", "--drain", "0.5"])
+        .arg("--output")
+        .arg(&f)
+        .args(["--", "sh", "-c", &script])
+        .output()
+        .expect("modsniff run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the command ran to its end: {stderr}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "done");
+    assert!(
+        dir.join("records.ndjson.1").exists(),
+        "the renamed file stays"
+    );
+    let recs = lines(&std::fs::read(&f).expect("a new file after SIGHUP"));
+    let stats = recs.last().expect("the stats record in the new file");
+    assert_eq!(stats["type"], "stats");
+    assert_eq!(stats["interface"], "lo");
+    let _ = std::fs::remove_dir_all(&dir);
+}
