@@ -14,12 +14,26 @@ use std::path::PathBuf;
     name = "modsniff",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_long_help = EXIT_STATUS
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The exit status, as the man page and `--help` state it.
+pub const EXIT_STATUS: &str = "\
+Exit status:
+  0  no finding reaches --fail-on (error by default). This includes a capture cut short
+     (its last record truncated, or exchanges still under way at its end): the verdict line
+     then reads INCOMPLETE and says what is missing, with a warning finding
+     capture/capture-incomplete, but nothing in what was captured failed.
+  1  a finding reaches --fail-on.
+  2  bad usage, or input that is no capture: a missing or unreadable file, an empty file or
+     empty standard input (0 bytes), a file that is not pcap or pcapng. For `run`, modsniff
+     could not capture.
+`run` passes a failing command's own status through (see the README).";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

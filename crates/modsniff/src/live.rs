@@ -41,8 +41,8 @@ mod imp {
     use crate::report::Printer;
     use anyhow::Context;
     use modsniff_capture::{LiveConfig, LiveSource, PcapWriter};
+    use modsniff_core::KernelStats;
     use modsniff_core::Timestamp;
-    use modsniff_core::stats::KernelStats;
     use std::collections::HashMap;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::mpsc;

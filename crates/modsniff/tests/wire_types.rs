@@ -618,6 +618,7 @@ pub enum Stage {
     Tls,
     Http,
     Transfer,
+    Capture,
 }
 
 #[derive(Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
@@ -636,12 +637,14 @@ pub enum Kind {
     HandshakeStall,
     HandshakeAborted,
     MitmCertificate,
+    CertificateRejected,
     TlsDowngrade,
     HttpNotFound,
     HttpError,
     TransferStall,
     TransferReset,
     Retransmissions,
+    CaptureIncomplete,
 }
 
 #[derive(Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]

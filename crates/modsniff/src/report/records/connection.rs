@@ -9,7 +9,7 @@ use modsniff_core::app::http::HttpTransaction;
 use modsniff_core::app::tls::TlsInfo;
 use modsniff_core::event::SideStats as CoreSideStats;
 use modsniff_core::event::{IcmpInfo, ResetInfo};
-use modsniff_core::{Connection, app, event, flow};
+use modsniff_core::{Connection, app, event};
 
 json_object! {
     /// One TCP connection or UDP flow, printed when it ended (closed, idle, evicted, or the
@@ -122,7 +122,7 @@ impl<'a> ConnectionRecord<'a> {
 
 json_enum! {
     /// The transport protocol of a flow.
-    pub enum Transport from flow::Transport {
+    pub enum Transport from modsniff_core::Transport {
         Tcp = "tcp",
         Udp = "udp",
     }
@@ -130,7 +130,7 @@ json_enum! {
 
 json_enum! {
     /// An end of a connection: the client opened it.
-    pub enum Side from flow::Side {
+    pub enum Side from modsniff_core::Side {
         Client = "client",
         Server = "server",
     }

@@ -96,6 +96,7 @@ json_enum! {
         Tls = "tls",
         Http = "http",
         Transfer = "transfer",
+        Capture = "capture",
     }
 }
 
@@ -115,12 +116,14 @@ json_enum! {
         HandshakeStall = "handshake-stall",
         HandshakeAborted = "handshake-aborted",
         MitmCertificate = "mitm-certificate",
+        CertificateRejected = "certificate-rejected",
         TlsDowngrade = "tls-downgrade",
         HttpNotFound = "http-not-found",
         HttpError = "http-error",
         TransferStall = "transfer-stall",
         TransferReset = "transfer-reset",
         Retransmissions = "retransmissions",
+        CaptureIncomplete = "capture-incomplete",
     }
 }
 

@@ -10,13 +10,13 @@ use crate::analyze::{Analysis, GoInfo, read_pem_certs};
 use crate::diagnose::{Actor, Finding, FindingKind, Severity, Stage};
 use crate::go::{Endpoint, GoRequest, GoRole, GoSettings};
 use crate::report::{Printer, RunEnd};
+use modsniff_core::Side;
 use modsniff_core::app::Protocol;
 use modsniff_core::app::dns::{DnsAnswer, DnsRecord as Query, DnsType};
 use modsniff_core::app::http::HttpTransaction;
 use modsniff_core::app::tls::record::ContentType;
 use modsniff_core::app::tls::{AlertInfo, CertificateInfo, NotTls, Validation};
 use modsniff_core::event::{EndReason, Event, Evidence, IcmpInfo, ResetInfo};
-use modsniff_core::flow::Side;
 use modsniff_core::stats::KernelStats;
 use modsniff_core::{Config, Connection, Duration, Stats, Timestamp};
 use proptest::prelude::*;
@@ -552,12 +552,14 @@ fn samples() -> Samples {
         FindingKind::HandshakeStall,
         FindingKind::HandshakeAborted,
         FindingKind::MitmCertificate,
+        FindingKind::CertificateRejected,
         FindingKind::TlsDowngrade,
         FindingKind::HttpNotFound,
         FindingKind::HttpError,
         FindingKind::TransferStall,
         FindingKind::TransferReset,
         FindingKind::Retransmissions,
+        FindingKind::CaptureIncomplete,
     ]
     .into_iter()
     .enumerate()
@@ -569,6 +571,7 @@ fn samples() -> Samples {
             Stage::Tls,
             Stage::Http,
             Stage::Transfer,
+            Stage::Capture,
         ];
         let actors = [
             Actor::Server,
