@@ -54,7 +54,8 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
     let config = engine_config(&args.out)?;
     let env: HashMap<String, String> = std::env::vars().collect();
     let settings = go_settings(&args.out, &env)?;
-    let mut rep = crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout()));
+    let out = args.out.sink.open(args.out.format, None)?;
+    let mut rep = crate::report::printer(&args.out.print_settings(), out);
     let mut outcome = Outcome::default();
     let progress_ok = !args.out.no_progress && std::io::stderr().is_terminal();
     let threads = args.threads.unwrap_or_else(default_threads);

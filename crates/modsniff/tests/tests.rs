@@ -6,6 +6,7 @@ mod contract;
 mod corpus;
 mod filter;
 mod fixtures;
+mod fleet;
 mod hostile;
 mod hostile_floods;
 mod live;
