@@ -10,7 +10,9 @@
 
 mod json;
 mod ndjson;
+pub mod output;
 pub mod records;
+mod terminal;
 mod text;
 
 pub use json::JsonPrinter;
@@ -43,6 +45,8 @@ pub struct PrintSettings {
     /// The text report's table of every connection.
     pub verbose: bool,
     pub selection: Selection,
+    /// The fleet fields on every record (`live`, `run`; `read --fleet`), for this writer.
+    pub fleet: Option<records::FleetIdentity>,
 }
 
 /// A finding as printed: the diagnosis's, with what the go command said about it.
@@ -109,14 +113,18 @@ pub trait Printer {
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()>;
     /// The last run ended.
     fn close(&mut self) -> io::Result<()>;
+    /// Time passed (live, twice a second): what is buffered may be written out.
+    fn tick(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The printer for `settings`, writing to `out`.
 pub fn printer(settings: &PrintSettings, out: Box<dyn Write + Send>) -> Box<dyn Printer + Send> {
     let out = io::BufWriter::with_capacity(1 << 16, PipeGuard::new(out));
     let p: Box<dyn Printer + Send> = match settings.format {
-        Format::Ndjson => Box::new(NdjsonPrinter::new(out)),
-        Format::Json => Box::new(JsonPrinter::new(out)),
+        Format::Ndjson => Box::new(NdjsonPrinter::new(out, settings.fleet.clone())),
+        Format::Json => Box::new(JsonPrinter::new(out, settings.fleet.clone())),
         Format::Text => Box::new(TextPrinter::new(out, settings.color, settings.verbose)),
     };
     if settings.selection.is_all() {
@@ -285,5 +293,9 @@ impl Printer for Selected {
 
     fn close(&mut self) -> io::Result<()> {
         self.inner.close()
+    }
+
+    fn tick(&mut self) -> io::Result<()> {
+        self.inner.tick()
     }
 }

@@ -1,6 +1,7 @@
 //! The `fetch` record: one HTTP(S) request of the go command, from its `-x` trace, and the
 //! connection that carried it.
 
+use super::fleet::Fleet;
 use super::values::{RecordVersion, Secs};
 use super::write::{json_enum, json_object};
 use crate::go::trace::Outcome;
@@ -14,6 +15,9 @@ json_object! {
     /// at the end of the run, in the order go started them, before the findings.
     pub struct FetchRecord<'a> {
         pub record_version: RecordVersion,
+        /// The fleet fields (`live`, `run`; `read --fleet`); left out otherwise.
+        #[flatten]
+        pub fleet: Option<Fleet<'a>>,
         /// Its place among go's fetches, in the order go started them (0-based).
         pub order: u64,
         /// The URL as go printed it (a password shows as `xxxxx`).
@@ -108,6 +112,7 @@ impl<'a> From<&'a JoinedFetch> for FetchRecord<'a> {
         };
         FetchRecord {
             record_version: RecordVersion,
+            fleet: None,
             order: *order as u64,
             url,
             outcome: kind,

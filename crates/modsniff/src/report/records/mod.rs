@@ -16,6 +16,7 @@ mod connection;
 mod dns;
 mod fetch;
 mod finding;
+mod fleet;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,7 @@ pub use connection::ConnectionRecord;
 pub use dns::DnsRecord;
 pub use fetch::FetchRecord;
 pub use finding::FindingRecord;
+pub use fleet::{Fleet, FleetIdentity, Stamper, write_utc_compact};
 pub use stats::{FindingCounts, StatsRecord};
 
 use schemars::JsonSchema;
@@ -45,6 +47,21 @@ pub enum Record<'a> {
     Fetch(FetchRecord<'a>),
     Finding(FindingRecord<'a>),
     Stats(StatsRecord<'a>),
+}
+
+impl<'a> Record<'a> {
+    /// The record with the fleet fields `fleet` (after `record_version`).
+    pub fn with_fleet(mut self, fleet: Fleet<'a>) -> Self {
+        let slot = match &mut self {
+            Record::Connection(r) => &mut r.fleet,
+            Record::Dns(r) => &mut r.fleet,
+            Record::Fetch(r) => &mut r.fleet,
+            Record::Finding(r) => &mut r.fleet,
+            Record::Stats(r) => &mut r.fleet,
+        };
+        *slot = Some(fleet);
+        self
+    }
 }
 
 impl WriteJson for Record<'_> {
