@@ -825,7 +825,20 @@ pub fn join(mut findings: Vec<Finding>, seen: &Seen, t: &GoTranscript) -> Joined
             unexplained_network.push((e, gs));
         }
     }
+    // A capture cut short: a dial go reports with no connection in it came after its end.
+    let cut: Option<Vec<modsniff_core::Evidence>> = findings
+        .iter()
+        .find(|f| f.kind == FindingKind::CaptureIncomplete)
+        .map(|f| f.evidence.clone());
     for (e, gs) in unexplained_network {
+        if gs.connection.is_none()
+            && let Some(last) = &cut
+            && let Some(f) = go_findings::after_the_capture(e, &gs, last)
+        {
+            extra.push(f);
+            go_error.push(Some(e.line.clone()));
+            continue;
+        }
         let missing = missing_text(e, &gs);
         let why = go_findings::first_line(&e.line).trim_start_matches("go: ");
         extra.push(go_findings::failed_finding(why, &missing, &gs));

@@ -24,6 +24,11 @@ type Label = (&'static str, &'static str);
 const LABELS: &[(Label, Label)] = &[
     (("http", "http-404"), ("http", "http-not-found")),
     (("http", "http-5xx"), ("http", "http-error")),
+    (
+        ("tcp-connect", "syn-timeout"),
+        ("connect", "connect-timeout"),
+    ),
+    (("tcp-connect", "refused"), ("connect", "connect-refused")),
 ];
 
 fn s(v: &Value) -> &str {

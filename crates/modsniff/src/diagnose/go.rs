@@ -329,6 +329,44 @@ pub fn correct_interception_guess(f: &mut Finding, e: &GoError) -> bool {
     true
 }
 
+/// A dial go says failed after the capture had stopped (it was cut short before the
+/// connection): go's words decide the stage and kind, the capture's last frames are cited.
+/// `None` for other causes.
+pub fn after_the_capture(e: &GoError, seen: &Seen, last: &[Evidence]) -> Option<Finding> {
+    use crate::go::stderr::DialReason as D;
+    let Cause::Dial { addr, reason } = &e.cause else {
+        return None;
+    };
+    let (kind, what) = match reason {
+        D::Timeout => (
+            FindingKind::ConnectTimeout,
+            "no answer to its connection attempt",
+        ),
+        D::Refused | D::HostUnreachable | D::Denied => {
+            (FindingKind::ConnectRefused, "its connection refused")
+        }
+        _ => return None,
+    };
+    let target = seen.server_name.as_deref().unwrap_or(addr);
+    Some(Finding {
+        stage: Stage::Connect,
+        kind,
+        severity: Severity::Error,
+        actor: Actor::Unknown,
+        connection: None,
+        server_name: seen.server_name.clone(),
+        server: Some(addr.clone()),
+        summary: format!(
+            "go got {what} at {target} ({addr}), after this capture ended: it was cut short before the connection, so only go's words show the failure, not who caused it."
+        ),
+        likely_go_error: None,
+        remedy: Some(
+            "Capture the whole run (start before the go command, stop after it exits, or let `modsniff run -- go ...` do both) to see who stopped the connection: a firewall dropping SYNs, a server down, a wrong address.".to_string(),
+        ),
+        evidence: last.to_vec(),
+    })
+}
+
 /// The first line of a message.
 pub fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
