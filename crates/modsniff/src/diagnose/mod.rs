@@ -383,6 +383,11 @@ impl Diagnoser {
         }
     }
 
+    /// Reading stopped before the input's end (a signal), after `last_frame`.
+    pub fn note_read_stopped(&mut self, why: String, last_frame: u64) {
+        self.gaps.stopped.get_or_insert((why, last_frame));
+    }
+
     /// The input held not one packet.
     pub fn note_no_packets(&mut self) {
         self.gaps.no_packets = true;

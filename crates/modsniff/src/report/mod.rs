@@ -87,6 +87,7 @@ pub trait Printer {
     /// The last run ended.
     fn close(&mut self) -> io::Result<()>;
     /// Time passed (live, twice a second): what is buffered may be written out.
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
     fn tick(&mut self) -> io::Result<()> {
         Ok(())
     }
