@@ -1,5 +1,6 @@
 //! Counters: what was read, what could not be decoded, what a limit refused.
 
+use crate::app::http::HttpStats;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -40,6 +41,9 @@ pub struct Stats {
     pub dns_messages: u64,
     /// Anomalies by Zeek-style name (e.g. "syn_with_data", "rst_with_data").
     pub anomalies: BTreeMap<&'static str, u64>,
+    /// The HTTP decoders' counters, summed over the connections that ended (what
+    /// `limits.http` refused, desyncs and resyncs, unmatched responses...).
+    pub http: HttpStats,
     /// Kernel counters for a live capture, filled by the caller.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel: Option<KernelStats>,

@@ -18,6 +18,7 @@ use crate::app::dns::{DnsMeta, DnsRecord, DnsTcpDecoder, DnsTracker};
 use crate::app::http::{HttpDecoder, HttpTransaction};
 use crate::app::tls::{TlsConfig, TlsDecoder, TlsInfo};
 use crate::app::{StreamCtx, StreamDecoder};
+use crate::config::Limits;
 use crate::stats::Stats;
 use crate::types::{Progress, Protocol, Side, Transport};
 use std::net::SocketAddr;
@@ -31,6 +32,7 @@ const MAX_STARTTLS_WATCH: u64 = 16 * 1024;
 /// What the engine lends a session while it delivers chunks.
 pub(crate) struct SessionEnv<'e> {
     pub tls: &'e TlsConfig,
+    pub limits: &'e Limits,
     pub dns: &'e mut DnsTracker,
     pub dns_out: &'e mut Vec<DnsRecord>,
     pub stats: &'e mut Stats,
@@ -78,14 +80,20 @@ impl Session {
         self.detected
     }
 
-    /// Takes the decoded results out (at the end of the connection).
-    pub fn take_results(&mut self) -> (Option<Box<TlsInfo>>, Vec<HttpTransaction>) {
+    /// Takes the decoded results out (at the end of the connection); the HTTP decoder's
+    /// counters go into the run's.
+    pub fn take_results(
+        &mut self,
+        stats: &mut Stats,
+    ) -> (Option<Box<TlsInfo>>, Vec<HttpTransaction>) {
         let tls = self.tls.take().map(|t| t.into_boxed_info());
-        let http = self
-            .http
-            .take()
-            .map(|h| h.into_transactions())
-            .unwrap_or_default();
+        let http = match self.http.take() {
+            Some(h) => {
+                stats.http.add(h.stats());
+                h.into_transactions()
+            }
+            None => Vec::new(),
+        };
         (tls, http)
     }
 
@@ -171,8 +179,10 @@ impl Session {
 
     fn start(&mut self, p: Protocol, env: &SessionEnv<'_>) {
         match p {
-            Protocol::Tls => self.tls = Some(Box::new(TlsDecoder::new(env.tls))),
-            Protocol::Http => self.http = Some(Box::new(HttpDecoder::new())),
+            Protocol::Tls => {
+                self.tls = Some(Box::new(TlsDecoder::with_limits(env.tls, env.limits.tls)))
+            }
+            Protocol::Http => self.http = Some(Box::new(HttpDecoder::with_limits(env.limits.http))),
             Protocol::Dns => self.dns = Some(Box::new(DnsTcpDecoder::new())),
         }
         self.active = Active::Decoding(p);

@@ -29,9 +29,6 @@ use rustc_hash::FxHashMap;
 use std::net::{IpAddr, SocketAddr};
 use table::{Flow, FlowTable};
 
-/// Names learned from DNS answers, to name connections that carry no SNI or Host.
-const MAX_DNS_NAMES: usize = 65_536;
-
 /// Counts a datagram on its flow: (whether it was the DNS flow's first answer, is_dns, id).
 /// The first answer on a DNS flow ends its wait: it lingers instead of idling for the UDP
 /// timeout, so answered lookups don't fill the flow table.
@@ -64,19 +61,19 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(config: Config) -> Self {
-        let reasm_limits = ReassemblyLimits {
-            max_ooo_bytes_per_dir: config.limits.max_ooo_bytes_per_dir,
-            max_ooo_segments_per_dir: config.limits.max_ooo_segments_per_dir,
-            ..ReassemblyLimits::default()
-        };
+        let reasm_limits = config.limits.reassembly();
         let budget = MemBudget::new(config.limits.memcap);
+        let dns = DnsTracker::with_limits(
+            config.limits.max_dns_open_queries,
+            config.limits.dns_query_timeout,
+        );
         Engine {
             config,
             reasm_limits,
             table: FlowTable::default(),
             defrag: Defragmenter::new(),
             budget,
-            dns: DnsTracker::new(),
+            dns,
             dns_out: Vec::new(),
             names: FxHashMap::default(),
             stats: Stats::default(),
@@ -213,7 +210,7 @@ impl Engine {
     fn flush_dns(&mut self, sink: &mut impl Sink) {
         for r in self.dns_out.drain(..) {
             for ip in r.answer_addresses() {
-                if self.names.len() >= MAX_DNS_NAMES {
+                if self.names.len() >= self.config.limits.max_dns_names {
                     self.names.clear();
                     self.stats.anomaly("dns_name_cache_reset");
                 }
@@ -251,6 +248,7 @@ impl Engine {
                 let hint = self.names.get(&c.tcp.server.ip()).cloned();
                 let mut env = SessionEnv {
                     tls: &self.config.tls,
+                    limits: &self.config.limits,
                     dns: &mut self.dns,
                     dns_out: &mut self.dns_out,
                     stats: &mut self.stats,
@@ -296,11 +294,11 @@ impl Engine {
                     if created || !(pure_syn && conn.tcp.is_reuse_syn(src, seg.seq)) =>
                 {
                     let mut env = ConnEnv {
-                        limits: &self.config.limits,
                         reasm_limits: &self.reasm_limits,
                         budget: &mut self.budget,
                         stream: SessionEnv {
                             tls: &self.config.tls,
+                            limits: &self.config.limits,
                             dns: &mut self.dns,
                             dns_out: &mut self.dns_out,
                             stats: &mut self.stats,

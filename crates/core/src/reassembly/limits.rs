@@ -9,15 +9,17 @@ use serde::Serialize;
 /// Default for [`ReassemblyLimits::max_ooo_bytes_per_dir`]: 256 KiB, several round trips of
 /// reordering at ordinary window sizes. A hole wider than this is almost always capture loss.
 pub const DEFAULT_MAX_OOO_BYTES_PER_DIR: usize = 256 * 1024;
-/// Default for [`ReassemblyLimits::max_ooo_segments_per_dir`]. Bounds the bookkeeping cost
-/// (entries are kept in a sorted deque) as well as memory for many tiny segments.
-pub const DEFAULT_MAX_OOO_SEGMENTS_PER_DIR: usize = 1024;
+/// Default for [`ReassemblyLimits::max_ooo_segments_per_dir`]: 256. Bounds the bookkeeping
+/// cost (entries are kept in a sorted deque) as well as memory for many tiny segments; 256
+/// full-sized segments are already more than the 256 KiB byte bound holds.
+pub const DEFAULT_MAX_OOO_SEGMENTS_PER_DIR: usize = 256;
 /// Default for [`ReassemblyLimits::max_ooo_distance`]: 1 GiB, the largest window TCP can
 /// advertise (65535 << 14). A segment or ACK further ahead than that is not part of this
 /// stream (a bogus or reused sequence space) and is refused.
 pub const DEFAULT_MAX_OOO_DISTANCE: u64 = 1 << 30;
-/// Default for [`MemBudget::cap`]: 64 MiB of out-of-order bytes over all reassemblers.
-pub const DEFAULT_MEMCAP: usize = 64 * 1024 * 1024;
+/// Default for [`MemBudget::cap`]: 24 MiB of out-of-order bytes over all reassemblers, so that
+/// the engine's whole memory stays under 64 MiB with the other defaults (see `Limits`).
+pub const DEFAULT_MEMCAP: usize = 24 * 1024 * 1024;
 
 /// What a reassembler does when an out-of-order segment does not fit in its buffer (its own
 /// limits or the global [`MemBudget`]).

@@ -236,6 +236,37 @@ pub struct HttpStats {
     pub desync_garbage: u64,
 }
 
+impl HttpStats {
+    /// Adds another decoder's counters to these (a run's totals).
+    pub fn add(&mut self, other: &HttpStats) {
+        // Destructured so that a new counter cannot be left out of the totals.
+        let HttpStats {
+            header_overflows,
+            desync_gaps,
+            resyncs,
+            body_gap_bytes,
+            dropped_transactions,
+            dropped_pending,
+            unmatched_responses,
+            bad_content_length,
+            tunnel_leftover_dropped,
+            truncated_heads,
+            desync_garbage,
+        } = *other;
+        self.header_overflows += header_overflows;
+        self.desync_gaps += desync_gaps;
+        self.resyncs += resyncs;
+        self.body_gap_bytes += body_gap_bytes;
+        self.dropped_transactions += dropped_transactions;
+        self.dropped_pending += dropped_pending;
+        self.unmatched_responses += unmatched_responses;
+        self.bad_content_length += bad_content_length;
+        self.tunnel_leftover_dropped += tunnel_leftover_dropped;
+        self.truncated_heads += truncated_heads;
+        self.desync_garbage += desync_garbage;
+    }
+}
+
 /// What a side is reading.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {

@@ -94,6 +94,7 @@ impl<'a> StatsRecord<'a> {
             dns_messages,
             anomalies,
             kernel,
+            http: _,
         } = end.stats;
         StatsRecord {
             record_version: RecordVersion,
