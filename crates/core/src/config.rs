@@ -39,6 +39,7 @@
 use crate::app::dns::{DEFAULT_MAX_OPEN_QUERIES, QUERY_TIMEOUT};
 use crate::app::http::HttpLimits;
 use crate::app::tls::{TlsConfig, TlsLimits};
+use crate::event::EventMask;
 use crate::reassembly::{
     DEFAULT_MAX_OOO_BYTES_PER_DIR, DEFAULT_MAX_OOO_DISTANCE, DEFAULT_MAX_OOO_SEGMENTS_PER_DIR,
     DEFAULT_MEMCAP, OverflowPolicy, ReassemblyLimits,
@@ -149,4 +150,6 @@ pub struct Config {
     pub tls: TlsConfig,
     /// Decode application protocols (TLS, HTTP, DNS). Off: flows and reassembly only.
     pub no_app_decoders: bool,
+    /// Which kinds of event to produce (default: connections, DNS, stalls).
+    pub events: EventMask,
 }

@@ -55,7 +55,8 @@ pub use config::{Config, Limits};
 pub use dns::{DnsAnswer, DnsRecord};
 pub use engine::Engine;
 pub use event::{
-    Connection, EndReason, Event, Evidence, IcmpInfo, ResetInfo, SideStats, Sink, Stall,
+    Certificates, ConnEvent, Connection, EndReason, Event, EventMask, Evidence, IcmpInfo,
+    ResetInfo, SideStats, Sink, Stall,
 };
 pub use http::{HttpStats, HttpTransaction};
 pub use packet::{LinkType, Packet};

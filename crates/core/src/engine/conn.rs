@@ -4,7 +4,7 @@
 
 use crate::app::StreamCtx;
 use crate::app::session::{Session, SessionEnv};
-use crate::event::{Connection, EndReason};
+use crate::event::{Connection, EndReason, Event, EventMask};
 use crate::flow::{SegmentVerdict, TcpConn, UdpFlow};
 use crate::reassembly::{Chunk, MemBudget, Reassembler, ReassemblyLimits, SeqNumber};
 use crate::time::Timestamp;
@@ -86,6 +86,12 @@ impl Conn {
         }
         if v.rst_with_data {
             env.stream.stats.anomaly("rst_with_data");
+        }
+        if let Some(r) = &v.reset
+            && env.stream.events.contains(EventMask::RESET)
+        {
+            let ev = env.stream.conn_event(r.from, r.clone());
+            env.stream.out.push(Event::Reset(ev));
         }
         if env.decode_apps {
             self.reassemble(&v, seg, frame, ts, env);

@@ -17,7 +17,7 @@ use crate::app::dns::{DnsMeta, DnsRecord, DnsTracker};
 use crate::app::session::SessionEnv;
 use crate::config::Config;
 use crate::defrag::Defragmenter;
-use crate::event::{Connection, EndReason, Event, IcmpInfo, Sink};
+use crate::event::{Connection, EndReason, Event, EventMask, IcmpInfo, Sink};
 use crate::packet::Packet;
 use crate::reassembly::{MemBudget, ReassemblyLimits};
 use crate::stats::Stats;
@@ -56,6 +56,10 @@ pub struct Engine {
     names: FxHashMap<IpAddr, String>,
     stats: Stats,
     now: Timestamp,
+    /// The last packet's frame number: what made the events of `advance` and `finish` known.
+    frame: u64,
+    /// Events of the packet being processed, not yet given to the sink.
+    pending: Vec<Event>,
     last_sweep: u64,
 }
 
@@ -78,6 +82,8 @@ impl Engine {
             names: FxHashMap::default(),
             stats: Stats::default(),
             now: Timestamp::ZERO,
+            frame: 0,
+            pending: Vec::new(),
             last_sweep: 0,
         }
     }
@@ -134,6 +140,7 @@ impl Engine {
         if pkt.ts > self.now {
             self.now = pkt.ts;
         }
+        self.frame = pkt.frame;
         let d = wire::decode(pkt.linktype, pkt.data);
         if let Some((e, _)) = d.stop {
             if let DecodeError::UnsupportedLinkType(_) = e {
@@ -169,6 +176,7 @@ impl Engine {
             self.last_sweep = sec;
             self.sweep(sink);
         }
+        self.flush_pending(sink);
         self.flush_dns(sink);
     }
 
@@ -184,8 +192,11 @@ impl Engine {
             .table
             .new_stalls(self.now, self.config.limits.stall_after)
         {
-            sink.event(Event::Stall(Box::new(s)));
+            if self.config.events.contains(EventMask::STALL) {
+                sink.event(Event::Stall(Box::new(s)));
+            }
         }
+        self.flush_pending(sink);
         self.flush_dns(sink);
     }
 
@@ -207,6 +218,12 @@ impl Engine {
         self.stats.clone()
     }
 
+    fn flush_pending(&mut self, sink: &mut impl Sink) {
+        for ev in self.pending.drain(..) {
+            sink.event(ev);
+        }
+    }
+
     fn flush_dns(&mut self, sink: &mut impl Sink) {
         for r in self.dns_out.drain(..) {
             for ip in r.answer_addresses() {
@@ -218,7 +235,9 @@ impl Engine {
                     self.names.insert(ip, q.clone());
                 }
             }
-            sink.event(Event::Dns(Box::new(r)));
+            if self.config.events.contains(EventMask::DNS) {
+                sink.event(Event::Dns(Box::new(r)));
+            }
         }
     }
 
@@ -255,6 +274,10 @@ impl Engine {
                     conn_id: c.tcp.id,
                     client: c.tcp.client,
                     server: c.tcp.server,
+                    events: self.config.events,
+                    out: &mut self.pending,
+                    frame: self.frame,
+                    ts: self.now,
                 };
                 c.finish(reason, hint, &mut self.budget, &mut env)
             }
@@ -268,7 +291,11 @@ impl Engine {
             Transport::Tcp => self.stats.tcp_connections += 1,
             Transport::Udp => self.stats.udp_flows += 1,
         }
-        sink.event(Event::Connection(Box::new(conn)));
+        // What the connection's last bytes made known comes before its summary.
+        self.flush_pending(sink);
+        if self.config.events.contains(EventMask::CONNECTION) {
+            sink.event(Event::Connection(Box::new(conn)));
+        }
     }
 
     fn on_tcp(
@@ -305,6 +332,10 @@ impl Engine {
                             conn_id: conn.tcp.id,
                             client: conn.tcp.client,
                             server: conn.tcp.server,
+                            events: self.config.events,
+                            out: &mut self.pending,
+                            frame: pkt.frame,
+                            ts: pkt.ts,
                         },
                         decode_apps,
                     };

@@ -346,6 +346,8 @@ pub struct HttpDecoder {
     sides: [SideState; 2],
     limits: HttpLimits,
     stats: HttpStats,
+    /// Heads read since the last `take_heads`, when `keep_heads` asked for them.
+    heads: Option<Vec<(Side, usize)>>,
 }
 
 impl Default for HttpDecoder {
@@ -366,6 +368,26 @@ impl HttpDecoder {
             sides: [SideState::new(), SideState::new()],
             limits,
             stats: HttpStats::default(),
+            heads: None,
+        }
+    }
+
+    /// From now on, note each head as it is read, for [`HttpDecoder::take_heads`].
+    pub fn keep_heads(&mut self) {
+        self.heads.get_or_insert_with(Vec::new);
+    }
+
+    /// The heads read since the last call, in the order read: which side sent each, and the
+    /// index of its transaction in [`HttpDecoder::transactions`] (request heads, and final
+    /// response heads; heads beyond `max_transactions` are not noted). Empty unless
+    /// [`HttpDecoder::keep_heads`] was called.
+    pub fn take_heads(&mut self) -> Vec<(Side, usize)> {
+        self.heads.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn note_head(&mut self, side: Side, tx: usize) {
+        if let Some(h) = self.heads.as_mut() {
+            h.push((side, tx));
         }
     }
 
@@ -737,7 +759,9 @@ impl HttpDecoder {
                 request_ts: ts,
                 ..HttpTransaction::default()
             });
-            Some(self.transactions.len() - 1)
+            let i = self.transactions.len() - 1;
+            self.note_head(Side::Client, i);
+            Some(i)
         } else {
             self.stats.dropped_transactions += 1;
             None
@@ -821,6 +845,11 @@ impl HttpDecoder {
                     t.body_bytes = Some(0);
                 }
             }
+        }
+        if let Some(i) = tx_index
+            && !interim
+        {
+            self.note_head(Side::Server, i);
         }
         if interim {
             return;
