@@ -12,11 +12,11 @@ use crate::app::tls::{AlertInfo, CertificateInfo, ClientHello, ServerHello, TlsI
 pub use crate::flow::sides::{IcmpInfo, ResetInfo, SideStats};
 use crate::time::{Duration, Timestamp};
 use crate::types::{Side, Transport};
-use serde::Serialize;
 use std::net::SocketAddr;
 
 /// A frame that shows something, cited by findings (`packet` is Wireshark's frame number).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Evidence {
     pub packet: u64,
     pub ts: Timestamp,
@@ -24,8 +24,9 @@ pub struct Evidence {
 }
 
 /// One event from the engine.
-#[derive(Clone, Debug, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(tag = "type", rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum Event {
     /// A TCP connection or UDP flow ended (closed, timed out, evicted, or the input ended).
@@ -75,7 +76,8 @@ impl Event {
 }
 
 /// Something seen on one connection while it was open, and the packet that made it known.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ConnEvent<T> {
     /// The connection's id (its `Connection` record, emitted later, has the same).
     pub conn_id: u64,
@@ -95,7 +97,8 @@ pub struct ConnEvent<T> {
 }
 
 /// A Certificate message: the chain as sent, and for the server's chain its validation.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Certificates {
     /// Leaf first, in the order sent (at most `limits.tls.max_certificates`).
     pub certificates: Vec<CertificateInfo>,
@@ -209,8 +212,9 @@ impl std::fmt::Debug for EventMask {
 }
 
 /// Why a connection record was emitted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum EndReason {
     /// Both sides closed (FIN/RST) and the linger time passed.
     Closed,
@@ -223,13 +227,14 @@ pub enum EndReason {
 }
 
 /// One TCP connection or UDP flow: the contract's `connection` record.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Connection {
     pub id: u64,
     pub transport: Transport,
     pub client: SocketAddr,
     pub server: SocketAddr,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub server_name: Option<String>,
     /// Zeek's conn_state (S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH).
     pub state: &'static str,
@@ -244,28 +249,29 @@ pub struct Connection {
     pub client_stats: SideStats,
     pub server_stats: SideStats,
     /// SYN to SYN-ACK, as seen at the capture point.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub handshake_rtt: Option<Duration>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub resets: Vec<ResetInfo>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub icmp: Vec<IcmpInfo>,
     /// The application protocol the content probe chose, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub app: Option<crate::types::Protocol>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub tls: Option<Box<TlsInfo>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub http: Vec<HttpTransaction>,
     /// Limits this connection ran into (e.g. "ooo_buffer_full", "memcap", "evicted"), so that a
     /// verdict from incomplete data can say so (Zeek's missed bytes idea).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub partial: Vec<&'static str>,
     /// Data whose retransmission carried different bytes than the first copy (first wins).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "is_zero"))]
     pub overlap_conflicts: u64,
 }
 
+#[cfg(feature = "serde")]
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -280,12 +286,13 @@ impl Connection {
 }
 
 /// A connection gone silent while open (see `Event::Stall`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Stall {
     pub conn_id: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub server_name: Option<String>,
     pub since: Timestamp,
     pub idle: Duration,

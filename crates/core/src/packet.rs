@@ -1,12 +1,12 @@
 //! What a packet source hands to the engine.
 
 use crate::time::Timestamp;
-use serde::Serialize;
 use std::fmt;
 
 /// A link-layer header type, as the pcap/pcapng file or libpcap names it (the LINKTYPE_*
 /// registry). An open newtype: unknown values are carried, counted and skipped, never fatal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LinkType(pub u32);
 
 impl LinkType {

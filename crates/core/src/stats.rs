@@ -1,11 +1,11 @@
 //! Counters: what was read, what could not be decoded, what a limit refused.
 
 use crate::app::http::HttpStats;
-use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Totals for one run. Every bound in `Limits` has a counter here.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Stats {
     /// Records the capture numbered, as Wireshark numbers frames: the packets plus pcapng
     /// blocks that take a frame number without carrying a packet (custom blocks). Equal to
@@ -45,12 +45,13 @@ pub struct Stats {
     /// `limits.http` refused, desyncs and resyncs, unmatched responses...).
     pub http: HttpStats,
     /// Kernel counters for a live capture, filled by the caller.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub kernel: Option<KernelStats>,
 }
 
 /// libpcap's `pcap_stats`: what the kernel saw and dropped.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct KernelStats {
     pub received: u64,
     pub dropped: u64,

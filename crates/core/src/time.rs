@@ -1,6 +1,7 @@
 //! The packet clock. modsniff-core never reads the wall clock: time is whatever the packets
 //! say, plus what a live caller passes to `Engine::advance`.
 
+#[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
 use std::fmt;
 
@@ -62,6 +63,7 @@ impl fmt::Display for Timestamp {
 
 /// Serialized as seconds since the epoch with microsecond precision (tshark's
 /// `frame.time_epoch`), so that JSON consumers need no custom parsing.
+#[cfg(feature = "serde")]
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64((self.0 / 1000) as f64 / 1e6)
@@ -95,6 +97,7 @@ impl Duration {
 }
 
 /// Serialized as seconds (float).
+#[cfg(feature = "serde")]
 impl Serialize for Duration {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64((self.0 / 1000) as f64 / 1e6)

@@ -2,12 +2,12 @@
 //! application protocol. They live below both the flow layer and the decoders, so that
 //! neither has to import the other.
 
-use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 
 /// Which end of a connection: the client opened it (sent the SYN, or the first datagram).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Side {
     Client,
     Server,
@@ -30,8 +30,9 @@ impl Side {
 }
 
 /// Transport protocol of a flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Transport {
     Tcp,
     Udp,
@@ -111,8 +112,9 @@ impl FlowKey {
 }
 
 /// The protocols the engine can hand a stream to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Protocol {
     Tls,
     Http,

@@ -3,17 +3,17 @@
 
 use crate::time::Timestamp;
 use crate::types::Side;
-use serde::Serialize;
 
 /// A TCP RST as seen in the capture, with what tells a forged one from a real one.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ResetInfo {
     pub packet: u64,
     pub ts: Timestamp,
     /// The side whose address the RST came from (a middlebox may forge either).
     pub from: Side,
     pub ttl: u8,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub ip_id: Option<u16>,
     pub seq: u32,
     pub ack: u32,
@@ -24,7 +24,8 @@ pub struct ResetInfo {
 }
 
 /// An ICMP error that quotes a packet of this flow.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct IcmpInfo {
     pub packet: u64,
     pub ts: Timestamp,
@@ -37,46 +38,47 @@ pub struct IcmpInfo {
 }
 
 /// Per-side counters and observations.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SideStats {
     pub packets: u64,
     /// TCP/UDP payload bytes on the wire (including bytes the capture cut or missed).
     pub bytes: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub ts_first: Option<Timestamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub ts_last: Option<Timestamp>,
     /// Lowest and highest TTL / hop limit of this side's packets (RSTs excluded: a forged RST
     /// is judged against the rest).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub ttl_min: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub ttl_max: Option<u8>,
     /// IPv4 ID of the last non-RST packet.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub ip_id_last: Option<u16>,
     /// Frames of the SYNs (client) or SYN-ACKs (server), the first few.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub syn_frames: Vec<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub first_data_frame: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub last_data_frame: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub last_data_ts: Option<Timestamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub fin_frame: Option<u64>,
     /// This side's last ACK did not cover all the data the other side sent: some of it never
     /// arrived (a path that drops big segments). Not part of the JSON contract.
-    #[serde(skip)]
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub peer_data_unacked: bool,
     /// Time of `fin_frame` (for evidence; not part of the JSON contract).
-    #[serde(skip)]
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub fin_ts: Option<Timestamp>,
     /// Frame and time of this side's last data sent while the peer was still open (no FIN or
     /// RST from it yet): what a server sends after the client gave up (a TLS close_notify, an
     /// HTTP/2 GOAWAY) is an answer to the close, not content. Not part of the JSON contract.
-    #[serde(skip)]
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub last_data_while_peer_open: Option<(u64, Timestamp)>,
     /// Wireshark's tcp.analysis.retransmission (fast and spurious included).
     pub retransmissions: u64,
@@ -90,6 +92,6 @@ pub struct SideStats {
     pub zero_windows: u64,
     /// Bytes never seen by the decoders (lost, snaplen-cut, or dropped by a memory limit).
     pub missed_bytes: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub window_scale: Option<u8>,
 }

@@ -4,8 +4,6 @@
 //! the consumer), so these limits bound the cost of reordering and loss, never the size of a
 //! stream. Every refusal is counted; refused bytes later surface as a `Chunk::Gap`.
 
-use serde::Serialize;
-
 /// Default for [`ReassemblyLimits::max_ooo_bytes_per_dir`]: 256 KiB, several round trips of
 /// reordering at ordinary window sizes. A hole wider than this is almost always capture loss.
 pub const DEFAULT_MAX_OOO_BYTES_PER_DIR: usize = 256 * 1024;
@@ -23,8 +21,9 @@ pub const DEFAULT_MEMCAP: usize = 24 * 1024 * 1024;
 
 /// What a reassembler does when an out-of-order segment does not fit in its buffer (its own
 /// limits or the global [`MemBudget`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum OverflowPolicy {
     /// Move on: declare the first hole lost (a `Gap` from the delivered point up to the first
     /// buffered segment, or up to the new segment when that comes first), deliver whatever is
@@ -41,7 +40,8 @@ pub enum OverflowPolicy {
 }
 
 /// Per-direction bounds, shared by all reassemblers of an engine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ReassemblyLimits {
     /// Out-of-order payload bytes one direction may hold.
     pub max_ooo_bytes_per_dir: usize,
@@ -72,7 +72,8 @@ impl Default for ReassemblyLimits {
 /// [`Reassembler::finish`](super::Reassembler::finish) or
 /// [`Reassembler::discard`](super::Reassembler::discard) leaks its share, so the engine must
 /// call one of them on every stream it forgets.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MemBudget {
     cap: usize,
     used: usize,

@@ -10,6 +10,7 @@
 //! name in `dns-badlabel.pcap`). Here each part is read independently and a bad part only
 //! ends the reading of what follows it.
 
+#[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
 use std::fmt;
 use std::net::Ipv6Addr;
@@ -89,6 +90,7 @@ impl fmt::Display for DnsType {
 }
 
 /// Known types as their mnemonic (`"AAAA"`), unknown ones as a number.
+#[cfg(feature = "serde")]
 impl Serialize for DnsType {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.name() {
@@ -100,8 +102,9 @@ impl Serialize for DnsType {
 
 /// A response code: the 4-bit RCODE of the header (RFC 1035 4.1.1, RFC 6895), as tshark's
 /// `dns.flags.rcode` shows it. The EDNS extended bits are not folded in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
 pub struct DnsRcode(pub u8);
 
 impl DnsRcode {
@@ -138,10 +141,11 @@ impl DnsRcode {
 }
 
 /// One answer record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DnsAnswer {
     pub name: String,
-    #[serde(rename = "type")]
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub rtype: DnsType,
     pub ttl: u32,
     /// The record data in presentation form for A, AAAA, CNAME, NS, PTR, DNAME, MX
@@ -435,8 +439,11 @@ mod tests {
         assert_eq!(DnsType(65534).to_string(), "65534");
         assert_eq!(DnsType(65534).text(), "65534");
         assert_eq!(DnsType::AAAA.text(), DnsType::AAAA.to_string());
-        assert_eq!(serde_json::to_string(&DnsType(65534)).unwrap(), "65534");
-        assert_eq!(serde_json::to_string(&DnsType::AAAA).unwrap(), "\"AAAA\"");
+        #[cfg(feature = "serde")]
+        {
+            assert_eq!(serde_json::to_string(&DnsType(65534)).unwrap(), "65534");
+            assert_eq!(serde_json::to_string(&DnsType::AAAA).unwrap(), "\"AAAA\"");
+        }
         assert_eq!(DnsRcode(15).name(), "RCODE15");
     }
 }

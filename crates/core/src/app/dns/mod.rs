@@ -24,7 +24,6 @@ pub use tcp::{DEFAULT_MAX_QUEUED_MESSAGES, DnsTcpDecoder, DnsTcpStats};
 use crate::time::{Duration, Timestamp};
 use crate::types::Transport;
 use rustc_hash::FxHashMap;
-use serde::Serialize;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -41,7 +40,8 @@ pub struct DnsMeta {
 }
 
 /// A query and its response (the contract's `dns` record).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DnsRecord {
     pub id: u16,
     pub client: SocketAddr,
@@ -54,10 +54,10 @@ pub struct DnsRecord {
     /// The response code's mnemonic: `"NOERROR"`, `"SERVFAIL"`, `"NXDOMAIN"`, `"REFUSED"`...
     /// (`RCODE<n>` when unassigned); `None` when unanswered. In JSON this is `rcode_name`:
     /// the JSON `rcode` is the number, see [`DnsRecord::rcode_code`] and the module doc.
-    #[serde(rename = "rcode_name")]
+    #[cfg_attr(feature = "serde", serde(rename = "rcode_name"))]
     pub rcode: Option<String>,
     /// The header RCODE as a number, serialized as `rcode` (what tshark's reference holds).
-    #[serde(rename = "rcode")]
+    #[cfg_attr(feature = "serde", serde(rename = "rcode"))]
     pub rcode_code: Option<DnsRcode>,
     pub answers: Vec<DnsAnswer>,
     pub transport: Transport,
@@ -72,7 +72,7 @@ pub struct DnsRecord {
     pub retransmissions: u32,
     pub conn_id: u64,
     /// The response had the TC bit (the client should retry over TCP).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "std::ops::Not::not"))]
     pub truncated: bool,
 }
 
@@ -104,7 +104,8 @@ pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_OPEN_QUERIES: usize = 10_000;
 
 /// Anomalies and counts of one tracker.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DnsStats {
     pub queries: u64,
     pub responses: u64,

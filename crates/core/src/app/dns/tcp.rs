@@ -21,7 +21,8 @@ struct SideState {
 }
 
 /// Anomalies of one DNS-over-TCP connection.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DnsTcpStats {
     /// Messages dropped because `DEFAULT_MAX_QUEUED_MESSAGES` were waiting.
     pub dropped_messages: u64,

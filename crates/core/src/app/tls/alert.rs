@@ -1,10 +1,10 @@
 //! Alerts: plaintext ones with level and description, encrypted ones by size and place.
 
 use crate::types::Side;
-use serde::Serialize;
 
 /// One alert record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AlertInfo {
     /// Who sent it ("client" / "server").
     pub side: Side,

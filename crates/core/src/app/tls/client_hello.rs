@@ -8,7 +8,6 @@ use super::fingerprint::{ClientFingerprints, FingerprintCache, HelloShape};
 use super::record::{
     CipherSuite, ExtensionType, GroupInfo, NamedGroup, SignatureScheme, TlsVersion,
 };
-use serde::Serialize;
 use tls_parser::TlsExtension;
 
 /// One extension: its type and raw contents.
@@ -93,7 +92,8 @@ fn content_wanted(t: ExtensionType) -> bool {
 }
 
 /// Everything we keep from a ClientHello. Code points serialize as hex strings ("0x0303").
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ClientHello {
     /// Server name (SNI host_name), `null` when absent.
     pub sni: Option<String>,

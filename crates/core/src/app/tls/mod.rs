@@ -41,7 +41,6 @@ use certificate::TrustStore;
 use deframer::{HandshakeReassembler, PieceCtx, Span};
 use fingerprint::FingerprintCache;
 use record::{RECORD_HEADER_LEN, RecordHeader, handshake_type};
-use serde::Serialize;
 use std::sync::{Arc, OnceLock};
 
 /// Settings for TLS decoding: extra trust anchors for chain validation.
@@ -110,7 +109,8 @@ impl Default for TlsLimits {
 }
 
 /// Anomalies seen, by kind (counted, never errors).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TlsAnomalies {
     pub bad_record_headers: u64,
     pub gaps: u64,
@@ -131,7 +131,8 @@ pub struct TlsAnomalies {
 }
 
 /// A record, as far as its header tells.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RecordNote {
     pub frame: u64,
     /// Timestamp of the chunk that carried its header.
@@ -144,7 +145,8 @@ pub struct RecordNote {
 }
 
 /// A handshake message, as far as its header tells.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct HandshakeNote {
     pub msg_type: u8,
     pub length: usize,
@@ -152,7 +154,8 @@ pub struct HandshakeNote {
 }
 
 /// What one side sent at the record layer.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SideSummary {
     pub records: u64,
     pub change_cipher_spec: bool,
@@ -177,7 +180,8 @@ pub struct SideSummary {
 }
 
 /// The start of a side that did not speak TLS.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct NotTls {
     pub frame: u64,
     /// Its first bytes (up to [`NOT_TLS_PREFIX`]), non-printable ones as '.'.
@@ -188,7 +192,8 @@ pub struct NotTls {
 pub const NOT_TLS_PREFIX: usize = 64;
 
 /// Everything learned about one connection's TLS.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TlsInfo {
     pub client_hello: Option<ClientHello>,
     /// The second ClientHello, sent after a HelloRetryRequest.
@@ -206,7 +211,7 @@ pub struct TlsInfo {
     pub validation: Option<Validation>,
     /// The chain is valid only through the user's extra roots (`--ca-file` / SSL_CERT_FILE),
     /// not through a public root.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "std::ops::Not::not"))]
     pub valid_only_via_ca_file: bool,
     pub alerts: Vec<AlertInfo>,
     pub client: SideSummary,
@@ -553,11 +558,16 @@ impl Core {
             Side::Server => {
                 self.server_certificate_done = true;
                 self.info.certificate_frame = Some(span.last_frame);
-                let (validation, via_user) =
-                    self.trust
-                        .validate_described(&ders, &certs, self.info.sni(), ts_secs);
-                self.info.validation = Some(validation);
-                self.info.valid_only_via_ca_file = via_user;
+                #[cfg(feature = "x509")]
+                {
+                    let (validation, via_user) =
+                        self.trust
+                            .validate_described(&ders, &certs, self.info.sni(), ts_secs);
+                    self.info.validation = Some(validation);
+                    self.info.valid_only_via_ca_file = via_user;
+                }
+                #[cfg(not(feature = "x509"))]
+                let _ = ts_secs;
                 self.info.certificates = certs;
             }
         }

@@ -3,6 +3,7 @@
 //! string (`"0x0303"`, `"0x11ec"`), which is lossless and keeps GREASE values visible; the
 //! human names are separate `*_name` fields where the contract wants them.
 
+#[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
 use std::fmt;
 
@@ -13,6 +14,7 @@ pub fn is_grease(v: u16) -> bool {
 
 /// `0x%04x` into a stack buffer: `format_args!` through `collect_str` cost ~5 % of a full
 /// analysis (every cipher suite, extension and group of every ClientHello goes through here).
+#[cfg(feature = "serde")]
 fn ser_hex16<S: Serializer>(v: u16, s: S) -> Result<S::Ok, S::Error> {
     let mut buf = [b'0', b'x', 0, 0, 0, 0];
     for (i, slot) in buf.iter_mut().skip(2).enumerate() {
@@ -23,6 +25,7 @@ fn ser_hex16<S: Serializer>(v: u16, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(std::str::from_utf8(&buf).unwrap_or("0x????"))
 }
 
+#[cfg(feature = "serde")]
 const HEX_DIGITS: [u8; 16] = *b"0123456789abcdef";
 
 macro_rules! code_point_u16 {
@@ -40,6 +43,7 @@ macro_rules! code_point_u16 {
                 write!(f, "{}(0x{:04x})", stringify!($name), self.0)
             }
         }
+        #[cfg(feature = "serde")]
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 ser_hex16(self.0, s)
@@ -198,7 +202,8 @@ impl NamedGroup {
 }
 
 /// A group with its name, for the JSON output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct GroupInfo {
     pub id: NamedGroup,
     pub name: Option<&'static str>,
@@ -243,6 +248,7 @@ impl fmt::Debug for ContentType {
 }
 
 /// Serialized by name where known ("application_data"), else the number.
+#[cfg(feature = "serde")]
 impl Serialize for ContentType {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.name() {

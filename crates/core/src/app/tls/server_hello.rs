@@ -3,7 +3,6 @@
 use super::client_hello::Extensions;
 use super::fingerprint::{FingerprintCache, ServerFingerprints};
 use super::record::{CipherSuite, ExtensionType, GroupInfo, NamedGroup, TlsVersion};
-use serde::Serialize;
 use tls_parser::TlsExtension;
 
 /// RFC 8446 §4.1.3: SHA-256("HelloRetryRequest").
@@ -14,7 +13,8 @@ pub const HRR_RANDOM: [u8; 32] = [
 
 /// What we keep from a ServerHello. `version` is the negotiated version (supported_versions
 /// if present, else legacy_version), hex ("0x0304") with `version_name` ("TLS 1.3").
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ServerHello {
     pub version: TlsVersion,
     pub version_name: Option<String>,
