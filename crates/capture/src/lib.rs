@@ -10,7 +10,8 @@
 //! Packets are lent out ([`modsniff_core::Packet`] borrows the source's buffer): no copy and
 //! no allocation per packet. This crate never prints and never exits.
 #![forbid(unsafe_code)]
-// Input is hostile (issue 8): no panicking shortcuts outside tests. An index that cannot be
+#![deny(missing_docs)]
+// Input is hostile: no panicking shortcuts outside tests. An index that cannot be
 // out of bounds by construction (a `Side` into a two-element array) says so in an `allow`.
 #![cfg_attr(
     not(test),

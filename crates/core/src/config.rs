@@ -133,7 +133,7 @@ impl Default for Limits {
 
 impl Limits {
     /// The bounds each reassembler works under.
-    pub fn reassembly(&self) -> ReassemblyLimits {
+    pub(crate) fn reassembly(&self) -> ReassemblyLimits {
         ReassemblyLimits {
             max_ooo_bytes_per_dir: self.max_ooo_bytes_per_dir,
             max_ooo_segments_per_dir: self.max_ooo_segments_per_dir,
@@ -146,10 +146,25 @@ impl Limits {
 /// Everything the engine is configured with.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
+    /// Every bound of the engine and its decoders.
     pub limits: Limits,
+    /// Trust anchors for certificate validation.
     pub tls: TlsConfig,
     /// Decode application protocols (TLS, HTTP, DNS). Off: flows and reassembly only.
     pub no_app_decoders: bool,
     /// Which kinds of event to produce (default: connections, DNS, stalls).
     pub events: EventMask,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reassembly::MemBudget;
+
+    #[test]
+    fn one_default_per_bound() {
+        let l = Limits::default();
+        assert_eq!(l.reassembly(), ReassemblyLimits::default());
+        assert_eq!(MemBudget::default().cap(), l.memcap);
+    }
 }

@@ -14,12 +14,15 @@ use crate::time::{Duration, Timestamp};
 use crate::types::{Side, Transport};
 use std::net::SocketAddr;
 
-/// A frame that shows something, cited by findings (`packet` is Wireshark's frame number).
+/// A frame that shows something, for callers that cite packets (a diagnosis's evidence).
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Evidence {
+    /// The frame number (1-based, as Wireshark counts).
     pub packet: u64,
+    /// Its timestamp.
     pub ts: Timestamp,
+    /// What it shows.
     pub note: String,
 }
 
@@ -81,7 +84,9 @@ impl Event {
 pub struct ConnEvent<T> {
     /// The connection's id (its `Connection` record, emitted later, has the same).
     pub conn_id: u64,
+    /// The connection's client end.
     pub client: SocketAddr,
+    /// The connection's server end.
     pub server: SocketAddr,
     /// Who sent it.
     pub side: Side,
@@ -226,44 +231,60 @@ pub enum EndReason {
     EndOfInput,
 }
 
-/// One TCP connection or UDP flow: the contract's `connection` record.
+/// One TCP connection or UDP flow, summed up when it ended.
 #[derive(Clone, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Connection {
+    /// An id unique within the run, in the order connections started.
     pub id: u64,
+    /// TCP or UDP.
     pub transport: Transport,
+    /// The end that opened it (see `client_by`).
     pub client: SocketAddr,
+    /// The other end.
     pub server: SocketAddr,
+    /// The name the client asked for: SNI, else the CONNECT target or Host header, else the
+    /// name a DNS answer gave the server's address.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub server_name: Option<String>,
     /// Zeek's conn_state (S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH).
     pub state: &'static str,
     /// Zeek's history letters, upper case for the client.
     pub history: String,
+    /// Time of its first packet.
     pub ts_first: Timestamp,
+    /// Time of its last packet.
     pub ts_last: Timestamp,
+    /// `ts_last - ts_first`.
     pub duration: Duration,
+    /// Why the record was emitted.
     pub end_reason: EndReason,
     /// How the client was chosen: "syn", "syn-ack", "port" or "first-packet".
     pub client_by: &'static str,
+    /// What the client sent.
     pub client_stats: SideStats,
+    /// What the server sent.
     pub server_stats: SideStats,
     /// SYN to SYN-ACK, as seen at the capture point.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub handshake_rtt: Option<Duration>,
+    /// RSTs, in order (at most `limits.max_resets_per_conn`).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub resets: Vec<ResetInfo>,
+    /// ICMP errors quoting this connection (same bound).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub icmp: Vec<IcmpInfo>,
     /// The application protocol the content probe chose, if any.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub app: Option<crate::types::Protocol>,
+    /// What the TLS decoder learned (also for a CONNECT tunnel's TLS).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub tls: Option<Box<TlsInfo>>,
+    /// HTTP transactions, in order (a CONNECT tunnel's exchange included).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub http: Vec<HttpTransaction>,
-    /// Limits this connection ran into (e.g. "ooo_buffer_full", "memcap", "evicted"), so that a
-    /// verdict from incomplete data can say so (Zeek's missed bytes idea).
+    /// Limits this connection ran into (`"reassembly_limit"`, `"evicted"`), so that a verdict
+    /// from incomplete data can say so (Zeek's missed bytes idea).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub partial: Vec<&'static str>,
     /// Data whose retransmission carried different bytes than the first copy (first wins).
@@ -277,6 +298,7 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl Connection {
+    /// What `side` sent.
     pub fn side(&self, side: Side) -> &SideStats {
         match side {
             Side::Client => &self.client_stats,
@@ -289,18 +311,26 @@ impl Connection {
 #[derive(Clone, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Stall {
+    /// The connection's id.
     pub conn_id: u64,
+    /// Its client end.
     pub client: SocketAddr,
+    /// Its server end.
     pub server: SocketAddr,
+    /// The name the client asked for, when known yet.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub server_name: Option<String>,
+    /// Time of its last packet.
     pub since: Timestamp,
+    /// How long it has been silent.
     pub idle: Duration,
+    /// Frame of its last packet.
     pub last_frame: u64,
 }
 
 /// Where events go (ripgrep's Sink). Implemented for `Vec<Event>` and for closures.
 pub trait Sink {
+    /// Takes one event.
     fn event(&mut self, ev: Event);
 }
 

@@ -9,11 +9,14 @@ use std::net::{IpAddr, SocketAddr};
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Side {
+    /// The end that opened the connection.
     Client,
+    /// The other end.
     Server,
 }
 
 impl Side {
+    /// The other end.
     pub fn other(self) -> Side {
         match self {
             Side::Client => Side::Server,
@@ -21,6 +24,7 @@ impl Side {
         }
     }
 
+    /// 0 for the client, 1 for the server (for arrays of two).
     pub fn index(self) -> usize {
         match self {
             Side::Client => 0,
@@ -34,7 +38,9 @@ impl Side {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Transport {
+    /// TCP.
     Tcp,
+    /// UDP.
     Udp,
 }
 
@@ -116,8 +122,11 @@ impl FlowKey {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Protocol {
+    /// TLS (and SSL 3.0).
     Tls,
+    /// HTTP/1.x.
     Http,
+    /// DNS over TCP (DNS over UDP is recognised by port).
     Dns,
 }
 

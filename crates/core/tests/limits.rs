@@ -2,8 +2,7 @@
 //! counted where the limits table says.
 mod common;
 
-use modsniff_core::reassembly::{MemBudget, ReassemblyLimits};
-use modsniff_core::{Config, Limits};
+use modsniff_core::Config;
 use std::path::Path;
 
 fn fixture(name: &str) -> std::path::PathBuf {
@@ -11,13 +10,6 @@ fn fixture(name: &str) -> std::path::PathBuf {
         .join("../../fixtures")
         .join(name)
         .join("capture.pcap")
-}
-
-#[test]
-fn one_default_per_bound() {
-    let l = Limits::default();
-    assert_eq!(l.reassembly(), ReassemblyLimits::default());
-    assert_eq!(MemBudget::default().cap(), l.memcap);
 }
 
 /// goproxy-http-clean: the go command fetching modules over plain HTTP, several requests on

@@ -64,6 +64,7 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine with no flow yet.
     pub fn new(config: Config) -> Self {
         let reasm_limits = config.limits.reassembly();
         let budget = MemBudget::new(config.limits.memcap);
@@ -88,6 +89,7 @@ impl Engine {
         }
     }
 
+    /// The counters so far (`finish` returns the final ones).
     pub fn stats(&self) -> &Stats {
         &self.stats
     }

@@ -181,7 +181,7 @@ impl Reassembler {
     /// captured payload bytes and `wire_len` the payload length its headers announce: when
     /// the snaplen cut the packet, the missing tail becomes a `Gap`. A `payload` longer than
     /// `wire_len` carries link-layer padding, which is ignored.
-    #[allow(clippy::too_many_arguments)] // the brief's flat signature, one value per fact
+    #[allow(clippy::too_many_arguments)] // a flat signature: one value per fact of the segment
     pub fn segment(
         &mut self,
         seq: SeqNumber,

@@ -41,10 +41,12 @@ pub struct DnsTcpDecoder {
 }
 
 impl DnsTcpDecoder {
+    /// A decoder for one TCP connection (both sides).
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// What it counted so far.
     pub fn stats(&self) -> &DnsTcpStats {
         &self.stats
     }

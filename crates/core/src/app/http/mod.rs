@@ -64,21 +64,26 @@ pub struct HttpTransaction {
     /// Request version (`HTTP/1.1`).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub version: Option<&'static str>,
+    /// The User-Agent header.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub user_agent: Option<String>,
     /// The request carried a Proxy-Authorization header (its value is never kept).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "std::ops::Not::not"))]
     pub proxy_authorization: bool,
+    /// The Range header.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub range: Option<String>,
     /// Frame and time of the packet that carried the first byte of the request head.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub request_frame: Option<u64>,
+    /// See `request_frame`.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub request_ts: Option<Timestamp>,
 
+    /// The final response's reason phrase (`Not Found`).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub reason: Option<String>,
+    /// Response version (`HTTP/1.1`).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub response_version: Option<&'static str>,
     /// 1xx responses that came before the final one (100 Continue, 103 Early Hints).
@@ -87,6 +92,7 @@ pub struct HttpTransaction {
     /// Declared Content-Length of the response.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub content_length: Option<u64>,
+    /// The response's Content-Type header.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub content_type: Option<String>,
     /// The response body used chunked transfer coding.
@@ -95,17 +101,22 @@ pub struct HttpTransaction {
     /// Scheme (first word) of the first Proxy-Authenticate challenge, e.g. `Basic`.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub proxy_authenticate: Option<String>,
+    /// The response's Via header (a proxy on the way).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub via: Option<String>,
+    /// The response's Server header.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub server: Option<String>,
+    /// The response's Location header (redirects).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub location: Option<String>,
+    /// The response's Content-Range header.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub content_range: Option<String>,
     /// Frame and time of the packet that carried the first byte of the response head.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub response_frame: Option<u64>,
+    /// See `response_frame`.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub response_ts: Option<Timestamp>,
     /// Response body bytes that were seen (for chunked bodies: chunk data, without the
@@ -123,18 +134,22 @@ pub struct HttpTransaction {
 }
 
 impl HttpTransaction {
+    /// Frame of the packet that carried the first byte of the request head.
     pub fn request_frame(&self) -> Option<u64> {
         self.request_frame
     }
 
+    /// Time of that packet.
     pub fn request_ts(&self) -> Option<Timestamp> {
         self.request_ts
     }
 
+    /// Frame of the packet that carried the first byte of the final response head.
     pub fn response_frame(&self) -> Option<u64> {
         self.response_frame
     }
 
+    /// Time of that packet.
     pub fn response_ts(&self) -> Option<Timestamp> {
         self.response_ts
     }
@@ -144,10 +159,12 @@ impl HttpTransaction {
         self.proxy_authenticate.as_deref()
     }
 
+    /// The request carried a Proxy-Authorization header.
     pub fn has_proxy_authorization(&self) -> bool {
         self.proxy_authorization
     }
 
+    /// The final response's reason phrase.
     pub fn reason(&self) -> Option<&str> {
         self.reason.as_deref()
     }
@@ -359,10 +376,12 @@ impl Default for HttpDecoder {
 }
 
 impl HttpDecoder {
+    /// A decoder for one connection with the default [`HttpLimits`].
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A decoder for one connection within `limits`.
     pub fn with_limits(limits: HttpLimits) -> Self {
         HttpDecoder {
             transactions: Vec::new(),
@@ -393,14 +412,17 @@ impl HttpDecoder {
         }
     }
 
+    /// The transactions so far, in the order their first head was read.
     pub fn transactions(&self) -> &[HttpTransaction] {
         &self.transactions
     }
 
+    /// The transactions, taking them out.
     pub fn into_transactions(self) -> Vec<HttpTransaction> {
         self.transactions
     }
 
+    /// What this decoder counted so far.
     pub fn stats(&self) -> &HttpStats {
         &self.stats
     }

@@ -25,26 +25,31 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate, X509Name};
 pub struct CertificateInfo {
     /// Position in the message, 0 = leaf.
     pub index: usize,
+    /// Subject distinguished name (`C=US,O=Example Corp,CN=foo`).
     pub subject: String,
+    /// Issuer distinguished name, same form.
     pub issuer: String,
     /// Last CN of the subject (as `CN=([^,/]+)` taking the last match would find it).
     pub subject_cn: Option<String>,
+    /// Last CN of the issuer.
     pub issuer_cn: Option<String>,
     /// DNS names of the subjectAltName extension.
     pub san: Vec<String>,
     /// IP addresses of the subjectAltName extension, as text: what a client that dialled an
-    /// IP address checks (Go: "doesn't contain any IP SANs"). Not part of the JSON contract.
+    /// IP address checks (Go: "doesn't contain any IP SANs"). Not serialized.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub san_ip: Vec<String>,
     /// The certificate has a subjectAltName extension at all (without one, Go refuses to
-    /// fall back to the subject CN). Not part of the JSON contract.
+    /// fall back to the subject CN). Not serialized.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub has_san: bool,
     /// RFC 3339, UTC.
     pub not_before: Option<String>,
+    /// RFC 3339, UTC.
     pub not_after: Option<String>,
     /// Unix seconds of the same, for arithmetic.
     pub not_before_unix: Option<i64>,
+    /// Unix seconds of `not_after`.
     pub not_after_unix: Option<i64>,
     /// Serial number, hex bytes separated by ':' (tshark's form, e.g. "00:f2:8e").
     pub serial: String,
@@ -52,9 +57,11 @@ pub struct CertificateInfo {
     pub sha256: String,
     /// SHA-256 of the DER SubjectPublicKeyInfo, hex (the pin form).
     pub spki_sha256: Option<String>,
+    /// basicConstraints says CA.
     pub is_ca: bool,
     /// Subject equals issuer (a self-signed leaf, or a root sent in the chain).
     pub self_issued: bool,
+    /// Length of the DER encoding.
     pub der_len: usize,
     /// x509-parser could not read it; the other fields are empty except sha256.
     pub parse_error: Option<String>,
@@ -186,9 +193,14 @@ pub fn describe(index: usize, der: &[u8]) -> CertificateInfo {
     serde(rename_all = "kebab-case", tag = "result", content = "error")
 )]
 pub enum Validation {
+    /// The chain leads to a trust anchor and is good for the SNI name.
     Valid,
+    /// No trust anchor vouches for the chain (a missing intermediate, a private CA, an
+    /// intercepting proxy's CA).
     UnknownIssuer,
+    /// A certificate of the chain had expired at the capture's time.
     Expired,
+    /// A certificate of the chain was not yet valid at the capture's time.
     NotYetValid,
     /// The chain is good but not for the SNI name.
     NameMismatch,
@@ -423,30 +435,19 @@ impl TrustStore {
     }
 
     /// What the validation cache did.
+    #[cfg(test)]
     pub fn validation_cache_stats(&self) -> CacheStats {
         self.validated.lock().map(|c| c.stats).unwrap_or_default()
     }
 
     /// Validation results held.
+    #[cfg(test)]
     pub fn validation_cache_len(&self) -> usize {
         self.validated
             .lock()
             .map(|c| c.results.len())
             .unwrap_or_default()
     }
-}
-
-/// [`TrustStore::validate`] with a store made for this one call.
-#[cfg(feature = "x509")]
-pub fn validate(
-    chain: &[&[u8]],
-    sni: Option<&str>,
-    unix_secs: u64,
-    public_extra: &[Vec<u8>],
-    user_extra: &[Vec<u8>],
-    leaf_self_issued: bool,
-) -> (Validation, bool) {
-    TrustStore::new(public_extra, user_extra).validate(chain, sni, unix_secs, leaf_self_issued)
 }
 
 #[cfg(feature = "x509")]
