@@ -444,6 +444,11 @@ impl Diagnoser {
         self.tcp_server_ips.contains(&ip)
     }
 
+    /// The latest packet time seen: the capture's end, once it is read.
+    pub fn capture_end(&self) -> Timestamp {
+        self.last_ts
+    }
+
     pub fn seen_after(&self, ts: Timestamp) -> f64 {
         self.last_ts.since(ts).as_secs_f64()
     }

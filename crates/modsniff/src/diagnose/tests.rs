@@ -545,3 +545,81 @@ fn relayed_answer_has_no_proxy_marks() {
     };
     assert_eq!(proxy::own_page_marks(&apache).len(), 1);
 }
+
+// ---- transfer: a path that went dark mid-download ----
+
+/// The router drops every packet of the server's once 64 KiB went through; go hangs until it
+/// is killed. Each variant shows it its own way: the client's h2 frames resent with a
+/// backing-off timer (go 1.19), its FIN resent unanswered once go was killed (h1), a TLS
+/// record left unfinished with everything acknowledged (all of them; alone in the capture
+/// cut 4 s in). Whichever shows, it is a stall whose cause is the path (or a vanished host),
+/// not the server's program.
+#[test]
+fn dark_path_is_a_stall_the_server_program_did_not_cause() {
+    for name in [
+        "dark-64k-go119",
+        "dark-64k-h1",
+        "dark-64k-sll2-d50",
+        "cut-dark-time",
+    ] {
+        let c = case(name);
+        assert!(c.failed());
+        let f = c.findings();
+        let s = only(&f, FindingKind::TransferStall);
+        assert_eq!(
+            (s.severity, s.actor),
+            (Severity::Error, Actor::Unknown),
+            "{name}"
+        );
+        assert!(s.summary.contains("went dark"), "{name}: {}", s.summary);
+        let last = c.truth["observed"]["last_server_data"]["frame"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            s.evidence.iter().any(|e| e.packet == last),
+            "{name}: the server's last data (frame {last}) is cited"
+        );
+        // Every resend cited is one tshark counts as a retransmission.
+        let resends = s
+            .evidence
+            .iter()
+            .filter(|e| e.note.contains("resend"))
+            .count() as u64;
+        let rtx = c.truth["observed"]["tcp_retransmissions"].as_u64().unwrap();
+        assert!(resends <= rtx, "{name}: {resends} resends, tshark {rtx}");
+        assert_eq!(errors(&f).len(), 1, "{name}: {:?}", kinds(&f));
+    }
+    // The go 1.19 client kept resending its WINDOW_UPDATEs: six, each unanswered.
+    let c = case("dark-64k-go119");
+    let f = c.findings();
+    let s = only(&f, FindingKind::TransferStall);
+    assert_eq!(
+        s.evidence
+            .iter()
+            .filter(|e| e.note.contains("resend"))
+            .count(),
+        6
+    );
+    // Cut 4 s in, 1.8 s into the silence: the stall stands, and says where the capture ends.
+    let c = case("cut-dark-time");
+    let f = c.findings();
+    let s = only(&f, FindingKind::TransferStall);
+    assert!(s.summary.contains("capture ends"), "{}", s.summary);
+}
+
+/// The server's program stops mid-body, its host stays up: when go gives up, the server's
+/// kernel answers the FIN at once. That stall is the server's.
+#[test]
+fn server_program_stall_is_the_server_s() {
+    let c = case("xfer-stall-64k");
+    assert!(c.failed());
+    let f = c.findings();
+    let s = only(&f, FindingKind::TransferStall);
+    assert_eq!((s.severity, s.actor), (Severity::Error, Actor::Server));
+    assert!(!s.summary.contains("went dark"), "{}", s.summary);
+    assert!(
+        s.summary.contains("answered the client's close"),
+        "{}",
+        s.summary
+    );
+}
