@@ -490,6 +490,15 @@ impl Diagnoser {
     /// Settles everything that needs the whole capture and returns the findings, ordered by
     /// cause: DNS first, then connect, proxy, TLS, HTTP, transfer; by first frame within.
     pub fn finish(&mut self) -> Vec<Finding> {
+        // Tampered answers first: a name whose answer pointed the client elsewhere (a
+        // sinkhole on the loopback) was dialled where an interface capture cannot see it.
+        let answers = std::mem::take(&mut self.answers);
+        let tampered = dns::suspicious(&answers, self);
+        let misled: HashSet<String> = tampered
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .filter_map(|f| f.server_name.as_ref().map(|n| n.to_ascii_lowercase()))
+            .collect();
         let dns_aggs = std::mem::take(&mut self.dns);
         let resolved: Vec<String> = dns_aggs
             .iter()
@@ -508,6 +517,7 @@ impl Diagnoser {
             // stopped.
             if let Some((frame, resolver, at)) = agg.last_ok
                 && !connected
+                && !misled.contains(&name)
                 && frame > 0
                 && self.latest_tcp_start.is_none_or(|t| t < at)
                 && self.role_of(&name, 443).is_some()
@@ -543,8 +553,7 @@ impl Diagnoser {
                 });
             }
         }
-        let answers = std::mem::take(&mut self.answers);
-        for f in dns::suspicious(&answers, self) {
+        for f in tampered {
             let name = f.server_name.clone();
             self.push(None, name, f, false);
         }

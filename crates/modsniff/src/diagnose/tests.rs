@@ -623,3 +623,54 @@ fn server_program_stall_is_the_server_s() {
         s.summary
     );
 }
+
+// ---- dns: a query retried and never answered ----
+
+/// The resolver takes every query and never answers (resolv.conf timeout:1 attempts:2). The
+/// client asked again a second later under new IDs: that retry proves the first attempt timed
+/// out, even though the capture ends right after it.
+#[test]
+fn unanswered_query_asked_again_is_a_dns_timeout() {
+    let c = case("dns-timeout");
+    assert!(c.failed());
+    let f = c.findings();
+    let t = only(&f, FindingKind::DnsTimeout);
+    assert_eq!(
+        (t.severity, t.actor, t.stage),
+        (Severity::Error, Actor::Resolver, Stage::Dns)
+    );
+    assert!(t.summary.contains("asked again"), "{}", t.summary);
+    assert!(t.summary.contains("capture ends"), "{}", t.summary);
+    let queries: Vec<u64> = c.truth["observed"]["dns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["response"] == false)
+        .map(|q| q["frame"].as_u64().unwrap())
+        .collect();
+    let cited: Vec<u64> = t.evidence.iter().map(|e| e.packet).collect();
+    assert_eq!(cited, queries);
+    // go names the source port of one of the last two queries (a race); the rest is ours.
+    let go = t.likely_go_error.as_deref().unwrap();
+    let printed = c.go_error();
+    let (head, _) = go.split_once("read udp").unwrap();
+    assert!(printed.contains(head), "{go:?} vs {printed:?}");
+    assert!(printed.ends_with("->10.77.2.53:53: i/o timeout"), "{printed}");
+    assert!(f.iter().all(|x| x.kind != FindingKind::CaptureIncomplete));
+}
+
+/// `tcpdump -c 8` stopped after the A answer, before go's first SYN: the capture holds no
+/// sign of the blackhole, so it says it is incomplete, and no more.
+#[test]
+fn capture_cut_before_the_first_syn_claims_no_connect_fault() {
+    let c = case("cut-synblackhole-early");
+    assert!(c.failed());
+    let f = c.findings();
+    assert!(errors(&f).is_empty(), "{:?}", kinds(&f));
+    let i = only(&f, FindingKind::CaptureIncomplete);
+    assert!(
+        i.summary.contains("resolved, the connection that follows is not in the capture"),
+        "{}",
+        i.summary
+    );
+}
