@@ -119,6 +119,28 @@ pub enum Protocol {
     Dns,
 }
 
+/// A decoder's answer to each piece of a stream, and what the reassembler does with it: the
+/// one verdict between the byte streams and whatever consumes them.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Keep delivering.
+    Continue,
+    /// The next `n` bytes after this chunk are of no interest (a body, an encrypted record):
+    /// the reassembler counts them off without delivering or buffering them. Gaps inside the
+    /// skipped range are counted as missed but not delivered.
+    Skip(u64),
+    /// Nothing more is wanted from this side: stop delivering (not even the end) and
+    /// buffering. Sequence numbers are still tracked so that the counters stay right.
+    Done,
+    /// The rest of both directions is another protocol (after CONNECT 2xx: TLS). The decoder
+    /// session swaps decoders; to a reassembler this means `Continue`.
+    Upgrade(Protocol),
+    /// The bytes are not this protocol after all: stop, keep what was decoded so far. To a
+    /// reassembler this means `Done`.
+    Violation(&'static str),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,12 +3,13 @@
 //! three layers together; it also builds the connection record when the connection ends.
 
 use crate::app::StreamCtx;
-use crate::app::session::{StreamDispatch, StreamEnv};
+use crate::app::session::{Session, SessionEnv};
 use crate::config::Limits;
 use crate::event::{Connection, EndReason};
 use crate::flow::{SegmentVerdict, TcpConn, UdpFlow};
-use crate::reassembly::{Chunk, MemBudget, Reassembler, ReassemblyLimits, Want};
+use crate::reassembly::{Chunk, MemBudget, Reassembler, ReassemblyLimits, SeqNumber};
 use crate::time::Timestamp;
+use crate::types::Progress;
 use crate::types::{Protocol, Side, Transport};
 use crate::wire::{IpInfo, TcpSegment};
 use std::net::SocketAddr;
@@ -18,7 +19,7 @@ pub(crate) struct ConnEnv<'e> {
     pub limits: &'e Limits,
     pub reasm_limits: &'e ReassemblyLimits,
     pub budget: &'e mut MemBudget,
-    pub stream: StreamEnv<'e>,
+    pub stream: SessionEnv<'e>,
     pub decode_apps: bool,
 }
 
@@ -35,7 +36,7 @@ struct Stream {
 pub(crate) struct Conn {
     pub tcp: TcpConn,
     streams: [Stream; 2],
-    app: StreamDispatch,
+    app: Session,
     /// Limits this connection ran into (see `Connection::partial`).
     partial: Vec<&'static str>,
     overlap_conflicts: u64,
@@ -56,7 +57,7 @@ impl Conn {
         Conn {
             tcp,
             streams: Default::default(),
-            app: StreamDispatch::default(),
+            app: Session::default(),
             partial: Vec::new(),
             overlap_conflicts: 0,
             stall_reported: false,
@@ -124,6 +125,7 @@ impl Conn {
                     self.partial.push("reassembly_limit");
                 }
             }
+            settle_owed(other, app, side.other(), env.budget);
         }
         // The peer acknowledging bytes of the other direction that we never saw.
         if seg.flags.ack()
@@ -131,12 +133,8 @@ impl Conn {
             && r.buffered_segments() > 0
         {
             let mut sink = |c: Chunk<'_>| deliver(app, &mut env.stream, side.other(), c);
-            r.ack_beyond_hole(
-                crate::reassembly::SeqNumber(seg.ack),
-                env.budget,
-                env.reasm_limits,
-                &mut sink,
-            );
+            r.ack_beyond_hole(SeqNumber(seg.ack), env.budget, env.reasm_limits, &mut sink);
+            settle_owed(me, app, side, env.budget);
         }
         if let Some(fin) = v.fin_seq {
             // End the stream now when everything before the FIN arrived; with a hole before it
@@ -150,6 +148,7 @@ impl Conn {
             };
             if complete {
                 end_stream(me, app, &mut env.stream, side, env.budget);
+                settle_owed(other, app, side.other(), env.budget);
             }
         }
     }
@@ -160,11 +159,12 @@ impl Conn {
         reason: EndReason,
         server_name_hint: Option<String>,
         budget: &mut MemBudget,
-        env: &mut StreamEnv<'_>,
+        env: &mut SessionEnv<'_>,
     ) -> Connection {
         for side in [Side::Client, Side::Server] {
-            let (st, _) = split_streams(&mut self.streams, side);
+            let (st, other) = split_streams(&mut self.streams, side);
             end_stream(st, &mut self.app, env, side, budget);
+            settle_owed(other, &mut self.app, side.other(), budget);
         }
         if reason == EndReason::Evicted {
             self.partial.push("evicted");
@@ -299,7 +299,7 @@ fn strip_port(hostport: &str) -> &str {
     }
 }
 
-fn deliver(app: &mut StreamDispatch, env: &mut StreamEnv<'_>, side: Side, c: Chunk<'_>) -> Want {
+fn deliver(app: &mut Session, env: &mut SessionEnv<'_>, side: Side, c: Chunk<'_>) -> Progress {
     match c {
         Chunk::Data {
             offset,
@@ -332,8 +332,18 @@ fn deliver(app: &mut StreamDispatch, env: &mut StreamEnv<'_>, side: Side, c: Chu
                 offset: 0,
             };
             app.on_end(env, &ctx);
-            Want::Done
+            Progress::Done
         }
+    }
+}
+
+/// Applies to `side`'s reassembler an answer the session gave to bytes of that side it did
+/// not get from it (an upgrade's leftovers: see `app::session`).
+fn settle_owed(st: &mut Stream, app: &mut Session, side: Side, budget: &mut MemBudget) {
+    if let Some(answer) = app.take_owed(side)
+        && let Some(r) = st.reasm.as_mut()
+    {
+        r.apply(answer, budget);
     }
 }
 
@@ -341,8 +351,8 @@ fn deliver(app: &mut StreamDispatch, env: &mut StreamEnv<'_>, side: Side, c: Chu
 /// delivered first.
 fn end_stream(
     st: &mut Stream,
-    app: &mut StreamDispatch,
-    env: &mut StreamEnv<'_>,
+    app: &mut Session,
+    env: &mut SessionEnv<'_>,
     side: Side,
     budget: &mut MemBudget,
 ) {

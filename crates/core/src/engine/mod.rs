@@ -14,7 +14,7 @@ mod conn;
 mod table;
 
 use crate::app::dns::{DnsMeta, DnsRecord, DnsTracker};
-use crate::app::session::StreamEnv;
+use crate::app::session::SessionEnv;
 use crate::config::Config;
 use crate::defrag::Defragmenter;
 use crate::event::{Connection, EndReason, Event, IcmpInfo, Sink};
@@ -249,7 +249,7 @@ impl Engine {
         let conn: Connection = match flow {
             Flow::Tcp(mut c) => {
                 let hint = self.names.get(&c.tcp.server.ip()).cloned();
-                let mut env = StreamEnv {
+                let mut env = SessionEnv {
                     tls: &self.config.tls,
                     dns: &mut self.dns,
                     dns_out: &mut self.dns_out,
@@ -299,7 +299,7 @@ impl Engine {
                         limits: &self.config.limits,
                         reasm_limits: &self.reasm_limits,
                         budget: &mut self.budget,
-                        stream: StreamEnv {
+                        stream: SessionEnv {
                             tls: &self.config.tls,
                             dns: &mut self.dns,
                             dns_out: &mut self.dns_out,
