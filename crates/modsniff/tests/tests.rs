@@ -9,6 +9,7 @@ mod fixtures;
 mod hostile;
 mod hostile_floods;
 mod live;
+mod matrix;
 mod oracle;
 mod run;
 mod run_stderr;
