@@ -201,7 +201,7 @@ pub fn hostname_error(leaf: &CertView<'_>, host: &Host) -> Option<Reason> {
             } else {
                 format!(
                     "x509: certificate is valid for {}, not {name}",
-                    some_names(&leaf.san)
+                    some_names(leaf.san)
                 )
             };
             Some(Reason::Hostname {

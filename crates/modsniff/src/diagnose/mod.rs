@@ -19,7 +19,7 @@ mod transfer;
 
 pub use finding::{Actor, Finding, FindingKind, Severity, Stage};
 
-use crate::go::settings::is_host_port;
+use crate::go::settings::{Fallback, is_host_port};
 use crate::go::{GoRole, GoSettings, classify_host};
 use actor::TtlRange;
 use modsniff_core::DnsRecord;
@@ -562,7 +562,22 @@ impl Diagnoser {
         }
         let mut out = Vec::new();
         for mut cand in std::mem::take(&mut self.candidates) {
-            if cand.soft && cand.finding.severity == Severity::Error {
+            if cand.finding.severity == Severity::Error
+                && !(cand.soft && self.later_success(&cand))
+                && let Some(next) = self.fell_through_after_error(&cand)
+            {
+                let host = cand.name.clone().unwrap_or_default();
+                cand.finding.severity = Severity::Warning;
+                cand.finding.summary.push_str(&next.why);
+                if let Some(r) = &mut cand.finding.remedy {
+                    // Another mirror is what the list already has.
+                    *r = r.replace(remedy::MIRROR, "").trim_end().to_string();
+                    r.push_str(&format!(
+                        " The go command got past it through the next GOPROXY entry ({}), but every fetch waits for this failure first: fix {host} or take it out of GOPROXY.",
+                        next.host
+                    ));
+                }
+            } else if cand.soft && cand.finding.severity == Severity::Error {
                 if self.later_success(&cand) {
                     cand.finding.severity = Severity::Warning;
                     cand.finding.summary.push_str(
@@ -609,6 +624,62 @@ impl Diagnoser {
         next.first().map(|n| (*n).clone())
     }
 
+    /// A GOPROXY entry's failure that the go command got past: another module source served
+    /// the client after it. `|` falls through to the next entry on any error, `,` only on
+    /// 404 or 410 (which is `later_module_source`'s case), so after a failure below HTTP
+    /// (refused, reset, stalled, a certificate refused) another module proxy answering means
+    /// the entry was followed by `|`. Where the user's GOPROXY is known, it decides; where it
+    /// is not, only another module proxy counts: a VCS host fetched directly may be serving
+    /// GOPRIVATE modules while the failed proxy's modules stayed failed.
+    fn fell_through_after_error(&self, cand: &Candidate) -> Option<FellThrough> {
+        if matches!(cand.finding.stage, Stage::Dns | Stage::Proxy)
+            || cand.finding.kind == FindingKind::HttpNotFound
+        {
+            return None;
+        }
+        let addr = cand.addr?;
+        let failed = cand.name.as_ref()?.to_ascii_lowercase();
+        if !matches!(
+            self.role_of(&failed, addr.port()),
+            None | Some(GoRole::ModuleProxy)
+        ) {
+            return None;
+        }
+        // The list as the user gave it; the built-in default is what modsniff assumes when
+        // told nothing, so it says nothing about how this run's list was separated.
+        let stated = (self.settings.goproxy != GoSettings::default().goproxy)
+            .then(|| {
+                self.settings
+                    .is_configured_proxy(&failed)
+                    .map(|i| self.settings.goproxy[i].fallback)
+            })
+            .flatten();
+        let sources: &[GoRole] = match stated {
+            Some(Fallback::OnAnyError) => &[GoRole::ModuleProxy, GoRole::Vcs],
+            Some(_) => return None,
+            None => &[GoRole::ModuleProxy],
+        };
+        let mut next: Vec<&String> = self
+            .ok_names
+            .iter()
+            .filter(|(n, span)| **n != failed && span.last_end >= cand.ts)
+            .filter(|(n, _)| self.role_of(n, 443).is_some_and(|r| sources.contains(&r)))
+            .map(|(n, _)| n)
+            .collect();
+        next.sort();
+        let host = (*next.first()?).clone();
+        let why = if stated.is_some() {
+            format!(
+                " GOPROXY follows {failed} with '|', which falls through on any error: the go command went on to {host}, which served it, so it recovered."
+            )
+        } else {
+            format!(
+                " After it the go command fetched from {host}, another module proxy, and that worked: a GOPROXY list falls through after such an error only where '|' follows the entry (',' falls through on 404 and 410 alone), so the go command recovered."
+            )
+        };
+        Some(FellThrough { host, why })
+    }
+
     fn later_success(&self, cand: &Candidate) -> bool {
         let after = |latest: &Timestamp| *latest >= cand.ts;
         cand.name
@@ -620,6 +691,12 @@ impl Diagnoser {
                 .and_then(|a| self.ok_addrs.get(&a))
                 .is_some_and(after)
     }
+}
+
+/// The next GOPROXY entry that served the client after a failure, and the sentence saying so.
+struct FellThrough {
+    host: String,
+    why: String,
 }
 
 /// A connection that did its job: data came back from the server and it wasn't cut off by the

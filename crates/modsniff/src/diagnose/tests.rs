@@ -29,10 +29,14 @@ struct Case {
     truth: serde_json::Value,
 }
 
+/// A case from testdata/, or else from the whole matrix (fixtures/matrix).
 fn case(name: &str) -> Case {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("src/diagnose/testdata")
-        .join(name);
+    let here = testdata(name);
+    let dir = if here.is_dir() {
+        here
+    } else {
+        repo().join("fixtures/matrix").join(name)
+    };
     let truth =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
     Case {
@@ -655,7 +659,10 @@ fn unanswered_query_asked_again_is_a_dns_timeout() {
     let printed = c.go_error();
     let (head, _) = go.split_once("read udp").unwrap();
     assert!(printed.contains(head), "{go:?} vs {printed:?}");
-    assert!(printed.ends_with("->10.77.2.53:53: i/o timeout"), "{printed}");
+    assert!(
+        printed.ends_with("->10.77.2.53:53: i/o timeout"),
+        "{printed}"
+    );
     assert!(f.iter().all(|x| x.kind != FindingKind::CaptureIncomplete));
 }
 
@@ -669,8 +676,81 @@ fn capture_cut_before_the_first_syn_claims_no_connect_fault() {
     assert!(errors(&f).is_empty(), "{:?}", kinds(&f));
     let i = only(&f, FindingKind::CaptureIncomplete);
     assert!(
-        i.summary.contains("resolved, the connection that follows is not in the capture"),
+        i.summary
+            .contains("resolved, the connection that follows is not in the capture"),
         "{}",
         i.summary
     );
+}
+
+// ---- GOPROXY lists: a failure the next entry got past ----
+
+/// GOPROXY="https://athens.corp.example|https://proxy.golang.org": athens refused, stalled or
+/// served a certificate the client refused, on each of go's fetches, and go went on to
+/// proxy.golang.org after each and succeeded (exit 0). The failures are real and stay in the
+/// report, as warnings that say the go command recovered; nothing fails the verdict.
+#[test]
+fn failure_the_next_goproxy_entry_got_past_is_a_warning() {
+    for (name, kind) in [
+        ("list-pipe-refused-fallback", FindingKind::ConnectRefused),
+        ("list-pipe-stall-fallback", FindingKind::HandshakeStall),
+        ("list-pipe-cert-fallback", FindingKind::CertificateRejected),
+    ] {
+        let c = case(name);
+        assert!(!c.failed(), "{name}");
+        let f = c.findings();
+        assert!(errors(&f).is_empty(), "{name}: {:?}", kinds(&f));
+        let on_a: Vec<&Finding> = f.iter().filter(|x| x.kind == kind).collect();
+        assert!(!on_a.is_empty(), "{name}: {:?}", kinds(&f));
+        for x in on_a {
+            assert_eq!(x.severity, Severity::Warning, "{name}");
+            assert_eq!(x.server_name.as_deref(), Some("athens.corp.example"));
+            assert!(x.summary.contains("proxy.golang.org"), "{}", x.summary);
+            assert!(x.summary.contains("recovered"), "{}", x.summary);
+            let r = x.remedy.as_deref().unwrap();
+            assert!(r.contains("take it out of GOPROXY"), "{r}");
+            assert!(!r.contains(remedy::MIRROR), "{r}");
+        }
+    }
+}
+
+/// The same capture read with the list the user says it had: after ',' a refused connection
+/// ends the go command (only 404 and 410 fall through), so what proxy.golang.org served came
+/// for another reason and the refusal stays an error; with '|' it was recovered.
+#[test]
+fn stated_goproxy_separator_decides_the_fall_through() {
+    let c = case("list-pipe-refused-fallback");
+    let read = |goproxy: &str| Read {
+        settings: settings(&[("GOPROXY", goproxy)]),
+        ..c.read()
+    };
+    let comma = diagnose(
+        &c.capture,
+        read("https://athens.corp.example,https://proxy.golang.org"),
+    );
+    assert!(
+        errors(&comma)
+            .iter()
+            .all(|x| x.kind == FindingKind::ConnectRefused),
+        "{:?}",
+        kinds(&comma)
+    );
+    assert_eq!(errors(&comma).len(), 3, "{:?}", kinds(&comma));
+    let pipe = diagnose(
+        &c.capture,
+        read("https://athens.corp.example|https://proxy.golang.org"),
+    );
+    assert!(errors(&pipe).is_empty(), "{:?}", kinds(&pipe));
+    assert!(pipe.iter().any(|x| x.summary.contains("with '|'")));
+}
+
+/// GOPROXY="https://athens.corp.example,https://proxy.golang.org" with athens refusing: go
+/// stopped at the refusal (exit 1) and never asked proxy.golang.org; the refusal stays an error.
+#[test]
+fn failure_nothing_got_past_stays_an_error() {
+    let c = case("list-comma-refused");
+    assert!(c.failed());
+    let f = c.findings();
+    let r = only(&f, FindingKind::ConnectRefused);
+    assert_eq!(r.severity, Severity::Error);
 }
