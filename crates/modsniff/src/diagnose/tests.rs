@@ -754,3 +754,64 @@ fn failure_nothing_got_past_stays_an_error() {
     let r = only(&f, FindingKind::ConnectRefused);
     assert_eq!(r.severity, Severity::Error);
 }
+
+// ---- tls: the server's encrypted alert after the client's second flight ----
+
+/// The server requires a client certificate (TLS 1.3, tls.RequireAnyClientCert) and go has
+/// none: go's first encrypted record is an empty Certificate (25 bytes, frame 23), the
+/// server answers the client's Finished and request with one 19-byte record (frame 27, its
+/// alert, encrypted) and resets the connection when the client's own close arrives (frame 30).
+#[test]
+fn server_alert_after_the_client_s_finished_is_a_handshake_abort() {
+    let c = case("alert-server-clientauth-tls13");
+    assert!(c.failed());
+    let f = c.findings();
+    let a = only(&f, FindingKind::HandshakeAborted);
+    assert_eq!(
+        (a.severity, a.actor, a.stage),
+        (Severity::Error, Actor::Server, Stage::Tls)
+    );
+    let cited: Vec<u64> = a.evidence.iter().map(|e| e.packet).collect();
+    let rst = c.truth["observed"]["rsts"][0]["frame"].as_u64().unwrap();
+    assert!(cited.contains(&rst), "{cited:?}");
+    assert!(cited.contains(&23) && cited.contains(&27), "{cited:?}");
+    // go printed the alert's name: the capture can only say what an empty Certificate implies.
+    let go = a.likely_go_error.as_deref().unwrap();
+    assert!(c.go_error().ends_with(go), "{go:?} vs {:?}", c.go_error());
+    assert!(a.summary.contains("cannot be read"), "{}", a.summary);
+    assert!(a.remedy.as_deref().unwrap().contains("client certificate"));
+}
+
+/// The same capture stopped earlier. Before the server's record (frame 26) there is nothing
+/// to see yet; after it but before either side closed (frame 27) the server may have sent
+/// more, so no refusal is claimed, and neither capture reads as OK. Once the client closed
+/// after that lone record (frame 29, its FIN) the connection ended there: the refusal holds.
+#[test]
+fn server_record_is_a_refusal_only_once_the_connection_ended_on_it() {
+    let c = case("alert-server-clientauth-tls13");
+    let read = |packets| {
+        diagnose(
+            &c.capture,
+            Read {
+                packets: Some(packets),
+                ..c.read()
+            },
+        )
+    };
+    for packets in [26, 27] {
+        let f = read(packets);
+        assert!(
+            f.iter().all(|x| x.kind != FindingKind::HandshakeAborted),
+            "{packets}: {:?}",
+            kinds(&f)
+        );
+        assert!(!f.is_empty(), "{packets}: reported clean");
+    }
+    let f = read(29);
+    let a = only(&f, FindingKind::HandshakeAborted);
+    assert!(
+        a.evidence
+            .iter()
+            .any(|e| e.packet == 29 && e.note == "FIN from the client")
+    );
+}
