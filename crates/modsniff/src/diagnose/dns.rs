@@ -186,6 +186,9 @@ pub fn judge(
         }
     }
     let remedy = match kind {
+        // A public Go host exists: a resolver that denies it knows only the local network's
+        // names (or filters them), and the way out is the company's path to the outside.
+        FindingKind::DnsNxdomain if crate::go::classify_host(name).is_some() => format!("{name} exists on the internet, but the resolver {resolver} does not resolve it: this network's DNS knows only the company's names (or filters them). Reach it through the company's HTTP proxy (HTTPS_PROXY=http://PROXY:PORT, which resolves names itself), or set GOPROXY to the company's own module proxy; ask the network team which."),
         FindingKind::DnsNxdomain => "Check the spelling of the module path or GOPROXY host; for an internal host, check the search domain and the resolver (/etc/resolv.conf).".to_string(),
         FindingKind::DnsServfail => format!("The resolver {resolver} fails for {name}: use another resolver in /etc/resolv.conf, or ask whoever runs it (it may block the name on purpose)."),
         _ => format!("The resolver {resolver} does not answer: check /etc/resolv.conf and that UDP/TCP port 53 is open towards it."),

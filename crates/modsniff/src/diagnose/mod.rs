@@ -570,8 +570,10 @@ impl Diagnoser {
                 cand.finding.severity = Severity::Warning;
                 cand.finding.summary.push_str(&next.why);
                 if let Some(r) = &mut cand.finding.remedy {
-                    // Another mirror is what the list already has.
-                    *r = r.replace(remedy::MIRROR, "").trim_end().to_string();
+                    // Another module proxy is what the list already has.
+                    let role = cand.addr.and_then(|a| self.role_of(&host, a.port()));
+                    let alt = remedy::alternative(role, cand.name.as_deref());
+                    *r = r.replace(&alt, "").trim_end().to_string();
                     r.push_str(&format!(
                         " The go command got past it through the next GOPROXY entry ({}), but every fetch waits for this failure first: fix {host} or take it out of GOPROXY.",
                         next.host
@@ -590,6 +592,8 @@ impl Diagnoser {
                     // way a list works). Other errors fall through only on '|', which a
                     // capture can't show; they stay errors.
                     cand.finding.severity = Severity::Info;
+                    // Working as designed: nothing to do.
+                    cand.finding.remedy = None;
                     cand.finding.summary.push_str(&format!(
                         " The go command then fetched from {next}: the GOPROXY list fell through as designed."
                     ));
@@ -734,16 +738,27 @@ pub fn addr(a: SocketAddr) -> String {
 
 /// Remedies shared by several detectors.
 pub mod remedy {
-    pub const MIRROR: &str = "Try another module mirror: GOPROXY=https://goproxy.cn,direct (or https://goproxy.io, or your company's Athens/Artifactory proxy).";
+    pub const MIRROR: &str = "If your company runs a module proxy (Athens, Artifactory, Nexus), point GOPROXY at it; a public mirror (GOPROXY=https://goproxy.cn,direct, or https://goproxy.io) is another option.";
     pub const NETWORK_TEAM: &str = "Ask the network team to allow it, quoting the evidence frames.";
     pub const PRIVATE: &str = "For private modules set GOPRIVATE (and GONOSUMDB) so the go command fetches them directly.";
     pub const SUMDB: &str = "Use the checksum database's other host: GOSUMDB=sum.golang.google.cn (the same database), or a GOPROXY mirror that proxies it (GOPROXY=https://goproxy.cn,direct); for private modules, GONOSUMDB.";
 
-    /// Where else to get it, by what the unreachable host is.
-    pub fn alternative(role: Option<crate::go::hosts::GoRole>) -> &'static str {
-        match role {
-            Some(crate::go::hosts::GoRole::ChecksumDb) => SUMDB,
-            _ => MIRROR,
+    /// Where else to get it, by what the unreachable host is: the checksum database's other
+    /// host; for a public module proxy, the company's own or another public one; for a host
+    /// of the user's own (a company module proxy), a public one after it in GOPROXY.
+    pub fn alternative(role: Option<crate::go::hosts::GoRole>, name: Option<&str>) -> String {
+        use crate::go::hosts::GoRole;
+        match (role, name) {
+            (Some(GoRole::ChecksumDb), _) => SUMDB.to_string(),
+            (None | Some(GoRole::ModuleProxy), Some(n))
+                if crate::go::classify_host(n).is_none()
+                    && n.parse::<std::net::IpAddr>().is_err() =>
+            {
+                format!(
+                    "While {n} fails, a public module proxy listed after it keeps public modules coming: GOPROXY=\"<{n}'s URL>|https://proxy.golang.org\" ('|' falls through on any error; private modules still need {n})."
+                )
+            }
+            _ => MIRROR.to_string(),
         }
     }
 }

@@ -709,6 +709,7 @@ fn failure_the_next_goproxy_entry_got_past_is_a_warning() {
             assert!(x.summary.contains("recovered"), "{}", x.summary);
             let r = x.remedy.as_deref().unwrap();
             assert!(r.contains("take it out of GOPROXY"), "{r}");
+            assert!(!r.contains("GOPROXY=\""), "{r}");
             assert!(!r.contains(remedy::MIRROR), "{r}");
         }
     }
@@ -814,4 +815,75 @@ fn server_record_is_a_refusal_only_once_the_connection_ended_on_it() {
             .iter()
             .any(|e| e.packet == 29 && e.note == "FIN from the client")
     );
+}
+
+// ---- remedies: for whoever can act, naming what to change ----
+
+/// A middlebox's alert (the harness's filter answers every ClientHello on the router) is the
+/// network's doing, not the server refusing what the client offered; the server's own
+/// TLS 1.0-only answer is for whoever runs it, naming the versions to enable.
+#[test]
+fn alert_remedy_follows_who_sent_it() {
+    let f = case("alert-middlebox-hsfail").findings();
+    let a = only(&f, FindingKind::HandshakeAborted);
+    assert_eq!(a.actor, Actor::Middlebox);
+    let r = a.remedy.as_deref().unwrap();
+    assert!(!r.contains("server rejects"), "{r}");
+    assert!(r.contains("middlebox") && r.contains("network team"), "{r}");
+    let f = case("alert-server-tls10").findings();
+    let a = only(&f, FindingKind::HandshakeAborted);
+    assert_eq!(a.actor, Actor::Server);
+    let r = a.remedy.as_deref().unwrap();
+    assert!(r.contains("whoever runs proxy.golang.org"), "{r}");
+    assert!(r.contains("TLS 1.2 or 1.3"), "{r}");
+}
+
+/// NXDOMAIN for proxy.golang.org from a resolver that knows only the company's names: the
+/// name exists, so its spelling is not the question; the company's way out is.
+#[test]
+fn nxdomain_for_a_public_go_host_points_at_the_company_s_way_out() {
+    let f = case("dns-corponly-nxdomain").findings();
+    let n = only(&f, FindingKind::DnsNxdomain);
+    let r = n.remedy.as_deref().unwrap();
+    assert!(!r.contains("spelling"), "{r}");
+    assert!(
+        r.contains("HTTPS_PROXY") && r.contains("module proxy"),
+        "{r}"
+    );
+}
+
+/// fixtures/goproxy-fallback: the first GOPROXY entry answers 404 and go falls through to the
+/// next, as designed: an info finding, with nothing to do.
+#[test]
+fn fall_through_by_design_carries_no_remedy() {
+    let f = diagnose(&fixture("goproxy-fallback"), Read::default());
+    let n: Vec<&Finding> = f
+        .iter()
+        .filter(|x| x.kind == FindingKind::HttpNotFound)
+        .collect();
+    assert!(!n.is_empty(), "{:?}", kinds(&f));
+    for x in n {
+        assert_eq!(x.severity, Severity::Info);
+        assert_eq!(x.remedy, None, "{}", x.summary);
+    }
+}
+
+/// A public mirror is one option beside the company's own module proxy, which comes first;
+/// when the failing host is the user's own module proxy, the advice is a public one after it.
+#[test]
+fn mirror_advice_fits_the_failing_host() {
+    let f = case("gfw-d50-tls13").findings();
+    let r = only(&f, FindingKind::ResetAfterClientHello)
+        .remedy
+        .clone()
+        .unwrap();
+    let company = r.find("company runs a module proxy").expect(&r);
+    let public = r.find("goproxy.cn").expect(&r);
+    assert!(company < public, "{r}");
+    let f = case("userhost-refused").findings();
+    let x = only(&f, FindingKind::ConnectRefused);
+    assert_eq!(x.server_name.as_deref(), Some("athens.corp.example"));
+    let r = x.remedy.as_deref().unwrap();
+    assert!(!r.contains("company runs a module proxy"), "{r}");
+    assert!(r.contains("|https://proxy.golang.org"), "{r}");
 }

@@ -154,12 +154,12 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             format!(
                 "A firewall blocks connections that name {sni} in the ClientHello (SNI filtering). {} Or: {}",
                 remedy::NETWORK_TEAM,
-                remedy::alternative(f.role)
+                remedy::alternative(f.role, f.name.as_deref())
             )
         } else {
             format!(
                 "The server refused the handshake: check that {target} serves TLS for {sni}. {}",
-                remedy::alternative(f.role)
+                remedy::alternative(f.role, f.name.as_deref())
             )
         };
         let mut evidence = vec![
@@ -245,8 +245,8 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 None
             };
             let remedy = if from_server {
-                "The server rejects what the client offered (versions, ciphers, SNI): check for a middlebox or a server that needs other TLS settings."
-                    .to_string()
+                let host = name.clone().unwrap_or_else(|| target.ip().to_string());
+                alert_remedy(actor, a.description, &desc, &host, hello.sni, f.role)
             } else {
                 "The client rejected the server's handshake: see the go error.".to_string()
             };
@@ -459,9 +459,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             .empty_certificate
             .then(|| format!("remote error: tls: {}", go_alert_text(116).unwrap_or("")));
         let remedy = if refusal.empty_certificate {
-            format!(
-                "{host} requires a client certificate (mutual TLS), which the go command cannot present (it has no setting for one): whoever runs {host} must let module downloads through without one, or point GOPROXY at a local proxy that presents the certificate to {host}."
-            )
+            needs_client_certificate(&host)
         } else {
             format!(
                 "Check what {host} requires of clients (openssl s_client -connect {target}{} shows its CertificateRequest), and ask whoever runs it.",
@@ -559,10 +557,14 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             let mut remedy = if acked && !c.server_stats.peer_data_unacked {
                 format!(
                     "The server (or a transparent proxy in front of it) took the hello and never answered: retry later. {}",
-                    remedy::alternative(f.role)
+                    remedy::alternative(f.role, f.name.as_deref())
                 )
             } else {
-                format!("{} {}", remedy::NETWORK_TEAM, remedy::alternative(f.role))
+                format!(
+                    "{} {}",
+                    remedy::NETWORK_TEAM,
+                    remedy::alternative(f.role, f.name.as_deref())
+                )
             };
             // A hello the server acknowledged in full reached it: its size is not the problem.
             let fully_acked = acked && !c.server_stats.peer_data_unacked;
@@ -667,6 +669,55 @@ fn cert_problem(t: &super::tlsview::TlsView) -> bool {
 
 /// Who the "server" packets come from: a middlebox when they arrive with an initial TTL from
 /// an address that is not on the client's link.
+/// A server that requires a client certificate: the go command has no way to present one.
+fn needs_client_certificate(host: &str) -> String {
+    format!(
+        "{host} requires a client certificate (mutual TLS), which the go command cannot present (it has no setting for one): whoever runs {host} must let module downloads through without one, or point GOPROXY at a local proxy that presents the certificate to {host}."
+    )
+}
+
+/// What to do about a handshake that the other end's plaintext alert ended, by who sent it
+/// and what it said.
+fn alert_remedy(
+    actor: Actor,
+    code: Option<u8>,
+    desc: &str,
+    host: &str,
+    sni: Option<&str>,
+    role: Option<crate::go::GoRole>,
+) -> String {
+    match actor {
+        Actor::Middlebox => format!(
+            "A middlebox on the path answers for {host} with its own alert ({desc}): it filters this TLS connection (by the name in the ClientHello, or by policy). {} Or: {}",
+            remedy::NETWORK_TEAM,
+            remedy::alternative(role, Some(host))
+        ),
+        Actor::Proxy => format!(
+            "The alert ({desc}) came back through the HTTP proxy's tunnel: a proxy that inspects TLS refuses {host}, or the server beyond it does; the proxy's logs tell which. Ask whoever runs the proxy, quoting the evidence frames."
+        ),
+        _ => match code {
+            // handshake_failure, protocol_version, insufficient_security
+            Some(40 | 70 | 71) => format!(
+                "{host} accepts none of the TLS versions and cipher suites the go command offers (TLS 1.2 and 1.3 with current ciphers; never TLS 1.0 or 1.1): whoever runs {host} must enable TLS 1.2 or 1.3 with current cipher suites."
+            ),
+            // unrecognized_name
+            Some(112) => format!(
+                "{host} does not serve the name the client asked for (SNI {}): check the host name in GOPROXY, or whoever runs {host} must configure that name.",
+                sni.unwrap_or("none")
+            ),
+            // access_denied
+            Some(49) => format!(
+                "{host} refuses this client (access_denied): ask whoever runs it for access (it may allow only listed addresses or networks)."
+            ),
+            // bad_certificate, certificate_required
+            Some(42 | 116) => needs_client_certificate(host),
+            _ => format!(
+                "{host} ended the handshake with {desc}: whoever runs {host} must look at its logs and TLS settings; retrying later may pass if the fault is passing."
+            ),
+        },
+    }
+}
+
 /// The closes (FIN or RST, either side) after `frame`, in order, and what each was; empty when
 /// the connection did not end in the capture.
 fn closes_after(c: &modsniff_core::Connection, frame: u64) -> Vec<(u64, String)> {

@@ -110,9 +110,9 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 ),
                 likely_go_error: Some(format!("read tcp {}->{target}: read: connection reset by peer", c.client)),
                 remedy: Some(if actor == Actor::Middlebox {
-                    format!("A middlebox kills the download. {} {}", remedy::NETWORK_TEAM, remedy::alternative(f.role))
+                    format!("A middlebox kills the download. {} {}", remedy::NETWORK_TEAM, remedy::alternative(f.role, f.name.as_deref()))
                 } else {
-                    format!("The server aborted the download; retry. {}", remedy::alternative(f.role))
+                    format!("The server aborted the download; retry. {}", remedy::alternative(f.role, f.name.as_deref()))
                 }),
                 evidence,
             },
@@ -332,12 +332,12 @@ fn stall(
     let remedy = if dark {
         format!(
             "Interrupt and retry to see whether it happens again at the same point; if it does, ask the network team to look at the path to {target} (a firewall, IPS or proxy dropping long or large transfers), quoting the frames. {}",
-            remedy::alternative(f.role)
+            remedy::alternative(f.role, f.name.as_deref())
         )
     } else {
         format!(
-            "Interrupt and retry (a retry often gets a healthy server). If it keeps happening: {}",
-            remedy::alternative(f.role)
+            "Interrupt and retry (a retry often gets a healthy server); if it keeps happening, whoever runs the server must look at it. {}",
+            remedy::alternative(f.role, f.name.as_deref())
         )
     };
     Some(Finding {
