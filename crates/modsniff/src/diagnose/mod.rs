@@ -636,7 +636,9 @@ impl Diagnoser {
     /// is not, only another module proxy counts: a VCS host fetched directly may be serving
     /// GOPRIVATE modules while the failed proxy's modules stayed failed.
     fn fell_through_after_error(&self, cand: &Candidate) -> Option<FellThrough> {
+        // A proxy's failure is on every fetch's path, whatever GOPROXY lists.
         if matches!(cand.finding.stage, Stage::Dns | Stage::Proxy)
+            || cand.finding.actor == Actor::Proxy
             || cand.finding.kind == FindingKind::HttpNotFound
         {
             return None;
