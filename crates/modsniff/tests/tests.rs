@@ -10,6 +10,7 @@ mod fleet;
 mod hostile;
 mod hostile_floods;
 mod live;
+mod matrix;
 mod oracle;
 mod run;
 mod run_stderr;
