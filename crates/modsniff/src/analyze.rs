@@ -37,6 +37,7 @@ pub fn engine_config(args: &OutputArgs) -> Result<Config> {
         limits,
         tls,
         no_app_decoders: false,
+        ..Config::default()
     })
 }
 
@@ -104,6 +105,9 @@ pub struct Outcome {
     /// An input could not be read at all (missing, not a capture): exit status 2, after the
     /// report on the inputs that could.
     pub input_failed: bool,
+    /// `read` stopped by this signal (SIGINT, SIGTERM) after reporting what it had read:
+    /// exit status 128 + the signal, as a shell reports a command the signal ended.
+    pub interrupted_by: Option<i32>,
 }
 
 impl Outcome {
@@ -113,6 +117,7 @@ impl Outcome {
             worst: self.worst.max(later.worst),
             command_failed: self.command_failed.or(later.command_failed),
             input_failed: self.input_failed || later.input_failed,
+            interrupted_by: self.interrupted_by.or(later.interrupted_by),
         }
     }
 }
@@ -457,6 +462,7 @@ impl Analysis {
             worst: joined.findings.iter().map(|r| r.finding.severity).max(),
             command_failed: None,
             input_failed: false,
+            interrupted_by: None,
         })
     }
 }

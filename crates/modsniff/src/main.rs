@@ -60,6 +60,9 @@ fn exit_status(outcome: Outcome, fail_on: FailOn) -> ExitCode {
         // Clamped: 0 would read as success, and an exit status is one byte.
         return ExitCode::from(code.clamp(1, 255) as u8);
     }
+    if let Some(sig) = outcome.interrupted_by {
+        return ExitCode::from((128 + sig).clamp(1, 255) as u8);
+    }
     if outcome.input_failed {
         return ExitCode::from(2);
     }

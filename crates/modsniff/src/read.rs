@@ -13,11 +13,13 @@ use crate::report::Printer;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modsniff_capture::{CaptureError, FileSource, Format};
-use modsniff_core::event::Event;
+use modsniff_core::Event;
 use modsniff_core::{LinkType, Packet, Stats, Timestamp};
 use modsniff_filter::{Filter, FilterError, Program};
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Files smaller than this finish before a progress bar would be worth drawing.
@@ -77,6 +79,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
     // Files that could not be read at all (missing, not a capture, refused by the filter) are
     // said on stderr as they come and make the exit status 2; the others are still reported,
     // as `cat` and tcpdump go on past a missing file.
+    let interrupt = Interrupt::register()?;
     let mut unreadable = 0usize;
     let mut analysed = 0usize;
     let mut say = |e: anyhow::Error| {
@@ -119,6 +122,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 bar.as_ref(),
                 gate.as_mut(),
                 &mut last_packet,
+                &interrupt,
             )?
         } else {
             let (n, e) = read_packets(
@@ -126,6 +130,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 limit,
                 bar.as_ref(),
                 gate.as_mut(),
+                &interrupt,
                 &mut |pkt| {
                     analysis.push(pkt, rep.as_mut());
                     analysis.stats().connections
@@ -155,6 +160,15 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             }
         }
         let mut warnings: Vec<String> = src.warnings().iter().map(|w| w.to_string()).collect();
+        let interrupted = interrupt.signal();
+        if let Some(sig) = interrupted {
+            // What was read is analysed and reported; what was not is said, so the verdict
+            // cannot read OK.
+            warnings.push(format!(
+                "{name}: interrupted by {} after {n} packets: the rest was not read",
+                signal_name(sig)
+            ));
+        }
         if let Some(e) = read_error {
             if n == 0 {
                 say(e.into());
@@ -166,9 +180,14 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         for w in &warnings {
             eprintln!("modsniff: warning: {w}");
         }
+        if let Some(sig) = interrupted {
+            let (_, out) = analysis.split();
+            out.diag
+                .note_read_stopped(format!("interrupted by {}", signal_name(sig)), src.frames());
+        }
         // Reading stopped before the end of the input: the capture is cut short, and the
         // verdict must say so.
-        if let Some(w) = warnings.first() {
+        if let Some(w) = warnings.iter().find(|_| interrupted.is_none()) {
             let why = w
                 .strip_prefix(name.as_str())
                 .and_then(|r| r.strip_prefix(": "))
@@ -187,6 +206,10 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         };
         outcome = outcome.and(found);
         analysed += 1;
+        if let Some(sig) = interrupted {
+            outcome.interrupted_by = Some(sig);
+            break;
+        }
     }
     outcome.input_failed = unreadable > 0;
     if analysed == 0 && outcome.input_failed {
@@ -279,6 +302,7 @@ fn read_packets(
     limit: u64,
     bar: Option<&ProgressBar>,
     mut gate: Option<&mut Gate<'_>>,
+    interrupt: &Interrupt,
     push: &mut dyn FnMut(&Packet<'_>) -> u64,
     last: &mut Option<(u64, Timestamp)>,
 ) -> (u64, Option<CaptureError>) {
@@ -286,7 +310,7 @@ fn read_packets(
     let mut pushed = 0u64;
     let mut last_tick = Instant::now();
     let mut conns = 0;
-    while pushed < limit {
+    while pushed < limit && !interrupt.is_set() {
         match src.next_packet() {
             Ok(Some(pkt)) => {
                 n += 1;
@@ -328,6 +352,9 @@ fn read_packets(
 /// engine's flow-table bounds (max flows, memcap, eviction order) are global; sharding them
 /// would change results on captures that hit a bound. Two stages fit the two cores this is
 /// built for; more threads are not used.
+// The reader's controls (limit, progress, filter, signal, last packet) go through as they
+// are to `read_packets`, which the single-threaded path calls with the same list.
+#[allow(clippy::too_many_arguments)]
 fn read_pipelined(
     src: &mut FileSource,
     analysis: &mut Analysis,
@@ -336,6 +363,7 @@ fn read_pipelined(
     bar: Option<&ProgressBar>,
     gate: Option<&mut Gate<'_>>,
     last: &mut Option<(u64, Timestamp)>,
+    interrupt: &Interrupt,
 ) -> Result<(u64, Option<CaptureError>, Option<Stats>)> {
     let (engine, out) = analysis.split();
     std::thread::scope(|scope| {
@@ -384,6 +412,7 @@ fn read_pipelined(
             limit,
             bar,
             gate,
+            interrupt,
             &mut |pkt| {
                 engine.push(pkt, &mut |ev: Event| batch.push(ev));
                 flush(&mut batch, false);
@@ -414,4 +443,48 @@ fn progress_bar(enabled: bool, total: Option<u64>) -> Option<ProgressBar> {
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
+}
+
+/// SIGINT and SIGTERM during a read: reading stops at the next packet and the report of what
+/// was read is printed (tcpdump prints its counts the same way); a second signal ends the
+/// process at once, as if no handler were installed.
+struct Interrupt {
+    set: Arc<AtomicBool>,
+    which: Arc<AtomicUsize>,
+}
+
+impl Interrupt {
+    fn register() -> Result<Interrupt> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::flag;
+        let set = Arc::new(AtomicBool::new(false));
+        let which = Arc::new(AtomicUsize::new(0));
+        for sig in [SIGINT, SIGTERM] {
+            // Registered first, so it sees the flag as it was before this signal.
+            flag::register_conditional_default(sig, Arc::clone(&set))
+                .and_then(|_| flag::register_usize(sig, Arc::clone(&which), sig as usize))
+                .and_then(|_| flag::register(sig, Arc::clone(&set)))
+                .context("installing the SIGINT/SIGTERM handlers")?;
+        }
+        Ok(Interrupt { set, which })
+    }
+
+    fn is_set(&self) -> bool {
+        self.set.load(Ordering::Relaxed)
+    }
+
+    /// The signal that interrupted the read, if one did.
+    fn signal(&self) -> Option<i32> {
+        self.is_set()
+            .then(|| self.which.load(Ordering::Relaxed) as i32)
+            .filter(|s| *s > 0)
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        signal_hook::consts::SIGINT => "SIGINT",
+        signal_hook::consts::SIGTERM => "SIGTERM",
+        _ => "a signal",
+    }
 }

@@ -8,7 +8,7 @@
 //! as an unsupported ethertype (core's wire/decode.rs, `Network::EtherType` other than IP),
 //! are recognised here so that live capture keeps them out of the engine.
 
-use modsniff_core::wire::{L4, decode};
+use modsniff_core::hooks::wire::{L4, decode};
 use modsniff_core::{LinkType, Packet};
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -136,7 +136,8 @@ pub enum DialReason {
     NetworkUnreachable,
     /// `connect: connection reset by peer`.
     Reset,
-    /// `connect: permission denied` / `operation not permitted` (a local firewall).
+    /// `connect: permission denied` / `operation not permitted` (a local firewall, or an
+    /// ICMPv6 "administratively prohibited", which Linux hands the dialler as EACCES).
     Denied,
     Other(String),
 }

@@ -23,7 +23,7 @@ pub use text::TextPrinter;
 use crate::analyze::GoInfo;
 use crate::diagnose::Finding;
 use crate::join::{GoSummary, JoinedFetch};
-use modsniff_core::app::dns::DnsRecord;
+use modsniff_core::dns::DnsRecord;
 use modsniff_core::{Connection, Stats};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -114,6 +114,7 @@ pub trait Printer {
     /// The last run ended.
     fn close(&mut self) -> io::Result<()>;
     /// Time passed (live, twice a second): what is buffered may be written out.
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
     fn tick(&mut self) -> io::Result<()> {
         Ok(())
     }

@@ -9,7 +9,7 @@ use crate::diagnose::{Finding, FindingKind, Severity};
 use modsniff_core::Connection;
 use modsniff_core::Evidence;
 use modsniff_core::Transport;
-use modsniff_core::app::dns::DnsRecord;
+use modsniff_core::dns::DnsRecord;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 

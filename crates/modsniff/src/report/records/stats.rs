@@ -6,8 +6,8 @@ use super::write::{json_enum, json_object};
 use crate::go::trace::ExitKind;
 use crate::join::GoSummary;
 use crate::report::RunEnd;
+use modsniff_core::KernelStats;
 use modsniff_core::Stats;
-use modsniff_core::stats::KernelStats;
 use std::collections::BTreeMap;
 
 json_object! {
@@ -166,6 +166,7 @@ impl<'a> StatsRecord<'a> {
             dns_messages,
             anomalies,
             kernel,
+            http: _,
         } = end.stats;
         StatsRecord {
             record_version: RecordVersion,
