@@ -472,7 +472,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     .unwrap_or_default()
             )
         };
-        let mut evidence = vec![hello_ev(), ev(sh.frame, None, "ServerHello (TLS 1.3)")];
+        let mut evidence = vec![hello_ev(), ev(sh.frame, sh.ts, "ServerHello (TLS 1.3)")];
         evidence.push(ev(
             first.frame,
             Some(first.ts),
@@ -496,7 +496,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 alert.length
             ),
         ));
-        evidence.extend(closes.into_iter().map(|(f, what)| ev(f, None, what)));
+        evidence.extend(closes.into_iter().map(|(f, ts, what)| ev(f, ts, what)));
         out.push((
             base(
                 FindingKind::HandshakeAborted,
@@ -721,30 +721,44 @@ fn alert_remedy(
     }
 }
 
-/// The closes (FIN or RST, either side) after `frame`, in order, and what each was; empty when
-/// the connection did not end in the capture.
-fn closes_after(c: &modsniff_core::Connection, frame: u64) -> Vec<(u64, String)> {
+/// The closes (FIN or RST, either side) after `frame`, in order, each with its time and what
+/// it was; empty when the connection did not end in the capture.
+fn closes_after(
+    c: &modsniff_core::Connection,
+    frame: u64,
+) -> Vec<(u64, Option<modsniff_core::Timestamp>, String)> {
     let fins = [
-        (c.server_stats.fin_frame, Side::Server),
-        (c.client_stats.fin_frame, Side::Client),
+        (
+            c.server_stats.fin_frame,
+            c.server_stats.fin_ts,
+            Side::Server,
+        ),
+        (
+            c.client_stats.fin_frame,
+            c.client_stats.fin_ts,
+            Side::Client,
+        ),
     ]
     .into_iter()
-    .filter_map(|(f, side)| f.map(|f| (f, "FIN", side)));
-    let resets = c.resets.iter().map(|r| (r.packet, "RST", r.from));
-    let mut v: Vec<(u64, String)> = fins
+    .filter_map(|(f, ts, side)| f.map(|f| (f, ts, "FIN", side)));
+    let resets = c
+        .resets
+        .iter()
+        .map(|r| (r.packet, Some(r.ts), "RST", r.from));
+    let mut v: Vec<(u64, Option<modsniff_core::Timestamp>, String)> = fins
         .chain(resets)
-        .filter(|(f, _, _)| *f > frame)
-        .map(|(f, what, side)| {
+        .filter(|(f, _, _, _)| *f > frame)
+        .map(|(f, ts, what, side)| {
             let by = if side == Side::Server {
                 "server"
             } else {
                 "client"
             };
-            (f, format!("{what} from the {by}"))
+            (f, ts, format!("{what} from the {by}"))
         })
         .collect();
-    v.sort();
-    v.dedup_by_key(|(f, _)| *f);
+    v.sort_by_key(|(f, _, _)| *f);
+    v.dedup_by_key(|(f, _, _)| *f);
     v
 }
 
