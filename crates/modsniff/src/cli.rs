@@ -311,6 +311,10 @@ pub struct ReadArgs {
     /// its error messages join the findings, as `modsniff run` does. One capture file only.
     #[arg(long, value_name = "FILE")]
     pub go_stderr: Option<PathBuf>,
+    /// go's `-x` fetch trace for this capture when it was kept apart from the errors (the
+    /// `# get URL` lines): read as if it followed --go-stderr's lines. One capture file only.
+    #[arg(long, value_name = "FILE")]
+    pub go_trace: Option<PathBuf>,
     /// Threads: 1 runs everything on one; 2 (the default where there are two cores) runs
     /// diagnosis and record writing beside the engine (more are not used). The output is the
     /// same either way.

@@ -55,18 +55,33 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         None => None,
     };
     // go's stderr for the capture: joined as `modsniff run` joins what it captured.
-    let go = match &args.go_stderr {
-        Some(p) => {
-            if inputs.files.len() != 1 {
-                anyhow::bail!(
-                    "--go-stderr goes with one capture file ({} given)",
-                    inputs.files.len()
-                );
-            }
-            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-            Some(GoTranscript::from_text(&String::from_utf8_lossy(&bytes)))
+    let go_files: Vec<(&str, &std::path::PathBuf)> = [
+        ("--go-stderr", args.go_stderr.as_ref()),
+        ("--go-trace", args.go_trace.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(opt, p)| p.map(|p| (opt, p)))
+    .collect();
+    let go = if go_files.is_empty() {
+        None
+    } else {
+        if inputs.files.len() != 1 {
+            anyhow::bail!(
+                "{} goes with one capture file ({} given)",
+                go_files[0].0,
+                inputs.files.len()
+            );
         }
-        None => None,
+        // The trace after the errors, as one transcript: the join matches by URL and host.
+        let mut text = String::new();
+        for (_, p) in &go_files {
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            text.push_str(&String::from_utf8_lossy(&bytes));
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+        Some(GoTranscript::from_text(&text))
     };
     let config = engine_config(&args.out)?;
     let env: HashMap<String, String> = std::env::vars().collect();

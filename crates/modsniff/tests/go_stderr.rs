@@ -409,3 +409,57 @@ fn without_the_trace_errors_join_the_same_findings() {
         bad.len()
     );
 }
+
+/// go's `-x` trace kept apart from its errors (`--go-trace`) joins as the same stderr does:
+/// the same fetch records and the same findings, on every fixture with a saved stderr.
+#[test]
+fn a_trace_kept_apart_joins_as_the_whole_stderr() {
+    let dir = std::env::temp_dir().join(format!("modsniff-go-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = |recs: &[serde_json::Value]| {
+        let mut v: Vec<String> = recs
+            .iter()
+            .filter(|r| r["type"] == "fetch" || r["type"] == "finding")
+            .map(|r| {
+                let mut r = r.clone();
+                r.as_object_mut().unwrap().remove("summary");
+                r.to_string()
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (mut cases, mut fetches) = (0, 0);
+    for cap in captures(&fixtures()) {
+        let d = cap.parent().unwrap();
+        // the fixtures' own cases (the matrix repeats them)
+        if d.parent() != Some(fixtures().as_path()) {
+            continue;
+        }
+        let Ok(stderr) = std::fs::read_to_string(d.join("stderr.txt")) else {
+            continue;
+        };
+        let (trace, errors): (Vec<&str>, Vec<&str>) =
+            stderr.lines().partition(|l| l.starts_with("# get"));
+        let (t, e) = (dir.join("trace.txt"), dir.join("errors.txt"));
+        std::fs::write(&t, trace.join("\n")).unwrap();
+        std::fs::write(&e, errors.join("\n")).unwrap();
+        let whole = d.join("stderr.txt");
+        let (_, a, _) = ndjson(&cap, &["--go-stderr", whole.to_str().unwrap()]);
+        let (_, b, _) = ndjson(
+            &cap,
+            &[
+                "--go-stderr",
+                e.to_str().unwrap(),
+                "--go-trace",
+                t.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(key(&a), key(&b), "{}", cap.display());
+        cases += 1;
+        fetches += of_type(&b, "fetch").len();
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(cases >= 40, "only {cases} fixtures with a saved stderr");
+    assert!(fetches >= cases, "{fetches} fetch records from the traces");
+}
