@@ -181,7 +181,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             // cannot read OK.
             warnings.push(format!(
                 "{name}: interrupted by {} after {n} packets: the rest was not read",
-                signal_name(sig)
+                crate::go::trace::signal_name(sig).unwrap_or("a signal")
             ));
         }
         if let Some(e) = read_error {
@@ -197,8 +197,13 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         }
         if let Some(sig) = interrupted {
             let (_, out) = analysis.split();
-            out.diag
-                .note_read_stopped(format!("interrupted by {}", signal_name(sig)), src.frames());
+            out.diag.note_read_stopped(
+                format!(
+                    "interrupted by {}",
+                    crate::go::trace::signal_name(sig).unwrap_or("a signal")
+                ),
+                src.frames(),
+            );
         }
         // Reading stopped before the end of the input: the capture is cut short, and the
         // verdict must say so.
@@ -493,13 +498,5 @@ impl Interrupt {
         self.is_set()
             .then(|| self.which.load(Ordering::Relaxed) as i32)
             .filter(|s| *s > 0)
-    }
-}
-
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        signal_hook::consts::SIGINT => "SIGINT",
-        signal_hook::consts::SIGTERM => "SIGTERM",
-        _ => "a signal",
     }
 }
