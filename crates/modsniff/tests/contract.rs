@@ -289,3 +289,22 @@ fn capture_cut_short_is_never_ok() {
     let out = run(&["read", f.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("OK: no problem found"));
 }
+
+/// The HTTP decoders' counters reach the stats record: a chunk size of 2^64 (Zeek's
+/// http/261 smuggling capture) gives up that side, and the record says so; a capture whose
+/// HTTP is all well formed has no `http` object at all.
+#[test]
+fn stats_record_carries_the_http_decoders_counters() {
+    let Some(shared) = shared_or_skip("stats http counters") else {
+        return;
+    };
+    let file = shared.join("pcaps/public/zeek/http/261/variant-01-chunk_2pow64_overflow.pcap");
+    let (_, recs, _) = ndjson(&file, &[]);
+    let stats = of_type(&recs, "stats");
+    let http = &stats[0]["http"];
+    assert_eq!(http["desync_garbage"], 1, "{http}");
+    assert_eq!(http["header_overflows"], 0, "{http}");
+
+    let (_, recs, _) = ndjson(&fixtures().join("sni-filter-rst/capture.pcap"), &[]);
+    assert!(of_type(&recs, "stats")[0].get("http").is_none());
+}

@@ -858,6 +858,9 @@ pub struct StatsRec {
     pub ip_fragments_dropped: u64,
     pub icmp_errors: u64,
     pub dns_messages: u64,
+    /// The HTTP decoders' counters; left out when all are zero.
+    #[serde(default)]
+    pub http: Option<HttpCounters>,
     pub anomalies: BTreeMap<String, u64>,
     #[serde(default)]
     pub kernel: Option<Kernel>,
@@ -870,6 +873,22 @@ pub struct StatsRec {
     #[serde(default)]
     pub go: Option<GoRun>,
     pub verdict: Verdict,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCounters {
+    pub header_overflows: u64,
+    pub desync_gaps: u64,
+    pub resyncs: u64,
+    pub body_gap_bytes: u64,
+    pub dropped_transactions: u64,
+    pub dropped_pending: u64,
+    pub unmatched_responses: u64,
+    pub bad_content_length: u64,
+    pub tunnel_leftover_dropped: u64,
+    pub truncated_heads: u64,
+    pub desync_garbage: u64,
 }
 
 /// One printed record, by its `type`.

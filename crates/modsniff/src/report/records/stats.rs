@@ -6,6 +6,7 @@ use super::write::{json_enum, json_object};
 use crate::go::trace::ExitKind;
 use crate::join::GoSummary;
 use crate::report::RunEnd;
+use modsniff_core::HttpStats;
 use modsniff_core::KernelStats;
 use modsniff_core::Stats;
 use std::collections::BTreeMap;
@@ -51,6 +52,10 @@ json_object! {
         pub ip_fragments_dropped: u64,
         pub icmp_errors: u64,
         pub dns_messages: u64,
+        /// What the HTTP decoders could not follow or refused by a limit; left out when all
+        /// are zero.
+        #[omit]
+        pub http: Option<One<'a, HttpStats>>,
         /// Anomalies by Zeek-style name (`syn_with_data`, `rst_with_data`...).
         pub anomalies: &'a BTreeMap<&'static str, u64>,
         /// The kernel's counters, for a live capture.
@@ -166,7 +171,7 @@ impl<'a> StatsRecord<'a> {
             dns_messages,
             anomalies,
             kernel,
-            http: _,
+            http,
         } = end.stats;
         StatsRecord {
             record_version: RecordVersion,
@@ -192,6 +197,7 @@ impl<'a> StatsRecord<'a> {
             ip_fragments_dropped: *ip_fragments_dropped,
             icmp_errors: *icmp_errors,
             dns_messages: *dns_messages,
+            http: (*http != HttpStats::default()).then_some(One(http)),
             anomalies,
             kernel: kernel.as_ref().map(One),
             findings: end.counts,
@@ -227,6 +233,66 @@ impl View for KernelStats {
             received: *received,
             dropped: *dropped,
             if_dropped: *if_dropped,
+        }
+    }
+}
+
+json_object! {
+    /// The HTTP decoders' counters, all connections.
+    pub struct Http {
+        /// Header blocks larger than the header-block limit.
+        pub header_overflows: u64,
+        /// Gaps inside a header block or chunk framing (that side waited for a new head).
+        pub desync_gaps: u64,
+        /// ... and found one.
+        pub resyncs: u64,
+        /// Bytes lost inside bodies that were still framed correctly.
+        pub body_gap_bytes: u64,
+        /// Transactions beyond the per-connection limit.
+        pub dropped_transactions: u64,
+        /// Requests dropped because the pipeline limit was reached.
+        pub dropped_pending: u64,
+        /// Responses without a request seen for them.
+        pub unmatched_responses: u64,
+        /// Content-Length headers that were not a number, or disagreed.
+        pub bad_content_length: u64,
+        /// Client bytes dropped while a CONNECT was waiting for its answer.
+        pub tunnel_leftover_dropped: u64,
+        /// Sides that ended inside a header block.
+        pub truncated_heads: u64,
+        /// Sides given up because they sent bytes that are not HTTP.
+        pub desync_garbage: u64,
+    }
+}
+
+impl View for HttpStats {
+    type Out<'a> = Http;
+    fn view(&self) -> Http {
+        let HttpStats {
+            header_overflows,
+            desync_gaps,
+            resyncs,
+            body_gap_bytes,
+            dropped_transactions,
+            dropped_pending,
+            unmatched_responses,
+            bad_content_length,
+            tunnel_leftover_dropped,
+            truncated_heads,
+            desync_garbage,
+        } = *self;
+        Http {
+            header_overflows,
+            desync_gaps,
+            resyncs,
+            body_gap_bytes,
+            dropped_transactions,
+            dropped_pending,
+            unmatched_responses,
+            bad_content_length,
+            tunnel_leftover_dropped,
+            truncated_heads,
+            desync_garbage,
         }
     }
 }

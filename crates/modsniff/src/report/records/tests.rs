@@ -712,6 +712,8 @@ fn samples() -> Samples {
     stats.decode_error("ipv4_truncated");
     stats.anomaly("rst_with_data");
     stats.anomaly("syn_with_data");
+    stats.http.desync_garbage = 1;
+    stats.http.unmatched_responses = 2;
     let all = FindingCounts {
         error: 1,
         info: 2,
@@ -736,6 +738,7 @@ fn samples() -> Samples {
         s.stats.push((stats.clone(), all, 4, Some(go)));
     }
     stats.kernel = None;
+    stats.http = Default::default();
     for counts in [
         FindingCounts::default(),
         FindingCounts {
