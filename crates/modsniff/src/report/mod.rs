@@ -2,7 +2,7 @@
 //! the analysis, and the records they print (`records`, the contract).
 //!
 //! - [`NdjsonPrinter`]: one record per line, each as soon as it is known.
-//! - [`JsonPrinter`]: the same records as one document, written after the last run.
+//! - [`JsonPrinter`]: the same records as one document, grouped by type, streamed.
 //! - [`TextPrinter`]: the report for people.
 //!
 //! What to print comes in [`PrintSettings`], which the command line builds: nothing here
