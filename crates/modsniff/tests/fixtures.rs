@@ -6,57 +6,6 @@ use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// A (stage, kind) pair.
-type Label = (&'static str, &'static str);
-
-/// Ground-truth label (stage, kind) -> the contract's (stage, kind) that answers it.
-const LABELS: &[(Label, Label)] = &[
-    (("dns", "servfail"), ("dns", "dns-servfail")),
-    (("dns", "nxdomain"), ("dns", "dns-nxdomain")),
-    (("dns", "dns-timeout"), ("dns", "dns-timeout")),
-    (
-        ("dns", "suspicious-answer"),
-        ("dns", "dns-suspicious-answer"),
-    ),
-    (
-        ("tcp-connect", "syn-timeout"),
-        ("connect", "connect-timeout"),
-    ),
-    (("tcp-connect", "refused"), ("connect", "connect-refused")),
-    (("proxy", "refused"), ("proxy", "proxy-error")),
-    (("proxy", "refused"), ("connect", "connect-refused")),
-    (("proxy", "refused"), ("proxy", "connect-refused")),
-    (("proxy", "proxy-auth"), ("proxy", "proxy-auth-required")),
-    (("proxy", "proxy-denied"), ("proxy", "proxy-denied")),
-    (("proxy", "proxy-error"), ("proxy", "proxy-error")),
-    (
-        ("tls-handshake", "handshake-aborted"),
-        ("tls", "handshake-aborted"),
-    ),
-    (
-        ("tls-handshake", "reset-after-clienthello"),
-        ("tls", "reset-after-client-hello"),
-    ),
-    (
-        ("tls-handshake", "handshake-stall"),
-        ("tls", "handshake-stall"),
-    ),
-    (("tls-handshake", "mitm-cert"), ("tls", "mitm-certificate")),
-    (("none", "mitm-cert"), ("tls", "mitm-certificate")),
-    (("none", "tls-downgrade"), ("tls", "tls-downgrade")),
-    (("none", "retransmissions"), ("transfer", "retransmissions")),
-    (("http", "http-404"), ("http", "http-not-found")),
-    (("http", "http-5xx"), ("http", "http-error")),
-    (
-        ("transfer", "transfer-stall"),
-        ("transfer", "transfer-stall"),
-    ),
-    (
-        ("transfer", "transfer-reset"),
-        ("transfer", "transfer-reset"),
-    ),
-];
-
 /// fixtures/, or a regenerated set (`MODSNIFF_FIXTURES=/tmp/fx2`, see fixtures/README.md).
 fn fixture_root() -> std::path::PathBuf {
     std::env::var_os("MODSNIFF_FIXTURES").map_or_else(fixtures, Into::into)
@@ -128,11 +77,7 @@ fn judge(name: &str, e: &Value) -> Vec<String> {
             why.push(format!("false error {}/{}", s(&f["stage"]), s(&f["kind"])));
         }
     } else {
-        let accepted: Vec<(&str, &str)> = LABELS
-            .iter()
-            .filter(|(l, _)| *l == label)
-            .map(|(_, c)| *c)
-            .collect();
+        let accepted = accepted(label);
         assert!(
             !accepted.is_empty(),
             "{name}: no mapping for label {label:?}"

@@ -8,63 +8,6 @@ use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-/// A (stage, kind) pair.
-type Label = (&'static str, &'static str);
-
-/// Ground-truth label -> the contract's (stage, kind) that answers it (verdicts.py's MAP).
-const LABELS: &[(Label, Label)] = &[
-    (("dns", "servfail"), ("dns", "dns-servfail")),
-    (("dns", "nxdomain"), ("dns", "dns-nxdomain")),
-    (("dns", "dns-timeout"), ("dns", "dns-timeout")),
-    (
-        ("tcp-connect", "syn-timeout"),
-        ("connect", "connect-timeout"),
-    ),
-    (("tcp-connect", "refused"), ("connect", "connect-refused")),
-    (("proxy", "refused"), ("proxy", "proxy-error")),
-    (("proxy", "refused"), ("connect", "connect-refused")),
-    (("proxy", "refused"), ("proxy", "connect-refused")),
-    (("proxy", "proxy-auth"), ("proxy", "proxy-auth-required")),
-    (("proxy", "proxy-denied"), ("proxy", "proxy-denied")),
-    (("proxy", "proxy-error"), ("proxy", "proxy-error")),
-    (
-        ("dns", "suspicious-answer"),
-        ("dns", "dns-suspicious-answer"),
-    ),
-    (
-        ("tls-handshake", "handshake-aborted"),
-        ("tls", "handshake-aborted"),
-    ),
-    (
-        ("tls-handshake", "reset-after-clienthello"),
-        ("tls", "reset-after-client-hello"),
-    ),
-    (
-        ("tls-handshake", "handshake-stall"),
-        ("tls", "handshake-stall"),
-    ),
-    (("tls-handshake", "mitm-cert"), ("tls", "mitm-certificate")),
-    (("none", "mitm-cert"), ("tls", "mitm-certificate")),
-    (("http", "http-404"), ("http", "http-not-found")),
-    (("http", "http-5xx"), ("http", "http-error")),
-    (
-        ("transfer", "transfer-stall"),
-        ("transfer", "transfer-stall"),
-    ),
-    (
-        ("transfer", "transfer-reset"),
-        ("transfer", "transfer-reset"),
-    ),
-    (("none", "retransmissions"), ("transfer", "retransmissions")),
-    (("none", "retransmissions"), ("tcp", "retransmissions")),
-    (("none", "retransmissions"), ("connect", "retransmissions")),
-    (("none", "tls-downgrade"), ("tls", "tls-downgrade")),
-    (
-        ("tls-handshake", "cert-rejected"),
-        ("tls", "certificate-rejected"),
-    ),
-];
-
 /// A shape the matrix must hold: what it is, how many cases at least, which cases are it.
 type Shape<'a> = (&'static str, usize, &'a dyn Fn(&Value) -> bool);
 
@@ -180,11 +123,7 @@ fn judge(e: &Value) -> Vec<String> {
             why.push(format!("false error: {}", errors.join(", ")));
         }
     } else {
-        let accepted: Vec<Label> = LABELS
-            .iter()
-            .filter(|(l, _)| *l == label)
-            .map(|(_, c)| *c)
-            .collect();
+        let accepted = accepted(label);
         let hits: Vec<&&Value> = findings
             .iter()
             .filter(|f| accepted.contains(&(s(&f["stage"]), s(&f["kind"]))))
