@@ -17,9 +17,10 @@ use modsniff_core::Event;
 use modsniff_core::{LinkType, Packet, Stats, Timestamp};
 use modsniff_filter::{Filter, FilterError, Program};
 use std::collections::HashMap;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Files smaller than this finish before a progress bar would be worth drawing.
@@ -101,8 +102,18 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         eprintln!("modsniff: {}", crate::error_text(&e));
         unreadable += 1;
     };
+    // Standard input ends itself at a signal, after the bytes that had arrived: the reading
+    // loops go on to its end instead of stopping at the flag.
+    let no_signal = Interrupt::none();
     for path in &inputs.files {
-        let mut src = match FileSource::open(path) {
+        let stdin = path.as_os_str() == "-";
+        let opened = if stdin {
+            FileSource::from_reader(Box::new(StdinUntilSignal::new(&interrupt)), "-".into())
+        } else {
+            FileSource::open(path)
+        };
+        let stop = if stdin { &no_signal } else { &interrupt };
+        let mut src = match opened {
             Ok(src) => src,
             Err(e) => {
                 say(e.into());
@@ -113,6 +124,14 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         // Zero bytes is no capture at all (a capture that was never written, a pipe that
         // carried nothing): saying "no problem found" about it would be a lie.
         if src.format() == Format::Empty {
+            if let Some(sig) = interrupt.signal() {
+                say(anyhow::anyhow!(
+                    "{name}: interrupted by {} before any byte arrived",
+                    crate::go::trace::signal_name(sig).unwrap_or("a signal")
+                ));
+                outcome.interrupted_by = Some(sig);
+                break;
+            }
             say(anyhow::anyhow!(
                 "{name}: empty input (0 bytes): not a capture file"
             ));
@@ -137,7 +156,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 bar.as_ref(),
                 gate.as_mut(),
                 &mut last_packet,
-                &interrupt,
+                stop,
             )?
         } else {
             let (n, e) = read_packets(
@@ -145,7 +164,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 limit,
                 bar.as_ref(),
                 gate.as_mut(),
-                &interrupt,
+                stop,
                 &mut |pkt| {
                     analysis.push(pkt, rep.as_mut());
                     analysis.stats().connections
@@ -489,6 +508,14 @@ impl Interrupt {
         Ok(Interrupt { set, which })
     }
 
+    /// A flag no signal sets.
+    fn none() -> Interrupt {
+        Interrupt {
+            set: Arc::new(AtomicBool::new(false)),
+            which: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
     fn is_set(&self) -> bool {
         self.set.load(Ordering::Relaxed)
     }
@@ -498,5 +525,76 @@ impl Interrupt {
         self.is_set()
             .then(|| self.which.load(Ordering::Relaxed) as i32)
             .filter(|s| *s > 0)
+    }
+}
+
+/// How often a read waiting on an idle standard input looks whether a signal asked it to stop.
+const STDIN_WAKE: Duration = Duration::from_millis(100);
+
+/// Standard input, read by a thread of its own so that SIGINT or SIGTERM ends a read that
+/// waits on an idle pipe or terminal (`tcpdump -w - | modsniff read -` before traffic comes):
+/// signal-hook installs its handlers with SA_RESTART, so a read(2) blocked in this thread
+/// would resume after the signal and wait for the next byte. This reader wakes every
+/// `STDIN_WAKE` and ends the input once the signal's flag is set; the thread stays blocked
+/// until the process ends. Four chunks in flight bound what it holds.
+struct StdinUntilSignal {
+    chunks: mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    at: usize,
+    stop: Arc<AtomicBool>,
+}
+
+impl StdinUntilSignal {
+    fn new(interrupt: &Interrupt) -> Self {
+        let (tx, rx) = mpsc::sync_channel(4);
+        std::thread::spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            loop {
+                let mut buf = vec![0; 1 << 16];
+                let sent = match stdin.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        tx.send(Ok(buf))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        break;
+                    }
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+        });
+        StdinUntilSignal {
+            chunks: rx,
+            chunk: Vec::new(),
+            at: 0,
+            stop: Arc::clone(&interrupt.set),
+        }
+    }
+}
+
+impl Read for StdinUntilSignal {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.chunk.len() {
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok(0);
+            }
+            match self.chunks.recv_timeout(STDIN_WAKE) {
+                Ok(chunk) => {
+                    self.chunk = chunk?;
+                    self.at = 0;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
