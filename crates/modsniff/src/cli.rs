@@ -70,7 +70,8 @@ pub struct OutputArgs {
     /// Exit with status 1 when a finding reaches this severity.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
-    /// Colour in the text report.
+    /// Colour in the text report (`auto`: on a terminal, unless NO_COLOR is set or TERM is
+    /// `dumb`).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
     /// More detail: a table of every connection in the text report.
@@ -129,7 +130,7 @@ pub struct OutputArgs {
 
 impl OutputArgs {
     /// How the report is printed: the printers' settings, with `--color auto` resolved here
-    /// (NO_COLOR, and whether standard output is a terminal).
+    /// (NO_COLOR, TERM=dumb, and whether standard output is a terminal).
     pub fn print_settings(&self) -> PrintSettings {
         PrintSettings {
             format: match self.format {
@@ -153,12 +154,30 @@ impl OutputArgs {
 }
 
 fn wants_color(choice: ColorChoice) -> bool {
+    color_decision(
+        choice,
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::env::var_os("TERM").as_deref(),
+        std::io::stdout().is_terminal(),
+    )
+}
+
+/// `--color auto` colours a terminal unless NO_COLOR is set (to anything but the empty
+/// string, as no-color.org says) or TERM is `dumb` (a terminal that cannot show escapes:
+/// Emacs' shell, some CI logs); `always` and `never` are obeyed whatever the environment.
+fn color_decision(
+    choice: ColorChoice,
+    no_color: Option<&std::ffi::OsStr>,
+    term: Option<&std::ffi::OsStr>,
+    stdout_is_terminal: bool,
+) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stdout().is_terminal()
+            no_color.is_none_or(|v| v.is_empty())
+                && term.is_none_or(|t| t != "dumb")
+                && stdout_is_terminal
         }
     }
 }
@@ -348,6 +367,33 @@ mod tests {
             files: files.iter().map(PathBuf::from).collect(),
             filter: filter.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn colour_needs_a_terminal_without_no_color_or_term_dumb() {
+        use std::ffi::OsStr;
+        let auto = |nc: Option<&str>, term: Option<&str>, tty| {
+            color_decision(
+                ColorChoice::Auto,
+                nc.map(OsStr::new),
+                term.map(OsStr::new),
+                tty,
+            )
+        };
+        assert!(auto(None, Some("xterm-256color"), true));
+        assert!(auto(None, None, true));
+        assert!(!auto(None, Some("xterm"), false));
+        assert!(!auto(Some("1"), Some("xterm"), true));
+        // NO_COLOR set but empty does not count (no-color.org).
+        assert!(auto(Some(""), Some("xterm"), true));
+        assert!(!auto(None, Some("dumb"), true));
+        assert!(color_decision(
+            ColorChoice::Always,
+            Some(OsStr::new("1")),
+            Some(OsStr::new("dumb")),
+            false
+        ));
+        assert!(!color_decision(ColorChoice::Never, None, None, true));
     }
 
     #[test]

@@ -39,6 +39,7 @@ mod imp {
     use crate::cli::OutputArgs;
     use crate::go::trace::{ExitKind, GoTranscript, Transcriber, XFilter, XPlan, plan_x};
     use crate::report::Printer;
+    use crate::stdio::errln;
     use anyhow::Context;
     use modsniff_capture::{LiveConfig, LiveSource, PcapWriter};
     use modsniff_core::Timestamp;
@@ -277,7 +278,7 @@ mod imp {
         let mut outcome = s.finish(rep.as_mut())?;
         rep.close()?;
         if !transcript.exit.success() {
-            eprintln!("modsniff: {prog} {}", transcript.exit);
+            errln!("modsniff: {prog} {}", transcript.exit);
             outcome.command_failed = Some(i32::from(transcript.exit.shell_status().max(1)));
         }
         Ok(outcome)
@@ -515,9 +516,6 @@ mod imp {
 
     /// Our stderr; a reader that went away does not stop the command's output being read.
     fn write_stderr(bytes: &[u8]) {
-        use std::io::Write;
-        let mut e = std::io::stderr().lock();
-        let _ = e.write_all(bytes);
-        let _ = e.flush();
+        crate::stdio::err_bytes(bytes);
     }
 }

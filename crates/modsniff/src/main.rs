@@ -8,13 +8,14 @@ mod go;
 mod live;
 mod read;
 mod report;
+mod stdio;
 
 use analyze::Outcome;
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, FailOn};
 use diagnose::Severity;
-use std::io::Write;
 use std::process::ExitCode;
+use stdio::errln;
 
 fn main() -> ExitCode {
     // Keeps the allocator's option constructor linked in (src/alloc.rs).
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("modsniff: {}", error_text(&e));
+            errln!("modsniff: {}", error_text(&e));
             ExitCode::from(2)
         }
     }
@@ -85,18 +86,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             (live::run_command(args)?, fail_on)
         }
         Command::Completions { shell } => {
+            // Generated whole, then written: clap_complete's generators panic on a failed
+            // write (`modsniff completions bash | head`).
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "modsniff", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "modsniff", &mut script);
+            stdio::out_all(&script)?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            stdio::out_all(&page)?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Schema => {
-            let mut out = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, &report::records::schema())?;
-            writeln!(out)?;
+            let mut text = serde_json::to_vec_pretty(&report::records::schema())?;
+            text.push(b'\n');
+            stdio::out_all(&text)?;
             return Ok(ExitCode::SUCCESS);
         }
     };

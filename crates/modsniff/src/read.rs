@@ -9,6 +9,7 @@
 use crate::analyze::{Analysis, Outcome, engine_config, go_settings};
 use crate::cli::ReadArgs;
 use crate::report::Printer;
+use crate::stdio::errln;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modsniff_capture::{CaptureError, FileSource};
@@ -91,7 +92,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 anyhow::bail!("{name}: filter expression `{}`: {e}", g.filter.expression());
             }
             if args.out.verbose {
-                eprintln!(
+                errln!(
                     "modsniff: {name}: the filter kept {} of {} packets",
                     g.kept,
                     g.kept + g.filtered
@@ -107,7 +108,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             warnings.push(e.to_string());
         }
         for w in &warnings {
-            eprintln!("modsniff: warning: {w}");
+            errln!("modsniff: warning: {w}");
         }
         analysis.set_frames(src.frames());
         let found = match stats {

@@ -10,6 +10,7 @@ mod hostile;
 mod hostile_floods;
 mod live;
 mod oracle;
+mod pipes;
 mod run;
 mod run_stderr;
 mod scenarios;
