@@ -225,8 +225,16 @@ pub struct ReadArgs {
 #[derive(Debug, Args)]
 pub struct LiveArgs {
     /// Interface to capture on (`any` for all).
-    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
-    pub interface: String,
+    #[arg(
+        short = 'i',
+        long = "interface",
+        value_name = "IFACE",
+        required_unless_present = "list_interfaces"
+    )]
+    pub interface: Option<String>,
+    /// List the interfaces libpcap can capture on, numbered, and exit (as tcpdump -D).
+    #[arg(short = 'D', long = "list-interfaces")]
+    pub list_interfaces: bool,
     /// Capture filter in tcpdump's syntax, compiled by libpcap and run in the kernel:
     /// `modsniff live -i eth0 tcp port 443`.
     #[arg(value_name = "EXPRESSION")]

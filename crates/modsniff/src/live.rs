@@ -172,12 +172,20 @@ mod imp {
     }
 
     pub fn run_live(args: LiveArgs) -> Result<Outcome> {
+        if args.list_interfaces {
+            list_interfaces()?;
+            return Ok(Outcome::default());
+        }
+        let interface = args
+            .interface
+            .as_deref()
+            .context("no interface given (-i)")?;
         let env: HashMap<String, String> = std::env::vars().collect();
         let stop = interrupted()?;
         let mut rep =
             crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout()));
         let mut s = Session::open(
-            &args.interface,
+            interface,
             args.filter_expression()?,
             args.snaplen,
             !args.no_promisc,
@@ -187,6 +195,13 @@ mod imp {
             &args.out,
             &env,
         )?;
+        // What tcpdump says once the capture is open, on stderr (stdout is the report).
+        errln!(
+            "listening on {}, link-type {}, snapshot length {} bytes",
+            s.src.interface(),
+            link_type_words(s.src.linktype()),
+            args.snaplen.max(64)
+        );
         let started = Instant::now();
         let limit = args.count.unwrap_or(u64::MAX);
         let mut packets = 0u64;
@@ -282,6 +297,52 @@ mod imp {
             outcome.command_failed = Some(i32::from(transcript.exit.shell_status().max(1)));
         }
         Ok(outcome)
+    }
+
+    /// `live -D`: the interfaces libpcap can capture on, numbered from 1, on stdout, in
+    /// tcpdump -D's form (`2.any (Pseudo-device that captures on all interfaces) [Up]`);
+    /// of the flags, libpcap's list tells up and loopback.
+    fn list_interfaces() -> Result<()> {
+        use std::fmt::Write as _;
+        let mut text = String::new();
+        for (i, d) in modsniff_capture::list_interfaces()?.iter().enumerate() {
+            let _ = write!(text, "{}.{}", i + 1, d.name);
+            if let Some(desc) = &d.description {
+                let _ = write!(text, " ({desc})");
+            }
+            let flags: Vec<&str> = [(d.is_up, "Up"), (d.is_loopback, "Loopback")]
+                .iter()
+                .filter_map(|&(on, word)| on.then_some(word))
+                .collect();
+            let flags = if flags.is_empty() {
+                "none".to_string()
+            } else {
+                flags.join(", ")
+            };
+            let _ = write!(text, " [{flags}]");
+            text.push('\n');
+        }
+        crate::stdio::out_all(text.as_bytes())?;
+        Ok(())
+    }
+
+    /// libpcap's name and description of a live capture's data link type
+    /// (`pcap_datalink_val_to_name` / `_to_description`), as tcpdump prints them:
+    /// `EN10MB (Ethernet)`.
+    fn link_type_words(lt: modsniff_core::LinkType) -> String {
+        let (name, desc) = match lt.0 {
+            0 => ("NULL", "BSD loopback"),
+            1 => ("EN10MB", "Ethernet"),
+            12 | 14 | 101 => ("RAW", "Raw IP"),
+            108 => ("LOOP", "OpenBSD loopback"),
+            113 => ("LINUX_SLL", "Linux cooked v1"),
+            228 => ("IPV4", "Raw IPv4"),
+            229 => ("IPV6", "Raw IPv6"),
+            239 => ("NFLOG", "Linux netfilter log messages"),
+            276 => ("LINUX_SLL2", "Linux cooked v2"),
+            n => return format!("{n}"),
+        };
+        format!("{name} ({desc})")
     }
 
     /// After Ctrl-C, how long the command has to end on its own (the terminal sent it SIGINT

@@ -8,6 +8,7 @@ mod filter;
 mod fixtures;
 mod hostile;
 mod hostile_floods;
+mod interfaces;
 mod live;
 mod oracle;
 mod pipes;
