@@ -126,6 +126,19 @@ pub struct OutputArgs {
     /// No progress bar on standard error.
     #[arg(long)]
     pub no_progress: bool,
+    /// Write the failing flows to FILE, a small capture to hand the network team (pcap;
+    /// pcapng when FILE ends in .pcapng): the connections with findings, or those that
+    /// --host/--port/--server-name select, or every packet a filter expression kept, with
+    /// their DNS and every frame a finding cites. The report then maps each cited frame
+    /// ("frame 12, frame 3 in FILE"). A capture file is read a second time for it; standard
+    /// input and live packets wait in a temporary file (--extract-spool).
+    #[arg(long, value_name = "FILE")]
+    pub extract: Option<PathBuf>,
+    /// Bound of the temporary file ($TMPDIR, deleted on exit) that keeps the packets of
+    /// standard input or of a live capture for --extract, in MiB: it keeps the most recent
+    /// ones, and the report counts those it dropped.
+    #[arg(long, value_name = "MIB", default_value_t = crate::extract::spool::DEFAULT_SPOOL_MIB)]
+    pub extract_spool: u64,
 }
 
 impl OutputArgs {
@@ -213,6 +226,16 @@ pub struct ReadArgs {
     /// Stop after this many packets (per file), like tcpdump -c.
     #[arg(short = 'c', long = "count", value_name = "COUNT")]
     pub count: Option<u64>,
+    /// Write what was selected to FILE, as `tcpdump -r in -w out EXPRESSION` does: the same
+    /// as --extract FILE (the flows with findings, or those the selection or the filter
+    /// expression keeps). On live and run, -w saves every captured packet instead.
+    #[arg(
+        short = 'w',
+        long = "write",
+        value_name = "FILE",
+        conflicts_with = "extract"
+    )]
+    pub write: Option<PathBuf>,
     /// Threads: 1 runs everything on one; 2 (the default where there are two cores) runs
     /// diagnosis and record writing beside the engine (more are not used). The output is the
     /// same either way.
@@ -242,7 +265,8 @@ pub struct LiveArgs {
     /// The capture filter as one option (the same as giving it as arguments).
     #[arg(long, value_name = "EXPRESSION")]
     pub filter: Option<String>,
-    /// Also save the packets to this pcap file (like tcpdump -w).
+    /// Also save every captured packet to this pcap file, as tcpdump -w does (on `read`, -w
+    /// writes only what was selected: see --extract).
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
     /// Stop after this many seconds.
@@ -279,7 +303,8 @@ pub struct RunArgs {
         default_value = "any"
     )]
     pub interface: String,
-    /// Also save the packets to this pcap file.
+    /// Also save every captured packet to this pcap file, as tcpdump -w does (on `read`, -w
+    /// writes only what was selected: see --extract).
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
     /// Seconds to keep capturing after the command exits (late packets, closes).

@@ -37,6 +37,7 @@ mod imp {
     use super::*;
     use crate::analyze::{Analysis, engine_config, go_settings};
     use crate::cli::OutputArgs;
+    use crate::extract::{self, Choice, Replay, ReplaySlot, spool::Spool};
     use crate::go::trace::{ExitKind, GoTranscript, Transcriber, XFilter, XPlan, plan_x};
     use crate::report::Printer;
     use crate::stdio::errln;
@@ -71,8 +72,32 @@ mod imp {
     struct Session {
         src: LiveSource,
         writer: Option<PcapWriter<std::io::BufWriter<std::fs::File>>>,
+        /// `-w FILE`: where the writer writes (the extraction reads it back).
+        write_path: Option<std::path::PathBuf>,
+        /// `--extract` without `-w`: the packets, kept for the extraction.
+        spool: Option<Spool>,
         analysis: Analysis,
         last_tick: Instant,
+    }
+
+    /// With `--extract OUT`: the extractor in front of `rep`, and where the run's replay
+    /// goes. `-w FILE` is the replay when given; otherwise a spool keeps the packets.
+    fn extracting(
+        rep: Box<dyn Printer + Send>,
+        out: &OutputArgs,
+        filtered: bool,
+        write: Option<&std::path::Path>,
+    ) -> Result<(Box<dyn Printer + Send>, Option<ReplaySlot>)> {
+        let Some(path) = &out.extract else {
+            return Ok((rep, None));
+        };
+        let inputs: Vec<std::path::PathBuf> = write.map(Into::into).into_iter().collect();
+        if write.is_some_and(|w| w == path.as_path()) {
+            anyhow::bail!("-w and --extract name the same file, {}", path.display());
+        }
+        let choice = Choice::new(&out.print_settings().selection, filtered);
+        let (rep, slot) = extract::wrap(rep, path, choice, &inputs)?;
+        Ok((rep, Some(slot)))
     }
 
     impl Session {
@@ -108,9 +133,17 @@ mod imp {
                 None => None,
             };
             let analysis = Analysis::new(engine_config(out)?, go_settings(out, env)?, true);
+            let spool = match (&out.extract, write) {
+                (Some(_), None) => {
+                    Some(Spool::new(out.extract_spool).context("creating the extract spool")?)
+                }
+                _ => None,
+            };
             Ok(Session {
                 src,
                 writer,
+                write_path: write.map(Into::into),
+                spool,
                 analysis,
                 last_tick: Instant::now(),
             })
@@ -126,6 +159,9 @@ mod imp {
             {
                 if let Some(w) = self.writer.as_mut() {
                     w.write_packet(&pkt).context("writing the capture file")?;
+                }
+                if let Some(s) = self.spool.as_mut() {
+                    s.push(&pkt);
                 }
                 self.analysis.push(&pkt, rep);
                 n += 1;
@@ -148,10 +184,17 @@ mod imp {
             Ok(n)
         }
 
-        fn finish(mut self, rep: &mut dyn Printer) -> Result<Outcome> {
+        fn finish(mut self, rep: &mut dyn Printer, slot: Option<&ReplaySlot>) -> Result<Outcome> {
             let k = self.src.stats()?;
             if let Some(mut w) = self.writer.take() {
                 w.flush().context("writing the capture file")?;
+            }
+            if let Some(slot) = slot {
+                slot.set(match (self.spool.take(), self.write_path.clone()) {
+                    (Some(spool), _) => spool.into_replay(),
+                    (None, Some(path)) => saved_replay(path),
+                    (None, None) => Box::new(|_| vec!["no packet was kept for the extract".into()]),
+                });
             }
             let kernel = KernelStats {
                 received: k.received,
@@ -171,6 +214,26 @@ mod imp {
         }
     }
 
+    /// The extraction's reading of the `-w` file: every packet captured, with the frame
+    /// numbers the analysis gave them.
+    fn saved_replay(path: std::path::PathBuf) -> Replay {
+        Box::new(move |sink| {
+            let mut src = match modsniff_capture::FileSource::open(&path) {
+                Ok(s) => s,
+                Err(e) => return vec![format!("reading {} for the extract: {e}", path.display())],
+            };
+            loop {
+                match src.next_packet() {
+                    Ok(Some(p)) => sink(&p),
+                    Ok(None) => return Vec::new(),
+                    Err(e) => {
+                        return vec![format!("reading {} for the extract: {e}", path.display())];
+                    }
+                }
+            }
+        })
+    }
+
     pub fn run_live(args: LiveArgs) -> Result<Outcome> {
         if args.list_interfaces {
             list_interfaces()?;
@@ -182,11 +245,16 @@ mod imp {
             .context("no interface given (-i)")?;
         let env: HashMap<String, String> = std::env::vars().collect();
         let stop = interrupted()?;
-        let mut rep =
-            crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout()));
+        let filter = args.filter_expression()?;
+        let (mut rep, slot) = extracting(
+            crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout())),
+            &args.out,
+            filter.is_some(),
+            args.write.as_deref(),
+        )?;
         let mut s = Session::open(
             interface,
-            args.filter_expression()?,
+            filter,
             args.snaplen,
             !args.no_promisc,
             args.buffer_size,
@@ -216,7 +284,7 @@ mod imp {
         }
         // Packets that arrived before the stop may still sit in a partly filled block.
         s.drain(rep.as_mut(), Duration::ZERO, limit.saturating_sub(packets))?;
-        let outcome = s.finish(rep.as_mut())?;
+        let outcome = s.finish(rep.as_mut(), slot.as_ref())?;
         rep.close()?;
         Ok(outcome)
     }
@@ -264,8 +332,12 @@ mod imp {
             go_env.extend(vars);
         }
         let stop = interrupted()?;
-        let mut rep =
-            crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout()));
+        let (mut rep, slot) = extracting(
+            crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout())),
+            &args.out,
+            false,
+            args.write.as_deref(),
+        )?;
         let mut s = Session::open(
             &args.interface,
             None,
@@ -290,7 +362,7 @@ mod imp {
             Duration::from_secs_f64(args.drain.clamp(0.0, 60.0)),
             u64::MAX,
         )?;
-        let mut outcome = s.finish(rep.as_mut())?;
+        let mut outcome = s.finish(rep.as_mut(), slot.as_ref())?;
         rep.close()?;
         if !transcript.exit.success() {
             errln!("modsniff: {prog} {}", transcript.exit);

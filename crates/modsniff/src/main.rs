@@ -4,6 +4,7 @@ mod alloc;
 mod analyze;
 mod cli;
 mod diagnose;
+mod extract;
 mod go;
 mod live;
 mod read;

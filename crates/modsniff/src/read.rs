@@ -8,6 +8,7 @@
 
 use crate::analyze::{Analysis, Outcome, engine_config, go_settings};
 use crate::cli::ReadArgs;
+use crate::extract::{self, Choice, Replay, spool::Spool};
 use crate::report::Printer;
 use crate::stdio::errln;
 use anyhow::{Context, Result};
@@ -18,6 +19,7 @@ use modsniff_core::{LinkType, Packet, Stats};
 use modsniff_filter::{Filter, FilterError, Program};
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Files smaller than this finish before a progress bar would be worth drawing.
@@ -55,7 +57,16 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
     let config = engine_config(&args.out)?;
     let env: HashMap<String, String> = std::env::vars().collect();
     let settings = go_settings(&args.out, &env)?;
-    let mut rep = crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout()));
+    let print_settings = args.out.print_settings();
+    let mut rep = crate::report::printer(&print_settings, Box::new(std::io::stdout()));
+    // `-w OUT` (tcpdump's `-r in -w out EXPR`) and `--extract OUT`: the same extraction.
+    let mut slot = None;
+    if let Some(out) = args.write.as_ref().or(args.out.extract.as_ref()) {
+        let choice = Choice::new(&print_settings.selection, filter.is_some());
+        let (wrapped, s) = extract::wrap(rep, out, choice, &inputs.files)?;
+        rep = wrapped;
+        slot = Some(s);
+    }
     let mut outcome = Outcome::default();
     let progress_ok = !args.out.no_progress && std::io::stderr().is_terminal();
     let threads = args.threads.unwrap_or_else(default_threads);
@@ -67,6 +78,14 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         let mut analysis = Analysis::new(config.clone(), settings.clone(), false);
         let limit = args.count.unwrap_or(u64::MAX);
         let mut gate = filter.as_ref().map(Gate::new);
+        // An input that cannot be read twice (standard input, a pipe) is spooled for the
+        // extraction; a file is read again.
+        let mut spool = match (&slot, src.total_bytes()) {
+            (Some(_), None) => {
+                Some(Spool::new(args.out.extract_spool).context("creating the extract spool")?)
+            }
+            _ => None,
+        };
         let (n, read_error, stats) = if threads >= 2 {
             read_pipelined(
                 &mut src,
@@ -75,14 +94,24 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 limit,
                 bar.as_ref(),
                 gate.as_mut(),
+                spool.as_mut(),
             )?
         } else {
             let (n, e) = read_packets(&mut src, limit, bar.as_ref(), gate.as_mut(), &mut |pkt| {
+                if let Some(s) = spool.as_mut() {
+                    s.push(pkt);
+                }
                 analysis.push(pkt, rep.as_mut());
                 analysis.stats().connections
             });
             (n, e, None)
         };
+        if let Some(slot) = &slot {
+            slot.set(match spool {
+                Some(s) => s.into_replay(),
+                None => file_replay(path.clone(), filter.clone(), limit),
+            });
+        }
         if let Some(b) = bar {
             b.finish_and_clear();
         }
@@ -257,6 +286,7 @@ fn read_pipelined(
     limit: u64,
     bar: Option<&ProgressBar>,
     gate: Option<&mut Gate<'_>>,
+    mut spool: Option<&mut Spool>,
 ) -> Result<(u64, Option<CaptureError>, Option<Stats>)> {
     let (engine, out) = analysis.split();
     std::thread::scope(|scope| {
@@ -301,6 +331,9 @@ fn read_pipelined(
             }
         };
         let (n, err) = read_packets(src, limit, bar, gate, &mut |pkt| {
+            if let Some(s) = spool.as_deref_mut() {
+                s.push(pkt);
+            }
             engine.push(pkt, &mut |ev: Event| batch.push(ev));
             flush(&mut batch, false);
             engine.stats().connections
@@ -316,6 +349,34 @@ fn read_pipelined(
             .join()
             .map_err(|_| anyhow::anyhow!("the output thread panicked"))?;
         Ok((n, err, Some(stats)))
+    })
+}
+
+/// The extraction's second reading of a capture file: the same packets the analysis read
+/// (the filter expression and `-c` applied alike), with their frame numbers.
+fn file_replay(path: PathBuf, filter: Option<Filter>, limit: u64) -> Replay {
+    Box::new(move |sink| {
+        let mut src = match FileSource::open(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                return vec![format!(
+                    "reading {} again for the extract: {e}",
+                    path.display()
+                )];
+            }
+        };
+        let mut gate = filter.as_ref().map(Gate::new);
+        let (_, err) = read_packets(&mut src, limit, None, gate.as_mut(), &mut |pkt| {
+            sink(pkt);
+            0
+        });
+        err.map(|e| {
+            vec![format!(
+                "reading {} again for the extract: {e}",
+                path.display()
+            )]
+        })
+        .unwrap_or_default()
     })
 }
 

@@ -4,6 +4,7 @@
 mod common;
 mod contract;
 mod corpus;
+mod extract;
 mod filter;
 mod fixtures;
 mod hostile;

@@ -59,6 +59,37 @@ pub struct RunEnd<'a> {
     pub tracking_dropped: u64,
     pub warnings: &'a [String],
     pub go_endpoints: &'a BTreeMap<String, u64>,
+    /// `--extract OUT`: what this run put in OUT, and where the cited frames went.
+    pub extract: Option<&'a ExtractSummary>,
+}
+
+/// What one run extracted (`--extract OUT`, `read -w OUT`).
+#[derive(Clone, Debug, Default)]
+pub struct ExtractSummary {
+    /// The file, as given.
+    pub file: String,
+    /// Packets of this run written to it.
+    pub packets: u64,
+    /// Its frame number of this run's first packet (files of earlier runs come first).
+    pub first_frame: u64,
+    /// Connections (TCP connections, UDP flows) and DNS queries extracted.
+    pub connections: u64,
+    pub dns: u64,
+    /// Each frame a finding cites and its frame number in the file, by frame; a cited frame
+    /// the file lacks (another link type, a spool overflow) is absent.
+    pub frames: Vec<records::ExtractFrame>,
+    /// How many distinct frames the findings cite.
+    pub cited: u64,
+    /// Every packet a filter expression kept was written (no connection was chosen).
+    pub all_kept: bool,
+}
+
+impl ExtractSummary {
+    /// Its frame number in the file of the capture's frame `n`.
+    pub fn frame(&self, n: u64) -> Option<u64> {
+        let i = self.frames.binary_search_by_key(&n, |f| f.packet).ok()?;
+        self.frames.get(i).map(|f| f.extract_packet)
+    }
 }
 
 impl<'a> RunEnd<'a> {

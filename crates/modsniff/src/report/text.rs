@@ -232,7 +232,22 @@ fn render(end: &RunEnd<'_>, rows: Option<&[ConnRow]>, st: Style) -> String {
         if !f.evidence.is_empty() {
             let _ = writeln!(o, "  evidence:");
             for e in &f.evidence {
-                let _ = writeln!(o, "    frame {:>6}  {}", e.packet, e.note);
+                // With --extract: "frame 12, frame 3 in OUT".
+                match end
+                    .extract
+                    .and_then(|x| x.frame(e.packet).map(|n| (n, &x.file)))
+                {
+                    Some((n, file)) => {
+                        let _ = writeln!(
+                            o,
+                            "    frame {:>6}, frame {n} in {file}  {}",
+                            e.packet, e.note
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(o, "    frame {:>6}  {}", e.packet, e.note);
+                    }
+                }
             }
         }
         if let Some(r) = &f.remedy {
@@ -344,6 +359,46 @@ fn render(end: &RunEnd<'_>, rows: Option<&[ConnRow]>, st: Style) -> String {
             "  findings not shown: {} (warnings beyond 8 of a kind per target, or past the cap of 10,000)",
             end.findings_dropped
         );
+    }
+    if let Some(x) = end.extract {
+        let _ = writeln!(
+            o,
+            "  extract: {} ({}){} written to {}",
+            count(x.packets, "packet"),
+            if x.all_kept {
+                "every packet the filter kept".to_string()
+            } else {
+                format!(
+                    "{}, {}",
+                    count(x.connections, "connection"),
+                    if x.dns == 1 {
+                        "1 DNS query".to_string()
+                    } else {
+                        format!("{} DNS queries", x.dns)
+                    }
+                )
+            },
+            if x.packets > 0 && x.first_frame > 1 {
+                format!(
+                    " as frames {}-{}",
+                    x.first_frame,
+                    x.first_frame + x.packets - 1
+                )
+            } else {
+                String::new()
+            },
+            x.file
+        );
+        let missing = x.cited.saturating_sub(x.frames.len() as u64);
+        if missing > 0 {
+            let _ = writeln!(
+                o,
+                "  {} {missing} of the {} frames the findings cite are not in {}",
+                st.yellow("warning:"),
+                x.cited,
+                x.file
+            );
+        }
     }
     for w in end.warnings {
         let _ = writeln!(o, "  {} {w}", st.yellow("warning:"));

@@ -24,7 +24,7 @@ mod values;
 pub use connection::ConnectionRecord;
 pub use dns::DnsRecord;
 pub use finding::FindingRecord;
-pub use stats::{FindingCounts, StatsRecord};
+pub use stats::{ExtractFrame, FindingCounts, StatsRecord};
 
 use schemars::JsonSchema;
 use serde::Serialize;
