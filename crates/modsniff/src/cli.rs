@@ -45,6 +45,8 @@ pub enum Format {
     Text,
     Json,
     Ndjson,
+    /// One self-contained HTML page (inline CSS, JavaScript and SVG; nothing fetched).
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -64,9 +66,14 @@ pub enum ColorChoice {
 /// Output, selection, diagnosis and limit options shared by every analysing command.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
-    /// Output format: a report for people, one JSON document, or one JSON object per line.
+    /// Output format: a report for people, one JSON document, one JSON object per line, or
+    /// one HTML page (the verdict, a timeline per connection, a sortable table).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Also write the report as one self-contained HTML page to FILE, beside --format's
+    /// output (a picture of the failed run to attach to a ticket).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Exit with status 1 when a finding reaches this severity.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
@@ -150,6 +157,7 @@ impl OutputArgs {
                 Format::Text => report::Format::Text,
                 Format::Json => report::Format::Json,
                 Format::Ndjson => report::Format::Ndjson,
+                Format::Html => report::Format::Html,
             },
             color: self.format == Format::Text && wants_color(self.color),
             verbose: self.verbose,
@@ -163,6 +171,24 @@ impl OutputArgs {
                     .collect(),
             },
         }
+    }
+}
+
+impl OutputArgs {
+    /// The printer for these options, on standard output (and `--html FILE`).
+    pub fn printer(&self) -> anyhow::Result<Box<dyn report::Printer + Send>> {
+        use anyhow::Context;
+        let html: Option<Box<dyn std::io::Write + Send>> = match &self.html {
+            Some(p) => Some(Box::new(
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+            )),
+            None => None,
+        };
+        Ok(report::printer(
+            &self.print_settings(),
+            Box::new(std::io::stdout()),
+            html,
+        ))
     }
 }
 

@@ -247,7 +247,7 @@ mod imp {
         let stop = interrupted()?;
         let filter = args.filter_expression()?;
         let (mut rep, slot) = extracting(
-            crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout())),
+            args.out.printer()?,
             &args.out,
             filter.is_some(),
             args.write.as_deref(),
@@ -332,12 +332,8 @@ mod imp {
             go_env.extend(vars);
         }
         let stop = interrupted()?;
-        let (mut rep, slot) = extracting(
-            crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout())),
-            &args.out,
-            false,
-            args.write.as_deref(),
-        )?;
+        let (mut rep, slot) =
+            extracting(args.out.printer()?, &args.out, false, args.write.as_deref())?;
         let mut s = Session::open(
             &args.interface,
             None,

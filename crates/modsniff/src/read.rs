@@ -58,7 +58,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let settings = go_settings(&args.out, &env)?;
     let print_settings = args.out.print_settings();
-    let mut rep = crate::report::printer(&print_settings, Box::new(std::io::stdout()));
+    let mut rep = args.out.printer()?;
     // `-w OUT` (tcpdump's `-r in -w out EXPR`) and `--extract OUT`: the same extraction.
     let mut slot = None;
     if let Some(out) = args.write.as_ref().or(args.out.extract.as_ref()) {

@@ -9,6 +9,7 @@ mod filter;
 mod fixtures;
 mod hostile;
 mod hostile_floods;
+mod html;
 mod interfaces;
 mod live;
 mod oracle;

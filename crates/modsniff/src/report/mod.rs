@@ -4,15 +4,18 @@
 //! - [`NdjsonPrinter`]: one record per line, each as soon as it is known.
 //! - [`JsonPrinter`]: the same records as one document, written after the last run.
 //! - [`TextPrinter`]: the report for people.
+//! - [`HtmlPrinter`]: the report as one self-contained page (`--format html`, `--html FILE`).
 //!
 //! What to print comes in [`PrintSettings`], which the command line builds: nothing here
 //! reads arguments or the environment.
 
+pub mod html;
 mod json;
 mod ndjson;
 pub mod records;
 mod text;
 
+pub use html::HtmlPrinter;
 pub use json::JsonPrinter;
 pub use ndjson::NdjsonPrinter;
 pub use records::FindingCounts;
@@ -31,6 +34,7 @@ pub enum Format {
     Text,
     Json,
     Ndjson,
+    Html,
 }
 
 /// How a run is printed.
@@ -115,14 +119,24 @@ pub trait Printer {
     fn close(&mut self) -> io::Result<()>;
 }
 
-/// The printer for `settings`, writing to `out`.
-pub fn printer(settings: &PrintSettings, out: Box<dyn Write + Send>) -> Box<dyn Printer + Send> {
+/// The printer for `settings`, writing to `out`; with `html`, the HTML page is written there
+/// too (`--html FILE` beside another format).
+pub fn printer(
+    settings: &PrintSettings,
+    out: Box<dyn Write + Send>,
+    html: Option<Box<dyn Write + Send>>,
+) -> Box<dyn Printer + Send> {
     let out = io::BufWriter::with_capacity(1 << 16, PipeGuard::new(out));
-    let p: Box<dyn Printer + Send> = match settings.format {
+    let mut p: Box<dyn Printer + Send> = match settings.format {
         Format::Ndjson => Box::new(NdjsonPrinter::new(out)),
         Format::Json => Box::new(JsonPrinter::new(out)),
         Format::Text => Box::new(TextPrinter::new(out, settings.color, settings.verbose)),
+        Format::Html => Box::new(HtmlPrinter::new(out)),
     };
+    if let Some(h) = html {
+        let page = HtmlPrinter::new(io::BufWriter::with_capacity(1 << 16, h));
+        p = Box::new(Both(p, Box::new(page)));
+    }
     if settings.selection.is_all() {
         p
     } else {
@@ -175,6 +189,36 @@ impl<W: Write> Write for PipeGuard<W> {
         }
         let r = self.inner.flush();
         self.guard(r, ())
+    }
+}
+
+/// Two printers fed the same run (`--format F --html FILE`).
+struct Both(Box<dyn Printer + Send>, Box<dyn Printer + Send>);
+
+impl Printer for Both {
+    fn connection(&mut self, c: &Connection, go: Option<&GoInfo>) -> io::Result<()> {
+        self.0.connection(c, go)?;
+        self.1.connection(c, go)
+    }
+
+    fn dns(&mut self, r: &DnsRecord) -> io::Result<()> {
+        self.0.dns(r)?;
+        self.1.dns(r)
+    }
+
+    fn early_finding(&mut self, f: &Finding) -> io::Result<()> {
+        self.0.early_finding(f)?;
+        self.1.early_finding(f)
+    }
+
+    fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
+        self.0.finish(end)?;
+        self.1.finish(end)
+    }
+
+    fn close(&mut self) -> io::Result<()> {
+        self.0.close()?;
+        self.1.close()
     }
 }
 
