@@ -4,7 +4,7 @@
 //! reassembly that way (the foundation's figure), without the cost of printing rows.
 
 use modsniff_capture::FileSource;
-use modsniff_core::flow::Transport;
+use modsniff_core::Transport;
 use modsniff_core::{Config, Engine, Event};
 use std::process::ExitCode;
 

@@ -6,12 +6,12 @@
 //! invariants that the engine's callers rely on (memcap given back, bounds held).
 
 use modsniff_capture::{FileSource, ReadLimits};
-use modsniff_core::app::dns::{DnsTcpDecoder, parse_message};
-use modsniff_core::app::http::HttpDecoder;
-use modsniff_core::app::tls::{TlsConfig, TlsDecoder};
-use modsniff_core::app::{Progress, StreamCtx, StreamDecoder};
-use modsniff_core::flow::Side;
-use modsniff_core::reassembly::{Chunk, MemBudget, Reassembler, ReassemblyLimits, SeqNumber, Want};
+use modsniff_core::dns::{DnsTcpDecoder, parse_message};
+use modsniff_core::http::HttpDecoder;
+use modsniff_core::tls::{TlsConfig, TlsDecoder};
+use modsniff_core::{Progress, StreamCtx, StreamDecoder};
+use modsniff_core::Side;
+use modsniff_core::reassembly::{Chunk, MemBudget, Reassembler, ReassemblyLimits, SeqNumber};
 use modsniff_core::{Config, Engine, Event, Limits, LinkType, Packet, Sink, Timestamp};
 use std::io::Cursor;
 
@@ -154,29 +154,29 @@ pub fn reassembler(data: &[u8]) {
     let mut next_offset = 0u64;
     let mut ok = true;
     let mut chunks = 0u64;
-    let mut sink = |c: Chunk<'_>| -> Want {
+    let mut sink = |c: Chunk<'_>| -> Progress {
         chunks += 1;
         match c {
             Chunk::Data { offset, bytes, .. } => {
                 ok &= offset == next_offset;
                 next_offset = offset + bytes.len() as u64;
                 match bytes.first() {
-                    Some(0xff) => Want::Done,
+                    Some(0xff) => Progress::Done,
                     Some(&x) if x > 0xf0 => {
                         // Skipped bytes are counted off: the next chunk starts after them.
                         let n = u64::from(x & 0x0f) * 100;
                         next_offset += n;
-                        Want::Skip(n)
+                        Progress::Skip(n)
                     }
-                    _ => Want::More,
+                    _ => Progress::Continue,
                 }
             }
             Chunk::Gap { offset, len } => {
                 ok &= offset == next_offset;
                 next_offset = offset + len;
-                Want::More
+                Progress::Continue
             }
-            Chunk::End => Want::Done,
+            Chunk::End => Progress::Done,
         }
     };
     let mut frame = 0u64;

@@ -7,15 +7,16 @@
 #![allow(clippy::indexing_slicing)] // the bench slices its own fixed-size headers
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use modsniff_core::app::dns::parse_message;
-use modsniff_core::app::http::HttpDecoder;
-use modsniff_core::app::tls::client_hello;
-use modsniff_core::app::tls::fingerprint::FingerprintCache;
-use modsniff_core::app::{StreamCtx, StreamDecoder};
-use modsniff_core::event::Event;
-use modsniff_core::flow::{FlowKey, Side, Transport};
+use modsniff_core::Event;
+use modsniff_core::dns::parse_message;
+use modsniff_core::hooks::FingerprintCache;
+use modsniff_core::hooks::FlowKey;
+use modsniff_core::hooks::client_hello;
+use modsniff_core::http::HttpDecoder;
 use modsniff_core::wire::{L4, decode};
 use modsniff_core::{Config, Engine, LinkType, Packet, Timestamp};
+use modsniff_core::{Side, Transport};
+use modsniff_core::{StreamCtx, StreamDecoder};
 use rustc_hash::FxHashMap;
 use std::hint::black_box;
 use std::net::SocketAddr;

@@ -3,8 +3,8 @@
 #![allow(clippy::indexing_slicing)] // the bench slices its own generated stream
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use modsniff_core::Timestamp;
-use modsniff_core::reassembly::{Chunk, MemBudget, Reassembler, ReassemblyLimits, SeqNumber, Want};
+use modsniff_core::reassembly::{Chunk, MemBudget, Reassembler, ReassemblyLimits, SeqNumber};
+use modsniff_core::{Progress, Timestamp};
 use std::hint::black_box;
 
 const STREAM: usize = 16 * 1024 * 1024;
@@ -21,7 +21,7 @@ fn order(mss: usize, swap_pairs: bool) -> Vec<usize> {
     starts
 }
 
-fn run(data: &[u8], starts: &[usize], mss: usize, want: Want) -> u64 {
+fn run(data: &[u8], starts: &[usize], mss: usize, want: Progress) -> u64 {
     let mut r = Reassembler::new(SeqNumber(ISN1));
     let mut budget = MemBudget::default();
     let limits = ReassemblyLimits::default();
@@ -58,14 +58,32 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(STREAM as u64));
     g.sample_size(20);
     for (name, mss, swap, want, expect) in [
-        ("in_order_1448", 1448, false, Want::More, STREAM as u64),
-        ("in_order_65536", 65536, false, Want::More, STREAM as u64),
-        ("ooo_pairs_1448", 1448, true, Want::More, STREAM as u64),
+        (
+            "in_order_1448",
+            1448,
+            false,
+            Progress::Continue,
+            STREAM as u64,
+        ),
+        (
+            "in_order_65536",
+            65536,
+            false,
+            Progress::Continue,
+            STREAM as u64,
+        ),
+        (
+            "ooo_pairs_1448",
+            1448,
+            true,
+            Progress::Continue,
+            STREAM as u64,
+        ),
         (
             "skip_all_1448_ooo_pairs",
             1448,
             true,
-            Want::Skip(u64::MAX),
+            Progress::Skip(u64::MAX),
             0,
         ),
     ] {

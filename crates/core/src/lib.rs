@@ -45,13 +45,30 @@ pub mod flow;
 pub mod packet;
 pub mod reassembly;
 pub mod stats;
-pub mod stream;
 pub mod time;
+pub mod types;
 pub mod wire;
 
+pub use app::{Progress, StreamCtx, StreamDecoder};
+pub use app::{dns, http, tls};
 pub use config::{Config, Limits};
+pub use dns::{DnsAnswer, DnsRecord};
 pub use engine::Engine;
-pub use event::{Connection, Event, Sink};
+pub use event::{
+    Connection, EndReason, Event, Evidence, IcmpInfo, ResetInfo, SideStats, Sink, Stall,
+};
+pub use http::{HttpStats, HttpTransaction};
 pub use packet::{LinkType, Packet};
-pub use stats::Stats;
+pub use stats::{KernelStats, Stats};
 pub use time::{Duration, Timestamp};
+pub use tls::TlsInfo;
+pub use types::{Protocol, Side, Transport};
+
+/// Internals the crate's benches and fuzz targets reach into; not part of the API, and may
+/// change in any release.
+#[doc(hidden)]
+pub mod hooks {
+    pub use crate::app::tls::client_hello;
+    pub use crate::app::tls::fingerprint::FingerprintCache;
+    pub use crate::types::FlowKey;
+}

@@ -3,10 +3,10 @@
 //! overlapped with identical bytes, some withheld.
 #![allow(clippy::indexing_slicing)] // the oracle indexes its own generated data
 
-use modsniff_core::Timestamp;
 use modsniff_core::reassembly::{
-    Chunk, MemBudget, OverflowPolicy, Reassembler, ReassemblyLimits, SeqNumber, Want,
+    Chunk, MemBudget, OverflowPolicy, Reassembler, ReassemblyLimits, SeqNumber,
 };
+use modsniff_core::{Progress, Timestamp};
 use proptest::prelude::*;
 
 /// One generated capture of a stream.
@@ -123,7 +123,7 @@ fn run(
     case: &Case,
     limits: &ReassemblyLimits,
     budget: &mut MemBudget,
-    mut answer: impl FnMut(usize) -> Want,
+    mut answer: impl FnMut(usize) -> Progress,
 ) -> (Seen, Reassembler) {
     let mut r = Reassembler::new(SeqNumber(case.isn1));
     let mut seen = Seen::default();
@@ -159,16 +159,16 @@ fn run(
             }
             Chunk::End => {
                 seen.ended = true;
-                return Want::More;
+                return Progress::Continue;
             }
         };
         next = end;
         let w = answer(n);
         n += 1;
         match w {
-            Want::Skip(k) => skip_end = skip_end.max(end + k),
-            Want::Done => done = true,
-            Want::More => {}
+            Progress::Skip(k) => skip_end = skip_end.max(end + k),
+            Progress::Done | Progress::Violation(_) => done = true,
+            Progress::Continue | Progress::Upgrade(_) => {}
         }
         w
     };
@@ -227,7 +227,7 @@ proptest! {
     #[test]
     fn delivers_original_bytes_with_gaps_exactly_where_missing(case in case()) {
         let mut budget = MemBudget::default();
-        let (seen, r) = run(&case, &ReassemblyLimits::default(), &mut budget, |_| Want::More);
+        let (seen, r) = run(&case, &ReassemblyLimits::default(), &mut budget, |_| Progress::Continue);
         let covered = case.covered();
         let expect: Vec<Option<u8>> =
             (0..case.known_end()).map(|i| covered[i].then_some(case.data[i])).collect();
@@ -258,7 +258,7 @@ proptest! {
             ..Default::default()
         };
         let mut budget = MemBudget::new(memcap);
-        let (seen, r) = run(&case, &limits, &mut budget, |_| Want::More);
+        let (seen, r) = run(&case, &limits, &mut budget, |_| Progress::Continue);
         let covered = case.covered();
         for (i, t) in seen.tiles.iter().enumerate() {
             if t.is_some() {
@@ -281,9 +281,9 @@ proptest! {
         let mut budget = MemBudget::default();
         let (seen, r) = run(&case, &ReassemblyLimits::default(), &mut budget, |n| {
             match answers.get(n) {
-                Some(&(0..=3, k)) => Want::Skip(k),
-                Some(&(4, _)) => Want::Done,
-                _ => Want::More,
+                Some(&(0..=3, k)) => Progress::Skip(k),
+                Some(&(4, _)) => Progress::Done,
+                _ => Progress::Continue,
             }
         });
         prop_assert_eq!(seen.after_done, 0);
@@ -326,7 +326,7 @@ proptest! {
         let acks = acks.into_iter().filter(|_| n > 0).map(|(i, at)| (i % n.max(1), at.min(len))).collect();
         let case = Case { acks, ..case };
         let mut budget = MemBudget::default();
-        let (seen, r) = run(&case, &ReassemblyLimits::default(), &mut budget, |_| Want::More);
+        let (seen, r) = run(&case, &ReassemblyLimits::default(), &mut budget, |_| Progress::Continue);
         let covered = case.covered();
         for (i, t) in seen.tiles.iter().enumerate() {
             if let Some(b) = t {
@@ -358,7 +358,7 @@ fn segmentation_does_not_change_the_stream() {
             if let Chunk::Data { bytes, .. } = c {
                 out.extend_from_slice(bytes);
             }
-            Want::More
+            Progress::Continue
         };
         // Odd-numbered segments first, then the even ones.
         let segs: Vec<usize> = (0..data.len()).step_by(step).collect();
@@ -444,7 +444,7 @@ mod real_captures {
             let mut sink1 = |c: Chunk<'_>| collect(o1, c);
             let payload = hex(f.get(9).copied().unwrap_or(""));
             if let Some(ra) = r[d].as_mut() {
-                let sink: &mut dyn FnMut(Chunk<'_>) -> Want =
+                let sink: &mut dyn FnMut(Chunk<'_>) -> Progress =
                     if d == 0 { &mut sink0 } else { &mut sink1 };
                 let o = ra.segment(
                     SeqNumber(seq),
@@ -466,7 +466,7 @@ mod real_captures {
             if ack_flag == 1
                 && let Some(peer) = r[1 - d].as_mut()
             {
-                let sink: &mut dyn FnMut(Chunk<'_>) -> Want =
+                let sink: &mut dyn FnMut(Chunk<'_>) -> Progress =
                     if d == 0 { &mut sink1 } else { &mut sink0 };
                 peer.ack_beyond_hole(SeqNumber(ack), &mut budget, &limits, sink);
             }
@@ -484,7 +484,7 @@ mod real_captures {
         out
     }
 
-    fn collect(d: &mut Dir, c: Chunk<'_>) -> Want {
+    fn collect(d: &mut Dir, c: Chunk<'_>) -> Progress {
         match c {
             Chunk::Data { offset, bytes, .. } => {
                 let missing: u64 = d.gaps.iter().map(|g| g.1).sum();
@@ -494,7 +494,7 @@ mod real_captures {
             Chunk::Gap { offset, len } => d.gaps.push((offset, len)),
             Chunk::End => d.ended = true,
         }
-        Want::More
+        Progress::Continue
     }
 
     /// Suricata-verify `http-pipeline-files-with-gap`: the server's 733 bytes after frame 109

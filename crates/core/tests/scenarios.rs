@@ -17,7 +17,7 @@ fn clean_capture_has_one_tls_connection_to_the_proxy() {
     eprintln!("{stats:?}");
     let tcp: Vec<_> = conns
         .iter()
-        .filter(|c| c.transport == modsniff_core::flow::Transport::Tcp)
+        .filter(|c| c.transport == modsniff_core::Transport::Tcp)
         .collect();
     assert_eq!(tcp.len(), 1);
     assert_eq!(tcp[0].server.to_string(), "10.77.2.2:443");

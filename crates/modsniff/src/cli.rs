@@ -14,12 +14,26 @@ use std::path::PathBuf;
     name = "modsniff",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_long_help = EXIT_STATUS
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The exit status, as the man page and `--help` state it.
+pub const EXIT_STATUS: &str = "\
+Exit status:
+  0  no finding reaches --fail-on (error by default). This includes a capture cut short
+     (its last record truncated, or exchanges still under way at its end): the verdict line
+     then reads INCOMPLETE and says what is missing, with a warning finding
+     capture/capture-incomplete, but nothing in what was captured failed.
+  1  a finding reaches --fail-on.
+  2  bad usage, or input that is no capture: a missing or unreadable file, an empty file or
+     empty standard input (0 bytes), a file that is not pcap or pcapng. For `run`, modsniff
+     could not capture.
+`run` passes a failing command's own status through (see the README).";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -146,6 +160,94 @@ pub struct OutputArgs {
     /// ones, and the report counts those it dropped.
     #[arg(long, value_name = "MIB", default_value_t = crate::extract::spool::DEFAULT_SPOOL_MIB)]
     pub extract_spool: u64,
+    #[command(flatten)]
+    pub sink: SinkArgs,
+}
+
+/// Where the records go, and the fields a fleet of sniffers needs (`report::output`,
+/// `report::records::Fleet`).
+#[derive(Debug, Clone, Args)]
+pub struct SinkArgs {
+    /// Write the report to FILE instead of standard output (appending; reopened on SIGHUP
+    /// by `live` and `run`, as logrotate expects).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Rotate --output once it holds this many bytes (suffixes k, M, G): the file is renamed
+    /// FILE.<UTC time> between two records, and a new one started. Needs --format ndjson.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, requires = "output")]
+    pub rotate_size: Option<u64>,
+    /// Rotate --output once its first record is this many seconds old. Needs --format ndjson.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..), requires = "output")]
+    pub rotate_seconds: Option<u64>,
+    /// Add the fleet fields to every record (host_name, modsniff_version, session, seq, time,
+    /// time_unix), as `live` and `run` always do.
+    #[arg(long)]
+    pub fleet: bool,
+    /// The host name the fleet fields give (default: the system's); implies --fleet.
+    #[arg(long, value_name = "NAME")]
+    pub host_name: Option<String>,
+}
+
+/// `1048576`, `512k`, `16M`, `1G` (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, ""),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (bytes, or with k, M, G)"))?;
+    let shift = match unit {
+        "" => 0,
+        "k" | "K" | "KiB" => 10,
+        "M" | "MiB" => 20,
+        "G" | "GiB" => 30,
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (k, M, G)")),
+    };
+    n.checked_mul(1 << shift)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{s}` is not a size above 0 that fits in 64 bits"))
+}
+
+impl SinkArgs {
+    /// Where the printer writes: standard output, or the --output file (`reopen`: the flag a
+    /// SIGHUP handler sets).
+    pub fn open(
+        &self,
+        format: Format,
+        reopen: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) -> anyhow::Result<Box<dyn std::io::Write + Send>> {
+        let Some(path) = &self.output else {
+            return Ok(Box::new(std::io::stdout()));
+        };
+        let rotates = self.rotate_size.is_some() || self.rotate_seconds.is_some();
+        if rotates && format != Format::Ndjson {
+            anyhow::bail!(
+                "--rotate-size and --rotate-seconds need --format ndjson (they cut the output between two lines)"
+            );
+        }
+        let w = report::output::RotatingFile::open(report::output::Rotation {
+            path: path.clone(),
+            max_bytes: self.rotate_size,
+            max_age: self.rotate_seconds.map(std::time::Duration::from_secs),
+            reopen,
+        })?;
+        Ok(Box::new(w))
+    }
+
+    /// The fleet fields' identity, when asked for (or `always`, as `live` and `run` do).
+    pub fn fleet(
+        &self,
+        always: bool,
+        interface: Option<&str>,
+    ) -> Option<report::records::FleetIdentity> {
+        (always || self.fleet || self.host_name.is_some()).then(|| {
+            report::records::FleetIdentity::new(
+                self.host_name.clone(),
+                interface.map(str::to_string),
+            )
+        })
+    }
 }
 
 impl OutputArgs {
@@ -170,13 +272,27 @@ impl OutputArgs {
                     .map(|n| n.to_ascii_lowercase())
                     .collect(),
             },
+            fleet: self.sink.fleet(false, None),
+        }
+    }
+
+    /// `live`'s and `run`'s settings: the fleet fields always, with the interface.
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
+    pub fn live_print_settings(&self, interface: &str) -> PrintSettings {
+        PrintSettings {
+            fleet: self.sink.fleet(true, Some(interface)),
+            ..self.print_settings()
         }
     }
 }
 
 impl OutputArgs {
-    /// The printer for these options, on standard output (and `--html FILE`).
-    pub fn printer(&self) -> anyhow::Result<Box<dyn report::Printer + Send>> {
+    /// The printer for `settings`, writing to `out` (and the page to `--html FILE`).
+    pub fn printer(
+        &self,
+        settings: &PrintSettings,
+        out: Box<dyn std::io::Write + Send>,
+    ) -> anyhow::Result<Box<dyn report::Printer + Send>> {
         use anyhow::Context;
         let html: Option<Box<dyn std::io::Write + Send>> = match &self.html {
             Some(p) => Some(Box::new(
@@ -184,11 +300,7 @@ impl OutputArgs {
             )),
             None => None,
         };
-        Ok(report::printer(
-            &self.print_settings(),
-            Box::new(std::io::stdout()),
-            html,
-        ))
+        Ok(report::printer(settings, out, html))
     }
 }
 

@@ -43,8 +43,8 @@ mod imp {
     use crate::stdio::errln;
     use anyhow::Context;
     use modsniff_capture::{LiveConfig, LiveSource, PcapWriter};
+    use modsniff_core::KernelStats;
     use modsniff_core::Timestamp;
-    use modsniff_core::stats::KernelStats;
     use std::collections::HashMap;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::mpsc;
@@ -61,12 +61,19 @@ mod imp {
         Timestamp::from_nanos(d.as_nanos() as u64)
     }
 
-    fn interrupted() -> Result<Arc<AtomicBool>> {
-        let flag = Arc::new(AtomicBool::new(false));
-        let f = flag.clone();
-        ctrlc::set_handler(move || f.store(true, Ordering::SeqCst))
-            .context("installing the Ctrl-C handler")?;
-        Ok(flag)
+    /// The stop flag (SIGINT, SIGTERM; SIGHUP too, unless the records go to an --output
+    /// file, which SIGHUP reopens instead: the second flag).
+    fn interrupted(output: bool) -> Result<(Arc<AtomicBool>, Option<Arc<AtomicBool>>)> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let stop = Arc::new(AtomicBool::new(false));
+        let reopen = output.then(|| Arc::new(AtomicBool::new(false)));
+        for sig in [SIGINT, SIGTERM] {
+            signal_hook::flag::register(sig, stop.clone())
+                .context("installing the signal handlers")?;
+        }
+        signal_hook::flag::register(SIGHUP, reopen.clone().unwrap_or_else(|| stop.clone()))
+            .context("installing the signal handlers")?;
+        Ok((stop, reopen))
     }
 
     struct Session {
@@ -169,6 +176,7 @@ mod imp {
             if self.last_tick.elapsed() >= TICK {
                 self.last_tick = Instant::now();
                 self.analysis.advance(wall_now(), rep);
+                rep.tick().context("writing the report")?;
             }
             Ok(n)
         }
@@ -244,10 +252,12 @@ mod imp {
             .as_deref()
             .context("no interface given (-i)")?;
         let env: HashMap<String, String> = std::env::vars().collect();
-        let stop = interrupted()?;
+        let (stop, reopen) = interrupted(args.out.sink.output.is_some())?;
         let filter = args.filter_expression()?;
+        let out = args.out.sink.open(args.out.format, reopen)?;
         let (mut rep, slot) = extracting(
-            args.out.printer()?,
+            args.out
+                .printer(&args.out.live_print_settings(interface), out)?,
             &args.out,
             filter.is_some(),
             args.write.as_deref(),
@@ -331,9 +341,15 @@ mod imp {
         {
             go_env.extend(vars);
         }
-        let stop = interrupted()?;
-        let (mut rep, slot) =
-            extracting(args.out.printer()?, &args.out, false, args.write.as_deref())?;
+        let (stop, reopen) = interrupted(args.out.sink.output.is_some())?;
+        let out = args.out.sink.open(args.out.format, reopen)?;
+        let (mut rep, slot) = extracting(
+            args.out
+                .printer(&args.out.live_print_settings(&args.interface), out)?,
+            &args.out,
+            false,
+            args.write.as_deref(),
+        )?;
         let mut s = Session::open(
             &args.interface,
             None,

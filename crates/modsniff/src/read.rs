@@ -13,7 +13,7 @@ use crate::report::Printer;
 use crate::stdio::errln;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use modsniff_capture::{CaptureError, FileSource};
+use modsniff_capture::{CaptureError, FileSource, Format};
 use modsniff_core::event::Event;
 use modsniff_core::{LinkType, Packet, Stats};
 use modsniff_filter::{Filter, FilterError, Program};
@@ -58,7 +58,8 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let settings = go_settings(&args.out, &env)?;
     let print_settings = args.out.print_settings();
-    let mut rep = args.out.printer()?;
+    let out = args.out.sink.open(args.out.format, None)?;
+    let mut rep = args.out.printer(&print_settings, out)?;
     // `-w OUT` (tcpdump's `-r in -w out EXPR`) and `--extract OUT`: the same extraction.
     let mut slot = None;
     if let Some(out) = args.write.as_ref().or(args.out.extract.as_ref()) {
@@ -74,6 +75,11 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         // Errors that stop a file before any packet (missing, not a capture) exit 2.
         let mut src = FileSource::open(path)?;
         let name = src.name().to_string();
+        // Zero bytes is no capture at all (a capture that was never written, a pipe that
+        // carried nothing): saying "no problem found" about it would be a lie.
+        if src.format() == Format::Empty {
+            anyhow::bail!("{name}: empty input (0 bytes): not a capture file");
+        }
         let bar = progress_bar(progress_ok, src.total_bytes());
         let mut analysis = Analysis::new(config.clone(), settings.clone(), false);
         let limit = args.count.unwrap_or(u64::MAX);
@@ -138,6 +144,18 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         }
         for w in &warnings {
             errln!("modsniff: warning: {w}");
+        }
+        // Reading stopped before the end of the input: the capture is cut short, and the
+        // verdict must say so.
+        if let Some(w) = warnings.first() {
+            let why = w
+                .strip_prefix(name.as_str())
+                .and_then(|r| r.strip_prefix(": "))
+                .unwrap_or(w);
+            let (_, out) = analysis.split();
+            out.diag.note_capture_cut(why.to_string(), src.frames());
+        } else if n == 0 {
+            analysis.split().1.diag.note_no_packets();
         }
         analysis.set_frames(src.frames());
         let found = match stats {

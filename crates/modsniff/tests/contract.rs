@@ -106,3 +106,61 @@ fn completions_and_man_page() {
     let man = run(&["man"]);
     assert!(String::from_utf8_lossy(&man.stdout).contains(".TH modsniff"));
 }
+
+#[test]
+fn empty_input_is_no_capture_and_exits_2() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let empty = std::env::temp_dir().join(format!("modsniff-empty-{}.pcap", std::process::id()));
+    std::fs::write(&empty, b"").unwrap();
+    let out = run(&["read", empty.to_str().unwrap()]);
+    std::fs::remove_file(&empty).ok();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("empty input"), "{err}");
+    assert!(out.stdout.is_empty(), "no verdict for no capture");
+    let mut child = Command::new(bin())
+        .args(["read", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().flush().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-: empty input"));
+}
+
+/// Every cut of a real capture, inside a record or between records, mid-exchange: the verdict
+/// never reads "OK: no problem found", says INCOMPLETE, and a good run's cut still exits 0.
+#[test]
+fn capture_cut_short_is_never_ok() {
+    let f = fixtures().join("clean/capture.pcap");
+    let data = std::fs::read(&f).unwrap();
+    let cut = std::env::temp_dir().join(format!("modsniff-cut-{}.pcap", std::process::id()));
+    // 24-byte header, then the records; frames 9-37 are go's connection (fixtures/clean).
+    for n in [1500, 3001, 4000, 5001, 6000, 7001, 8000] {
+        std::fs::write(&cut, &data[..n]).unwrap();
+        let out = run(&["read", cut.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let head = text.lines().next().unwrap_or("");
+        assert!(
+            head.starts_with("INCOMPLETE: capture cut short"),
+            "{n}: {head}"
+        );
+        assert_eq!(out.status.code(), Some(0), "{n}: {text}");
+    }
+    std::fs::remove_file(&cut).ok();
+    for packets in ["9", "16", "24", "30"] {
+        let out = run(&["read", "-c", packets, f.to_str().unwrap()]);
+        let head = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        assert!(head.starts_with("INCOMPLETE:"), "-c {packets}: {head}");
+    }
+    let out = run(&["read", f.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("OK: no problem found"));
+}

@@ -550,11 +550,11 @@ fn run_case(bytes: Vec<u8>, limits: &Limits, relink: Option<u64>) -> Result<Outc
                 limits.max_frag_datagrams
             ));
         }
-        if engine.open_dns_queries() > modsniff_core::app::dns::DEFAULT_MAX_OPEN_QUERIES {
+        if engine.open_dns_queries() > modsniff_core::dns::DEFAULT_MAX_OPEN_QUERIES {
             return Err(format!(
                 "open DNS queries {} > {}",
                 engine.open_dns_queries(),
-                modsniff_core::app::dns::DEFAULT_MAX_OPEN_QUERIES
+                modsniff_core::dns::DEFAULT_MAX_OPEN_QUERIES
             ));
         }
         out.peak_memcap_used = out.peak_memcap_used.max(budget.used());

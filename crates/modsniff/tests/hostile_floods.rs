@@ -172,7 +172,7 @@ impl Sink for Counter {
         match e {
             Event::Connection(c) => {
                 self.connections += 1;
-                if c.end_reason == modsniff_core::event::EndReason::Evicted {
+                if c.end_reason == modsniff_core::EndReason::Evicted {
                     self.evicted += 1;
                 }
             }
@@ -410,7 +410,7 @@ fn hostile_flood_dns_id_storm() {
         }),
     );
     assert!(
-        r.peaks.dns_open <= modsniff_core::app::dns::DEFAULT_MAX_OPEN_QUERIES,
+        r.peaks.dns_open <= modsniff_core::dns::DEFAULT_MAX_OPEN_QUERIES,
         "{:?}",
         r.peaks
     );

@@ -7,6 +7,7 @@ mod corpus;
 mod extract;
 mod filter;
 mod fixtures;
+mod fleet;
 mod hostile;
 mod hostile_floods;
 mod html;

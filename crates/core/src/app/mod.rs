@@ -2,9 +2,9 @@
 //!
 //! Every decoder sees one connection's two byte streams as `on_data` / `on_gap` / `on_end`
 //! calls (Zeek's analyzer moments) and answers each with a [`Progress`]. Decoders never see
-//! packets and never know each other: the engine chooses one by content ([`detect`]) and swaps
-//! in another when a decoder asks for it (`Progress::Upgrade`, e.g. HTTP CONNECT answered 2xx
-//! continues as TLS).
+//! packets and never know each other: a connection's [`session`] chooses one by content
+//! ([`detect`]) and swaps in another when a decoder asks for it (`Progress::Upgrade`, e.g.
+//! HTTP CONNECT answered 2xx continues as TLS).
 //!
 //! Buffering rule: the reassembler hands over in-order bytes without copying them; a decoder
 //! copies only the part of a message that is still incomplete (a TLS record split across
@@ -15,10 +15,12 @@
 pub mod detect;
 pub mod dns;
 pub mod http;
+pub mod session;
 pub mod tls;
 
-use crate::flow::Side;
 use crate::time::Timestamp;
+use crate::types::Side;
+pub use crate::types::{Progress, Protocol};
 
 /// Where a chunk of stream data came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,32 +33,6 @@ pub struct StreamCtx {
     pub frame: u64,
     /// Offset of the first byte of this chunk in this side's stream (0 = first byte after SYN).
     pub offset: u64,
-}
-
-/// What a decoder wants next from one direction of the stream.
-#[must_use]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Progress {
-    /// Keep delivering.
-    Continue,
-    /// The next `n` bytes after this chunk are of no interest (a body, an encrypted record):
-    /// the reassembler counts them off without delivering or buffering them.
-    Skip(u64),
-    /// Nothing more is wanted from this side: stop delivering and buffering.
-    Done,
-    /// The rest of both directions is another protocol (after CONNECT 2xx: TLS).
-    Upgrade(Protocol),
-    /// The bytes are not this protocol after all: stop, keep what was decoded so far.
-    Violation(&'static str),
-}
-
-/// The protocols the engine can hand a stream to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Tls,
-    Http,
-    Dns,
 }
 
 /// The interface every stream decoder implements.

@@ -7,7 +7,7 @@
 //! T retransmission, W zero window, I inconsistent flags (SYN with RST), Q SYN with FIN,
 //! ^ the endpoints were flipped (the first packet came from the side we judged the server).
 
-use crate::flow::Side;
+use crate::types::Side;
 
 /// The state of one endpoint, as Zeek's TCP_Endpoint tracks it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

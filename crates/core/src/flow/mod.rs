@@ -1,10 +1,11 @@
-//! Flows: the table of TCP connections and UDP flows, and each connection's state machine.
+//! Flows: each TCP connection's state machine (endpoint states, history, analysis) and UDP
+//! flows' counters. Nothing here knows what the bytes mean.
 
 pub mod history;
-pub mod key;
+pub mod sides;
 pub mod tcp_conn;
 pub mod udp;
 
-pub use key::{FlowKey, Side, Transport};
-pub use tcp_conn::TcpConn;
+pub use sides::{IcmpInfo, ResetInfo, SideStats};
+pub use tcp_conn::{SegmentVerdict, TcpConn, TcpSummary};
 pub use udp::UdpFlow;

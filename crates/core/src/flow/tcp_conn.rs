@@ -1,5 +1,7 @@
-//! One TCP connection: endpoint states, history, per-side counters, and the two reassemblers
-//! that feed the application decoders.
+//! One TCP connection as TCP sees it: endpoint states, Zeek's history letters, per-side
+//! counters and Wireshark-style analysis. It knows nothing above TCP: [`TcpConn::on_segment`]
+//! says what a segment meant ([`SegmentVerdict`]), and the engine's connection decides what
+//! to do with the payload.
 //!
 //! TCP analysis follows Wireshark's `tcp.analysis` meanings, simplified to what can be decided
 //! in one pass without per-packet state:
@@ -12,22 +14,26 @@
 //! - duplicate ACK: no payload, no SYN/FIN/RST, same ACK number and window as the previous
 //!   segment of that side, while the other side has sent data;
 //! - zero window: window 0 on a segment without SYN, FIN or RST.
+//!
+//! This analysis judges every segment, whether or not anyone wants its bytes, so it is kept
+//! here and not in the reassembler: the reassembler stops looking at a direction once its
+//! consumer is done, and it counts bytes, not Wireshark's per-segment flags.
 
-use crate::app::StreamCtx;
-use crate::config::Limits;
-use crate::event::{Connection, EndReason, IcmpInfo, ResetInfo, SideStats};
 use crate::flow::history::{EndpointState, History, conn_state};
-use crate::flow::{Side, Transport};
-use crate::reassembly::{Chunk, MemBudget, Reassembler, ReassemblyLimits, SeqNumber, Want};
-use crate::stream::{StreamDispatch, StreamEnv};
-use crate::time::Timestamp;
-use crate::wire::{IpInfo, TcpSegment};
+use crate::flow::sides::{IcmpInfo, ResetInfo, SideStats};
+use crate::reassembly::SeqNumber;
+use crate::time::{Duration, Timestamp};
+use crate::types::Side;
+use crate::wire::{IpInfo, TcpFlags, TcpSegment};
 use std::net::SocketAddr;
 
 /// SYN / SYN-ACK frames remembered per side (the rest are counted in history and packets).
 const MAX_SYN_FRAMES: usize = 16;
 /// Sequence holes remembered per side for the out-of-order / retransmission distinction.
 const MAX_HOLES: usize = 4;
+/// Wireshark's threshold between reordering and a resend when the handshake's round trip is
+/// unknown.
+const DEFAULT_OOO_THRESHOLD: Duration = Duration::from_millis(3);
 
 /// Ports that identify the server side of a connection whose SYN was not captured.
 fn is_service_port(p: u16) -> bool {
@@ -50,30 +56,65 @@ fn is_service_port(p: u16) -> bool {
         )
 }
 
+/// What one segment meant, for whoever handles its payload.
+#[derive(Clone, Debug)]
+pub struct SegmentVerdict {
+    /// The side that sent it.
+    pub side: Side,
+    /// Sequence number of its first payload byte (one past a SYN's own number: TCP Fast Open).
+    pub data_seq: SeqNumber,
+    /// Sequence number of the first byte of this side's stream: ISN + 1 after a SYN, else
+    /// the first sequence number seen mid-stream.
+    pub stream_start: SeqNumber,
+    /// Where this side's payload ends, when the segment carries a FIN.
+    pub fin_seq: Option<SeqNumber>,
+    /// The segment is a RST (kept in [`TcpSummary::resets`] while within the bound).
+    pub reset: Option<ResetInfo>,
+    /// A RST beyond `max_resets_per_conn`: counted, not kept.
+    pub reset_not_kept: bool,
+    /// A RST that carried payload.
+    pub rst_with_data: bool,
+}
+
+/// What the connection record takes from TCP when the connection ends.
+#[derive(Debug)]
+pub struct TcpSummary {
+    /// Zeek's conn_state.
+    pub state: &'static str,
+    /// Zeek's history letters.
+    pub history: String,
+    /// Client and server counters.
+    pub client_stats: SideStats,
+    /// See `client_stats`.
+    pub server_stats: SideStats,
+    /// SYN to SYN-ACK.
+    pub handshake_rtt: Option<Duration>,
+    /// RSTs kept.
+    pub resets: Vec<ResetInfo>,
+    /// ICMP errors kept.
+    pub icmp: Vec<IcmpInfo>,
+}
+
 #[derive(Debug, Default)]
 struct SideState {
     state: EndpointState,
     /// Sequence number of the SYN (None mid-stream).
-    isn: Option<u32>,
+    isn: Option<SeqNumber>,
     /// First sequence number seen in this direction (Wireshark's base_seq).
-    base_seq: Option<u32>,
+    base_seq: Option<SeqNumber>,
     /// Sequence number just past the highest payload byte seen.
-    max_end: Option<u32>,
+    max_end: Option<SeqNumber>,
     /// When `max_end` last advanced: a hole filled soon after is reordering, later a resend.
     max_end_ts: Timestamp,
-    holes: [(u32, u32); MAX_HOLES],
+    holes: [(SeqNumber, SeqNumber); MAX_HOLES],
     n_holes: usize,
-    last_ack: Option<u32>,
+    last_ack: Option<SeqNumber>,
     last_win: Option<u16>,
     stats: SideStats,
-    reasm: Option<Reassembler>,
-    /// The decoder wants nothing more from this side.
-    done: bool,
-    ended: bool,
 }
 
 impl SideState {
-    fn note_hole(&mut self, start: u32, end: u32) {
+    fn note_hole(&mut self, start: SeqNumber, end: SeqNumber) {
         if self.n_holes < MAX_HOLES {
             if let Some(h) = self.holes.get_mut(self.n_holes) {
                 *h = (start, end);
@@ -86,19 +127,19 @@ impl SideState {
     }
 
     /// Whether [start, end) overlaps a remembered hole; shrinks or removes it.
-    fn fill_hole(&mut self, start: u32, end: u32) -> bool {
+    fn fill_hole(&mut self, start: SeqNumber, end: SeqNumber) -> bool {
         let mut hit = false;
         let mut i = 0;
         while i < self.n_holes {
             let Some(&(hs, he)) = self.holes.get(i) else {
                 break;
             };
-            let overlaps = seq_lt(start, he) && seq_lt(hs, end);
+            let overlaps = start.is_before(he) && hs.is_before(end);
             if overlaps {
                 hit = true;
-                let new = if !seq_lt(hs, start) && !seq_lt(end, he) {
+                let new = if !hs.is_before(start) && !end.is_before(he) {
                     None
-                } else if !seq_lt(hs, start) {
+                } else if !hs.is_before(start) {
                     Some((end, he))
                 } else {
                     Some((hs, start))
@@ -121,44 +162,47 @@ impl SideState {
         }
         hit
     }
-}
 
-/// a < b in sequence space.
-fn seq_lt(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) < 0
-}
-
-/// What the engine lends a connection for one packet.
-pub struct ConnEnv<'e> {
-    pub limits: &'e Limits,
-    pub reasm_limits: &'e ReassemblyLimits,
-    pub budget: &'e mut MemBudget,
-    pub stream: StreamEnv<'e>,
-    pub decode_apps: bool,
+    /// The other side sent payload this side had not acknowledged.
+    fn lags(&self, other: &SideState) -> bool {
+        match (other.max_end, self.last_ack) {
+            (Some(end), Some(ack)) => ack.is_before(end),
+            _ => false,
+        }
+    }
 }
 
 /// A TCP connection.
 #[derive(Debug)]
 pub struct TcpConn {
+    /// The engine's connection id.
     pub id: u64,
+    /// The side that opened it (see `client_by`).
     pub client: SocketAddr,
+    /// The other side.
     pub server: SocketAddr,
+    /// How the client was chosen: "syn", "syn-ack", "port" or "first-packet".
     pub client_by: &'static str,
+    /// Time of the first packet.
     pub first_ts: Timestamp,
+    /// Latest packet time (captures are not always in time order).
     pub last_ts: Timestamp,
+    /// Frame of the latest packet.
     pub last_frame: u64,
     sides: [SideState; 2],
-    pub history: History,
-    pub resets: Vec<ResetInfo>,
-    pub icmp: Vec<IcmpInfo>,
+    history: History,
+    resets: Vec<ResetInfo>,
+    icmp: Vec<IcmpInfo>,
     syn_ts: Option<Timestamp>,
-    handshake_rtt: Option<crate::time::Duration>,
-    pub app: StreamDispatch,
-    pub partial: Vec<&'static str>,
-    overlap_conflicts: u64,
-    /// Deadline bucket this connection is scheduled in (engine bookkeeping).
-    pub scheduled: u64,
-    pub stall_reported: bool,
+    handshake_rtt: Option<Duration>,
+}
+
+fn split_sides(sides: &mut [SideState; 2], side: Side) -> (&mut SideState, &mut SideState) {
+    let [c, s] = sides;
+    match side {
+        Side::Client => (c, s),
+        Side::Server => (s, c),
+    }
 }
 
 impl TcpConn {
@@ -199,14 +243,10 @@ impl TcpConn {
             icmp: Vec::new(),
             syn_ts: None,
             handshake_rtt: None,
-            app: StreamDispatch::default(),
-            partial: Vec::new(),
-            overlap_conflicts: 0,
-            scheduled: 0,
-            stall_reported: false,
         }
     }
 
+    /// Which side sent a packet from `src`.
     pub fn side_of(&self, src: SocketAddr) -> Side {
         if src == self.client {
             Side::Client
@@ -233,20 +273,12 @@ impl TcpConn {
         #[allow(clippy::indexing_slicing)]
         let st = &self.sides[side.index()];
         match st.base_seq {
-            Some(base) => base != seq,
+            Some(base) => base != SeqNumber(seq),
             None => self.is_closed(),
         }
     }
 
-    pub fn client_isn(&self) -> Option<u32> {
-        self.sides[0].isn
-    }
-
-    pub fn has_syn(&self) -> bool {
-        self.sides[0].isn.is_some()
-    }
-
-    /// Processes one segment from `src`.
+    /// Processes one segment from `src`; `max_resets` bounds the RSTs kept.
     pub fn on_segment(
         &mut self,
         src: SocketAddr,
@@ -254,35 +286,68 @@ impl TcpConn {
         seg: &TcpSegment<'_>,
         frame: u64,
         ts: Timestamp,
-        env: &mut ConnEnv<'_>,
-    ) {
+        max_resets: usize,
+    ) -> SegmentVerdict {
         let side = self.side_of(src);
-        let i = side.index();
         self.last_ts = self.last_ts.max(ts);
         self.last_frame = frame;
-        self.stall_reported = false;
-        let flags = seg.flags;
-        let wire_len = seg.wire_len;
-        let (me, other) = split_sides(&mut self.sides, side);
+        self.count(side, ip, seg, ts);
+        self.states_and_history(side, seg, frame, ts);
+        let mut verdict = SegmentVerdict {
+            side,
+            data_seq: SeqNumber(seg.seq),
+            stream_start: SeqNumber(seg.seq),
+            fin_seq: None,
+            reset: None,
+            reset_not_kept: false,
+            rst_with_data: false,
+        };
+        if seg.flags.rst() {
+            self.reset(side, ip, seg, frame, ts, max_resets, &mut verdict);
+        }
+        self.analyse(side, seg, ts);
 
+        let (me, _) = split_sides(&mut self.sides, side);
+        if seg.flags.syn() {
+            verdict.data_seq = SeqNumber(seg.seq).wrapping_add(1);
+        }
+        // Data right after the SYN starts at ISN+1; data from a capture that began mid-stream
+        // starts where we first saw it.
+        if let Some(isn) = me.isn {
+            verdict.stream_start = isn.wrapping_add(1);
+        }
+        if seg.flags.fin() {
+            verdict.fin_seq = Some(SeqNumber(seg.seq).wrapping_add(seg.wire_len));
+        }
+        verdict
+    }
+
+    /// Per-side counters, TTL and IP ID.
+    fn count(&mut self, side: Side, ip: &IpInfo, seg: &TcpSegment<'_>, ts: Timestamp) {
+        let (me, _) = split_sides(&mut self.sides, side);
         me.stats.packets += 1;
-        me.stats.bytes += wire_len as u64;
+        me.stats.bytes += seg.wire_len as u64;
         if me.stats.ts_first.is_none() {
             me.stats.ts_first = Some(ts);
         }
         me.stats.ts_last = Some(ts);
         if me.base_seq.is_none() {
-            me.base_seq = Some(seg.seq);
+            me.base_seq = Some(SeqNumber(seg.seq));
         }
-        if !flags.rst() {
+        if !seg.flags.rst() {
             me.stats.ttl_min = Some(me.stats.ttl_min.map_or(ip.ttl, |t| t.min(ip.ttl)));
             me.stats.ttl_max = Some(me.stats.ttl_max.map_or(ip.ttl, |t| t.max(ip.ttl)));
             if ip.ip_id.is_some() {
                 me.stats.ip_id_last = ip.ip_id;
             }
         }
+    }
 
-        // Flags, endpoint states and history.
+    /// Flags: endpoint states, history letters, the handshake's round trip.
+    fn states_and_history(&mut self, side: Side, seg: &TcpSegment<'_>, frame: u64, ts: Timestamp) {
+        let flags: TcpFlags = seg.flags;
+        let wire_len = seg.wire_len;
+        let (me, other) = split_sides(&mut self.sides, side);
         if flags.syn() {
             if flags.rst() {
                 self.history.add(side, b'I');
@@ -296,7 +361,7 @@ impl TcpConn {
             if seg.window_scale.is_some() {
                 me.stats.window_scale = seg.window_scale;
             }
-            me.isn = Some(seg.seq);
+            me.isn = Some(SeqNumber(seg.seq));
             if flags.ack() {
                 self.history.add(side, b'H');
                 if matches!(me.state, EndpointState::Inactive | EndpointState::Partial) {
@@ -357,50 +422,69 @@ impl TcpConn {
                 me.stats.fin_ts = Some(ts);
             }
         }
-        if flags.rst() {
-            self.history.add(side, b'R');
-            me.state = EndpointState::Reset;
-            let unacked = match (other.max_end, me.last_ack) {
-                (Some(end), Some(ack)) => seq_lt(ack, end),
-                (Some(_), None) => true,
-                _ => false,
-            };
-            if self.resets.len() < env.limits.max_resets_per_conn {
-                self.resets.push(ResetInfo {
-                    packet: frame,
-                    ts,
-                    from: side,
-                    ttl: ip.ttl,
-                    ip_id: ip.ip_id,
-                    seq: seg.seq,
-                    ack: seg.ack,
-                    after_bytes: me.stats.bytes.saturating_sub(wire_len as u64),
-                    with_unacked_data: unacked,
-                });
-            } else {
-                env.stream.stats.anomaly("resets_not_kept");
-            }
-            if wire_len > 0 {
-                env.stream.stats.anomaly("rst_with_data");
-            }
-        }
+    }
 
-        // Sequence analysis (Wireshark's tcp.analysis, see the module doc).
+    /// A RST: the endpoint is reset, and the packet is kept (within the bound) with what tells
+    /// a forged one from a real one.
+    #[allow(clippy::too_many_arguments)] // one value per fact of the packet
+    fn reset(
+        &mut self,
+        side: Side,
+        ip: &IpInfo,
+        seg: &TcpSegment<'_>,
+        frame: u64,
+        ts: Timestamp,
+        max_resets: usize,
+        verdict: &mut SegmentVerdict,
+    ) {
+        let wire_len = seg.wire_len;
+        let (me, other) = split_sides(&mut self.sides, side);
+        self.history.add(side, b'R');
+        me.state = EndpointState::Reset;
+        let unacked = match (other.max_end, me.last_ack) {
+            (Some(end), Some(ack)) => ack.is_before(end),
+            (Some(_), None) => true,
+            _ => false,
+        };
+        let info = ResetInfo {
+            packet: frame,
+            ts,
+            from: side,
+            ttl: ip.ttl,
+            ip_id: ip.ip_id,
+            seq: seg.seq,
+            ack: seg.ack,
+            after_bytes: me.stats.bytes.saturating_sub(wire_len as u64),
+            with_unacked_data: unacked,
+        };
+        if self.resets.len() < max_resets {
+            self.resets.push(info.clone());
+        } else {
+            verdict.reset_not_kept = true;
+        }
+        verdict.reset = Some(info);
+        verdict.rst_with_data = wire_len > 0;
+    }
+
+    /// Sequence analysis (Wireshark's tcp.analysis, see the module doc), zero windows and
+    /// duplicate ACKs.
+    fn analyse(&mut self, side: Side, seg: &TcpSegment<'_>, ts: Timestamp) {
+        let flags = seg.flags;
+        let wire_len = seg.wire_len;
+        // Wireshark's threshold between reordering and a resend: the handshake's round trip
+        // when known.
+        let ooo_threshold = self.handshake_rtt.unwrap_or(DEFAULT_OOO_THRESHOLD);
+        let (me, other) = split_sides(&mut self.sides, side);
         if wire_len > 0 && !flags.syn() {
-            let start = seg.seq;
-            let end = seg.seq.wrapping_add(wire_len);
-            // Wireshark's threshold between reordering and a resend: the handshake's round
-            // trip when known, else 3 ms.
-            let ooo_threshold = self
-                .handshake_rtt
-                .unwrap_or(crate::time::Duration::from_millis(3));
+            let start = SeqNumber(seg.seq);
+            let end = start.wrapping_add(wire_len);
             match me.max_end {
                 None => {
                     me.max_end = Some(end);
                     me.max_end_ts = ts;
                 }
                 Some(max) => {
-                    if seq_lt(max, start) {
+                    if max.is_before(start) {
                         me.stats.lost_segments += 1;
                         me.note_hole(max, start);
                         me.max_end = Some(end);
@@ -416,7 +500,7 @@ impl TcpConn {
                             me.stats.retransmissions += 1;
                             self.history.add(side, b'T');
                         }
-                        if seq_lt(max, end) {
+                        if max.is_before(end) {
                             me.max_end = Some(end);
                             me.max_end_ts = ts;
                         }
@@ -429,285 +513,51 @@ impl TcpConn {
             self.history.add(side, b'W');
         }
         if flags.ack() {
+            let ack = SeqNumber(seg.ack);
             if wire_len == 0
                 && !flags.syn()
                 && !flags.fin()
                 && !flags.rst()
-                && me.last_ack == Some(seg.ack)
+                && me.last_ack == Some(ack)
                 && me.last_win == Some(seg.window)
                 && other.max_end.is_some()
             {
                 me.stats.dup_acks += 1;
             }
-            me.last_ack = Some(seg.ack);
+            me.last_ack = Some(ack);
             me.last_win = Some(seg.window);
         }
-
-        // Reassembly and decoding.
-        if !env.decode_apps {
-            return;
-        }
-        let conn_id = self.id;
-        let app = &mut self.app;
-        let partial = &mut self.partial;
-        let (me, other) = split_sides(&mut self.sides, side);
-        if wire_len > 0 && !me.done && !me.ended {
-            // TCP Fast Open: data in a SYN starts after the SYN's own sequence number.
-            let data_seq = if flags.syn() {
-                seg.seq.wrapping_add(1)
-            } else {
-                seg.seq
-            };
-            let first = match me.isn {
-                // Data right after the SYN starts at ISN+1; data from a capture that began
-                // mid-stream starts where we first saw it.
-                Some(isn) => isn.wrapping_add(1),
-                None => seg.seq,
-            };
-            let r = me
-                .reasm
-                .get_or_insert_with(|| Reassembler::new(SeqNumber(first)));
-            let mut sink = |c: Chunk<'_>| deliver(app, &mut env.stream, side, conn_id, c);
-            let out = r.segment(
-                SeqNumber(data_seq),
-                seg.payload,
-                wire_len,
-                frame,
-                ts,
-                env.budget,
-                env.reasm_limits,
-                &mut sink,
-            );
-            if out.overlap_conflict {
-                self.overlap_conflicts += 1;
-                env.stream.stats.anomaly("retransmission_inconsistency");
-            }
-            if out.dropped_bytes > 0 {
-                env.stream.stats.reassembly_dropped_bytes += out.dropped_bytes as u64;
-                if !partial.contains(&"reassembly_limit") {
-                    partial.push("reassembly_limit");
-                }
-            }
-        }
-        // The peer acknowledging bytes of this side's other direction that we never saw.
-        if flags.ack()
-            && let Some(r) = other.reasm.as_mut()
-            && r.buffered_segments() > 0
-        {
-            let mut sink = |c: Chunk<'_>| deliver(app, &mut env.stream, side.other(), conn_id, c);
-            r.ack_beyond_hole(SeqNumber(seg.ack), env.budget, env.reasm_limits, &mut sink);
-        }
-        if flags.fin() {
-            // End the stream now when everything before the FIN arrived; with a hole before it
-            // wait for retransmissions until the connection ends.
-            let complete = match me.reasm.as_mut() {
-                Some(r) => {
-                    r.set_fin(SeqNumber(seg.seq.wrapping_add(wire_len)), env.reasm_limits);
-                    r.buffered_segments() == 0
-                }
-                None => true,
-            };
-            if complete {
-                finish_side(me, app, &mut env.stream, side, conn_id, env.budget);
-            }
-        }
-        let _ = i;
     }
 
-    /// An ICMP error quoting this connection.
-    pub fn on_icmp(&mut self, info: IcmpInfo, limits: &Limits) {
+    /// An ICMP error quoting this connection; `max_kept` bounds those kept.
+    pub fn on_icmp(&mut self, info: IcmpInfo, max_kept: usize) {
         self.last_ts = self.last_ts.max(info.ts);
-        if self.icmp.len() < limits.max_resets_per_conn {
+        if self.icmp.len() < max_kept {
             self.icmp.push(info);
         }
     }
 
-    /// Ends the connection: flushes both reassemblers into the decoders and builds the record.
-    /// Takes what the record needs out of `self` rather than consuming it: moving a whole
-    /// `TcpConn` out of its box per connection was a large share of a SYN flood's time.
-    pub fn finish(
-        &mut self,
-        reason: EndReason,
-        server_name_hint: Option<String>,
-        budget: &mut MemBudget,
-        env: &mut StreamEnv<'_>,
-    ) -> Connection {
-        let conn_id = self.id;
-        for side in [Side::Client, Side::Server] {
-            #[allow(clippy::indexing_slicing)] // Side::index() is 0 or 1: an array of two
-            let st = &mut self.sides[side.index()];
-            finish_side(st, &mut self.app, env, side, conn_id, budget);
-        }
-        if reason == EndReason::Evicted {
-            self.partial.push("evicted");
-        }
+    /// What the connection record takes from TCP. Takes the counters and lists out of `self`
+    /// rather than consuming it: moving a whole connection out of its box per connection was
+    /// a large share of a SYN flood's time.
+    pub fn summary(&mut self) -> TcpSummary {
         let [c, s] = &self.sides;
         let no_payload = c.stats.bytes == 0 && s.stats.bytes == 0;
         let state = conn_state(c.state, s.state, &self.history, no_payload);
-        let app = self.app.detected();
-        let (tls, http) = self.app.take_results();
-        let server_name = server_name_from(tls.as_deref(), &http).or(server_name_hint);
+        let (client_unacked, server_unacked) = (c.lags(s), s.lags(c));
         let [c, s] = &mut self.sides;
-        let unacked = |me: &SideState, other: &SideState| match (other.max_end, me.last_ack) {
-            (Some(end), Some(ack)) => seq_lt(ack, end),
-            _ => false,
-        };
-        let (client_unacked, server_unacked) = (unacked(c, s), unacked(s, c));
         let mut client_stats = std::mem::take(&mut c.stats);
         let mut server_stats = std::mem::take(&mut s.stats);
         client_stats.peer_data_unacked = client_unacked;
         server_stats.peer_data_unacked = server_unacked;
-        client_stats.missed_bytes += c.reasm.as_ref().map_or(0, |r| r.missed_bytes());
-        server_stats.missed_bytes += s.reasm.as_ref().map_or(0, |r| r.missed_bytes());
-        env.stats.missed_bytes += client_stats.missed_bytes + server_stats.missed_bytes;
-        Connection {
-            id: self.id,
-            transport: Transport::Tcp,
-            client: self.client,
-            server: self.server,
-            server_name,
+        TcpSummary {
             state,
             history: self.history.as_str().to_string(),
-            ts_first: self.first_ts,
-            ts_last: self.last_ts,
-            duration: self.last_ts.since(self.first_ts),
-            end_reason: reason,
-            client_by: self.client_by,
             client_stats,
             server_stats,
             handshake_rtt: self.handshake_rtt,
             resets: std::mem::take(&mut self.resets),
             icmp: std::mem::take(&mut self.icmp),
-            app,
-            tls,
-            http,
-            partial: std::mem::take(&mut self.partial),
-            overlap_conflicts: self.overlap_conflicts,
         }
-    }
-}
-
-/// The name the client asked for: SNI, else the CONNECT target or Host header.
-fn server_name_from(
-    tls: Option<&crate::app::tls::TlsInfo>,
-    http: &[crate::app::http::HttpTransaction],
-) -> Option<String> {
-    if let Some(sni) = tls.and_then(|t| t.sni()) {
-        return Some(sni.to_string());
-    }
-    for t in http {
-        if t.method.as_deref() == Some("CONNECT")
-            && let Some(u) = &t.uri
-        {
-            return Some(strip_port(u).to_string());
-        }
-        if let Some(h) = &t.host {
-            return Some(strip_port(h).to_string());
-        }
-    }
-    None
-}
-
-fn strip_port(hostport: &str) -> &str {
-    if let Some(rest) = hostport.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match hostport.rsplit_once(':') {
-        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.contains(':') => h,
-        _ => hostport,
-    }
-}
-
-fn split_sides(sides: &mut [SideState; 2], side: Side) -> (&mut SideState, &mut SideState) {
-    let [c, s] = sides;
-    match side {
-        Side::Client => (c, s),
-        Side::Server => (s, c),
-    }
-}
-
-fn deliver(
-    app: &mut StreamDispatch,
-    env: &mut StreamEnv<'_>,
-    side: Side,
-    conn_id: u64,
-    c: Chunk<'_>,
-) -> Want {
-    let _ = conn_id;
-    match c {
-        Chunk::Data {
-            offset,
-            bytes,
-            frame,
-            ts,
-        } => {
-            let ctx = StreamCtx {
-                side,
-                ts,
-                frame,
-                offset,
-            };
-            app.on_data(env, &ctx, bytes)
-        }
-        Chunk::Gap { offset, len } => {
-            let ctx = StreamCtx {
-                side,
-                ts: Timestamp::ZERO,
-                frame: 0,
-                offset,
-            };
-            app.on_gap(env, &ctx, len)
-        }
-        Chunk::End => {
-            let ctx = StreamCtx {
-                side,
-                ts: Timestamp::ZERO,
-                frame: 0,
-                offset: 0,
-            };
-            app.on_end(env, &ctx);
-            Want::Done
-        }
-    }
-}
-
-fn finish_side(
-    st: &mut SideState,
-    app: &mut StreamDispatch,
-    env: &mut StreamEnv<'_>,
-    side: Side,
-    conn_id: u64,
-    budget: &mut MemBudget,
-) {
-    if st.ended {
-        return;
-    }
-    st.ended = true;
-    match st.reasm.as_mut() {
-        Some(r) => {
-            let mut sink = |c: Chunk<'_>| deliver(app, env, side, conn_id, c);
-            r.finish(budget, &mut sink);
-        }
-        None => {
-            let ctx = StreamCtx {
-                side,
-                ts: Timestamp::ZERO,
-                frame: 0,
-                offset: 0,
-            };
-            app.on_end(env, &ctx);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::strip_port;
-
-    #[test]
-    fn ports_stripped() {
-        assert_eq!(strip_port("proxy.golang.org:443"), "proxy.golang.org");
-        assert_eq!(strip_port("example.com"), "example.com");
-        assert_eq!(strip_port("[::1]:443"), "::1");
     }
 }

@@ -1,8 +1,8 @@
 //! UDP flows: counters per side (DNS transactions are tracked by the DNS decoder).
 
-use crate::event::{Connection, EndReason, IcmpInfo, SideStats};
-use crate::flow::{Side, Transport};
+use crate::flow::sides::{IcmpInfo, SideStats};
 use crate::time::Timestamp;
+use crate::types::Side;
 use crate::wire::IpInfo;
 use std::net::SocketAddr;
 
@@ -18,7 +18,6 @@ pub struct UdpFlow {
     pub stats: [SideStats; 2],
     pub icmp: Vec<IcmpInfo>,
     pub is_dns: bool,
-    pub scheduled: u64,
 }
 
 impl UdpFlow {
@@ -40,7 +39,6 @@ impl UdpFlow {
             stats: Default::default(),
             icmp: Vec::new(),
             is_dns: client.port() == 53 || server.port() == 53,
-            scheduled: 0,
         }
     }
 
@@ -75,57 +73,6 @@ impl UdpFlow {
         s.ttl_max = Some(s.ttl_max.map_or(ip.ttl, |t| t.max(ip.ttl)));
         if ip.ip_id.is_some() {
             s.ip_id_last = ip.ip_id;
-        }
-    }
-
-    pub fn finish(self, reason: EndReason, server_name: Option<String>) -> Connection {
-        let [c, s] = self.stats;
-        // Zeek's UDP states: SF when both sides spoke, S0 when only the client, SHR when only
-        // the server, OTH otherwise.
-        let state = match (c.packets > 0, s.packets > 0) {
-            (true, true) => "SF",
-            (true, false) => "S0",
-            (false, true) => "SHR",
-            (false, false) => "OTH",
-        };
-        let mut history = String::new();
-        if c.packets > 0 {
-            history.push('D');
-        }
-        if s.packets > 0 {
-            history.push('d');
-        }
-        Connection {
-            id: self.id,
-            transport: Transport::Udp,
-            client: self.client,
-            server: self.server,
-            server_name,
-            state,
-            history,
-            ts_first: self.first_ts,
-            ts_last: self.last_ts,
-            duration: self.last_ts.since(self.first_ts),
-            end_reason: reason,
-            client_by: "first-packet",
-            client_stats: c,
-            server_stats: s,
-            handshake_rtt: None,
-            resets: Vec::new(),
-            icmp: self.icmp,
-            app: if self.is_dns {
-                Some(crate::app::Protocol::Dns)
-            } else {
-                None
-            },
-            tls: None,
-            http: Vec::new(),
-            partial: if reason == EndReason::Evicted {
-                vec!["evicted"]
-            } else {
-                Vec::new()
-            },
-            overlap_conflicts: 0,
         }
     }
 }

@@ -31,5 +31,5 @@ pub use limits::{
     DEFAULT_MAX_OOO_BYTES_PER_DIR, DEFAULT_MAX_OOO_DISTANCE, DEFAULT_MAX_OOO_SEGMENTS_PER_DIR,
     DEFAULT_MEMCAP, MemBudget, OverflowPolicy, ReassemblyLimits,
 };
-pub use reassembler::{Chunk, Reassembler, ReassemblerStats, SegmentOutcome, Sink, Want};
+pub use reassembler::{Chunk, Reassembler, ReassemblerStats, SegmentOutcome, Sink};
 pub use seq::SeqNumber;

@@ -4,6 +4,7 @@ use super::limits::{MemBudget, OverflowPolicy, ReassemblyLimits};
 use super::segments::{Fill, Segment, Segments};
 use super::seq::SeqNumber;
 use crate::time::Timestamp;
+use crate::types::Progress;
 use serde::Serialize;
 
 /// What the reassembler hands the consumer, always in stream order and without overlap:
@@ -23,20 +24,6 @@ pub enum Chunk<'a> {
     Gap { offset: u64, len: u64 },
     /// The stream ended (FIN, RST, idle, end of capture). Nothing follows.
     End,
-}
-
-/// The consumer's answer to each chunk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Want {
-    /// Keep delivering.
-    More,
-    /// Count off the next `n` bytes after this chunk without delivering or buffering them
-    /// (a body, an encrypted record). Gaps inside the skipped range are counted as missed but
-    /// not delivered; the consumer does not care about bytes it skips.
-    Skip(u64),
-    /// Deliver nothing more, not even `End`, and buffer nothing more. Sequence numbers are
-    /// still tracked (with byte-less ranges) so that the counters stay right.
-    Done,
 }
 
 /// What happened to one segment, for the connection's counters and history.
@@ -102,7 +89,7 @@ impl Input<'_> {
 }
 
 /// The consumer callback.
-pub type Sink<'s> = dyn FnMut(Chunk<'_>) -> Want + 's;
+pub type Sink<'s> = dyn FnMut(Chunk<'_>) -> Progress + 's;
 
 /// Reassembles one direction of a TCP connection.
 ///
@@ -120,9 +107,9 @@ pub struct Reassembler {
     base: SeqNumber,
     /// Everything before this offset has been delivered, skipped or declared lost.
     cursor: u64,
-    /// Bytes before this offset are counted off instead of delivered (`Want::Skip`).
+    /// Bytes before this offset are counted off instead of delivered (`Progress::Skip`).
     skip_end: u64,
-    /// The consumer answered `Want::Done`.
+    /// The consumer answered `Progress::Done`.
     done: bool,
     /// `finish` or `discard` was called.
     finished: bool,
@@ -176,7 +163,7 @@ impl Reassembler {
         &self.stats
     }
 
-    /// The consumer answered `Want::Done`, or the stream was finished.
+    /// The consumer answered `Progress::Done`, or the stream was finished.
     pub fn is_done(&self) -> bool {
         self.done
     }
@@ -556,7 +543,7 @@ impl Reassembler {
         if rest.is_empty() {
             return;
         }
-        let want = sink(Chunk::Data {
+        let answer = sink(Chunk::Data {
             offset: self.cursor,
             bytes: rest,
             frame,
@@ -564,7 +551,7 @@ impl Reassembler {
         });
         self.cursor += rest.len() as u64;
         self.stats.delivered_bytes += rest.len() as u64;
-        self.apply(want, budget);
+        self.apply(answer, budget);
     }
 
     /// Pass `len` bytes at the delivered point that we do not hold: received but skipped
@@ -589,24 +576,27 @@ impl Reassembler {
         if rest == 0 {
             return;
         }
-        let want = sink(Chunk::Gap {
+        let answer = sink(Chunk::Gap {
             offset: self.cursor,
             len: rest,
         });
         self.cursor += rest;
         self.stats.missed_bytes += rest;
         self.stats.gaps += 1;
-        self.apply(want, budget);
+        self.apply(answer, budget);
     }
 
-    fn apply(&mut self, want: Want, budget: &mut MemBudget) {
-        match want {
-            Want::More => {}
-            Want::Skip(n) => {
+    /// Applies the consumer's answer at the delivered point. Usually the answer to a chunk;
+    /// called directly for an answer the consumer gave to bytes it got another way (an
+    /// upgrade's leftovers handed to the next decoder).
+    pub fn apply(&mut self, answer: Progress, budget: &mut MemBudget) {
+        match answer {
+            Progress::Continue | Progress::Upgrade(_) => {}
+            Progress::Skip(n) => {
                 self.skip_end = self.skip_end.max(self.cursor.saturating_add(n));
                 budget.release(self.segs.forget_bytes_before(self.skip_end));
             }
-            Want::Done => {
+            Progress::Done | Progress::Violation(_) => {
                 self.done = true;
                 self.skip_end = u64::MAX;
                 budget.release(self.segs.forget_bytes_before(u64::MAX));
@@ -637,13 +627,13 @@ mod tests {
         E,
     }
 
-    /// Records chunks and answers from a script (`More` when the script runs out).
+    /// Records chunks and answers from a script (`Continue` when the script runs out).
     struct Rig {
         r: Reassembler,
         budget: MemBudget,
         limits: ReassemblyLimits,
         got: Vec<C>,
-        answers: Vec<Want>,
+        answers: Vec<Progress>,
         frame: u64,
     }
 
@@ -695,7 +685,7 @@ mod tests {
         }
     }
 
-    fn record(got: &mut Vec<C>, answers: &mut Vec<Want>, c: Chunk<'_>) -> Want {
+    fn record(got: &mut Vec<C>, answers: &mut Vec<Progress>, c: Chunk<'_>) -> Progress {
         got.push(match c {
             Chunk::Data {
                 offset,
@@ -707,7 +697,7 @@ mod tests {
             Chunk::End => C::E,
         });
         if answers.is_empty() {
-            Want::More
+            Progress::Continue
         } else {
             answers.remove(0)
         }
@@ -730,7 +720,7 @@ mod tests {
                 assert_eq!((offset, frame, ts), (0, 7, Timestamp::from_nanos(9)));
                 seen_ptr = Some(bytes.as_ptr());
             }
-            Want::More
+            Progress::Continue
         };
         let out = r.segment(
             SeqNumber(1000),
@@ -902,7 +892,7 @@ mod tests {
     #[test]
     fn skip_counts_bytes_off_without_buffering() {
         let mut t = Rig::new(0);
-        t.answers = vec![Want::Skip(10)];
+        t.answers = vec![Progress::Skip(10)];
         let _ = t.seg(0, b"hdr:");
         // Entirely inside the skipped range [4, 14): not buffered.
         let _ = t.seg(8, b"body");
@@ -928,7 +918,7 @@ mod tests {
         let _ = t.seg(10, b"xxxx");
         let _ = t.seg(20, b"yyyy");
         assert_eq!(t.budget.used(), 8);
-        t.answers = vec![Want::Skip(20)];
+        t.answers = vec![Progress::Skip(20)];
         let _ = t.seg(0, b"h");
         // [10, 14) lies inside the skip and is freed; [20, 24) straddles its end and stays.
         assert_eq!(t.budget.used(), 4);
@@ -945,7 +935,7 @@ mod tests {
     #[test]
     fn gap_inside_skip_is_counted_not_delivered() {
         let mut t = Rig::new(0);
-        t.answers = vec![Want::Skip(100)];
+        t.answers = vec![Progress::Skip(100)];
         let _ = t.seg(0, b"a");
         let _ = t.seg(51, b"b");
         assert_eq!(t.ack(121), 119);
@@ -958,7 +948,7 @@ mod tests {
     fn done_stops_delivery_and_buffering_but_counts() {
         let mut t = Rig::new(0);
         let _ = t.seg(10, b"later");
-        t.answers = vec![Want::Done];
+        t.answers = vec![Progress::Done];
         let _ = t.seg(0, b"first");
         assert_eq!(t.budget.used(), 0);
         assert!(t.r.is_done());
@@ -1002,7 +992,7 @@ mod tests {
             } else {
                 panic!("unexpected {c:?}");
             }
-            Want::More
+            Progress::Continue
         };
         let blocks = (1u64 << 32) / 65536 + 16;
         let mut seq = SeqNumber(isn1);
@@ -1158,7 +1148,7 @@ mod tests {
         let mut budget = MemBudget::new(6);
         let mut a = Reassembler::new(SeqNumber(0));
         let mut b = Reassembler::new(SeqNumber(0));
-        let mut sink = |_: Chunk<'_>| Want::More;
+        let mut sink = |_: Chunk<'_>| Progress::Continue;
         let ts = Timestamp::ZERO;
         let o = a.segment(
             SeqNumber(10),
@@ -1227,7 +1217,7 @@ mod tests {
     fn answer_to_gap_is_honoured() {
         let mut t = Rig::new(0);
         let _ = t.seg(10, b"0123456789");
-        t.answers = vec![Want::Skip(3)];
+        t.answers = vec![Progress::Skip(3)];
         assert_eq!(t.ack(10), 10);
         // The gap's Skip(3) counts off the first three buffered bytes.
         assert_eq!(

@@ -28,6 +28,14 @@ impl SeqNumber {
         self.0.wrapping_sub(other.0) as i32
     }
 
+    /// `self` comes before `other`: `self.diff(other) < 0`. Unlike `<`, this decides every
+    /// pair: exactly half the circle apart counts as before. TCP analysis, which must give
+    /// every segment an answer, compares this way (Wireshark's `LT_SEQ`).
+    #[inline]
+    pub const fn is_before(self, other: SeqNumber) -> bool {
+        self.diff(other) < 0
+    }
+
     /// `max` in sequence space (the later of the two).
     #[inline]
     pub fn max_seq(self, other: SeqNumber) -> SeqNumber {

@@ -10,8 +10,8 @@
 //! - the real server kept talking after it (server data after the RST);
 //! - consecutive RSTs jump in sequence (RST_SEQ_CHANGE).
 
-use modsniff_core::event::{Connection, ResetInfo};
-use modsniff_core::flow::Side;
+use modsniff_core::Side;
+use modsniff_core::{Connection, ResetInfo};
 use std::net::IpAddr;
 
 /// Initial TTLs of common stacks: a packet that arrives with one was made one hop away.

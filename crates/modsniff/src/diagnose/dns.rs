@@ -3,7 +3,7 @@
 
 use super::finding::*;
 use super::{Diagnoser, ev};
-use modsniff_core::app::dns::DnsRecord;
+use modsniff_core::DnsRecord;
 
 pub fn is_failure(r: &DnsRecord) -> bool {
     matches!(
@@ -25,6 +25,18 @@ fn gave_up_after_retry(failures: &[DnsRecord], d: &Diagnoser) -> bool {
         let interval = last.ts().since(first.ts()).as_secs_f64();
         interval >= 0.5 && d.seen_after(last.ts()) >= interval / 2.0
     })
+}
+
+/// The last query for a name when none was answered at all (no rcode): what a capture that
+/// ended too soon after it leaves open.
+pub fn unanswered_at_end(failures: &[DnsRecord]) -> Option<&DnsRecord> {
+    if failures.is_empty() || failures.iter().any(|r| r.rcode.is_some()) {
+        return None;
+    }
+    failures
+        .iter()
+        .filter(|r| r.query_frame.is_some())
+        .max_by_key(|r| r.ts())
 }
 
 /// One finding per failing name; an error only when the name never resolved and no

@@ -1,6 +1,6 @@
 //! Findings: the diagnosis, one per failing (or suspicious) thing, with the frames that show it.
 
-use modsniff_core::event::Evidence;
+use modsniff_core::Evidence;
 use serde::Serialize;
 
 /// Where in a module fetch things went wrong (the contract's stages, in causal order).
@@ -13,6 +13,9 @@ pub enum Stage {
     Tls,
     Http,
     Transfer,
+    /// The capture itself: it stops short of what it should show (a cut last record,
+    /// exchanges still under way at its end). Last: it qualifies the findings before it.
+    Capture,
 }
 
 /// What went wrong (the contract's kinds).
@@ -32,12 +35,14 @@ pub enum FindingKind {
     HandshakeStall,
     HandshakeAborted,
     MitmCertificate,
+    CertificateRejected,
     TlsDowngrade,
     HttpNotFound,
     HttpError,
     TransferStall,
     TransferReset,
     Retransmissions,
+    CaptureIncomplete,
 }
 
 impl FindingKind {
@@ -57,12 +62,14 @@ impl FindingKind {
             HandshakeStall => "handshake-stall",
             HandshakeAborted => "handshake-aborted",
             MitmCertificate => "mitm-certificate",
+            CertificateRejected => "certificate-rejected",
             TlsDowngrade => "tls-downgrade",
             HttpNotFound => "http-not-found",
             HttpError => "http-error",
             TransferStall => "transfer-stall",
             TransferReset => "transfer-reset",
             Retransmissions => "retransmissions",
+            CaptureIncomplete => "capture-incomplete",
         }
     }
 }

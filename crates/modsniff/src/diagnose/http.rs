@@ -9,10 +9,22 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     let c = f.c;
     for tx in &c.http {
         let Some(status) = tx.status else { continue };
-        if tx.method.as_deref() == Some("CONNECT") || status < 400 || status == 407 {
+        if tx.method.as_deref() == Some("CONNECT") || status < 400 {
             continue;
         }
         let uri = tx.uri.clone().unwrap_or_default();
+        // An absolute-form request goes to a forward proxy (HTTP_PROXY with an http://
+        // GOPROXY): the answer may be the proxy's own page rather than the origin's.
+        if f.via_proxy && uri.contains("://") {
+            let marks = super::proxy::own_page_marks(tx);
+            if status == 407 || (!marks.is_empty() && status != 404 && status != 410) {
+                out.push((super::proxy::own_page_finding(f, tx, &uri, marks), false));
+                continue;
+            }
+        }
+        if status == 407 {
+            continue;
+        }
         let url = if uri.contains("://") {
             uri.clone()
         } else {

@@ -6,6 +6,8 @@
 //! is settled in `finish`. Detectors live one per stage in the files beside this one.
 
 mod actor;
+pub mod capture;
+mod cert;
 mod connect;
 mod dns;
 pub mod finding;
@@ -20,10 +22,10 @@ pub use finding::{Actor, Finding, FindingKind, Severity, Stage};
 use crate::go::settings::is_host_port;
 use crate::go::{GoRole, GoSettings, classify_host};
 use actor::TtlRange;
-use modsniff_core::app::dns::DnsRecord;
-use modsniff_core::event::{Connection, Evidence};
-use modsniff_core::flow::Transport;
-use modsniff_core::time::Timestamp;
+use modsniff_core::DnsRecord;
+use modsniff_core::Timestamp;
+use modsniff_core::Transport;
+use modsniff_core::{Connection, Evidence};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -71,6 +73,8 @@ struct DnsAgg {
     failures: Vec<DnsRecord>,
     answered_ok: bool,
     first_ts: Option<Timestamp>,
+    /// The last address answer: its frame, resolver and time.
+    last_ok: Option<(u64, SocketAddr, Timestamp)>,
 }
 
 /// Turns records into findings.
@@ -113,6 +117,11 @@ pub struct Diagnoser {
     tracking_dropped: u64,
     /// Warnings kept so far per (kind, severity, target), for `MAX_ALIKE`.
     alike: HashMap<(FindingKind, Severity, String), u64>,
+    /// What the capture is missing: a cut last record, exchanges under way at its end.
+    gaps: capture::Gaps,
+    /// When the latest TCP connection started: a name resolved after it was never dialled
+    /// within the capture.
+    latest_tcp_start: Option<Timestamp>,
 }
 
 /// Answers kept for the suspicious-answer check.
@@ -152,6 +161,8 @@ impl Diagnoser {
             last_ts: Timestamp::ZERO,
             tracking_dropped: 0,
             alike: HashMap::default(),
+            gaps: capture::Gaps::default(),
+            latest_tcp_start: None,
         }
     }
 
@@ -256,6 +267,7 @@ impl Diagnoser {
             }
             return 0;
         }
+        self.latest_tcp_start = self.latest_tcp_start.max(Some(c.ts_first));
         if self.tcp_server_ips.len() < MAX_ANSWERS_KEPT {
             self.tcp_server_ips.insert(c.server.ip());
         }
@@ -319,6 +331,12 @@ impl Diagnoser {
             http::detect(&facts, self, &mut found);
             transfer::detect(&facts, self, &mut found);
         }
+        // An error explains the connection's end; anything less leaves it open to question.
+        if found.iter().all(|(f, _)| f.severity < Severity::Error)
+            && let Some(u) = capture::unfinished(&facts)
+        {
+            self.gaps.add(u);
+        }
         let mut failed = false;
         for (f, soft) in found {
             failed |= f.severity == Severity::Error;
@@ -355,6 +373,19 @@ impl Diagnoser {
         let e = self.ttl_by_ip.entry(ip).or_insert(TtlRange { min, max });
         e.min = e.min.min(min);
         e.max = e.max.max(max);
+    }
+
+    /// The reader stopped before the end of the input (a record cut short, damage): `why` in
+    /// its words, `last_frame` the last frame it delivered.
+    pub fn note_capture_cut(&mut self, why: String, last_frame: u64) {
+        if self.gaps.cut.is_none() {
+            self.gaps.cut = Some((why, last_frame));
+        }
+    }
+
+    /// The input held not one packet.
+    pub fn note_no_packets(&mut self) {
+        self.gaps.no_packets = true;
     }
 
     /// The IP TTL of the responses on one UDP flow.
@@ -440,6 +471,8 @@ impl Diagnoser {
             }
         } else if r.rcode.as_deref() == Some("NOERROR") && r.has_address_answer() {
             agg.answered_ok = true;
+            let at = r.rtt.map_or(r.ts(), |d| r.ts().saturating_add(d));
+            agg.last_ok = Some((r.response_frame.unwrap_or(0), r.server, at));
             if self.answers.len() < MAX_ANSWERS_KEPT {
                 self.answers.push(dns::AnswerSeen {
                     rec: r.clone(),
@@ -464,20 +497,54 @@ impl Diagnoser {
             if resolved.iter().any(|r| name.starts_with(r.as_str())) {
                 continue;
             }
-            if let Some(f) = dns::judge(
-                &name,
-                &agg.failures,
-                agg.answered_ok,
-                self.connected_names.contains(&name),
-                self,
-            ) {
+            let connected = self.connected_names.contains(&name);
+            // The go command dials as soon as a name resolves: a Go host resolved after the
+            // last connection started, and never dialled, was about to be when the capture
+            // stopped.
+            if let Some((frame, resolver, at)) = agg.last_ok
+                && !connected
+                && frame > 0
+                && self.latest_tcp_start.is_none_or(|t| t < at)
+                && self.role_of(&name, 443).is_some()
+            {
+                self.gaps.add(capture::Unfinished {
+                    conn: None,
+                    name: Some(name.clone()),
+                    server: Some(resolver.to_string()),
+                    target: name.clone(),
+                    what: "resolved, the connection that follows is not in the capture".into(),
+                    frame,
+                    ts: Some(at),
+                });
+            }
+            if let Some(f) = dns::judge(&name, &agg.failures, agg.answered_ok, connected, self) {
                 self.push(None, Some(name), f, false);
+            } else if !agg.answered_ok
+                && !connected
+                && let Some(q) = dns::unanswered_at_end(&agg.failures)
+            {
+                // Asked, not answered, and too close to the end to call it a timeout.
+                self.gaps.add(capture::Unfinished {
+                    conn: Some(q.id as u64),
+                    name: Some(name.clone()),
+                    server: Some(q.server.to_string()),
+                    target: name.clone(),
+                    what: format!(
+                        "DNS {} query not answered yet",
+                        q.qtype.as_deref().unwrap_or("?")
+                    ),
+                    frame: q.query_frame.unwrap_or(0),
+                    ts: Some(q.ts()),
+                });
             }
         }
         let answers = std::mem::take(&mut self.answers);
         for f in dns::suspicious(&answers, self) {
             let name = f.server_name.clone();
             self.push(None, name, f, false);
+        }
+        if let Some(f) = self.gaps.finding() {
+            self.push(None, None, f, false);
         }
         let mut out = Vec::new();
         for mut cand in std::mem::take(&mut self.candidates) {
@@ -548,7 +615,7 @@ fn succeeded(f: &ConnFacts<'_>) -> bool {
     let server_reset = c
         .resets
         .iter()
-        .any(|r| r.from == modsniff_core::flow::Side::Server);
+        .any(|r| r.from == modsniff_core::Side::Server);
     if server_reset || c.server_stats.bytes == 0 {
         return false;
     }
@@ -603,7 +670,7 @@ impl Diagnoser {
 }
 
 /// A connection gone silent while still open, reported by `live` while it happens.
-pub fn stall_finding(s: &modsniff_core::event::Stall) -> Finding {
+pub fn stall_finding(s: &modsniff_core::Stall) -> Finding {
     let target = addr(s.server);
     Finding {
         stage: Stage::Transfer,
@@ -623,3 +690,6 @@ pub fn stall_finding(s: &modsniff_core::event::Stall) -> Finding {
         evidence: vec![ev(s.last_frame, Some(s.since), "last packet")],
     }
 }
+
+#[cfg(test)]
+mod tests;

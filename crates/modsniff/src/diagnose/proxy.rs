@@ -5,7 +5,138 @@ use super::finding::*;
 use super::{ConnFacts, Diagnoser, addr, ev};
 use crate::go::GoSettings;
 use modsniff_core::Connection;
-use modsniff_core::flow::Side;
+use modsniff_core::Side;
+
+/// Forward-proxy products as their own pages name them in `Server` or `Via` (data, lower case;
+/// never the only test: a mark is reported with what it was).
+pub const PROXY_PRODUCTS: &[&str] = &[
+    "squid",
+    "tinyproxy",
+    "privoxy",
+    "polipo",
+    "zscaler",
+    "bluecoat",
+    "blue coat",
+    "proxysg",
+    "mcafee web gateway",
+    "webwasher",
+    "forcepoint",
+    "websense",
+    "fortigate",
+    "fortiproxy",
+    "sophos",
+    "ironport",
+    "cisco wsa",
+    "netskope",
+    "ccproxy",
+    "wingate",
+    "apache traffic server",
+    "trafficserver",
+    "kerio",
+    "untangle",
+];
+
+/// Gateway statuses (RFC 9110 15.6.3, 15.6.5): what a proxy says when it could not get an
+/// answer from upstream.
+const GATEWAY_STATUSES: [u16; 2] = [502, 504];
+
+/// What shows that a response on a proxy connection is the proxy's own page, not the origin's
+/// answer relayed: a `Server` naming a proxy product (a relayed answer keeps the origin's
+/// `Server`), a reason phrase that speaks of the proxy (Apache's "502 Proxy Error"), a
+/// gateway status with the proxy's `Via`. Empty when nothing does.
+pub fn own_page_marks(tx: &modsniff_core::app::http::HttpTransaction) -> Vec<String> {
+    let mut marks = Vec::new();
+    let names_product = |v: &str| {
+        let l = v.to_ascii_lowercase();
+        PROXY_PRODUCTS.iter().any(|p| l.contains(p))
+    };
+    if let Some(s) = tx.server.as_deref().filter(|s| names_product(s)) {
+        marks.push(format!("Server: {s} names a proxy product"));
+    }
+    if let Some(r) = tx
+        .reason()
+        .filter(|r| r.to_ascii_lowercase().contains("proxy"))
+    {
+        marks.push(format!("the reason phrase \"{r}\" speaks of the proxy"));
+    }
+    if let (Some(v), Some(st)) = (tx.via.as_deref(), tx.status)
+        && GATEWAY_STATUSES.contains(&st)
+    {
+        marks.push(format!("a gateway error ({st}) with the proxy's Via: {v}"));
+    }
+    marks
+}
+
+/// The proxy's own answer to an absolute-form request (`GET http://host/...`): it could not
+/// fetch from `host` (5xx), refuses it (403), or wants credentials (407).
+pub fn own_page_finding(
+    f: &ConnFacts<'_>,
+    tx: &modsniff_core::app::http::HttpTransaction,
+    uri: &str,
+    marks: Vec<String>,
+) -> Finding {
+    let c = f.c;
+    let proxy = addr(c.server);
+    let status = tx.status.unwrap_or(0);
+    let reason = tx.reason().unwrap_or("").to_string();
+    let host = uri
+        .split_once("://")
+        .and_then(|(_, r)| r.split('/').next())
+        .unwrap_or("")
+        .to_string();
+    let (kind, what, remedy) = match status {
+        407 => (
+            FindingKind::ProxyAuthRequired,
+            format!(
+                "it wants credentials (it asks for {})",
+                tx.proxy_authenticate().unwrap_or("an unknown scheme")
+            ),
+            "Put the credentials in the proxy URL: HTTP_PROXY=http://USER:PASSWORD@proxy:port (URL-encode special characters); NTLM/Kerberos-only proxies need a local relay such as cntlm.".to_string(),
+        ),
+        401 | 403 => (
+            FindingKind::ProxyDenied,
+            format!("its policy refuses {host}"),
+            format!("Ask for {host} to be allowed through the proxy, or, if it is inside the company network, exempt it: NO_PROXY={host}."),
+        ),
+        _ => (
+            FindingKind::ProxyError,
+            format!("it could not get the answer from {host}"),
+            format!("The proxy could not reach {host}: its logs name the cause (name resolution, a refused or timed-out connection upstream). If {host} is inside the company network, exempt it from the proxy: NO_PROXY={host}."),
+        ),
+    };
+    let mut summary =
+        format!("The proxy {proxy} answered GET {uri} itself with {status} {reason}: {what}.");
+    if !marks.is_empty() {
+        summary.push_str(&format!(
+            " What shows it is the proxy's own page, not {host}'s answer: {}.",
+            marks.join("; ")
+        ));
+    }
+    Finding {
+        stage: Stage::Proxy,
+        kind,
+        severity: Severity::Error,
+        actor: Actor::Proxy,
+        connection: Some(c.id),
+        server_name: f.name.clone(),
+        server: Some(proxy),
+        summary,
+        likely_go_error: Some(format!("reading {uri}: {status} {reason}")),
+        remedy: Some(remedy),
+        evidence: vec![
+            ev(
+                tx.request_frame().unwrap_or(0),
+                tx.request_ts(),
+                format!("{} {uri}", tx.method.as_deref().unwrap_or("GET")),
+            ),
+            ev(
+                tx.response_frame().unwrap_or(0),
+                tx.response_ts(),
+                format!("{status} {reason}"),
+            ),
+        ],
+    }
+}
 
 /// Ports proxies listen on, for captures whose HTTPS_PROXY setting we don't know.
 const PROXY_PORTS: &[u16] = &[3128, 3129, 8080, 8118, 8888, 1080, 8000, 9090];
@@ -124,20 +255,43 @@ pub fn detect(f: &ConnFacts<'_>, _d: &Diagnoser, out: &mut Vec<(Finding, bool)>)
                 tx.response_ts(),
                 format!("{s} {reason}"),
             );
-            let (kind, remedy) = if s == 403 || s == 401 {
+            let host = target.rsplit_once(':').map_or(target.as_str(), |(h, _)| h);
+            let (kind, remedy, what) = if s == 403 || s == 401 {
                 (
                     FindingKind::ProxyDenied,
-                    "The proxy's policy forbids this destination: ask for proxy.golang.org and sum.golang.org (or your mirror) to be allowed, or set GOPROXY to a mirror the proxy allows.",
+                    format!(
+                        "The proxy's policy forbids {host}: ask for it to be allowed (for the go command: proxy.golang.org and sum.golang.org, or your company's module proxy), or set GOPROXY to a module proxy the proxy allows."
+                    ),
+                    "its policy refuses the destination",
+                )
+            } else if s == 501 || s == 405 {
+                (
+                    FindingKind::ProxyError,
+                    format!(
+                        "HTTPS_PROXY must name a forward proxy that supports CONNECT; {proxy} is not one (check the host and port in HTTPS_PROXY)."
+                    ),
+                    "it does not implement CONNECT: what listens there is not an HTTPS forward proxy",
                 )
             } else {
                 (
                     FindingKind::ProxyError,
-                    "The proxy could not reach the destination: check the proxy's logs; its upstream may be down or blocked.",
+                    format!(
+                        "The proxy could not reach {host}: its logs name the cause (name resolution, a refused or timed-out connection upstream). If {host} is inside the company network, exempt it from the proxy: NO_PROXY={host}."
+                    ),
+                    "it could not open the tunnel upstream",
                 )
             };
-            let summary = format!("The proxy {proxy} answered CONNECT {target} with {s} {reason}.");
+            let marks = own_page_marks(tx);
+            let summary = format!(
+                "The proxy {proxy} answered CONNECT {target} with {s} {reason}: {what}.{}",
+                if marks.is_empty() {
+                    String::new()
+                } else {
+                    format!(" The answer is the proxy's own page: {}.", marks.join("; "))
+                }
+            );
             out.push((
-                finding(kind, summary, reason.clone(), remedy, Some(r)),
+                finding(kind, summary, reason.clone(), &remedy, Some(r)),
                 false,
             ));
             true

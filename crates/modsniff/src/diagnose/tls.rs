@@ -2,10 +2,13 @@
 //! downgraded.
 
 use super::actor::{INITIAL_TTLS, Sender, judge_server_rsts, same_subnet, server_rsts};
+use super::cert;
 use super::finding::*;
+use super::tlsview::CertView;
 use super::{ConnFacts, Diagnoser, addr, ev, remedy};
-use crate::go::GoRole;
-use modsniff_core::flow::Side;
+use crate::go::classify_host;
+use modsniff_core::Side;
+use std::net::IpAddr;
 
 /// Go gives up on a handshake after 10 s (net/http's TLSHandshakeTimeout).
 const GO_TLS_TIMEOUT_SECS: f64 = 10.0;
@@ -107,9 +110,11 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     let rsts = server_rsts(c);
     let in_tunnel = f.via_proxy;
 
-    // 1. Reset before the ServerHello.
-    if t.server_hello.is_none()
-        && let Some(r) = rsts.first()
+    // 1. Reset before the ServerHello. What came first decides: a reset that beat the
+    // server's reply ended the handshake, whatever arrived after it (an on-path injector races
+    // the real server, whose reply then meets the client's kernel and its own RST).
+    if let Some(r) = rsts.first()
+        && t.server_hello.as_ref().is_none_or(|sh| r.packet < sh.frame)
     {
         let sender = if in_tunnel {
             Sender::Server
@@ -131,8 +136,18 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             ),
         };
         let sni = hello.sni.unwrap_or("(no SNI)");
+        let late = t
+            .server_hello
+            .as_ref()
+            .map(|sh| {
+                format!(
+                    " The server's ServerHello came only after the reset (frame {}): the reset won the race, and the client's kernel answered the late reply with resets of its own.",
+                    sh.frame
+                )
+            })
+            .unwrap_or_default();
         let summary = format!(
-            "The TLS handshake with {target} was reset right after the ClientHello (SNI {sni}).{why}"
+            "The TLS handshake with {target} was reset right after the ClientHello (SNI {sni}), before any answer from the server.{why}{late}"
         );
         let remedy = if actor == Actor::Middlebox {
             format!(
@@ -157,6 +172,13 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 syn,
                 c.server_stats.ts_first,
                 format!("SYN-ACK from the server (TTL {ttl})"),
+            ));
+        }
+        if let Some(sh) = &t.server_hello {
+            evidence.push(ev(
+                sh.frame,
+                None,
+                "the real server's ServerHello, after the reset",
             ));
         }
         let local = c.client;
@@ -185,8 +207,14 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             .map(str::to_string)
             .unwrap_or_else(|| format!("alert {}", a.description.unwrap_or(0)));
         let from_server = a.from == Side::Server;
-        // A client that rejects the certificate is the interception case, judged below.
-        if from_server || !cert_problem(t) {
+        // A client that refuses the certificate it was shown: judged below, by what is wrong
+        // with it (interception, or the server's own bad certificate).
+        let refused_cert = !from_server
+            && !t.certificates.is_empty()
+            && (cert_problem(t)
+                || a.description
+                    .is_some_and(|d| cert::CERT_ALERTS.contains(&d)));
+        if !refused_cert {
             let actor = if from_server {
                 if in_tunnel {
                     Actor::Proxy
@@ -238,8 +266,8 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         }
     }
 
-    // 3. Interception.
-    if let Some(found) = interception(f, d, &hello_ev) {
+    // 3. A certificate the client refused, or interception it accepted.
+    if let Some(found) = certificate(f, d, &hello_ev) {
         out.push((found, false));
         if t.client_ccs || t.client_encrypted_records > 1 {
             // Accepted: the connection went on; later stages still apply.
@@ -255,22 +283,47 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         && sh.version != 0
         && !sh.hello_retry
     {
-        let summary = format!(
-            "The client offered TLS 1.3 but {target} answered with {}: something between them (or an old server) negotiated an older version.",
-            version_name(sh.version)
-        );
-        out.push((
+        // The public Go hosts speak TLS 1.3: an older version from them was negotiated by
+        // something in between. Anyone else's server may simply not speak 1.3 yet: context.
+        let public = is_public(name.as_deref());
+        let mut found = if public {
             base(
                 FindingKind::TlsDowngrade,
                 Severity::Warning,
                 if in_tunnel { Actor::Proxy } else { Actor::Unknown },
-                summary,
+                format!(
+                    "The client offered TLS 1.3 but {target} answered with {}: something between them (or an old server) negotiated an older version.",
+                    version_name(sh.version)
+                ),
                 None,
                 "Usually harmless; if a TLS-inspecting middlebox is the cause, its certificate is what to check.".into(),
                 vec![hello_ev(), ev(sh.frame, None, format!("ServerHello {}", version_name(sh.version)))],
-            ),
-            false,
-        ));
+            )
+        } else {
+            base(
+                FindingKind::TlsDowngrade,
+                Severity::Info,
+                Actor::Server,
+                format!(
+                    "The client offered TLS 1.3 and {target}, which is not a public Go host, answered with {}: it does not speak TLS 1.3.",
+                    version_name(sh.version)
+                ),
+                None,
+                String::new(),
+                vec![
+                    hello_ev(),
+                    ev(
+                        sh.frame,
+                        None,
+                        format!("ServerHello {}", version_name(sh.version)),
+                    ),
+                ],
+            )
+        };
+        if found.severity == Severity::Info {
+            found.remedy = None;
+        }
+        out.push((found, false));
     }
 
     // 5. Abandoned TLS 1.3 handshake (the client sends an encrypted alert and closes right after
@@ -283,11 +336,18 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     {
         let frame = t.client_last_record_frame.unwrap_or(sh.frame);
         let signs = tls13_interception_signs(f, d);
+        let evidence = vec![
+            hello_ev(),
+            ev(sh.frame, None, "ServerHello (TLS 1.3)"),
+            ev(frame, None, "encrypted alert from the client"),
+        ];
+        let flight = format!(
+            "right after the server's first flight ({} encrypted records, {} bytes) the client sent an encrypted alert and closed",
+            t.server_encrypted_records, t.server_encrypted_bytes
+        );
         if !signs.is_empty() {
             let summary = format!(
-                "Likely TLS interception: the client abandoned the TLS 1.3 handshake with {target} right after the server's first flight ({} encrypted records, {} bytes) with an encrypted alert, and the \"server\" does not look like the real one: {}. TLS 1.3 encrypts the certificate, so this evidence is indirect.",
-                t.server_encrypted_records,
-                t.server_encrypted_bytes,
+                "Likely TLS interception: in the TLS 1.3 handshake with {target}, {flight}, and the \"server\" does not look like the real one: {}. TLS 1.3 encrypts the certificate, so this evidence is indirect.",
                 signs.join("; ")
             );
             out.push((
@@ -297,15 +357,52 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     Actor::Middlebox,
                     summary,
                     Some("tls: failed to verify certificate: x509: certificate signed by unknown authority".into()),
-                    "A TLS-inspecting middlebox answers for the server: install its CA certificate (SSL_CERT_FILE=/path/to/corp-ca.pem) or ask for proxy.golang.org and sum.golang.org to be exempted from inspection.".into(),
-                    vec![hello_ev(), ev(sh.frame, None, "ServerHello (TLS 1.3)"), ev(frame, None, "encrypted alert from the client")],
+                    format!(
+                        "A TLS-inspecting middlebox answers for the server: install its CA certificate (SSL_CERT_FILE=/path/to/corp-ca.pem) or ask for {} to be exempted from inspection.",
+                        exempt(name.as_deref())
+                    ),
+                    evidence,
                 ),
                 false,
             ));
             return true;
         }
+        if !is_public(name.as_deref()) {
+            // Not a public Go host and nothing that points at a middlebox: the server's own
+            // certificate, which the client refused.
+            let host = dialled_host(f, hello.sni);
+            let (go, why) = match &host {
+                cert::Host::Ip(ip) => (
+                    format!("x509: cannot validate certificate for {ip} because it doesn't contain any IP SANs"),
+                    format!("The client dialled the IP address {ip} (its ClientHello names no server), so the certificate must list {ip} as an IP SAN, which certificates made for a host name lack; an unknown issuer, a self-signed certificate or expired dates end the handshake the same way."),
+                ),
+                cert::Host::Name(_) => (
+                    "x509: certificate signed by unknown authority".to_string(),
+                    "For a self-hosted server the usual cause is a certificate from a private CA the client does not trust (or a self-signed one); expired dates or a certificate for another name end the handshake the same way.".to_string(),
+                ),
+            };
+            let summary = format!(
+                "The client refused the certificate of {host} ({target}): in the TLS 1.3 handshake {flight}. TLS 1.3 encrypts the certificate and the alert, so this evidence is indirect and the reason cannot be read from the capture. {why}"
+            );
+            out.push((
+                base(
+                    FindingKind::CertificateRejected,
+                    Severity::Error,
+                    Actor::Server,
+                    summary,
+                    Some(format!("tls: failed to verify certificate: {go}")),
+                    format!(
+                        "Look at the certificate {host} serves (openssl s_client -connect {target}{} -showcerts): if a private CA issued it, give the go command that CA (SSL_CERT_FILE=/path/to/ca.pem); otherwise whoever runs {host} must serve a certificate that is current, names {host}, and chains to a CA clients trust.",
+                        hello.sni.map(|s| format!(" -servername {s}")).unwrap_or_default()
+                    ),
+                    evidence,
+                ),
+                true,
+            ));
+            return true;
+        }
         let summary = format!(
-            "The client abandoned the TLS 1.3 handshake with {target}: right after the server's first flight it sent an encrypted alert and closed. With TLS 1.3 the certificate is encrypted, so this is indirect evidence that the client rejected it."
+            "The client abandoned the TLS 1.3 handshake with {target}: {flight}. With TLS 1.3 the certificate is encrypted, so this is indirect evidence that the client rejected it."
         );
         out.push((
             base(
@@ -314,8 +411,11 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 Actor::Client,
                 summary,
                 Some("tls: failed to verify certificate: x509: certificate signed by unknown authority".into()),
-                "If a TLS-inspecting proxy is in the path, install its CA certificate (SSL_CERT_FILE=/path/to/ca.pem) or ask for proxy.golang.org to be exempted.".into(),
-                vec![hello_ev(), ev(sh.frame, None, "ServerHello (TLS 1.3)"), ev(frame, None, "encrypted alert from the client")],
+                format!(
+                    "If a TLS-inspecting proxy is in the path, install its CA certificate (SSL_CERT_FILE=/path/to/ca.pem) or ask for {} to be exempted.",
+                    exempt(name.as_deref())
+                ),
+                evidence,
             ),
             false,
         ));
@@ -328,10 +428,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         && sh.version == 0x0304
         && t.client_encrypted_records >= 2
         && !t.client_last_record_alert_like
-        && matches!(
-            f.role,
-            Some(GoRole::ModuleProxy | GoRole::ChecksumDb | GoRole::Vcs)
-        )
+        && is_public(name.as_deref())
     {
         let signs = tls13_interception_signs(f, d);
         if !signs.is_empty() {
@@ -495,9 +592,45 @@ fn sender_of_server_packets(f: &ConnFacts<'_>, _d: &Diagnoser) -> Actor {
     }
 }
 
-/// A TLS-intercepting middlebox: an untrusted chain for a public name with at least one more
-/// sign, or a chain the client rejected.
-fn interception(
+/// A host the go command knows as public (proxy.golang.org, sum.golang.org, github.com, …):
+/// its genuine certificate chains to a public root. A host the user named in GOPROXY or
+/// GOSUMDB (Athens, Artifactory, a company mirror) is the user's own service, not public.
+fn is_public(name: Option<&str>) -> bool {
+    name.is_some_and(|n| classify_host(n).is_some())
+}
+
+/// What to ask the security team to exempt from inspection: the host itself, and for the
+/// public Go hosts the two the go command needs.
+fn exempt(name: Option<&str>) -> String {
+    match name {
+        Some(n) if is_public(Some(n)) => {
+            if n == "proxy.golang.org" || n == "sum.golang.org" {
+                "proxy.golang.org and sum.golang.org".to_string()
+            } else {
+                format!("{n} (and proxy.golang.org, sum.golang.org)")
+            }
+        }
+        Some(n) => n.to_string(),
+        None => "this server".to_string(),
+    }
+}
+
+/// The host the client checked the certificate against: the SNI it sent, else (Go sends no
+/// SNI for an IP address) the IP address it dialled, or the one it asked a proxy to reach.
+fn dialled_host(f: &ConnFacts<'_>, sni: Option<&str>) -> cert::Host {
+    if let Some(s) = sni {
+        return cert::Host::Name(s.to_string());
+    }
+    match f.name.as_deref().and_then(|n| n.parse::<IpAddr>().ok()) {
+        Some(ip) if f.via_proxy => cert::Host::Ip(ip),
+        _ => cert::Host::Ip(f.c.server.ip()),
+    }
+}
+
+/// A certificate the client refused or accepted: interception by a middlebox (an untrusted
+/// chain for a public Go host, or signs of a middlebox for any host), or the server's own bad
+/// certificate (`certificate-rejected`).
+fn certificate(
     f: &ConnFacts<'_>,
     d: &Diagnoser,
     hello_ev: &dyn Fn() -> super::Evidence,
@@ -505,17 +638,27 @@ fn interception(
     let c = f.c;
     let t = f.tls.as_ref()?;
     let leaf = t.certificates.first()?;
+    let hello = t.client_hello.as_ref()?;
     let validation = t.validation.unwrap_or("unknown");
-    let public_go_host = matches!(
-        f.role,
-        Some(GoRole::ModuleProxy | GoRole::ChecksumDb | GoRole::Vcs)
-    );
-    // A chain the client's own CA file vouches for is normal for a self-hosted proxy; for a
+    let name = f.name.clone().or(hello.sni.map(str::to_string));
+    let public = is_public(name.as_deref());
+    // A chain the client's own CA file vouches for is normal for a self-hosted server; for a
     // public host it is a trusted inspection CA.
-    let via_ca_file = validation == "valid" && t.valid_only_via_ca_file && public_go_host;
-    if validation == "valid" && !via_ca_file {
+    let via_ca_file = validation == "valid" && t.valid_only_via_ca_file && public;
+    let client_alert = t
+        .alerts
+        .iter()
+        .find(|a| a.from == Side::Client && !a.encrypted);
+    let rejected = client_alert.is_some()
+        || (!t.client_ccs
+            && t.client_encrypted_records == 0
+            && (c.client_stats.fin_frame.is_some()
+                || c.resets.iter().any(|r| r.from == Side::Client)));
+    let accepted = t.client_ccs || t.client_encrypted_records > 1;
+    if validation == "valid" && !via_ca_file && !rejected {
         return None;
     }
+    // Signs of a middlebox, whatever the host.
     let mut signs = Vec::new();
     if is_interception_issuer(leaf.issuer) {
         signs.push(format!(
@@ -540,30 +683,26 @@ fn interception(
             others.join(", ")
         ));
     }
+    let target = addr(c.server);
+    if rejected && !accepted && !public && signs.is_empty() {
+        return Some(rejected_certificate(f, t, hello_ev, client_alert));
+    }
+    // From here on: interception. For a public host the genuine chain is public, so an
+    // untrusted one is itself a sign; for anyone else's server it takes one of the signs above.
     if via_ca_file {
         signs.push(
             "the chain validates only through the extra CA file (--ca-file / SSL_CERT_FILE), not through a public root".to_string(),
         );
     }
-    if public_go_host {
+    if public && (validation != "valid" || via_ca_file) {
         signs.push(format!(
             "{} is a public host whose genuine certificate chains to a public root",
-            f.name.as_deref().unwrap_or("the server")
+            name.as_deref().unwrap_or("the server")
         ));
     }
-    let rejected = t
-        .alerts
-        .iter()
-        .any(|a| a.from == Side::Client && !a.encrypted)
-        || (!t.client_ccs
-            && t.client_encrypted_records == 0
-            && (c.client_stats.fin_frame.is_some()
-                || c.resets.iter().any(|r| r.from == Side::Client)));
-    if signs.is_empty() && !(rejected && validation == "unknown-issuer") {
+    if signs.is_empty() {
         return None;
     }
-    let target = addr(c.server);
-    let accepted = t.client_ccs || t.client_encrypted_records > 1;
     let severity = if accepted {
         Severity::Warning
     } else {
@@ -580,9 +719,7 @@ fn interception(
             leaf.subject, leaf.issuer
         )
     };
-    if !signs.is_empty() {
-        summary.push_str(&format!(" Signs of a middlebox: {}.", signs.join("; ")));
-    }
+    summary.push_str(&format!(" Signs of a middlebox: {}.", signs.join("; ")));
     summary.push_str(if accepted {
         " The client accepted it (its trust store has the interception CA), so the fetch worked through the middlebox."
     } else {
@@ -597,12 +734,7 @@ fn interception(
         ));
     }
     if let Some(a) = t.alerts.iter().find(|a| a.from == Side::Client) {
-        let what = match (&a.description_name, a.encrypted) {
-            (Some(d), false) => format!("client alert: {d}"),
-            (_, true) => "client alert (encrypted)".to_string(),
-            (None, false) => "client alert".to_string(),
-        };
-        evidence.push(super::ev(a.frame, a.ts, what));
+        evidence.push(super::ev(a.frame, a.ts, client_alert_note(a)));
     }
     Some(Finding {
         stage: Stage::Tls,
@@ -621,12 +753,153 @@ fn interception(
             "Interception is in place and trusted; if that is not intended, tell the security team. Module checksums are still verified by GOSUMDB.".into()
         } else {
             format!(
-                "Install the interception CA (issuer \"{}\") and point the go command at it: SSL_CERT_FILE=/path/to/corp-ca.pem, or ask for proxy.golang.org and sum.golang.org to be exempted from inspection.",
-                leaf.issuer
+                "Install the interception CA (issuer \"{}\") and point the go command at it: SSL_CERT_FILE=/path/to/corp-ca.pem, or ask for {} to be exempted from inspection.",
+                leaf.issuer,
+                exempt(name.as_deref())
             )
         }),
         evidence,
     })
+}
+
+fn client_alert_note(a: &super::tlsview::AlertView) -> String {
+    match (&a.description_name, a.encrypted) {
+        (Some(d), false) => format!("client alert: {d}"),
+        (_, true) => "client alert (encrypted)".to_string(),
+        (None, false) => "client alert".to_string(),
+    }
+}
+
+/// The client refused the server's own certificate (visible: TLS 1.2 and older): why, in
+/// crypto/x509's words, and what whoever runs the server must change.
+fn rejected_certificate(
+    f: &ConnFacts<'_>,
+    t: &super::tlsview::TlsView<'_>,
+    hello_ev: &dyn Fn() -> super::Evidence,
+    client_alert: Option<&super::tlsview::AlertView>,
+) -> Finding {
+    let c = f.c;
+    let target = addr(c.server);
+    let leaf = t.certificates.first();
+    let sni = t.client_hello.as_ref().and_then(|h| h.sni);
+    let host = dialled_host(f, sni);
+    // The time the client checked the certificate: when it answered it.
+    let when = client_alert
+        .and_then(|a| a.ts)
+        .or(c.client_stats.fin_ts)
+        .unwrap_or(c.ts_last);
+    let now = when.as_secs_f64().floor() as i64;
+    let reason = cert::go_reason(t, &host, now);
+    let how = match client_alert {
+        Some(a) => format!(
+            "the client answered it with a fatal {} alert and closed",
+            a.description_name.unwrap_or("TLS")
+        ),
+        None => "the client closed the connection without going on with the handshake and without an alert (a go client that refuses a certificate sends one, so this refusal is likely, not certain)".into(),
+    };
+    let (why, go, remedy) = match &reason {
+        Some(r) => (
+            r.describe(&t.certificates),
+            Some(format!("tls: failed to verify certificate: {}", r.go_text())),
+            remedy_for(r, &host, leaf),
+        ),
+        None => (
+            "modsniff finds nothing wrong with it against the roots it was given: the client trusts other roots (see --ca-file)".to_string(),
+            None,
+            format!("Compare the client's trust store (SSL_CERT_FILE, the system store) with the chain {host} serves."),
+        ),
+    };
+    let summary = format!(
+        "The client refused the certificate of {host} ({target}): {why}; {how}. {} is not a public Go host and nothing points at a middlebox (no inspection CA, no hop-distance anomaly): this is the server's own certificate.",
+        host
+    );
+    let mut evidence = vec![hello_ev()];
+    if let (Some(fr), Some(l)) = (t.certificate_frame, leaf) {
+        evidence.push(ev(
+            fr,
+            None,
+            format!("Certificate: {} issued by {}", l.subject, l.issuer),
+        ));
+    }
+    if let Some(a) = client_alert {
+        evidence.push(ev(a.frame, a.ts, client_alert_note(a)));
+    } else if let Some(fin) = c.client_stats.fin_frame {
+        evidence.push(ev(fin, c.client_stats.fin_ts, "the client closes"));
+    }
+    // A go client that refuses a certificate says so with a fatal alert before it closes
+    // (crypto/tls sends bad_certificate, unknown_ca, certificate_expired…); a silent close
+    // after the server's flight may be a refusal, or a client that only looked.
+    let severity = if client_alert.is_some() {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    Finding {
+        stage: Stage::Tls,
+        kind: FindingKind::CertificateRejected,
+        severity,
+        actor: Actor::Server,
+        connection: Some(c.id),
+        server_name: f.name.clone().or(sni.map(str::to_string)),
+        server: Some(target),
+        summary,
+        likely_go_error: go,
+        remedy: Some(remedy),
+        evidence,
+    }
+}
+
+/// What to change, by reason: the server's operator fixes the certificate; the user can
+/// trust a private CA, or name the server the way its certificate does.
+fn remedy_for(r: &cert::Reason, host: &cert::Host, leaf: Option<&CertView<'_>>) -> String {
+    use cert::Reason::*;
+    let names = leaf
+        .map(|l| l.san.iter().chain(l.san_ip).cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    match r {
+        Expired { now, not_after, .. } => format!(
+            "Whoever runs {host} must renew its certificate (it ran out on {not_after}). If it was renewed, check this host's clock: it read {now}."
+        ),
+        NotYetValid {
+            now, not_before, ..
+        } => format!(
+            "The certificate of {host} is valid only from {not_before}, and this host's clock read {now}: fix the clock if it is behind, otherwise whoever runs {host} must install a certificate that is valid now."
+        ),
+        Hostname {
+            ip_without_san: true,
+            ..
+        } => format!(
+            "GOPROXY names the server by its IP address {host}, which the certificate does not list: put a name the certificate carries in GOPROXY{}, or whoever runs the server must add IP:{host} to its certificate's subjectAltName.",
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", names.join(", "))
+            }
+        ),
+        Hostname { .. } => format!(
+            "Whoever runs {host} must serve a certificate that names {host}{}; or use in GOPROXY a name the certificate carries.",
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(" (this one names {})", names.join(", "))
+            }
+        ),
+        UnknownAuthority {
+            self_signed: true, ..
+        } => format!(
+            "Whoever runs {host} should serve a certificate from the company CA; to trust this self-signed one as it is, add it to the CA file the go command reads (SSL_CERT_FILE=/path/to/cert.pem) or the system store."
+        ),
+        UnknownAuthority {
+            leaf_only: true, ..
+        } => format!(
+            "Whoever runs {host} must configure the full chain: the server certificate followed by the intermediate \"{}\" (browsers fetch a missing intermediate, the go command does not).",
+            leaf.map_or("?", |l| l.issuer)
+        ),
+        UnknownAuthority { .. } => format!(
+            "If \"{}\" is your company's CA, give the go command its root: SSL_CERT_FILE=/path/to/company-root.pem (or add it to the system store); otherwise whoever runs {host} must use a certificate from a CA clients trust.",
+            leaf.map_or("?", |l| l.issuer)
+        ),
+    }
 }
 
 /// crypto/tls's text for an alert (alert.go), which is what "remote error: tls: …" prints.

@@ -1,8 +1,8 @@
 //! The parts of a connection's TLS record that the detectors read, in one place, so that the
 //! detectors don't depend on every field of the core's `TlsInfo`.
 
-use modsniff_core::flow::Side;
-use modsniff_core::time::Timestamp;
+use modsniff_core::Side;
+use modsniff_core::Timestamp;
 
 /// Borrowed from the connection's `TlsInfo`: building a view per connection allocated
 /// (string clones were ~4 % of a run).
@@ -33,6 +33,15 @@ pub struct CertView<'a> {
     pub subject: &'a str,
     pub issuer: &'a str,
     pub spki_sha256: &'a str,
+    pub subject_cn: Option<&'a str>,
+    /// subjectAltName DNS names and IP addresses, and whether the extension is there at all.
+    pub san: &'a [String],
+    pub san_ip: &'a [String],
+    pub has_san: bool,
+    /// Validity bounds, Unix seconds and RFC 3339 (as crypto/x509 prints them).
+    pub not_before: Option<(i64, &'a str)>,
+    pub not_after: Option<(i64, &'a str)>,
+    pub self_issued: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -72,9 +81,9 @@ pub struct TlsView<'a> {
 
 impl<'a> TlsView<'a> {
     /// Builds the view from the core's TLS record.
-    pub fn from_info(info: &'a modsniff_core::app::tls::TlsInfo) -> TlsView<'a> {
-        use modsniff_core::app::tls::Validation;
-        use modsniff_core::app::tls::record::{ContentType, is_grease};
+    pub fn from_info(info: &'a modsniff_core::TlsInfo) -> TlsView<'a> {
+        use modsniff_core::tls::Validation;
+        use modsniff_core::tls::{ContentType, is_grease};
         let client_hello = info.client_hello.as_ref().map(|h| {
             let mut versions: Vec<u16> = h
                 .versions
@@ -108,6 +117,13 @@ impl<'a> TlsView<'a> {
                 subject: &c.subject,
                 issuer: &c.issuer,
                 spki_sha256: c.spki_sha256.as_deref().unwrap_or_default(),
+                subject_cn: c.subject_cn.as_deref(),
+                san: &c.san,
+                san_ip: &c.san_ip,
+                has_san: c.has_san,
+                not_before: c.not_before_unix.zip(c.not_before.as_deref()),
+                not_after: c.not_after_unix.zip(c.not_after.as_deref()),
+                self_issued: c.self_issued,
             })
             .collect();
         let validation = info.validation.as_ref().map(|v| match v {
@@ -135,7 +151,7 @@ impl<'a> TlsView<'a> {
         let c = &info.client;
         let s = &info.server;
         // Encrypted records after the ServerHello (the notes are bounded: past them, the count).
-        let encrypted = |side: &modsniff_core::app::tls::SideSummary| {
+        let encrypted = |side: &modsniff_core::tls::SideSummary| {
             let noted = side
                 .records_after_hello
                 .iter()

@@ -4,7 +4,7 @@
 use super::actor::{Sender, judge_server_rsts, server_rsts};
 use super::finding::*;
 use super::{ConnFacts, Diagnoser, addr, ev, remedy};
-use modsniff_core::flow::Side;
+use modsniff_core::Side;
 
 /// Silence after the server's last data, with the connection still open, that counts as a stall.
 const STALL_SECS: f64 = 5.0;
@@ -113,7 +113,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         if silent >= STALL_SECS
             && client_waited
             && (gave_up || body_short || long)
-            && c.end_reason != modsniff_core::event::EndReason::Idle
+            && c.end_reason != modsniff_core::EndReason::Idle
         {
             let target = target();
             let body = c.http.iter().find_map(|h| h.body_shortfall());
@@ -159,7 +159,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     // Heavy loss that still got through. Seen from one capture point, a loss shows as a
     // retransmission (lost beyond the tap) or as a hole the sender later filled (lost before
     // it); both count.
-    let side_loss = |st: &modsniff_core::event::SideStats| st.retransmissions + st.lost_segments;
+    let side_loss = |st: &modsniff_core::SideStats| st.retransmissions + st.lost_segments;
     let (cl, sl) = (side_loss(&c.client_stats), side_loss(&c.server_stats));
     let packets = (c.client_stats.packets + c.server_stats.packets).max(1);
     let events = cl + sl;

@@ -22,8 +22,8 @@ use crate::diagnose::{Finding, Severity, Stage};
 use crate::report::records::ExtractFrame;
 use crate::report::{ExtractSummary, Printer, RunEnd, Selection};
 use modsniff_capture::{PcapNgWriter, PcapWriter, TsPrecision};
+use modsniff_core::Transport;
 use modsniff_core::app::dns::DnsRecord;
-use modsniff_core::flow::Transport;
 use modsniff_core::wire::{L4, decode};
 use modsniff_core::{Connection, LinkType, Packet, Timestamp};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -629,6 +629,10 @@ impl Printer for Extractor {
 
     fn early_finding(&mut self, f: &Finding) -> io::Result<()> {
         self.inner.early_finding(f)
+    }
+
+    fn tick(&mut self) -> io::Result<()> {
+        self.inner.tick()
     }
 
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {

@@ -22,8 +22,8 @@ use super::{Printer, RunEnd};
 use crate::analyze::GoInfo;
 use crate::diagnose::{Finding, Severity, Stage};
 use modsniff_core::app::dns::DnsRecord;
-use modsniff_core::flow::{Side, Transport};
 use modsniff_core::{Connection, Timestamp};
+use modsniff_core::{Side, Transport};
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -112,6 +112,7 @@ fn stage_word(s: Stage) -> &'static str {
         Stage::Tls => "tls",
         Stage::Http => "http",
         Stage::Transfer => "transfer",
+        Stage::Capture => "capture",
     }
 }
 

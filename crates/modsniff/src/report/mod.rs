@@ -12,6 +12,7 @@
 pub mod html;
 mod json;
 mod ndjson;
+pub mod output;
 pub mod records;
 mod text;
 
@@ -46,6 +47,8 @@ pub struct PrintSettings {
     /// The text report's table of every connection.
     pub verbose: bool,
     pub selection: Selection,
+    /// The fleet fields on every record (`live`, `run`; `read --fleet`), for this writer.
+    pub fleet: Option<records::FleetIdentity>,
 }
 
 /// The end of one run (one capture file, or one live capture), as the printers see it.
@@ -117,6 +120,12 @@ pub trait Printer {
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()>;
     /// The last run ended.
     fn close(&mut self) -> io::Result<()>;
+    /// Time passed (live, twice a second): what is buffered may be written out.
+    // Only `live` calls it; a build without that feature has no caller.
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
+    fn tick(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The printer for `settings`, writing to `out`; with `html`, the HTML page is written there
@@ -128,8 +137,8 @@ pub fn printer(
 ) -> Box<dyn Printer + Send> {
     let out = io::BufWriter::with_capacity(1 << 16, PipeGuard::new(out));
     let mut p: Box<dyn Printer + Send> = match settings.format {
-        Format::Ndjson => Box::new(NdjsonPrinter::new(out)),
-        Format::Json => Box::new(JsonPrinter::new(out)),
+        Format::Ndjson => Box::new(NdjsonPrinter::new(out, settings.fleet.clone())),
+        Format::Json => Box::new(JsonPrinter::new(out, settings.fleet.clone())),
         Format::Text => Box::new(TextPrinter::new(out, settings.color, settings.verbose)),
         Format::Html => Box::new(HtmlPrinter::new(out)),
     };
@@ -219,6 +228,11 @@ impl Printer for Both {
     fn close(&mut self) -> io::Result<()> {
         self.0.close()?;
         self.1.close()
+    }
+
+    fn tick(&mut self) -> io::Result<()> {
+        self.0.tick()?;
+        self.1.tick()
     }
 }
 
@@ -318,5 +332,9 @@ impl Printer for Selected {
 
     fn close(&mut self) -> io::Result<()> {
         self.inner.close()
+    }
+
+    fn tick(&mut self) -> io::Result<()> {
+        self.inner.tick()
     }
 }

@@ -6,8 +6,8 @@ use super::{Printer, RunEnd};
 use crate::analyze::GoInfo;
 use crate::diagnose::{Finding, Severity};
 use modsniff_core::Connection;
+use modsniff_core::Transport;
 use modsniff_core::app::dns::DnsRecord;
-use modsniff_core::flow::Transport;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -150,27 +150,32 @@ fn render(end: &RunEnd<'_>, rows: Option<&[ConnRow]>, st: Style) -> String {
         .filter(|f| f.severity == Severity::Warning)
         .count();
     let infos = findings.len() - errors - warnings;
+    // A capture cut short never reads "OK": what is missing is said instead.
+    let incomplete = findings
+        .iter()
+        .find_map(|f| crate::diagnose::capture::verdict_note(f));
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
     let head = if errors > 0 {
-        st.red(&format!(
-            "FAILED: {errors} error{}",
-            if errors == 1 { "" } else { "s" }
-        ))
+        st.red(&format!("FAILED: {errors} error{}", plural(errors)))
+    } else if let Some(note) = &incomplete {
+        st.yellow(&format!("INCOMPLETE: {note}"))
     } else if warnings > 0 {
-        st.yellow(&format!(
-            "OK with {warnings} warning{}",
-            if warnings == 1 { "" } else { "s" }
-        ))
+        st.yellow(&format!("OK with {warnings} warning{}", plural(warnings)))
     } else {
         st.green("OK: no problem found")
     };
+    let tail = match (&incomplete, errors > 0) {
+        (Some(note), true) => format!("; INCOMPLETE: {note}"),
+        (Some(_), false) if warnings > 1 => {
+            format!(", {} other warning{}", warnings - 1, plural(warnings - 1))
+        }
+        _ => String::new(),
+    };
     let _ = writeln!(
         o,
-        "{head}{}  {}",
+        "{head}{}{tail}  {}",
         if errors > 0 && warnings > 0 {
-            format!(
-                ", {warnings} warning{}",
-                if warnings == 1 { "" } else { "s" }
-            )
+            format!(", {warnings} warning{}", plural(warnings))
         } else {
             String::new()
         },

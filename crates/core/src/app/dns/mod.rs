@@ -21,8 +21,8 @@ mod tests;
 pub use message::{DnsAnswer, DnsMessage, DnsRcode, DnsType, MAX_ANSWERS, parse as parse_message};
 pub use tcp::{DEFAULT_MAX_QUEUED_MESSAGES, DnsTcpDecoder, DnsTcpStats};
 
-use crate::flow::Transport;
 use crate::time::{Duration, Timestamp};
+use crate::types::Transport;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::collections::VecDeque;

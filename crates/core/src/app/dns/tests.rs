@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::app::{Progress, StreamCtx, StreamDecoder};
-use crate::flow::Side;
+use crate::types::Side;
 use std::collections::{BTreeMap, BTreeSet};
 
 fn data_dir() -> String {

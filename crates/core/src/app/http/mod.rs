@@ -41,8 +41,8 @@ mod head;
 mod tests;
 
 use super::{Progress, Protocol, StreamCtx, StreamDecoder};
-use crate::flow::Side;
 use crate::time::Timestamp;
+use crate::types::Side;
 use chunked::{ChunkState, ChunkStep};
 use head::{Framing, HeadEndScanner, HeadKind, HeadParse, RequestHead, ResponseHead};
 use serde::Serialize;

@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::app::{Progress, Protocol, StreamCtx, StreamDecoder};
-use crate::flow::Side;
 use crate::time::Timestamp;
+use crate::types::Side;
 
 /// One segment of a conversation: who sent it, its frame number, its bytes.
 type Seg = (Side, u64, Vec<u8>);

@@ -1,6 +1,6 @@
 //! Alerts: plaintext ones with level and description, encrypted ones by size and place.
 
-use crate::flow::Side;
+use crate::types::Side;
 use serde::Serialize;
 
 /// One alert record.

@@ -27,6 +27,14 @@ pub struct CertificateInfo {
     pub issuer_cn: Option<String>,
     /// DNS names of the subjectAltName extension.
     pub san: Vec<String>,
+    /// IP addresses of the subjectAltName extension, as text: what a client that dialled an
+    /// IP address checks (Go: "doesn't contain any IP SANs"). Not part of the JSON contract.
+    #[serde(skip)]
+    pub san_ip: Vec<String>,
+    /// The certificate has a subjectAltName extension at all (without one, Go refuses to
+    /// fall back to the subject CN). Not part of the JSON contract.
+    #[serde(skip)]
+    pub has_san: bool,
     /// RFC 3339, UTC.
     pub not_before: Option<String>,
     pub not_after: Option<String>,
@@ -135,15 +143,23 @@ pub fn describe(index: usize, der: &[u8]) -> CertificateInfo {
     info.subject_cn = subject_cn;
     info.issuer_cn = issuer_cn;
     if let Ok(Some(san)) = cert.subject_alternative_name() {
-        info.san = san
-            .value
-            .general_names
-            .iter()
-            .filter_map(|n| match n {
-                GeneralName::DNSName(d) => Some((*d).to_string()),
-                _ => None,
-            })
-            .collect();
+        info.has_san = true;
+        for n in &san.value.general_names {
+            match n {
+                GeneralName::DNSName(d) => info.san.push((*d).to_string()),
+                GeneralName::IPAddress(b) => {
+                    let ip = match b.len() {
+                        4 => <[u8; 4]>::try_from(*b).ok().map(std::net::IpAddr::from),
+                        16 => <[u8; 16]>::try_from(*b).ok().map(std::net::IpAddr::from),
+                        _ => None,
+                    };
+                    if let Some(ip) = ip {
+                        info.san_ip.push(ip.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
     }
     let nb = cert.validity().not_before.timestamp();
     let na = cert.validity().not_after.timestamp();

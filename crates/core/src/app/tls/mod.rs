@@ -28,12 +28,15 @@ pub mod server_hello;
 pub use alert::AlertInfo;
 pub use certificate::{CertificateInfo, Validation};
 pub use client_hello::ClientHello;
-pub use record::{CipherSuite, ContentType, ExtensionType, NamedGroup, TlsVersion};
+pub use record::{
+    CipherSuite, ContentType, ExtensionType, GroupInfo, NamedGroup, SignatureScheme, TlsVersion,
+    is_grease,
+};
 pub use server_hello::ServerHello;
 
 use super::{Progress, StreamCtx, StreamDecoder};
-use crate::flow::Side;
 use crate::time::Timestamp;
+use crate::types::Side;
 use certificate::TrustStore;
 use deframer::{HandshakeReassembler, PieceCtx, Span};
 use fingerprint::FingerprintCache;

@@ -1,5 +1,6 @@
 //! The `connection` record: one TCP connection or UDP flow, with what it carried.
 
+use super::fleet::Fleet;
 use super::values::{Addr, ClientBy, ConnState, Each, Ip, One, RecordVersion, Secs, View};
 use super::write::{json_enum, json_object};
 use crate::analyze::GoInfo;
@@ -8,13 +9,16 @@ use modsniff_core::app::http::HttpTransaction;
 use modsniff_core::app::tls::TlsInfo;
 use modsniff_core::event::SideStats as CoreSideStats;
 use modsniff_core::event::{IcmpInfo, ResetInfo};
-use modsniff_core::{Connection, app, event, flow};
+use modsniff_core::{Connection, app, event};
 
 json_object! {
     /// One TCP connection or UDP flow, printed when it ended (closed, idle, evicted, or the
     /// input ended).
     pub struct ConnectionRecord<'a> {
         pub record_version: RecordVersion,
+        /// The fleet fields (`live`, `run`; `read --fleet`); left out otherwise.
+        #[flatten]
+        pub fleet: Option<Fleet<'a>>,
         /// Unique within the run; findings and `dns` records point at it.
         pub id: u64,
         pub transport: Transport,
@@ -88,6 +92,7 @@ impl<'a> ConnectionRecord<'a> {
         } = c;
         ConnectionRecord {
             record_version: RecordVersion,
+            fleet: None,
             id: *id,
             transport: transport.into(),
             client: Addr(*client),
@@ -117,7 +122,7 @@ impl<'a> ConnectionRecord<'a> {
 
 json_enum! {
     /// The transport protocol of a flow.
-    pub enum Transport from flow::Transport {
+    pub enum Transport from modsniff_core::Transport {
         Tcp = "tcp",
         Udp = "udp",
     }
@@ -125,7 +130,7 @@ json_enum! {
 
 json_enum! {
     /// An end of a connection: the client opened it.
-    pub enum Side from flow::Side {
+    pub enum Side from modsniff_core::Side {
         Client = "client",
         Server = "server",
     }

@@ -2,6 +2,7 @@
 //! derive, which `--format json` uses), on every record of every capture we have and on
 //! records with every optional field filled; and the schema held to the keys they write.
 
+use super::fleet::{Fleet, UtcTime};
 use super::values::{Hex16, Secs};
 use super::write::{EXACT_MICROS_BELOW_SECS, WriteJson, float, hex16, int, string};
 use super::{ConnectionRecord, DnsRecord, FindingCounts, FindingRecord, Record, schema};
@@ -9,13 +10,13 @@ use crate::analyze::{Analysis, GoInfo, read_pem_certs};
 use crate::diagnose::{Actor, Finding, FindingKind, Severity, Stage};
 use crate::go::{Endpoint, GoRequest, GoRole, GoSettings};
 use crate::report::{Printer, RunEnd};
+use modsniff_core::Side;
 use modsniff_core::app::Protocol;
 use modsniff_core::app::dns::{DnsAnswer, DnsRecord as Query, DnsType};
 use modsniff_core::app::http::HttpTransaction;
 use modsniff_core::app::tls::record::ContentType;
 use modsniff_core::app::tls::{AlertInfo, CertificateInfo, NotTls, Validation};
 use modsniff_core::event::{EndReason, Event, Evidence, IcmpInfo, ResetInfo};
-use modsniff_core::flow::Side;
 use modsniff_core::stats::KernelStats;
 use modsniff_core::{Config, Connection, Duration, Stats, Timestamp};
 use proptest::prelude::*;
@@ -244,6 +245,25 @@ impl Samples {
             };
             out.push(("stats".into(), Record::Stats(end.stats_record())));
         }
+        // Every record again with the fleet fields, with and without an interface.
+        let stamped: Vec<(String, Record<'a>)> = out
+            .iter()
+            .enumerate()
+            .map(|(i, (what, rec))| {
+                let nanos = 1_795_425_455_550_580_000 + i as u64 * 1_000_001;
+                let fleet = Fleet {
+                    host_name: "runner-7 \"eu\"",
+                    interface: (i % 2 == 0).then_some("eth0"),
+                    modsniff_version: "0.1.0",
+                    session: "0b6f3c1e-7d2a-4c55-9a1e-2f0d6b9c8e71",
+                    seq: i as u64 + 1,
+                    time: UtcTime(nanos),
+                    time_unix: Timestamp::from_nanos(nanos).into(),
+                };
+                (format!("{what} (fleet)"), rec.clone().with_fleet(fleet))
+            })
+            .collect();
+        out.extend(stamped);
         out
     }
 }
@@ -550,12 +570,14 @@ fn samples() -> Samples {
         FindingKind::HandshakeStall,
         FindingKind::HandshakeAborted,
         FindingKind::MitmCertificate,
+        FindingKind::CertificateRejected,
         FindingKind::TlsDowngrade,
         FindingKind::HttpNotFound,
         FindingKind::HttpError,
         FindingKind::TransferStall,
         FindingKind::TransferReset,
         FindingKind::Retransmissions,
+        FindingKind::CaptureIncomplete,
     ]
     .into_iter()
     .enumerate()
@@ -567,6 +589,7 @@ fn samples() -> Samples {
             Stage::Tls,
             Stage::Http,
             Stage::Transfer,
+            Stage::Capture,
         ];
         let actors = [
             Actor::Server,

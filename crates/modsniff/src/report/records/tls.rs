@@ -340,6 +340,10 @@ impl View for core_tls::CertificateInfo {
             subject_cn,
             issuer_cn,
             san,
+            // Read by the diagnosis (an IP address in the SANs, any SAN at all); the contract
+            // prints the SAN names.
+            san_ip: _,
+            has_san: _,
             not_before,
             not_after,
             not_before_unix,

@@ -1,4 +1,6 @@
-//! Flow identity: 5-tuples, sides and directions.
+//! The shared words: which side of a connection, which transport, a flow's key, which
+//! application protocol. They live below both the flow layer and the decoders, so that
+//! neither has to import the other.
 
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
@@ -108,9 +110,35 @@ impl FlowKey {
     }
 }
 
-/// Address family agnostic endpoint helper.
-pub fn endpoint(ip: IpAddr, port: u16) -> SocketAddr {
-    SocketAddr::new(ip, port)
+/// The protocols the engine can hand a stream to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tls,
+    Http,
+    Dns,
+}
+
+/// A decoder's answer to each piece of a stream, and what the reassembler does with it: the
+/// one verdict between the byte streams and whatever consumes them.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Keep delivering.
+    Continue,
+    /// The next `n` bytes after this chunk are of no interest (a body, an encrypted record):
+    /// the reassembler counts them off without delivering or buffering them. Gaps inside the
+    /// skipped range are counted as missed but not delivered.
+    Skip(u64),
+    /// Nothing more is wanted from this side: stop delivering (not even the end) and
+    /// buffering. Sequence numbers are still tracked so that the counters stay right.
+    Done,
+    /// The rest of both directions is another protocol (after CONNECT 2xx: TLS). The decoder
+    /// session swaps decoders; to a reassembler this means `Continue`.
+    Upgrade(Protocol),
+    /// The bytes are not this protocol after all: stop, keep what was decoded so far. To a
+    /// reassembler this means `Done`.
+    Violation(&'static str),
 }
 
 #[cfg(test)]

@@ -1,23 +1,35 @@
-//! The engine's glue between a connection's reassembled byte streams and the decoders: picks
-//! a decoder by content, forwards chunks, and swaps decoders on `Progress::Upgrade` (CONNECT
-//! answered 2xx continues as TLS). Decoders never know each other; this is the one place
-//! that wires them.
+//! A connection's decoder session: probes the first bytes for a protocol, hands both sides'
+//! chunks to that one decoder, and swaps decoders when one answers `Progress::Upgrade`
+//! (CONNECT answered 2xx continues as TLS, as Zeek's PIA hands a stream on). Decoders never
+//! know each other: this is the one place that chooses and swaps them.
+//!
+//! # Upgrade leftovers
+//!
+//! When HTTP hands over to TLS, it already holds bytes of the tunnel: what followed the 2xx
+//! head in the chunk that carried it, and what the client sent after its CONNECT before the
+//! answer. The session takes them from the HTTP decoder and delivers them to the TLS decoder
+//! as ordinary data, by the same path as the reassembler's chunks (client first, as they were
+//! sent). TLS's answer for the side whose chunk is being delivered goes back with that chunk;
+//! its answer for the other side (a `Skip` past the rest of a record, say) is owed to that
+//! side's reassembler, and the connection applies it at once ([`Session::take_owed`]).
 
 use crate::app::detect::{Probe, probe};
 use crate::app::dns::{DnsMeta, DnsRecord, DnsTcpDecoder, DnsTracker};
 use crate::app::http::{HttpDecoder, HttpTransaction};
 use crate::app::tls::{TlsConfig, TlsDecoder, TlsInfo};
-use crate::app::{Progress, Protocol, StreamCtx, StreamDecoder};
-use crate::flow::{Side, Transport};
-use crate::reassembly::Want;
+use crate::app::{StreamCtx, StreamDecoder};
 use crate::stats::Stats;
+use crate::types::{Progress, Protocol, Side, Transport};
 use std::net::SocketAddr;
 
 /// Bytes kept while the content probe cannot decide yet.
 const MAX_PROBE_BYTES: usize = 256;
 
-/// What the engine lends a stream while it delivers chunks.
-pub struct StreamEnv<'e> {
+/// How much plaintext of an unknown protocol is watched for a STARTTLS switch, per side.
+const MAX_STARTTLS_WATCH: u64 = 16 * 1024;
+
+/// What the engine lends a session while it delivers chunks.
+pub(crate) struct SessionEnv<'e> {
     pub tls: &'e TlsConfig,
     pub dns: &'e mut DnsTracker,
     pub dns_out: &'e mut Vec<DnsRecord>,
@@ -27,65 +39,43 @@ pub struct StreamEnv<'e> {
     pub server: SocketAddr,
 }
 
-#[derive(Debug, Default)]
+/// What the session is doing with the stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum Active {
+    /// Waiting for enough bytes to recognise a protocol.
     #[default]
     Probing,
-    Tls,
-    Http,
-    Dns,
     /// Plaintext we don't decode (SMTP, POP3, IMAP, FTP, ...): watch the first bytes of each
     /// side for a TLS record starting a chunk, which is how STARTTLS continues.
     Watch,
+    /// One decoder has the stream.
+    Decoding(Protocol),
     /// Not a protocol we decode (or a decoder gave up): nothing more is delivered.
     Off,
 }
 
 /// One connection's application-layer state.
 #[derive(Debug, Default)]
-pub struct StreamDispatch {
+pub(crate) struct Session {
     active: Active,
     probe_buf: [Vec<u8>; 2],
+    /// The decoders this stream has had. At most one is active; one the stream was upgraded
+    /// away from (HTTP after a CONNECT) is kept for its results.
     http: Option<Box<HttpDecoder>>,
     tls: Option<Box<TlsDecoder>>,
     dns: Option<Box<DnsTcpDecoder>>,
     /// The protocol first detected (HTTP stays the answer after a CONNECT upgrade).
     detected: Option<Protocol>,
-    violation: Option<&'static str>,
     /// Plaintext bytes watched per side for STARTTLS.
     watched: [u64; 2],
-    /// Bytes per side the TLS decoder asked to skip while it was fed a CONNECT tunnel's first
-    /// bytes out of band (they never went through the reassembler, which can't be told).
-    pending_skip: [u64; 2],
+    /// Answers owed to a side's reassembler (see the module doc), by `Side::index()`.
+    owed: [Option<Progress>; 2],
 }
 
-/// How much plaintext of an unknown protocol is watched for a STARTTLS switch, per side.
-const MAX_STARTTLS_WATCH: u64 = 16 * 1024;
-
-fn want(p: Progress) -> Want {
-    match p {
-        Progress::Continue => Want::More,
-        Progress::Skip(n) => Want::Skip(n),
-        Progress::Done | Progress::Violation(_) => Want::Done,
-        Progress::Upgrade(_) => Want::More,
-    }
-}
-
-impl StreamDispatch {
+impl Session {
+    /// The protocol the content probe chose, if any.
     pub fn detected(&self) -> Option<Protocol> {
         self.detected
-    }
-
-    pub fn tls(&self) -> Option<&TlsDecoder> {
-        self.tls.as_deref()
-    }
-
-    pub fn http(&self) -> Option<&HttpDecoder> {
-        self.http.as_deref()
-    }
-
-    pub fn violation(&self) -> Option<&'static str> {
-        self.violation
     }
 
     /// Takes the decoded results out (at the end of the connection).
@@ -99,8 +89,13 @@ impl StreamDispatch {
         (tls, http)
     }
 
+    /// An answer for `side`'s reassembler that did not go back with one of its chunks.
+    pub fn take_owed(&mut self, side: Side) -> Option<Progress> {
+        self.owed.get_mut(side.index()).and_then(Option::take)
+    }
+
     /// In-order bytes of one side.
-    pub fn on_data(&mut self, env: &mut StreamEnv<'_>, ctx: &StreamCtx, data: &[u8]) -> Want {
+    pub fn on_data(&mut self, env: &mut SessionEnv<'_>, ctx: &StreamCtx, data: &[u8]) -> Progress {
         if let Active::Probing = self.active {
             let dns_port = env.server.port() == 53 || env.client.port() == 53;
             // Side::index() is 0 or 1, into an array of two.
@@ -116,7 +111,7 @@ impl StreamDispatch {
             match verdict {
                 Probe::NeedMore if buf.len() + data.len() <= MAX_PROBE_BYTES => {
                     buf.extend_from_slice(data);
-                    return Want::More;
+                    return Progress::Continue;
                 }
                 Probe::NeedMore | Probe::Unknown => {
                     self.active = Active::Watch;
@@ -133,7 +128,7 @@ impl StreamDispatch {
                             ..*ctx
                         };
                         match self.deliver(env, &first, &held) {
-                            Want::More => {}
+                            Progress::Continue => {}
                             // The held bytes are at most MAX_PROBE_BYTES: a skip or stop that
                             // starts inside them is applied to what follows as well.
                             other => return other,
@@ -150,7 +145,7 @@ impl StreamDispatch {
 
     /// STARTTLS: after a plaintext exchange, a chunk that starts with a TLS handshake record
     /// hands both directions to the TLS decoder.
-    fn watch(&mut self, env: &mut StreamEnv<'_>, ctx: &StreamCtx, data: &[u8]) -> Want {
+    fn watch(&mut self, env: &mut SessionEnv<'_>, ctx: &StreamCtx, data: &[u8]) -> Progress {
         if matches!(data, [0x16, 0x03, 0..=4, ..]) {
             self.start(Protocol::Tls, env);
             self.detected = Some(Protocol::Tls);
@@ -165,67 +160,39 @@ impl StreamDispatch {
         };
         if self.watched.iter().all(|w| *w >= MAX_STARTTLS_WATCH) {
             self.active = Active::Off;
-            return Want::Done;
+            return Progress::Done;
         }
         if watched >= MAX_STARTTLS_WATCH {
-            Want::Done
+            Progress::Done
         } else {
-            Want::More
+            Progress::Continue
         }
     }
 
-    fn start(&mut self, p: Protocol, env: &StreamEnv<'_>) {
+    fn start(&mut self, p: Protocol, env: &SessionEnv<'_>) {
         match p {
-            Protocol::Tls => {
-                self.tls = Some(Box::new(TlsDecoder::new(env.tls)));
-                self.active = Active::Tls;
-            }
-            Protocol::Http => {
-                self.http = Some(Box::new(HttpDecoder::new()));
-                self.active = Active::Http;
-            }
-            Protocol::Dns => {
-                self.dns = Some(Box::new(DnsTcpDecoder::new()));
-                self.active = Active::Dns;
-            }
+            Protocol::Tls => self.tls = Some(Box::new(TlsDecoder::new(env.tls))),
+            Protocol::Http => self.http = Some(Box::new(HttpDecoder::new())),
+            Protocol::Dns => self.dns = Some(Box::new(DnsTcpDecoder::new())),
         }
+        self.active = Active::Decoding(p);
     }
 
-    fn deliver(&mut self, env: &mut StreamEnv<'_>, ctx: &StreamCtx, data: &[u8]) -> Want {
-        let i = ctx.side.index();
-        let pending = self.pending_skip.get(i).copied().unwrap_or(0);
-        if pending > 0 && matches!(self.active, Active::Tls) {
-            let n = usize::try_from(pending)
-                .unwrap_or(usize::MAX)
-                .min(data.len());
-            let rest = data.get(n..).unwrap_or_default();
-            let left = pending - n as u64;
-            if let Some(p) = self.pending_skip.get_mut(i) {
-                *p = left;
-            }
-            if rest.is_empty() {
-                return if left > 0 {
-                    Want::Skip(left)
-                } else {
-                    Want::More
-                };
-            }
-            let c = StreamCtx {
-                offset: ctx.offset + n as u64,
-                ..*ctx
-            };
-            return self.deliver(env, &c, rest);
-        }
-        let progress = match self.active {
-            Active::Tls => match self.tls.as_mut() {
-                Some(t) => t.on_data(ctx, data),
-                None => Progress::Done,
-            },
-            Active::Http => match self.http.as_mut() {
-                Some(h) => h.on_data(ctx, data),
-                None => Progress::Done,
-            },
-            Active::Dns => match self.dns.as_mut() {
+    /// Bytes for the active decoder.
+    fn deliver(&mut self, env: &mut SessionEnv<'_>, ctx: &StreamCtx, data: &[u8]) -> Progress {
+        let Active::Decoding(p) = self.active else {
+            return Progress::Done;
+        };
+        let progress = match p {
+            Protocol::Tls => self
+                .tls
+                .as_mut()
+                .map_or(Progress::Done, |t| t.on_data(ctx, data)),
+            Protocol::Http => self
+                .http
+                .as_mut()
+                .map_or(Progress::Done, |h| h.on_data(ctx, data)),
+            Protocol::Dns => match self.dns.as_mut() {
                 Some(d) => {
                     let p = d.on_data(ctx, data);
                     self.flush_dns(env);
@@ -233,47 +200,51 @@ impl StreamDispatch {
                 }
                 None => Progress::Done,
             },
-            Active::Probing | Active::Watch | Active::Off => return Want::Done,
         };
         self.after(env, ctx, progress)
     }
 
-    fn after(&mut self, env: &mut StreamEnv<'_>, ctx: &StreamCtx, progress: Progress) -> Want {
+    /// Acts on a decoder's answer; what goes back to the reassembler is `Continue`, `Skip`
+    /// or `Done`.
+    fn after(&mut self, env: &mut SessionEnv<'_>, ctx: &StreamCtx, progress: Progress) -> Progress {
         match progress {
-            Progress::Upgrade(Protocol::Tls) => {
-                self.tls = Some(Box::new(TlsDecoder::new(env.tls)));
-                self.active = Active::Tls;
-                // Bytes that followed the 2xx header in the same chunk belong to the tunnel.
-                for side in [Side::Client, Side::Server] {
-                    let left = self.http.as_mut().and_then(|h| h.take_leftover(side));
-                    if let (Some(bytes), Some(t)) = (left, self.tls.as_mut())
-                        && !bytes.is_empty()
-                    {
-                        let c = StreamCtx { side, ..*ctx };
-                        if let Progress::Skip(n) = t.on_data(&c, &bytes)
-                            && let Some(p) = self.pending_skip.get_mut(side.index())
-                        {
-                            *p = n;
-                        }
-                    }
-                }
-                Want::More
-            }
+            Progress::Upgrade(Protocol::Tls) => self.upgrade_to_tls(env, ctx),
             Progress::Upgrade(_) => {
                 self.active = Active::Off;
-                Want::Done
+                Progress::Done
             }
-            Progress::Violation(why) => {
+            Progress::Violation(_) => {
                 env.stats.anomaly("app_violation");
-                self.violation = Some(why);
                 self.active = Active::Off;
-                Want::Done
+                Progress::Done
             }
-            p => want(p),
+            p => p,
         }
     }
 
-    fn flush_dns(&mut self, env: &mut StreamEnv<'_>) {
+    /// The HTTP decoder saw a CONNECT answered 2xx: TLS takes the rest of both directions,
+    /// starting with the tunnel bytes HTTP already holds (see the module doc). Returns the
+    /// answer for `ctx.side`.
+    fn upgrade_to_tls(&mut self, env: &mut SessionEnv<'_>, ctx: &StreamCtx) -> Progress {
+        self.start(Protocol::Tls, env);
+        let mut answer = Progress::Continue;
+        for side in [Side::Client, Side::Server] {
+            let Some(bytes) = self.http.as_mut().and_then(|h| h.take_leftover(side)) else {
+                continue;
+            };
+            let p = self.deliver(env, &StreamCtx { side, ..*ctx }, &bytes);
+            if side == ctx.side {
+                answer = p;
+            } else if p != Progress::Continue
+                && let Some(owed) = self.owed.get_mut(side.index())
+            {
+                *owed = Some(p);
+            }
+        }
+        answer
+    }
+
+    fn flush_dns(&mut self, env: &mut SessionEnv<'_>) {
         let Some(d) = self.dns.as_mut() else { return };
         for (c, msg) in d.drain() {
             let (src, dst) = match c.side {
@@ -293,17 +264,18 @@ impl StreamDispatch {
         }
     }
 
-    pub fn on_gap(&mut self, env: &mut StreamEnv<'_>, ctx: &StreamCtx, len: u64) -> Want {
+    /// `len` bytes of one side that were never captured.
+    pub fn on_gap(&mut self, env: &mut SessionEnv<'_>, ctx: &StreamCtx, len: u64) -> Progress {
         let progress = match self.active {
-            Active::Tls => self
+            Active::Decoding(Protocol::Tls) => self
                 .tls
                 .as_mut()
                 .map_or(Progress::Done, |t| t.on_gap(ctx, len)),
-            Active::Http => self
+            Active::Decoding(Protocol::Http) => self
                 .http
                 .as_mut()
                 .map_or(Progress::Done, |h| h.on_gap(ctx, len)),
-            Active::Dns => self
+            Active::Decoding(Protocol::Dns) => self
                 .dns
                 .as_mut()
                 .map_or(Progress::Done, |d| d.on_gap(ctx, len)),
@@ -311,26 +283,27 @@ impl StreamDispatch {
             // bytes after it would misjudge them, so give up on this connection.
             Active::Probing | Active::Watch => {
                 self.active = Active::Off;
-                return Want::Done;
+                return Progress::Done;
             }
-            Active::Off => return Want::Done,
+            Active::Off => return Progress::Done,
         };
         self.after(env, ctx, progress)
     }
 
-    pub fn on_end(&mut self, env: &mut StreamEnv<'_>, ctx: &StreamCtx) {
+    /// One side ended.
+    pub fn on_end(&mut self, env: &mut SessionEnv<'_>, ctx: &StreamCtx) {
         match self.active {
-            Active::Tls => {
+            Active::Decoding(Protocol::Tls) => {
                 if let Some(t) = self.tls.as_mut() {
                     t.on_end(ctx)
                 }
             }
-            Active::Http => {
+            Active::Decoding(Protocol::Http) => {
                 if let Some(h) = self.http.as_mut() {
                     h.on_end(ctx)
                 }
             }
-            Active::Dns => {
+            Active::Decoding(Protocol::Dns) => {
                 if let Some(d) = self.dns.as_mut() {
                     d.on_end(ctx);
                 }

@@ -1,0 +1,456 @@
+//! The engine: push packets, receive events.
+//!
+//! ```text
+//! Packet -> wire::decode -> (defrag) -> FlowTable (table.rs) -> Conn (conn.rs) / UdpFlow
+//!                                          |-> TcpConn, Reassembler per direction, decoder session
+//!                                          `-> DnsTracker (UDP and TCP DNS messages)
+//! ```
+//! Time is the packets' own clock; `advance(now)` lets a live caller expire idle connections
+//! and learn about stalls while they happen. Connections are emitted when they end: both
+//! sides closed and `close_linger` passed, idle for the idle timeout, evicted by
+//! `max_flows`, or at `finish()`.
+
+mod conn;
+mod table;
+
+use crate::app::dns::{DnsMeta, DnsRecord, DnsTracker};
+use crate::app::session::SessionEnv;
+use crate::config::Config;
+use crate::defrag::Defragmenter;
+use crate::event::{Connection, EndReason, Event, IcmpInfo, Sink};
+use crate::packet::Packet;
+use crate::reassembly::{MemBudget, ReassemblyLimits};
+use crate::stats::Stats;
+use crate::time::Timestamp;
+use crate::types::{FlowKey, Transport};
+use crate::wire::{self, DecodeError, IpInfo, L4, TcpSegment};
+use conn::{ConnEnv, udp_record};
+use rustc_hash::FxHashMap;
+use std::net::{IpAddr, SocketAddr};
+use table::{Flow, FlowTable};
+
+/// Names learned from DNS answers, to name connections that carry no SNI or Host.
+const MAX_DNS_NAMES: usize = 65_536;
+
+/// Counts a datagram on its flow: (whether it was the DNS flow's first answer, is_dns, id).
+/// The first answer on a DNS flow ends its wait: it lingers instead of idling for the UDP
+/// timeout, so answered lookups don't fill the flow table.
+fn udp_datagram(
+    flow: &mut crate::flow::UdpFlow,
+    src: SocketAddr,
+    ip: &IpInfo,
+    payload: &[u8],
+    pkt: &Packet<'_>,
+) -> (bool, bool, u64) {
+    flow.on_datagram(src, ip, payload.len(), pkt.frame, pkt.ts);
+    let answered_now = flow.is_dns && flow.stats[1].packets == 1 && src == flow.server;
+    (answered_now, flow.is_dns, flow.id)
+}
+
+/// Packets in, events out.
+pub struct Engine {
+    config: Config,
+    reasm_limits: ReassemblyLimits,
+    table: FlowTable,
+    defrag: Defragmenter,
+    budget: MemBudget,
+    dns: DnsTracker,
+    dns_out: Vec<DnsRecord>,
+    names: FxHashMap<IpAddr, String>,
+    stats: Stats,
+    now: Timestamp,
+    last_sweep: u64,
+}
+
+impl Engine {
+    pub fn new(config: Config) -> Self {
+        let reasm_limits = ReassemblyLimits {
+            max_ooo_bytes_per_dir: config.limits.max_ooo_bytes_per_dir,
+            max_ooo_segments_per_dir: config.limits.max_ooo_segments_per_dir,
+            ..ReassemblyLimits::default()
+        };
+        let budget = MemBudget::new(config.limits.memcap);
+        Engine {
+            config,
+            reasm_limits,
+            table: FlowTable::default(),
+            defrag: Defragmenter::new(),
+            budget,
+            dns: DnsTracker::new(),
+            dns_out: Vec::new(),
+            names: FxHashMap::default(),
+            stats: Stats::default(),
+            now: Timestamp::ZERO,
+            last_sweep: 0,
+        }
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The capture's clock: the latest packet timestamp seen (or passed to `advance`).
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Flows currently tracked.
+    pub fn live_flows(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Entries in the expiry schedule, stale ones included: at most four per live flow plus
+    /// a few thousand, whatever the length of the capture.
+    pub fn scheduled_deadlines(&self) -> usize {
+        self.table.scheduled_deadlines()
+    }
+
+    /// The reassembly memcap's accounting (bytes reserved now, peak, refusals): lets callers
+    /// and tests check that `limits.memcap` holds.
+    pub fn reassembly_budget(&self) -> &MemBudget {
+        &self.budget
+    }
+
+    /// IP datagrams currently being reassembled (bounded by `limits.max_frag_datagrams`).
+    pub fn pending_fragments(&self) -> usize {
+        self.defrag.pending()
+    }
+
+    /// DNS queries waiting for their answer (bounded by the tracker's `max_open`; the
+    /// oldest is reported unanswered when a new one would exceed it).
+    pub fn open_dns_queries(&self) -> usize {
+        self.dns.open_queries()
+    }
+
+    /// The DNS tracker's counters (`evicted`: open queries pushed out by its bound).
+    pub fn dns_stats(&self) -> &crate::app::dns::DnsStats {
+        self.dns.stats()
+    }
+
+    /// Processes one packet.
+    pub fn push(&mut self, pkt: &Packet<'_>, sink: &mut impl Sink) {
+        self.stats.packets += 1;
+        self.stats.bytes += pkt.data.len() as u64;
+        if pkt.is_truncated() {
+            self.stats.truncated_packets += 1;
+        }
+        if pkt.ts > self.now {
+            self.now = pkt.ts;
+        }
+        let d = wire::decode(pkt.linktype, pkt.data);
+        if let Some((e, _)) = d.stop {
+            if let DecodeError::UnsupportedLinkType(_) = e {
+                self.stats.unknown_link_types += 1;
+            }
+            self.stats.decode_error(e.kind());
+        }
+        // Borrowed, not copied out: decode just wrote the packet, and re-reading it whole
+        // stalled on store forwarding (~10 % of a flows-only run).
+        if let Some(ip) = &d.ip {
+            match &d.l4 {
+                L4::Tcp(seg) => self.on_tcp(ip, seg, pkt, sink),
+                L4::Udp(u) => self.on_udp(ip, u.src_port, u.dst_port, u.payload, pkt, sink),
+                L4::IcmpError(e) => self.on_icmp(ip, e, pkt),
+                L4::Fragment(f) => {
+                    let whole = self.defrag.push(
+                        ip.src,
+                        ip.dst,
+                        f,
+                        pkt.ts,
+                        &self.config.limits,
+                        &mut self.stats,
+                    );
+                    if let Some(bytes) = whole {
+                        self.on_reassembled(ip, f.proto, &bytes, pkt, sink);
+                    }
+                }
+                L4::Other => {}
+            }
+        }
+        let sec = pkt.ts.as_nanos() / 1_000_000_000;
+        if sec > self.last_sweep {
+            self.last_sweep = sec;
+            self.sweep(sink);
+        }
+        self.flush_dns(sink);
+    }
+
+    /// Tells the engine that packet time has reached `now` without packets (live capture):
+    /// ends idle flows, times out DNS queries and reports open connections gone silent.
+    pub fn advance(&mut self, now: Timestamp, sink: &mut impl Sink) {
+        if now > self.now {
+            self.now = now;
+        }
+        self.sweep(sink);
+        self.dns.advance(self.now, &mut self.dns_out);
+        for s in self
+            .table
+            .new_stalls(self.now, self.config.limits.stall_after)
+        {
+            sink.event(Event::Stall(Box::new(s)));
+        }
+        self.flush_dns(sink);
+    }
+
+    /// End of input: every open flow is emitted (in the order they started), then every
+    /// unanswered DNS query. Returns the run's counters.
+    pub fn finish(&mut self, sink: &mut impl Sink) -> Stats {
+        for f in self.table.drain_all() {
+            self.emit(f, EndReason::EndOfInput, sink);
+        }
+        self.dns.finish(&mut self.dns_out);
+        self.flush_dns(sink);
+        // Limits enforced inside the parts, copied into the run's totals: each memcap refusal
+        // made a stream give up its first hole and flush its buffer early.
+        self.stats.evicted_streams = self.budget.refusals();
+        let dns_evicted = self.dns.stats().evicted;
+        if dns_evicted > 0 {
+            *self.stats.anomalies.entry("dns_query_evicted").or_insert(0) += dns_evicted;
+        }
+        self.stats.clone()
+    }
+
+    fn flush_dns(&mut self, sink: &mut impl Sink) {
+        for r in self.dns_out.drain(..) {
+            for ip in r.answer_addresses() {
+                if self.names.len() >= MAX_DNS_NAMES {
+                    self.names.clear();
+                    self.stats.anomaly("dns_name_cache_reset");
+                }
+                if let Some(q) = &r.qname {
+                    self.names.insert(ip, q.clone());
+                }
+            }
+            sink.event(Event::Dns(Box::new(r)));
+        }
+    }
+
+    /// Ends flows whose deadline passed, and fragments that waited too long.
+    fn sweep(&mut self, sink: &mut impl Sink) {
+        self.table.sweep(self.now, &self.config.limits);
+        self.report_ended(sink);
+        self.defrag
+            .expire(self.now, &self.config.limits, &mut self.stats);
+    }
+
+    /// Reports the flows the table just ended, in the order it ended them.
+    fn report_ended(&mut self, sink: &mut impl Sink) {
+        if self.table.ended.is_empty() {
+            return;
+        }
+        let mut ended = std::mem::take(&mut self.table.ended);
+        for (flow, reason) in ended.drain(..) {
+            self.emit(flow, reason, sink);
+        }
+        self.table.ended = ended;
+    }
+
+    fn emit(&mut self, flow: Flow, reason: EndReason, sink: &mut impl Sink) {
+        let conn: Connection = match flow {
+            Flow::Tcp(mut c) => {
+                let hint = self.names.get(&c.tcp.server.ip()).cloned();
+                let mut env = SessionEnv {
+                    tls: &self.config.tls,
+                    dns: &mut self.dns,
+                    dns_out: &mut self.dns_out,
+                    stats: &mut self.stats,
+                    conn_id: c.tcp.id,
+                    client: c.tcp.client,
+                    server: c.tcp.server,
+                };
+                c.finish(reason, hint, &mut self.budget, &mut env)
+            }
+            Flow::Udp(u) => {
+                let hint = self.names.get(&u.server.ip()).cloned();
+                udp_record(*u, reason, hint)
+            }
+        };
+        self.stats.connections += 1;
+        match conn.transport {
+            Transport::Tcp => self.stats.tcp_connections += 1,
+            Transport::Udp => self.stats.udp_flows += 1,
+        }
+        sink.event(Event::Connection(Box::new(conn)));
+    }
+
+    fn on_tcp(
+        &mut self,
+        ip: &IpInfo,
+        seg: &TcpSegment<'_>,
+        pkt: &Packet<'_>,
+        sink: &mut impl Sink,
+    ) {
+        self.stats.tcp_packets += 1;
+        let src = SocketAddr::new(ip.src, seg.src_port);
+        let dst = SocketAddr::new(ip.dst, seg.dst_port);
+        let (key, _) = FlowKey::new(Transport::Tcp, src, dst);
+        let pure_syn = seg.flags.syn() && !seg.flags.ack();
+        let decode_apps = !self.config.no_app_decoders;
+        // The common case takes one table lookup: a segment of a known connection that is not
+        // a SYN reusing its ports. Otherwise `new_tcp` makes the connection, and the second
+        // round feeds it.
+        let mut created = false;
+        let closed_now = loop {
+            match self.table.flows.get_mut(&key) {
+                Some(Flow::Tcp(conn))
+                    if created || !(pure_syn && conn.tcp.is_reuse_syn(src, seg.seq)) =>
+                {
+                    let mut env = ConnEnv {
+                        limits: &self.config.limits,
+                        reasm_limits: &self.reasm_limits,
+                        budget: &mut self.budget,
+                        stream: SessionEnv {
+                            tls: &self.config.tls,
+                            dns: &mut self.dns,
+                            dns_out: &mut self.dns_out,
+                            stats: &mut self.stats,
+                            conn_id: conn.tcp.id,
+                            client: conn.tcp.client,
+                            server: conn.tcp.server,
+                        },
+                        decode_apps,
+                    };
+                    let was_closed = conn.tcp.is_closed();
+                    conn.on_segment(src, ip, seg, pkt.frame, pkt.ts, &mut env);
+                    break (!was_closed && conn.tcp.is_closed()).then_some(conn.tcp.id);
+                }
+                // A UDP flow cannot share a TCP key (the transport is part of it).
+                _ if created => return,
+                _ => {
+                    let taken = self.table.new_tcp(
+                        key,
+                        src,
+                        dst,
+                        seg,
+                        pkt,
+                        self.now,
+                        &self.config.limits,
+                        &mut self.stats,
+                    );
+                    self.report_ended(sink);
+                    if !taken {
+                        return;
+                    }
+                    created = true;
+                }
+            }
+        };
+        if let Some(id) = closed_now {
+            self.table
+                .closed(key, id, &self.config.limits, &mut self.stats);
+            self.report_ended(sink);
+        }
+    }
+
+    fn on_udp(
+        &mut self,
+        ip: &IpInfo,
+        sport: u16,
+        dport: u16,
+        payload: &[u8],
+        pkt: &Packet<'_>,
+        sink: &mut impl Sink,
+    ) {
+        self.stats.udp_packets += 1;
+        let src = SocketAddr::new(ip.src, sport);
+        let dst = SocketAddr::new(ip.dst, dport);
+        let (key, _) = FlowKey::new(Transport::Udp, src, dst);
+        // One lookup for a datagram of a known flow.
+        let seen = match self.table.flows.get_mut(&key) {
+            Some(Flow::Udp(flow)) => Some(udp_datagram(flow, src, ip, payload, pkt)),
+            _ => None,
+        };
+        let (answered_now, is_dns, id) = match seen {
+            Some(s) => s,
+            None => {
+                if self.table.flows.contains_key(&key) {
+                    // A TCP flow cannot share a UDP key (the transport is part of it).
+                    return;
+                }
+                self.table.new_udp(
+                    key,
+                    src,
+                    dst,
+                    self.now,
+                    pkt.ts,
+                    &self.config.limits,
+                    &mut self.stats,
+                );
+                self.report_ended(sink);
+                let Some(Flow::Udp(flow)) = self.table.flows.get_mut(&key) else {
+                    return;
+                };
+                udp_datagram(flow, src, ip, payload, pkt)
+            }
+        };
+        if answered_now {
+            self.table.schedule(key, &self.config.limits);
+        }
+        if is_dns && !self.config.no_app_decoders {
+            self.stats.dns_messages += 1;
+            let meta = DnsMeta {
+                transport: Transport::Udp,
+                src,
+                dst,
+                ts: pkt.ts,
+                frame: pkt.frame,
+                conn_id: id,
+            };
+            self.dns.on_message(&meta, payload, &mut self.dns_out);
+        }
+    }
+
+    fn on_icmp(&mut self, ip: &IpInfo, e: &crate::wire::decode::IcmpError, pkt: &Packet<'_>) {
+        self.stats.icmp_errors += 1;
+        let transport = match e.quoted_proto {
+            6 => Transport::Tcp,
+            17 => Transport::Udp,
+            _ => return,
+        };
+        let src = SocketAddr::new(e.quoted_src, e.quoted_src_port);
+        let dst = SocketAddr::new(e.quoted_dst, e.quoted_dst_port);
+        let (key, _) = FlowKey::new(transport, src, dst);
+        let info = IcmpInfo {
+            packet: pkt.frame,
+            ts: pkt.ts,
+            from: ip.src,
+            v6: e.v6,
+            icmp_type: e.icmp_type,
+            code: e.code,
+            ttl: ip.ttl,
+        };
+        let max_kept = self.config.limits.max_resets_per_conn;
+        match self.table.flows.get_mut(&key) {
+            Some(Flow::Tcp(c)) => c.tcp.on_icmp(info, max_kept),
+            Some(Flow::Udp(u)) => {
+                if u.icmp.len() < max_kept {
+                    u.icmp.push(info);
+                }
+            }
+            None => self.stats.anomaly("icmp_error_without_flow"),
+        }
+    }
+
+    fn on_reassembled(
+        &mut self,
+        ip: &IpInfo,
+        proto: u8,
+        bytes: &[u8],
+        pkt: &Packet<'_>,
+        sink: &mut impl Sink,
+    ) {
+        match proto {
+            6 => {
+                if let Some(seg) = wire::decode::tcp_from_bytes(bytes) {
+                    self.on_tcp(ip, &seg, pkt, sink);
+                }
+            }
+            17 => {
+                if let Some((sp, dp, payload)) = wire::decode::udp_from_bytes(bytes) {
+                    self.on_udp(ip, sp, dp, payload, pkt, sink);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! Stage `capture`: the capture stops short of the story. Its last record is cut (a copy
+//! taken while it was still being written, a download that stopped, `head -c`), or it ends
+//! while exchanges are still under way: SYNs not yet answered, a TLS handshake half done, an
+//! HTTP response still coming, data in flight. Such a capture cannot say "no problem": what
+//! would have shown one is not in it. The finding is a warning, so a cut capture of a run that
+//! worked still exits 0; the verdict line says INCOMPLETE and what is missing.
+
+use super::finding::*;
+use super::{ConnFacts, addr, ev};
+use modsniff_core::Transport;
+use modsniff_core::event::{EndReason, Evidence};
+use modsniff_core::time::Timestamp;
+
+/// Unfinished exchanges kept for the finding's evidence; the rest are counted.
+pub const MAX_UNFINISHED: usize = 16;
+
+/// One exchange the capture ended in the middle of.
+#[derive(Debug, Clone)]
+pub struct Unfinished {
+    pub conn: Option<u64>,
+    pub name: Option<String>,
+    /// `ip:port` of a connection, the resolver of a DNS query.
+    pub server: Option<String>,
+    /// Where it went: `name (ip:port)`, or the name alone for DNS.
+    pub target: String,
+    /// What was under way, in a few words ("TLS handshake: ClientHello unanswered").
+    pub what: String,
+    pub frame: u64,
+    pub ts: Option<Timestamp>,
+}
+
+/// What the capture is missing, gathered over the run.
+#[derive(Debug, Default)]
+pub struct Gaps {
+    /// The reader stopped at damage before the end of the input: what it said, and the last
+    /// frame it delivered.
+    pub cut: Option<(String, u64)>,
+    pub unfinished: Vec<Unfinished>,
+    /// Unfinished exchanges beyond `MAX_UNFINISHED`.
+    pub more: u64,
+    /// Not one packet was read: there is nothing to judge.
+    pub no_packets: bool,
+}
+
+impl Gaps {
+    pub fn add(&mut self, u: Unfinished) {
+        if self.unfinished.len() < MAX_UNFINISHED {
+            self.unfinished.push(u);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.unfinished.len() as u64 + self.more
+    }
+
+    /// The finding, when something is missing.
+    pub fn finding(&self) -> Option<Finding> {
+        if self.cut.is_none() && self.unfinished.is_empty() && !self.no_packets {
+            return None;
+        }
+        let mut evidence: Vec<Evidence> = Vec::new();
+        let mut parts = Vec::new();
+        if self.no_packets {
+            parts.push("it holds no packets (a capture stopped at once, the wrong interface, or a filter that matched nothing)".to_string());
+        }
+        if let Some((why, frame)) = &self.cut {
+            let why = why.split("; stopped after").next().unwrap_or(why);
+            if *frame == 0 {
+                parts.push(format!("its first record is cut short ({why})"));
+            } else {
+                parts.push(format!(
+                    "its last record is cut short, so reading stopped after frame {frame} ({why})"
+                ));
+                evidence.push(ev(
+                    *frame,
+                    None,
+                    "last whole frame: the record after it is cut short",
+                ));
+            }
+        }
+        let n = self.count();
+        if n > 0 {
+            let list: Vec<String> = self
+                .unfinished
+                .iter()
+                .take(4)
+                .map(|u| format!("{}: {}", u.target, u.what))
+                .collect();
+            parts.push(format!(
+                "it ends with {n} exchange{} still under way ({}{})",
+                if n == 1 { "" } else { "s" },
+                list.join("; "),
+                if n > 4 { "; …" } else { "" }
+            ));
+            for u in &self.unfinished {
+                evidence.push(ev(u.frame, u.ts, format!("{}: {}", u.target, u.what)));
+            }
+        }
+        let first = self.unfinished.first();
+        Some(Finding {
+            stage: Stage::Capture,
+            kind: FindingKind::CaptureIncomplete,
+            severity: Severity::Warning,
+            actor: Actor::Unknown,
+            connection: first.and_then(|u| u.conn),
+            server_name: first.and_then(|u| u.name.clone()),
+            server: first.and_then(|u| u.server.clone()),
+            summary: format!(
+                "The capture is incomplete: {}. What happened after its end is not in it: a fault there (or the fetch's success) cannot be seen.",
+                parts.join(", and ")
+            ),
+            likely_go_error: None,
+            remedy: Some(
+                "Capture the whole run: start the capture before the go command and stop it after the command exits (or let `modsniff run -- go mod download` do both); copy the file only after the capture stopped.".into(),
+            ),
+            evidence,
+        })
+    }
+}
+
+/// The verdict-line words for a capture-incomplete finding: what is missing, briefly.
+pub fn verdict_note(f: &Finding) -> Option<String> {
+    if f.kind != FindingKind::CaptureIncomplete {
+        return None;
+    }
+    if f.summary.contains("it holds no packets") {
+        return Some("no packets in the capture".into());
+    }
+    let cut = f.summary.contains("record is cut short");
+    let open = f
+        .evidence
+        .iter()
+        .filter(|e| !e.note.starts_with("last whole frame"))
+        .count();
+    let mut what = Vec::new();
+    if cut {
+        what.push("the last record is cut short".to_string());
+    }
+    if open > 0 {
+        what.push(format!(
+            "{open}{} exchange{} still under way at its end",
+            if open >= MAX_UNFINISHED { "+" } else { "" },
+            if open == 1 { "" } else { "s" }
+        ));
+    }
+    Some(format!("capture cut short ({})", what.join(", ")))
+}
+
+/// A TCP connection the capture ended in the middle of, when no other detector explained it.
+pub fn unfinished(f: &ConnFacts<'_>) -> Option<Unfinished> {
+    let c = f.c;
+    if c.transport != Transport::Tcp || c.end_reason != EndReason::EndOfInput {
+        return None;
+    }
+    // A side that closed or reset ended the exchange: what follows is a close, not content.
+    if c.client_stats.fin_frame.is_some() || c.server_stats.fin_frame.is_some() {
+        return None;
+    }
+    if !c.resets.is_empty() || !c.icmp.is_empty() {
+        return None;
+    }
+    let (cs, ss) = (&c.client_stats, &c.server_stats);
+    let target = match &f.name {
+        Some(n) => format!("{n} ({})", addr(c.server)),
+        None => addr(c.server),
+    };
+    let last_data = [
+        (cs.last_data_frame, cs.last_data_ts),
+        (ss.last_data_frame, ss.last_data_ts),
+    ]
+    .into_iter()
+    .filter_map(|(f, t)| f.map(|f| (f, t)))
+    .max_by_key(|(f, _)| *f);
+    let mk = |what: String, frame: u64, ts: Option<Timestamp>| Unfinished {
+        conn: Some(c.id),
+        name: f.name.clone(),
+        server: Some(addr(c.server)),
+        target: target.clone(),
+        what,
+        frame,
+        ts,
+    };
+    // The TCP handshake: SYNs, nothing back yet.
+    if ss.syn_frames.is_empty() && ss.packets == 0 {
+        let &last = cs.syn_frames.last()?;
+        let n = cs.syn_frames.len();
+        return Some(mk(
+            format!(
+                "TCP handshake, {n} SYN{} not answered yet",
+                if n == 1 { "" } else { "s" }
+            ),
+            last,
+            cs.ts_last,
+        ));
+    }
+    // Connected, nothing sent: the request was about to go.
+    if cs.bytes == 0 && ss.bytes == 0 {
+        let frame = ss
+            .syn_frames
+            .last()
+            .copied()
+            .or(cs.syn_frames.last().copied())?;
+        return Some(mk(
+            "connected, no request sent yet".into(),
+            frame,
+            ss.ts_last,
+        ));
+    }
+    let (frame, ts) = last_data?;
+    if let Some(t) = &f.tls
+        && let Some(hello) = &t.client_hello
+    {
+        if t.server_hello.is_none() {
+            return Some(mk(
+                "TLS handshake, ClientHello not answered yet".into(),
+                frame.max(hello.last_frame),
+                ts,
+            ));
+        }
+        if !t.client_ccs && t.client_encrypted_records == 0 {
+            return Some(mk(
+                "TLS handshake, the client had not answered the server's flight yet".into(),
+                frame,
+                ts,
+            ));
+        }
+    }
+    if let Some(tx) = c.http.last() {
+        if tx.request_frame().is_some()
+            && tx.status.is_none()
+            && tx.method.as_deref() != Some("CONNECT")
+        {
+            return Some(mk(
+                format!(
+                    "HTTP {} {} not answered yet",
+                    tx.method.as_deref().unwrap_or("request"),
+                    tx.uri.as_deref().unwrap_or("")
+                ),
+                frame,
+                ts,
+            ));
+        }
+        if tx.status.is_some() && tx.body_complete != Some(true) && tx.body_bytes.is_some() {
+            let what = match (tx.body_bytes, tx.content_length) {
+                (Some(got), Some(want)) if got < want => {
+                    format!("HTTP response body, {got} of {want} bytes")
+                }
+                _ => "HTTP response body still coming".to_string(),
+            };
+            return Some(mk(what, frame, ts));
+        }
+    }
+    // Past the handshakes, only the go command's own connections say the run was cut: a busy
+    // host's other traffic is always in the middle of something when a capture stops.
+    let go_related = f.role.is_some()
+        || c.http
+            .iter()
+            .any(|h| h.uri.as_deref().and_then(crate::go::paths::parse).is_some());
+    if !go_related {
+        return None;
+    }
+    // Encrypted or opaque data: a record cut at the end, or data the peer had not yet
+    // acknowledged, was in the middle of a transfer. Otherwise the connection is merely
+    // open: the go command closes every connection when it exits, so the capture stopped
+    // while it was still running.
+    let record_cut = c
+        .tls
+        .as_deref()
+        .is_some_and(|t| t.anomalies.truncated_at_end > 0);
+    let in_flight = cs.peer_data_unacked || ss.peer_data_unacked;
+    let from = if Some(frame) == ss.last_data_frame {
+        "server"
+    } else {
+        "client"
+    };
+    let what = if record_cut {
+        format!("data from the {from} still arriving (a TLS record cut at the end)")
+    } else if in_flight {
+        format!("data from the {from} still arriving (not yet acknowledged)")
+    } else {
+        "connection still open (its close is not in the capture)".to_string()
+    };
+    Some(mk(what, frame, ts))
+}
