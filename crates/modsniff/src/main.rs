@@ -7,6 +7,7 @@ mod diagnose;
 mod extract;
 mod go;
 mod live;
+mod man;
 mod read;
 mod report;
 mod stdio;
@@ -96,9 +97,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
-            stdio::out_all(&page)?;
+            stdio::out_all(man::page().as_bytes())?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Schema => {

@@ -13,6 +13,7 @@ mod hostile_floods;
 mod html;
 mod interfaces;
 mod live;
+mod man;
 mod oracle;
 mod pipes;
 mod run;
