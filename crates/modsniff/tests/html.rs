@@ -487,3 +487,49 @@ fn ten_thousand_connections_make_a_bounded_page_that_renders() {
         assert!(dom.contains("connect/connect-refused"));
     }
 }
+
+/// With `--extract OUT`, each evidence frame on the page names its number in OUT: the number
+/// at which reading OUT back cites the same evidence.
+#[test]
+fn extract_maps_evidence_frames_on_the_page() {
+    let scratch = Scratch::new("extract");
+    let chrome = chromium("the extract's page in Chromium (the static checks still run)");
+    for case in ["sni-filter-rst", "transfer-stall", "http-404"] {
+        let capture = fixtures().join(case).join("capture.pcap");
+        let out = scratch.path(&format!("{case}-failing.pcap"));
+        let page = scratch.path(&format!("{case}.html"));
+        let o = run(&[
+            "read",
+            "--html",
+            page.to_str().unwrap(),
+            "--extract",
+            out.to_str().unwrap(),
+            capture.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{case}: {o:?}");
+        let evidence = |recs: &[serde_json::Value]| -> Vec<u64> {
+            of_type(recs, "finding")
+                .iter()
+                .flat_map(|f| f["evidence"].as_array().unwrap().iter())
+                .map(|e| e["packet"].as_u64().unwrap())
+                .collect()
+        };
+        let (_, orig, _) = ndjson(&capture, &[]);
+        let (_, back, _) = ndjson(&out, &[]);
+        let (a, b) = (evidence(&orig), evidence(&back));
+        assert_eq!(a.len(), b.len(), "{case}: the same evidence read back");
+        assert!(!a.is_empty(), "{case}");
+        let html = std::fs::read_to_string(&page).unwrap();
+        for (n, m) in a.iter().zip(&b) {
+            let said = format!(
+                "frame {n}</a> <span class=\"mapped\">frame {m} in {}</span>",
+                out.display()
+            );
+            assert!(html.contains(&said), "{case}: {said}");
+        }
+        if let Some(chrome) = &chrome {
+            let dom = rendered_dom(chrome, &page, &scratch);
+            assert!(dom.contains(&format!("frame {} in ", b[0])), "{case}");
+        }
+    }
+}
