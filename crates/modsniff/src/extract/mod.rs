@@ -160,10 +160,15 @@ impl Wanted {
             .entry(FlowKey::new(f.tcp, f.client, f.server))
             .or_default()
             .push(span);
+        // A packet made of fragments counts from its last one: the earlier fragments of the
+        // flow's first packet come before the flow's first time, by at most the time the
+        // engine waits for a datagram's fragments.
+        let wait = modsniff_core::Limits::default().frag_timeout.as_nanos();
+        let from = Timestamp::from_nanos(f.first.as_nanos().saturating_sub(wait));
         self.pairs
             .entry(pair(f.client.ip(), f.server.ip()))
             .or_default()
-            .push(span);
+            .push((from, f.last));
     }
 
     fn wants(&self, pkt: &Packet<'_>) -> bool {
