@@ -226,6 +226,13 @@ fn fixtures_render_in_chromium_with_verdict_and_every_finding() {
         let recs = page_of(&capture, &page, &[]);
         let html = std::fs::read_to_string(&page).unwrap();
         static_checks(&html, &recs, case);
+        // A silence is drawn where the fixture made one (the server stops sending for 8 s),
+        // not over a lossy but flowing transfer.
+        match case {
+            "transfer-stall" => assert!(html.contains(">silence 7.9"), "{case}: the stall"),
+            "lossy-heavy" => assert!(!html.contains(">silence "), "{case}: no stall"),
+            _ => {}
+        }
         let Some(chrome) = &chrome else { continue };
         let dom = rendered_dom(chrome, &page, &scratch);
         // The verdict: FAILED exactly when the go command failed.

@@ -1130,10 +1130,16 @@ fn timeline(o: &mut String, p: &str, c: &ConnView, end: &RunEnd<'_>, run: &RunDa
         }
         o.push('\n');
     }
-    // Silences: gaps between successive instants longer than the bound.
+    // Silences: gaps between successive instants longer than the bound. Not within the
+    // body: its packets are not drawn one by one, so a gap there is data flowing, not silence.
+    let in_body = |a: u64, b: u64| {
+        merged
+            .iter()
+            .any(|m| m.class == "b-body" && m.from.as_nanos() <= a && b <= m.to.as_nanos())
+    };
     for w in axis.ts.windows(2) {
         let dt = (w[1] - w[0]) as f64 / 1e9;
-        if dt >= SILENCE_MIN_SECS {
+        if dt >= SILENCE_MIN_SECS && !in_body(w[0], w[1]) {
             let (x0, x1) = (
                 axis.x(Timestamp::from_nanos(w[0])),
                 axis.x(Timestamp::from_nanos(w[1])),
