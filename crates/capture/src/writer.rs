@@ -99,6 +99,7 @@ impl<W: Write> PcapWriter<W> {
         self.packets
     }
 
+    /// Flushes what is buffered to the output.
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
@@ -225,6 +226,7 @@ impl<W: Write> PcapNgWriter<W> {
         self.packets
     }
 
+    /// Writes out what is buffered (the file stays open for more packets).
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

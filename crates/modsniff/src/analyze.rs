@@ -34,6 +34,7 @@ pub fn engine_config(args: &OutputArgs) -> Result<Config> {
         limits,
         tls,
         no_app_decoders: false,
+        ..Config::default()
     })
 }
 
@@ -98,6 +99,12 @@ pub struct Outcome {
     /// `modsniff run`: the wrapped command's exit status, when it was not 0 (or it could not
     /// be known: 1).
     pub command_failed: Option<i32>,
+    /// An input could not be read at all (missing, not a capture): exit status 2, after the
+    /// report on the inputs that could.
+    pub input_failed: bool,
+    /// `read` stopped by this signal (SIGINT, SIGTERM) after reporting what it had read:
+    /// exit status 128 + the signal, as a shell reports a command the signal ended.
+    pub interrupted_by: Option<i32>,
 }
 
 impl Outcome {
@@ -106,6 +113,8 @@ impl Outcome {
         Outcome {
             worst: self.worst.max(later.worst),
             command_failed: self.command_failed.or(later.command_failed),
+            input_failed: self.input_failed || later.input_failed,
+            interrupted_by: self.interrupted_by.or(later.interrupted_by),
         }
     }
 }
@@ -292,6 +301,8 @@ impl Analysis {
         Ok(Outcome {
             worst: findings.iter().map(|f| f.severity).max(),
             command_failed: None,
+            input_failed: false,
+            interrupted_by: None,
         })
     }
 }

@@ -14,12 +14,14 @@ use crate::stdio::errln;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modsniff_capture::{CaptureError, FileSource, Format};
-use modsniff_core::event::Event;
+use modsniff_core::Event;
 use modsniff_core::{LinkType, Packet, Stats};
 use modsniff_filter::{Filter, FilterError, Program};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Files smaller than this finish before a progress bar would be worth drawing.
@@ -71,14 +73,32 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
     let mut outcome = Outcome::default();
     let progress_ok = !args.out.no_progress && std::io::stderr().is_terminal();
     let threads = args.threads.unwrap_or_else(default_threads);
+    // Files that could not be read at all (missing, not a capture, refused by the filter) are
+    // said on stderr as they come and make the exit status 2; the others are still reported,
+    // as `cat` and tcpdump go on past a missing file.
+    let interrupt = Interrupt::register()?;
+    let mut unreadable = 0usize;
+    let mut analysed = 0usize;
+    let mut say = |e: anyhow::Error| {
+        eprintln!("modsniff: {}", crate::error_text(&e));
+        unreadable += 1;
+    };
     for path in &inputs.files {
-        // Errors that stop a file before any packet (missing, not a capture) exit 2.
-        let mut src = FileSource::open(path)?;
+        let mut src = match FileSource::open(path) {
+            Ok(src) => src,
+            Err(e) => {
+                say(e.into());
+                continue;
+            }
+        };
         let name = src.name().to_string();
         // Zero bytes is no capture at all (a capture that was never written, a pipe that
         // carried nothing): saying "no problem found" about it would be a lie.
         if src.format() == Format::Empty {
-            anyhow::bail!("{name}: empty input (0 bytes): not a capture file");
+            say(anyhow::anyhow!(
+                "{name}: empty input (0 bytes): not a capture file"
+            ));
+            continue;
         }
         let bar = progress_bar(progress_ok, src.total_bytes());
         let mut analysis = Analysis::new(config.clone(), settings.clone(), false);
@@ -101,15 +121,23 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 bar.as_ref(),
                 gate.as_mut(),
                 spool.as_mut(),
+                &interrupt,
             )?
         } else {
-            let (n, e) = read_packets(&mut src, limit, bar.as_ref(), gate.as_mut(), &mut |pkt| {
-                if let Some(s) = spool.as_mut() {
-                    s.push(pkt);
-                }
-                analysis.push(pkt, rep.as_mut());
-                analysis.stats().connections
-            });
+            let (n, e) = read_packets(
+                &mut src,
+                limit,
+                bar.as_ref(),
+                gate.as_mut(),
+                &interrupt,
+                &mut |pkt| {
+                    if let Some(s) = spool.as_mut() {
+                        s.push(pkt);
+                    }
+                    analysis.push(pkt, rep.as_mut());
+                    analysis.stats().connections
+                },
+            );
             (n, e, None)
         };
         if let Some(slot) = &slot {
@@ -124,7 +152,11 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         if let Some(g) = &gate {
             if let Some(e) = &g.refused {
                 // libpcap refuses to compile such a filter for the file's link type.
-                anyhow::bail!("{name}: filter expression `{}`: {e}", g.filter.expression());
+                say(anyhow::anyhow!(
+                    "{name}: filter expression `{}`: {e}",
+                    g.filter.expression()
+                ));
+                continue;
             }
             if args.out.verbose {
                 errln!(
@@ -135,9 +167,19 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             }
         }
         let mut warnings: Vec<String> = src.warnings().iter().map(|w| w.to_string()).collect();
+        let interrupted = interrupt.signal();
+        if let Some(sig) = interrupted {
+            // What was read is analysed and reported; what was not is said, so the verdict
+            // cannot read OK.
+            warnings.push(format!(
+                "{name}: interrupted by {} after {n} packets: the rest was not read",
+                signal_name(sig)
+            ));
+        }
         if let Some(e) = read_error {
             if n == 0 {
-                return Err(e.into());
+                say(e.into());
+                continue;
             }
             // Keep what was read before the failure; say where it stopped.
             warnings.push(e.to_string());
@@ -145,9 +187,14 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         for w in &warnings {
             errln!("modsniff: warning: {w}");
         }
+        if let Some(sig) = interrupted {
+            let (_, out) = analysis.split();
+            out.diag
+                .note_read_stopped(format!("interrupted by {}", signal_name(sig)), src.frames());
+        }
         // Reading stopped before the end of the input: the capture is cut short, and the
         // verdict must say so.
-        if let Some(w) = warnings.first() {
+        if let Some(w) = warnings.iter().find(|_| interrupted.is_none()) {
             let why = w
                 .strip_prefix(name.as_str())
                 .and_then(|r| r.strip_prefix(": "))
@@ -163,6 +210,16 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             None => analysis.finish(rep.as_mut(), &name, &warnings, None)?,
         };
         outcome = outcome.and(found);
+        analysed += 1;
+        if let Some(sig) = interrupted {
+            outcome.interrupted_by = Some(sig);
+            break;
+        }
+    }
+    outcome.input_failed = unreadable > 0;
+    if analysed == 0 && outcome.input_failed {
+        // Nothing was read: the errors said are the whole answer (no empty report).
+        return Ok(outcome);
     }
     rep.close()?;
     Ok(outcome)
@@ -250,13 +307,14 @@ fn read_packets(
     limit: u64,
     bar: Option<&ProgressBar>,
     mut gate: Option<&mut Gate<'_>>,
+    interrupt: &Interrupt,
     push: &mut dyn FnMut(&Packet<'_>) -> u64,
 ) -> (u64, Option<CaptureError>) {
     let mut n = 0u64;
     let mut pushed = 0u64;
     let mut last_tick = Instant::now();
     let mut conns = 0;
-    while pushed < limit {
+    while pushed < limit && !interrupt.is_set() {
         match src.next_packet() {
             Ok(Some(pkt)) => {
                 n += 1;
@@ -297,6 +355,9 @@ fn read_packets(
 /// engine's flow-table bounds (max flows, memcap, eviction order) are global; sharding them
 /// would change results on captures that hit a bound. Two stages fit the two cores this is
 /// built for; more threads are not used.
+// The reader's controls (limit, progress, filter, signal, last packet) go through as they
+// are to `read_packets`, which the single-threaded path calls with the same list.
+#[allow(clippy::too_many_arguments)]
 fn read_pipelined(
     src: &mut FileSource,
     analysis: &mut Analysis,
@@ -305,6 +366,7 @@ fn read_pipelined(
     bar: Option<&ProgressBar>,
     gate: Option<&mut Gate<'_>>,
     mut spool: Option<&mut Spool>,
+    interrupt: &Interrupt,
 ) -> Result<(u64, Option<CaptureError>, Option<Stats>)> {
     let (engine, out) = analysis.split();
     std::thread::scope(|scope| {
@@ -348,7 +410,7 @@ fn read_pipelined(
                 alive = tx.send(ToOutput::Events(full)).is_ok();
             }
         };
-        let (n, err) = read_packets(src, limit, bar, gate, &mut |pkt| {
+        let (n, err) = read_packets(src, limit, bar, gate, interrupt, &mut |pkt| {
             if let Some(s) = spool.as_deref_mut() {
                 s.push(pkt);
             }
@@ -384,10 +446,18 @@ fn file_replay(path: PathBuf, filter: Option<Filter>, limit: u64) -> Replay {
             }
         };
         let mut gate = filter.as_ref().map(Gate::new);
-        let (_, err) = read_packets(&mut src, limit, None, gate.as_mut(), &mut |pkt| {
-            sink(pkt);
-            0
-        });
+        // The analysis already answered any signal; this reading goes to the end it read.
+        let (_, err) = read_packets(
+            &mut src,
+            limit,
+            None,
+            gate.as_mut(),
+            &Interrupt::never(),
+            &mut |pkt| {
+                sink(pkt);
+                0
+            },
+        );
         err.map(|e| {
             vec![format!(
                 "reading {} again for the extract: {e}",
@@ -407,4 +477,56 @@ fn progress_bar(enabled: bool, total: Option<u64>) -> Option<ProgressBar> {
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
+}
+
+/// SIGINT and SIGTERM during a read: reading stops at the next packet and the report of what
+/// was read is printed (tcpdump prints its counts the same way); a second signal ends the
+/// process at once, as if no handler were installed.
+struct Interrupt {
+    set: Arc<AtomicBool>,
+    which: Arc<AtomicUsize>,
+}
+
+impl Interrupt {
+    fn register() -> Result<Interrupt> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::flag;
+        let set = Arc::new(AtomicBool::new(false));
+        let which = Arc::new(AtomicUsize::new(0));
+        for sig in [SIGINT, SIGTERM] {
+            // Registered first, so it sees the flag as it was before this signal.
+            flag::register_conditional_default(sig, Arc::clone(&set))
+                .and_then(|_| flag::register_usize(sig, Arc::clone(&which), sig as usize))
+                .and_then(|_| flag::register(sig, Arc::clone(&set)))
+                .context("installing the SIGINT/SIGTERM handlers")?;
+        }
+        Ok(Interrupt { set, which })
+    }
+
+    /// One no signal sets.
+    fn never() -> Interrupt {
+        Interrupt {
+            set: Arc::new(AtomicBool::new(false)),
+            which: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        self.set.load(Ordering::Relaxed)
+    }
+
+    /// The signal that interrupted the read, if one did.
+    fn signal(&self) -> Option<i32> {
+        self.is_set()
+            .then(|| self.which.load(Ordering::Relaxed) as i32)
+            .filter(|s| *s > 0)
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        signal_hook::consts::SIGINT => "SIGINT",
+        signal_hook::consts::SIGTERM => "SIGTERM",
+        _ => "a signal",
+    }
 }

@@ -14,7 +14,7 @@
 use crate::common::*;
 use crate::live::{ChildGuard, Netns, finding_keys, replay_setup, wait_capturing};
 use modsniff_capture::FileSource;
-use modsniff_core::wire::{L4, decode};
+use modsniff_core::hooks::wire::{L4, decode};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -7,9 +7,9 @@
 
 use super::finding::*;
 use super::{ConnFacts, addr, ev};
+use modsniff_core::Timestamp;
 use modsniff_core::Transport;
-use modsniff_core::event::{EndReason, Evidence};
-use modsniff_core::time::Timestamp;
+use modsniff_core::{EndReason, Evidence};
 
 /// Unfinished exchanges kept for the finding's evidence; the rest are counted.
 pub const MAX_UNFINISHED: usize = 16;
@@ -40,6 +40,8 @@ pub struct Gaps {
     pub more: u64,
     /// Not one packet was read: there is nothing to judge.
     pub no_packets: bool,
+    /// Reading was stopped before the input's end (a signal): why, and the last frame read.
+    pub stopped: Option<(String, u64)>,
 }
 
 impl Gaps {
@@ -57,7 +59,11 @@ impl Gaps {
 
     /// The finding, when something is missing.
     pub fn finding(&self) -> Option<Finding> {
-        if self.cut.is_none() && self.unfinished.is_empty() && !self.no_packets {
+        if self.cut.is_none()
+            && self.stopped.is_none()
+            && self.unfinished.is_empty()
+            && !self.no_packets
+        {
             return None;
         }
         let mut evidence: Vec<Evidence> = Vec::new();
@@ -79,6 +85,10 @@ impl Gaps {
                     "last whole frame: the record after it is cut short",
                 ));
             }
+        }
+        if let Some((why, frame)) = &self.stopped {
+            parts.push(format!("reading was stopped after frame {frame} ({why})"));
+            evidence.push(ev(*frame, None, "last frame read: reading stopped here"));
         }
         let n = self.count();
         if n > 0 {
@@ -132,11 +142,16 @@ pub fn verdict_note(f: &Finding) -> Option<String> {
     let open = f
         .evidence
         .iter()
-        .filter(|e| !e.note.starts_with("last whole frame"))
+        .filter(|e| {
+            !e.note.starts_with("last whole frame") && !e.note.starts_with("last frame read")
+        })
         .count();
     let mut what = Vec::new();
     if cut {
         what.push("the last record is cut short".to_string());
+    }
+    if f.summary.contains("reading was stopped") {
+        what.push("reading was stopped before its end".to_string());
     }
     if open > 0 {
         what.push(format!(

@@ -15,7 +15,7 @@
 //! later).
 
 use super::tlsview::{CertView, TlsView};
-use modsniff_core::app::tls::record::rfc3339;
+use modsniff_core::tls::rfc3339;
 use std::net::IpAddr;
 
 /// TLS alert descriptions a client sends when it refuses the server's certificate

@@ -3,6 +3,7 @@
 
 use modsniff_core::Side;
 use modsniff_core::Timestamp;
+use modsniff_core::tls::RecordNote;
 
 /// Borrowed from the connection's `TlsInfo`: building a view per connection allocated
 /// (string clones were ~4 % of a run).
@@ -77,13 +78,33 @@ pub struct TlsView<'a> {
     /// application_data record right before it closed).
     pub client_last_record_alert_like: bool,
     pub client_last_record_frame: Option<u64>,
+    /// Each side's records after the ServerHello, in order (the first few: see
+    /// `*_records_all`).
+    pub client_records: &'a [RecordNote],
+    pub server_records: &'a [RecordNote],
+    /// The notes hold every record the side sent after the ServerHello.
+    pub client_records_all: bool,
+    pub server_records_all: bool,
+}
+
+/// The largest encrypted record that can be an alert: 2 bytes of alert, TLS 1.3's inner
+/// content type and the AEAD's 16-byte tag make 19; the rest allows for padding. A request or
+/// a response is longer.
+pub const ALERT_RECORD_MAX: u16 = 32;
+
+/// Whether a record may be an encrypted alert (see [`ALERT_RECORD_MAX`]).
+pub fn alert_sized(r: &RecordNote) -> bool {
+    use modsniff_core::tls::ContentType;
+    r.encrypted
+        && (r.content_type == ContentType::ALERT
+            || (r.content_type == ContentType::APPLICATION_DATA && r.length <= ALERT_RECORD_MAX))
 }
 
 impl<'a> TlsView<'a> {
     /// Builds the view from the core's TLS record.
     pub fn from_info(info: &'a modsniff_core::TlsInfo) -> TlsView<'a> {
         use modsniff_core::tls::Validation;
-        use modsniff_core::tls::{ContentType, is_grease};
+        use modsniff_core::tls::is_grease;
         let client_hello = info.client_hello.as_ref().map(|h| {
             let mut versions: Vec<u16> = h
                 .versions
@@ -169,11 +190,10 @@ impl<'a> TlsView<'a> {
         // encrypted alert; a genuine request is longer than an alert's 2 bytes + 17 of AEAD
         // overhead and padding.
         let last = c.last_record.as_ref();
-        let alert_like = last.is_some_and(|r| {
-            r.encrypted
-                && (r.content_type == ContentType::ALERT
-                    || (r.content_type == ContentType::APPLICATION_DATA && r.length <= 32))
-        });
+        let alert_like = last.is_some_and(alert_sized);
+        let all = |side: &modsniff_core::tls::SideSummary| {
+            side.records_after_hello.len() as u64 == side.records_after_hello_count
+        };
         TlsView {
             client_hello,
             server_hello,
@@ -188,6 +208,10 @@ impl<'a> TlsView<'a> {
             client_ccs: c.change_cipher_spec,
             client_last_record_alert_like: alert_like,
             client_last_record_frame: last.map(|r| r.frame),
+            client_records: &c.records_after_hello,
+            server_records: &s.records_after_hello,
+            client_records_all: all(c),
+            server_records_all: all(s),
         }
     }
 

@@ -136,7 +136,8 @@ pub enum DialReason {
     NetworkUnreachable,
     /// `connect: connection reset by peer`.
     Reset,
-    /// `connect: permission denied` / `operation not permitted` (a local firewall).
+    /// `connect: permission denied` / `operation not permitted` (a local firewall, or an
+    /// ICMPv6 "administratively prohibited", which Linux hands the dialler as EACCES).
     Denied,
     Other(String),
 }
@@ -1420,6 +1421,11 @@ mod on_real_stderr {
             .collect()
     }
 
+    /// A plain-HTTP fetch through a proxy the ground truth names.
+    fn via_plain_proxy(truth: &serde_json::Value, e: &GoError) -> bool {
+        e.url.as_deref().is_some_and(|u| u.starts_with("http://")) && !truth["proxy"].is_null()
+    }
+
     fn proxy_addr(truth: &serde_json::Value) -> Option<String> {
         let p = &truth["proxy"];
         Some(format!("{}:{}", p["ip"].as_str()?, p["port"].as_u64()?))
@@ -1464,9 +1470,11 @@ mod on_real_stderr {
                 &e.cause,
                 Cause::Dial { addr, reason: DialReason::Timeout } if at_target(addr)
             ),
+            // A router's ICMP reject: "administratively prohibited" is EACCES to the dialler
+            // (Linux maps ICMPv6's to it), so go says "permission denied".
             ("tcp-connect", "refused") => matches!(
                 &e.cause,
-                Cause::Dial { addr, reason: DialReason::Refused | DialReason::HostUnreachable } if at_target(addr)
+                Cause::Dial { addr, reason: DialReason::Refused | DialReason::HostUnreachable | DialReason::Denied } if at_target(addr)
             ),
             ("tls-handshake", "reset-after-clienthello") => {
                 matches!(
@@ -1492,20 +1500,22 @@ mod on_real_stderr {
                 ),
                 _ => false,
             },
-            ("proxy", "proxy-auth") => matches!(
-                &e.cause,
+            // Through a plain-HTTP proxy (HTTP_PROXY, http:// GOPROXY) its answer is an
+            // ordinary response, as for proxy-error below.
+            ("proxy", "proxy-auth") => match &e.cause {
                 Cause::ProxyConnect {
-                    status: Some(407),
-                    ..
-                }
-            ),
-            ("proxy", "proxy-denied") => matches!(
-                &e.cause,
+                    status: Some(407), ..
+                } => true,
+                Cause::HttpStatus { code: 407, .. } => via_plain_proxy(truth, e),
+                _ => false,
+            },
+            ("proxy", "proxy-denied") => match &e.cause {
                 Cause::ProxyConnect {
-                    status: Some(403),
-                    ..
-                }
-            ),
+                    status: Some(403), ..
+                } => true,
+                Cause::HttpStatus { code: 403, .. } => via_plain_proxy(truth, e),
+                _ => false,
+            },
             // A 5xx to the CONNECT (or a phrase of the proxy's own), or the proxy closing
             // before it answered. Through a plain-HTTP proxy (HTTP_PROXY, http:// GOPROXY) its
             // error page is an ordinary response. In the last two go cannot tell the proxy
@@ -1520,10 +1530,7 @@ mod on_real_stderr {
                 | Cause::Eof => true,
                 Cause::HttpStatus {
                     code: 500..=599, ..
-                } => {
-                    e.url.as_deref().is_some_and(|u| u.starts_with("http://"))
-                        && !truth["proxy"].is_null()
-                }
+                } => via_plain_proxy(truth, e),
                 _ => false,
             },
             ("http", "http-404") => matches!(

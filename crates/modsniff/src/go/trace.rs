@@ -643,14 +643,15 @@ mod tests {
             let errored = f.iter().any(|x| matches!(x.outcome, Outcome::Error { .. }));
             let stage = c.truth["stage"].as_str().unwrap_or_default();
             // A fetch without a response is how every fault before HTTP shows in the trace;
-            // a plain-HTTP proxy's error page is a response (5xx) instead.
+            // a plain-HTTP proxy's own answer is a response instead (its error page, 407 for
+            // credentials, 403 for its policy).
             let proxy_page = stage == "proxy"
                 && f.iter().any(|x| {
                     x.url.starts_with("http://")
                         && matches!(
                             x.outcome,
                             Outcome::Status {
-                                code: 500..=599,
+                                code: 400..=599,
                                 ..
                             }
                         )

@@ -21,7 +21,7 @@
 use super::{Printer, RunEnd};
 use crate::analyze::GoInfo;
 use crate::diagnose::{Finding, Severity, Stage};
-use modsniff_core::app::dns::DnsRecord;
+use modsniff_core::dns::DnsRecord;
 use modsniff_core::{Connection, Timestamp};
 use modsniff_core::{Side, Transport};
 use rustc_hash::FxHashMap;
@@ -1046,7 +1046,7 @@ fn timeline(o: &mut String, p: &str, c: &ConnView, end: &RunEnd<'_>, run: &RunDa
         .iter()
         .filter_map(|e| e.frame.map(|f| (f, e.ts)))
         .collect();
-    let when = |e: &modsniff_core::event::Evidence| {
+    let when = |e: &modsniff_core::Evidence| {
         frame_ts
             .get(&e.packet)
             .copied()
@@ -1170,7 +1170,7 @@ fn timeline(o: &mut String, p: &str, c: &ConnView, end: &RunEnd<'_>, run: &RunDa
     let mut flevels = Levels { ends: vec![0.0; 4] };
     for (k, (j, f)) in findings.iter().enumerate() {
         let label = format!("{}/{}", stage_word(f.stage), f.kind.as_str());
-        let placed: Vec<(f64, &modsniff_core::event::Evidence)> = f
+        let placed: Vec<(f64, &modsniff_core::Evidence)> = f
             .evidence
             .iter()
             .filter_map(|e| when(e).map(|t| (axis.x(t), e)))

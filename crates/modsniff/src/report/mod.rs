@@ -14,6 +14,7 @@ mod json;
 mod ndjson;
 pub mod output;
 pub mod records;
+mod terminal;
 mod text;
 
 pub use html::HtmlPrinter;
@@ -24,7 +25,7 @@ pub use text::TextPrinter;
 
 use crate::analyze::GoInfo;
 use crate::diagnose::Finding;
-use modsniff_core::app::dns::DnsRecord;
+use modsniff_core::dns::DnsRecord;
 use modsniff_core::{Connection, Stats};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
