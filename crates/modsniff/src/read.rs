@@ -80,7 +80,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
     let mut unreadable = 0usize;
     let mut analysed = 0usize;
     let mut say = |e: anyhow::Error| {
-        eprintln!("modsniff: {}", crate::error_text(&e));
+        errln!("modsniff: {}", crate::error_text(&e));
         unreadable += 1;
     };
     for path in &inputs.files {
