@@ -53,6 +53,9 @@ mod imp {
 
     /// How often the engine is told the time while packets are scarce (stalls, idle flows).
     const TICK: Duration = Duration::from_millis(500);
+    /// `run`'s read timeout, in ms: how soon the command's end is noticed, and (as the
+    /// kernel's block timeout) how long a packet may wait before it is handed over.
+    const RUN_TIMEOUT_MS: u32 = 10;
 
     fn wall_now() -> Timestamp {
         let d = SystemTime::now()
@@ -85,6 +88,8 @@ mod imp {
         spool: Option<Spool>,
         analysis: Analysis,
         last_tick: Instant,
+        /// ARP frames of a Linux cooked capture kept out of the engine (`watch::is_cooked_arp`).
+        arp: u64,
     }
 
     /// With `--extract OUT`: the extractor in front of `rep`, and where the run's replay
@@ -107,25 +112,24 @@ mod imp {
         Ok((rep, Some(slot)))
     }
 
+    /// `--extract` without `-w`: a spool to keep the packets in for the extraction.
+    fn extract_spool(out: &OutputArgs, write: Option<&std::path::Path>) -> Result<Option<Spool>> {
+        Ok(match (&out.extract, write) {
+            (Some(_), None) => {
+                Some(Spool::new(out.extract_spool).context("creating the extract spool")?)
+            }
+            _ => None,
+        })
+    }
+
     impl Session {
-        #[allow(clippy::too_many_arguments)]
         fn open(
-            interface: &str,
-            filter: Option<String>,
-            snaplen: i32,
-            promisc: bool,
-            buffer_mib: i32,
-            immediate: bool,
+            cfg: LiveConfig,
             write: Option<&std::path::Path>,
-            out: &OutputArgs,
-            env: &HashMap<String, String>,
+            spool: Option<Spool>,
+            analysis: Analysis,
         ) -> Result<Session> {
-            let mut cfg = LiveConfig::new(interface);
-            cfg.filter = filter;
-            cfg.snaplen = snaplen.max(64) as u32;
-            cfg.promiscuous = promisc;
-            cfg.buffer_size = Some((buffer_mib.max(1) as u32) << 20);
-            cfg.immediate_mode = immediate;
+            let snaplen = cfg.snaplen;
             let src = LiveSource::open(cfg)?;
             let writer = match write {
                 Some(p) => {
@@ -134,17 +138,10 @@ mod imp {
                     Some(PcapWriter::new(
                         std::io::BufWriter::new(f),
                         src.linktype(),
-                        snaplen.max(64) as u32,
+                        snaplen,
                     )?)
                 }
                 None => None,
-            };
-            let analysis = Analysis::new(engine_config(out)?, go_settings(out, env)?, true);
-            let spool = match (&out.extract, write) {
-                (Some(_), None) => {
-                    Some(Spool::new(out.extract_spool).context("creating the extract spool")?)
-                }
-                _ => None,
             };
             Ok(Session {
                 src,
@@ -153,6 +150,7 @@ mod imp {
                 spool,
                 analysis,
                 last_tick: Instant::now(),
+                arp: 0,
             })
         }
 
@@ -170,7 +168,13 @@ mod imp {
                 if let Some(s) = self.spool.as_mut() {
                     s.push(&pkt);
                 }
-                self.analysis.push(&pkt, rep);
+                // `-i any` delivers ARP in a cooked header, which the engine would count as
+                // a decode problem; it carries nothing the analysis reads.
+                if crate::watch::is_cooked_arp(&pkt) {
+                    self.arp += 1;
+                } else {
+                    self.analysis.push(&pkt, rep);
+                }
                 n += 1;
             }
             if self.last_tick.elapsed() >= TICK {
@@ -182,12 +186,32 @@ mod imp {
         }
 
         /// Keeps reading for `wait` (at least one block hand-over, so that what arrived
-        /// before a stop is read) or until `limit` packets in all; returns packets handled.
-        fn drain(&mut self, rep: &mut dyn Printer, wait: Duration, limit: u64) -> Result<u64> {
-            let until = Instant::now() + wait.max(self.src.delivery_delay());
+        /// before a stop is read) or until `limit` packets in all; with `until_closed`, no
+        /// longer than it takes every connection this capture saw open to close. Returns
+        /// packets handled.
+        fn drain(
+            &mut self,
+            rep: &mut dyn Printer,
+            wait: Duration,
+            limit: u64,
+            until_closed: bool,
+        ) -> Result<u64> {
+            let started = Instant::now();
+            // What arrived before now is handed over within a few block timeouts (`run`'s
+            // are short); the full delivery delay is the bound for the rest.
+            let delivered = started
+                + self
+                    .src
+                    .delivery_delay()
+                    .min(Duration::from_millis(3 * u64::from(RUN_TIMEOUT_MS)));
+            let until = started + wait.max(self.src.delivery_delay());
             let mut n = 0;
             while Instant::now() < until && n < limit {
                 n += self.step(rep, limit - n)?;
+                if until_closed && Instant::now() >= delivered && self.analysis.connections_closed()
+                {
+                    break;
+                }
             }
             Ok(n)
         }
@@ -218,6 +242,8 @@ mod imp {
             } else {
                 Vec::new()
             };
+            // Frames the capture numbered, ARP kept out of the engine included.
+            self.analysis.set_frames(self.src.packets_read());
             self.analysis.finish(rep, &name, &warnings, Some(kernel))
         }
     }
@@ -242,6 +268,14 @@ mod imp {
         })
     }
 
+    /// The engine's settings for a live capture: `--stall-after` on top of the shared ones.
+    fn live_config(out: &OutputArgs, stall_after: f64) -> Result<modsniff_core::Config> {
+        let mut config = engine_config(out)?;
+        config.limits.stall_after =
+            modsniff_core::Duration::from_nanos((stall_after.clamp(0.1, 86_400.0) * 1e9) as u64);
+        Ok(config)
+    }
+
     pub fn run_live(args: LiveArgs) -> Result<Outcome> {
         if args.list_interfaces {
             list_interfaces()?;
@@ -262,17 +296,19 @@ mod imp {
             filter.is_some(),
             args.write.as_deref(),
         )?;
-        let mut s = Session::open(
-            interface,
-            filter,
-            args.snaplen,
-            !args.no_promisc,
-            args.buffer_size,
-            args.immediate_mode,
-            args.write.as_deref(),
-            &args.out,
-            &env,
-        )?;
+        let mut cfg = LiveConfig::new(interface);
+        cfg.filter = filter;
+        cfg.snaplen = args.snaplen.max(64) as u32;
+        cfg.promiscuous = !args.no_promisc;
+        cfg.buffer_size = Some((args.buffer_size.max(1) as u32) << 20);
+        cfg.immediate_mode = args.immediate_mode;
+        let analysis = Analysis::new(
+            live_config(&args.out, args.stall_after)?,
+            go_settings(&args.out, &env)?,
+            true,
+        );
+        let spool = extract_spool(&args.out, args.write.as_deref())?;
+        let mut s = Session::open(cfg, args.write.as_deref(), spool, analysis)?;
         // What tcpdump says once the capture is open, on stderr (stdout is the report).
         errln!(
             "listening on {}, link-type {}, snapshot length {} bytes",
@@ -293,7 +329,12 @@ mod imp {
             packets += s.step(rep.as_mut(), limit - packets)?;
         }
         // Packets that arrived before the stop may still sit in a partly filled block.
-        s.drain(rep.as_mut(), Duration::ZERO, limit.saturating_sub(packets))?;
+        s.drain(
+            rep.as_mut(),
+            Duration::ZERO,
+            limit.saturating_sub(packets),
+            false,
+        )?;
         let outcome = s.finish(rep.as_mut(), slot.as_ref())?;
         rep.close()?;
         Ok(outcome)
@@ -350,17 +391,21 @@ mod imp {
             false,
             args.write.as_deref(),
         )?;
-        let mut s = Session::open(
-            &args.interface,
-            None,
-            262_144,
-            false,
-            32,
-            false,
-            args.write.as_deref(),
-            &args.out,
-            &go_env,
-        )?;
+        // One command's traffic: a short read timeout notices its end (and hands packets
+        // over) within RUN_TIMEOUT_MS, and a ring of --buffer-size MiB is set up in a
+        // fraction of the default's time.
+        let mut cfg = LiveConfig::new(args.interface.as_str());
+        cfg.snaplen = 262_144;
+        cfg.buffer_size = Some((args.buffer_size.max(1) as u32) << 20);
+        cfg.timeout_ms = RUN_TIMEOUT_MS;
+        let analysis = Analysis::new(
+            live_config(&args.out, args.stall_after)?,
+            go_settings(&args.out, &go_env)?,
+            true,
+        )
+        .joining();
+        let spool = extract_spool(&args.out, args.write.as_deref())?;
+        let mut s = Session::open(cfg, args.write.as_deref(), spool, analysis)?;
         let transcript = spawn_and_wait(
             command_for(prog),
             &args.command,
@@ -369,16 +414,25 @@ mod imp {
             &mut s,
             rep.as_mut(),
         )?;
+        // Late packets: the closes of the command's connections (its exit closed them).
         s.drain(
             rep.as_mut(),
             Duration::from_secs_f64(args.drain.clamp(0.0, 60.0)),
             u64::MAX,
+            true,
         )?;
+        let exit = transcript.exit;
+        // What go said joins the findings; another command's stderr only when it carried
+        // go's messages (a script that runs go).
+        let plan = plan_x(&args.command, go_env.get("GOFLAGS").map(String::as_str));
+        if plan != XPlan::NotGo || !transcript.errors.is_empty() {
+            s.analysis.set_go(transcript);
+        }
         let mut outcome = s.finish(rep.as_mut(), slot.as_ref())?;
         rep.close()?;
-        if !transcript.exit.success() {
-            errln!("modsniff: {prog} {}", transcript.exit);
-            outcome.command_failed = Some(i32::from(transcript.exit.shell_status().max(1)));
+        if !exit.success() {
+            errln!("modsniff: {prog} {exit}");
+            outcome.command_failed = Some(i32::from(exit.shell_status().max(1)));
         }
         Ok(outcome)
     }
@@ -635,7 +689,7 @@ mod imp {
                     if long {
                         t.long_line();
                     }
-                    t.line(&text)
+                    t.line_at(&text, Some(wall_now()))
                 }
                 // Taken already (the command ended long ago): pass the rest through.
                 None => true,

@@ -6,11 +6,13 @@ mod cli;
 mod diagnose;
 mod extract;
 mod go;
+mod join;
 mod live;
 mod man;
 mod read;
 mod report;
 mod stdio;
+mod watch;
 
 use analyze::Outcome;
 use clap::{CommandFactory, Parser};

@@ -359,6 +359,18 @@ modsniff read go.pcap
 .fi
 .RE
 .PP
+The same with what go printed (\fB\-x\fR adds its fetches) joined to the connections
+and the findings:
+.PP
+.RS
+.nf
+tcpdump \-i any \-w go.pcap &
+go mod download \-x 2> go.stderr
+kill %1
+modsniff read \-\-go\-stderr go.stderr go.pcap
+.fi
+.RE
+.PP
 Only the HTTPS traffic, in tcpdump's filter syntax:
 .PP
 .RS

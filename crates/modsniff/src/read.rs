@@ -9,13 +9,14 @@
 use crate::analyze::{Analysis, Outcome, engine_config, go_settings};
 use crate::cli::ReadArgs;
 use crate::extract::{self, Choice, Replay, spool::Spool};
+use crate::go::trace::GoTranscript;
 use crate::report::Printer;
 use crate::stdio::errln;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modsniff_capture::{CaptureError, FileSource, Format};
 use modsniff_core::Event;
-use modsniff_core::{LinkType, Packet, Stats};
+use modsniff_core::{LinkType, Packet, Stats, Timestamp};
 use modsniff_filter::{Filter, FilterError, Program};
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -55,6 +56,35 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
     let filter = match &inputs.filter {
         Some(text) => Some(compile(text, &inputs.files)?),
         None => None,
+    };
+    // go's stderr for the capture: joined as `modsniff run` joins what it captured.
+    let go_files: Vec<(&str, &std::path::PathBuf)> = [
+        ("--go-stderr", args.go_stderr.as_ref()),
+        ("--go-trace", args.go_trace.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(opt, p)| p.map(|p| (opt, p)))
+    .collect();
+    let go = if go_files.is_empty() {
+        None
+    } else {
+        if inputs.files.len() != 1 {
+            anyhow::bail!(
+                "{} goes with one capture file ({} given)",
+                go_files[0].0,
+                inputs.files.len()
+            );
+        }
+        // The trace after the errors, as one transcript: the join matches by URL and host.
+        let mut text = String::new();
+        for (_, p) in &go_files {
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            text.push_str(&String::from_utf8_lossy(&bytes));
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+        Some(GoTranscript::from_text(&text))
     };
     let config = engine_config(&args.out)?;
     let env: HashMap<String, String> = std::env::vars().collect();
@@ -102,6 +132,10 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         }
         let bar = progress_bar(progress_ok, src.total_bytes());
         let mut analysis = Analysis::new(config.clone(), settings.clone(), false);
+        if let Some(t) = &go {
+            analysis = analysis.joining();
+            analysis.set_go(t.clone());
+        }
         let limit = args.count.unwrap_or(u64::MAX);
         let mut gate = filter.as_ref().map(Gate::new);
         // An input that cannot be read twice (standard input, a pipe) is spooled for the
@@ -112,6 +146,8 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             }
             _ => None,
         };
+        // The last packet read: its frame and time, for a capture cut short after it.
+        let mut last_packet = None;
         let (n, read_error, stats) = if threads >= 2 {
             read_pipelined(
                 &mut src,
@@ -121,6 +157,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 bar.as_ref(),
                 gate.as_mut(),
                 spool.as_mut(),
+                &mut last_packet,
                 &interrupt,
             )?
         } else {
@@ -137,6 +174,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                     analysis.push(pkt, rep.as_mut());
                     analysis.stats().connections
                 },
+                &mut last_packet,
             );
             (n, e, None)
         };
@@ -173,7 +211,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             // cannot read OK.
             warnings.push(format!(
                 "{name}: interrupted by {} after {n} packets: the rest was not read",
-                signal_name(sig)
+                crate::go::trace::signal_name(sig).unwrap_or("a signal")
             ));
         }
         if let Some(e) = read_error {
@@ -189,8 +227,13 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         }
         if let Some(sig) = interrupted {
             let (_, out) = analysis.split();
-            out.diag
-                .note_read_stopped(format!("interrupted by {}", signal_name(sig)), src.frames());
+            out.diag.note_read_stopped(
+                format!(
+                    "interrupted by {}",
+                    crate::go::trace::signal_name(sig).unwrap_or("a signal")
+                ),
+                src.frames(),
+            );
         }
         // Reading stopped before the end of the input: the capture is cut short, and the
         // verdict must say so.
@@ -200,7 +243,9 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 .and_then(|r| r.strip_prefix(": "))
                 .unwrap_or(w);
             let (_, out) = analysis.split();
-            out.diag.note_capture_cut(why.to_string(), src.frames());
+            let last = src.frames();
+            let ts = last_packet.filter(|(f, _)| *f == last).map(|(_, t)| t);
+            out.diag.note_capture_cut(why.to_string(), last, ts);
         } else if n == 0 {
             analysis.split().1.diag.note_no_packets();
         }
@@ -309,6 +354,7 @@ fn read_packets(
     mut gate: Option<&mut Gate<'_>>,
     interrupt: &Interrupt,
     push: &mut dyn FnMut(&Packet<'_>) -> u64,
+    last: &mut Option<(u64, Timestamp)>,
 ) -> (u64, Option<CaptureError>) {
     let mut n = 0u64;
     let mut pushed = 0u64;
@@ -318,6 +364,7 @@ fn read_packets(
         match src.next_packet() {
             Ok(Some(pkt)) => {
                 n += 1;
+                *last = Some((pkt.frame, pkt.ts));
                 let admit = match gate.as_deref_mut() {
                     None => true,
                     Some(g) => match g.admits(&pkt) {
@@ -366,6 +413,7 @@ fn read_pipelined(
     bar: Option<&ProgressBar>,
     gate: Option<&mut Gate<'_>>,
     mut spool: Option<&mut Spool>,
+    last: &mut Option<(u64, Timestamp)>,
     interrupt: &Interrupt,
 ) -> Result<(u64, Option<CaptureError>, Option<Stats>)> {
     let (engine, out) = analysis.split();
@@ -410,14 +458,22 @@ fn read_pipelined(
                 alive = tx.send(ToOutput::Events(full)).is_ok();
             }
         };
-        let (n, err) = read_packets(src, limit, bar, gate, interrupt, &mut |pkt| {
-            if let Some(s) = spool.as_deref_mut() {
-                s.push(pkt);
-            }
-            engine.push(pkt, &mut |ev: Event| batch.push(ev));
-            flush(&mut batch, false);
-            engine.stats().connections
-        });
+        let (n, err) = read_packets(
+            src,
+            limit,
+            bar,
+            gate,
+            interrupt,
+            &mut |pkt| {
+                if let Some(s) = spool.as_deref_mut() {
+                    s.push(pkt);
+                }
+                engine.push(pkt, &mut |ev: Event| batch.push(ev));
+                flush(&mut batch, false);
+                engine.stats().connections
+            },
+            last,
+        );
         // As `Analysis::finish`: the diagnosis learns the capture's end before the events
         // the engine's finish emits.
         flush(&mut batch, true);
@@ -457,6 +513,7 @@ fn file_replay(path: PathBuf, filter: Option<Filter>, limit: u64) -> Replay {
                 sink(pkt);
                 0
             },
+            &mut None,
         );
         err.map(|e| {
             vec![format!(
@@ -520,13 +577,5 @@ impl Interrupt {
         self.is_set()
             .then(|| self.which.load(Ordering::Relaxed) as i32)
             .filter(|s| *s > 0)
-    }
-}
-
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        signal_hook::consts::SIGINT => "SIGINT",
-        signal_hook::consts::SIGTERM => "SIGTERM",
-        _ => "a signal",
     }
 }

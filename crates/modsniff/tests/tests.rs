@@ -4,10 +4,12 @@
 mod common;
 mod contract;
 mod corpus;
+mod evidence;
 mod extract;
 mod filter;
 mod fixtures;
 mod fleet;
+mod go_stderr;
 mod hostile;
 mod hostile_floods;
 mod html;

@@ -34,7 +34,7 @@ pub struct Unfinished {
 pub struct Gaps {
     /// The reader stopped at damage before the end of the input: what it said, and the last
     /// frame it delivered.
-    pub cut: Option<(String, u64)>,
+    pub cut: Option<(String, u64, Option<Timestamp>)>,
     pub unfinished: Vec<Unfinished>,
     /// Unfinished exchanges beyond `MAX_UNFINISHED`.
     pub more: u64,
@@ -71,7 +71,7 @@ impl Gaps {
         if self.no_packets {
             parts.push("it holds no packets (a capture stopped at once, the wrong interface, or a filter that matched nothing)".to_string());
         }
-        if let Some((why, frame)) = &self.cut {
+        if let Some((why, frame, ts)) = &self.cut {
             let why = why.split("; stopped after").next().unwrap_or(why);
             if *frame == 0 {
                 parts.push(format!("its first record is cut short ({why})"));
@@ -79,11 +79,14 @@ impl Gaps {
                 parts.push(format!(
                     "its last record is cut short, so reading stopped after frame {frame} ({why})"
                 ));
-                evidence.push(ev(
-                    *frame,
-                    None,
-                    "last whole frame: the record after it is cut short",
-                ));
+                // Cited only with its own time.
+                if ts.is_some() {
+                    evidence.push(ev(
+                        *frame,
+                        *ts,
+                        "last whole frame: the record after it is cut short",
+                    ));
+                }
             }
         }
         if let Some((why, frame)) = &self.stopped {

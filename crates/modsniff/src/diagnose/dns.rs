@@ -33,15 +33,6 @@ fn retried_unanswered(failures: &[DnsRecord]) -> Option<(&DnsRecord, &DnsRecord)
 /// queries for the same name and type closer than this are a burst, not a retry.
 const RETRY_MIN_SECS: f64 = 0.9;
 
-/// When a DNS record's response was seen (its query's time plus the round trip), or its
-/// query's time when it was not answered.
-pub fn response_ts(r: &DnsRecord) -> Timestamp {
-    match (r.query_frame, r.rtt) {
-        (Some(_), Some(rtt)) => r.ts().saturating_add(rtt),
-        _ => r.ts(),
-    }
-}
-
 /// The last query for a name when none was answered at all (no rcode): what a capture that
 /// ended too soon after it leaves open.
 pub fn unanswered_at_end(failures: &[DnsRecord]) -> Option<&DnsRecord> {
@@ -144,10 +135,7 @@ pub fn judge(
         .iter()
         .take(6)
         .map(|r| {
-            let (f, ts) = match (r.response_frame, r.query_frame) {
-                (Some(f), _) => (f, response_ts(r)),
-                (None, f) => (f.unwrap_or(0), r.ts()),
-            };
+            let (f, ts) = response_or_query(r);
             ev(
                 f,
                 Some(ts),
@@ -206,6 +194,18 @@ pub fn judge(
         remedy: Some(remedy),
         evidence,
     })
+}
+
+/// The frame to cite for a lookup, with its own time: the response (the query's time plus
+/// the round trip), else the query.
+fn response_or_query(r: &DnsRecord) -> (u64, Timestamp) {
+    match (r.response_frame, r.query_frame, r.rtt) {
+        (Some(f), Some(_), Some(rtt)) => (f, r.ts().saturating_add(rtt)),
+        // Without the query, the record's time is the response's.
+        (Some(f), None, _) => (f, r.ts()),
+        (_, Some(q), _) => (q, r.ts()),
+        (None, None, _) => (0, r.ts()),
+    }
 }
 
 /// Addresses no public Go host resolves to: a resolver or middlebox sinkholing the name.
@@ -315,11 +315,8 @@ pub fn suspicious(answers: &[AnswerSeen], d: &Diagnoser) -> Vec<Finding> {
         let evidence = group
             .iter()
             .map(|g| {
-                ev(
-                    g.rec.response_frame.unwrap_or(0),
-                    Some(response_ts(&g.rec)),
-                    format!("answer {:?}", g.addrs),
-                )
+                let (f, ts) = response_or_query(&g.rec);
+                ev(f, Some(ts), format!("answer {:?}", g.addrs))
             })
             .collect();
         out.push(Finding {

@@ -11,6 +11,7 @@ mod cert;
 mod connect;
 mod dns;
 pub mod finding;
+pub mod go;
 mod http;
 mod proxy;
 mod tls;
@@ -376,10 +377,11 @@ impl Diagnoser {
     }
 
     /// The reader stopped before the end of the input (a record cut short, damage): `why` in
-    /// its words, `last_frame` the last frame it delivered.
-    pub fn note_capture_cut(&mut self, why: String, last_frame: u64) {
+    /// its words, `last_frame` the last frame it delivered (and its time, when it was a
+    /// packet).
+    pub fn note_capture_cut(&mut self, why: String, last_frame: u64, last_ts: Option<Timestamp>) {
         if self.gaps.cut.is_none() {
-            self.gaps.cut = Some((why, last_frame));
+            self.gaps.cut = Some((why, last_frame, last_ts));
         }
     }
 

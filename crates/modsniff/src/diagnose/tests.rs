@@ -138,10 +138,12 @@ fn diagnose(path: &Path, how: Read) -> Vec<Finding> {
     .expect("a capture");
     let mut events = Vec::new();
     let mut n = 0u64;
+    let mut last = None;
     while how.packets.is_none_or(|max| n < max) {
         match src.next_packet().expect("readable") {
             Some(p) => {
                 n += 1;
+                last = Some((p.frame, p.ts));
                 engine.push(&p, &mut events);
             }
             None => break,
@@ -164,7 +166,8 @@ fn diagnose(path: &Path, how: Read) -> Vec<Finding> {
     engine.finish(&mut events);
     feed(&mut d, &mut events);
     if let Some(w) = src.warnings().first() {
-        d.note_capture_cut(w.to_string(), src.frames());
+        let ts = last.filter(|(f, _)| *f == src.frames()).map(|(_, t)| t);
+        d.note_capture_cut(w.to_string(), src.frames(), ts);
     } else if n == 0 {
         d.note_no_packets();
     }

@@ -178,7 +178,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         if let Some(sh) = &t.server_hello {
             evidence.push(ev(
                 sh.frame,
-                None,
+                sh.ts,
                 "the real server's ServerHello, after the reset",
             ));
         }
@@ -298,7 +298,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 ),
                 None,
                 "Usually harmless; if a TLS-inspecting middlebox is the cause, its certificate is what to check.".into(),
-                vec![hello_ev(), ev(sh.frame, None, format!("ServerHello {}", version_name(sh.version)))],
+                vec![hello_ev(), ev(sh.frame, sh.ts, format!("ServerHello {}", version_name(sh.version)))],
             )
         } else {
             base(
@@ -315,7 +315,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     hello_ev(),
                     ev(
                         sh.frame,
-                        None,
+                        sh.ts,
                         format!("ServerHello {}", version_name(sh.version)),
                     ),
                 ],
@@ -335,12 +335,15 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         && t.client_encrypted_records == 1
         && c.client_stats.fin_frame.is_some()
     {
-        let frame = t.client_last_record_frame.unwrap_or(sh.frame);
+        let (frame, frame_ts) = match t.client_last_record_frame {
+            Some(f) => (f, t.client_last_record_ts),
+            None => (sh.frame, sh.ts),
+        };
         let signs = tls13_interception_signs(f, d);
         let evidence = vec![
             hello_ev(),
-            ev(sh.frame, None, "ServerHello (TLS 1.3)"),
-            ev(frame, None, "encrypted alert from the client"),
+            ev(sh.frame, sh.ts, "ServerHello (TLS 1.3)"),
+            ev(frame, frame_ts, "encrypted alert from the client"),
         ];
         let flight = format!(
             "right after the server's first flight ({} encrypted records, {} bytes) the client sent an encrypted alert and closed",
@@ -469,7 +472,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     .unwrap_or_default()
             )
         };
-        let mut evidence = vec![hello_ev(), ev(sh.frame, None, "ServerHello (TLS 1.3)")];
+        let mut evidence = vec![hello_ev(), ev(sh.frame, sh.ts, "ServerHello (TLS 1.3)")];
         evidence.push(ev(
             first.frame,
             Some(first.ts),
@@ -493,7 +496,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 alert.length
             ),
         ));
-        evidence.extend(closes.into_iter().map(|(f, what)| ev(f, None, what)));
+        evidence.extend(closes.into_iter().map(|(f, ts, what)| ev(f, ts, what)));
         out.push((
             base(
                 FindingKind::HandshakeAborted,
@@ -530,7 +533,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     ),
                     None,
                     "If this interception is not intended, tell the security team; module checksums are still verified by GOSUMDB.".into(),
-                    vec![hello_ev(), ev(sh.frame, None, "ServerHello (TLS 1.3)")],
+                    vec![hello_ev(), ev(sh.frame, sh.ts, "ServerHello (TLS 1.3)")],
                 ),
                 false,
             ));
@@ -718,30 +721,44 @@ fn alert_remedy(
     }
 }
 
-/// The closes (FIN or RST, either side) after `frame`, in order, and what each was; empty when
-/// the connection did not end in the capture.
-fn closes_after(c: &modsniff_core::Connection, frame: u64) -> Vec<(u64, String)> {
+/// The closes (FIN or RST, either side) after `frame`, in order, each with its time and what
+/// it was; empty when the connection did not end in the capture.
+fn closes_after(
+    c: &modsniff_core::Connection,
+    frame: u64,
+) -> Vec<(u64, Option<modsniff_core::Timestamp>, String)> {
     let fins = [
-        (c.server_stats.fin_frame, Side::Server),
-        (c.client_stats.fin_frame, Side::Client),
+        (
+            c.server_stats.fin_frame,
+            c.server_stats.fin_ts,
+            Side::Server,
+        ),
+        (
+            c.client_stats.fin_frame,
+            c.client_stats.fin_ts,
+            Side::Client,
+        ),
     ]
     .into_iter()
-    .filter_map(|(f, side)| f.map(|f| (f, "FIN", side)));
-    let resets = c.resets.iter().map(|r| (r.packet, "RST", r.from));
-    let mut v: Vec<(u64, String)> = fins
+    .filter_map(|(f, ts, side)| f.map(|f| (f, ts, "FIN", side)));
+    let resets = c
+        .resets
+        .iter()
+        .map(|r| (r.packet, Some(r.ts), "RST", r.from));
+    let mut v: Vec<(u64, Option<modsniff_core::Timestamp>, String)> = fins
         .chain(resets)
-        .filter(|(f, _, _)| *f > frame)
-        .map(|(f, what, side)| {
+        .filter(|(f, _, _, _)| *f > frame)
+        .map(|(f, ts, what, side)| {
             let by = if side == Side::Server {
                 "server"
             } else {
                 "client"
             };
-            (f, format!("{what} from the {by}"))
+            (f, ts, format!("{what} from the {by}"))
         })
         .collect();
-    v.sort();
-    v.dedup_by_key(|(f, _)| *f);
+    v.sort_by_key(|(f, _, _)| *f);
+    v.dedup_by_key(|(f, _, _)| *f);
     v
 }
 
@@ -942,10 +959,13 @@ fn certificate(
         " The client rejected it and aborted the handshake."
     });
     let mut evidence = vec![hello_ev()];
-    if let Some(fr) = t.certificate_frame {
+    // Cited only where its time is known (core gives the frame alone).
+    if let Some(fr) = t.certificate_frame
+        && t.certificate_ts.is_some()
+    {
         evidence.push(super::ev(
             fr,
-            None,
+            t.certificate_ts,
             format!("Certificate issued by {}", leaf.issuer),
         ));
     }
@@ -1030,10 +1050,10 @@ fn rejected_certificate(
         host
     );
     let mut evidence = vec![hello_ev()];
-    if let (Some(fr), Some(l)) = (t.certificate_frame, leaf) {
+    if let (Some(fr), Some(ts), Some(l)) = (t.certificate_frame, t.certificate_ts, leaf) {
         evidence.push(ev(
             fr,
-            None,
+            Some(ts),
             format!("Certificate: {} issued by {}", l.subject, l.issuer),
         ));
     }

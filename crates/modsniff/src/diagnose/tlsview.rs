@@ -24,7 +24,9 @@ pub struct HelloView<'a> {
 
 #[derive(Clone, Debug, Default)]
 pub struct ServerHelloView {
+    /// The frame that completed it, and its time.
     pub frame: u64,
+    pub ts: Option<Timestamp>,
     pub version: u16,
     pub hello_retry: bool,
 }
@@ -78,6 +80,9 @@ pub struct TlsView<'a> {
     /// application_data record right before it closed).
     pub client_last_record_alert_like: bool,
     pub client_last_record_frame: Option<u64>,
+    pub client_last_record_ts: Option<Timestamp>,
+    /// The time of `certificate_frame`, where the record layer's notes know it.
+    pub certificate_ts: Option<Timestamp>,
     /// Each side's records after the ServerHello, in order (the first few: see
     /// `*_records_all`).
     pub client_records: &'a [RecordNote],
@@ -85,6 +90,29 @@ pub struct TlsView<'a> {
     /// The notes hold every record the side sent after the ServerHello.
     pub client_records_all: bool,
     pub server_records_all: bool,
+}
+
+/// The time of a frame the TLS record names (a hello's last segment, a record header, an
+/// alert), where it knows one.
+pub fn frame_ts(info: &modsniff_core::TlsInfo, frame: u64) -> Option<Timestamp> {
+    let hellos = info
+        .client_hello
+        .iter()
+        .map(|h| (h.last_frame, h.ts))
+        .chain(info.server_hello.iter().map(|h| (h.last_frame, h.ts)));
+    let notes = [&info.client, &info.server].into_iter().flat_map(|s| {
+        s.records_after_hello
+            .iter()
+            .chain(s.first_encrypted.iter())
+            .chain(s.last_record.iter())
+            .map(|r| (r.frame, r.ts))
+    });
+    let alerts = info.alerts.iter().map(|a| (a.frame, a.ts));
+    hellos
+        .chain(notes)
+        .chain(alerts)
+        .find(|(f, _)| *f == frame)
+        .map(|(_, t)| t)
 }
 
 /// The largest encrypted record that can be an alert: 2 bytes of alert, TLS 1.3's inner
@@ -127,7 +155,8 @@ impl<'a> TlsView<'a> {
             }
         });
         let server_hello = info.server_hello.as_ref().map(|s| ServerHelloView {
-            frame: s.first_frame,
+            frame: s.last_frame,
+            ts: Some(s.ts),
             version: s.version.0,
             hello_retry: s.hello_retry_request,
         });
@@ -208,6 +237,8 @@ impl<'a> TlsView<'a> {
             client_ccs: c.change_cipher_spec,
             client_last_record_alert_like: alert_like,
             client_last_record_frame: last.map(|r| r.frame),
+            client_last_record_ts: last.map(|r| r.ts),
+            certificate_ts: info.certificate_frame.and_then(|f| frame_ts(info, f)),
             client_records: &c.records_after_hello,
             server_records: &s.records_after_hello,
             client_records_all: all(c),

@@ -60,6 +60,29 @@ fn record_owed(c: &modsniff_core::Connection) -> bool {
 const LOSS_RATIO: f64 = 0.05;
 const LOSS_MIN: u64 = 8;
 
+/// The time of a side's first data frame, where the record knows it (core's SideStats has the
+/// frame only): its only data frame, an HTTP message's first frame, a TLS record's.
+fn first_data_ts(c: &modsniff_core::Connection, side: Side) -> Option<modsniff_core::Timestamp> {
+    let st = c.side(side);
+    let fr = st.first_data_frame?;
+    if st.last_data_frame == Some(fr) {
+        return st.last_data_ts;
+    }
+    let http = c.http.iter().find_map(|h| match side {
+        Side::Server => (h.response_frame == Some(fr))
+            .then_some(h.response_ts)
+            .flatten(),
+        Side::Client => (h.request_frame == Some(fr))
+            .then_some(h.request_ts)
+            .flatten(),
+    });
+    http.or_else(|| {
+        c.tls
+            .as_deref()
+            .and_then(|t| super::tlsview::frame_ts(t, fr))
+    })
+}
+
 pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) {
     let c = f.c;
     // The server's address as text, made only for a finding (this runs on most connections).
@@ -91,8 +114,10 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         };
         let target = target();
         let mut evidence = Vec::new();
-        if let Some(fr) = s.first_data_frame {
-            evidence.push(ev(fr, s.ts_first, "first data from the server"));
+        if let Some(fr) = s.first_data_frame
+            && let Some(ts) = first_data_ts(c, Side::Server)
+        {
+            evidence.push(ev(fr, Some(ts), "first data from the server"));
         }
         evidence.push(ev(r.packet, Some(r.ts), format!("RST (TTL {})", r.ttl)));
         out.push((
@@ -139,9 +164,12 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     let packets = (c.client_stats.packets + c.server_stats.packets).max(1);
     let events = cl + sl;
     if events >= LOSS_MIN && events as f64 / packets as f64 >= LOSS_RATIO {
-        let first = [&c.client_stats, &c.server_stats]
-            .iter()
-            .filter_map(|st| st.first_data_frame.map(|f| (f, st.ts_first)))
+        let first = [Side::Client, Side::Server]
+            .into_iter()
+            .filter_map(|side| {
+                let f = c.side(side).first_data_frame?;
+                Some((f, Some(first_data_ts(c, side)?)))
+            })
             .min_by_key(|(f, _)| *f);
         let target = target();
         out.push((

@@ -20,7 +20,7 @@ pub mod spool;
 use crate::analyze::GoInfo;
 use crate::diagnose::{Finding, Severity, Stage};
 use crate::report::records::ExtractFrame;
-use crate::report::{ExtractSummary, Printer, RunEnd, Selection};
+use crate::report::{ExtractSummary, Printer, Reported, RunEnd, Selection};
 use modsniff_capture::{PcapNgWriter, PcapWriter, TsPrecision};
 use modsniff_core::Transport;
 use modsniff_core::dns::DnsRecord;
@@ -352,18 +352,20 @@ impl Extractor {
     }
 
     /// What to write for this run's findings and selection.
-    fn wanted(&self, findings: &[&Finding]) -> (Wanted, FxHashSet<u64>, u64, u64) {
+    fn wanted(&self, findings: &[&Reported]) -> (Wanted, FxHashSet<u64>, u64, u64) {
         let mut w = Wanted::default();
         let mut conns: FxHashSet<u64> = FxHashSet::default();
         // Warnings and infos are often errors the go command recovered from (a later
         // attempt to the same server succeeded, the GOPROXY list fell through to the next
-        // proxy): the attempts that followed go in too, so that the extract tells the same.
+        // proxy, or go said it recovered): the attempts that followed go in too, so that the
+        // extract tells the same.
         let mut soft: Vec<&FlowBrief> = Vec::new();
         let mut dns_ids: FxHashSet<u16> = FxHashSet::default();
         let mut dns_names: FxHashSet<String> = FxHashSet::default();
         let mut resolvers: FxHashSet<SocketAddr> = FxHashSet::default();
         let mut cited: FxHashSet<u64> = FxHashSet::default();
-        for f in findings {
+        for r in findings {
+            let f = &r.finding;
             if let Choice::Selected(s) = &self.choice
                 && !s.finding(f)
             {
@@ -387,7 +389,7 @@ impl Extractor {
                 }
                 (_, Some(id)) => {
                     conns.insert(id);
-                    if f.severity < Severity::Error
+                    if (f.severity < Severity::Error || r.recovered)
                         && let Some(fb) = self.flows.get(&id)
                     {
                         soft.push(fb);
@@ -484,7 +486,7 @@ impl Extractor {
     }
 
     /// Replays the run's input into the file; the summary for the printers.
-    fn extract(&mut self, findings: &[&Finding]) -> io::Result<(ExtractSummary, Vec<String>)> {
+    fn extract(&mut self, findings: &[&Reported]) -> io::Result<(ExtractSummary, Vec<String>)> {
         let (wanted, cited, connections, dns) = self.wanted(findings);
         let mut frames = BTreeMap::new();
         let before = (self.out.packets, self.out.other_link_type);

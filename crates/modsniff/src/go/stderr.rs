@@ -1421,14 +1421,14 @@ mod on_real_stderr {
             .collect()
     }
 
-    /// A plain-HTTP fetch through a proxy the ground truth names.
-    fn via_plain_proxy(truth: &serde_json::Value, e: &GoError) -> bool {
-        e.url.as_deref().is_some_and(|u| u.starts_with("http://")) && !truth["proxy"].is_null()
-    }
-
     fn proxy_addr(truth: &serde_json::Value) -> Option<String> {
         let p = &truth["proxy"];
         Some(format!("{}:{}", p["ip"].as_str()?, p["port"].as_u64()?))
+    }
+
+    /// go fetched a plain-HTTP URL where a proxy was on the way.
+    fn proxied_http(truth: &serde_json::Value, e: &GoError) -> bool {
+        e.url.as_deref().is_some_and(|u| u.starts_with("http://")) && !truth["proxy"].is_null()
     }
 
     /// The cause go's message must carry for the fault that was injected; Err says why not.
@@ -1470,8 +1470,7 @@ mod on_real_stderr {
                 &e.cause,
                 Cause::Dial { addr, reason: DialReason::Timeout } if at_target(addr)
             ),
-            // A router's ICMP reject: "administratively prohibited" is EACCES to the dialler
-            // (Linux maps ICMPv6's to it), so go says "permission denied".
+            // An ICMP "administratively prohibited" reaches go as EACCES: permission denied.
             ("tcp-connect", "refused") => matches!(
                 &e.cause,
                 Cause::Dial { addr, reason: DialReason::Refused | DialReason::HostUnreachable | DialReason::Denied } if at_target(addr)
@@ -1500,20 +1499,20 @@ mod on_real_stderr {
                 ),
                 _ => false,
             },
-            // Through a plain-HTTP proxy (HTTP_PROXY, http:// GOPROXY) its answer is an
-            // ordinary response, as for proxy-error below.
+            // Through a plain-HTTP proxy (HTTP_PROXY, http:// GOPROXY) its refusal is an
+            // ordinary response to the request.
             ("proxy", "proxy-auth") => match &e.cause {
                 Cause::ProxyConnect {
                     status: Some(407), ..
                 } => true,
-                Cause::HttpStatus { code: 407, .. } => via_plain_proxy(truth, e),
+                Cause::HttpStatus { code: 407, .. } => proxied_http(truth, e),
                 _ => false,
             },
             ("proxy", "proxy-denied") => match &e.cause {
                 Cause::ProxyConnect {
                     status: Some(403), ..
                 } => true,
-                Cause::HttpStatus { code: 403, .. } => via_plain_proxy(truth, e),
+                Cause::HttpStatus { code: 403, .. } => proxied_http(truth, e),
                 _ => false,
             },
             // A 5xx to the CONNECT (or a phrase of the proxy's own), or the proxy closing
@@ -1530,7 +1529,7 @@ mod on_real_stderr {
                 | Cause::Eof => true,
                 Cause::HttpStatus {
                     code: 500..=599, ..
-                } => via_plain_proxy(truth, e),
+                } => proxied_http(truth, e),
                 _ => false,
             },
             ("http", "http-404") => matches!(

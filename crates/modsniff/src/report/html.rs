@@ -18,9 +18,9 @@
 //! [`MAX_FINDING_CARDS`] findings in full; each cut says what it left out and where to find
 //! it (`--format ndjson`). A 10,000-connection capture makes a page of a few hundred KB.
 
-use super::{Printer, RunEnd};
+use super::{Printer, Reported, RunEnd};
 use crate::analyze::GoInfo;
-use crate::diagnose::{Finding, Severity, Stage};
+use crate::diagnose::{Finding, FindingKind, Severity, Stage};
 use modsniff_core::dns::DnsRecord;
 use modsniff_core::{Connection, Timestamp};
 use modsniff_core::{Side, Transport};
@@ -56,6 +56,24 @@ const STYLE: &str = include_str!("html/style.css");
 /// them); runs first, so that it sees the other script fail.
 const GUARD_JS: &str = include_str!("html/guard.js");
 const REPORT_JS: &str = include_str!("html/report.js");
+
+/// A run's end as the page reads it: the findings themselves beside what go said of each
+/// (`reported[j]` is `findings[j]`'s).
+struct End<'a> {
+    run: &'a RunEnd<'a>,
+    findings: Vec<&'a Finding>,
+    reported: &'a [&'a Reported],
+}
+
+impl<'a> End<'a> {
+    fn new(run: &'a RunEnd<'a>) -> End<'a> {
+        End {
+            run,
+            findings: run.findings.iter().map(|r| &r.finding).collect(),
+            reported: run.findings,
+        }
+    }
+}
 
 /// Text made safe for HTML text and for double- or single-quoted attribute values. Control
 /// characters and bidirectional overrides (which could make a hostile name read as another)
@@ -113,6 +131,7 @@ fn stage_word(s: Stage) -> &'static str {
         Stage::Http => "http",
         Stage::Transfer => "transfer",
         Stage::Capture => "capture",
+        Stage::Go => "go",
     }
 }
 
@@ -553,6 +572,7 @@ impl<W: Write> Printer for HtmlPrinter<W> {
     }
 
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
+        let end = &End::new(end);
         let run = std::mem::take(&mut self.cur);
         let i = self.sections.len();
         let worst = end
@@ -567,7 +587,7 @@ impl<W: Write> Printer for HtmlPrinter<W> {
             .filter(|f| f.severity != Severity::Info)
             .count();
         self.verdicts
-            .push((end.source.to_string(), worst, errors_or_warnings));
+            .push((end.run.source.to_string(), worst, errors_or_warnings));
         self.sections.push(render_run(i, end, &run));
         Ok(())
     }
@@ -605,24 +625,61 @@ fn base64(data: &[u8]) -> String {
     o
 }
 
-/// The verdict of several runs together, as the text report words one.
-fn verdict_words(findings_by_sev: (usize, usize)) -> (String, &'static str) {
-    let (errors, warnings) = findings_by_sev;
+/// A run's verdict, worded as the text report words it: go's failure in its own words when
+/// the capture shows no fault, a capture cut short never "OK".
+fn verdict_words(findings: &[&Finding]) -> (String, &'static str) {
+    let count = |sev| findings.iter().filter(|f| f.severity == sev).count();
+    let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
+    let incomplete = findings
+        .iter()
+        .find_map(|f| crate::diagnose::capture::verdict_note(f));
     let plural = |n: usize| if n == 1 { "" } else { "s" };
-    if errors > 0 {
-        let mut s = format!("FAILED: {errors} error{}", plural(errors));
-        if warnings > 0 {
-            let _ = write!(s, ", {warnings} warning{}", plural(warnings));
-        }
-        (s, "v-error")
+    let go_failed = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .all(|f| f.kind == FindingKind::GoFailed)
+        .then(|| findings.iter().find(|f| f.kind == FindingKind::GoFailed))
+        .flatten()
+        .map(|f| {
+            let s = &f.summary;
+            s.split_once("network fault.")
+                .map_or(s.clone(), |(head, _)| format!("{head}network fault"))
+        });
+    let (mut s, class) = if let Some(why) = go_failed {
+        (format!("FAILED: {why}"), "v-error")
+    } else if errors > 0 {
+        (
+            format!("FAILED: {errors} error{}", plural(errors)),
+            "v-error",
+        )
+    } else if let Some(note) = &incomplete {
+        (format!("INCOMPLETE: {note}"), "v-warning")
     } else if warnings > 0 {
         (
             format!("OK with {warnings} warning{}", plural(warnings)),
             "v-warning",
         )
     } else {
-        ("OK: no problem found".into(), "v-ok")
+        return ("OK: no problem found".into(), "v-ok");
+    };
+    if errors > 0 && warnings > 0 {
+        let _ = write!(s, ", {warnings} warning{}", plural(warnings));
     }
+    match (&incomplete, errors > 0) {
+        (Some(note), true) => {
+            let _ = write!(s, "; INCOMPLETE: {note}");
+        }
+        (Some(_), false) if warnings > 1 => {
+            let _ = write!(
+                s,
+                ", {} other warning{}",
+                warnings - 1,
+                plural(warnings - 1)
+            );
+        }
+        _ => {}
+    }
+    (s, class)
 }
 
 fn render_page(sections: &[String], verdicts: &[(String, Severity, usize)]) -> String {
@@ -676,27 +733,17 @@ fn render_page(sections: &[String], verdicts: &[(String, Severity, usize)]) -> S
     o
 }
 
-fn render_run(i: usize, end: &RunEnd<'_>, run: &RunData) -> String {
+fn render_run(i: usize, end: &End<'_>, run: &RunData) -> String {
     let p = format!("r{i}");
     let mut o = String::with_capacity(32 << 10);
-    let errors = end
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
-    let warnings = end
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Warning)
-        .count();
-    let (verdict, vclass) = verdict_words((errors, warnings));
-    let s = end.stats;
+    let (verdict, vclass) = verdict_words(&end.findings);
+    let s = end.run.stats;
     let _ = write!(
         o,
         "<section class=\"run\" id=\"{p}\">\n<header class=\"verdict {vclass}\"><h1>{}</h1>\
          <p class=\"source\">{} · {} packets · {} TCP connection{} · {} UDP flow{} · {} DNS messages</p>",
         esc(&verdict),
-        esc(end.source),
+        esc(end.run.source),
         s.packets,
         s.tcp_connections,
         if s.tcp_connections == 1 { "" } else { "s" },
@@ -741,9 +788,12 @@ fn render_run(i: usize, end: &RunEnd<'_>, run: &RunData) -> String {
                 } else {
                     String::new()
                 },
-                go = f
-                    .likely_go_error
+                // What go said, when it is known; else what it likely said.
+                go = end.reported[idx]
+                    .go_error
                     .as_deref()
+                    .map(|g| g.lines().next().unwrap_or(g))
+                    .or(f.likely_go_error.as_deref())
                     .map(|g| format!(" <span class=\"goerr\">→ {}</span>", esc(g)))
                     .unwrap_or_default()
             );
@@ -846,7 +896,7 @@ fn render_run(i: usize, end: &RunEnd<'_>, run: &RunData) -> String {
     o
 }
 
-fn finding_card(o: &mut String, p: &str, j: usize, f: &Finding, end: &RunEnd<'_>, run: &RunData) {
+fn finding_card(o: &mut String, p: &str, j: usize, f: &Finding, end: &End<'_>, run: &RunData) {
     let target = match (&f.server_name, &f.server) {
         (Some(n), Some(s)) => format!("{} ({})", esc(n), esc(s)),
         (Some(n), None) => esc(n),
@@ -854,17 +904,27 @@ fn finding_card(o: &mut String, p: &str, j: usize, f: &Finding, end: &RunEnd<'_>
         (None, None) => "?".into(),
     };
     let sev = severity_word(f.severity);
-    let _ = write!(
+    let _ = writeln!(
         o,
         "<article class=\"finding sev-{sev}\" id=\"{p}-f{j}\"><h3><span class=\"sev\">{sev}</span> \
-         <span class=\"label\">{}/{}</span> {target} <span class=\"actor\">actor: {}</span></h3>\n\
-         <p class=\"summary\">{}</p>\n",
+         <span class=\"label\">{}/{}</span> {target} <span class=\"actor\">actor: {}</span>{}</h3>",
         stage_word(f.stage),
         esc(f.kind.as_str()),
         lower_debug(f.actor),
-        esc(&f.summary)
+        if end.reported[j].recovered {
+            " <span class=\"recovered\">(go recovered)</span>"
+        } else {
+            ""
+        }
     );
-    if let Some(g) = &f.likely_go_error {
+    // What go said comes first, in its own layout: it is what the reader came with.
+    if let Some(g) = &end.reported[j].go_error {
+        let _ = writeln!(o, "<pre class=\"goerr\">go said: {}</pre>", esc(g));
+    }
+    let _ = writeln!(o, "<p class=\"summary\">{}</p>", esc(&f.summary));
+    if end.reported[j].go_error.is_none()
+        && let Some(g) = &f.likely_go_error
+    {
         let _ = writeln!(
             o,
             "<p class=\"goerr\">go error: <code>{}</code></p>",
@@ -875,6 +935,7 @@ fn finding_card(o: &mut String, p: &str, j: usize, f: &Finding, end: &RunEnd<'_>
         o.push_str("<ul class=\"evidence\">");
         for e in &f.evidence {
             let mapped = end
+                .run
                 .extract
                 .and_then(|x| x.frame(e.packet).map(|m| (m, &x.file)))
                 .map(|(m, file)| {
@@ -994,7 +1055,7 @@ fn dns_for<'r>(c: &ConnView, run: &'r RunData) -> Vec<&'r DnsView> {
     v.split_off(keep)
 }
 
-fn timeline(o: &mut String, p: &str, c: &ConnView, end: &RunEnd<'_>, run: &RunData) {
+fn timeline(o: &mut String, p: &str, c: &ConnView, end: &End<'_>, run: &RunData) {
     let mut events = c.events.clone();
     let mut bands = c.bands.clone();
     for d in dns_for(c, run) {
@@ -1392,7 +1453,7 @@ fn dns_timeline(o: &mut String, p: &str, j: usize, f: &Finding, run: &RunData) {
     o.push_str("</svg></div></figure>\n");
 }
 
-fn groups_table(o: &mut String, p: &str, end: &RunEnd<'_>, run: &RunData) {
+fn groups_table(o: &mut String, p: &str, end: &End<'_>, run: &RunData) {
     let failed_ids: Vec<u64> = end
         .findings
         .iter()
@@ -1441,7 +1502,7 @@ fn groups_table(o: &mut String, p: &str, end: &RunEnd<'_>, run: &RunData) {
     }
 }
 
-fn conn_table(o: &mut String, p: &str, end: &RunEnd<'_>, run: &RunData, with_findings: &[u64]) {
+fn conn_table(o: &mut String, p: &str, end: &End<'_>, run: &RunData, with_findings: &[u64]) {
     let mut count: FxHashMap<u64, usize> = FxHashMap::default();
     for f in end.findings.iter().filter(|f| f.stage != Stage::Dns) {
         if let Some(id) = f.connection {
@@ -1500,7 +1561,7 @@ fn conn_table(o: &mut String, p: &str, end: &RunEnd<'_>, run: &RunData, with_fin
     }
 }
 
-fn frame_list(o: &mut String, p: &str, end: &RunEnd<'_>) {
+fn frame_list(o: &mut String, p: &str, end: &End<'_>) {
     let mut frames: Vec<(u64, f64, &str, usize)> = Vec::new();
     for (j, f) in end.findings.iter().enumerate().take(MAX_FINDING_CARDS) {
         for e in &f.evidence {
@@ -1514,7 +1575,8 @@ fn frame_list(o: &mut String, p: &str, end: &RunEnd<'_>) {
     let _ = write!(
         o,
         "<h2>Frames the findings cite</h2>\n<div class=\"scroll\"><table class=\"frames\"><thead><tr><th>frame</th>{}<th>time</th><th>what</th><th>finding</th></tr></thead><tbody>\n",
-        end.extract
+        end.run
+            .extract
             .map(|x| format!("<th>in {}</th>", esc(&x.file)))
             .unwrap_or_default()
     );
@@ -1527,6 +1589,7 @@ fn frame_list(o: &mut String, p: &str, end: &RunEnd<'_>) {
         };
         last = Some(n);
         let mapped = end
+            .run
             .extract
             .map(|x| {
                 format!(
@@ -1549,8 +1612,8 @@ fn frame_list(o: &mut String, p: &str, end: &RunEnd<'_>) {
     o.push_str("</tbody></table></div>\n");
 }
 
-fn summary(o: &mut String, end: &RunEnd<'_>, run: &RunData) {
-    let s = end.stats;
+fn summary(o: &mut String, end: &End<'_>, run: &RunData) {
+    let s = end.run.stats;
     o.push_str("<h2>Summary</h2>\n<ul class=\"summary\">");
     let _ = write!(
         o,
@@ -1561,7 +1624,25 @@ fn summary(o: &mut String, end: &RunEnd<'_>, run: &RunData) {
         s.udp_flows,
         s.dns_messages
     );
+    if let Some(g) = end.run.go {
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let _ = write!(
+            o,
+            "<li>go: {}; {} ({} failed, {} recovered, {} matched to the capture), {}</li>",
+            match g.exit {
+                crate::go::trace::ExitKind::Unknown => "exit status not known".to_string(),
+                e => esc(&e.to_string()),
+            },
+            plural(g.fetches, "fetch", "fetches"),
+            g.failed_fetches,
+            g.recovered_fetches,
+            g.matched_fetches,
+            plural(g.errors, "error message", "error messages")
+        );
+    }
     let go: Vec<String> = end
+        .run
         .go_endpoints
         .iter()
         .map(|(h, n)| format!("{} ({n})", esc(h)))
@@ -1588,7 +1669,7 @@ fn summary(o: &mut String, end: &RunEnd<'_>, run: &RunData) {
             k.received, k.dropped, k.if_dropped
         );
     }
-    if let Some(x) = end.extract {
+    if let Some(x) = end.run.extract {
         let _ = write!(
             o,
             "<li>extract: {} packets written to <code>{}</code></li>",
@@ -1596,8 +1677,12 @@ fn summary(o: &mut String, end: &RunEnd<'_>, run: &RunData) {
             esc(&x.file)
         );
     }
-    if end.findings_dropped > 0 {
-        let _ = write!(o, "<li>findings not kept: {}</li>", end.findings_dropped);
+    if end.run.findings_dropped > 0 {
+        let _ = write!(
+            o,
+            "<li>findings not kept: {}</li>",
+            end.run.findings_dropped
+        );
     }
     if run.not_kept > 0 || run.dns_not_kept > 0 {
         let _ = write!(
@@ -1606,7 +1691,7 @@ fn summary(o: &mut String, end: &RunEnd<'_>, run: &RunData) {
             run.not_kept, run.dns_not_kept
         );
     }
-    for w in end.warnings {
+    for w in end.run.warnings {
         let _ = write!(o, "<li class=\"warn\">warning: {}</li>", esc(w));
     }
     o.push_str("</ul>\n");
