@@ -8,8 +8,10 @@
 
 use crate::analyze::{Analysis, Outcome, engine_config, go_settings};
 use crate::cli::ReadArgs;
+use crate::extract::{self, Choice, Replay, spool::Spool};
 use crate::go::trace::GoTranscript;
 use crate::report::Printer;
+use crate::stdio::errln;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modsniff_capture::{CaptureError, FileSource, Format};
@@ -18,6 +20,7 @@ use modsniff_core::{LinkType, Packet, Stats, Timestamp};
 use modsniff_filter::{Filter, FilterError, Program};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -87,8 +90,17 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
     let config = engine_config(&args.out)?;
     let env: HashMap<String, String> = std::env::vars().collect();
     let settings = go_settings(&args.out, &env)?;
+    let print_settings = args.out.print_settings();
     let out = args.out.sink.open(args.out.format, None)?;
-    let mut rep = crate::report::printer(&args.out.print_settings(), out);
+    let mut rep = args.out.printer(&print_settings, out)?;
+    // `-w OUT` (tcpdump's `-r in -w out EXPR`) and `--extract OUT`: the same extraction.
+    let mut slot = None;
+    if let Some(out) = args.write.as_ref().or(args.out.extract.as_ref()) {
+        let choice = Choice::new(&print_settings.selection, filter.is_some());
+        let (wrapped, s) = extract::wrap(rep, out, choice, &inputs.files)?;
+        rep = wrapped;
+        slot = Some(s);
+    }
     let mut outcome = Outcome::default();
     let progress_ok = !args.out.no_progress && std::io::stderr().is_terminal();
     let threads = args.threads.unwrap_or_else(default_threads);
@@ -99,12 +111,12 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
     let mut unreadable = 0usize;
     let mut analysed = 0usize;
     let mut say = |e: anyhow::Error| {
-        eprintln!("modsniff: {}", crate::error_text(&e));
+        errln!("modsniff: {}", crate::error_text(&e));
         unreadable += 1;
     };
     // Standard input ends itself at a signal, after the bytes that had arrived: the reading
     // loops go on to its end instead of stopping at the flag.
-    let no_signal = Interrupt::none();
+    let no_signal = Interrupt::never();
     for path in &inputs.files {
         let stdin = path.as_os_str() == "-";
         let opened = if stdin {
@@ -145,6 +157,14 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         }
         let limit = args.count.unwrap_or(u64::MAX);
         let mut gate = filter.as_ref().map(Gate::new);
+        // An input that cannot be read twice (standard input, a pipe) is spooled for the
+        // extraction; a file is read again.
+        let mut spool = match (&slot, src.total_bytes()) {
+            (Some(_), None) => {
+                Some(Spool::new(args.out.extract_spool).context("creating the extract spool")?)
+            }
+            _ => None,
+        };
         // The last packet read: its frame and time, for a capture cut short after it.
         let mut last_packet = None;
         let (n, read_error, stats) = if threads >= 2 {
@@ -155,6 +175,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 limit,
                 bar.as_ref(),
                 gate.as_mut(),
+                spool.as_mut(),
                 &mut last_packet,
                 stop,
             )?
@@ -166,6 +187,9 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 gate.as_mut(),
                 stop,
                 &mut |pkt| {
+                    if let Some(s) = spool.as_mut() {
+                        s.push(pkt);
+                    }
                     analysis.push(pkt, rep.as_mut());
                     analysis.stats().connections
                 },
@@ -173,6 +197,12 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             );
             (n, e, None)
         };
+        if let Some(slot) = &slot {
+            slot.set(match spool {
+                Some(s) => s.into_replay(),
+                None => file_replay(path.clone(), filter.clone(), limit),
+            });
+        }
         if let Some(b) = bar {
             b.finish_and_clear();
         }
@@ -186,7 +216,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 continue;
             }
             if args.out.verbose {
-                eprintln!(
+                errln!(
                     "modsniff: {name}: the filter kept {} of {} packets",
                     g.kept,
                     g.kept + g.filtered
@@ -212,7 +242,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             warnings.push(e.to_string());
         }
         for w in &warnings {
-            eprintln!("modsniff: warning: {w}");
+            errln!("modsniff: warning: {w}");
         }
         if let Some(sig) = interrupted {
             let (_, out) = analysis.split();
@@ -401,6 +431,7 @@ fn read_pipelined(
     limit: u64,
     bar: Option<&ProgressBar>,
     gate: Option<&mut Gate<'_>>,
+    mut spool: Option<&mut Spool>,
     last: &mut Option<(u64, Timestamp)>,
     interrupt: &Interrupt,
 ) -> Result<(u64, Option<CaptureError>, Option<Stats>)> {
@@ -453,6 +484,9 @@ fn read_pipelined(
             gate,
             interrupt,
             &mut |pkt| {
+                if let Some(s) = spool.as_deref_mut() {
+                    s.push(pkt);
+                }
                 engine.push(pkt, &mut |ev: Event| batch.push(ev));
                 flush(&mut batch, false);
                 engine.stats().connections
@@ -470,6 +504,43 @@ fn read_pipelined(
             .join()
             .map_err(|_| anyhow::anyhow!("the output thread panicked"))?;
         Ok((n, err, Some(stats)))
+    })
+}
+
+/// The extraction's second reading of a capture file: the same packets the analysis read
+/// (the filter expression and `-c` applied alike), with their frame numbers.
+fn file_replay(path: PathBuf, filter: Option<Filter>, limit: u64) -> Replay {
+    Box::new(move |sink| {
+        let mut src = match FileSource::open(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                return vec![format!(
+                    "reading {} again for the extract: {e}",
+                    path.display()
+                )];
+            }
+        };
+        let mut gate = filter.as_ref().map(Gate::new);
+        // The analysis already answered any signal; this reading goes to the end it read.
+        let (_, err) = read_packets(
+            &mut src,
+            limit,
+            None,
+            gate.as_mut(),
+            &Interrupt::never(),
+            &mut |pkt| {
+                sink(pkt);
+                0
+            },
+            &mut None,
+        );
+        err.map(|e| {
+            vec![format!(
+                "reading {} again for the extract: {e}",
+                path.display()
+            )]
+        })
+        .unwrap_or_default()
     })
 }
 
@@ -508,8 +579,8 @@ impl Interrupt {
         Ok(Interrupt { set, which })
     }
 
-    /// A flag no signal sets.
-    fn none() -> Interrupt {
+    /// One no signal sets.
+    fn never() -> Interrupt {
         Interrupt {
             set: Arc::new(AtomicBool::new(false)),
             which: Arc::new(AtomicUsize::new(0)),

@@ -395,7 +395,7 @@ fn replay_matches_read(ns: &Netns, tx: &str, rx: &str, file: &Path, topspeed: bo
 }
 
 /// A namespace with a veth pair, when this test can have one (prints why not otherwise).
-fn replay_setup(tag: &str, what: &str, tx: &str, rx: &str) -> Option<Netns> {
+pub fn replay_setup(tag: &str, what: &str, tx: &str, rx: &str) -> Option<Netns> {
     let ns = Netns::new(tag, what)?;
     if !have("tcpreplay", what) {
         return None;

@@ -873,6 +873,27 @@ pub struct StatsRec {
     #[serde(default)]
     pub go: Option<GoRun>,
     pub verdict: Verdict,
+    /// `--extract FILE`: what the run wrote there.
+    #[serde(default)]
+    pub extract: Option<Extract>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extract {
+    pub file: String,
+    pub packets: u64,
+    pub first_frame: u64,
+    pub connections: u64,
+    pub dns: u64,
+    pub frames: Vec<ExtractFrame>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractFrame {
+    pub packet: u64,
+    pub extract_packet: u64,
 }
 
 #[derive(Debug, Deserialize)]

@@ -405,7 +405,22 @@ fn render(end: &RunEnd<'_>, table: bool, st: Style) -> (String, usize) {
         if !f.evidence.is_empty() {
             let _ = writeln!(o, "  evidence:");
             for e in &f.evidence {
-                let _ = writeln!(o, "    frame {:>6}  {}", e.packet, e.note);
+                // With --extract: "frame 12, frame 3 in OUT".
+                match end
+                    .extract
+                    .and_then(|x| x.frame(e.packet).map(|n| (n, &x.file)))
+                {
+                    Some((n, file)) => {
+                        let _ = writeln!(
+                            o,
+                            "    frame {:>6}, frame {n} in {file}  {}",
+                            e.packet, e.note
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(o, "    frame {:>6}  {}", e.packet, e.note);
+                    }
+                }
             }
         }
         if let Some(r) = &f.remedy {
@@ -517,6 +532,46 @@ fn render(end: &RunEnd<'_>, table: bool, st: Style) -> (String, usize) {
             end.findings_dropped
         );
     }
+    if let Some(x) = end.extract {
+        let _ = writeln!(
+            o,
+            "  extract: {} ({}){} written to {}",
+            count(x.packets, "packet"),
+            if x.all_kept {
+                "every packet the filter kept".to_string()
+            } else {
+                format!(
+                    "{}, {}",
+                    count(x.connections, "connection"),
+                    if x.dns == 1 {
+                        "1 DNS query".to_string()
+                    } else {
+                        format!("{} DNS queries", x.dns)
+                    }
+                )
+            },
+            if x.packets > 0 && x.first_frame > 1 {
+                format!(
+                    " as frames {}-{}",
+                    x.first_frame,
+                    x.first_frame + x.packets - 1
+                )
+            } else {
+                String::new()
+            },
+            x.file
+        );
+        let missing = x.cited.saturating_sub(x.frames.len() as u64);
+        if missing > 0 {
+            let _ = writeln!(
+                o,
+                "  {} {missing} of the {} frames the findings cite are not in {}",
+                st.yellow("warning:"),
+                x.cited,
+                x.file
+            );
+        }
+    }
     for w in end.warnings {
         let _ = writeln!(o, "  {} {}", st.yellow("warning:"), escape(w));
     }
@@ -526,7 +581,14 @@ fn render(end: &RunEnd<'_>, table: bool, st: Style) -> (String, usize) {
 
 /// "1 packet", "2 packets".
 fn count(n: u64, what: &str) -> String {
-    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+    let plural = if n == 1 {
+        ""
+    } else if what.ends_with("ch") {
+        "es"
+    } else {
+        "s"
+    };
+    format!("{n} {what}{plural}")
 }
 
 #[cfg(test)]

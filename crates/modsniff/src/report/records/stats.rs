@@ -79,6 +79,38 @@ json_object! {
         #[omit]
         pub go: Option<GoRun<'a>>,
         pub verdict: Verdict,
+        /// `--extract FILE` (`read -w FILE`): what this run wrote to FILE.
+        #[omit]
+        pub extract: Option<Extract<'a>>,
+    }
+}
+
+json_object! {
+    /// What one run wrote to the extract file, and where the frames its findings cite went.
+    pub struct Extract<'a> {
+        /// The file, as given.
+        pub file: &'a str,
+        /// Packets of this run written to it.
+        pub packets: u64,
+        /// Its frame number of this run's first packet (earlier runs' packets come first).
+        pub first_frame: u64,
+        /// Connections chosen (with findings, or selected, and the attempts that followed a
+        /// finding the go command recovered from) and DNS queries with them; both 0 when
+        /// every packet a filter expression kept was written.
+        pub connections: u64,
+        pub dns: u64,
+        /// Each frame a finding cites, with its number in the file, by frame; a cited frame
+        /// the file lacks is left out.
+        pub frames: &'a [ExtractFrame],
+    }
+}
+
+json_object! {
+    /// A frame of the capture, and its number in the extract file.
+    #[derive(Copy, PartialEq, Eq)]
+    pub struct ExtractFrame {
+        pub packet: u64,
+        pub extract_packet: u64,
     }
 }
 
@@ -207,6 +239,14 @@ impl<'a> StatsRecord<'a> {
             go_endpoints: end.go_endpoints,
             go: end.go.map(GoRun::from),
             verdict: end.counts.verdict(),
+            extract: end.extract.map(|x| Extract {
+                file: &x.file,
+                packets: x.packets,
+                first_frame: x.first_frame,
+                connections: x.connections,
+                dns: x.dns,
+                frames: &x.frames,
+            }),
         }
     }
 }

@@ -220,6 +220,8 @@ struct Samples {
     findings: Vec<Reported>,
     fetches: Vec<JoinedFetch>,
     stats: Vec<(Stats, FindingCounts, u64, Option<GoSummary>)>,
+    /// What the first stats sample says `--extract` wrote.
+    extract: crate::report::ExtractSummary,
 }
 
 impl Samples {
@@ -259,7 +261,7 @@ impl Samples {
                 Record::Fetch(FetchRecord::from(f)),
             ));
         }
-        for (stats, counts, tracking, run) in &self.stats {
+        for (i, (stats, counts, tracking, run)) in self.stats.iter().enumerate() {
             let end = RunEnd {
                 findings: &[],
                 fetches: &[],
@@ -271,6 +273,7 @@ impl Samples {
                 tracking_dropped: *tracking,
                 warnings,
                 go_endpoints: go,
+                extract: (i == 0).then_some(&self.extract),
             };
             out.push(("stats".into(), Record::Stats(end.stats_record())));
         }
@@ -298,7 +301,22 @@ impl Samples {
 }
 
 fn samples() -> Samples {
-    let mut s = Samples::default();
+    let mut s = Samples {
+        extract: crate::report::ExtractSummary {
+            file: "out \"x\".pcap".into(),
+            packets: 7,
+            first_frame: 3,
+            connections: 2,
+            dns: 1,
+            frames: vec![super::ExtractFrame {
+                packet: 12,
+                extract_packet: 3,
+            }],
+            cited: 2,
+            all_kept: false,
+        },
+        ..Samples::default()
+    };
     let path = repo().join("fixtures/clean/capture.pcap");
     let mut src = modsniff_capture::FileSource::open(&path).unwrap();
     let mut engine = modsniff_core::Engine::new(Config::default());
