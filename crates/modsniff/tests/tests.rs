@@ -10,6 +10,7 @@ mod fixtures;
 mod fleet;
 mod go_stderr;
 mod hostile;
+mod hostile_bounds;
 mod hostile_floods;
 mod live;
 mod matrix;
