@@ -35,9 +35,10 @@ impl Pcap {
     }
 
     fn save(&self, name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("modsniff-bounds-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join(format!("{name}.pcap"));
+        let p = std::env::temp_dir().join(format!(
+            "modsniff-bounds-{}-{name}.pcap",
+            std::process::id()
+        ));
         std::fs::write(&p, &self.0).unwrap();
         p
     }
