@@ -11,6 +11,7 @@ mod fixtures;
 mod fleet;
 mod go_stderr;
 mod hostile;
+mod hostile_bounds;
 mod hostile_floods;
 mod html;
 mod interfaces;

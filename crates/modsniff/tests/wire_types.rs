@@ -175,6 +175,8 @@ pub struct SideStats {
     pub retransmissions: u64,
     pub out_of_order: u64,
     pub lost_segments: u64,
+    #[serde(default)]
+    pub out_of_window: u64,
     pub dup_acks: u64,
     pub zero_windows: u64,
     pub missed_bytes: u64,
@@ -309,6 +311,7 @@ pub enum Validation {
     NameMismatch,
     SelfSigned,
     Other(String),
+    Undecided(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -645,6 +648,7 @@ pub enum Kind {
     TransferStall,
     TransferReset,
     Retransmissions,
+    InjectedSegments,
     ChecksumMismatch,
     ModuleNotFound,
     InvalidVersion,
@@ -858,10 +862,14 @@ pub struct StatsRec {
     pub ip_fragments_dropped: u64,
     pub icmp_errors: u64,
     pub dns_messages: u64,
-    /// The HTTP decoders' counters; left out when all are zero.
-    #[serde(default)]
-    pub http: Option<HttpCounters>,
+    pub ooo_segment_limit_hits: u64,
+    pub out_of_window_segments: u64,
+    pub clock_jumps: u64,
+    pub handshake_buffer_refusals: u64,
+    pub san_entries_dropped: u64,
     pub anomalies: BTreeMap<String, u64>,
+    pub x509: X509Stats,
+    pub http: HttpStatsRec,
     #[serde(default)]
     pub kernel: Option<Kernel>,
     pub findings: BTreeMap<Severity, u64>,
@@ -898,7 +906,18 @@ pub struct ExtractFrame {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HttpCounters {
+pub struct X509Stats {
+    pub validated: u64,
+    pub cache_hits: u64,
+    pub candidates: u64,
+    pub signatures: u64,
+    pub chain_budget_exceeded: u64,
+    pub capture_budget_exceeded: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpStatsRec {
     pub header_overflows: u64,
     pub desync_gaps: u64,
     pub resyncs: u64,

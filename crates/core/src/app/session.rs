@@ -130,6 +130,11 @@ impl Session {
         stats: &mut Stats,
     ) -> (Option<Box<TlsInfo>>, Vec<HttpTransaction>) {
         let tls = self.tls.take().map(|t| t.into_boxed_info());
+        if let Some(t) = &tls {
+            stats.x509.add(&t.chain);
+            stats.handshake_buffer_refusals += t.bounds.handshake_buffer_refusals;
+            stats.san_entries_dropped += t.bounds.san_entries_dropped;
+        }
         let http = match self.http.take() {
             Some(h) => {
                 stats.http.add(h.stats());

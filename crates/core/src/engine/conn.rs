@@ -93,6 +93,11 @@ impl Conn {
             let ev = env.stream.conn_event(r.from, r.clone());
             env.stream.out.push(Event::Reset(ev));
         }
+        if v.out_of_window {
+            // Injected: neither its payload nor its ACK or FIN belongs to the stream.
+            env.stream.stats.out_of_window_segments += 1;
+            return;
+        }
         if env.decode_apps {
             self.reassemble(&v, seg, frame, ts, env);
         }
@@ -124,6 +129,7 @@ impl Conn {
                 env.reasm_limits,
                 &mut sink,
             );
+            env.stream.stats.ooo_segment_limit_hits += u64::from(out.segment_limit_hits);
             if out.overlap_conflict {
                 self.overlap_conflicts += 1;
                 env.stream.stats.anomaly("retransmission_inconsistency");
@@ -371,7 +377,23 @@ fn end_stream(
     st.ended = true;
     match st.reasm.as_mut() {
         Some(r) => {
-            let mut sink = |c: Chunk<'_>| deliver(app, env, side, c);
+            // With the FIN seen, where the stream ended is known: a decoder can tell a body
+            // the close cut short from one that was whole. Without it (the capture ended,
+            // a reset) the end stays unknown (offset 0).
+            let end = r.fin_offset().unwrap_or(0);
+            let mut sink = |c: Chunk<'_>| match c {
+                Chunk::End => {
+                    let ctx = StreamCtx {
+                        side,
+                        ts: Timestamp::ZERO,
+                        frame: 0,
+                        offset: end,
+                    };
+                    app.on_end(env, &ctx);
+                    Progress::Done
+                }
+                c => deliver(app, env, side, c),
+            };
             r.finish(budget, &mut sink);
         }
         None => {

@@ -61,6 +61,8 @@ pub struct Engine {
     /// Events of the packet being processed, not yet given to the sink.
     pending: Vec<Event>,
     last_sweep: u64,
+    /// A packet time too far ahead of `now` to be taken without a second one.
+    clock_candidate: Option<Timestamp>,
 }
 
 impl Engine {
@@ -86,6 +88,7 @@ impl Engine {
             frame: 0,
             pending: Vec::new(),
             last_sweep: 0,
+            clock_candidate: None,
         }
     }
 
@@ -139,9 +142,7 @@ impl Engine {
         if pkt.is_truncated() {
             self.stats.truncated_packets += 1;
         }
-        if pkt.ts > self.now {
-            self.now = pkt.ts;
-        }
+        self.take_time(pkt.ts);
         self.frame = pkt.frame;
         let d = wire::decode(pkt.linktype, pkt.data);
         if let Some((e, _)) = d.stop {
@@ -173,13 +174,44 @@ impl Engine {
                 L4::Other => {}
             }
         }
-        let sec = pkt.ts.as_nanos() / 1_000_000_000;
+        // The clock's second, not the packet's: a packet stamped ahead of it must not move
+        // the sweeps past the time the other packets keep.
+        let sec = self.now.as_nanos() / 1_000_000_000;
         if sec > self.last_sweep {
             self.last_sweep = sec;
             self.sweep(sink);
         }
         self.flush_pending(sink);
         self.flush_dns(sink);
+    }
+
+    /// Moves the clock to a packet's time. A packet further than `limits.max_clock_jump`
+    /// ahead is held as a candidate: a second one near it confirms the jump (a capture that
+    /// was quiet for a while), a packet back in the current time drops it (one bad
+    /// timestamp), and until then the clock stays.
+    fn take_time(&mut self, ts: Timestamp) {
+        let bound = self.config.limits.max_clock_jump;
+        if self.now == Timestamp::ZERO || ts.since(self.now) <= bound {
+            // Back in the current time: a candidate held was one packet's bad timestamp.
+            if self.clock_candidate.take().is_some() {
+                self.stats.clock_jumps += 1;
+            }
+            if ts > self.now {
+                self.now = ts;
+            }
+            return;
+        }
+        match self.clock_candidate {
+            Some(c) if ts.since(c) <= bound && c.since(ts) <= bound => {
+                self.now = ts.max(c);
+                self.clock_candidate = None;
+            }
+            Some(_) => {
+                self.stats.clock_jumps += 1;
+                self.clock_candidate = Some(ts);
+            }
+            None => self.clock_candidate = Some(ts),
+        }
     }
 
     /// Tells the engine that packet time has reached `now` without packets (live capture):
@@ -210,6 +242,10 @@ impl Engine {
         }
         self.dns.finish(&mut self.dns_out);
         self.flush_dns(sink);
+        // A timestamp far ahead that nothing confirmed before the end.
+        if self.clock_candidate.take().is_some() {
+            self.stats.clock_jumps += 1;
+        }
         // Limits enforced inside the parts, copied into the run's totals: each memcap refusal
         // made a stream give up its first hole and flush its buffer early.
         self.stats.evicted_streams = self.budget.refusals();

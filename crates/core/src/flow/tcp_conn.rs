@@ -14,6 +14,12 @@
 //! - duplicate ACK: no payload, no SYN/FIN/RST, same ACK number and window as the previous
 //!   segment of that side, while the other side has sent data;
 //! - zero window: window 0 on a segment without SYN, FIN or RST.
+//! - out of window: a segment whose payload starts beyond the furthest right edge of the
+//!   receive window the peer advertised (its ACK plus its window, scaled as the handshake
+//!   agreed; with the handshake unseen the largest scale is assumed), by more than the
+//!   largest window it advertised (a margin for ACKs the capture missed). No TCP that reads
+//!   the peer's ACKs sends there: such a segment is injected. It is counted apart, taken for
+//!   neither loss nor data, and its ACK and window are ignored.
 //!
 //! This analysis judges every segment, whether or not anyone wants its bytes, so it is kept
 //! here and not in the reassembler: the reassembler stops looking at a direction once its
@@ -31,6 +37,9 @@ use std::net::SocketAddr;
 const MAX_SYN_FRAMES: usize = 16;
 /// Sequence holes remembered per side for the out-of-order / retransmission distinction.
 const MAX_HOLES: usize = 4;
+/// The window scale assumed when the handshake was not seen: the largest (RFC 7323), so that
+/// no genuine segment is ever judged out of window.
+const UNKNOWN_WINDOW_SHIFT: u8 = 14;
 /// Wireshark's threshold between reordering and a resend when the handshake's round trip is
 /// unknown.
 const DEFAULT_OOO_THRESHOLD: Duration = Duration::from_millis(3);
@@ -74,6 +83,9 @@ pub struct SegmentVerdict {
     pub reset_not_kept: bool,
     /// A RST that carried payload.
     pub rst_with_data: bool,
+    /// The payload starts beyond the receive window the peer advertised (see the module doc):
+    /// not part of the stream.
+    pub out_of_window: bool,
 }
 
 /// What the connection record takes from TCP when the connection ends.
@@ -110,6 +122,10 @@ struct SideState {
     n_holes: usize,
     last_ack: Option<SeqNumber>,
     last_win: Option<u16>,
+    /// The furthest right edge of the receive window this side advertised.
+    right_edge: Option<SeqNumber>,
+    /// The largest window (scaled) this side advertised.
+    max_window: u32,
     stats: SideStats,
 }
 
@@ -301,11 +317,12 @@ impl TcpConn {
             reset: None,
             reset_not_kept: false,
             rst_with_data: false,
+            out_of_window: false,
         };
         if seg.flags.rst() {
             self.reset(side, ip, seg, frame, ts, max_resets, &mut verdict);
         }
-        self.analyse(side, seg, frame, ts);
+        verdict.out_of_window = self.analyse(side, seg, frame, ts);
 
         let (me, _) = split_sides(&mut self.sides, side);
         if seg.flags.syn() {
@@ -471,14 +488,29 @@ impl TcpConn {
     }
 
     /// Sequence analysis (Wireshark's tcp.analysis, see the module doc), zero windows and
-    /// duplicate ACKs.
-    fn analyse(&mut self, side: Side, seg: &TcpSegment<'_>, frame: u64, ts: Timestamp) {
+    /// duplicate ACKs. Returns true for a segment out of the peer's window, which is counted
+    /// and otherwise left out.
+    fn analyse(&mut self, side: Side, seg: &TcpSegment<'_>, frame: u64, ts: Timestamp) -> bool {
         let flags = seg.flags;
         let wire_len = seg.wire_len;
         // Wireshark's threshold between reordering and a resend: the handshake's round trip
         // when known.
         let ooo_threshold = self.handshake_rtt.unwrap_or(DEFAULT_OOO_THRESHOLD);
         let (me, other) = split_sides(&mut self.sides, side);
+        if wire_len > 0
+            && !flags.syn()
+            && !flags.rst()
+            && let Some(edge) = other.right_edge
+            && edge
+                .wrapping_add(other.max_window)
+                .is_before(SeqNumber(seg.seq))
+        {
+            me.stats.out_of_window += 1;
+            if me.stats.first_out_of_window.is_none() {
+                me.stats.first_out_of_window = Some((frame, ts));
+            }
+            return true;
+        }
         if wire_len > 0 && !flags.syn() {
             let start = SeqNumber(seg.seq);
             let end = start.wrapping_add(wire_len);
@@ -531,7 +563,27 @@ impl TcpConn {
             }
             me.last_ack = Some(ack);
             me.last_win = Some(seg.window);
+            // A SYN's window is never scaled; after the handshake this side's windows are
+            // scaled by the shift it announced when both sides announced one, else not.
+            let shift = if flags.syn() {
+                0
+            } else {
+                match (me.isn, other.isn) {
+                    (Some(_), Some(_)) => match (me.stats.window_scale, other.stats.window_scale) {
+                        (Some(mine), Some(_)) => mine.min(UNKNOWN_WINDOW_SHIFT),
+                        _ => 0,
+                    },
+                    _ => UNKNOWN_WINDOW_SHIFT,
+                }
+            };
+            let window = u32::from(seg.window) << shift;
+            me.max_window = me.max_window.max(window);
+            let edge = ack.wrapping_add(window);
+            if me.right_edge.is_none_or(|e| e.is_before(edge)) {
+                me.right_edge = Some(edge);
+            }
         }
+        false
     }
 
     /// An ICMP error quoting this connection; `max_kept` bounds those kept.

@@ -207,8 +207,10 @@ pub struct HttpLimits {
 /// 64 KiB: larger than any header block servers accept (nginx 8-32 KiB, Apache 8 KiB per
 /// line), so a legitimate message is never cut, and small enough per connection.
 pub const DEFAULT_MAX_HEADER_BLOCK: usize = 64 * 1024;
-/// 10,000 transactions: a long keep-alive connection of a module download stays far below.
-pub const DEFAULT_MAX_TRANSACTIONS: usize = 10_000;
+/// 1,024 transactions: one keep-alive connection to a plain-HTTP module proxy carries three
+/// per module (.info, .mod, .zip), so some 340 modules; each kept transaction costs about
+/// half a KiB for as long as its connection lives.
+pub const DEFAULT_MAX_TRANSACTIONS: usize = 1024;
 /// Requests in flight on one connection.
 pub const DEFAULT_MAX_PIPELINE: usize = 1024;
 /// A TLS ClientHello sent before the CONNECT answer (optimistic clients) fits easily.

@@ -29,7 +29,11 @@ mod record;
 mod server_hello;
 
 pub use alert::AlertInfo;
-pub use certificate::{CertificateInfo, Validation};
+pub use certificate::{
+    CertificateInfo, ChainLimits, ChainStats, DEFAULT_MAX_CAPTURE_CHAIN_CANDIDATES,
+    DEFAULT_MAX_CAPTURE_SIGNATURES, DEFAULT_MAX_CHAIN_CANDIDATES, DEFAULT_MAX_CHAIN_SIGNATURES,
+    Validation,
+};
 pub use client_hello::ClientHello;
 pub use record::{
     CipherSuite, ContentType, ExtensionType, GroupInfo, NamedGroup, SignatureScheme, TlsVersion,
@@ -41,7 +45,7 @@ use super::{Progress, StreamCtx, StreamDecoder};
 use crate::time::Timestamp;
 use crate::types::Side;
 use certificate::TrustStore;
-use deframer::{HandshakeReassembler, PieceCtx, Span};
+use deframer::{HandshakeReassembler, PendingPool, PieceCtx, Span};
 use fingerprint::FingerprintCache;
 use record::{RECORD_HEADER_LEN, RecordHeader, handshake_type};
 use std::sync::{Arc, OnceLock};
@@ -60,6 +64,9 @@ pub struct TlsConfig {
     trust: OnceLock<Arc<TrustStore>>,
     /// JA3/JA4/JA3S already computed, shared by every connection's decoder.
     fingerprints: Arc<FingerprintCache>,
+    /// Incomplete handshake messages held by every connection's decoder
+    /// (`TlsLimits::max_pending_handshake_bytes`).
+    pending: Arc<PendingPool>,
 }
 
 impl TlsConfig {
@@ -95,6 +102,16 @@ pub struct TlsLimits {
     pub max_alerts: usize,
     /// Bytes scanned for a record header after a gap before giving up on the side.
     pub max_resync_scan: u64,
+    /// Incomplete handshake messages buffered by all connections together; a message that
+    /// does not fit is skipped by its length (`Stats::handshake_buffer_refusals`). Without
+    /// it, connections that each announce a large Certificate and never finish it hold
+    /// `max_certificate_message` each.
+    pub max_pending_handshake_bytes: usize,
+    /// subjectAltName entries (DNS names and IP addresses) kept per certificate
+    /// (`Stats::san_entries_dropped`).
+    pub max_san_entries: usize,
+    /// Chain validation work, per chain and per run (`Stats::x509`).
+    pub chain: ChainLimits,
 }
 
 impl Default for TlsLimits {
@@ -107,8 +124,27 @@ impl Default for TlsLimits {
             max_handshake_notes: 16,
             max_alerts: 16,
             max_resync_scan: 64 * 1024,
+            max_pending_handshake_bytes: DEFAULT_MAX_PENDING_HANDSHAKE_BYTES,
+            max_san_entries: DEFAULT_MAX_SAN_ENTRIES,
+            chain: ChainLimits::default(),
         }
     }
+}
+
+/// Default for [`TlsLimits::max_pending_handshake_bytes`]: 16 MiB, sixteen of the largest
+/// Certificate messages at once.
+pub const DEFAULT_MAX_PENDING_HANDSHAKE_BYTES: usize = 16 * 1024 * 1024;
+/// Default for [`TlsLimits::max_san_entries`]: shared hosting certificates carry a few hundred
+/// names; the rest of a list of hundreds of thousands only costs memory.
+pub const DEFAULT_MAX_SAN_ENTRIES: usize = 1024;
+
+/// What the decoder's run-wide bounds cut on one connection, summed into `Stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BoundsHit {
+    /// Handshake messages skipped because the run's pool was full.
+    pub handshake_buffer_refusals: u64,
+    /// subjectAltName entries not kept.
+    pub san_entries_dropped: u64,
 }
 
 /// Anomalies seen, by kind (counted, never errors).
@@ -251,6 +287,12 @@ pub struct TlsInfo {
     pub sslv2_client_hello_frame: Option<u64>,
     /// What the decoder counted instead of failing.
     pub anomalies: TlsAnomalies,
+    /// What validating the server's chain cost (summed over a run into `Stats::x509`).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub chain: ChainStats,
+    /// What the bounds shared by the run cut here (summed into `Stats`).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub bounds: BoundsHit,
 }
 
 impl TlsInfo {
@@ -345,7 +387,7 @@ struct SideState {
 }
 
 impl SideState {
-    fn new(limits: &TlsLimits) -> Self {
+    fn new(limits: &TlsLimits, pool: &Arc<PendingPool>) -> Self {
         SideState {
             hdr: [0; RECORD_HEADER_LEN],
             hdr_len: 0,
@@ -357,9 +399,11 @@ impl SideState {
             cur_body_seen: 0,
             alert: [0; 2],
             alert_len: 0,
-            hs: HandshakeReassembler::new(
+            hs: HandshakeReassembler::with_pool(
                 limits.max_handshake_message,
                 limits.max_certificate_message,
+                Arc::clone(pool),
+                limits.max_pending_handshake_bytes,
             ),
             chunks: 0,
             records: 0,
@@ -579,14 +623,17 @@ impl Core {
             return;
         };
         let max = self.limits.max_certificates;
-        let ders: Vec<&[u8]> = c.cert_chain.iter().map(|r| r.data).collect();
-        self.info.anomalies.dropped_certificates += ders.len().saturating_sub(max) as u64;
+        self.info.anomalies.dropped_certificates += c.cert_chain.len().saturating_sub(max) as u64;
+        // Only the certificates described are offered to chain building: the bound on
+        // certificates is also one on the candidates a chain can hold.
+        let ders: Vec<&[u8]> = c.cert_chain.iter().take(max).map(|r| r.data).collect();
         let certs: Vec<CertificateInfo> = ders
             .iter()
             .take(max)
             .enumerate()
-            .map(|(i, d)| self.trust.describe(i, d))
+            .map(|(i, d)| self.trust.describe(i, d, self.limits.max_san_entries))
             .collect();
+        self.info.bounds.san_entries_dropped += certs.iter().map(|c| c.san_dropped).sum::<u64>();
         match side {
             Side::Client => self.info.client_certificates = certs,
             Side::Server => {
@@ -594,9 +641,16 @@ impl Core {
                 self.info.certificate_frame = Some(span.last_frame);
                 #[cfg(feature = "x509")]
                 {
-                    let (validation, via_user) =
-                        self.trust
-                            .validate_described(&ders, &certs, self.info.sni(), ts_secs);
+                    let mut work = ChainStats::default();
+                    let (validation, via_user) = self.trust.validate_described(
+                        &ders,
+                        &certs,
+                        self.info.sni(),
+                        ts_secs,
+                        &self.limits.chain,
+                        &mut work,
+                    );
+                    self.info.chain.add(&work);
                     self.info.validation = Some(validation);
                     self.info.valid_only_via_ca_file = via_user;
                 }
@@ -624,7 +678,10 @@ impl TlsDecoder {
     /// A decoder for one connection within `limits`.
     pub fn with_limits(config: &TlsConfig, limits: TlsLimits) -> Self {
         TlsDecoder {
-            sides: [SideState::new(&limits), SideState::new(&limits)],
+            sides: [
+                SideState::new(&limits, &config.pending),
+                SideState::new(&limits, &config.pending),
+            ],
             core: Core {
                 info: Box::default(),
                 limits,
@@ -660,6 +717,8 @@ impl TlsDecoder {
             .map(|s| s.hs.dropped_messages)
             .sum::<u64>();
         a.dropped_handshake_bytes = self.sides.iter().map(|s| s.hs.dropped_bytes).sum::<u64>();
+        self.core.info.bounds.handshake_buffer_refusals =
+            self.sides.iter().map(|s| s.hs.pool_refusals).sum::<u64>();
     }
 }
 

@@ -444,6 +444,7 @@ fn samples() -> Samples {
         s.last_data_ts = Some(ts);
         s.fin_frame = Some(6);
         s.window_scale = Some(14);
+        s.out_of_window = 257;
     }
     let t = conn.tls.as_deref_mut().unwrap();
     t.client_hello_retry = t.client_hello.clone();
@@ -509,6 +510,7 @@ fn samples() -> Samples {
         Some(Validation::NameMismatch),
         Some(Validation::SelfSigned),
         Some(Validation::Other("webpki: \"BadDer\"\n".into())),
+        Some(Validation::Undecided("max_chain_candidates".into())),
     ] {
         if let Some(t) = conn.tls.as_deref_mut() {
             t.validation = v;
@@ -609,6 +611,7 @@ fn samples() -> Samples {
         FindingKind::TransferStall,
         FindingKind::TransferReset,
         FindingKind::Retransmissions,
+        FindingKind::InjectedSegments,
         FindingKind::ChecksumMismatch,
         FindingKind::ModuleNotFound,
         FindingKind::InvalidVersion,
