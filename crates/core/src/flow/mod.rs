@@ -7,5 +7,5 @@ pub mod tcp_conn;
 pub mod udp;
 
 pub use sides::{IcmpInfo, ResetInfo, SideStats};
-pub use tcp_conn::{SegmentVerdict, TcpConn, TcpSummary};
+pub use tcp_conn::{SegmentVerdict, TcpConn, TcpSummary, is_new_data};
 pub use udp::UdpFlow;

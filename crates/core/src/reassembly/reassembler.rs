@@ -57,6 +57,10 @@ pub struct ReassemblerStats {
     pub missed_bytes: u64,
     /// `Chunk::Gap`s delivered.
     pub gaps: u64,
+    /// Ranges declared lost, whether delivered as a `Chunk::Gap` or counted off inside a
+    /// skipped range: the content gaps of Zeek's history (`G`), which it counts whether or
+    /// not an analyzer still wanted the bytes.
+    pub holes: u64,
     /// Captured bytes that arrived again (see [`SegmentOutcome::retransmitted_bytes`]).
     pub retransmitted_bytes: u64,
     /// Segments whose retransmitted bytes differed from buffered ones.
@@ -565,6 +569,9 @@ impl Reassembler {
     ) {
         let skip = self.skip_end.saturating_sub(self.cursor).min(len);
         self.cursor += skip;
+        if lost && len > 0 {
+            self.stats.holes += 1;
+        }
         if lost {
             self.stats.missed_bytes += skip;
         } else {
