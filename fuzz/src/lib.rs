@@ -11,7 +11,7 @@ use modsniff_core::http::HttpDecoder;
 use modsniff_core::tls::{TlsConfig, TlsDecoder};
 use modsniff_core::{Progress, StreamCtx, StreamDecoder};
 use modsniff_core::Side;
-use modsniff_core::reassembly::{Chunk, MemBudget, Reassembler, ReassemblyLimits, SeqNumber};
+use modsniff_core::hooks::reassembly::{Chunk, MemBudget, Reassembler, ReassemblyLimits, SeqNumber};
 use modsniff_core::{Config, Engine, Event, Limits, LinkType, Packet, Sink, Timestamp};
 use std::io::Cursor;
 
@@ -100,8 +100,8 @@ pub fn decode(data: &[u8]) {
     };
     // The fast path (plain TCP/UDP) must decode exactly as the lax path it short-cuts.
     assert_eq!(
-        modsniff_core::wire::decode(lt, frame),
-        modsniff_core::wire::decode_lax(lt, frame),
+        modsniff_core::hooks::wire::decode(lt, frame),
+        modsniff_core::hooks::wire::decode_lax(lt, frame),
         "fast and lax decoding differ"
     );
     let mut engine = Engine::new(Config::default());

@@ -12,15 +12,20 @@ pub enum CaptureError {
     /// Opening, stat-ing or reading the input failed.
     #[error("{name}: read failed at byte {offset}: {source}")]
     Io {
+        /// The input's name (path, or "-" for stdin).
         name: String,
+        /// Byte offset where reading failed.
         offset: u64,
+        /// What the system said.
         #[source]
         source: io::Error,
     },
     /// Could not open the file at all.
     #[error("{}: cannot open: {source}", path.display())]
     Open {
+        /// The file.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: io::Error,
     },
@@ -29,19 +34,30 @@ pub enum CaptureError {
         "{name}: not a pcap or pcapng file (first bytes: {}); tcpdump -w and dumpcap write the supported formats",
         hex(first_bytes)
     )]
-    UnknownFormat { name: String, first_bytes: Vec<u8> },
+    UnknownFormat {
+        /// The input's name.
+        name: String,
+        /// Its first bytes (at most 16), shown in hex.
+        first_bytes: Vec<u8>,
+    },
     /// The input ends inside the file header (but is not empty).
     #[error("{name}: file header truncated: need {needed} bytes, have {available}")]
     HeaderTruncated {
+        /// The input's name.
         name: String,
+        /// Bytes the header needs.
         needed: usize,
+        /// Bytes the input has.
         available: usize,
     },
     /// A pcapng file whose first Section Header Block cannot be parsed.
     #[error("{name}: bad pcapng section header at byte {offset}: {reason}")]
     BadHeader {
+        /// The input's name.
         name: String,
+        /// Byte offset of the block.
         offset: u64,
+        /// What is wrong with it.
         reason: &'static str,
     },
     /// Live capture was refused for lack of privileges.
@@ -50,16 +66,32 @@ pub enum CaptureError {
          (and CAP_NET_ADMIN for promiscuous mode): run as root, or grant them once with \
          `sudo setcap cap_net_raw,cap_net_admin=eip $(which modsniff)`"
     )]
-    Permission { interface: String },
+    Permission {
+        /// The interface asked for.
+        interface: String,
+    },
     /// The interface does not exist or cannot be opened.
     #[error("cannot capture on {interface}: {message}")]
-    Interface { interface: String, message: String },
+    Interface {
+        /// The interface asked for.
+        interface: String,
+        /// What libpcap said.
+        message: String,
+    },
     /// The BPF filter does not compile.
     #[error("bad capture filter {filter:?}: {message}")]
-    Filter { filter: String, message: String },
+    Filter {
+        /// The filter as given.
+        filter: String,
+        /// What libpcap said.
+        message: String,
+    },
     /// Any other libpcap failure.
     #[error("libpcap: {message}")]
-    Live { message: String },
+    Live {
+        /// What libpcap said.
+        message: String,
+    },
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -78,19 +110,41 @@ fn hex(bytes: &[u8]) -> String {
 #[non_exhaustive]
 pub enum WarningKind {
     /// The input ends inside a record (packet) header.
-    TruncatedHeader { needed: usize, available: usize },
+    TruncatedHeader {
+        /// Bytes the header needs.
+        needed: usize,
+        /// Bytes left in the input.
+        available: usize,
+    },
     /// The input ends inside a record's packet data.
-    TruncatedRecord { needed: usize, available: usize },
+    TruncatedRecord {
+        /// Bytes the record's data needs.
+        needed: usize,
+        /// Bytes left in the input.
+        available: usize,
+    },
     /// A record claims more captured bytes than any real capture holds (tshark's limit);
     /// the file is damaged from here on.
-    BogusLength { caplen: u64, max: u64 },
+    BogusLength {
+        /// The captured length the record claims.
+        caplen: u64,
+        /// The most any record may hold ([`crate::ReadLimits::max_caplen`]).
+        max: u64,
+    },
     /// A pcapng block whose fields contradict each other.
     BadBlock {
+        /// The block's type number.
         block_type: u32,
+        /// What is wrong with it.
         reason: &'static str,
     },
     /// A pcapng packet for an interface that no Interface Description Block declared.
-    UnknownInterface { interface: u32, known: usize },
+    UnknownInterface {
+        /// The interface id the packet names.
+        interface: u32,
+        /// Interfaces declared so far in its section.
+        known: usize,
+    },
 }
 
 /// Damage found in the input. Reading stops cleanly at the first one: every packet before it
@@ -103,6 +157,7 @@ pub struct CaptureWarning {
     pub offset: u64,
     /// Packets delivered before the damage.
     pub packets: u64,
+    /// What the damage is.
     pub kind: WarningKind,
 }
 

@@ -595,6 +595,7 @@ impl FileSource {
         self.total_bytes
     }
 
+    /// The input's format (pcap or pcapng).
     pub fn format(&self) -> Format {
         self.format
     }

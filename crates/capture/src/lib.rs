@@ -9,8 +9,50 @@
 //!
 //! Packets are lent out ([`modsniff_core::Packet`] borrows the source's buffer): no copy and
 //! no allocation per packet. This crate never prints and never exits.
+//!
+//! # Read a file and see each ClientHello as it arrives
+//!
+//! The engine hands out the events `Config::events` asks for while the packets are pushed:
+//! here the ClientHello of a handshake that a middlebox reset (frame 15), before the reset
+//! (frame 16) and long before the connection's summary.
+//!
+//! ```
+//! use modsniff_capture::FileSource;
+//! use modsniff_core::{Config, Engine, Event, EventMask};
+//!
+//! # fn main() -> Result<(), modsniff_capture::CaptureError> {
+//! # let path = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/go119-sni-rst.pcap"));
+//! let mut source = FileSource::open(&path)?;
+//! let config = Config {
+//!     events: EventMask::CLIENT_HELLO | EventMask::RESET,
+//!     ..Config::default()
+//! };
+//! let mut engine = Engine::new(config);
+//! let mut seen = Vec::new();
+//! let mut on_event = |event: Event| match event {
+//!     Event::ClientHello(hello) => {
+//!         let sni = hello.data.sni.as_deref().unwrap_or("-");
+//!         println!("frame {}: {} -> {} asks for {sni}", hello.frame, hello.client, hello.server);
+//!         seen.push((hello.frame, sni.to_string()));
+//!     }
+//!     Event::Reset(reset) => {
+//!         println!("frame {}: reset from the {:?}'s address", reset.frame, reset.data.from);
+//!         seen.push((reset.frame, "RST".to_string()));
+//!     }
+//!     _ => {}
+//! };
+//! while let Some(packet) = source.next_packet()? {
+//!     engine.push(&packet, &mut on_event);
+//! }
+//! engine.finish(&mut on_event);
+//!
+//! assert_eq!(seen, [(15, "proxy.golang.org".to_string()), (16, "RST".to_string())]);
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
-// Input is hostile (issue 8): no panicking shortcuts outside tests. An index that cannot be
+#![deny(missing_docs)]
+// Input is hostile: no panicking shortcuts outside tests. An index that cannot be
 // out of bounds by construction (a `Side` into a two-element array) says so in an `allow`.
 #![cfg_attr(
     not(test),

@@ -13,6 +13,8 @@ pub struct LiveConfig {
     pub filter: Option<String>,
     /// Bytes kept of each packet.
     pub snaplen: u32,
+    /// Put the interface in promiscuous mode (see every frame on the link, not only the
+    /// host's own).
     pub promiscuous: bool,
     /// Deliver packets as they arrive instead of in blocks (lower latency, more drops).
     ///
@@ -64,9 +66,13 @@ pub struct LiveStats {
 /// An interface libpcap can capture on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InterfaceInfo {
+    /// Its name (`eth0`).
     pub name: String,
+    /// libpcap's description of it, when it has one.
     pub description: Option<String>,
+    /// The interface is up.
     pub is_up: bool,
+    /// The interface is a loopback.
     pub is_loopback: bool,
 }
 
@@ -125,6 +131,8 @@ fn clamp_i32(v: u32) -> i32 {
 }
 
 impl LiveSource {
+    /// Opens the capture and applies the filter; fails when the interface, the privileges
+    /// or the filter say no.
     pub fn open(config: LiveConfig) -> Result<Self, CaptureError> {
         let iface = config.interface.as_str();
         let mut inactive = pcap::Capture::from_device(iface)
@@ -228,6 +236,7 @@ impl LiveSource {
         })
     }
 
+    /// The link type of the interface's packets.
     pub fn linktype(&self) -> LinkType {
         self.linktype
     }
@@ -237,6 +246,7 @@ impl LiveSource {
         self.frame
     }
 
+    /// The interface's name.
     pub fn interface(&self) -> &str {
         &self.interface
     }

@@ -56,6 +56,7 @@ impl<W: Write> PcapWriter<W> {
         self.packets
     }
 
+    /// Flushes what is buffered to the output.
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

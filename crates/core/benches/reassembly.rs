@@ -3,7 +3,9 @@
 #![allow(clippy::indexing_slicing)] // the bench slices its own generated stream
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use modsniff_core::reassembly::{Chunk, MemBudget, Reassembler, ReassemblyLimits, SeqNumber};
+use modsniff_core::hooks::reassembly::{
+    Chunk, MemBudget, Reassembler, ReassemblyLimits, SeqNumber,
+};
 use modsniff_core::{Progress, Timestamp};
 use std::hint::black_box;
 

@@ -14,17 +14,19 @@
 //! | [`Limits::memcap`] (`--memcap`, MiB) | 24 MiB | all out-of-order TCP bytes together: the stream that needs room declares its first hole lost (a gap) and delivers what it holds, so buffers drain | `stats.evicted_streams` (= `MemBudget::refusals`), `stats.missed_bytes` |
 //! | [`Limits::max_ooo_bytes_per_dir`] | 256 KiB | as for the memcap, per direction | same |
 //! | [`Limits::max_ooo_segments_per_dir`] | 256 | as for the memcap, per direction (bounds bookkeeping for tiny segments) | same |
+//! | [`Limits::max_ooo_distance`] | 1 GiB | a segment or ACK that far ahead of the delivered point is not of this stream: refused | `stats.reassembly_dropped_bytes` |
 //! | [`Limits::max_frag_datagrams`] | 256 | the oldest datagram in reassembly is dropped | `stats.ip_fragments_dropped` |
 //! | [`Limits::max_frag_bytes`] | 65,575 | a fragment reaching past it drops its datagram | `stats.ip_fragments_dropped`, anomaly `fragment_too_large` |
 //! | [`Limits::frag_timeout`] | 30 s | an incomplete datagram is dropped | `stats.ip_fragments_dropped` |
 //! | [`Limits::tcp_idle_timeout`] / `udp_idle_timeout` | 300 s / 60 s | the flow is ended, `end_reason: idle` | `stats.connections` |
 //! | [`Limits::max_closed_lingering`] | 4,096 | the connection that closed first ends now (`end_reason: closed`); a late packet for it meets the closed-connection memory below | anomaly `closed_linger_cut` |
 //! | [`Limits::closed_memory`] | 120 s, at most `max_flows` entries | a late packet of a forgotten connection starts a new one | anomaly `packet_after_close` while remembered |
-//! | [`Limits::max_resets_per_conn`] | 16 | further RSTs / ICMP errors are counted, not kept | per connection |
-//! | DNS open queries (`app::dns::DEFAULT_MAX_OPEN_QUERIES`) | 10,000 | the oldest query is reported unanswered now | anomaly `dns_query_evicted` |
-//! | DNS names for naming connections (engine) | 65,536 | the cache is cleared | anomaly `dns_name_cache_reset` |
-//! | TLS handshake message (`TlsLimits::max_handshake_message`) | 64 KiB (Certificate: 1 MiB) | the message is skipped by its length | `TlsAnomalies::dropped_handshake_messages` |
-//! | HTTP header block (`HttpLimits::max_header_block`) | 64 KiB | that side of the connection is given up | `HttpStats::header_overflows` |
+//! | [`Limits::max_resets_per_conn`] | 16 | further RSTs / ICMP errors are counted, not kept | anomaly `resets_not_kept` |
+//! | [`Limits::max_dns_open_queries`] | 10,000 | the oldest query is reported unanswered now | anomaly `dns_query_evicted` |
+//! | [`Limits::dns_query_timeout`] | 5 s | the query is reported unanswered | the `Dns` event (no answer) |
+//! | [`Limits::max_dns_names`] (names learned from DNS answers, to name connections) | 65,536 | the cache is cleared | anomaly `dns_name_cache_reset` |
+//! | [`Limits::tls`] ([`TlsLimits`]): handshake message, certificates, alerts, notes, resync scan | 64 KiB (Certificate: 1 MiB), 16, 16, 8-16, 64 KiB | the message is skipped by its length; the rest is counted, not kept | `TlsInfo::anomalies` ([`TlsAnomalies`](crate::tls::TlsAnomalies)) |
+//! | [`Limits::http`] ([`HttpLimits`]): header block, transactions, pipeline, tunnel leftover | 64 KiB, 10,000, 1,024, 64 KiB | that side is given up; later transactions are counted, not kept | `stats.http` ([`HttpStats`](crate::http::HttpStats)) |
 //! | capture record (`modsniff_capture::ReadLimits::max_caplen`) | 262,144 | reading stops with a warning (damaged file), as tshark does | reader warnings |
 //!
 //! Memory with the defaults: a tracked connection costs about 1.6 KiB (measured: a flood of
@@ -34,12 +36,23 @@
 //! RSS of each flood. Not yet charged to any global cap: the per-connection TLS handshake and
 //! HTTP header buffers above, which are only held while one message is incomplete.
 
-use crate::app::tls::TlsConfig;
+use crate::app::dns::{DEFAULT_MAX_OPEN_QUERIES, QUERY_TIMEOUT};
+use crate::app::http::HttpLimits;
+use crate::app::tls::{TlsConfig, TlsLimits};
+use crate::event::EventMask;
+use crate::reassembly::{
+    DEFAULT_MAX_OOO_BYTES_PER_DIR, DEFAULT_MAX_OOO_DISTANCE, DEFAULT_MAX_OOO_SEGMENTS_PER_DIR,
+    DEFAULT_MEMCAP, OverflowPolicy, ReassemblyLimits,
+};
 use crate::time::Duration;
 
-/// Bounds on what the engine keeps. The defaults keep the engine's memory under 64 MiB
-/// whatever the input (see the module docs for the budget and what each limit does).
-#[derive(Clone, Debug)]
+/// Default for [`Limits::max_dns_names`].
+pub const DEFAULT_MAX_DNS_NAMES: usize = 65_536;
+
+/// Bounds on what the engine keeps: every bound of the engine and its decoders, in one place.
+/// The defaults keep the engine's memory under 64 MiB whatever the input (see the module docs
+/// for the budget and what each limit does).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Live TCP connections and UDP flows at once; beyond it the least recently active flow
     /// is ended early (EndReason::Evicted, `stats.evicted_flows`).
@@ -48,6 +61,11 @@ pub struct Limits {
     pub max_ooo_bytes_per_dir: usize,
     /// Out-of-order segments buffered for one direction.
     pub max_ooo_segments_per_dir: usize,
+    /// How far ahead of the delivered point a segment or ACK may lie, in bytes; beyond it the
+    /// segment is not taken as part of the stream.
+    pub max_ooo_distance: u64,
+    /// What a reassembler does when a segment does not fit in its buffers.
+    pub on_overflow: OverflowPolicy,
     /// All reassembly buffers together (the memcap).
     pub memcap: usize,
     /// IP datagrams being reassembled from fragments at once.
@@ -73,15 +91,27 @@ pub struct Limits {
     pub stall_after: Duration,
     /// RSTs and ICMP errors kept per connection (the rest are counted).
     pub max_resets_per_conn: usize,
+    /// DNS queries waiting for their answer; beyond it the oldest is reported unanswered.
+    pub max_dns_open_queries: usize,
+    /// How long a DNS query waits for its answer (packet time).
+    pub dns_query_timeout: Duration,
+    /// Names learned from DNS answers, kept to name connections that carry no SNI or Host.
+    pub max_dns_names: usize,
+    /// Bounds of each connection's TLS decoder.
+    pub tls: TlsLimits,
+    /// Bounds of each connection's HTTP decoder.
+    pub http: HttpLimits,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_flows: 16_384,
-            max_ooo_bytes_per_dir: 256 * 1024,
-            max_ooo_segments_per_dir: 256,
-            memcap: 24 * 1024 * 1024,
+            max_ooo_bytes_per_dir: DEFAULT_MAX_OOO_BYTES_PER_DIR,
+            max_ooo_segments_per_dir: DEFAULT_MAX_OOO_SEGMENTS_PER_DIR,
+            max_ooo_distance: DEFAULT_MAX_OOO_DISTANCE,
+            on_overflow: OverflowPolicy::GapAndFlush,
+            memcap: DEFAULT_MEMCAP,
             max_frag_datagrams: 256,
             max_frag_bytes: 65_535 + 40,
             frag_timeout: Duration::from_secs(30),
@@ -92,6 +122,23 @@ impl Default for Limits {
             closed_memory: Duration::from_secs(120),
             stall_after: Duration::from_secs(10),
             max_resets_per_conn: 16,
+            max_dns_open_queries: DEFAULT_MAX_OPEN_QUERIES,
+            dns_query_timeout: QUERY_TIMEOUT,
+            max_dns_names: DEFAULT_MAX_DNS_NAMES,
+            tls: TlsLimits::default(),
+            http: HttpLimits::default(),
+        }
+    }
+}
+
+impl Limits {
+    /// The bounds each reassembler works under.
+    pub(crate) fn reassembly(&self) -> ReassemblyLimits {
+        ReassemblyLimits {
+            max_ooo_bytes_per_dir: self.max_ooo_bytes_per_dir,
+            max_ooo_segments_per_dir: self.max_ooo_segments_per_dir,
+            max_ooo_distance: self.max_ooo_distance,
+            on_overflow: self.on_overflow,
         }
     }
 }
@@ -99,8 +146,25 @@ impl Default for Limits {
 /// Everything the engine is configured with.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
+    /// Every bound of the engine and its decoders.
     pub limits: Limits,
+    /// Trust anchors for certificate validation.
     pub tls: TlsConfig,
     /// Decode application protocols (TLS, HTTP, DNS). Off: flows and reassembly only.
     pub no_app_decoders: bool,
+    /// Which kinds of event to produce (default: connections, DNS, stalls).
+    pub events: EventMask,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reassembly::MemBudget;
+
+    #[test]
+    fn one_default_per_bound() {
+        let l = Limits::default();
+        assert_eq!(l.reassembly(), ReassemblyLimits::default());
+        assert_eq!(MemBudget::default().cap(), l.memcap);
+    }
 }

@@ -1,31 +1,39 @@
 //! What a packet source hands to the engine.
 
 use crate::time::Timestamp;
-use serde::Serialize;
 use std::fmt;
 
 /// A link-layer header type, as the pcap/pcapng file or libpcap names it (the LINKTYPE_*
 /// registry). An open newtype: unknown values are carried, counted and skipped, never fatal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LinkType(pub u32);
 
 impl LinkType {
     /// BSD loopback: a 4-byte address family in the capturing host's byte order.
     pub const NULL: LinkType = LinkType(0);
+    /// Ethernet (with 802.1Q / QinQ tags).
     pub const ETHERNET: LinkType = LinkType(1);
     /// Raw IP as some systems write it (DLT_RAW was 12 on OpenBSD, 14 elsewhere).
     pub const RAW_OLD12: LinkType = LinkType(12);
+    /// See `RAW_OLD12`.
     pub const RAW_OLD14: LinkType = LinkType(14);
     /// OpenBSD loopback: like NULL but the family is always big-endian.
     pub const LOOP: LinkType = LinkType(108);
+    /// Raw IPv4 or IPv6 (the version nibble tells).
     pub const RAW: LinkType = LinkType(101);
+    /// Linux cooked capture v1 (`tcpdump -i any` before libpcap 1.10).
     pub const LINUX_SLL: LinkType = LinkType(113);
+    /// Raw IPv4.
     pub const IPV4: LinkType = LinkType(228);
+    /// Raw IPv6.
     pub const IPV6: LinkType = LinkType(229);
+    /// Linux cooked capture v2 (`tcpdump -i any` since libpcap 1.10).
     pub const LINUX_SLL2: LinkType = LinkType(276);
     /// Linux netfilter log messages.
     pub const NFLOG: LinkType = LinkType(239);
 
+    /// The LINKTYPE_ name without its prefix (`"ETHERNET"`), `"unknown"` for others.
     pub fn name(self) -> &'static str {
         match self {
             Self::NULL => "NULL",
@@ -51,12 +59,15 @@ impl fmt::Display for LinkType {
 /// One captured packet, borrowed from the source's buffer.
 #[derive(Clone, Copy, Debug)]
 pub struct Packet<'a> {
+    /// When it was captured.
     pub ts: Timestamp,
     /// 1-based frame number, as Wireshark counts it across the whole input.
     pub frame: u64,
     /// The packet's length on the wire; `data.len()` is what was captured (snaplen).
     pub orig_len: u32,
+    /// How `data` starts.
     pub linktype: LinkType,
+    /// The captured bytes, from the link-layer header on.
     pub data: &'a [u8],
 }
 

@@ -1,27 +1,35 @@
 //! Counters: what was read, what could not be decoded, what a limit refused.
 
-use serde::Serialize;
+use crate::app::http::HttpStats;
 use std::collections::BTreeMap;
 
 /// Totals for one run. Every bound in `Limits` has a counter here.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Stats {
     /// Records the capture numbered, as Wireshark numbers frames: the packets plus pcapng
     /// blocks that take a frame number without carrying a packet (custom blocks). Equal to
     /// `packets` unless the reader says otherwise.
     pub frames: u64,
+    /// Packets pushed.
     pub packets: u64,
     /// Captured bytes (what the capture kept of each packet).
     pub bytes: u64,
+    /// Packets that decoded to a TCP segment.
     pub tcp_packets: u64,
+    /// Packets that decoded to a UDP datagram.
     pub udp_packets: u64,
     /// Packets decoded no further than the link or IP layer, by reason.
     pub decode_errors: BTreeMap<&'static str, u64>,
     /// Packets whose capture was cut by the snaplen.
     pub truncated_packets: u64,
+    /// Packets of a link type the engine does not decode.
     pub unknown_link_types: u64,
+    /// Connection records emitted (TCP and UDP).
     pub connections: u64,
+    /// Of which TCP connections.
     pub tcp_connections: u64,
+    /// Of which UDP flows.
     pub udp_flows: u64,
     /// Connections pushed out by `limits.max_flows` before they ended.
     pub evicted_flows: u64,
@@ -32,31 +40,44 @@ pub struct Stats {
     pub evicted_streams: u64,
     /// Bytes never delivered to a decoder (holes, snaplen cuts, drops), both sides, all flows.
     pub missed_bytes: u64,
+    /// IP fragments seen.
     pub ip_fragments: u64,
+    /// IP datagrams rebuilt from fragments.
     pub ip_reassembled: u64,
     /// Fragments dropped: too many datagrams in flight, timeout, overlap, oversize.
     pub ip_fragments_dropped: u64,
+    /// ICMP errors seen (unreachable, time exceeded...).
     pub icmp_errors: u64,
+    /// DNS messages decoded (UDP and TCP).
     pub dns_messages: u64,
     /// Anomalies by Zeek-style name (e.g. "syn_with_data", "rst_with_data").
     pub anomalies: BTreeMap<&'static str, u64>,
+    /// The HTTP decoders' counters, summed over the connections that ended (what
+    /// `limits.http` refused, desyncs and resyncs, unmatched responses...).
+    pub http: HttpStats,
     /// Kernel counters for a live capture, filled by the caller.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub kernel: Option<KernelStats>,
 }
 
 /// libpcap's `pcap_stats`: what the kernel saw and dropped.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct KernelStats {
+    /// Packets the kernel received.
     pub received: u64,
+    /// Packets dropped because the buffer was full.
     pub dropped: u64,
+    /// Packets the interface or its driver dropped.
     pub if_dropped: u64,
 }
 
 impl Stats {
+    /// Counts one more packet that stopped decoding for `kind`.
     pub fn decode_error(&mut self, kind: &'static str) {
         *self.decode_errors.entry(kind).or_insert(0) += 1;
     }
+    /// Counts one more anomaly `name`.
     pub fn anomaly(&mut self, name: &'static str) {
         *self.anomalies.entry(name).or_insert(0) += 1;
     }

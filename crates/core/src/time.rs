@@ -1,6 +1,7 @@
 //! The packet clock. modsniff-core never reads the wall clock: time is whatever the packets
 //! say, plus what a live caller passes to `Engine::advance`.
 
+#[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
 use std::fmt;
 
@@ -9,8 +10,10 @@ use std::fmt;
 pub struct Timestamp(u64);
 
 impl Timestamp {
+    /// The epoch; also what a timestamp of nothing in particular is.
     pub const ZERO: Timestamp = Timestamp(0);
 
+    /// Nanoseconds since the epoch.
     pub const fn from_nanos(nanos: u64) -> Self {
         Timestamp(nanos)
     }
@@ -30,10 +33,12 @@ impl Timestamp {
         )
     }
 
+    /// Nanoseconds since the epoch.
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
 
+    /// Seconds since the epoch.
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
     }
@@ -44,6 +49,7 @@ impl Timestamp {
         Duration(self.0.saturating_sub(earlier.0))
     }
 
+    /// `d` later (the largest timestamp at most).
     pub fn saturating_add(self, d: Duration) -> Timestamp {
         Timestamp(self.0.saturating_add(d.0))
     }
@@ -62,6 +68,7 @@ impl fmt::Display for Timestamp {
 
 /// Serialized as seconds since the epoch with microsecond precision (tshark's
 /// `frame.time_epoch`), so that JSON consumers need no custom parsing.
+#[cfg(feature = "serde")]
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64((self.0 / 1000) as f64 / 1e6)
@@ -73,28 +80,36 @@ impl Serialize for Timestamp {
 pub struct Duration(u64);
 
 impl Duration {
+    /// No time.
     pub const ZERO: Duration = Duration(0);
+    /// From nanoseconds.
     pub const fn from_nanos(n: u64) -> Self {
         Duration(n)
     }
+    /// From milliseconds.
     pub const fn from_millis(ms: u64) -> Self {
         Duration(ms * 1_000_000)
     }
+    /// From seconds.
     pub const fn from_secs(s: u64) -> Self {
         Duration(s * 1_000_000_000)
     }
+    /// In nanoseconds.
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
+    /// In seconds.
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
     }
+    /// In milliseconds.
     pub fn as_millis_f64(self) -> f64 {
         self.0 as f64 / 1e6
     }
 }
 
 /// Serialized as seconds (float).
+#[cfg(feature = "serde")]
 impl Serialize for Duration {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64((self.0 / 1000) as f64 / 1e6)

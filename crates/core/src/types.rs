@@ -2,18 +2,21 @@
 //! application protocol. They live below both the flow layer and the decoders, so that
 //! neither has to import the other.
 
-use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 
 /// Which end of a connection: the client opened it (sent the SYN, or the first datagram).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Side {
+    /// The end that opened the connection.
     Client,
+    /// The other end.
     Server,
 }
 
 impl Side {
+    /// The other end.
     pub fn other(self) -> Side {
         match self {
             Side::Client => Side::Server,
@@ -21,6 +24,7 @@ impl Side {
         }
     }
 
+    /// 0 for the client, 1 for the server (for arrays of two).
     pub fn index(self) -> usize {
         match self {
             Side::Client => 0,
@@ -30,10 +34,13 @@ impl Side {
 }
 
 /// Transport protocol of a flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Transport {
+    /// TCP.
     Tcp,
+    /// UDP.
     Udp,
 }
 
@@ -111,11 +118,15 @@ impl FlowKey {
 }
 
 /// The protocols the engine can hand a stream to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Protocol {
+    /// TLS (and SSL 3.0).
     Tls,
+    /// HTTP/1.x.
     Http,
+    /// DNS over TCP (DNS over UDP is recognised by port).
     Dns,
 }
 

@@ -6,7 +6,7 @@
 mod common;
 
 use modsniff_core::LinkType;
-use modsniff_core::wire::{DecodedPacket, L4, decode, decode_fast, decode_lax};
+use modsniff_core::hooks::wire::{DecodedPacket, L4, decode, decode_fast, decode_lax};
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapNGPacketBlock;
 use pcap_parser::{PcapBlockOwned, PcapNGSlice};

@@ -3,7 +3,7 @@
 //! overlapped with identical bytes, some withheld.
 #![allow(clippy::indexing_slicing)] // the oracle indexes its own generated data
 
-use modsniff_core::reassembly::{
+use modsniff_core::hooks::reassembly::{
     Chunk, MemBudget, OverflowPolicy, Reassembler, ReassemblyLimits, SeqNumber,
 };
 use modsniff_core::{Progress, Timestamp};

@@ -12,7 +12,7 @@ fn clean_capture_has_one_tls_connection_to_the_proxy() {
     let (events, stats) = common::run_pcap(&shared.join("scenarios/clean.pcap"), Config::default());
     let conns = common::connections(&events);
     for c in &conns {
-        eprintln!("{}", serde_json::to_string(c).unwrap());
+        eprintln!("{c:?}");
     }
     eprintln!("{stats:?}");
     let tcp: Vec<_> = conns

@@ -34,6 +34,7 @@ pub fn engine_config(args: &OutputArgs) -> Result<Config> {
         limits,
         tls,
         no_app_decoders: false,
+        ..Config::default()
     })
 }
 

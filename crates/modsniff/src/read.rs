@@ -12,7 +12,7 @@ use crate::report::Printer;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modsniff_capture::{CaptureError, FileSource, Format};
-use modsniff_core::event::Event;
+use modsniff_core::Event;
 use modsniff_core::{LinkType, Packet, Stats};
 use modsniff_filter::{Filter, FilterError, Program};
 use std::collections::HashMap;

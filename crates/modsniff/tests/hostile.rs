@@ -973,9 +973,9 @@ fn hostile_regression_ipv6_fragment_then_missing_extension() {
     frame.extend(0u8..32);
     // Fragment header: next = 60 (destination options, absent), offset 0, M=1, id.
     frame.extend_from_slice(&[60, 0, 0, 1, 0x12, 0x34, 0x56, 0x78]);
-    let d = modsniff_core::wire::decode(LinkType::ETHERNET, &frame);
+    let d = modsniff_core::hooks::wire::decode(LinkType::ETHERNET, &frame);
     match d.l4 {
-        modsniff_core::wire::L4::Fragment(f) => {
+        modsniff_core::hooks::wire::L4::Fragment(f) => {
             assert!(f.v6);
             assert_eq!((f.id, f.offset, f.more), (0x1234_5678, 0, true));
             assert!(f.payload.is_empty());

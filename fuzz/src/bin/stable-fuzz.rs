@@ -11,7 +11,7 @@
 //! is 1; run it again with `stable-fuzz <target> --replay FILE`.
 
 use modsniff_capture::FileSource;
-use modsniff_core::wire::{self, L4};
+use modsniff_core::hooks::wire::{self, L4};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

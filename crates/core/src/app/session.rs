@@ -12,13 +12,22 @@
 //! sent). TLS's answer for the side whose chunk is being delivered goes back with that chunk;
 //! its answer for the other side (a `Skip` past the rest of a record, say) is owed to that
 //! side's reassembler, and the connection applies it at once ([`Session::take_owed`]).
+//!
+//! # Events
+//!
+//! After each answer from a decoder, the session looks at what it learned (a hello, a
+//! certificate chain, an alert, an HTTP head) and turns what is new into events, for the kinds
+//! the caller asked for; when it asked for none, that look is one bit test.
 
 use crate::app::detect::{Probe, probe};
 use crate::app::dns::{DnsMeta, DnsRecord, DnsTcpDecoder, DnsTracker};
 use crate::app::http::{HttpDecoder, HttpTransaction};
 use crate::app::tls::{TlsConfig, TlsDecoder, TlsInfo};
 use crate::app::{StreamCtx, StreamDecoder};
+use crate::config::Limits;
+use crate::event::{Certificates, ConnEvent, Event, EventMask};
 use crate::stats::Stats;
+use crate::time::Timestamp;
 use crate::types::{Progress, Protocol, Side, Transport};
 use std::net::SocketAddr;
 
@@ -31,12 +40,47 @@ const MAX_STARTTLS_WATCH: u64 = 16 * 1024;
 /// What the engine lends a session while it delivers chunks.
 pub(crate) struct SessionEnv<'e> {
     pub tls: &'e TlsConfig,
+    pub limits: &'e Limits,
     pub dns: &'e mut DnsTracker,
     pub dns_out: &'e mut Vec<DnsRecord>,
     pub stats: &'e mut Stats,
     pub conn_id: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,
+    /// The kinds of event the caller wants.
+    pub events: EventMask,
+    /// Where events go, in the order they happen.
+    pub out: &'e mut Vec<Event>,
+    /// The packet being processed (for events: the one that made them known).
+    pub frame: u64,
+    pub ts: Timestamp,
+}
+
+impl SessionEnv<'_> {
+    /// Wraps what `side` sent into a connection event of the current packet.
+    pub fn conn_event<T>(&self, side: Side, data: T) -> Box<ConnEvent<T>> {
+        Box::new(ConnEvent {
+            conn_id: self.conn_id,
+            client: self.client,
+            server: self.server,
+            side,
+            frame: self.frame,
+            ts: self.ts,
+            data,
+        })
+    }
+}
+
+/// What of the TLS decoder's results has been reported as events.
+#[derive(Debug, Default)]
+struct TlsReported {
+    client_hello: bool,
+    client_hello_retry: bool,
+    hello_retry_request: bool,
+    server_hello: bool,
+    server_certificates: bool,
+    client_certificates: bool,
+    alerts: usize,
 }
 
 /// What the session is doing with the stream.
@@ -70,6 +114,7 @@ pub(crate) struct Session {
     watched: [u64; 2],
     /// Answers owed to a side's reassembler (see the module doc), by `Side::index()`.
     owed: [Option<Progress>; 2],
+    tls_reported: TlsReported,
 }
 
 impl Session {
@@ -78,14 +123,20 @@ impl Session {
         self.detected
     }
 
-    /// Takes the decoded results out (at the end of the connection).
-    pub fn take_results(&mut self) -> (Option<Box<TlsInfo>>, Vec<HttpTransaction>) {
+    /// Takes the decoded results out (at the end of the connection); the HTTP decoder's
+    /// counters go into the run's.
+    pub fn take_results(
+        &mut self,
+        stats: &mut Stats,
+    ) -> (Option<Box<TlsInfo>>, Vec<HttpTransaction>) {
         let tls = self.tls.take().map(|t| t.into_boxed_info());
-        let http = self
-            .http
-            .take()
-            .map(|h| h.into_transactions())
-            .unwrap_or_default();
+        let http = match self.http.take() {
+            Some(h) => {
+                stats.http.add(h.stats());
+                h.into_transactions()
+            }
+            None => Vec::new(),
+        };
         (tls, http)
     }
 
@@ -171,8 +222,16 @@ impl Session {
 
     fn start(&mut self, p: Protocol, env: &SessionEnv<'_>) {
         match p {
-            Protocol::Tls => self.tls = Some(Box::new(TlsDecoder::new(env.tls))),
-            Protocol::Http => self.http = Some(Box::new(HttpDecoder::new())),
+            Protocol::Tls => {
+                self.tls = Some(Box::new(TlsDecoder::with_limits(env.tls, env.limits.tls)))
+            }
+            Protocol::Http => {
+                let mut h = HttpDecoder::with_limits(env.limits.http);
+                if env.events.intersects(EventMask::HTTP) {
+                    h.keep_heads();
+                }
+                self.http = Some(Box::new(h));
+            }
             Protocol::Dns => self.dns = Some(Box::new(DnsTcpDecoder::new())),
         }
         self.active = Active::Decoding(p);
@@ -207,6 +266,9 @@ impl Session {
     /// Acts on a decoder's answer; what goes back to the reassembler is `Continue`, `Skip`
     /// or `Done`.
     fn after(&mut self, env: &mut SessionEnv<'_>, ctx: &StreamCtx, progress: Progress) -> Progress {
+        if env.events.intersects(EventMask::TLS.union(EventMask::HTTP)) {
+            self.report(env);
+        }
         match progress {
             Progress::Upgrade(Protocol::Tls) => self.upgrade_to_tls(env, ctx),
             Progress::Upgrade(_) => {
@@ -310,6 +372,89 @@ impl Session {
                 self.flush_dns(env);
             }
             Active::Probing | Active::Watch | Active::Off => {}
+        }
+        if env.events.intersects(EventMask::TLS.union(EventMask::HTTP)) {
+            self.report(env);
+        }
+    }
+
+    /// Turns what the decoders learned since the last look into events (see the module doc).
+    fn report(&mut self, env: &mut SessionEnv<'_>) {
+        if let Some(t) = self.tls.as_deref() {
+            let info = t.info();
+            let seen = &mut self.tls_reported;
+            let want = env.events;
+            let mut out: Vec<Event> = Vec::new();
+            if want.contains(EventMask::CLIENT_HELLO) {
+                if !seen.client_hello
+                    && let Some(ch) = &info.client_hello
+                {
+                    seen.client_hello = true;
+                    out.push(Event::ClientHello(env.conn_event(Side::Client, ch.clone())));
+                }
+                if !seen.client_hello_retry
+                    && let Some(ch) = &info.client_hello_retry
+                {
+                    seen.client_hello_retry = true;
+                    out.push(Event::ClientHello(env.conn_event(Side::Client, ch.clone())));
+                }
+            }
+            if want.contains(EventMask::SERVER_HELLO) {
+                if !seen.hello_retry_request
+                    && let Some(sh) = &info.hello_retry_request
+                {
+                    seen.hello_retry_request = true;
+                    out.push(Event::ServerHello(env.conn_event(Side::Server, sh.clone())));
+                }
+                if !seen.server_hello
+                    && let Some(sh) = &info.server_hello
+                {
+                    seen.server_hello = true;
+                    out.push(Event::ServerHello(env.conn_event(Side::Server, sh.clone())));
+                }
+            }
+            if want.contains(EventMask::CERTIFICATES) {
+                if !seen.client_certificates && !info.client_certificates.is_empty() {
+                    seen.client_certificates = true;
+                    let chain = Certificates {
+                        certificates: info.client_certificates.clone(),
+                        validation: None,
+                    };
+                    out.push(Event::Certificates(env.conn_event(Side::Client, chain)));
+                }
+                if !seen.server_certificates && info.certificate_frame.is_some() {
+                    seen.server_certificates = true;
+                    let chain = Certificates {
+                        certificates: info.certificates.clone(),
+                        validation: info.validation.clone(),
+                    };
+                    out.push(Event::Certificates(env.conn_event(Side::Server, chain)));
+                }
+            }
+            if want.contains(EventMask::ALERT) {
+                for a in info.alerts.get(seen.alerts..).unwrap_or_default() {
+                    out.push(Event::Alert(env.conn_event(a.side, a.clone())));
+                }
+                seen.alerts = info.alerts.len();
+            }
+            env.out.append(&mut out);
+        }
+        if let Some(h) = self.http.as_deref_mut() {
+            for (side, i) in h.take_heads() {
+                let Some(tx) = h.transactions().get(i) else {
+                    continue;
+                };
+                let ev = match side {
+                    Side::Client if env.events.contains(EventMask::HTTP_REQUEST) => {
+                        Event::HttpRequest(env.conn_event(side, tx.clone()))
+                    }
+                    Side::Server if env.events.contains(EventMask::HTTP_RESPONSE) => {
+                        Event::HttpResponse(env.conn_event(side, tx.clone()))
+                    }
+                    _ => continue,
+                };
+                env.out.push(ev);
+            }
         }
     }
 }

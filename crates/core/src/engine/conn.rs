@@ -4,8 +4,7 @@
 
 use crate::app::StreamCtx;
 use crate::app::session::{Session, SessionEnv};
-use crate::config::Limits;
-use crate::event::{Connection, EndReason};
+use crate::event::{Connection, EndReason, Event, EventMask};
 use crate::flow::{SegmentVerdict, TcpConn, UdpFlow};
 use crate::reassembly::{Chunk, MemBudget, Reassembler, ReassemblyLimits, SeqNumber};
 use crate::time::Timestamp;
@@ -16,7 +15,6 @@ use std::net::SocketAddr;
 
 /// What the engine lends a connection for one packet.
 pub(crate) struct ConnEnv<'e> {
-    pub limits: &'e Limits,
     pub reasm_limits: &'e ReassemblyLimits,
     pub budget: &'e mut MemBudget,
     pub stream: SessionEnv<'e>,
@@ -91,14 +89,25 @@ impl Conn {
         env: &mut ConnEnv<'_>,
     ) {
         self.stall_reported = false;
-        let v = self
-            .tcp
-            .on_segment(src, ip, seg, frame, ts, env.limits.max_resets_per_conn);
+        let v = self.tcp.on_segment(
+            src,
+            ip,
+            seg,
+            frame,
+            ts,
+            env.stream.limits.max_resets_per_conn,
+        );
         if v.reset_not_kept {
             env.stream.stats.anomaly("resets_not_kept");
         }
         if v.rst_with_data {
             env.stream.stats.anomaly("rst_with_data");
+        }
+        if let Some(r) = &v.reset
+            && env.stream.events.contains(EventMask::RESET)
+        {
+            let ev = env.stream.conn_event(r.from, r.clone());
+            env.stream.out.push(Event::Reset(ev));
         }
         if env.decode_apps {
             self.reassemble(&v, seg, frame, ts, env);
@@ -202,7 +211,7 @@ impl Conn {
         }
         let tcp = self.tcp.summary();
         let app = self.app.detected();
-        let (tls, http) = self.app.take_results();
+        let (tls, http) = self.app.take_results(env.stats);
         let server_name = server_name_from(tls.as_deref(), &http).or(server_name_hint);
         let [c, s] = &self.streams;
         let mut client_stats = tcp.client_stats;

@@ -17,7 +17,7 @@ use crate::app::dns::{DnsMeta, DnsRecord, DnsTracker};
 use crate::app::session::SessionEnv;
 use crate::config::Config;
 use crate::defrag::Defragmenter;
-use crate::event::{Connection, EndReason, Event, IcmpInfo, Sink};
+use crate::event::{Connection, EndReason, Event, EventMask, IcmpInfo, Sink};
 use crate::packet::Packet;
 use crate::reassembly::{MemBudget, ReassemblyLimits};
 use crate::stats::Stats;
@@ -28,9 +28,6 @@ use conn::{ConnEnv, udp_record};
 use rustc_hash::FxHashMap;
 use std::net::{IpAddr, SocketAddr};
 use table::{Flow, FlowTable};
-
-/// Names learned from DNS answers, to name connections that carry no SNI or Host.
-const MAX_DNS_NAMES: usize = 65_536;
 
 /// Counts a datagram on its flow: (whether it was the DNS flow's first answer, is_dns, id).
 /// The first answer on a DNS flow ends its wait: it lingers instead of idling for the UDP
@@ -59,32 +56,40 @@ pub struct Engine {
     names: FxHashMap<IpAddr, String>,
     stats: Stats,
     now: Timestamp,
+    /// The last packet's frame number: what made the events of `advance` and `finish` known.
+    frame: u64,
+    /// Events of the packet being processed, not yet given to the sink.
+    pending: Vec<Event>,
     last_sweep: u64,
 }
 
 impl Engine {
+    /// An engine with no flow yet.
     pub fn new(config: Config) -> Self {
-        let reasm_limits = ReassemblyLimits {
-            max_ooo_bytes_per_dir: config.limits.max_ooo_bytes_per_dir,
-            max_ooo_segments_per_dir: config.limits.max_ooo_segments_per_dir,
-            ..ReassemblyLimits::default()
-        };
+        let reasm_limits = config.limits.reassembly();
         let budget = MemBudget::new(config.limits.memcap);
+        let dns = DnsTracker::with_limits(
+            config.limits.max_dns_open_queries,
+            config.limits.dns_query_timeout,
+        );
         Engine {
             config,
             reasm_limits,
             table: FlowTable::default(),
             defrag: Defragmenter::new(),
             budget,
-            dns: DnsTracker::new(),
+            dns,
             dns_out: Vec::new(),
             names: FxHashMap::default(),
             stats: Stats::default(),
             now: Timestamp::ZERO,
+            frame: 0,
+            pending: Vec::new(),
             last_sweep: 0,
         }
     }
 
+    /// The counters so far (`finish` returns the final ones).
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
@@ -137,6 +142,7 @@ impl Engine {
         if pkt.ts > self.now {
             self.now = pkt.ts;
         }
+        self.frame = pkt.frame;
         let d = wire::decode(pkt.linktype, pkt.data);
         if let Some((e, _)) = d.stop {
             if let DecodeError::UnsupportedLinkType(_) = e {
@@ -172,6 +178,7 @@ impl Engine {
             self.last_sweep = sec;
             self.sweep(sink);
         }
+        self.flush_pending(sink);
         self.flush_dns(sink);
     }
 
@@ -187,8 +194,11 @@ impl Engine {
             .table
             .new_stalls(self.now, self.config.limits.stall_after)
         {
-            sink.event(Event::Stall(Box::new(s)));
+            if self.config.events.contains(EventMask::STALL) {
+                sink.event(Event::Stall(Box::new(s)));
+            }
         }
+        self.flush_pending(sink);
         self.flush_dns(sink);
     }
 
@@ -210,10 +220,16 @@ impl Engine {
         self.stats.clone()
     }
 
+    fn flush_pending(&mut self, sink: &mut impl Sink) {
+        for ev in self.pending.drain(..) {
+            sink.event(ev);
+        }
+    }
+
     fn flush_dns(&mut self, sink: &mut impl Sink) {
         for r in self.dns_out.drain(..) {
             for ip in r.answer_addresses() {
-                if self.names.len() >= MAX_DNS_NAMES {
+                if self.names.len() >= self.config.limits.max_dns_names {
                     self.names.clear();
                     self.stats.anomaly("dns_name_cache_reset");
                 }
@@ -221,7 +237,9 @@ impl Engine {
                     self.names.insert(ip, q.clone());
                 }
             }
-            sink.event(Event::Dns(Box::new(r)));
+            if self.config.events.contains(EventMask::DNS) {
+                sink.event(Event::Dns(Box::new(r)));
+            }
         }
     }
 
@@ -251,12 +269,17 @@ impl Engine {
                 let hint = self.names.get(&c.tcp.server.ip()).cloned();
                 let mut env = SessionEnv {
                     tls: &self.config.tls,
+                    limits: &self.config.limits,
                     dns: &mut self.dns,
                     dns_out: &mut self.dns_out,
                     stats: &mut self.stats,
                     conn_id: c.tcp.id,
                     client: c.tcp.client,
                     server: c.tcp.server,
+                    events: self.config.events,
+                    out: &mut self.pending,
+                    frame: self.frame,
+                    ts: self.now,
                 };
                 c.finish(reason, hint, &mut self.budget, &mut env)
             }
@@ -270,7 +293,11 @@ impl Engine {
             Transport::Tcp => self.stats.tcp_connections += 1,
             Transport::Udp => self.stats.udp_flows += 1,
         }
-        sink.event(Event::Connection(Box::new(conn)));
+        // What the connection's last bytes made known comes before its summary.
+        self.flush_pending(sink);
+        if self.config.events.contains(EventMask::CONNECTION) {
+            sink.event(Event::Connection(Box::new(conn)));
+        }
     }
 
     fn on_tcp(
@@ -303,17 +330,21 @@ impl Engine {
                             )) =>
                 {
                     let mut env = ConnEnv {
-                        limits: &self.config.limits,
                         reasm_limits: &self.reasm_limits,
                         budget: &mut self.budget,
                         stream: SessionEnv {
                             tls: &self.config.tls,
+                            limits: &self.config.limits,
                             dns: &mut self.dns,
                             dns_out: &mut self.dns_out,
                             stats: &mut self.stats,
                             conn_id: conn.tcp.id,
                             client: conn.tcp.client,
                             server: conn.tcp.server,
+                            events: self.config.events,
+                            out: &mut self.pending,
+                            frame: pkt.frame,
+                            ts: pkt.ts,
                         },
                         decode_apps,
                     };

@@ -3,19 +3,25 @@
 
 use crate::time::Timestamp;
 use crate::types::Side;
-use serde::Serialize;
 
 /// A TCP RST as seen in the capture, with what tells a forged one from a real one.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ResetInfo {
+    /// Its frame number.
     pub packet: u64,
+    /// Its timestamp.
     pub ts: Timestamp,
     /// The side whose address the RST came from (a middlebox may forge either).
     pub from: Side,
+    /// Its IP TTL / hop limit (unlike the sender's other packets: likely forged).
     pub ttl: u8,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Its IPv4 ID (IPv6 has none).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub ip_id: Option<u16>,
+    /// Its TCP sequence number.
     pub seq: u32,
+    /// Its TCP acknowledgement number.
     pub ack: u32,
     /// Payload bytes the sending side had sent before this RST.
     pub after_bytes: u64,
@@ -24,59 +30,75 @@ pub struct ResetInfo {
 }
 
 /// An ICMP error that quotes a packet of this flow.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct IcmpInfo {
+    /// Its frame number.
     pub packet: u64,
+    /// Its timestamp.
     pub ts: Timestamp,
     /// Who sent the ICMP error.
     pub from: std::net::IpAddr,
+    /// ICMPv6, not ICMP.
     pub v6: bool,
+    /// ICMP type (3 = destination unreachable, 11 = time exceeded; ICMPv6: 1, 3).
     pub icmp_type: u8,
+    /// ICMP code.
     pub code: u8,
+    /// The TTL / hop limit of the ICMP packet itself.
     pub ttl: u8,
 }
 
 /// Per-side counters and observations.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SideStats {
+    /// Packets this side sent.
     pub packets: u64,
     /// TCP/UDP payload bytes on the wire (including bytes the capture cut or missed).
     pub bytes: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Time of this side's first packet.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub ts_first: Option<Timestamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Time of this side's last packet.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub ts_last: Option<Timestamp>,
     /// Lowest and highest TTL / hop limit of this side's packets (RSTs excluded: a forged RST
     /// is judged against the rest).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub ttl_min: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// See `ttl_min`.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub ttl_max: Option<u8>,
     /// IPv4 ID of the last non-RST packet.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub ip_id_last: Option<u16>,
     /// Frames of the SYNs (client) or SYN-ACKs (server), the first few.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub syn_frames: Vec<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Frame of this side's first segment with payload.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub first_data_frame: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Frame of its last segment with payload.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub last_data_frame: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Time of that segment.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub last_data_ts: Option<Timestamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Frame of this side's first FIN.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub fin_frame: Option<u64>,
     /// This side's last ACK did not cover all the data the other side sent: some of it never
-    /// arrived (a path that drops big segments). Not part of the JSON contract.
-    #[serde(skip)]
+    /// arrived (a path that drops big segments). Not serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub peer_data_unacked: bool,
-    /// Time of `fin_frame` (for evidence; not part of the JSON contract).
-    #[serde(skip)]
+    /// Time of `fin_frame`. Not serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub fin_ts: Option<Timestamp>,
     /// Frame and time of this side's last data sent while the peer was still open (no FIN or
     /// RST from it yet): what a server sends after the client gave up (a TLS close_notify, an
-    /// HTTP/2 GOAWAY) is an answer to the close, not content. Not part of the JSON contract.
-    #[serde(skip)]
+    /// HTTP/2 GOAWAY) is an answer to the close, not content. Not serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub last_data_while_peer_open: Option<(u64, Timestamp)>,
     /// Wireshark's tcp.analysis.retransmission (fast and spurious included).
     pub retransmissions: u64,
@@ -90,6 +112,7 @@ pub struct SideStats {
     pub zero_windows: u64,
     /// Bytes never seen by the decoders (lost, snaplen-cut, or dropped by a memory limit).
     pub missed_bytes: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The window scale this side announced in its SYN.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub window_scale: Option<u8>,
 }

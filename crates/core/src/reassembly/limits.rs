@@ -4,25 +4,26 @@
 //! the consumer), so these limits bound the cost of reordering and loss, never the size of a
 //! stream. Every refusal is counted; refused bytes later surface as a `Chunk::Gap`.
 
-use serde::Serialize;
-
 /// Default for [`ReassemblyLimits::max_ooo_bytes_per_dir`]: 256 KiB, several round trips of
 /// reordering at ordinary window sizes. A hole wider than this is almost always capture loss.
 pub const DEFAULT_MAX_OOO_BYTES_PER_DIR: usize = 256 * 1024;
-/// Default for [`ReassemblyLimits::max_ooo_segments_per_dir`]. Bounds the bookkeeping cost
-/// (entries are kept in a sorted deque) as well as memory for many tiny segments.
-pub const DEFAULT_MAX_OOO_SEGMENTS_PER_DIR: usize = 1024;
+/// Default for [`ReassemblyLimits::max_ooo_segments_per_dir`]: 256. Bounds the bookkeeping
+/// cost (entries are kept in a sorted deque) as well as memory for many tiny segments; 256
+/// full-sized segments are already more than the 256 KiB byte bound holds.
+pub const DEFAULT_MAX_OOO_SEGMENTS_PER_DIR: usize = 256;
 /// Default for [`ReassemblyLimits::max_ooo_distance`]: 1 GiB, the largest window TCP can
 /// advertise (65535 << 14). A segment or ACK further ahead than that is not part of this
 /// stream (a bogus or reused sequence space) and is refused.
 pub const DEFAULT_MAX_OOO_DISTANCE: u64 = 1 << 30;
-/// Default for [`MemBudget::cap`]: 64 MiB of out-of-order bytes over all reassemblers.
-pub const DEFAULT_MEMCAP: usize = 64 * 1024 * 1024;
+/// Default for [`MemBudget::cap`]: 24 MiB of out-of-order bytes over all reassemblers, so that
+/// the engine's whole memory stays under 64 MiB with the other defaults (see `Limits`).
+pub const DEFAULT_MEMCAP: usize = 24 * 1024 * 1024;
 
 /// What a reassembler does when an out-of-order segment does not fit in its buffer (its own
 /// limits or the global [`MemBudget`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum OverflowPolicy {
     /// Move on: declare the first hole lost (a `Gap` from the delivered point up to the first
     /// buffered segment, or up to the new segment when that comes first), deliver whatever is
@@ -39,7 +40,8 @@ pub enum OverflowPolicy {
 }
 
 /// Per-direction bounds, shared by all reassemblers of an engine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ReassemblyLimits {
     /// Out-of-order payload bytes one direction may hold.
     pub max_ooo_bytes_per_dir: usize,
@@ -70,7 +72,8 @@ impl Default for ReassemblyLimits {
 /// [`Reassembler::finish`](super::Reassembler::finish) or
 /// [`Reassembler::discard`](super::Reassembler::discard) leaks its share, so the engine must
 /// call one of them on every stream it forgets.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MemBudget {
     cap: usize,
     used: usize,

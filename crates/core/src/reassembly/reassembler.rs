@@ -5,7 +5,6 @@ use super::segments::{Fill, Segment, Segments};
 use super::seq::SeqNumber;
 use crate::time::Timestamp;
 use crate::types::Progress;
-use serde::Serialize;
 
 /// What the reassembler hands the consumer, always in stream order and without overlap:
 /// consecutive chunks (plus the ranges the consumer skipped) tile the stream from offset 0.
@@ -47,7 +46,8 @@ pub struct SegmentOutcome {
 }
 
 /// Running totals of one direction.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ReassemblerStats {
     /// Bytes delivered in `Chunk::Data`.
     pub delivered_bytes: u64,
@@ -185,7 +185,7 @@ impl Reassembler {
     /// captured payload bytes and `wire_len` the payload length its headers announce: when
     /// the snaplen cut the packet, the missing tail becomes a `Gap`. A `payload` longer than
     /// `wire_len` carries link-layer padding, which is ignored.
-    #[allow(clippy::too_many_arguments)] // the brief's flat signature, one value per fact
+    #[allow(clippy::too_many_arguments)] // a flat signature: one value per fact of the segment
     pub fn segment(
         &mut self,
         seq: SeqNumber,

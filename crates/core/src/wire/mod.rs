@@ -30,8 +30,9 @@ pub use fast::decode_fast;
 use std::fmt;
 
 /// The protocol layer at which decoding stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Layer {
     Link,
     Ip,

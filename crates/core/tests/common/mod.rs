@@ -13,15 +13,32 @@ pub fn shared() -> Option<PathBuf> {
 
 /// Runs the engine over a legacy pcap file (µs or ns, either byte order).
 pub fn run_pcap(path: &Path, config: Config) -> (Vec<Event>, modsniff_core::Stats) {
+    let mut engine = Engine::new(config);
+    let mut events = Vec::new();
+    let legacy = for_each_packet(path, |p| engine.push(&p, &mut events));
+    assert!(legacy, "not a legacy pcap: {}", path.display());
+    let stats = engine.finish(&mut events);
+    (events, stats)
+}
+
+/// Calls `f` with each packet of a legacy pcap file (µs or ns, either byte order), frames
+/// numbered from 1; `false` when the file is not a legacy pcap.
+pub fn for_each_packet(path: &Path, mut f: impl FnMut(Packet<'_>)) -> bool {
     let data = std::fs::read(path).unwrap();
-    let magic = u32::from_le_bytes(data[0..4].try_into().unwrap());
+    let Some(magic) = data.get(0..4) else {
+        return false;
+    };
+    let magic = u32::from_le_bytes(magic.try_into().unwrap());
     let (le, nanos) = match magic {
         0xa1b2c3d4 => (true, false),
         0xa1b23c4d => (true, true),
         0xd4c3b2a1 => (false, false),
         0x4d3cb2a1 => (false, true),
-        m => panic!("not a legacy pcap: {m:#x}"),
+        _ => return false,
     };
+    if data.len() < 24 {
+        return false;
+    }
     let rd = |b: &[u8]| {
         let a: [u8; 4] = b.try_into().unwrap();
         if le {
@@ -31,8 +48,6 @@ pub fn run_pcap(path: &Path, config: Config) -> (Vec<Event>, modsniff_core::Stat
         }
     };
     let linktype = LinkType(rd(&data[20..24]) & 0x0fff_ffff);
-    let mut engine = Engine::new(config);
-    let mut events = Vec::new();
     let mut off = 24;
     let mut frame = 0;
     while off + 16 <= data.len() {
@@ -46,20 +61,37 @@ pub fn run_pcap(path: &Path, config: Config) -> (Vec<Event>, modsniff_core::Stat
         }
         frame += 1;
         let ts = Timestamp::from_parts(secs, frac, if nanos { 1_000_000_000 } else { 1_000_000 });
-        engine.push(
-            &Packet {
-                ts,
-                frame,
-                orig_len: orig,
-                linktype,
-                data: &data[off..off + incl],
-            },
-            &mut events,
-        );
+        f(Packet {
+            ts,
+            frame,
+            orig_len: orig,
+            linktype,
+            data: &data[off..off + incl],
+        });
         off += incl;
     }
-    let stats = engine.finish(&mut events);
-    (events, stats)
+    true
+}
+
+/// Every file under `dir` (recursively) whose name ends in `.pcap`, sorted.
+pub fn pcaps_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.extension().is_some_and(|x| x == "pcap") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 pub fn connections(events: &[Event]) -> Vec<&modsniff_core::Connection> {

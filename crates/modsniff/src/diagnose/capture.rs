@@ -7,9 +7,9 @@
 
 use super::finding::*;
 use super::{ConnFacts, addr, ev};
+use modsniff_core::Timestamp;
 use modsniff_core::Transport;
-use modsniff_core::event::{EndReason, Evidence};
-use modsniff_core::time::Timestamp;
+use modsniff_core::{EndReason, Evidence};
 
 /// Unfinished exchanges kept for the finding's evidence; the rest are counted.
 pub const MAX_UNFINISHED: usize = 16;

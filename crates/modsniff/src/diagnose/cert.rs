@@ -15,7 +15,7 @@
 //! later).
 
 use super::tlsview::{CertView, TlsView};
-use modsniff_core::app::tls::record::rfc3339;
+use modsniff_core::tls::rfc3339;
 use std::net::IpAddr;
 
 /// TLS alert descriptions a client sends when it refuses the server's certificate
@@ -136,6 +136,24 @@ fn match_hostname(pattern: &str, host: &str) -> bool {
             .all(|(i, (p, h))| (i == 0 && *p == "*") || p == h)
 }
 
+/// Names quoted from one certificate in a finding; the rest are counted (a certificate may
+/// carry thousands).
+const MAX_NAMES_QUOTED: usize = 8;
+
+/// The first `MAX_NAMES_QUOTED` names, comma-separated, and how many more there are.
+fn some_names<S: AsRef<str>>(names: &[S]) -> String {
+    let mut out = names
+        .iter()
+        .take(MAX_NAMES_QUOTED)
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > MAX_NAMES_QUOTED {
+        out.push_str(&format!(" and {} more", names.len() - MAX_NAMES_QUOTED));
+    }
+    out
+}
+
 /// `VerifyHostname` and `HostnameError.Error`: None when the leaf is valid for `host`.
 pub fn hostname_error(leaf: &CertView<'_>, host: &Host) -> Option<Reason> {
     match host {
@@ -159,7 +177,7 @@ pub fn hostname_error(leaf: &CertView<'_>, host: &Host) -> Option<Reason> {
                 let valid: Vec<String> = listed.iter().map(|i| i.to_string()).collect();
                 format!(
                     "x509: certificate is valid for {}, not {ip}",
-                    valid.join(", ")
+                    some_names(&valid)
                 )
             };
             Some(Reason::Hostname {
@@ -183,7 +201,7 @@ pub fn hostname_error(leaf: &CertView<'_>, host: &Host) -> Option<Reason> {
             } else {
                 format!(
                     "x509: certificate is valid for {}, not {name}",
-                    leaf.san.join(", ")
+                    some_names(leaf.san)
                 )
             };
             Some(Reason::Hostname {
@@ -259,6 +277,22 @@ pub fn go_reason(t: &TlsView<'_>, host: &Host, now: i64) -> Option<Reason> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_certificate_with_thousands_of_names_is_quoted_in_part() {
+        let san: Vec<String> = (1..=10_000).map(|i| format!("{i}.alt.example")).collect();
+        let host = Host::Name("other.example".into());
+        let Some(Reason::Hostname { go, .. }) = hostname_error(&leaf(&san, &[], None), &host)
+        else {
+            panic!("a name the certificate lacks")
+        };
+        assert_eq!(
+            go,
+            "x509: certificate is valid for 1.alt.example, 2.alt.example, 3.alt.example, \
+             4.alt.example, 5.alt.example, 6.alt.example, 7.alt.example, 8.alt.example and \
+             9992 more, not other.example"
+        );
+    }
 
     fn leaf<'a>(san: &'a [String], san_ip: &'a [String], cn: Option<&'a str>) -> CertView<'a> {
         CertView {

@@ -1,11 +1,9 @@
 //! Findings: the diagnosis, one per failing (or suspicious) thing, with the frames that show it.
 
 use modsniff_core::Evidence;
-use serde::Serialize;
 
 /// Where in a module fetch things went wrong (the contract's stages, in causal order).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Stage {
     Dns,
     Connect,
@@ -19,8 +17,7 @@ pub enum Stage {
 }
 
 /// What went wrong (the contract's kinds).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FindingKind {
     DnsServfail,
     DnsNxdomain,
@@ -74,8 +71,7 @@ impl FindingKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     Info,
     Warning,
@@ -83,8 +79,7 @@ pub enum Severity {
 }
 
 /// Who caused it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Actor {
     Server,
     Client,
@@ -95,7 +90,7 @@ pub enum Actor {
 }
 
 /// One diagnosis (the contract's `finding` record, less its `type` tag).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Finding {
     pub stage: Stage,
     pub kind: FindingKind,

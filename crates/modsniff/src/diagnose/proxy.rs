@@ -44,7 +44,7 @@ const GATEWAY_STATUSES: [u16; 2] = [502, 504];
 /// answer relayed: a `Server` naming a proxy product (a relayed answer keeps the origin's
 /// `Server`), a reason phrase that speaks of the proxy (Apache's "502 Proxy Error"), a
 /// gateway status with the proxy's `Via`. Empty when nothing does.
-pub fn own_page_marks(tx: &modsniff_core::app::http::HttpTransaction) -> Vec<String> {
+pub fn own_page_marks(tx: &modsniff_core::http::HttpTransaction) -> Vec<String> {
     let mut marks = Vec::new();
     let names_product = |v: &str| {
         let l = v.to_ascii_lowercase();
@@ -71,7 +71,7 @@ pub fn own_page_marks(tx: &modsniff_core::app::http::HttpTransaction) -> Vec<Str
 /// fetch from `host` (5xx), refuses it (403), or wants credentials (407).
 pub fn own_page_finding(
     f: &ConnFacts<'_>,
-    tx: &modsniff_core::app::http::HttpTransaction,
+    tx: &modsniff_core::http::HttpTransaction,
     uri: &str,
     marks: Vec<String>,
 ) -> Finding {

@@ -5,7 +5,7 @@
 
 use super::*;
 use modsniff_capture::FileSource;
-use modsniff_core::app::tls::TlsConfig;
+use modsniff_core::tls::TlsConfig;
 use modsniff_core::{Config, Engine, Event};
 use std::path::{Path, PathBuf};
 
@@ -529,7 +529,7 @@ fn forward_proxy_error_page_is_the_proxy_s() {
 /// Relayed answers keep the origin's `Server`: only the proxy's own page carries the marks.
 #[test]
 fn relayed_answer_has_no_proxy_marks() {
-    use modsniff_core::app::http::HttpTransaction;
+    use modsniff_core::http::HttpTransaction;
     let relayed = HttpTransaction {
         status: Some(500),
         reason: Some("Internal Server Error".into()),

@@ -795,7 +795,7 @@ fn rejected_certificate(
             "the client answered it with a fatal {} alert and closed",
             a.description_name.unwrap_or("TLS")
         ),
-        None => "the client closed the connection without going on with the handshake".into(),
+        None => "the client closed the connection without going on with the handshake and without an alert (a go client that refuses a certificate sends one, so this refusal is likely, not certain)".into(),
     };
     let (why, go, remedy) = match &reason {
         Some(r) => (
@@ -826,10 +826,18 @@ fn rejected_certificate(
     } else if let Some(fin) = c.client_stats.fin_frame {
         evidence.push(ev(fin, c.client_stats.fin_ts, "the client closes"));
     }
+    // A go client that refuses a certificate says so with a fatal alert before it closes
+    // (crypto/tls sends bad_certificate, unknown_ca, certificate_expired…); a silent close
+    // after the server's flight may be a refusal, or a client that only looked.
+    let severity = if client_alert.is_some() {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
     Finding {
         stage: Stage::Tls,
         kind: FindingKind::CertificateRejected,
-        severity: Severity::Error,
+        severity,
         actor: Actor::Server,
         connection: Some(c.id),
         server_name: f.name.clone().or(sni.map(str::to_string)),

@@ -1,10 +1,7 @@
 //! Well-known hosts of the Go module ecosystem.
 
-use serde::Serialize;
-
 /// What a host is to the go command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GoRole {
     /// A GOPROXY module proxy (public mirror or self-hosted).
     ModuleProxy,

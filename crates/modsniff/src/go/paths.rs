@@ -6,11 +6,8 @@
 //! `/lookup/<module>@<version>`, `/tile/...`, `/latest`, and through a proxy
 //! `/sumdb/<name>/supported` and `/sumdb/<name>/<path>`.
 
-use serde::Serialize;
-
 /// What a Go module request asked for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
     List,
     Info,
@@ -28,11 +25,9 @@ pub enum Endpoint {
 }
 
 /// A decoded Go request path.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GoRequest {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub module: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     pub endpoint: Endpoint,
 }

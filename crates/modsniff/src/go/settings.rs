@@ -2,13 +2,11 @@
 //! HTTPS_PROXY/HTTP_PROXY/NO_PROXY — from flags, the environment, or `go env -json`.
 
 use anyhow::{Context, Result};
-use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
 
 /// How the go command moves to the next GOPROXY entry after this one fails.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fallback {
     /// `,`: only after 404 or 410.
     OnNotFound,
@@ -19,7 +17,7 @@ pub enum Fallback {
 }
 
 /// One GOPROXY entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProxyEntry {
     /// `https://proxy.golang.org`, `direct` or `off`.
     pub url: String,
@@ -29,7 +27,7 @@ pub struct ProxyEntry {
 }
 
 /// The settings that decide where the go command connects.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct GoSettings {
     pub goproxy: Vec<ProxyEntry>,
     pub gosumdb: String,

@@ -7,7 +7,7 @@ use super::{Printer, RunEnd};
 use crate::analyze::GoInfo;
 use crate::diagnose::Finding;
 use modsniff_core::Connection;
-use modsniff_core::app::dns::DnsRecord as Query;
+use modsniff_core::dns::DnsRecord as Query;
 use serde::Serialize;
 use std::io::{self, Write};
 

@@ -20,7 +20,7 @@ pub use text::TextPrinter;
 
 use crate::analyze::GoInfo;
 use crate::diagnose::Finding;
-use modsniff_core::app::dns::DnsRecord;
+use modsniff_core::dns::DnsRecord;
 use modsniff_core::{Connection, Stats};
 use std::collections::BTreeMap;
 use std::io::{self, Write};

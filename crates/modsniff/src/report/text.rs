@@ -7,7 +7,7 @@ use crate::analyze::GoInfo;
 use crate::diagnose::{Finding, Severity};
 use modsniff_core::Connection;
 use modsniff_core::Transport;
-use modsniff_core::app::dns::DnsRecord;
+use modsniff_core::dns::DnsRecord;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 

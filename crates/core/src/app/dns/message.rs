@@ -10,6 +10,7 @@
 //! name in `dns-badlabel.pcap`). Here each part is read independently and a bad part only
 //! ends the reading of what follows it.
 
+#[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
 use std::fmt;
 use std::net::Ipv6Addr;
@@ -20,26 +21,47 @@ use std::net::Ipv6Addr;
 pub struct DnsType(pub u16);
 
 impl DnsType {
+    /// `A`: host address (RFC 1035).
     pub const A: DnsType = DnsType(1);
+    /// `NS`: authoritative name server (RFC 1035).
     pub const NS: DnsType = DnsType(2);
+    /// `CNAME`: canonical name of an alias (RFC 1035).
     pub const CNAME: DnsType = DnsType(5);
+    /// `SOA`: start of a zone of authority (RFC 1035).
     pub const SOA: DnsType = DnsType(6);
+    /// `PTR`: domain name pointer (RFC 1035).
     pub const PTR: DnsType = DnsType(12);
+    /// `MX`: mail exchange (RFC 1035).
     pub const MX: DnsType = DnsType(15);
+    /// `TXT`: text strings (RFC 1035).
     pub const TXT: DnsType = DnsType(16);
+    /// `AAAA`: IPv6 host address (RFC 3596).
     pub const AAAA: DnsType = DnsType(28);
+    /// `SRV`: service location (RFC 2782).
     pub const SRV: DnsType = DnsType(33);
+    /// `NAPTR`: naming authority pointer (RFC 3403).
     pub const NAPTR: DnsType = DnsType(35);
+    /// `DNAME`: delegation name (RFC 6672).
     pub const DNAME: DnsType = DnsType(39);
+    /// `OPT`: EDNS pseudo-record (RFC 6891).
     pub const OPT: DnsType = DnsType(41);
+    /// `DS`: delegation signer (RFC 4034).
     pub const DS: DnsType = DnsType(43);
+    /// `RRSIG`: DNSSEC signature (RFC 4034).
     pub const RRSIG: DnsType = DnsType(46);
+    /// `NSEC`: next secure record (RFC 4034).
     pub const NSEC: DnsType = DnsType(47);
+    /// `DNSKEY`: DNSSEC key (RFC 4034).
     pub const DNSKEY: DnsType = DnsType(48);
+    /// `SVCB`: service binding (RFC 9460).
     pub const SVCB: DnsType = DnsType(64);
+    /// `HTTPS`: HTTPS service binding (RFC 9460).
     pub const HTTPS: DnsType = DnsType(65);
+    /// `ANY`: a query for every type (RFC 1035 QTYPE *).
     pub const ANY: DnsType = DnsType(255);
+    /// `URI`: URI (RFC 7553).
     pub const URI: DnsType = DnsType(256);
+    /// `CAA`: certification authority authorization (RFC 8659).
     pub const CAA: DnsType = DnsType(257);
 
     /// As `to_string()`: the mnemonic, or the number (without the formatting machinery for
@@ -51,6 +73,7 @@ impl DnsType {
         }
     }
 
+    /// The IANA mnemonic (`"AAAA"`), `None` for a type without a name here.
     pub fn name(self) -> Option<&'static str> {
         Some(match self {
             Self::A => "A",
@@ -89,6 +112,7 @@ impl fmt::Display for DnsType {
 }
 
 /// Known types as their mnemonic (`"AAAA"`), unknown ones as a number.
+#[cfg(feature = "serde")]
 impl Serialize for DnsType {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.name() {
@@ -100,21 +124,33 @@ impl Serialize for DnsType {
 
 /// A response code: the 4-bit RCODE of the header (RFC 1035 4.1.1, RFC 6895), as tshark's
 /// `dns.flags.rcode` shows it. The EDNS extended bits are not folded in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
 pub struct DnsRcode(pub u8);
 
 impl DnsRcode {
+    /// `NOERROR`: no error.
     pub const NOERROR: DnsRcode = DnsRcode(0);
+    /// `FORMERR`: the server could not read the query.
     pub const FORMERR: DnsRcode = DnsRcode(1);
+    /// `SERVFAIL`: the server failed to answer (upstream failure, DNSSEC failure...).
     pub const SERVFAIL: DnsRcode = DnsRcode(2);
+    /// `NXDOMAIN`: the name does not exist.
     pub const NXDOMAIN: DnsRcode = DnsRcode(3);
+    /// `NOTIMP`: the server does not implement the query kind.
     pub const NOTIMP: DnsRcode = DnsRcode(4);
+    /// `REFUSED`: the server refused to answer (policy).
     pub const REFUSED: DnsRcode = DnsRcode(5);
+    /// `YXDOMAIN`: a name exists that should not (RFC 2136).
     pub const YXDOMAIN: DnsRcode = DnsRcode(6);
+    /// `YXRRSET`: an RR set exists that should not (RFC 2136).
     pub const YXRRSET: DnsRcode = DnsRcode(7);
+    /// `NXRRSET`: an RR set that should exist does not (RFC 2136).
     pub const NXRRSET: DnsRcode = DnsRcode(8);
+    /// `NOTAUTH`: the server is not authoritative for the zone (RFC 2136, RFC 8945).
     pub const NOTAUTH: DnsRcode = DnsRcode(9);
+    /// `NOTZONE`: a name is not within the zone (RFC 2136).
     pub const NOTZONE: DnsRcode = DnsRcode(10);
 
     /// The IANA mnemonic, or `RCODE<n>` for unassigned values.
@@ -138,11 +174,15 @@ impl DnsRcode {
 }
 
 /// One answer record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DnsAnswer {
+    /// The owner name, as tshark shows it.
     pub name: String,
-    #[serde(rename = "type")]
+    /// The record type.
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub rtype: DnsType,
+    /// Time to live, in seconds.
     pub ttl: u32,
     /// The record data in presentation form for A, AAAA, CNAME, NS, PTR, DNAME, MX
     /// (exchange), SRV (target), SOA (mname) and TXT; `None` for other types.
@@ -152,14 +192,21 @@ pub struct DnsAnswer {
 /// What we read from one message.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DnsMessage {
+    /// The transaction id.
     pub id: u16,
+    /// The QR bit: a response, not a query.
     pub response: bool,
+    /// The header's OPCODE (0: a standard query).
     pub opcode: u8,
+    /// The TC bit: the answer did not fit (the client retries over TCP).
     pub truncated: bool,
+    /// The header's 4-bit RCODE.
     pub rcode: u8,
     /// First question: name as tshark shows it (no trailing dot, `<Root>` for the root).
     pub qname: Option<String>,
+    /// First question: its type.
     pub qtype: Option<DnsType>,
+    /// The answer section, up to [`MAX_ANSWERS`] records.
     pub answers: Vec<DnsAnswer>,
     /// Answers the header announced but that could not be read or were beyond the bound.
     pub answers_unread: u16,
@@ -435,8 +482,11 @@ mod tests {
         assert_eq!(DnsType(65534).to_string(), "65534");
         assert_eq!(DnsType(65534).text(), "65534");
         assert_eq!(DnsType::AAAA.text(), DnsType::AAAA.to_string());
-        assert_eq!(serde_json::to_string(&DnsType(65534)).unwrap(), "65534");
-        assert_eq!(serde_json::to_string(&DnsType::AAAA).unwrap(), "\"AAAA\"");
+        #[cfg(feature = "serde")]
+        {
+            assert_eq!(serde_json::to_string(&DnsType(65534)).unwrap(), "65534");
+            assert_eq!(serde_json::to_string(&DnsType::AAAA).unwrap(), "\"AAAA\"");
+        }
         assert_eq!(DnsRcode(15).name(), "RCODE15");
     }
 }

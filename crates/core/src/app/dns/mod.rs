@@ -5,13 +5,12 @@
 //! response, and for every query left unanswered after [`QUERY_TIMEOUT`] of packet time, when
 //! evicted, or at [`DnsTracker::finish`].
 //!
-//! # `rcode` in JSON
+//! # `rcode`
 //!
-//! The JSON `rcode` is the number from the header (`3`), as tshark's `dns.flags.rcode`: that
-//! is what the reference answers of the public corpus hold and what `compare-tshark.py`
-//! compares `(qname, rcode)` against. The mnemonic is beside it in `rcode_name`
-//! (`"NXDOMAIN"`). Both are `null` for a query that got no answer. In Rust the mnemonic is
-//! the field `rcode` (what the diagnosis matches on) and the number is `rcode_code`.
+//! [`DnsRecord::rcode`] is the response code's mnemonic (`"NXDOMAIN"`, what a diagnosis
+//! matches on) and [`DnsRecord::rcode_code`] the number from the header (`3`). With the
+//! `serde` feature they serialize as `rcode_name` and `rcode`, the number being what tshark's
+//! `dns.flags.rcode` shows. Both are `None` for a query that got no answer.
 
 mod message;
 mod tcp;
@@ -24,27 +23,35 @@ pub use tcp::{DEFAULT_MAX_QUEUED_MESSAGES, DnsTcpDecoder, DnsTcpStats};
 use crate::time::{Duration, Timestamp};
 use crate::types::Transport;
 use rustc_hash::FxHashMap;
-use serde::Serialize;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 /// Where one DNS message was seen.
 #[derive(Clone, Copy, Debug)]
 pub struct DnsMeta {
+    /// Carried over UDP or TCP.
     pub transport: Transport,
+    /// The sender.
     pub src: SocketAddr,
+    /// The receiver.
     pub dst: SocketAddr,
+    /// When it was seen.
     pub ts: Timestamp,
+    /// The frame that carried it (for TCP: its first byte).
     pub frame: u64,
     /// Connection id of the flow that carried it.
     pub conn_id: u64,
 }
 
-/// A query and its response (the contract's `dns` record).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// A query and its response (or a query that got none).
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DnsRecord {
+    /// The transaction id.
     pub id: u16,
+    /// The end that asked.
     pub client: SocketAddr,
+    /// The end that answered (or was asked).
     pub server: SocketAddr,
     /// First question's name, no trailing dot (`<Root>` for the root, as tshark).
     pub qname: Option<String>,
@@ -52,17 +59,20 @@ pub struct DnsRecord {
     /// none (`"65534"`).
     pub qtype: Option<String>,
     /// The response code's mnemonic: `"NOERROR"`, `"SERVFAIL"`, `"NXDOMAIN"`, `"REFUSED"`...
-    /// (`RCODE<n>` when unassigned); `None` when unanswered. In JSON this is `rcode_name`:
-    /// the JSON `rcode` is the number, see [`DnsRecord::rcode_code`] and the module doc.
-    #[serde(rename = "rcode_name")]
+    /// (`RCODE<n>` when unassigned); `None` when unanswered. Serialized as `rcode_name` (see
+    /// the module doc).
+    #[cfg_attr(feature = "serde", serde(rename = "rcode_name"))]
     pub rcode: Option<String>,
     /// The header RCODE as a number, serialized as `rcode` (what tshark's reference holds).
-    #[serde(rename = "rcode")]
+    #[cfg_attr(feature = "serde", serde(rename = "rcode"))]
     pub rcode_code: Option<DnsRcode>,
+    /// The answer section (at most [`MAX_ANSWERS`] records).
     pub answers: Vec<DnsAnswer>,
+    /// Carried over UDP or TCP.
     pub transport: Transport,
     /// Frame of the (first) query; `None` for a response whose query was not seen.
     pub query_frame: Option<u64>,
+    /// Frame of the response; `None` when unanswered.
     pub response_frame: Option<u64>,
     /// Time of the first query, or of the response when no query was seen.
     pub ts: Timestamp,
@@ -70,9 +80,10 @@ pub struct DnsRecord {
     pub rtt: Option<Duration>,
     /// Copies of the query sent again before the answer (same client, server, id, name).
     pub retransmissions: u32,
+    /// Id of the flow (UDP) or connection (TCP) that carried it.
     pub conn_id: u64,
     /// The response had the TC bit (the client should retry over TCP).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "std::ops::Not::not"))]
     pub truncated: bool,
 }
 
@@ -104,9 +115,12 @@ pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_OPEN_QUERIES: usize = 10_000;
 
 /// Anomalies and counts of one tracker.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DnsStats {
+    /// Queries seen.
     pub queries: u64,
+    /// Responses seen.
     pub responses: u64,
     /// Messages shorter than a DNS header.
     pub malformed: u64,
@@ -163,10 +177,13 @@ impl Default for DnsTracker {
 }
 
 impl DnsTracker {
+    /// A tracker with the default bounds ([`DEFAULT_MAX_OPEN_QUERIES`], [`QUERY_TIMEOUT`]).
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A tracker that keeps at most `max_open` queries waiting, each for at most `timeout` of
+    /// packet time.
     pub fn with_limits(max_open: usize, timeout: Duration) -> Self {
         DnsTracker {
             open: FxHashMap::default(),
@@ -178,6 +195,7 @@ impl DnsTracker {
         }
     }
 
+    /// What the tracker counted so far.
     pub fn stats(&self) -> &DnsStats {
         &self.stats
     }

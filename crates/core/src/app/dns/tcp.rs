@@ -21,7 +21,8 @@ struct SideState {
 }
 
 /// Anomalies of one DNS-over-TCP connection.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DnsTcpStats {
     /// Messages dropped because `DEFAULT_MAX_QUEUED_MESSAGES` were waiting.
     pub dropped_messages: u64,
@@ -40,10 +41,12 @@ pub struct DnsTcpDecoder {
 }
 
 impl DnsTcpDecoder {
+    /// A decoder for one TCP connection (both sides).
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// What it counted so far.
     pub fn stats(&self) -> &DnsTcpStats {
         &self.stats
     }

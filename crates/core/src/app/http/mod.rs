@@ -45,11 +45,11 @@ use crate::time::Timestamp;
 use crate::types::Side;
 use chunked::{ChunkState, ChunkStep};
 use head::{Framing, HeadEndScanner, HeadKind, HeadParse, RequestHead, ResponseHead};
-use serde::Serialize;
 use std::collections::VecDeque;
 
 /// One request and its response (either may be missing).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct HttpTransaction {
     /// Request method (`GET`, `CONNECT`); `None` for a response whose request was not seen.
     pub method: Option<String>,
@@ -62,79 +62,94 @@ pub struct HttpTransaction {
     pub status: Option<u16>,
 
     /// Request version (`HTTP/1.1`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub version: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The User-Agent header.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub user_agent: Option<String>,
     /// The request carried a Proxy-Authorization header (its value is never kept).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "std::ops::Not::not"))]
     pub proxy_authorization: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The Range header.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub range: Option<String>,
     /// Frame and time of the packet that carried the first byte of the request head.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub request_frame: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// See `request_frame`.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub request_ts: Option<Timestamp>,
 
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The final response's reason phrase (`Not Found`).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Response version (`HTTP/1.1`).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub response_version: Option<&'static str>,
     /// 1xx responses that came before the final one (100 Continue, 103 Early Hints).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub informational: Vec<u16>,
     /// Declared Content-Length of the response.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub content_length: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The response's Content-Type header.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub content_type: Option<String>,
     /// The response body used chunked transfer coding.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "std::ops::Not::not"))]
     pub chunked: bool,
     /// Scheme (first word) of the first Proxy-Authenticate challenge, e.g. `Basic`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub proxy_authenticate: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The response's Via header (a proxy on the way).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub via: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The response's Server header.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub server: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The response's Location header (redirects).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub location: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The response's Content-Range header.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub content_range: Option<String>,
     /// Frame and time of the packet that carried the first byte of the response head.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub response_frame: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// See `response_frame`.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub response_ts: Option<Timestamp>,
     /// Response body bytes that were seen (for chunked bodies: chunk data, without the
     /// framing). Compare with `content_length` to tell a truncated body.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub body_bytes: Option<u64>,
     /// Response body bytes that were lost in capture gaps.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "is_zero"))]
     pub body_missing: u64,
     /// `true` once the body's end was reached (its length, the last chunk, or the close
     /// for a body delimited by it), `false` when the stream ended or desynchronised first;
     /// `None` while the body is still coming.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub body_complete: Option<bool>,
 }
 
 impl HttpTransaction {
+    /// Frame of the packet that carried the first byte of the request head.
     pub fn request_frame(&self) -> Option<u64> {
         self.request_frame
     }
 
+    /// Time of that packet.
     pub fn request_ts(&self) -> Option<Timestamp> {
         self.request_ts
     }
 
+    /// Frame of the packet that carried the first byte of the final response head.
     pub fn response_frame(&self) -> Option<u64> {
         self.response_frame
     }
 
+    /// Time of that packet.
     pub fn response_ts(&self) -> Option<Timestamp> {
         self.response_ts
     }
@@ -144,10 +159,12 @@ impl HttpTransaction {
         self.proxy_authenticate.as_deref()
     }
 
+    /// The request carried a Proxy-Authorization header.
     pub fn has_proxy_authorization(&self) -> bool {
         self.proxy_authorization
     }
 
+    /// The final response's reason phrase.
     pub fn reason(&self) -> Option<&str> {
         self.reason.as_deref()
     }
@@ -167,6 +184,7 @@ impl HttpTransaction {
     }
 }
 
+#[cfg(feature = "serde")]
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -208,7 +226,8 @@ impl Default for HttpLimits {
 }
 
 /// Anomalies seen by one connection's HTTP decoder.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct HttpStats {
     /// Header blocks larger than `max_header_block`.
     pub header_overflows: u64,
@@ -234,6 +253,37 @@ pub struct HttpStats {
     /// A side that had spoken HTTP sent bytes that are not (bad chunk framing, garbage
     /// where a head should start): that side was given up, the connection was not.
     pub desync_garbage: u64,
+}
+
+impl HttpStats {
+    /// Adds another decoder's counters to these (a run's totals).
+    pub fn add(&mut self, other: &HttpStats) {
+        // Destructured so that a new counter cannot be left out of the totals.
+        let HttpStats {
+            header_overflows,
+            desync_gaps,
+            resyncs,
+            body_gap_bytes,
+            dropped_transactions,
+            dropped_pending,
+            unmatched_responses,
+            bad_content_length,
+            tunnel_leftover_dropped,
+            truncated_heads,
+            desync_garbage,
+        } = *other;
+        self.header_overflows += header_overflows;
+        self.desync_gaps += desync_gaps;
+        self.resyncs += resyncs;
+        self.body_gap_bytes += body_gap_bytes;
+        self.dropped_transactions += dropped_transactions;
+        self.dropped_pending += dropped_pending;
+        self.unmatched_responses += unmatched_responses;
+        self.bad_content_length += bad_content_length;
+        self.tunnel_leftover_dropped += tunnel_leftover_dropped;
+        self.truncated_heads += truncated_heads;
+        self.desync_garbage += desync_garbage;
+    }
 }
 
 /// What a side is reading.
@@ -315,6 +365,8 @@ pub struct HttpDecoder {
     sides: [SideState; 2],
     limits: HttpLimits,
     stats: HttpStats,
+    /// Heads read since the last `take_heads`, when `keep_heads` asked for them.
+    heads: Option<Vec<(Side, usize)>>,
 }
 
 impl Default for HttpDecoder {
@@ -324,10 +376,12 @@ impl Default for HttpDecoder {
 }
 
 impl HttpDecoder {
+    /// A decoder for one connection with the default [`HttpLimits`].
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A decoder for one connection within `limits`.
     pub fn with_limits(limits: HttpLimits) -> Self {
         HttpDecoder {
             transactions: Vec::new(),
@@ -335,17 +389,40 @@ impl HttpDecoder {
             sides: [SideState::new(), SideState::new()],
             limits,
             stats: HttpStats::default(),
+            heads: None,
         }
     }
 
+    /// From now on, note each head as it is read, for [`HttpDecoder::take_heads`].
+    pub fn keep_heads(&mut self) {
+        self.heads.get_or_insert_with(Vec::new);
+    }
+
+    /// The heads read since the last call, in the order read: which side sent each, and the
+    /// index of its transaction in [`HttpDecoder::transactions`] (request heads, and final
+    /// response heads; heads beyond `max_transactions` are not noted). Empty unless
+    /// [`HttpDecoder::keep_heads`] was called.
+    pub fn take_heads(&mut self) -> Vec<(Side, usize)> {
+        self.heads.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn note_head(&mut self, side: Side, tx: usize) {
+        if let Some(h) = self.heads.as_mut() {
+            h.push((side, tx));
+        }
+    }
+
+    /// The transactions so far, in the order their first head was read.
     pub fn transactions(&self) -> &[HttpTransaction] {
         &self.transactions
     }
 
+    /// The transactions, taking them out.
     pub fn into_transactions(self) -> Vec<HttpTransaction> {
         self.transactions
     }
 
+    /// What this decoder counted so far.
     pub fn stats(&self) -> &HttpStats {
         &self.stats
     }
@@ -706,7 +783,9 @@ impl HttpDecoder {
                 request_ts: ts,
                 ..HttpTransaction::default()
             });
-            Some(self.transactions.len() - 1)
+            let i = self.transactions.len() - 1;
+            self.note_head(Side::Client, i);
+            Some(i)
         } else {
             self.stats.dropped_transactions += 1;
             None
@@ -790,6 +869,11 @@ impl HttpDecoder {
                     t.body_bytes = Some(0);
                 }
             }
+        }
+        if let Some(i) = tx_index
+            && !interim
+        {
+            self.note_head(Side::Server, i);
         }
         if interim {
             return;

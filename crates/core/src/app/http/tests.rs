@@ -255,10 +255,15 @@ fn proxy_407_then_retry_with_credentials() {
     assert!(t[1].proxy_authorization);
     assert_eq!(t[1].status, Some(200));
     assert_eq!(d.after[1], b"\x16\x03\x03\x00\x7a");
-    // The credential never reaches the output.
-    let json = serde_json::to_string(t).unwrap();
-    assert!(!json.contains("dXNlcjpzZWNyZXQ="), "{json}");
-    assert!(json.contains("\"proxy_authorization\":true"));
+    // The credential is never kept.
+    let kept = format!("{t:?}");
+    assert!(!kept.contains("dXNlcjpzZWNyZXQ="), "{kept}");
+    #[cfg(feature = "serde")]
+    {
+        let json = serde_json::to_string(t).unwrap();
+        assert!(!json.contains("dXNlcjpzZWNyZXQ="), "{json}");
+        assert!(json.contains("\"proxy_authorization\":true"));
+    }
 }
 
 #[test]

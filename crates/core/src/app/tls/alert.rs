@@ -1,22 +1,25 @@
 //! Alerts: plaintext ones with level and description, encrypted ones by size and place.
 
 use crate::types::Side;
-use serde::Serialize;
 
 /// One alert record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AlertInfo {
-    /// Who sent it ("client" / "server").
+    /// Who sent it.
     pub side: Side,
+    /// Frame of the packet that carried its record header.
     pub frame: u64,
     /// Timestamp of the chunk that carried its header.
     pub ts: crate::time::Timestamp,
     /// The body could not be read: sent after ChangeCipherSpec, or in TLS 1.3 after the
     /// ServerHello (and longer than a plaintext alert's 2 bytes).
     pub encrypted: bool,
-    /// 1 = warning, 2 = fatal; `null` when encrypted.
+    /// 1 = warning, 2 = fatal; `None` when encrypted.
     pub level: Option<u8>,
+    /// The alert description code (40 = handshake_failure); `None` when encrypted.
     pub description: Option<u8>,
+    /// Its RFC name (`handshake_failure`), when known.
     pub description_name: Option<&'static str>,
     /// Record body length.
     pub record_length: u16,

@@ -2,6 +2,7 @@
 //! result always equals the uncached computation, the keys are not coarser than the inputs,
 //! the bounds hold, and a validation is not reused across a certificate's validity bound.
 
+#[cfg(feature = "x509")]
 use super::certificate::{MAX_VALIDATED_CHAINS, TrustStore, describe};
 use super::fingerprint::{
     ClientFingerprints, FingerprintCache, HelloShape, MAX_CACHED_FINGERPRINTS, MAX_FINGERPRINT_KEY,
@@ -126,6 +127,7 @@ fn decoder_shares_the_configuration_cache() {
         }
     }
     assert!(config.fingerprints.stats().hits >= 12);
+    #[cfg(feature = "x509")]
     assert!(config.trust().validation_cache_stats().hits >= 5);
 }
 
@@ -219,6 +221,7 @@ fn oversized_fingerprint_key_is_not_cached() {
 }
 
 /// The google.com chain of dump-mtu300 (valid at capture time) and its descriptions.
+#[cfg(feature = "x509")]
 fn google_chain() -> (Vec<Vec<u8>>, Vec<CertificateInfo>, u64) {
     let segs = load("dump-mtu300.s0.tsv");
     let (_, body) = handshake_messages(&segs, Side::Server)
@@ -242,6 +245,7 @@ fn google_chain() -> (Vec<Vec<u8>>, Vec<CertificateInfo>, u64) {
     (ders, certs, ts)
 }
 
+#[cfg(feature = "x509")]
 #[test]
 fn validation_cache_is_reused_only_inside_the_validity_bounds() {
     let (ders, certs, ts) = google_chain();
@@ -301,6 +305,7 @@ fn validation_cache_is_reused_only_inside_the_validity_bounds() {
 
 /// Every distinct time position and SNI is an entry; past MAX_VALIDATED_CHAINS the map is
 /// emptied, and the answers stay the uncached ones.
+#[cfg(feature = "x509")]
 #[test]
 fn validation_cache_bound() {
     let (ders, certs, ts) = google_chain();

@@ -4,42 +4,52 @@
 //! the tshark-derived reference does: RDN items in certificate order, short names where
 //! known (`C=US,O=Example Corp,CN=foo`), dotted OIDs otherwise.
 //!
-//! The chain is validated once per connection with rustls-webpki against webpki-roots plus
-//! the configured extra roots, at the capture's own time (the packet timestamp), never now.
+//! With the `x509` feature (on by default) the chain is validated once per connection with
+//! rustls-webpki against webpki-roots plus the configured extra roots, at the capture's own
+//! time (the packet timestamp), never now. Without it certificates are described, not
+//! validated.
 
-use super::fingerprint::{CacheBounds, CacheStats, cached, sha256_hex};
+use super::fingerprint::sha256_hex;
+#[cfg(feature = "x509")]
+use super::fingerprint::{CacheBounds, CacheStats, cached};
 use super::record::{hex, rfc3339};
 use rustc_hash::FxHashMap;
+#[cfg(feature = "x509")]
 use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
-use serde::Serialize;
 use std::sync::Mutex;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate, X509Name};
 
 /// One certificate as sent.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CertificateInfo {
     /// Position in the message, 0 = leaf.
     pub index: usize,
+    /// Subject distinguished name (`C=US,O=Example Corp,CN=foo`).
     pub subject: String,
+    /// Issuer distinguished name, same form.
     pub issuer: String,
     /// Last CN of the subject (as `CN=([^,/]+)` taking the last match would find it).
     pub subject_cn: Option<String>,
+    /// Last CN of the issuer.
     pub issuer_cn: Option<String>,
     /// DNS names of the subjectAltName extension.
     pub san: Vec<String>,
     /// IP addresses of the subjectAltName extension, as text: what a client that dialled an
-    /// IP address checks (Go: "doesn't contain any IP SANs"). Not part of the JSON contract.
-    #[serde(skip)]
+    /// IP address checks (Go: "doesn't contain any IP SANs"). Not serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub san_ip: Vec<String>,
     /// The certificate has a subjectAltName extension at all (without one, Go refuses to
-    /// fall back to the subject CN). Not part of the JSON contract.
-    #[serde(skip)]
+    /// fall back to the subject CN). Not serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub has_san: bool,
     /// RFC 3339, UTC.
     pub not_before: Option<String>,
+    /// RFC 3339, UTC.
     pub not_after: Option<String>,
     /// Unix seconds of the same, for arithmetic.
     pub not_before_unix: Option<i64>,
+    /// Unix seconds of `not_after`.
     pub not_after_unix: Option<i64>,
     /// Serial number, hex bytes separated by ':' (tshark's form, e.g. "00:f2:8e").
     pub serial: String,
@@ -47,9 +57,11 @@ pub struct CertificateInfo {
     pub sha256: String,
     /// SHA-256 of the DER SubjectPublicKeyInfo, hex (the pin form).
     pub spki_sha256: Option<String>,
+    /// basicConstraints says CA.
     pub is_ca: bool,
     /// Subject equals issuer (a self-signed leaf, or a root sent in the chain).
     pub self_issued: bool,
+    /// Length of the DER encoding.
     pub der_len: usize,
     /// x509-parser could not read it; the other fields are empty except sha256.
     pub parse_error: Option<String>,
@@ -174,12 +186,21 @@ pub fn describe(index: usize, der: &[u8]) -> CertificateInfo {
 }
 
 /// Outcome of validating the server's chain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "result", content = "error")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "kebab-case", tag = "result", content = "error")
+)]
 pub enum Validation {
+    /// The chain leads to a trust anchor and is good for the SNI name.
     Valid,
+    /// No trust anchor vouches for the chain (a missing intermediate, a private CA, an
+    /// intercepting proxy's CA).
     UnknownIssuer,
+    /// A certificate of the chain had expired at the capture's time.
     Expired,
+    /// A certificate of the chain was not yet valid at the capture's time.
     NotYetValid,
     /// The chain is good but not for the SNI name.
     NameMismatch,
@@ -195,8 +216,10 @@ pub enum Validation {
 /// extra roots, and the same plus the user's roots.
 #[derive(Debug)]
 pub struct TrustStore {
+    #[cfg(feature = "x509")]
     public: Vec<TrustAnchor<'static>>,
     /// `public` plus the user's roots; None when the user gave none.
+    #[cfg(feature = "x509")]
     all: Option<Vec<TrustAnchor<'static>>>,
     /// Certificates already described, by DER: servers send the same chain on every
     /// connection, and x509 parsing plus hashing was ~7 % of a full analysis. `describe` is a
@@ -204,9 +227,11 @@ pub struct TrustStore {
     /// the store can be shared; one engine thread uses it.
     described: Mutex<FxHashMap<Box<[u8]>, CertificateInfo>>,
     /// Chain validations already done, see [`TrustStore::validate_described`].
+    #[cfg(feature = "x509")]
     validated: Mutex<ValidationCache>,
 }
 
+#[cfg(feature = "x509")]
 #[derive(Debug, Default)]
 struct ValidationCache {
     /// Reused for every key, so a lookup allocates nothing.
@@ -217,11 +242,14 @@ struct ValidationCache {
 
 /// Chain validation results kept (one per chain, SNI and position of the capture time
 /// relative to the certificates' validity periods); when full the map is emptied.
+#[cfg(feature = "x509")]
 pub const MAX_VALIDATED_CHAINS: usize = 512;
 /// Largest key kept: the chain's DER plus a few bytes per certificate and the SNI. Larger
 /// chains are validated uncached.
+#[cfg(feature = "x509")]
 pub const MAX_VALIDATION_KEY: usize = 32 * 1024;
 
+#[cfg(feature = "x509")]
 const VALIDATION_BOUNDS: CacheBounds = CacheBounds {
     entries: MAX_VALIDATED_CHAINS,
     key_bytes: MAX_VALIDATION_KEY,
@@ -230,6 +258,7 @@ const VALIDATION_BOUNDS: CacheBounds = CacheBounds {
 /// Where `t` lies relative to `[not_before, not_after]`, the way webpki's `check_validity`
 /// compares (`time < not_before` is not yet valid, `time > not_after` expired, both ends
 /// inclusive).
+#[cfg(feature = "x509")]
 fn validity_position(t: u64, not_before: i64, not_after: i64) -> u8 {
     let t = i128::from(t);
     if t < i128::from(not_before) {
@@ -257,6 +286,7 @@ fn validity_position(t: u64, not_before: i64, not_after: i64) -> u8 {
 /// at 50, `YYYYMMDDhhmmssZ`) as webpki does; a time only x509-parser accepts (an offset,
 /// fractions, missing seconds) makes webpki fail that certificate with `BadDerTime` at any
 /// time, so the finer key is still exact.
+#[cfg(feature = "x509")]
 fn validation_key(
     chain: &[&[u8]],
     certs: &[CertificateInfo],
@@ -298,6 +328,7 @@ pub const MAX_DESCRIBED_CERTS: usize = 1024;
 /// Larger certificates are not cached (their DER is kept as the key).
 pub const MAX_DESCRIBED_DER: usize = 16 * 1024;
 
+#[cfg(feature = "x509")]
 fn anchors(sets: &[&[Vec<u8>]]) -> Vec<TrustAnchor<'static>> {
     let mut anchors: Vec<TrustAnchor<'static>> = webpki_roots::TLS_SERVER_ROOTS.to_vec();
     anchors.extend(sets.iter().flat_map(|set| set.iter()).filter_map(|d| {
@@ -311,11 +342,15 @@ fn anchors(sets: &[&[Vec<u8>]]) -> Vec<TrustAnchor<'static>> {
 impl TrustStore {
     /// webpki-roots plus `public_extra`, and those plus `user_extra` (DER); certificates
     /// not usable as trust anchors are skipped.
+    #[cfg_attr(not(feature = "x509"), allow(unused_variables))]
     pub fn new(public_extra: &[Vec<u8>], user_extra: &[Vec<u8>]) -> Self {
         TrustStore {
+            #[cfg(feature = "x509")]
             public: anchors(&[public_extra]),
+            #[cfg(feature = "x509")]
             all: (!user_extra.is_empty()).then(|| anchors(&[public_extra, user_extra])),
             described: Mutex::new(FxHashMap::default()),
+            #[cfg(feature = "x509")]
             validated: Mutex::new(ValidationCache::default()),
         }
     }
@@ -342,6 +377,7 @@ impl TrustStore {
         info
     }
 
+    #[cfg(feature = "x509")]
     /// Validates `chain` (leaf first, DER) for `sni` at `unix_secs`, first against the
     /// public roots, then, if that fails, with the user's own roots too. The flag says the
     /// chain is valid only thanks to the user's roots: for a public host, that is what a
@@ -366,6 +402,7 @@ impl TrustStore {
     }
 }
 
+#[cfg(feature = "x509")]
 impl TrustStore {
     /// [`TrustStore::validate`] of a chain whose certificates were described (`certs[i]` is
     /// `describe(i, chain[i])`), from the cache when the same chain was validated for the
@@ -398,11 +435,13 @@ impl TrustStore {
     }
 
     /// What the validation cache did.
+    #[cfg(test)]
     pub fn validation_cache_stats(&self) -> CacheStats {
         self.validated.lock().map(|c| c.stats).unwrap_or_default()
     }
 
     /// Validation results held.
+    #[cfg(test)]
     pub fn validation_cache_len(&self) -> usize {
         self.validated
             .lock()
@@ -411,18 +450,7 @@ impl TrustStore {
     }
 }
 
-/// [`TrustStore::validate`] with a store made for this one call.
-pub fn validate(
-    chain: &[&[u8]],
-    sni: Option<&str>,
-    unix_secs: u64,
-    public_extra: &[Vec<u8>],
-    user_extra: &[Vec<u8>],
-    leaf_self_issued: bool,
-) -> (Validation, bool) {
-    TrustStore::new(public_extra, user_extra).validate(chain, sni, unix_secs, leaf_self_issued)
-}
-
+#[cfg(feature = "x509")]
 fn verify(
     chain: &[&[u8]],
     sni: Option<&str>,
@@ -477,6 +505,7 @@ fn verify(
 
 /// webpki's error name without its (long) context: "UnsupportedSignatureAlgorithmContext",
 /// "CaUsedAsEndEntity", "BadDer".
+#[cfg(feature = "x509")]
 fn short_error(e: &webpki::Error) -> String {
     let s = format!("{e:?}");
     match s.split_once(['(', ' ', '{']) {

@@ -8,15 +8,16 @@ use super::fingerprint::{ClientFingerprints, FingerprintCache, HelloShape};
 use super::record::{
     CipherSuite, ExtensionType, GroupInfo, NamedGroup, SignatureScheme, TlsVersion,
 };
-use serde::Serialize;
 use tls_parser::TlsExtension;
 
 /// One extension: its type and raw contents.
 #[derive(Clone, Copy, Debug)]
 pub struct RawExtension<'a> {
+    /// The extension type.
     pub ext_type: ExtensionType,
     /// The whole extension (type, length, data), as tls-parser's per-extension parsers want.
     pub whole: &'a [u8],
+    /// Its contents (after type and length).
     pub data: &'a [u8],
 }
 
@@ -29,6 +30,7 @@ pub struct Extensions<'a> {
 }
 
 impl<'a> Extensions<'a> {
+    /// Walks `block`, an extension list without its 2-byte length.
     pub fn new(block: &'a [u8]) -> Self {
         Extensions {
             block,
@@ -93,9 +95,10 @@ fn content_wanted(t: ExtensionType) -> bool {
 }
 
 /// Everything we keep from a ClientHello. Code points serialize as hex strings ("0x0303").
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ClientHello {
-    /// Server name (SNI host_name), `null` when absent.
+    /// Server name (SNI host_name), `None` when absent.
     pub sni: Option<String>,
     /// ALPN protocol names in the order offered.
     pub alpn: Vec<String>,
@@ -103,6 +106,7 @@ pub struct ClientHello {
     pub versions: Vec<TlsVersion>,
     /// legacy_version of the hello ("0x0303").
     pub legacy_version: TlsVersion,
+    /// Cipher suites in the order offered, GREASE included.
     pub cipher_suites: Vec<CipherSuite>,
     /// Extension types in wire order, GREASE included.
     pub extensions: Vec<ExtensionType>,
@@ -110,13 +114,19 @@ pub struct ClientHello {
     pub groups: Vec<GroupInfo>,
     /// Groups the client sent key shares for, in order.
     pub key_share: Vec<GroupInfo>,
+    /// ec_point_formats as sent.
     pub ec_point_formats: Vec<u8>,
+    /// signature_algorithms as sent.
     pub signature_algorithms: Vec<SignatureScheme>,
+    /// Length of the legacy session id (32 for most TLS 1.3 clients).
     pub session_id_len: usize,
+    /// pre_shared_key offered (a resumption).
     pub psk: bool,
+    /// session_ticket extension present.
     pub session_ticket: bool,
     /// encrypted_client_hello (0xfe0d) offered.
     pub ech: bool,
+    /// early_data (0-RTT) offered.
     pub early_data: bool,
     /// A GREASE value appears among versions, ciphers, extensions or groups.
     pub grease: bool,
@@ -128,6 +138,7 @@ pub struct ClientHello {
     pub records: u32,
     /// Frame of its first byte and of the segment that completed it.
     pub first_frame: u64,
+    /// See `first_frame`.
     pub last_frame: u64,
     /// Timestamp of the segment that completed it.
     pub ts: crate::time::Timestamp,
@@ -136,9 +147,11 @@ pub struct ClientHello {
     pub pq_key_share: bool,
     /// JA3 string and MD5, as tshark's `tls.handshake.ja3_full` / `tls.handshake.ja3`.
     pub ja3_string: String,
+    /// See `ja3_string`.
     pub ja3: String,
     /// JA4 (FoxIO) and its raw form (`ja4_r`: unhashed sorted lists).
     pub ja4: String,
+    /// See `ja4`.
     pub ja4_r: String,
     /// The extension block ended in the middle of an extension.
     pub extensions_truncated: bool,

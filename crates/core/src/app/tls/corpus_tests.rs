@@ -535,6 +535,7 @@ fn fragmented_certificate_message_is_found() {
         c.subject, c.issuer, info.certificate_frame
     );
     assert_eq!(info.certificate_frame, Some(410));
+    #[cfg(feature = "x509")]
     assert!(info.validation.is_some());
 }
 
@@ -619,18 +620,18 @@ fn corpus_cached_equals_uncached() {
         assert_eq!(fresh.len(), cached.len(), "{f}");
         for (k, info) in &fresh {
             let other = cached.get(k).unwrap_or_else(|| panic!("{f} {k:?}"));
-            assert_eq!(
-                serde_json::to_value(info).unwrap(),
-                serde_json::to_value(other).unwrap(),
-                "{f} {k:?}"
-            );
+            assert_eq!(format!("{info:?}"), format!("{other:?}"), "{f} {k:?}");
             compared += usize::from(info.client_hello.is_some());
         }
     }
     let fp = shared.fingerprints.stats();
-    let val = shared.trust().validation_cache_stats();
-    eprintln!("hellos compared {compared}; fingerprints {fp:?}; validations {val:?}");
+    eprintln!("hellos compared {compared}; fingerprints {fp:?}");
     assert!(compared >= 50, "{compared}");
     assert!(fp.hits >= 30, "{fp:?}");
-    assert!(val.hits >= 5 && val.misses >= 20, "{val:?}");
+    #[cfg(feature = "x509")]
+    {
+        let val = shared.trust().validation_cache_stats();
+        eprintln!("validations {val:?}");
+        assert!(val.hits >= 5 && val.misses >= 20, "{val:?}");
+    }
 }

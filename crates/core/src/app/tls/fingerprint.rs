@@ -151,10 +151,6 @@ impl ServerFingerprints {
     }
 }
 
-pub fn ja3_string(ch: &ClientHello) -> String {
-    ja3_of(&HelloShape::of(ch))
-}
-
 fn ja3_of(ch: &HelloShape<'_>) -> String {
     let mut s = String::with_capacity(256);
     push_dec(&mut s, ch.legacy_version.0);
@@ -259,6 +255,7 @@ fn join_hex(out: &mut String, vals: impl Iterator<Item = u16>) {
 }
 
 /// Returns (ja4, ja4_r).
+#[cfg(test)]
 pub fn ja4(ch: &ClientHello) -> (String, String) {
     ja4_of(&HelloShape::of(ch))
 }

@@ -2,13 +2,14 @@
 //!
 //! One [`TlsDecoder`] per connection sees both directions. Per side a record deframer reads
 //! 5-byte headers (split anywhere across chunks); handshake bodies go to a
-//! [`deframer::HandshakeReassembler`] that rebuilds messages across segments and records;
+//! handshake reassembler that rebuilds messages across segments and records;
 //! everything else (encrypted records, application data) is skipped by length with
 //! [`Progress::Skip`], so after the handshake only record headers are ever looked at.
 //!
-//! Output conventions ([`TlsInfo`], serde): code points (versions, ciphers, extensions,
-//! groups) are hex strings such as `"0x0303"`, lossless and GREASE-preserving; the selected
-//! version and cipher also get `version_name` ("TLS 1.3") / `cipher_name` (IANA).
+//! Code points (versions, ciphers, extensions, groups) are open newtypes ([`TlsVersion`],
+//! [`CipherSuite`]...): any value read off the wire survives, GREASE included; the selected
+//! version and cipher also get `version_name` ("TLS 1.3") / `cipher_name` (IANA). With the
+//! `serde` feature they serialize as hex strings such as `"0x0303"`.
 //!
 //! Gaps: a gap inside a record body keeps the framing (the record length is known); a gap
 //! that reaches past it desyncs the side, which then scans for a plausible record header
@@ -17,20 +18,22 @@
 // Input-derived data is never indexed directly (STYLE.md); tests may.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
-pub mod alert;
-pub mod certificate;
-pub mod client_hello;
-pub mod deframer;
-pub mod fingerprint;
-pub mod record;
-pub mod server_hello;
+mod alert;
+mod certificate;
+pub(crate) mod client_hello;
+mod deframer;
+// Reached from outside only through `hooks` (benches); its cache types are not API.
+#[allow(missing_docs)]
+pub(crate) mod fingerprint;
+mod record;
+mod server_hello;
 
 pub use alert::AlertInfo;
 pub use certificate::{CertificateInfo, Validation};
 pub use client_hello::ClientHello;
 pub use record::{
     CipherSuite, ContentType, ExtensionType, GroupInfo, NamedGroup, SignatureScheme, TlsVersion,
-    is_grease,
+    is_grease, rfc3339,
 };
 pub use server_hello::ServerHello;
 
@@ -41,7 +44,6 @@ use certificate::TrustStore;
 use deframer::{HandshakeReassembler, PieceCtx, Span};
 use fingerprint::FingerprintCache;
 use record::{RECORD_HEADER_LEN, RecordHeader, handshake_type};
-use serde::Serialize;
 use std::sync::{Arc, OnceLock};
 
 /// Settings for TLS decoding: extra trust anchors for chain validation.
@@ -62,7 +64,7 @@ pub struct TlsConfig {
 
 impl TlsConfig {
     /// The parsed trust store of this configuration.
-    pub fn trust(&self) -> Arc<TrustStore> {
+    pub(crate) fn trust(&self) -> Arc<TrustStore> {
         Arc::clone(self.trust.get_or_init(|| {
             Arc::new(TrustStore::new(
                 &self.public_roots_der,
@@ -110,17 +112,27 @@ impl Default for TlsLimits {
 }
 
 /// Anomalies seen, by kind (counted, never errors).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TlsAnomalies {
+    /// Record headers that could not be TLS (bad type, version or length).
     pub bad_record_headers: u64,
+    /// Capture gaps met inside the TLS stream.
     pub gaps: u64,
+    /// Bytes those gaps lost.
     pub gap_bytes: u64,
+    /// Times a side found a record header again after a gap.
     pub resyncs: u64,
     /// Sides given up on after a failed resync.
     pub sides_given_up: u64,
+    /// Handshake messages larger than `limits.tls.max_handshake_message` (or
+    /// `max_certificate_message`), skipped by their length.
     pub dropped_handshake_messages: u64,
+    /// Bytes of those messages.
     pub dropped_handshake_bytes: u64,
+    /// Certificates beyond `limits.tls.max_certificates`, not described.
     pub dropped_certificates: u64,
+    /// Alerts beyond `limits.tls.max_alerts`, not kept.
     pub dropped_alerts: u64,
     /// Handshake messages tls-parser / x509-parser could not read.
     pub malformed_messages: u64,
@@ -131,12 +143,16 @@ pub struct TlsAnomalies {
 }
 
 /// A record, as far as its header tells.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RecordNote {
+    /// Frame of the packet that carried its header.
     pub frame: u64,
     /// Timestamp of the chunk that carried its header.
     pub ts: Timestamp,
+    /// The record's content type.
     pub content_type: ContentType,
+    /// Its body length.
     pub length: u16,
     /// Its body is ciphertext (after ChangeCipherSpec, or TLS 1.3 after the ServerHello, or
     /// application data).
@@ -144,18 +160,26 @@ pub struct RecordNote {
 }
 
 /// A handshake message, as far as its header tells.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct HandshakeNote {
+    /// The handshake message type (1 = ClientHello, 2 = ServerHello, 11 = Certificate...).
     pub msg_type: u8,
+    /// Its body length.
     pub length: usize,
+    /// Frame of the packet that completed it.
     pub frame: u64,
 }
 
 /// What one side sent at the record layer.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SideSummary {
+    /// Records this side sent.
     pub records: u64,
+    /// It sent a ChangeCipherSpec.
     pub change_cipher_spec: bool,
+    /// Frame of the first one.
     pub change_cipher_spec_frame: Option<u64>,
     /// Plaintext handshake messages, in order (first few).
     pub handshake_messages: Vec<HandshakeNote>,
@@ -164,6 +188,7 @@ pub struct SideSummary {
     pub records_after_hello: Vec<RecordNote>,
     /// All records after the ServerHello, with the bytes of their bodies.
     pub records_after_hello_count: u64,
+    /// See `records_after_hello_count`.
     pub records_after_hello_bytes: u64,
     /// First record with an encrypted body.
     pub first_encrypted: Option<RecordNote>,
@@ -177,28 +202,35 @@ pub struct SideSummary {
 }
 
 /// The start of a side that did not speak TLS.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct NotTls {
+    /// Frame of its first byte.
     pub frame: u64,
     /// Its first bytes (up to [`NOT_TLS_PREFIX`]), non-printable ones as '.'.
     pub prefix: String,
 }
 
-/// How many bytes of a non-TLS reply are kept for the report ("HTTP/1.1 400 Bad Request").
+/// How many bytes of a non-TLS reply are kept (enough for "HTTP/1.1 400 Bad Request").
 pub const NOT_TLS_PREFIX: usize = 64;
 
 /// Everything learned about one connection's TLS.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TlsInfo {
+    /// The (first) ClientHello.
     pub client_hello: Option<ClientHello>,
     /// The second ClientHello, sent after a HelloRetryRequest.
     pub client_hello_retry: Option<ClientHello>,
     /// Further ClientHellos (renegotiation in clear), counted only.
     pub extra_client_hellos: u64,
+    /// The server's HelloRetryRequest, if it sent one.
     pub hello_retry_request: Option<ServerHello>,
+    /// The ServerHello.
     pub server_hello: Option<ServerHello>,
     /// Server certificates, leaf first, in the order sent (first Certificate message).
     pub certificates: Vec<CertificateInfo>,
+    /// Frame that completed the server's Certificate message.
     pub certificate_frame: Option<u64>,
     /// Client certificates (when the server asked for them), same form.
     pub client_certificates: Vec<CertificateInfo>,
@@ -206,14 +238,18 @@ pub struct TlsInfo {
     pub validation: Option<Validation>,
     /// The chain is valid only through the user's extra roots (`--ca-file` / SSL_CERT_FILE),
     /// not through a public root.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "std::ops::Not::not"))]
     pub valid_only_via_ca_file: bool,
+    /// Alerts of both sides, in the order read (at most `limits.tls.max_alerts`).
     pub alerts: Vec<AlertInfo>,
+    /// What the client sent at the record layer.
     pub client: SideSummary,
+    /// What the server sent at the record layer.
     pub server: SideSummary,
     /// Frame of an SSLv2-format (backwards-compatible) ClientHello, which is skipped, not
     /// decoded: old clients open with it and then speak TLS 1.0 records.
     pub sslv2_client_hello_frame: Option<u64>,
+    /// What the decoder counted instead of failing.
     pub anomalies: TlsAnomalies,
 }
 
@@ -232,6 +268,7 @@ impl TlsInfo {
     pub fn certificate_frame(&self) -> Option<u64> {
         self.certificate_frame
     }
+    /// Chain validation of the server's certificates (with the `x509` feature).
     pub fn validation(&self) -> Option<&Validation> {
         self.validation.as_ref()
     }
@@ -245,6 +282,7 @@ impl TlsInfo {
             .as_ref()
             .and_then(|c| c.alpn.first().cloned())
     }
+    /// The ClientHello's JA4.
     pub fn ja4(&self) -> Option<String> {
         self.client_hello.as_ref().map(|c| c.ja4.clone())
     }
@@ -252,6 +290,7 @@ impl TlsInfo {
     pub fn leaf_issuer(&self) -> Option<String> {
         self.certificates.first().map(|c| c.issuer.clone())
     }
+    /// What `side` sent at the record layer.
     pub fn side(&self, side: Side) -> &SideSummary {
         match side {
             Side::Client => &self.client,
@@ -553,11 +592,16 @@ impl Core {
             Side::Server => {
                 self.server_certificate_done = true;
                 self.info.certificate_frame = Some(span.last_frame);
-                let (validation, via_user) =
-                    self.trust
-                        .validate_described(&ders, &certs, self.info.sni(), ts_secs);
-                self.info.validation = Some(validation);
-                self.info.valid_only_via_ca_file = via_user;
+                #[cfg(feature = "x509")]
+                {
+                    let (validation, via_user) =
+                        self.trust
+                            .validate_described(&ders, &certs, self.info.sni(), ts_secs);
+                    self.info.validation = Some(validation);
+                    self.info.valid_only_via_ca_file = via_user;
+                }
+                #[cfg(not(feature = "x509"))]
+                let _ = ts_secs;
                 self.info.certificates = certs;
             }
         }
@@ -572,10 +616,12 @@ pub struct TlsDecoder {
 }
 
 impl TlsDecoder {
+    /// A decoder for one connection with the default [`TlsLimits`].
     pub fn new(config: &TlsConfig) -> Self {
         Self::with_limits(config, TlsLimits::default())
     }
 
+    /// A decoder for one connection within `limits`.
     pub fn with_limits(config: &TlsConfig, limits: TlsLimits) -> Self {
         TlsDecoder {
             sides: [SideState::new(&limits), SideState::new(&limits)],
@@ -590,10 +636,12 @@ impl TlsDecoder {
         }
     }
 
+    /// What was learned so far.
     pub fn info(&self) -> &TlsInfo {
         &self.core.info
     }
 
+    /// What was learned, taking it out.
     pub fn into_info(self) -> TlsInfo {
         *self.into_boxed_info()
     }

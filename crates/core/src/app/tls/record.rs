@@ -1,8 +1,9 @@
 //! TLS wire code points as open newtypes (rustls / tls-parser style): any value read off the
-//! wire survives, known ones have consts and names. Every code point serializes as a hex
-//! string (`"0x0303"`, `"0x11ec"`), which is lossless and keeps GREASE values visible; the
-//! human names are separate `*_name` fields where the contract wants them.
+//! wire survives, known ones have consts and names. With the `serde` feature every code point
+//! serializes as a hex string (`"0x0303"`, `"0x11ec"`), which is lossless and keeps GREASE
+//! values visible; the human names are separate `*_name` fields.
 
+#[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
 use std::fmt;
 
@@ -13,6 +14,7 @@ pub fn is_grease(v: u16) -> bool {
 
 /// `0x%04x` into a stack buffer: `format_args!` through `collect_str` cost ~5 % of a full
 /// analysis (every cipher suite, extension and group of every ClientHello goes through here).
+#[cfg(feature = "serde")]
 fn ser_hex16<S: Serializer>(v: u16, s: S) -> Result<S::Ok, S::Error> {
     let mut buf = [b'0', b'x', 0, 0, 0, 0];
     for (i, slot) in buf.iter_mut().skip(2).enumerate() {
@@ -23,6 +25,7 @@ fn ser_hex16<S: Serializer>(v: u16, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(std::str::from_utf8(&buf).unwrap_or("0x????"))
 }
 
+#[cfg(feature = "serde")]
 const HEX_DIGITS: [u8; 16] = *b"0123456789abcdef";
 
 macro_rules! code_point_u16 {
@@ -31,6 +34,7 @@ macro_rules! code_point_u16 {
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
         pub struct $name(pub u16);
         impl $name {
+            /// An RFC 8701 GREASE value.
             pub fn is_grease(self) -> bool {
                 is_grease(self.0)
             }
@@ -40,6 +44,7 @@ macro_rules! code_point_u16 {
                 write!(f, "{}(0x{:04x})", stringify!($name), self.0)
             }
         }
+        #[cfg(feature = "serde")]
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 ser_hex16(self.0, s)
@@ -70,13 +75,19 @@ code_point_u16!(
 );
 
 impl TlsVersion {
+    /// SSL 3.0.
     pub const SSL3: TlsVersion = TlsVersion(0x0300);
+    /// TLS 1.0.
     pub const TLS10: TlsVersion = TlsVersion(0x0301);
+    /// TLS 1.1.
     pub const TLS11: TlsVersion = TlsVersion(0x0302);
+    /// TLS 1.2.
     pub const TLS12: TlsVersion = TlsVersion(0x0303);
+    /// TLS 1.3.
     pub const TLS13: TlsVersion = TlsVersion(0x0304);
 
     /// TLS 1.3 proper or one of its drafts (0x7fxx) or Facebook's draft variant (0xfb1a).
+    /// TLS 1.3, or one of its drafts.
     pub fn is_tls13(self) -> bool {
         self == Self::TLS13 || (self.0 >> 8) == 0x7f || self.0 == 0xfb1a
     }
@@ -104,29 +115,50 @@ impl CipherSuite {
 }
 
 impl ExtensionType {
+    /// server_name (SNI, RFC 6066).
     pub const SERVER_NAME: ExtensionType = ExtensionType(0);
+    /// supported_groups (RFC 8422).
     pub const SUPPORTED_GROUPS: ExtensionType = ExtensionType(10);
+    /// ec_point_formats (RFC 8422).
     pub const EC_POINT_FORMATS: ExtensionType = ExtensionType(11);
+    /// signature_algorithms (RFC 8446).
     pub const SIGNATURE_ALGORITHMS: ExtensionType = ExtensionType(13);
+    /// application_layer_protocol_negotiation (RFC 7301).
     pub const ALPN: ExtensionType = ExtensionType(16);
+    /// padding (RFC 7685).
     pub const PADDING: ExtensionType = ExtensionType(21);
+    /// session_ticket (RFC 5077).
     pub const SESSION_TICKET: ExtensionType = ExtensionType(35);
+    /// pre_shared_key (RFC 8446).
     pub const PRE_SHARED_KEY: ExtensionType = ExtensionType(41);
+    /// early_data (RFC 8446).
     pub const EARLY_DATA: ExtensionType = ExtensionType(42);
+    /// supported_versions (RFC 8446).
     pub const SUPPORTED_VERSIONS: ExtensionType = ExtensionType(43);
+    /// key_share (RFC 8446).
     pub const KEY_SHARE: ExtensionType = ExtensionType(51);
+    /// encrypted_client_hello (ECH draft).
     pub const ENCRYPTED_CLIENT_HELLO: ExtensionType = ExtensionType(0xfe0d);
 }
 
 impl NamedGroup {
+    /// secp256r1 (P-256).
     pub const SECP256R1: NamedGroup = NamedGroup(0x0017);
+    /// secp384r1 (P-384).
     pub const SECP384R1: NamedGroup = NamedGroup(0x0018);
+    /// secp521r1 (P-521).
     pub const SECP521R1: NamedGroup = NamedGroup(0x0019);
+    /// x25519 (RFC 8446).
     pub const X25519: NamedGroup = NamedGroup(0x001d);
+    /// x448 (RFC 8446).
     pub const X448: NamedGroup = NamedGroup(0x001e);
+    /// SecP256r1MLKEM768 (post-quantum hybrid).
     pub const SECP256R1_MLKEM768: NamedGroup = NamedGroup(0x11eb);
+    /// X25519MLKEM768 (post-quantum hybrid, Go 1.24+ and current browsers).
     pub const X25519_MLKEM768: NamedGroup = NamedGroup(0x11ec);
+    /// SecP384r1MLKEM1024 (post-quantum hybrid).
     pub const SECP384R1_MLKEM1024: NamedGroup = NamedGroup(0x11ed);
+    /// X25519Kyber768Draft00 (the pre-standard hybrid).
     pub const X25519_KYBER768_DRAFT00: NamedGroup = NamedGroup(0x6399);
 
     /// ML-KEM / Kyber hybrids and pure ML-KEM.
@@ -197,10 +229,13 @@ impl NamedGroup {
     }
 }
 
-/// A group with its name, for the JSON output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// A group with its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct GroupInfo {
+    /// The group's code point.
     pub id: NamedGroup,
+    /// Its name, when known.
     pub name: Option<&'static str>,
 }
 
@@ -218,12 +253,18 @@ impl From<NamedGroup> for GroupInfo {
 pub struct ContentType(pub u8);
 
 impl ContentType {
+    /// change_cipher_spec.
     pub const CHANGE_CIPHER_SPEC: ContentType = ContentType(20);
+    /// alert.
     pub const ALERT: ContentType = ContentType(21);
+    /// handshake.
     pub const HANDSHAKE: ContentType = ContentType(22);
+    /// application_data.
     pub const APPLICATION_DATA: ContentType = ContentType(23);
+    /// heartbeat (RFC 6520).
     pub const HEARTBEAT: ContentType = ContentType(24);
 
+    /// The RFC name (`application_data`), when known.
     pub fn name(self) -> Option<&'static str> {
         Some(match self.0 {
             20 => "change_cipher_spec",
@@ -243,6 +284,7 @@ impl fmt::Debug for ContentType {
 }
 
 /// Serialized by name where known ("application_data"), else the number.
+#[cfg(feature = "serde")]
 impl Serialize for ContentType {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.name() {

@@ -3,7 +3,6 @@
 use super::client_hello::Extensions;
 use super::fingerprint::{FingerprintCache, ServerFingerprints};
 use super::record::{CipherSuite, ExtensionType, GroupInfo, NamedGroup, TlsVersion};
-use serde::Serialize;
 use tls_parser::TlsExtension;
 
 /// RFC 8446 §4.1.3: SHA-256("HelloRetryRequest").
@@ -14,30 +13,44 @@ pub const HRR_RANDOM: [u8; 32] = [
 
 /// What we keep from a ServerHello. `version` is the negotiated version (supported_versions
 /// if present, else legacy_version), hex ("0x0304") with `version_name` ("TLS 1.3").
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ServerHello {
+    /// The negotiated version.
     pub version: TlsVersion,
+    /// Its name (`TLS 1.3`), when known.
     pub version_name: Option<String>,
+    /// legacy_version of the hello.
     pub legacy_version: TlsVersion,
     /// supported_versions extension value, if sent.
     pub supported_version: Option<TlsVersion>,
+    /// The cipher suite selected.
     pub cipher: CipherSuite,
+    /// Its IANA name, when known.
     pub cipher_name: Option<&'static str>,
+    /// Extension types in wire order.
     pub extensions: Vec<ExtensionType>,
     /// ALPN protocol selected, when visible (TLS 1.2 and older; TLS 1.3 sends it encrypted).
     pub alpn: Option<String>,
     /// key_share group selected (TLS 1.3) or requested (HelloRetryRequest).
     pub key_share: Option<GroupInfo>,
+    /// This is a HelloRetryRequest (RFC 8446 4.1.4), not a real ServerHello.
     pub hello_retry_request: bool,
+    /// Length of the legacy session id echoed.
     pub session_id_len: usize,
+    /// JA3S string and MD5.
     pub ja3s_string: String,
+    /// See `ja3s_string`.
     pub ja3s: String,
     /// Frame of the first byte and of the segment that completed it.
     pub first_frame: u64,
+    /// See `first_frame`.
     pub last_frame: u64,
     /// Timestamp of the segment that completed it.
     pub ts: crate::time::Timestamp,
+    /// Distinct TCP segments (delivered chunks) that carried it.
     pub tcp_segments: u32,
+    /// TLS records that carried it.
     pub records: u32,
 }
 
@@ -83,6 +96,7 @@ fn parse_fixed(body: &[u8]) -> Option<Fixed<'_>> {
 }
 
 /// Parses a ServerHello body (after the 4-byte handshake header).
+#[cfg(test)]
 pub fn parse(body: &[u8]) -> Result<ServerHello, &'static str> {
     parse_with(body, None)
 }

@@ -4,11 +4,11 @@ use super::values::{Addr, ClientBy, ConnState, Each, Ip, One, RecordVersion, Sec
 use super::write::{json_enum, json_object};
 use crate::analyze::GoInfo;
 use crate::go;
-use modsniff_core::app::http::HttpTransaction;
-use modsniff_core::app::tls::TlsInfo;
-use modsniff_core::event::SideStats as CoreSideStats;
-use modsniff_core::event::{IcmpInfo, ResetInfo};
-use modsniff_core::{Connection, app, event};
+use modsniff_core::Connection;
+use modsniff_core::SideStats as CoreSideStats;
+use modsniff_core::http::HttpTransaction;
+use modsniff_core::tls::TlsInfo;
+use modsniff_core::{IcmpInfo, ResetInfo};
 
 json_object! {
     /// One TCP connection or UDP flow, printed when it ended (closed, idle, evicted, or the
@@ -133,7 +133,7 @@ json_enum! {
 
 json_enum! {
     /// Why the connection record was printed.
-    pub enum EndReason from event::EndReason {
+    pub enum EndReason from modsniff_core::EndReason {
         Closed = "closed",
         Idle = "idle",
         Evicted = "evicted",
@@ -143,7 +143,7 @@ json_enum! {
 
 json_enum! {
     /// An application protocol the engine decodes.
-    pub enum AppProtocol from app::Protocol {
+    pub enum AppProtocol from modsniff_core::Protocol {
         Tls = "tls",
         Http = "http",
         Dns = "dns",

@@ -3,7 +3,7 @@
 use super::connection::Transport;
 use super::values::{Addr, Each, NameOrNumber, RecordVersion, Secs, View};
 use super::write::json_object;
-use modsniff_core::app::dns::{DnsAnswer, DnsRecord as Query};
+use modsniff_core::dns::{DnsAnswer, DnsRecord as Query};
 
 json_object! {
     /// A DNS query and its response, or a query left unanswered.

@@ -3,7 +3,7 @@
 use super::values::{Each, RecordVersion, Secs, View};
 use super::write::{json_enum, json_object};
 use crate::diagnose;
-use modsniff_core::event::Evidence as CoreEvidence;
+use modsniff_core::Evidence as CoreEvidence;
 
 json_object! {
     /// One diagnosis: where a module fetch went wrong, who did it, the frames that show it,

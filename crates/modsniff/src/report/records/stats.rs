@@ -3,8 +3,8 @@
 use super::values::{One, RecordVersion, View};
 use super::write::{json_enum, json_object};
 use crate::report::RunEnd;
+use modsniff_core::KernelStats;
 use modsniff_core::Stats;
-use modsniff_core::stats::KernelStats;
 use std::collections::BTreeMap;
 
 json_object! {
@@ -94,6 +94,7 @@ impl<'a> StatsRecord<'a> {
             dns_messages,
             anomalies,
             kernel,
+            http: _,
         } = end.stats;
         StatsRecord {
             record_version: RecordVersion,

@@ -4,8 +4,8 @@
 use super::connection::Side;
 use super::values::{Each, Hex16, NameOrNumber, One, Secs, View};
 use super::write::{self, WriteJson, json_object};
-use modsniff_core::app::tls::record::GroupInfo;
-use modsniff_core::app::tls::{self as core_tls, TlsInfo};
+use modsniff_core::tls::GroupInfo;
+use modsniff_core::tls::{self as core_tls, TlsInfo};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -98,7 +98,7 @@ json_object! {
         /// Groups the client sent key shares for, in order.
         pub key_share: Each<'a, GroupInfo>,
         pub ec_point_formats: &'a [u8],
-        pub signature_algorithms: Each<'a, core_tls::record::SignatureScheme>,
+        pub signature_algorithms: Each<'a, core_tls::SignatureScheme>,
         pub session_id_len: usize,
         pub psk: bool,
         pub session_ticket: bool,

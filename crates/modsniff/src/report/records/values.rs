@@ -371,8 +371,8 @@ macro_rules! code_points {
 }
 
 code_points!(
-    modsniff_core::app::tls::TlsVersion
-    modsniff_core::app::tls::CipherSuite
-    modsniff_core::app::tls::ExtensionType
-    modsniff_core::app::tls::record::SignatureScheme
+    modsniff_core::tls::TlsVersion
+    modsniff_core::tls::CipherSuite
+    modsniff_core::tls::ExtensionType
+    modsniff_core::tls::SignatureScheme
 );
