@@ -99,6 +99,9 @@ pub struct Outcome {
     /// `modsniff run`: the wrapped command's exit status, when it was not 0 (or it could not
     /// be known: 1).
     pub command_failed: Option<i32>,
+    /// An input could not be read at all (missing, not a capture): exit status 2, after the
+    /// report on the inputs that could.
+    pub input_failed: bool,
 }
 
 impl Outcome {
@@ -107,6 +110,7 @@ impl Outcome {
         Outcome {
             worst: self.worst.max(later.worst),
             command_failed: self.command_failed.or(later.command_failed),
+            input_failed: self.input_failed || later.input_failed,
         }
     }
 }
@@ -292,6 +296,7 @@ impl Analysis {
         Ok(Outcome {
             worst: findings.iter().map(|f| f.severity).max(),
             command_failed: None,
+            input_failed: false,
         })
     }
 }

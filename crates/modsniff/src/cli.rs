@@ -139,6 +139,94 @@ pub struct OutputArgs {
     /// No progress bar on standard error.
     #[arg(long)]
     pub no_progress: bool,
+    #[command(flatten)]
+    pub sink: SinkArgs,
+}
+
+/// Where the records go, and the fields a fleet of sniffers needs (`report::output`,
+/// `report::records::Fleet`).
+#[derive(Debug, Clone, Args)]
+pub struct SinkArgs {
+    /// Write the report to FILE instead of standard output (appending; reopened on SIGHUP
+    /// by `live` and `run`, as logrotate expects).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Rotate --output once it holds this many bytes (suffixes k, M, G): the file is renamed
+    /// FILE.<UTC time> between two records, and a new one started. Needs --format ndjson.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, requires = "output")]
+    pub rotate_size: Option<u64>,
+    /// Rotate --output once its first record is this many seconds old. Needs --format ndjson.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..), requires = "output")]
+    pub rotate_seconds: Option<u64>,
+    /// Add the fleet fields to every record (host_name, modsniff_version, session, seq, time,
+    /// time_unix), as `live` and `run` always do.
+    #[arg(long)]
+    pub fleet: bool,
+    /// The host name the fleet fields give (default: the system's); implies --fleet.
+    #[arg(long, value_name = "NAME")]
+    pub host_name: Option<String>,
+}
+
+/// `1048576`, `512k`, `16M`, `1G` (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, ""),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (bytes, or with k, M, G)"))?;
+    let shift = match unit {
+        "" => 0,
+        "k" | "K" | "KiB" => 10,
+        "M" | "MiB" => 20,
+        "G" | "GiB" => 30,
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (k, M, G)")),
+    };
+    n.checked_mul(1 << shift)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{s}` is not a size above 0 that fits in 64 bits"))
+}
+
+impl SinkArgs {
+    /// Where the printer writes: standard output, or the --output file (`reopen`: the flag a
+    /// SIGHUP handler sets).
+    pub fn open(
+        &self,
+        format: Format,
+        reopen: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) -> anyhow::Result<Box<dyn std::io::Write + Send>> {
+        let Some(path) = &self.output else {
+            return Ok(Box::new(std::io::stdout()));
+        };
+        let rotates = self.rotate_size.is_some() || self.rotate_seconds.is_some();
+        if rotates && format != Format::Ndjson {
+            anyhow::bail!(
+                "--rotate-size and --rotate-seconds need --format ndjson (they cut the output between two lines)"
+            );
+        }
+        let w = report::output::RotatingFile::open(report::output::Rotation {
+            path: path.clone(),
+            max_bytes: self.rotate_size,
+            max_age: self.rotate_seconds.map(std::time::Duration::from_secs),
+            reopen,
+        })?;
+        Ok(Box::new(w))
+    }
+
+    /// The fleet fields' identity, when asked for (or `always`, as `live` and `run` do).
+    pub fn fleet(
+        &self,
+        always: bool,
+        interface: Option<&str>,
+    ) -> Option<report::records::FleetIdentity> {
+        (always || self.fleet || self.host_name.is_some()).then(|| {
+            report::records::FleetIdentity::new(
+                self.host_name.clone(),
+                interface.map(str::to_string),
+            )
+        })
+    }
 }
 
 impl OutputArgs {
@@ -162,6 +250,16 @@ impl OutputArgs {
                     .map(|n| n.to_ascii_lowercase())
                     .collect(),
             },
+            fleet: self.sink.fleet(false, None),
+        }
+    }
+
+    /// `live`'s and `run`'s settings: the fleet fields always, with the interface.
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
+    pub fn live_print_settings(&self, interface: &str) -> PrintSettings {
+        PrintSettings {
+            fleet: self.sink.fleet(true, Some(interface)),
+            ..self.print_settings()
         }
     }
 }

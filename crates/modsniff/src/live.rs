@@ -59,12 +59,19 @@ mod imp {
         Timestamp::from_nanos(d.as_nanos() as u64)
     }
 
-    fn interrupted() -> Result<Arc<AtomicBool>> {
-        let flag = Arc::new(AtomicBool::new(false));
-        let f = flag.clone();
-        ctrlc::set_handler(move || f.store(true, Ordering::SeqCst))
-            .context("installing the Ctrl-C handler")?;
-        Ok(flag)
+    /// The stop flag (SIGINT, SIGTERM; SIGHUP too, unless the records go to an --output
+    /// file, which SIGHUP reopens instead: the second flag).
+    fn interrupted(output: bool) -> Result<(Arc<AtomicBool>, Option<Arc<AtomicBool>>)> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let stop = Arc::new(AtomicBool::new(false));
+        let reopen = output.then(|| Arc::new(AtomicBool::new(false)));
+        for sig in [SIGINT, SIGTERM] {
+            signal_hook::flag::register(sig, stop.clone())
+                .context("installing the signal handlers")?;
+        }
+        signal_hook::flag::register(SIGHUP, reopen.clone().unwrap_or_else(|| stop.clone()))
+            .context("installing the signal handlers")?;
+        Ok((stop, reopen))
     }
 
     struct Session {
@@ -132,6 +139,7 @@ mod imp {
             if self.last_tick.elapsed() >= TICK {
                 self.last_tick = Instant::now();
                 self.analysis.advance(wall_now(), rep);
+                rep.tick().context("writing the report")?;
             }
             Ok(n)
         }
@@ -172,9 +180,9 @@ mod imp {
 
     pub fn run_live(args: LiveArgs) -> Result<Outcome> {
         let env: HashMap<String, String> = std::env::vars().collect();
-        let stop = interrupted()?;
-        let mut rep =
-            crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout()));
+        let (stop, reopen) = interrupted(args.out.sink.output.is_some())?;
+        let out = args.out.sink.open(args.out.format, reopen)?;
+        let mut rep = crate::report::printer(&args.out.live_print_settings(&args.interface), out);
         let mut s = Session::open(
             &args.interface,
             args.filter_expression()?,
@@ -247,9 +255,9 @@ mod imp {
         {
             go_env.extend(vars);
         }
-        let stop = interrupted()?;
-        let mut rep =
-            crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout()));
+        let (stop, reopen) = interrupted(args.out.sink.output.is_some())?;
+        let out = args.out.sink.open(args.out.format, reopen)?;
+        let mut rep = crate::report::printer(&args.out.live_print_settings(&args.interface), out);
         let mut s = Session::open(
             &args.interface,
             None,

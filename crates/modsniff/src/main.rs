@@ -51,12 +51,15 @@ fn error_text(e: &anyhow::Error) -> String {
 
 /// The exit status, from what the run found: the wrapped command's own status when it failed
 /// (`modsniff run -- go mod download && deploy` keeps working as without modsniff); else 1
-/// when a finding reaches the failing severity, 0 otherwise. (2, for bad usage or unreadable
-/// input, is `main`'s.)
+/// when a finding reaches the failing severity, 0 otherwise; 2 when an input could not be read
+/// (the others still reported), as for bad usage.
 fn exit_status(outcome: Outcome, fail_on: FailOn) -> ExitCode {
     if let Some(code) = outcome.command_failed {
         // Clamped: 0 would read as success, and an exit status is one byte.
         return ExitCode::from(code.clamp(1, 255) as u8);
+    }
+    if outcome.input_failed {
+        return ExitCode::from(2);
     }
     let fails = match (fail_on, outcome.worst) {
         (FailOn::Never, _) | (_, None) => false,

@@ -54,18 +54,36 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
     let config = engine_config(&args.out)?;
     let env: HashMap<String, String> = std::env::vars().collect();
     let settings = go_settings(&args.out, &env)?;
-    let mut rep = crate::report::printer(&args.out.print_settings(), Box::new(std::io::stdout()));
+    let out = args.out.sink.open(args.out.format, None)?;
+    let mut rep = crate::report::printer(&args.out.print_settings(), out);
     let mut outcome = Outcome::default();
     let progress_ok = !args.out.no_progress && std::io::stderr().is_terminal();
     let threads = args.threads.unwrap_or_else(default_threads);
+    // Files that could not be read at all (missing, not a capture, refused by the filter) are
+    // said on stderr as they come and make the exit status 2; the others are still reported,
+    // as `cat` and tcpdump go on past a missing file.
+    let mut unreadable = 0usize;
+    let mut analysed = 0usize;
+    let mut say = |e: anyhow::Error| {
+        eprintln!("modsniff: {}", crate::error_text(&e));
+        unreadable += 1;
+    };
     for path in &inputs.files {
-        // Errors that stop a file before any packet (missing, not a capture) exit 2.
-        let mut src = FileSource::open(path)?;
+        let mut src = match FileSource::open(path) {
+            Ok(src) => src,
+            Err(e) => {
+                say(e.into());
+                continue;
+            }
+        };
         let name = src.name().to_string();
         // Zero bytes is no capture at all (a capture that was never written, a pipe that
         // carried nothing): saying "no problem found" about it would be a lie.
         if src.format() == Format::Empty {
-            anyhow::bail!("{name}: empty input (0 bytes): not a capture file");
+            say(anyhow::anyhow!(
+                "{name}: empty input (0 bytes): not a capture file"
+            ));
+            continue;
         }
         let bar = progress_bar(progress_ok, src.total_bytes());
         let mut analysis = Analysis::new(config.clone(), settings.clone(), false);
@@ -93,7 +111,11 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         if let Some(g) = &gate {
             if let Some(e) = &g.refused {
                 // libpcap refuses to compile such a filter for the file's link type.
-                anyhow::bail!("{name}: filter expression `{}`: {e}", g.filter.expression());
+                say(anyhow::anyhow!(
+                    "{name}: filter expression `{}`: {e}",
+                    g.filter.expression()
+                ));
+                continue;
             }
             if args.out.verbose {
                 eprintln!(
@@ -106,7 +128,8 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         let mut warnings: Vec<String> = src.warnings().iter().map(|w| w.to_string()).collect();
         if let Some(e) = read_error {
             if n == 0 {
-                return Err(e.into());
+                say(e.into());
+                continue;
             }
             // Keep what was read before the failure; say where it stopped.
             warnings.push(e.to_string());
@@ -132,6 +155,12 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             None => analysis.finish(rep.as_mut(), &name, &warnings, None)?,
         };
         outcome = outcome.and(found);
+        analysed += 1;
+    }
+    outcome.input_failed = unreadable > 0;
+    if analysed == 0 && outcome.input_failed {
+        // Nothing was read: the errors said are the whole answer (no empty report).
+        return Ok(outcome);
     }
     rep.close()?;
     Ok(outcome)

@@ -28,6 +28,37 @@ fn bad_usage_and_unreadable_input_exit_2() {
     );
 }
 
+/// A missing file among several is said and makes the exit status 2; the files that could be
+/// read are still reported, in every format (a JSON document included).
+#[test]
+fn an_unreadable_file_among_several_keeps_the_report_of_the_others() {
+    let good = fixtures().join("http-404/capture.pcap");
+    let good = good.to_str().unwrap();
+    let missing = "/nonexistent/second.pcap";
+    for format in ["text", "json", "ndjson"] {
+        for args in [[good, missing], [missing, good]] {
+            let out = run(&["read", "--format", format, args[0], args[1]]);
+            let text = String::from_utf8_lossy(&out.stdout);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{format} {args:?}: {err}");
+            assert!(
+                err.contains(missing),
+                "{format}: the error names the file: {err}"
+            );
+            // the 404 of the readable file is reported
+            assert!(
+                text.contains("http-not-found"),
+                "{format} {args:?}: no report of {good}:\n{text}"
+            );
+            if format == "json" {
+                let doc: serde_json::Value =
+                    serde_json::from_slice(&out.stdout).expect("one JSON document");
+                assert!(doc.is_object(), "{format}: {doc}");
+            }
+        }
+    }
+}
+
 #[test]
 fn json_document_has_the_same_records_as_ndjson() {
     let f = fixtures().join("public/zeek/http/proxy.pcap");

@@ -511,6 +511,21 @@ pub struct Go {
 #[serde(deny_unknown_fields)]
 pub struct ConnectionRec {
     pub record_version: RecordVersion,
+    // The fleet fields: `live` and `run` always, `read --fleet`; all or none.
+    #[serde(default)]
+    pub host_name: Option<String>,
+    #[serde(default)]
+    pub interface: Option<String>,
+    #[serde(default)]
+    pub modsniff_version: Option<String>,
+    #[serde(default)]
+    pub session: Option<String>,
+    #[serde(default)]
+    pub seq: Option<u64>,
+    #[serde(default)]
+    pub time: Option<String>,
+    #[serde(default)]
+    pub time_unix: Option<Secs>,
     pub id: u64,
     pub transport: Transport,
     pub client: SocketAddr,
@@ -560,6 +575,21 @@ pub struct DnsAnswer {
 #[serde(deny_unknown_fields)]
 pub struct DnsRec {
     pub record_version: RecordVersion,
+    // The fleet fields: `live` and `run` always, `read --fleet`; all or none.
+    #[serde(default)]
+    pub host_name: Option<String>,
+    #[serde(default)]
+    pub interface: Option<String>,
+    #[serde(default)]
+    pub modsniff_version: Option<String>,
+    #[serde(default)]
+    pub session: Option<String>,
+    #[serde(default)]
+    pub seq: Option<u64>,
+    #[serde(default)]
+    pub time: Option<String>,
+    #[serde(default)]
+    pub time_unix: Option<Secs>,
     pub id: u16,
     pub client: SocketAddr,
     pub server: SocketAddr,
@@ -648,6 +678,21 @@ pub struct Evidence {
 #[serde(deny_unknown_fields)]
 pub struct FindingRec {
     pub record_version: RecordVersion,
+    // The fleet fields: `live` and `run` always, `read --fleet`; all or none.
+    #[serde(default)]
+    pub host_name: Option<String>,
+    #[serde(default)]
+    pub interface: Option<String>,
+    #[serde(default)]
+    pub modsniff_version: Option<String>,
+    #[serde(default)]
+    pub session: Option<String>,
+    #[serde(default)]
+    pub seq: Option<u64>,
+    #[serde(default)]
+    pub time: Option<String>,
+    #[serde(default)]
+    pub time_unix: Option<Secs>,
     pub stage: Stage,
     pub kind: Kind,
     pub severity: Severity,
@@ -681,6 +726,21 @@ pub enum Verdict {
 #[serde(deny_unknown_fields)]
 pub struct StatsRec {
     pub record_version: RecordVersion,
+    // The fleet fields: `live` and `run` always, `read --fleet`; all or none.
+    #[serde(default)]
+    pub host_name: Option<String>,
+    #[serde(default)]
+    pub interface: Option<String>,
+    #[serde(default)]
+    pub modsniff_version: Option<String>,
+    #[serde(default)]
+    pub session: Option<String>,
+    #[serde(default)]
+    pub seq: Option<u64>,
+    #[serde(default)]
+    pub time: Option<String>,
+    #[serde(default)]
+    pub time_unix: Option<Secs>,
     pub source: String,
     /// Wireshark's frame count (packets plus pcapng blocks that take a frame number).
     pub frames: u64,

@@ -2,7 +2,7 @@
 //! the last run. Each record goes through serde (`Serialize` derived from the same types the
 //! NDJSON writer writes) into a `serde_json::Value`, whose keys are sorted.
 
-use super::records::{ConnectionRecord, DnsRecord, FindingRecord, Record};
+use super::records::{ConnectionRecord, DnsRecord, FindingRecord, FleetIdentity, Record, Stamper};
 use super::{Printer, RunEnd};
 use crate::analyze::GoInfo;
 use crate::diagnose::Finding;
@@ -23,30 +23,40 @@ struct Document {
 pub struct JsonPrinter<W> {
     out: W,
     doc: Document,
+    /// Stamps the fleet fields, when they are asked for.
+    stamp: Option<Stamper>,
 }
 
-fn value(rec: Record<'_>) -> io::Result<serde_json::Value> {
-    serde_json::to_value(rec).map_err(io::Error::other)
+fn value(rec: Record<'_>, stamp: &mut Option<Stamper>) -> io::Result<serde_json::Value> {
+    match stamp {
+        Some(s) => serde_json::to_value(rec.with_fleet(s.next())),
+        None => serde_json::to_value(rec),
+    }
+    .map_err(io::Error::other)
 }
 
 impl<W: Write> JsonPrinter<W> {
-    pub fn new(out: W) -> Self {
+    pub fn new(out: W, fleet: Option<FleetIdentity>) -> Self {
         JsonPrinter {
             out,
             doc: Document::default(),
+            stamp: fleet.map(Stamper::new),
         }
     }
 }
 
 impl<W: Write> Printer for JsonPrinter<W> {
     fn connection(&mut self, c: &Connection, go: Option<&GoInfo>) -> io::Result<()> {
-        let v = value(Record::Connection(ConnectionRecord::new(c, go)))?;
+        let v = value(
+            Record::Connection(ConnectionRecord::new(c, go)),
+            &mut self.stamp,
+        )?;
         self.doc.connections.push(v);
         Ok(())
     }
 
     fn dns(&mut self, r: &Query) -> io::Result<()> {
-        let v = value(Record::Dns(DnsRecord::from(r)))?;
+        let v = value(Record::Dns(DnsRecord::from(r)), &mut self.stamp)?;
         self.doc.dns.push(v);
         Ok(())
     }
@@ -58,10 +68,10 @@ impl<W: Write> Printer for JsonPrinter<W> {
 
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
         for f in end.findings {
-            let v = value(Record::Finding(FindingRecord::from(*f)))?;
+            let v = value(Record::Finding(FindingRecord::from(*f)), &mut self.stamp)?;
             self.doc.findings.push(v);
         }
-        let v = value(Record::Stats(end.stats_record()))?;
+        let v = value(Record::Stats(end.stats_record()), &mut self.stamp)?;
         self.doc.stats.push(v);
         Ok(())
     }

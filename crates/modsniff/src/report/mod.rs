@@ -10,7 +10,9 @@
 
 mod json;
 mod ndjson;
+pub mod output;
 pub mod records;
+mod terminal;
 mod text;
 
 pub use json::JsonPrinter;
@@ -42,6 +44,8 @@ pub struct PrintSettings {
     /// The text report's table of every connection.
     pub verbose: bool,
     pub selection: Selection,
+    /// The fleet fields on every record (`live`, `run`; `read --fleet`), for this writer.
+    pub fleet: Option<records::FleetIdentity>,
 }
 
 /// The end of one run (one capture file, or one live capture), as the printers see it.
@@ -82,14 +86,18 @@ pub trait Printer {
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()>;
     /// The last run ended.
     fn close(&mut self) -> io::Result<()>;
+    /// Time passed (live, twice a second): what is buffered may be written out.
+    fn tick(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The printer for `settings`, writing to `out`.
 pub fn printer(settings: &PrintSettings, out: Box<dyn Write + Send>) -> Box<dyn Printer + Send> {
     let out = io::BufWriter::with_capacity(1 << 16, PipeGuard::new(out));
     let p: Box<dyn Printer + Send> = match settings.format {
-        Format::Ndjson => Box::new(NdjsonPrinter::new(out)),
-        Format::Json => Box::new(JsonPrinter::new(out)),
+        Format::Ndjson => Box::new(NdjsonPrinter::new(out, settings.fleet.clone())),
+        Format::Json => Box::new(JsonPrinter::new(out, settings.fleet.clone())),
         Format::Text => Box::new(TextPrinter::new(out, settings.color, settings.verbose)),
     };
     if settings.selection.is_all() {
@@ -243,5 +251,9 @@ impl Printer for Selected {
 
     fn close(&mut self) -> io::Result<()> {
         self.inner.close()
+    }
+
+    fn tick(&mut self) -> io::Result<()> {
+        self.inner.tick()
     }
 }

@@ -2,10 +2,12 @@
 //! who, the go error it explains, the frames that prove it, what to change), then a summary;
 //! with `-v`, a table of every connection.
 
+use super::terminal::{escape, escaped};
 use super::{Printer, RunEnd};
 use crate::analyze::GoInfo;
 use crate::diagnose::{Finding, Severity};
 use modsniff_core::Connection;
+use modsniff_core::Evidence;
 use modsniff_core::Transport;
 use modsniff_core::dns::DnsRecord;
 use std::fmt::Write as _;
@@ -44,10 +46,10 @@ impl<W: Write> Printer for TextPrinter<W> {
                 state: c.state,
                 history: c.history.clone(),
                 bytes: (c.client_stats.bytes, c.server_stats.bytes),
-                name: c.server_name.clone().unwrap_or_default(),
-                alpn: tls.and_then(|t| t.alpn_first()).unwrap_or_default(),
-                ja4: tls.and_then(|t| t.ja4()).unwrap_or_default(),
-                issuer: tls.and_then(|t| t.leaf_issuer()).unwrap_or_default(),
+                name: escaped(c.server_name.as_deref().unwrap_or_default()),
+                alpn: escaped(&tls.and_then(|t| t.alpn_first()).unwrap_or_default()),
+                ja4: escaped(&tls.and_then(|t| t.ja4()).unwrap_or_default()),
+                issuer: escaped(&tls.and_then(|t| t.leaf_issuer()).unwrap_or_default()),
             });
         }
         Ok(())
@@ -65,7 +67,12 @@ impl<W: Write> Printer for TextPrinter<W> {
             Severity::Warning => st.yellow("warning"),
             Severity::Info => st.dim("info"),
         };
-        writeln!(self.out, "{word} [{}] {}", f.kind.as_str(), f.summary)?;
+        writeln!(
+            self.out,
+            "{word} [{}] {}",
+            f.kind.as_str(),
+            escape(&f.summary)
+        )?;
         self.out.flush()
     }
 
@@ -138,8 +145,47 @@ fn severity_word(s: Severity, st: Style) -> String {
     }
 }
 
+/// `f` with every string it quotes from the wire escaped for the terminal. Every field is
+/// named, so that a new one is a compile error here, not raw bytes on someone's screen.
+fn for_terminal(f: &Finding) -> Finding {
+    let Finding {
+        stage,
+        kind,
+        severity,
+        actor,
+        connection,
+        server_name,
+        server,
+        summary,
+        likely_go_error,
+        remedy,
+        evidence,
+    } = f;
+    let opt = |s: &Option<String>| s.as_deref().map(escaped);
+    Finding {
+        stage: *stage,
+        kind: *kind,
+        severity: *severity,
+        actor: *actor,
+        connection: *connection,
+        server_name: opt(server_name),
+        server: opt(server),
+        summary: escaped(summary),
+        likely_go_error: opt(likely_go_error),
+        remedy: opt(remedy),
+        evidence: evidence
+            .iter()
+            .map(|e| Evidence {
+                note: escaped(&e.note),
+                ..e.clone()
+            })
+            .collect(),
+    }
+}
+
 fn render(end: &RunEnd<'_>, rows: Option<&[ConnRow]>, st: Style) -> String {
-    let findings = end.findings;
+    let findings: Vec<Finding> = end.findings.iter().map(|f| for_terminal(f)).collect();
+    let findings = &findings;
     let mut o = String::new();
     let errors = findings
         .iter()
@@ -153,7 +199,7 @@ fn render(end: &RunEnd<'_>, rows: Option<&[ConnRow]>, st: Style) -> String {
     // A capture cut short never reads "OK": what is missing is said instead.
     let incomplete = findings
         .iter()
-        .find_map(|f| crate::diagnose::capture::verdict_note(f));
+        .find_map(crate::diagnose::capture::verdict_note);
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     let head = if errors > 0 {
         st.red(&format!("FAILED: {errors} error{}", plural(errors)))
@@ -181,7 +227,7 @@ fn render(end: &RunEnd<'_>, rows: Option<&[ConnRow]>, st: Style) -> String {
         },
         st.dim(&format!(
             "[{}: {}, {}]",
-            end.source,
+            escape(end.source),
             count(end.stats.packets, "packet"),
             count(end.stats.tcp_connections, "TCP connection")
         ))
@@ -304,7 +350,7 @@ fn render(end: &RunEnd<'_>, rows: Option<&[ConnRow]>, st: Style) -> String {
         let list: Vec<String> = end
             .go_endpoints
             .iter()
-            .map(|(h, n)| format!("{h} ({n})"))
+            .map(|(h, n)| format!("{} ({n})", escape(h)))
             .collect();
         let _ = writeln!(o, "  Go endpoints: {}", list.join(", "));
     }
@@ -351,7 +397,7 @@ fn render(end: &RunEnd<'_>, rows: Option<&[ConnRow]>, st: Style) -> String {
         );
     }
     for w in end.warnings {
-        let _ = writeln!(o, "  {} {w}", st.yellow("warning:"));
+        let _ = writeln!(o, "  {} {}", st.yellow("warning:"), escape(w));
     }
     o
 }

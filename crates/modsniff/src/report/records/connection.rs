@@ -1,5 +1,6 @@
 //! The `connection` record: one TCP connection or UDP flow, with what it carried.
 
+use super::fleet::Fleet;
 use super::values::{Addr, ClientBy, ConnState, Each, Ip, One, RecordVersion, Secs, View};
 use super::write::{json_enum, json_object};
 use crate::analyze::GoInfo;
@@ -15,6 +16,9 @@ json_object! {
     /// input ended).
     pub struct ConnectionRecord<'a> {
         pub record_version: RecordVersion,
+        /// The fleet fields (`live`, `run`; `read --fleet`); left out otherwise.
+        #[flatten]
+        pub fleet: Option<Fleet<'a>>,
         /// Unique within the run; findings and `dns` records point at it.
         pub id: u64,
         pub transport: Transport,
@@ -88,6 +92,7 @@ impl<'a> ConnectionRecord<'a> {
         } = c;
         ConnectionRecord {
             record_version: RecordVersion,
+            fleet: None,
             id: *id,
             transport: transport.into(),
             client: Addr(*client),

@@ -1,6 +1,7 @@
 //! The `dns` record: a query and its response.
 
 use super::connection::Transport;
+use super::fleet::Fleet;
 use super::values::{Addr, Each, NameOrNumber, RecordVersion, Secs, View};
 use super::write::json_object;
 use modsniff_core::dns::{DnsAnswer, DnsRecord as Query};
@@ -9,6 +10,9 @@ json_object! {
     /// A DNS query and its response, or a query left unanswered.
     pub struct DnsRecord<'a> {
         pub record_version: RecordVersion,
+        /// The fleet fields (`live`, `run`; `read --fleet`); left out otherwise.
+        #[flatten]
+        pub fleet: Option<Fleet<'a>>,
         /// The DNS message id.
         pub id: u16,
         pub client: Addr,
@@ -64,6 +68,7 @@ impl<'a> From<&'a Query> for DnsRecord<'a> {
         } = r;
         DnsRecord {
             record_version: RecordVersion,
+            fleet: None,
             id: *id,
             client: Addr(*client),
             server: Addr(*server),

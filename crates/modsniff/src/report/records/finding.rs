@@ -1,5 +1,6 @@
 //! The `finding` record: the diagnosis.
 
+use super::fleet::Fleet;
 use super::values::{Each, RecordVersion, Secs, View};
 use super::write::{json_enum, json_object};
 use crate::diagnose;
@@ -10,6 +11,9 @@ json_object! {
     /// and what to change.
     pub struct FindingRecord<'a> {
         pub record_version: RecordVersion,
+        /// The fleet fields (`live`, `run`; `read --fleet`); left out otherwise.
+        #[flatten]
+        pub fleet: Option<Fleet<'a>>,
         pub stage: Stage,
         pub kind: FindingKind,
         pub severity: Severity,
@@ -45,6 +49,7 @@ impl<'a> From<&'a diagnose::Finding> for FindingRecord<'a> {
         } = f;
         FindingRecord {
             record_version: RecordVersion,
+            fleet: None,
             stage: stage.into(),
             kind: kind.into(),
             severity: severity.into(),

@@ -15,6 +15,7 @@ pub mod write;
 mod connection;
 mod dns;
 mod finding;
+mod fleet;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -24,6 +25,7 @@ mod values;
 pub use connection::ConnectionRecord;
 pub use dns::DnsRecord;
 pub use finding::FindingRecord;
+pub use fleet::{Fleet, FleetIdentity, Stamper, write_utc_compact};
 pub use stats::{FindingCounts, StatsRecord};
 
 use schemars::JsonSchema;
@@ -42,6 +44,20 @@ pub enum Record<'a> {
     Dns(DnsRecord<'a>),
     Finding(FindingRecord<'a>),
     Stats(StatsRecord<'a>),
+}
+
+impl<'a> Record<'a> {
+    /// The record with the fleet fields `fleet` (after `record_version`).
+    pub fn with_fleet(mut self, fleet: Fleet<'a>) -> Self {
+        let slot = match &mut self {
+            Record::Connection(r) => &mut r.fleet,
+            Record::Dns(r) => &mut r.fleet,
+            Record::Finding(r) => &mut r.fleet,
+            Record::Stats(r) => &mut r.fleet,
+        };
+        *slot = Some(fleet);
+        self
+    }
 }
 
 impl WriteJson for Record<'_> {

@@ -1,5 +1,6 @@
 //! The `stats` record: the last line of a run.
 
+use super::fleet::Fleet;
 use super::values::{One, RecordVersion, View};
 use super::write::{json_enum, json_object};
 use crate::report::RunEnd;
@@ -13,6 +14,9 @@ json_object! {
     /// last record of the run.
     pub struct StatsRecord<'a> {
         pub record_version: RecordVersion,
+        /// The fleet fields (`live`, `run`; `read --fleet`); left out otherwise.
+        #[flatten]
+        pub fleet: Option<Fleet<'a>>,
         /// The capture file (or interface) this is about.
         pub source: &'a str,
         /// Records the capture numbered, as Wireshark numbers frames (packets, plus pcapng
@@ -98,6 +102,7 @@ impl<'a> StatsRecord<'a> {
         } = end.stats;
         StatsRecord {
             record_version: RecordVersion,
+            fleet: None,
             source: end.source,
             frames: *frames,
             packets: *packets,

@@ -2,6 +2,7 @@
 //! derive, which `--format json` uses), on every record of every capture we have and on
 //! records with every optional field filled; and the schema held to the keys they write.
 
+use super::fleet::{Fleet, UtcTime};
 use super::values::{Hex16, Secs};
 use super::write::{EXACT_MICROS_BELOW_SECS, WriteJson, float, hex16, int, string};
 use super::{ConnectionRecord, DnsRecord, FindingCounts, FindingRecord, Record, schema};
@@ -241,6 +242,25 @@ impl Samples {
             };
             out.push(("stats".into(), Record::Stats(end.stats_record())));
         }
+        // Every record again with the fleet fields, with and without an interface.
+        let stamped: Vec<(String, Record<'a>)> = out
+            .iter()
+            .enumerate()
+            .map(|(i, (what, rec))| {
+                let nanos = 1_795_425_455_550_580_000 + i as u64 * 1_000_001;
+                let fleet = Fleet {
+                    host_name: "runner-7 \"eu\"",
+                    interface: (i % 2 == 0).then_some("eth0"),
+                    modsniff_version: "0.1.0",
+                    session: "0b6f3c1e-7d2a-4c55-9a1e-2f0d6b9c8e71",
+                    seq: i as u64 + 1,
+                    time: UtcTime(nanos),
+                    time_unix: Timestamp::from_nanos(nanos).into(),
+                };
+                (format!("{what} (fleet)"), rec.clone().with_fleet(fleet))
+            })
+            .collect();
+        out.extend(stamped);
         out
     }
 }

@@ -63,7 +63,9 @@ impl Omit for u64 {
 /// derived, and its `WriteJson`, from one list of fields.
 ///
 /// Each field is `pub name: Type,` after its doc comment, optionally marked `#[omit]` (left
-/// out when empty, see [`Omit`]) or `#[key = "..."]` (a JSON key that is not a Rust name).
+/// out when empty, see [`Omit`]), `#[key = "..."]` (a JSON key that is not a Rust name) or
+/// `#[flatten]` (an `Option` of another declared object whose fields, when it is `Some`, are
+/// written in this object's place, as serde's `flatten`).
 /// Unknown keys are denied in the schema (`additionalProperties: false`).
 macro_rules! json_object {
     (
@@ -84,6 +86,14 @@ macro_rules! json_object {
                 pub $f: $ty,
             ]
             [$($writes)* (omit $f stringify!($f))]
+            $($rest)*);
+    };
+    (@field $attrs:tt $name:ident $lt:tt [$($fields:tt)*] [$($writes:tt)*]
+        $(#[doc = $doc:literal])* #[flatten] pub $f:ident : $ty:ty, $($rest:tt)*
+    ) => {
+        json_object!(@field $attrs $name $lt
+            [$($fields)* $(#[doc = $doc])* #[serde(flatten)] pub $f: $ty,]
+            [$($writes)* (flatten $f)]
             $($rest)*);
     };
     (@field $attrs:tt $name:ident $lt:tt [$($fields:tt)*] [$($writes:tt)*]
@@ -125,6 +135,11 @@ macro_rules! json_object {
     (@write $s:tt $o:ident (always $f:ident $key:expr)) => {
         $o.extend_from_slice(concat!(",\"", $key, "\":").as_bytes());
         $crate::report::records::write::WriteJson::write_json(&$s.$f, $o);
+    };
+    (@write $s:tt $o:ident (flatten $f:ident)) => {
+        if let Some(inner) = &$s.$f {
+            $crate::report::records::write::Fields::write_fields(inner, $o);
+        }
     };
     (@write $s:tt $o:ident (omit $f:ident $key:expr)) => {
         if !$crate::report::records::write::Omit::omit(&$s.$f) {
