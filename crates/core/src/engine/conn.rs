@@ -164,10 +164,11 @@ impl Conn {
             settle_owed(other, app, side.other(), env.budget);
             me.note_holes(tcp, side);
         }
-        // The peer acknowledging bytes of the other direction that we never saw.
+        // The peer acknowledging bytes of the other direction that we never saw (data held
+        // after a hole, or a FIN whose preceding bytes never came).
         if seg.flags.ack()
             && let Some(r) = other.reasm.as_mut()
-            && r.buffered_segments() > 0
+            && (r.buffered_segments() > 0 || r.is_short_of_fin())
         {
             let mut sink = |c: Chunk<'_>| deliver(app, &mut env.stream, side.other(), c);
             r.ack_beyond_hole(SeqNumber(seg.ack), env.budget, env.reasm_limits, &mut sink);
@@ -180,7 +181,9 @@ impl Conn {
             let complete = match me.reasm.as_mut() {
                 Some(r) => {
                     r.set_fin(fin, env.reasm_limits);
-                    r.buffered_segments() == 0
+                    // Nothing waiting and nothing missing: a hole right before the FIN with
+                    // nothing after it is not complete (its bytes may still come, reordered).
+                    r.buffered_segments() == 0 && !r.next_seq().is_before(fin)
                 }
                 None => true,
             };

@@ -10,8 +10,8 @@ use super::conn::Conn;
 use crate::config::Limits;
 use crate::event::{EndReason, Stall};
 use crate::flow::{TcpConn, UdpFlow, is_new_data};
-use crate::reassembly::SeqNumber;
 use crate::packet::Packet;
+use crate::reassembly::SeqNumber;
 use crate::stats::Stats;
 use crate::time::Timestamp;
 use crate::types::{FlowKey, Transport};
@@ -88,7 +88,10 @@ struct Tombstone {
 
 impl Tombstone {
     fn seq_end(&self, src: SocketAddr) -> Option<SeqNumber> {
-        self.ends.iter().find(|(a, _)| *a == src).and_then(|(_, e)| *e)
+        self.ends
+            .iter()
+            .find(|(a, _)| *a == src)
+            .and_then(|(_, e)| *e)
     }
 }
 
@@ -277,8 +280,7 @@ impl FlowTable {
             }
         }
         self.closed.get(key).is_some_and(|stone| {
-            !(now.since(stone.ts) >= limits.close_linger
-                && is_new_data(stone.seq_end(src), seg))
+            !(now.since(stone.ts) >= limits.close_linger && is_new_data(stone.seq_end(src), seg))
         })
     }
 

@@ -335,9 +335,7 @@ impl TcpConn {
         ts: Timestamp,
         linger: Duration,
     ) -> bool {
-        self.is_closed()
-            && ts.since(self.last_ts) >= linger
-            && is_new_data(self.seq_end(src), seg)
+        self.is_closed() && ts.since(self.last_ts) >= linger && is_new_data(self.seq_end(src), seg)
     }
 
     /// Processes one segment from `src`; `max_resets` bounds the RSTs kept.

@@ -40,8 +40,7 @@ impl UdpFlow {
         // destination is the client, as Zeek decides (DHCP 67 -> 68 included). Not when that
         // destination is the broadcast address, which never opens a flow (Zeek does the same).
         let broadcast = dst.ip() == std::net::IpAddr::V4(std::net::Ipv4Addr::BROADCAST);
-        let flipped =
-            is_service_port(src.port()) && !is_service_port(dst.port()) && !broadcast;
+        let flipped = is_service_port(src.port()) && !is_service_port(dst.port()) && !broadcast;
         let (client, server) = if flipped { (dst, src) } else { (src, dst) };
         UdpFlow {
             id,

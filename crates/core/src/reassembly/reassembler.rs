@@ -163,6 +163,11 @@ impl Reassembler {
         self.stats.missed_bytes
     }
 
+    /// The FIN's position is known and bytes before it are still missing.
+    pub fn is_short_of_fin(&self) -> bool {
+        self.fin.is_some_and(|f| self.cursor < f)
+    }
+
     pub fn stats(&self) -> &ReassemblerStats {
         &self.stats
     }

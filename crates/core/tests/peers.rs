@@ -1,0 +1,116 @@
+//! Connections as Zeek's conn.log sees them, on captures from Zeek's own test suite and
+//! pcap-parser's, each checked against the peer's published answer (the Zeek btest baseline
+//! named in each test) and against the packets (tshark). The captures are in
+//! tests/data/peers; see its README.md.
+
+mod common;
+
+use modsniff_core::{Config, Connection, Event, Transport};
+use std::path::Path;
+
+fn connections(name: &str) -> Vec<Connection> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/peers")
+        .join(name);
+    let (events, _) = common::run_pcap(&path, Config::default());
+    events
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Connection(c) => Some(*c),
+            _ => None,
+        })
+        .collect()
+}
+
+fn only_tcp(name: &str) -> Connection {
+    let mut conns: Vec<_> = connections(name)
+        .into_iter()
+        .filter(|c| c.transport == Transport::Tcp)
+        .collect();
+    assert_eq!(conns.len(), 1, "{name}: one TCP connection");
+    conns.remove(0)
+}
+
+/// The server's FIN (frame 6) comes 2,902 bytes after the last of its payload the capture
+/// holds (tshark: "previous segment not captured"), and the client acknowledges the FIN.
+/// Those bytes are missed, and the gap is written `g` (Zeek, core.tcp.miss-end-data:
+/// `SF`, `ShADafgF`, missed_bytes 2902).
+#[test]
+fn bytes_missed_before_a_fin_are_counted_and_written_as_a_gap() {
+    let c = only_tcp("miss_end_data.pcap");
+    assert_eq!(c.state, "SF");
+    assert_eq!(c.history, "ShADafgF");
+    assert_eq!(c.server_stats.missed_bytes, 2902);
+    assert_eq!(c.client_stats.missed_bytes, 0);
+    assert_eq!(c.server_stats.lost_segments, 1);
+}
+
+/// Both sides send FIN (server frame 27, client frame 31), then the server resets (frames
+/// 32, 33): the connection closed normally and the RST is a late abort. Zeek keeps `SF`
+/// (ssl.log/conn.log baselines of pop3-starttls: `SF`, `ShAadDfFr`).
+#[test]
+fn a_reset_after_both_fins_leaves_the_connection_closed_normally() {
+    let c = only_tcp("pop3-starttls.pcap");
+    assert_eq!(c.state, "SF");
+    assert_eq!(c.history, "ShAadDfFr");
+}
+
+/// The capture begins with the server's SYN-ACK, then the client's ACK: the server is the
+/// responder all the same, and the history starts with `^` because the first packet seen
+/// was not the originator's (Zeek, core.conn-size-flip: `^hAfdtFr`). The ACK of the SYN-ACK
+/// establishes the connection although the SYN was never seen, so the two FINs close it
+/// normally.
+#[test]
+fn a_capture_starting_at_the_syn_ack_is_flipped_and_established() {
+    let c = only_tcp("ctu-64702-888.pcap");
+    assert_eq!(c.client.to_string(), "192.168.1.108:64702");
+    assert_eq!(c.server.to_string(), "185.33.86.224:888");
+    assert_eq!(c.history, "^hAfdtFr");
+    assert_eq!(c.state, "SF");
+}
+
+/// The SYN-ACK (frame 1) is captured before the SYN (frame 2): the first packet is the
+/// responder's, so the history carries `^` (Zeek raises connection_flipped on this capture,
+/// core.connection_flipped) and the client is still the one that sent the SYN. Zeek writes
+/// the letters seen before its flip in the orientation it had then (`Hs^ADadFf`); here
+/// every letter is written from the final orientation, `^` first.
+#[test]
+fn a_syn_ack_captured_before_its_syn_flips_the_history() {
+    let c = only_tcp("handshake-reorder.pcap");
+    assert_eq!(c.client.to_string(), "141.142.228.5:59856");
+    assert!(c.history.starts_with('^'), "{}", c.history);
+    assert_eq!(c.history, "^hSADadFf");
+    assert_eq!(c.state, "SF");
+}
+
+/// tshark marks two retransmissions: the server's at frame 9 (`t`) and the client's at
+/// frame 11, which resends bytes beyond where an earlier segment without payload had put the
+/// client's stream (`T`). Zeek writes both (http.connect-with-smtp conn.log: `SF`,
+/// `ShADadtTfF`).
+#[test]
+fn a_retransmission_after_a_lost_segment_is_marked() {
+    let c = only_tcp("connect-with-smtp.pcap");
+    assert_eq!(c.state, "SF");
+    assert_eq!(c.history, "ShADadtTfF");
+    assert_eq!(c.client_stats.retransmissions, 1);
+}
+
+/// A DHCP server (192.168.0.1:67) answering 192.168.0.10:68, whose requests went to the
+/// broadcast address (another flow): the port says who serves, as in Zeek
+/// (likely_server_ports), so the server is the sender and the history is `^d`.
+#[test]
+fn one_way_udp_from_a_service_port_takes_the_port_side_as_server() {
+    let conns = connections("dhcp-67-to-68.pcap");
+    let dhcp: Vec<_> = conns
+        .iter()
+        .filter(|c| c.transport == Transport::Udp && c.server.to_string() == "192.168.0.1:67")
+        .collect();
+    assert_eq!(dhcp.len(), 1, "{conns:?}");
+    let c = dhcp[0];
+    assert_eq!(c.client.to_string(), "192.168.0.10:68");
+    assert_eq!(c.server.to_string(), "192.168.0.1:67");
+    assert_eq!(c.client_by, "port");
+    assert_eq!(c.history, "^d");
+    assert_eq!(c.client_stats.packets, 0);
+    assert_eq!(c.server_stats.packets, 2);
+}
