@@ -114,3 +114,54 @@ fn one_way_udp_from_a_service_port_takes_the_port_side_as_server() {
     assert_eq!(c.client_stats.packets, 0);
     assert_eq!(c.server_stats.packets, 2);
 }
+
+fn dns_records(name: &str) -> Vec<modsniff_core::DnsRecord> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/peers")
+        .join(name);
+    let (events, _) = common::run_pcap(&path, Config::default());
+    events
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Dns(d) => Some(*d),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A NULL (type 10) answer of 9 bytes, `5641434b4403c5e901` (tshark): named, and its bytes
+/// given as Suricata gives them (suricata-verify dns-udp-null: rrtype "NULL", rdata
+/// `VACKD\u0003\xc5\xe9\u0001`), the control bytes escaped too.
+#[test]
+fn dns_null_is_named_with_its_bytes() {
+    let recs = dns_records("dns-null.pcap");
+    assert_eq!(recs.len(), 1);
+    let r = &recs[0];
+    assert_eq!(r.qtype.as_deref(), Some("NULL"));
+    assert_eq!(r.rcode.as_deref(), Some("NOERROR"));
+    assert_eq!(r.answers.len(), 1);
+    assert_eq!(r.answers[0].rtype.to_string(), "NULL");
+    assert_eq!(
+        r.answers[0].data.as_deref(),
+        Some("VACKD\\x03\\xc5\\xe9\\x01")
+    );
+}
+
+/// SSHFP (type 44) answers: named, with algorithm, fingerprint type and fingerprint
+/// (suricata-verify dns-sshfp: rrtype SSHFP, algo 1, fingerprint
+/// 19:8c:34:a9:2f:c0:b2:ab:1d:a5:2b:68:8c:2f:19:1d:2d:96:0c:09).
+#[test]
+fn dns_sshfp_is_named_with_its_fingerprint() {
+    let recs = dns_records("dns-sshfp.pcap");
+    assert_eq!(recs.len(), 1);
+    let r = &recs[0];
+    assert_eq!(r.qtype.as_deref(), Some("SSHFP"));
+    let first = &r.answers[0];
+    assert_eq!(first.name, "anoncvs.netbsd.org");
+    assert_eq!(first.rtype.to_string(), "SSHFP");
+    let suricata = "19:8c:34:a9:2f:c0:b2:ab:1d:a5:2b:68:8c:2f:19:1d:2d:96:0c:09".replace(':', "");
+    assert_eq!(
+        first.data.as_deref(),
+        Some(format!("1 1 {suricata}").as_str())
+    );
+}
