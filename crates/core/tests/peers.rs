@@ -165,3 +165,20 @@ fn dns_sshfp_is_named_with_its_fingerprint() {
         Some(format!("1 1 {suricata}").as_str())
     );
 }
+
+/// A client speaking HTTP/2 with prior knowledge over cleartext (suricata-verify
+/// http2-continuation; tshark: frame 5 `Magic`, then HTTP2 frames both ways): the connection
+/// preface is one transaction `PRI *` of version HTTP/2.0, not the two HTTP/1 requests
+/// `PRI *` and `SM` it looks like to an HTTP/1 parser, and no HTTP/2 frame is misread as
+/// HTTP/1 after it.
+#[test]
+fn the_http2_preface_is_said_as_http2() {
+    let c = only_tcp("http2-prior-knowledge.pcap");
+    let txs = &c.http;
+    assert_eq!(txs.len(), 1, "{txs:?}");
+    assert_eq!(txs[0].method.as_deref(), Some("PRI"));
+    assert_eq!(txs[0].uri.as_deref(), Some("*"));
+    assert_eq!(txs[0].version, Some("HTTP/2.0"));
+    assert_eq!(txs[0].request_frame, Some(5));
+    assert_eq!(txs[0].status, None);
+}

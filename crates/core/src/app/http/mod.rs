@@ -286,6 +286,12 @@ impl HttpStats {
     }
 }
 
+/// The head of HTTP/2's connection preface, `PRI * HTTP/2.0` (its version is not one
+/// HTTP/1 knows, so only method and target are compared).
+fn is_http2_preface(req: &RequestHead) -> bool {
+    req.method == "PRI" && req.target == "*" && req.version.is_none()
+}
+
 /// What a side is reading.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -764,6 +770,10 @@ impl HttpDecoder {
     }
 
     fn on_request(&mut self, req: RequestHead, frame: Option<u64>, ts: Option<Timestamp>) {
+        if is_http2_preface(&req) {
+            self.on_http2_preface(frame, ts);
+            return;
+        }
         if req.lengths.bad_content_length {
             self.stats.bad_content_length += 1;
         }
@@ -807,6 +817,29 @@ impl HttpDecoder {
                 Framing::UntilClose => Mode::Head,
             }
         };
+    }
+
+    /// The client opened with HTTP/2's connection preface (`PRI * HTTP/2.0`, then `SM`;
+    /// RFC 9113 3.4): HTTP/2 with prior knowledge. Said as one transaction of version
+    /// `HTTP/2.0` (not as two HTTP/1 requests); HTTP/2 frames are not decoded, so both sides
+    /// stop here.
+    fn on_http2_preface(&mut self, frame: Option<u64>, ts: Option<Timestamp>) {
+        if self.transactions.len() < self.limits.max_transactions {
+            self.transactions.push(HttpTransaction {
+                method: Some("PRI".to_owned()),
+                uri: Some("*".to_owned()),
+                version: Some("HTTP/2.0"),
+                request_frame: frame,
+                request_ts: ts,
+                ..HttpTransaction::default()
+            });
+            let i = self.transactions.len() - 1;
+            self.note_head(Side::Client, i);
+        } else {
+            self.stats.dropped_transactions += 1;
+        }
+        self.side_mut(Side::Client).mode = Mode::Done;
+        self.side_mut(Side::Server).mode = Mode::Done;
     }
 
     fn on_response(
