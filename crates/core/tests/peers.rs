@@ -182,3 +182,18 @@ fn the_http2_preface_is_said_as_http2() {
     assert_eq!(txs[0].request_frame, Some(5));
     assert_eq!(txs[0].status, None);
 }
+
+/// An early TLS 1.3 draft (suricata-verify tls13-draft14: Suricata says "TLS 1.3
+/// draft-<16"): the ServerHello carries 0x0304 in its version field and has the drafts'
+/// layout without session id (tshark, reading it as TLS 1.2, finds a session id of 192
+/// bytes). It is read, not counted malformed.
+#[test]
+fn an_early_tls13_draft_server_hello_is_read() {
+    let conns = connections("tls13-draft14.pcap");
+    let tls: Vec<_> = conns.iter().filter_map(|c| c.tls.as_ref()).collect();
+    assert_eq!(tls.len(), 1);
+    let sh = tls[0].server_hello.as_ref().expect("server hello");
+    assert_eq!(sh.version.0, 0x0304);
+    assert_eq!(sh.cipher.0, 0xc02b);
+    assert_eq!(tls[0].anomalies.malformed_messages, 0);
+}
