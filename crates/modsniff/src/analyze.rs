@@ -1,15 +1,18 @@
 //! One analysis run: packets into the engine, events into the diagnosis and the reporter.
 
 use crate::cli::OutputArgs;
-use crate::diagnose::{Diagnoser, Finding, Severity};
+use crate::diagnose::{Diagnoser, Finding, FindingKind, Severity, Stage};
+use crate::go::trace::GoTranscript;
 use crate::go::{Endpoint, GoRequest, GoRole, GoSettings, paths};
-use crate::report::{FindingCounts, Printer, RunEnd};
+use crate::join::{self, JoinedFetch};
+use crate::report::{FindingCounts, Printer, Reported, RunEnd};
+use crate::watch::TcpWatch;
 use anyhow::{Context, Result};
-use modsniff_core::Event;
-use modsniff_core::KernelStats;
 use modsniff_core::tls::TlsConfig;
 use modsniff_core::{Config, Connection, Engine, Limits, Packet, Timestamp};
+use modsniff_core::{Event, KernelStats, Side, Stall};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::Path;
 
 /// Engine settings from the command line.
@@ -102,6 +105,9 @@ pub struct Outcome {
     /// An input could not be read at all (missing, not a capture): exit status 2, after the
     /// report on the inputs that could.
     pub input_failed: bool,
+    /// `read` stopped by this signal (SIGINT, SIGTERM) after reporting what it had read:
+    /// exit status 128 + the signal, as a shell reports a command the signal ended.
+    pub interrupted_by: Option<i32>,
 }
 
 impl Outcome {
@@ -111,6 +117,7 @@ impl Outcome {
             worst: self.worst.max(later.worst),
             command_failed: self.command_failed.or(later.command_failed),
             input_failed: self.input_failed || later.input_failed,
+            interrupted_by: self.interrupted_by.or(later.interrupted_by),
         }
     }
 }
@@ -148,6 +155,23 @@ pub struct Analysis {
     engine: Engine,
     out: Output,
     frames: Option<u64>,
+    /// What the go command said (`run`, `read --go-stderr`), joined to the findings at the end.
+    go: Option<GoTranscript>,
+}
+
+/// Stalls reported while a live capture runs, remembered until their connection ends.
+const MAX_STALLS_KEPT: usize = 1_024;
+/// Names from DNS answers remembered by address, to name the stalls core reports unnamed.
+const MAX_NAMES_KEPT: usize = 4_096;
+
+/// A stall reported live whose connection ended (or the capture did) without the server
+/// sending again.
+#[derive(Debug)]
+struct KeptStall {
+    stall: Stall,
+    /// The client's FIN or RST after it: frame, time, which.
+    client_close: Option<(u64, Timestamp, &'static str)>,
+    end: Timestamp,
 }
 
 /// The half of an analysis after the engine: diagnosis and the reporter's records. Split
@@ -158,6 +182,15 @@ pub struct Output {
     /// Print findings as soon as a connection ends (live).
     live: bool,
     io_error: Option<std::io::Error>,
+    /// Connections and lookups kept for joining the go command's transcript.
+    seen: Option<join::Seen>,
+    /// Live: the TCP connections as their packets pass.
+    pub watch: Option<TcpWatch>,
+    /// Live: stalls reported while running, by connection, until the connection ends.
+    stalls: HashMap<u64, Stall>,
+    kept_stalls: Vec<KeptStall>,
+    /// Live: names from DNS answers, by address.
+    names: HashMap<IpAddr, String>,
 }
 
 impl Output {
@@ -167,6 +200,27 @@ impl Output {
         let (diag, live) = (&mut self.diag, self.live);
         let r = match ev {
             Event::Connection(c) => {
+                if let Some(seen) = self.seen.as_mut() {
+                    seen.connection(c);
+                }
+                if let Some(st) = self.stalls.remove(&c.id) {
+                    let resumed = c.server_stats.last_data_ts.is_some_and(|t| t > st.since);
+                    if !resumed {
+                        let client_close = match (
+                            c.client_stats.fin_frame.zip(c.client_stats.fin_ts),
+                            c.resets.iter().find(|r| r.from == Side::Client),
+                        ) {
+                            (Some((f, t)), _) if t >= st.since => Some((f, t, "FIN")),
+                            (_, Some(r)) if r.ts >= st.since => Some((r.packet, r.ts, "RST")),
+                            _ => None,
+                        };
+                        self.kept_stalls.push(KeptStall {
+                            stall: st,
+                            client_close,
+                            end: c.ts_last,
+                        });
+                    }
+                }
                 let n = diag.on_connection(c);
                 let go = go_info(c, diag);
                 let mut r = rep.connection(c, go.as_ref());
@@ -181,16 +235,19 @@ impl Output {
             }
             Event::Dns(d) => {
                 diag.on_dns(d);
+                if let Some(seen) = self.seen.as_mut() {
+                    seen.dns(d);
+                }
+                if live && let Some(q) = d.qname.as_deref() {
+                    for a in d.answer_addresses() {
+                        if self.names.len() < MAX_NAMES_KEPT || self.names.contains_key(&a) {
+                            self.names.insert(a, q.trim_end_matches('.').to_string());
+                        }
+                    }
+                }
                 rep.dns(d)
             }
-            Event::Stall(s) => {
-                if live {
-                    let f = crate::diagnose::stall_finding(s);
-                    rep.early_finding(&f)
-                } else {
-                    Ok(())
-                }
-            }
+            Event::Stall(s) if live => self.on_stall(rep, s),
             _ => Ok(()),
         };
         if let Err(e) = r
@@ -198,6 +255,72 @@ impl Output {
         {
             self.io_error = Some(e);
         }
+    }
+}
+
+impl Output {
+    /// A connection silent while still open (live): reported at once, unless its SYNs were
+    /// never answered (it is still connecting: the connect stage judges it when it ends).
+    fn on_stall(&mut self, rep: &mut dyn Printer, s: &Stall) -> std::io::Result<()> {
+        if self
+            .watch
+            .as_ref()
+            .is_some_and(|w| w.answered(s.client, s.server) == Some(false))
+        {
+            return Ok(());
+        }
+        let mut s = s.clone();
+        if s.server_name.is_none() {
+            s.server_name = self.names.get(&s.server.ip()).cloned();
+        }
+        let f = crate::diagnose::stall_finding(&s);
+        if self.stalls.len() < MAX_STALLS_KEPT {
+            self.stalls.insert(s.conn_id, s);
+        }
+        rep.early_finding(&f)
+    }
+
+    /// The stalls reported live that the final findings must not lose: their connection
+    /// never heard from the server again, and no transfer finding covers it.
+    fn kept_stall_findings(&mut self, findings: &[Finding]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for k in std::mem::take(&mut self.kept_stalls) {
+            let s = &k.stall;
+            let covered = findings.iter().any(|f| {
+                f.connection == Some(s.conn_id)
+                    && f.stage == Stage::Transfer
+                    && f.kind != FindingKind::Retransmissions
+            });
+            if covered {
+                continue;
+            }
+            let mut f = crate::diagnose::stall_finding(s);
+            let target = f.server.clone().unwrap_or_default();
+            let silent = k
+                .client_close
+                .map_or(k.end, |(_, t, _)| t)
+                .since(s.since)
+                .as_secs_f64();
+            f.summary = match k.client_close {
+                Some((_, _, how)) => format!(
+                    "The connection to {target} went silent after frame {} while still open, and the server sent nothing more: after {silent:.1} s the client gave up ({how}). Seen while the capture ran; if the go command was waiting on it, it hung.",
+                    s.last_frame
+                ),
+                None => format!(
+                    "The connection to {target} went silent after frame {} while still open, and was still silent {silent:.1} s later when the capture ended. Seen while the capture ran; if the go command was waiting on it, it hung.",
+                    s.last_frame
+                ),
+            };
+            if let Some((frame, ts, how)) = k.client_close {
+                f.evidence.push(crate::diagnose::ev(
+                    frame,
+                    Some(ts),
+                    format!("the client gives up: {how}"),
+                ));
+            }
+            out.push(f);
+        }
+        out
     }
 }
 
@@ -209,12 +332,39 @@ impl Analysis {
                 diag: Diagnoser::new(settings),
                 live,
                 io_error: None,
+                seen: None,
+                watch: live.then(TcpWatch::default),
+                stalls: HashMap::new(),
+                kept_stalls: Vec::new(),
+                names: HashMap::new(),
             },
             frames: None,
+            go: None,
         }
     }
 
+    /// Keeps what the join with the go command's transcript needs (call before the first
+    /// packet).
+    pub fn joining(mut self) -> Self {
+        self.out.seen = Some(join::Seen::default());
+        self
+    }
+
+    /// What the go command said: joined to the findings when the run ends.
+    pub fn set_go(&mut self, t: GoTranscript) {
+        self.go = Some(t);
+    }
+
+    /// Every TCP connection this (live) capture saw open has closed.
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
+    pub fn connections_closed(&self) -> bool {
+        self.out.watch.as_ref().is_none_or(TcpWatch::all_closed)
+    }
+
     pub fn push(&mut self, pkt: &Packet<'_>, rep: &mut dyn Printer) {
+        if let Some(w) = self.out.watch.as_mut() {
+            w.packet(pkt);
+        }
         let out = &mut self.out;
         let mut sink = |ev: Event| out.on_event(rep, &ev);
         self.engine.push(pkt, &mut sink);
@@ -252,6 +402,8 @@ impl Analysis {
     ) -> Result<Outcome> {
         // Silence is judged against the end of the capture, not the last decoded event.
         self.out.diag.saw_time(self.engine.now());
+        // What the engine's end flushes is in the final list; nothing more is provisional.
+        self.out.live = false;
         let out = &mut self.out;
         let mut sink = |ev: Event| out.on_event(rep, &ev);
         let stats = self.engine.finish(&mut sink);
@@ -272,18 +424,31 @@ impl Analysis {
         if let Some(e) = self.out.io_error.take() {
             return Err(e).context("writing the report");
         }
-        let findings: Vec<Finding> = self.out.diag.finish();
+        let mut findings: Vec<Finding> = self.out.diag.finish();
+        let stalls = self.out.kept_stall_findings(&findings);
+        findings.extend(stalls);
+        let joined = match &self.go {
+            Some(t) => join::join(
+                findings,
+                self.out.seen.as_ref().unwrap_or(&join::Seen::default()),
+                t,
+            ),
+            None => join::without_go(findings),
+        };
         let mut counts = FindingCounts::default();
-        for f in &findings {
-            *match f.severity {
+        for r in &joined.findings {
+            *match r.finding.severity {
                 Severity::Error => &mut counts.error,
                 Severity::Warning => &mut counts.warning,
                 Severity::Info => &mut counts.info,
             } += 1;
         }
-        let all: Vec<&Finding> = findings.iter().collect();
+        let all: Vec<&Reported> = joined.findings.iter().collect();
+        let fetches: Vec<&JoinedFetch> = joined.fetches.iter().collect();
         let end = RunEnd {
             findings: &all,
+            fetches: &fetches,
+            go: joined.go.as_ref(),
             stats: &stats,
             source,
             counts,
@@ -294,9 +459,10 @@ impl Analysis {
         };
         rep.finish(&end).context("writing the report")?;
         Ok(Outcome {
-            worst: findings.iter().map(|f| f.severity).max(),
+            worst: joined.findings.iter().map(|r| r.finding.severity).max(),
             command_failed: None,
             input_failed: false,
+            interrupted_by: None,
         })
     }
 }

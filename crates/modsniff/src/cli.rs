@@ -306,6 +306,15 @@ pub struct ReadArgs {
     /// Stop after this many packets (per file), like tcpdump -c.
     #[arg(short = 'c', long = "count", value_name = "COUNT")]
     pub count: Option<u64>,
+    /// The go command's stderr for this capture (`go mod download -x 2> stderr.txt`, `-x`
+    /// for its fetch trace): its fetches become `fetch` records joined to the connections,
+    /// its error messages join the findings, as `modsniff run` does. One capture file only.
+    #[arg(long, value_name = "FILE")]
+    pub go_stderr: Option<PathBuf>,
+    /// go's `-x` fetch trace for this capture when it was kept apart from the errors (the
+    /// `# get URL` lines): read as if it followed --go-stderr's lines. One capture file only.
+    #[arg(long, value_name = "FILE")]
+    pub go_trace: Option<PathBuf>,
     /// Threads: 1 runs everything on one; 2 (the default where there are two cores) runs
     /// diagnosis and record writing beside the engine (more are not used). The output is the
     /// same either way.
@@ -350,6 +359,9 @@ pub struct LiveArgs {
     /// drops sooner under load.
     #[arg(long)]
     pub immediate_mode: bool,
+    /// Report an open connection as stalled once it has been silent this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub stall_after: f64,
     #[command(flatten)]
     pub out: OutputArgs,
 }
@@ -367,9 +379,16 @@ pub struct RunArgs {
     /// Also save the packets to this pcap file.
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
-    /// Seconds to keep capturing after the command exits (late packets, closes).
+    /// At most this many seconds of capture after the command exits, for the closes of its
+    /// connections (it stops as soon as every connection it saw open has closed).
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     pub drain: f64,
+    /// Kernel buffer size in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 8)]
+    pub buffer_size: i32,
+    /// Report an open connection as stalled once it has been silent this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub stall_after: f64,
     #[command(flatten)]
     pub out: OutputArgs,
     /// The command to run, after `--`.

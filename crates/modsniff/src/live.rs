@@ -51,6 +51,9 @@ mod imp {
 
     /// How often the engine is told the time while packets are scarce (stalls, idle flows).
     const TICK: Duration = Duration::from_millis(500);
+    /// `run`'s read timeout, in ms: how soon the command's end is noticed, and (as the
+    /// kernel's block timeout) how long a packet may wait before it is handed over.
+    const RUN_TIMEOUT_MS: u32 = 10;
 
     fn wall_now() -> Timestamp {
         let d = SystemTime::now()
@@ -79,27 +82,17 @@ mod imp {
         writer: Option<PcapWriter<std::io::BufWriter<std::fs::File>>>,
         analysis: Analysis,
         last_tick: Instant,
+        /// ARP frames of a Linux cooked capture kept out of the engine (`watch::is_cooked_arp`).
+        arp: u64,
     }
 
     impl Session {
-        #[allow(clippy::too_many_arguments)]
         fn open(
-            interface: &str,
-            filter: Option<String>,
-            snaplen: i32,
-            promisc: bool,
-            buffer_mib: i32,
-            immediate: bool,
+            cfg: LiveConfig,
             write: Option<&std::path::Path>,
-            out: &OutputArgs,
-            env: &HashMap<String, String>,
+            analysis: Analysis,
         ) -> Result<Session> {
-            let mut cfg = LiveConfig::new(interface);
-            cfg.filter = filter;
-            cfg.snaplen = snaplen.max(64) as u32;
-            cfg.promiscuous = promisc;
-            cfg.buffer_size = Some((buffer_mib.max(1) as u32) << 20);
-            cfg.immediate_mode = immediate;
+            let snaplen = cfg.snaplen;
             let src = LiveSource::open(cfg)?;
             let writer = match write {
                 Some(p) => {
@@ -108,17 +101,17 @@ mod imp {
                     Some(PcapWriter::new(
                         std::io::BufWriter::new(f),
                         src.linktype(),
-                        snaplen.max(64) as u32,
+                        snaplen,
                     )?)
                 }
                 None => None,
             };
-            let analysis = Analysis::new(engine_config(out)?, go_settings(out, env)?, true);
             Ok(Session {
                 src,
                 writer,
                 analysis,
                 last_tick: Instant::now(),
+                arp: 0,
             })
         }
 
@@ -133,7 +126,13 @@ mod imp {
                 if let Some(w) = self.writer.as_mut() {
                     w.write_packet(&pkt).context("writing the capture file")?;
                 }
-                self.analysis.push(&pkt, rep);
+                // `-i any` delivers ARP in a cooked header, which the engine would count as
+                // a decode problem; it carries nothing the analysis reads.
+                if crate::watch::is_cooked_arp(&pkt) {
+                    self.arp += 1;
+                } else {
+                    self.analysis.push(&pkt, rep);
+                }
                 n += 1;
             }
             if self.last_tick.elapsed() >= TICK {
@@ -145,12 +144,32 @@ mod imp {
         }
 
         /// Keeps reading for `wait` (at least one block hand-over, so that what arrived
-        /// before a stop is read) or until `limit` packets in all; returns packets handled.
-        fn drain(&mut self, rep: &mut dyn Printer, wait: Duration, limit: u64) -> Result<u64> {
-            let until = Instant::now() + wait.max(self.src.delivery_delay());
+        /// before a stop is read) or until `limit` packets in all; with `until_closed`, no
+        /// longer than it takes every connection this capture saw open to close. Returns
+        /// packets handled.
+        fn drain(
+            &mut self,
+            rep: &mut dyn Printer,
+            wait: Duration,
+            limit: u64,
+            until_closed: bool,
+        ) -> Result<u64> {
+            let started = Instant::now();
+            // What arrived before now is handed over within a few block timeouts (`run`'s
+            // are short); the full delivery delay is the bound for the rest.
+            let delivered = started
+                + self
+                    .src
+                    .delivery_delay()
+                    .min(Duration::from_millis(3 * u64::from(RUN_TIMEOUT_MS)));
+            let until = started + wait.max(self.src.delivery_delay());
             let mut n = 0;
             while Instant::now() < until && n < limit {
                 n += self.step(rep, limit - n)?;
+                if until_closed && Instant::now() >= delivered && self.analysis.connections_closed()
+                {
+                    break;
+                }
             }
             Ok(n)
         }
@@ -174,8 +193,18 @@ mod imp {
             } else {
                 Vec::new()
             };
+            // Frames the capture numbered, ARP kept out of the engine included.
+            self.analysis.set_frames(self.src.packets_read());
             self.analysis.finish(rep, &name, &warnings, Some(kernel))
         }
+    }
+
+    /// The engine's settings for a live capture: `--stall-after` on top of the shared ones.
+    fn live_config(out: &OutputArgs, stall_after: f64) -> Result<modsniff_core::Config> {
+        let mut config = engine_config(out)?;
+        config.limits.stall_after =
+            modsniff_core::Duration::from_nanos((stall_after.clamp(0.1, 86_400.0) * 1e9) as u64);
+        Ok(config)
     }
 
     pub fn run_live(args: LiveArgs) -> Result<Outcome> {
@@ -183,17 +212,18 @@ mod imp {
         let (stop, reopen) = interrupted(args.out.sink.output.is_some())?;
         let out = args.out.sink.open(args.out.format, reopen)?;
         let mut rep = crate::report::printer(&args.out.live_print_settings(&args.interface), out);
-        let mut s = Session::open(
-            &args.interface,
-            args.filter_expression()?,
-            args.snaplen,
-            !args.no_promisc,
-            args.buffer_size,
-            args.immediate_mode,
-            args.write.as_deref(),
-            &args.out,
-            &env,
-        )?;
+        let mut cfg = LiveConfig::new(args.interface.as_str());
+        cfg.filter = args.filter_expression()?;
+        cfg.snaplen = args.snaplen.max(64) as u32;
+        cfg.promiscuous = !args.no_promisc;
+        cfg.buffer_size = Some((args.buffer_size.max(1) as u32) << 20);
+        cfg.immediate_mode = args.immediate_mode;
+        let analysis = Analysis::new(
+            live_config(&args.out, args.stall_after)?,
+            go_settings(&args.out, &env)?,
+            true,
+        );
+        let mut s = Session::open(cfg, args.write.as_deref(), analysis)?;
         let started = Instant::now();
         let limit = args.count.unwrap_or(u64::MAX);
         let mut packets = 0u64;
@@ -207,7 +237,12 @@ mod imp {
             packets += s.step(rep.as_mut(), limit - packets)?;
         }
         // Packets that arrived before the stop may still sit in a partly filled block.
-        s.drain(rep.as_mut(), Duration::ZERO, limit.saturating_sub(packets))?;
+        s.drain(
+            rep.as_mut(),
+            Duration::ZERO,
+            limit.saturating_sub(packets),
+            false,
+        )?;
         let outcome = s.finish(rep.as_mut())?;
         rep.close()?;
         Ok(outcome)
@@ -258,17 +293,20 @@ mod imp {
         let (stop, reopen) = interrupted(args.out.sink.output.is_some())?;
         let out = args.out.sink.open(args.out.format, reopen)?;
         let mut rep = crate::report::printer(&args.out.live_print_settings(&args.interface), out);
-        let mut s = Session::open(
-            &args.interface,
-            None,
-            262_144,
-            false,
-            32,
-            false,
-            args.write.as_deref(),
-            &args.out,
-            &go_env,
-        )?;
+        // One command's traffic: a short read timeout notices its end (and hands packets
+        // over) within RUN_TIMEOUT_MS, and a ring of --buffer-size MiB is set up in a
+        // fraction of the default's time.
+        let mut cfg = LiveConfig::new(args.interface.as_str());
+        cfg.snaplen = 262_144;
+        cfg.buffer_size = Some((args.buffer_size.max(1) as u32) << 20);
+        cfg.timeout_ms = RUN_TIMEOUT_MS;
+        let analysis = Analysis::new(
+            live_config(&args.out, args.stall_after)?,
+            go_settings(&args.out, &go_env)?,
+            true,
+        )
+        .joining();
+        let mut s = Session::open(cfg, args.write.as_deref(), analysis)?;
         let transcript = spawn_and_wait(
             command_for(prog),
             &args.command,
@@ -277,16 +315,25 @@ mod imp {
             &mut s,
             rep.as_mut(),
         )?;
+        // Late packets: the closes of the command's connections (its exit closed them).
         s.drain(
             rep.as_mut(),
             Duration::from_secs_f64(args.drain.clamp(0.0, 60.0)),
             u64::MAX,
+            true,
         )?;
+        let exit = transcript.exit;
+        // What go said joins the findings; another command's stderr only when it carried
+        // go's messages (a script that runs go).
+        let plan = plan_x(&args.command, go_env.get("GOFLAGS").map(String::as_str));
+        if plan != XPlan::NotGo || !transcript.errors.is_empty() {
+            s.analysis.set_go(transcript);
+        }
         let mut outcome = s.finish(rep.as_mut())?;
         rep.close()?;
-        if !transcript.exit.success() {
-            eprintln!("modsniff: {prog} {}", transcript.exit);
-            outcome.command_failed = Some(i32::from(transcript.exit.shell_status().max(1)));
+        if !exit.success() {
+            eprintln!("modsniff: {prog} {exit}");
+            outcome.command_failed = Some(i32::from(exit.shell_status().max(1)));
         }
         Ok(outcome)
     }
@@ -497,7 +544,7 @@ mod imp {
                     if long {
                         t.long_line();
                     }
-                    t.line(&text)
+                    t.line_at(&text, Some(wall_now()))
                 }
                 // Taken already (the command ended long ago): pass the rest through.
                 None => true,

@@ -5,9 +5,11 @@ mod analyze;
 mod cli;
 mod diagnose;
 mod go;
+mod join;
 mod live;
 mod read;
 mod report;
+mod watch;
 
 use analyze::Outcome;
 use clap::{CommandFactory, Parser};
@@ -57,6 +59,9 @@ fn exit_status(outcome: Outcome, fail_on: FailOn) -> ExitCode {
     if let Some(code) = outcome.command_failed {
         // Clamped: 0 would read as success, and an exit status is one byte.
         return ExitCode::from(code.clamp(1, 255) as u8);
+    }
+    if let Some(sig) = outcome.interrupted_by {
+        return ExitCode::from((128 + sig).clamp(1, 255) as u8);
     }
     if outcome.input_failed {
         return ExitCode::from(2);

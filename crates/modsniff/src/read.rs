@@ -8,15 +8,18 @@
 
 use crate::analyze::{Analysis, Outcome, engine_config, go_settings};
 use crate::cli::ReadArgs;
+use crate::go::trace::GoTranscript;
 use crate::report::Printer;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modsniff_capture::{CaptureError, FileSource, Format};
 use modsniff_core::Event;
-use modsniff_core::{LinkType, Packet, Stats};
+use modsniff_core::{LinkType, Packet, Stats, Timestamp};
 use modsniff_filter::{Filter, FilterError, Program};
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Files smaller than this finish before a progress bar would be worth drawing.
@@ -51,6 +54,35 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         Some(text) => Some(compile(text, &inputs.files)?),
         None => None,
     };
+    // go's stderr for the capture: joined as `modsniff run` joins what it captured.
+    let go_files: Vec<(&str, &std::path::PathBuf)> = [
+        ("--go-stderr", args.go_stderr.as_ref()),
+        ("--go-trace", args.go_trace.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(opt, p)| p.map(|p| (opt, p)))
+    .collect();
+    let go = if go_files.is_empty() {
+        None
+    } else {
+        if inputs.files.len() != 1 {
+            anyhow::bail!(
+                "{} goes with one capture file ({} given)",
+                go_files[0].0,
+                inputs.files.len()
+            );
+        }
+        // The trace after the errors, as one transcript: the join matches by URL and host.
+        let mut text = String::new();
+        for (_, p) in &go_files {
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            text.push_str(&String::from_utf8_lossy(&bytes));
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+        Some(GoTranscript::from_text(&text))
+    };
     let config = engine_config(&args.out)?;
     let env: HashMap<String, String> = std::env::vars().collect();
     let settings = go_settings(&args.out, &env)?;
@@ -62,6 +94,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
     // Files that could not be read at all (missing, not a capture, refused by the filter) are
     // said on stderr as they come and make the exit status 2; the others are still reported,
     // as `cat` and tcpdump go on past a missing file.
+    let interrupt = Interrupt::register()?;
     let mut unreadable = 0usize;
     let mut analysed = 0usize;
     let mut say = |e: anyhow::Error| {
@@ -87,8 +120,14 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         }
         let bar = progress_bar(progress_ok, src.total_bytes());
         let mut analysis = Analysis::new(config.clone(), settings.clone(), false);
+        if let Some(t) = &go {
+            analysis = analysis.joining();
+            analysis.set_go(t.clone());
+        }
         let limit = args.count.unwrap_or(u64::MAX);
         let mut gate = filter.as_ref().map(Gate::new);
+        // The last packet read: its frame and time, for a capture cut short after it.
+        let mut last_packet = None;
         let (n, read_error, stats) = if threads >= 2 {
             read_pipelined(
                 &mut src,
@@ -97,12 +136,22 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 limit,
                 bar.as_ref(),
                 gate.as_mut(),
+                &mut last_packet,
+                &interrupt,
             )?
         } else {
-            let (n, e) = read_packets(&mut src, limit, bar.as_ref(), gate.as_mut(), &mut |pkt| {
-                analysis.push(pkt, rep.as_mut());
-                analysis.stats().connections
-            });
+            let (n, e) = read_packets(
+                &mut src,
+                limit,
+                bar.as_ref(),
+                gate.as_mut(),
+                &interrupt,
+                &mut |pkt| {
+                    analysis.push(pkt, rep.as_mut());
+                    analysis.stats().connections
+                },
+                &mut last_packet,
+            );
             (n, e, None)
         };
         if let Some(b) = bar {
@@ -126,6 +175,15 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             }
         }
         let mut warnings: Vec<String> = src.warnings().iter().map(|w| w.to_string()).collect();
+        let interrupted = interrupt.signal();
+        if let Some(sig) = interrupted {
+            // What was read is analysed and reported; what was not is said, so the verdict
+            // cannot read OK.
+            warnings.push(format!(
+                "{name}: interrupted by {} after {n} packets: the rest was not read",
+                crate::go::trace::signal_name(sig).unwrap_or("a signal")
+            ));
+        }
         if let Some(e) = read_error {
             if n == 0 {
                 say(e.into());
@@ -137,15 +195,27 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         for w in &warnings {
             eprintln!("modsniff: warning: {w}");
         }
+        if let Some(sig) = interrupted {
+            let (_, out) = analysis.split();
+            out.diag.note_read_stopped(
+                format!(
+                    "interrupted by {}",
+                    crate::go::trace::signal_name(sig).unwrap_or("a signal")
+                ),
+                src.frames(),
+            );
+        }
         // Reading stopped before the end of the input: the capture is cut short, and the
         // verdict must say so.
-        if let Some(w) = warnings.first() {
+        if let Some(w) = warnings.iter().find(|_| interrupted.is_none()) {
             let why = w
                 .strip_prefix(name.as_str())
                 .and_then(|r| r.strip_prefix(": "))
                 .unwrap_or(w);
             let (_, out) = analysis.split();
-            out.diag.note_capture_cut(why.to_string(), src.frames());
+            let last = src.frames();
+            let ts = last_packet.filter(|(f, _)| *f == last).map(|(_, t)| t);
+            out.diag.note_capture_cut(why.to_string(), last, ts);
         } else if n == 0 {
             analysis.split().1.diag.note_no_packets();
         }
@@ -156,6 +226,10 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         };
         outcome = outcome.and(found);
         analysed += 1;
+        if let Some(sig) = interrupted {
+            outcome.interrupted_by = Some(sig);
+            break;
+        }
     }
     outcome.input_failed = unreadable > 0;
     if analysed == 0 && outcome.input_failed {
@@ -248,16 +322,19 @@ fn read_packets(
     limit: u64,
     bar: Option<&ProgressBar>,
     mut gate: Option<&mut Gate<'_>>,
+    interrupt: &Interrupt,
     push: &mut dyn FnMut(&Packet<'_>) -> u64,
+    last: &mut Option<(u64, Timestamp)>,
 ) -> (u64, Option<CaptureError>) {
     let mut n = 0u64;
     let mut pushed = 0u64;
     let mut last_tick = Instant::now();
     let mut conns = 0;
-    while pushed < limit {
+    while pushed < limit && !interrupt.is_set() {
         match src.next_packet() {
             Ok(Some(pkt)) => {
                 n += 1;
+                *last = Some((pkt.frame, pkt.ts));
                 let admit = match gate.as_deref_mut() {
                     None => true,
                     Some(g) => match g.admits(&pkt) {
@@ -295,6 +372,9 @@ fn read_packets(
 /// engine's flow-table bounds (max flows, memcap, eviction order) are global; sharding them
 /// would change results on captures that hit a bound. Two stages fit the two cores this is
 /// built for; more threads are not used.
+// The reader's controls (limit, progress, filter, signal, last packet) go through as they
+// are to `read_packets`, which the single-threaded path calls with the same list.
+#[allow(clippy::too_many_arguments)]
 fn read_pipelined(
     src: &mut FileSource,
     analysis: &mut Analysis,
@@ -302,6 +382,8 @@ fn read_pipelined(
     limit: u64,
     bar: Option<&ProgressBar>,
     gate: Option<&mut Gate<'_>>,
+    last: &mut Option<(u64, Timestamp)>,
+    interrupt: &Interrupt,
 ) -> Result<(u64, Option<CaptureError>, Option<Stats>)> {
     let (engine, out) = analysis.split();
     std::thread::scope(|scope| {
@@ -345,11 +427,19 @@ fn read_pipelined(
                 alive = tx.send(ToOutput::Events(full)).is_ok();
             }
         };
-        let (n, err) = read_packets(src, limit, bar, gate, &mut |pkt| {
-            engine.push(pkt, &mut |ev: Event| batch.push(ev));
-            flush(&mut batch, false);
-            engine.stats().connections
-        });
+        let (n, err) = read_packets(
+            src,
+            limit,
+            bar,
+            gate,
+            interrupt,
+            &mut |pkt| {
+                engine.push(pkt, &mut |ev: Event| batch.push(ev));
+                flush(&mut batch, false);
+                engine.stats().connections
+            },
+            last,
+        );
         // As `Analysis::finish`: the diagnosis learns the capture's end before the events
         // the engine's finish emits.
         flush(&mut batch, true);
@@ -373,4 +463,40 @@ fn progress_bar(enabled: bool, total: Option<u64>) -> Option<ProgressBar> {
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
+}
+
+/// SIGINT and SIGTERM during a read: reading stops at the next packet and the report of what
+/// was read is printed (tcpdump prints its counts the same way); a second signal ends the
+/// process at once, as if no handler were installed.
+struct Interrupt {
+    set: Arc<AtomicBool>,
+    which: Arc<AtomicUsize>,
+}
+
+impl Interrupt {
+    fn register() -> Result<Interrupt> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::flag;
+        let set = Arc::new(AtomicBool::new(false));
+        let which = Arc::new(AtomicUsize::new(0));
+        for sig in [SIGINT, SIGTERM] {
+            // Registered first, so it sees the flag as it was before this signal.
+            flag::register_conditional_default(sig, Arc::clone(&set))
+                .and_then(|_| flag::register_usize(sig, Arc::clone(&which), sig as usize))
+                .and_then(|_| flag::register(sig, Arc::clone(&set)))
+                .context("installing the SIGINT/SIGTERM handlers")?;
+        }
+        Ok(Interrupt { set, which })
+    }
+
+    fn is_set(&self) -> bool {
+        self.set.load(Ordering::Relaxed)
+    }
+
+    /// The signal that interrupted the read, if one did.
+    fn signal(&self) -> Option<i32> {
+        self.is_set()
+            .then(|| self.which.load(Ordering::Relaxed) as i32)
+            .filter(|s| *s > 0)
+    }
 }

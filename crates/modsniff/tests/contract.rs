@@ -59,6 +59,100 @@ fn an_unreadable_file_among_several_keeps_the_report_of_the_others() {
     }
 }
 
+/// The packets of a little-endian microsecond pcap, each as its 16-byte header and data.
+fn pcap_records(file: &std::path::Path) -> (Vec<u8>, Vec<(u32, Vec<u8>)>) {
+    let b = std::fs::read(file).unwrap();
+    assert_eq!(&b[..4], b"\xd4\xc3\xb2\xa1", "a little-endian pcap");
+    let le = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= b.len() {
+        let caplen = le(at + 8) as usize;
+        out.push((le(at), b[at..at + 16 + caplen].to_vec()));
+        at += 16 + caplen;
+    }
+    (b[..24].to_vec(), out)
+}
+
+/// SIGINT or SIGTERM during a long read: the report of what was read is printed, it says that
+/// reading stopped (never OK), and the exit status is 128 + the signal.
+#[test]
+fn a_read_interrupted_by_a_signal_still_reports() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let (header, records) = pcap_records(&fixtures().join("http-404/capture.pcap"));
+    for (sig, code, format) in [("INT", 130, "text"), ("TERM", 143, "ndjson")] {
+        let mut child = Command::new(bin())
+            .args(["read", "--format", format, "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // stdout and stderr are drained as they come: ndjson is written while reading.
+        let drain = |mut r: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut v = Vec::new();
+                let _ = r.read_to_end(&mut v);
+                v
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().unwrap()));
+        let stderr = drain(Box::new(child.stderr.take().unwrap()));
+        // The same exchange over and over, a hundred seconds apart: an endless capture. Writes
+        // block until modsniff has read them, so 4 MiB written means packets were analysed.
+        stdin.write_all(&header).unwrap();
+        let mut written = 0usize;
+        let mut round = 0u32;
+        while written < 4 << 20 {
+            for (ts, rec) in &records {
+                let mut rec = rec.clone();
+                rec[..4].copy_from_slice(&(ts + round * 100).to_le_bytes());
+                stdin.write_all(&rec).unwrap();
+                written += rec.len();
+            }
+            round += 1;
+        }
+        // stdin stays open: the input has not ended when the signal comes.
+        let kill = Command::new("kill")
+            .args([format!("-{sig}"), child.id().to_string()])
+            .status();
+        assert!(kill.unwrap().success());
+        // A read blocked on an idle pipe wakes at its next data or its end (the signal's
+        // handler does not interrupt it); the handler has run by then, so this end comes
+        // after the signal: as when Ctrl-C ends `tcpdump -w - | modsniff read -` together.
+        drop(stdin);
+        let status = child.wait().unwrap();
+        let out = std::process::Output {
+            status,
+            stdout: stdout.join().unwrap(),
+            stderr: stderr.join().unwrap(),
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "SIG{sig}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("reading was stopped"),
+            "SIG{sig}: the report says reading stopped:\n{}",
+            &text[..text.len().min(2000)]
+        );
+        assert!(!text.contains("OK: no problem found"));
+        if format == "ndjson" {
+            let last: serde_json::Value =
+                serde_json::from_str(text.lines().last().unwrap()).unwrap();
+            assert_eq!(last["type"], "stats", "the stats record ends the output");
+            assert!(last["packets"].as_u64().unwrap() > 1000);
+        } else {
+            assert!(text.contains("http-not-found"), "what was read is reported");
+        }
+    }
+}
+
 #[test]
 fn json_document_has_the_same_records_as_ndjson() {
     let f = fixtures().join("public/zeek/http/proxy.pcap");

@@ -606,7 +606,14 @@ fn inputs() -> (Vec<PathBuf>, Vec<PathBuf>) {
             .as_deref()
             .is_none_or(|f| p.to_string_lossy().contains(f))
     };
-    let fx: Vec<PathBuf> = captures(&fixtures()).into_iter().filter(keep).collect();
+    // fixtures/matrix holds the same link types and protocols as the fixtures, 200 times
+    // over: mutating the distinct captures finds what mutating their variants would.
+    let matrix = fixtures().join("matrix");
+    let fx: Vec<PathBuf> = captures(&fixtures())
+        .into_iter()
+        .filter(|p| !p.starts_with(&matrix))
+        .filter(keep)
+        .collect();
     let sh: Vec<PathBuf> = match shared_public() {
         Some(d) => captures(&d).into_iter().filter(keep).collect(),
         None => {

@@ -18,6 +18,12 @@ impl Netns {
     /// Creates `msn-<pid>-<tag>` with `lo` up and IPv6 off (no router solicitations or
     /// neighbour discovery to pollute captures). Prints why and returns None when it cannot.
     pub fn new(tag: &str, what: &str) -> Option<Netns> {
+        Netns::named(format!("msn-{}-{tag}", std::process::id()), what)
+    }
+
+    /// The same under a name the caller chose (unique to its tests: the fixture harness and
+    /// other suites own other prefixes).
+    pub fn named(name: String, what: &str) -> Option<Netns> {
         if !cfg!(feature = "live") {
             eprintln!(
                 "SKIP {what}: modsniff was built without the `live` feature (cargo test --all-features)"
@@ -28,7 +34,6 @@ impl Netns {
             eprintln!("SKIP {what}: not root (needs CAP_NET_ADMIN for `ip netns add`)");
             return None;
         }
-        let name = format!("msn-{}-{tag}", std::process::id());
         // A namespace left over by a killed run of the same pid: remove it first.
         let _ = Command::new("ip")
             .args(["netns", "del", &name])
@@ -198,11 +203,13 @@ pub fn lines(out: &[u8]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// What does not depend on timing: findings' stage, kind, actor, severity and target
-/// (server address and name), sorted.
+/// What does not depend on timing: the final findings' stage, kind, actor, severity and
+/// target (server address and name), sorted (those printed while the capture ran are
+/// provisional: the final list follows them).
 pub fn finding_keys(recs: &[serde_json::Value]) -> Vec<String> {
     let mut v: Vec<String> = of_type(recs, "finding")
         .iter()
+        .filter(|f| f["provisional"] != true)
         .map(|f| {
             format!(
                 "{} {} {} {} {} {}",

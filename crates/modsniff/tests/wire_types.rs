@@ -618,6 +618,7 @@ pub enum Stage {
     Tls,
     Http,
     Transfer,
+    Go,
     Capture,
 }
 
@@ -644,6 +645,11 @@ pub enum Kind {
     TransferStall,
     TransferReset,
     Retransmissions,
+    ChecksumMismatch,
+    ModuleNotFound,
+    InvalidVersion,
+    GoModError,
+    GoFailed,
     CaptureIncomplete,
 }
 
@@ -702,8 +708,97 @@ pub struct FindingRec {
     pub server: Nullable<String>,
     pub summary: String,
     pub likely_go_error: Nullable<String>,
+    /// What go printed about it (`run`, `read --go-stderr`).
+    pub go_error: Nullable<String>,
     pub remedy: Nullable<String>,
     pub evidence: Vec<Evidence>,
+    #[serde(default)]
+    pub recovered: bool,
+    /// Printed while a live capture ran; the final findings follow.
+    #[serde(default)]
+    pub provisional: bool,
+}
+
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FetchOutcome {
+    Status,
+    Error,
+    NotAllowed,
+    Unfinished,
+}
+
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchedBy {
+    Request,
+    Connect,
+    Address,
+    Name,
+    Dns,
+}
+
+/// One of go's fetches (its `-x` trace) and the connection that carried it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchRec {
+    pub record_version: RecordVersion,
+    // The fleet fields: `live` and `run` always, `read --fleet`; all or none.
+    #[serde(default)]
+    pub host_name: Option<String>,
+    #[serde(default)]
+    pub interface: Option<String>,
+    #[serde(default)]
+    pub modsniff_version: Option<String>,
+    #[serde(default)]
+    pub session: Option<String>,
+    #[serde(default)]
+    pub seq: Option<u64>,
+    #[serde(default)]
+    pub time: Option<String>,
+    #[serde(default)]
+    pub time_unix: Option<Secs>,
+    pub order: u64,
+    pub url: String,
+    pub outcome: FetchOutcome,
+    pub status: Nullable<u16>,
+    #[serde(default)]
+    pub status_text: Option<String>,
+    pub error: Nullable<String>,
+    pub seconds: Nullable<Secs>,
+    #[serde(default)]
+    pub ts_start: Option<Secs>,
+    #[serde(default)]
+    pub ts_end: Option<Secs>,
+    pub connection: Nullable<u64>,
+    #[serde(default)]
+    pub dns: Option<u64>,
+    pub matched_by: Nullable<MatchedBy>,
+    #[serde(default)]
+    pub recovered: bool,
+}
+
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GoExit {
+    Exited,
+    Killed,
+    Unknown,
+}
+
+/// The go command a run ran (or whose stderr it read).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoRun {
+    pub exit: GoExit,
+    pub status: Nullable<i64>,
+    pub failed: bool,
+    pub errors: u64,
+    pub fetches: u64,
+    pub failed_fetches: u64,
+    pub recovered_fetches: u64,
+    pub matched_fetches: u64,
+    pub last_error: Nullable<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -772,6 +867,8 @@ pub struct StatsRec {
     pub diagnosis_tracking_dropped: Option<u64>,
     pub capture_warnings: Vec<String>,
     pub go_endpoints: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub go: Option<GoRun>,
     pub verdict: Verdict,
 }
 
@@ -780,6 +877,7 @@ pub struct StatsRec {
 pub enum Record {
     Connection(Box<ConnectionRec>),
     Dns(Box<DnsRec>),
+    Fetch(Box<FetchRec>),
     Finding(Box<FindingRec>),
     Stats(Box<StatsRec>),
 }
@@ -798,6 +896,7 @@ pub fn parse_record(v: &serde_json::Value) -> Result<Record, String> {
     Ok(match ty.as_str() {
         "connection" => Record::Connection(serde_json::from_value(rest).map_err(e)?),
         "dns" => Record::Dns(serde_json::from_value(rest).map_err(e)?),
+        "fetch" => Record::Fetch(serde_json::from_value(rest).map_err(e)?),
         "finding" => Record::Finding(serde_json::from_value(rest).map_err(e)?),
         "stats" => Record::Stats(serde_json::from_value(rest).map_err(e)?),
         other => return Err(format!("unknown record type {other:?}")),
@@ -810,6 +909,7 @@ pub fn parse_record(v: &serde_json::Value) -> Result<Record, String> {
 struct JsonDoc {
     connections: Vec<serde_json::Value>,
     dns: Vec<serde_json::Value>,
+    fetches: Vec<serde_json::Value>,
     findings: Vec<serde_json::Value>,
     stats: Vec<serde_json::Value>,
 }
@@ -866,10 +966,19 @@ impl Seen {
                     self.add("answers");
                 }
             }
+            Record::Fetch(f) => {
+                self.add("fetch");
+                if f.connection.0.is_some() {
+                    self.add("fetch connection");
+                }
+            }
             Record::Finding(f) => {
                 self.add("finding");
                 if !f.evidence.is_empty() {
                     self.add("evidence");
+                }
+                if f.go_error.0.is_some() {
+                    self.add("go_error");
                 }
             }
             Record::Stats(_) => self.add("stats"),
@@ -881,7 +990,24 @@ impl Seen {
 /// comes last, and `--format json` is one document holding the same records.
 fn check_capture(file: &Path, seen: &mut Seen) -> Result<(), String> {
     let f = file.to_str().ok_or("path is not UTF-8")?;
-    let out = run(&["read", "--format", "ndjson", f]);
+    // go's stderr beside the capture (fixtures/NAME/stderr.txt, scenarios' NAME.stderr.txt).
+    let stderr = [
+        file.with_file_name("stderr.txt"),
+        file.with_extension("stderr.txt"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .map(|p| p.display().to_string());
+    let mut args = vec!["read"];
+    if let Some(s) = &stderr {
+        args.extend(["--go-stderr", s.as_str()]);
+    }
+    let with = |format: &'static str| {
+        let mut a = args.clone();
+        a.extend(["--format", format, f]);
+        run(&a)
+    };
+    let out = with("ndjson");
     let code = out.status.code();
     let stdout = String::from_utf8(out.stdout).map_err(|e| format!("output not UTF-8: {e}"))?;
     if code == Some(2) && stdout.is_empty() {
@@ -928,7 +1054,7 @@ fn check_capture(file: &Path, seen: &mut Seen) -> Result<(), String> {
         return Err("no records printed".into());
     }
 
-    let out = run(&["read", "--format", "json", f]);
+    let out = with("json");
     if out.status.code() != code {
         return Err(format!(
             "--format json exits {:?}, ndjson {code:?}",
@@ -941,6 +1067,7 @@ fn check_capture(file: &Path, seen: &mut Seen) -> Result<(), String> {
     for (part, ty, recs) in [
         ("connections", "connection", &doc.connections),
         ("dns", "dns", &doc.dns),
+        ("fetches", "fetch", &doc.fetches),
         ("findings", "finding", &doc.findings),
         ("stats", "stats", &doc.stats),
     ] {
@@ -1025,6 +1152,9 @@ fn every_record_printed_matches_the_contract() {
         "http",
         "resets",
         "go",
+        "fetch",
+        "fetch connection",
+        "go_error",
     ] {
         assert!(
             seen.records.get(what).is_some_and(|n| *n > 0),
@@ -1071,7 +1201,7 @@ fn contract_types_reject_unknown_renamed_and_missing_fields() {
     let fin = serde_json::json!({
         "type": "finding", "record_version": 1, "stage": "http", "kind": "http-not-found", "severity": "error",
         "actor": "server", "connection": 1, "server_name": null, "server": "10.0.0.1:80",
-        "summary": "s", "likely_go_error": null, "remedy": null, "evidence": []
+        "summary": "s", "likely_go_error": null, "go_error": null, "remedy": null, "evidence": []
     });
     assert!(parse_record(&fin).is_ok());
     let mut no_remedy = fin.clone();

@@ -214,7 +214,20 @@ impl Conn {
         }
         let tcp = self.tcp.summary();
         let app = self.app.detected();
-        let (tls, http) = self.app.take_results(env.stats);
+        let (mut tls, http) = self.app.take_results(env.stats);
+        // Past the handshake the TLS decoder skips record bodies through the reassembler: a
+        // direction that ended inside a skipped body ended in the middle of a record.
+        if let Some(t) = tls.as_mut() {
+            for st in &self.streams {
+                if st
+                    .reasm
+                    .as_ref()
+                    .is_some_and(Reassembler::ended_inside_skip)
+                {
+                    t.anomalies.truncated_at_end += 1;
+                }
+            }
+        }
         let server_name = server_name_from(tls.as_deref(), &http).or(server_name_hint);
         let [c, s] = &self.streams;
         let mut client_stats = tcp.client_stats;

@@ -49,6 +49,10 @@ pub struct IcmpInfo {
     pub ttl: u8,
 }
 
+/// Retransmissions whose frame and time `SideStats::retransmission_times` keeps (the latest;
+/// `retransmissions` counts them all).
+pub const MAX_RETRANSMISSIONS_NOTED: usize = 8;
+
 /// Per-side counters and observations.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -102,6 +106,11 @@ pub struct SideStats {
     pub last_data_while_peer_open: Option<(u64, Timestamp)>,
     /// Wireshark's tcp.analysis.retransmission (fast and spurious included).
     pub retransmissions: u64,
+    /// Frame and time of the latest retransmissions, bare FINs sent again included (at most
+    /// `MAX_RETRANSMISSIONS_NOTED`, oldest first): resends that nothing answers are the sign
+    /// of a peer that no longer hears anything. Not part of the JSON contract.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub retransmission_times: Vec<(u64, Timestamp)>,
     /// A segment that fills a hole below the highest sequence seen (tcp.analysis.out_of_order).
     pub out_of_order: u64,
     /// Holes: a segment started beyond the highest sequence seen (tcp.analysis.lost_segment).
@@ -115,4 +124,14 @@ pub struct SideStats {
     /// The window scale this side announced in its SYN.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub window_scale: Option<u8>,
+}
+
+impl SideStats {
+    /// Keeps a retransmission's frame and time, the latest `MAX_RETRANSMISSIONS_NOTED`.
+    pub(crate) fn note_retransmission(&mut self, frame: u64, ts: Timestamp) {
+        if self.retransmission_times.len() >= MAX_RETRANSMISSIONS_NOTED {
+            self.retransmission_times.remove(0);
+        }
+        self.retransmission_times.push((frame, ts));
+    }
 }

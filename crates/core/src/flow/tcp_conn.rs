@@ -365,7 +365,7 @@ impl TcpConn {
         if seg.flags.rst() {
             self.reset(side, ip, seg, frame, ts, max_resets, &mut verdict);
         }
-        self.analyse(side, seg, ts);
+        self.analyse(side, seg, frame, ts);
 
         let (me, _) = split_sides(&mut self.sides, side);
         if seg.flags.syn() {
@@ -490,6 +490,10 @@ impl TcpConn {
             if me.stats.fin_frame.is_none() {
                 me.stats.fin_frame = Some(frame);
                 me.stats.fin_ts = Some(ts);
+            } else if wire_len == 0 {
+                // A bare FIN sent again: the peer never acknowledged the close. Noted beside
+                // the data retransmissions (not counted: the counter is tshark's).
+                me.stats.note_retransmission(frame, ts);
             }
         }
     }
@@ -543,7 +547,7 @@ impl TcpConn {
 
     /// Sequence analysis (Wireshark's tcp.analysis, see the module doc), zero windows and
     /// duplicate ACKs.
-    fn analyse(&mut self, side: Side, seg: &TcpSegment<'_>, ts: Timestamp) {
+    fn analyse(&mut self, side: Side, seg: &TcpSegment<'_>, frame: u64, ts: Timestamp) {
         let flags = seg.flags;
         let wire_len = seg.wire_len;
         // Wireshark's threshold between reordering and a resend: the handshake's round trip
@@ -598,6 +602,7 @@ impl TcpConn {
                             me.stats.out_of_order += 1;
                         } else {
                             me.stats.retransmissions += 1;
+                            me.stats.note_retransmission(frame, ts);
                             self.history.add(side, b'T');
                         }
                         if max.is_before(end) {

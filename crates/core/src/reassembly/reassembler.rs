@@ -172,6 +172,12 @@ impl Reassembler {
         &self.stats
     }
 
+    /// The stream ended inside a range the consumer asked to skip (`Progress::Skip`): the rest
+    /// of what it skipped, a record's body, never came. Meaningful after `finish`.
+    pub fn ended_inside_skip(&self) -> bool {
+        self.skip_end != u64::MAX && self.skip_end > self.cursor
+    }
+
     /// The consumer answered `Progress::Done`, or the stream was finished.
     pub fn is_done(&self) -> bool {
         self.done
@@ -922,6 +928,30 @@ mod tests {
         assert_eq!(t.r.missed_bytes(), 0);
         assert_eq!(t.r.delivered_offset(), 18);
         assert_eq!(t.budget.used(), 0);
+    }
+
+    #[test]
+    fn ended_inside_skip_only_when_the_skipped_bytes_never_came() {
+        // A 10-byte body skipped after a 4-byte header: the stream ends 6 bytes into it.
+        let mut t = Rig::new(0);
+        t.answers = vec![Progress::Skip(10)];
+        let _ = t.seg(0, b"hdr:");
+        let _ = t.seg(4, b"body");
+        t.finish();
+        assert!(t.r.ended_inside_skip());
+        // The same body in full, counted off without delivery: the stream ended at its end.
+        let mut t = Rig::new(0);
+        t.answers = vec![Progress::Skip(10)];
+        let _ = t.seg(0, b"hdr:");
+        let _ = t.seg(4, b"bodybodyxx");
+        t.finish();
+        assert!(!t.r.ended_inside_skip());
+        // A consumer that is done asked for nothing more.
+        let mut t = Rig::new(0);
+        t.answers = vec![Progress::Done];
+        let _ = t.seg(0, b"hdr:");
+        t.finish();
+        assert!(!t.r.ended_inside_skip());
     }
 
     #[test]

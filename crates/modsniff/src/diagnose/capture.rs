@@ -34,12 +34,14 @@ pub struct Unfinished {
 pub struct Gaps {
     /// The reader stopped at damage before the end of the input: what it said, and the last
     /// frame it delivered.
-    pub cut: Option<(String, u64)>,
+    pub cut: Option<(String, u64, Option<Timestamp>)>,
     pub unfinished: Vec<Unfinished>,
     /// Unfinished exchanges beyond `MAX_UNFINISHED`.
     pub more: u64,
     /// Not one packet was read: there is nothing to judge.
     pub no_packets: bool,
+    /// Reading was stopped before the input's end (a signal): why, and the last frame read.
+    pub stopped: Option<(String, u64)>,
 }
 
 impl Gaps {
@@ -57,7 +59,11 @@ impl Gaps {
 
     /// The finding, when something is missing.
     pub fn finding(&self) -> Option<Finding> {
-        if self.cut.is_none() && self.unfinished.is_empty() && !self.no_packets {
+        if self.cut.is_none()
+            && self.stopped.is_none()
+            && self.unfinished.is_empty()
+            && !self.no_packets
+        {
             return None;
         }
         let mut evidence: Vec<Evidence> = Vec::new();
@@ -65,7 +71,7 @@ impl Gaps {
         if self.no_packets {
             parts.push("it holds no packets (a capture stopped at once, the wrong interface, or a filter that matched nothing)".to_string());
         }
-        if let Some((why, frame)) = &self.cut {
+        if let Some((why, frame, ts)) = &self.cut {
             let why = why.split("; stopped after").next().unwrap_or(why);
             if *frame == 0 {
                 parts.push(format!("its first record is cut short ({why})"));
@@ -73,12 +79,19 @@ impl Gaps {
                 parts.push(format!(
                     "its last record is cut short, so reading stopped after frame {frame} ({why})"
                 ));
-                evidence.push(ev(
-                    *frame,
-                    None,
-                    "last whole frame: the record after it is cut short",
-                ));
+                // Cited only with its own time.
+                if ts.is_some() {
+                    evidence.push(ev(
+                        *frame,
+                        *ts,
+                        "last whole frame: the record after it is cut short",
+                    ));
+                }
             }
+        }
+        if let Some((why, frame)) = &self.stopped {
+            parts.push(format!("reading was stopped after frame {frame} ({why})"));
+            evidence.push(ev(*frame, None, "last frame read: reading stopped here"));
         }
         let n = self.count();
         if n > 0 {
@@ -132,11 +145,16 @@ pub fn verdict_note(f: &Finding) -> Option<String> {
     let open = f
         .evidence
         .iter()
-        .filter(|e| !e.note.starts_with("last whole frame"))
+        .filter(|e| {
+            !e.note.starts_with("last whole frame") && !e.note.starts_with("last frame read")
+        })
         .count();
     let mut what = Vec::new();
     if cut {
         what.push("the last record is cut short".to_string());
+    }
+    if f.summary.contains("reading was stopped") {
+        what.push("reading was stopped before its end".to_string());
     }
     if open > 0 {
         what.push(format!(

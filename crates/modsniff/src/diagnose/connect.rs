@@ -58,8 +58,8 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             "Nothing listens on the proxy's port: check HTTPS_PROXY (host and port) and that the proxy runs.".to_string()
         } else {
             format!(
-                "Nothing accepts connections on {target}: check the GOPROXY URL, or use another mirror. {}",
-                remedy::alternative(f.role)
+                "Nothing accepts connections on {target}: check the host and port in GOPROXY, and that the service there runs. {}",
+                remedy::alternative(f.role, f.name.as_deref())
             )
         };
         out.push((
@@ -160,7 +160,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             remedy: Some(if is_proxy {
                 "The proxy does not answer: check HTTPS_PROXY and that the proxy is reachable from this host.".to_string()
             } else {
-                format!("A firewall drops traffic to {target}: use the corporate proxy (HTTPS_PROXY) or another mirror. {}", remedy::alternative(f.role))
+                format!("Something drops the connection attempts to {target} (a firewall, or a host that is down): if this network reaches the internet only through an HTTP proxy, set HTTPS_PROXY=http://PROXY:PORT; otherwise ask the network team, quoting the evidence frames. {}", remedy::alternative(f.role, f.name.as_deref()))
             }),
             evidence,
         },

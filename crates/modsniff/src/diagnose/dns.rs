@@ -3,7 +3,7 @@
 
 use super::finding::*;
 use super::{Diagnoser, ev};
-use modsniff_core::DnsRecord;
+use modsniff_core::{DnsRecord, Timestamp};
 
 pub fn is_failure(r: &DnsRecord) -> bool {
     matches!(
@@ -13,19 +13,25 @@ pub fn is_failure(r: &DnsRecord) -> bool {
 }
 
 /// The resolver's own timeout shows in the capture: the client asked the same question again
-/// under a new ID (glibc and Go retry after `options timeout:N`, default 5 s) and the capture
-/// went on for at least half that interval again after the last attempt without an answer.
-fn gave_up_after_retry(failures: &[DnsRecord], d: &Diagnoser) -> bool {
+/// under a new ID (glibc and Go retry after `options timeout:N`, default 5 s). A retry is sent
+/// only once the attempt before it timed out, so one unanswered retry proves a timeout, however
+/// soon after it the capture ends. Returns the first attempt and its retry.
+fn retried_unanswered(failures: &[DnsRecord]) -> Option<(&DnsRecord, &DnsRecord)> {
     let unanswered = || failures.iter().filter(|r| r.rcode.is_none());
-    unanswered().any(|first| {
-        let same = || unanswered().filter(|r| r.qtype == first.qtype);
-        let Some(last) = same().max_by_key(|r| r.ts()) else {
-            return false;
-        };
-        let interval = last.ts().since(first.ts()).as_secs_f64();
-        interval >= 0.5 && d.seen_after(last.ts()) >= interval / 2.0
+    unanswered().find_map(|first| {
+        unanswered()
+            .find(|later| {
+                later.qtype == first.qtype
+                    && later.id != first.id
+                    && later.ts().since(first.ts()).as_secs_f64() >= RETRY_MIN_SECS
+            })
+            .map(|later| (first, later))
     })
 }
+
+/// The shortest resolver timeout (resolv.conf `timeout:` is whole seconds, at least 1): two
+/// queries for the same name and type closer than this are a burst, not a retry.
+const RETRY_MIN_SECS: f64 = 0.9;
 
 /// The last query for a name when none was answered at all (no rcode): what a capture that
 /// ended too soon after it leaves open.
@@ -53,11 +59,12 @@ pub fn judge(
     // Silence is a timeout only when the client asked again or the capture went on long
     // enough for an answer to have come (Go waits 5 s per attempt).
     let answered = failures.iter().any(|r| r.rcode.is_some());
+    let retry = retried_unanswered(failures);
     if !answered
         && !failures
             .iter()
             .any(|r| r.retransmissions > 0 || d.seen_after(r.ts()) >= 5.0)
-        && !gave_up_after_retry(failures, d)
+        && retry.is_none()
     {
         return None;
     }
@@ -72,8 +79,10 @@ pub fn judge(
         .iter()
         .find(|r| r.rcode.is_some())
         .or_else(|| {
-            // Go's resolver sends A and AAAA together and keeps the error of the last answer
-            // it reads for the name; in our captures (go 1.27, fixtures/dns-timeout) that is the AAAA one.
+            // Go's resolver sends A and AAAA together and keeps the error of the result it
+            // reads last. Both time out within a fraction of a millisecond of each other, so
+            // which one that is, is a race (go 1.27 named the AAAA query in fixtures/dns-timeout,
+            // the A query in another run): the AAAA one is a guess.
             let round = || {
                 failures
                     .iter()
@@ -126,10 +135,10 @@ pub fn judge(
         .iter()
         .take(6)
         .map(|r| {
-            let f = r.response_frame.or(r.query_frame).unwrap_or(0);
+            let (f, ts) = response_or_query(r);
             ev(
                 f,
-                Some(r.ts()),
+                Some(ts),
                 format!(
                     "{} {} -> {}",
                     r.qtype.as_deref().unwrap_or("?"),
@@ -139,7 +148,7 @@ pub fn judge(
             )
         })
         .collect();
-    let summary = format!(
+    let mut summary = format!(
         "DNS lookup of {name} failed: {what} from {resolver}, {n} quer{}{}.",
         if n == 1 { "y" } else { "ies" },
         if severity == Severity::Error {
@@ -148,7 +157,26 @@ pub fn judge(
             "; the name was reached anyway"
         }
     );
+    if kind == FindingKind::DnsTimeout
+        && let Some((first, again)) = retry
+    {
+        let last = failures.iter().map(|r| r.ts()).max().unwrap_or(again.ts());
+        summary.push_str(&format!(
+            " The client asked again {:.1} s after its first {} query, under a new ID: its resolver's timeout passed without an answer.",
+            again.ts().since(first.ts()).as_secs_f64(),
+            first.qtype.as_deref().unwrap_or("?"),
+        ));
+        let after = d.seen_after(last);
+        if after < again.ts().since(first.ts()).as_secs_f64() {
+            summary.push_str(&format!(
+                " The capture ends {after:.1} s after the last query, before that attempt's own timeout: whether an answer came later is not in it."
+            ));
+        }
+    }
     let remedy = match kind {
+        // A public Go host exists: a resolver that denies it knows only the local network's
+        // names (or filters them), and the way out is the company's path to the outside.
+        FindingKind::DnsNxdomain if crate::go::classify_host(name).is_some() => format!("{name} exists on the internet, but the resolver {resolver} does not resolve it: this network's DNS knows only the company's names (or filters them). Reach it through the company's HTTP proxy (HTTPS_PROXY=http://PROXY:PORT, which resolves names itself), or set GOPROXY to the company's own module proxy; ask the network team which."),
         FindingKind::DnsNxdomain => "Check the spelling of the module path or GOPROXY host; for an internal host, check the search domain and the resolver (/etc/resolv.conf).".to_string(),
         FindingKind::DnsServfail => format!("The resolver {resolver} fails for {name}: use another resolver in /etc/resolv.conf, or ask whoever runs it (it may block the name on purpose)."),
         _ => format!("The resolver {resolver} does not answer: check /etc/resolv.conf and that UDP/TCP port 53 is open towards it."),
@@ -166,6 +194,18 @@ pub fn judge(
         remedy: Some(remedy),
         evidence,
     })
+}
+
+/// The frame to cite for a lookup, with its own time: the response (the query's time plus
+/// the round trip), else the query.
+fn response_or_query(r: &DnsRecord) -> (u64, Timestamp) {
+    match (r.response_frame, r.query_frame, r.rtt) {
+        (Some(f), Some(_), Some(rtt)) => (f, r.ts().saturating_add(rtt)),
+        // Without the query, the record's time is the response's.
+        (Some(f), None, _) => (f, r.ts()),
+        (_, Some(q), _) => (q, r.ts()),
+        (None, None, _) => (0, r.ts()),
+    }
 }
 
 /// Addresses no public Go host resolves to: a resolver or middlebox sinkholing the name.
@@ -275,11 +315,8 @@ pub fn suspicious(answers: &[AnswerSeen], d: &Diagnoser) -> Vec<Finding> {
         let evidence = group
             .iter()
             .map(|g| {
-                ev(
-                    g.rec.response_frame.unwrap_or(0),
-                    Some(g.rec.ts()),
-                    format!("answer {:?}", g.addrs),
-                )
+                let (f, ts) = response_or_query(&g.rec);
+                ev(f, Some(ts), format!("answer {:?}", g.addrs))
             })
             .collect();
         out.push(Finding {

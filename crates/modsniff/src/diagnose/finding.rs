@@ -11,6 +11,8 @@ pub enum Stage {
     Tls,
     Http,
     Transfer,
+    /// The go command's own error, where the capture shows no network fault (diagnose/go.rs).
+    Go,
     /// The capture itself: it stops short of what it should show (a cut last record,
     /// exchanges still under way at its end). Last: it qualifies the findings before it.
     Capture,
@@ -39,6 +41,11 @@ pub enum FindingKind {
     TransferStall,
     TransferReset,
     Retransmissions,
+    ChecksumMismatch,
+    ModuleNotFound,
+    InvalidVersion,
+    GoModError,
+    GoFailed,
     CaptureIncomplete,
 }
 
@@ -66,6 +73,11 @@ impl FindingKind {
             TransferStall => "transfer-stall",
             TransferReset => "transfer-reset",
             Retransmissions => "retransmissions",
+            ChecksumMismatch => "checksum-mismatch",
+            ModuleNotFound => "module-not-found",
+            InvalidVersion => "invalid-version",
+            GoModError => "go-mod-error",
+            GoFailed => "go-failed",
             CaptureIncomplete => "capture-incomplete",
         }
     }

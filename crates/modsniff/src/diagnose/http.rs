@@ -75,10 +75,14 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         let remedy = if not_found {
             format!("Check the module path and version. {}", remedy::PRIVATE)
         } else if status >= 500 {
-            format!(
-                "The proxy is failing. {} Use '|' between GOPROXY entries to fall through on any error.",
-                remedy::alternative(f.role)
-            )
+            let alt = remedy::alternative(f.role, f.name.as_deref());
+            if alt.contains("'|'") {
+                format!("The module proxy is failing: whoever runs it must look at its logs. {alt}")
+            } else {
+                format!(
+                    "The module proxy is failing. {alt} Use '|' between GOPROXY entries to fall through on any error."
+                )
+            }
         } else {
             "The server refuses the request: check credentials (.netrc / GOAUTH) and the URL."
                 .to_string()

@@ -11,6 +11,7 @@ mod cert;
 mod connect;
 mod dns;
 pub mod finding;
+pub mod go;
 mod http;
 mod proxy;
 mod tls;
@@ -19,7 +20,7 @@ mod transfer;
 
 pub use finding::{Actor, Finding, FindingKind, Severity, Stage};
 
-use crate::go::settings::is_host_port;
+use crate::go::settings::{Fallback, is_host_port};
 use crate::go::{GoRole, GoSettings, classify_host};
 use actor::TtlRange;
 use modsniff_core::DnsRecord;
@@ -376,11 +377,17 @@ impl Diagnoser {
     }
 
     /// The reader stopped before the end of the input (a record cut short, damage): `why` in
-    /// its words, `last_frame` the last frame it delivered.
-    pub fn note_capture_cut(&mut self, why: String, last_frame: u64) {
+    /// its words, `last_frame` the last frame it delivered (and its time, when it was a
+    /// packet).
+    pub fn note_capture_cut(&mut self, why: String, last_frame: u64, last_ts: Option<Timestamp>) {
         if self.gaps.cut.is_none() {
-            self.gaps.cut = Some((why, last_frame));
+            self.gaps.cut = Some((why, last_frame, last_ts));
         }
+    }
+
+    /// Reading stopped before the input's end (a signal), after `last_frame`.
+    pub fn note_read_stopped(&mut self, why: String, last_frame: u64) {
+        self.gaps.stopped.get_or_insert((why, last_frame));
     }
 
     /// The input held not one packet.
@@ -444,6 +451,11 @@ impl Diagnoser {
         self.tcp_server_ips.contains(&ip)
     }
 
+    /// The latest packet time seen: the capture's end, once it is read.
+    pub fn capture_end(&self) -> Timestamp {
+        self.last_ts
+    }
+
     pub fn seen_after(&self, ts: Timestamp) -> f64 {
         self.last_ts.since(ts).as_secs_f64()
     }
@@ -485,6 +497,15 @@ impl Diagnoser {
     /// Settles everything that needs the whole capture and returns the findings, ordered by
     /// cause: DNS first, then connect, proxy, TLS, HTTP, transfer; by first frame within.
     pub fn finish(&mut self) -> Vec<Finding> {
+        // Tampered answers first: a name whose answer pointed the client elsewhere (a
+        // sinkhole on the loopback) was dialled where an interface capture cannot see it.
+        let answers = std::mem::take(&mut self.answers);
+        let tampered = dns::suspicious(&answers, self);
+        let misled: HashSet<String> = tampered
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .filter_map(|f| f.server_name.as_ref().map(|n| n.to_ascii_lowercase()))
+            .collect();
         let dns_aggs = std::mem::take(&mut self.dns);
         let resolved: Vec<String> = dns_aggs
             .iter()
@@ -503,6 +524,7 @@ impl Diagnoser {
             // stopped.
             if let Some((frame, resolver, at)) = agg.last_ok
                 && !connected
+                && !misled.contains(&name)
                 && frame > 0
                 && self.latest_tcp_start.is_none_or(|t| t < at)
                 && self.role_of(&name, 443).is_some()
@@ -538,8 +560,7 @@ impl Diagnoser {
                 });
             }
         }
-        let answers = std::mem::take(&mut self.answers);
-        for f in dns::suspicious(&answers, self) {
+        for f in tampered {
             let name = f.server_name.clone();
             self.push(None, name, f, false);
         }
@@ -548,7 +569,24 @@ impl Diagnoser {
         }
         let mut out = Vec::new();
         for mut cand in std::mem::take(&mut self.candidates) {
-            if cand.soft && cand.finding.severity == Severity::Error {
+            if cand.finding.severity == Severity::Error
+                && !(cand.soft && self.later_success(&cand))
+                && let Some(next) = self.fell_through_after_error(&cand)
+            {
+                let host = cand.name.clone().unwrap_or_default();
+                cand.finding.severity = Severity::Warning;
+                cand.finding.summary.push_str(&next.why);
+                if let Some(r) = &mut cand.finding.remedy {
+                    // Another module proxy is what the list already has.
+                    let role = cand.addr.and_then(|a| self.role_of(&host, a.port()));
+                    let alt = remedy::alternative(role, cand.name.as_deref());
+                    *r = r.replace(&alt, "").trim_end().to_string();
+                    r.push_str(&format!(
+                        " The go command got past it through the next GOPROXY entry ({}), but every fetch waits for this failure first: fix {host} or take it out of GOPROXY.",
+                        next.host
+                    ));
+                }
+            } else if cand.soft && cand.finding.severity == Severity::Error {
                 if self.later_success(&cand) {
                     cand.finding.severity = Severity::Warning;
                     cand.finding.summary.push_str(
@@ -561,6 +599,8 @@ impl Diagnoser {
                     // way a list works). Other errors fall through only on '|', which a
                     // capture can't show; they stay errors.
                     cand.finding.severity = Severity::Info;
+                    // Working as designed: nothing to do.
+                    cand.finding.remedy = None;
                     cand.finding.summary.push_str(&format!(
                         " The go command then fetched from {next}: the GOPROXY list fell through as designed."
                     ));
@@ -595,6 +635,64 @@ impl Diagnoser {
         next.first().map(|n| (*n).clone())
     }
 
+    /// A GOPROXY entry's failure that the go command got past: another module source served
+    /// the client after it. `|` falls through to the next entry on any error, `,` only on
+    /// 404 or 410 (which is `later_module_source`'s case), so after a failure below HTTP
+    /// (refused, reset, stalled, a certificate refused) another module proxy answering means
+    /// the entry was followed by `|`. Where the user's GOPROXY is known, it decides; where it
+    /// is not, only another module proxy counts: a VCS host fetched directly may be serving
+    /// GOPRIVATE modules while the failed proxy's modules stayed failed.
+    fn fell_through_after_error(&self, cand: &Candidate) -> Option<FellThrough> {
+        // A proxy's failure is on every fetch's path, whatever GOPROXY lists.
+        if matches!(cand.finding.stage, Stage::Dns | Stage::Proxy)
+            || cand.finding.actor == Actor::Proxy
+            || cand.finding.kind == FindingKind::HttpNotFound
+        {
+            return None;
+        }
+        let addr = cand.addr?;
+        let failed = cand.name.as_ref()?.to_ascii_lowercase();
+        if !matches!(
+            self.role_of(&failed, addr.port()),
+            None | Some(GoRole::ModuleProxy)
+        ) {
+            return None;
+        }
+        // The list as the user gave it; the built-in default is what modsniff assumes when
+        // told nothing, so it says nothing about how this run's list was separated.
+        let stated = (self.settings.goproxy != GoSettings::default().goproxy)
+            .then(|| {
+                self.settings
+                    .is_configured_proxy(&failed)
+                    .map(|i| self.settings.goproxy[i].fallback)
+            })
+            .flatten();
+        let sources: &[GoRole] = match stated {
+            Some(Fallback::OnAnyError) => &[GoRole::ModuleProxy, GoRole::Vcs],
+            Some(_) => return None,
+            None => &[GoRole::ModuleProxy],
+        };
+        let mut next: Vec<&String> = self
+            .ok_names
+            .iter()
+            .filter(|(n, span)| **n != failed && span.last_end >= cand.ts)
+            .filter(|(n, _)| self.role_of(n, 443).is_some_and(|r| sources.contains(&r)))
+            .map(|(n, _)| n)
+            .collect();
+        next.sort();
+        let host = (*next.first()?).clone();
+        let why = if stated.is_some() {
+            format!(
+                " GOPROXY follows {failed} with '|', which falls through on any error: the go command went on to {host}, which served it, so it recovered."
+            )
+        } else {
+            format!(
+                " After it the go command fetched from {host}, another module proxy, and that worked: a GOPROXY list falls through after such an error only where '|' follows the entry (',' falls through on 404 and 410 alone), so the go command recovered."
+            )
+        };
+        Some(FellThrough { host, why })
+    }
+
     fn later_success(&self, cand: &Candidate) -> bool {
         let after = |latest: &Timestamp| *latest >= cand.ts;
         cand.name
@@ -606,6 +704,12 @@ impl Diagnoser {
                 .and_then(|a| self.ok_addrs.get(&a))
                 .is_some_and(after)
     }
+}
+
+/// The next GOPROXY entry that served the client after a failure, and the sentence saying so.
+struct FellThrough {
+    host: String,
+    why: String,
 }
 
 /// A connection that did its job: data came back from the server and it wasn't cut off by the
@@ -643,16 +747,27 @@ pub fn addr(a: SocketAddr) -> String {
 
 /// Remedies shared by several detectors.
 pub mod remedy {
-    pub const MIRROR: &str = "Try another module mirror: GOPROXY=https://goproxy.cn,direct (or https://goproxy.io, or your company's Athens/Artifactory proxy).";
+    pub const MIRROR: &str = "If your company runs a module proxy (Athens, Artifactory, Nexus), point GOPROXY at it; a public mirror (GOPROXY=https://goproxy.cn,direct, or https://goproxy.io) is another option.";
     pub const NETWORK_TEAM: &str = "Ask the network team to allow it, quoting the evidence frames.";
     pub const PRIVATE: &str = "For private modules set GOPRIVATE (and GONOSUMDB) so the go command fetches them directly.";
     pub const SUMDB: &str = "Use the checksum database's other host: GOSUMDB=sum.golang.google.cn (the same database), or a GOPROXY mirror that proxies it (GOPROXY=https://goproxy.cn,direct); for private modules, GONOSUMDB.";
 
-    /// Where else to get it, by what the unreachable host is.
-    pub fn alternative(role: Option<crate::go::hosts::GoRole>) -> &'static str {
-        match role {
-            Some(crate::go::hosts::GoRole::ChecksumDb) => SUMDB,
-            _ => MIRROR,
+    /// Where else to get it, by what the unreachable host is: the checksum database's other
+    /// host; for a public module proxy, the company's own or another public one; for a host
+    /// of the user's own (a company module proxy), a public one after it in GOPROXY.
+    pub fn alternative(role: Option<crate::go::hosts::GoRole>, name: Option<&str>) -> String {
+        use crate::go::hosts::GoRole;
+        match (role, name) {
+            (Some(GoRole::ChecksumDb), _) => SUMDB.to_string(),
+            (None | Some(GoRole::ModuleProxy), Some(n))
+                if crate::go::classify_host(n).is_none()
+                    && n.parse::<std::net::IpAddr>().is_err() =>
+            {
+                format!(
+                    "While {n} fails, a public module proxy listed after it keeps public modules coming: GOPROXY=\"<{n}'s URL>|https://proxy.golang.org\" ('|' falls through on any error; private modules still need {n})."
+                )
+            }
+            _ => MIRROR.to_string(),
         }
     }
 }

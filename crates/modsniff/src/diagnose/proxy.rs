@@ -298,19 +298,24 @@ pub fn detect(f: &ConnFacts<'_>, _d: &Diagnoser, out: &mut Vec<(Finding, bool)>)
         }
         None => {
             // No answer: the proxy hung up, or never answered.
-            let closed = c.server_stats.fin_frame.or_else(|| {
-                c.resets
-                    .iter()
-                    .find(|r| r.from == Side::Server)
-                    .map(|r| r.packet)
-            });
+            let closed_at = c
+                .server_stats
+                .fin_frame
+                .map(|f| (f, c.server_stats.fin_ts))
+                .or_else(|| {
+                    c.resets
+                        .iter()
+                        .find(|r| r.from == Side::Server)
+                        .map(|r| (r.packet, Some(r.ts)))
+                });
+            let closed = closed_at.map(|(f, _)| f);
             let summary = match closed {
                 Some(fr) => format!(
                     "The proxy {proxy} closed the connection (frame {fr}) without answering CONNECT {target}."
                 ),
                 None => format!("The proxy {proxy} never answered CONNECT {target}."),
             };
-            let e = closed.map(|fr| ev(fr, Some(c.ts_last), "proxy closed the connection"));
+            let e = closed_at.map(|(fr, ts)| ev(fr, ts, "proxy closed the connection"));
             out.push((
                 finding(
                     FindingKind::ProxyError,

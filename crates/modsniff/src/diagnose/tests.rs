@@ -29,10 +29,14 @@ struct Case {
     truth: serde_json::Value,
 }
 
+/// A case from testdata/, or else from the whole matrix (fixtures/matrix).
 fn case(name: &str) -> Case {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("src/diagnose/testdata")
-        .join(name);
+    let here = testdata(name);
+    let dir = if here.is_dir() {
+        here
+    } else {
+        repo().join("fixtures/matrix").join(name)
+    };
     let truth =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
     Case {
@@ -134,10 +138,12 @@ fn diagnose(path: &Path, how: Read) -> Vec<Finding> {
     .expect("a capture");
     let mut events = Vec::new();
     let mut n = 0u64;
+    let mut last = None;
     while how.packets.is_none_or(|max| n < max) {
         match src.next_packet().expect("readable") {
             Some(p) => {
                 n += 1;
+                last = Some((p.frame, p.ts));
                 engine.push(&p, &mut events);
             }
             None => break,
@@ -160,7 +166,8 @@ fn diagnose(path: &Path, how: Read) -> Vec<Finding> {
     engine.finish(&mut events);
     feed(&mut d, &mut events);
     if let Some(w) = src.warnings().first() {
-        d.note_capture_cut(w.to_string(), src.frames());
+        let ts = last.filter(|(f, _)| *f == src.frames()).map(|(_, t)| t);
+        d.note_capture_cut(w.to_string(), src.frames(), ts);
     } else if n == 0 {
         d.note_no_packets();
     }
@@ -544,4 +551,342 @@ fn relayed_answer_has_no_proxy_marks() {
         ..HttpTransaction::default()
     };
     assert_eq!(proxy::own_page_marks(&apache).len(), 1);
+}
+
+// ---- transfer: a path that went dark mid-download ----
+
+/// The router drops every packet of the server's once 64 KiB went through; go hangs until it
+/// is killed. Each variant shows it its own way: the client's h2 frames resent with a
+/// backing-off timer (go 1.19), its FIN resent unanswered once go was killed (h1), a TLS
+/// record left unfinished with everything acknowledged (all of them; alone in the capture
+/// cut 4 s in). Whichever shows, it is a stall whose cause is the path (or a vanished host),
+/// not the server's program.
+#[test]
+fn dark_path_is_a_stall_the_server_program_did_not_cause() {
+    for name in [
+        "dark-64k-go119",
+        "dark-64k-h1",
+        "dark-64k-sll2-d50",
+        "cut-dark-time",
+    ] {
+        let c = case(name);
+        assert!(c.failed());
+        let f = c.findings();
+        let s = only(&f, FindingKind::TransferStall);
+        assert_eq!(
+            (s.severity, s.actor),
+            (Severity::Error, Actor::Unknown),
+            "{name}"
+        );
+        assert!(s.summary.contains("went dark"), "{name}: {}", s.summary);
+        let last = c.truth["observed"]["last_server_data"]["frame"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            s.evidence.iter().any(|e| e.packet == last),
+            "{name}: the server's last data (frame {last}) is cited"
+        );
+        // Every resend cited is one tshark counts as a retransmission.
+        let resends = s
+            .evidence
+            .iter()
+            .filter(|e| e.note.contains("resend"))
+            .count() as u64;
+        let rtx = c.truth["observed"]["tcp_retransmissions"].as_u64().unwrap();
+        assert!(resends <= rtx, "{name}: {resends} resends, tshark {rtx}");
+        assert_eq!(errors(&f).len(), 1, "{name}: {:?}", kinds(&f));
+    }
+    // The go 1.19 client kept resending its WINDOW_UPDATEs: six, each unanswered.
+    let c = case("dark-64k-go119");
+    let f = c.findings();
+    let s = only(&f, FindingKind::TransferStall);
+    assert_eq!(
+        s.evidence
+            .iter()
+            .filter(|e| e.note.contains("resend"))
+            .count(),
+        6
+    );
+    // Cut 4 s in, 1.8 s into the silence: the stall stands, and says where the capture ends.
+    let c = case("cut-dark-time");
+    let f = c.findings();
+    let s = only(&f, FindingKind::TransferStall);
+    assert!(s.summary.contains("capture ends"), "{}", s.summary);
+}
+
+/// The server's program stops mid-body, its host stays up: when go gives up, the server's
+/// kernel answers the FIN at once. That stall is the server's.
+#[test]
+fn server_program_stall_is_the_server_s() {
+    let c = case("xfer-stall-64k");
+    assert!(c.failed());
+    let f = c.findings();
+    let s = only(&f, FindingKind::TransferStall);
+    assert_eq!((s.severity, s.actor), (Severity::Error, Actor::Server));
+    assert!(!s.summary.contains("went dark"), "{}", s.summary);
+    assert!(
+        s.summary.contains("answered the client's close"),
+        "{}",
+        s.summary
+    );
+}
+
+// ---- dns: a query retried and never answered ----
+
+/// The resolver takes every query and never answers (resolv.conf timeout:1 attempts:2). The
+/// client asked again a second later under new IDs: that retry proves the first attempt timed
+/// out, even though the capture ends right after it.
+#[test]
+fn unanswered_query_asked_again_is_a_dns_timeout() {
+    let c = case("dns-timeout");
+    assert!(c.failed());
+    let f = c.findings();
+    let t = only(&f, FindingKind::DnsTimeout);
+    assert_eq!(
+        (t.severity, t.actor, t.stage),
+        (Severity::Error, Actor::Resolver, Stage::Dns)
+    );
+    assert!(t.summary.contains("asked again"), "{}", t.summary);
+    assert!(t.summary.contains("capture ends"), "{}", t.summary);
+    let queries: Vec<u64> = c.truth["observed"]["dns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["response"] == false)
+        .map(|q| q["frame"].as_u64().unwrap())
+        .collect();
+    let cited: Vec<u64> = t.evidence.iter().map(|e| e.packet).collect();
+    assert_eq!(cited, queries);
+    // go names the source port of one of the last two queries (a race); the rest is ours.
+    let go = t.likely_go_error.as_deref().unwrap();
+    let printed = c.go_error();
+    let (head, _) = go.split_once("read udp").unwrap();
+    assert!(printed.contains(head), "{go:?} vs {printed:?}");
+    assert!(
+        printed.ends_with("->10.77.2.53:53: i/o timeout"),
+        "{printed}"
+    );
+    assert!(f.iter().all(|x| x.kind != FindingKind::CaptureIncomplete));
+}
+
+/// `tcpdump -c 8` stopped after the A answer, before go's first SYN: the capture holds no
+/// sign of the blackhole, so it says it is incomplete, and no more.
+#[test]
+fn capture_cut_before_the_first_syn_claims_no_connect_fault() {
+    let c = case("cut-synblackhole-early");
+    assert!(c.failed());
+    let f = c.findings();
+    assert!(errors(&f).is_empty(), "{:?}", kinds(&f));
+    let i = only(&f, FindingKind::CaptureIncomplete);
+    assert!(
+        i.summary
+            .contains("resolved, the connection that follows is not in the capture"),
+        "{}",
+        i.summary
+    );
+}
+
+// ---- GOPROXY lists: a failure the next entry got past ----
+
+/// GOPROXY="https://athens.corp.example|https://proxy.golang.org": athens refused, stalled or
+/// served a certificate the client refused, on each of go's fetches, and go went on to
+/// proxy.golang.org after each and succeeded (exit 0). The failures are real and stay in the
+/// report, as warnings that say the go command recovered; nothing fails the verdict.
+#[test]
+fn failure_the_next_goproxy_entry_got_past_is_a_warning() {
+    for (name, kind) in [
+        ("list-pipe-refused-fallback", FindingKind::ConnectRefused),
+        ("list-pipe-stall-fallback", FindingKind::HandshakeStall),
+        ("list-pipe-cert-fallback", FindingKind::CertificateRejected),
+    ] {
+        let c = case(name);
+        assert!(!c.failed(), "{name}");
+        let f = c.findings();
+        assert!(errors(&f).is_empty(), "{name}: {:?}", kinds(&f));
+        let on_a: Vec<&Finding> = f.iter().filter(|x| x.kind == kind).collect();
+        assert!(!on_a.is_empty(), "{name}: {:?}", kinds(&f));
+        for x in on_a {
+            assert_eq!(x.severity, Severity::Warning, "{name}");
+            assert_eq!(x.server_name.as_deref(), Some("athens.corp.example"));
+            assert!(x.summary.contains("proxy.golang.org"), "{}", x.summary);
+            assert!(x.summary.contains("recovered"), "{}", x.summary);
+            let r = x.remedy.as_deref().unwrap();
+            assert!(r.contains("take it out of GOPROXY"), "{r}");
+            assert!(!r.contains("GOPROXY=\""), "{r}");
+            assert!(!r.contains(remedy::MIRROR), "{r}");
+        }
+    }
+}
+
+/// The same capture read with the list the user says it had: after ',' a refused connection
+/// ends the go command (only 404 and 410 fall through), so what proxy.golang.org served came
+/// for another reason and the refusal stays an error; with '|' it was recovered.
+#[test]
+fn stated_goproxy_separator_decides_the_fall_through() {
+    let c = case("list-pipe-refused-fallback");
+    let read = |goproxy: &str| Read {
+        settings: settings(&[("GOPROXY", goproxy)]),
+        ..c.read()
+    };
+    let comma = diagnose(
+        &c.capture,
+        read("https://athens.corp.example,https://proxy.golang.org"),
+    );
+    assert!(
+        errors(&comma)
+            .iter()
+            .all(|x| x.kind == FindingKind::ConnectRefused),
+        "{:?}",
+        kinds(&comma)
+    );
+    assert_eq!(errors(&comma).len(), 3, "{:?}", kinds(&comma));
+    let pipe = diagnose(
+        &c.capture,
+        read("https://athens.corp.example|https://proxy.golang.org"),
+    );
+    assert!(errors(&pipe).is_empty(), "{:?}", kinds(&pipe));
+    assert!(pipe.iter().any(|x| x.summary.contains("with '|'")));
+}
+
+/// GOPROXY="https://athens.corp.example,https://proxy.golang.org" with athens refusing: go
+/// stopped at the refusal (exit 1) and never asked proxy.golang.org; the refusal stays an error.
+#[test]
+fn failure_nothing_got_past_stays_an_error() {
+    let c = case("list-comma-refused");
+    assert!(c.failed());
+    let f = c.findings();
+    let r = only(&f, FindingKind::ConnectRefused);
+    assert_eq!(r.severity, Severity::Error);
+}
+
+// ---- tls: the server's encrypted alert after the client's second flight ----
+
+/// The server requires a client certificate (TLS 1.3, tls.RequireAnyClientCert) and go has
+/// none: go's first encrypted record is an empty Certificate (25 bytes, frame 23), the
+/// server answers the client's Finished and request with one 19-byte record (frame 27, its
+/// alert, encrypted) and resets the connection when the client's own close arrives (frame 30).
+#[test]
+fn server_alert_after_the_client_s_finished_is_a_handshake_abort() {
+    let c = case("alert-server-clientauth-tls13");
+    assert!(c.failed());
+    let f = c.findings();
+    let a = only(&f, FindingKind::HandshakeAborted);
+    assert_eq!(
+        (a.severity, a.actor, a.stage),
+        (Severity::Error, Actor::Server, Stage::Tls)
+    );
+    let cited: Vec<u64> = a.evidence.iter().map(|e| e.packet).collect();
+    let rst = c.truth["observed"]["rsts"][0]["frame"].as_u64().unwrap();
+    assert!(cited.contains(&rst), "{cited:?}");
+    assert!(cited.contains(&23) && cited.contains(&27), "{cited:?}");
+    // go printed the alert's name: the capture can only say what an empty Certificate implies.
+    let go = a.likely_go_error.as_deref().unwrap();
+    assert!(c.go_error().ends_with(go), "{go:?} vs {:?}", c.go_error());
+    assert!(a.summary.contains("cannot be read"), "{}", a.summary);
+    assert!(a.remedy.as_deref().unwrap().contains("client certificate"));
+}
+
+/// The same capture stopped earlier. Before the server's record (frame 26) there is nothing
+/// to see yet; after it but before either side closed (frame 27) the server may have sent
+/// more, so no refusal is claimed, and neither capture reads as OK. Once the client closed
+/// after that lone record (frame 29, its FIN) the connection ended there: the refusal holds.
+#[test]
+fn server_record_is_a_refusal_only_once_the_connection_ended_on_it() {
+    let c = case("alert-server-clientauth-tls13");
+    let read = |packets| {
+        diagnose(
+            &c.capture,
+            Read {
+                packets: Some(packets),
+                ..c.read()
+            },
+        )
+    };
+    for packets in [26, 27] {
+        let f = read(packets);
+        assert!(
+            f.iter().all(|x| x.kind != FindingKind::HandshakeAborted),
+            "{packets}: {:?}",
+            kinds(&f)
+        );
+        assert!(!f.is_empty(), "{packets}: reported clean");
+    }
+    let f = read(29);
+    let a = only(&f, FindingKind::HandshakeAborted);
+    assert!(
+        a.evidence
+            .iter()
+            .any(|e| e.packet == 29 && e.note == "FIN from the client")
+    );
+}
+
+// ---- remedies: for whoever can act, naming what to change ----
+
+/// A middlebox's alert (the harness's filter answers every ClientHello on the router) is the
+/// network's doing, not the server refusing what the client offered; the server's own
+/// TLS 1.0-only answer is for whoever runs it, naming the versions to enable.
+#[test]
+fn alert_remedy_follows_who_sent_it() {
+    let f = case("alert-middlebox-hsfail").findings();
+    let a = only(&f, FindingKind::HandshakeAborted);
+    assert_eq!(a.actor, Actor::Middlebox);
+    let r = a.remedy.as_deref().unwrap();
+    assert!(!r.contains("server rejects"), "{r}");
+    assert!(r.contains("middlebox") && r.contains("network team"), "{r}");
+    let f = case("alert-server-tls10").findings();
+    let a = only(&f, FindingKind::HandshakeAborted);
+    assert_eq!(a.actor, Actor::Server);
+    let r = a.remedy.as_deref().unwrap();
+    assert!(r.contains("whoever runs proxy.golang.org"), "{r}");
+    assert!(r.contains("TLS 1.2 or 1.3"), "{r}");
+}
+
+/// NXDOMAIN for proxy.golang.org from a resolver that knows only the company's names: the
+/// name exists, so its spelling is not the question; the company's way out is.
+#[test]
+fn nxdomain_for_a_public_go_host_points_at_the_company_s_way_out() {
+    let f = case("dns-corponly-nxdomain").findings();
+    let n = only(&f, FindingKind::DnsNxdomain);
+    let r = n.remedy.as_deref().unwrap();
+    assert!(!r.contains("spelling"), "{r}");
+    assert!(
+        r.contains("HTTPS_PROXY") && r.contains("module proxy"),
+        "{r}"
+    );
+}
+
+/// fixtures/goproxy-fallback: the first GOPROXY entry answers 404 and go falls through to the
+/// next, as designed: an info finding, with nothing to do.
+#[test]
+fn fall_through_by_design_carries_no_remedy() {
+    let f = diagnose(&fixture("goproxy-fallback"), Read::default());
+    let n: Vec<&Finding> = f
+        .iter()
+        .filter(|x| x.kind == FindingKind::HttpNotFound)
+        .collect();
+    assert!(!n.is_empty(), "{:?}", kinds(&f));
+    for x in n {
+        assert_eq!(x.severity, Severity::Info);
+        assert_eq!(x.remedy, None, "{}", x.summary);
+    }
+}
+
+/// A public mirror is one option beside the company's own module proxy, which comes first;
+/// when the failing host is the user's own module proxy, the advice is a public one after it.
+#[test]
+fn mirror_advice_fits_the_failing_host() {
+    let f = case("gfw-d50-tls13").findings();
+    let r = only(&f, FindingKind::ResetAfterClientHello)
+        .remedy
+        .clone()
+        .unwrap();
+    let company = r.find("company runs a module proxy").expect(&r);
+    let public = r.find("goproxy.cn").expect(&r);
+    assert!(company < public, "{r}");
+    let f = case("userhost-refused").findings();
+    let x = only(&f, FindingKind::ConnectRefused);
+    assert_eq!(x.server_name.as_deref(), Some("athens.corp.example"));
+    let r = x.remedy.as_deref().unwrap();
+    assert!(!r.contains("company runs a module proxy"), "{r}");
+    assert!(r.contains("|https://proxy.golang.org"), "{r}");
 }

@@ -4,10 +4,11 @@
 use super::actor::{INITIAL_TTLS, Sender, judge_server_rsts, same_subnet, server_rsts};
 use super::cert;
 use super::finding::*;
-use super::tlsview::CertView;
+use super::tlsview::{ALERT_RECORD_MAX, CertView, TlsView, alert_sized};
 use super::{ConnFacts, Diagnoser, addr, ev, remedy};
 use crate::go::classify_host;
 use modsniff_core::Side;
+use modsniff_core::tls::RecordNote;
 use std::net::IpAddr;
 
 /// Go gives up on a handshake after 10 s (net/http's TLSHandshakeTimeout).
@@ -153,12 +154,12 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             format!(
                 "A firewall blocks connections that name {sni} in the ClientHello (SNI filtering). {} Or: {}",
                 remedy::NETWORK_TEAM,
-                remedy::alternative(f.role)
+                remedy::alternative(f.role, f.name.as_deref())
             )
         } else {
             format!(
                 "The server refused the handshake: check that {target} serves TLS for {sni}. {}",
-                remedy::alternative(f.role)
+                remedy::alternative(f.role, f.name.as_deref())
             )
         };
         let mut evidence = vec![
@@ -177,7 +178,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         if let Some(sh) = &t.server_hello {
             evidence.push(ev(
                 sh.frame,
-                None,
+                sh.ts,
                 "the real server's ServerHello, after the reset",
             ));
         }
@@ -244,8 +245,8 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 None
             };
             let remedy = if from_server {
-                "The server rejects what the client offered (versions, ciphers, SNI): check for a middlebox or a server that needs other TLS settings."
-                    .to_string()
+                let host = name.clone().unwrap_or_else(|| target.ip().to_string());
+                alert_remedy(actor, a.description, &desc, &host, hello.sni, f.role)
             } else {
                 "The client rejected the server's handshake: see the go error.".to_string()
             };
@@ -297,7 +298,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 ),
                 None,
                 "Usually harmless; if a TLS-inspecting middlebox is the cause, its certificate is what to check.".into(),
-                vec![hello_ev(), ev(sh.frame, None, format!("ServerHello {}", version_name(sh.version)))],
+                vec![hello_ev(), ev(sh.frame, sh.ts, format!("ServerHello {}", version_name(sh.version)))],
             )
         } else {
             base(
@@ -314,7 +315,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     hello_ev(),
                     ev(
                         sh.frame,
-                        None,
+                        sh.ts,
                         format!("ServerHello {}", version_name(sh.version)),
                     ),
                 ],
@@ -334,12 +335,15 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         && t.client_encrypted_records == 1
         && c.client_stats.fin_frame.is_some()
     {
-        let frame = t.client_last_record_frame.unwrap_or(sh.frame);
+        let (frame, frame_ts) = match t.client_last_record_frame {
+            Some(f) => (f, t.client_last_record_ts),
+            None => (sh.frame, sh.ts),
+        };
         let signs = tls13_interception_signs(f, d);
         let evidence = vec![
             hello_ev(),
-            ev(sh.frame, None, "ServerHello (TLS 1.3)"),
-            ev(frame, None, "encrypted alert from the client"),
+            ev(sh.frame, sh.ts, "ServerHello (TLS 1.3)"),
+            ev(frame, frame_ts, "encrypted alert from the client"),
         ];
         let flight = format!(
             "right after the server's first flight ({} encrypted records, {} bytes) the client sent an encrypted alert and closed",
@@ -422,6 +426,92 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         return true;
     }
 
+    // 5a. TLS 1.3: the server ended the handshake after the client's second flight. It
+    // checks the client's certificate (and Finished) only once they arrive, when the client
+    // already counts the handshake done and has sent its request; its alert is encrypted, an
+    // application_data record of alert size, and the close follows.
+    if let Some(sh) = &t.server_hello
+        && sh.version == 0x0304
+        && !sh.hello_retry
+        && let Some(refusal) = second_flight_refused(t)
+        && let closes = closes_after(c, refusal.alert.frame)
+        && !closes.is_empty()
+    {
+        let actor = if in_tunnel {
+            Actor::Proxy
+        } else {
+            sender_of_server_packets(f, d)
+        };
+        let host = name.clone().unwrap_or_else(|| target.ip().to_string());
+        let first = refusal.client_first;
+        let alert = refusal.alert;
+        let what = if refusal.empty_certificate {
+            format!(
+                "it asked for a client certificate and the client had none to give (the client's first encrypted record is {} bytes, the size of an empty Certificate message; the server's CertificateRequest is encrypted)",
+                first.length
+            )
+        } else {
+            "it refused the client's part of the handshake (its certificate or its Finished)"
+                .to_string()
+        };
+        let summary = format!(
+            "The TLS 1.3 handshake with {target} was aborted by the server after the client's second flight: {what}. The server's only answer to it was one encrypted record of alert size ({} bytes), and the connection ended there. TLS 1.3 encrypts the alert, so its description cannot be read from the capture.",
+            alert.length
+        );
+        let go = refusal
+            .empty_certificate
+            .then(|| format!("remote error: tls: {}", go_alert_text(116).unwrap_or("")));
+        let remedy = if refusal.empty_certificate {
+            needs_client_certificate(&host)
+        } else {
+            format!(
+                "Check what {host} requires of clients (openssl s_client -connect {target}{} shows its CertificateRequest), and ask whoever runs it.",
+                hello
+                    .sni
+                    .map(|s| format!(" -servername {s}"))
+                    .unwrap_or_default()
+            )
+        };
+        let mut evidence = vec![hello_ev(), ev(sh.frame, sh.ts, "ServerHello (TLS 1.3)")];
+        evidence.push(ev(
+            first.frame,
+            Some(first.ts),
+            if refusal.empty_certificate {
+                format!(
+                    "the client's first encrypted record, {} bytes: an empty Certificate",
+                    first.length
+                )
+            } else {
+                format!(
+                    "the client's first encrypted record, {} bytes",
+                    first.length
+                )
+            },
+        ));
+        evidence.push(ev(
+            alert.frame,
+            Some(alert.ts),
+            format!(
+                "encrypted record of alert size from the server ({} bytes)",
+                alert.length
+            ),
+        ));
+        evidence.extend(closes.into_iter().map(|(f, ts, what)| ev(f, ts, what)));
+        out.push((
+            base(
+                FindingKind::HandshakeAborted,
+                Severity::Error,
+                actor,
+                summary,
+                go,
+                remedy,
+                evidence,
+            ),
+            false,
+        ));
+        return true;
+    }
+
     // 5b. A completed TLS 1.3 handshake with a "server" that is the adjacent hop, for a public
     // Go host: interception that the client trusted.
     if let Some(sh) = &t.server_hello
@@ -443,7 +533,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     ),
                     None,
                     "If this interception is not intended, tell the security team; module checksums are still verified by GOSUMDB.".into(),
-                    vec![hello_ev(), ev(sh.frame, None, "ServerHello (TLS 1.3)")],
+                    vec![hello_ev(), ev(sh.frame, sh.ts, "ServerHello (TLS 1.3)")],
                 ),
                 false,
             ));
@@ -470,10 +560,14 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             let mut remedy = if acked && !c.server_stats.peer_data_unacked {
                 format!(
                     "The server (or a transparent proxy in front of it) took the hello and never answered: retry later. {}",
-                    remedy::alternative(f.role)
+                    remedy::alternative(f.role, f.name.as_deref())
                 )
             } else {
-                format!("{} {}", remedy::NETWORK_TEAM, remedy::alternative(f.role))
+                format!(
+                    "{} {}",
+                    remedy::NETWORK_TEAM,
+                    remedy::alternative(f.role, f.name.as_deref())
+                )
             };
             // A hello the server acknowledged in full reached it: its size is not the problem.
             let fully_acked = acked && !c.server_stats.peer_data_unacked;
@@ -578,6 +672,145 @@ fn cert_problem(t: &super::tlsview::TlsView) -> bool {
 
 /// Who the "server" packets come from: a middlebox when they arrive with an initial TTL from
 /// an address that is not on the client's link.
+/// A server that requires a client certificate: the go command has no way to present one.
+fn needs_client_certificate(host: &str) -> String {
+    format!(
+        "{host} requires a client certificate (mutual TLS), which the go command cannot present (it has no setting for one): whoever runs {host} must let module downloads through without one, or point GOPROXY at a local proxy that presents the certificate to {host}."
+    )
+}
+
+/// What to do about a handshake that the other end's plaintext alert ended, by who sent it
+/// and what it said.
+fn alert_remedy(
+    actor: Actor,
+    code: Option<u8>,
+    desc: &str,
+    host: &str,
+    sni: Option<&str>,
+    role: Option<crate::go::GoRole>,
+) -> String {
+    match actor {
+        Actor::Middlebox => format!(
+            "A middlebox on the path answers for {host} with its own alert ({desc}): it filters this TLS connection (by the name in the ClientHello, or by policy). {} Or: {}",
+            remedy::NETWORK_TEAM,
+            remedy::alternative(role, Some(host))
+        ),
+        Actor::Proxy => format!(
+            "The alert ({desc}) came back through the HTTP proxy's tunnel: a proxy that inspects TLS refuses {host}, or the server beyond it does; the proxy's logs tell which. Ask whoever runs the proxy, quoting the evidence frames."
+        ),
+        _ => match code {
+            // handshake_failure, protocol_version, insufficient_security
+            Some(40 | 70 | 71) => format!(
+                "{host} accepts none of the TLS versions and cipher suites the go command offers (TLS 1.2 and 1.3 with current ciphers; never TLS 1.0 or 1.1): whoever runs {host} must enable TLS 1.2 or 1.3 with current cipher suites."
+            ),
+            // unrecognized_name
+            Some(112) => format!(
+                "{host} does not serve the name the client asked for (SNI {}): check the host name in GOPROXY, or whoever runs {host} must configure that name.",
+                sni.unwrap_or("none")
+            ),
+            // access_denied
+            Some(49) => format!(
+                "{host} refuses this client (access_denied): ask whoever runs it for access (it may allow only listed addresses or networks)."
+            ),
+            // bad_certificate, certificate_required
+            Some(42 | 116) => needs_client_certificate(host),
+            _ => format!(
+                "{host} ended the handshake with {desc}: whoever runs {host} must look at its logs and TLS settings; retrying later may pass if the fault is passing."
+            ),
+        },
+    }
+}
+
+/// The closes (FIN or RST, either side) after `frame`, in order, each with its time and what
+/// it was; empty when the connection did not end in the capture.
+fn closes_after(
+    c: &modsniff_core::Connection,
+    frame: u64,
+) -> Vec<(u64, Option<modsniff_core::Timestamp>, String)> {
+    let fins = [
+        (
+            c.server_stats.fin_frame,
+            c.server_stats.fin_ts,
+            Side::Server,
+        ),
+        (
+            c.client_stats.fin_frame,
+            c.client_stats.fin_ts,
+            Side::Client,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(f, ts, side)| f.map(|f| (f, ts, "FIN", side)));
+    let resets = c
+        .resets
+        .iter()
+        .map(|r| (r.packet, Some(r.ts), "RST", r.from));
+    let mut v: Vec<(u64, Option<modsniff_core::Timestamp>, String)> = fins
+        .chain(resets)
+        .filter(|(f, _, _, _)| *f > frame)
+        .map(|(f, ts, what, side)| {
+            let by = if side == Side::Server {
+                "server"
+            } else {
+                "client"
+            };
+            (f, ts, format!("{what} from the {by}"))
+        })
+        .collect();
+    v.sort_by_key(|(f, _, _)| *f);
+    v.dedup_by_key(|(f, _, _)| *f);
+    v
+}
+
+/// The size of an empty TLS 1.3 Certificate message in a record: the handshake header (4),
+/// an empty request context (1) and an empty list (3), the inner content type (1) and the
+/// AEAD's 16-byte tag. A client's first encrypted record is its Certificate when the server
+/// asked for one, its Finished (53 or 69 bytes) otherwise.
+const EMPTY_CERTIFICATE_RECORD: u16 = 4 + 1 + 3 + 1 + 16;
+
+/// TLS 1.3: the server answered the client's second flight with one alert-sized record and
+/// nothing else.
+struct SecondFlightRefusal {
+    /// The client's first encrypted record (its Certificate, or its Finished).
+    client_first: RecordNote,
+    alert: RecordNote,
+    empty_certificate: bool,
+}
+
+/// Finds the shape in the record notes: the server's flight came before the client's first
+/// encrypted record; after it the server sent exactly one record, alert-sized and its last;
+/// and that record did not answer a close of the client's (the client's last record before
+/// it is longer than an alert). Only when the notes hold every record of both sides.
+fn second_flight_refused(t: &TlsView<'_>) -> Option<SecondFlightRefusal> {
+    if !t.client_records_all || !t.server_records_all {
+        return None;
+    }
+    let client_first = *t.client_records.iter().find(|r| r.encrypted)?;
+    let (before, after): (Vec<&RecordNote>, Vec<&RecordNote>) = t
+        .server_records
+        .iter()
+        .partition(|r| r.frame < client_first.frame);
+    if !before.iter().any(|r| r.encrypted) {
+        return None;
+    }
+    let [alert] = after[..] else { return None };
+    if !alert_sized(alert) {
+        return None;
+    }
+    let last_client_before = t
+        .client_records
+        .iter()
+        .rfind(|r| r.encrypted && r.frame < alert.frame)?;
+    if last_client_before.length <= ALERT_RECORD_MAX {
+        return None;
+    }
+    Some(SecondFlightRefusal {
+        client_first,
+        alert: *alert,
+        empty_certificate: client_first.length == EMPTY_CERTIFICATE_RECORD,
+    })
+}
+
 fn sender_of_server_packets(f: &ConnFacts<'_>, _d: &Diagnoser) -> Actor {
     let c = f.c;
     match c.server_stats.ttl_max {
@@ -726,10 +959,13 @@ fn certificate(
         " The client rejected it and aborted the handshake."
     });
     let mut evidence = vec![hello_ev()];
-    if let Some(fr) = t.certificate_frame {
+    // Cited only where its time is known (core gives the frame alone).
+    if let Some(fr) = t.certificate_frame
+        && t.certificate_ts.is_some()
+    {
         evidence.push(super::ev(
             fr,
-            None,
+            t.certificate_ts,
             format!("Certificate issued by {}", leaf.issuer),
         ));
     }
@@ -814,10 +1050,10 @@ fn rejected_certificate(
         host
     );
     let mut evidence = vec![hello_ev()];
-    if let (Some(fr), Some(l)) = (t.certificate_frame, leaf) {
+    if let (Some(fr), Some(ts), Some(l)) = (t.certificate_frame, t.certificate_ts, leaf) {
         evidence.push(ev(
             fr,
-            None,
+            Some(ts),
             format!("Certificate: {} issued by {}", l.subject, l.issuer),
         ));
     }

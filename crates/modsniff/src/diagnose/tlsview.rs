@@ -3,6 +3,7 @@
 
 use modsniff_core::Side;
 use modsniff_core::Timestamp;
+use modsniff_core::tls::RecordNote;
 
 /// Borrowed from the connection's `TlsInfo`: building a view per connection allocated
 /// (string clones were ~4 % of a run).
@@ -23,7 +24,9 @@ pub struct HelloView<'a> {
 
 #[derive(Clone, Debug, Default)]
 pub struct ServerHelloView {
+    /// The frame that completed it, and its time.
     pub frame: u64,
+    pub ts: Option<Timestamp>,
     pub version: u16,
     pub hello_retry: bool,
 }
@@ -77,13 +80,59 @@ pub struct TlsView<'a> {
     /// application_data record right before it closed).
     pub client_last_record_alert_like: bool,
     pub client_last_record_frame: Option<u64>,
+    pub client_last_record_ts: Option<Timestamp>,
+    /// The time of `certificate_frame`, where the record layer's notes know it.
+    pub certificate_ts: Option<Timestamp>,
+    /// Each side's records after the ServerHello, in order (the first few: see
+    /// `*_records_all`).
+    pub client_records: &'a [RecordNote],
+    pub server_records: &'a [RecordNote],
+    /// The notes hold every record the side sent after the ServerHello.
+    pub client_records_all: bool,
+    pub server_records_all: bool,
+}
+
+/// The time of a frame the TLS record names (a hello's last segment, a record header, an
+/// alert), where it knows one.
+pub fn frame_ts(info: &modsniff_core::TlsInfo, frame: u64) -> Option<Timestamp> {
+    let hellos = info
+        .client_hello
+        .iter()
+        .map(|h| (h.last_frame, h.ts))
+        .chain(info.server_hello.iter().map(|h| (h.last_frame, h.ts)));
+    let notes = [&info.client, &info.server].into_iter().flat_map(|s| {
+        s.records_after_hello
+            .iter()
+            .chain(s.first_encrypted.iter())
+            .chain(s.last_record.iter())
+            .map(|r| (r.frame, r.ts))
+    });
+    let alerts = info.alerts.iter().map(|a| (a.frame, a.ts));
+    hellos
+        .chain(notes)
+        .chain(alerts)
+        .find(|(f, _)| *f == frame)
+        .map(|(_, t)| t)
+}
+
+/// The largest encrypted record that can be an alert: 2 bytes of alert, TLS 1.3's inner
+/// content type and the AEAD's 16-byte tag make 19; the rest allows for padding. A request or
+/// a response is longer.
+pub const ALERT_RECORD_MAX: u16 = 32;
+
+/// Whether a record may be an encrypted alert (see [`ALERT_RECORD_MAX`]).
+pub fn alert_sized(r: &RecordNote) -> bool {
+    use modsniff_core::tls::ContentType;
+    r.encrypted
+        && (r.content_type == ContentType::ALERT
+            || (r.content_type == ContentType::APPLICATION_DATA && r.length <= ALERT_RECORD_MAX))
 }
 
 impl<'a> TlsView<'a> {
     /// Builds the view from the core's TLS record.
     pub fn from_info(info: &'a modsniff_core::TlsInfo) -> TlsView<'a> {
         use modsniff_core::tls::Validation;
-        use modsniff_core::tls::{ContentType, is_grease};
+        use modsniff_core::tls::is_grease;
         let client_hello = info.client_hello.as_ref().map(|h| {
             let mut versions: Vec<u16> = h
                 .versions
@@ -106,7 +155,8 @@ impl<'a> TlsView<'a> {
             }
         });
         let server_hello = info.server_hello.as_ref().map(|s| ServerHelloView {
-            frame: s.first_frame,
+            frame: s.last_frame,
+            ts: Some(s.ts),
             version: s.version.0,
             hello_retry: s.hello_retry_request,
         });
@@ -169,11 +219,10 @@ impl<'a> TlsView<'a> {
         // encrypted alert; a genuine request is longer than an alert's 2 bytes + 17 of AEAD
         // overhead and padding.
         let last = c.last_record.as_ref();
-        let alert_like = last.is_some_and(|r| {
-            r.encrypted
-                && (r.content_type == ContentType::ALERT
-                    || (r.content_type == ContentType::APPLICATION_DATA && r.length <= 32))
-        });
+        let alert_like = last.is_some_and(alert_sized);
+        let all = |side: &modsniff_core::tls::SideSummary| {
+            side.records_after_hello.len() as u64 == side.records_after_hello_count
+        };
         TlsView {
             client_hello,
             server_hello,
@@ -188,6 +237,12 @@ impl<'a> TlsView<'a> {
             client_ccs: c.change_cipher_spec,
             client_last_record_alert_like: alert_like,
             client_last_record_frame: last.map(|r| r.frame),
+            client_last_record_ts: last.map(|r| r.ts),
+            certificate_ts: info.certificate_frame.and_then(|f| frame_ts(info, f)),
+            client_records: &c.records_after_hello,
+            server_records: &s.records_after_hello,
+            client_records_all: all(c),
+            server_records_all: all(s),
         }
     }
 

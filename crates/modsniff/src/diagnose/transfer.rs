@@ -4,16 +4,84 @@
 use super::actor::{Sender, judge_server_rsts, server_rsts};
 use super::finding::*;
 use super::{ConnFacts, Diagnoser, addr, ev, remedy};
-use modsniff_core::Side;
+use modsniff_core::{EndReason, Side, Timestamp};
 
 /// Silence after the server's last data, with the connection still open, that counts as a stall.
 const STALL_SECS: f64 = 5.0;
 /// Silence that is a stall even when the capture ends with the connection still open.
 const LONG_STALL_SECS: f64 = 30.0;
+/// RFC 6298 (2.4): a retransmission timeout is never below 1 s (Linux goes down to 200 ms,
+/// so this errs on the long side), and before a round trip is measured it is three of them
+/// (SRTT + 4 RTTVAR, RTTVAR = R/2).
+const MIN_RTO_SECS: f64 = 1.0;
+/// RFC 1122 (4.2.3.2): an ACK is delayed by less than 0.5 s.
+const MAX_ACK_DELAY_SECS: f64 = 0.5;
+/// Resends of the client's segments, after the server's last packet, that nothing answered:
+/// each is one expiry of the client's retransmission timer, calibrated on the round trip by
+/// its own kernel; two in a row without a single packet back is a path that no longer
+/// carries anything (a live host acknowledges a segment or a FIN within a round trip).
+const DARK_MIN_RESENDS: usize = 2;
+
+/// The server's retransmission timeout as RFC 6298 bounds it from below, for this
+/// connection's round trip.
+fn rto_secs(c: &modsniff_core::Connection) -> f64 {
+    let rtt = c.handshake_rtt.map_or(0.0, |d| d.as_secs_f64());
+    MIN_RTO_SECS.max(3.0 * rtt)
+}
+
+/// The client's segments (data, or a bare FIN) sent again after the server's last packet:
+/// none of them was answered.
+fn unanswered_resends(c: &modsniff_core::Connection) -> Vec<(u64, Timestamp)> {
+    let Some(server_last) = c.server_stats.ts_last else {
+        return Vec::new();
+    };
+    c.client_stats
+        .retransmission_times
+        .iter()
+        .copied()
+        .filter(|(_, t)| *t > server_last)
+        .collect()
+}
+
+/// The connection ended inside a TLS record while each side had acknowledged all the other
+/// sent, into an open window: a TLS record is written whole, so its sender's TCP held the
+/// rest and nothing stopped it from sending at once.
+fn record_owed(c: &modsniff_core::Connection) -> bool {
+    c.tls
+        .as_deref()
+        .is_some_and(|t| t.anomalies.truncated_at_end > 0)
+        && !c.client_stats.peer_data_unacked
+        && !c.server_stats.peer_data_unacked
+        && c.client_stats.zero_windows == 0
+}
+
 /// Share of a connection's packets lost (retransmitted or missing) that is worth a warning,
 /// and the least number of loss events that can say so.
 const LOSS_RATIO: f64 = 0.05;
 const LOSS_MIN: u64 = 8;
+
+/// The time of a side's first data frame, where the record knows it (core's SideStats has the
+/// frame only): its only data frame, an HTTP message's first frame, a TLS record's.
+fn first_data_ts(c: &modsniff_core::Connection, side: Side) -> Option<modsniff_core::Timestamp> {
+    let st = c.side(side);
+    let fr = st.first_data_frame?;
+    if st.last_data_frame == Some(fr) {
+        return st.last_data_ts;
+    }
+    let http = c.http.iter().find_map(|h| match side {
+        Side::Server => (h.response_frame == Some(fr))
+            .then_some(h.response_ts)
+            .flatten(),
+        Side::Client => (h.request_frame == Some(fr))
+            .then_some(h.request_ts)
+            .flatten(),
+    });
+    http.or_else(|| {
+        c.tls
+            .as_deref()
+            .and_then(|t| super::tlsview::frame_ts(t, fr))
+    })
+}
 
 pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) {
     let c = f.c;
@@ -46,8 +114,10 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         };
         let target = target();
         let mut evidence = Vec::new();
-        if let Some(fr) = s.first_data_frame {
-            evidence.push(ev(fr, s.ts_first, "first data from the server"));
+        if let Some(fr) = s.first_data_frame
+            && let Some(ts) = first_data_ts(c, Side::Server)
+        {
+            evidence.push(ev(fr, Some(ts), "first data from the server"));
         }
         evidence.push(ev(r.packet, Some(r.ts), format!("RST (TTL {})", r.ttl)));
         out.push((
@@ -65,9 +135,9 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 ),
                 likely_go_error: Some(format!("read tcp {}->{target}: read: connection reset by peer", c.client)),
                 remedy: Some(if actor == Actor::Middlebox {
-                    format!("A middlebox kills the download. {} {}", remedy::NETWORK_TEAM, remedy::alternative(f.role))
+                    format!("A middlebox kills the download. {} {}", remedy::NETWORK_TEAM, remedy::alternative(f.role, f.name.as_deref()))
                 } else {
-                    format!("The server aborted the download; retry. {}", remedy::alternative(f.role))
+                    format!("The server aborted the download; retry. {}", remedy::alternative(f.role, f.name.as_deref()))
                 }),
                 evidence,
             },
@@ -81,80 +151,10 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         && s.fin_frame.is_none()
         && rsts.is_empty()
         && let Some((last_frame, last_data)) = s.last_data_while_peer_open
+        && let Some(found) = stall(f, d, last_frame, last_data)
     {
-        let client_end = c
-            .client_stats
-            .fin_frame
-            .map(|_| c.ts_last)
-            .or_else(|| {
-                c.resets
-                    .iter()
-                    .find(|r| r.from == Side::Client)
-                    .map(|r| r.ts)
-            })
-            .unwrap_or(c.ts_last);
-        let silent = client_end.since(last_data).as_secs_f64();
-        let client_waited = c.client_stats.last_data_ts.is_none_or(|t| t <= last_data)
-            || c.client_stats
-                .last_data_ts
-                .is_some_and(|t| client_end.since(t).as_secs_f64() >= STALL_SECS);
-        // What makes the silence a stall: the client gave up on it (closed or reset after
-        // waiting), the visible body stopped short, or the capture ran on long after it.
-        let gave_up =
-            c.client_stats.fin_frame.is_some() || c.resets.iter().any(|r| r.from == Side::Client);
-        let body_short = c.http.iter().any(|h| h.body_shortfall().is_some())
-            || c.tls.as_deref().is_some_and(|t| {
-                t.server
-                    .last_record
-                    .as_ref()
-                    .is_some_and(|_| t.anomalies.truncated_at_end > 0)
-            });
-        let long = silent >= LONG_STALL_SECS;
-        if silent >= STALL_SECS
-            && client_waited
-            && (gave_up || body_short || long)
-            && c.end_reason != modsniff_core::EndReason::Idle
-        {
-            let target = target();
-            let body = c.http.iter().find_map(|h| h.body_shortfall());
-            let mut summary = format!(
-                "The transfer from {target} stalled: the server's data stopped at frame {last_frame} and nothing followed for {silent:.1} s while the connection stayed open."
-            );
-            if let Some((got, want)) = body {
-                summary.push_str(&format!(
-                    " The response body stopped at {got} of {want} bytes."
-                ));
-            }
-            summary.push_str(" The go command has no body timeout, so it hangs.");
-            out.push((
-                Finding {
-                    stage: Stage::Transfer,
-                    kind: FindingKind::TransferStall,
-                    severity: Severity::Error,
-                    actor: if f.via_proxy { Actor::Proxy } else { Actor::Server },
-                    connection: Some(c.id),
-                    server_name: f.name.clone(),
-                    server: Some(target.clone()),
-                    summary,
-                    likely_go_error: None,
-                    remedy: Some(format!(
-                        "Interrupt and retry (a retry often gets a healthy server). If it keeps happening: {}",
-                        remedy::alternative(f.role)
-                    )),
-                    evidence: {
-                        let mut e = vec![ev(last_frame, Some(last_data), "last data from the server")];
-                        if let Some(fin) = c.client_stats.fin_frame {
-                            e.push(ev(fin, c.client_stats.fin_ts, "the client gives up: FIN"));
-                        } else if let Some(r) = c.resets.iter().find(|r| r.from == Side::Client) {
-                            e.push(ev(r.packet, Some(r.ts), "the client gives up: RST"));
-                        }
-                        e
-                    },
-                },
-                true,
-            ));
-            return;
-        }
+        out.push((found, true));
+        return;
     }
     // Heavy loss that still got through. Seen from one capture point, a loss shows as a
     // retransmission (lost beyond the tap) or as a hole the sender later filled (lost before
@@ -164,9 +164,12 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     let packets = (c.client_stats.packets + c.server_stats.packets).max(1);
     let events = cl + sl;
     if events >= LOSS_MIN && events as f64 / packets as f64 >= LOSS_RATIO {
-        let first = [&c.client_stats, &c.server_stats]
-            .iter()
-            .filter_map(|st| st.first_data_frame.map(|f| (f, st.ts_first)))
+        let first = [Side::Client, Side::Server]
+            .into_iter()
+            .filter_map(|side| {
+                let f = c.side(side).first_data_frame?;
+                Some((f, Some(first_data_ts(c, side)?)))
+            })
             .min_by_key(|(f, _)| *f);
         let target = target();
         out.push((
@@ -193,4 +196,195 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             false,
         ));
     }
+}
+
+/// How the client ended its wait on a stalled connection.
+struct GaveUp {
+    frame: u64,
+    ts: Timestamp,
+    how: &'static str,
+}
+
+/// A stalled transfer, judged from the server's last data (`last_frame` at `last_data`): the
+/// silence after it, what the client did, and whether the server's side went dark (nothing
+/// at all comes back, not even to the client's resends) or its program stopped sending.
+fn stall(
+    f: &ConnFacts<'_>,
+    d: &Diagnoser,
+    last_frame: u64,
+    last_data: Timestamp,
+) -> Option<Finding> {
+    let c = f.c;
+    let cs = &c.client_stats;
+    let gave_up = match (cs.fin_frame, cs.fin_ts) {
+        (Some(frame), Some(ts)) => Some(GaveUp {
+            frame,
+            ts,
+            how: "FIN",
+        }),
+        _ => c
+            .resets
+            .iter()
+            .find(|r| r.from == Side::Client)
+            .map(|r| GaveUp {
+                frame: r.packet,
+                ts: r.ts,
+                how: "RST",
+            }),
+    };
+    // The capture's end, for a connection it ended with (not one closed or gone idle).
+    let end = if c.end_reason == EndReason::EndOfInput {
+        d.capture_end().max(c.ts_last)
+    } else {
+        c.ts_last
+    };
+    let client_end = gave_up.as_ref().map_or(c.ts_last, |g| g.ts);
+    let silent = client_end.since(last_data).as_secs_f64();
+    let resent = unanswered_resends(c);
+    let dark_resent = resent.len() >= DARK_MIN_RESENDS;
+    // Data the client sent after the server's last was only ever resent: it waited.
+    let only_resent = cs
+        .last_data_ts
+        .is_some_and(|t| resent.iter().any(|(_, r)| *r == t));
+    let client_waited = cs.last_data_ts.is_none_or(|t| t <= last_data)
+        || only_resent
+        || cs
+            .last_data_ts
+            .is_some_and(|t| client_end.since(t).as_secs_f64() >= STALL_SECS);
+    // A record left unfinished: from the client's acknowledgement of everything to the
+    // client's close or the end of the capture, the server's first retransmission (one RTO
+    // and a round trip after that acknowledgement) would have arrived. While the client
+    // still waits, its last packet is that acknowledgement (or later); once it closed, the
+    // acknowledgement is only known to be at most a delayed ACK after the server's data.
+    let rtt = c.handshake_rtt.map_or(0.0, |d| d.as_secs_f64());
+    let owed_silence = record_owed(c)
+        .then(|| match &gave_up {
+            None => {
+                let from = cs.ts_last.map_or(last_data, |t| t.max(last_data));
+                end.since(from).as_secs_f64()
+            }
+            Some(g) => g.ts.since(last_data).as_secs_f64() - MAX_ACK_DELAY_SECS,
+        })
+        .filter(|q| *q >= rto_secs(c) + rtt);
+    let dark = dark_resent || owed_silence.is_some();
+    // What makes the silence a stall: the client gave up on it (closed or reset after
+    // waiting), the visible body stopped short, or the capture ran on long after it.
+    let body_short = c.http.iter().any(|h| h.body_shortfall().is_some())
+        || c.tls.as_deref().is_some_and(|t| {
+            t.server
+                .last_record
+                .as_ref()
+                .is_some_and(|_| t.anomalies.truncated_at_end > 0)
+        });
+    let long = silent >= LONG_STALL_SECS;
+    let stalled = silent >= STALL_SECS
+        && client_waited
+        && (gave_up.is_some() || body_short || long)
+        && c.end_reason != EndReason::Idle;
+    if !(stalled || dark && client_waited) {
+        return None;
+    }
+    let target = addr(c.server);
+    let body = c.http.iter().find_map(|h| h.body_shortfall());
+    // The server's host answered the client's close: it was up and reachable, its program
+    // had stopped sending.
+    let close_answered = gave_up
+        .as_ref()
+        .is_some_and(|g| g.how == "FIN" && c.server_stats.ts_last.is_some_and(|t| t > g.ts));
+    let quiet = if dark {
+        owed_silence.map_or(silent, |q| q.max(silent))
+    } else {
+        silent
+    };
+    let mut summary = format!(
+        "The transfer from {target} stalled: the server's data stopped at frame {last_frame} and nothing followed for {quiet:.1} s while the connection stayed open."
+    );
+    if let Some((got, want)) = body {
+        summary.push_str(&format!(
+            " The response body stopped at {got} of {want} bytes."
+        ));
+    }
+    let mut evidence = vec![ev(last_frame, Some(last_data), "last data from the server")];
+    if let Some(g) = &gave_up {
+        evidence.push(ev(
+            g.frame,
+            Some(g.ts),
+            format!("the client gives up: {}", g.how),
+        ));
+    }
+    if dark {
+        let mut why = Vec::new();
+        if let Some(q) = owed_silence {
+            why.push(format!(
+                "the server stopped inside a TLS record with all its data acknowledged and the client's window open, so its TCP held the rest and owed it at once, yet neither the rest nor a retransmission of it came in {q:.1} s, longer than a retransmission timeout ({:.1} s at this round trip, RFC 6298's floor) and a round trip",
+                rto_secs(c)
+            ));
+        }
+        if dark_resent {
+            let gaps: Vec<String> = resent
+                .windows(2)
+                .filter_map(|w| match w {
+                    [a, b] => Some(format!("{:.2}", b.1.since(a.1).as_secs_f64())),
+                    _ => None,
+                })
+                .collect();
+            why.push(format!(
+                "the client sent its unacknowledged segments again {} times (intervals {} s, its retransmission timer expiring each time) and not one packet came back, where a live server host acknowledges within a round trip even with its program hung",
+                resent.len(),
+                gaps.join(", ")
+            ));
+            for (i, (fr, ts)) in resent.iter().enumerate() {
+                evidence.push(ev(
+                    *fr,
+                    Some(*ts),
+                    format!("the client's resend #{}, unanswered", i + 1),
+                ));
+            }
+        }
+        summary.push_str(&format!(
+            " The path went dark: {}. Packets are dropped between the two hosts (a firewall or IPS cutting long or large transfers, a failing link or VPN), or the server's host is gone.",
+            why.join("; and ")
+        ));
+        if c.end_reason == EndReason::EndOfInput && gave_up.is_none() {
+            summary.push_str(&format!(
+                " The capture ends {:.1} s into the silence, with the client still waiting.",
+                end.since(last_data).as_secs_f64()
+            ));
+        }
+    } else if close_answered {
+        summary.push_str(
+            " The server's host answered the client's close at once: it was up and reachable, its program had stopped sending.",
+        );
+    }
+    summary.push_str(" The go command has no body timeout, so it hangs.");
+    let remedy = if dark {
+        format!(
+            "Interrupt and retry to see whether it happens again at the same point; if it does, ask the network team to look at the path to {target} (a firewall, IPS or proxy dropping long or large transfers), quoting the frames. {}",
+            remedy::alternative(f.role, f.name.as_deref())
+        )
+    } else {
+        format!(
+            "Interrupt and retry (a retry often gets a healthy server); if it keeps happening, whoever runs the server must look at it. {}",
+            remedy::alternative(f.role, f.name.as_deref())
+        )
+    };
+    Some(Finding {
+        stage: Stage::Transfer,
+        kind: FindingKind::TransferStall,
+        severity: Severity::Error,
+        actor: if dark {
+            Actor::Unknown
+        } else if f.via_proxy {
+            Actor::Proxy
+        } else {
+            Actor::Server
+        },
+        connection: Some(c.id),
+        server_name: f.name.clone(),
+        server: Some(target),
+        summary,
+        likely_go_error: None,
+        remedy: Some(remedy),
+        evidence,
+    })
 }

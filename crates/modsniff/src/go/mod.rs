@@ -4,8 +4,8 @@
 pub mod hosts;
 pub mod paths;
 pub mod settings;
-// What the go command said on stderr: `modsniff run` (feature `live`) reads it.
-#[cfg_attr(not(feature = "live"), allow(dead_code))]
+// What the go command said on stderr: `modsniff run` reads it as it comes, `read
+// --go-stderr` from a file (what only `run` needs is unused without the `live` feature).
 pub mod stderr;
 #[cfg_attr(not(feature = "live"), allow(dead_code))]
 pub mod trace;

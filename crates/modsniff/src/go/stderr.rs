@@ -136,7 +136,8 @@ pub enum DialReason {
     NetworkUnreachable,
     /// `connect: connection reset by peer`.
     Reset,
-    /// `connect: permission denied` / `operation not permitted` (a local firewall).
+    /// `connect: permission denied` / `operation not permitted` (a local firewall, or an
+    /// ICMPv6 "administratively prohibited", which Linux hands the dialler as EACCES).
     Denied,
     Other(String),
 }
@@ -1425,6 +1426,11 @@ mod on_real_stderr {
         Some(format!("{}:{}", p["ip"].as_str()?, p["port"].as_u64()?))
     }
 
+    /// go fetched a plain-HTTP URL where a proxy was on the way.
+    fn proxied_http(truth: &serde_json::Value, e: &GoError) -> bool {
+        e.url.as_deref().is_some_and(|u| u.starts_with("http://")) && !truth["proxy"].is_null()
+    }
+
     /// The cause go's message must carry for the fault that was injected; Err says why not.
     fn check(truth: &serde_json::Value, e: &GoError) -> Result<(), String> {
         let stage = truth["stage"].as_str().unwrap_or_default();
@@ -1464,9 +1470,10 @@ mod on_real_stderr {
                 &e.cause,
                 Cause::Dial { addr, reason: DialReason::Timeout } if at_target(addr)
             ),
+            // An ICMP "administratively prohibited" reaches go as EACCES: permission denied.
             ("tcp-connect", "refused") => matches!(
                 &e.cause,
-                Cause::Dial { addr, reason: DialReason::Refused | DialReason::HostUnreachable } if at_target(addr)
+                Cause::Dial { addr, reason: DialReason::Refused | DialReason::HostUnreachable | DialReason::Denied } if at_target(addr)
             ),
             ("tls-handshake", "reset-after-clienthello") => {
                 matches!(
@@ -1492,20 +1499,22 @@ mod on_real_stderr {
                 ),
                 _ => false,
             },
-            ("proxy", "proxy-auth") => matches!(
-                &e.cause,
+            // Through a plain-HTTP proxy (HTTP_PROXY, http:// GOPROXY) its refusal is an
+            // ordinary response to the request.
+            ("proxy", "proxy-auth") => match &e.cause {
                 Cause::ProxyConnect {
-                    status: Some(407),
-                    ..
-                }
-            ),
-            ("proxy", "proxy-denied") => matches!(
-                &e.cause,
+                    status: Some(407), ..
+                } => true,
+                Cause::HttpStatus { code: 407, .. } => proxied_http(truth, e),
+                _ => false,
+            },
+            ("proxy", "proxy-denied") => match &e.cause {
                 Cause::ProxyConnect {
-                    status: Some(403),
-                    ..
-                }
-            ),
+                    status: Some(403), ..
+                } => true,
+                Cause::HttpStatus { code: 403, .. } => proxied_http(truth, e),
+                _ => false,
+            },
             // A 5xx to the CONNECT (or a phrase of the proxy's own), or the proxy closing
             // before it answered. Through a plain-HTTP proxy (HTTP_PROXY, http:// GOPROXY) its
             // error page is an ordinary response. In the last two go cannot tell the proxy
@@ -1520,10 +1529,7 @@ mod on_real_stderr {
                 | Cause::Eof => true,
                 Cause::HttpStatus {
                     code: 500..=599, ..
-                } => {
-                    e.url.as_deref().is_some_and(|u| u.starts_with("http://"))
-                        && !truth["proxy"].is_null()
-                }
+                } => proxied_http(truth, e),
                 _ => false,
             },
             ("http", "http-404") => matches!(

@@ -9,6 +9,7 @@
 //! ([`super::stderr`]), the fetches, and how the command ended.
 
 use super::stderr::{self, Cause, GoError, Messages};
+use modsniff_core::Timestamp;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
@@ -26,6 +27,10 @@ pub struct Fetch {
     pub outcome: Outcome,
     /// The time go measured, start to response headers (status lines only).
     pub seconds: Option<f64>,
+    /// When the start and end lines were read, by the clock packets are stamped with
+    /// (`modsniff run`; a saved stderr file has no times).
+    pub start_ts: Option<Timestamp>,
+    pub end_ts: Option<Timestamp>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -85,7 +90,13 @@ pub struct Trace {
 
 impl Trace {
     /// Takes line `n`; false when it is not a `# get` line.
+    #[cfg(test)]
     pub fn push(&mut self, n: usize, line: &str) -> bool {
+        self.push_at(n, line, None)
+    }
+
+    /// Takes line `n`, read at `ts`; false when it is not a `# get` line.
+    pub fn push_at(&mut self, n: usize, line: &str, ts: Option<Timestamp>) -> bool {
         let Some(t) = trace_line(line) else {
             return false;
         };
@@ -93,6 +104,7 @@ impl Trace {
             TraceLine::Start { url } => {
                 if let Some(i) = self.new_fetch(url) {
                     self.fetches[i].start_line = Some(n);
+                    self.fetches[i].start_ts = ts;
                     self.open.entry(url.to_string()).or_default().push_back(i);
                 }
             }
@@ -106,6 +118,7 @@ impl Trace {
                 }
                 let f = &mut self.fetches[i];
                 f.end_line = Some(n);
+                f.end_ts = ts;
                 f.outcome = if let Some((code, text, secs)) = status_result(result) {
                     f.seconds = Some(secs);
                     Outcome::Status { code, text }
@@ -136,6 +149,8 @@ impl Trace {
             end_line: None,
             outcome: Outcome::Unfinished,
             seconds: None,
+            start_ts: None,
+            end_ts: None,
         });
         Some(self.fetches.len() - 1)
     }
@@ -434,6 +449,29 @@ pub struct GoTranscript {
     pub counters: TranscriptCounters,
 }
 
+impl GoTranscript {
+    /// A saved stderr (`go mod download -x 2> stderr.txt`): its messages and, when go ran
+    /// with `-x`, its fetches. How go ended is not in it ([`ExitKind::Unknown`]).
+    pub fn from_text(text: &str) -> GoTranscript {
+        let mut t = Transcriber::new(XFilter::default(), false);
+        let body = text.strip_suffix('\n').unwrap_or(text);
+        if !body.is_empty() {
+            for line in body.split('\n') {
+                t.line(line.strip_suffix('\r').unwrap_or(line));
+            }
+        }
+        t.finish(ExitKind::Unknown)
+    }
+
+    /// Whether go failed: its status said so, or (status unknown) it printed an error.
+    pub fn failed(&self) -> bool {
+        match self.exit {
+            ExitKind::Unknown => !self.errors.is_empty(),
+            e => !e.success(),
+        }
+    }
+}
+
 /// Builds a [`GoTranscript`] a line at a time.
 #[derive(Debug)]
 pub struct Transcriber {
@@ -464,6 +502,11 @@ impl Transcriber {
 
     /// Takes one line (without its newline); true when the user should see it.
     pub fn line(&mut self, line: &str) -> bool {
+        self.line_at(line, None)
+    }
+
+    /// [`Transcriber::line`], for a line read at `ts` (the fetch trace keeps the times).
+    pub fn line_at(&mut self, line: &str, ts: Option<Timestamp>) -> bool {
         let n = self.counters.lines as usize;
         self.counters.lines += 1;
         if self.lines.len() < MAX_KEPT_LINES && self.kept_bytes + line.len() <= MAX_KEPT_BYTES {
@@ -474,7 +517,7 @@ impl Transcriber {
         }
         let is_x = self.filter.is_x_line(line);
         if is_x {
-            self.trace.push(n, line);
+            self.trace.push_at(n, line, ts);
         } else if let Some(e) = self.messages.push(line) {
             self.add_error(e);
         }
@@ -643,14 +686,15 @@ mod tests {
             let errored = f.iter().any(|x| matches!(x.outcome, Outcome::Error { .. }));
             let stage = c.truth["stage"].as_str().unwrap_or_default();
             // A fetch without a response is how every fault before HTTP shows in the trace;
-            // a plain-HTTP proxy's error page is a response (5xx) instead.
+            // a plain-HTTP proxy's own answer is a response instead (its error page, 407 for
+            // credentials, 403 for its policy).
             let proxy_page = stage == "proxy"
                 && f.iter().any(|x| {
                     x.url.starts_with("http://")
                         && matches!(
                             x.outcome,
                             Outcome::Status {
-                                code: 500..=599,
+                                code: 400..=599,
                                 ..
                             }
                         )

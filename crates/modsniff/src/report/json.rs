@@ -2,7 +2,9 @@
 //! the last run. Each record goes through serde (`Serialize` derived from the same types the
 //! NDJSON writer writes) into a `serde_json::Value`, whose keys are sorted.
 
-use super::records::{ConnectionRecord, DnsRecord, FindingRecord, FleetIdentity, Record, Stamper};
+use super::records::{
+    ConnectionRecord, DnsRecord, FetchRecord, FindingRecord, FleetIdentity, Record, Stamper,
+};
 use super::{Printer, RunEnd};
 use crate::analyze::GoInfo;
 use crate::diagnose::Finding;
@@ -16,6 +18,7 @@ use std::io::{self, Write};
 struct Document {
     connections: Vec<serde_json::Value>,
     dns: Vec<serde_json::Value>,
+    fetches: Vec<serde_json::Value>,
     findings: Vec<serde_json::Value>,
     stats: Vec<serde_json::Value>,
 }
@@ -67,6 +70,10 @@ impl<W: Write> Printer for JsonPrinter<W> {
     }
 
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
+        for f in end.fetches {
+            let v = value(Record::Fetch(FetchRecord::from(*f)), &mut self.stamp)?;
+            self.doc.fetches.push(v);
+        }
         for f in end.findings {
             let v = value(Record::Finding(FindingRecord::from(*f)), &mut self.stamp)?;
             self.doc.findings.push(v);

@@ -22,6 +22,7 @@ pub use text::TextPrinter;
 
 use crate::analyze::GoInfo;
 use crate::diagnose::Finding;
+use crate::join::{GoSummary, JoinedFetch};
 use modsniff_core::dns::DnsRecord;
 use modsniff_core::{Connection, Stats};
 use std::collections::BTreeMap;
@@ -48,11 +49,36 @@ pub struct PrintSettings {
     pub fleet: Option<records::FleetIdentity>,
 }
 
+/// A finding as printed: the diagnosis's, with what the go command said about it.
+#[derive(Clone, Debug)]
+pub struct Reported {
+    pub finding: Finding,
+    /// go's own error message about it, exactly as go printed it.
+    pub go_error: Option<String>,
+    /// A real fault that go recovered from (a GOPROXY entry that failed before the next one
+    /// served, a retry that worked): it does not fail the run.
+    pub recovered: bool,
+}
+
+impl From<Finding> for Reported {
+    fn from(finding: Finding) -> Self {
+        Reported {
+            finding,
+            go_error: None,
+            recovered: false,
+        }
+    }
+}
+
 /// The end of one run (one capture file, or one live capture), as the printers see it.
 #[derive(Clone, Copy)]
 pub struct RunEnd<'a> {
     /// The findings to print, in order.
-    pub findings: &'a [&'a Finding],
+    pub findings: &'a [&'a Reported],
+    /// go's fetches, joined to the connections (`run`, `read --go-stderr`).
+    pub fetches: &'a [&'a JoinedFetch],
+    /// How the go command ran, when there was one.
+    pub go: Option<&'a GoSummary>,
     pub stats: &'a Stats,
     /// The capture file (or interface).
     pub source: &'a str,
@@ -80,13 +106,15 @@ pub trait Printer {
     fn connection(&mut self, c: &Connection, go: Option<&GoInfo>) -> io::Result<()>;
     /// A DNS query was answered, or given up on.
     fn dns(&mut self, r: &DnsRecord) -> io::Result<()>;
-    /// A finding while the capture is still running (live).
+    /// A finding while the capture is still running (live): provisional, the run's end
+    /// gives the final list.
     fn early_finding(&mut self, f: &Finding) -> io::Result<()>;
     /// The run ended: its findings and counters.
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()>;
     /// The last run ended.
     fn close(&mut self) -> io::Result<()>;
     /// Time passed (live, twice a second): what is buffered may be written out.
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
     fn tick(&mut self) -> io::Result<()> {
         Ok(())
     }
@@ -198,6 +226,14 @@ impl Selection {
                 || self.ports.contains(&r.client.port()))
             && self.name_ok(r.qname.as_deref())
     }
+    /// A fetch, by its URL's host and port.
+    pub fn fetch(&self, f: &JoinedFetch) -> bool {
+        let (host, port) = crate::join::url_host_port(&f.fetch.url).unwrap_or_default();
+        let ip: Vec<std::net::IpAddr> = host.parse().into_iter().collect();
+        self.host_ok(&ip, Some(&host))
+            && (self.ports.is_empty() || self.ports.contains(&port))
+            && self.name_ok(Some(&host))
+    }
     pub fn finding(&self, f: &Finding) -> bool {
         let server: Option<std::net::SocketAddr> = f.server.as_deref().and_then(|s| s.parse().ok());
         let ips: Vec<std::net::IpAddr> = server.iter().map(|s| s.ip()).collect();
@@ -237,14 +273,21 @@ impl Printer for Selected {
     }
 
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
-        let shown: Vec<&Finding> = end
+        let shown: Vec<&Reported> = end
             .findings
             .iter()
             .copied()
-            .filter(|f| self.selection.finding(f))
+            .filter(|r| self.selection.finding(&r.finding))
+            .collect();
+        let fetches: Vec<&JoinedFetch> = end
+            .fetches
+            .iter()
+            .copied()
+            .filter(|f| self.selection.fetch(f))
             .collect();
         self.inner.finish(&RunEnd {
             findings: &shown,
+            fetches: &fetches,
             ..*end
         })
     }

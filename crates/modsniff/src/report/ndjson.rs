@@ -1,37 +1,27 @@
 //! `--format ndjson`: one record per line, each written as soon as it is known, by the
 //! records' own writer (`records::json`).
+//!
+//! A finding printed while a live capture runs is marked `provisional`: the run's end prints
+//! every final finding after it (the fault may have been recovered from, a stall may have
+//! resumed), so `select(.type == "finding" and (.provisional | not))` is the outcome.
 
 use super::records::write::WriteJson;
-use super::records::{ConnectionRecord, DnsRecord, FindingRecord, FleetIdentity, Record, Stamper};
+use super::records::{
+    ConnectionRecord, DnsRecord, FetchRecord, FindingRecord, FleetIdentity, Record, Stamper,
+};
 use super::{Printer, RunEnd};
 use crate::analyze::GoInfo;
 use crate::diagnose::Finding;
 use modsniff_core::Connection;
 use modsniff_core::dns::DnsRecord as Query;
-use std::collections::HashSet;
 use std::io::{self, Write};
 
 pub struct NdjsonPrinter<W> {
     out: W,
     /// One record at a time, reused: its capacity grows to the largest record and stays.
     line: Vec<u8>,
-    /// The findings `early_finding` printed (live), by `early_key`, so that `finish` does not
-    /// print them again. Bounded by the diagnosis's cap on findings.
-    early: HashSet<String>,
     /// Stamps the fleet fields, when they are asked for.
     stamp: Option<Stamper>,
-}
-
-/// What makes a finding printed early (live) the same as one in the final list: the final
-/// list orders evidence by frame, so the records themselves may differ in that order.
-fn early_key(f: &Finding) -> String {
-    format!(
-        "{} {:?} {:?} {}",
-        f.kind.as_str(),
-        f.connection,
-        f.server,
-        f.summary
-    )
 }
 
 impl<W: Write> NdjsonPrinter<W> {
@@ -39,7 +29,6 @@ impl<W: Write> NdjsonPrinter<W> {
         NdjsonPrinter {
             out,
             line: Vec::new(),
-            early: HashSet::new(),
             stamp: fleet.map(Stamper::new),
         }
     }
@@ -69,18 +58,16 @@ impl<W: Write> Printer for NdjsonPrinter<W> {
     }
 
     fn early_finding(&mut self, f: &Finding) -> io::Result<()> {
-        self.early.insert(early_key(f));
-        self.write(Record::Finding(FindingRecord::from(f)))?;
+        self.write(Record::Finding(FindingRecord::provisional(f)))?;
         // Flushed: a live finding is news only while it is happening.
         self.out.flush()
     }
 
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
+        for f in end.fetches {
+            self.write(Record::Fetch(FetchRecord::from(*f)))?;
+        }
         for f in end.findings {
-            // Printed already while the capture ran (live): once is the contract.
-            if self.early.remove(&early_key(f)) {
-                continue;
-            }
             self.write(Record::Finding(FindingRecord::from(*f)))?;
         }
         self.write(Record::Stats(end.stats_record()))?;

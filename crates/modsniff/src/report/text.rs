@@ -3,9 +3,9 @@
 //! with `-v`, a table of every connection.
 
 use super::terminal::{escape, escaped};
-use super::{Printer, RunEnd};
+use super::{Printer, Reported, RunEnd};
 use crate::analyze::GoInfo;
-use crate::diagnose::{Finding, Severity};
+use crate::diagnose::{Finding, FindingKind, Severity};
 use modsniff_core::Connection;
 use modsniff_core::Evidence;
 use modsniff_core::Transport;
@@ -147,7 +147,12 @@ fn severity_word(s: Severity, st: Style) -> String {
 
 /// `f` with every string it quotes from the wire escaped for the terminal. Every field is
 /// named, so that a new one is a compile error here, not raw bytes on someone's screen.
-fn for_terminal(f: &Finding) -> Finding {
+fn for_terminal(r: &Reported) -> Reported {
+    let Reported {
+        finding: f,
+        go_error,
+        recovered,
+    } = r;
     let Finding {
         stage,
         kind,
@@ -162,7 +167,7 @@ fn for_terminal(f: &Finding) -> Finding {
         evidence,
     } = f;
     let opt = |s: &Option<String>| s.as_deref().map(escaped);
-    Finding {
+    let finding = Finding {
         stage: *stage,
         kind: *kind,
         severity: *severity,
@@ -180,28 +185,52 @@ fn for_terminal(f: &Finding) -> Finding {
                 ..e.clone()
             })
             .collect(),
+    };
+    Reported {
+        finding,
+        // Escaped line by line where it is printed (its tabs and newlines are go's layout).
+        go_error: go_error.clone(),
+        recovered: *recovered,
     }
 }
 
 fn render(end: &RunEnd<'_>, rows: Option<&[ConnRow]>, st: Style) -> String {
-    let findings: Vec<Finding> = end.findings.iter().map(|f| for_terminal(f)).collect();
+    let findings: Vec<Reported> = end.findings.iter().map(|r| for_terminal(r)).collect();
     let findings = &findings;
     let mut o = String::new();
     let errors = findings
         .iter()
-        .filter(|f| f.severity == Severity::Error)
+        .filter(|r| r.finding.severity == Severity::Error)
         .count();
     let warnings = findings
         .iter()
-        .filter(|f| f.severity == Severity::Warning)
+        .filter(|r| r.finding.severity == Severity::Warning)
         .count();
     let infos = findings.len() - errors - warnings;
     // A capture cut short never reads "OK": what is missing is said instead.
     let incomplete = findings
         .iter()
-        .find_map(crate::diagnose::capture::verdict_note);
+        .find_map(|r| crate::diagnose::capture::verdict_note(&r.finding));
     let plural = |n: usize| if n == 1 { "" } else { "s" };
-    let head = if errors > 0 {
+    // go failed and the capture shows no fault: that is the verdict, in its own words.
+    let go_failed = findings
+        .iter()
+        .filter(|r| r.finding.severity == Severity::Error)
+        .all(|r| r.finding.kind == FindingKind::GoFailed)
+        .then(|| {
+            findings
+                .iter()
+                .find(|r| r.finding.kind == FindingKind::GoFailed)
+        })
+        .flatten()
+        .map(|r| {
+            let s = &r.finding.summary;
+            s.split_once("network fault.")
+                .map_or(s.clone(), |(head, _)| format!("{head}network fault"))
+        });
+    let head = if let Some(why) = go_failed {
+        st.red(&format!("FAILED: {why}"))
+    } else if errors > 0 {
         st.red(&format!("FAILED: {errors} error{}", plural(errors)))
     } else if let Some(note) = &incomplete {
         st.yellow(&format!("INCOMPLETE: {note}"))
@@ -232,28 +261,35 @@ fn render(end: &RunEnd<'_>, rows: Option<&[ConnRow]>, st: Style) -> String {
             count(end.stats.tcp_connections, "TCP connection")
         ))
     );
-    // One line per finding: the ten-second view.
-    for f in findings.iter().filter(|f| f.severity != Severity::Info) {
+    // One line per finding: the ten-second view, with what go said when it is known.
+    for r in findings
+        .iter()
+        .filter(|r| r.finding.severity != Severity::Info)
+    {
+        let f = &r.finding;
         let target = f
             .server_name
             .clone()
             .or_else(|| f.server.clone())
             .unwrap_or_else(|| "?".into());
+        let said = r
+            .go_error
+            .as_deref()
+            .map(|g| format!("  -> {}", escape(g.lines().next().unwrap_or(g))))
+            .or_else(|| f.likely_go_error.as_ref().map(|g| format!("  -> {g}")))
+            .unwrap_or_default();
         let _ = writeln!(
             o,
-            "  {} {:<9} {:<26} {:<24} by {}{}",
+            "  {} {:<9} {:<26} {:<24} by {}{said}",
             severity_word(f.severity, st),
             format!("{:?}", f.stage).to_lowercase(),
             f.kind.as_str(),
             target,
             format!("{:?}", f.actor).to_lowercase(),
-            f.likely_go_error
-                .as_ref()
-                .map(|g| format!("  -> {g}"))
-                .unwrap_or_default()
         );
     }
-    for f in findings {
+    for r in findings {
+        let f = &r.finding;
         let _ = writeln!(o);
         let target = match (&f.server_name, &f.server) {
             (Some(n), Some(s)) => format!("{n} ({s})"),
@@ -263,7 +299,7 @@ fn render(end: &RunEnd<'_>, rows: Option<&[ConnRow]>, st: Style) -> String {
         };
         let _ = writeln!(
             o,
-            "{} {} {} {}",
+            "{} {} {} {}{}",
             severity_word(f.severity, st),
             st.bold(&format!(
                 "[{}/{}]",
@@ -274,10 +310,30 @@ fn render(end: &RunEnd<'_>, rows: Option<&[ConnRow]>, st: Style) -> String {
             st.dim(&format!(
                 "actor: {}",
                 format!("{:?}", f.actor).to_lowercase()
-            ))
+            )),
+            if r.recovered {
+                st.dim(" (go recovered)")
+            } else {
+                String::new()
+            }
         );
+        // What go said comes first: it is what the reader came with.
+        if let Some(g) = &r.go_error {
+            for (i, line) in g.lines().enumerate() {
+                let lead = if i == 0 { "go said: " } else { "         " };
+                // go indents its continuation lines with a tab: four spaces line them up.
+                // go quotes what servers answered (`server response: ...`): escaped.
+                let line = match line.strip_prefix('\t') {
+                    Some(rest) => format!("    {}", escape(rest)),
+                    None => escaped(line),
+                };
+                let _ = writeln!(o, "{}", format!("  {lead}{line}").trim_end());
+            }
+        }
         let _ = writeln!(o, "  {}", f.summary);
-        if let Some(g) = &f.likely_go_error {
+        if r.go_error.is_none()
+            && let Some(g) = &f.likely_go_error
+        {
             let _ = writeln!(o, "  go error: {g}");
         }
         if !f.evidence.is_empty() {
@@ -341,6 +397,21 @@ fn render(end: &RunEnd<'_>, rows: Option<&[ConnRow]>, st: Style) -> String {
         count(s.udp_flows, "UDP flow"),
         count(s.dns_messages, "DNS message")
     );
+    if let Some(g) = end.go {
+        let _ = writeln!(
+            o,
+            "  go: {}; {} ({} failed, {} recovered, {} matched to the capture), {}",
+            match g.exit {
+                crate::go::trace::ExitKind::Unknown => "exit status not known".to_string(),
+                e => e.to_string(),
+            },
+            count(g.fetches, "fetch"),
+            g.failed_fetches,
+            g.recovered_fetches,
+            g.matched_fetches,
+            count(g.errors, "error message")
+        );
+    }
     if end.go_endpoints.is_empty() {
         let _ = writeln!(
             o,

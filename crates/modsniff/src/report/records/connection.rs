@@ -223,6 +223,7 @@ impl View for CoreSideStats {
             peer_data_unacked: _,
             fin_ts: _,
             last_data_while_peer_open: _,
+            retransmission_times: _,
             retransmissions,
             out_of_order,
             lost_segments,

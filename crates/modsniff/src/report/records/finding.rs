@@ -4,6 +4,7 @@ use super::fleet::Fleet;
 use super::values::{Each, RecordVersion, Secs, View};
 use super::write::{json_enum, json_object};
 use crate::diagnose;
+use crate::report::Reported;
 use modsniff_core::Evidence as CoreEvidence;
 
 json_object! {
@@ -27,13 +28,49 @@ json_object! {
         pub summary: &'a str,
         /// The message the go command most likely printed.
         pub likely_go_error: Option<&'a str>,
+        /// What the go command did print about it, exactly (its lines joined with `\n`);
+        /// `null` without go's output (`modsniff run`, `read --go-stderr`) or when none of
+        /// it is about this.
+        pub go_error: Option<&'a str>,
         pub remedy: Option<&'a str>,
         pub evidence: Each<'a, CoreEvidence>,
+        /// A real fault the go command recovered from (a GOPROXY entry that failed before
+        /// the next one served, a retry that worked, or a fetch go got its answer from): it
+        /// does not fail the run.
+        #[omit]
+        pub recovered: bool,
+        /// Printed while the capture was still running (`live`, `run`): the run's end
+        /// prints the final findings after it, which may differ (a fault go recovered from,
+        /// a stall that resumed). A consumer that wants the outcome skips these.
+        #[omit]
+        pub provisional: bool,
     }
 }
 
 impl<'a> From<&'a diagnose::Finding> for FindingRecord<'a> {
     fn from(f: &'a diagnose::Finding) -> Self {
+        FindingRecord::new(f, None, false, false)
+    }
+}
+
+impl<'a> From<&'a Reported> for FindingRecord<'a> {
+    fn from(r: &'a Reported) -> Self {
+        FindingRecord::new(&r.finding, r.go_error.as_deref(), r.recovered, false)
+    }
+}
+
+impl<'a> FindingRecord<'a> {
+    /// A finding printed while the capture still runs.
+    pub fn provisional(f: &'a diagnose::Finding) -> Self {
+        FindingRecord::new(f, None, false, true)
+    }
+
+    fn new(
+        f: &'a diagnose::Finding,
+        go_error: Option<&'a str>,
+        recovered: bool,
+        provisional: bool,
+    ) -> Self {
         let diagnose::Finding {
             stage,
             kind,
@@ -59,8 +96,11 @@ impl<'a> From<&'a diagnose::Finding> for FindingRecord<'a> {
             server: server.as_deref(),
             summary,
             likely_go_error: likely_go_error.as_deref(),
+            go_error,
             remedy: remedy.as_deref(),
             evidence: Each(evidence),
+            recovered,
+            provisional,
         }
     }
 }
@@ -88,7 +128,8 @@ impl View for CoreEvidence {
 }
 
 json_enum! {
-    /// Where in a module fetch things went wrong, in causal order.
+    /// Where in a module fetch things went wrong, in causal order; `go` is the go command's
+    /// own error where the capture shows no network fault.
     pub enum Stage from diagnose::Stage {
         Dns = "dns",
         Connect = "connect",
@@ -96,6 +137,7 @@ json_enum! {
         Tls = "tls",
         Http = "http",
         Transfer = "transfer",
+        Go = "go",
         Capture = "capture",
     }
 }
@@ -123,6 +165,11 @@ json_enum! {
         TransferStall = "transfer-stall",
         TransferReset = "transfer-reset",
         Retransmissions = "retransmissions",
+        ChecksumMismatch = "checksum-mismatch",
+        ModuleNotFound = "module-not-found",
+        InvalidVersion = "invalid-version",
+        GoModError = "go-mod-error",
+        GoFailed = "go-failed",
         CaptureIncomplete = "capture-incomplete",
     }
 }

@@ -14,6 +14,7 @@ pub mod write;
 
 mod connection;
 mod dns;
+mod fetch;
 mod finding;
 mod fleet;
 mod stats;
@@ -24,6 +25,7 @@ mod values;
 
 pub use connection::ConnectionRecord;
 pub use dns::DnsRecord;
+pub use fetch::FetchRecord;
 pub use finding::FindingRecord;
 pub use fleet::{Fleet, FleetIdentity, Stamper, write_utc_compact};
 pub use stats::{FindingCounts, StatsRecord};
@@ -42,6 +44,7 @@ use write::{Fields, WriteJson};
 pub enum Record<'a> {
     Connection(ConnectionRecord<'a>),
     Dns(DnsRecord<'a>),
+    Fetch(FetchRecord<'a>),
     Finding(FindingRecord<'a>),
     Stats(StatsRecord<'a>),
 }
@@ -52,6 +55,7 @@ impl<'a> Record<'a> {
         let slot = match &mut self {
             Record::Connection(r) => &mut r.fleet,
             Record::Dns(r) => &mut r.fleet,
+            Record::Fetch(r) => &mut r.fleet,
             Record::Finding(r) => &mut r.fleet,
             Record::Stats(r) => &mut r.fleet,
         };
@@ -66,6 +70,7 @@ impl WriteJson for Record<'_> {
         let (tag, fields): (&[u8], &dyn Fields) = match self {
             Record::Connection(r) => (b"{\"type\":\"connection\"", r),
             Record::Dns(r) => (b"{\"type\":\"dns\"", r),
+            Record::Fetch(r) => (b"{\"type\":\"fetch\"", r),
             Record::Finding(r) => (b"{\"type\":\"finding\"", r),
             Record::Stats(r) => (b"{\"type\":\"stats\"", r),
         };
@@ -99,6 +104,7 @@ pub fn schema() -> serde_json::Value {
         let name = match ty {
             "connection" => "ConnectionRecord",
             "dns" => "DnsRecord",
+            "fetch" => "FetchRecord",
             "finding" => "FindingRecord",
             "stats" => "StatsRecord",
             _ => ty,
@@ -115,10 +121,11 @@ pub fn schema() -> serde_json::Value {
             "properties": {
                 "connections": list("ConnectionRecord"),
                 "dns": list("DnsRecord"),
+                "fetches": list("FetchRecord"),
                 "findings": list("FindingRecord"),
                 "stats": list("StatsRecord"),
             },
-            "required": ["connections", "dns", "findings", "stats"],
+            "required": ["connections", "dns", "fetches", "findings", "stats"],
             "additionalProperties": false,
         }),
     );

@@ -3,6 +3,8 @@
 use super::fleet::Fleet;
 use super::values::{One, RecordVersion, View};
 use super::write::{json_enum, json_object};
+use crate::go::trace::ExitKind;
+use crate::join::GoSummary;
 use crate::report::RunEnd;
 use modsniff_core::KernelStats;
 use modsniff_core::Stats;
@@ -68,7 +70,73 @@ json_object! {
         pub capture_warnings: &'a [String],
         /// Go module hosts seen, with how many connections went to each.
         pub go_endpoints: &'a BTreeMap<String, u64>,
+        /// The go command `modsniff run` ran, or whose stderr `read --go-stderr` read.
+        #[omit]
+        pub go: Option<GoRun<'a>>,
         pub verdict: Verdict,
+    }
+}
+
+json_object! {
+    /// How the go command ran, and what its trace and messages held.
+    pub struct GoRun<'a> {
+        /// `exited`, `killed` (by a signal), or `unknown` (a saved stderr does not say).
+        pub exit: GoExit,
+        /// The exit status (`exited`), or the signal's number (`killed`).
+        pub status: Option<i64>,
+        /// go failed: a non-zero status or a signal; status unknown, an error message.
+        pub failed: bool,
+        /// Error messages go printed.
+        pub errors: u64,
+        /// Fetches in its `-x` trace (`fetch` records).
+        pub fetches: u64,
+        pub failed_fetches: u64,
+        /// Failed fetches go got its answer for anyway.
+        pub recovered_fetches: u64,
+        /// Fetches matched to a connection or a failed lookup.
+        pub matched_fetches: u64,
+        /// The first line of go's last error message.
+        pub last_error: Option<&'a str>,
+    }
+}
+
+json_enum! {
+    /// How the go command ended.
+    pub enum GoExit {
+        Exited = "exited",
+        Killed = "killed",
+        Unknown = "unknown",
+    }
+}
+
+impl<'a> From<&'a GoSummary> for GoRun<'a> {
+    fn from(g: &'a GoSummary) -> Self {
+        let GoSummary {
+            exit,
+            failed,
+            errors,
+            fetches,
+            failed_fetches,
+            recovered_fetches,
+            matched_fetches,
+            last_error,
+        } = g;
+        let (exit, status) = match *exit {
+            ExitKind::Exited(c) => (GoExit::Exited, Some(i64::from(c))),
+            ExitKind::Signaled(s) => (GoExit::Killed, Some(i64::from(s))),
+            ExitKind::Unknown => (GoExit::Unknown, None),
+        };
+        GoRun {
+            exit,
+            status,
+            failed: *failed,
+            errors: *errors,
+            fetches: *fetches,
+            failed_fetches: *failed_fetches,
+            recovered_fetches: *recovered_fetches,
+            matched_fetches: *matched_fetches,
+            last_error: last_error.as_deref(),
+        }
     }
 }
 
@@ -131,6 +199,7 @@ impl<'a> StatsRecord<'a> {
             diagnosis_tracking_dropped: end.tracking_dropped,
             capture_warnings: end.warnings,
             go_endpoints: end.go_endpoints,
+            go: end.go.map(GoRun::from),
             verdict: end.counts.verdict(),
         }
     }

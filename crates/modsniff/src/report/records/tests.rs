@@ -5,11 +5,16 @@
 use super::fleet::{Fleet, UtcTime};
 use super::values::{Hex16, Secs};
 use super::write::{EXACT_MICROS_BELOW_SECS, WriteJson, float, hex16, int, string};
-use super::{ConnectionRecord, DnsRecord, FindingCounts, FindingRecord, Record, schema};
+use super::{
+    ConnectionRecord, DnsRecord, FetchRecord, FindingCounts, FindingRecord, Record, schema,
+};
 use crate::analyze::{Analysis, GoInfo, read_pem_certs};
 use crate::diagnose::{Actor, Finding, FindingKind, Severity, Stage};
+use crate::go::stderr::parse_cause;
+use crate::go::trace::{ExitKind, Fetch, GoTranscript, Outcome};
 use crate::go::{Endpoint, GoRequest, GoRole, GoSettings};
-use crate::report::{Printer, RunEnd};
+use crate::join::{GoSummary, JoinedFetch, MatchedBy};
+use crate::report::{Printer, Reported, RunEnd};
 use modsniff_core::KernelStats;
 use modsniff_core::Protocol;
 use modsniff_core::Side;
@@ -80,10 +85,13 @@ impl Printer for BothWays {
         Ok(())
     }
     fn early_finding(&mut self, f: &Finding) -> io::Result<()> {
-        self.check(&Record::Finding(FindingRecord::from(f)));
+        self.check(&Record::Finding(FindingRecord::provisional(f)));
         Ok(())
     }
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
+        for f in end.fetches {
+            self.check(&Record::Fetch(FetchRecord::from(*f)));
+        }
         for f in end.findings {
             self.check(&Record::Finding(FindingRecord::from(*f)));
         }
@@ -121,6 +129,17 @@ fn compare_capture(path: &Path, config: &Config) -> usize {
         records: 0,
     };
     let mut analysis = Analysis::new(config.clone(), GoSettings::default(), false);
+    // go's stderr beside the capture (fixtures/NAME/stderr.txt, scenarios' NAME.stderr.txt):
+    // the fetch records and go's errors on the findings, as `read --go-stderr` prints them.
+    let stderr = path.with_file_name("stderr.txt");
+    let beside = path.with_extension("stderr.txt");
+    if let Some(text) = [stderr, beside]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+    {
+        analysis = analysis.joining();
+        analysis.set_go(GoTranscript::from_text(&text));
+    }
     while let Ok(Some(pkt)) = src.next_packet() {
         analysis.push(&pkt, &mut both);
     }
@@ -198,8 +217,9 @@ fn every_record_of_every_capture_is_written_as_serde_writes_it() {
 struct Samples {
     conns: Vec<(String, Connection, Option<GoInfo>)>,
     dns: Vec<Query>,
-    findings: Vec<Finding>,
-    stats: Vec<(Stats, FindingCounts, u64)>,
+    findings: Vec<Reported>,
+    fetches: Vec<JoinedFetch>,
+    stats: Vec<(Stats, FindingCounts, u64, Option<GoSummary>)>,
 }
 
 impl Samples {
@@ -225,13 +245,25 @@ impl Samples {
         }
         for f in &self.findings {
             out.push((
-                format!("finding {:?}", f.kind),
+                format!("finding {:?}", f.finding.kind),
                 Record::Finding(FindingRecord::from(f)),
             ));
+            out.push((
+                format!("provisional finding {:?}", f.finding.kind),
+                Record::Finding(FindingRecord::provisional(&f.finding)),
+            ));
         }
-        for (stats, counts, tracking) in &self.stats {
+        for f in &self.fetches {
+            out.push((
+                format!("fetch {}", f.fetch.url),
+                Record::Fetch(FetchRecord::from(f)),
+            ));
+        }
+        for (stats, counts, tracking, run) in &self.stats {
             let end = RunEnd {
                 findings: &[],
+                fetches: &[],
+                go: run.as_ref(),
                 stats,
                 source: "a \"source\".pcap",
                 counts: *counts,
@@ -559,6 +591,11 @@ fn samples() -> Samples {
         FindingKind::TransferStall,
         FindingKind::TransferReset,
         FindingKind::Retransmissions,
+        FindingKind::ChecksumMismatch,
+        FindingKind::ModuleNotFound,
+        FindingKind::InvalidVersion,
+        FindingKind::GoModError,
+        FindingKind::GoFailed,
         FindingKind::CaptureIncomplete,
     ]
     .into_iter()
@@ -571,6 +608,7 @@ fn samples() -> Samples {
             Stage::Tls,
             Stage::Http,
             Stage::Transfer,
+            Stage::Go,
             Stage::Capture,
         ];
         let actors = [
@@ -582,7 +620,7 @@ fn samples() -> Samples {
             Actor::Unknown,
         ];
         let full = i % 2 == 0;
-        s.findings.push(Finding {
+        let finding = Finding {
             stage: stages[i % stages.len()],
             kind,
             severity: [Severity::Info, Severity::Warning, Severity::Error][i % 3],
@@ -598,7 +636,66 @@ fn samples() -> Samples {
             } else {
                 Vec::new()
             },
+        };
+        s.findings.push(Reported {
+            finding,
+            go_error: full.then(|| "go: m@v1: Get \"https://x/\": EOF\n\tdetail \"q\"".into()),
+            recovered: i % 3 == 0,
         });
+    }
+
+    let fetch = |url: &str, outcome: Outcome| Fetch {
+        url: url.into(),
+        order: 3,
+        start_line: Some(1),
+        end_line: Some(2),
+        outcome,
+        seconds: None,
+        start_ts: None,
+        end_ts: None,
+    };
+    let outcomes = [
+        Outcome::Status {
+            code: 404,
+            text: "Not \"Found\"".into(),
+        },
+        Outcome::Status {
+            code: 200,
+            text: String::new(),
+        },
+        Outcome::Error {
+            message: "Get \"https://x/\": dial tcp 10.0.0.1:443: i/o timeout".into(),
+            cause: parse_cause("dial tcp 10.0.0.1:443: i/o timeout").0,
+        },
+        Outcome::NotAllowed {
+            reason: "insecure".into(),
+        },
+        Outcome::Unfinished,
+    ];
+    let matched = [
+        None,
+        Some(MatchedBy::Request),
+        Some(MatchedBy::Connect),
+        Some(MatchedBy::Address),
+        Some(MatchedBy::Name),
+        Some(MatchedBy::Dns),
+    ];
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        for (j, m) in matched.iter().enumerate() {
+            let mut f = fetch("https://proxy.golang.org/\u{e9}/@v/list", outcome.clone());
+            if (i + j) % 2 == 0 {
+                f.seconds = Some(0.123);
+                f.start_ts = Some(ts);
+                f.end_ts = Some(ts);
+            }
+            s.fetches.push(JoinedFetch {
+                fetch: f,
+                connection: m.map(|_| 7),
+                dns: (*m == Some(MatchedBy::Dns)).then_some(9),
+                matched_by: *m,
+                recovered: (i + j) % 3 == 0,
+            });
+        }
     }
 
     let mut stats = Stats {
@@ -620,7 +717,24 @@ fn samples() -> Samples {
         info: 2,
         warning: 3,
     };
-    s.stats.push((stats.clone(), all, 4));
+    s.stats.push((stats.clone(), all, 4, None));
+    for (exit, last) in [
+        (ExitKind::Exited(1), Some("go: x: \"y\"".to_string())),
+        (ExitKind::Signaled(2), None),
+        (ExitKind::Unknown, None),
+    ] {
+        let go = GoSummary {
+            exit,
+            failed: true,
+            errors: 1,
+            fetches: 2,
+            failed_fetches: 1,
+            recovered_fetches: 0,
+            matched_fetches: 2,
+            last_error: last,
+        };
+        s.stats.push((stats.clone(), all, 4, Some(go)));
+    }
     stats.kernel = None;
     for counts in [
         FindingCounts::default(),
@@ -633,7 +747,7 @@ fn samples() -> Samples {
             ..FindingCounts::default()
         },
     ] {
-        s.stats.push((stats.clone(), counts, 0));
+        s.stats.push((stats.clone(), counts, 0, None));
     }
     s
 }

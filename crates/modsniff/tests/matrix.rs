@@ -1,0 +1,371 @@
+//! fixtures/matrix: the fault matrix (fixtures/make-matrix.sh), the real go command through each
+//! fault class in variants (timing, path, certificate, TLS version, body offset, loss, capture
+//! format, IP and Go version, cut captures). Scored with the rules of
+//! ../shared/tools/verdicts.py; a capture that was cut short must never be called clean.
+
+use crate::common::*;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+/// A (stage, kind) pair.
+type Label = (&'static str, &'static str);
+
+/// Ground-truth label -> the contract's (stage, kind) that answers it (verdicts.py's MAP).
+const LABELS: &[(Label, Label)] = &[
+    (("dns", "servfail"), ("dns", "dns-servfail")),
+    (("dns", "nxdomain"), ("dns", "dns-nxdomain")),
+    (("dns", "dns-timeout"), ("dns", "dns-timeout")),
+    (
+        ("tcp-connect", "syn-timeout"),
+        ("connect", "connect-timeout"),
+    ),
+    (("tcp-connect", "refused"), ("connect", "connect-refused")),
+    (("proxy", "refused"), ("proxy", "proxy-error")),
+    (("proxy", "refused"), ("connect", "connect-refused")),
+    (("proxy", "refused"), ("proxy", "connect-refused")),
+    (("proxy", "proxy-auth"), ("proxy", "proxy-auth-required")),
+    (("proxy", "proxy-denied"), ("proxy", "proxy-denied")),
+    (("proxy", "proxy-error"), ("proxy", "proxy-error")),
+    (
+        ("dns", "suspicious-answer"),
+        ("dns", "dns-suspicious-answer"),
+    ),
+    (
+        ("tls-handshake", "handshake-aborted"),
+        ("tls", "handshake-aborted"),
+    ),
+    (
+        ("tls-handshake", "reset-after-clienthello"),
+        ("tls", "reset-after-client-hello"),
+    ),
+    (
+        ("tls-handshake", "handshake-stall"),
+        ("tls", "handshake-stall"),
+    ),
+    (("tls-handshake", "mitm-cert"), ("tls", "mitm-certificate")),
+    (("none", "mitm-cert"), ("tls", "mitm-certificate")),
+    (("http", "http-404"), ("http", "http-not-found")),
+    (("http", "http-5xx"), ("http", "http-error")),
+    (
+        ("transfer", "transfer-stall"),
+        ("transfer", "transfer-stall"),
+    ),
+    (
+        ("transfer", "transfer-reset"),
+        ("transfer", "transfer-reset"),
+    ),
+    (("none", "retransmissions"), ("transfer", "retransmissions")),
+    (("none", "retransmissions"), ("tcp", "retransmissions")),
+    (("none", "retransmissions"), ("connect", "retransmissions")),
+    (("none", "tls-downgrade"), ("tls", "tls-downgrade")),
+    (
+        ("tls-handshake", "cert-rejected"),
+        ("tls", "certificate-rejected"),
+    ),
+];
+
+/// A shape the matrix must hold: what it is, how many cases at least, which cases are it.
+type Shape<'a> = (&'static str, usize, &'a dyn Fn(&Value) -> bool);
+
+/// What a clean report starts with; a capture cut short is never that.
+const CLEAN_REPORT: &str = "OK: no problem found";
+
+/// fixtures/matrix, or a regenerated one (`MODSNIFF_MATRIX=/tmp/mx2`, see fixtures/README.md).
+fn matrix_root() -> PathBuf {
+    std::env::var_os("MODSNIFF_MATRIX").map_or_else(|| fixtures().join("matrix"), Into::into)
+}
+
+fn cases() -> Map<String, Value> {
+    let p = matrix_root().join("expected.json");
+    let text = std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("{}: {e} (the merged ground truth)", p.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+/// The lab PKI stands in for the public web PKI; the client trusted what go's SSL_CERT_FILE
+/// named (both in fixtures/harness/pki).
+fn pki_args(e: &Value) -> Vec<String> {
+    let pki = matrix_root().join("harness/pki");
+    let trust = s(&e["go"]["env"])
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("SSL_CERT_FILE="))
+        .and_then(|p| p.rsplit('/').next())
+        .unwrap_or("trust-public.pem");
+    vec![
+        "--public-ca-file".into(),
+        pki.join("root.pem").to_string_lossy().into_owned(),
+        "--ca-file".into(),
+        pki.join(trust).to_string_lossy().into_owned(),
+    ]
+}
+
+/// Who the ground truth says acted, where it says so (verdicts.py's want_actor).
+fn want_actor(e: &Value) -> Option<BTreeSet<String>> {
+    if let Some(a) = e["actor"].as_str() {
+        return Some([a.to_string()].into());
+    }
+    let by = if s(&e["rst_sent_by"]).is_empty() {
+        s(&e["alert_sent_by"])
+    } else {
+        s(&e["rst_sent_by"])
+    }
+    .to_ascii_lowercase();
+    let set = |v: &[&str]| Some(v.iter().map(|x| x.to_string()).collect());
+    if s(&e["kind"]) == "mitm-cert" {
+        set(&["middlebox"])
+    } else if s(&e["stage"]) == "proxy" {
+        set(&["proxy", "server"])
+    } else if by.starts_with("middlebox") || by.starts_with("on-path") {
+        set(&["middlebox"])
+    } else if by.starts_with("server host") {
+        set(&["server"])
+    } else {
+        None
+    }
+}
+
+/// A finding names the target: its server name, or its address (a proxy's, too).
+fn names_target(f: &Value, e: &Value) -> bool {
+    let mut names = BTreeSet::new();
+    let mut ips = BTreeSet::new();
+    for t in e["targets"].as_array().into_iter().flatten() {
+        names.insert(s(&t["name"]));
+        ips.insert(s(&t["ip"]));
+    }
+    names.insert(s(&e["proxy"]["name"]));
+    ips.insert(s(&e["proxy"]["ip"]));
+    names.remove("");
+    ips.remove("");
+    let srv = s(&f["server"]);
+    let host = srv.rsplit_once(':').map_or(srv, |(h, _)| h);
+    names.contains(s(&f["server_name"])) || ips.contains(host.trim_matches(['[', ']']))
+}
+
+/// Checks one case as verdicts.py does; returns what is wrong with our answer.
+fn judge(e: &Value) -> Vec<String> {
+    let cap = matrix_root().join(s(&e["capture"]["file"]));
+    let args = pki_args(e);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, recs, stderr) = ndjson(&cap, &args);
+    let mut why = Vec::new();
+    if stderr.contains("panicked") {
+        why.push(format!("panic: {stderr}"));
+    }
+    if code != 0 && code != 1 {
+        why.push(format!("exit {code}: {}", stderr.trim()));
+        return why;
+    }
+    let findings = of_type(&recs, "finding");
+    let packets = e["observed"]["packets"].as_u64().unwrap_or(u64::MAX);
+    let in_range = findings.iter().all(|f| {
+        f["evidence"].as_array().into_iter().flatten().all(|v| {
+            v["packet"]
+                .as_u64()
+                .is_some_and(|p| (1..=packets).contains(&p))
+        })
+    });
+    let label = (s(&e["stage"]), s(&e["kind"]));
+    if label == ("none", "none") {
+        let errors: Vec<String> = findings
+            .iter()
+            .filter(|f| f["severity"] == "error")
+            .map(|f| format!("{}/{}", s(&f["stage"]), s(&f["kind"])))
+            .collect();
+        if !errors.is_empty() {
+            why.push(format!("false error: {}", errors.join(", ")));
+        }
+    } else {
+        let accepted: Vec<Label> = LABELS
+            .iter()
+            .filter(|(l, _)| *l == label)
+            .map(|(_, c)| *c)
+            .collect();
+        let hits: Vec<&&Value> = findings
+            .iter()
+            .filter(|f| accepted.contains(&(s(&f["stage"]), s(&f["kind"]))))
+            .collect();
+        if hits.is_empty() {
+            let got: BTreeSet<String> = findings
+                .iter()
+                .map(|f| format!("{}/{}", s(&f["stage"]), s(&f["kind"])))
+                .collect();
+            let got: Vec<String> = got.into_iter().collect();
+            why.push(format!(
+                "want {accepted:?}, got {}",
+                if got.is_empty() {
+                    "no findings".to_string()
+                } else {
+                    got.join(", ")
+                }
+            ));
+        } else {
+            if label.0 != "proxy" && !hits.iter().any(|f| names_target(f, e)) {
+                why.push("finding does not name the target".into());
+            }
+            if let Some(actors) = want_actor(e)
+                && !hits.iter().any(|f| actors.contains(s(&f["actor"])))
+            {
+                let got: BTreeSet<&str> = hits.iter().map(|f| s(&f["actor"])).collect();
+                why.push(format!("actor {got:?}, want {actors:?}"));
+            }
+            if label == ("none", "mitm-cert") && hits.iter().any(|f| f["severity"] == "error") {
+                why.push("accepted interception reported as error (want warning)".into());
+            }
+            if !hits
+                .iter()
+                .any(|f| f["evidence"].as_array().is_some_and(|v| !v.is_empty()))
+            {
+                why.push("no evidence frames".into());
+            }
+        }
+    }
+    if !in_range {
+        why.push("evidence frame out of range".into());
+    }
+    let want_exit = if e["go"]["exit_code"].as_i64() == Some(0) {
+        0
+    } else {
+        1
+    };
+    if code != want_exit {
+        why.push(format!("exit {code}, want {want_exit}"));
+    }
+    why
+}
+
+#[test]
+fn every_matrix_case_gets_its_verdict() {
+    let all = cases();
+    // grouped by shape (axes.class), so that a failure reads as a detector's blind spot
+    let mut bad: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, e) in &all {
+        let why = judge(e);
+        if !why.is_empty() {
+            let class = s(&e["axes"]["class"]).to_string();
+            bad.entry(class)
+                .or_default()
+                .push(format!("  {name}: {}", why.join("; ")));
+        }
+    }
+    let n: usize = bad.values().map(Vec::len).sum();
+    let text: Vec<String> = bad
+        .iter()
+        .map(|(c, v)| format!("{c} ({}):\n{}", v.len(), v.join("\n")))
+        .collect();
+    assert!(
+        n == 0,
+        "{n} of {} matrix cases wrong:\n{}",
+        all.len(),
+        text.join("\n")
+    );
+}
+
+#[test]
+fn cut_captures_are_never_reported_clean() {
+    let all = cases();
+    let mut cut = 0;
+    let mut bad = Vec::new();
+    for (name, e) in &all {
+        if e["capture"]["cut"].is_null() {
+            continue;
+        }
+        cut += 1;
+        let cap = matrix_root().join(s(&e["capture"]["file"]));
+        let mut args = vec!["read".to_string()];
+        args.extend(pki_args(e));
+        args.push(cap.to_string_lossy().into_owned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run(&args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.contains(CLEAN_REPORT) {
+            bad.push(format!(
+                "{name} ({}): {}",
+                s(&e["capture"]["cut"]["reason"]),
+                text.lines().next().unwrap_or("")
+            ));
+        }
+    }
+    // the matrix has clean runs and failing runs cut short, in each capture format it cuts
+    assert!(cut >= 6, "only {cut} cut captures in the matrix");
+    assert!(
+        bad.is_empty(),
+        "cut captures reported clean:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn matrix_covers_every_shape_in_variants() {
+    let all = cases();
+    assert!(all.len() >= 150, "only {} matrix cases", all.len());
+    let class_of = |e: &Value| s(&e["axes"]["class"]).to_string();
+    // every case says its axes, so failures can be grouped by shape
+    for (name, e) in &all {
+        for axis in [
+            "class", "path", "cert", "tls", "timing", "body_at", "loss", "capture", "ip", "go",
+        ] {
+            assert!(
+                !s(&e["axes"][axis]).is_empty(),
+                "{name}: axis {axis} missing"
+            );
+        }
+    }
+    // the shapes that went wrong outside the repository, each in several variants
+    let count = |f: &dyn Fn(&Value) -> bool| all.values().filter(|e| f(e)).count();
+    let label = |e: &Value| (s(&e["stage"]).to_string(), s(&e["kind"]).to_string());
+    let shapes: [Shape; 9] = [
+        ("certificate rejected on a self-hosted GOPROXY", 10, &|e| {
+            label(e) == ("tls-handshake".into(), "cert-rejected".into())
+        }),
+        ("the same GOPROXY, trusted", 3, &|e| {
+            class_of(e) == "cert" && s(&e["stage"]) == "none"
+        }),
+        ("a path dark mid-download", 4, &|e| {
+            class_of(e) == "dark" && s(&e["kind"]) == "transfer-stall"
+        }),
+        ("a forged reset before the real reply", 4, &|e| {
+            class_of(e) == "rst-injection" && s(&e["kind"]) == "reset-after-clienthello"
+        }),
+        ("a proxy's own error page", 4, &|e| {
+            label(e) == ("proxy".into(), "proxy-error".into())
+        }),
+        ("a capture cut short", 6, &|e| {
+            !e["capture"]["cut"].is_null()
+        }),
+        ("NXDOMAIN without outside DNS", 3, &|e| {
+            class_of(e) == "dns" && s(&e["kind"]) == "nxdomain"
+        }),
+        ("a TLS alert from a middlebox or the server", 4, &|e| {
+            s(&e["kind"]) == "handshake-aborted"
+        }),
+        ("a GOPROXY list falling back", 3, &|e| {
+            class_of(e) == "list" && s(&e["stage"]) == "none"
+        }),
+    ];
+    for (what, min, f) in shapes {
+        let n = count(f);
+        assert!(n >= min, "{what}: {n} cases, want at least {min}");
+    }
+    // every class varies on several axes
+    let mut seen: BTreeMap<String, BTreeMap<&str, BTreeSet<String>>> = BTreeMap::new();
+    for e in all.values() {
+        for axis in [
+            "path", "cert", "tls", "timing", "body_at", "loss", "capture", "ip", "go", "cut",
+        ] {
+            seen.entry(class_of(e))
+                .or_default()
+                .entry(axis)
+                .or_default()
+                .insert(s(&e["axes"][axis]).to_string());
+        }
+    }
+    for (class, axes) in &seen {
+        let varied = axes.values().filter(|v| v.len() > 1).count();
+        assert!(varied >= 2, "{class} varies on {varied} axes only");
+    }
+}
