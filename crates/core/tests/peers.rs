@@ -197,3 +197,33 @@ fn an_early_tls13_draft_server_hello_is_read() {
     assert_eq!(sh.cipher.0, 0xc02b);
     assert_eq!(tls[0].anomalies.malformed_messages, 0);
 }
+
+/// A client that speaks plain HTTP/1 through a CONNECT tunnel (suricata-verify
+/// http-connect-simple and http-connect-fragmented: `CONNECT abc:443` answered 200 at frame
+/// 7, then `GET /` answered `HTTP/1.1 200 OK` through the tunnel; in the second capture the
+/// GET comes in two segments, `GE` at frame 9 and the rest at frame 11). Suricata logs both
+/// transactions, CONNECT 200 and GET 200; the tunnel is decoded as HTTP, not handed to TLS
+/// as a stream that is not TLS.
+#[test]
+fn plain_http_inside_a_connect_tunnel_is_decoded_as_http() {
+    for (name, get_frame, answer_frame) in [
+        ("http-connect-simple.pcap", 9, 11),
+        ("http-connect-fragmented.pcap", 9, 13),
+    ] {
+        let c = only_tcp(name);
+        let txs = &c.http;
+        assert_eq!(txs.len(), 2, "{name}: {txs:?}");
+        assert_eq!(txs[0].method.as_deref(), Some("CONNECT"), "{name}");
+        assert_eq!(txs[0].uri.as_deref(), Some("abc:443"), "{name}");
+        assert_eq!(txs[0].status, Some(200), "{name}");
+        assert_eq!(txs[0].response_frame, Some(7), "{name}");
+        assert_eq!(txs[1].method.as_deref(), Some("GET"), "{name}");
+        assert_eq!(txs[1].uri.as_deref(), Some("/"), "{name}");
+        assert_eq!(txs[1].version, Some("HTTP/1.1"), "{name}");
+        assert_eq!(txs[1].request_frame, Some(get_frame), "{name}");
+        assert_eq!(txs[1].status, Some(200), "{name}");
+        assert_eq!(txs[1].response_frame, Some(answer_frame), "{name}");
+        assert!(c.tls.is_none(), "{name}: the tunnel is not TLS");
+        assert_eq!(c.app, Some(modsniff_core::Protocol::Http), "{name}");
+    }
+}

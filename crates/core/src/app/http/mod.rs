@@ -16,7 +16,9 @@
 //! whatever followed the response head in the chunk that carried it, the client's is what
 //! it sent after the CONNECT request. Those bytes come first in the TLS decoder's stream for
 //! that side, before anything the reassembler delivers next. Any other answer is recorded,
-//! the client's bytes kept aside are parsed as HTTP again, and the connection goes on.
+//! the client's bytes kept aside are parsed as HTTP again, and the connection goes on. When
+//! the tunnel turns out to carry plain HTTP/1 (the session decides, see `app::session`),
+//! `HttpDecoder::reopen_tunnel` makes both sides read heads again instead.
 //!
 //! # Gaps
 //!
@@ -442,6 +444,39 @@ impl HttpDecoder {
             return None;
         }
         Some(std::mem::take(&mut s.leftover))
+    }
+
+    /// The tunnel bytes of `side` held since a CONNECT's 2xx (empty when none, or when the
+    /// stream was not upgraded): what decides whether the tunnel carries TLS or HTTP.
+    pub(crate) fn tunnel_leftover(&self, side: Side) -> &[u8] {
+        let s = match side {
+            Side::Client => &self.sides[0],
+            Side::Server => &self.sides[1],
+        };
+        if s.mode == Mode::Tunnel {
+            &s.leftover
+        } else {
+            &[]
+        }
+    }
+
+    /// The tunnel of a CONNECT answered 2xx carries HTTP/1 (a plain request through the
+    /// proxy): both sides read heads again, starting with the tunnel bytes held, and the
+    /// transactions go on after the CONNECT's. Returns the answer for the client and for the
+    /// server. `ctx` gives the frame and time of the held bytes' heads.
+    pub(crate) fn reopen_tunnel(&mut self, ctx: &StreamCtx) -> [Progress; 2] {
+        for side in [Side::Client, Side::Server] {
+            let s = self.side_mut(side);
+            if s.mode != Mode::Tunnel {
+                continue;
+            }
+            s.mode = Mode::Head;
+            let held = std::mem::take(&mut s.leftover);
+            if !held.is_empty() {
+                self.feed(side, &StreamCtx { side, ..*ctx }, &held);
+            }
+        }
+        [self.progress(Side::Client), self.progress(Side::Server)]
     }
 
     fn side_mut(&mut self, side: Side) -> &mut SideState {
