@@ -227,3 +227,102 @@ fn plain_http_inside_a_connect_tunnel_is_decoded_as_http() {
         assert_eq!(c.app, Some(modsniff_core::Protocol::Http), "{name}");
     }
 }
+/// Zeek's conn_state-RST-behavior test: a lone RST (`R`, OTH), a SYN then a RST (`SR`,
+/// RSTOS0), with the responder's ACK between (`SaR`, RSTOS0), and with the originator's FIN
+/// before the RST (`SaFR`, OTH: RSTOS0 is a SYN followed by a RST and nothing else from the
+/// originator). tshark shows the same packets (frames 1-4, no SYN-ACK in any).
+#[test]
+fn resets_before_a_syn_ack_as_zeek_states_them() {
+    for (name, history, state) in [
+        ("single-rst.pcap", "R", "OTH"),
+        ("syn-then-rst.pcap", "SR", "RSTOS0"),
+        ("syn-then-ack-then-rst.pcap", "SaR", "RSTOS0"),
+        ("syn-then-stuff-then-rst.pcap", "SaFR", "OTH"),
+    ] {
+        let c = only_tcp(name);
+        assert_eq!((c.history.as_str(), c.state), (history, state), "{name}");
+    }
+}
+
+/// One Ethernet/IPv4/TCP packet between 10.0.0.2:40000 and 10.0.0.1:443.
+fn built(
+    from_client: bool,
+    seq: u32,
+    ack: Option<u32>,
+    syn: bool,
+    fin: bool,
+    rst: bool,
+) -> Vec<u8> {
+    let (src, dst, sp, dp) = if from_client {
+        ([10, 0, 0, 2], [10, 0, 0, 1], 40000, 443)
+    } else {
+        ([10, 0, 0, 1], [10, 0, 0, 2], 443, 40000)
+    };
+    let mut b = etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
+        .ipv4(src, dst, 64)
+        .tcp(sp, dp, seq, 65535);
+    if let Some(a) = ack {
+        b = b.ack(a);
+    }
+    if syn {
+        b = b.syn();
+    }
+    if fin {
+        b = b.fin();
+    }
+    if rst {
+        b = b.rst();
+    }
+    let mut out = Vec::with_capacity(b.size(0));
+    b.write(&mut out, &[]).unwrap();
+    out
+}
+
+fn run_built(packets: &[Vec<u8>]) -> Vec<Connection> {
+    let mut engine = modsniff_core::Engine::new(Config::default());
+    let mut events = Vec::new();
+    for (i, p) in packets.iter().enumerate() {
+        engine.push(
+            &modsniff_core::Packet {
+                ts: modsniff_core::Timestamp::from_parts(1_700_000_000 + i as u64, 0, 1_000_000),
+                frame: i as u64 + 1,
+                orig_len: p.len() as u32,
+                linktype: modsniff_core::LinkType(1),
+                data: p,
+            },
+            &mut events,
+        );
+    }
+    engine.finish(&mut events);
+    events
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Connection(c) => Some(*c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A SYN, then a segment with both RST and FIN before any SYN-ACK (packets built here: no
+/// peer's capture has one). Zeek writes one letter for such a packet, `I` (inconsistent),
+/// and neither F nor R; its state machine takes the FIN, then the RST, so the sender ends
+/// reset. From the originator that is OTH (not RSTOS0: its pattern wants an `R` after the
+/// `S`); from the responder, a rejected SYN (REJ).
+#[test]
+fn rst_with_fin_before_the_syn_ack() {
+    let c = run_built(&[
+        built(true, 1000, None, true, false, false),
+        built(true, 1001, Some(0), false, true, true),
+    ]);
+    assert_eq!(c.len(), 1);
+    assert_eq!((c[0].history.as_str(), c[0].state), ("SI", "OTH"));
+    assert_eq!(c[0].resets.len(), 1);
+
+    let c = run_built(&[
+        built(true, 1000, None, true, false, false),
+        built(false, 0, Some(1001), false, true, true),
+    ]);
+    assert_eq!(c.len(), 1);
+    assert_eq!((c[0].history.as_str(), c[0].state), ("Si", "REJ"));
+    assert_eq!(c[0].resets.len(), 1);
+}

@@ -56,6 +56,11 @@ fn is_service_port(p: u16) -> bool {
         )
 }
 
+/// Two or more of SYN, FIN and RST in one segment.
+fn is_multi_flag(f: TcpFlags) -> bool {
+    u8::from(f.syn()) + u8::from(f.fin()) + u8::from(f.rst()) > 1
+}
+
 /// Whether `seg` carries payload beyond `end` (where its sender had reached; none known:
 /// any payload is new). SYNs and RSTs never count: a SYN starts a connection by itself, and
 /// a RST's payload is not data.
@@ -408,13 +413,19 @@ impl TcpConn {
         let flags: TcpFlags = seg.flags;
         let wire_len = seg.wire_len;
         let (me, other) = split_sides(&mut self.sides, side);
+        // Two or more of SYN, FIN and RST: one letter says so, I for FIN with RST, Q for the
+        // other mixes, and none of S, H, F or R is written for it (Zeek's update_history).
+        // Each flag still moves the endpoint's state.
+        let multi = is_multi_flag(flags);
+        if multi {
+            let letter = if flags.fin() && flags.rst() {
+                b'I'
+            } else {
+                b'Q'
+            };
+            self.history.add(side, letter);
+        }
         if flags.syn() {
-            if flags.rst() {
-                self.history.add(side, b'I');
-            }
-            if flags.fin() {
-                self.history.add(side, b'Q');
-            }
             if me.stats.syn_frames.len() < MAX_SYN_FRAMES {
                 me.stats.syn_frames.push(frame);
             }
@@ -423,7 +434,9 @@ impl TcpConn {
             }
             me.isn = Some(SeqNumber(seg.seq));
             if flags.ack() {
-                self.history.add(side, b'H');
+                if !multi {
+                    self.history.add(side, b'H');
+                }
                 if matches!(me.state, EndpointState::Inactive | EndpointState::Partial) {
                     me.state = EndpointState::SynAckSent;
                 }
@@ -433,7 +446,9 @@ impl TcpConn {
                     self.handshake_rtt = Some(ts.since(syn));
                 }
             } else {
-                self.history.add(side, b'S');
+                if !multi {
+                    self.history.add(side, b'S');
+                }
                 if matches!(me.state, EndpointState::Inactive | EndpointState::Partial) {
                     me.state = EndpointState::SynSent;
                 }
@@ -477,7 +492,9 @@ impl TcpConn {
             }
         }
         if flags.fin() {
-            self.history.add(side, b'F');
+            if !multi {
+                self.history.add(side, b'F');
+            }
             // A FIN with RST is a reset (`reset` decides); Zeek ignores its FIN for the state.
             if me.state != EndpointState::Reset && !flags.rst() {
                 me.state = EndpointState::Closed;
@@ -513,11 +530,21 @@ impl TcpConn {
     ) {
         let wire_len = seg.wire_len;
         let (me, other) = split_sides(&mut self.sides, side);
-        self.history.add(side, b'R');
+        if !is_multi_flag(seg.flags) {
+            self.history.add(side, b'R');
+        }
         // After both FINs the connection has closed normally: a RST then is a late abort
         // and leaves the state alone (Zeek keeps SF).
         if !(me.state == EndpointState::Closed && other.state == EndpointState::Closed) {
-            me.reset_after_fin = me.state == EndpointState::Closed;
+            // Before the handshake completes, a FIN sent with the RST closes the endpoint
+            // first (Zeek's state machine takes the FIN, then the RST): a reset after a FIN,
+            // as when the FIN came alone. Once established, Zeek ignores such a FIN.
+            let fin_first = seg.flags.fin()
+                && matches!(
+                    me.state,
+                    EndpointState::Inactive | EndpointState::SynSent | EndpointState::SynAckSent
+                );
+            me.reset_after_fin = me.state == EndpointState::Closed || fin_first;
             me.state = EndpointState::Reset;
         }
         let unacked = match (other.payload_end, me.last_ack) {
