@@ -136,6 +136,19 @@ impl Conn {
         {
             me.reasm = Some(Reassembler::new(v.stream_start));
         }
+        // This segment acknowledging bytes of the other direction that we never saw (data
+        // held after a hole, or a FIN whose preceding bytes never came). Done before this
+        // segment's own payload: what it acknowledges was sent before it (a DNS or HTTP
+        // answer must not reach its decoder ahead of the query held behind the hole).
+        if seg.flags.ack()
+            && let Some(r) = other.reasm.as_mut()
+            && (r.buffered_segments() > 0 || r.is_short_of_fin())
+        {
+            let mut sink = |c: Chunk<'_>| deliver(app, &mut env.stream, side.other(), c);
+            r.ack_beyond_hole(SeqNumber(seg.ack), env.budget, env.reasm_limits, &mut sink);
+            settle_owed(me, app, side, env.budget);
+            other.note_holes(tcp, side.other());
+        }
         if seg.wire_len > 0 && !me.ended {
             let r = me
                 .reasm
@@ -163,17 +176,6 @@ impl Conn {
             }
             settle_owed(other, app, side.other(), env.budget);
             me.note_holes(tcp, side);
-        }
-        // The peer acknowledging bytes of the other direction that we never saw (data held
-        // after a hole, or a FIN whose preceding bytes never came).
-        if seg.flags.ack()
-            && let Some(r) = other.reasm.as_mut()
-            && (r.buffered_segments() > 0 || r.is_short_of_fin())
-        {
-            let mut sink = |c: Chunk<'_>| deliver(app, &mut env.stream, side.other(), c);
-            r.ack_beyond_hole(SeqNumber(seg.ack), env.budget, env.reasm_limits, &mut sink);
-            settle_owed(me, app, side, env.budget);
-            other.note_holes(tcp, side.other());
         }
         if let Some(fin) = v.fin_seq {
             // End the stream now when everything before the FIN arrived; with a hole before it
