@@ -353,3 +353,79 @@ fn dns_over_tcp_resyncs_after_a_lost_segment() {
             .all(|r| r.qname.as_deref() == Some("www.google.com"))
     );
 }
+
+/// Runs the engine over a capture's packets in the order `order` gives (indexes into the
+/// capture), frames keeping their numbers in the capture.
+fn connections_in_order(
+    name: &str,
+    order: impl Fn(usize) -> Vec<usize>,
+) -> (Vec<Connection>, modsniff_core::Stats) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/peers")
+        .join(name);
+    let mut packets = Vec::new();
+    assert!(common::for_each_packet(&path, |p| {
+        packets.push((p.ts, p.frame, p.orig_len, p.linktype, p.data.to_vec()))
+    }));
+    let mut engine = modsniff_core::Engine::new(Config::default());
+    let mut events = Vec::new();
+    for i in order(packets.len()) {
+        let (ts, frame, orig_len, linktype, data) = &packets[i];
+        engine.push(
+            &modsniff_core::Packet {
+                ts: *ts,
+                frame: *frame,
+                orig_len: *orig_len,
+                linktype: *linktype,
+                data,
+            },
+            &mut events,
+        );
+    }
+    let stats = engine.finish(&mut events);
+    let conns = events
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Connection(c) => Some(*c),
+            _ => None,
+        })
+        .collect();
+    (conns, stats)
+}
+
+/// A TLS 1.3 HelloRetryRequest (Zeek's hrr.pcap, ssl.log baseline: one connection, TLS
+/// 1.3): ClientHello at frame 4, the server's HelloRetryRequest and ChangeCipherSpec at
+/// frame 6, then the client's ChangeCipherSpec and second ClientHello in one segment (frame
+/// 8; tshark: records 20 and 22, handshake type 1). The second hello is recorded as the
+/// retry. Without frame 6, as in a capture that missed the server's segment, the second
+/// hello still follows the client's ChangeCipherSpec: it is the retry all the same, and its
+/// record is plaintext, not the client's first encrypted one.
+#[test]
+fn a_second_client_hello_after_change_cipher_spec_is_the_retry() {
+    for drop_hrr in [false, true] {
+        let (conns, _) = connections_in_order("hrr.pcap", |n| {
+            (0..n).filter(|&i| !(drop_hrr && i == 5)).collect()
+        });
+        let tls: Vec<_> = conns.iter().filter_map(|c| c.tls.as_ref()).collect();
+        assert_eq!(tls.len(), 1);
+        let t = tls[0];
+        assert_eq!(t.hello_retry_request.is_some(), !drop_hrr);
+        let first = t.client_hello.as_ref().expect("first hello");
+        assert_eq!((first.first_frame, first.last_frame), (4, 4));
+        let retry = t.client_hello_retry.as_ref().expect("second hello");
+        assert_eq!(
+            (retry.first_frame, retry.last_frame),
+            (8, 8),
+            "drop_hrr {drop_hrr}"
+        );
+        assert_eq!(retry.sni, first.sni);
+        assert_eq!(t.extra_client_hellos, 0);
+        assert_eq!(t.anomalies.malformed_messages, 0);
+        assert_eq!(t.client.change_cipher_spec_frame, Some(8));
+        assert!(
+            t.client.first_encrypted.is_none_or(|r| r.frame > 8),
+            "drop_hrr {drop_hrr}: {:?}",
+            t.client.first_encrypted
+        );
+    }
+}
