@@ -429,3 +429,42 @@ fn a_second_client_hello_after_change_cipher_spec_is_the_retry() {
         );
     }
 }
+
+/// curl asking for HTTP/2 over cleartext by `Upgrade: h2c` (suricata-verify http2-upgrade,
+/// whose capture is the Wireshark wiki's HTTP2 sample): `GET /robots.txt` at frame 1,
+/// `101 Switching Protocols` at frame 2 (tshark: an HTTP2 SETTINGS frame follows in the
+/// same segment), then the client's preface `PRI * HTTP/2.0` (frame 3) and HTTP/2 frames
+/// both ways. Suricata logs the GET with status 101, then HTTP/2 streams, which are not
+/// decoded here: HTTP/1 ends at the 101 on both sides, nothing misread. The same with the
+/// 101 arriving after the client's preface and first HTTP/2 frames (frames 3-5), as when its
+/// segment was resent: the preface reaches the decoder while the GET still waits for its
+/// answer, and is the switch the GET offered, not HTTP/2 with prior knowledge.
+#[test]
+fn an_h2c_upgrade_ends_http1_at_the_101() {
+    let as_captured = |n: usize| (0..n).collect::<Vec<_>>();
+    let late_101 = |n: usize| [0, 2, 3, 4, 1].into_iter().chain(5..n).collect::<Vec<_>>();
+    for (late, (conns, stats)) in [
+        (false, connections_in_order("h2c-upgrade.pcap", as_captured)),
+        (true, connections_in_order("h2c-upgrade.pcap", late_101)),
+    ] {
+        assert_eq!(conns.len(), 1);
+        let txs = &conns[0].http;
+        assert_eq!(txs.len(), 1, "late 101 {late}: {txs:?}");
+        assert_eq!(txs[0].method.as_deref(), Some("GET"));
+        assert_eq!(txs[0].uri.as_deref(), Some("/robots.txt"));
+        assert_eq!(txs[0].request_frame, Some(1));
+        assert_eq!(txs[0].status, Some(101), "late 101 {late}");
+        assert_eq!(txs[0].response_frame, Some(2));
+        assert_eq!(txs[0].body_complete, Some(true));
+        assert_eq!(
+            stats.http,
+            modsniff_core::HttpStats::default(),
+            "late 101 {late}"
+        );
+        assert!(
+            stats.anomalies.is_empty(),
+            "late 101 {late}: {:?}",
+            stats.anomalies
+        );
+    }
+}

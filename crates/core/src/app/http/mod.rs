@@ -361,6 +361,8 @@ impl SideState {
 struct Pending {
     head: bool,
     connect: bool,
+    /// The request offered to switch to HTTP/2 (`Upgrade: h2c`).
+    h2c: bool,
     /// Index in `transactions`, `None` when the transaction list was full.
     tx: Option<usize>,
 }
@@ -806,7 +808,14 @@ impl HttpDecoder {
 
     fn on_request(&mut self, req: RequestHead, frame: Option<u64>, ts: Option<Timestamp>) {
         if is_http2_preface(&req) {
-            self.on_http2_preface(frame, ts);
+            if self.pending.iter().any(|p| p.h2c) {
+                // The client switched to HTTP/2 as its `Upgrade: h2c` request offered: the
+                // preface follows a 101 not read yet (its segment came later, or was
+                // resent). The client is done; the server's side still reads up to the 101.
+                self.side_mut(Side::Client).mode = Mode::Done;
+            } else {
+                self.on_http2_preface(frame, ts);
+            }
             return;
         }
         if req.lengths.bad_content_length {
@@ -814,6 +823,7 @@ impl HttpDecoder {
         }
         let head = req.method.eq_ignore_ascii_case("HEAD");
         let connect = req.method.eq_ignore_ascii_case("CONNECT");
+        let h2c = req.upgrade_h2c;
         let framing = req.lengths.request_framing();
         let tx = if self.transactions.len() < self.limits.max_transactions {
             self.transactions.push(HttpTransaction {
@@ -839,7 +849,12 @@ impl HttpDecoder {
             self.pending.pop_front();
             self.stats.dropped_pending += 1;
         }
-        self.pending.push_back(Pending { head, connect, tx });
+        self.pending.push_back(Pending {
+            head,
+            connect,
+            h2c,
+            tx,
+        });
         let s = self.side_mut(Side::Client);
         s.mode = if connect {
             Mode::AwaitConnect
@@ -974,7 +989,9 @@ impl HttpDecoder {
             }
         }
         if status == 101 {
-            // Switching Protocols (WebSocket, h2c): nothing we decode follows.
+            // Switching Protocols (WebSocket, h2c): nothing we decode follows, on either
+            // side (the HTTP/2 frames after an h2c switch, the preface included, are not
+            // read as HTTP/1).
             self.side_mut(Side::Server).mode = Mode::Done;
             self.side_mut(Side::Client).mode = Mode::Done;
             return;
