@@ -73,11 +73,17 @@ fn a_capture_starting_at_the_syn_ack_is_flipped_and_established() {
 /// responder's, so the history carries `^` (Zeek raises connection_flipped on this capture,
 /// core.connection_flipped) and the client is still the one that sent the SYN. Zeek writes
 /// the letters seen before its flip in the orientation it had then (`Hs^ADadFf`); here
-/// every letter is written from the final orientation, `^` first.
+/// every letter is written from the final orientation, `^` first. Kept on purpose, the
+/// packets decide: tshark shows frame 1, the SYN-ACK, from 192.150.187.43:80 (the
+/// responder: `h`) and frame 2, the SYN, from 141.142.228.5:59856 (the originator: `S`);
+/// Zeek's `H` and `s` give each of those packets to the other end.
 #[test]
 fn a_syn_ack_captured_before_its_syn_flips_the_history() {
     let c = only_tcp("handshake-reorder.pcap");
     assert_eq!(c.client.to_string(), "141.142.228.5:59856");
+    assert_eq!(c.server.to_string(), "192.150.187.43:80");
+    assert_eq!(c.server_stats.syn_frames, vec![1]);
+    assert_eq!(c.client_stats.syn_frames, vec![2]);
     assert!(c.history.starts_with('^'), "{}", c.history);
     assert_eq!(c.history, "^hSADadFf");
     assert_eq!(c.state, "SF");
