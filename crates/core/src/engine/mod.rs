@@ -356,7 +356,14 @@ impl Engine {
         let closed_now = loop {
             match self.table.flows.get_mut(&key) {
                 Some(Flow::Tcp(conn))
-                    if created || !(pure_syn && conn.tcp.is_reuse_syn(src, seg.seq)) =>
+                    if created
+                        || !((pure_syn && conn.tcp.is_reuse_syn(src, seg.seq))
+                            || conn.tcp.is_reopened_by(
+                                src,
+                                seg,
+                                pkt.ts,
+                                self.config.limits.close_linger,
+                            )) =>
                 {
                     let mut env = ConnEnv {
                         reasm_limits: &self.reasm_limits,

@@ -59,6 +59,10 @@ pub struct ReassemblerStats {
     pub missed_bytes: u64,
     /// `Chunk::Gap`s delivered.
     pub gaps: u64,
+    /// Ranges declared lost, whether delivered as a `Chunk::Gap` or counted off inside a
+    /// skipped range: the content gaps of Zeek's history (`G`), which it counts whether or
+    /// not an analyzer still wanted the bytes.
+    pub holes: u64,
     /// Captured bytes that arrived again (see [`SegmentOutcome::retransmitted_bytes`]).
     pub retransmitted_bytes: u64,
     /// Segments whose retransmitted bytes differed from buffered ones.
@@ -172,6 +176,11 @@ impl Reassembler {
     /// Bytes never received (delivered as gaps or counted inside skipped ranges).
     pub fn missed_bytes(&self) -> u64 {
         self.stats.missed_bytes
+    }
+
+    /// The FIN's position is known and bytes before it are still missing.
+    pub fn is_short_of_fin(&self) -> bool {
+        self.fin.is_some_and(|f| self.cursor < f)
     }
 
     pub fn stats(&self) -> &ReassemblerStats {
@@ -593,6 +602,9 @@ impl Reassembler {
     ) {
         let skip = self.skip_end.saturating_sub(self.cursor).min(len);
         self.cursor += skip;
+        if lost && len > 0 {
+            self.stats.holes += 1;
+        }
         if lost {
             self.stats.missed_bytes += skip;
         } else {

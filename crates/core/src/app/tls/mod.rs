@@ -366,6 +366,26 @@ enum BodyKind {
     Handshake,
     Alert,
     Skip,
+    /// A client handshake record after the client's ChangeCipherSpec, before any
+    /// ServerHello or HelloRetryRequest was seen: TLS 1.3's second ClientHello (the client
+    /// sends ChangeCipherSpec before it, for middleboxes), or an encrypted Finished of a
+    /// TLS 1.2 client whose server's hello the capture missed. The body's first bytes tell
+    /// (see `looks_like_client_hello`).
+    Peek,
+}
+
+/// Body bytes looked at to tell a ClientHello from ciphertext: its type and length.
+const PEEK_LEN: usize = 4;
+
+/// A record body of `body_len` bytes whose first bytes are `peek` starts a ClientHello:
+/// type 1, and a length from the smallest ClientHello (version, random, three empty
+/// vectors, one cipher, one compression method: 42 bytes) that fills at least the rest of
+/// the record (a message longer than its record goes on in the next). Ciphertext passes
+/// with a chance of about one in 10^7.
+fn looks_like_client_hello(peek: [u8; PEEK_LEN], body_len: usize) -> bool {
+    let [t, a, b, c] = peek;
+    let len = (usize::from(a) << 16) | (usize::from(b) << 8) | usize::from(c);
+    t == handshake_type::CLIENT_HELLO && len >= 42 && len + PEEK_LEN >= body_len
 }
 
 #[derive(Debug)]
@@ -380,6 +400,8 @@ struct SideState {
     cur_body_seen: usize,
     alert: [u8; 2],
     alert_len: usize,
+    peek: [u8; PEEK_LEN],
+    peek_len: usize,
     hs: HandshakeReassembler,
     chunks: u64,
     records: u64,
@@ -399,6 +421,8 @@ impl SideState {
             cur_body_seen: 0,
             alert: [0; 2],
             alert_len: 0,
+            peek: [0; PEEK_LEN],
+            peek_len: 0,
             hs: HandshakeReassembler::with_pool(
                 limits.max_handshake_message,
                 limits.max_certificate_message,
@@ -457,6 +481,13 @@ impl Core {
         let ct = h.content_type;
         let (kind, encrypted) = match ct {
             ContentType::HANDSHAKE if !encrypted_state => (BodyKind::Handshake, false),
+            ContentType::HANDSHAKE
+                if side == Side::Client
+                    && self.info.server_hello.is_none()
+                    && self.info.hello_retry_request.is_none() =>
+            {
+                (BodyKind::Peek, false)
+            }
             // A 2-byte alert body is plaintext whatever the state: an encrypted one carries
             // at least a MAC or tag besides.
             ContentType::ALERT if !encrypted_state || h.length == 2 => (BodyKind::Alert, false),
@@ -515,6 +546,17 @@ impl Core {
         kind
     }
 
+    /// The record whose body was peeked at is ciphertext after all: noted as such.
+    fn peeked_encrypted(&mut self, side: Side) {
+        let s = self.summary(side);
+        if let Some(note) = s.last_record.as_mut() {
+            note.encrypted = true;
+            if s.first_encrypted.is_none() {
+                s.first_encrypted = Some(*note);
+            }
+        }
+    }
+
     fn push_alert(&mut self, a: AlertInfo) {
         if self.info.alerts.len() < self.limits.max_alerts {
             self.info.alerts.push(a);
@@ -570,11 +612,15 @@ impl Core {
                         ch.records = span.records;
                         ch.first_frame = span.first_frame;
                         ch.last_frame = span.last_frame;
+                        // A second ClientHello answers a HelloRetryRequest; one that
+                        // follows the client's ChangeCipherSpec does too, when the capture
+                        // missed the request (only TLS 1.3 clients send ChangeCipherSpec
+                        // before a ServerHello, and only before their second hello).
+                        let retry = self.info.hello_retry_request.is_some()
+                            || self.info.client.change_cipher_spec;
                         if self.info.client_hello.is_none() {
                             self.info.client_hello = Some(ch);
-                        } else if self.info.hello_retry_request.is_some()
-                            && self.info.client_hello_retry.is_none()
-                        {
+                        } else if retry && self.info.client_hello_retry.is_none() {
                             self.info.client_hello_retry = Some(ch);
                         } else {
                             self.info.extra_client_hellos += 1;
@@ -871,6 +917,7 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                 st.cur = h;
                 st.cur_body_seen = 0;
                 st.alert_len = 0;
+                st.peek_len = 0;
                 let kind = core.on_record(side, &h, st.cur_frame, st.cur_ts);
                 st.state = RecState::Body {
                     remaining: usize::from(h.length),
@@ -884,6 +931,51 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                         core.on_alert_body(side, &st.cur, st.cur_frame, st.cur_ts, body);
                     }
                     st.state = RecState::ExpectHeader;
+                    continue;
+                }
+                if kind == BodyKind::Peek {
+                    // Collect the first bytes, then go on as a handshake record or as
+                    // ciphertext.
+                    let want = PEEK_LEN - st.peek_len;
+                    let (head, rest) = p.split_at(want.min(p.len()).min(remaining));
+                    if let Some(dst) = st.peek.get_mut(st.peek_len..st.peek_len + head.len()) {
+                        dst.copy_from_slice(head);
+                    }
+                    st.peek_len += head.len();
+                    p = rest;
+                    let remaining = remaining - head.len();
+                    if st.peek_len < PEEK_LEN && remaining > 0 {
+                        // The chunk ended within the first bytes.
+                        st.state = RecState::Body { remaining, kind };
+                        return Progress::Continue;
+                    }
+                    let body_len = usize::from(st.cur.length);
+                    if st.peek_len == PEEK_LEN && looks_like_client_hello(st.peek, body_len) {
+                        let pctx = PieceCtx {
+                            frame: ctx.frame,
+                            chunk_id,
+                            record_id: st.records,
+                            record_hdr_frame: st.cur_frame,
+                            record_hdr_chunk: st.cur_chunk,
+                            at_record_start: true,
+                        };
+                        let peeked = st.peek;
+                        st.hs.feed(&peeked, &pctx, &mut |msg, span| {
+                            core.on_handshake(side, msg, span, ctx.ts)
+                        });
+                        st.cur_body_seen = PEEK_LEN;
+                        st.state = RecState::Body {
+                            remaining,
+                            kind: BodyKind::Handshake,
+                        };
+                    } else {
+                        core.peeked_encrypted(side);
+                        st.cur_body_seen = st.peek_len;
+                        st.state = RecState::Body {
+                            remaining,
+                            kind: BodyKind::Skip,
+                        };
+                    }
                     continue;
                 }
                 if p.is_empty() {
@@ -913,6 +1005,8 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                             }
                         }
                     }
+                    // Decided above, before any body byte is taken here.
+                    BodyKind::Peek => {}
                     BodyKind::Handshake => {
                         let pctx = PieceCtx {
                             frame: ctx.frame,
@@ -959,7 +1053,13 @@ impl StreamDecoder for TlsDecoder {
             RecState::Body { remaining, kind } if (remaining as u64) >= len => {
                 // The gap lies inside the current record: framing survives, only the bytes
                 // of a handshake message in progress are lost.
-                if kind == BodyKind::Handshake {
+                if kind == BodyKind::Peek {
+                    // The bytes that would tell are lost: the rest is skipped.
+                    st.state = RecState::Body {
+                        remaining: remaining - len as usize,
+                        kind: BodyKind::Skip,
+                    };
+                } else if kind == BodyKind::Handshake {
                     st.hs.reset();
                     // The rest of this record's body may hold the tail of the lost message;
                     // it cannot be framed, so skip it.
