@@ -135,11 +135,13 @@ mod imp {
                 Some(p) => {
                     let f = std::fs::File::create(p)
                         .with_context(|| format!("creating {}", p.display()))?;
-                    Some(PcapWriter::new(
-                        std::io::BufWriter::new(f),
-                        src.linktype(),
-                        snaplen,
-                    )?)
+                    let mut w =
+                        PcapWriter::new(std::io::BufWriter::new(f), src.linktype(), snaplen)?;
+                    // The header written through now: a file that takes no bytes (a full
+                    // disk, /dev/full) fails here, before `run` starts its command.
+                    w.flush()
+                        .with_context(|| format!("writing {}", p.display()))?;
+                    Some(w)
                 }
                 None => None,
             };
@@ -163,7 +165,13 @@ mod imp {
                 && let Some(pkt) = self.src.next_packet()?
             {
                 if let Some(w) = self.writer.as_mut() {
-                    w.write_packet(&pkt).context("writing the capture file")?;
+                    w.write_packet(&pkt).with_context(|| {
+                        let file = self
+                            .write_path
+                            .as_deref()
+                            .unwrap_or(std::path::Path::new("-w"));
+                        format!("writing the capture file {}", file.display())
+                    })?;
                 }
                 if let Some(s) = self.spool.as_mut() {
                     s.push(&pkt);
@@ -526,7 +534,13 @@ mod imp {
         )?;
         let mut stopped: Option<Instant> = None;
         let status = loop {
-            s.step(rep, u64::MAX)?;
+            if let Err(e) = s.step(rep, u64::MAX) {
+                // The capture cannot go on (its file is full, the report cannot be written):
+                // the command is not left running unwatched.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e.context(format!("{prog} was killed: the capture stopped")));
+            }
             if let Some(st) = child.try_wait().context("waiting for the command")? {
                 break Some(st);
             }
