@@ -358,12 +358,15 @@ fn run_whose_capture_file_fills_up_kills_the_command() {
         bin = bin().display(),
         pid = pidfile.display()
     );
+    // The command inherits modsniff's stdout: a file, not a pipe, so that a command left
+    // running cannot hold the test waiting for the pipe's end.
+    let report = std::fs::File::create(tmp.join("report.txt")).expect("report file");
     let child = ns
         .cmd(Path::new("sh"))
         .args(["-c", &script, flood])
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(report)
         .stderr(Stdio::piped())
         .spawn()
         .expect("modsniff run");
