@@ -90,6 +90,9 @@ mod imp {
         last_tick: Instant,
         /// ARP frames of a Linux cooked capture kept out of the engine (`watch::is_cooked_arp`).
         arp: u64,
+        /// Why the capture ended on its own (the interface went down or was deleted): what
+        /// was read is still reported, with this as the reason it is incomplete.
+        lost: Option<String>,
     }
 
     /// With `--extract OUT`: the extractor in front of `rep`, and where the run's replay
@@ -135,11 +138,13 @@ mod imp {
                 Some(p) => {
                     let f = std::fs::File::create(p)
                         .with_context(|| format!("creating {}", p.display()))?;
-                    Some(PcapWriter::new(
-                        std::io::BufWriter::new(f),
-                        src.linktype(),
-                        snaplen,
-                    )?)
+                    let mut w =
+                        PcapWriter::new(std::io::BufWriter::new(f), src.linktype(), snaplen)?;
+                    // The header written through now: a file that takes no bytes (a full
+                    // disk, /dev/full) fails here, before `run` starts its command.
+                    w.flush()
+                        .with_context(|| format!("writing {}", p.display()))?;
+                    Some(w)
                 }
                 None => None,
             };
@@ -151,19 +156,38 @@ mod imp {
                 analysis,
                 last_tick: Instant::now(),
                 arp: 0,
+                lost: None,
             })
         }
 
         /// Reads what is there, at most `max` packets, for up to one read timeout; returns
         /// packets handled.
         fn step(&mut self, rep: &mut dyn Printer, max: u64) -> Result<u64> {
+            if self.lost.is_some() {
+                // Nothing more will come; `run` still waits for its command, a read timeout
+                // at a time.
+                std::thread::sleep(Duration::from_millis(u64::from(RUN_TIMEOUT_MS)));
+                return Ok(0);
+            }
             let max = max.min(4096);
             let mut n = 0;
-            while n < max
-                && let Some(pkt) = self.src.next_packet()?
-            {
+            while n < max {
+                let pkt = match self.src.next_packet() {
+                    Ok(Some(pkt)) => pkt,
+                    Ok(None) => break,
+                    Err(e) => {
+                        self.lost = Some(e.to_string());
+                        break;
+                    }
+                };
                 if let Some(w) = self.writer.as_mut() {
-                    w.write_packet(&pkt).context("writing the capture file")?;
+                    w.write_packet(&pkt).with_context(|| {
+                        let file = self
+                            .write_path
+                            .as_deref()
+                            .unwrap_or(std::path::Path::new("-w"));
+                        format!("writing the capture file {}", file.display())
+                    })?;
                 }
                 if let Some(s) = self.spool.as_mut() {
                     s.push(&pkt);
@@ -206,7 +230,7 @@ mod imp {
                     .min(Duration::from_millis(3 * u64::from(RUN_TIMEOUT_MS)));
             let until = started + wait.max(self.src.delivery_delay());
             let mut n = 0;
-            while Instant::now() < until && n < limit {
+            while Instant::now() < until && n < limit && self.lost.is_none() {
                 n += self.step(rep, limit - n)?;
                 if until_closed && Instant::now() >= delivered && self.analysis.connections_closed()
                 {
@@ -217,7 +241,12 @@ mod imp {
         }
 
         fn finish(mut self, rep: &mut dyn Printer, slot: Option<&ReplaySlot>) -> Result<Outcome> {
-            let k = self.src.stats()?;
+            // The counters of a capture whose interface is gone may be gone with it.
+            let k = match self.src.stats() {
+                Ok(k) => Some(k),
+                Err(_) if self.lost.is_some() => None,
+                Err(e) => return Err(e.into()),
+            };
             if let Some(mut w) = self.writer.take() {
                 w.flush().context("writing the capture file")?;
             }
@@ -228,23 +257,30 @@ mod imp {
                     (None, None) => Box::new(|_| vec!["no packet was kept for the extract".into()]),
                 });
             }
-            let kernel = KernelStats {
+            let kernel = k.map(|k| KernelStats {
                 received: k.received,
                 dropped: k.dropped,
                 if_dropped: k.if_dropped,
-            };
+            });
             let name = format!("interface {}", self.src.interface());
-            let warnings = if k.dropped + k.if_dropped > 0 {
-                vec![format!(
+            let mut warnings = Vec::new();
+            if let Some(k) = kernel.filter(|k| k.dropped + k.if_dropped > 0) {
+                warnings.push(format!(
                     "the kernel dropped {} packets ({} by the interface): the analysis misses them; try --buffer-size or a filter expression",
                     k.dropped, k.if_dropped
-                )]
-            } else {
-                Vec::new()
-            };
+                ));
+            }
+            if let Some(why) = &self.lost {
+                errln!("modsniff: warning: the capture stopped: {why}");
+                warnings.push(format!("the capture stopped: {why}"));
+                self.analysis.split().1.diag.note_read_stopped(
+                    format!("the capture stopped: {why}"),
+                    self.src.packets_read(),
+                );
+            }
             // Frames the capture numbered, ARP kept out of the engine included.
             self.analysis.set_frames(self.src.packets_read());
-            self.analysis.finish(rep, &name, &warnings, Some(kernel))
+            self.analysis.finish(rep, &name, &warnings, kernel)
         }
     }
 
@@ -319,7 +355,7 @@ mod imp {
         let started = Instant::now();
         let limit = args.count.unwrap_or(u64::MAX);
         let mut packets = 0u64;
-        while !stop.load(Ordering::SeqCst) && packets < limit {
+        while !stop.load(Ordering::SeqCst) && packets < limit && s.lost.is_none() {
             if args
                 .duration
                 .is_some_and(|d| started.elapsed().as_secs_f64() >= d)
@@ -526,7 +562,13 @@ mod imp {
         )?;
         let mut stopped: Option<Instant> = None;
         let status = loop {
-            s.step(rep, u64::MAX)?;
+            if let Err(e) = s.step(rep, u64::MAX) {
+                // The capture cannot go on (its file is full, the report cannot be written):
+                // the command is not left running unwatched.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e.context(format!("{prog} was killed: the capture stopped")));
+            }
             if let Some(st) = child.try_wait().context("waiting for the command")? {
                 break Some(st);
             }
