@@ -147,10 +147,13 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         return;
     }
     // A body the server's close cut short: the response announced a length it never sent
-    // (the go command reads it to its end and fails with "unexpected EOF").
+    // (the go command reads it to its end and fails with "unexpected EOF"). The server's FIN
+    // must come first: a server that closes after the client gave up (go killed while the
+    // body stalled) only answers that close.
     if started
         && let Some(fin) = s.fin_frame
         && rsts.is_empty()
+        && c.client_stats.fin_frame.is_none_or(|cf| cf > fin)
         && let Some(tx) = c
             .http
             .iter()
