@@ -142,7 +142,7 @@ fn decode_other_string(data: &[u8]) -> String {
 }
 
 /// Summarises one DER certificate, every subjectAltName entry kept.
-#[cfg(test)]
+#[cfg(all(test, feature = "x509"))]
 pub fn describe(index: usize, der: &[u8]) -> CertificateInfo {
     describe_within(index, der, usize::MAX)
 }
@@ -237,7 +237,7 @@ pub enum Validation {
 }
 
 /// Bounds on chain validation work: per chain and per run (all connections of a capture
-/// share one [`TrustStore`]). Part of [`TlsLimits`](super::TlsLimits).
+/// share one trust store). Part of [`TlsLimits`](super::TlsLimits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChainLimits {
     /// Issuer candidates path building may consider for one chain (each is a step of
