@@ -35,24 +35,9 @@ fn want_actor(e: &Value) -> Option<BTreeSet<&'static str>> {
 /// Checks one fixture; returns what is wrong with our answer.
 fn judge(name: &str, e: &Value) -> Vec<String> {
     let cap = fixture_root().join(s(&e["capture"]["file"]));
-    // The harness's PKI stands in for the public web PKI; the client trusted what go's
-    // SSL_CERT_FILE named (fixtures/harness/pki).
-    let pki = fixtures().join("harness/pki");
-    let trust = s(&e["go"]["env"])
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("SSL_CERT_FILE="))
-        .and_then(|p| p.rsplit('/').next())
-        .unwrap_or("trust-public.pem");
-    let (public, user) = (pki.join("root.pem"), pki.join(trust));
-    let (code, recs, stderr) = ndjson(
-        &cap,
-        &[
-            "--public-ca-file",
-            public.to_str().unwrap(),
-            "--ca-file",
-            user.to_str().unwrap(),
-        ],
-    );
+    let pki = lab_pki_args(&fixtures().join("harness/pki"), e);
+    let pki: Vec<&str> = pki.iter().map(String::as_str).collect();
+    let (code, recs, stderr) = ndjson(&cap, &pki);
     let mut why = Vec::new();
     if stderr.contains("panicked") {
         why.push(format!("panic: {stderr}"));

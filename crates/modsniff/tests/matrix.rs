@@ -30,23 +30,6 @@ fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
 
-/// The lab PKI stands in for the public web PKI; the client trusted what go's SSL_CERT_FILE
-/// named (both in fixtures/harness/pki).
-fn pki_args(e: &Value) -> Vec<String> {
-    let pki = matrix_root().join("harness/pki");
-    let trust = s(&e["go"]["env"])
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("SSL_CERT_FILE="))
-        .and_then(|p| p.rsplit('/').next())
-        .unwrap_or("trust-public.pem");
-    vec![
-        "--public-ca-file".into(),
-        pki.join("root.pem").to_string_lossy().into_owned(),
-        "--ca-file".into(),
-        pki.join(trust).to_string_lossy().into_owned(),
-    ]
-}
-
 /// Who the ground truth says acted, where it says so (verdicts.py's want_actor).
 fn want_actor(e: &Value) -> Option<BTreeSet<String>> {
     if let Some(a) = e["actor"].as_str() {
@@ -92,7 +75,7 @@ fn names_target(f: &Value, e: &Value) -> bool {
 /// Checks one case as verdicts.py does; returns what is wrong with our answer.
 fn judge(e: &Value) -> Vec<String> {
     let cap = matrix_root().join(s(&e["capture"]["file"]));
-    let args = pki_args(e);
+    let args = lab_pki_args(&matrix_root().join("harness/pki"), e);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, recs, stderr) = ndjson(&cap, &args);
     let mut why = Vec::new();
@@ -216,7 +199,7 @@ fn cut_captures_are_never_reported_clean() {
         cut += 1;
         let cap = matrix_root().join(s(&e["capture"]["file"]));
         let mut args = vec!["read".to_string()];
-        args.extend(pki_args(e));
+        args.extend(lab_pki_args(&matrix_root().join("harness/pki"), e));
         args.push(cap.to_string_lossy().into_owned());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = run(&args);

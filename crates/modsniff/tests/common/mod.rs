@@ -162,3 +162,22 @@ pub fn accepted(label: (&str, &str)) -> Vec<Label> {
         .map(|(_, c)| *c)
         .collect()
 }
+
+/// `--public-ca-file` and `--ca-file` for a case of the fault harness: its lab PKI (in
+/// `pki`, a `harness/pki` directory) stands in for the public web PKI, and the client trusted
+/// what go's SSL_CERT_FILE named in the case's `go.env` (the public root when it named none).
+pub fn lab_pki_args(pki: &Path, case: &serde_json::Value) -> Vec<String> {
+    let trust = case["go"]["env"]
+        .as_str()
+        .unwrap_or("")
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("SSL_CERT_FILE="))
+        .and_then(|p| p.rsplit('/').next())
+        .unwrap_or("trust-public.pem");
+    vec![
+        "--public-ca-file".into(),
+        pki.join("root.pem").to_string_lossy().into_owned(),
+        "--ca-file".into(),
+        pki.join(trust).to_string_lossy().into_owned(),
+    ]
+}
