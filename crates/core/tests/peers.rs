@@ -677,3 +677,63 @@ fn a_client_only_connection_is_not_split_by_a_pause() {
     assert_eq!(c.client_stats.missed_bytes, 0);
     assert_eq!((c.history.as_str(), c.state), ("SADF", "SH"));
 }
+
+/// Zeek writes a content gap (`G`/`g`) only when the peer's ACK passes bytes the capture
+/// never showed (TCP_Reassembler::AckReceived -> TrimToSeq -> Undelivered -> Gap, one per
+/// hole, the letter at the 1st, 10th, 100th... while both ends are established or cleanly
+/// closing); at the connection's end, holes no ACK passed are dropped without a gap
+/// (TCP_Reassembler::Done only matches undelivered data). Packets built here: the client
+/// sends bytes 1-100 and 201-300 (101-200 never captured), the server acknowledges 101, and
+/// then, in the second case, 301.
+#[test]
+fn a_gap_is_written_only_when_an_ack_passes_it() {
+    let payload = [b'x'; 100];
+    let handshake = || {
+        vec![
+            built(true, 1000, None, true, false, false),
+            built(false, 5000, Some(1001), true, false, false),
+            built(true, 1001, Some(5001), false, false, false),
+            built_data(true, 1001, 5001, &payload),
+            built_data(true, 1201, 5001, &payload),
+            built(false, 5001, Some(1101), false, false, false),
+        ]
+    };
+    // No ACK beyond the hole: the bytes are counted missed (they were sent: bytes after them
+    // came), but Zeek writes no gap.
+    let c = run_built(&handshake());
+    assert_eq!(c.len(), 1);
+    assert_eq!((c[0].history.as_str(), c[0].state), ("ShADa", "S1"));
+    assert_eq!(c[0].client_stats.missed_bytes, 100);
+    // The server acknowledges 301: the hole is proven, `G`.
+    let mut packets = handshake();
+    packets.push(built(false, 5001, Some(1301), false, false, false));
+    let c = run_built(&packets);
+    assert_eq!((c[0].history.as_str(), c[0].state), ("ShADaG", "S1"));
+    assert_eq!(c[0].client_stats.missed_bytes, 100);
+}
+
+/// Zeek's update_history (TCPSessionAdapter.cc) writes `D` only for a packet with payload
+/// and none of SYN, FIN and RST: a SYN carrying data writes `S`, a RST carrying data `R`.
+/// Zeek's tcp-fast-open trace: the second connection's SYN carries 86 bytes (tshark frame
+/// 8, TCP Fast Open) and the client sends no other payload, so its history has no `D`
+/// (`ShAdfFa`, not `SDhAdfFa`). suricata-verify bug-6244: the client's only payload is the
+/// 13 bytes of its RST (frame 8): `ShAdR`.
+#[test]
+fn payload_on_a_syn_or_rst_is_not_written_as_data() {
+    let conns = connections("tcp-fast-open.pcap");
+    let tfo = conns
+        .iter()
+        .find(|c| c.client.port() == 55534)
+        .expect("55534");
+    assert_eq!(tfo.client_stats.first_data_frame, Some(8));
+    assert_eq!((tfo.history.as_str(), tfo.state), ("ShAdfFa", "SF"));
+    let plain = conns
+        .iter()
+        .find(|c| c.client.port() == 55533)
+        .expect("55533");
+    assert_eq!(plain.history, "ShDadfF");
+
+    let c = only_tcp("tcp-rst-with-data.pcap");
+    assert_eq!(c.client_stats.first_data_frame, Some(8));
+    assert_eq!((c.history.as_str(), c.state), ("ShAdR", "RSTO"));
+}
