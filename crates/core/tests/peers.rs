@@ -737,3 +737,32 @@ fn payload_on_a_syn_or_rst_is_not_written_as_data() {
     assert_eq!(c.client_stats.first_data_frame, Some(8));
     assert_eq!((c.history.as_str(), c.state), ("ShAdR", "RSTO"));
 }
+
+/// The first bytes of a stream are held until the content probe can tell the protocol: one
+/// byte `0x16` (TLS or not yet known), or `G` (GET or not yet known). Sent alone in frame 4
+/// and followed by the rest in frame 5, the ClientHello and the request still begin at frame
+/// 4, where tshark's reassembled message starts (its first segment).
+#[test]
+fn bytes_held_by_the_probe_keep_the_frame_of_their_first_byte() {
+    let hello = chrome_like_client_hello(&[b"h2"]);
+    let request = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    for (stream, split) in [(&hello[..], 1), (&request[..], 1), (&request[..], 2)] {
+        let (head, tail) = stream.split_at(split);
+        let conns = run_built(&[
+            built(true, 1000, None, true, false, false),
+            built(false, 5000, Some(1001), true, false, false),
+            built(true, 1001, Some(5001), false, false, false),
+            built_data(true, 1001, 5001, head),
+            built_data(true, 1001 + split as u32, 5001, tail),
+        ]);
+        assert_eq!(conns.len(), 1);
+        let c = &conns[0];
+        if let Some(tls) = c.tls.as_ref() {
+            let ch = tls.client_hello.as_ref().expect("ClientHello");
+            assert_eq!((ch.first_frame, ch.last_frame), (4, 5));
+        } else {
+            assert_eq!(c.http.len(), 1, "split {split}");
+            assert_eq!(c.http[0].request_frame, Some(4), "split {split}");
+        }
+    }
+}
