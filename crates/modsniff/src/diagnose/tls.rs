@@ -339,7 +339,18 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             Some(f) => (f, t.client_last_record_ts),
             None => (sh.frame, sh.ts),
         };
-        let signs = tls13_interception_signs(f, d);
+        let mut signs = tls13_interception_signs(f, d);
+        // Inside a proxy's tunnel the proxy is the peer either way, so hop counts tell
+        // nothing; but a public host's genuine certificate is one the client accepts, and a
+        // proxy that inspects TLS answers inside the tunnel itself. (A completed handshake in
+        // a tunnel is no such sign: that is every healthy proxied fetch.)
+        if f.via_proxy && is_public(name.as_deref()) {
+            signs.push(format!(
+                "it is reached through the proxy's CONNECT tunnel ({}), where a TLS-inspecting proxy answers for the server itself, and {}'s genuine certificate chains to a public root (refused only by a trust store without the public roots)",
+                addr(target),
+                name.as_deref().unwrap_or("the host")
+            ));
+        }
         let evidence = vec![
             hello_ev(),
             ev(sh.frame, sh.ts, "ServerHello (TLS 1.3)"),
