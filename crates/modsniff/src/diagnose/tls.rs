@@ -119,7 +119,15 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     if let Some(r) = rsts.first()
         && t.server_hello.as_ref().is_none_or(|sh| r.packet < sh.frame)
     {
-        let sender = if in_tunnel {
+        // In a tunnel the reset is the proxy's; for a public host, whose genuine server always
+        // answers a ClientHello, it ends the tunnel on the hello: the proxy's policy or a
+        // firewall behind it (as with a FIN, below).
+        let sender = if in_tunnel && is_public(name.as_deref()) {
+            Sender::Middlebox(vec![format!(
+                "the proxy {target} reset its tunnel on the hello, and the genuine {} answers every ClientHello",
+                name.as_deref().unwrap_or("server")
+            )])
+        } else if in_tunnel {
             Sender::Server
         } else {
             judge_server_rsts(c, &rsts, d.ttl_elsewhere(c.server.ip()))
