@@ -9,8 +9,8 @@
 //!
 //! Why a second writer at all: serde_json escapes every key (known at compile time) and every
 //! string a byte at a time, which was 45 % of its record writing here, and formats every
-//! timestamp as a shortest float. Here keys are
-//! literals, integers go through `itoa` and floats through `zmij` (the two crates
+//! timestamp as a shortest float. Here keys are literals, integers are written with `itoa`'s
+//! digits (see `int` for why not through it) and floats through `zmij` (the two crates
 //! serde_json 1.0.154 itself calls), timestamps below 2^33 s are written from their integer
 //! digits, and strings are escaped with serde_json's table, eight plain bytes at a time.
 //! BENCHMARKS.md has the measured difference.
@@ -286,9 +286,86 @@ pub fn array<T>(
     o.push(b']');
 }
 
-/// Integers as serde_json writes them (it calls `itoa` too).
-pub fn int<I: itoa::Integer>(o: &mut Vec<u8>, v: I) {
-    o.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+/// An integer `int` writes: unsigned ones as their `u64`, signed ones as sign and magnitude.
+pub trait Decimal: Copy {
+    /// `(negative, magnitude)`.
+    fn parts(self) -> (bool, u64);
+}
+
+macro_rules! decimal_unsigned {
+    ($($t:ty)*) => {$(
+        impl Decimal for $t {
+            fn parts(self) -> (bool, u64) {
+                // Every unsigned type here is at most 64 bits wide.
+                (false, self as u64)
+            }
+        }
+    )*};
+}
+
+decimal_unsigned!(u8 u16 u32 u64 usize);
+
+impl Decimal for i64 {
+    fn parts(self) -> (bool, u64) {
+        (self < 0, self.unsigned_abs())
+    }
+}
+
+/// "00" to "99": two digits per division, as `itoa` does.
+const PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
+/// The decimal digits of `v` as the bytes of an integer (the first digit its lowest byte),
+/// and how many there are; `None` past 16 digits. Kept in a register: digits stored a byte or
+/// two at a time into a stack buffer and then copied out as one vector stalled on store
+/// forwarding (half of this function's time in a profile).
+fn digits(v: u64) -> Option<(u128, usize)> {
+    if v >= 10_000_000_000_000_000 {
+        return None;
+    }
+    let (mut acc, mut n, mut v) = (0u128, 0, v);
+    while v >= 10 {
+        // v % 100 < 100: the cast cannot truncate.
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        let (hi, lo) = (
+            PAIRS.get(pair).copied().unwrap_or(b'0'),
+            PAIRS.get(pair + 1).copied().unwrap_or(b'0'),
+        );
+        acc = acc << 16 | u128::from(lo) << 8 | u128::from(hi);
+        n += 2;
+    }
+    if v > 0 || n == 0 {
+        // v < 10 here: the cast cannot truncate.
+        acc = acc << 8 | u128::from(b'0' + v as u8);
+        n += 1;
+    }
+    Some((acc, n))
+}
+
+/// Integers as serde_json writes them (`itoa`'s digits). Not through `itoa`'s
+/// `extend_from_slice(buffer.format(v))`: that copies a variable length, a call into libc's
+/// memmove for every number, which was 4 % of `read --format ndjson --threads 1` in a
+/// profile of the quarter corpus (most of the records' numbers are 1 to 10 digits). Here the
+/// digits are appended as one 16-byte word (two stores, inlined) and the Vec cut back to
+/// them. `integers_match_serde` holds the bytes to serde_json's.
+pub fn int<I: Decimal>(o: &mut Vec<u8>, v: I) {
+    let (negative, magnitude) = v.parts();
+    if negative {
+        o.push(b'-');
+    }
+    match digits(magnitude) {
+        Some((word, n)) => {
+            let len = o.len();
+            o.extend_from_slice(&word.to_le_bytes());
+            o.truncate(len + n);
+        }
+        None => o.extend_from_slice(itoa::Buffer::new().format(magnitude).as_bytes()),
+    }
 }
 
 /// Below 2^33 s (the year 2242) a double's spacing is under a microsecond.
@@ -318,19 +395,23 @@ pub fn secs(o: &mut Vec<u8>, nanos: u64) {
         o.extend_from_slice(b".0");
         return;
     }
-    let mut digits = [b'.', b'0', b'0', b'0', b'0', b'0', b'0'];
-    let mut f = frac;
-    for d in digits.iter_mut().skip(1).rev() {
-        // f % 10 < 10: the cast cannot truncate.
-        *d = b'0' + (f % 10) as u8;
+    // `.` and the six digits of frac without their trailing zeros (frac != 0: at most five),
+    // as the bytes of one word, as `int` writes its digits.
+    let (mut f, mut kept) = (frac, 6);
+    while f % 10 == 0 {
         f /= 10;
-    }
-    // frac != 0: at most 5 trailing zeros, so at least one digit is kept.
-    let mut kept = digits.len();
-    while kept > 2 && digits.get(kept - 1) == Some(&b'0') {
         kept -= 1;
     }
-    o.extend_from_slice(digits.get(..kept).unwrap_or(&digits));
+    let mut word = 0u64;
+    for _ in 0..kept {
+        // f % 10 < 10: the cast cannot truncate.
+        word = word << 8 | u64::from(b'0' + (f % 10) as u8);
+        f /= 10;
+    }
+    word = word << 8 | u64::from(b'.');
+    let len = o.len();
+    o.extend_from_slice(&word.to_le_bytes());
+    o.truncate(len + kept + 1);
 }
 
 /// serde_json's `serialize_f64`: `null` for NaN and infinities, else `zmij`'s shortest form
