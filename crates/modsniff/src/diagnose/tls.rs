@@ -917,8 +917,7 @@ fn certificate(
         signs.push(format!("the \"server\" answers with TTL {ttl}, an initial value: it is the adjacent hop, not the real server"));
     }
     let others = d.names_for_leaf_key(leaf.spki_sha256);
-    let domains: std::collections::BTreeSet<&str> =
-        others.iter().map(|n| registrable(n)).collect();
+    let domains: std::collections::BTreeSet<&str> = others.iter().map(|n| registrable(n)).collect();
     if domains.len() > 1 {
         signs.push(format!(
             "the same leaf key was presented for unrelated names ({})",
