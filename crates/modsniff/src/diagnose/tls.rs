@@ -747,10 +747,15 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     false
 }
 
-/// The last two labels of a name (good enough to tell unrelated names apart).
-fn registrable(name: &str) -> String {
-    let labels: Vec<&str> = name.trim_end_matches('.').rsplit('.').take(2).collect();
-    labels.into_iter().rev().collect::<Vec<_>>().join(".")
+/// The last two labels of a name (good enough to tell unrelated names apart): the text after
+/// its last dot but one, as a slice of it (it ran for every certificate seen, and allocated).
+fn registrable(name: &str) -> &str {
+    let name = name.trim_end_matches('.');
+    let last_two = name
+        .rmatch_indices('.')
+        .nth(1)
+        .and_then(|(i, _)| name.get(i + 1..));
+    last_two.unwrap_or(name)
 }
 
 /// Signs that a TLS 1.3 "server" is not the real one, from what stays visible: its hop
@@ -1041,8 +1046,7 @@ fn certificate(
         signs.push(format!("the \"server\" answers with TTL {ttl}, an initial value: it is the adjacent hop, not the real server"));
     }
     let others = d.names_for_leaf_key(leaf.spki_sha256);
-    let domains: std::collections::BTreeSet<String> =
-        others.iter().map(|n| registrable(n)).collect();
+    let domains: std::collections::BTreeSet<&str> = others.iter().map(|n| registrable(n)).collect();
     if domains.len() > 1 {
         signs.push(format!(
             "the same leaf key was presented for unrelated names ({})",
