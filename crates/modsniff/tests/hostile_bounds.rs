@@ -34,6 +34,19 @@ impl Pcap {
         self.0.extend_from_slice(frame);
     }
 
+    /// Sets the IP TTL of every packet from `src`.
+    fn set_ttl(&mut self, src: Ipv4Addr, ttl: u8) {
+        let mut at = 24;
+        while at + 16 <= self.0.len() {
+            let n = u32::from_le_bytes(self.0[at + 8..at + 12].try_into().unwrap()) as usize;
+            let ip = at + 16 + 14;
+            if self.0[ip + 12..ip + 16] == src.octets() {
+                self.0[ip + 8] = ttl;
+            }
+            at += 16 + n;
+        }
+    }
+
     fn save(&self, name: &str) -> PathBuf {
         let p = std::env::temp_dir().join(format!(
             "modsniff-bounds-{}-{name}.pcap",
@@ -508,6 +521,37 @@ fn hostile_http_transactions_kept_per_connection_are_bounded() {
     assert_eq!(stats(&recs)["http"]["dropped_transactions"], n - 1_024);
 }
 
+/// The host's name is the certificate's 1,500th of 3,000 DNS names, beyond the 1,024 kept:
+/// what the kept names show cannot decide the name check, so it is neither a mismatch
+/// (crypto/x509 would find the name) nor OK (the client refused the chain).
+#[test]
+fn hostile_name_beyond_the_kept_san_entries_is_undecided() {
+    let mut san: Vec<String> = (0..3_000).map(|k| format!("n{k}.x")).collect();
+    san[1_499] = "far.example".to_string();
+    let leaf = certificate(6, "far.example", "Names CA", 6, false, &san);
+    let mut p = Pcap::new();
+    tls_connection(&mut p, 0, T0, "far.example", &[leaf]);
+    // A server some hops away (TTL 64 as sent would be the adjacent hop: a middlebox's sign).
+    p.set_ttl(Ipv4Addr::new(192, 0, 2, 80), 52);
+    let (code, recs) = run(&p, "name-beyond-kept-sans", &[]);
+    assert!(
+        findings(&recs, "certificate-rejected").is_empty(),
+        "{recs:?}"
+    );
+    let undecided = findings(&recs, "capture-incomplete");
+    assert_eq!(undecided.len(), 1, "{recs:?}");
+    let summary = undecided[0]["summary"].as_str().unwrap();
+    assert!(summary.contains("could not be decided"), "{summary}");
+    assert!(
+        summary.contains("3000 names") && summary.contains("first 1024"),
+        "{summary}"
+    );
+    assert_eq!(undecided[0]["severity"], "error");
+    assert_eq!(stats(&recs)["san_entries_dropped"], 3_000 - 1_024);
+    assert_ne!(stats(&recs)["verdict"], "ok");
+    assert_eq!(code, 1);
+}
+
 // ---- 3. evasions ---------------------------------------------------------------------------
 
 fn get(path: &str) -> Vec<u8> {
@@ -719,6 +763,8 @@ fn rss_probe() {
         lines.next().unwrap(),
         lines.next().unwrap(),
     );
+    // Reaped by wait_peak's wait4, which also gives its rusage.
+    #[allow(clippy::zombie_processes)]
     let child = std::process::Command::new(bin)
         .args(lines)
         .env("NO_COLOR", "1")
@@ -740,6 +786,14 @@ fn measure_file(bytes: &[u8], name: &str, ext: &str, extra: &[&str]) -> Measured
     let out = dir.join(format!("{stem}.out"));
     let err = dir.join(format!("{stem}.err"));
     std::fs::write(&file, bytes).unwrap();
+    // MODSNIFF_BOUNDS_KEEP=DIR keeps a copy of each capture, to measure other builds on it.
+    if let Some(keep) = std::env::var_os("MODSNIFF_BOUNDS_KEEP") {
+        std::fs::copy(
+            &file,
+            std::path::Path::new(&keep).join(format!("{name}.{ext}")),
+        )
+        .unwrap();
+    }
     let mut spec = vec![
         binary().display().to_string(),
         out.display().to_string(),
