@@ -1030,6 +1030,8 @@ fn hostile_rss_many_connections_with_findings() {
         let host = format!("h{i}.corp.example");
         tls_connection(&mut p, i, T0 + u64::from(i) * 20_000, &host, &[leaf]);
     }
+    // A server some hops away: the server's own certificate, not a middlebox's.
+    p.set_ttl(Ipv4Addr::new(192, 0, 2, 80), 52);
     let m = measure(&p, "rss-findings", &["--memcap", "1"]);
     assert_within(&m, 1, "many connections yielding findings");
     assert_eq!(of_type(&m.recs, "connection").len(), conns as usize);
