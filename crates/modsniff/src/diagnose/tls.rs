@@ -1204,6 +1204,50 @@ fn undecided_chain(
     }
 }
 
+/// A host name that none of a certificate's kept names match, when it had more than were
+/// kept: neither a mismatch nor a match is claimed. The client refused the certificate (the
+/// caller's case), so the connection failed: an error, for a reason left open.
+fn undecided_name(
+    f: &ConnFacts<'_>,
+    t: &super::tlsview::TlsView<'_>,
+    leaf: &CertView<'_>,
+    host: &cert::Host,
+    hello_ev: &dyn Fn() -> super::Evidence,
+) -> Finding {
+    let c = f.c;
+    let target = addr(c.server);
+    let kept = leaf.san.len() + leaf.san_ip.len();
+    let summary = format!(
+        "Whether the certificate of {host} ({target}) is valid for {host} could not be decided: it carries {} names, of which modsniff keeps the first {kept} (max_san_entries), and none of those is {host}; the other {} were not kept, so modsniff says neither that the name matches nor that it does not. The client refused the certificate and aborted the handshake.",
+        kept as u64 + leaf.san_dropped,
+        leaf.san_dropped,
+    );
+    let mut evidence = vec![hello_ev()];
+    if let (Some(fr), Some(ts)) = (t.certificate_frame, t.certificate_ts) {
+        evidence.push(ev(
+            fr,
+            Some(ts),
+            format!("Certificate: {} issued by {}", leaf.subject, leaf.issuer),
+        ));
+    }
+    Finding {
+        stage: Stage::Tls,
+        kind: FindingKind::CaptureIncomplete,
+        severity: Severity::Error,
+        actor: Actor::Unknown,
+        connection: Some(c.id),
+        server_name: f.name.clone().or(Some(host.to_string())),
+        server: Some(target),
+        summary,
+        likely_go_error: None,
+        remedy: Some(format!(
+            "Check the certificate's names with another tool (openssl s_client -connect {} -servername {host} | openssl x509 -noout -ext subjectAltName).",
+            addr(c.server)
+        )),
+        evidence,
+    }
+}
+
 fn rejected_certificate(
     f: &ConnFacts<'_>,
     t: &super::tlsview::TlsView<'_>,
@@ -1222,6 +1266,15 @@ fn rejected_certificate(
         .unwrap_or(c.ts_last);
     let now = when.as_secs_f64().floor() as i64;
     let reason = cert::go_reason(t, &host, now);
+    // The names compared are the kept ones (max_san_entries): when the certificate had more
+    // and the full check (chain validation's) did not say the name is missing, the name may
+    // be among those not kept: whether it matches cannot be decided from what was kept.
+    if let (Some(cert::Reason::Hostname { .. }), Some(l)) = (&reason, leaf)
+        && l.san_dropped > 0
+        && t.validation != Some("name-mismatch")
+    {
+        return undecided_name(f, t, l, &host, hello_ev);
+    }
     let how = match client_alert {
         Some(a) => format!(
             "the client answered it with a fatal {} alert and closed",
