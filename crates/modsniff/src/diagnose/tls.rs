@@ -1213,14 +1213,20 @@ fn undecided_name(
     leaf: &CertView<'_>,
     host: &cert::Host,
     hello_ev: &dyn Fn() -> super::Evidence,
+    refused_with_alert: bool,
 ) -> Finding {
     let c = f.c;
     let target = addr(c.server);
     let kept = leaf.san.len() + leaf.san_ip.len();
     let summary = format!(
-        "Whether the certificate of {host} ({target}) is valid for {host} could not be decided: it carries {} names, of which modsniff keeps the first {kept} (max_san_entries), and none of those is {host}; the other {} were not kept, so modsniff says neither that the name matches nor that it does not. The client refused the certificate and aborted the handshake.",
+        "Whether the certificate of {host} ({target}) is valid for {host} could not be decided: it carries {} names, of which modsniff keeps the first {kept} (max_san_entries), and none of those is {host}; the other {} were not kept, so modsniff says neither that the name matches nor that it does not. {}",
         kept as u64 + leaf.san_dropped,
         leaf.san_dropped,
+        if refused_with_alert {
+            "The client refused the certificate and aborted the handshake."
+        } else {
+            "The client closed without going on with the handshake and without an alert (a go client that refuses a certificate sends one, so a refusal is likely, not certain)."
+        }
     );
     let mut evidence = vec![hello_ev()];
     if let (Some(fr), Some(ts)) = (t.certificate_frame, t.certificate_ts) {
@@ -1233,7 +1239,13 @@ fn undecided_name(
     Finding {
         stage: Stage::Tls,
         kind: FindingKind::CaptureIncomplete,
-        severity: Severity::Error,
+        // As for a refusal whose reason is read (rejected_certificate): certain with the
+        // client's alert, likely without.
+        severity: if refused_with_alert {
+            Severity::Error
+        } else {
+            Severity::Warning
+        },
         actor: Actor::Unknown,
         connection: Some(c.id),
         server_name: f.name.clone().or(Some(host.to_string())),
@@ -1273,7 +1285,7 @@ fn rejected_certificate(
         && l.san_dropped > 0
         && t.validation != Some("name-mismatch")
     {
-        return undecided_name(f, t, l, &host, hello_ev);
+        return undecided_name(f, t, l, &host, hello_ev, client_alert.is_some());
     }
     let how = match client_alert {
         Some(a) => format!(
