@@ -179,24 +179,13 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         }
         evidence.push(ev(fin, s.fin_ts, "the server closes (FIN)"));
         out.push((
-            Finding {
-                stage: Stage::Transfer,
-                kind: FindingKind::TransferReset,
-                severity: Severity::Error,
-                actor: Actor::Server,
-                connection: Some(c.id),
-                server_name: f.name.clone(),
-                server: Some(target.clone()),
-                summary: format!(
+            cut_by_close(
+                f,
+                format!(
                     "The transfer from {target} was cut by the server's close (FIN) after {got} of the {want} bytes its response announced: the download is incomplete."
                 ),
-                likely_go_error: Some("unexpected EOF".into()),
-                remedy: Some(format!(
-                    "The server (or something in between) ends responses early; retry, and if it repeats look at the server's or the proxy's limits. {}",
-                    remedy::alternative(f.role, f.name.as_deref())
-                )),
                 evidence,
-            },
+            ),
             true,
         ));
         return;
@@ -237,34 +226,12 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             Some(fin_ts),
             "FIN from the server's side, without a TLS close_notify",
         ));
-        let how = if f.via_proxy {
-            " The proxy ended its tunnel this way: its connection to the server ended."
-        } else {
-            ""
-        };
-        out.push((
-            Finding {
-                stage: Stage::Transfer,
-                kind: FindingKind::TransferReset,
-                severity: Severity::Error,
-                actor: Actor::Server,
-                connection: Some(c.id),
-                server_name: f.name.clone(),
-                server: Some(target.clone()),
-                summary: format!(
+        let how = if f.via_proxy { PROXY_ENDED_TUNNEL } else { "" };
+        out.push((cut_by_close(f, format!(
                     "The transfer from {target} was cut: {:.1} s after its last data ({} bytes in all) the server's side closed the connection (FIN) without ending the TLS session first (no close_notify), so what it was sending is incomplete.{how}",
                     fin_ts.since(last).as_secs_f64(),
                     s.bytes
-                ),
-                likely_go_error: Some("unexpected EOF".into()),
-                remedy: Some(format!(
-                    "The server (or something in between) ends responses early; retry, and if it repeats look at the server's or the proxy's limits. {}",
-                    remedy::alternative(f.role, f.name.as_deref())
-                )),
-                evidence,
-            },
-            true,
-        ));
+                ), evidence), true));
         return;
     }
     // A stall: the server stopped sending, the connection stayed open (no FIN/RST from the
@@ -368,6 +335,31 @@ fn injected(f: &ConnFacts<'_>, out: &mut Vec<(Finding, bool)>) {
             },
             false,
         ));
+    }
+}
+
+/// Said of a cut transfer seen through a proxy's tunnel.
+const PROXY_ENDED_TUNNEL: &str =
+    " The proxy ended its tunnel this way: its connection to the server ended.";
+
+/// A transfer the server's side ended with a FIN before its data was all sent: what go
+/// reads as "unexpected EOF".
+fn cut_by_close(f: &ConnFacts<'_>, summary: String, evidence: Vec<super::Evidence>) -> Finding {
+    Finding {
+        stage: Stage::Transfer,
+        kind: FindingKind::TransferReset,
+        severity: Severity::Error,
+        actor: Actor::Server,
+        connection: Some(f.c.id),
+        server_name: f.name.clone(),
+        server: Some(addr(f.c.server)),
+        summary,
+        likely_go_error: Some("unexpected EOF".into()),
+        remedy: Some(format!(
+            "The server (or something in between) ends responses early; retry, and if it repeats look at the server's or the proxy's limits. {}",
+            remedy::alternative(f.role, f.name.as_deref())
+        )),
+        evidence,
     }
 }
 
