@@ -455,25 +455,8 @@ fn hostile_tiny_out_of_order_segments_are_bounded_by_count_and_memcap() {
 /// fit and the other 24 are skipped by their length.
 #[test]
 fn hostile_partial_certificate_messages_share_one_bounded_pool() {
-    let mut p = Pcap::new();
     let conns = 40u32;
-    for i in 0..conns {
-        let mut t = Tcp::new(i, 443);
-        let us = T0 + u64::from(i) * 10_000;
-        t.handshake(&mut p, us);
-        t.client(&mut p, us + 1_000, PSH_ACK, &client_hello("big.example"));
-        let mut sh = vec![3, 3];
-        sh.extend_from_slice(&[9; 32]);
-        sh.extend_from_slice(&[0, 0x00, 0x2f, 0, 0, 0]);
-        let mut msgs = handshake(2, &sh);
-        msgs.push(11);
-        msgs.extend_from_slice(&u24(1_000_000));
-        msgs.extend(std::iter::repeat_n(0x30, 2_000));
-        let mut rec = vec![22, 3, 3];
-        rec.extend_from_slice(&16_000u16.to_be_bytes());
-        rec.extend_from_slice(&msgs);
-        t.server_stream(&mut p, us + 2_000, &rec);
-    }
+    let p = partial_certificates(conns);
     let (_, recs) = run(&p, "partial-certificates", &[]);
     let s = stats(&recs);
     assert_eq!(s["handshake_buffer_refusals"], 24, "{s}");
@@ -899,24 +882,7 @@ fn hostile_rss_tiny_out_of_order_segments() {
 #[test]
 fn hostile_rss_partial_certificate_messages() {
     let conns = 400u32;
-    let mut p = Pcap::new();
-    for i in 0..conns {
-        let mut t = Tcp::new(i, 443);
-        let us = T0 + u64::from(i) * 10_000;
-        t.handshake(&mut p, us);
-        t.client(&mut p, us + 1_000, PSH_ACK, &client_hello("big.example"));
-        let mut sh = vec![3, 3];
-        sh.extend_from_slice(&[9; 32]);
-        sh.extend_from_slice(&[0, 0x00, 0x2f, 0, 0, 0]);
-        let mut msgs = handshake(2, &sh);
-        msgs.push(11);
-        msgs.extend_from_slice(&u24(1_000_000));
-        msgs.extend(std::iter::repeat_n(0x30, 2_000));
-        let mut rec = vec![22, 3, 3];
-        rec.extend_from_slice(&16_000u16.to_be_bytes());
-        rec.extend_from_slice(&msgs);
-        t.server_stream(&mut p, us + 2_000, &rec);
-    }
+    let p = partial_certificates(conns);
     let m = measure(&p, "rss-partial-certificates", &["--memcap", "1"]);
     assert_within(&m, 1, "partial certificate messages");
     assert_eq!(stats(&m.recs)["handshake_buffer_refusals"], conns - 16);
@@ -1109,4 +1075,29 @@ fn hostile_rss_chain_maze() {
         x["candidates"].as_u64().unwrap() <= u64::from(conns) * 256,
         "{x}"
     );
+}
+
+/// `conns` TLS connections whose server announces a 1 MB Certificate message after its
+/// ServerHello and sends 2,000 bytes of it in a 16,000-byte record: partial messages a
+/// decoder would hold.
+fn partial_certificates(conns: u32) -> Pcap {
+    let mut p = Pcap::new();
+    for i in 0..conns {
+        let mut t = Tcp::new(i, 443);
+        let us = T0 + u64::from(i) * 10_000;
+        t.handshake(&mut p, us);
+        t.client(&mut p, us + 1_000, PSH_ACK, &client_hello("big.example"));
+        let mut sh = vec![3, 3];
+        sh.extend_from_slice(&[9; 32]);
+        sh.extend_from_slice(&[0, 0x00, 0x2f, 0, 0, 0]);
+        let mut msgs = handshake(2, &sh);
+        msgs.push(11);
+        msgs.extend_from_slice(&u24(1_000_000));
+        msgs.extend(std::iter::repeat_n(0x30, 2_000));
+        let mut rec = vec![22, 3, 3];
+        rec.extend_from_slice(&16_000u16.to_be_bytes());
+        rec.extend_from_slice(&msgs);
+        t.server_stream(&mut p, us + 2_000, &rec);
+    }
+    p
 }
