@@ -21,8 +21,11 @@ pub struct ResetInfo {
     pub ip_id: Option<u16>,
     /// Its TCP sequence number.
     pub seq: u32,
-    /// Its TCP acknowledgement number.
+    /// Its TCP acknowledgement number (meaningful only with `acknowledges`).
     pub ack: u32,
+    /// It carried the ACK flag. A socket aborting its own connection sets it; a RST without
+    /// it (RFC 9293 3.10.7.1) answers a segment for a connection its sender no longer has.
+    pub acknowledges: bool,
     /// Payload bytes the sending side had sent before this RST.
     pub after_bytes: u64,
     /// The other side had sent payload that this side had not acknowledged when the RST came.

@@ -581,6 +581,7 @@ impl TcpConn {
             ip_id: ip.ip_id,
             seq: seg.seq,
             ack: seg.ack,
+            acknowledges: seg.flags.ack(),
             after_bytes: me.stats.bytes.saturating_sub(wire_len as u64),
             with_unacked_data: unacked,
         };

@@ -150,6 +150,99 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         ));
         return;
     }
+    // The client's system answers the server's data with a RST that carries no ACK: a socket
+    // aborting its own connection sets the flag, so this one says the connection was already
+    // gone on the client when the data came, and nothing in the capture ended it (no FIN, no
+    // reset from the server, none with the flag from the client). The reset the go command
+    // read was lost before the capture point or in a part the capture missed (a capture that
+    // drops packets under a fast download), or was made on the host itself (a local firewall's
+    // reject). The server, which was not told, keeps sending into the void.
+    if started
+        && rsts.is_empty()
+        && !c.client_stats.syn_frames.is_empty()
+        && let Some(r) = c.resets.iter().find(|r| r.from == Side::Client)
+        && !r.acknowledges
+        && r.with_unacked_data
+        && c.client_stats.fin_frame.is_none_or(|fin| fin > r.packet)
+        // A server that had closed was done: the RST only ends what was left of the close.
+        && s.fin_frame.is_none_or(|fin| fin > r.packet)
+    {
+        let target = target();
+        let answered = c
+            .resets
+            .iter()
+            .filter(|x| x.from == Side::Client && !x.acknowledges)
+            .count();
+        let missed = c.server_stats.missed_bytes + c.client_stats.missed_bytes;
+        let lost = if missed > 0 {
+            format!(" or in the {missed} bytes of this connection the capture missed")
+        } else {
+            String::new()
+        };
+        // The client's RSTs are in sequence: a server that gets one ends its side at once. One
+        // that sends its data again afterwards never heard them: the path drops the client's
+        // packets, and what reset the client's connection was on that path, not the server.
+        let resent = s
+            .retransmission_times
+            .iter()
+            .find(|(frame, _)| *frame > r.packet)
+            .copied();
+        let mut evidence = Vec::new();
+        if let Some(fr) = s.first_data_frame
+            && let Some(ts) = first_data_ts(c, Side::Server)
+        {
+            evidence.push(ev(fr, Some(ts), "first data from the server"));
+        }
+        evidence.push(ev(
+            r.packet,
+            Some(r.ts),
+            "the client's system answers the server's data with a RST without ACK: the connection is gone on its side",
+        ));
+        let (actor, who) = match resent {
+            Some((frame, ts)) => {
+                evidence.push(ev(
+                    frame,
+                    Some(ts),
+                    "the server sends its data again: it never heard the client's RSTs",
+                ));
+                (
+                    Actor::Middlebox,
+                    " The server did not send it: it still resends its data after the client's RSTs, which never reached it, so the path drops the client's packets; the reset came from a middlebox on that path.",
+                )
+            }
+            None => (Actor::Unknown, ""),
+        };
+        out.push((
+            Finding {
+                stage: Stage::Transfer,
+                kind: FindingKind::TransferReset,
+                severity: Severity::Error,
+                actor,
+                connection: Some(c.id),
+                server_name: f.name.clone(),
+                server: Some(target.clone()),
+                summary: format!(
+                    "The transfer from {target} was cut by a reset the capture does not hold, after {} bytes from the server: the client's system answers the server's data with RSTs without ACK ({answered} of them), as it does only for a connection it no longer has, while nothing in the capture ended the connection. The reset was lost before the capture point{lost}, or made on this host (a local firewall).{who}",
+                    s.bytes
+                ),
+                likely_go_error: Some(format!(
+                    "read tcp {}->{target}: read: connection reset by peer",
+                    c.client
+                )),
+                remedy: Some(if actor == Actor::Middlebox {
+                    format!("A middlebox kills the download. {} {}", remedy::NETWORK_TEAM, remedy::alternative(f.role, f.name.as_deref()))
+                } else {
+                    format!(
+                        "Capture again with a larger buffer (tcpdump -B 8192) to keep the reset, and see who sent it from its TTL. {}",
+                        remedy::alternative(f.role, f.name.as_deref())
+                    )
+                }),
+                evidence,
+            },
+            true,
+        ));
+        return;
+    }
     // A body the server's close cut short: the response announced a length it never sent
     // (the go command reads it to its end and fails with "unexpected EOF"). The server's FIN
     // must come first: a server that closes after the client gave up (go killed while the

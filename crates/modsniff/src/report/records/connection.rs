@@ -294,6 +294,8 @@ impl View for ResetInfo {
             ip_id,
             seq,
             ack,
+            // Not in the record, whose `ack` is 0 for a RST without the flag (as on the wire).
+            acknowledges: _,
             after_bytes,
             with_unacked_data,
         } = self;
