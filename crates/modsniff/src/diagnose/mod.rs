@@ -619,9 +619,15 @@ impl Diagnoser {
             } else if cand.soft && cand.finding.severity == Severity::Error {
                 if self.later_success(&cand) {
                     cand.finding.severity = Severity::Warning;
-                    cand.finding.summary.push_str(
-                        " A later attempt to the same server succeeded, so the go command recovered.",
-                    );
+                    let same_addr = cand
+                        .addr
+                        .and_then(|a| self.ok_addrs.get(&a))
+                        .is_some_and(|t| *t >= cand.ts);
+                    cand.finding.summary.push_str(if same_addr {
+                        " A later attempt to the same server succeeded, so the go command recovered."
+                    } else {
+                        " A later connection to the same name at another of its addresses succeeded (the go command tries a name's addresses in turn, IPv4 and IPv6 alike), so it recovered."
+                    });
                 } else if cand.finding.kind == FindingKind::HttpNotFound
                     && let Some(next) = self.later_module_source(&cand)
                 {
