@@ -135,6 +135,15 @@ fn judge(e: &Value) -> Vec<String> {
                 let got: BTreeSet<&str> = hits.iter().map(|f| s(&f["actor"])).collect();
                 why.push(format!("actor {got:?}, want {actors:?}"));
             }
+            // When go failed, the finding for what was injected is the cause: an error, not a
+            // warning beside some other error (a refusal at an address a forged DNS answer
+            // gave is that answer's consequence).
+            if e["go"]["exit_code"].as_i64() != Some(0)
+                && label.0 != "none"
+                && !hits.iter().any(|f| f["severity"] == "error")
+            {
+                why.push("the injected fault is not reported as an error".into());
+            }
             if label == ("none", "mitm-cert") && hits.iter().any(|f| f["severity"] == "error") {
                 why.push("accepted interception reported as error (want warning)".into());
             }

@@ -225,8 +225,9 @@ pub struct AnswerSeen {
 
 /// Forged or sinkholed answers: two different answers to one query (an on-path injector
 /// races the real resolver), an answer whose IP TTL is unlike the resolver's other answers,
-/// or a sinkhole address for a public Go host.
-pub fn suspicious(answers: &[AnswerSeen], d: &Diagnoser) -> Vec<Finding> {
+/// or a sinkhole address for a public Go host. With each finding, the addresses the client
+/// took from the bad answer when the tampering is why the fetch failed (empty otherwise).
+pub fn suspicious(answers: &[AnswerSeen], d: &Diagnoser) -> Vec<(Finding, Vec<std::net::IpAddr>)> {
     use std::collections::HashMap;
     let mut out = Vec::new();
     let mut by_query: HashMap<(String, String, u16, String), Vec<&AnswerSeen>> = HashMap::new();
@@ -303,14 +304,14 @@ pub fn suspicious(answers: &[AnswerSeen], d: &Diagnoser) -> Vec<Finding> {
             .skip(1)
             .flat_map(|g| g.addrs.iter())
             .any(|ip| !first.addrs.contains(ip) && d.dialled(*ip));
+        // Dialling the bad answer's address is part of the failure (a routable host that
+        // refuses, or one that never answers); only a connection there that did its job
+        // would mean the answer did no harm.
         let failed_because = distinct.len() > 1
             && public_go
             && taken_bad
             && !others_dialled
-            && !first
-                .addrs
-                .iter()
-                .any(|ip| d.dialled(*ip) && !is_sinkhole(*ip));
+            && !first.addrs.iter().any(|ip| d.served_from(*ip));
         let taken = first.addrs.first().copied();
         let evidence = group
             .iter()
@@ -319,7 +320,12 @@ pub fn suspicious(answers: &[AnswerSeen], d: &Diagnoser) -> Vec<Finding> {
                 ev(f, Some(ts), format!("answer {:?}", g.addrs))
             })
             .collect();
-        out.push(Finding {
+        let misdirected = if failed_because {
+            first.addrs.clone()
+        } else {
+            Vec::new()
+        };
+        let finding = Finding {
             stage: Stage::Dns,
             kind: FindingKind::DnsSuspiciousAnswer,
             severity: if failed_because {
@@ -344,7 +350,8 @@ pub fn suspicious(answers: &[AnswerSeen], d: &Diagnoser) -> Vec<Finding> {
                 "The answers for {name} are being tampered with: use a resolver you trust over an encrypted or unfiltered path, or set GOPROXY to a mirror that is reachable; tell the network team."
             )),
             evidence,
-        });
+        };
+        out.push((finding, misdirected));
     }
     out
 }

@@ -463,6 +463,11 @@ impl Diagnoser {
         self.tcp_server_ips.contains(&ip)
     }
 
+    /// A connection to this address did its job (data back, not cut off).
+    pub fn served_from(&self, ip: IpAddr) -> bool {
+        self.ok_addrs.keys().any(|a| a.ip() == ip)
+    }
+
     /// The latest packet time seen: the capture's end, once it is read.
     pub fn capture_end(&self) -> Timestamp {
         self.last_ts
@@ -533,9 +538,18 @@ impl Diagnoser {
         let tampered = dns::suspicious(&answers, self);
         let misled: HashSet<String> = tampered
             .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .filter_map(|f| f.server_name.as_ref().map(|n| n.to_ascii_lowercase()))
+            .filter(|(f, _)| f.severity == Severity::Error)
+            .filter_map(|(f, _)| f.server_name.as_ref().map(|n| n.to_ascii_lowercase()))
             .collect();
+        // Addresses a forged answer sent the client to, with the name it asked for.
+        let misdirected: HashMap<IpAddr, String> = tampered
+            .iter()
+            .flat_map(|(f, ips)| {
+                let name = f.server_name.clone().unwrap_or_default();
+                ips.iter().map(move |ip| (*ip, name.clone()))
+            })
+            .collect();
+        let tampered: Vec<Finding> = tampered.into_iter().map(|(f, _)| f).collect();
         let dns_aggs = std::mem::take(&mut self.dns);
         let resolved: Vec<String> = dns_aggs
             .iter()
@@ -598,7 +612,28 @@ impl Diagnoser {
             self.push(None, None, f, false);
         }
         let mut out = Vec::new();
+        // What the go command printed for a fetch a forged answer misdirected: the DNS
+        // finding's to quote.
+        let mut misdirected_errors: HashMap<String, String> = HashMap::default();
         for mut cand in std::mem::take(&mut self.candidates) {
+            // A connection to where a forged answer pointed fails as a consequence: the DNS
+            // finding is the cause, this one its evidence.
+            if cand.finding.severity == Severity::Error
+                && matches!(cand.finding.stage, Stage::Connect | Stage::Tls)
+                && let Some(addr) = cand.addr
+                && let Some(name) = misdirected.get(&addr.ip())
+            {
+                cand.finding.severity = Severity::Warning;
+                cand.finding.summary.push_str(&format!(
+                    " {} is where a forged DNS answer for {name} sent the client: it should never have dialled it (see the DNS finding).",
+                    addr.ip()
+                ));
+                if let Some(e) = &cand.finding.likely_go_error {
+                    misdirected_errors.insert(name.clone(), e.clone());
+                }
+                out.push(cand.finding);
+                continue;
+            }
             if cand.finding.severity == Severity::Error
                 && !(cand.soft && self.later_success(&cand))
                 && let Some(next) = self.fell_through_after_error(&cand)
@@ -645,6 +680,15 @@ impl Diagnoser {
             out.push(cand.finding);
         }
         for f in &mut out {
+            if f.kind == FindingKind::DnsSuspiciousAnswer
+                && f.severity == Severity::Error
+                && let Some(e) = f
+                    .server_name
+                    .as_ref()
+                    .and_then(|n| misdirected_errors.get(n))
+            {
+                f.likely_go_error = Some(e.clone());
+            }
             f.evidence.sort_by_key(|e| e.packet);
         }
         out.sort_by_key(|f| (f.stage, f.first_frame()));
