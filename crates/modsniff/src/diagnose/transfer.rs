@@ -60,6 +60,8 @@ fn record_owed(c: &modsniff_core::Connection) -> bool {
 /// and the least number of loss events that can say so.
 const LOSS_RATIO: f64 = 0.05;
 const LOSS_MIN: u64 = 8;
+/// Loss events enough on a short connection when they held it up for a second or more.
+const LOSS_MIN_COSTLY: u64 = 4;
 
 /// The time of a side's first data frame, where the record knows it (core's SideStats has the
 /// frame only): its only data frame, an HTTP message's first frame, a TLS record's.
@@ -355,7 +357,23 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     let (cl, sl) = (side_loss(&c.client_stats), side_loss(&c.server_stats));
     let packets = (c.client_stats.packets + c.server_stats.packets).max(1);
     let events = cl + sl;
-    if events >= LOSS_MIN && events as f64 / packets as f64 >= LOSS_RATIO {
+    let ratio = events as f64 / packets as f64;
+    // Fewer losses on a short connection count too when they cost real time: resends
+    // spread over a second or more are timeouts backing off, each one the fetch waiting.
+    // A FIN sent again is the close waiting, not the fetch: resends from a side's FIN on
+    // are left out.
+    let waited = [&c.client_stats, &c.server_stats]
+        .into_iter()
+        .filter_map(|st| {
+            let before_fin =
+                |(frame, _): &&(u64, Timestamp)| st.fin_frame.is_none_or(|f| *frame < f);
+            let first = st.retransmission_times.iter().find(before_fin)?;
+            let last = st.retransmission_times.iter().rfind(before_fin)?;
+            Some(last.1.since(first.1).as_secs_f64())
+        })
+        .fold(0.0_f64, f64::max);
+    let costly = events >= LOSS_MIN_COSTLY && ratio >= 2.0 * LOSS_RATIO && waited >= MIN_RTO_SECS;
+    if events >= LOSS_MIN && ratio >= LOSS_RATIO || costly {
         let first = [Side::Client, Side::Server]
             .into_iter()
             .filter_map(|side| {
