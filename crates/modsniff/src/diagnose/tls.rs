@@ -668,10 +668,23 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         let client_gave_up =
             c.client_stats.fin_frame.is_some() || c.resets.iter().any(|r| r.from == Side::Client);
         if waited >= STALL_SECS || (client_gave_up && waited >= GO_TLS_TIMEOUT_SECS * 0.9) {
+            // The server did answer, but its reply reached the client only past a hole that
+            // never filled: the client acknowledges up to it for the rest of the wait while
+            // the server resends. Its start (the ServerHello) is the full-sized segment: a
+            // path that drops big packets from the server's side.
+            let reply_cut = !in_tunnel
+                && c.server_stats.bytes > 0
+                && c.server_stats.lost_segments > 0
+                && c.client_stats.peer_data_unacked;
             let acked = c.server_stats.packets > 1;
             let big = hello.segments > 1 || hello.handshake_len > 1400;
             let mut summary = format!(
-                "The TLS handshake with {target} stalled: the ClientHello got no answer for {waited:.1} s{}.",
+                "The TLS handshake with {target} stalled: the ClientHello got {} for {waited:.1} s{}.",
+                if reply_cut {
+                    "no whole answer"
+                } else {
+                    "no answer"
+                },
                 if client_gave_up {
                     " and the client gave up"
                 } else {
@@ -709,7 +722,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             // path behind it, where the hello went unanswered.
             let actor = if in_tunnel {
                 Actor::Unknown
-            } else if lost_on_path {
+            } else if lost_on_path || reply_cut {
                 Actor::Middlebox
             } else if acked {
                 Actor::Server
@@ -725,9 +738,33 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     " The server never acknowledged all of it while the client retransmitted {} times: the path drops the hello's large segment (a middlebox filtering big packets, or an MTU black hole).",
                     c.client_stats.retransmissions
                 ));
+            } else if reply_cut {
+                summary.push_str(&format!(
+                    " The server did answer: {} bytes of its reply arrived, but not the {} bytes before them that start it (its ServerHello), and the client acknowledged only up to that hole until it gave up while the server must have been resending: the path drops the server's large segments (an MTU black hole, where the ICMP 'fragmentation needed' that would make the server send smaller ones is blocked, or a filter on big packets).",
+                    c.server_stats.bytes, c.server_stats.missed_bytes
+                ));
+                remedy = format!(
+                    "Lower the build host's MTU (ip link set dev IFACE mtu 1400) to make both ends send smaller segments; the lasting fix is on the network: clamp the TCP MSS on the router (iptables -t mangle ... -j TCPMSS --clamp-mss-to-pmtu) or let ICMP 'fragmentation needed' through. {} {}",
+                    remedy::NETWORK_TEAM,
+                    remedy::alternative(f.role, f.name.as_deref())
+                );
             } else if acked {
                 summary
                     .push_str(" The server's TCP stack acknowledged it, but no ServerHello came.");
+            }
+            let mut evidence = vec![hello_ev()];
+            if reply_cut && let Some(fr) = c.server_stats.first_data_frame {
+                let ts = (c.server_stats.first_data_frame == c.server_stats.last_data_frame)
+                    .then_some(c.server_stats.last_data_ts)
+                    .flatten();
+                evidence.push(ev(
+                    fr,
+                    ts,
+                    format!(
+                        "the server's reply past a hole: its first {} bytes never arrived",
+                        c.server_stats.missed_bytes
+                    ),
+                ));
             }
             out.push((
                 base(
@@ -737,7 +774,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     summary,
                     Some("net/http: TLS handshake timeout".into()),
                     remedy,
-                    vec![hello_ev()],
+                    evidence,
                 ),
                 true,
             ));
