@@ -341,8 +341,15 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         && f.name
             .as_deref()
             .is_some_and(|n| crate::go::classify_host(n).is_some() || d.role_of(n, 443).is_some());
+    // A response short of the length it announced was not finished: a close that only
+    // answers the client's cannot be an idle keep-alive ending, whatever the path (a plain-HTTP
+    // GOPROXY behind an HTTP proxy closes this way when go gives up).
+    let body_owed = c
+        .http
+        .iter()
+        .any(|h| h.body_complete == Some(false) && h.body_shortfall().is_some());
     if started
-        && (s.fin_frame.is_none() || go_fetch_in_tunnel && !server_closed_first(c))
+        && (s.fin_frame.is_none() || (go_fetch_in_tunnel || body_owed) && !server_closed_first(c))
         && rsts.is_empty()
         && let Some((last_frame, last_data)) = s.last_data_while_peer_open
         && let Some(found) = stall(f, d, last_frame, last_data)
@@ -627,6 +634,10 @@ fn stall(
                 end.since(last_data).as_secs_f64()
             ));
         }
+    } else if close_answered && f.via_proxy {
+        summary.push_str(
+            " The proxy answered the client's close at once, as a proxy does when its client leaves: the stall is behind it, in the server or on the path between the proxy and the server.",
+        );
     } else if close_answered {
         summary.push_str(
             " The server's host answered the client's close at once: it was up and reachable, its program had stopped sending.",
