@@ -219,9 +219,11 @@ impl PcapFileWriter {
             .unwrap_or(usize::MAX)
             .min(buf.len());
         let (mut end, mut whole) = (0usize, 0u64);
-        while let Some(h) = buf.get(end..end + 16) {
-            let caplen = u32::from_le_bytes([h[8], h[9], h[10], h[11]]) as usize;
-            let next = end + 16 + caplen;
+        while let Some(len) = buf.get(end + 8..end + 12) {
+            let caplen = len
+                .try_into()
+                .map_or(usize::MAX, |b| u32::from_le_bytes(b) as usize);
+            let next = end.saturating_add(16).saturating_add(caplen);
             if next > reached {
                 break;
             }
