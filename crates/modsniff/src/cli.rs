@@ -188,6 +188,30 @@ pub struct SinkArgs {
     pub host_name: Option<String>,
 }
 
+/// Standard output for the report, whose errors say where the report was going (a full
+/// disk under `> report.json` reads "writing the report to standard output: No space left
+/// on device"); the error's kind is kept (a broken pipe is still one).
+struct Stdout(std::io::Stdout);
+
+impl Stdout {
+    fn named(e: std::io::Error) -> std::io::Error {
+        std::io::Error::new(
+            e.kind(),
+            format!("writing the report to standard output: {e}"),
+        )
+    }
+}
+
+impl std::io::Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).map_err(Stdout::named)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().map_err(Stdout::named)
+    }
+}
+
 /// `1048576`, `512k`, `16M`, `1G` (powers of 1024).
 fn parse_size(s: &str) -> Result<u64, String> {
     let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
@@ -218,7 +242,7 @@ impl SinkArgs {
         reopen: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     ) -> anyhow::Result<Box<dyn std::io::Write + Send>> {
         let Some(path) = &self.output else {
-            return Ok(Box::new(std::io::stdout()));
+            return Ok(Box::new(Stdout(std::io::stdout())));
         };
         let rotates = self.rotate_size.is_some() || self.rotate_seconds.is_some();
         if rotates && format != Format::Ndjson {
