@@ -31,8 +31,10 @@ Exit status:
      capture/capture-incomplete, but nothing in what was captured failed.
   1  a finding reaches --fail-on.
   2  bad usage, or input that is no capture: a missing or unreadable file, an empty file or
-     empty standard input (0 bytes), a file that is not pcap or pcapng. For `run`, modsniff
-     could not capture.
+     empty standard input (0 bytes), a file that is not pcap or pcapng; or the report or the
+     -w file could not be written (a full disk: the report of what was read is printed, the
+     -w file keeps its whole packets). For `run`, modsniff could not capture, or stopped the
+     command because it could not (its -w file filled up).
 `run` passes a failing command's own status through (see the README).";
 
 #[derive(Debug, Subcommand)]
