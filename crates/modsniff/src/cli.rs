@@ -190,27 +190,28 @@ pub struct SinkArgs {
     pub host_name: Option<String>,
 }
 
-/// Standard output for the report, whose errors say where the report was going (a full
-/// disk under `> report.json` reads "writing the report to standard output: No space left
-/// on device"); the error's kind is kept (a broken pipe is still one).
-struct Stdout(std::io::Stdout);
+/// An output of the report whose errors say what was being written where (a full disk under
+/// `> report.json` reads "writing the report to standard output: No space left on device");
+/// the error's kind is kept (a broken pipe is still one).
+struct Named<W> {
+    inner: W,
+    /// "the report to standard output", "the HTML page to FILE".
+    what: String,
+}
 
-impl Stdout {
-    fn named(e: std::io::Error) -> std::io::Error {
-        std::io::Error::new(
-            e.kind(),
-            format!("writing the report to standard output: {e}"),
-        )
+impl<W> Named<W> {
+    fn named(&self, e: std::io::Error) -> std::io::Error {
+        std::io::Error::new(e.kind(), format!("writing {}: {e}", self.what))
     }
 }
 
-impl std::io::Write for Stdout {
+impl<W: std::io::Write> std::io::Write for Named<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf).map_err(Stdout::named)
+        self.inner.write(buf).map_err(|e| self.named(e))
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush().map_err(Stdout::named)
+        self.inner.flush().map_err(|e| self.named(e))
     }
 }
 
@@ -244,7 +245,10 @@ impl SinkArgs {
         reopen: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     ) -> anyhow::Result<Box<dyn std::io::Write + Send>> {
         let Some(path) = &self.output else {
-            return Ok(Box::new(Stdout(std::io::stdout())));
+            return Ok(Box::new(Named {
+                inner: std::io::stdout(),
+                what: "the report to standard output".into(),
+            }));
         };
         let rotates = self.rotate_size.is_some() || self.rotate_seconds.is_some();
         if rotates && format != Format::Ndjson {
@@ -321,9 +325,11 @@ impl OutputArgs {
     ) -> anyhow::Result<Box<dyn report::Printer + Send>> {
         use anyhow::Context;
         let html: Option<Box<dyn std::io::Write + Send>> = match &self.html {
-            Some(p) => Some(Box::new(
-                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-            )),
+            Some(p) => Some(Box::new(Named {
+                inner: std::fs::File::create(p)
+                    .with_context(|| format!("creating {}", p.display()))?,
+                what: format!("the HTML page to {}", p.display()),
+            })),
             None => None,
         };
         Ok(report::printer(settings, out, html))

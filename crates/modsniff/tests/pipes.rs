@@ -160,4 +160,21 @@ fn a_report_to_a_full_disk_says_so_and_exits_2() {
         );
         assert!(!stderr.contains("panicked"), "--format {format}: {stderr}");
     }
+    // The HTML page beside the report: the report is printed, the page's failure said.
+    let out = Command::new(bin())
+        .args(["read", "--html", "/dev/full"])
+        .arg(&pcap)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run modsniff");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "--html /dev/full: {stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("FAILED"),
+        "the report is printed: {stderr}"
+    );
+    assert!(
+        stderr.contains("writing the HTML page to /dev/full: No space left on device"),
+        "--html /dev/full: {stderr}"
+    );
 }
