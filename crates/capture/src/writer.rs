@@ -137,6 +137,9 @@ pub struct PcapFileWriter {
     packets_on_disk: u64,
     /// A write failed: the file was cut back, and nothing more is written.
     failed: bool,
+    /// After a failure, the file could not be cut back (a pipe, a device): part of a packet
+    /// follows the whole ones.
+    torn: bool,
 }
 
 impl PcapFileWriter {
@@ -153,6 +156,7 @@ impl PcapFileWriter {
             on_disk: header.len() as u64,
             packets_on_disk: 0,
             failed: false,
+            torn: false,
         })
     }
 
@@ -195,6 +199,12 @@ impl PcapFileWriter {
         self.packets_on_disk
     }
 
+    /// Whether, after a failed write, part of a packet follows the whole ones (the file could
+    /// not be cut back: a pipe, a device).
+    pub fn torn(&self) -> bool {
+        self.torn
+    }
+
     /// Packets given to [`PcapFileWriter::write_packet`].
     pub fn packets_written(&self) -> u64 {
         self.enc.packets_written()
@@ -213,6 +223,7 @@ impl PcapFileWriter {
     /// and cuts the rest off. A file that cannot be cut (a pipe, a device) keeps what it got.
     fn cut_back(&mut self, buf: &[u8]) {
         let Ok(pos) = self.file.stream_position() else {
+            self.torn = true;
             return;
         };
         let reached = usize::try_from(pos.saturating_sub(self.on_disk))
@@ -235,6 +246,9 @@ impl PcapFileWriter {
             let _ = self.file.seek(io::SeekFrom::Start(keep));
             self.on_disk = keep;
             self.packets_on_disk += whole;
+        } else {
+            self.packets_on_disk += whole;
+            self.torn = reached > end;
         }
     }
 }
@@ -527,6 +541,7 @@ mod tests {
         w.failed = true;
         w.cut_back(&buf);
         assert_eq!(w.packets_on_disk(), 3);
+        assert!(!w.torn());
         let bytes = std::fs::read(&path.0).unwrap();
         assert_eq!(bytes.len(), 24 + (16 + 100) + (16 + 200) + (16 + 300));
         let back = read_back(bytes);

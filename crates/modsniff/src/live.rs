@@ -220,10 +220,18 @@ mod imp {
                 .unwrap_or(std::path::Path::new("-w"))
                 .display()
                 .to_string();
-            let kept = self.writer.as_ref().map_or(0, |w| w.packets_on_disk());
+            let (kept, torn) = self
+                .writer
+                .as_ref()
+                .map_or((0, false), |w| (w.packets_on_disk(), w.torn()));
             self.writer = None;
+            let tail = if torn {
+                ", then part of one (it could not be cut back)"
+            } else {
+                ", each whole"
+            };
             errln!(
-                "modsniff: error: writing the capture file {file}: {e}; the capture stopped after frame {last}, and {file} keeps the first {kept} packets, each whole"
+                "modsniff: error: writing the capture file {file}: {e}; the capture stopped after frame {last}, and {file} keeps the first {kept} packets{tail}"
             );
             self.write_failed = Some((
                 format!("the capture file {file} could not be written: {e}"),
