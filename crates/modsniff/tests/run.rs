@@ -362,11 +362,15 @@ fn left_running(pids: &[u32]) -> Vec<u32> {
 
 /// A command script for `sh`: starts `children` in the background, writes their pids and
 /// then its own to `pids`, and waits for them. A non-interactive shell's background jobs
-/// ignore SIGINT: only their process group being ended ends them.
+/// ignore SIGINT: only their process group being ended ends them. Their output goes to
+/// /dev/null, so that a child left running holds no pipe of the test's.
 fn script_with_children(children: &[&str], pids: &Path) -> String {
     let mut s = String::new();
     for c in children {
-        s.push_str(&format!("{c} &\necho $! >> {}\n", pids.display()));
+        s.push_str(&format!(
+            "{c} > /dev/null 2>&1 &\necho $! >> {}\n",
+            pids.display()
+        ));
     }
     s.push_str(&format!("echo $$ >> {}\nwait\n", pids.display()));
     s
@@ -493,77 +497,83 @@ fn run_whose_capture_file_fills_up_stops_the_command_and_its_children() {
 /// a process group of its own) is forwarded to the command's group: the shell ends by it, its
 /// background children (which ignore SIGINT) are ended with the group, the report of what was
 /// captured is printed and says the run was interrupted (never OK), and the exit status is
-/// the shell's: 130.
+/// the shell's: 130. The same for SIGTERM (143) and SIGHUP (129).
 #[test]
 fn run_forwards_sigint_to_the_command_and_its_children_and_reports() {
     let what = "SIGINT to modsniff run";
     let Some(ns) = Netns::named(format!("rp-{}-int", std::process::id()), what) else {
         return;
     };
-    let tmp = crate::live::TempDir::new("rp-int");
-    let pids = tmp.join("pids");
-    let command = tmp.join("command.sh");
-    std::fs::write(
-        &command,
-        script_with_children(&["sleep 300", "sleep 301"], &pids),
-    )
-    .expect("command.sh");
-    let child = ns
-        .cmd(&bin())
-        .args([
-            "run", "-i", "lo", "--format", "ndjson", "--drain", "0", "--",
-        ])
-        .arg("sh")
-        .arg(&command)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("modsniff run");
-    // `ip netns exec` execs modsniff: this pid is modsniff's.
-    let pid = child.id();
-    let guard = ChildGuard(Some(child));
-    let start = std::time::Instant::now();
-    while pids_in(&pids).len() < 3 {
+    for (sig, status) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
+        let tmp = crate::live::TempDir::new(&format!("rp-{sig}"));
+        let pids = tmp.join("pids");
+        let command = tmp.join("command.sh");
+        std::fs::write(
+            &command,
+            script_with_children(&["sleep 300", "sleep 301"], &pids),
+        )
+        .expect("command.sh");
+        let child = ns
+            .cmd(&bin())
+            .args([
+                "run", "-i", "lo", "--format", "ndjson", "--drain", "0", "--",
+            ])
+            .arg("sh")
+            .arg(&command)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("modsniff run");
+        // `ip netns exec` execs modsniff: this pid is modsniff's.
+        let pid = child.id();
+        let guard = ChildGuard(Some(child));
+        let start = std::time::Instant::now();
+        while pids_in(&pids).len() < 3 {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the command did not start its children"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let k = Command::new("kill")
+            .args([format!("-{sig}"), pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(k.success());
+        let out = guard.wait_output(Duration::from_secs(30));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let pids = pids_in(&pids);
+        let left = left_running(&pids);
         assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the command did not start its children"
+            left.is_empty(),
+            "SIG{sig}: {left:?} of the command's processes {pids:?} were left running; stderr: {stderr}"
         );
-        std::thread::sleep(Duration::from_millis(20));
+        assert!(
+            stderr.contains(&format!("sh killed by SIG{sig}")),
+            "the signal reached the command: {stderr}"
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(status),
+            "SIG{sig}; stderr: {stderr}"
+        );
+        let recs = lines(&out.stdout);
+        let stats = recs.last().expect("a report");
+        assert_eq!(
+            stats["type"], "stats",
+            "SIG{sig}: the report ends with its stats: {stats}"
+        );
+        assert_ne!(stats["verdict"], "ok", "SIG{sig}: {stats}");
+        assert!(
+            of_type(&recs, "finding").iter().any(|f| {
+                f["kind"] == "capture-incomplete"
+                    && f["summary"]
+                        .as_str()
+                        .is_some_and(|s| s.contains(&format!("interrupted by SIG{sig}")))
+            }),
+            "SIG{sig}: the report says the run was interrupted: {recs:#?}"
+        );
     }
-    let k = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(k.success());
-    let out = guard.wait_output(Duration::from_secs(30));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let pids = pids_in(&pids);
-    let left = left_running(&pids);
-    assert!(
-        left.is_empty(),
-        "{left:?} of the command's processes {pids:?} were left running; stderr: {stderr}"
-    );
-    assert!(
-        stderr.contains("sh killed by SIGINT"),
-        "the signal reached the command: {stderr}"
-    );
-    assert_eq!(out.status.code(), Some(130), "stderr: {stderr}");
-    let recs = lines(&out.stdout);
-    let stats = recs.last().expect("a report");
-    assert_eq!(
-        stats["type"], "stats",
-        "the report ends with its stats: {stats}"
-    );
-    assert_ne!(stats["verdict"], "ok", "{stats}");
-    assert!(
-        of_type(&recs, "finding").iter().any(|f| {
-            f["kind"] == "capture-incomplete"
-                && f["summary"]
-                    .as_str()
-                    .is_some_and(|s| s.contains("interrupted by SIGINT"))
-        }),
-        "the report says the run was interrupted: {recs:#?}"
-    );
 }
