@@ -78,4 +78,7 @@ pub use live::{
     DEFAULT_SNAPLEN, DEFAULT_TIMEOUT_MS, InterfaceInfo, LiveConfig, LiveSource, LiveStats,
     list_interfaces,
 };
-pub use writer::{MAX_WRITTEN_INTERFACES, PcapNgWriter, PcapWriter, TsPrecision};
+pub use writer::{
+    FILE_WRITE_BUFFER, MAX_WRITTEN_INTERFACES, PcapFileWriter, PcapNgWriter, PcapWriter,
+    TsPrecision,
+};

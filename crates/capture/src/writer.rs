@@ -3,7 +3,9 @@
 //! types (a pcapng input whose interfaces differ) that one pcap file cannot hold.
 
 use modsniff_core::{LinkType, Packet};
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, Seek, Write};
+use std::path::Path;
 
 /// Timestamp resolution of a written file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -108,6 +110,146 @@ impl<W: Write> PcapWriter<W> {
     pub fn into_inner(mut self) -> io::Result<W> {
         self.out.flush()?;
         Ok(self.out)
+    }
+
+    /// The underlying writer, as it is (what is buffered stays there).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+}
+
+/// Bytes of whole packets [`PcapFileWriter`] gathers before writing them to its file.
+pub const FILE_WRITE_BUFFER: usize = 64 << 10;
+
+/// A pcap file on disk that stays readable when a write to it fails (a full disk, a quota):
+/// packets are gathered whole and written [`FILE_WRITE_BUFFER`] bytes at a time, and after a
+/// failed write the file is cut back to the end of the last packet that reached it whole, so
+/// that it reads to that packet without a torn record at its end (libpcap stops at one with
+/// "truncated dump file", tshark with "cut short in the middle of a packet").
+#[derive(Debug)]
+pub struct PcapFileWriter {
+    file: File,
+    /// Encodes into its Vec, which holds whole records only.
+    enc: PcapWriter<Vec<u8>>,
+    /// Bytes of the file written, ending at a record's end.
+    on_disk: u64,
+    /// Packets those bytes hold.
+    packets_on_disk: u64,
+    /// A write failed: the file was cut back, and nothing more is written.
+    failed: bool,
+    /// After a failure, the file could not be cut back (a pipe, a device): part of a packet
+    /// follows the whole ones.
+    torn: bool,
+}
+
+impl PcapFileWriter {
+    /// Creates (or truncates) `path` and writes the file header through at once: a file
+    /// that takes no bytes fails here, before any packet is captured.
+    pub fn create(path: &Path, linktype: LinkType, snaplen: u32) -> io::Result<Self> {
+        let mut file = File::create(path)?;
+        let mut enc = PcapWriter::new(Vec::with_capacity(FILE_WRITE_BUFFER), linktype, snaplen)?;
+        let header = std::mem::take(enc.get_mut());
+        file.write_all(&header)?;
+        Ok(PcapFileWriter {
+            file,
+            enc,
+            on_disk: header.len() as u64,
+            packets_on_disk: 0,
+            failed: false,
+            torn: false,
+        })
+    }
+
+    /// Appends one packet; its bytes reach the file within [`FILE_WRITE_BUFFER`]. After a
+    /// failed write every call fails.
+    pub fn write_packet(&mut self, p: &Packet<'_>) -> io::Result<()> {
+        self.usable()?;
+        self.enc.write_packet(p)?;
+        if self.enc.get_mut().len() >= FILE_WRITE_BUFFER {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is gathered to the file. On failure the file is cut back to its last
+    /// whole packet (see [`PcapFileWriter::packets_on_disk`]) and the error returned.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.usable()?;
+        let buf = std::mem::take(self.enc.get_mut());
+        match self.file.write_all(&buf) {
+            Ok(()) => {
+                self.on_disk += buf.len() as u64;
+                self.packets_on_disk = self.enc.packets_written();
+                let mut buf = buf;
+                buf.clear();
+                *self.enc.get_mut() = buf;
+                Ok(())
+            }
+            Err(e) => {
+                self.failed = true;
+                self.cut_back(&buf);
+                Err(e)
+            }
+        }
+    }
+
+    /// Packets the file holds whole (all those written once [`PcapFileWriter::flush`]
+    /// succeeded; after a failure, those before the cut).
+    pub fn packets_on_disk(&self) -> u64 {
+        self.packets_on_disk
+    }
+
+    /// Whether, after a failed write, part of a packet follows the whole ones (the file could
+    /// not be cut back: a pipe, a device).
+    pub fn torn(&self) -> bool {
+        self.torn
+    }
+
+    /// Packets given to [`PcapFileWriter::write_packet`].
+    pub fn packets_written(&self) -> u64 {
+        self.enc.packets_written()
+    }
+
+    fn usable(&self) -> io::Result<()> {
+        if self.failed {
+            return Err(io::Error::other(
+                "an earlier write to this capture file failed",
+            ));
+        }
+        Ok(())
+    }
+
+    /// After `buf` was written in part: keeps the records of it that reached the file whole
+    /// and cuts the rest off. A file that cannot be cut (a pipe, a device) keeps what it got.
+    fn cut_back(&mut self, buf: &[u8]) {
+        let Ok(pos) = self.file.stream_position() else {
+            self.torn = true;
+            return;
+        };
+        let reached = usize::try_from(pos.saturating_sub(self.on_disk))
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let (mut end, mut whole) = (0usize, 0u64);
+        while let Some(len) = buf.get(end + 8..end + 12) {
+            let caplen = len
+                .try_into()
+                .map_or(usize::MAX, |b| u32::from_le_bytes(b) as usize);
+            let next = end.saturating_add(16).saturating_add(caplen);
+            if next > reached {
+                break;
+            }
+            end = next;
+            whole += 1;
+        }
+        let keep = self.on_disk + end as u64;
+        if self.file.set_len(keep).is_ok() {
+            let _ = self.file.seek(io::SeekFrom::Start(keep));
+            self.on_disk = keep;
+            self.packets_on_disk += whole;
+        } else {
+            self.packets_on_disk += whole;
+            self.torn = reached > end;
+        }
     }
 }
 
@@ -332,5 +474,95 @@ mod tests {
                 vec![(LinkType::ETHERNET, data[..40].to_vec(), want_ts, 60, 1)]
             );
         }
+    }
+
+    /// A file for one test, removed when dropped.
+    struct TempPath(std::path::PathBuf);
+
+    impl Drop for TempPath {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn temp(tag: &str) -> TempPath {
+        TempPath(std::env::temp_dir().join(format!(
+            "modsniff-capture-{}-{tag}.pcap",
+            std::process::id()
+        )))
+    }
+
+    fn ethernet(n: u8, len: usize) -> Vec<u8> {
+        vec![n; len]
+    }
+
+    fn write(w: &mut PcapFileWriter, data: &[u8]) -> io::Result<()> {
+        w.write_packet(&Packet {
+            ts: Timestamp::from_nanos(1_700_000_000_000_000_000),
+            frame: 1,
+            orig_len: data.len() as u32,
+            linktype: LinkType::ETHERNET,
+            data,
+        })
+    }
+
+    #[test]
+    fn pcap_file_writes_whole_packets_through_its_buffer() {
+        let path = temp("whole");
+        let mut w = PcapFileWriter::create(&path.0, LinkType::ETHERNET, 65_535).unwrap();
+        // Enough to go through the buffer more than once.
+        let count = 3 * FILE_WRITE_BUFFER / 1_016 + 7;
+        for i in 0..count {
+            write(&mut w, &ethernet(i as u8, 1_000)).unwrap();
+        }
+        assert!(w.packets_on_disk() > 0 && w.packets_on_disk() < count as u64);
+        w.flush().unwrap();
+        assert_eq!(w.packets_on_disk(), count as u64);
+        let back = read_back(std::fs::read(&path.0).unwrap());
+        assert_eq!(back.len(), count);
+        assert_eq!(back[count - 1].1, ethernet((count - 1) as u8, 1_000));
+    }
+
+    /// A write that reached the file in part (what a full disk does): the file is cut back to
+    /// the last record that reached it whole, and reads without a warning.
+    #[test]
+    fn pcap_file_cut_back_to_its_last_whole_packet() {
+        let path = temp("cut");
+        let mut w = PcapFileWriter::create(&path.0, LinkType::ETHERNET, 65_535).unwrap();
+        write(&mut w, &ethernet(1, 100)).unwrap();
+        w.flush().unwrap();
+        for (n, len) in [(2, 200), (3, 300), (4, 400)] {
+            write(&mut w, &ethernet(n, len)).unwrap();
+        }
+        // The second and third records reach the file, the fourth's header in part only.
+        let buf = std::mem::take(w.enc.get_mut());
+        let reached = (16 + 200) + (16 + 300) + 9;
+        w.file.write_all(&buf[..reached]).unwrap();
+        w.failed = true;
+        w.cut_back(&buf);
+        assert_eq!(w.packets_on_disk(), 3);
+        assert!(!w.torn());
+        let bytes = std::fs::read(&path.0).unwrap();
+        assert_eq!(bytes.len(), 24 + (16 + 100) + (16 + 200) + (16 + 300));
+        let back = read_back(bytes);
+        assert_eq!(
+            back.iter().map(|p| p.1.len()).collect::<Vec<_>>(),
+            [100, 200, 300]
+        );
+        // Nothing more is written after a failure.
+        assert!(write(&mut w, &ethernet(5, 10)).is_err());
+        assert!(w.flush().is_err());
+    }
+
+    /// A file that takes no bytes (/dev/full: every write is ENOSPC) fails at creation.
+    #[test]
+    fn pcap_file_that_takes_no_bytes_fails_at_once() {
+        let full = Path::new("/dev/full");
+        if !full.exists() {
+            eprintln!("SKIP: no /dev/full");
+            return;
+        }
+        let e = PcapFileWriter::create(full, LinkType::ETHERNET, 65_535).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(28), "{e}");
     }
 }

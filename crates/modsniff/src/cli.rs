@@ -31,8 +31,10 @@ Exit status:
      capture/capture-incomplete, but nothing in what was captured failed.
   1  a finding reaches --fail-on.
   2  bad usage, or input that is no capture: a missing or unreadable file, an empty file or
-     empty standard input (0 bytes), a file that is not pcap or pcapng. For `run`, modsniff
-     could not capture.
+     empty standard input (0 bytes), a file that is not pcap or pcapng; or the report or the
+     -w file could not be written (a full disk: the report of what was read is printed, the
+     -w file keeps its whole packets). For `run`, modsniff could not capture, or stopped the
+     command because it could not (its -w file filled up).
 `run` passes a failing command's own status through (see the README).";
 
 #[derive(Debug, Subcommand)]
@@ -188,6 +190,31 @@ pub struct SinkArgs {
     pub host_name: Option<String>,
 }
 
+/// An output of the report whose errors say what was being written where (a full disk under
+/// `> report.json` reads "writing the report to standard output: No space left on device");
+/// the error's kind is kept (a broken pipe is still one).
+struct Named<W> {
+    inner: W,
+    /// "the report to standard output", "the HTML page to FILE".
+    what: String,
+}
+
+impl<W> Named<W> {
+    fn named(&self, e: std::io::Error) -> std::io::Error {
+        std::io::Error::new(e.kind(), format!("writing {}: {e}", self.what))
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Named<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).map_err(|e| self.named(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().map_err(|e| self.named(e))
+    }
+}
+
 /// `1048576`, `512k`, `16M`, `1G` (powers of 1024).
 fn parse_size(s: &str) -> Result<u64, String> {
     let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
@@ -218,7 +245,10 @@ impl SinkArgs {
         reopen: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     ) -> anyhow::Result<Box<dyn std::io::Write + Send>> {
         let Some(path) = &self.output else {
-            return Ok(Box::new(std::io::stdout()));
+            return Ok(Box::new(Named {
+                inner: std::io::stdout(),
+                what: "the report to standard output".into(),
+            }));
         };
         let rotates = self.rotate_size.is_some() || self.rotate_seconds.is_some();
         if rotates && format != Format::Ndjson {
@@ -295,9 +325,11 @@ impl OutputArgs {
     ) -> anyhow::Result<Box<dyn report::Printer + Send>> {
         use anyhow::Context;
         let html: Option<Box<dyn std::io::Write + Send>> = match &self.html {
-            Some(p) => Some(Box::new(
-                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-            )),
+            Some(p) => Some(Box::new(Named {
+                inner: std::fs::File::create(p)
+                    .with_context(|| format!("creating {}", p.display()))?,
+                what: format!("the HTML page to {}", p.display()),
+            })),
             None => None,
         };
         Ok(report::printer(settings, out, html))

@@ -2,8 +2,14 @@
 //!
 //! `run`'s exit status: the command's own status when it failed (so `modsniff run -- go mod
 //! download && deploy` keeps working as before; 128 + the signal when one killed it, as a
-//! shell says), otherwise the verdict's (1 when a finding reaches `--fail-on`, else 0); 2 when
-//! modsniff itself could not capture.
+//! shell says), otherwise the verdict's (1 when a finding reaches `--fail-on`, else 0); 128 +
+//! the signal when modsniff was signalled and the command still exited 0; 2 when modsniff
+//! itself could not capture (its `-w` file could not be written: the command is stopped).
+//!
+//! `run` starts its command in a process group of its own, so that ending it ends every
+//! process the command started (go's git and proxy helpers) with it; the signals that end
+//! modsniff (SIGINT, SIGTERM, SIGHUP) are forwarded to that group, which the terminal no longer
+//! reaches.
 
 use crate::analyze::Outcome;
 use crate::cli::{LiveArgs, RunArgs};
@@ -42,11 +48,11 @@ mod imp {
     use crate::report::Printer;
     use crate::stdio::errln;
     use anyhow::Context;
-    use modsniff_capture::{LiveConfig, LiveSource, PcapWriter};
+    use modsniff_capture::{LiveConfig, LiveSource, PcapFileWriter};
     use modsniff_core::KernelStats;
     use modsniff_core::Timestamp;
     use std::collections::HashMap;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::mpsc;
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -64,24 +70,64 @@ mod imp {
         Timestamp::from_nanos(d.as_nanos() as u64)
     }
 
-    /// The stop flag (SIGINT, SIGTERM; SIGHUP too, unless the records go to an --output
-    /// file, which SIGHUP reopens instead: the second flag).
-    fn interrupted(output: bool) -> Result<(Arc<AtomicBool>, Option<Arc<AtomicBool>>)> {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let stop = Arc::new(AtomicBool::new(false));
-        let reopen = output.then(|| Arc::new(AtomicBool::new(false)));
-        for sig in [SIGINT, SIGTERM] {
-            signal_hook::flag::register(sig, stop.clone())
-                .context("installing the signal handlers")?;
+    /// The signals that end a capture: SIGINT, SIGTERM, and SIGHUP unless the records go to an
+    /// --output file, which SIGHUP reopens instead (`reopen`, the flag the output watches).
+    struct Signals {
+        /// A signal came since [`Signals::take`] last looked.
+        pending: Arc<AtomicBool>,
+        /// The last one that came; 0 before any.
+        last: Arc<AtomicUsize>,
+        reopen: Option<Arc<AtomicBool>>,
+    }
+
+    impl Signals {
+        fn register(output: bool) -> Result<Signals> {
+            use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+            use signal_hook::flag;
+            let pending = Arc::new(AtomicBool::new(false));
+            let last = Arc::new(AtomicUsize::new(0));
+            let reopen = output.then(|| Arc::new(AtomicBool::new(false)));
+            let mut ending = vec![SIGINT, SIGTERM];
+            match &reopen {
+                Some(r) => {
+                    flag::register(SIGHUP, r.clone()).context("installing the signal handlers")?;
+                }
+                None => ending.push(SIGHUP),
+            }
+            for sig in ending {
+                // `last` first: whoever sees `pending` set finds the signal's number there.
+                flag::register_usize(sig, last.clone(), sig as usize)
+                    .and_then(|_| flag::register(sig, pending.clone()))
+                    .context("installing the signal handlers")?;
+            }
+            Ok(Signals {
+                pending,
+                last,
+                reopen,
+            })
         }
-        signal_hook::flag::register(SIGHUP, reopen.clone().unwrap_or_else(|| stop.clone()))
-            .context("installing the signal handlers")?;
-        Ok((stop, reopen))
+
+        /// The last signal that came, if one did.
+        fn last(&self) -> Option<i32> {
+            match self.last.load(Ordering::SeqCst) {
+                0 => None,
+                n => i32::try_from(n).ok(),
+            }
+        }
+
+        /// The last signal that came since the previous call (several are one).
+        fn take(&self) -> Option<i32> {
+            if self.pending.swap(false, Ordering::SeqCst) {
+                self.last()
+            } else {
+                None
+            }
+        }
     }
 
     struct Session {
         src: LiveSource,
-        writer: Option<PcapWriter<std::io::BufWriter<std::fs::File>>>,
+        writer: Option<PcapFileWriter>,
         /// `-w FILE`: where the writer writes (the extraction reads it back).
         write_path: Option<std::path::PathBuf>,
         /// `--extract` without `-w`: the packets, kept for the extraction.
@@ -93,6 +139,9 @@ mod imp {
         /// Why the capture ended on its own (the interface went down or was deleted): what
         /// was read is still reported, with this as the reason it is incomplete.
         lost: Option<String>,
+        /// The `-w` file could not be written (a full disk): why, and the last frame analysed.
+        /// The capture ends there, what was read is reported, and modsniff exits 2.
+        write_failed: Option<(String, u64)>,
     }
 
     /// With `--extract OUT`: the extractor in front of `rep`, and where the run's replay
@@ -134,18 +183,13 @@ mod imp {
         ) -> Result<Session> {
             let snaplen = cfg.snaplen;
             let src = LiveSource::open(cfg)?;
+            // The header is written through at once: a file that takes no bytes (a full disk,
+            // /dev/full) fails here, before `run` starts its command.
             let writer = match write {
-                Some(p) => {
-                    let f = std::fs::File::create(p)
-                        .with_context(|| format!("creating {}", p.display()))?;
-                    let mut w =
-                        PcapWriter::new(std::io::BufWriter::new(f), src.linktype(), snaplen)?;
-                    // The header written through now: a file that takes no bytes (a full
-                    // disk, /dev/full) fails here, before `run` starts its command.
-                    w.flush()
-                        .with_context(|| format!("writing {}", p.display()))?;
-                    Some(w)
-                }
+                Some(p) => Some(
+                    PcapFileWriter::create(p, src.linktype(), snaplen)
+                        .with_context(|| format!("writing the capture file {}", p.display()))?,
+                ),
                 None => None,
             };
             Ok(Session {
@@ -157,13 +201,48 @@ mod imp {
                 last_tick: Instant::now(),
                 arp: 0,
                 lost: None,
+                write_failed: None,
             })
+        }
+
+        /// Whether the capture has ended (the interface is gone, or the `-w` file full).
+        fn ended(&self) -> bool {
+            self.lost.is_some() || self.write_failed.is_some()
+        }
+
+        /// A write to the `-w` file failed, after frame `last` was analysed: the capture ends
+        /// there. The file was cut back to its last whole packet; what it holds is said at
+        /// once, on stderr.
+        fn fail_write(&mut self, e: std::io::Error, last: u64) {
+            let file = self
+                .write_path
+                .as_deref()
+                .unwrap_or(std::path::Path::new("-w"))
+                .display()
+                .to_string();
+            let (kept, torn) = self
+                .writer
+                .as_ref()
+                .map_or((0, false), |w| (w.packets_on_disk(), w.torn()));
+            self.writer = None;
+            let tail = if torn {
+                ", then part of one (it could not be cut back)"
+            } else {
+                ", each whole"
+            };
+            errln!(
+                "modsniff: error: writing the capture file {file}: {e}; the capture stopped after frame {last}, and {file} keeps the first {kept} packets{tail}"
+            );
+            self.write_failed = Some((
+                format!("the capture file {file} could not be written: {e}"),
+                last,
+            ));
         }
 
         /// Reads what is there, at most `max` packets, for up to one read timeout; returns
         /// packets handled.
         fn step(&mut self, rep: &mut dyn Printer, max: u64) -> Result<u64> {
-            if self.lost.is_some() {
+            if self.ended() {
                 // Nothing more will come; `run` still waits for its command, a read timeout
                 // at a time.
                 std::thread::sleep(Duration::from_millis(u64::from(RUN_TIMEOUT_MS)));
@@ -180,14 +259,14 @@ mod imp {
                         break;
                     }
                 };
-                if let Some(w) = self.writer.as_mut() {
-                    w.write_packet(&pkt).with_context(|| {
-                        let file = self
-                            .write_path
-                            .as_deref()
-                            .unwrap_or(std::path::Path::new("-w"));
-                        format!("writing the capture file {}", file.display())
-                    })?;
+                if let Some(w) = self.writer.as_mut()
+                    && let Err(e) = w.write_packet(&pkt)
+                {
+                    // The packet is not analysed either: the report ends where the
+                    // capture did.
+                    let last = pkt.frame.saturating_sub(1);
+                    self.fail_write(e, last);
+                    break;
                 }
                 if let Some(s) = self.spool.as_mut() {
                     s.push(&pkt);
@@ -230,7 +309,7 @@ mod imp {
                     .min(Duration::from_millis(3 * u64::from(RUN_TIMEOUT_MS)));
             let until = started + wait.max(self.src.delivery_delay());
             let mut n = 0;
-            while Instant::now() < until && n < limit && self.lost.is_none() {
+            while Instant::now() < until && n < limit && !self.ended() {
                 n += self.step(rep, limit - n)?;
                 if until_closed && Instant::now() >= delivered && self.analysis.connections_closed()
                 {
@@ -240,16 +319,26 @@ mod imp {
             Ok(n)
         }
 
-        fn finish(mut self, rep: &mut dyn Printer, slot: Option<&ReplaySlot>) -> Result<Outcome> {
+        /// The report of what was captured. `interrupted`: `run` was stopped by this signal
+        /// (its command with it), which the report says.
+        fn finish(
+            mut self,
+            rep: &mut dyn Printer,
+            slot: Option<&ReplaySlot>,
+            interrupted: Option<i32>,
+        ) -> Result<Outcome> {
             // The counters of a capture whose interface is gone may be gone with it.
             let k = match self.src.stats() {
                 Ok(k) => Some(k),
                 Err(_) if self.lost.is_some() => None,
                 Err(e) => return Err(e.into()),
             };
-            if let Some(mut w) = self.writer.take() {
-                w.flush().context("writing the capture file")?;
+            if let Some(w) = self.writer.as_mut()
+                && let Err(e) = w.flush()
+            {
+                self.fail_write(e, self.src.packets_read());
             }
+            self.writer = None;
             if let Some(slot) = slot {
                 slot.set(match (self.spool.take(), self.write_path.clone()) {
                     (Some(spool), _) => spool.into_replay(),
@@ -270,17 +359,41 @@ mod imp {
                     k.dropped, k.if_dropped
                 ));
             }
+            // Frames the capture numbered, ARP kept out of the engine included; a packet the
+            // `-w` file refused was not analysed.
+            let frames = self
+                .write_failed
+                .as_ref()
+                .map_or(self.src.packets_read(), |(_, last)| *last);
+            if let Some((why, _)) = &self.write_failed {
+                warnings.push(why.clone());
+                self.analysis
+                    .split()
+                    .1
+                    .diag
+                    .note_read_stopped(why.clone(), frames);
+            }
             if let Some(why) = &self.lost {
                 errln!("modsniff: warning: the capture stopped: {why}");
                 warnings.push(format!("the capture stopped: {why}"));
+                self.analysis
+                    .split()
+                    .1
+                    .diag
+                    .note_read_stopped(format!("the capture stopped: {why}"), frames);
+            }
+            if let Some(sig) = interrupted {
+                let name = crate::go::trace::signal_name(sig).unwrap_or("a signal");
+                warnings.push(format!("interrupted by {name}: the command was stopped"));
                 self.analysis.split().1.diag.note_read_stopped(
-                    format!("the capture stopped: {why}"),
-                    self.src.packets_read(),
+                    format!("modsniff was interrupted by {name}, and stopped the command"),
+                    frames,
                 );
             }
-            // Frames the capture numbered, ARP kept out of the engine included.
-            self.analysis.set_frames(self.src.packets_read());
-            self.analysis.finish(rep, &name, &warnings, kernel)
+            self.analysis.set_frames(frames);
+            let mut outcome = self.analysis.finish(rep, &name, &warnings, kernel)?;
+            outcome.input_failed |= self.write_failed.is_some();
+            Ok(outcome)
         }
     }
 
@@ -322,9 +435,12 @@ mod imp {
             .as_deref()
             .context("no interface given (-i)")?;
         let env: HashMap<String, String> = std::env::vars().collect();
-        let (stop, reopen) = interrupted(args.out.sink.output.is_some())?;
+        let signals = Signals::register(args.out.sink.output.is_some())?;
         let filter = args.filter_expression()?;
-        let out = args.out.sink.open(args.out.format, reopen)?;
+        let out = args
+            .out
+            .sink
+            .open(args.out.format, signals.reopen.clone())?;
         let (mut rep, slot) = extracting(
             args.out
                 .printer(&args.out.live_print_settings(interface), out)?,
@@ -355,7 +471,7 @@ mod imp {
         let started = Instant::now();
         let limit = args.count.unwrap_or(u64::MAX);
         let mut packets = 0u64;
-        while !stop.load(Ordering::SeqCst) && packets < limit && s.lost.is_none() {
+        while signals.last().is_none() && packets < limit && !s.ended() {
             if args
                 .duration
                 .is_some_and(|d| started.elapsed().as_secs_f64() >= d)
@@ -371,7 +487,7 @@ mod imp {
             limit.saturating_sub(packets),
             false,
         )?;
-        let outcome = s.finish(rep.as_mut(), slot.as_ref())?;
+        let outcome = s.finish(rep.as_mut(), slot.as_ref(), None)?;
         rep.close()?;
         Ok(outcome)
     }
@@ -418,8 +534,11 @@ mod imp {
         {
             go_env.extend(vars);
         }
-        let (stop, reopen) = interrupted(args.out.sink.output.is_some())?;
-        let out = args.out.sink.open(args.out.format, reopen)?;
+        let signals = Signals::register(args.out.sink.output.is_some())?;
+        let out = args
+            .out
+            .sink
+            .open(args.out.format, signals.reopen.clone())?;
         let (mut rep, slot) = extracting(
             args.out
                 .printer(&args.out.live_print_settings(&args.interface), out)?,
@@ -442,11 +561,11 @@ mod imp {
         .joining();
         let spool = extract_spool(&args.out, args.write.as_deref())?;
         let mut s = Session::open(cfg, args.write.as_deref(), spool, analysis)?;
-        let transcript = spawn_and_wait(
+        let (transcript, interrupted) = spawn_and_wait(
             command_for(prog),
             &args.command,
             &go_env,
-            &stop,
+            &signals,
             &mut s,
             rep.as_mut(),
         )?;
@@ -464,11 +583,18 @@ mod imp {
         if plan != XPlan::NotGo || !transcript.errors.is_empty() {
             s.analysis.set_go(transcript);
         }
-        let mut outcome = s.finish(rep.as_mut(), slot.as_ref())?;
+        let write_failed = s.write_failed.is_some();
+        let mut outcome = s.finish(rep.as_mut(), slot.as_ref(), interrupted)?;
         rep.close()?;
         if !exit.success() {
             errln!("modsniff: {prog} {exit}");
+        }
+        if write_failed {
+            // modsniff stopped the command: its status says nothing of its own (exit 2).
+        } else if !exit.success() {
             outcome.command_failed = Some(i32::from(exit.shell_status().max(1)));
+        } else {
+            outcome.interrupted_by = interrupted;
         }
         Ok(outcome)
     }
@@ -519,8 +645,8 @@ mod imp {
         format!("{name} ({desc})")
     }
 
-    /// After Ctrl-C, how long the command has to end on its own (the terminal sent it SIGINT
-    /// too, as the same process group) before it is killed.
+    /// Once modsniff has signalled the command's group (a signal forwarded, or SIGTERM when
+    /// the capture cannot go on), how long the command has to end before the group is killed.
     const KILL_GRACE: Duration = Duration::from_secs(2);
     /// After the command exits, how long its stderr may stay open (a background child of it
     /// holding the pipe) before the transcript is taken without the rest.
@@ -529,17 +655,40 @@ mod imp {
     /// of a longer line follows that judgement and is counted in `long_lines`.
     const MAX_LINE_BYTES: usize = 256 << 10;
 
-    /// Runs the command, its stderr passed through to ours as it comes (less the lines of a
-    /// `-x` modsniff added), capturing meanwhile; returns what it said and how it ended.
+    /// The command's process group (its id is the command's pid).
+    struct Group(rustix::process::Pid);
+
+    impl Group {
+        fn of(child: &std::process::Child) -> Result<Group> {
+            i32::try_from(child.id())
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+                .map(Group)
+                .context("the command's process id")
+        }
+
+        /// Sends `sig` to every process of the group; one already gone is not an error.
+        fn signal(&self, sig: i32) {
+            if let Some(sig) = rustix::process::Signal::from_named_raw(sig) {
+                let _ = rustix::process::kill_process_group(self.0, sig);
+            }
+        }
+    }
+
+    /// Runs the command in a process group of its own, its stderr passed through to ours as
+    /// it comes (less the lines of a `-x` modsniff added), capturing meanwhile; returns what
+    /// it said and how it ended, and the signal that stopped modsniff (and so the command), if
+    /// one did.
     fn spawn_and_wait(
         mut cmd: std::process::Command,
         argv: &[String],
         go_env: &HashMap<String, String>,
-        stop: &AtomicBool,
+        signals: &Signals,
         s: &mut Session,
         rep: &mut (dyn Printer + Send),
-    ) -> Result<GoTranscript> {
-        use std::os::unix::process::ExitStatusExt;
+    ) -> Result<(GoTranscript, Option<i32>)> {
+        use rustix::process::Signal;
+        use std::os::unix::process::{CommandExt, ExitStatusExt};
         let plan = plan_x(argv, go_env.get("GOFLAGS").map(String::as_str));
         let hide = matches!(plan, XPlan::Add { .. });
         if let XPlan::Add { goflags } = &plan {
@@ -549,8 +698,10 @@ mod imp {
         let mut child = cmd
             .args(argv.get(1..).unwrap_or_default())
             .stderr(std::process::Stdio::piped())
+            .process_group(0)
             .spawn()
             .with_context(|| format!("starting {prog}"))?;
+        let group = Group::of(&child)?;
         let filter = XFilter::new(
             go_env.get("CC").map(String::as_str),
             go_env.get("CXX").map(String::as_str),
@@ -560,25 +711,43 @@ mod imp {
             Transcriber::new(filter, hide),
             hide,
         )?;
-        let mut stopped: Option<Instant> = None;
+        // When modsniff began ending the group.
+        let mut stopping: Option<Instant> = None;
+        let mut interrupted = None;
+        // The report cannot be written: the run ends with this error, once the command has.
+        let mut report_failed: Option<anyhow::Error> = None;
         let status = loop {
-            if let Err(e) = s.step(rep, u64::MAX) {
-                // The capture cannot go on (its file is full, the report cannot be written):
-                // the command is not left running unwatched.
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(e.context(format!("{prog} was killed: the capture stopped")));
+            if report_failed.is_some() {
+                std::thread::sleep(Duration::from_millis(u64::from(RUN_TIMEOUT_MS)));
+            } else if let Err(e) = s.step(rep, u64::MAX) {
+                report_failed = Some(e);
+            }
+            // The capture cannot go on (its file is full, the report cannot be written): the
+            // command is not left running unwatched.
+            if (report_failed.is_some() || s.write_failed.is_some()) && stopping.is_none() {
+                errln!("modsniff: stopping {prog}: the capture cannot go on");
+                group.signal(Signal::TERM.as_raw());
+                stopping = Some(Instant::now());
+            }
+            // What would have reached the command from the terminal, as its process group.
+            if let Some(sig) = signals.take() {
+                group.signal(sig);
+                interrupted.get_or_insert(sig);
+                stopping.get_or_insert_with(Instant::now);
             }
             if let Some(st) = child.try_wait().context("waiting for the command")? {
                 break Some(st);
             }
-            if stop.load(Ordering::SeqCst)
-                && stopped.get_or_insert_with(Instant::now).elapsed() >= KILL_GRACE
-            {
-                let _ = child.kill();
+            if stopping.is_some_and(|t| t.elapsed() >= KILL_GRACE) {
+                group.signal(Signal::KILL.as_raw());
                 break child.wait().ok();
             }
         };
+        if stopping.is_some() {
+            // What is left of the group once its leader ended (a shell's background jobs
+            // ignore SIGINT): modsniff started it and ends it all.
+            group.signal(Signal::KILL.as_raw());
+        }
         let exit = match status {
             Some(st) => match (st.code(), st.signal()) {
                 (Some(c), _) => ExitKind::Exited(c),
@@ -590,14 +759,21 @@ mod imp {
         // The pipe ends when the last process holding it does: normally at once.
         let ended = Instant::now();
         while !pump.done() && ended.elapsed() < STDERR_GRACE {
-            s.step(rep, u64::MAX)?;
+            if report_failed.is_some() {
+                std::thread::sleep(Duration::from_millis(u64::from(RUN_TIMEOUT_MS)));
+            } else if let Err(e) = s.step(rep, u64::MAX) {
+                report_failed = Some(e);
+            }
+        }
+        if let Some(e) = report_failed {
+            return Err(e.context(format!("{prog} was stopped: the report cannot be written")));
         }
         let open_line = pump.open_line.load(Ordering::SeqCst);
         // modsniff's own line about the command then starts on a line of its own.
         if open_line && !exit.success() {
             write_stderr(b"\n");
         }
-        Ok(pump.finish(exit))
+        Ok((pump.finish(exit), interrupted))
     }
 
     /// A thread that reads the command's stderr, writes it to ours and feeds the transcript.

@@ -41,12 +41,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes, each said once (library errors already quote their source).
+/// The error and its causes, each said once (library errors already quote their source; a
+/// cause that repeats what is said and adds to it replaces it).
 fn error_text(e: &anyhow::Error) -> String {
     let mut text = e.to_string();
     for cause in e.chain().skip(1) {
         let c = cause.to_string();
-        if !text.contains(&c) {
+        if c.starts_with(&text) {
+            text = c;
+        } else if !text.contains(&c) {
             text.push_str(": ");
             text.push_str(&c);
         }

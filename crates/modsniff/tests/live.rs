@@ -592,3 +592,168 @@ fn live_whose_interface_disappears_reports_what_it_saw() {
     );
     assert_ne!(out.status.code(), Some(2), "stderr: {stderr}");
 }
+
+/// A directory under the system's temp dir, removed (with what is in it) when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("modsniff-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.0.join(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A program for python3 that sends 1,000-byte UDP datagrams to 127.0.0.1:9 for ever: the
+/// traffic that fills a small disk.
+pub const UDP_FLOOD: &str = "import socket\n\
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+    while True:\n    s.sendto(b'x' * 1000, ('127.0.0.1', 9))\n";
+
+/// The size of the tmpfs that plays a full disk: a few hundred packets.
+pub const SMALL_DISK: &str = "size=256k";
+
+/// A shell script that mounts a SMALL_DISK tmpfs on `disk`, runs `modsniff ARGS` (standard
+/// output to `report`), then copies `disk/name` out to `kept` and exits with modsniff's
+/// status (99 when the mount failed). Run by `ip netns exec`, which gives the script a mount
+/// namespace of its own: the tmpfs is seen by it only and goes with it, whatever happens to
+/// the test.
+pub fn on_small_disk(disk: &Path, name: &str, kept: &Path, report: &Path, args: &str) -> String {
+    let d = disk.display();
+    format!(
+        "mount -t tmpfs -o {SMALL_DISK} modsniff-full {d} || exit 99\n\
+         {bin} {args} > {report}\n\
+         rc=$?\n\
+         cp {d}/{name} {kept}\n\
+         exit $rc\n",
+        bin = bin().display(),
+        report = report.display(),
+        kept = kept.display(),
+    )
+}
+
+/// The packets a pcap file holds, each whole: tshark (or tcpdump) reads it to its end
+/// without complaint. None when neither is installed.
+pub fn whole_packets(file: &Path) -> Option<u64> {
+    for (prog, args) in [
+        ("tshark", &["-T", "fields", "-e", "frame.number", "-r"][..]),
+        ("tcpdump", &["-n", "-r"][..]),
+    ] {
+        let Ok(out) = Command::new(prog).args(args).arg(file).output() else {
+            continue;
+        };
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && !stderr.contains("cut short") && !stderr.contains("truncated"),
+            "{prog} -r {}: {:?}\n{stderr}",
+            file.display(),
+            out.status
+        );
+        return Some(String::from_utf8_lossy(&out.stdout).lines().count() as u64);
+    }
+    eprintln!(
+        "neither tshark nor tcpdump is installed: {} not checked",
+        file.display()
+    );
+    None
+}
+
+/// The K of modsniff's "FILE keeps the first K packets" on stderr.
+pub fn kept_packets(stderr: &str) -> Option<u64> {
+    let (_, rest) = stderr.split_once("keeps the first ")?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// `live -w FILE` whose disk fills while it captures: the capture ends there, the report of
+/// what was read is printed (with a capture-incomplete finding naming the file and the
+/// cause), the file keeps what it holds whole (tshark reads it to its end), exit 2.
+#[test]
+fn live_whose_capture_file_fills_the_disk_reports_what_it_read() {
+    let what = "live -w on a full disk";
+    let Some(ns) = Netns::named(format!("rp-{}-lfull", std::process::id()), what) else {
+        return;
+    };
+    if !have("python3", what) {
+        return;
+    }
+    let tmp = TempDir::new("rp-lfull");
+    let disk = tmp.join("disk");
+    std::fs::create_dir_all(&disk).expect("disk dir");
+    let (kept, report) = (tmp.join("kept.pcap"), tmp.join("report.ndjson"));
+    let flood = ns
+        .cmd(Path::new("python3"))
+        .args(["-c", UDP_FLOOD])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start the traffic");
+    let _flood = ChildGuard(Some(flood));
+    // --duration bounds the test when the disk does not fill.
+    let script = on_small_disk(
+        &disk,
+        "live.pcap",
+        &kept,
+        &report,
+        &format!(
+            "live -i lo --format ndjson --duration 60 -w {}/live.pcap",
+            disk.display()
+        ),
+    );
+    let child = ns
+        .cmd(Path::new("sh"))
+        .args(["-c", &script])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("modsniff live");
+    let out = ChildGuard(Some(child)).wait_output(Duration::from_secs(90));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(99), "mount: {stderr}");
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    let file = format!("{}/live.pcap", disk.display());
+    assert!(
+        stderr.contains(&format!("writing the capture file {file}"))
+            && stderr.contains("No space left on device"),
+        "stderr names the file and the cause: {stderr}"
+    );
+    let recs = lines(&std::fs::read(&report).expect("the report"));
+    let stats = recs.last().expect("a report");
+    assert_eq!(
+        stats["type"], "stats",
+        "the report ends with its stats: {stats}"
+    );
+    assert_ne!(stats["verdict"], "ok", "{stats}");
+    let read = stats["packets"].as_u64().expect("packets");
+    let cut: Vec<_> = of_type(&recs, "finding")
+        .into_iter()
+        .filter(|f| f["kind"] == "capture-incomplete" && f["provisional"] != true)
+        .collect();
+    assert_eq!(cut.len(), 1, "one capture-incomplete finding: {recs:#?}");
+    let summary = cut[0]["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains(&file)
+            && summary.contains("No space left on device")
+            && summary.contains(&format!("after frame {read}")),
+        "the finding says where and why the capture stopped: {summary}"
+    );
+    let kept_said = kept_packets(&stderr).expect("stderr says what the file keeps");
+    assert!(
+        kept_said > 0 && kept_said <= read,
+        "{kept_said} kept of {read} read"
+    );
+    if let Some(n) = whole_packets(&kept) {
+        assert_eq!(n, kept_said, "the file holds what stderr says");
+    }
+}

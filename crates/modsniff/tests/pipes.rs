@@ -131,3 +131,50 @@ fn colour_on_a_terminal_unless_no_color_or_term_dumb() {
     let always = on_terminal(&format!("{args} --color always"), &[("TERM", "dumb")]).unwrap();
     assert!(always.contains("\x1b["), "{always:?}");
 }
+
+/// A report whose standard output is a full disk (/dev/full: every write fails with ENOSPC,
+/// as a file on a full file system does): the error says what could not be written and why,
+/// the exit status is 2, and nothing panics.
+#[test]
+fn a_report_to_a_full_disk_says_so_and_exits_2() {
+    let full = std::path::Path::new("/dev/full");
+    if !full.exists() {
+        eprintln!("SKIP report to a full disk: no /dev/full");
+        return;
+    }
+    let pcap = fixtures().join("proxy-auth/capture.pcap");
+    for format in ["text", "ndjson", "json", "html"] {
+        let out = Command::new(bin())
+            .args(["read", "--format", format, "-v"])
+            .arg(&pcap)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(full).expect("/dev/full"))
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run modsniff");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--format {format}: {stderr}");
+        assert!(
+            stderr.contains("writing the report to standard output: No space left on device"),
+            "--format {format}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "--format {format}: {stderr}");
+    }
+    // The HTML page beside the report: the report is printed, the page's failure said.
+    let out = Command::new(bin())
+        .args(["read", "--html", "/dev/full"])
+        .arg(&pcap)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run modsniff");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "--html /dev/full: {stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("FAILED"),
+        "the report is printed: {stderr}"
+    );
+    assert!(
+        stderr.contains("writing the HTML page to /dev/full: No space left on device"),
+        "--html /dev/full: {stderr}"
+    );
+}

@@ -292,11 +292,6 @@ fn run_go_mod_download_with_a_failing_mirror() {
     );
 }
 
-/// Whether process `pid` still exists (a zombie left unreaped counts).
-fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-}
-
 /// `run -w FILE` whose FILE takes no bytes (/dev/full: every write fails with ENOSPC) stops
 /// before the command starts: the command leaves no trace, and the error names the file.
 #[test]
@@ -328,73 +323,257 @@ fn run_that_cannot_write_its_capture_file_does_not_start_the_command() {
     );
 }
 
-/// `run -w FILE` whose disk fills while the command runs: modsniff says so, and the
-/// command (here one that would never end) is killed and reaped, not left running.
+/// Whether process `pid` is running (a zombie is not: it has ended, and waits only for its
+/// parent, or PID 1, to read its status).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| {
+        // The state follows the command name's closing parenthesis.
+        st.rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X')
+    })
+}
+
+/// The pids a command script wrote to `file`, one a line.
+fn pids_in(file: &Path) -> Vec<u32> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Those of `pids` still running once SIGKILL had time to land (a bounded wait: a process
+/// killed is gone within moments); any left are killed here, by their pids, which this test
+/// started, and returned.
+fn left_running(pids: &[u32]) -> Vec<u32> {
+    let start = std::time::Instant::now();
+    while pids.iter().any(|&p| running(p)) && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<u32> = pids.iter().copied().filter(|&p| running(p)).collect();
+    for p in &left {
+        let _ = Command::new("kill")
+            .args(["-KILL", &p.to_string()])
+            .status();
+    }
+    left
+}
+
+/// A command script for `sh`: starts `children` in the background, writes their pids and
+/// then its own to `pids`, and waits for them. A non-interactive shell's background jobs
+/// ignore SIGINT: only their process group being ended ends them. Their output goes to
+/// /dev/null, so that a child left running holds no pipe of the test's.
+fn script_with_children(children: &[&str], pids: &Path) -> String {
+    let mut s = String::new();
+    for c in children {
+        s.push_str(&format!(
+            "{c} > /dev/null 2>&1 &\necho $! >> {}\n",
+            pids.display()
+        ));
+    }
+    s.push_str(&format!("echo $$ >> {}\nwait\n", pids.display()));
+    s
+}
+
+/// `run -w FILE` whose disk fills while the command runs: modsniff says so (the file, the
+/// cause, what the file keeps), stops the command and every process it started (here a
+/// shell whose background children flood lo and sleep), prints the report of what it read,
+/// keeps the file readable to its last whole packet, and exits 2.
 #[test]
-fn run_whose_capture_file_fills_up_kills_the_command() {
+fn run_whose_capture_file_fills_up_stops_the_command_and_its_children() {
     let what = "modsniff run -w on a full disk";
-    let Some(ns) = Netns::named(format!("hb-{}-wfill", std::process::id()), what) else {
+    let Some(ns) = Netns::named(format!("rp-{}-wfill", std::process::id()), what) else {
         return;
     };
     if Command::new("python3").arg("--version").output().is_err() {
         eprintln!("SKIP {what}: python3 is not installed (it makes the traffic)");
         return;
     }
-    let tmp = std::env::temp_dir().join(format!("modsniff-hb-{}-wfill", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
+    let tmp = crate::live::TempDir::new("rp-wfill");
     let disk = tmp.join("disk");
-    std::fs::create_dir_all(&disk).expect("temp dir");
-    let pidfile = tmp.join("pid");
-    // The command: its pid to a file, then UDP datagrams to lo for ever.
-    let flood = "import os, socket, sys\n\
-                 open(sys.argv[1], 'w').write(str(os.getpid()))\n\
-                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
-                 while True:\n    s.sendto(b'x' * 1000, ('127.0.0.1', 9))\n";
-    // `ip netns exec` runs in a mount namespace of its own: the small tmpfs (the full disk)
-    // is seen by modsniff only, and goes with it.
-    let script = format!(
-        "mount -t tmpfs -o size=256k hb-full {disk} && exec {bin} run -i lo -w {disk}/go.pcap --drain 0 -- python3 -c \"$0\" {pid}",
-        disk = disk.display(),
-        bin = bin().display(),
-        pid = pidfile.display()
+    std::fs::create_dir_all(&disk).expect("disk dir");
+    let (kept, report, pids) = (
+        tmp.join("kept.pcap"),
+        tmp.join("report.ndjson"),
+        tmp.join("pids"),
     );
-    // The command inherits modsniff's stdout: a file, not a pipe, so that a command left
-    // running cannot hold the test waiting for the pipe's end.
-    let report = std::fs::File::create(tmp.join("report.txt")).expect("report file");
+    // The traffic starts once every pid is written (the full disk stops the command at once).
+    let flood = tmp.join("flood.py");
+    std::fs::write(
+        &flood,
+        format!(
+            "import sys, time\n\
+             while len(open(sys.argv[1]).read().split()) < 3:\n    time.sleep(0.01)\n{}",
+            crate::live::UDP_FLOOD
+        ),
+    )
+    .expect("flood.py");
+    let command = tmp.join("command.sh");
+    std::fs::write(
+        &command,
+        script_with_children(
+            &[
+                "sleep 300",
+                &format!("python3 {} {}", flood.display(), pids.display()),
+            ],
+            &pids,
+        ),
+    )
+    .expect("command.sh");
+    let script = crate::live::on_small_disk(
+        &disk,
+        "go.pcap",
+        &kept,
+        &report,
+        &format!(
+            "run -i lo --format ndjson --drain 0 -w {}/go.pcap -- sh {}",
+            disk.display(),
+            command.display()
+        ),
+    );
     let child = ns
         .cmd(Path::new("sh"))
-        .args(["-c", &script, flood])
+        .args(["-c", &script])
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
-        .stdout(report)
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("modsniff run");
     let out = ChildGuard(Some(child)).wait_output(Duration::from_secs(60));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let pid: Option<u32> = std::fs::read_to_string(&pidfile)
-        .ok()
-        .and_then(|s| s.trim().parse().ok());
-    let left_running = pid.is_some_and(alive);
-    if left_running && let Some(p) = pid {
-        // Ours to end: the test started it.
-        let _ = Command::new("kill")
-            .args(["-KILL", &p.to_string()])
-            .status();
-    }
-    let _ = std::fs::remove_dir_all(&tmp);
-    assert!(pid.is_some(), "the command started; stderr: {stderr}");
-    assert!(
-        !left_running,
-        "the command was left running; stderr: {stderr}"
+    let pids = pids_in(&pids);
+    let left = left_running(&pids);
+    assert_eq!(
+        pids.len(),
+        3,
+        "the command started its two children; stderr: {stderr}"
     );
+    assert!(
+        left.is_empty(),
+        "{left:?} of the command's processes {pids:?} were left running; stderr: {stderr}"
+    );
+    assert_ne!(out.status.code(), Some(99), "mount: {stderr}");
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    let file = format!("{}/go.pcap", disk.display());
     assert!(
-        stderr.contains("writing the capture file") && stderr.contains("No space left on device"),
-        "says why: {stderr}"
+        stderr.contains(&format!("writing the capture file {file}"))
+            && stderr.contains("No space left on device"),
+        "says which file and why: {stderr}"
     );
     assert!(
-        stderr.contains("python3 was killed"),
-        "says the command was killed: {stderr}"
+        stderr.contains("stopping sh"),
+        "says the command is stopped: {stderr}"
     );
+    let recs = lines(&std::fs::read(&report).expect("the report"));
+    let stats = recs.last().expect("a report");
+    assert_eq!(
+        stats["type"], "stats",
+        "the report ends with its stats: {stats}"
+    );
+    assert_ne!(stats["verdict"], "ok", "{stats}");
+    assert!(
+        of_type(&recs, "finding").iter().any(|f| {
+            f["kind"] == "capture-incomplete"
+                && f["summary"]
+                    .as_str()
+                    .is_some_and(|s| s.contains(&file) && s.contains("No space left on device"))
+        }),
+        "a capture-incomplete finding names the file and the cause: {recs:#?}"
+    );
+    let read = stats["packets"].as_u64().expect("packets");
+    let kept_said = crate::live::kept_packets(&stderr).expect("stderr says what the file keeps");
+    assert!(
+        kept_said > 0 && kept_said <= read,
+        "{kept_said} kept of {read} read"
+    );
+    if let Some(n) = crate::live::whole_packets(&kept) {
+        assert_eq!(n, kept_said, "the file holds what stderr says");
+    }
+}
+
+/// SIGINT to `modsniff run` (a terminal's Ctrl-C no longer reaches the command, which runs in
+/// a process group of its own) is forwarded to the command's group: the shell ends by it, its
+/// background children (which ignore SIGINT) are ended with the group, the report of what was
+/// captured is printed and says the run was interrupted (never OK), and the exit status is
+/// the shell's: 130. The same for SIGTERM (143) and SIGHUP (129).
+#[test]
+fn run_forwards_sigint_to_the_command_and_its_children_and_reports() {
+    let what = "SIGINT to modsniff run";
+    let Some(ns) = Netns::named(format!("rp-{}-int", std::process::id()), what) else {
+        return;
+    };
+    for (sig, status) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
+        let tmp = crate::live::TempDir::new(&format!("rp-{sig}"));
+        let pids = tmp.join("pids");
+        let command = tmp.join("command.sh");
+        std::fs::write(
+            &command,
+            script_with_children(&["sleep 300", "sleep 301"], &pids),
+        )
+        .expect("command.sh");
+        let child = ns
+            .cmd(&bin())
+            .args([
+                "run", "-i", "lo", "--format", "ndjson", "--drain", "0", "--",
+            ])
+            .arg("sh")
+            .arg(&command)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("modsniff run");
+        // `ip netns exec` execs modsniff: this pid is modsniff's.
+        let pid = child.id();
+        let guard = ChildGuard(Some(child));
+        let start = std::time::Instant::now();
+        while pids_in(&pids).len() < 3 {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the command did not start its children"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let k = Command::new("kill")
+            .args([format!("-{sig}"), pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(k.success());
+        let out = guard.wait_output(Duration::from_secs(30));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let pids = pids_in(&pids);
+        let left = left_running(&pids);
+        assert!(
+            left.is_empty(),
+            "SIG{sig}: {left:?} of the command's processes {pids:?} were left running; stderr: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("sh killed by SIG{sig}")),
+            "the signal reached the command: {stderr}"
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(status),
+            "SIG{sig}; stderr: {stderr}"
+        );
+        let recs = lines(&out.stdout);
+        let stats = recs.last().expect("a report");
+        assert_eq!(
+            stats["type"], "stats",
+            "SIG{sig}: the report ends with its stats: {stats}"
+        );
+        assert_ne!(stats["verdict"], "ok", "SIG{sig}: {stats}");
+        assert!(
+            of_type(&recs, "finding").iter().any(|f| {
+                f["kind"] == "capture-incomplete"
+                    && f["summary"]
+                        .as_str()
+                        .is_some_and(|s| s.contains(&format!("interrupted by SIG{sig}")))
+            }),
+            "SIG{sig}: the report says the run was interrupted: {recs:#?}"
+        );
+    }
 }
