@@ -235,7 +235,8 @@ pub enum EndReason {
 #[derive(Clone, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Connection {
-    /// An id unique within the run, in the order connections started.
+    /// An id unique within the run, in the order connections started: the frame number of
+    /// its first packet (when frame numbers increase, as a capture's do).
     pub id: u64,
     /// TCP or UDP.
     pub transport: Transport,

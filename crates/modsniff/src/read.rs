@@ -13,7 +13,7 @@ use crate::report::Printer;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modsniff_capture::{CaptureError, FileSource, Format};
-use modsniff_core::Event;
+use modsniff_core::{Event, ShardedEngine};
 use modsniff_core::{LinkType, Packet, Stats, Timestamp};
 use modsniff_filter::{Filter, FilterError, Program};
 use std::collections::HashMap;
@@ -40,9 +40,8 @@ enum ToOutput {
 }
 
 /// `--threads` when not given: two where there are two cores to run them on, else one.
-/// Two threads pipeline the engine and the output (see `read_pipelined`): 1.3x faster on the
-/// 2-vCPU benchmark machine for ~15 % more CPU and ~6 MiB more peak RSS, with the same
-/// output (BENCHMARKS.md).
+/// Two run two sharded engines beside the reader and the output (see `read_pipelined`),
+/// with the same output (speed and memory: BENCHMARKS.md).
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }
@@ -130,6 +129,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         let mut last_packet = None;
         let (n, read_error, stats) = if threads >= 2 {
             read_pipelined(
+                ShardedEngine::new(config.clone(), threads),
                 &mut src,
                 &mut analysis,
                 rep.as_mut(),
@@ -362,20 +362,19 @@ fn read_packets(
     (n, None)
 }
 
-/// `--threads 2`: the reader and engine on this thread, diagnosis and record writing (about
-/// half the work: the records are large JSON) on a second one. The engine's events go over a
-/// bounded channel in the order the engine emitted them, and the second thread handles them
-/// exactly as the single-threaded loop does, so the output is byte-for-byte the same.
-///
-/// Why a pipeline rather than flow-sharded engines: the diagnosis needs every connection
-/// in emission order (later-success, DNS-vs-connection checks, the findings cap), and the
-/// engine's flow-table bounds (max flows, memcap, eviction order) are global; sharding them
-/// would change results on captures that hit a bound. Two stages fit the two cores this is
-/// built for; more threads are not used.
+/// `--threads N` (N >= 2): the reader on this thread, N engines on threads of their own
+/// (`ShardedEngine`: each owns the flows whose key hashes to it, and their events are merged
+/// back into one engine's order), and the diagnosis and record writing on one more. The
+/// diagnosis needs every connection in emission order (later-success, DNS-vs-connection
+/// checks, the findings cap), so it stays single, fed the merged events over a bounded
+/// channel exactly as the single-threaded loop feeds them: the output is byte-for-byte the
+/// same while no flow-table bound is reached (see `ShardedEngine` for what may differ when
+/// one is).
 // The reader's controls (limit, progress, filter, signal, last packet) go through as they
 // are to `read_packets`, which the single-threaded path calls with the same list.
 #[allow(clippy::too_many_arguments)]
 fn read_pipelined(
+    mut engine: ShardedEngine,
     src: &mut FileSource,
     analysis: &mut Analysis,
     rep: &mut (dyn Printer + Send),
@@ -385,7 +384,7 @@ fn read_pipelined(
     last: &mut Option<(u64, Timestamp)>,
     interrupt: &Interrupt,
 ) -> Result<(u64, Option<CaptureError>, Option<Stats>)> {
-    let (engine, out) = analysis.split();
+    let (_, out) = analysis.split();
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<ToOutput>(QUEUE_BATCHES);
         // Batches go back to the engine thread once read: it frees the events it allocated
@@ -436,12 +435,13 @@ fn read_pipelined(
             &mut |pkt| {
                 engine.push(pkt, &mut |ev: Event| batch.push(ev));
                 flush(&mut batch, false);
-                engine.stats().connections
+                engine.connections()
             },
             last,
         );
         // As `Analysis::finish`: the diagnosis learns the capture's end before the events
         // the engine's finish emits.
+        engine.drain(&mut |ev: Event| batch.push(ev));
         flush(&mut batch, true);
         let _ = tx.send(ToOutput::SawTime(engine.now()));
         let stats = engine.finish(&mut |ev: Event| batch.push(ev));

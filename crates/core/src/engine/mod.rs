@@ -11,7 +11,10 @@
 //! `max_flows`, or at `finish()`.
 
 mod conn;
+mod shard;
 mod table;
+
+pub use shard::ShardedEngine;
 
 use crate::app::dns::{DnsMeta, DnsRecord, DnsTracker};
 use crate::app::session::SessionEnv;
@@ -26,6 +29,7 @@ use crate::types::{FlowKey, Transport};
 use crate::wire::{self, DecodeError, IpInfo, L4, TcpSegment};
 use conn::{ConnEnv, udp_record};
 use rustc_hash::FxHashMap;
+use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use table::{Flow, FlowTable};
 
@@ -42,6 +46,65 @@ fn udp_datagram(
     flow.on_datagram(src, ip, payload.len(), pkt.frame, pkt.ts);
     let answered_now = flow.is_dns && flow.stats[1].packets == 1 && src == flow.server;
     (answered_now, flow.is_dns, flow.id)
+}
+
+/// Where an event falls in the order one engine emits, among the events made known by the
+/// same packet (`ShardedEngine` merges its shards' events by packet, then by this).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Tag {
+    phase: u8,
+    a: u64,
+    b: u64,
+}
+
+impl Tag {
+    const fn new(phase: u8, a: u64, b: u64) -> Tag {
+        Tag { phase, a, b }
+    }
+}
+
+/// The phases of one packet, and of the end of input, in the order they are emitted.
+/// Events of the packet's own flow (flows it ended first), with `a`, `b` zero.
+const PACKET: u8 = 0;
+/// A flow the sweep ended: `a` the expiry slot, `b` the flow's id.
+const SWEEP: u8 = 1;
+/// DNS records of the packet's own flow.
+const DNS: u8 = 2;
+/// DNS records of a flow the sweep ended (`a`, `b` as for `SWEEP`).
+const SWEEP_DNS: u8 = 3;
+/// End of input: a flow still open (`a` its id).
+const END: u8 = 4;
+/// End of input: DNS records of a flow still open (`a` its id).
+const END_DNS: u8 = 5;
+/// End of input: a query never answered (`a` its frame).
+const END_UNANSWERED: u8 = 6;
+
+/// Where the engine's events go, with their `Tag`.
+pub(crate) trait Out {
+    fn put(&mut self, tag: Tag, ev: Event);
+}
+
+/// A caller's sink: the tags are not needed, the order of the calls is the order.
+struct Plain<'s, S>(&'s mut S);
+
+impl<S: Sink> Out for Plain<'_, S> {
+    fn put(&mut self, _: Tag, ev: Event) {
+        self.0.event(ev);
+    }
+}
+
+/// One engine among `count` that split a capture's flows by key (see `ShardedEngine`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ShardRole {
+    pub index: usize,
+    pub count: usize,
+}
+
+/// The shard owning a flow: its key's hash (direction-independent, as the key is).
+pub(crate) fn shard_of(key: &FlowKey, count: usize) -> usize {
+    let mut h = rustc_hash::FxHasher::default();
+    key.hash(&mut h);
+    ((u128::from(h.finish()) * count as u128) >> 64) as usize
 }
 
 /// Packets in, events out.
@@ -61,6 +124,14 @@ pub struct Engine {
     /// Events of the packet being processed, not yet given to the sink.
     pending: Vec<Event>,
     last_sweep: u64,
+    /// The tag of the events emitted now.
+    tag: Tag,
+    /// The tag of the DNS records pushed to `dns_out` now, and the tags of those pushed
+    /// before (`dns_tags` lags behind `dns_out` until `mark_dns`).
+    dns_tag: Tag,
+    dns_tags: Vec<Tag>,
+    /// Set when this engine is one shard of a `ShardedEngine`.
+    shard: Option<ShardRole>,
 }
 
 impl Engine {
@@ -86,7 +157,20 @@ impl Engine {
             frame: 0,
             pending: Vec::new(),
             last_sweep: 0,
+            tag: Tag::new(PACKET, 0, 0),
+            dns_tag: Tag::new(DNS, 0, 0),
+            dns_tags: Vec::new(),
+            shard: None,
         }
+    }
+
+    /// An engine that takes the flows whose key hashes to `role.index` of `role.count`: it
+    /// leaves naming connections from DNS answers to the merge, and counts a fragment's
+    /// packet and reassembly only as shard 0 (every shard reassembles every fragment).
+    pub(crate) fn new_shard(config: Config, role: ShardRole) -> Self {
+        let mut e = Engine::new(config);
+        e.shard = Some(role);
+        e
     }
 
     /// The counters so far (`finish` returns the final ones).
@@ -134,17 +218,28 @@ impl Engine {
 
     /// Processes one packet.
     pub fn push(&mut self, pkt: &Packet<'_>, sink: &mut impl Sink) {
-        self.stats.packets += 1;
-        self.stats.bytes += pkt.data.len() as u64;
-        if pkt.is_truncated() {
-            self.stats.truncated_packets += 1;
+        self.push_tagged(pkt, false, &mut Plain(sink));
+    }
+
+    /// One packet; a `copy` (a fragment every shard reassembles) is not counted.
+    pub(crate) fn push_tagged(&mut self, pkt: &Packet<'_>, copy: bool, sink: &mut impl Out) {
+        if !copy {
+            self.stats.packets += 1;
+            self.stats.bytes += pkt.data.len() as u64;
+            if pkt.is_truncated() {
+                self.stats.truncated_packets += 1;
+            }
         }
         if pkt.ts > self.now {
             self.now = pkt.ts;
         }
         self.frame = pkt.frame;
+        self.tag = Tag::new(PACKET, 0, 0);
+        self.dns_tag = Tag::new(DNS, 0, 0);
         let d = wire::decode(pkt.linktype, pkt.data);
-        if let Some((e, _)) = d.stop {
+        if let Some((e, _)) = d.stop
+            && !copy
+        {
             if let DecodeError::UnsupportedLinkType(_) = e {
                 self.stats.unknown_link_types += 1;
             }
@@ -158,14 +253,11 @@ impl Engine {
                 L4::Udp(u) => self.on_udp(ip, u.src_port, u.dst_port, u.payload, pkt, sink),
                 L4::IcmpError(e) => self.on_icmp(ip, e, pkt),
                 L4::Fragment(f) => {
-                    let whole = self.defrag.push(
-                        ip.src,
-                        ip.dst,
-                        f,
-                        pkt.ts,
-                        &self.config.limits,
-                        &mut self.stats,
-                    );
+                    let mut scratch = Stats::default();
+                    let counts = if copy { &mut scratch } else { &mut self.stats };
+                    let whole =
+                        self.defrag
+                            .push(ip.src, ip.dst, f, pkt.ts, &self.config.limits, counts);
                     if let Some(bytes) = whole {
                         self.on_reassembled(ip, f.proto, &bytes, pkt, sink);
                     }
@@ -173,18 +265,48 @@ impl Engine {
                 L4::Other => {}
             }
         }
-        let sec = pkt.ts.as_nanos() / 1_000_000_000;
+        self.time_passes(pkt.ts, sink);
+    }
+
+    /// The second of packet time has changed: flows and fragments past their deadline end.
+    /// Then what this packet made known goes out.
+    fn time_passes(&mut self, ts: Timestamp, sink: &mut impl Out) {
+        let sec = ts.as_nanos() / 1_000_000_000;
         if sec > self.last_sweep {
             self.last_sweep = sec;
+            // What the packet itself made known comes before what the sweep ends.
+            self.flush_pending(sink);
             self.sweep(sink);
         }
         self.flush_pending(sink);
         self.flush_dns(sink);
     }
 
+    /// A packet of another shard (frame, time): the clock moves as it would have in one
+    /// engine, and the sweep it starts runs here too.
+    pub(crate) fn tick(&mut self, frame: u64, ts: Timestamp, sink: &mut impl Out) {
+        if ts > self.now {
+            self.now = ts;
+        }
+        self.frame = frame;
+        self.tag = Tag::new(PACKET, 0, 0);
+        self.dns_tag = Tag::new(DNS, 0, 0);
+        self.time_passes(ts, sink);
+    }
+
+    /// The capture's clock and frame as one engine would have them (a shard sees only its
+    /// own packets and the ones that started a sweep).
+    pub(crate) fn set_clock(&mut self, frame: u64, now: Timestamp) {
+        if now > self.now {
+            self.now = now;
+        }
+        self.frame = frame;
+    }
+
     /// Tells the engine that packet time has reached `now` without packets (live capture):
     /// ends idle flows, times out DNS queries and reports open connections gone silent.
     pub fn advance(&mut self, now: Timestamp, sink: &mut impl Sink) {
+        let sink = &mut Plain(sink);
         if now > self.now {
             self.now = now;
         }
@@ -195,7 +317,7 @@ impl Engine {
             .new_stalls(self.now, self.config.limits.stall_after)
         {
             if self.config.events.contains(EventMask::STALL) {
-                sink.event(Event::Stall(Box::new(s)));
+                sink.put(self.tag, Event::Stall(Box::new(s)));
             }
         }
         self.flush_pending(sink);
@@ -205,10 +327,28 @@ impl Engine {
     /// End of input: every open flow is emitted (in the order they started), then every
     /// unanswered DNS query. Returns the run's counters.
     pub fn finish(&mut self, sink: &mut impl Sink) -> Stats {
+        self.finish_tagged(&mut Plain(sink))
+    }
+
+    pub(crate) fn finish_tagged(&mut self, sink: &mut impl Out) -> Stats {
         for f in self.table.drain_all() {
-            self.emit(f, EndReason::EndOfInput, sink);
+            let id = f.id();
+            let tags = (Tag::new(END, id, 0), Tag::new(END_DNS, id, 0));
+            self.emit(f, EndReason::EndOfInput, Some(tags), sink);
         }
+        self.mark_dns();
+        let answered = self.dns_out.len();
         self.dns.finish(&mut self.dns_out);
+        // In the order the queries were seen, by frame (a query over TCP counts from its
+        // first byte's frame): the tracker's own order is the order its messages were
+        // complete, which shards cannot reproduce between them.
+        if let Some(unanswered) = self.dns_out.get_mut(answered..) {
+            unanswered.sort_by_key(|r| r.query_frame);
+            for r in unanswered.iter() {
+                self.dns_tags
+                    .push(Tag::new(END_UNANSWERED, r.query_frame.unwrap_or(0), 0));
+            }
+        }
         self.flush_dns(sink);
         // Limits enforced inside the parts, copied into the run's totals: each memcap refusal
         // made a stream give up its first hole and flush its buffer early.
@@ -220,50 +360,92 @@ impl Engine {
         self.stats.clone()
     }
 
-    fn flush_pending(&mut self, sink: &mut impl Sink) {
+    fn flush_pending(&mut self, sink: &mut impl Out) {
         for ev in self.pending.drain(..) {
-            sink.event(ev);
+            sink.put(self.tag, ev);
         }
     }
 
-    fn flush_dns(&mut self, sink: &mut impl Sink) {
-        for r in self.dns_out.drain(..) {
-            for ip in r.answer_addresses() {
-                if self.names.len() >= self.config.limits.max_dns_names {
-                    self.names.clear();
-                    self.stats.anomaly("dns_name_cache_reset");
-                }
-                if let Some(q) = &r.qname {
-                    self.names.insert(ip, q.clone());
-                }
+    /// Gives the DNS records pushed since the last call the tag of now.
+    fn mark_dns(&mut self) {
+        let n = self.dns_out.len().saturating_sub(self.dns_tags.len());
+        self.dns_tags.extend(std::iter::repeat_n(self.dns_tag, n));
+    }
+
+    fn flush_dns(&mut self, sink: &mut impl Out) {
+        if self.dns_out.is_empty() {
+            return;
+        }
+        self.mark_dns();
+        for (r, tag) in self.dns_out.drain(..).zip(self.dns_tags.drain(..)) {
+            // A shard leaves the names to the merge, which sees every shard's answers.
+            if self.shard.is_none() {
+                remember_names(
+                    &mut self.names,
+                    &r,
+                    self.config.limits.max_dns_names,
+                    &mut self.stats,
+                );
             }
             if self.config.events.contains(EventMask::DNS) {
-                sink.event(Event::Dns(Box::new(r)));
+                sink.put(tag, Event::Dns(Box::new(r)));
             }
         }
     }
 
     /// Ends flows whose deadline passed, and fragments that waited too long.
-    fn sweep(&mut self, sink: &mut impl Sink) {
+    fn sweep(&mut self, sink: &mut impl Out) {
         self.table.sweep(self.now, &self.config.limits);
         self.report_ended(sink);
-        self.defrag
-            .expire(self.now, &self.config.limits, &mut self.stats);
+        // Every shard holds every fragment: shard 0 counts for all.
+        let mut scratch = Stats::default();
+        let counts = match self.shard {
+            Some(r) if r.index != 0 => &mut scratch,
+            _ => &mut self.stats,
+        };
+        self.defrag.expire(self.now, &self.config.limits, counts);
     }
 
     /// Reports the flows the table just ended, in the order it ended them.
-    fn report_ended(&mut self, sink: &mut impl Sink) {
+    fn report_ended(&mut self, sink: &mut impl Out) {
         if self.table.ended.is_empty() {
             return;
         }
         let mut ended = std::mem::take(&mut self.table.ended);
-        for (flow, reason) in ended.drain(..) {
-            self.emit(flow, reason, sink);
+        for (flow, reason, slot) in ended.drain(..) {
+            let tags = slot.map(|slot| {
+                let id = flow.id();
+                (Tag::new(SWEEP, slot, id), Tag::new(SWEEP_DNS, slot, id))
+            });
+            self.emit(flow, reason, tags, sink);
         }
         self.table.ended = ended;
     }
 
-    fn emit(&mut self, flow: Flow, reason: EndReason, sink: &mut impl Sink) {
+    /// Builds and sends the record of a flow that ended; `tags` when its events do not
+    /// belong to the packet being processed (a sweep, the end of input).
+    fn emit(
+        &mut self,
+        flow: Flow,
+        reason: EndReason,
+        tags: Option<(Tag, Tag)>,
+        sink: &mut impl Out,
+    ) {
+        let saved = (self.tag, self.dns_tag);
+        if let Some((tag, dns_tag)) = tags {
+            // What came before is the packet's.
+            self.flush_pending(sink);
+            self.mark_dns();
+            (self.tag, self.dns_tag) = (tag, dns_tag);
+        }
+        self.emit_now(flow, reason, sink);
+        if tags.is_some() {
+            self.mark_dns();
+            (self.tag, self.dns_tag) = saved;
+        }
+    }
+
+    fn emit_now(&mut self, flow: Flow, reason: EndReason, sink: &mut impl Out) {
         let conn: Connection = match flow {
             Flow::Tcp(mut c) => {
                 let hint = self.names.get(&c.tcp.server.ip()).cloned();
@@ -296,17 +478,11 @@ impl Engine {
         // What the connection's last bytes made known comes before its summary.
         self.flush_pending(sink);
         if self.config.events.contains(EventMask::CONNECTION) {
-            sink.event(Event::Connection(Box::new(conn)));
+            sink.put(self.tag, Event::Connection(Box::new(conn)));
         }
     }
 
-    fn on_tcp(
-        &mut self,
-        ip: &IpInfo,
-        seg: &TcpSegment<'_>,
-        pkt: &Packet<'_>,
-        sink: &mut impl Sink,
-    ) {
+    fn on_tcp(&mut self, ip: &IpInfo, seg: &TcpSegment<'_>, pkt: &Packet<'_>, sink: &mut impl Out) {
         self.stats.tcp_packets += 1;
         let src = SocketAddr::new(ip.src, seg.src_port);
         let dst = SocketAddr::new(ip.dst, seg.dst_port);
@@ -380,7 +556,7 @@ impl Engine {
         dport: u16,
         payload: &[u8],
         pkt: &Packet<'_>,
-        sink: &mut impl Sink,
+        sink: &mut impl Out,
     ) {
         self.stats.udp_packets += 1;
         let src = SocketAddr::new(ip.src, sport);
@@ -404,6 +580,7 @@ impl Engine {
                     dst,
                     self.now,
                     pkt.ts,
+                    pkt.frame,
                     &self.config.limits,
                     &mut self.stats,
                 );
@@ -468,20 +645,54 @@ impl Engine {
         proto: u8,
         bytes: &[u8],
         pkt: &Packet<'_>,
-        sink: &mut impl Sink,
+        sink: &mut impl Out,
     ) {
         match proto {
             6 => {
-                if let Some(seg) = wire::decode::tcp_from_bytes(bytes) {
+                if let Some(seg) = wire::decode::tcp_from_bytes(bytes)
+                    && self.owns(Transport::Tcp, ip, seg.src_port, seg.dst_port)
+                {
                     self.on_tcp(ip, &seg, pkt, sink);
                 }
             }
             17 => {
-                if let Some((sp, dp, payload)) = wire::decode::udp_from_bytes(bytes) {
+                if let Some((sp, dp, payload)) = wire::decode::udp_from_bytes(bytes)
+                    && self.owns(Transport::Udp, ip, sp, dp)
+                {
                     self.on_udp(ip, sp, dp, payload, pkt, sink);
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Whether this engine takes the flow (always, unless it is one shard of several: every
+    /// shard reassembles every fragment, and only the flow's owner takes the datagram).
+    fn owns(&self, transport: Transport, ip: &IpInfo, sport: u16, dport: u16) -> bool {
+        let Some(role) = self.shard else {
+            return true;
+        };
+        let src = SocketAddr::new(ip.src, sport);
+        let dst = SocketAddr::new(ip.dst, dport);
+        let (key, _) = FlowKey::new(transport, src, dst);
+        shard_of(&key, role.count) == role.index
+    }
+}
+
+/// Learns the names a DNS answer gives addresses (to name connections that carry none).
+pub(crate) fn remember_names(
+    names: &mut FxHashMap<IpAddr, String>,
+    r: &DnsRecord,
+    max: usize,
+    stats: &mut Stats,
+) {
+    for ip in r.answer_addresses() {
+        if names.len() >= max {
+            names.clear();
+            stats.anomaly("dns_name_cache_reset");
+        }
+        if let Some(q) = &r.qname {
+            names.insert(ip, q.clone());
         }
     }
 }

@@ -94,8 +94,11 @@ pub(crate) struct FlowTable {
     /// at most `max_closed_lingering` + 1 long).
     lingering: VecDeque<(FlowKey, u64)>,
     next_id: u64,
-    /// Flows ended by the last calls, in the order they ended, for the engine to report.
-    pub ended: Vec<(Flow, EndReason)>,
+    /// Flows ended by the last calls, in the order they ended, for the engine to report, with
+    /// the expiry slot that ended them (`None` when no sweep did).
+    pub ended: Vec<(Flow, EndReason, Option<u64>)>,
+    /// `sweep`'s flows due to end, sorted before they are retired.
+    due_now: Vec<(u64, u64, Flow)>,
 }
 
 impl FlowTable {
@@ -108,20 +111,23 @@ impl FlowTable {
         self.expiry_len
     }
 
-    fn new_id(&mut self) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
+    /// The id of a flow whose first packet is `frame`: that frame number, so that engines
+    /// given different flows of one capture (`ShardedEngine`) name each flow as one engine
+    /// does; one more than the last id when frames do not increase (a caller's own numbering).
+    fn new_id(&mut self, frame: u64) -> u64 {
+        let id = frame.max(self.next_id);
+        self.next_id = id.saturating_add(1);
         id
     }
 
     /// Ends `flow` for `reason`: a TCP connection that closed is remembered for late packets.
-    fn retire(&mut self, flow: Flow, reason: EndReason, limits: &Limits) {
+    fn retire(&mut self, flow: Flow, reason: EndReason, slot: Option<u64>, limits: &Limits) {
         if reason == EndReason::Closed
             && let Flow::Tcp(c) = &flow
         {
             self.tombstone(c.tcp.client, c.tcp.server, c.tcp.last_ts, limits);
         }
-        self.ended.push((flow, reason));
+        self.ended.push((flow, reason, slot));
     }
 
     /// (Re)schedules the flow's deadline: one table lookup (this runs for every new flow and
@@ -158,11 +164,15 @@ impl FlowTable {
         self.expiry_len = self.expiry.values().map(Vec::len).sum();
     }
 
-    /// Ends flows whose deadline passed.
+    /// Ends flows whose deadline passed, in the order of (the slot that ended each, id): an
+    /// order each flow's own history decides, whatever else the table holds, so that engines
+    /// holding different flows of one capture end theirs in the order one engine would.
     pub fn sweep(&mut self, now: Timestamp, limits: &Limits) {
         let now_sec = now.as_nanos() / 1_000_000_000;
+        let mut ending = std::mem::take(&mut self.due_now);
         while let Some(entry) = self.expiry.first_entry() {
-            if *entry.key() > now_sec {
+            let slot = *entry.key();
+            if slot > now_sec {
                 break;
             }
             let due = entry.remove();
@@ -173,14 +183,21 @@ impl FlowTable {
                 };
                 if deadline_of(limits, flow) <= now_sec {
                     if let Some(flow) = self.flows.remove(&key) {
-                        let reason = flow.due_end_reason();
-                        self.retire(flow, reason, limits);
+                        ending.push((slot, id, flow));
                     }
                 } else {
                     self.schedule(key, limits);
                 }
             }
         }
+        // Slots come in order; within one, the entries' order is the order they were
+        // scheduled in, which depends on other flows: ids decide instead.
+        ending.sort_unstable_by_key(|(slot, id, _)| (*slot, *id));
+        for (slot, _, flow) in ending.drain(..) {
+            let reason = flow.due_end_reason();
+            self.retire(flow, reason, Some(slot), limits);
+        }
+        self.due_now = ending;
     }
 
     /// Makes room for one more flow under `max_flows`: ends the flow whose deadline comes
@@ -214,7 +231,7 @@ impl FlowTable {
                 } else {
                     flow.due_end_reason()
                 };
-                self.retire(flow, reason, limits);
+                self.retire(flow, reason, None, limits);
             }
         }
     }
@@ -275,7 +292,7 @@ impl FlowTable {
             } else {
                 EndReason::Idle
             };
-            self.retire(old, reason, limits);
+            self.retire(old, reason, None, limits);
         }
         if !self.flows.contains_key(&key) {
             if !pure_syn && self.is_late(&key, pkt.ts, limits) {
@@ -283,7 +300,7 @@ impl FlowTable {
                 return false;
             }
             self.make_room(now, limits, stats);
-            let id = self.new_id();
+            let id = self.new_id(pkt.frame);
             let tcp = TcpConn::new(id, src, dst, seg, pkt.ts);
             self.flows.insert(key, Flow::Tcp(Box::new(Conn::new(tcp))));
             self.schedule(key, limits);
@@ -300,11 +317,12 @@ impl FlowTable {
         dst: SocketAddr,
         now: Timestamp,
         ts: Timestamp,
+        frame: u64,
         limits: &Limits,
         stats: &mut Stats,
     ) {
         self.make_room(now, limits, stats);
-        let id = self.new_id();
+        let id = self.new_id(frame);
         self.flows
             .insert(key, Flow::Udp(Box::new(UdpFlow::new(id, src, dst, ts))));
         self.schedule(key, limits);
@@ -327,7 +345,7 @@ impl FlowTable {
             );
             if still_lingering && let Some(flow) = self.flows.remove(&key) {
                 stats.anomaly("closed_linger_cut");
-                self.retire(flow, EndReason::Closed, limits);
+                self.retire(flow, EndReason::Closed, None, limits);
             }
         }
     }

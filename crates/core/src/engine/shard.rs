@@ -1,0 +1,591 @@
+//! Several engines on one capture, each on its own thread and owning the flows whose key
+//! hashes to it, merged back into the events one [`Engine`] emits, in its order.
+//!
+//! ```text
+//!              ┌─▶ shard 0: Engine (its flows, reassembly, decoders, bounds) ─┐
+//! push ─route──┤                                                              ├─▶ merge ─▶ Sink
+//!              └─▶ shard 1: Engine ...                                        ┘
+//! ```
+//!
+//! What one engine shares between flows, and how the shards keep it:
+//!
+//! - **Order.** Each shard tags its events with the packet that made them known (its index
+//!   in the input) and a [`Tag`]: the packet's own flow first, then the flows the expiry sweep
+//!   ended (by slot, then id), then DNS records; at the end of input, the open flows by id,
+//!   their DNS records, the unanswered queries by frame. One engine emits in exactly that
+//!   order, so merging the shards' streams by (packet, tag) gives its stream.
+//! - **Time.** A packet that starts a new second of packet time (a sweep) reaches every shard
+//!   (`Engine::tick`), so every shard sweeps at the same packets, with the same clock.
+//! - **Ids.** A flow's id is the frame number of its first packet, which needs no shared
+//!   counter.
+//! - **Names.** Connections without SNI or Host are named from earlier DNS answers; the merge
+//!   keeps that cache (`limits.max_dns_names`) and names them as it passes them on.
+//! - **Fragments.** A fragment does not say its ports: every shard reassembles every fragment
+//!   and the flow's owner takes the datagram; shard 0 counts the fragments.
+//! - **Bounds.** `max_flows`, `memcap`, `max_closed_lingering` and `max_dns_open_queries` are
+//!   divided between the shards (each gets its share, at least 1). While no bound is reached
+//!   the events are exactly one engine's. When one is, a shard acts on its own flows only:
+//!   which flow is evicted or cut, which query is pushed out, and which stream loses its buffer
+//!   to the memcap may differ from one engine's choice (the counters still count each once),
+//!   and a shard may reach its share while the whole is not reached. Fragment bounds are not
+//!   divided (every shard holds every fragment: up to `count` times the memory).
+//!
+//! [`Stats`] are the shards' counts added up, plus the merge's own (`dns_name_cache_reset`).
+
+use super::{Engine, Out, ShardRole, Tag, remember_names, shard_of};
+use crate::config::{Config, Limits};
+use crate::event::{Event, EventMask, Sink};
+use crate::packet::{LinkType, Packet};
+use crate::stats::Stats;
+use crate::time::Timestamp;
+use crate::types::{FlowKey, Transport};
+use crate::wire::{self, L4};
+use rustc_hash::FxHashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+/// Packets handed to the shards at a time (every shard gets its part of each round, and the
+/// merge takes every shard's events of a round together).
+const ROUND: usize = 1_024;
+/// Rounds in flight between the reader and the merge.
+const LAG: usize = 4;
+
+/// Where an event falls in one engine's stream: the packet's index in the input, then its
+/// place among that packet's events.
+type Key = (u64, Tag);
+
+/// One item of a shard's part of a round.
+enum Item {
+    /// A packet for this shard; its bytes are `data[start..start + len]` of the batch.
+    Packet {
+        index: u64,
+        ts: Timestamp,
+        frame: u64,
+        orig_len: u32,
+        linktype: LinkType,
+        /// The capture's clock at this packet (the latest time seen by any shard).
+        now: Timestamp,
+        /// A fragment every shard reassembles: not counted here.
+        copy: bool,
+        start: usize,
+        len: usize,
+    },
+    /// Another shard's packet that started a new second: the sweep runs here too.
+    Tick {
+        index: u64,
+        frame: u64,
+        ts: Timestamp,
+    },
+}
+
+#[derive(Default)]
+struct Batch {
+    items: Vec<Item>,
+    data: Vec<u8>,
+}
+
+enum ToShard {
+    Round(Batch),
+    Finish { frame: u64, now: Timestamp },
+}
+
+struct FromShard {
+    events: Vec<(Key, Event)>,
+    /// The round's batch, emptied, for the next round.
+    spent: Option<Batch>,
+    /// The shard's counters, after `Finish`.
+    stats: Option<Stats>,
+}
+
+/// Collects a shard's events with their keys.
+struct Collect<'v> {
+    index: u64,
+    events: &'v mut Vec<(Key, Event)>,
+}
+
+impl Out for Collect<'_> {
+    fn put(&mut self, tag: Tag, ev: Event) {
+        self.events.push(((self.index, tag), ev));
+    }
+}
+
+/// Where a packet goes: the shard owning its flow, or every shard (a fragment).
+enum Route {
+    One(usize),
+    All,
+}
+
+fn route(pkt: &Packet<'_>, count: usize) -> Route {
+    let d = wire::decode(pkt.linktype, pkt.data);
+    let Some(ip) = &d.ip else {
+        return Route::One(0);
+    };
+    let key = |t: Transport, a: IpAddr, ap: u16, b: IpAddr, bp: u16| {
+        FlowKey::new(t, SocketAddr::new(a, ap), SocketAddr::new(b, bp)).0
+    };
+    let key = match &d.l4 {
+        L4::Tcp(seg) => key(Transport::Tcp, ip.src, seg.src_port, ip.dst, seg.dst_port),
+        L4::Udp(u) => key(Transport::Udp, ip.src, u.src_port, ip.dst, u.dst_port),
+        // An ICMP error goes to the flow it quotes.
+        L4::IcmpError(e) => {
+            let t = match e.quoted_proto {
+                6 => Transport::Tcp,
+                17 => Transport::Udp,
+                _ => return Route::One(0),
+            };
+            key(
+                t,
+                e.quoted_src,
+                e.quoted_src_port,
+                e.quoted_dst,
+                e.quoted_dst_port,
+            )
+        }
+        L4::Fragment(_) => return Route::All,
+        L4::Other => return Route::One(0),
+    };
+    Route::One(shard_of(&key, count))
+}
+
+/// A shard's bounds: its share of each bound on what the flows hold.
+fn shard_limits(l: &Limits, count: usize) -> Limits {
+    let share = |n: usize| (n / count).max(1);
+    Limits {
+        max_flows: share(l.max_flows),
+        memcap: share(l.memcap),
+        max_closed_lingering: share(l.max_closed_lingering),
+        max_dns_open_queries: share(l.max_dns_open_queries),
+        ..l.clone()
+    }
+}
+
+fn run_shard(mut engine: Engine, rx: Receiver<ToShard>, tx: SyncSender<FromShard>) {
+    for msg in rx {
+        match msg {
+            ToShard::Round(mut batch) => {
+                let mut events = Vec::new();
+                for item in &batch.items {
+                    match *item {
+                        Item::Packet {
+                            index,
+                            ts,
+                            frame,
+                            orig_len,
+                            linktype,
+                            now,
+                            copy,
+                            start,
+                            len,
+                        } => {
+                            let data = batch.data.get(start..start + len).unwrap_or_default();
+                            let pkt = Packet {
+                                ts,
+                                frame,
+                                orig_len,
+                                linktype,
+                                data,
+                            };
+                            engine.set_clock(frame, now);
+                            let mut out = Collect {
+                                index,
+                                events: &mut events,
+                            };
+                            engine.push_tagged(&pkt, copy, &mut out);
+                        }
+                        Item::Tick { index, frame, ts } => {
+                            let mut out = Collect {
+                                index,
+                                events: &mut events,
+                            };
+                            engine.tick(frame, ts, &mut out);
+                        }
+                    }
+                }
+                batch.items.clear();
+                batch.data.clear();
+                let back = FromShard {
+                    events,
+                    spent: Some(batch),
+                    stats: None,
+                };
+                if tx.send(back).is_err() {
+                    return;
+                }
+            }
+            ToShard::Finish { frame, now } => {
+                engine.set_clock(frame, now);
+                let mut events = Vec::new();
+                let mut out = Collect {
+                    index: u64::MAX,
+                    events: &mut events,
+                };
+                let stats = engine.finish_tagged(&mut out);
+                let _ = tx.send(FromShard {
+                    events,
+                    spent: None,
+                    stats: Some(stats),
+                });
+                return;
+            }
+        }
+    }
+}
+
+/// `count` engines, each on a thread of its own and owning the flows whose key hashes to it,
+/// behind the interface of one: packets in, the events one [`Engine`] with the same
+/// [`Config`] would emit out, in the same order (see the module's notes for what differs once
+/// a bound is reached).
+///
+/// Packets are handed to the shards in rounds: `push` gives the sink the events of earlier
+/// rounds, [`ShardedEngine::finish`] the rest. Frame numbers must increase (as a capture
+/// reader numbers them): a flow's id is its first frame.
+///
+/// ```
+/// use modsniff_core::{Config, Event, ShardedEngine};
+///
+/// let mut engine = ShardedEngine::new(Config::default(), 2);
+/// let mut events: Vec<Event> = Vec::new();
+/// // engine.push(&packet, &mut events) for each packet, then:
+/// let stats = engine.finish(&mut events);
+/// assert_eq!(stats.packets, 0);
+/// ```
+pub struct ShardedEngine {
+    count: usize,
+    /// The kinds of event the caller asked for (the shards always send DNS, for names).
+    events: EventMask,
+    max_dns_names: usize,
+    /// Packets pushed so far.
+    index: u64,
+    now: Timestamp,
+    frame: u64,
+    last_sweep: u64,
+    /// The round being filled, one batch per shard.
+    filling: Vec<Batch>,
+    in_round: usize,
+    /// Rounds handed to the shards and not merged yet.
+    in_flight: usize,
+    spare: Vec<Batch>,
+    to: Vec<SyncSender<ToShard>>,
+    from: Vec<Receiver<FromShard>>,
+    workers: Vec<JoinHandle<()>>,
+    /// Names from DNS answers, by address (one engine's `names`).
+    names: FxHashMap<IpAddr, String>,
+    /// The merge's own counters.
+    stats: Stats,
+    connections: u64,
+}
+
+impl ShardedEngine {
+    /// `count` shards (at least one), each with its share of `config`'s bounds.
+    pub fn new(config: Config, count: usize) -> Self {
+        let count = count.max(1);
+        let mut shard_config = config.clone();
+        shard_config.limits = shard_limits(&config.limits, count);
+        shard_config.events = config.events | EventMask::DNS;
+        let mut to = Vec::with_capacity(count);
+        let mut from = Vec::with_capacity(count);
+        let mut workers = Vec::with_capacity(count);
+        for index in 0..count {
+            let (in_tx, in_rx) = sync_channel(LAG + 1);
+            let (out_tx, out_rx) = sync_channel(LAG + 1);
+            let engine = Engine::new_shard(shard_config.clone(), ShardRole { index, count });
+            let worker = std::thread::Builder::new()
+                .name(format!("modsniff-shard{index}"))
+                .spawn(move || run_shard(engine, in_rx, out_tx));
+            match worker {
+                Ok(w) => workers.push(w),
+                // Without a thread of its own the shard cannot run: what it would have
+                // answered never comes, which `receive` reports.
+                Err(_) => continue,
+            }
+            to.push(in_tx);
+            from.push(out_rx);
+        }
+        ShardedEngine {
+            count,
+            events: config.events,
+            max_dns_names: config.limits.max_dns_names,
+            index: 0,
+            now: Timestamp::ZERO,
+            frame: 0,
+            last_sweep: 0,
+            filling: (0..count).map(|_| Batch::default()).collect(),
+            in_round: 0,
+            in_flight: 0,
+            spare: Vec::new(),
+            to,
+            from,
+            workers,
+            names: FxHashMap::default(),
+            stats: Stats::default(),
+            connections: 0,
+        }
+    }
+
+    /// How many shards (threads) run.
+    pub fn shards(&self) -> usize {
+        self.count
+    }
+
+    /// The capture's clock: the latest packet timestamp pushed.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Connection records given to the sink so far.
+    pub fn connections(&self) -> u64 {
+        self.connections
+    }
+
+    /// Hands one packet to its shard; gives `sink` the events of earlier rounds that are
+    /// complete.
+    pub fn push(&mut self, pkt: &Packet<'_>, sink: &mut impl Sink) {
+        let index = self.index;
+        self.index += 1;
+        if pkt.ts > self.now {
+            self.now = pkt.ts;
+        }
+        self.frame = pkt.frame;
+        let sec = pkt.ts.as_nanos() / 1_000_000_000;
+        let sweeps = sec > self.last_sweep;
+        if sweeps {
+            self.last_sweep = sec;
+        }
+        let (owner, all) = match route(pkt, self.count) {
+            Route::One(s) => (s, false),
+            Route::All => (0, true),
+        };
+        for (s, batch) in self.filling.iter_mut().enumerate() {
+            if s == owner || all {
+                let start = batch.data.len();
+                batch.data.extend_from_slice(pkt.data);
+                batch.items.push(Item::Packet {
+                    index,
+                    ts: pkt.ts,
+                    frame: pkt.frame,
+                    orig_len: pkt.orig_len,
+                    linktype: pkt.linktype,
+                    now: self.now,
+                    copy: s != owner,
+                    start,
+                    len: pkt.data.len(),
+                });
+            } else if sweeps {
+                batch.items.push(Item::Tick {
+                    index,
+                    frame: pkt.frame,
+                    ts: pkt.ts,
+                });
+            }
+        }
+        self.in_round += 1;
+        if self.in_round >= ROUND {
+            self.send_round(sink);
+        }
+    }
+
+    /// Hands the round being filled to the shards (merging the oldest round in flight first
+    /// when `LAG` are).
+    fn send_round(&mut self, sink: &mut impl Sink) {
+        if self.in_flight >= LAG {
+            self.merge_round(sink);
+        }
+        for s in 0..self.count {
+            let next = self.spare.pop().unwrap_or_default();
+            let Some(slot) = self.filling.get_mut(s) else {
+                continue;
+            };
+            let batch = std::mem::replace(slot, next);
+            if let Some(tx) = self.to.get(s) {
+                // A shard that is gone panicked: `receive` says so.
+                let _ = tx.send(ToShard::Round(batch));
+            }
+        }
+        self.in_round = 0;
+        self.in_flight += 1;
+    }
+
+    /// Every shard's answer to the oldest message in flight.
+    fn receive(&mut self) -> Vec<FromShard> {
+        let answers: Vec<Option<FromShard>> = self.from.iter().map(|rx| rx.recv().ok()).collect();
+        if answers.len() < self.count || answers.iter().any(Option::is_none) {
+            self.shard_failed();
+        }
+        answers.into_iter().flatten().collect()
+    }
+
+    /// A shard thread died (it panicked, or could not be started): its flows are lost, and
+    /// the merged stream would be wrong without saying so.
+    fn shard_failed(&mut self) -> ! {
+        // The others end when their input closes.
+        self.to.clear();
+        for w in self.workers.drain(..) {
+            if let Err(p) = w.join() {
+                std::panic::resume_unwind(p);
+            }
+        }
+        panic!("a shard thread of the sharded engine is gone");
+    }
+
+    /// Merges the oldest round in flight into `sink`.
+    fn merge_round(&mut self, sink: &mut impl Sink) {
+        let answers = self.receive();
+        self.in_flight -= 1;
+        let mut streams = Vec::with_capacity(answers.len());
+        for a in answers {
+            if let Some(b) = a.spent {
+                self.spare.push(b);
+            }
+            streams.push(a.events);
+        }
+        self.merge(streams, sink);
+    }
+
+    /// Merges streams each sorted by key into one, in key order (no two shards emit with the
+    /// same key: the packet's own events come from its owner, the others name a flow).
+    fn merge(&mut self, streams: Vec<Vec<(Key, Event)>>, sink: &mut impl Sink) {
+        let mut heads: Vec<_> = streams
+            .into_iter()
+            .map(|v| v.into_iter().peekable())
+            .collect();
+        loop {
+            let mut best: Option<(usize, Key)> = None;
+            for (i, h) in heads.iter_mut().enumerate() {
+                if let Some((k, _)) = h.peek()
+                    && best.is_none_or(|(_, b)| *k < b)
+                {
+                    best = Some((i, *k));
+                }
+            }
+            let Some((i, _)) = best else {
+                break;
+            };
+            if let Some((_, ev)) = heads.get_mut(i).and_then(Iterator::next) {
+                self.deliver(ev, sink);
+            }
+        }
+    }
+
+    /// One event of the merged stream: DNS answers teach names, connections without one
+    /// take it (as one engine names them when they end).
+    fn deliver(&mut self, ev: Event, sink: &mut impl Sink) {
+        match ev {
+            Event::Dns(r) => {
+                remember_names(&mut self.names, &r, self.max_dns_names, &mut self.stats);
+                if self.events.contains(EventMask::DNS) {
+                    sink.event(Event::Dns(r));
+                }
+            }
+            Event::Connection(mut c) => {
+                if c.server_name.is_none() {
+                    c.server_name = self.names.get(&c.server.ip()).cloned();
+                }
+                self.connections += 1;
+                sink.event(Event::Connection(c));
+            }
+            ev => sink.event(ev),
+        }
+    }
+
+    /// Waits for the shards: gives `sink` every event of the packets pushed so far (what one
+    /// engine would have emitted by now).
+    pub fn drain(&mut self, sink: &mut impl Sink) {
+        if self.in_round > 0 {
+            self.send_round(sink);
+        }
+        while self.in_flight > 0 {
+            self.merge_round(sink);
+        }
+    }
+
+    /// End of input: every shard's open flows and unanswered queries, merged. Returns the
+    /// run's counters (the shards' added up).
+    pub fn finish(mut self, sink: &mut impl Sink) -> Stats {
+        self.drain(sink);
+        for tx in &self.to {
+            let _ = tx.send(ToShard::Finish {
+                frame: self.frame,
+                now: self.now,
+            });
+        }
+        let answers = self.receive();
+        let mut total = std::mem::take(&mut self.stats);
+        let mut streams = Vec::with_capacity(answers.len());
+        for a in answers {
+            if let Some(s) = a.stats {
+                add_stats(&mut total, s);
+            }
+            streams.push(a.events);
+        }
+        self.merge(streams, sink);
+        total
+    }
+}
+
+impl Drop for ShardedEngine {
+    fn drop(&mut self) {
+        // Closing the channels ends the shards' loops; each round in flight fits in its
+        // answer channel, so none is blocked sending.
+        self.to.clear();
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+/// Adds a shard's counters to the total. Every field is named: a counter added to `Stats`
+/// must say here how shards add up.
+fn add_stats(t: &mut Stats, s: Stats) {
+    let Stats {
+        frames,
+        packets,
+        bytes,
+        tcp_packets,
+        udp_packets,
+        decode_errors,
+        truncated_packets,
+        unknown_link_types,
+        connections,
+        tcp_connections,
+        udp_flows,
+        evicted_flows,
+        reassembly_dropped_bytes,
+        evicted_streams,
+        missed_bytes,
+        ip_fragments,
+        ip_reassembled,
+        ip_fragments_dropped,
+        icmp_errors,
+        dns_messages,
+        anomalies,
+        http,
+        kernel: _,
+    } = s;
+    t.frames += frames;
+    t.packets += packets;
+    t.bytes += bytes;
+    t.tcp_packets += tcp_packets;
+    t.udp_packets += udp_packets;
+    for (k, n) in decode_errors {
+        *t.decode_errors.entry(k).or_insert(0) += n;
+    }
+    t.truncated_packets += truncated_packets;
+    t.unknown_link_types += unknown_link_types;
+    t.connections += connections;
+    t.tcp_connections += tcp_connections;
+    t.udp_flows += udp_flows;
+    t.evicted_flows += evicted_flows;
+    t.reassembly_dropped_bytes += reassembly_dropped_bytes;
+    t.evicted_streams += evicted_streams;
+    t.missed_bytes += missed_bytes;
+    t.ip_fragments += ip_fragments;
+    t.ip_reassembled += ip_reassembled;
+    t.ip_fragments_dropped += ip_fragments_dropped;
+    t.icmp_errors += icmp_errors;
+    t.dns_messages += dns_messages;
+    for (k, n) in anomalies {
+        *t.anomalies.entry(k).or_insert(0) += n;
+    }
+    t.http.add(&http);
+}

@@ -1,0 +1,91 @@
+//! A `ShardedEngine` emits what one `Engine` emits, event for event and in the same order,
+//! with the same counters: every kind of event, on every fixture capture and on the public
+//! and scenario captures beside the repository.
+mod common;
+
+use modsniff_core::{Config, Engine, Event, EventMask, Limits, ShardedEngine, Stats};
+use std::path::{Path, PathBuf};
+
+fn one(path: &Path, config: &Config) -> Option<(Vec<String>, Stats)> {
+    let mut engine = Engine::new(config.clone());
+    let mut events: Vec<Event> = Vec::new();
+    if !common::for_each_packet(path, |p| engine.push(&p, &mut events)) {
+        return None;
+    }
+    let stats = engine.finish(&mut events);
+    Some((events.iter().map(|e| format!("{e:?}")).collect(), stats))
+}
+
+fn sharded(path: &Path, config: &Config, shards: usize) -> (Vec<String>, Stats) {
+    let mut engine = ShardedEngine::new(config.clone(), shards);
+    let mut events: Vec<Event> = Vec::new();
+    common::for_each_packet(path, |p| engine.push(&p, &mut events));
+    let stats = engine.finish(&mut events);
+    (events.iter().map(|e| format!("{e:?}")).collect(), stats)
+}
+
+fn captures() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let mut all = common::pcaps_under(&root);
+    assert!(all.len() > 40, "the fixtures are there ({})", all.len());
+    match common::shared() {
+        Some(s) => {
+            all.extend(common::pcaps_under(&s.join("pcaps/public")));
+            all.extend(common::pcaps_under(&s.join("scenarios")));
+        }
+        None => eprintln!("SKIP public and scenario captures: ../shared is absent"),
+    }
+    all
+}
+
+fn check(config: &Config, shard_counts: &[usize]) -> usize {
+    let mut n = 0;
+    for cap in captures() {
+        let Some((want, want_stats)) = one(&cap, config) else {
+            continue;
+        };
+        for &shards in shard_counts {
+            let (got, stats) = sharded(&cap, config, shards);
+            if let Some(i) = (0..want.len().max(got.len())).find(|&i| want.get(i) != got.get(i)) {
+                panic!(
+                    "{}, {shards} shards: event {i} differs\n  one engine: {:?}\n  sharded:    {:?}",
+                    cap.display(),
+                    want.get(i),
+                    got.get(i)
+                );
+            }
+            assert_eq!(
+                want_stats,
+                stats,
+                "{}, {shards} shards: stats",
+                cap.display()
+            );
+        }
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn every_event_in_one_engines_order() {
+    let config = Config {
+        events: EventMask::ALL,
+        ..Config::default()
+    };
+    let n = check(&config, &[2, 3, 4]);
+    assert!(n > 40, "only {n} captures read");
+}
+
+/// Names from DNS answers are the merge's: a cache of one name is reset at nearly every
+/// answer, and the connections it names (or leaves unnamed) must still be one engine's.
+#[test]
+fn names_cache_bound_kept_by_the_merge() {
+    let config = Config {
+        limits: Limits {
+            max_dns_names: 1,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    check(&config, &[2]);
+}
