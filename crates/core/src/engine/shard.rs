@@ -79,10 +79,13 @@ enum Item {
     },
 }
 
+/// A shard's part of a round, and on the way back its events (the vectors go round and
+/// round: their memory is reused, not allocated and freed on two threads every round).
 #[derive(Default)]
 struct Batch {
     items: Vec<Item>,
     data: Vec<u8>,
+    events: Vec<(Key, Event)>,
 }
 
 enum ToShard {
@@ -91,9 +94,8 @@ enum ToShard {
 }
 
 struct FromShard {
-    events: Vec<(Key, Event)>,
-    /// The round's batch, emptied, for the next round.
-    spent: Option<Batch>,
+    /// The round's batch: its items done, its events to merge.
+    batch: Batch,
     /// The shard's counters, after `Finish`.
     stats: Option<Stats>,
 }
@@ -164,7 +166,7 @@ fn run_shard(mut engine: Engine, rx: Receiver<ToShard>, tx: SyncSender<FromShard
     for msg in rx {
         match msg {
             ToShard::Round(mut batch) => {
-                let mut events = Vec::new();
+                let mut events = std::mem::take(&mut batch.events);
                 for item in &batch.items {
                     match *item {
                         Item::Packet {
@@ -204,11 +206,8 @@ fn run_shard(mut engine: Engine, rx: Receiver<ToShard>, tx: SyncSender<FromShard
                 }
                 batch.items.clear();
                 batch.data.clear();
-                let back = FromShard {
-                    events,
-                    spent: Some(batch),
-                    stats: None,
-                };
+                batch.events = events;
+                let back = FromShard { batch, stats: None };
                 if tx.send(back).is_err() {
                     return;
                 }
@@ -222,8 +221,10 @@ fn run_shard(mut engine: Engine, rx: Receiver<ToShard>, tx: SyncSender<FromShard
                 };
                 let stats = engine.finish_tagged(&mut out);
                 let _ = tx.send(FromShard {
-                    events,
-                    spent: None,
+                    batch: Batch {
+                        events,
+                        ..Batch::default()
+                    },
                     stats: Some(stats),
                 });
                 return;
@@ -432,22 +433,17 @@ impl ShardedEngine {
     fn merge_round(&mut self, sink: &mut impl Sink) {
         let answers = self.receive();
         self.in_flight -= 1;
-        let mut streams = Vec::with_capacity(answers.len());
-        for a in answers {
-            if let Some(b) = a.spent {
-                self.spare.push(b);
-            }
-            streams.push(a.events);
-        }
-        self.merge(streams, sink);
+        let mut batches: Vec<Batch> = answers.into_iter().map(|a| a.batch).collect();
+        self.merge(&mut batches, sink);
+        self.spare.extend(batches);
     }
 
     /// Merges streams each sorted by key into one, in key order (no two shards emit with the
     /// same key: the packet's own events come from its owner, the others name a flow).
-    fn merge(&mut self, streams: Vec<Vec<(Key, Event)>>, sink: &mut impl Sink) {
-        let mut heads: Vec<_> = streams
-            .into_iter()
-            .map(|v| v.into_iter().peekable())
+    fn merge(&mut self, batches: &mut [Batch], sink: &mut impl Sink) {
+        let mut heads: Vec<_> = batches
+            .iter_mut()
+            .map(|b| b.events.drain(..).peekable())
             .collect();
         loop {
             let mut best: Option<(usize, Key)> = None;
@@ -511,14 +507,14 @@ impl ShardedEngine {
         }
         let answers = self.receive();
         let mut total = std::mem::take(&mut self.stats);
-        let mut streams = Vec::with_capacity(answers.len());
+        let mut batches = Vec::with_capacity(answers.len());
         for a in answers {
             if let Some(s) = a.stats {
                 add_stats(&mut total, s);
             }
-            streams.push(a.events);
+            batches.push(a.batch);
         }
-        self.merge(streams, sink);
+        self.merge(&mut batches, sink);
         total
     }
 }
