@@ -1,8 +1,11 @@
-//! Prints SNI, ALPN and JA4 of every TLS connection in a capture, embedding modsniff-core:
-//! `cargo run --release -p modsniff-examples --example sni_dump -- capture.pcap`.
+//! Prints SNI, ALPN and JA4 of every ClientHello in a capture as it is decoded, embedding
+//! modsniff-core: `cargo run --release -p modsniff-examples --example sni_dump -- capture.pcap`.
+//!
+//! It asks the engine for `ClientHello` events only, so a line appears at the frame that
+//! completed the hello, not when the connection ends (a stalled download shows its SNI at once).
 
 use modsniff_capture::FileSource;
-use modsniff_core::{Config, Engine, Event};
+use modsniff_core::{Config, Engine, Event, EventMask};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -17,16 +20,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut engine = Engine::new(Config::default());
+    let config = Config {
+        events: EventMask::CLIENT_HELLO,
+        ..Config::default()
+    };
+    let mut engine = Engine::new(config);
     let mut print = |ev: Event| {
-        let Event::Connection(c) = ev else { return };
-        let Some(tls) = c.tls.as_deref() else { return };
-        let Some(hello) = tls.client_hello.as_ref() else {
-            return;
-        };
+        let Event::ClientHello(ev) = ev else { return };
+        let hello = &ev.data;
         println!(
-            "{:<45} sni={:<30} alpn={:<12} ja4={}",
-            format!("{} -> {}", c.client, c.server),
+            "frame {:<7} {:<45} sni={:<30} alpn={:<12} ja4={}",
+            ev.frame,
+            format!("{} -> {}", ev.client, ev.server),
             hello.sni.as_deref().unwrap_or("-"),
             hello.alpn.join(","),
             hello.ja4

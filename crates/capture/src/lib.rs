@@ -4,7 +4,8 @@
 //!   sections, interfaces, `if_tsresol`/`if_tsoffset`, EPB/SPB/PB) from a path, stdin (`-`) or
 //!   any `Read`, in pure Rust, through a bounded buffer. Damage ends reading cleanly with a
 //!   [`CaptureWarning`].
-//! - [`PcapWriter`]: writes packets back out as `tcpdump -w` does.
+//! - [`PcapWriter`]: writes packets back out as `tcpdump -w` does; [`PcapNgWriter`] when they
+//!   have several link types.
 //! - `LiveSource` (feature `live`): libpcap capture with a BPF filter and kernel drop counts.
 //!
 //! Packets are lent out ([`modsniff_core::Packet`] borrows the source's buffer): no copy and
@@ -77,4 +78,4 @@ pub use live::{
     DEFAULT_SNAPLEN, DEFAULT_TIMEOUT_MS, InterfaceInfo, LiveConfig, LiveSource, LiveStats,
     list_interfaces,
 };
-pub use writer::PcapWriter;
+pub use writer::{MAX_WRITTEN_INTERFACES, PcapNgWriter, PcapWriter, TsPrecision};

@@ -11,9 +11,9 @@
 //! | limit (CLI) | default | when hit | counted in |
 //! |---|---|---|---|
 //! | [`Limits::max_flows`] (`--max-flows`) | 16,384 | the flow scheduled to expire first is ended now, reported with `end_reason: evicted` | `stats.evicted_flows` |
-//! | [`Limits::memcap`] (`--memcap`, MiB) | 24 MiB | all out-of-order TCP bytes together: the stream that needs room declares its first hole lost (a gap) and delivers what it holds, so buffers drain | `stats.evicted_streams` (= `MemBudget::refusals`), `stats.missed_bytes` |
+//! | [`Limits::memcap`] (`--memcap`, MiB) | 24 MiB | all out-of-order TCP bytes together, each stored segment charged 64 bytes more for its bookkeeping: the stream that needs room declares its first hole lost (a gap) and delivers what it holds, so buffers drain | `stats.evicted_streams` (= `MemBudget::refusals`), `stats.missed_bytes` |
 //! | [`Limits::max_ooo_bytes_per_dir`] | 256 KiB | as for the memcap, per direction | same |
-//! | [`Limits::max_ooo_segments_per_dir`] | 256 | as for the memcap, per direction (bounds bookkeeping for tiny segments) | same |
+//! | [`Limits::max_ooo_segments_per_dir`] | 256 | as for the memcap, per direction (bounds bookkeeping for tiny segments) | `stats.ooo_segment_limit_hits` |
 //! | [`Limits::max_ooo_distance`] | 1 GiB | a segment or ACK that far ahead of the delivered point is not of this stream: refused | `stats.reassembly_dropped_bytes` |
 //! | [`Limits::max_frag_datagrams`] | 256 | the oldest datagram in reassembly is dropped | `stats.ip_fragments_dropped` |
 //! | [`Limits::max_frag_bytes`] | 65,575 | a fragment reaching past it drops its datagram | `stats.ip_fragments_dropped`, anomaly `fragment_too_large` |
@@ -21,20 +21,25 @@
 //! | [`Limits::tcp_idle_timeout`] / `udp_idle_timeout` | 300 s / 60 s | the flow is ended, `end_reason: idle` | `stats.connections` |
 //! | [`Limits::max_closed_lingering`] | 4,096 | the connection that closed first ends now (`end_reason: closed`); a late packet for it meets the closed-connection memory below | anomaly `closed_linger_cut` |
 //! | [`Limits::closed_memory`] | 120 s, at most `max_flows` entries | a late packet of a forgotten connection starts a new one | anomaly `packet_after_close` while remembered |
+//! | [`Limits::max_clock_jump`] | 30 s | a packet that far ahead of the clock is not taken as the time until a second one confirms it | `stats.clock_jumps` |
 //! | [`Limits::max_resets_per_conn`] | 16 | further RSTs / ICMP errors are counted, not kept | anomaly `resets_not_kept` |
 //! | [`Limits::max_dns_open_queries`] | 10,000 | the oldest query is reported unanswered now | anomaly `dns_query_evicted` |
 //! | [`Limits::dns_query_timeout`] | 5 s | the query is reported unanswered | the `Dns` event (no answer) |
 //! | [`Limits::max_dns_names`] (names learned from DNS answers, to name connections) | 65,536 | the cache is cleared | anomaly `dns_name_cache_reset` |
 //! | [`Limits::tls`] ([`TlsLimits`]): handshake message, certificates, alerts, notes, resync scan | 64 KiB (Certificate: 1 MiB), 16, 16, 8-16, 64 KiB | the message is skipped by its length; the rest is counted, not kept | `TlsInfo::anomalies` ([`TlsAnomalies`](crate::tls::TlsAnomalies)) |
-//! | [`Limits::http`] ([`HttpLimits`]): header block, transactions, pipeline, tunnel leftover | 64 KiB, 10,000, 1,024, 64 KiB | that side is given up; later transactions are counted, not kept | `stats.http` ([`HttpStats`](crate::http::HttpStats)) |
+//! | [`TlsLimits::max_pending_handshake_bytes`] | 16 MiB | incomplete handshake messages of all connections together: a message that does not fit is skipped by its length | `stats.handshake_buffer_refusals` |
+//! | [`TlsLimits::max_san_entries`] | 1,024 per certificate | further subjectAltName entries are counted, not kept | `stats.san_entries_dropped` |
+//! | [`TlsLimits::chain`] ([`ChainLimits`](crate::tls::ChainLimits)): issuer candidates and signatures, per chain and per run | 256 and 32 per chain; 1,000,000 and 20,000 per run | the chain is left undecided (`Validation::Undecided` naming the bound), never called valid or invalid; a chain validated before comes from the cache (same certificates, same name) | `stats.x509` ([`ChainStats`](crate::tls::ChainStats)) |
+//! | [`Limits::http`] ([`HttpLimits`]): header block, transactions, pipeline, tunnel leftover | 64 KiB, 1,024, 1,024, 64 KiB | that side is given up; later transactions are counted, not kept | `stats.http` ([`HttpStats`](crate::http::HttpStats)) |
 //! | capture record (`modsniff_capture::ReadLimits::max_caplen`) | 262,144 | reading stops with a warning (damaged file), as tshark does | reader warnings |
 //!
 //! Memory with the defaults: a tracked connection costs about 1.6 KiB (measured: a flood of
 //! SYNs from distinct addresses), so 16,384 flows take ~26 MiB; out-of-order data at most
 //! 24 MiB; IP fragments at most 256 x 64 KiB = 16 MiB in the worst case and ~0.4 MiB for
 //! ordinary 1,500-byte fragments; DNS ~3 MiB. BENCHMARKS.md ("Hostile input") has the peak
-//! RSS of each flood. Not yet charged to any global cap: the per-connection TLS handshake and
-//! HTTP header buffers above, which are only held while one message is incomplete.
+//! RSS of each flood; incomplete TLS handshake messages at most 16 MiB. Not yet charged to
+//! any global cap: the per-connection HTTP header buffers and transactions above, which are
+//! only held while one message is incomplete or the connection lives.
 
 use crate::app::dns::{DEFAULT_MAX_OPEN_QUERIES, QUERY_TIMEOUT};
 use crate::app::http::HttpLimits;
@@ -87,6 +92,12 @@ pub struct Limits {
     /// How long a closed connection's 5-tuple is remembered, so that late packets (a last
     /// RST, a retransmitted FIN-ACK) are not taken for a new connection.
     pub closed_memory: Duration,
+    /// A packet stamped further than this ahead of the capture's clock is not taken as the
+    /// time until a second packet confirms the jump (`stats.clock_jumps` counts those never
+    /// confirmed): one forged or
+    /// corrupt timestamp must not age out every live connection. Below the idle timeouts, so
+    /// that a lone packet can no longer end a flow they would keep.
+    pub max_clock_jump: Duration,
     /// Silence after which `advance` reports an open connection as stalled (Event::Stall).
     pub stall_after: Duration,
     /// RSTs and ICMP errors kept per connection (the rest are counted).
@@ -120,6 +131,7 @@ impl Default for Limits {
             close_linger: Duration::from_secs(5),
             max_closed_lingering: 4_096,
             closed_memory: Duration::from_secs(120),
+            max_clock_jump: Duration::from_secs(30),
             stall_after: Duration::from_secs(10),
             max_resets_per_conn: 16,
             max_dns_open_queries: DEFAULT_MAX_OPEN_QUERIES,

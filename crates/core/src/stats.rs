@@ -1,6 +1,7 @@
 //! Counters: what was read, what could not be decoded, what a limit refused.
 
 use crate::app::http::HttpStats;
+use crate::app::tls::ChainStats;
 use std::collections::BTreeMap;
 
 /// Totals for one run. Every bound in `Limits` has a counter here.
@@ -40,6 +41,24 @@ pub struct Stats {
     pub evicted_streams: u64,
     /// Bytes never delivered to a decoder (holes, snaplen cuts, drops), both sides, all flows.
     pub missed_bytes: u64,
+    /// Out-of-order segments that found their direction's store at
+    /// `limits.max_ooo_segments_per_dir` (the store then gave up its first hole, or under
+    /// `DropNew` the segment was refused). Every stored segment is also charged to the
+    /// memcap for its bookkeeping, not only its bytes.
+    pub ooo_segment_limit_hits: u64,
+    /// TCP segments that began beyond the receive window the peer had advertised: not the
+    /// sender's stream (injected or forged), counted and not reassembled.
+    pub out_of_window_segments: u64,
+    /// Packets stamped more than `limits.max_clock_jump` ahead of the capture's clock that
+    /// no packet after them confirmed (one timestamp far ahead, the next ones back in the
+    /// current time): never taken as the time. A jump a second packet confirms (a capture
+    /// that was quiet a while) is the time, and not counted.
+    pub clock_jumps: u64,
+    /// Handshake messages skipped because all connections' partial TLS handshake messages
+    /// together had reached `limits.tls.max_pending_handshake_bytes`.
+    pub handshake_buffer_refusals: u64,
+    /// subjectAltName entries beyond `limits.tls.max_san_entries` per certificate, not kept.
+    pub san_entries_dropped: u64,
     /// IP fragments seen.
     pub ip_fragments: u64,
     /// IP datagrams rebuilt from fragments.
@@ -55,6 +74,9 @@ pub struct Stats {
     /// The HTTP decoders' counters, summed over the connections that ended (what
     /// `limits.http` refused, desyncs and resyncs, unmatched responses...).
     pub http: HttpStats,
+    /// Chain validation over the run: chains validated and answered from the cache, the
+    /// work done, and the chains `limits.tls.chain` left undecided.
+    pub x509: ChainStats,
     /// Kernel counters for a live capture, filled by the caller.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub kernel: Option<KernelStats>,

@@ -191,7 +191,7 @@ fn run(
         );
         assert!(r.buffered_bytes() <= limits.max_ooo_bytes_per_dir);
         assert!(r.buffered_segments() <= limits.max_ooo_segments_per_dir);
-        assert_eq!(budget.used(), r.buffered_bytes());
+        assert_eq!(budget.used(), r.charged_bytes());
         assert!(budget.used() <= budget.cap());
         if limits.on_overflow == OverflowPolicy::GapAndFlush {
             assert_eq!(out.dropped_bytes, 0, "gap-and-flush never refuses bytes");
@@ -202,7 +202,7 @@ fn run(
             let lost = r.ack_beyond_hole(ack, budget, limits, &mut sink);
             assert!(r.delivered_offset() >= (at as u64).max(before));
             assert!(lost <= (at as u64).saturating_sub(before));
-            assert_eq!(budget.used(), r.buffered_bytes());
+            assert_eq!(budget.used(), r.charged_bytes());
         }
     }
     if case.final_ack {

@@ -456,6 +456,7 @@ impl Analysis {
             tracking_dropped: self.out.diag.tracking_dropped(),
             warnings,
             go_endpoints: self.out.diag.go_endpoints(),
+            extract: None,
         };
         rep.finish(&end).context("writing the report")?;
         Ok(Outcome {

@@ -59,6 +59,8 @@ pub enum Format {
     Text,
     Json,
     Ndjson,
+    /// One self-contained HTML page (inline CSS, JavaScript and SVG; nothing fetched).
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -78,13 +80,19 @@ pub enum ColorChoice {
 /// Output, selection, diagnosis and limit options shared by every analysing command.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
-    /// Output format: a report for people, one JSON document, or one JSON object per line.
+    /// Output format: a report for people, one JSON document, one JSON object per line, or
+    /// one HTML page (the verdict, a timeline per connection, a sortable table).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Also write the report as one self-contained HTML page to FILE, beside --format's
+    /// output (a picture of the failed run to attach to a ticket).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Exit with status 1 when a finding reaches this severity.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
-    /// Colour in the text report.
+    /// Colour in the text report (`auto`: on a terminal, unless NO_COLOR is set or TERM is
+    /// `dumb`).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
     /// More detail: a table of every connection in the text report.
@@ -139,6 +147,19 @@ pub struct OutputArgs {
     /// No progress bar on standard error.
     #[arg(long)]
     pub no_progress: bool,
+    /// Write the failing flows to FILE, a small capture to hand the network team (pcap;
+    /// pcapng when FILE ends in .pcapng): the connections with findings, or those that
+    /// --host/--port/--server-name select, or every packet a filter expression kept, with
+    /// their DNS and every frame a finding cites. The report then maps each cited frame
+    /// ("frame 12, frame 3 in FILE"). A capture file is read a second time for it; standard
+    /// input and live packets wait in a temporary file (--extract-spool).
+    #[arg(long, value_name = "FILE")]
+    pub extract: Option<PathBuf>,
+    /// Bound of the temporary file ($TMPDIR, deleted on exit) that keeps the packets of
+    /// standard input or of a live capture for --extract, in MiB: it keeps the most recent
+    /// ones, and the report counts those it dropped.
+    #[arg(long, value_name = "MIB", default_value_t = crate::extract::spool::DEFAULT_SPOOL_MIB)]
+    pub extract_spool: u64,
     #[command(flatten)]
     pub sink: SinkArgs,
 }
@@ -231,13 +252,14 @@ impl SinkArgs {
 
 impl OutputArgs {
     /// How the report is printed: the printers' settings, with `--color auto` resolved here
-    /// (NO_COLOR, and whether standard output is a terminal).
+    /// (NO_COLOR, TERM=dumb, and whether standard output is a terminal).
     pub fn print_settings(&self) -> PrintSettings {
         PrintSettings {
             format: match self.format {
                 Format::Text => report::Format::Text,
                 Format::Json => report::Format::Json,
                 Format::Ndjson => report::Format::Ndjson,
+                Format::Html => report::Format::Html,
             },
             color: self.format == Format::Text && wants_color(self.color),
             verbose: self.verbose,
@@ -264,13 +286,49 @@ impl OutputArgs {
     }
 }
 
+impl OutputArgs {
+    /// The printer for `settings`, writing to `out` (and the page to `--html FILE`).
+    pub fn printer(
+        &self,
+        settings: &PrintSettings,
+        out: Box<dyn std::io::Write + Send>,
+    ) -> anyhow::Result<Box<dyn report::Printer + Send>> {
+        use anyhow::Context;
+        let html: Option<Box<dyn std::io::Write + Send>> = match &self.html {
+            Some(p) => Some(Box::new(
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+            )),
+            None => None,
+        };
+        Ok(report::printer(settings, out, html))
+    }
+}
+
 fn wants_color(choice: ColorChoice) -> bool {
+    color_decision(
+        choice,
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::env::var_os("TERM").as_deref(),
+        std::io::stdout().is_terminal(),
+    )
+}
+
+/// `--color auto` colours a terminal unless NO_COLOR is set (to anything but the empty
+/// string, as no-color.org says) or TERM is `dumb` (a terminal that cannot show escapes:
+/// Emacs' shell, some CI logs); `always` and `never` are obeyed whatever the environment.
+fn color_decision(
+    choice: ColorChoice,
+    no_color: Option<&std::ffi::OsStr>,
+    term: Option<&std::ffi::OsStr>,
+    stdout_is_terminal: bool,
+) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stdout().is_terminal()
+            no_color.is_none_or(|v| v.is_empty())
+                && term.is_none_or(|t| t != "dumb")
+                && stdout_is_terminal
         }
     }
 }
@@ -306,6 +364,16 @@ pub struct ReadArgs {
     /// Stop after this many packets (per file), like tcpdump -c.
     #[arg(short = 'c', long = "count", value_name = "COUNT")]
     pub count: Option<u64>,
+    /// Write what was selected to FILE, as `tcpdump -r in -w out EXPRESSION` does: the same
+    /// as --extract FILE (the flows with findings, or those the selection or the filter
+    /// expression keeps). On live and run, -w saves every captured packet instead.
+    #[arg(
+        short = 'w',
+        long = "write",
+        value_name = "FILE",
+        conflicts_with = "extract"
+    )]
+    pub write: Option<PathBuf>,
     /// The go command's stderr for this capture (`go mod download -x 2> stderr.txt`, `-x`
     /// for its fetch trace): its fetches become `fetch` records joined to the connections,
     /// its error messages join the findings, as `modsniff run` does. One capture file only.
@@ -327,8 +395,16 @@ pub struct ReadArgs {
 #[derive(Debug, Args)]
 pub struct LiveArgs {
     /// Interface to capture on (`any` for all).
-    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
-    pub interface: String,
+    #[arg(
+        short = 'i',
+        long = "interface",
+        value_name = "IFACE",
+        required_unless_present = "list_interfaces"
+    )]
+    pub interface: Option<String>,
+    /// List the interfaces libpcap can capture on, numbered, and exit (as tcpdump -D).
+    #[arg(short = 'D', long = "list-interfaces")]
+    pub list_interfaces: bool,
     /// Capture filter in tcpdump's syntax, compiled by libpcap and run in the kernel:
     /// `modsniff live -i eth0 tcp port 443`.
     #[arg(value_name = "EXPRESSION")]
@@ -336,7 +412,8 @@ pub struct LiveArgs {
     /// The capture filter as one option (the same as giving it as arguments).
     #[arg(long, value_name = "EXPRESSION")]
     pub filter: Option<String>,
-    /// Also save the packets to this pcap file (like tcpdump -w).
+    /// Also save every captured packet to this pcap file, as tcpdump -w does (on `read`, -w
+    /// writes only what was selected: see --extract).
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
     /// Stop after this many seconds.
@@ -376,7 +453,8 @@ pub struct RunArgs {
         default_value = "any"
     )]
     pub interface: String,
-    /// Also save the packets to this pcap file.
+    /// Also save every captured packet to this pcap file, as tcpdump -w does (on `read`, -w
+    /// writes only what was selected: see --extract).
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
     /// At most this many seconds of capture after the command exits, for the closes of its
@@ -479,6 +557,33 @@ mod tests {
             files: files.iter().map(PathBuf::from).collect(),
             filter: filter.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn colour_needs_a_terminal_without_no_color_or_term_dumb() {
+        use std::ffi::OsStr;
+        let auto = |nc: Option<&str>, term: Option<&str>, tty| {
+            color_decision(
+                ColorChoice::Auto,
+                nc.map(OsStr::new),
+                term.map(OsStr::new),
+                tty,
+            )
+        };
+        assert!(auto(None, Some("xterm-256color"), true));
+        assert!(auto(None, None, true));
+        assert!(!auto(None, Some("xterm"), false));
+        assert!(!auto(Some("1"), Some("xterm"), true));
+        // NO_COLOR set but empty does not count (no-color.org).
+        assert!(auto(Some(""), Some("xterm"), true));
+        assert!(!auto(None, Some("dumb"), true));
+        assert!(color_decision(
+            ColorChoice::Always,
+            Some(OsStr::new("1")),
+            Some(OsStr::new("dumb")),
+            false
+        ));
+        assert!(!color_decision(ColorChoice::Never, None, None, true));
     }
 
     #[test]

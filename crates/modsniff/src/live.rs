@@ -37,8 +37,10 @@ mod imp {
     use super::*;
     use crate::analyze::{Analysis, engine_config, go_settings};
     use crate::cli::OutputArgs;
+    use crate::extract::{self, Choice, Replay, ReplaySlot, spool::Spool};
     use crate::go::trace::{ExitKind, GoTranscript, Transcriber, XFilter, XPlan, plan_x};
     use crate::report::Printer;
+    use crate::stdio::errln;
     use anyhow::Context;
     use modsniff_capture::{LiveConfig, LiveSource, PcapWriter};
     use modsniff_core::KernelStats;
@@ -80,16 +82,54 @@ mod imp {
     struct Session {
         src: LiveSource,
         writer: Option<PcapWriter<std::io::BufWriter<std::fs::File>>>,
+        /// `-w FILE`: where the writer writes (the extraction reads it back).
+        write_path: Option<std::path::PathBuf>,
+        /// `--extract` without `-w`: the packets, kept for the extraction.
+        spool: Option<Spool>,
         analysis: Analysis,
         last_tick: Instant,
         /// ARP frames of a Linux cooked capture kept out of the engine (`watch::is_cooked_arp`).
         arp: u64,
+        /// Why the capture ended on its own (the interface went down or was deleted): what
+        /// was read is still reported, with this as the reason it is incomplete.
+        lost: Option<String>,
+    }
+
+    /// With `--extract OUT`: the extractor in front of `rep`, and where the run's replay
+    /// goes. `-w FILE` is the replay when given; otherwise a spool keeps the packets.
+    fn extracting(
+        rep: Box<dyn Printer + Send>,
+        out: &OutputArgs,
+        filtered: bool,
+        write: Option<&std::path::Path>,
+    ) -> Result<(Box<dyn Printer + Send>, Option<ReplaySlot>)> {
+        let Some(path) = &out.extract else {
+            return Ok((rep, None));
+        };
+        let inputs: Vec<std::path::PathBuf> = write.map(Into::into).into_iter().collect();
+        if write.is_some_and(|w| w == path.as_path()) {
+            anyhow::bail!("-w and --extract name the same file, {}", path.display());
+        }
+        let choice = Choice::new(&out.print_settings().selection, filtered);
+        let (rep, slot) = extract::wrap(rep, path, choice, &inputs)?;
+        Ok((rep, Some(slot)))
+    }
+
+    /// `--extract` without `-w`: a spool to keep the packets in for the extraction.
+    fn extract_spool(out: &OutputArgs, write: Option<&std::path::Path>) -> Result<Option<Spool>> {
+        Ok(match (&out.extract, write) {
+            (Some(_), None) => {
+                Some(Spool::new(out.extract_spool).context("creating the extract spool")?)
+            }
+            _ => None,
+        })
     }
 
     impl Session {
         fn open(
             cfg: LiveConfig,
             write: Option<&std::path::Path>,
+            spool: Option<Spool>,
             analysis: Analysis,
         ) -> Result<Session> {
             let snaplen = cfg.snaplen;
@@ -98,33 +138,59 @@ mod imp {
                 Some(p) => {
                     let f = std::fs::File::create(p)
                         .with_context(|| format!("creating {}", p.display()))?;
-                    Some(PcapWriter::new(
-                        std::io::BufWriter::new(f),
-                        src.linktype(),
-                        snaplen,
-                    )?)
+                    let mut w =
+                        PcapWriter::new(std::io::BufWriter::new(f), src.linktype(), snaplen)?;
+                    // The header written through now: a file that takes no bytes (a full
+                    // disk, /dev/full) fails here, before `run` starts its command.
+                    w.flush()
+                        .with_context(|| format!("writing {}", p.display()))?;
+                    Some(w)
                 }
                 None => None,
             };
             Ok(Session {
                 src,
                 writer,
+                write_path: write.map(Into::into),
+                spool,
                 analysis,
                 last_tick: Instant::now(),
                 arp: 0,
+                lost: None,
             })
         }
 
         /// Reads what is there, at most `max` packets, for up to one read timeout; returns
         /// packets handled.
         fn step(&mut self, rep: &mut dyn Printer, max: u64) -> Result<u64> {
+            if self.lost.is_some() {
+                // Nothing more will come; `run` still waits for its command, a read timeout
+                // at a time.
+                std::thread::sleep(Duration::from_millis(u64::from(RUN_TIMEOUT_MS)));
+                return Ok(0);
+            }
             let max = max.min(4096);
             let mut n = 0;
-            while n < max
-                && let Some(pkt) = self.src.next_packet()?
-            {
+            while n < max {
+                let pkt = match self.src.next_packet() {
+                    Ok(Some(pkt)) => pkt,
+                    Ok(None) => break,
+                    Err(e) => {
+                        self.lost = Some(e.to_string());
+                        break;
+                    }
+                };
                 if let Some(w) = self.writer.as_mut() {
-                    w.write_packet(&pkt).context("writing the capture file")?;
+                    w.write_packet(&pkt).with_context(|| {
+                        let file = self
+                            .write_path
+                            .as_deref()
+                            .unwrap_or(std::path::Path::new("-w"));
+                        format!("writing the capture file {}", file.display())
+                    })?;
+                }
+                if let Some(s) = self.spool.as_mut() {
+                    s.push(&pkt);
                 }
                 // `-i any` delivers ARP in a cooked header, which the engine would count as
                 // a decode problem; it carries nothing the analysis reads.
@@ -164,7 +230,7 @@ mod imp {
                     .min(Duration::from_millis(3 * u64::from(RUN_TIMEOUT_MS)));
             let until = started + wait.max(self.src.delivery_delay());
             let mut n = 0;
-            while Instant::now() < until && n < limit {
+            while Instant::now() < until && n < limit && self.lost.is_none() {
                 n += self.step(rep, limit - n)?;
                 if until_closed && Instant::now() >= delivered && self.analysis.connections_closed()
                 {
@@ -174,29 +240,68 @@ mod imp {
             Ok(n)
         }
 
-        fn finish(mut self, rep: &mut dyn Printer) -> Result<Outcome> {
-            let k = self.src.stats()?;
+        fn finish(mut self, rep: &mut dyn Printer, slot: Option<&ReplaySlot>) -> Result<Outcome> {
+            // The counters of a capture whose interface is gone may be gone with it.
+            let k = match self.src.stats() {
+                Ok(k) => Some(k),
+                Err(_) if self.lost.is_some() => None,
+                Err(e) => return Err(e.into()),
+            };
             if let Some(mut w) = self.writer.take() {
                 w.flush().context("writing the capture file")?;
             }
-            let kernel = KernelStats {
+            if let Some(slot) = slot {
+                slot.set(match (self.spool.take(), self.write_path.clone()) {
+                    (Some(spool), _) => spool.into_replay(),
+                    (None, Some(path)) => saved_replay(path),
+                    (None, None) => Box::new(|_| vec!["no packet was kept for the extract".into()]),
+                });
+            }
+            let kernel = k.map(|k| KernelStats {
                 received: k.received,
                 dropped: k.dropped,
                 if_dropped: k.if_dropped,
-            };
+            });
             let name = format!("interface {}", self.src.interface());
-            let warnings = if k.dropped + k.if_dropped > 0 {
-                vec![format!(
+            let mut warnings = Vec::new();
+            if let Some(k) = kernel.filter(|k| k.dropped + k.if_dropped > 0) {
+                warnings.push(format!(
                     "the kernel dropped {} packets ({} by the interface): the analysis misses them; try --buffer-size or a filter expression",
                     k.dropped, k.if_dropped
-                )]
-            } else {
-                Vec::new()
-            };
+                ));
+            }
+            if let Some(why) = &self.lost {
+                errln!("modsniff: warning: the capture stopped: {why}");
+                warnings.push(format!("the capture stopped: {why}"));
+                self.analysis.split().1.diag.note_read_stopped(
+                    format!("the capture stopped: {why}"),
+                    self.src.packets_read(),
+                );
+            }
             // Frames the capture numbered, ARP kept out of the engine included.
             self.analysis.set_frames(self.src.packets_read());
-            self.analysis.finish(rep, &name, &warnings, Some(kernel))
+            self.analysis.finish(rep, &name, &warnings, kernel)
         }
+    }
+
+    /// The extraction's reading of the `-w` file: every packet captured, with the frame
+    /// numbers the analysis gave them.
+    fn saved_replay(path: std::path::PathBuf) -> Replay {
+        Box::new(move |sink| {
+            let mut src = match modsniff_capture::FileSource::open(&path) {
+                Ok(s) => s,
+                Err(e) => return vec![format!("reading {} for the extract: {e}", path.display())],
+            };
+            loop {
+                match src.next_packet() {
+                    Ok(Some(p)) => sink(&p),
+                    Ok(None) => return Vec::new(),
+                    Err(e) => {
+                        return vec![format!("reading {} for the extract: {e}", path.display())];
+                    }
+                }
+            }
+        })
     }
 
     /// The engine's settings for a live capture: `--stall-after` on top of the shared ones.
@@ -208,12 +313,27 @@ mod imp {
     }
 
     pub fn run_live(args: LiveArgs) -> Result<Outcome> {
+        if args.list_interfaces {
+            list_interfaces()?;
+            return Ok(Outcome::default());
+        }
+        let interface = args
+            .interface
+            .as_deref()
+            .context("no interface given (-i)")?;
         let env: HashMap<String, String> = std::env::vars().collect();
         let (stop, reopen) = interrupted(args.out.sink.output.is_some())?;
+        let filter = args.filter_expression()?;
         let out = args.out.sink.open(args.out.format, reopen)?;
-        let mut rep = crate::report::printer(&args.out.live_print_settings(&args.interface), out);
-        let mut cfg = LiveConfig::new(args.interface.as_str());
-        cfg.filter = args.filter_expression()?;
+        let (mut rep, slot) = extracting(
+            args.out
+                .printer(&args.out.live_print_settings(interface), out)?,
+            &args.out,
+            filter.is_some(),
+            args.write.as_deref(),
+        )?;
+        let mut cfg = LiveConfig::new(interface);
+        cfg.filter = filter;
         cfg.snaplen = args.snaplen.max(64) as u32;
         cfg.promiscuous = !args.no_promisc;
         cfg.buffer_size = Some((args.buffer_size.max(1) as u32) << 20);
@@ -223,11 +343,19 @@ mod imp {
             go_settings(&args.out, &env)?,
             true,
         );
-        let mut s = Session::open(cfg, args.write.as_deref(), analysis)?;
+        let spool = extract_spool(&args.out, args.write.as_deref())?;
+        let mut s = Session::open(cfg, args.write.as_deref(), spool, analysis)?;
+        // What tcpdump says once the capture is open, on stderr (stdout is the report).
+        errln!(
+            "listening on {}, link-type {}, snapshot length {} bytes",
+            s.src.interface(),
+            link_type_words(s.src.linktype()),
+            args.snaplen.max(64)
+        );
         let started = Instant::now();
         let limit = args.count.unwrap_or(u64::MAX);
         let mut packets = 0u64;
-        while !stop.load(Ordering::SeqCst) && packets < limit {
+        while !stop.load(Ordering::SeqCst) && packets < limit && s.lost.is_none() {
             if args
                 .duration
                 .is_some_and(|d| started.elapsed().as_secs_f64() >= d)
@@ -243,7 +371,7 @@ mod imp {
             limit.saturating_sub(packets),
             false,
         )?;
-        let outcome = s.finish(rep.as_mut())?;
+        let outcome = s.finish(rep.as_mut(), slot.as_ref())?;
         rep.close()?;
         Ok(outcome)
     }
@@ -292,7 +420,13 @@ mod imp {
         }
         let (stop, reopen) = interrupted(args.out.sink.output.is_some())?;
         let out = args.out.sink.open(args.out.format, reopen)?;
-        let mut rep = crate::report::printer(&args.out.live_print_settings(&args.interface), out);
+        let (mut rep, slot) = extracting(
+            args.out
+                .printer(&args.out.live_print_settings(&args.interface), out)?,
+            &args.out,
+            false,
+            args.write.as_deref(),
+        )?;
         // One command's traffic: a short read timeout notices its end (and hands packets
         // over) within RUN_TIMEOUT_MS, and a ring of --buffer-size MiB is set up in a
         // fraction of the default's time.
@@ -306,7 +440,8 @@ mod imp {
             true,
         )
         .joining();
-        let mut s = Session::open(cfg, args.write.as_deref(), analysis)?;
+        let spool = extract_spool(&args.out, args.write.as_deref())?;
+        let mut s = Session::open(cfg, args.write.as_deref(), spool, analysis)?;
         let transcript = spawn_and_wait(
             command_for(prog),
             &args.command,
@@ -329,13 +464,59 @@ mod imp {
         if plan != XPlan::NotGo || !transcript.errors.is_empty() {
             s.analysis.set_go(transcript);
         }
-        let mut outcome = s.finish(rep.as_mut())?;
+        let mut outcome = s.finish(rep.as_mut(), slot.as_ref())?;
         rep.close()?;
         if !exit.success() {
-            eprintln!("modsniff: {prog} {exit}");
+            errln!("modsniff: {prog} {exit}");
             outcome.command_failed = Some(i32::from(exit.shell_status().max(1)));
         }
         Ok(outcome)
+    }
+
+    /// `live -D`: the interfaces libpcap can capture on, numbered from 1, on stdout, in
+    /// tcpdump -D's form (`2.any (Pseudo-device that captures on all interfaces) [Up]`);
+    /// of the flags, libpcap's list tells up and loopback.
+    fn list_interfaces() -> Result<()> {
+        use std::fmt::Write as _;
+        let mut text = String::new();
+        for (i, d) in modsniff_capture::list_interfaces()?.iter().enumerate() {
+            let _ = write!(text, "{}.{}", i + 1, d.name);
+            if let Some(desc) = &d.description {
+                let _ = write!(text, " ({desc})");
+            }
+            let flags: Vec<&str> = [(d.is_up, "Up"), (d.is_loopback, "Loopback")]
+                .iter()
+                .filter_map(|&(on, word)| on.then_some(word))
+                .collect();
+            let flags = if flags.is_empty() {
+                "none".to_string()
+            } else {
+                flags.join(", ")
+            };
+            let _ = write!(text, " [{flags}]");
+            text.push('\n');
+        }
+        crate::stdio::out_all(text.as_bytes())?;
+        Ok(())
+    }
+
+    /// libpcap's name and description of a live capture's data link type
+    /// (`pcap_datalink_val_to_name` / `_to_description`), as tcpdump prints them:
+    /// `EN10MB (Ethernet)`.
+    fn link_type_words(lt: modsniff_core::LinkType) -> String {
+        let (name, desc) = match lt.0 {
+            0 => ("NULL", "BSD loopback"),
+            1 => ("EN10MB", "Ethernet"),
+            12 | 14 | 101 => ("RAW", "Raw IP"),
+            108 => ("LOOP", "OpenBSD loopback"),
+            113 => ("LINUX_SLL", "Linux cooked v1"),
+            228 => ("IPV4", "Raw IPv4"),
+            229 => ("IPV6", "Raw IPv6"),
+            239 => ("NFLOG", "Linux netfilter log messages"),
+            276 => ("LINUX_SLL2", "Linux cooked v2"),
+            n => return format!("{n}"),
+        };
+        format!("{name} ({desc})")
     }
 
     /// After Ctrl-C, how long the command has to end on its own (the terminal sent it SIGINT
@@ -381,7 +562,13 @@ mod imp {
         )?;
         let mut stopped: Option<Instant> = None;
         let status = loop {
-            s.step(rep, u64::MAX)?;
+            if let Err(e) = s.step(rep, u64::MAX) {
+                // The capture cannot go on (its file is full, the report cannot be written):
+                // the command is not left running unwatched.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e.context(format!("{prog} was killed: the capture stopped")));
+            }
             if let Some(st) = child.try_wait().context("waiting for the command")? {
                 break Some(st);
             }
@@ -570,9 +757,6 @@ mod imp {
 
     /// Our stderr; a reader that went away does not stop the command's output being read.
     fn write_stderr(bytes: &[u8]) {
-        use std::io::Write;
-        let mut e = std::io::stderr().lock();
-        let _ = e.write_all(bytes);
-        let _ = e.flush();
+        crate::stdio::err_bytes(bytes);
     }
 }

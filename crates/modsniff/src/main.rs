@@ -4,19 +4,22 @@ mod alloc;
 mod analyze;
 mod cli;
 mod diagnose;
+mod extract;
 mod go;
 mod join;
 mod live;
+mod man;
 mod read;
 mod report;
+mod stdio;
 mod watch;
 
 use analyze::Outcome;
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, FailOn};
 use diagnose::Severity;
-use std::io::Write;
 use std::process::ExitCode;
+use stdio::errln;
 
 fn main() -> ExitCode {
     // Keeps the allocator's option constructor linked in (src/alloc.rs).
@@ -32,7 +35,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("modsniff: {}", error_text(&e));
+            errln!("modsniff: {}", error_text(&e));
             ExitCode::from(2)
         }
     }
@@ -93,18 +96,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             (live::run_command(args)?, fail_on)
         }
         Command::Completions { shell } => {
+            // Generated whole, then written: clap_complete's generators panic on a failed
+            // write (`modsniff completions bash | head`).
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "modsniff", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "modsniff", &mut script);
+            stdio::out_all(&script)?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            stdio::out_all(man::page().as_bytes())?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Schema => {
-            let mut out = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, &report::records::schema())?;
-            writeln!(out)?;
+            let mut text = serde_json::to_vec_pretty(&report::records::schema())?;
+            text.push(b'\n');
+            stdio::out_all(&text)?;
             return Ok(ExitCode::SUCCESS);
         }
     };

@@ -8,8 +8,10 @@
 
 use crate::analyze::{Analysis, Outcome, engine_config, go_settings};
 use crate::cli::ReadArgs;
+use crate::extract::{self, Choice, Replay, spool::Spool};
 use crate::go::trace::GoTranscript;
 use crate::report::Printer;
+use crate::stdio::errln;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modsniff_capture::{CaptureError, FileSource, Format};
@@ -17,9 +19,11 @@ use modsniff_core::{Event, ShardedEngine};
 use modsniff_core::{LinkType, Packet, Stats, Timestamp};
 use modsniff_filter::{Filter, FilterError, Program};
 use std::collections::HashMap;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Files smaller than this finish before a progress bar would be worth drawing.
@@ -85,8 +89,17 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
     let config = engine_config(&args.out)?;
     let env: HashMap<String, String> = std::env::vars().collect();
     let settings = go_settings(&args.out, &env)?;
+    let print_settings = args.out.print_settings();
     let out = args.out.sink.open(args.out.format, None)?;
-    let mut rep = crate::report::printer(&args.out.print_settings(), out);
+    let mut rep = args.out.printer(&print_settings, out)?;
+    // `-w OUT` (tcpdump's `-r in -w out EXPR`) and `--extract OUT`: the same extraction.
+    let mut slot = None;
+    if let Some(out) = args.write.as_ref().or(args.out.extract.as_ref()) {
+        let choice = Choice::new(&print_settings.selection, filter.is_some());
+        let (wrapped, s) = extract::wrap(rep, out, choice, &inputs.files)?;
+        rep = wrapped;
+        slot = Some(s);
+    }
     let mut outcome = Outcome::default();
     let progress_ok = !args.out.no_progress && std::io::stderr().is_terminal();
     let threads = args.threads.unwrap_or_else(default_threads);
@@ -97,11 +110,21 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
     let mut unreadable = 0usize;
     let mut analysed = 0usize;
     let mut say = |e: anyhow::Error| {
-        eprintln!("modsniff: {}", crate::error_text(&e));
+        errln!("modsniff: {}", crate::error_text(&e));
         unreadable += 1;
     };
+    // Standard input ends itself at a signal, after the bytes that had arrived: the reading
+    // loops go on to its end instead of stopping at the flag.
+    let no_signal = Interrupt::never();
     for path in &inputs.files {
-        let mut src = match FileSource::open(path) {
+        let stdin = path.as_os_str() == "-";
+        let opened = if stdin {
+            FileSource::from_reader(Box::new(StdinUntilSignal::new(&interrupt)), "-".into())
+        } else {
+            FileSource::open(path)
+        };
+        let stop = if stdin { &no_signal } else { &interrupt };
+        let mut src = match opened {
             Ok(src) => src,
             Err(e) => {
                 say(e.into());
@@ -112,6 +135,14 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         // Zero bytes is no capture at all (a capture that was never written, a pipe that
         // carried nothing): saying "no problem found" about it would be a lie.
         if src.format() == Format::Empty {
+            if let Some(sig) = interrupt.signal() {
+                say(anyhow::anyhow!(
+                    "{name}: interrupted by {} before any byte arrived",
+                    crate::go::trace::signal_name(sig).unwrap_or("a signal")
+                ));
+                outcome.interrupted_by = Some(sig);
+                break;
+            }
             say(anyhow::anyhow!(
                 "{name}: empty input (0 bytes): not a capture file"
             ));
@@ -125,6 +156,14 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         }
         let limit = args.count.unwrap_or(u64::MAX);
         let mut gate = filter.as_ref().map(Gate::new);
+        // An input that cannot be read twice (standard input, a pipe) is spooled for the
+        // extraction; a file is read again.
+        let mut spool = match (&slot, src.total_bytes()) {
+            (Some(_), None) => {
+                Some(Spool::new(args.out.extract_spool).context("creating the extract spool")?)
+            }
+            _ => None,
+        };
         // The last packet read: its frame and time, for a capture cut short after it.
         let mut last_packet = None;
         let (n, read_error, stats) = if threads >= 2 {
@@ -136,8 +175,9 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 limit,
                 bar.as_ref(),
                 gate.as_mut(),
+                spool.as_mut(),
                 &mut last_packet,
-                &interrupt,
+                stop,
             )?
         } else {
             let (n, e) = read_packets(
@@ -145,8 +185,11 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 limit,
                 bar.as_ref(),
                 gate.as_mut(),
-                &interrupt,
+                stop,
                 &mut |pkt| {
+                    if let Some(s) = spool.as_mut() {
+                        s.push(pkt);
+                    }
                     analysis.push(pkt, rep.as_mut());
                     analysis.stats().connections
                 },
@@ -154,6 +197,12 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             );
             (n, e, None)
         };
+        if let Some(slot) = &slot {
+            slot.set(match spool {
+                Some(s) => s.into_replay(),
+                None => file_replay(path.clone(), filter.clone(), limit),
+            });
+        }
         if let Some(b) = bar {
             b.finish_and_clear();
         }
@@ -167,7 +216,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
                 continue;
             }
             if args.out.verbose {
-                eprintln!(
+                errln!(
                     "modsniff: {name}: the filter kept {} of {} packets",
                     g.kept,
                     g.kept + g.filtered
@@ -193,7 +242,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             warnings.push(e.to_string());
         }
         for w in &warnings {
-            eprintln!("modsniff: warning: {w}");
+            errln!("modsniff: warning: {w}");
         }
         if let Some(sig) = interrupted {
             let (_, out) = analysis.split();
@@ -381,6 +430,7 @@ fn read_pipelined(
     limit: u64,
     bar: Option<&ProgressBar>,
     gate: Option<&mut Gate<'_>>,
+    mut spool: Option<&mut Spool>,
     last: &mut Option<(u64, Timestamp)>,
     interrupt: &Interrupt,
 ) -> Result<(u64, Option<CaptureError>, Option<Stats>)> {
@@ -433,6 +483,9 @@ fn read_pipelined(
             gate,
             interrupt,
             &mut |pkt| {
+                if let Some(s) = spool.as_deref_mut() {
+                    s.push(pkt);
+                }
                 engine.push(pkt, &mut |ev: Event| batch.push(ev));
                 flush(&mut batch, false);
                 engine.connections()
@@ -451,6 +504,43 @@ fn read_pipelined(
             .join()
             .map_err(|_| anyhow::anyhow!("the output thread panicked"))?;
         Ok((n, err, Some(stats)))
+    })
+}
+
+/// The extraction's second reading of a capture file: the same packets the analysis read
+/// (the filter expression and `-c` applied alike), with their frame numbers.
+fn file_replay(path: PathBuf, filter: Option<Filter>, limit: u64) -> Replay {
+    Box::new(move |sink| {
+        let mut src = match FileSource::open(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                return vec![format!(
+                    "reading {} again for the extract: {e}",
+                    path.display()
+                )];
+            }
+        };
+        let mut gate = filter.as_ref().map(Gate::new);
+        // The analysis already answered any signal; this reading goes to the end it read.
+        let (_, err) = read_packets(
+            &mut src,
+            limit,
+            None,
+            gate.as_mut(),
+            &Interrupt::never(),
+            &mut |pkt| {
+                sink(pkt);
+                0
+            },
+            &mut None,
+        );
+        err.map(|e| {
+            vec![format!(
+                "reading {} again for the extract: {e}",
+                path.display()
+            )]
+        })
+        .unwrap_or_default()
     })
 }
 
@@ -489,6 +579,14 @@ impl Interrupt {
         Ok(Interrupt { set, which })
     }
 
+    /// One no signal sets.
+    fn never() -> Interrupt {
+        Interrupt {
+            set: Arc::new(AtomicBool::new(false)),
+            which: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
     fn is_set(&self) -> bool {
         self.set.load(Ordering::Relaxed)
     }
@@ -498,5 +596,76 @@ impl Interrupt {
         self.is_set()
             .then(|| self.which.load(Ordering::Relaxed) as i32)
             .filter(|s| *s > 0)
+    }
+}
+
+/// How often a read waiting on an idle standard input looks whether a signal asked it to stop.
+const STDIN_WAKE: Duration = Duration::from_millis(100);
+
+/// Standard input, read by a thread of its own so that SIGINT or SIGTERM ends a read that
+/// waits on an idle pipe or terminal (`tcpdump -w - | modsniff read -` before traffic comes):
+/// signal-hook installs its handlers with SA_RESTART, so a read(2) blocked in this thread
+/// would resume after the signal and wait for the next byte. This reader wakes every
+/// `STDIN_WAKE` and ends the input once the signal's flag is set; the thread stays blocked
+/// until the process ends. Four chunks in flight bound what it holds.
+struct StdinUntilSignal {
+    chunks: mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    at: usize,
+    stop: Arc<AtomicBool>,
+}
+
+impl StdinUntilSignal {
+    fn new(interrupt: &Interrupt) -> Self {
+        let (tx, rx) = mpsc::sync_channel(4);
+        std::thread::spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            loop {
+                let mut buf = vec![0; 1 << 16];
+                let sent = match stdin.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        tx.send(Ok(buf))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        break;
+                    }
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+        });
+        StdinUntilSignal {
+            chunks: rx,
+            chunk: Vec::new(),
+            at: 0,
+            stop: Arc::clone(&interrupt.set),
+        }
+    }
+}
+
+impl Read for StdinUntilSignal {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.chunk.len() {
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok(0);
+            }
+            match self.chunks.recv_timeout(STDIN_WAKE) {
+                Ok(chunk) => {
+                    self.chunk = chunk?;
+                    self.at = 0;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }

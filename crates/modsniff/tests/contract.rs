@@ -114,16 +114,14 @@ fn a_read_interrupted_by_a_signal_still_reports() {
             }
             round += 1;
         }
-        // stdin stays open: the input has not ended when the signal comes.
+        // stdin stays open and idle: the input has not ended when the signal comes, and the
+        // read waiting for its next bytes must end by itself.
         let kill = Command::new("kill")
             .args([format!("-{sig}"), child.id().to_string()])
             .status();
         assert!(kill.unwrap().success());
-        // A read blocked on an idle pipe wakes at its next data or its end (the signal's
-        // handler does not interrupt it); the handler has run by then, so this end comes
-        // after the signal: as when Ctrl-C ends `tcpdump -w - | modsniff read -` together.
+        let status = wait_or_kill(&mut child, &format!("SIG{sig} on an idle pipe"));
         drop(stdin);
-        let status = child.wait().unwrap();
         let out = std::process::Output {
             status,
             stdout: stdout.join().unwrap(),
@@ -151,6 +149,67 @@ fn a_read_interrupted_by_a_signal_still_reports() {
             assert!(text.contains("http-not-found"), "what was read is reported");
         }
     }
+}
+
+/// Waits for a child that must end by itself; one still running after a minute (the signal
+/// was not acted on) is killed and the test fails.
+fn wait_or_kill(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    for _ in 0..600 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("{what}: modsniff did not end after the signal");
+}
+
+/// Waits until process `pid` catches signal `sig` (its SigCgt mask in /proc, Linux).
+fn wait_for_handler(pid: u32, sig: u32) {
+    for _ in 0..600 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .unwrap_or(0);
+        if caught & (1 << (sig - 1)) != 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("process {pid} never installed a handler for signal {sig}");
+}
+
+/// A signal while `read -` waits for a capture that has not sent a byte yet: the wait ends,
+/// stderr says why, exit 128 + the signal (not "empty input").
+#[test]
+fn a_signal_ends_a_read_still_waiting_for_its_first_byte() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(bin())
+        .args(["read", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    // Signalled only once its handler is installed (before that, SIGINT just kills it).
+    wait_for_handler(child.id(), 2);
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    assert!(kill.unwrap().success());
+    let status = wait_or_kill(&mut child, "SIGINT before the first byte");
+    drop(stdin);
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted by SIGINT before any byte"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -288,4 +347,25 @@ fn capture_cut_short_is_never_ok() {
     }
     let out = run(&["read", f.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("OK: no problem found"));
+}
+
+/// The HTTP decoders' counters reach the stats record: a chunk size of 2^64 (Zeek's
+/// http/261 smuggling capture) gives up that side, and the record says so; a capture with no
+/// HTTP at all counts nothing.
+#[test]
+fn stats_record_carries_the_http_decoders_counters() {
+    let Some(shared) = shared_or_skip("stats http counters") else {
+        return;
+    };
+    let file = shared.join("pcaps/public/zeek/http/261/variant-01-chunk_2pow64_overflow.pcap");
+    let (_, recs, _) = ndjson(&file, &[]);
+    let stats = of_type(&recs, "stats");
+    let http = &stats[0]["http"];
+    assert_eq!(http["desync_garbage"], 1, "{http}");
+    assert_eq!(http["header_overflows"], 0, "{http}");
+
+    let (_, recs, _) = ndjson(&fixtures().join("sni-filter-rst/capture.pcap"), &[]);
+    let http = &of_type(&recs, "stats")[0]["http"];
+    let counts = http.as_object().expect("an http object");
+    assert!(counts.values().all(|v| v == 0), "{http}");
 }

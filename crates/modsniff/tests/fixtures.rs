@@ -6,57 +6,6 @@ use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// A (stage, kind) pair.
-type Label = (&'static str, &'static str);
-
-/// Ground-truth label (stage, kind) -> the contract's (stage, kind) that answers it.
-const LABELS: &[(Label, Label)] = &[
-    (("dns", "servfail"), ("dns", "dns-servfail")),
-    (("dns", "nxdomain"), ("dns", "dns-nxdomain")),
-    (("dns", "dns-timeout"), ("dns", "dns-timeout")),
-    (
-        ("dns", "suspicious-answer"),
-        ("dns", "dns-suspicious-answer"),
-    ),
-    (
-        ("tcp-connect", "syn-timeout"),
-        ("connect", "connect-timeout"),
-    ),
-    (("tcp-connect", "refused"), ("connect", "connect-refused")),
-    (("proxy", "refused"), ("proxy", "proxy-error")),
-    (("proxy", "refused"), ("connect", "connect-refused")),
-    (("proxy", "refused"), ("proxy", "connect-refused")),
-    (("proxy", "proxy-auth"), ("proxy", "proxy-auth-required")),
-    (("proxy", "proxy-denied"), ("proxy", "proxy-denied")),
-    (("proxy", "proxy-error"), ("proxy", "proxy-error")),
-    (
-        ("tls-handshake", "handshake-aborted"),
-        ("tls", "handshake-aborted"),
-    ),
-    (
-        ("tls-handshake", "reset-after-clienthello"),
-        ("tls", "reset-after-client-hello"),
-    ),
-    (
-        ("tls-handshake", "handshake-stall"),
-        ("tls", "handshake-stall"),
-    ),
-    (("tls-handshake", "mitm-cert"), ("tls", "mitm-certificate")),
-    (("none", "mitm-cert"), ("tls", "mitm-certificate")),
-    (("none", "tls-downgrade"), ("tls", "tls-downgrade")),
-    (("none", "retransmissions"), ("transfer", "retransmissions")),
-    (("http", "http-404"), ("http", "http-not-found")),
-    (("http", "http-5xx"), ("http", "http-error")),
-    (
-        ("transfer", "transfer-stall"),
-        ("transfer", "transfer-stall"),
-    ),
-    (
-        ("transfer", "transfer-reset"),
-        ("transfer", "transfer-reset"),
-    ),
-];
-
 /// fixtures/, or a regenerated set (`MODSNIFF_FIXTURES=/tmp/fx2`, see fixtures/README.md).
 fn fixture_root() -> std::path::PathBuf {
     std::env::var_os("MODSNIFF_FIXTURES").map_or_else(fixtures, Into::into)
@@ -86,24 +35,9 @@ fn want_actor(e: &Value) -> Option<BTreeSet<&'static str>> {
 /// Checks one fixture; returns what is wrong with our answer.
 fn judge(name: &str, e: &Value) -> Vec<String> {
     let cap = fixture_root().join(s(&e["capture"]["file"]));
-    // The harness's PKI stands in for the public web PKI; the client trusted what go's
-    // SSL_CERT_FILE named (fixtures/harness/pki).
-    let pki = fixtures().join("harness/pki");
-    let trust = s(&e["go"]["env"])
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("SSL_CERT_FILE="))
-        .and_then(|p| p.rsplit('/').next())
-        .unwrap_or("trust-public.pem");
-    let (public, user) = (pki.join("root.pem"), pki.join(trust));
-    let (code, recs, stderr) = ndjson(
-        &cap,
-        &[
-            "--public-ca-file",
-            public.to_str().unwrap(),
-            "--ca-file",
-            user.to_str().unwrap(),
-        ],
-    );
+    let pki = lab_pki_args(&fixtures().join("harness/pki"), e);
+    let pki: Vec<&str> = pki.iter().map(String::as_str).collect();
+    let (code, recs, stderr) = ndjson(&cap, &pki);
     let mut why = Vec::new();
     if stderr.contains("panicked") {
         why.push(format!("panic: {stderr}"));
@@ -128,11 +62,7 @@ fn judge(name: &str, e: &Value) -> Vec<String> {
             why.push(format!("false error {}/{}", s(&f["stage"]), s(&f["kind"])));
         }
     } else {
-        let accepted: Vec<(&str, &str)> = LABELS
-            .iter()
-            .filter(|(l, _)| *l == label)
-            .map(|(_, c)| *c)
-            .collect();
+        let accepted = accepted(label);
         assert!(
             !accepted.is_empty(),
             "{name}: no mapping for label {label:?}"

@@ -395,7 +395,7 @@ fn replay_matches_read(ns: &Netns, tx: &str, rx: &str, file: &Path, topspeed: bo
 }
 
 /// A namespace with a veth pair, when this test can have one (prints why not otherwise).
-fn replay_setup(tag: &str, what: &str, tx: &str, rx: &str) -> Option<Netns> {
+pub fn replay_setup(tag: &str, what: &str, tx: &str, rx: &str) -> Option<Netns> {
     let ns = Netns::new(tag, what)?;
     if !have("tcpreplay", what) {
         return None;
@@ -509,4 +509,88 @@ fn live_on_a_missing_interface_exits_2_and_says_why() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no-such-if0"), "{err}");
+}
+
+/// An interface deleted while `live` captures on it (a container's veth going away) ends the
+/// capture, not the report: what was seen is reported, with the capture-incomplete warning
+/// saying why the capture stopped.
+#[test]
+fn live_whose_interface_disappears_reports_what_it_saw() {
+    let what = "live on an interface that is deleted";
+    let Some(ns) = Netns::named(format!("hb-{}-gone", std::process::id()), what) else {
+        return;
+    };
+    if !have("tcpreplay", what) {
+        return;
+    }
+    ns.veth("hb-a", "hb-b");
+    let file = case_capture("sni-filter-rst");
+    let total = packets_in(&file);
+    let (_, want, _) = ndjson(&file, &[]);
+    let child = ns
+        .cmd(&bin())
+        .args([
+            "live",
+            "-i",
+            "hb-b",
+            "--immediate-mode",
+            "--format",
+            "ndjson",
+        ])
+        .args(["--duration", "60"])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start modsniff live");
+    let pid = child.id();
+    let sniff = ChildGuard(Some(child));
+    wait_capturing(pid);
+    let replay = ns
+        .cmd(Path::new("tcpreplay"))
+        .args(["-q", "-i", "hb-a"])
+        .arg(&file)
+        .output()
+        .expect("tcpreplay");
+    assert!(
+        replay.status.success(),
+        "tcpreplay: {}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    // Immediate mode hands each packet over as it comes; a moment for the last ones.
+    std::thread::sleep(Duration::from_secs(2));
+    // Deleting one end deletes the pair.
+    ns.ip(&["link", "del", "hb-a"]);
+    let out = sniff.wait_output(Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let got = lines(&out.stdout);
+    let stats = got.last().expect("some output");
+    assert_eq!(stats["type"], "stats", "stats last; stderr: {stderr}");
+    assert_eq!(
+        stats["packets"], total,
+        "every replayed packet seen: {stats}"
+    );
+    // What `read` finds in the same packets is found.
+    let got_keys = finding_keys(&got);
+    for k in finding_keys(&want) {
+        assert!(got_keys.contains(&k), "{k} missing from {got_keys:?}");
+    }
+    // And the capture's end is said, with its cause.
+    let cut: Vec<_> = got
+        .iter()
+        .filter(|r| {
+            r["type"] == "finding" && r["kind"] == "capture-incomplete" && r["provisional"] != true
+        })
+        .collect();
+    assert_eq!(cut.len(), 1, "one capture-incomplete finding: {got:#?}");
+    let summary = cut[0]["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("hb-b") && summary.contains(&format!("after frame {total}")),
+        "the finding says where and why the capture stopped: {summary}"
+    );
+    assert!(
+        stderr.contains("the capture stopped"),
+        "the warning on stderr says the capture stopped: {stderr}"
+    );
+    assert_ne!(out.status.code(), Some(2), "stderr: {stderr}");
 }

@@ -8,63 +8,6 @@ use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-/// A (stage, kind) pair.
-type Label = (&'static str, &'static str);
-
-/// Ground-truth label -> the contract's (stage, kind) that answers it (verdicts.py's MAP).
-const LABELS: &[(Label, Label)] = &[
-    (("dns", "servfail"), ("dns", "dns-servfail")),
-    (("dns", "nxdomain"), ("dns", "dns-nxdomain")),
-    (("dns", "dns-timeout"), ("dns", "dns-timeout")),
-    (
-        ("tcp-connect", "syn-timeout"),
-        ("connect", "connect-timeout"),
-    ),
-    (("tcp-connect", "refused"), ("connect", "connect-refused")),
-    (("proxy", "refused"), ("proxy", "proxy-error")),
-    (("proxy", "refused"), ("connect", "connect-refused")),
-    (("proxy", "refused"), ("proxy", "connect-refused")),
-    (("proxy", "proxy-auth"), ("proxy", "proxy-auth-required")),
-    (("proxy", "proxy-denied"), ("proxy", "proxy-denied")),
-    (("proxy", "proxy-error"), ("proxy", "proxy-error")),
-    (
-        ("dns", "suspicious-answer"),
-        ("dns", "dns-suspicious-answer"),
-    ),
-    (
-        ("tls-handshake", "handshake-aborted"),
-        ("tls", "handshake-aborted"),
-    ),
-    (
-        ("tls-handshake", "reset-after-clienthello"),
-        ("tls", "reset-after-client-hello"),
-    ),
-    (
-        ("tls-handshake", "handshake-stall"),
-        ("tls", "handshake-stall"),
-    ),
-    (("tls-handshake", "mitm-cert"), ("tls", "mitm-certificate")),
-    (("none", "mitm-cert"), ("tls", "mitm-certificate")),
-    (("http", "http-404"), ("http", "http-not-found")),
-    (("http", "http-5xx"), ("http", "http-error")),
-    (
-        ("transfer", "transfer-stall"),
-        ("transfer", "transfer-stall"),
-    ),
-    (
-        ("transfer", "transfer-reset"),
-        ("transfer", "transfer-reset"),
-    ),
-    (("none", "retransmissions"), ("transfer", "retransmissions")),
-    (("none", "retransmissions"), ("tcp", "retransmissions")),
-    (("none", "retransmissions"), ("connect", "retransmissions")),
-    (("none", "tls-downgrade"), ("tls", "tls-downgrade")),
-    (
-        ("tls-handshake", "cert-rejected"),
-        ("tls", "certificate-rejected"),
-    ),
-];
-
 /// A shape the matrix must hold: what it is, how many cases at least, which cases are it.
 type Shape<'a> = (&'static str, usize, &'a dyn Fn(&Value) -> bool);
 
@@ -85,23 +28,6 @@ fn cases() -> Map<String, Value> {
 
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
-}
-
-/// The lab PKI stands in for the public web PKI; the client trusted what go's SSL_CERT_FILE
-/// named (both in fixtures/harness/pki).
-fn pki_args(e: &Value) -> Vec<String> {
-    let pki = matrix_root().join("harness/pki");
-    let trust = s(&e["go"]["env"])
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("SSL_CERT_FILE="))
-        .and_then(|p| p.rsplit('/').next())
-        .unwrap_or("trust-public.pem");
-    vec![
-        "--public-ca-file".into(),
-        pki.join("root.pem").to_string_lossy().into_owned(),
-        "--ca-file".into(),
-        pki.join(trust).to_string_lossy().into_owned(),
-    ]
 }
 
 /// Who the ground truth says acted, where it says so (verdicts.py's want_actor).
@@ -149,7 +75,7 @@ fn names_target(f: &Value, e: &Value) -> bool {
 /// Checks one case as verdicts.py does; returns what is wrong with our answer.
 fn judge(e: &Value) -> Vec<String> {
     let cap = matrix_root().join(s(&e["capture"]["file"]));
-    let args = pki_args(e);
+    let args = lab_pki_args(&matrix_root().join("harness/pki"), e);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, recs, stderr) = ndjson(&cap, &args);
     let mut why = Vec::new();
@@ -180,11 +106,7 @@ fn judge(e: &Value) -> Vec<String> {
             why.push(format!("false error: {}", errors.join(", ")));
         }
     } else {
-        let accepted: Vec<Label> = LABELS
-            .iter()
-            .filter(|(l, _)| *l == label)
-            .map(|(_, c)| *c)
-            .collect();
+        let accepted = accepted(label);
         let hits: Vec<&&Value> = findings
             .iter()
             .filter(|f| accepted.contains(&(s(&f["stage"]), s(&f["kind"]))))
@@ -277,7 +199,7 @@ fn cut_captures_are_never_reported_clean() {
         cut += 1;
         let cap = matrix_root().join(s(&e["capture"]["file"]));
         let mut args = vec!["read".to_string()];
-        args.extend(pki_args(e));
+        args.extend(lab_pki_args(&matrix_root().join("harness/pki"), e));
         args.push(cap.to_string_lossy().into_owned());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = run(&args);

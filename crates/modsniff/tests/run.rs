@@ -291,3 +291,110 @@ fn run_go_mod_download_with_a_failing_mirror() {
         Some("error".into())
     );
 }
+
+/// Whether process `pid` still exists (a zombie left unreaped counts).
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// `run -w FILE` whose FILE takes no bytes (/dev/full: every write fails with ENOSPC) stops
+/// before the command starts: the command leaves no trace, and the error names the file.
+#[test]
+fn run_that_cannot_write_its_capture_file_does_not_start_the_command() {
+    let what = "modsniff run -w /dev/full";
+    let Some(ns) = Netns::named(format!("hb-{}-wfull", std::process::id()), what) else {
+        return;
+    };
+    let tmp = std::env::temp_dir().join(format!("modsniff-hb-{}-wfull", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    let marker = tmp.join("started");
+    let out = ns
+        .cmd(&bin())
+        .args(["run", "-i", "lo", "-w", "/dev/full", "--", "touch"])
+        .arg(&marker)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("modsniff run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let started = marker.exists();
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert!(!started, "the command ran; stderr: {stderr}");
+    assert!(
+        stderr.contains("/dev/full") && stderr.contains("No space left on device"),
+        "the error names the file and why: {stderr}"
+    );
+}
+
+/// `run -w FILE` whose disk fills while the command runs: modsniff says so, and the
+/// command (here one that would never end) is killed and reaped, not left running.
+#[test]
+fn run_whose_capture_file_fills_up_kills_the_command() {
+    let what = "modsniff run -w on a full disk";
+    let Some(ns) = Netns::named(format!("hb-{}-wfill", std::process::id()), what) else {
+        return;
+    };
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("SKIP {what}: python3 is not installed (it makes the traffic)");
+        return;
+    }
+    let tmp = std::env::temp_dir().join(format!("modsniff-hb-{}-wfill", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let disk = tmp.join("disk");
+    std::fs::create_dir_all(&disk).expect("temp dir");
+    let pidfile = tmp.join("pid");
+    // The command: its pid to a file, then UDP datagrams to lo for ever.
+    let flood = "import os, socket, sys\n\
+                 open(sys.argv[1], 'w').write(str(os.getpid()))\n\
+                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+                 while True:\n    s.sendto(b'x' * 1000, ('127.0.0.1', 9))\n";
+    // `ip netns exec` runs in a mount namespace of its own: the small tmpfs (the full disk)
+    // is seen by modsniff only, and goes with it.
+    let script = format!(
+        "mount -t tmpfs -o size=256k hb-full {disk} && exec {bin} run -i lo -w {disk}/go.pcap --drain 0 -- python3 -c \"$0\" {pid}",
+        disk = disk.display(),
+        bin = bin().display(),
+        pid = pidfile.display()
+    );
+    // The command inherits modsniff's stdout: a file, not a pipe, so that a command left
+    // running cannot hold the test waiting for the pipe's end.
+    let report = std::fs::File::create(tmp.join("report.txt")).expect("report file");
+    let child = ns
+        .cmd(Path::new("sh"))
+        .args(["-c", &script, flood])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(report)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("modsniff run");
+    let out = ChildGuard(Some(child)).wait_output(Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let pid: Option<u32> = std::fs::read_to_string(&pidfile)
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    let left_running = pid.is_some_and(alive);
+    if left_running && let Some(p) = pid {
+        // Ours to end: the test started it.
+        let _ = Command::new("kill")
+            .args(["-KILL", &p.to_string()])
+            .status();
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert!(pid.is_some(), "the command started; stderr: {stderr}");
+    assert!(
+        !left_running,
+        "the command was left running; stderr: {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains("writing the capture file") && stderr.contains("No space left on device"),
+        "says why: {stderr}"
+    );
+    assert!(
+        stderr.contains("python3 was killed"),
+        "says the command was killed: {stderr}"
+    );
+}

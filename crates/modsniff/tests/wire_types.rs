@@ -175,6 +175,8 @@ pub struct SideStats {
     pub retransmissions: u64,
     pub out_of_order: u64,
     pub lost_segments: u64,
+    #[serde(default)]
+    pub out_of_window: u64,
     pub dup_acks: u64,
     pub zero_windows: u64,
     pub missed_bytes: u64,
@@ -309,6 +311,7 @@ pub enum Validation {
     NameMismatch,
     SelfSigned,
     Other(String),
+    Undecided(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -645,6 +648,7 @@ pub enum Kind {
     TransferStall,
     TransferReset,
     Retransmissions,
+    InjectedSegments,
     ChecksumMismatch,
     ModuleNotFound,
     InvalidVersion,
@@ -858,7 +862,14 @@ pub struct StatsRec {
     pub ip_fragments_dropped: u64,
     pub icmp_errors: u64,
     pub dns_messages: u64,
+    pub ooo_segment_limit_hits: u64,
+    pub out_of_window_segments: u64,
+    pub clock_jumps: u64,
+    pub handshake_buffer_refusals: u64,
+    pub san_entries_dropped: u64,
     pub anomalies: BTreeMap<String, u64>,
+    pub x509: X509Stats,
+    pub http: HttpStatsRec,
     #[serde(default)]
     pub kernel: Option<Kernel>,
     pub findings: BTreeMap<Severity, u64>,
@@ -870,6 +881,54 @@ pub struct StatsRec {
     #[serde(default)]
     pub go: Option<GoRun>,
     pub verdict: Verdict,
+    /// `--extract FILE`: what the run wrote there.
+    #[serde(default)]
+    pub extract: Option<Extract>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extract {
+    pub file: String,
+    pub packets: u64,
+    pub first_frame: u64,
+    pub connections: u64,
+    pub dns: u64,
+    pub frames: Vec<ExtractFrame>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractFrame {
+    pub packet: u64,
+    pub extract_packet: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct X509Stats {
+    pub validated: u64,
+    pub cache_hits: u64,
+    pub candidates: u64,
+    pub signatures: u64,
+    pub chain_budget_exceeded: u64,
+    pub capture_budget_exceeded: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpStatsRec {
+    pub header_overflows: u64,
+    pub desync_gaps: u64,
+    pub resyncs: u64,
+    pub body_gap_bytes: u64,
+    pub dropped_transactions: u64,
+    pub dropped_pending: u64,
+    pub unmatched_responses: u64,
+    pub bad_content_length: u64,
+    pub tunnel_leftover_dropped: u64,
+    pub truncated_heads: u64,
+    pub desync_garbage: u64,
 }
 
 /// One printed record, by its `type`.

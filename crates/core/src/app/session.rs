@@ -3,6 +3,14 @@
 //! (CONNECT answered 2xx continues as TLS, as Zeek's PIA hands a stream on). Decoders never
 //! know each other: this is the one place that chooses and swaps them.
 //!
+//! # What a tunnel carries
+//!
+//! A CONNECT tunnel usually carries TLS, but a client may speak plain HTTP/1 through it
+//! (Suricata's http-connect tests). The client speaks first in both, so its first tunnel
+//! bytes decide: a request line sends the stream back to the HTTP decoder, which reads
+//! heads again after its CONNECT transaction; anything else goes to TLS as before, and so
+//! does a tunnel whose server speaks first (SMTP through a proxy).
+//!
 //! # Upgrade leftovers
 //!
 //! When HTTP hands over to TLS, it already holds bytes of the tunnel: what followed the 2xx
@@ -94,6 +102,9 @@ enum Active {
     Watch,
     /// One decoder has the stream.
     Decoding(Protocol),
+    /// A CONNECT was answered 2xx and nothing has come through the tunnel yet: its first
+    /// bytes decide between TLS and HTTP (see the module doc).
+    Tunnel,
     /// Not a protocol we decode (or a decoder gave up): nothing more is delivered.
     Off,
 }
@@ -114,6 +125,8 @@ pub(crate) struct Session {
     watched: [u64; 2],
     /// Answers owed to a side's reassembler (see the module doc), by `Side::index()`.
     owed: [Option<Progress>; 2],
+    /// Frame and time of the first client byte held while a tunnel's first bytes are probed.
+    tunnel_held_at: (u64, Timestamp),
     tls_reported: TlsReported,
 }
 
@@ -130,6 +143,11 @@ impl Session {
         stats: &mut Stats,
     ) -> (Option<Box<TlsInfo>>, Vec<HttpTransaction>) {
         let tls = self.tls.take().map(|t| t.into_boxed_info());
+        if let Some(t) = &tls {
+            stats.x509.add(&t.chain);
+            stats.handshake_buffer_refusals += t.bounds.handshake_buffer_refusals;
+            stats.san_entries_dropped += t.bounds.san_entries_dropped;
+        }
         let http = match self.http.take() {
             Some(h) => {
                 stats.http.add(h.stats());
@@ -147,6 +165,9 @@ impl Session {
 
     /// In-order bytes of one side.
     pub fn on_data(&mut self, env: &mut SessionEnv<'_>, ctx: &StreamCtx, data: &[u8]) -> Progress {
+        if let Active::Tunnel = self.active {
+            return self.tunnel_data(env, ctx, data);
+        }
         if let Active::Probing = self.active {
             let dns_port = env.server.port() == 53 || env.client.port() == 53;
             // Side::index() is 0 or 1, into an array of two.
@@ -270,7 +291,7 @@ impl Session {
             self.report(env);
         }
         match progress {
-            Progress::Upgrade(Protocol::Tls) => self.upgrade_to_tls(env, ctx),
+            Progress::Upgrade(Protocol::Tls) => self.enter_tunnel(env, ctx),
             Progress::Upgrade(_) => {
                 self.active = Active::Off;
                 Progress::Done
@@ -284,9 +305,149 @@ impl Session {
         }
     }
 
-    /// The HTTP decoder saw a CONNECT answered 2xx: TLS takes the rest of both directions,
-    /// starting with the tunnel bytes HTTP already holds (see the module doc). Returns the
-    /// answer for `ctx.side`.
+    /// The HTTP decoder saw a CONNECT answered 2xx. The tunnel bytes it already holds say
+    /// what the tunnel carries when there are some; otherwise the first to come will (see
+    /// the module doc). Returns the answer for `ctx.side`.
+    fn enter_tunnel(&mut self, env: &mut SessionEnv<'_>, ctx: &StreamCtx) -> Progress {
+        let Some(h) = self.http.as_deref() else {
+            return self.upgrade_to_tls(env, ctx);
+        };
+        let client = h.tunnel_leftover(Side::Client);
+        if !client.is_empty() {
+            return match probe(client, false) {
+                Probe::Is(Protocol::Http) => self.reopen_http(env, ctx),
+                _ => self.upgrade_to_tls(env, ctx),
+            };
+        }
+        if !h.tunnel_leftover(Side::Server).is_empty() {
+            return self.upgrade_to_tls(env, ctx);
+        }
+        self.active = Active::Tunnel;
+        Progress::Continue
+    }
+
+    /// The tunnel carries HTTP/1: the HTTP decoder reads heads again on both sides, starting
+    /// with the tunnel bytes it holds. Returns the answer for `ctx.side` (the other side's is
+    /// owed, as for an upgrade's leftovers).
+    fn reopen_http(&mut self, env: &mut SessionEnv<'_>, ctx: &StreamCtx) -> Progress {
+        let Some(h) = self.http.as_mut() else {
+            self.active = Active::Off;
+            return Progress::Done;
+        };
+        self.active = Active::Decoding(Protocol::Http);
+        let answers = h.reopen_tunnel(ctx);
+        let mut answer = Progress::Continue;
+        for (side, p) in [Side::Client, Side::Server].into_iter().zip(answers) {
+            // The answer goes through `after` like any other (a violation turns the session
+            // off, a head becomes an event).
+            let p = self.after(env, &StreamCtx { side, ..*ctx }, p);
+            if side == ctx.side {
+                answer = p;
+            } else if p != Progress::Continue
+                && let Some(owed) = self.owed.get_mut(side.index())
+            {
+                *owed = Some(p);
+            }
+        }
+        answer
+    }
+
+    /// Bytes of the tunnel before anything decided what it carries: the client's are probed
+    /// (held while too few to tell), the server's hand the tunnel to TLS.
+    fn tunnel_data(&mut self, env: &mut SessionEnv<'_>, ctx: &StreamCtx, data: &[u8]) -> Progress {
+        if ctx.side == Side::Server {
+            return self.tunnel_to_tls(env, ctx, data);
+        }
+        // Side::index() is 0 or 1, into an array of two.
+        #[allow(clippy::indexing_slicing)]
+        let buf = &mut self.probe_buf[Side::Client.index()];
+        let verdict = if buf.is_empty() {
+            probe(data, false)
+        } else {
+            let mut joined = buf.clone();
+            joined.extend_from_slice(data);
+            probe(&joined, false)
+        };
+        match verdict {
+            Probe::NeedMore if buf.len() + data.len() <= MAX_PROBE_BYTES => {
+                if buf.is_empty() {
+                    self.tunnel_held_at = (ctx.frame, ctx.ts);
+                }
+                buf.extend_from_slice(data);
+                Progress::Continue
+            }
+            Probe::Is(Protocol::Http) => {
+                let held = std::mem::take(buf);
+                let (frame, ts) = if held.is_empty() {
+                    (ctx.frame, ctx.ts)
+                } else {
+                    self.tunnel_held_at
+                };
+                let first = StreamCtx {
+                    offset: ctx.offset.saturating_sub(held.len() as u64),
+                    frame,
+                    ts,
+                    ..*ctx
+                };
+                // Nothing is held on the HTTP side: no owed answer can come of this.
+                let _ = self.reopen_http(env, &first);
+                if !held.is_empty() {
+                    match self.deliver(env, &first, &held) {
+                        Progress::Continue => {}
+                        other => return other,
+                    }
+                }
+                self.deliver(env, ctx, data)
+            }
+            _ => self.tunnel_to_tls(env, ctx, data),
+        }
+    }
+
+    /// The tunnel carries TLS after all: the TLS decoder starts with the client bytes held
+    /// while probing, then `data` of `ctx.side`.
+    fn tunnel_to_tls(
+        &mut self,
+        env: &mut SessionEnv<'_>,
+        ctx: &StreamCtx,
+        data: &[u8],
+    ) -> Progress {
+        self.start(Protocol::Tls, env);
+        self.deliver_held_client(env, ctx);
+        self.deliver(env, ctx, data)
+    }
+
+    /// Client bytes held by the tunnel probe go to the decoder now; when `ctx` is the
+    /// server's, the answer to them is owed to the client's reassembler.
+    fn deliver_held_client(&mut self, env: &mut SessionEnv<'_>, ctx: &StreamCtx) {
+        let Some(held) = self
+            .probe_buf
+            .get_mut(Side::Client.index())
+            .map(std::mem::take)
+        else {
+            return;
+        };
+        if held.is_empty() {
+            return;
+        }
+        let (frame, ts) = self.tunnel_held_at;
+        let cctx = StreamCtx {
+            side: Side::Client,
+            frame,
+            ts,
+            ..*ctx
+        };
+        let p = self.deliver(env, &cctx, &held);
+        if ctx.side != Side::Client
+            && p != Progress::Continue
+            && let Some(owed) = self.owed.get_mut(Side::Client.index())
+        {
+            *owed = Some(p);
+        }
+    }
+
+    /// The HTTP decoder saw a CONNECT answered 2xx and the tunnel carries TLS: TLS takes the
+    /// rest of both directions, starting with the tunnel bytes HTTP already holds (see the
+    /// module doc). Returns the answer for `ctx.side`.
     fn upgrade_to_tls(&mut self, env: &mut SessionEnv<'_>, ctx: &StreamCtx) -> Progress {
         self.start(Protocol::Tls, env);
         let mut answer = Progress::Continue;
@@ -341,6 +502,15 @@ impl Session {
                 .dns
                 .as_mut()
                 .map_or(Progress::Done, |d| d.on_gap(ctx, len)),
+            // A gap in a tunnel not yet recognised: TLS takes it, as it would have before
+            // the tunnel's first bytes were looked at.
+            Active::Tunnel => {
+                self.start(Protocol::Tls, env);
+                self.deliver_held_client(env, ctx);
+                self.tls
+                    .as_mut()
+                    .map_or(Progress::Done, |t| t.on_gap(ctx, len))
+            }
             // A gap before anything was recognised: the stream's start is lost; probing the
             // bytes after it would misjudge them, so give up on this connection.
             Active::Probing | Active::Watch => {
@@ -354,6 +524,12 @@ impl Session {
 
     /// One side ended.
     pub fn on_end(&mut self, env: &mut SessionEnv<'_>, ctx: &StreamCtx) {
+        if let Active::Tunnel = self.active {
+            // Nothing told what the tunnel carries: it stays TLS's, as a CONNECT's 2xx
+            // always made it.
+            self.start(Protocol::Tls, env);
+            self.deliver_held_client(env, ctx);
+        }
         match self.active {
             Active::Decoding(Protocol::Tls) => {
                 if let Some(t) = self.tls.as_mut() {
@@ -371,7 +547,7 @@ impl Session {
                 }
                 self.flush_dns(env);
             }
-            Active::Probing | Active::Watch | Active::Off => {}
+            Active::Probing | Active::Watch | Active::Tunnel | Active::Off => {}
         }
         if env.events.intersects(EventMask::TLS.union(EventMask::HTTP)) {
             self.report(env);

@@ -27,6 +27,22 @@ struct Stream {
     reasm: Option<Reassembler>,
     /// The decoders were told this direction ended.
     ended: bool,
+    /// Content gaps of this direction already written to the history.
+    holes_noted: u64,
+}
+
+impl Stream {
+    /// Writes the content gaps the reassembler found since the last call into the history.
+    fn note_holes(&mut self, tcp: &mut TcpConn, side: Side) {
+        let Some(r) = self.reasm.as_ref() else {
+            return;
+        };
+        let holes = r.stats().holes;
+        for _ in self.holes_noted..holes {
+            tcp.note_gap(side);
+        }
+        self.holes_noted = holes;
+    }
 }
 
 /// A TCP connection with everything above TCP.
@@ -93,6 +109,11 @@ impl Conn {
             let ev = env.stream.conn_event(r.from, r.clone());
             env.stream.out.push(Event::Reset(ev));
         }
+        if v.out_of_window {
+            // Injected: neither its payload nor its ACK or FIN belongs to the stream.
+            env.stream.stats.out_of_window_segments += 1;
+            return;
+        }
         if env.decode_apps {
             self.reassemble(&v, seg, frame, ts, env);
         }
@@ -108,7 +129,31 @@ impl Conn {
     ) {
         let side = v.side;
         let app = &mut self.app;
+        let tcp = &mut self.tcp;
         let (me, other) = split_streams(&mut self.streams, side);
+        // A FIN after bytes the capture never showed (none of this side's payload seen, or
+        // not its last part): the stream is followed from its start all the same, so that the
+        // bytes before the FIN count as missed and come out as a gap.
+        if me.reasm.is_none()
+            && !me.ended
+            && let Some(fin) = v.fin_seq
+            && v.stream_start.is_before(fin)
+        {
+            me.reasm = Some(Reassembler::new(v.stream_start));
+        }
+        // This segment acknowledging bytes of the other direction that we never saw (data
+        // held after a hole, or a FIN whose preceding bytes never came). Done before this
+        // segment's own payload: what it acknowledges was sent before it (a DNS or HTTP
+        // answer must not reach its decoder ahead of the query held behind the hole).
+        if seg.flags.ack()
+            && let Some(r) = other.reasm.as_mut()
+            && (r.buffered_segments() > 0 || r.is_short_of_fin())
+        {
+            let mut sink = |c: Chunk<'_>| deliver(app, &mut env.stream, side.other(), c);
+            r.ack_beyond_hole(SeqNumber(seg.ack), env.budget, env.reasm_limits, &mut sink);
+            settle_owed(me, app, side, env.budget);
+            other.note_holes(tcp, side.other());
+        }
         if seg.wire_len > 0 && !me.ended {
             let r = me
                 .reasm
@@ -124,6 +169,7 @@ impl Conn {
                 env.reasm_limits,
                 &mut sink,
             );
+            env.stream.stats.ooo_segment_limit_hits += u64::from(out.segment_limit_hits);
             if out.overlap_conflict {
                 self.overlap_conflicts += 1;
                 env.stream.stats.anomaly("retransmission_inconsistency");
@@ -135,15 +181,7 @@ impl Conn {
                 }
             }
             settle_owed(other, app, side.other(), env.budget);
-        }
-        // The peer acknowledging bytes of the other direction that we never saw.
-        if seg.flags.ack()
-            && let Some(r) = other.reasm.as_mut()
-            && r.buffered_segments() > 0
-        {
-            let mut sink = |c: Chunk<'_>| deliver(app, &mut env.stream, side.other(), c);
-            r.ack_beyond_hole(SeqNumber(seg.ack), env.budget, env.reasm_limits, &mut sink);
-            settle_owed(me, app, side, env.budget);
+            me.note_holes(tcp, side);
         }
         if let Some(fin) = v.fin_seq {
             // End the stream now when everything before the FIN arrived; with a hole before it
@@ -151,13 +189,16 @@ impl Conn {
             let complete = match me.reasm.as_mut() {
                 Some(r) => {
                     r.set_fin(fin, env.reasm_limits);
-                    r.buffered_segments() == 0
+                    // Nothing waiting and nothing missing: a hole right before the FIN with
+                    // nothing after it is not complete (its bytes may still come, reordered).
+                    r.buffered_segments() == 0 && !r.next_seq().is_before(fin)
                 }
                 None => true,
             };
             if complete {
                 end_stream(me, app, &mut env.stream, side, env.budget);
                 settle_owed(other, app, side.other(), env.budget);
+                me.note_holes(tcp, side);
             }
         }
     }
@@ -174,6 +215,7 @@ impl Conn {
             let (st, other) = split_streams(&mut self.streams, side);
             end_stream(st, &mut self.app, env, side, budget);
             settle_owed(other, &mut self.app, side.other(), budget);
+            st.note_holes(&mut self.tcp, side);
         }
         if reason == EndReason::Evicted {
             self.partial.push("evicted");
@@ -241,6 +283,9 @@ pub(crate) fn udp_record(u: UdpFlow, reason: EndReason, server_name: Option<Stri
         (false, false) => "OTH",
     };
     let mut history = String::new();
+    if u.flipped {
+        history.push('^');
+    }
     if c.packets > 0 {
         history.push('D');
     }
@@ -259,7 +304,7 @@ pub(crate) fn udp_record(u: UdpFlow, reason: EndReason, server_name: Option<Stri
         ts_last: u.last_ts,
         duration: u.last_ts.since(u.first_ts),
         end_reason: reason,
-        client_by: "first-packet",
+        client_by: if u.flipped { "port" } else { "first-packet" },
         client_stats: c,
         server_stats: s,
         handshake_rtt: None,
@@ -371,7 +416,23 @@ fn end_stream(
     st.ended = true;
     match st.reasm.as_mut() {
         Some(r) => {
-            let mut sink = |c: Chunk<'_>| deliver(app, env, side, c);
+            // With the FIN seen, where the stream ended is known: a decoder can tell a body
+            // the close cut short from one that was whole. Without it (the capture ended,
+            // a reset) the end stays unknown (offset 0).
+            let end = r.fin_offset().unwrap_or(0);
+            let mut sink = |c: Chunk<'_>| match c {
+                Chunk::End => {
+                    let ctx = StreamCtx {
+                        side,
+                        ts: Timestamp::ZERO,
+                        frame: 0,
+                        offset: end,
+                    };
+                    app.on_end(env, &ctx);
+                    Progress::Done
+                }
+                c => deliver(app, env, side, c),
+            };
             r.finish(budget, &mut sink);
         }
         None => {

@@ -107,6 +107,46 @@ pub(crate) fn shard_of(key: &FlowKey, count: usize) -> usize {
     ((u128::from(h.finish()) * count as u128) >> 64) as usize
 }
 
+/// The capture's clock: the packets' time, where one packet far ahead is not taken alone.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Clock {
+    pub now: Timestamp,
+    /// A packet time too far ahead of `now` to be taken without a second one.
+    pub candidate: Option<Timestamp>,
+}
+
+impl Clock {
+    /// Moves the clock to a packet's time. A packet further than `bound` (the limit
+    /// `max_clock_jump`) ahead is held as a candidate: a second one near it confirms the jump
+    /// (a capture that was quiet for a while), a packet back in the current time drops it
+    /// (one bad timestamp), and until then the clock stays. Returns the candidates dropped
+    /// (`stats.clock_jumps`).
+    pub fn take(&mut self, ts: Timestamp, bound: crate::time::Duration) -> u64 {
+        if self.now == Timestamp::ZERO || ts.since(self.now) <= bound {
+            if ts > self.now {
+                self.now = ts;
+            }
+            // Back in the current time: a candidate held was one packet's bad timestamp.
+            return u64::from(self.candidate.take().is_some());
+        }
+        match self.candidate {
+            Some(c) if ts.since(c) <= bound && c.since(ts) <= bound => {
+                self.now = ts.max(c);
+                self.candidate = None;
+                0
+            }
+            Some(_) => {
+                self.candidate = Some(ts);
+                1
+            }
+            None => {
+                self.candidate = Some(ts);
+                0
+            }
+        }
+    }
+}
+
 /// Packets in, events out.
 pub struct Engine {
     config: Config,
@@ -132,6 +172,8 @@ pub struct Engine {
     dns_tags: Vec<Tag>,
     /// Set when this engine is one shard of a `ShardedEngine`.
     shard: Option<ShardRole>,
+    /// A packet time too far ahead of `now` to be taken without a second one.
+    clock_candidate: Option<Timestamp>,
 }
 
 impl Engine {
@@ -161,6 +203,7 @@ impl Engine {
             dns_tag: Tag::new(DNS, 0, 0),
             dns_tags: Vec::new(),
             shard: None,
+            clock_candidate: None,
         }
     }
 
@@ -230,8 +273,9 @@ impl Engine {
                 self.stats.truncated_packets += 1;
             }
         }
-        if pkt.ts > self.now {
-            self.now = pkt.ts;
+        // A shard is given the clock (`set_clock`) by the router, which sees every packet.
+        if self.shard.is_none() {
+            self.take_time(pkt.ts);
         }
         self.frame = pkt.frame;
         self.tag = Tag::new(PACKET, 0, 0);
@@ -265,13 +309,15 @@ impl Engine {
                 L4::Other => {}
             }
         }
-        self.time_passes(pkt.ts, sink);
+        self.time_passes(sink);
     }
 
-    /// The second of packet time has changed: flows and fragments past their deadline end.
-    /// Then what this packet made known goes out.
-    fn time_passes(&mut self, ts: Timestamp, sink: &mut impl Out) {
-        let sec = ts.as_nanos() / 1_000_000_000;
+    /// When the clock's second has changed, flows and fragments past their deadline end;
+    /// then what this packet made known goes out. The clock's second, not the packet's: a
+    /// packet stamped ahead of it must not move the sweeps past the time the other packets
+    /// keep.
+    fn time_passes(&mut self, sink: &mut impl Out) {
+        let sec = self.now.as_nanos() / 1_000_000_000;
         if sec > self.last_sweep {
             self.last_sweep = sec;
             // What the packet itself made known comes before what the sweep ends.
@@ -282,25 +328,33 @@ impl Engine {
         self.flush_dns(sink);
     }
 
-    /// A packet of another shard (frame, time): the clock moves as it would have in one
-    /// engine, and the sweep it starts runs here too.
-    pub(crate) fn tick(&mut self, frame: u64, ts: Timestamp, sink: &mut impl Out) {
-        if ts > self.now {
-            self.now = ts;
-        }
-        self.frame = frame;
+    /// A packet of another shard (frame, the capture's clock at it): the sweep it starts
+    /// runs here too.
+    pub(crate) fn tick(&mut self, frame: u64, now: Timestamp, sink: &mut impl Out) {
+        self.set_clock(frame, now);
         self.tag = Tag::new(PACKET, 0, 0);
         self.dns_tag = Tag::new(DNS, 0, 0);
-        self.time_passes(ts, sink);
+        self.time_passes(sink);
     }
 
     /// The capture's clock and frame as one engine would have them (a shard sees only its
-    /// own packets and the ones that started a sweep).
+    /// own packets and the ones that started a sweep; the clock is kept by the router, which
+    /// sees every packet).
     pub(crate) fn set_clock(&mut self, frame: u64, now: Timestamp) {
         if now > self.now {
             self.now = now;
         }
         self.frame = frame;
+    }
+
+    /// Moves the clock to a packet's time (see `Clock::take`).
+    fn take_time(&mut self, ts: Timestamp) {
+        let mut clock = Clock {
+            now: self.now,
+            candidate: self.clock_candidate,
+        };
+        self.stats.clock_jumps += clock.take(ts, self.config.limits.max_clock_jump);
+        (self.now, self.clock_candidate) = (clock.now, clock.candidate);
     }
 
     /// Tells the engine that packet time has reached `now` without packets (live capture):
@@ -350,6 +404,10 @@ impl Engine {
             }
         }
         self.flush_dns(sink);
+        // A timestamp far ahead that nothing confirmed before the end.
+        if self.clock_candidate.take().is_some() {
+            self.stats.clock_jumps += 1;
+        }
         // Limits enforced inside the parts, copied into the run's totals: each memcap refusal
         // made a stream give up its first hole and flush its buffer early.
         self.stats.evicted_streams = self.budget.refusals();
@@ -496,7 +554,14 @@ impl Engine {
         let closed_now = loop {
             match self.table.flows.get_mut(&key) {
                 Some(Flow::Tcp(conn))
-                    if created || !(pure_syn && conn.tcp.is_reuse_syn(src, seg.seq)) =>
+                    if created
+                        || !((pure_syn && conn.tcp.is_reuse_syn(src, seg.seq))
+                            || conn.tcp.is_reopened_by(
+                                src,
+                                seg,
+                                pkt.ts,
+                                self.config.limits.close_linger,
+                            )) =>
                 {
                     let mut env = ConnEnv {
                         reasm_limits: &self.reasm_limits,

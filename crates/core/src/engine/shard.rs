@@ -32,7 +32,8 @@
 //!
 //! [`Stats`] are the shards' counts added up, plus the merge's own (`dns_name_cache_reset`).
 
-use super::{Engine, Out, ShardRole, Tag, remember_names, shard_of};
+use super::{Clock, Engine, Out, ShardRole, Tag, remember_names, shard_of};
+use crate::app::tls::TlsLimits;
 use crate::config::{Config, Limits};
 use crate::event::{Event, EventMask, Sink};
 use crate::packet::{LinkType, Packet};
@@ -75,7 +76,7 @@ enum Item {
     Tick {
         index: u64,
         frame: u64,
-        ts: Timestamp,
+        now: Timestamp,
     },
 }
 
@@ -158,6 +159,10 @@ fn shard_limits(l: &Limits, count: usize) -> Limits {
         memcap: share(l.memcap),
         max_closed_lingering: share(l.max_closed_lingering),
         max_dns_open_queries: share(l.max_dns_open_queries),
+        tls: TlsLimits {
+            max_pending_handshake_bytes: share(l.tls.max_pending_handshake_bytes),
+            ..l.tls
+        },
         ..l.clone()
     }
 }
@@ -195,12 +200,12 @@ fn run_shard(mut engine: Engine, rx: Receiver<ToShard>, tx: SyncSender<FromShard
                             };
                             engine.push_tagged(&pkt, copy, &mut out);
                         }
-                        Item::Tick { index, frame, ts } => {
+                        Item::Tick { index, frame, now } => {
                             let mut out = Collect {
                                 index,
                                 events: &mut events,
                             };
-                            engine.tick(frame, ts, &mut out);
+                            engine.tick(frame, now, &mut out);
                         }
                     }
                 }
@@ -258,7 +263,9 @@ pub struct ShardedEngine {
     max_dns_names: usize,
     /// Packets pushed so far.
     index: u64,
-    now: Timestamp,
+    /// The capture's clock, kept as one engine keeps it (the shards are given it).
+    clock: Clock,
+    max_clock_jump: crate::time::Duration,
     frame: u64,
     last_sweep: u64,
     /// The round being filled, one batch per shard.
@@ -284,13 +291,22 @@ impl ShardedEngine {
         let mut shard_config = config.clone();
         shard_config.limits = shard_limits(&config.limits, count);
         shard_config.events = config.events | EventMask::DNS;
+        // The trust store (parsed roots, caches of described certificates and validated
+        // chains, the run's chain-building budget) is made before the shards copy the
+        // configuration, so that they share it: the caches only hold what a pure function
+        // gave, so sharing them changes no record.
+        let _ = shard_config.tls.trust();
         let mut to = Vec::with_capacity(count);
         let mut from = Vec::with_capacity(count);
         let mut workers = Vec::with_capacity(count);
         for index in 0..count {
             let (in_tx, in_rx) = sync_channel(LAG + 1);
             let (out_tx, out_rx) = sync_channel(LAG + 1);
-            let engine = Engine::new_shard(shard_config.clone(), ShardRole { index, count });
+            let mut own = shard_config.clone();
+            // The pool of partial handshakes is each shard's own (its share of the bound):
+            // shared, which handshake a full pool refuses would depend on the threads' timing.
+            own.tls = own.tls.with_own_pending_pool();
+            let engine = Engine::new_shard(own, ShardRole { index, count });
             let worker = std::thread::Builder::new()
                 .name(format!("modsniff-shard{index}"))
                 .spawn(move || run_shard(engine, in_rx, out_tx));
@@ -308,7 +324,8 @@ impl ShardedEngine {
             events: config.events,
             max_dns_names: config.limits.max_dns_names,
             index: 0,
-            now: Timestamp::ZERO,
+            clock: Clock::default(),
+            max_clock_jump: config.limits.max_clock_jump,
             frame: 0,
             last_sweep: 0,
             filling: (0..count).map(|_| Batch::default()).collect(),
@@ -329,9 +346,10 @@ impl ShardedEngine {
         self.count
     }
 
-    /// The capture's clock: the latest packet timestamp pushed.
+    /// The capture's clock: the latest packet timestamp pushed (one far ahead of the others
+    /// is not taken alone, as in [`Engine`]).
     pub fn now(&self) -> Timestamp {
-        self.now
+        self.clock.now
     }
 
     /// Connection records given to the sink so far.
@@ -344,11 +362,10 @@ impl ShardedEngine {
     pub fn push(&mut self, pkt: &Packet<'_>, sink: &mut impl Sink) {
         let index = self.index;
         self.index += 1;
-        if pkt.ts > self.now {
-            self.now = pkt.ts;
-        }
+        self.stats.clock_jumps += self.clock.take(pkt.ts, self.max_clock_jump);
+        let now = self.clock.now;
         self.frame = pkt.frame;
-        let sec = pkt.ts.as_nanos() / 1_000_000_000;
+        let sec = now.as_nanos() / 1_000_000_000;
         let sweeps = sec > self.last_sweep;
         if sweeps {
             self.last_sweep = sec;
@@ -367,7 +384,7 @@ impl ShardedEngine {
                     frame: pkt.frame,
                     orig_len: pkt.orig_len,
                     linktype: pkt.linktype,
-                    now: self.now,
+                    now,
                     copy: s != owner,
                     start,
                     len: pkt.data.len(),
@@ -376,7 +393,7 @@ impl ShardedEngine {
                 batch.items.push(Item::Tick {
                     index,
                     frame: pkt.frame,
-                    ts: pkt.ts,
+                    now,
                 });
             }
         }
@@ -502,10 +519,14 @@ impl ShardedEngine {
         for tx in &self.to {
             let _ = tx.send(ToShard::Finish {
                 frame: self.frame,
-                now: self.now,
+                now: self.clock.now,
             });
         }
         let answers = self.receive();
+        // A timestamp far ahead that nothing confirmed before the end.
+        if self.clock.candidate.take().is_some() {
+            self.stats.clock_jumps += 1;
+        }
         let mut total = std::mem::take(&mut self.stats);
         let mut batches = Vec::with_capacity(answers.len());
         for a in answers {
@@ -549,6 +570,11 @@ fn add_stats(t: &mut Stats, s: Stats) {
         reassembly_dropped_bytes,
         evicted_streams,
         missed_bytes,
+        ooo_segment_limit_hits,
+        out_of_window_segments,
+        clock_jumps,
+        handshake_buffer_refusals,
+        san_entries_dropped,
         ip_fragments,
         ip_reassembled,
         ip_fragments_dropped,
@@ -556,6 +582,7 @@ fn add_stats(t: &mut Stats, s: Stats) {
         dns_messages,
         anomalies,
         http,
+        x509,
         kernel: _,
     } = s;
     t.frames += frames;
@@ -575,6 +602,14 @@ fn add_stats(t: &mut Stats, s: Stats) {
     t.reassembly_dropped_bytes += reassembly_dropped_bytes;
     t.evicted_streams += evicted_streams;
     t.missed_bytes += missed_bytes;
+    // Counted by the shard whose connection hit the bound.
+    t.ooo_segment_limit_hits += ooo_segment_limit_hits;
+    t.out_of_window_segments += out_of_window_segments;
+    // Kept by the router, which sees every packet's time: the shards count none.
+    t.clock_jumps += clock_jumps;
+    // Each shard has its own pool of partial handshakes (its share of the bound).
+    t.handshake_buffer_refusals += handshake_buffer_refusals;
+    t.san_entries_dropped += san_entries_dropped;
     t.ip_fragments += ip_fragments;
     t.ip_reassembled += ip_reassembled;
     t.ip_fragments_dropped += ip_fragments_dropped;
@@ -584,4 +619,7 @@ fn add_stats(t: &mut Stats, s: Stats) {
         *t.anomalies.entry(k).or_insert(0) += n;
     }
     t.http.add(&http);
+    // Summed over each shard's connections; the shards share one trust store and its
+    // validation cache, so a chain is validated once whichever shard sees it first.
+    t.x509.add(&x509);
 }

@@ -9,8 +9,9 @@
 use super::conn::Conn;
 use crate::config::Limits;
 use crate::event::{EndReason, Stall};
-use crate::flow::{TcpConn, UdpFlow};
+use crate::flow::{TcpConn, UdpFlow, is_new_data};
 use crate::packet::Packet;
+use crate::reassembly::SeqNumber;
 use crate::stats::Stats;
 use crate::time::Timestamp;
 use crate::types::{FlowKey, Transport};
@@ -77,6 +78,23 @@ fn deadline_of(l: &Limits, flow: &Flow) -> u64 {
     t.as_nanos() / 1_000_000_000 + 1
 }
 
+/// What is remembered of a closed connection: when it closed, and where each end's stream
+/// had reached, so that a late packet can be told from new data on the same ports.
+#[derive(Clone, Copy, Debug)]
+struct Tombstone {
+    ts: Timestamp,
+    ends: [(SocketAddr, Option<SeqNumber>); 2],
+}
+
+impl Tombstone {
+    fn seq_end(&self, src: SocketAddr) -> Option<SeqNumber> {
+        self.ends
+            .iter()
+            .find(|(a, _)| *a == src)
+            .and_then(|(_, e)| *e)
+    }
+}
+
 /// The flows being tracked, and when each is due to end.
 #[derive(Debug, Default)]
 pub(crate) struct FlowTable {
@@ -88,7 +106,7 @@ pub(crate) struct FlowTable {
     expiry_len: usize,
     /// Recently closed TCP connections: a late RST or ACK for one of them is counted, not
     /// taken for a new connection (tshark keeps such packets in the old stream).
-    closed: FxHashMap<FlowKey, Timestamp>,
+    closed: FxHashMap<FlowKey, Tombstone>,
     closed_order: VecDeque<(Timestamp, FlowKey)>,
     /// Connections that closed and are lingering, in closing order (may hold stale entries;
     /// at most `max_closed_lingering` + 1 long).
@@ -125,7 +143,15 @@ impl FlowTable {
         if reason == EndReason::Closed
             && let Flow::Tcp(c) = &flow
         {
-            self.tombstone(c.tcp.client, c.tcp.server, c.tcp.last_ts, limits);
+            let t = &c.tcp;
+            let stone = Tombstone {
+                ts: t.last_ts,
+                ends: [
+                    (t.client, t.seq_end(t.client)),
+                    (t.server, t.seq_end(t.server)),
+                ],
+            };
+            self.tombstone(t.client, t.server, stone, limits);
         }
         self.ended.push((flow, reason, slot));
     }
@@ -236,33 +262,43 @@ impl FlowTable {
         }
     }
 
-    fn tombstone(&mut self, a: SocketAddr, b: SocketAddr, ts: Timestamp, limits: &Limits) {
+    fn tombstone(&mut self, a: SocketAddr, b: SocketAddr, stone: Tombstone, limits: &Limits) {
         while self.closed_order.len() >= limits.max_flows {
             let Some((t, k)) = self.closed_order.pop_front() else {
                 break;
             };
-            if self.closed.get(&k) == Some(&t) {
+            if self.closed.get(&k).is_some_and(|s| s.ts == t) {
                 self.closed.remove(&k);
             }
         }
         let (key, _) = FlowKey::new(Transport::Tcp, a, b);
-        self.closed.insert(key, ts);
-        self.closed_order.push_back((ts, key));
+        self.closed.insert(key, stone);
+        self.closed_order.push_back((stone.ts, key));
     }
 
-    /// A packet for a connection that was closed and reported within `closed_memory`.
-    fn is_late(&mut self, key: &FlowKey, now: Timestamp, limits: &Limits) -> bool {
+    /// A packet for a connection that was closed and reported within `closed_memory`, and
+    /// not new data that reopens it (see `TcpConn::is_reopened_by`).
+    fn is_late(
+        &mut self,
+        key: &FlowKey,
+        src: SocketAddr,
+        seg: &TcpSegment<'_>,
+        now: Timestamp,
+        limits: &Limits,
+    ) -> bool {
         let memory = limits.closed_memory;
         while let Some(&(t, k)) = self.closed_order.front() {
             if now.since(t) < memory {
                 break;
             }
             self.closed_order.pop_front();
-            if self.closed.get(&k) == Some(&t) {
+            if self.closed.get(&k).is_some_and(|s| s.ts == t) {
                 self.closed.remove(&k);
             }
         }
-        self.closed.contains_key(key)
+        self.closed.get(key).is_some_and(|stone| {
+            !(now.since(stone.ts) >= limits.close_linger && is_new_data(stone.seq_end(src), seg))
+        })
     }
 
     /// A segment with no connection to go to, or a SYN reusing a connection's ports: ends
@@ -281,10 +317,11 @@ impl FlowTable {
         stats: &mut Stats,
     ) -> bool {
         let pure_syn = seg.flags.syn() && !seg.flags.ack();
-        // Port reuse: a SYN with a new initial sequence number starts a new connection.
-        if pure_syn
-            && let Some(Flow::Tcp(c)) = self.flows.get(&key)
-            && c.tcp.is_reuse_syn(src, seg.seq)
+        // Port reuse: a SYN with a new initial sequence number starts a new connection, and so
+        // does new data on a connection closed a while ago.
+        if let Some(Flow::Tcp(c)) = self.flows.get(&key)
+            && ((pure_syn && c.tcp.is_reuse_syn(src, seg.seq))
+                || c.tcp.is_reopened_by(src, seg, pkt.ts, limits.close_linger))
             && let Some(old) = self.flows.remove(&key)
         {
             let reason = if old.is_closed_tcp() {
@@ -295,7 +332,7 @@ impl FlowTable {
             self.retire(old, reason, None, limits);
         }
         if !self.flows.contains_key(&key) {
-            if !pure_syn && self.is_late(&key, pkt.ts, limits) {
+            if !pure_syn && self.is_late(&key, src, seg, pkt.ts, limits) {
                 stats.anomaly("packet_after_close");
                 return false;
             }

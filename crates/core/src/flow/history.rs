@@ -4,7 +4,8 @@
 //! time it happens in that direction, except T (retransmission), W (zero window) and G (gap),
 //! which are recorded again at the 10th, 100th and 1000th occurrence as Zeek does:
 //! S SYN without ACK, H SYN-ACK, A pure ACK, D payload, F FIN, R RST, G content gap,
-//! T retransmission, W zero window, I inconsistent flags (SYN with RST), Q SYN with FIN,
+//! T retransmission, W zero window, I inconsistent flags (FIN with RST), Q other mixes of
+//! SYN, FIN and RST (a packet with two or more of them gets I or Q instead of their letters),
 //! ^ the endpoints were flipped (the first packet came from the side we judged the server).
 
 use crate::types::Side;
@@ -67,11 +68,6 @@ impl History {
         self.letters.insert(0, '^');
     }
 
-    pub fn has(&self, side: Side, letter: u8) -> bool {
-        let bit = 1u32 << (letter.wrapping_sub(b'A') as u32 % 26);
-        self.seen.get(side.index()).is_some_and(|s| s & bit != 0)
-    }
-
     pub fn as_str(&self) -> &str {
         &self.letters
     }
@@ -96,10 +92,14 @@ pub fn conn_state(
             "RSTR"
         }
     } else if client == Reset {
-        if s_inactive && history.has(Side::Client, b'S') {
+        if !s_inactive {
+            "RSTO"
+        } else if is_syn_then_reset(history.as_str()) {
             "RSTOS0"
         } else {
-            "RSTO"
+            // A RST with no SYN before it, or after other packets of the client (an ACK, a
+            // FIN, a FIN with the RST): Zeek calls those OTH.
+            "OTH"
         }
     } else if client == Closed && server == Closed {
         "SF"
@@ -114,6 +114,24 @@ pub fn conn_state(
     } else {
         "OTH"
     }
+}
+
+/// The history opens with the client's SYN and the client's RST comes before any other
+/// client packet but data or repeats (Zeek's `/\^?S[^HAFGIQ]*R.*/`, case-sensitive: the
+/// server's letters do not count).
+fn is_syn_then_reset(history: &str) -> bool {
+    let h = history.strip_prefix('^').unwrap_or(history);
+    let Some(rest) = h.strip_prefix('S') else {
+        return false;
+    };
+    for c in rest.chars() {
+        match c {
+            'R' => return true,
+            'H' | 'A' | 'F' | 'G' | 'I' | 'Q' => return false,
+            _ => {}
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -144,5 +162,17 @@ mod tests {
         assert_eq!(conn_state(Established, Reset, &h, false), "RSTR");
         assert_eq!(conn_state(Reset, Established, &h, false), "RSTO");
         assert_eq!(conn_state(Partial, Partial, &h, false), "OTH");
+    }
+
+    #[test]
+    fn syn_then_reset_shape() {
+        // Zeek's conn_state-RST-behavior baseline, and the FIN+RST letter.
+        assert!(is_syn_then_reset("SR"));
+        assert!(is_syn_then_reset("SaR"));
+        assert!(is_syn_then_reset("^SdR"));
+        assert!(!is_syn_then_reset("SaFR"));
+        assert!(!is_syn_then_reset("R"));
+        assert!(!is_syn_then_reset("SI"));
+        assert!(!is_syn_then_reset("SAR"));
     }
 }

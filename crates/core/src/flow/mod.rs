@@ -6,5 +6,5 @@ pub(crate) mod sides;
 mod tcp_conn;
 mod udp;
 
-pub(crate) use tcp_conn::{SegmentVerdict, TcpConn};
+pub(crate) use tcp_conn::{SegmentVerdict, TcpConn, is_new_data};
 pub(crate) use udp::UdpFlow;

@@ -115,6 +115,12 @@ pub struct SideStats {
     pub out_of_order: u64,
     /// Holes: a segment started beyond the highest sequence seen (tcp.analysis.lost_segment).
     pub lost_segments: u64,
+    /// Segments whose payload began beyond the receive window the peer advertised: injected,
+    /// not this side's stream (neither loss nor data).
+    pub out_of_window: u64,
+    /// Frame and time of the first of them. Not serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub first_out_of_window: Option<(u64, Timestamp)>,
     /// tcp.analysis.duplicate_ack.
     pub dup_acks: u64,
     /// tcp.analysis.zero_window.

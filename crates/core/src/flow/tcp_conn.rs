@@ -14,6 +14,12 @@
 //! - duplicate ACK: no payload, no SYN/FIN/RST, same ACK number and window as the previous
 //!   segment of that side, while the other side has sent data;
 //! - zero window: window 0 on a segment without SYN, FIN or RST.
+//! - out of window: a segment whose payload starts beyond the furthest right edge of the
+//!   receive window the peer advertised (its ACK plus its window, scaled as the handshake
+//!   agreed; with the handshake unseen the largest scale is assumed), by more than the
+//!   largest window it advertised (a margin for ACKs the capture missed). No TCP that reads
+//!   the peer's ACKs sends there: such a segment is injected. It is counted apart, taken for
+//!   neither loss nor data, and its ACK and window are ignored.
 //!
 //! This analysis judges every segment, whether or not anyone wants its bytes, so it is kept
 //! here and not in the reassembler: the reassembler stops looking at a direction once its
@@ -31,6 +37,9 @@ use std::net::SocketAddr;
 const MAX_SYN_FRAMES: usize = 16;
 /// Sequence holes remembered per side for the out-of-order / retransmission distinction.
 const MAX_HOLES: usize = 4;
+/// The window scale assumed when the handshake was not seen: the largest (RFC 7323), so that
+/// no genuine segment is ever judged out of window.
+const UNKNOWN_WINDOW_SHIFT: u8 = 14;
 /// Wireshark's threshold between reordering and a resend when the handshake's round trip is
 /// unknown.
 const DEFAULT_OOO_THRESHOLD: Duration = Duration::from_millis(3);
@@ -56,6 +65,22 @@ fn is_service_port(p: u16) -> bool {
         )
 }
 
+/// Two or more of SYN, FIN and RST in one segment.
+fn is_multi_flag(f: TcpFlags) -> bool {
+    u8::from(f.syn()) + u8::from(f.fin()) + u8::from(f.rst()) > 1
+}
+
+/// Whether `seg` carries payload beyond `end` (where its sender had reached; none known:
+/// any payload is new). SYNs and RSTs never count: a SYN starts a connection by itself, and
+/// a RST's payload is not data.
+pub fn is_new_data(end: Option<SeqNumber>, seg: &TcpSegment<'_>) -> bool {
+    if seg.wire_len == 0 || seg.flags.syn() || seg.flags.rst() {
+        return false;
+    }
+    let seg_end = SeqNumber(seg.seq).wrapping_add(seg.wire_len);
+    end.is_none_or(|e| e.is_before(seg_end))
+}
+
 /// What one segment meant, for whoever handles its payload.
 #[derive(Clone, Debug)]
 pub struct SegmentVerdict {
@@ -74,6 +99,9 @@ pub struct SegmentVerdict {
     pub reset_not_kept: bool,
     /// A RST that carried payload.
     pub rst_with_data: bool,
+    /// The payload starts beyond the receive window the peer advertised (see the module doc):
+    /// not part of the stream.
+    pub out_of_window: bool,
 }
 
 /// What the connection record takes from TCP when the connection ends.
@@ -102,14 +130,26 @@ struct SideState {
     isn: Option<SeqNumber>,
     /// First sequence number seen in this direction (Wireshark's base_seq).
     base_seq: Option<SeqNumber>,
-    /// Sequence number just past the highest payload byte seen.
+    /// Sequence number just past the highest this side has reached: its SYN, its payload,
+    /// or where a segment without payload says it is (the sequence analysis).
     max_end: Option<SeqNumber>,
+    /// Sequence number just past the highest payload byte seen (what the peer owes an ACK).
+    payload_end: Option<SeqNumber>,
     /// When `max_end` last advanced: a hole filled soon after is reordering, later a resend.
     max_end_ts: Timestamp,
     holes: [(SeqNumber, SeqNumber); MAX_HOLES],
     n_holes: usize,
     last_ack: Option<SeqNumber>,
     last_win: Option<u16>,
+    /// The furthest right edge of the receive window this side advertised.
+    right_edge: Option<SeqNumber>,
+    /// The largest window (scaled) this side advertised.
+    max_window: u32,
+    /// This side's RST came after its own FIN, before the peer's: if the peer's FIN follows,
+    /// the connection closed normally after all (Zeek's `prev_state == CLOSED`).
+    reset_after_fin: bool,
+    /// This side reached `Established` at some point (Zeek's `prev_state` for a closed one).
+    established_once: bool,
     stats: SideStats,
 }
 
@@ -163,9 +203,22 @@ impl SideState {
         hit
     }
 
+    fn establish(&mut self) {
+        self.state = EndpointState::Established;
+        self.established_once = true;
+    }
+
+    /// Established, or closed after being established: Zeek reports content gaps only while
+    /// both ends are in such a state (elsewhere they arise falsely from unseen starts or
+    /// sequence numbers in RSTs).
+    fn is_clean(&self) -> bool {
+        self.state == EndpointState::Established
+            || (self.state == EndpointState::Closed && self.established_once)
+    }
+
     /// The other side sent payload this side had not acknowledged.
     fn lags(&self, other: &SideState) -> bool {
-        match (other.max_end, self.last_ack) {
+        match (other.payload_end, self.last_ack) {
             (Some(end), Some(ack)) => ack.is_before(end),
             _ => false,
         }
@@ -225,8 +278,13 @@ impl TcpConn {
         } else {
             (src, dst, "first-packet", false)
         };
+        // Zeek writes `^` when the first packet seen came from the responder: a capture that
+        // starts at the SYN-ACK, or mid-stream from the side the ports call the server. (Zeek
+        // first takes a SYN-ACK's sender for the originator, in case it answers a stealth
+        // scan, and flips as soon as the other side acknowledges or sends data: the history
+        // is then `^h...` too. A lone SYN-ACK is the one case where its log keeps `H`.)
         let mut history = History::default();
-        if flipped && by != "syn-ack" {
+        if flipped {
             history.flip();
         }
         TcpConn {
@@ -278,6 +336,29 @@ impl TcpConn {
         }
     }
 
+    /// Where `src`'s side of the stream had reached: just past its SYN, its highest payload
+    /// byte, or the sequence number a later segment without payload carried.
+    pub fn seq_end(&self, src: SocketAddr) -> Option<SeqNumber> {
+        // Side::index() is 0 or 1, into an array of two.
+        #[allow(clippy::indexing_slicing)]
+        let st = &self.sides[self.side_of(src).index()];
+        st.max_end
+    }
+
+    /// True when `seg` from `src` reopens this closed connection: it carries payload beyond
+    /// anything its sender had sent, `linger` or more after the connection's last packet. A
+    /// peer that reuses the ports without a SYN (Zeek starts a new connection for it); late
+    /// retransmissions of old bytes, RSTs and ACKs stay with the old connection.
+    pub fn is_reopened_by(
+        &self,
+        src: SocketAddr,
+        seg: &TcpSegment<'_>,
+        ts: Timestamp,
+        linger: Duration,
+    ) -> bool {
+        self.is_closed() && ts.since(self.last_ts) >= linger && is_new_data(self.seq_end(src), seg)
+    }
+
     /// Processes one segment from `src`; `max_resets` bounds the RSTs kept.
     pub fn on_segment(
         &mut self,
@@ -301,11 +382,12 @@ impl TcpConn {
             reset: None,
             reset_not_kept: false,
             rst_with_data: false,
+            out_of_window: false,
         };
         if seg.flags.rst() {
             self.reset(side, ip, seg, frame, ts, max_resets, &mut verdict);
         }
-        self.analyse(side, seg, frame, ts);
+        verdict.out_of_window = self.analyse(side, seg, frame, ts);
 
         let (me, _) = split_sides(&mut self.sides, side);
         if seg.flags.syn() {
@@ -348,13 +430,19 @@ impl TcpConn {
         let flags: TcpFlags = seg.flags;
         let wire_len = seg.wire_len;
         let (me, other) = split_sides(&mut self.sides, side);
+        // Two or more of SYN, FIN and RST: one letter says so, I for FIN with RST, Q for the
+        // other mixes, and none of S, H, F or R is written for it (Zeek's update_history).
+        // Each flag still moves the endpoint's state.
+        let multi = is_multi_flag(flags);
+        if multi {
+            let letter = if flags.fin() && flags.rst() {
+                b'I'
+            } else {
+                b'Q'
+            };
+            self.history.add(side, letter);
+        }
         if flags.syn() {
-            if flags.rst() {
-                self.history.add(side, b'I');
-            }
-            if flags.fin() {
-                self.history.add(side, b'Q');
-            }
             if me.stats.syn_frames.len() < MAX_SYN_FRAMES {
                 me.stats.syn_frames.push(frame);
             }
@@ -363,7 +451,9 @@ impl TcpConn {
             }
             me.isn = Some(SeqNumber(seg.seq));
             if flags.ack() {
-                self.history.add(side, b'H');
+                if !multi {
+                    self.history.add(side, b'H');
+                }
                 if matches!(me.state, EndpointState::Inactive | EndpointState::Partial) {
                     me.state = EndpointState::SynAckSent;
                 }
@@ -373,7 +463,9 @@ impl TcpConn {
                     self.handshake_rtt = Some(ts.since(syn));
                 }
             } else {
-                self.history.add(side, b'S');
+                if !multi {
+                    self.history.add(side, b'S');
+                }
                 if matches!(me.state, EndpointState::Inactive | EndpointState::Partial) {
                     me.state = EndpointState::SynSent;
                 }
@@ -384,10 +476,14 @@ impl TcpConn {
             }
         } else if flags.ack()
             && other.state == EndpointState::SynAckSent
-            && me.state == EndpointState::SynSent
+            && (me.state == EndpointState::SynSent
+                || (me.state == EndpointState::Inactive && !flags.rst()))
         {
-            me.state = EndpointState::Established;
-            other.state = EndpointState::Established;
+            // The ACK of the SYN-ACK. From an inactive client, the capture began at the
+            // SYN-ACK and missed the SYN: the connection is established all the same (Zeek:
+            // S1, not OTH).
+            me.establish();
+            other.establish();
         }
         if wire_len > 0 {
             self.history.add(side, b'D');
@@ -395,8 +491,8 @@ impl TcpConn {
                 me.state = EndpointState::Partial;
             }
             if other.state == EndpointState::SynAckSent && me.state == EndpointState::SynSent {
-                me.state = EndpointState::Established;
-                other.state = EndpointState::Established;
+                me.establish();
+                other.establish();
             }
             if me.stats.first_data_frame.is_none() {
                 me.stats.first_data_frame = Some(frame);
@@ -413,9 +509,17 @@ impl TcpConn {
             }
         }
         if flags.fin() {
-            self.history.add(side, b'F');
-            if me.state != EndpointState::Reset {
+            if !multi {
+                self.history.add(side, b'F');
+            }
+            // A FIN with RST is a reset (`reset` decides); Zeek ignores its FIN for the state.
+            if me.state != EndpointState::Reset && !flags.rst() {
                 me.state = EndpointState::Closed;
+                // The peer sent FIN then RST, and now this side's FIN completes the exchange:
+                // a normal close whose RST was a late abort (Zeek turns it back into CLOSED).
+                if other.state == EndpointState::Reset && other.reset_after_fin {
+                    other.state = EndpointState::Closed;
+                }
             }
             if me.stats.fin_frame.is_none() {
                 me.stats.fin_frame = Some(frame);
@@ -443,9 +547,24 @@ impl TcpConn {
     ) {
         let wire_len = seg.wire_len;
         let (me, other) = split_sides(&mut self.sides, side);
-        self.history.add(side, b'R');
-        me.state = EndpointState::Reset;
-        let unacked = match (other.max_end, me.last_ack) {
+        if !is_multi_flag(seg.flags) {
+            self.history.add(side, b'R');
+        }
+        // After both FINs the connection has closed normally: a RST then is a late abort
+        // and leaves the state alone (Zeek keeps SF).
+        if !(me.state == EndpointState::Closed && other.state == EndpointState::Closed) {
+            // Before the handshake completes, a FIN sent with the RST closes the endpoint
+            // first (Zeek's state machine takes the FIN, then the RST): a reset after a FIN,
+            // as when the FIN came alone. Once established, Zeek ignores such a FIN.
+            let fin_first = seg.flags.fin()
+                && matches!(
+                    me.state,
+                    EndpointState::Inactive | EndpointState::SynSent | EndpointState::SynAckSent
+                );
+            me.reset_after_fin = me.state == EndpointState::Closed || fin_first;
+            me.state = EndpointState::Reset;
+        }
+        let unacked = match (other.payload_end, me.last_ack) {
             (Some(end), Some(ack)) => ack.is_before(end),
             (Some(_), None) => true,
             _ => false,
@@ -471,17 +590,57 @@ impl TcpConn {
     }
 
     /// Sequence analysis (Wireshark's tcp.analysis, see the module doc), zero windows and
-    /// duplicate ACKs.
-    fn analyse(&mut self, side: Side, seg: &TcpSegment<'_>, frame: u64, ts: Timestamp) {
+    /// duplicate ACKs. Returns true for a segment out of the peer's window, which is counted
+    /// and otherwise left out.
+    fn analyse(&mut self, side: Side, seg: &TcpSegment<'_>, frame: u64, ts: Timestamp) -> bool {
         let flags = seg.flags;
         let wire_len = seg.wire_len;
         // Wireshark's threshold between reordering and a resend: the handshake's round trip
         // when known.
         let ooo_threshold = self.handshake_rtt.unwrap_or(DEFAULT_OOO_THRESHOLD);
         let (me, other) = split_sides(&mut self.sides, side);
+        if wire_len > 0
+            && !flags.syn()
+            && !flags.rst()
+            && let Some(edge) = other.right_edge
+            && edge
+                .wrapping_add(other.max_window)
+                .is_before(SeqNumber(seg.seq))
+        {
+            me.stats.out_of_window += 1;
+            if me.stats.first_out_of_window.is_none() {
+                me.stats.first_out_of_window = Some((frame, ts));
+            }
+            return true;
+        }
+        if flags.syn() && me.max_end.is_none() {
+            // The SYN takes one sequence number: this side's data starts right after it (after
+            // a Fast Open SYN's own payload).
+            me.max_end = Some(SeqNumber(seg.seq).wrapping_add(1).wrapping_add(wire_len));
+            me.max_end_ts = ts;
+        }
+        if wire_len == 0 && !flags.syn() && !flags.rst() {
+            // A segment without payload (an ACK, a FIN) still tells where this side's stream
+            // is: beyond the highest byte seen, what came between was not captured
+            // (Wireshark's "previous segment not captured"), and a later segment carrying it
+            // is a retransmission. A keep-alive (one below) changes nothing. RSTs' sequence
+            // numbers are not trusted, as in Zeek.
+            let start = SeqNumber(seg.seq);
+            if let Some(max) = me.max_end
+                && max.is_before(start)
+            {
+                me.stats.lost_segments += 1;
+                me.note_hole(max, start);
+                me.max_end = Some(start);
+                me.max_end_ts = ts;
+            }
+        }
         if wire_len > 0 && !flags.syn() {
             let start = SeqNumber(seg.seq);
             let end = start.wrapping_add(wire_len);
+            if me.payload_end.is_none_or(|p| p.is_before(end)) {
+                me.payload_end = Some(end);
+            }
             match me.max_end {
                 None => {
                     me.max_end = Some(end);
@@ -513,6 +672,14 @@ impl TcpConn {
                 }
             }
         }
+        if flags.fin() && !flags.rst() {
+            // The FIN takes one sequence number too: the ACKs that follow start after it.
+            let after = SeqNumber(seg.seq).wrapping_add(wire_len).wrapping_add(1);
+            if me.max_end.is_none_or(|m| m.is_before(after)) {
+                me.max_end = Some(after);
+                me.max_end_ts = ts;
+            }
+        }
         if seg.window == 0 && !flags.syn() && !flags.fin() && !flags.rst() {
             me.stats.zero_windows += 1;
             self.history.add(side, b'W');
@@ -525,12 +692,41 @@ impl TcpConn {
                 && !flags.rst()
                 && me.last_ack == Some(ack)
                 && me.last_win == Some(seg.window)
-                && other.max_end.is_some()
+                && other.payload_end.is_some()
             {
                 me.stats.dup_acks += 1;
             }
             me.last_ack = Some(ack);
             me.last_win = Some(seg.window);
+            // A SYN's window is never scaled; after the handshake this side's windows are
+            // scaled by the shift it announced when both sides announced one, else not.
+            let shift = if flags.syn() {
+                0
+            } else {
+                match (me.isn, other.isn) {
+                    (Some(_), Some(_)) => match (me.stats.window_scale, other.stats.window_scale) {
+                        (Some(mine), Some(_)) => mine.min(UNKNOWN_WINDOW_SHIFT),
+                        _ => 0,
+                    },
+                    _ => UNKNOWN_WINDOW_SHIFT,
+                }
+            };
+            let window = u32::from(seg.window) << shift;
+            me.max_window = me.max_window.max(window);
+            let edge = ack.wrapping_add(window);
+            if me.right_edge.is_none_or(|e| e.is_before(edge)) {
+                me.right_edge = Some(edge);
+            }
+        }
+        false
+    }
+
+    /// Bytes of `side`'s stream were declared lost (a content gap): history `G`/`g` when both
+    /// ends are established or cleanly closing, as Zeek writes it.
+    pub fn note_gap(&mut self, side: Side) {
+        let [c, s] = &self.sides;
+        if c.is_clean() && s.is_clean() {
+            self.history.add(side, b'G');
         }
     }
 

@@ -6,12 +6,26 @@ use crate::types::Side;
 use crate::wire::IpInfo;
 use std::net::SocketAddr;
 
+/// Well-known ports only clients send from: a datagram from one of them is never an answer.
+const UDP_CLIENT_PORTS: [u16; 2] = [
+    68,  // DHCP client
+    546, // DHCPv6 client
+];
+
+/// A port a UDP service answers from (Zeek's `likely_server_ports`, approximated): the
+/// well-known range, less the ports only clients use.
+fn is_service_port(p: u16) -> bool {
+    p != 0 && p < 1024 && !UDP_CLIENT_PORTS.contains(&p)
+}
+
 /// A UDP flow; the client is whoever sent the first datagram, unless the port says otherwise.
 #[derive(Debug)]
 pub struct UdpFlow {
     pub id: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,
+    /// The first datagram came from the server (Zeek's `^`): the port said so.
+    pub flipped: bool,
     pub first_ts: Timestamp,
     pub last_ts: Timestamp,
     pub last_frame: u64,
@@ -22,17 +36,17 @@ pub struct UdpFlow {
 
 impl UdpFlow {
     pub fn new(id: u64, src: SocketAddr, dst: SocketAddr, ts: Timestamp) -> Self {
-        // A datagram from port 53 (or another well-known port) to a high port is a reply:
-        // its destination is the client.
-        let (client, server) = if src.port() < 1024 && dst.port() >= 1024 {
-            (dst, src)
-        } else {
-            (src, dst)
-        };
+        // A datagram from a service port (53, 67, ...) to any other port is a reply: its
+        // destination is the client, as Zeek decides (DHCP 67 -> 68 included). Not when that
+        // destination is the broadcast address, which never opens a flow (Zeek does the same).
+        let broadcast = dst.ip() == std::net::IpAddr::V4(std::net::Ipv4Addr::BROADCAST);
+        let flipped = is_service_port(src.port()) && !is_service_port(dst.port()) && !broadcast;
+        let (client, server) = if flipped { (dst, src) } else { (src, dst) };
         UdpFlow {
             id,
             client,
             server,
+            flipped,
             first_ts: ts,
             last_ts: ts,
             last_frame: 0,

@@ -1,7 +1,7 @@
 //! One direction of a TCP stream: packets in, in-order [`Chunk`]s out.
 
 use super::limits::{MemBudget, OverflowPolicy, ReassemblyLimits};
-use super::segments::{Fill, Segment, Segments};
+use super::segments::{Fill, SEGMENT_COST, Segment, Segments};
 use super::seq::SeqNumber;
 use crate::time::Timestamp;
 use crate::types::Progress;
@@ -43,6 +43,8 @@ pub struct SegmentOutcome {
     pub dropped_bytes: u32,
     /// Bytes the TCP header announced but the capture cut off (snaplen); they become a `Gap`.
     pub truncated_bytes: u32,
+    /// Times a piece of it found the store at `max_ooo_segments_per_dir` entries.
+    pub segment_limit_hits: u32,
 }
 
 /// Running totals of one direction.
@@ -57,6 +59,10 @@ pub struct ReassemblerStats {
     pub missed_bytes: u64,
     /// `Chunk::Gap`s delivered.
     pub gaps: u64,
+    /// Ranges declared lost, whether delivered as a `Chunk::Gap` or counted off inside a
+    /// skipped range: the content gaps of Zeek's history (`G`), which it counts whether or
+    /// not an analyzer still wanted the bytes.
+    pub holes: u64,
     /// Captured bytes that arrived again (see [`SegmentOutcome::retransmitted_bytes`]).
     pub retransmitted_bytes: u64,
     /// Segments whose retransmitted bytes differed from buffered ones.
@@ -69,6 +75,8 @@ pub struct ReassemblerStats {
     pub forced_gaps: u64,
     /// Segments or ACKs further ahead than `max_ooo_distance`, ignored.
     pub too_far_ahead: u64,
+    /// Times a segment found the store at `max_ooo_segments_per_dir` entries.
+    pub segment_limit_hits: u64,
     /// Bytes announced by TCP headers but cut by the snaplen.
     pub truncated_bytes: u64,
 }
@@ -139,6 +147,12 @@ impl Reassembler {
         self.segs.bytes()
     }
 
+    /// What this direction holds against the memcap: its buffered bytes plus the
+    /// bookkeeping charged for each byte-holding range.
+    pub fn charged_bytes(&self) -> usize {
+        self.segs.charged()
+    }
+
     /// Buffered ranges (with or without bytes).
     pub fn buffered_segments(&self) -> usize {
         self.segs.len()
@@ -149,6 +163,11 @@ impl Reassembler {
         self.cursor
     }
 
+    /// Offset just past the payload, when the sender's FIN was seen ([`Reassembler::set_fin`]).
+    pub fn fin_offset(&self) -> Option<u64> {
+        self.fin
+    }
+
     /// Sequence number of the next byte expected in order.
     pub fn next_seq(&self) -> SeqNumber {
         self.seq_at(self.cursor)
@@ -157,6 +176,11 @@ impl Reassembler {
     /// Bytes never received (delivered as gaps or counted inside skipped ranges).
     pub fn missed_bytes(&self) -> u64 {
         self.stats.missed_bytes
+    }
+
+    /// The FIN's position is known and bytes before it are still missing.
+    pub fn is_short_of_fin(&self) -> bool {
+        self.fin.is_some_and(|f| self.cursor < f)
     }
 
     pub fn stats(&self) -> &ReassemblerStats {
@@ -267,7 +291,8 @@ impl Reassembler {
             return out;
         }
         self.stats.ooo_segments += 1;
-        out.dropped_bytes = self.store(input, wire_end, budget, limits, sink);
+        (out.dropped_bytes, out.segment_limit_hits) =
+            self.store(input, wire_end, budget, limits, sink);
         out
     }
 
@@ -377,7 +402,7 @@ impl Reassembler {
     }
 
     /// Copy the uncovered parts of an out-of-order segment into the buffer, within the
-    /// limits. Returns the bytes refused.
+    /// limits. Returns the bytes refused, and how often the bound on segments was met.
     fn store(
         &mut self,
         input: Input<'_>,
@@ -385,8 +410,9 @@ impl Reassembler {
         budget: &mut MemBudget,
         limits: &ReassemblyLimits,
         sink: &mut Sink<'_>,
-    ) -> u32 {
+    ) -> (u32, u32) {
         let mut dropped = 0u64;
+        let mut out_limit_hits = 0u32;
         let cap_end = input.end();
         let mut pos = input.start;
         while pos < cap_end {
@@ -394,7 +420,7 @@ impl Reassembler {
                 // A forced gap moved the delivered point up to this segment: the rest is in
                 // order and goes out straight from the packet.
                 self.advance(Some(input), wire_end, budget, sink);
-                return to_u32(dropped);
+                return (to_u32(dropped), out_limit_hits);
             }
             let Some((a, b)) = self.segs.next_uncovered(pos, cap_end) else {
                 break;
@@ -406,9 +432,14 @@ impl Reassembler {
                 (b, fits.then_some(Fill::Seen))
             } else {
                 let n = usize::try_from(b - a).unwrap_or(usize::MAX);
-                let fits = self.segs.len() < limits.max_ooo_segments_per_dir
+                let room = self.segs.len() < limits.max_ooo_segments_per_dir;
+                if !room {
+                    self.stats.segment_limit_hits += 1;
+                    out_limit_hits += 1;
+                }
+                let fits = room
                     && self.segs.bytes().saturating_add(n) <= limits.max_ooo_bytes_per_dir
-                    && budget.try_reserve(n);
+                    && budget.try_reserve(n.saturating_add(SEGMENT_COST));
                 let bytes = input.bytes.get(range(a - input.start, b - input.start));
                 (
                     b,
@@ -464,7 +495,7 @@ impl Reassembler {
             pos = b;
         }
         self.stats.dropped_bytes += dropped;
-        to_u32(dropped)
+        (to_u32(dropped), out_limit_hits)
     }
 
     /// Move the delivered point forward as far as possible: through buffered ranges, through
@@ -490,7 +521,7 @@ impl Reassembler {
                 let from = cur - seg.start;
                 match seg.fill {
                     Fill::Bytes(held) => {
-                        budget.release(held.len());
+                        budget.release(held.len().saturating_add(SEGMENT_COST));
                         let part = held.get(range(from, seg.len)).unwrap_or_default();
                         self.consume_bytes(part, seg.frame, seg.ts, budget, sink);
                     }
@@ -571,6 +602,9 @@ impl Reassembler {
     ) {
         let skip = self.skip_end.saturating_sub(self.cursor).min(len);
         self.cursor += skip;
+        if lost && len > 0 {
+            self.stats.holes += 1;
+        }
         if lost {
             self.stats.missed_bytes += skip;
         } else {
@@ -760,7 +794,7 @@ mod tests {
         assert_eq!(out.new_bytes, 5);
         assert!(t.take().is_empty());
         assert_eq!(t.r.buffered_bytes(), 5);
-        assert_eq!(t.budget.used(), 5);
+        assert_eq!(t.budget.used(), 5 + SEGMENT_COST);
         let out = t.seg(100, b"hello");
         assert!(!out.out_of_order);
         assert_eq!(
@@ -868,7 +902,7 @@ mod tests {
         let mut t = Rig::new(0);
         let _ = t.seg(5, b"bb");
         let _ = t.seg(10, b"cc");
-        assert_eq!(t.budget.used(), 4);
+        assert_eq!(t.budget.used(), 4 + 2 * SEGMENT_COST);
         t.finish();
         assert_eq!(
             t.take(),
@@ -947,11 +981,11 @@ mod tests {
         let mut t = Rig::new(0);
         let _ = t.seg(10, b"xxxx");
         let _ = t.seg(20, b"yyyy");
-        assert_eq!(t.budget.used(), 8);
+        assert_eq!(t.budget.used(), 8 + 2 * SEGMENT_COST);
         t.answers = vec![Progress::Skip(20)];
         let _ = t.seg(0, b"h");
         // [10, 14) lies inside the skip and is freed; [20, 24) straddles its end and stays.
-        assert_eq!(t.budget.used(), 4);
+        assert_eq!(t.budget.used(), 4 + SEGMENT_COST);
         let _ = t.seg(1, b"123456789");
         let _ = t.seg(14, b"zzzzzz");
         assert_eq!(
@@ -1175,7 +1209,8 @@ mod tests {
             on_overflow: OverflowPolicy::DropNew,
             ..Default::default()
         };
-        let mut budget = MemBudget::new(6);
+        // Room for one 4-byte segment and its bookkeeping, not two.
+        let mut budget = MemBudget::new(6 + SEGMENT_COST);
         let mut a = Reassembler::new(SeqNumber(0));
         let mut b = Reassembler::new(SeqNumber(0));
         let mut sink = |_: Chunk<'_>| Progress::Continue;
@@ -1204,7 +1239,7 @@ mod tests {
         assert_eq!(o.dropped_bytes, 4);
         assert_eq!(
             (budget.used(), budget.refusals(), budget.refused_bytes()),
-            (4, 1, 4)
+            (4 + SEGMENT_COST, 1, 4 + SEGMENT_COST as u64)
         );
         a.discard(&mut budget);
         assert_eq!(budget.used(), 0);

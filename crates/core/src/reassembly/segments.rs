@@ -9,6 +9,11 @@
 use crate::time::Timestamp;
 use std::collections::VecDeque;
 
+/// What a byte-holding range costs beyond its bytes, charged to the memcap with them: the
+/// entry in the deque and the allocation's own overhead. Without it thousands of one-byte
+/// segments per connection would cost the memcap nothing and memory a great deal.
+pub(crate) const SEGMENT_COST: usize = 64;
+
 /// What a buffered range holds.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Fill {
@@ -52,6 +57,8 @@ pub(crate) struct Segments {
     list: VecDeque<Segment>,
     /// Sum of the byte lengths of `Fill::Bytes` entries.
     bytes: usize,
+    /// `Fill::Bytes` entries.
+    byte_entries: usize,
 }
 
 impl Segments {
@@ -69,6 +76,13 @@ impl Segments {
         self.bytes
     }
 
+    /// Buffered payload bytes plus [`SEGMENT_COST`] per byte-holding range: what the memcap
+    /// was charged.
+    pub fn charged(&self) -> usize {
+        self.bytes
+            .saturating_add(self.byte_entries.saturating_mul(SEGMENT_COST))
+    }
+
     pub fn front(&self) -> Option<&Segment> {
         self.list.front()
     }
@@ -84,6 +98,9 @@ impl Segments {
     pub fn pop_front(&mut self) -> Option<Segment> {
         let seg = self.list.pop_front()?;
         self.bytes = self.bytes.saturating_sub(seg.byte_len());
+        if matches!(seg.fill, Fill::Bytes(_)) {
+            self.byte_entries = self.byte_entries.saturating_sub(1);
+        }
         Some(seg)
     }
 
@@ -162,24 +179,31 @@ impl Segments {
             return;
         }
         self.bytes = self.bytes.saturating_add(seg.byte_len());
+        if matches!(seg.fill, Fill::Bytes(_)) {
+            self.byte_entries += 1;
+        }
         self.list.insert(i, seg);
     }
 
     /// Turn every byte-holding range that ends at or before `limit` into a `Seen` range (the
-    /// consumer skips them). Returns the bytes freed. Ranges that straddle `limit` keep their
-    /// bytes: they are counted off when delivered, and splitting them would cost a copy.
+    /// consumer skips them). Returns what was charged for them (bytes plus [`SEGMENT_COST`]
+    /// each). Ranges that straddle `limit` keep their bytes: they are counted off when
+    /// delivered, and splitting them would cost a copy.
     pub fn forget_bytes_before(&mut self, limit: u64) -> usize {
         let mut freed = 0usize;
+        let mut entries = 0usize;
         for s in self.list.iter_mut() {
             if s.end() > limit {
                 break;
             }
             if let Fill::Bytes(v) = &s.fill {
                 freed = freed.saturating_add(v.len());
+                entries += 1;
                 s.fill = Fill::Seen;
             }
         }
         self.bytes = self.bytes.saturating_sub(freed);
+        self.byte_entries = self.byte_entries.saturating_sub(entries);
         // Merge the Seen ranges that now touch, to give the entries back.
         if freed > 0 {
             let mut merged: VecDeque<Segment> = VecDeque::with_capacity(self.list.len());
@@ -197,14 +221,18 @@ impl Segments {
             }
             self.list = merged;
         }
-        freed
+        freed.saturating_add(entries.saturating_mul(SEGMENT_COST))
     }
 
-    /// Drop everything; returns the bytes freed.
+    /// Drop everything; returns what was charged for it (bytes plus [`SEGMENT_COST`] per
+    /// byte-holding range).
     pub fn clear(&mut self) -> usize {
-        let freed = self.bytes;
+        let freed = self
+            .bytes
+            .saturating_add(self.byte_entries.saturating_mul(SEGMENT_COST));
         self.list.clear();
         self.bytes = 0;
+        self.byte_entries = 0;
         freed
     }
 }
@@ -260,10 +288,10 @@ mod tests {
         s.insert(seg(0, Fill::Seen, 10));
         s.insert(seg(10, Fill::Bytes(vec![1; 10]), 10));
         s.insert(seg(25, Fill::Bytes(vec![2; 10]), 10));
-        assert_eq!(s.forget_bytes_before(30), 10);
+        assert_eq!(s.forget_bytes_before(30), 10 + SEGMENT_COST);
         assert_eq!(s.len(), 2);
         assert_eq!(s.bytes(), 10);
-        assert_eq!(s.clear(), 10);
+        assert_eq!(s.clear(), 10 + SEGMENT_COST);
         assert!(s.is_empty());
     }
 }

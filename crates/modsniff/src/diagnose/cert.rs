@@ -140,16 +140,18 @@ fn match_hostname(pattern: &str, host: &str) -> bool {
 /// carry thousands).
 const MAX_NAMES_QUOTED: usize = 8;
 
-/// The first `MAX_NAMES_QUOTED` names, comma-separated, and how many more there are.
-fn some_names<S: AsRef<str>>(names: &[S]) -> String {
+/// The first `MAX_NAMES_QUOTED` names, comma-separated, and how many more there are
+/// (`unkept`: names the certificate had beyond those kept).
+pub fn some_names<S: AsRef<str>>(names: &[S], unkept: u64) -> String {
     let mut out = names
         .iter()
         .take(MAX_NAMES_QUOTED)
         .map(AsRef::as_ref)
         .collect::<Vec<_>>()
         .join(", ");
-    if names.len() > MAX_NAMES_QUOTED {
-        out.push_str(&format!(" and {} more", names.len() - MAX_NAMES_QUOTED));
+    let more = names.len().saturating_sub(MAX_NAMES_QUOTED) as u64 + unkept;
+    if more > 0 {
+        out.push_str(&format!(" and {more} more"));
     }
     out
 }
@@ -177,7 +179,7 @@ pub fn hostname_error(leaf: &CertView<'_>, host: &Host) -> Option<Reason> {
                 let valid: Vec<String> = listed.iter().map(|i| i.to_string()).collect();
                 format!(
                     "x509: certificate is valid for {}, not {ip}",
-                    some_names(&valid)
+                    some_names(&valid, leaf.san_dropped)
                 )
             };
             Some(Reason::Hostname {
@@ -201,7 +203,7 @@ pub fn hostname_error(leaf: &CertView<'_>, host: &Host) -> Option<Reason> {
             } else {
                 format!(
                     "x509: certificate is valid for {}, not {name}",
-                    some_names(leaf.san)
+                    some_names(leaf.san, leaf.san_dropped)
                 )
             };
             Some(Reason::Hostname {

@@ -12,6 +12,9 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         if tx.method.as_deref() == Some("CONNECT") || status < 400 {
             continue;
         }
+        // A response whose request line never arrived (lost, or injected past it): what was
+        // asked is unknown, and is said so rather than printed empty.
+        let request_seen = tx.uri.is_some();
         let uri = tx.uri.clone().unwrap_or_default();
         // An absolute-form request goes to a forward proxy (HTTP_PROXY with an http://
         // GOPROXY): the answer may be the proxy's own page rather than the origin's.
@@ -44,7 +47,8 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     .unwrap_or_default(),
                 g.endpoint
             ),
-            None => uri.clone(),
+            None if request_seen => uri.clone(),
+            None => "a request not seen in the capture".to_string(),
         };
         let host = url
             .split("://")
@@ -59,7 +63,12 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             (false, _) => Severity::Info,
         };
         let in_list = d.settings().is_configured_proxy(host);
-        let summary = if not_found {
+        let summary = if !request_seen {
+            format!(
+                "{} answered {status} {reason} to a request not seen in the capture: which module or path it refused is unknown.",
+                addr(c.server)
+            )
+        } else if not_found {
             format!(
                 "{} answered {status} {reason} for {what}: it does not have this module or version.{}",
                 addr(c.server),
@@ -101,20 +110,28 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 server_name: f.name.clone(),
                 server: Some(addr(c.server)),
                 summary,
-                likely_go_error: Some(format!("reading {url}: {status} {reason}")),
+                likely_go_error: request_seen.then(|| format!("reading {url}: {status} {reason}")),
                 remedy: Some(remedy),
-                evidence: vec![
-                    ev(
-                        tx.request_frame().unwrap_or(0),
-                        tx.request_ts(),
-                        format!("{} {uri}", tx.method.as_deref().unwrap_or("GET")),
-                    ),
-                    ev(
+                evidence: if request_seen {
+                    vec![
+                        ev(
+                            tx.request_frame().unwrap_or(0),
+                            tx.request_ts(),
+                            format!("{} {uri}", tx.method.as_deref().unwrap_or("GET")),
+                        ),
+                        ev(
+                            tx.response_frame().unwrap_or(0),
+                            tx.response_ts(),
+                            format!("{status} {reason}"),
+                        ),
+                    ]
+                } else {
+                    vec![ev(
                         tx.response_frame().unwrap_or(0),
                         tx.response_ts(),
-                        format!("{status} {reason}"),
-                    ),
-                ],
+                        format!("{status} {reason} (its request was not seen)"),
+                    )]
+                },
             },
             // A later success for the same target (a GOPROXY fallback) softens it.
             true,

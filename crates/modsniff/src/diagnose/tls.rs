@@ -888,6 +888,10 @@ fn certificate(
             && (c.client_stats.fin_frame.is_some()
                 || c.resets.iter().any(|r| r.from == Side::Client)));
     let accepted = t.client_ccs || t.client_encrypted_records > 1;
+    if validation == "undecided" {
+        let refused = rejected && !accepted;
+        return Some(undecided_chain(f, t, name.as_deref(), hello_ev, refused));
+    }
     if validation == "valid" && !via_ca_file && !rejected {
         return None;
     }
@@ -1008,6 +1012,65 @@ fn client_alert_note(a: &super::tlsview::AlertView) -> String {
 
 /// The client refused the server's own certificate (visible: TLS 1.2 and older): why, in
 /// crypto/x509's words, and what whoever runs the server must change.
+/// A chain whose validation a budget stopped: neither valid nor invalid is claimed, and the
+/// run is not OK (an error when the client refused the chain: that connection failed).
+fn undecided_chain(
+    f: &ConnFacts<'_>,
+    t: &super::tlsview::TlsView<'_>,
+    name: Option<&str>,
+    hello_ev: &dyn Fn() -> super::Evidence,
+    refused: bool,
+) -> Finding {
+    let c = f.c;
+    let target = addr(c.server);
+    let bound = t.undecided_by.unwrap_or("a bound on chain building");
+    let run = bound.starts_with("max_capture");
+    let summary = format!(
+        "The certificate chain {target}{} presented could not be decided: chain building over its {} certificates was stopped by {bound} ({}), so modsniff says neither valid nor invalid.{}",
+        name.map(|n| format!(" ({n})")).unwrap_or_default(),
+        t.certificates.len(),
+        if run {
+            "the run's budget for chain validation was spent"
+        } else {
+            "its issuers offer more paths than chain building may try: many certificates with the same name, as a chain-building attack sends"
+        },
+        if refused {
+            " The client refused it and aborted the handshake."
+        } else {
+            ""
+        },
+    );
+    let mut evidence = vec![hello_ev()];
+    if let (Some(fr), Some(ts), Some(l)) = (
+        t.certificate_frame,
+        t.certificate_ts,
+        t.certificates.first(),
+    ) {
+        evidence.push(ev(
+            fr,
+            Some(ts),
+            format!("Certificate: {} issued by {}", l.subject, l.issuer),
+        ));
+    }
+    Finding {
+        stage: Stage::Tls,
+        kind: FindingKind::CaptureIncomplete,
+        severity: if refused {
+            Severity::Error
+        } else {
+            Severity::Warning
+        },
+        actor: Actor::Unknown,
+        connection: Some(c.id),
+        server_name: f.name.clone().or(name.map(str::to_string)),
+        server: Some(target),
+        summary,
+        likely_go_error: None,
+        remedy: Some("Check the chain with another verifier (openssl s_client -showcerts, then openssl verify): no public CA issues a chain like this one.".into()),
+        evidence,
+    }
+}
+
 fn rejected_certificate(
     f: &ConnFacts<'_>,
     t: &super::tlsview::TlsView<'_>,
@@ -1092,6 +1155,7 @@ fn remedy_for(r: &cert::Reason, host: &cert::Host, leaf: Option<&CertView<'_>>) 
     let names = leaf
         .map(|l| l.san.iter().chain(l.san_ip).cloned().collect::<Vec<_>>())
         .unwrap_or_default();
+    let unkept = leaf.map_or(0, |l| l.san_dropped);
     match r {
         Expired { now, not_after, .. } => format!(
             "Whoever runs {host} must renew its certificate (it ran out on {not_after}). If it was renewed, check this host's clock: it read {now}."
@@ -1109,7 +1173,7 @@ fn remedy_for(r: &cert::Reason, host: &cert::Host, leaf: Option<&CertView<'_>>) 
             if names.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", names.join(", "))
+                format!(" ({})", cert::some_names(&names, unkept))
             }
         ),
         Hostname { .. } => format!(
@@ -1117,7 +1181,7 @@ fn remedy_for(r: &cert::Reason, host: &cert::Host, leaf: Option<&CertView<'_>>) 
             if names.is_empty() {
                 String::new()
             } else {
-                format!(" (this one names {})", names.join(", "))
+                format!(" (this one names {})", cert::some_names(&names, unkept))
             }
         ),
         UnknownAuthority {

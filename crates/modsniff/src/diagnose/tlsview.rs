@@ -40,6 +40,8 @@ pub struct CertView<'a> {
     /// subjectAltName DNS names and IP addresses, and whether the extension is there at all.
     pub san: &'a [String],
     pub san_ip: &'a [String],
+    /// subjectAltName entries the certificate had beyond those kept.
+    pub san_dropped: u64,
     pub has_san: bool,
     /// Validity bounds, Unix seconds and RFC 3339 (as crypto/x509 prints them).
     pub not_before: Option<(i64, &'a str)>,
@@ -66,6 +68,8 @@ pub struct TlsView<'a> {
     pub certificate_frame: Option<u64>,
     /// "valid", "unknown-issuer", "expired", "name-mismatch", "self-signed", ...
     pub validation: Option<&'static str>,
+    /// The bound that left the validation undecided (`validation` is "undecided").
+    pub undecided_by: Option<&'a str>,
     /// Valid only through the user's extra CA file, not a public root.
     pub valid_only_via_ca_file: bool,
     pub alerts: Vec<AlertView>,
@@ -170,6 +174,7 @@ impl<'a> TlsView<'a> {
                 subject_cn: c.subject_cn.as_deref(),
                 san: &c.san,
                 san_ip: &c.san_ip,
+                san_dropped: c.san_dropped,
                 has_san: c.has_san,
                 not_before: c.not_before_unix.zip(c.not_before.as_deref()),
                 not_after: c.not_after_unix.zip(c.not_after.as_deref()),
@@ -184,7 +189,12 @@ impl<'a> TlsView<'a> {
             Validation::NameMismatch => "name-mismatch",
             Validation::SelfSigned => "self-signed",
             Validation::Other(_) => "other",
+            Validation::Undecided(_) => "undecided",
         });
+        let undecided_by = match &info.validation {
+            Some(Validation::Undecided(bound)) => Some(bound.as_str()),
+            _ => None,
+        };
         let alerts = info
             .alerts
             .iter()
@@ -229,6 +239,7 @@ impl<'a> TlsView<'a> {
             certificates,
             certificate_frame: info.certificate_frame,
             validation,
+            undecided_by,
             valid_only_via_ca_file: info.valid_only_via_ca_file,
             alerts,
             client_encrypted_records: encrypted(c),

@@ -87,6 +87,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     let c = f.c;
     // The server's address as text, made only for a finding (this runs on most connections).
     let target = || addr(c.server);
+    injected(f, out);
     let s = &c.server_stats;
     let started = s.bytes > 0 && c.client_stats.bytes > 0;
     let rsts = server_rsts(c);
@@ -145,6 +146,57 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         ));
         return;
     }
+    // A body the server's close cut short: the response announced a length it never sent
+    // (the go command reads it to its end and fails with "unexpected EOF"). The server's FIN
+    // must come first: a server that closes after the client gave up (go killed while the
+    // body stalled) only answers that close.
+    if started
+        && let Some(fin) = s.fin_frame
+        && rsts.is_empty()
+        && c.client_stats.fin_frame.is_none_or(|cf| cf > fin)
+        && let Some(tx) = c
+            .http
+            .iter()
+            .find(|h| h.body_complete == Some(false) && h.body_shortfall().is_some())
+        && let Some((got, want)) = tx.body_shortfall()
+    {
+        let target = target();
+        let mut evidence = Vec::new();
+        if let Some(fr) = tx.response_frame() {
+            evidence.push(ev(
+                fr,
+                tx.response_ts(),
+                format!(
+                    "{} {}, Content-Length {want}",
+                    tx.status.unwrap_or(0),
+                    tx.reason().unwrap_or("")
+                ),
+            ));
+        }
+        evidence.push(ev(fin, s.fin_ts, "the server closes (FIN)"));
+        out.push((
+            Finding {
+                stage: Stage::Transfer,
+                kind: FindingKind::TransferReset,
+                severity: Severity::Error,
+                actor: if f.via_proxy { Actor::Proxy } else { Actor::Server },
+                connection: Some(c.id),
+                server_name: f.name.clone(),
+                server: Some(target.clone()),
+                summary: format!(
+                    "The transfer from {target} was cut by the server's close (FIN) after {got} of the {want} bytes its response announced: the download is incomplete."
+                ),
+                likely_go_error: Some("unexpected EOF".into()),
+                remedy: Some(format!(
+                    "The server (or something in between) ends responses early; retry, and if it repeats look at the server's or the proxy's limits. {}",
+                    remedy::alternative(f.role, f.name.as_deref())
+                )),
+                evidence,
+            },
+            true,
+        ));
+        return;
+    }
     // A stall: the server stopped sending, the connection stayed open (no FIN/RST from the
     // server) and nothing happened for a while before the client gave up or the capture ended.
     if started
@@ -192,6 +244,47 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 likely_go_error: None,
                 remedy: Some("A lossy path slows downloads and can make them time out: check the link (duplex, Wi-Fi, VPN MTU), or use a closer mirror.".into()),
                 evidence: first.map(|(fr, ts)| vec![ev(fr, ts, "first data")]).unwrap_or_default(),
+            },
+            false,
+        ));
+    }
+}
+
+/// Segments outside the receive window the peer advertised: no TCP that reads its peer's
+/// ACKs sends there, so they were injected (or forged) on the path. Core left them out of
+/// reassembly and of the loss counts; this says they were there.
+fn injected(f: &ConnFacts<'_>, out: &mut Vec<(Finding, bool)>) {
+    let c = f.c;
+    for side in [Side::Server, Side::Client] {
+        let st = c.side(side);
+        if st.out_of_window == 0 {
+            continue;
+        }
+        let (who, peer) = match side {
+            Side::Server => (addr(c.server), c.client.to_string()),
+            Side::Client => (c.client.to_string(), addr(c.server)),
+        };
+        let evidence = st
+            .first_out_of_window
+            .map(|(fr, ts)| vec![ev(fr, Some(ts), "first segment outside the window")])
+            .unwrap_or_default();
+        out.push((
+            Finding {
+                stage: Stage::Transfer,
+                kind: FindingKind::InjectedSegments,
+                severity: Severity::Warning,
+                actor: Actor::Unknown,
+                connection: Some(c.id),
+                server_name: f.name.clone(),
+                server: Some(addr(c.server)),
+                summary: format!(
+                    "{} segment{} claiming to come from {who} lay beyond the receive window {peer} had advertised: injected or forged on the path, not {who}'s data. They were left out of the stream, and not counted as packet loss.",
+                    st.out_of_window,
+                    if st.out_of_window == 1 { "" } else { "s" },
+                ),
+                likely_go_error: None,
+                remedy: Some("Something on the path writes into this connection: look for an intrusion-prevention box or a compromised hop between the client and the server.".into()),
+                evidence,
             },
             false,
         ));

@@ -2,12 +2,14 @@
 //! the analysis, and the records they print (`records`, the contract).
 //!
 //! - [`NdjsonPrinter`]: one record per line, each as soon as it is known.
-//! - [`JsonPrinter`]: the same records as one document, written after the last run.
+//! - [`JsonPrinter`]: the same records as one document, grouped by type, streamed.
 //! - [`TextPrinter`]: the report for people.
+//! - [`HtmlPrinter`]: the report as one self-contained page (`--format html`, `--html FILE`).
 //!
 //! What to print comes in [`PrintSettings`], which the command line builds: nothing here
 //! reads arguments or the environment.
 
+pub mod html;
 mod json;
 mod ndjson;
 pub mod output;
@@ -15,6 +17,7 @@ pub mod records;
 mod terminal;
 mod text;
 
+pub use html::HtmlPrinter;
 pub use json::JsonPrinter;
 pub use ndjson::NdjsonPrinter;
 pub use records::FindingCounts;
@@ -34,6 +37,7 @@ pub enum Format {
     Text,
     Json,
     Ndjson,
+    Html,
 }
 
 /// How a run is printed.
@@ -89,6 +93,37 @@ pub struct RunEnd<'a> {
     pub tracking_dropped: u64,
     pub warnings: &'a [String],
     pub go_endpoints: &'a BTreeMap<String, u64>,
+    /// `--extract OUT`: what this run put in OUT, and where the cited frames went.
+    pub extract: Option<&'a ExtractSummary>,
+}
+
+/// What one run extracted (`--extract OUT`, `read -w OUT`).
+#[derive(Clone, Debug, Default)]
+pub struct ExtractSummary {
+    /// The file, as given.
+    pub file: String,
+    /// Packets of this run written to it.
+    pub packets: u64,
+    /// Its frame number of this run's first packet (files of earlier runs come first).
+    pub first_frame: u64,
+    /// Connections (TCP connections, UDP flows) and DNS queries extracted.
+    pub connections: u64,
+    pub dns: u64,
+    /// Each frame a finding cites and its frame number in the file, by frame; a cited frame
+    /// the file lacks (another link type, a spool overflow) is absent.
+    pub frames: Vec<records::ExtractFrame>,
+    /// How many distinct frames the findings cite.
+    pub cited: u64,
+    /// Every packet a filter expression kept was written (no connection was chosen).
+    pub all_kept: bool,
+}
+
+impl ExtractSummary {
+    /// Its frame number in the file of the capture's frame `n`.
+    pub fn frame(&self, n: u64) -> Option<u64> {
+        let i = self.frames.binary_search_by_key(&n, |f| f.packet).ok()?;
+        self.frames.get(i).map(|f| f.extract_packet)
+    }
 }
 
 impl<'a> RunEnd<'a> {
@@ -114,20 +149,31 @@ pub trait Printer {
     /// The last run ended.
     fn close(&mut self) -> io::Result<()>;
     /// Time passed (live, twice a second): what is buffered may be written out.
+    // Only `live` calls it; a build without that feature has no caller.
     #[cfg_attr(not(feature = "live"), allow(dead_code))]
     fn tick(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
 
-/// The printer for `settings`, writing to `out`.
-pub fn printer(settings: &PrintSettings, out: Box<dyn Write + Send>) -> Box<dyn Printer + Send> {
+/// The printer for `settings`, writing to `out`; with `html`, the HTML page is written there
+/// too (`--html FILE` beside another format).
+pub fn printer(
+    settings: &PrintSettings,
+    out: Box<dyn Write + Send>,
+    html: Option<Box<dyn Write + Send>>,
+) -> Box<dyn Printer + Send> {
     let out = io::BufWriter::with_capacity(1 << 16, PipeGuard::new(out));
-    let p: Box<dyn Printer + Send> = match settings.format {
+    let mut p: Box<dyn Printer + Send> = match settings.format {
         Format::Ndjson => Box::new(NdjsonPrinter::new(out, settings.fleet.clone())),
         Format::Json => Box::new(JsonPrinter::new(out, settings.fleet.clone())),
         Format::Text => Box::new(TextPrinter::new(out, settings.color, settings.verbose)),
+        Format::Html => Box::new(HtmlPrinter::new(out)),
     };
+    if let Some(h) = html {
+        let page = HtmlPrinter::new(io::BufWriter::with_capacity(1 << 16, h));
+        p = Box::new(Both(p, Box::new(page)));
+    }
     if settings.selection.is_all() {
         p
     } else {
@@ -180,6 +226,41 @@ impl<W: Write> Write for PipeGuard<W> {
         }
         let r = self.inner.flush();
         self.guard(r, ())
+    }
+}
+
+/// Two printers fed the same run (`--format F --html FILE`).
+struct Both(Box<dyn Printer + Send>, Box<dyn Printer + Send>);
+
+impl Printer for Both {
+    fn connection(&mut self, c: &Connection, go: Option<&GoInfo>) -> io::Result<()> {
+        self.0.connection(c, go)?;
+        self.1.connection(c, go)
+    }
+
+    fn dns(&mut self, r: &DnsRecord) -> io::Result<()> {
+        self.0.dns(r)?;
+        self.1.dns(r)
+    }
+
+    fn early_finding(&mut self, f: &Finding) -> io::Result<()> {
+        self.0.early_finding(f)?;
+        self.1.early_finding(f)
+    }
+
+    fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
+        self.0.finish(end)?;
+        self.1.finish(end)
+    }
+
+    fn close(&mut self) -> io::Result<()> {
+        self.0.close()?;
+        self.1.close()
+    }
+
+    fn tick(&mut self) -> io::Result<()> {
+        self.0.tick()?;
+        self.1.tick()
     }
 }
 

@@ -21,6 +21,7 @@
 //! error (at once, then at most once a minute, and at the end), and writing resumes with the
 //! next record once there is room. Other write errors end the run as before.
 
+use crate::stdio::errln;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -160,7 +161,7 @@ impl RotatingFile {
         if keep < len {
             f.set_len(keep)?;
             self.counts.cut_bytes += len - keep;
-            eprintln!(
+            errln!(
                 "modsniff: output: {} ended inside a record (an earlier run stopped while writing it): cut its last {} bytes",
                 self.cfg.path.display(),
                 len - keep
@@ -290,7 +291,7 @@ impl RotatingFile {
                     self.boundary = start + i as u64 + 1;
                 }
                 if self.counts.dropped_records > self.said.0 {
-                    eprintln!(
+                    errln!(
                         "modsniff: output: writing {} again; {} records dropped so far",
                         self.cfg.path.display(),
                         self.counts.dropped_records
@@ -334,7 +335,7 @@ impl RotatingFile {
     fn say_full(&mut self, e: &io::Error) {
         let again = self.said.1.is_none_or(|t| t.elapsed() >= SAY_FULL_EVERY);
         if again && self.counts.dropped_records > self.said.0 {
-            eprintln!(
+            errln!(
                 "modsniff: output: {}: {e}: whole records are dropped until there is room ({} so far)",
                 self.cfg.path.display(),
                 self.counts.dropped_records
@@ -359,7 +360,7 @@ impl RotatingFile {
             self.file.as_ref().map_or(Ok(()), File::sync_all)
         };
         if self.counts.dropped_records > 0 {
-            eprintln!(
+            errln!(
                 "modsniff: output: {} records could not be written to {} (full disk)",
                 self.counts.dropped_records,
                 self.cfg.path.display()
@@ -451,7 +452,7 @@ impl RotatingFile {
 impl Drop for RotatingFile {
     fn drop(&mut self) {
         if let Err(e) = self.finish() {
-            eprintln!("modsniff: output: closing {}: {e}", self.cfg.path.display());
+            errln!("modsniff: output: closing {}: {e}", self.cfg.path.display());
         }
     }
 }

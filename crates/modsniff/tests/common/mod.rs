@@ -95,3 +95,89 @@ pub fn captures(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A (stage, kind) pair.
+pub type Label = (&'static str, &'static str);
+
+/// Ground-truth label (stage, kind) -> each (stage, kind) of the contract that answers it:
+/// ../shared/tools/verdicts.py's MAP, the rule every scored test shares.
+pub const LABELS: &[(Label, Label)] = &[
+    (("dns", "servfail"), ("dns", "dns-servfail")),
+    (("dns", "nxdomain"), ("dns", "dns-nxdomain")),
+    (("dns", "dns-timeout"), ("dns", "dns-timeout")),
+    (
+        ("tcp-connect", "syn-timeout"),
+        ("connect", "connect-timeout"),
+    ),
+    (("tcp-connect", "refused"), ("connect", "connect-refused")),
+    (("proxy", "refused"), ("proxy", "proxy-error")),
+    (("proxy", "refused"), ("connect", "connect-refused")),
+    (("proxy", "refused"), ("proxy", "connect-refused")),
+    (("proxy", "proxy-auth"), ("proxy", "proxy-auth-required")),
+    (("proxy", "proxy-denied"), ("proxy", "proxy-denied")),
+    (("proxy", "proxy-error"), ("proxy", "proxy-error")),
+    (
+        ("dns", "suspicious-answer"),
+        ("dns", "dns-suspicious-answer"),
+    ),
+    (
+        ("tls-handshake", "handshake-aborted"),
+        ("tls", "handshake-aborted"),
+    ),
+    (
+        ("tls-handshake", "reset-after-clienthello"),
+        ("tls", "reset-after-client-hello"),
+    ),
+    (
+        ("tls-handshake", "handshake-stall"),
+        ("tls", "handshake-stall"),
+    ),
+    (("tls-handshake", "mitm-cert"), ("tls", "mitm-certificate")),
+    (("none", "mitm-cert"), ("tls", "mitm-certificate")),
+    (("http", "http-404"), ("http", "http-not-found")),
+    (("http", "http-5xx"), ("http", "http-error")),
+    (
+        ("transfer", "transfer-stall"),
+        ("transfer", "transfer-stall"),
+    ),
+    (
+        ("transfer", "transfer-reset"),
+        ("transfer", "transfer-reset"),
+    ),
+    (("none", "retransmissions"), ("transfer", "retransmissions")),
+    (("none", "retransmissions"), ("tcp", "retransmissions")),
+    (("none", "retransmissions"), ("connect", "retransmissions")),
+    (("none", "tls-downgrade"), ("tls", "tls-downgrade")),
+    (
+        ("tls-handshake", "cert-rejected"),
+        ("tls", "certificate-rejected"),
+    ),
+];
+
+/// The (stage, kind) pairs that answer a ground-truth label (none: no rule for it).
+pub fn accepted(label: (&str, &str)) -> Vec<Label> {
+    LABELS
+        .iter()
+        .filter(|(l, _)| *l == label)
+        .map(|(_, c)| *c)
+        .collect()
+}
+
+/// `--public-ca-file` and `--ca-file` for a case of the fault harness: its lab PKI (in
+/// `pki`, a `harness/pki` directory) stands in for the public web PKI, and the client trusted
+/// what go's SSL_CERT_FILE named in the case's `go.env` (the public root when it named none).
+pub fn lab_pki_args(pki: &Path, case: &serde_json::Value) -> Vec<String> {
+    let trust = case["go"]["env"]
+        .as_str()
+        .unwrap_or("")
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("SSL_CERT_FILE="))
+        .and_then(|p| p.rsplit('/').next())
+        .unwrap_or("trust-public.pem");
+    vec![
+        "--public-ca-file".into(),
+        pki.join("root.pem").to_string_lossy().into_owned(),
+        "--ca-file".into(),
+        pki.join(trust).to_string_lossy().into_owned(),
+    ]
+}

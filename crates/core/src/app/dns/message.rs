@@ -29,6 +29,8 @@ impl DnsType {
     pub const CNAME: DnsType = DnsType(5);
     /// `SOA`: start of a zone of authority (RFC 1035).
     pub const SOA: DnsType = DnsType(6);
+    /// `NULL`: arbitrary bytes, experimental (RFC 1035).
+    pub const NULL: DnsType = DnsType(10);
     /// `PTR`: domain name pointer (RFC 1035).
     pub const PTR: DnsType = DnsType(12);
     /// `MX`: mail exchange (RFC 1035).
@@ -47,6 +49,8 @@ impl DnsType {
     pub const OPT: DnsType = DnsType(41);
     /// `DS`: delegation signer (RFC 4034).
     pub const DS: DnsType = DnsType(43);
+    /// `SSHFP`: SSH host key fingerprint (RFC 4255).
+    pub const SSHFP: DnsType = DnsType(44);
     /// `RRSIG`: DNSSEC signature (RFC 4034).
     pub const RRSIG: DnsType = DnsType(46);
     /// `NSEC`: next secure record (RFC 4034).
@@ -80,6 +84,7 @@ impl DnsType {
             Self::NS => "NS",
             Self::CNAME => "CNAME",
             Self::SOA => "SOA",
+            Self::NULL => "NULL",
             Self::PTR => "PTR",
             Self::MX => "MX",
             Self::TXT => "TXT",
@@ -89,6 +94,7 @@ impl DnsType {
             Self::DNAME => "DNAME",
             Self::OPT => "OPT",
             Self::DS => "DS",
+            Self::SSHFP => "SSHFP",
             Self::RRSIG => "RRSIG",
             Self::NSEC => "NSEC",
             Self::DNSKEY => "DNSKEY",
@@ -409,6 +415,29 @@ fn rdata_text(msg: &[u8], t: DnsType, rdata: &[u8], start: usize) -> Option<Stri
                 let (s, tail) = tail.split_at_checked(len as usize)?;
                 out.push_str(&String::from_utf8_lossy(s));
                 rest = tail;
+            }
+            Some(out)
+        }
+        // Arbitrary bytes: printable ASCII as it is, every other byte as `\xNN` (as Suricata
+        // writes bytes above 0x7f; control bytes too here, so none reaches a terminal raw).
+        DnsType::NULL => {
+            let mut out = String::with_capacity(rdata.len());
+            for &b in rdata {
+                if b.is_ascii() && !b.is_ascii_control() {
+                    out.push(char::from(b));
+                } else {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            Some(out)
+        }
+        // RFC 4255 presentation: algorithm, fingerprint type, fingerprint in hex.
+        DnsType::SSHFP => {
+            let (&algo, rest) = rdata.split_first()?;
+            let (&fp_type, fp) = rest.split_first()?;
+            let mut out = format!("{algo} {fp_type} ");
+            for b in fp {
+                out.push_str(&format!("{b:02x}"));
             }
             Some(out)
         }

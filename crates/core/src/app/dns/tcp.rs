@@ -1,7 +1,17 @@
 //! DNS over TCP (RFC 1035 4.2.2, RFC 7766): messages prefixed by a 2-byte length, in any
 //! chunking, possibly several per segment.
+//!
+//! # Gaps
+//!
+//! A gap loses the framing: where the next length prefix lies is unknown. A side then looks
+//! at the start of each chunk that follows (a message usually starts a segment, as Suricata
+//! assumes) and takes up again at the first one that reads as a message of that side: a
+//! length prefix, then a header whose direction bit, opcode and counts make sense, and when
+//! the whole message is in the chunk, a question that reads. Chunks that do not are ignored.
 
+use crate::app::dns::message::parse;
 use crate::app::{Progress, StreamCtx, StreamDecoder};
+use crate::types::Side;
 
 /// Framed messages waiting for `drain`: the engine drains after every call, so this only
 /// bounds a caller that forgets to.
@@ -17,6 +27,8 @@ struct SideState {
     partial: Vec<u8>,
     /// Context of the chunk that carried the message's first byte.
     start: Option<StreamCtx>,
+    /// A gap lost the framing: chunks are ignored until one starts with a message.
+    lost: bool,
     done: bool,
 }
 
@@ -26,8 +38,12 @@ struct SideState {
 pub struct DnsTcpStats {
     /// Messages dropped because `DEFAULT_MAX_QUEUED_MESSAGES` were waiting.
     pub dropped_messages: u64,
-    /// Gaps that ended a side (the next length prefix cannot be found again).
+    /// Gaps that lost a side's framing (see the module doc).
     pub desync_gaps: u64,
+    /// ... after which a chunk started with a message again.
+    pub resyncs: u64,
+    /// Bytes ignored while a side looked for a message start after a gap.
+    pub resync_skipped_bytes: u64,
     /// Messages cut short by the end of their side's stream.
     pub truncated_messages: u64,
 }
@@ -73,6 +89,40 @@ fn prefix_len(b: &[u8]) -> Option<usize> {
     }
 }
 
+/// Whether `data` starts with a whole length prefix and header of a message `side` would
+/// send: queries from the client, responses from the server, a known opcode, one question
+/// (none allowed in responses: zone transfers drop it after the first message), and record
+/// counts that fit in the length. When the message is whole in `data`, its question must
+/// read too.
+fn starts_message(side: Side, data: &[u8]) -> bool {
+    let (Some(len), Some(hdr)) = (prefix_len(data), data.get(2..2 + MIN_MESSAGE)) else {
+        return false;
+    };
+    let word = |i: usize| match hdr.get(i..i + 2) {
+        Some(&[a, b]) => u16::from_be_bytes([a, b]),
+        _ => 0,
+    };
+    let flags = word(2);
+    let response = flags & 0x8000 != 0;
+    let opcode = (flags >> 11) & 0xf;
+    let qdcount = word(4);
+    let records = u32::from(word(6)) + u32::from(word(8)) + u32::from(word(10));
+    // A question takes at least 5 bytes (root name, type, class), a record at least 11.
+    let fits = 5 * u32::from(qdcount) + 11 * records <= (len.saturating_sub(MIN_MESSAGE)) as u32;
+    let plausible = len >= MIN_MESSAGE
+        && response == (side == Side::Server)
+        && matches!(opcode, 0 | 1 | 2 | 4 | 5 | 6)
+        && (qdcount == 1 || (response && qdcount == 0))
+        && fits;
+    if !plausible {
+        return false;
+    }
+    match data.get(2..2 + len) {
+        Some(msg) if qdcount == 1 => parse(msg).is_some_and(|m| m.qname.is_some()),
+        _ => true,
+    }
+}
+
 impl StreamDecoder for DnsTcpDecoder {
     fn on_data(&mut self, ctx: &StreamCtx, mut data: &[u8]) -> Progress {
         let i = ctx.side.index() & 1;
@@ -82,6 +132,15 @@ impl StreamDecoder for DnsTcpDecoder {
             };
             if side.done {
                 return Progress::Done;
+            }
+            if side.lost {
+                // Only a chunk's start is looked at (see the module doc).
+                if !starts_message(ctx.side, data) {
+                    self.stats.resync_skipped_bytes += data.len() as u64;
+                    return Progress::Continue;
+                }
+                side.lost = false;
+                self.stats.resyncs += 1;
             }
             if side.partial.is_empty() {
                 // Fast path: a whole message in this chunk is copied once, straight out.
@@ -127,13 +186,19 @@ impl StreamDecoder for DnsTcpDecoder {
     }
 
     fn on_gap(&mut self, ctx: &StreamCtx, _len: u64) -> Progress {
-        // Without the length prefix there is no telling where the next message starts.
-        if let Some(side) = self.sides.get_mut(ctx.side.index() & 1) {
-            side.partial = Vec::new();
-            side.done = true;
+        // The message in progress is lost with its framing; the side looks for the next
+        // message start (see the module doc).
+        let Some(side) = self.sides.get_mut(ctx.side.index() & 1) else {
+            return Progress::Done;
+        };
+        if side.done {
+            return Progress::Done;
         }
+        side.partial = Vec::new();
+        side.start = None;
+        side.lost = true;
         self.stats.desync_gaps += 1;
-        Progress::Done
+        Progress::Continue
     }
 
     fn on_end(&mut self, ctx: &StreamCtx) {

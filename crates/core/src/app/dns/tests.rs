@@ -399,7 +399,43 @@ fn tcp_framing_across_every_split() {
         DnsTcpDecoder::new().on_data(&ctx, b"\x00\x03abc"),
         Progress::Violation(_)
     ));
-    assert_eq!(DnsTcpDecoder::new().on_gap(&ctx, 10), Progress::Done);
+    // A gap only loses the framing: the side goes on looking for a message start.
+    assert_eq!(DnsTcpDecoder::new().on_gap(&ctx, 10), Progress::Continue);
+}
+
+#[test]
+fn tcp_gap_resyncs_at_a_chunk_that_starts_a_message() {
+    // A query for "a." (type A, class IN), with its length prefix.
+    let query =
+        b"\x00\x13\x00\x07\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x00\x00\x01\x00\x01";
+    let ctx = |frame: u64| StreamCtx {
+        side: Side::Client,
+        ts: Timestamp::ZERO,
+        frame,
+        offset: 0,
+    };
+    let mut dec = DnsTcpDecoder::new();
+    assert_eq!(dec.on_data(&ctx(1), &query[..9]), Progress::Continue);
+    assert_eq!(dec.on_gap(&ctx(2), 100), Progress::Continue);
+    // The tail of the lost message, then a chunk that starts with a response (the wrong
+    // direction for this side): both ignored.
+    let mut response = query.to_vec();
+    response[4] |= 0x80;
+    assert_eq!(dec.on_data(&ctx(3), &query[9..]), Progress::Continue);
+    assert_eq!(dec.on_data(&ctx(4), &response), Progress::Continue);
+    assert_eq!(dec.drain().count(), 0);
+    // A query again: framing found, and the messages after it follow as usual.
+    let mut two = query.to_vec();
+    two.extend_from_slice(query);
+    assert_eq!(dec.on_data(&ctx(5), &two), Progress::Continue);
+    let frames: Vec<u64> = dec.drain().map(|(c, _)| c.frame).collect();
+    assert_eq!(frames, vec![5, 5]);
+    let st = dec.stats();
+    assert_eq!((st.desync_gaps, st.resyncs), (1, 1));
+    assert_eq!(
+        st.resync_skipped_bytes,
+        (query.len() - 9 + response.len()) as u64
+    );
 }
 
 #[test]

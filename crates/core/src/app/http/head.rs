@@ -41,6 +41,8 @@ pub(crate) struct RequestHead {
     pub user_agent: Option<String>,
     pub proxy_authorization: bool,
     pub range: Option<String>,
+    /// The Upgrade header offers `h2c` (HTTP/2 over cleartext, RFC 7540 3.2).
+    pub upgrade_h2c: bool,
     pub lengths: BodyHeaders,
 }
 
@@ -375,6 +377,11 @@ fn request_head(
             head.proxy_authorization = true;
         } else if n.eq_ignore_ascii_case("range") {
             head.range.get_or_insert_with(|| text(h.value));
+        } else if n.eq_ignore_ascii_case("upgrade") {
+            head.upgrade_h2c |= h
+                .value
+                .split(|&b| b == b',')
+                .any(|p| p.trim_ascii().eq_ignore_ascii_case(b"h2c"));
         }
     }
     head

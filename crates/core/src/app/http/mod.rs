@@ -16,7 +16,9 @@
 //! whatever followed the response head in the chunk that carried it, the client's is what
 //! it sent after the CONNECT request. Those bytes come first in the TLS decoder's stream for
 //! that side, before anything the reassembler delivers next. Any other answer is recorded,
-//! the client's bytes kept aside are parsed as HTTP again, and the connection goes on.
+//! the client's bytes kept aside are parsed as HTTP again, and the connection goes on. When
+//! the tunnel turns out to carry plain HTTP/1 (the session decides, see `app::session`),
+//! `HttpDecoder::reopen_tunnel` makes both sides read heads again instead.
 //!
 //! # Gaps
 //!
@@ -207,8 +209,10 @@ pub struct HttpLimits {
 /// 64 KiB: larger than any header block servers accept (nginx 8-32 KiB, Apache 8 KiB per
 /// line), so a legitimate message is never cut, and small enough per connection.
 pub const DEFAULT_MAX_HEADER_BLOCK: usize = 64 * 1024;
-/// 10,000 transactions: a long keep-alive connection of a module download stays far below.
-pub const DEFAULT_MAX_TRANSACTIONS: usize = 10_000;
+/// 1,024 transactions: one keep-alive connection to a plain-HTTP module proxy carries three
+/// per module (.info, .mod, .zip), so some 340 modules; each kept transaction costs about
+/// half a KiB for as long as its connection lives.
+pub const DEFAULT_MAX_TRANSACTIONS: usize = 1024;
 /// Requests in flight on one connection.
 pub const DEFAULT_MAX_PIPELINE: usize = 1024;
 /// A TLS ClientHello sent before the CONNECT answer (optimistic clients) fits easily.
@@ -286,6 +290,12 @@ impl HttpStats {
     }
 }
 
+/// The head of HTTP/2's connection preface, `PRI * HTTP/2.0` (its version is not one
+/// HTTP/1 knows, so only method and target are compared).
+fn is_http2_preface(req: &RequestHead) -> bool {
+    req.method == "PRI" && req.target == "*" && req.version.is_none()
+}
+
 /// What a side is reading.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -353,6 +363,8 @@ impl SideState {
 struct Pending {
     head: bool,
     connect: bool,
+    /// The request offered to switch to HTTP/2 (`Upgrade: h2c`).
+    h2c: bool,
     /// Index in `transactions`, `None` when the transaction list was full.
     tx: Option<usize>,
 }
@@ -436,6 +448,39 @@ impl HttpDecoder {
             return None;
         }
         Some(std::mem::take(&mut s.leftover))
+    }
+
+    /// The tunnel bytes of `side` held since a CONNECT's 2xx (empty when none, or when the
+    /// stream was not upgraded): what decides whether the tunnel carries TLS or HTTP.
+    pub(crate) fn tunnel_leftover(&self, side: Side) -> &[u8] {
+        let s = match side {
+            Side::Client => &self.sides[0],
+            Side::Server => &self.sides[1],
+        };
+        if s.mode == Mode::Tunnel {
+            &s.leftover
+        } else {
+            &[]
+        }
+    }
+
+    /// The tunnel of a CONNECT answered 2xx carries HTTP/1 (a plain request through the
+    /// proxy): both sides read heads again, starting with the tunnel bytes held, and the
+    /// transactions go on after the CONNECT's. Returns the answer for the client and for the
+    /// server. `ctx` gives the frame and time of the held bytes' heads.
+    pub(crate) fn reopen_tunnel(&mut self, ctx: &StreamCtx) -> [Progress; 2] {
+        for side in [Side::Client, Side::Server] {
+            let s = self.side_mut(side);
+            if s.mode != Mode::Tunnel {
+                continue;
+            }
+            s.mode = Mode::Head;
+            let held = std::mem::take(&mut s.leftover);
+            if !held.is_empty() {
+                self.feed(side, &StreamCtx { side, ..*ctx }, &held);
+            }
+        }
+        [self.progress(Side::Client), self.progress(Side::Server)]
     }
 
     fn side_mut(&mut self, side: Side) -> &mut SideState {
@@ -764,11 +809,23 @@ impl HttpDecoder {
     }
 
     fn on_request(&mut self, req: RequestHead, frame: Option<u64>, ts: Option<Timestamp>) {
+        if is_http2_preface(&req) {
+            if self.pending.iter().any(|p| p.h2c) {
+                // The client switched to HTTP/2 as its `Upgrade: h2c` request offered: the
+                // preface follows a 101 not read yet (its segment came later, or was
+                // resent). The client is done; the server's side still reads up to the 101.
+                self.side_mut(Side::Client).mode = Mode::Done;
+            } else {
+                self.on_http2_preface(frame, ts);
+            }
+            return;
+        }
         if req.lengths.bad_content_length {
             self.stats.bad_content_length += 1;
         }
         let head = req.method.eq_ignore_ascii_case("HEAD");
         let connect = req.method.eq_ignore_ascii_case("CONNECT");
+        let h2c = req.upgrade_h2c;
         let framing = req.lengths.request_framing();
         let tx = if self.transactions.len() < self.limits.max_transactions {
             self.transactions.push(HttpTransaction {
@@ -794,7 +851,12 @@ impl HttpDecoder {
             self.pending.pop_front();
             self.stats.dropped_pending += 1;
         }
-        self.pending.push_back(Pending { head, connect, tx });
+        self.pending.push_back(Pending {
+            head,
+            connect,
+            h2c,
+            tx,
+        });
         let s = self.side_mut(Side::Client);
         s.mode = if connect {
             Mode::AwaitConnect
@@ -807,6 +869,29 @@ impl HttpDecoder {
                 Framing::UntilClose => Mode::Head,
             }
         };
+    }
+
+    /// The client opened with HTTP/2's connection preface (`PRI * HTTP/2.0`, then `SM`;
+    /// RFC 9113 3.4): HTTP/2 with prior knowledge. Said as one transaction of version
+    /// `HTTP/2.0` (not as two HTTP/1 requests); HTTP/2 frames are not decoded, so both sides
+    /// stop here.
+    fn on_http2_preface(&mut self, frame: Option<u64>, ts: Option<Timestamp>) {
+        if self.transactions.len() < self.limits.max_transactions {
+            self.transactions.push(HttpTransaction {
+                method: Some("PRI".to_owned()),
+                uri: Some("*".to_owned()),
+                version: Some("HTTP/2.0"),
+                request_frame: frame,
+                request_ts: ts,
+                ..HttpTransaction::default()
+            });
+            let i = self.transactions.len() - 1;
+            self.note_head(Side::Client, i);
+        } else {
+            self.stats.dropped_transactions += 1;
+        }
+        self.side_mut(Side::Client).mode = Mode::Done;
+        self.side_mut(Side::Server).mode = Mode::Done;
     }
 
     fn on_response(
@@ -906,7 +991,9 @@ impl HttpDecoder {
             }
         }
         if status == 101 {
-            // Switching Protocols (WebSocket, h2c): nothing we decode follows.
+            // Switching Protocols (WebSocket, h2c): nothing we decode follows, on either
+            // side (the HTTP/2 frames after an h2c switch, the preface included, are not
+            // read as HTTP/1).
             self.side_mut(Side::Server).mode = Mode::Done;
             self.side_mut(Side::Client).mode = Mode::Done;
             return;

@@ -9,6 +9,8 @@ use super::fingerprint::{
 };
 use super::tests::{Seg, chrome_client_hello_record, load, replay, replay_config};
 use super::*;
+#[cfg(feature = "x509")]
+use super::{ChainLimits, ChainStats};
 
 /// Every replay file with TLS in it.
 const REPLAYS: [&str; 12] = [
@@ -254,7 +256,16 @@ fn validation_cache_is_reused_only_inside_the_validity_bounds() {
     let sni = Some("www.google.com");
     let store = TrustStore::new(&[], &[]);
     let uncached = |t: u64, sni: Option<&str>| store.validate(&chain, sni, t, false);
-    let cached = |t: u64, sni: Option<&str>| store.validate_described(&chain, &certs, sni, t);
+    let cached = |t: u64, sni: Option<&str>| {
+        store.validate_described(
+            &chain,
+            &certs,
+            sni,
+            t,
+            &ChainLimits::default(),
+            &mut ChainStats::default(),
+        )
+    };
     let stats = || store.validation_cache_stats();
 
     let latest_start = certs
@@ -296,7 +307,14 @@ fn validation_cache_is_reused_only_inside_the_validity_bounds() {
 
     // A chain not fully described has no exact key: validated uncached.
     assert_eq!(
-        store.validate_described(&chain, &certs[..1], sni, ts),
+        store.validate_described(
+            &chain,
+            &certs[..1],
+            sni,
+            ts,
+            &ChainLimits::default(),
+            &mut ChainStats::default()
+        ),
         uncached(ts, sni)
     );
     assert_eq!(stats().uncached, 1);
@@ -314,7 +332,14 @@ fn validation_cache_bound() {
     let distinct = MAX_VALIDATED_CHAINS + 3;
     for i in 0..distinct {
         let name = format!("host{i}.example");
-        let got = store.validate_described(&chain, &certs, Some(&name), ts);
+        let got = store.validate_described(
+            &chain,
+            &certs,
+            Some(&name),
+            ts,
+            &ChainLimits::default(),
+            &mut ChainStats::default(),
+        );
         if i % 64 == 0 {
             assert_eq!(got, store.validate(&chain, Some(&name), ts, false));
         }
@@ -324,4 +349,62 @@ fn validation_cache_bound() {
     let stats = store.validation_cache_stats();
     assert_eq!((stats.misses, stats.clears), (distinct as u64, 1));
     assert_eq!(store.validation_cache_len(), 3);
+}
+
+/// The run's signature budget: once spent, a chain not seen before is undecided (and that
+/// answer is not cached: it depends on the run, not on the chain), while chains validated
+/// before are still answered from the cache.
+#[cfg(feature = "x509")]
+#[test]
+fn validation_within_the_runs_signature_budget() {
+    let (ders, certs, ts) = google_chain();
+    let chain: Vec<&[u8]> = ders.iter().map(Vec::as_slice).collect();
+    let store = TrustStore::new(&[], &[]);
+    let mut stats = ChainStats::default();
+    let first = store.validate_described(
+        &chain,
+        &certs,
+        Some("www.google.com"),
+        ts,
+        &ChainLimits::default(),
+        &mut stats,
+    );
+    assert_eq!(first.0, Validation::Valid);
+    let per_chain = stats.signatures;
+    assert!(per_chain >= 1, "{stats:?}");
+    // A run budget of exactly what the first validation used: nothing is left.
+    let limits = ChainLimits {
+        max_capture_signatures: per_chain,
+        ..ChainLimits::default()
+    };
+    for _ in 0..2 {
+        let got = store.validate_described(
+            &chain,
+            &certs,
+            Some("www.google.org"),
+            ts,
+            &limits,
+            &mut stats,
+        );
+        assert_eq!(
+            got.0,
+            Validation::Undecided("max_capture_signatures".into())
+        );
+    }
+    assert_eq!(stats.capture_budget_exceeded, 2, "{stats:?}");
+    assert_eq!(
+        stats.signatures, per_chain,
+        "no signature beyond the budget: {stats:?}"
+    );
+    let again = store.validate_described(
+        &chain,
+        &certs,
+        Some("www.google.com"),
+        ts,
+        &limits,
+        &mut stats,
+    );
+    assert_eq!(again.0, Validation::Valid);
+    assert_eq!(stats.cache_hits, 1, "{stats:?}");
+    assert_eq!(stats.validated, 3, "{stats:?}");
 }

@@ -9,14 +9,19 @@
 //! time (the packet timestamp), never now. Without it certificates are described, not
 //! validated.
 
-use super::fingerprint::sha256_hex;
 #[cfg(feature = "x509")]
-use super::fingerprint::{CacheBounds, CacheStats, cached};
+use super::fingerprint::CacheStats;
+use super::fingerprint::sha256_hex;
 use super::record::{hex, rfc3339};
 use rustc_hash::FxHashMap;
 #[cfg(feature = "x509")]
-use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
+use rustls_pki_types::{
+    AlgorithmIdentifier, CertificateDer, InvalidSignature, ServerName,
+    SignatureVerificationAlgorithm, TrustAnchor, UnixTime,
+};
 use std::sync::Mutex;
+#[cfg(feature = "x509")]
+use std::sync::atomic::{AtomicU64, Ordering};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate, X509Name};
 
 /// One certificate as sent.
@@ -63,6 +68,10 @@ pub struct CertificateInfo {
     pub self_issued: bool,
     /// Length of the DER encoding.
     pub der_len: usize,
+    /// subjectAltName entries beyond the bound on those kept (`TlsLimits::max_san_entries`),
+    /// counted, not kept. Not serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub san_dropped: u64,
     /// x509-parser could not read it; the other fields are empty except sha256.
     pub parse_error: Option<String>,
 }
@@ -132,8 +141,15 @@ fn decode_other_string(data: &[u8]) -> String {
     data.iter().map(|&b| char::from(b)).collect()
 }
 
-/// Summarises one DER certificate.
+/// Summarises one DER certificate, every subjectAltName entry kept.
+#[cfg(all(test, feature = "x509"))]
 pub fn describe(index: usize, der: &[u8]) -> CertificateInfo {
+    describe_within(index, der, usize::MAX)
+}
+
+/// Summarises one DER certificate, keeping at most `max_san` subjectAltName entries (DNS
+/// names and IP addresses together); the rest are counted in `san_dropped`.
+pub fn describe_within(index: usize, der: &[u8], max_san: usize) -> CertificateInfo {
     let mut info = CertificateInfo {
         index,
         sha256: sha256_hex(der),
@@ -157,6 +173,12 @@ pub fn describe(index: usize, der: &[u8]) -> CertificateInfo {
     if let Ok(Some(san)) = cert.subject_alternative_name() {
         info.has_san = true;
         for n in &san.value.general_names {
+            if matches!(n, GeneralName::DNSName(_) | GeneralName::IPAddress(_))
+                && info.san.len() + info.san_ip.len() >= max_san
+            {
+                info.san_dropped += 1;
+                continue;
+            }
             match n {
                 GeneralName::DNSName(d) => info.san.push((*d).to_string()),
                 GeneralName::IPAddress(b) => {
@@ -208,7 +230,95 @@ pub enum Validation {
     SelfSigned,
     /// Any other webpki error, as its text.
     Other(String),
+    /// Not decided: chain building was stopped by the bound named (`max_chain_candidates`,
+    /// `max_chain_signatures`, `max_capture_chain_candidates`, `max_capture_signatures`). A
+    /// chain whose issuers form a maze is not called valid or invalid on a guess.
+    Undecided(String),
 }
+
+/// Bounds on chain validation work: per chain and per run (all connections of a capture
+/// share one trust store). Part of [`TlsLimits`](super::TlsLimits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainLimits {
+    /// Issuer candidates path building may consider for one chain (each is a step of
+    /// webpki's search: a certificate whose subject is the current one's issuer). Real chains
+    /// need a handful; a maze of same-named intermediates needs millions.
+    pub max_chain_candidates: u64,
+    /// Signatures verified for one chain (against the public roots, then the user's).
+    pub max_chain_signatures: u64,
+    /// Issuer candidates over the whole run.
+    pub max_capture_chain_candidates: u64,
+    /// Signatures verified over the whole run.
+    pub max_capture_signatures: u64,
+}
+
+/// Default for [`ChainLimits::max_chain_candidates`].
+pub const DEFAULT_MAX_CHAIN_CANDIDATES: u64 = 256;
+/// Default for [`ChainLimits::max_chain_signatures`]: a chain of depth 3 checked against two
+/// root sets needs 6; webpki's own bound is 100.
+pub const DEFAULT_MAX_CHAIN_SIGNATURES: u64 = 32;
+/// Default for [`ChainLimits::max_capture_chain_candidates`].
+pub const DEFAULT_MAX_CAPTURE_CHAIN_CANDIDATES: u64 = 1_000_000;
+/// Default for [`ChainLimits::max_capture_signatures`]: some thousands of distinct chains
+/// (cached ones cost nothing), about a second of verification at worst.
+pub const DEFAULT_MAX_CAPTURE_SIGNATURES: u64 = 20_000;
+
+impl Default for ChainLimits {
+    fn default() -> Self {
+        ChainLimits {
+            max_chain_candidates: DEFAULT_MAX_CHAIN_CANDIDATES,
+            max_chain_signatures: DEFAULT_MAX_CHAIN_SIGNATURES,
+            max_capture_chain_candidates: DEFAULT_MAX_CAPTURE_CHAIN_CANDIDATES,
+            max_capture_signatures: DEFAULT_MAX_CAPTURE_SIGNATURES,
+        }
+    }
+}
+
+/// What validating one connection's chain cost, summed over a run into `Stats::x509`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ChainStats {
+    /// Chains validated (not answered from the cache).
+    pub validated: u64,
+    /// Chains answered from the cache of earlier validations (same certificates, same name,
+    /// same side of every validity bound).
+    pub cache_hits: u64,
+    /// Issuer candidates considered.
+    pub candidates: u64,
+    /// Signatures verified.
+    pub signatures: u64,
+    /// Chains left undecided by a per-chain bound (`max_chain_candidates`,
+    /// `max_chain_signatures`).
+    pub chain_budget_exceeded: u64,
+    /// Chains left undecided because the run's bound was spent
+    /// (`max_capture_chain_candidates`, `max_capture_signatures`).
+    pub capture_budget_exceeded: u64,
+}
+
+impl ChainStats {
+    /// Adds another connection's counters to these (a run's totals).
+    pub fn add(&mut self, other: &ChainStats) {
+        // Destructured so that a new counter cannot be left out of the totals.
+        let ChainStats {
+            validated,
+            cache_hits,
+            candidates,
+            signatures,
+            chain_budget_exceeded,
+            capture_budget_exceeded,
+        } = *other;
+        self.validated += validated;
+        self.cache_hits += cache_hits;
+        self.candidates += candidates;
+        self.signatures += signatures;
+        self.chain_budget_exceeded += chain_budget_exceeded;
+        self.capture_budget_exceeded += capture_budget_exceeded;
+    }
+}
+
+/// Certificates described, by DER, with the bound on subjectAltName entries they were
+/// described under.
+type DescribedCache = FxHashMap<Box<[u8]>, (CertificateInfo, usize)>;
 
 /// The trust anchors chains are validated against, parsed once per run (not once per
 /// connection: a system bundle from SSL_CERT_FILE is ~150 certificates, and parsing it at
@@ -225,10 +335,15 @@ pub struct TrustStore {
     /// connection, and x509 parsing plus hashing was ~7 % of a full analysis. `describe` is a
     /// pure function of the DER, so the cache cannot change a result. Behind a mutex only so
     /// the store can be shared; one engine thread uses it.
-    described: Mutex<FxHashMap<Box<[u8]>, CertificateInfo>>,
+    described: Mutex<DescribedCache>,
     /// Chain validations already done, see [`TrustStore::validate_described`].
     #[cfg(feature = "x509")]
     validated: Mutex<ValidationCache>,
+    /// Work spent over the run, against `ChainLimits::max_capture_*`.
+    #[cfg(feature = "x509")]
+    spent_candidates: AtomicU64,
+    #[cfg(feature = "x509")]
+    spent_signatures: AtomicU64,
 }
 
 #[cfg(feature = "x509")]
@@ -244,16 +359,10 @@ struct ValidationCache {
 /// relative to the certificates' validity periods); when full the map is emptied.
 #[cfg(feature = "x509")]
 pub const MAX_VALIDATED_CHAINS: usize = 512;
-/// Largest key kept: the chain's DER plus a few bytes per certificate and the SNI. Larger
-/// chains are validated uncached.
+/// Largest key kept: a certificate's hash plus a few bytes per certificate, and the SNI.
+/// Larger keys (a huge SNI) are validated uncached.
 #[cfg(feature = "x509")]
 pub const MAX_VALIDATION_KEY: usize = 32 * 1024;
-
-#[cfg(feature = "x509")]
-const VALIDATION_BOUNDS: CacheBounds = CacheBounds {
-    entries: MAX_VALIDATED_CHAINS,
-    key_bytes: MAX_VALIDATION_KEY,
-};
 
 /// Where `t` lies relative to `[not_before, not_after]`, the way webpki's `check_validity`
 /// compares (`time < not_before` is not yet valid, `time > not_after` expired, both ends
@@ -275,7 +384,9 @@ fn validity_position(t: u64, not_before: i64, not_after: i64) -> u8 {
 ///
 /// Why the key determines the result: [`TrustStore::validate`] is a function of the chain's
 /// DER, the SNI, the leaf's self-issued flag, the trust anchors (fixed per store; the cache
-/// lives in the store) and the time. webpki reads the time in one place only,
+/// lives in the store) and the time. Each certificate enters the key by its SHA-256 (from its
+/// description, computed over the DER anyway), so a key is small whatever the chain, and the
+/// same certificates give the same key. webpki reads the time in one place only,
 /// `check_validity` of each certificate it puts on a candidate path, all of which come from
 /// `chain` (anchors have no validity; no revocation is checked), and it only compares it
 /// with that certificate's notBefore and notAfter. The errors that carry the time
@@ -285,7 +396,9 @@ fn validity_position(t: u64, not_before: i64, not_after: i64) -> u8 {
 /// from x509-parser, which reads strict DER times (`YYMMDDhhmmssZ` with the RFC 5280 pivot
 /// at 50, `YYYYMMDDhhmmssZ`) as webpki does; a time only x509-parser accepts (an offset,
 /// fractions, missing seconds) makes webpki fail that certificate with `BadDerTime` at any
-/// time, so the finer key is still exact.
+/// time, so the finer key is still exact. The per-chain budgets depend on the chain alone,
+/// so a chain they left undecided is undecided again: that result is cached too; one the
+/// run's budget left undecided is not.
 #[cfg(feature = "x509")]
 fn validation_key(
     chain: &[&[u8]],
@@ -312,14 +425,121 @@ fn validation_key(
         let (Some(nb), Some(na)) = (info.not_before_unix, info.not_after_unix) else {
             return false;
         };
-        if info.der_len != der.len() || out.len() + der.len() > MAX_VALIDATION_KEY {
+        if info.der_len != der.len() || out.len() + info.sha256.len() > MAX_VALIDATION_KEY {
             return false;
         }
         out.push(validity_position(unix_secs, nb, na));
         out.extend_from_slice(&(der.len() as u64).to_le_bytes());
-        out.extend_from_slice(der);
+        out.extend_from_slice(info.sha256.as_bytes());
     }
     true
+}
+
+/// webpki's bound on intermediates in a path (`MAX_SUB_CA_COUNT`).
+#[cfg(feature = "x509")]
+const MAX_SUB_CAS: usize = 6;
+
+/// Steps of webpki's path search over `certs` (leaf first), counted up to `allowed`. From
+/// each head, every certificate whose subject is the head's issuer and that is not already
+/// on the path (same subject and key: RFC 4158's loop check, as webpki does it) is one step
+/// (webpki's `build_chain_calls`), and the search goes on from it while the path holds fewer
+/// than [`MAX_SUB_CAS`] intermediates. Names and keys are compared as described (rendered
+/// names, SPKI hashes): equal DER gives equal descriptions, so this never counts fewer steps
+/// than webpki could take (it finds no anchor, and prunes nothing on validity or usage).
+/// Returns the steps counted and whether the whole search fit in `allowed`.
+#[cfg(feature = "x509")]
+fn path_candidates(certs: &[CertificateInfo], allowed: u64) -> (u64, bool) {
+    fn walk(
+        certs: &[CertificateInfo],
+        path: &mut Vec<usize>,
+        steps: &mut u64,
+        allowed: u64,
+    ) -> bool {
+        let Some(head) = path.last().and_then(|&h| certs.get(h)) else {
+            return true;
+        };
+        for (j, c) in certs.iter().enumerate().skip(1) {
+            if c.parse_error.is_some() || c.subject != head.issuer {
+                continue;
+            }
+            let on_path = path
+                .iter()
+                .filter_map(|&p| certs.get(p))
+                .any(|p| p.subject == c.subject && p.spki_sha256 == c.spki_sha256);
+            if on_path {
+                continue;
+            }
+            *steps += 1;
+            if *steps > allowed {
+                return false;
+            }
+            // `path` holds the leaf and its intermediates: webpki refuses a seventh.
+            if path.len() > MAX_SUB_CAS {
+                continue;
+            }
+            path.push(j);
+            let fits = walk(certs, path, steps, allowed);
+            path.pop();
+            if !fits {
+                return false;
+            }
+        }
+        true
+    }
+    let mut steps = 0;
+    if certs.first().is_none_or(|leaf| leaf.parse_error.is_some()) {
+        return (0, true);
+    }
+    let fits = walk(certs, &mut vec![0], &mut steps, allowed);
+    (steps.min(allowed), fits)
+}
+
+/// Signatures one validation may still verify, and what it verified.
+#[cfg(feature = "x509")]
+#[derive(Debug)]
+struct SignatureMeter {
+    left: AtomicU64,
+    used: AtomicU64,
+    /// A verification was refused for want of budget.
+    cut: std::sync::atomic::AtomicBool,
+}
+
+/// One of webpki's algorithms, counted against a [`SignatureMeter`]: past the budget a
+/// signature is refused unchecked, which webpki takes as a bad signature and moves on.
+#[cfg(feature = "x509")]
+#[derive(Debug)]
+struct Metered<'m> {
+    inner: &'static dyn SignatureVerificationAlgorithm,
+    meter: &'m SignatureMeter,
+}
+
+#[cfg(feature = "x509")]
+impl SignatureVerificationAlgorithm for Metered<'_> {
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        let m = self.meter;
+        if m.left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_err()
+        {
+            m.cut.store(true, Ordering::Relaxed);
+            return Err(InvalidSignature);
+        }
+        m.used.fetch_add(1, Ordering::Relaxed);
+        self.inner.verify_signature(public_key, message, signature)
+    }
+
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        self.inner.public_key_alg_id()
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        self.inner.signature_alg_id()
+    }
 }
 
 /// Certificates kept in the description cache; when full it is emptied (a capture with
@@ -352,36 +572,43 @@ impl TrustStore {
             described: Mutex::new(FxHashMap::default()),
             #[cfg(feature = "x509")]
             validated: Mutex::new(ValidationCache::default()),
+            #[cfg(feature = "x509")]
+            spent_candidates: AtomicU64::new(0),
+            #[cfg(feature = "x509")]
+            spent_signatures: AtomicU64::new(0),
         }
     }
 
-    /// `describe(index, der)`, from the cache when this DER was seen before.
-    pub fn describe(&self, index: usize, der: &[u8]) -> CertificateInfo {
+    /// `describe_within(index, der, max_san)`, from the cache when this DER was seen before
+    /// (described with the same bound).
+    pub fn describe(&self, index: usize, der: &[u8], max_san: usize) -> CertificateInfo {
         if der.len() > MAX_DESCRIBED_DER {
-            return describe(index, der);
+            return describe_within(index, der, max_san);
         }
         let Ok(mut cache) = self.described.lock() else {
-            return describe(index, der);
+            return describe_within(index, der, max_san);
         };
-        if let Some(info) = cache.get(der) {
+        if let Some((info, bound)) = cache.get(der)
+            && *bound == max_san
+        {
             return CertificateInfo {
                 index,
                 ..info.clone()
             };
         }
-        let info = describe(index, der);
+        let info = describe_within(index, der, max_san);
         if cache.len() >= MAX_DESCRIBED_CERTS {
             cache.clear();
         }
-        cache.insert(der.into(), info.clone());
+        cache.insert(der.into(), (info.clone(), max_san));
         info
     }
 
-    #[cfg(feature = "x509")]
+    #[cfg(all(test, feature = "x509"))]
     /// Validates `chain` (leaf first, DER) for `sni` at `unix_secs`, first against the
-    /// public roots, then, if that fails, with the user's own roots too. The flag says the
-    /// chain is valid only thanks to the user's roots: for a public host, that is what a
-    /// trusted TLS-inspection CA looks like.
+    /// public roots, then, if that fails, with the user's own roots too, within the default
+    /// [`ChainLimits`]. The flag says the chain is valid only thanks to the user's roots: for
+    /// a public host, that is what a trusted TLS-inspection CA looks like.
     pub fn validate(
         &self,
         chain: &[&[u8]],
@@ -389,49 +616,179 @@ impl TrustStore {
         unix_secs: u64,
         leaf_self_issued: bool,
     ) -> (Validation, bool) {
-        let public = verify(chain, sni, unix_secs, &self.public, leaf_self_issued);
-        let Some(all) = self.all.as_deref() else {
-            return (public, false);
+        let certs: Vec<CertificateInfo> = chain
+            .iter()
+            .enumerate()
+            .map(|(i, d)| self.describe(i, d, usize::MAX))
+            .collect();
+        let mut stats = ChainStats::default();
+        self.validate_within(
+            chain,
+            &certs,
+            sni,
+            unix_secs,
+            leaf_self_issued,
+            &ChainLimits::default(),
+            &mut stats,
+        )
+    }
+
+    /// [`TrustStore::validate`] within `limits`, its work added to `stats`. The issuer
+    /// candidates are counted first ([`path_candidates`]): a chain whose search would not
+    /// fit is not handed to webpki at all. Signatures are counted as webpki verifies them.
+    #[cfg(feature = "x509")]
+    #[allow(clippy::too_many_arguments)] // one value per input of the validation
+    fn validate_within(
+        &self,
+        chain: &[&[u8]],
+        certs: &[CertificateInfo],
+        sni: Option<&str>,
+        unix_secs: u64,
+        leaf_self_issued: bool,
+        limits: &ChainLimits,
+        stats: &mut ChainStats,
+    ) -> (Validation, bool) {
+        stats.validated += 1;
+        let undecided = |stats: &mut ChainStats, run: bool, bound: &str| {
+            if run {
+                stats.capture_budget_exceeded += 1;
+            } else {
+                stats.chain_budget_exceeded += 1;
+            }
+            (Validation::Undecided(bound.to_string()), false)
         };
-        if public == Validation::Valid {
-            return (public, false);
+        let run_left = limits
+            .max_capture_chain_candidates
+            .saturating_sub(self.spent_candidates.load(Ordering::Relaxed));
+        let allowed = limits.max_chain_candidates.min(run_left);
+        let (steps, fits) = path_candidates(certs, allowed);
+        stats.candidates += steps;
+        self.spent_candidates.fetch_add(steps, Ordering::Relaxed);
+        if !fits {
+            return if allowed < limits.max_chain_candidates {
+                undecided(stats, true, "max_capture_chain_candidates")
+            } else {
+                undecided(stats, false, "max_chain_candidates")
+            };
         }
-        let all = verify(chain, sni, unix_secs, all, leaf_self_issued);
-        let via_user = all == Validation::Valid;
-        (all, via_user)
+        let run_left = limits
+            .max_capture_signatures
+            .saturating_sub(self.spent_signatures.load(Ordering::Relaxed));
+        let allowed = limits.max_chain_signatures.min(run_left);
+        let meter = SignatureMeter {
+            left: AtomicU64::new(allowed),
+            used: AtomicU64::new(0),
+            cut: std::sync::atomic::AtomicBool::new(false),
+        };
+        let metered: Vec<Metered<'_>> = webpki::ALL_VERIFICATION_ALGS
+            .iter()
+            .map(|&inner| Metered {
+                inner,
+                meter: &meter,
+            })
+            .collect();
+        let algs: Vec<&dyn SignatureVerificationAlgorithm> = metered
+            .iter()
+            .map(|m| m as &dyn SignatureVerificationAlgorithm)
+            .collect();
+        let result = (|| {
+            let public = verify(chain, sni, unix_secs, &self.public, leaf_self_issued, &algs);
+            let Some(all) = self.all.as_deref() else {
+                return (public, false);
+            };
+            if public == Validation::Valid {
+                return (public, false);
+            }
+            let all = verify(chain, sni, unix_secs, all, leaf_self_issued, &algs);
+            let via_user = all == Validation::Valid;
+            (all, via_user)
+        })();
+        let used = meter.used.load(Ordering::Relaxed);
+        stats.signatures += used;
+        self.spent_signatures.fetch_add(used, Ordering::Relaxed);
+        // A path found valid is decided whatever was cut on the way; any other answer may
+        // come from a signature left unchecked.
+        if result.0 != Validation::Valid && meter.cut.load(Ordering::Relaxed) {
+            return if allowed < limits.max_chain_signatures {
+                undecided(stats, true, "max_capture_signatures")
+            } else {
+                undecided(stats, false, "max_chain_signatures")
+            };
+        }
+        result
     }
 }
 
 #[cfg(feature = "x509")]
 impl TrustStore {
     /// [`TrustStore::validate`] of a chain whose certificates were described (`certs[i]` is
-    /// `describe(i, chain[i])`), from the cache when the same chain was validated for the
-    /// same SNI at a time on the same side of every certificate's validity bounds (see
-    /// [`validation_key`]). Servers send the same chain on every connection, and webpki's
-    /// path building was ~3 % of a full analysis.
+    /// `describe(i, chain[i])`) within `limits`, its work added to `stats`; from the cache
+    /// when the same chain was validated for the same SNI at a time on the same side of every
+    /// certificate's validity bounds (see [`validation_key`]). Servers send the same chain on
+    /// every connection: it is validated once.
     pub fn validate_described(
         &self,
         chain: &[&[u8]],
         certs: &[CertificateInfo],
         sni: Option<&str>,
         unix_secs: u64,
+        limits: &ChainLimits,
+        stats: &mut ChainStats,
     ) -> (Validation, bool) {
         let leaf_self_issued = certs.first().is_some_and(|c| c.self_issued);
-        let compute = || self.validate(chain, sni, unix_secs, leaf_self_issued);
         let Ok(mut guard) = self.validated.lock() else {
-            return compute();
+            return self.validate_within(
+                chain,
+                certs,
+                sni,
+                unix_secs,
+                leaf_self_issued,
+                limits,
+                stats,
+            );
         };
         let ValidationCache {
             key,
             results,
-            stats,
+            stats: cache,
         } = &mut *guard;
         key.clear();
         if !validation_key(chain, certs, sni, unix_secs, leaf_self_issued, key) {
-            stats.uncached += 1;
-            return compute();
+            cache.uncached += 1;
+            return self.validate_within(
+                chain,
+                certs,
+                sni,
+                unix_secs,
+                leaf_self_issued,
+                limits,
+                stats,
+            );
         }
-        cached(results, key, VALIDATION_BOUNDS, stats, compute)
+        if let Some(v) = results.get(key.as_slice()) {
+            cache.hits += 1;
+            stats.cache_hits += 1;
+            return v.clone();
+        }
+        cache.misses += 1;
+        let v = self.validate_within(
+            chain,
+            certs,
+            sni,
+            unix_secs,
+            leaf_self_issued,
+            limits,
+            stats,
+        );
+        let run_cut = matches!(&v.0, Validation::Undecided(b) if b.starts_with("max_capture"));
+        if !run_cut {
+            if results.len() >= MAX_VALIDATED_CHAINS {
+                results.clear();
+                cache.clears += 1;
+            }
+            results.insert(key.as_slice().into(), v.clone());
+        }
+        v
     }
 
     /// What the validation cache did.
@@ -457,6 +814,7 @@ fn verify(
     unix_secs: u64,
     anchors: &[TrustAnchor<'static>],
     leaf_self_issued: bool,
+    algs: &[&dyn SignatureVerificationAlgorithm],
 ) -> Validation {
     let Some((leaf, intermediates)) = chain.split_first() else {
         return Validation::Other("empty certificate chain".into());
@@ -472,7 +830,7 @@ fn verify(
         .collect();
     let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(unix_secs));
     let res = ee.verify_for_usage(
-        webpki::ALL_VERIFICATION_ALGS,
+        algs,
         anchors,
         &inter,
         time,
@@ -482,6 +840,13 @@ fn verify(
     );
     match res {
         Ok(_) => {}
+        // webpki's own bounds on path building (above ours by default).
+        Err(
+            e @ (webpki::Error::MaximumSignatureChecksExceeded
+            | webpki::Error::MaximumPathBuildCallsExceeded
+            | webpki::Error::MaximumNameConstraintComparisonsExceeded
+            | webpki::Error::MaximumPathDepthExceeded),
+        ) => return Validation::Undecided(short_error(&e)),
         // A self-issued leaf no anchor vouches for: whatever webpki tripped over first
         // (unknown issuer, or CA:true on an end entity), the finding is "self-signed".
         Err(_) if leaf_self_issued => return Validation::SelfSigned,
@@ -511,5 +876,43 @@ fn short_error(e: &webpki::Error) -> String {
     match s.split_once(['(', ' ', '{']) {
         Some((head, _)) => head.to_string(),
         None => s,
+    }
+}
+
+#[cfg(all(test, feature = "x509"))]
+mod path_tests {
+    use super::*;
+
+    fn cert(subject: &str, issuer: &str, key: &str) -> CertificateInfo {
+        CertificateInfo {
+            subject: subject.into(),
+            issuer: issuer.into(),
+            spki_sha256: Some(key.into()),
+            ..CertificateInfo::default()
+        }
+    }
+
+    #[test]
+    fn an_ordinary_chain_takes_a_step_per_issuer() {
+        let chain = [
+            cert("CN=host", "CN=R3", "k0"),
+            cert("CN=R3", "CN=ISRG Root X1", "k1"),
+            cert("CN=ISRG Root X1", "CN=DST Root CA X3", "k2"),
+        ];
+        assert_eq!(path_candidates(&chain, 256), (2, true));
+        // The same intermediate sent twice is two candidates, not a maze.
+        let twice = [chain[0].clone(), chain[1].clone(), chain[1].clone()];
+        assert_eq!(path_candidates(&twice, 256), (2, true));
+    }
+
+    /// Same-named intermediates with distinct keys: every one is a candidate issuer of every
+    /// other, up to webpki's depth. The count stops at the bound.
+    #[test]
+    fn a_maze_of_same_named_intermediates_exceeds_the_bound() {
+        let mut chain = vec![cert("CN=leaf", "CN=Maze", "leaf")];
+        chain.extend((0..15).map(|k| cert("CN=Maze", "CN=Maze", &format!("k{k}"))));
+        assert_eq!(path_candidates(&chain, 256), (256, false));
+        // Three of them: 3 + 3*2 + 3*2*1 paths, each a step.
+        assert_eq!(path_candidates(&chain[..4], 256), (15, true));
     }
 }

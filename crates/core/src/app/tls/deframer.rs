@@ -9,7 +9,44 @@
 //! messages, they are handed out straight from the piece. Only an incomplete message is
 //! copied, into a buffer bounded by [`super::TlsLimits::max_handshake_message`] (or
 //! `max_certificate_message` for Certificate); a message announced larger than that is
-//! skipped by length and counted.
+//! skipped by length and counted. The buffers of all connections together are bounded too
+//! ([`super::TlsLimits::max_pending_handshake_bytes`], a [`PendingPool`] shared by the
+//! decoders of a run): a message announced when the pool cannot hold it is skipped the same
+//! way, so connections that each start a large message and never finish it cannot add up.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Bytes of incomplete handshake messages held by all the decoders of a run.
+#[derive(Debug, Default)]
+pub struct PendingPool {
+    used: AtomicUsize,
+}
+
+impl PendingPool {
+    /// Claims `n` bytes if the pool stays within `cap`.
+    fn try_claim(&self, n: usize, cap: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                u.checked_add(n).filter(|t| *t <= cap)
+            })
+            .is_ok()
+    }
+
+    fn release(&self, n: usize) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                Some(u.saturating_sub(n))
+            });
+    }
+
+    /// Bytes held now.
+    #[cfg(test)]
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+}
 
 /// Where a piece of handshake bytes came from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -104,10 +141,39 @@ pub struct HandshakeReassembler {
     pub dropped_messages: u64,
     /// Handshake bytes thrown away with them.
     pub dropped_bytes: u64,
+    /// Of `dropped_messages`, those the run's pool could not hold.
+    pub pool_refusals: u64,
+    pool: Arc<PendingPool>,
+    max_pending: usize,
+    /// Bytes claimed from `pool` for the message being buffered.
+    claimed: usize,
+}
+
+impl Drop for HandshakeReassembler {
+    fn drop(&mut self) {
+        self.pool.release(self.claimed);
+    }
 }
 
 impl HandshakeReassembler {
+    #[cfg(test)]
     pub fn new(max_message: usize, max_certificate_message: usize) -> Self {
+        Self::with_pool(
+            max_message,
+            max_certificate_message,
+            Arc::default(),
+            usize::MAX,
+        )
+    }
+
+    /// A reassembler whose incomplete messages are held within `pool`, up to `max_pending`
+    /// bytes for all its users.
+    pub fn with_pool(
+        max_message: usize,
+        max_certificate_message: usize,
+        pool: Arc<PendingPool>,
+        max_pending: usize,
+    ) -> Self {
         HandshakeReassembler {
             buf: Vec::new(),
             discard: 0,
@@ -117,7 +183,31 @@ impl HandshakeReassembler {
             lost: false,
             dropped_messages: 0,
             dropped_bytes: 0,
+            pool_refusals: 0,
+            pool,
+            max_pending,
+            claimed: 0,
         }
+    }
+
+    /// Claims room for a whole message of `total` bytes (header included) before buffering
+    /// it; false when the run's pool cannot hold it.
+    fn claim(&mut self, total: usize) -> bool {
+        if total <= self.claimed {
+            return true;
+        }
+        let more = total - self.claimed;
+        if !self.pool.try_claim(more, self.max_pending) {
+            return false;
+        }
+        self.claimed = total;
+        true
+    }
+
+    /// The message being buffered is done with: its bytes go back to the pool.
+    fn unclaim(&mut self) {
+        self.pool.release(self.claimed);
+        self.claimed = 0;
     }
 
     /// Bound for a message of this type: Certificate messages get their own, larger one.
@@ -142,6 +232,7 @@ impl HandshakeReassembler {
             self.dropped_bytes += self.buf.len() as u64;
         }
         self.buf.clear();
+        self.unclaim();
         self.discard = 0;
         self.lost = true;
     }
@@ -198,7 +289,16 @@ impl HandshakeReassembler {
                         continue;
                     }
                 }
-                // Incomplete: start buffering (header and body so far).
+                // Incomplete: start buffering (header and body so far), with room for the
+                // whole message claimed first.
+                if let Some(len) = message_len(p)
+                    && !self.claim(HANDSHAKE_HEADER_LEN + len)
+                {
+                    self.dropped_messages += 1;
+                    self.pool_refusals += 1;
+                    self.discard = HANDSHAKE_HEADER_LEN + len;
+                    continue;
+                }
                 self.span = Span::start(&pctx);
                 let take = match message_len(p) {
                     Some(len) => (HANDSHAKE_HEADER_LEN + len).min(p.len()),
@@ -218,17 +318,25 @@ impl HandshakeReassembler {
             self.buf.extend_from_slice(head);
             p = rest;
             match message_len(&self.buf) {
-                Some(len) if len > self.limit(&self.buf) => {
-                    // Header just completed and announces too much: skip the rest by length.
+                Some(len)
+                    if len > self.limit(&self.buf) || !self.claim(HANDSHAKE_HEADER_LEN + len) =>
+                {
+                    // Header just completed and announces too much (for its bound, or for
+                    // the run's pool): skip the rest by length.
+                    if len <= self.limit(&self.buf) {
+                        self.pool_refusals += 1;
+                    }
                     self.dropped_messages += 1;
                     self.dropped_bytes += self.buf.len() as u64;
                     self.discard = (HANDSHAKE_HEADER_LEN + len).saturating_sub(self.buf.len());
                     self.buf.clear();
+                    self.unclaim();
                 }
                 Some(len) if self.buf.len() == HANDSHAKE_HEADER_LEN + len => {
                     let span = self.span;
                     emit(&self.buf, &span);
                     self.buf.clear();
+                    self.unclaim();
                     if self.buf.capacity() > RETAINED_CAPACITY {
                         // A large certificate chain is done with: give the memory back
                         // rather than hold it for the life of the connection.
@@ -262,6 +370,31 @@ mod tests {
             record_hdr_chunk: chunk,
             at_record_start: start,
         }
+    }
+
+    /// Two reassemblers share a pool that holds one pending message: the second message is
+    /// skipped by its length, and every claim goes back when it completes or its owner goes.
+    #[test]
+    fn pending_messages_share_one_pool() {
+        let pool = Arc::new(PendingPool::default());
+        let mut a = HandshakeReassembler::with_pool(1024, 1024, Arc::clone(&pool), 100);
+        let mut b = HandshakeReassembler::with_pool(1024, 1024, Arc::clone(&pool), 100);
+        // Type 11, 80 bytes announced, 10 sent.
+        let mut start = vec![11, 0, 0, 80];
+        start.extend_from_slice(&[1; 10]);
+        assert!(collect(&mut a, &[(&start, ctx(1, 1, 1, true))]).is_empty());
+        assert_eq!(pool.used(), 84);
+        assert!(collect(&mut b, &[(&start, ctx(2, 1, 1, true))]).is_empty());
+        assert_eq!((b.pool_refusals, b.dropped_messages), (1, 1));
+        assert_eq!(pool.used(), 84);
+        // The rest of a's message completes it and frees its claim.
+        let done = collect(&mut a, &[(&[2; 70], ctx(3, 2, 1, false))]);
+        assert_eq!(done.len(), 1);
+        assert_eq!(pool.used(), 0);
+        assert!(collect(&mut a, &[(&start, ctx(4, 3, 2, true))]).is_empty());
+        assert_eq!(pool.used(), 84);
+        drop(a);
+        assert_eq!(pool.used(), 0);
     }
 
     #[test]

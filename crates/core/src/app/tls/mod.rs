@@ -29,7 +29,11 @@ mod record;
 mod server_hello;
 
 pub use alert::AlertInfo;
-pub use certificate::{CertificateInfo, Validation};
+pub use certificate::{
+    CertificateInfo, ChainLimits, ChainStats, DEFAULT_MAX_CAPTURE_CHAIN_CANDIDATES,
+    DEFAULT_MAX_CAPTURE_SIGNATURES, DEFAULT_MAX_CHAIN_CANDIDATES, DEFAULT_MAX_CHAIN_SIGNATURES,
+    Validation,
+};
 pub use client_hello::ClientHello;
 pub use record::{
     CipherSuite, ContentType, ExtensionType, GroupInfo, NamedGroup, SignatureScheme, TlsVersion,
@@ -41,7 +45,7 @@ use super::{Progress, StreamCtx, StreamDecoder};
 use crate::time::Timestamp;
 use crate::types::Side;
 use certificate::TrustStore;
-use deframer::{HandshakeReassembler, PieceCtx, Span};
+use deframer::{HandshakeReassembler, PendingPool, PieceCtx, Span};
 use fingerprint::FingerprintCache;
 use record::{RECORD_HEADER_LEN, RecordHeader, handshake_type};
 use std::sync::{Arc, OnceLock};
@@ -60,9 +64,22 @@ pub struct TlsConfig {
     trust: OnceLock<Arc<TrustStore>>,
     /// JA3/JA4/JA3S already computed, shared by every connection's decoder.
     fingerprints: Arc<FingerprintCache>,
+    /// Incomplete handshake messages held by every connection's decoder
+    /// (`TlsLimits::max_pending_handshake_bytes`).
+    pending: Arc<PendingPool>,
 }
 
 impl TlsConfig {
+    /// The same configuration sharing the trust store and caches, with a pool of partial
+    /// handshakes of its own (an engine among several that each keep their share of
+    /// `TlsLimits::max_pending_handshake_bytes`).
+    pub(crate) fn with_own_pending_pool(&self) -> TlsConfig {
+        TlsConfig {
+            pending: Arc::default(),
+            ..self.clone()
+        }
+    }
+
     /// The parsed trust store of this configuration.
     pub(crate) fn trust(&self) -> Arc<TrustStore> {
         Arc::clone(self.trust.get_or_init(|| {
@@ -95,6 +112,16 @@ pub struct TlsLimits {
     pub max_alerts: usize,
     /// Bytes scanned for a record header after a gap before giving up on the side.
     pub max_resync_scan: u64,
+    /// Incomplete handshake messages buffered by all connections together; a message that
+    /// does not fit is skipped by its length (`Stats::handshake_buffer_refusals`). Without
+    /// it, connections that each announce a large Certificate and never finish it hold
+    /// `max_certificate_message` each.
+    pub max_pending_handshake_bytes: usize,
+    /// subjectAltName entries (DNS names and IP addresses) kept per certificate
+    /// (`Stats::san_entries_dropped`).
+    pub max_san_entries: usize,
+    /// Chain validation work, per chain and per run (`Stats::x509`).
+    pub chain: ChainLimits,
 }
 
 impl Default for TlsLimits {
@@ -107,8 +134,27 @@ impl Default for TlsLimits {
             max_handshake_notes: 16,
             max_alerts: 16,
             max_resync_scan: 64 * 1024,
+            max_pending_handshake_bytes: DEFAULT_MAX_PENDING_HANDSHAKE_BYTES,
+            max_san_entries: DEFAULT_MAX_SAN_ENTRIES,
+            chain: ChainLimits::default(),
         }
     }
+}
+
+/// Default for [`TlsLimits::max_pending_handshake_bytes`]: 16 MiB, sixteen of the largest
+/// Certificate messages at once.
+pub const DEFAULT_MAX_PENDING_HANDSHAKE_BYTES: usize = 16 * 1024 * 1024;
+/// Default for [`TlsLimits::max_san_entries`]: shared hosting certificates carry a few hundred
+/// names; the rest of a list of hundreds of thousands only costs memory.
+pub const DEFAULT_MAX_SAN_ENTRIES: usize = 1024;
+
+/// What the decoder's run-wide bounds cut on one connection, summed into `Stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BoundsHit {
+    /// Handshake messages skipped because the run's pool was full.
+    pub handshake_buffer_refusals: u64,
+    /// subjectAltName entries not kept.
+    pub san_entries_dropped: u64,
 }
 
 /// Anomalies seen, by kind (counted, never errors).
@@ -251,6 +297,12 @@ pub struct TlsInfo {
     pub sslv2_client_hello_frame: Option<u64>,
     /// What the decoder counted instead of failing.
     pub anomalies: TlsAnomalies,
+    /// What validating the server's chain cost (summed over a run into `Stats::x509`).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub chain: ChainStats,
+    /// What the bounds shared by the run cut here (summed into `Stats`).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub bounds: BoundsHit,
 }
 
 impl TlsInfo {
@@ -324,6 +376,26 @@ enum BodyKind {
     Handshake,
     Alert,
     Skip,
+    /// A client handshake record after the client's ChangeCipherSpec, before any
+    /// ServerHello or HelloRetryRequest was seen: TLS 1.3's second ClientHello (the client
+    /// sends ChangeCipherSpec before it, for middleboxes), or an encrypted Finished of a
+    /// TLS 1.2 client whose server's hello the capture missed. The body's first bytes tell
+    /// (see `looks_like_client_hello`).
+    Peek,
+}
+
+/// Body bytes looked at to tell a ClientHello from ciphertext: its type and length.
+const PEEK_LEN: usize = 4;
+
+/// A record body of `body_len` bytes whose first bytes are `peek` starts a ClientHello:
+/// type 1, and a length from the smallest ClientHello (version, random, three empty
+/// vectors, one cipher, one compression method: 42 bytes) that fills at least the rest of
+/// the record (a message longer than its record goes on in the next). Ciphertext passes
+/// with a chance of about one in 10^7.
+fn looks_like_client_hello(peek: [u8; PEEK_LEN], body_len: usize) -> bool {
+    let [t, a, b, c] = peek;
+    let len = (usize::from(a) << 16) | (usize::from(b) << 8) | usize::from(c);
+    t == handshake_type::CLIENT_HELLO && len >= 42 && len + PEEK_LEN >= body_len
 }
 
 #[derive(Debug)]
@@ -338,6 +410,8 @@ struct SideState {
     cur_body_seen: usize,
     alert: [u8; 2],
     alert_len: usize,
+    peek: [u8; PEEK_LEN],
+    peek_len: usize,
     hs: HandshakeReassembler,
     chunks: u64,
     records: u64,
@@ -345,7 +419,7 @@ struct SideState {
 }
 
 impl SideState {
-    fn new(limits: &TlsLimits) -> Self {
+    fn new(limits: &TlsLimits, pool: &Arc<PendingPool>) -> Self {
         SideState {
             hdr: [0; RECORD_HEADER_LEN],
             hdr_len: 0,
@@ -357,9 +431,13 @@ impl SideState {
             cur_body_seen: 0,
             alert: [0; 2],
             alert_len: 0,
-            hs: HandshakeReassembler::new(
+            peek: [0; PEEK_LEN],
+            peek_len: 0,
+            hs: HandshakeReassembler::with_pool(
                 limits.max_handshake_message,
                 limits.max_certificate_message,
+                Arc::clone(pool),
+                limits.max_pending_handshake_bytes,
             ),
             chunks: 0,
             records: 0,
@@ -413,6 +491,13 @@ impl Core {
         let ct = h.content_type;
         let (kind, encrypted) = match ct {
             ContentType::HANDSHAKE if !encrypted_state => (BodyKind::Handshake, false),
+            ContentType::HANDSHAKE
+                if side == Side::Client
+                    && self.info.server_hello.is_none()
+                    && self.info.hello_retry_request.is_none() =>
+            {
+                (BodyKind::Peek, false)
+            }
             // A 2-byte alert body is plaintext whatever the state: an encrypted one carries
             // at least a MAC or tag besides.
             ContentType::ALERT if !encrypted_state || h.length == 2 => (BodyKind::Alert, false),
@@ -471,6 +556,17 @@ impl Core {
         kind
     }
 
+    /// The record whose body was peeked at is ciphertext after all: noted as such.
+    fn peeked_encrypted(&mut self, side: Side) {
+        let s = self.summary(side);
+        if let Some(note) = s.last_record.as_mut() {
+            note.encrypted = true;
+            if s.first_encrypted.is_none() {
+                s.first_encrypted = Some(*note);
+            }
+        }
+    }
+
     fn push_alert(&mut self, a: AlertInfo) {
         if self.info.alerts.len() < self.limits.max_alerts {
             self.info.alerts.push(a);
@@ -526,11 +622,15 @@ impl Core {
                         ch.records = span.records;
                         ch.first_frame = span.first_frame;
                         ch.last_frame = span.last_frame;
+                        // A second ClientHello answers a HelloRetryRequest; one that
+                        // follows the client's ChangeCipherSpec does too, when the capture
+                        // missed the request (only TLS 1.3 clients send ChangeCipherSpec
+                        // before a ServerHello, and only before their second hello).
+                        let retry = self.info.hello_retry_request.is_some()
+                            || self.info.client.change_cipher_spec;
                         if self.info.client_hello.is_none() {
                             self.info.client_hello = Some(ch);
-                        } else if self.info.hello_retry_request.is_some()
-                            && self.info.client_hello_retry.is_none()
-                        {
+                        } else if retry && self.info.client_hello_retry.is_none() {
                             self.info.client_hello_retry = Some(ch);
                         } else {
                             self.info.extra_client_hellos += 1;
@@ -579,14 +679,17 @@ impl Core {
             return;
         };
         let max = self.limits.max_certificates;
-        let ders: Vec<&[u8]> = c.cert_chain.iter().map(|r| r.data).collect();
-        self.info.anomalies.dropped_certificates += ders.len().saturating_sub(max) as u64;
+        self.info.anomalies.dropped_certificates += c.cert_chain.len().saturating_sub(max) as u64;
+        // Only the certificates described are offered to chain building: the bound on
+        // certificates is also one on the candidates a chain can hold.
+        let ders: Vec<&[u8]> = c.cert_chain.iter().take(max).map(|r| r.data).collect();
         let certs: Vec<CertificateInfo> = ders
             .iter()
             .take(max)
             .enumerate()
-            .map(|(i, d)| self.trust.describe(i, d))
+            .map(|(i, d)| self.trust.describe(i, d, self.limits.max_san_entries))
             .collect();
+        self.info.bounds.san_entries_dropped += certs.iter().map(|c| c.san_dropped).sum::<u64>();
         match side {
             Side::Client => self.info.client_certificates = certs,
             Side::Server => {
@@ -594,9 +697,16 @@ impl Core {
                 self.info.certificate_frame = Some(span.last_frame);
                 #[cfg(feature = "x509")]
                 {
-                    let (validation, via_user) =
-                        self.trust
-                            .validate_described(&ders, &certs, self.info.sni(), ts_secs);
+                    let mut work = ChainStats::default();
+                    let (validation, via_user) = self.trust.validate_described(
+                        &ders,
+                        &certs,
+                        self.info.sni(),
+                        ts_secs,
+                        &self.limits.chain,
+                        &mut work,
+                    );
+                    self.info.chain.add(&work);
                     self.info.validation = Some(validation);
                     self.info.valid_only_via_ca_file = via_user;
                 }
@@ -624,7 +734,10 @@ impl TlsDecoder {
     /// A decoder for one connection within `limits`.
     pub fn with_limits(config: &TlsConfig, limits: TlsLimits) -> Self {
         TlsDecoder {
-            sides: [SideState::new(&limits), SideState::new(&limits)],
+            sides: [
+                SideState::new(&limits, &config.pending),
+                SideState::new(&limits, &config.pending),
+            ],
             core: Core {
                 info: Box::default(),
                 limits,
@@ -660,6 +773,8 @@ impl TlsDecoder {
             .map(|s| s.hs.dropped_messages)
             .sum::<u64>();
         a.dropped_handshake_bytes = self.sides.iter().map(|s| s.hs.dropped_bytes).sum::<u64>();
+        self.core.info.bounds.handshake_buffer_refusals =
+            self.sides.iter().map(|s| s.hs.pool_refusals).sum::<u64>();
     }
 }
 
@@ -812,6 +927,7 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                 st.cur = h;
                 st.cur_body_seen = 0;
                 st.alert_len = 0;
+                st.peek_len = 0;
                 let kind = core.on_record(side, &h, st.cur_frame, st.cur_ts);
                 st.state = RecState::Body {
                     remaining: usize::from(h.length),
@@ -825,6 +941,51 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                         core.on_alert_body(side, &st.cur, st.cur_frame, st.cur_ts, body);
                     }
                     st.state = RecState::ExpectHeader;
+                    continue;
+                }
+                if kind == BodyKind::Peek {
+                    // Collect the first bytes, then go on as a handshake record or as
+                    // ciphertext.
+                    let want = PEEK_LEN - st.peek_len;
+                    let (head, rest) = p.split_at(want.min(p.len()).min(remaining));
+                    if let Some(dst) = st.peek.get_mut(st.peek_len..st.peek_len + head.len()) {
+                        dst.copy_from_slice(head);
+                    }
+                    st.peek_len += head.len();
+                    p = rest;
+                    let remaining = remaining - head.len();
+                    if st.peek_len < PEEK_LEN && remaining > 0 {
+                        // The chunk ended within the first bytes.
+                        st.state = RecState::Body { remaining, kind };
+                        return Progress::Continue;
+                    }
+                    let body_len = usize::from(st.cur.length);
+                    if st.peek_len == PEEK_LEN && looks_like_client_hello(st.peek, body_len) {
+                        let pctx = PieceCtx {
+                            frame: ctx.frame,
+                            chunk_id,
+                            record_id: st.records,
+                            record_hdr_frame: st.cur_frame,
+                            record_hdr_chunk: st.cur_chunk,
+                            at_record_start: true,
+                        };
+                        let peeked = st.peek;
+                        st.hs.feed(&peeked, &pctx, &mut |msg, span| {
+                            core.on_handshake(side, msg, span, ctx.ts)
+                        });
+                        st.cur_body_seen = PEEK_LEN;
+                        st.state = RecState::Body {
+                            remaining,
+                            kind: BodyKind::Handshake,
+                        };
+                    } else {
+                        core.peeked_encrypted(side);
+                        st.cur_body_seen = st.peek_len;
+                        st.state = RecState::Body {
+                            remaining,
+                            kind: BodyKind::Skip,
+                        };
+                    }
                     continue;
                 }
                 if p.is_empty() {
@@ -854,6 +1015,8 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                             }
                         }
                     }
+                    // Decided above, before any body byte is taken here.
+                    BodyKind::Peek => {}
                     BodyKind::Handshake => {
                         let pctx = PieceCtx {
                             frame: ctx.frame,
@@ -900,7 +1063,13 @@ impl StreamDecoder for TlsDecoder {
             RecState::Body { remaining, kind } if (remaining as u64) >= len => {
                 // The gap lies inside the current record: framing survives, only the bytes
                 // of a handshake message in progress are lost.
-                if kind == BodyKind::Handshake {
+                if kind == BodyKind::Peek {
+                    // The bytes that would tell are lost: the rest is skipped.
+                    st.state = RecState::Body {
+                        remaining: remaining - len as usize,
+                        kind: BodyKind::Skip,
+                    };
+                } else if kind == BodyKind::Handshake {
                     st.hs.reset();
                     // The rest of this record's body may hold the tail of the lost message;
                     // it cannot be framed, so skip it.

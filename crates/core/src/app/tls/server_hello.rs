@@ -59,7 +59,9 @@ fn be16(b: &[u8]) -> Option<u16> {
 }
 
 /// Fields tls-parser does not cover: TLS 1.3 drafts before 22 use `version random cipher
-/// extensions`, and tls-parser only knows draft 18's version number for that layout.
+/// extensions`, and tls-parser only knows draft 18's version number for that layout. The
+/// earliest drafts (up to 15 or so) wrote 0x0304 itself there, which the final protocol never
+/// does (its ServerHello says 0x0303 and puts 1.3 in supported_versions).
 struct Fixed<'a> {
     version: u16,
     random: &'a [u8],
@@ -72,7 +74,7 @@ fn parse_fixed(body: &[u8]) -> Option<Fixed<'_>> {
     let version = be16(body)?;
     let (_, rest) = body.split_at_checked(2)?;
     let (random, rest) = rest.split_at_checked(32)?;
-    if version >> 8 == 0x7f && (version & 0xff) < 22 {
+    if version == 0x0304 || (version >> 8 == 0x7f && (version & 0xff) < 22) {
         let cipher = be16(rest)?;
         let ext = rest.get(4..).unwrap_or_default();
         return Some(Fixed {

@@ -190,6 +190,10 @@ json_object! {
         pub out_of_order: u64,
         /// tcp.analysis.lost_segment.
         pub lost_segments: u64,
+        /// Segments beyond the receive window the peer advertised (injected): neither loss
+        /// nor data.
+        #[omit]
+        pub out_of_window: u64,
         /// tcp.analysis.duplicate_ack.
         pub dup_acks: u64,
         /// tcp.analysis.zero_window.
@@ -227,6 +231,8 @@ impl View for CoreSideStats {
             retransmissions,
             out_of_order,
             lost_segments,
+            out_of_window,
+            first_out_of_window: _,
             dup_acks,
             zero_windows,
             missed_bytes,
@@ -248,6 +254,7 @@ impl View for CoreSideStats {
             retransmissions: *retransmissions,
             out_of_order: *out_of_order,
             lost_segments: *lost_segments,
+            out_of_window: *out_of_window,
             dup_acks: *dup_acks,
             zero_windows: *zero_windows,
             missed_bytes: *missed_bytes,

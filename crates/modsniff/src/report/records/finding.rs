@@ -165,6 +165,7 @@ json_enum! {
         TransferStall = "transfer-stall",
         TransferReset = "transfer-reset",
         Retransmissions = "retransmissions",
+        InjectedSegments = "injected-segments",
         ChecksumMismatch = "checksum-mismatch",
         ModuleNotFound = "module-not-found",
         InvalidVersion = "invalid-version",

@@ -28,7 +28,7 @@ pub use dns::DnsRecord;
 pub use fetch::FetchRecord;
 pub use finding::FindingRecord;
 pub use fleet::{Fleet, FleetIdentity, Stamper, write_utc_compact};
-pub use stats::{FindingCounts, StatsRecord};
+pub use stats::{ExtractFrame, FindingCounts, StatsRecord};
 
 use schemars::JsonSchema;
 use serde::Serialize;

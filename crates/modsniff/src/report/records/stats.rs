@@ -8,6 +8,8 @@ use crate::join::GoSummary;
 use crate::report::RunEnd;
 use modsniff_core::KernelStats;
 use modsniff_core::Stats;
+use modsniff_core::http::HttpStats;
+use modsniff_core::tls::ChainStats;
 use std::collections::BTreeMap;
 
 json_object! {
@@ -51,8 +53,28 @@ json_object! {
         pub ip_fragments_dropped: u64,
         pub icmp_errors: u64,
         pub dns_messages: u64,
+        /// Out-of-order segments that found their direction's store full (its bound on
+        /// segments): the store gave up its first hole early.
+        pub ooo_segment_limit_hits: u64,
+        /// TCP segments beyond the receive window the peer advertised (injected or forged):
+        /// counted, not reassembled, not taken for loss.
+        pub out_of_window_segments: u64,
+        /// Lone packets stamped far ahead of the capture's clock (no packet after them
+        /// confirmed the jump): not taken as the time.
+        pub clock_jumps: u64,
+        /// TLS handshake messages skipped because all partial ones together filled their
+        /// bound.
+        pub handshake_buffer_refusals: u64,
+        /// subjectAltName entries beyond the bound per certificate, not kept.
+        pub san_entries_dropped: u64,
         /// Anomalies by Zeek-style name (`syn_with_data`, `rst_with_data`...).
         pub anomalies: &'a BTreeMap<&'static str, u64>,
+        /// Certificate chain validation: the work done, the cache, and chains a budget left
+        /// undecided.
+        pub x509: One<'a, ChainStats>,
+        /// What the HTTP decoders counted instead of keeping (transactions beyond the bound
+        /// per connection...).
+        pub http: One<'a, HttpStats>,
         /// The kernel's counters, for a live capture.
         #[omit]
         pub kernel: Option<One<'a, KernelStats>>,
@@ -74,6 +96,38 @@ json_object! {
         #[omit]
         pub go: Option<GoRun<'a>>,
         pub verdict: Verdict,
+        /// `--extract FILE` (`read -w FILE`): what this run wrote to FILE.
+        #[omit]
+        pub extract: Option<Extract<'a>>,
+    }
+}
+
+json_object! {
+    /// What one run wrote to the extract file, and where the frames its findings cite went.
+    pub struct Extract<'a> {
+        /// The file, as given.
+        pub file: &'a str,
+        /// Packets of this run written to it.
+        pub packets: u64,
+        /// Its frame number of this run's first packet (earlier runs' packets come first).
+        pub first_frame: u64,
+        /// Connections chosen (with findings, or selected, and the attempts that followed a
+        /// finding the go command recovered from) and DNS queries with them; both 0 when
+        /// every packet a filter expression kept was written.
+        pub connections: u64,
+        pub dns: u64,
+        /// Each frame a finding cites, with its number in the file, by frame; a cited frame
+        /// the file lacks is left out.
+        pub frames: &'a [ExtractFrame],
+    }
+}
+
+json_object! {
+    /// A frame of the capture, and its number in the extract file.
+    #[derive(Copy, PartialEq, Eq)]
+    pub struct ExtractFrame {
+        pub packet: u64,
+        pub extract_packet: u64,
     }
 }
 
@@ -166,7 +220,13 @@ impl<'a> StatsRecord<'a> {
             dns_messages,
             anomalies,
             kernel,
-            http: _,
+            http,
+            x509,
+            ooo_segment_limit_hits,
+            out_of_window_segments,
+            clock_jumps,
+            handshake_buffer_refusals,
+            san_entries_dropped,
         } = end.stats;
         StatsRecord {
             record_version: RecordVersion,
@@ -192,7 +252,14 @@ impl<'a> StatsRecord<'a> {
             ip_fragments_dropped: *ip_fragments_dropped,
             icmp_errors: *icmp_errors,
             dns_messages: *dns_messages,
+            ooo_segment_limit_hits: *ooo_segment_limit_hits,
+            out_of_window_segments: *out_of_window_segments,
+            clock_jumps: *clock_jumps,
+            handshake_buffer_refusals: *handshake_buffer_refusals,
+            san_entries_dropped: *san_entries_dropped,
             anomalies,
+            x509: One(x509),
+            http: One(http),
             kernel: kernel.as_ref().map(One),
             findings: end.counts,
             findings_dropped: end.findings_dropped,
@@ -201,6 +268,116 @@ impl<'a> StatsRecord<'a> {
             go_endpoints: end.go_endpoints,
             go: end.go.map(GoRun::from),
             verdict: end.counts.verdict(),
+            extract: end.extract.map(|x| Extract {
+                file: &x.file,
+                packets: x.packets,
+                first_frame: x.first_frame,
+                connections: x.connections,
+                dns: x.dns,
+                frames: &x.frames,
+            }),
+        }
+    }
+}
+
+json_object! {
+    /// What certificate chain validation did over the run.
+    pub struct X509 {
+        /// Chains validated (not answered from the cache).
+        pub validated: u64,
+        /// Chains answered from the cache: the same certificates for the same name.
+        pub cache_hits: u64,
+        /// Issuer candidates path building considered.
+        pub candidates: u64,
+        /// Signatures verified.
+        pub signatures: u64,
+        /// Chains left undecided by a per-chain budget (candidates, signatures).
+        pub chain_budget_exceeded: u64,
+        /// Chains left undecided because the run's budget was spent.
+        pub capture_budget_exceeded: u64,
+    }
+}
+
+impl View for ChainStats {
+    type Out<'a> = X509;
+    fn view(&self) -> X509 {
+        let c = self;
+        let ChainStats {
+            validated,
+            cache_hits,
+            candidates,
+            signatures,
+            chain_budget_exceeded,
+            capture_budget_exceeded,
+        } = *c;
+        X509 {
+            validated,
+            cache_hits,
+            candidates,
+            signatures,
+            chain_budget_exceeded,
+            capture_budget_exceeded,
+        }
+    }
+}
+
+json_object! {
+    /// The HTTP decoders' counters, summed over the connections.
+    pub struct Http {
+        /// Header blocks larger than the bound, given up.
+        pub header_overflows: u64,
+        /// Gaps inside a header block or chunk framing.
+        pub desync_gaps: u64,
+        /// ... after which a head was found again.
+        pub resyncs: u64,
+        /// Bytes lost inside bodies.
+        pub body_gap_bytes: u64,
+        /// Transactions beyond the bound per connection: counted, not kept.
+        pub dropped_transactions: u64,
+        /// Requests dropped because the pipeline bound was reached.
+        pub dropped_pending: u64,
+        /// Responses without a request seen for them.
+        pub unmatched_responses: u64,
+        /// Content-Length headers that were not a number, or disagreed.
+        pub bad_content_length: u64,
+        /// Client bytes dropped while a CONNECT was waiting.
+        pub tunnel_leftover_dropped: u64,
+        /// A side ended inside a header block.
+        pub truncated_heads: u64,
+        /// A side sent bytes that are not HTTP after speaking it: that side was given up.
+        pub desync_garbage: u64,
+    }
+}
+
+impl View for HttpStats {
+    type Out<'a> = Http;
+    fn view(&self) -> Http {
+        let h = self;
+        let HttpStats {
+            header_overflows,
+            desync_gaps,
+            resyncs,
+            body_gap_bytes,
+            dropped_transactions,
+            dropped_pending,
+            unmatched_responses,
+            bad_content_length,
+            tunnel_leftover_dropped,
+            truncated_heads,
+            desync_garbage,
+        } = *h;
+        Http {
+            header_overflows,
+            desync_gaps,
+            resyncs,
+            body_gap_bytes,
+            dropped_transactions,
+            dropped_pending,
+            unmatched_responses,
+            bad_content_length,
+            tunnel_leftover_dropped,
+            truncated_heads,
+            desync_garbage,
         }
     }
 }

@@ -220,6 +220,8 @@ struct Samples {
     findings: Vec<Reported>,
     fetches: Vec<JoinedFetch>,
     stats: Vec<(Stats, FindingCounts, u64, Option<GoSummary>)>,
+    /// What the first stats sample says `--extract` wrote.
+    extract: crate::report::ExtractSummary,
 }
 
 impl Samples {
@@ -259,7 +261,7 @@ impl Samples {
                 Record::Fetch(FetchRecord::from(f)),
             ));
         }
-        for (stats, counts, tracking, run) in &self.stats {
+        for (i, (stats, counts, tracking, run)) in self.stats.iter().enumerate() {
             let end = RunEnd {
                 findings: &[],
                 fetches: &[],
@@ -271,6 +273,7 @@ impl Samples {
                 tracking_dropped: *tracking,
                 warnings,
                 go_endpoints: go,
+                extract: (i == 0).then_some(&self.extract),
             };
             out.push(("stats".into(), Record::Stats(end.stats_record())));
         }
@@ -298,7 +301,22 @@ impl Samples {
 }
 
 fn samples() -> Samples {
-    let mut s = Samples::default();
+    let mut s = Samples {
+        extract: crate::report::ExtractSummary {
+            file: "out \"x\".pcap".into(),
+            packets: 7,
+            first_frame: 3,
+            connections: 2,
+            dns: 1,
+            frames: vec![super::ExtractFrame {
+                packet: 12,
+                extract_packet: 3,
+            }],
+            cited: 2,
+            all_kept: false,
+        },
+        ..Samples::default()
+    };
     let path = repo().join("fixtures/clean/capture.pcap");
     let mut src = modsniff_capture::FileSource::open(&path).unwrap();
     let mut engine = modsniff_core::Engine::new(Config::default());
@@ -426,6 +444,7 @@ fn samples() -> Samples {
         s.last_data_ts = Some(ts);
         s.fin_frame = Some(6);
         s.window_scale = Some(14);
+        s.out_of_window = 257;
     }
     let t = conn.tls.as_deref_mut().unwrap();
     t.client_hello_retry = t.client_hello.clone();
@@ -491,6 +510,7 @@ fn samples() -> Samples {
         Some(Validation::NameMismatch),
         Some(Validation::SelfSigned),
         Some(Validation::Other("webpki: \"BadDer\"\n".into())),
+        Some(Validation::Undecided("max_chain_candidates".into())),
     ] {
         if let Some(t) = conn.tls.as_deref_mut() {
             t.validation = v;
@@ -591,6 +611,7 @@ fn samples() -> Samples {
         FindingKind::TransferStall,
         FindingKind::TransferReset,
         FindingKind::Retransmissions,
+        FindingKind::InjectedSegments,
         FindingKind::ChecksumMismatch,
         FindingKind::ModuleNotFound,
         FindingKind::InvalidVersion,
@@ -712,6 +733,8 @@ fn samples() -> Samples {
     stats.decode_error("ipv4_truncated");
     stats.anomaly("rst_with_data");
     stats.anomaly("syn_with_data");
+    stats.http.desync_garbage = 1;
+    stats.http.unmatched_responses = 2;
     let all = FindingCounts {
         error: 1,
         info: 2,
@@ -736,6 +759,7 @@ fn samples() -> Samples {
         s.stats.push((stats.clone(), all, 4, Some(go)));
     }
     stats.kernel = None;
+    stats.http = Default::default();
     for counts in [
         FindingCounts::default(),
         FindingCounts {

@@ -59,6 +59,8 @@ impl View for TlsInfo {
             server,
             sslv2_client_hello_frame,
             anomalies,
+            chain: _,
+            bounds: _,
         } = t;
         Tls {
             client_hello: client_hello.as_ref().map(One),
@@ -355,6 +357,7 @@ impl View for core_tls::CertificateInfo {
             self_issued,
             der_len,
             parse_error,
+            san_dropped: _,
         } = self;
         Certificate {
             index: *index,
@@ -398,6 +401,10 @@ pub enum Validation<'a> {
     SelfSigned,
     /// Any other webpki error, as its text.
     Other(&'a str),
+    /// Not decided: chain building was stopped by the bound named in `error`
+    /// (`max_chain_candidates`, `max_chain_signatures`, `max_capture_chain_candidates`,
+    /// `max_capture_signatures`, or one of webpki's own).
+    Undecided(&'a str),
 }
 
 impl View for core_tls::Validation {
@@ -413,6 +420,7 @@ impl View for core_tls::Validation {
             V::NameMismatch => Validation::NameMismatch,
             V::SelfSigned => Validation::SelfSigned,
             V::Other(e) => Validation::Other(e),
+            V::Undecided(b) => Validation::Undecided(b),
         }
     }
 }
@@ -430,6 +438,12 @@ impl WriteJson for Validation<'_> {
             Validation::Other(e) => {
                 o.extend_from_slice(b"{\"result\":\"other\",\"error\":");
                 write::string(o, e);
+                o.push(b'}');
+                return;
+            }
+            Validation::Undecided(b) => {
+                o.extend_from_slice(b"{\"result\":\"undecided\",\"error\":");
+                write::string(o, b);
                 o.push(b'}');
                 return;
             }
