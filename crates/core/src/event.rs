@@ -235,8 +235,7 @@ pub enum EndReason {
 #[derive(Clone, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Connection {
-    /// An id unique within the run, in the order connections started: the frame number of
-    /// its first packet (when frame numbers increase, as a capture's do).
+    /// An id unique within the run, in the order connections started.
     pub id: u64,
     /// TCP or UDP.
     pub transport: Transport,

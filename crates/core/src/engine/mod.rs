@@ -172,6 +172,11 @@ pub struct Engine {
     dns_tags: Vec<Tag>,
     /// Set when this engine is one shard of a `ShardedEngine`.
     shard: Option<ShardRole>,
+    /// A shard's DNS queries registered so far (queries less retransmissions), and the ids
+    /// of the flows that carried those registered since the caller took them: the merge
+    /// keeps such a flow's dense id until its queries are reported.
+    dns_registered: u64,
+    pub(crate) pinned: Vec<u64>,
     /// A packet time too far ahead of `now` to be taken without a second one.
     clock_candidate: Option<Timestamp>,
 }
@@ -203,6 +208,8 @@ impl Engine {
             dns_tag: Tag::new(DNS, 0, 0),
             dns_tags: Vec::new(),
             shard: None,
+            dns_registered: 0,
+            pinned: Vec::new(),
             clock_candidate: None,
         }
     }
@@ -273,7 +280,7 @@ impl Engine {
                 self.stats.truncated_packets += 1;
             }
         }
-        // A shard is given the clock (`set_clock`) by the router, which sees every packet.
+        // A shard is given the clock (`set_position`) by the router, which sees every packet.
         if self.shard.is_none() {
             self.take_time(pkt.ts);
         }
@@ -330,8 +337,8 @@ impl Engine {
 
     /// A packet of another shard (frame, the capture's clock at it): the sweep it starts
     /// runs here too.
-    pub(crate) fn tick(&mut self, frame: u64, now: Timestamp, sink: &mut impl Out) {
-        self.set_clock(frame, now);
+    pub(crate) fn tick(&mut self, index: u64, frame: u64, now: Timestamp, sink: &mut impl Out) {
+        self.set_position(index, frame, now);
         self.tag = Tag::new(PACKET, 0, 0);
         self.dns_tag = Tag::new(DNS, 0, 0);
         self.time_passes(sink);
@@ -340,11 +347,12 @@ impl Engine {
     /// The capture's clock and frame as one engine would have them (a shard sees only its
     /// own packets and the ones that started a sweep; the clock is kept by the router, which
     /// sees every packet).
-    pub(crate) fn set_clock(&mut self, frame: u64, now: Timestamp) {
+    pub(crate) fn set_position(&mut self, index: u64, frame: u64, now: Timestamp) {
         if now > self.now {
             self.now = now;
         }
         self.frame = frame;
+        self.table.packet_id = Some(index);
     }
 
     /// Moves the clock to a packet's time (see `Clock::take`).
@@ -496,7 +504,10 @@ impl Engine {
             self.mark_dns();
             (self.tag, self.dns_tag) = (tag, dns_tag);
         }
+        let id = flow.id();
         self.emit_now(flow, reason, sink);
+        // Its last bytes may have completed queries (DNS over TCP).
+        self.pin_queries(id);
         if tags.is_some() {
             self.mark_dns();
             (self.tag, self.dns_tag) = saved;
@@ -584,7 +595,10 @@ impl Engine {
                     };
                     let was_closed = conn.tcp.is_closed();
                     conn.on_segment(src, ip, seg, pkt.frame, pkt.ts, &mut env);
-                    break (!was_closed && conn.tcp.is_closed()).then_some(conn.tcp.id);
+                    let id = conn.tcp.id;
+                    let closed = !was_closed && conn.tcp.is_closed();
+                    self.pin_queries(id);
+                    break closed.then_some(id);
                 }
                 // A UDP flow cannot share a TCP key (the transport is part of it).
                 _ if created => return,
@@ -645,7 +659,6 @@ impl Engine {
                     dst,
                     self.now,
                     pkt.ts,
-                    pkt.frame,
                     &self.config.limits,
                     &mut self.stats,
                 );
@@ -670,7 +683,22 @@ impl Engine {
                 conn_id: id,
             };
             self.dns.on_message(&meta, payload, &mut self.dns_out);
+            self.pin_queries(id);
         }
+    }
+
+    /// One shard of several: the queries registered since the last call were carried by flow
+    /// `id` (see `pinned`).
+    fn pin_queries(&mut self, id: u64) {
+        if self.shard.is_none() {
+            return;
+        }
+        let s = self.dns.stats();
+        let registered = s.queries - s.retransmissions;
+        for _ in self.dns_registered..registered {
+            self.pinned.push(id);
+        }
+        self.dns_registered = registered;
     }
 
     fn on_icmp(&mut self, ip: &IpInfo, e: &crate::wire::decode::IcmpError, pkt: &Packet<'_>) {

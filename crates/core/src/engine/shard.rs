@@ -16,8 +16,10 @@
 //!   order, so merging the shards' streams by (packet, tag) gives its stream.
 //! - **Time.** A packet that starts a new second of packet time (a sweep) reaches every shard
 //!   (`Engine::tick`), so every shard sweeps at the same packets, with the same clock.
-//! - **Ids.** A flow's id is the frame number of its first packet, which needs no shared
-//!   counter.
+//! - **Ids.** A shard names a flow by the index of the packet that created it (each packet
+//!   creates at most one flow); the shards say which flows each round created, and the merge
+//!   numbers them in that order, as one engine's counter does, and puts the dense id in every
+//!   record that names the flow (kept while DNS queries the flow carried are unreported).
 //! - **Names.** Connections without SNI or Host are named from earlier DNS answers; the merge
 //!   keeps that cache (`limits.max_dns_names`) and names them as it passes them on.
 //! - **Fragments.** A fragment does not say its ports: every shard reassembles every fragment
@@ -87,6 +89,10 @@ struct Batch {
     items: Vec<Item>,
     data: Vec<u8>,
     events: Vec<(Key, Event)>,
+    /// The flows the round created (their ids: the packets' indexes, increasing).
+    created: Vec<u64>,
+    /// The flows that carried a DNS query registered in the round, once per query.
+    pinned: Vec<u64>,
 }
 
 enum ToShard {
@@ -111,6 +117,15 @@ impl Out for Collect<'_> {
     fn put(&mut self, tag: Tag, ev: Event) {
         self.events.push(((self.index, tag), ev));
     }
+}
+
+/// A flow's dense id, kept by the merge while records may name it.
+struct DenseId {
+    id: u64,
+    /// DNS queries it carried that were not reported yet.
+    queries: u32,
+    /// Its connection record has passed.
+    ended: bool,
 }
 
 /// Where a packet goes: the shard owning its flow, or every shard (a fragment).
@@ -193,7 +208,7 @@ fn run_shard(mut engine: Engine, rx: Receiver<ToShard>, tx: SyncSender<FromShard
                                 linktype,
                                 data,
                             };
-                            engine.set_clock(frame, now);
+                            engine.set_position(index, frame, now);
                             let mut out = Collect {
                                 index,
                                 events: &mut events,
@@ -205,20 +220,24 @@ fn run_shard(mut engine: Engine, rx: Receiver<ToShard>, tx: SyncSender<FromShard
                                 index,
                                 events: &mut events,
                             };
-                            engine.tick(frame, now, &mut out);
+                            engine.tick(index, frame, now, &mut out);
                         }
                     }
                 }
                 batch.items.clear();
                 batch.data.clear();
                 batch.events = events;
+                std::mem::swap(&mut batch.created, &mut engine.table.created);
+                std::mem::swap(&mut batch.pinned, &mut engine.pinned);
+                engine.table.created.clear();
+                engine.pinned.clear();
                 let back = FromShard { batch, stats: None };
                 if tx.send(back).is_err() {
                     return;
                 }
             }
             ToShard::Finish { frame, now } => {
-                engine.set_clock(frame, now);
+                engine.set_position(u64::MAX, frame, now);
                 let mut events = Vec::new();
                 let mut out = Collect {
                     index: u64::MAX,
@@ -244,8 +263,7 @@ fn run_shard(mut engine: Engine, rx: Receiver<ToShard>, tx: SyncSender<FromShard
 /// a bound is reached).
 ///
 /// Packets are handed to the shards in rounds: `push` gives the sink the events of earlier
-/// rounds, [`ShardedEngine::finish`] the rest. Frame numbers must increase (as a capture
-/// reader numbers them): a flow's id is its first frame.
+/// rounds, [`ShardedEngine::finish`] the rest.
 ///
 /// ```
 /// use modsniff_core::{Config, Event, ShardedEngine};
@@ -279,6 +297,12 @@ pub struct ShardedEngine {
     workers: Vec<JoinHandle<()>>,
     /// Names from DNS answers, by address (one engine's `names`).
     names: FxHashMap<IpAddr, String>,
+    /// The dense id of each flow whose records may still come, by its id in its shard (the
+    /// index of the packet that created it).
+    ids: FxHashMap<u64, DenseId>,
+    next_id: u64,
+    /// The end of input is being merged: every id is kept to the end.
+    merging_end: bool,
     /// The merge's own counters.
     stats: Stats,
     connections: u64,
@@ -290,7 +314,8 @@ impl ShardedEngine {
         let count = count.max(1);
         let mut shard_config = config.clone();
         shard_config.limits = shard_limits(&config.limits, count);
-        shard_config.events = config.events | EventMask::DNS;
+        // DNS answers name connections; connection records end their flows' dense ids.
+        shard_config.events = config.events | EventMask::DNS | EventMask::CONNECTION;
         // The trust store (parsed roots, caches of described certificates and validated
         // chains, the run's chain-building budget) is made before the shards copy the
         // configuration, so that they share it: the caches only hold what a pure function
@@ -336,6 +361,9 @@ impl ShardedEngine {
             from,
             workers,
             names: FxHashMap::default(),
+            ids: FxHashMap::default(),
+            next_id: 0,
+            merging_end: false,
             stats: Stats::default(),
             connections: 0,
         }
@@ -451,8 +479,88 @@ impl ShardedEngine {
         let answers = self.receive();
         self.in_flight -= 1;
         let mut batches: Vec<Batch> = answers.into_iter().map(|a| a.batch).collect();
+        self.number(&mut batches);
         self.merge(&mut batches, sink);
         self.spare.extend(batches);
+    }
+
+    /// Gives the flows the shards created in a round their dense ids, in the order one engine
+    /// created them (by packet: each packet creates at most one flow), and notes the DNS
+    /// queries that will name a flow after it may have ended.
+    fn number(&mut self, batches: &mut [Batch]) {
+        let mut created: Vec<u64> = Vec::new();
+        for b in batches.iter_mut() {
+            created.append(&mut b.created);
+        }
+        created.sort_unstable();
+        for p in created {
+            self.ids.insert(
+                p,
+                DenseId {
+                    id: self.next_id,
+                    queries: 0,
+                    ended: false,
+                },
+            );
+            self.next_id += 1;
+        }
+        for b in batches.iter_mut() {
+            for p in b.pinned.drain(..) {
+                if let Some(d) = self.ids.get_mut(&p) {
+                    d.queries += 1;
+                }
+            }
+        }
+    }
+
+    /// A shard's flow id in `ev` made the dense id one engine gives it. A flow's entry goes
+    /// when its record has passed and every DNS query it carried was reported.
+    fn dense_ids(&mut self, ev: &mut Event) {
+        let keep = self.merging_end;
+        match ev {
+            Event::Connection(c) => {
+                let p = c.id;
+                if let Some(d) = self.ids.get_mut(&p) {
+                    c.id = d.id;
+                    d.ended = true;
+                    if d.queries == 0 && !keep {
+                        self.ids.remove(&p);
+                    }
+                } else {
+                    self.stats.anomaly("shard_id_unmapped");
+                }
+            }
+            Event::Dns(r) => {
+                let p = r.conn_id;
+                if let Some(d) = self.ids.get_mut(&p) {
+                    r.conn_id = d.id;
+                    if r.query_frame.is_some() {
+                        d.queries = d.queries.saturating_sub(1);
+                    }
+                    if d.ended && d.queries == 0 && !keep {
+                        self.ids.remove(&p);
+                    }
+                } else {
+                    self.stats.anomaly("shard_id_unmapped");
+                }
+            }
+            Event::Stall(s) => self.live_id(&mut s.conn_id),
+            Event::ClientHello(e) => self.live_id(&mut e.conn_id),
+            Event::ServerHello(e) => self.live_id(&mut e.conn_id),
+            Event::Certificates(e) => self.live_id(&mut e.conn_id),
+            Event::Alert(e) => self.live_id(&mut e.conn_id),
+            Event::HttpRequest(e) => self.live_id(&mut e.conn_id),
+            Event::HttpResponse(e) => self.live_id(&mut e.conn_id),
+            Event::Reset(e) => self.live_id(&mut e.conn_id),
+        }
+    }
+
+    /// The dense id of a flow still open.
+    fn live_id(&mut self, p: &mut u64) {
+        match self.ids.get(p) {
+            Some(d) => *p = d.id,
+            None => self.stats.anomaly("shard_id_unmapped"),
+        }
     }
 
     /// Merges streams each sorted by key into one, in key order (no two shards emit with the
@@ -482,7 +590,8 @@ impl ShardedEngine {
 
     /// One event of the merged stream: DNS answers teach names, connections without one
     /// take it (as one engine names them when they end).
-    fn deliver(&mut self, ev: Event, sink: &mut impl Sink) {
+    fn deliver(&mut self, mut ev: Event, sink: &mut impl Sink) {
+        self.dense_ids(&mut ev);
         match ev {
             Event::Dns(r) => {
                 remember_names(&mut self.names, &r, self.max_dns_names, &mut self.stats);
@@ -494,8 +603,10 @@ impl ShardedEngine {
                 if c.server_name.is_none() {
                     c.server_name = self.names.get(&c.server.ip()).cloned();
                 }
-                self.connections += 1;
-                sink.event(Event::Connection(c));
+                if self.events.contains(EventMask::CONNECTION) {
+                    self.connections += 1;
+                    sink.event(Event::Connection(c));
+                }
             }
             ev => sink.event(ev),
         }
@@ -535,6 +646,8 @@ impl ShardedEngine {
             }
             batches.push(a.batch);
         }
+        self.number(&mut batches);
+        self.merging_end = true;
         self.merge(&mut batches, sink);
         total
     }

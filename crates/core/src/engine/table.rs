@@ -117,6 +117,11 @@ pub(crate) struct FlowTable {
     pub ended: Vec<(Flow, EndReason, Option<u64>)>,
     /// `sweep`'s flows due to end, sorted before they are retired.
     due_now: Vec<(u64, u64, Flow)>,
+    /// Set for one shard of several (`ShardedEngine`): the index in the input of the packet
+    /// being processed, which is the id of a flow it creates.
+    pub packet_id: Option<u64>,
+    /// The ids of the flows created (with `packet_id` set) since the caller took them.
+    pub created: Vec<u64>,
 }
 
 impl FlowTable {
@@ -129,12 +134,15 @@ impl FlowTable {
         self.expiry_len
     }
 
-    /// The id of a flow whose first packet is `frame`: that frame number, so that engines
-    /// given different flows of one capture (`ShardedEngine`) name each flow as one engine
-    /// does; one more than the last id when frames do not increase (a caller's own numbering).
-    fn new_id(&mut self, frame: u64) -> u64 {
-        let id = frame.max(self.next_id);
-        self.next_id = id.saturating_add(1);
+    fn new_id(&mut self) -> u64 {
+        // One shard of several: the packet's index in the input, which orders flows as their
+        // dense ids do; the merge maps it to the dense id before records leave.
+        if let Some(index) = self.packet_id {
+            self.created.push(index);
+            return index;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
         id
     }
 
@@ -337,7 +345,7 @@ impl FlowTable {
                 return false;
             }
             self.make_room(now, limits, stats);
-            let id = self.new_id(pkt.frame);
+            let id = self.new_id();
             let tcp = TcpConn::new(id, src, dst, seg, pkt.ts);
             self.flows.insert(key, Flow::Tcp(Box::new(Conn::new(tcp))));
             self.schedule(key, limits);
@@ -354,12 +362,11 @@ impl FlowTable {
         dst: SocketAddr,
         now: Timestamp,
         ts: Timestamp,
-        frame: u64,
         limits: &Limits,
         stats: &mut Stats,
     ) {
         self.make_room(now, limits, stats);
-        let id = self.new_id(frame);
+        let id = self.new_id();
         self.flows
             .insert(key, Flow::Udp(Box::new(UdpFlow::new(id, src, dst, ts))));
         self.schedule(key, limits);
