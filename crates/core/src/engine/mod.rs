@@ -31,7 +31,7 @@ use conn::{ConnEnv, udp_record};
 use rustc_hash::FxHashMap;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
-use table::{Flow, FlowTable};
+use table::{Flow, FlowTable, Pos};
 
 /// Counts a datagram on its flow: (whether it was the DNS flow's first answer, is_dns, id).
 /// The first answer on a DNS flow ends its wait: it lingers instead of idling for the UDP
@@ -54,19 +54,29 @@ fn udp_datagram(
 pub(crate) struct Tag {
     phase: u8,
     a: u64,
+    pos: Pos,
     b: u64,
 }
 
 impl Tag {
     const fn new(phase: u8, a: u64, b: u64) -> Tag {
-        Tag { phase, a, b }
+        Tag {
+            phase,
+            a,
+            pos: Pos {
+                packet: 0,
+                within: 0,
+            },
+            b,
+        }
     }
 }
 
 /// The phases of one packet, and of the end of input, in the order they are emitted.
 /// Events of the packet's own flow (flows it ended first), with `a`, `b` zero.
 const PACKET: u8 = 0;
-/// A flow the sweep ended: `a` the expiry slot, `b` the flow's id.
+/// A flow the sweep ended: `a` the expiry slot, `pos` its entry's place in it, `b` the
+/// flow's id.
 const SWEEP: u8 = 1;
 /// DNS records of the packet's own flow.
 const DNS: u8 = 2;
@@ -352,7 +362,7 @@ impl Engine {
             self.now = now;
         }
         self.frame = frame;
-        self.table.packet_id = Some(index);
+        self.table.set_packet(index);
     }
 
     /// Moves the clock to a packet's time (see `Clock::take`).
@@ -481,7 +491,12 @@ impl Engine {
         for (flow, reason, slot) in ended.drain(..) {
             let tags = slot.map(|slot| {
                 let id = flow.id();
-                (Tag::new(SWEEP, slot, id), Tag::new(SWEEP_DNS, slot, id))
+                let (slot, pos) = slot;
+                let tag = |phase| Tag {
+                    pos,
+                    ..Tag::new(phase, slot, id)
+                };
+                (tag(SWEEP), tag(SWEEP_DNS))
             });
             self.emit(flow, reason, tags, sink);
         }

@@ -93,6 +93,9 @@ struct Batch {
     created: Vec<u64>,
     /// The flows that carried a DNS query registered in the round, once per query.
     pinned: Vec<u64>,
+    /// Events this shard made, used and handed back: freed on the shard's thread (a free on
+    /// another thread costs the allocator more, on both threads).
+    garbage: Vec<Event>,
 }
 
 enum ToShard {
@@ -186,6 +189,7 @@ fn run_shard(mut engine: Engine, rx: Receiver<ToShard>, tx: SyncSender<FromShard
     for msg in rx {
         match msg {
             ToShard::Round(mut batch) => {
+                batch.garbage.clear();
                 let mut events = std::mem::take(&mut batch.events);
                 for item in &batch.items {
                     match *item {
@@ -303,6 +307,9 @@ pub struct ShardedEngine {
     next_id: u64,
     /// The end of input is being merged: every id is kept to the end.
     merging_end: bool,
+    /// With `recycling`: the shard of each event given to the sink and not handed back yet.
+    recycling: bool,
+    origins: std::collections::VecDeque<u32>,
     /// The merge's own counters.
     stats: Stats,
     connections: u64,
@@ -364,6 +371,8 @@ impl ShardedEngine {
             ids: FxHashMap::default(),
             next_id: 0,
             merging_end: false,
+            recycling: false,
+            origins: std::collections::VecDeque::new(),
             stats: Stats::default(),
             connections: 0,
         }
@@ -583,32 +592,60 @@ impl ShardedEngine {
                 break;
             };
             if let Some((_, ev)) = heads.get_mut(i).and_then(Iterator::next) {
-                self.deliver(ev, sink);
+                self.deliver(ev, i, sink);
             }
         }
     }
 
     /// One event of the merged stream: DNS answers teach names, connections without one
     /// take it (as one engine names them when they end).
-    fn deliver(&mut self, mut ev: Event, sink: &mut impl Sink) {
+    fn deliver(&mut self, mut ev: Event, origin: usize, sink: &mut impl Sink) {
         self.dense_ids(&mut ev);
-        match ev {
+        let wanted = match &ev {
             Event::Dns(r) => {
-                remember_names(&mut self.names, &r, self.max_dns_names, &mut self.stats);
-                if self.events.contains(EventMask::DNS) {
-                    sink.event(Event::Dns(r));
-                }
+                remember_names(&mut self.names, r, self.max_dns_names, &mut self.stats);
+                self.events.contains(EventMask::DNS)
             }
+            Event::Connection(_) => self.events.contains(EventMask::CONNECTION),
+            _ => true,
+        };
+        if !wanted {
+            if let Some(b) = self.filling.get_mut(origin) {
+                b.garbage.push(ev);
+            }
+            return;
+        }
+        if self.recycling {
+            self.origins.push_back(u32::try_from(origin).unwrap_or(0));
+        }
+        match ev {
             Event::Connection(mut c) => {
                 if c.server_name.is_none() {
                     c.server_name = self.names.get(&c.server.ip()).cloned();
                 }
-                if self.events.contains(EventMask::CONNECTION) {
-                    self.connections += 1;
-                    sink.event(Event::Connection(c));
-                }
+                self.connections += 1;
+                sink.event(Event::Connection(c));
             }
             ev => sink.event(ev),
+        }
+    }
+
+    /// Asks for the events given to the sink to be handed back once used
+    /// ([`ShardedEngine::recycle`]), so that each is freed on the thread that made it.
+    pub fn with_recycling(mut self) -> Self {
+        self.recycling = true;
+        self
+    }
+
+    /// Events given to the sink (with [`ShardedEngine::with_recycling`]), handed back in the
+    /// order they were given once used: each goes back to the shard that made it, to be
+    /// freed there. `events` is left empty.
+    pub fn recycle(&mut self, events: &mut Vec<Event>) {
+        for ev in events.drain(..) {
+            let origin = self.origins.pop_front().map_or(0, |o| o as usize);
+            if let Some(b) = self.filling.get_mut(origin) {
+                b.garbage.push(ev);
+            }
         }
     }
 

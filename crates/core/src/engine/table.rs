@@ -95,13 +95,41 @@ impl Tombstone {
     }
 }
 
+/// Where an expiry entry falls among one engine's entries of the same slot, for a shard
+/// (`ShardedEngine`): one engine keeps a slot's entries in the order they were scheduled, and
+/// a sweep ends them in that order. An entry scheduled while processing packet `packet` is
+/// `(packet, n)`, the `n`th of that packet (only the flow's owner processes a packet); one
+/// moved by a sweep at `packet` comes after every entry scheduled by packets up to it
+/// (top bit of `within`), then by the slot it left and the packet of its old entry, the order
+/// that sweep moved them in. Two entries moved by one sweep from one slot whose old entries
+/// were both moved by the same earlier sweep compare by their ids instead (not exact).
+/// Zero in a single engine, which needs no such key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Pos {
+    pub packet: u64,
+    pub within: u128,
+}
+
+impl Pos {
+    fn rescheduled(packet: u64, old_slot: u64, old: Pos) -> Pos {
+        let slot = u128::from(old_slot.min(u64::MAX >> 1));
+        Pos {
+            packet,
+            within: (1 << 127) | (slot << 64) | u128::from(old.packet),
+        }
+    }
+}
+
+/// The expiry slot that ended a flow, and its entry's place in it.
+pub(crate) type SweptAt = (u64, Pos);
+
 /// The flows being tracked, and when each is due to end.
 #[derive(Debug, Default)]
 pub(crate) struct FlowTable {
     pub flows: FxHashMap<FlowKey, Flow>,
     /// Deadline (whole seconds of packet time) -> flows to look at then. Entries are checked
     /// lazily: a flow that saw traffic since is rescheduled, not ended.
-    expiry: BTreeMap<u64, Vec<(FlowKey, u64)>>,
+    expiry: BTreeMap<u64, Vec<(FlowKey, u64, Pos)>>,
     /// Entries in `expiry`, stale ones included (bounded in `schedule`).
     expiry_len: usize,
     /// Recently closed TCP connections: a late RST or ACK for one of them is counted, not
@@ -114,9 +142,9 @@ pub(crate) struct FlowTable {
     next_id: u64,
     /// Flows ended by the last calls, in the order they ended, for the engine to report, with
     /// the expiry slot that ended them (`None` when no sweep did).
-    pub ended: Vec<(Flow, EndReason, Option<u64>)>,
-    /// `sweep`'s flows due to end, sorted before they are retired.
-    due_now: Vec<(u64, u64, Flow)>,
+    pub ended: Vec<(Flow, EndReason, Option<SweptAt>)>,
+    /// Entries scheduled while processing the packet `packet_id` (see `Pos`).
+    pushes: u64,
     /// Set for one shard of several (`ShardedEngine`): the index in the input of the packet
     /// being processed, which is the id of a flow it creates.
     pub packet_id: Option<u64>,
@@ -147,7 +175,7 @@ impl FlowTable {
     }
 
     /// Ends `flow` for `reason`: a TCP connection that closed is remembered for late packets.
-    fn retire(&mut self, flow: Flow, reason: EndReason, slot: Option<u64>, limits: &Limits) {
+    fn retire(&mut self, flow: Flow, reason: EndReason, slot: Option<(u64, Pos)>, limits: &Limits) {
         if reason == EndReason::Closed
             && let Flow::Tcp(c) = &flow
         {
@@ -167,12 +195,33 @@ impl FlowTable {
     /// (Re)schedules the flow's deadline: one table lookup (this runs for every new flow and
     /// every close).
     pub fn schedule(&mut self, key: FlowKey, limits: &Limits) {
+        let pos = match self.packet_id {
+            Some(p) => {
+                self.pushes += 1;
+                Pos {
+                    packet: p,
+                    within: u128::from(self.pushes),
+                }
+            }
+            None => Pos::default(),
+        };
+        self.schedule_at(key, limits, pos);
+    }
+
+    /// The packet being processed, for a shard (see `packet_id`): its schedule entries count
+    /// from zero.
+    pub fn set_packet(&mut self, index: u64) {
+        self.packet_id = Some(index);
+        self.pushes = 0;
+    }
+
+    fn schedule_at(&mut self, key: FlowKey, limits: &Limits, pos: Pos) {
         let Some(flow) = self.flows.get(&key) else {
             return;
         };
         let d = deadline_of(limits, flow);
         let id = flow.id();
-        self.expiry.entry(d).or_default().push((key, id));
+        self.expiry.entry(d).or_default().push((key, id, pos));
         self.expiry_len += 1;
         // A connection scheduled at its idle timeout (300 s) and rescheduled when it closes
         // leaves its first entry behind until that slot comes: at ~1,200 connections a second
@@ -189,7 +238,7 @@ impl FlowTable {
     fn drop_stale_expiry(&mut self) {
         let flows = &self.flows;
         self.expiry.retain(|_, due| {
-            due.retain(|(key, id)| scheduled_flow(flows, key, *id).is_some());
+            due.retain(|(key, id, _)| scheduled_flow(flows, key, *id).is_some());
             if due.capacity() > 2 * due.len() + 8 {
                 due.shrink_to_fit();
             }
@@ -198,12 +247,10 @@ impl FlowTable {
         self.expiry_len = self.expiry.values().map(Vec::len).sum();
     }
 
-    /// Ends flows whose deadline passed, in the order of (the slot that ended each, id): an
-    /// order each flow's own history decides, whatever else the table holds, so that engines
-    /// holding different flows of one capture end theirs in the order one engine would.
+    /// Ends flows whose deadline passed, by slot, and in a slot in the order they were
+    /// scheduled; each is reported with its slot and its entry's `Pos`.
     pub fn sweep(&mut self, now: Timestamp, limits: &Limits) {
         let now_sec = now.as_nanos() / 1_000_000_000;
-        let mut ending = std::mem::take(&mut self.due_now);
         while let Some(entry) = self.expiry.first_entry() {
             let slot = *entry.key();
             if slot > now_sec {
@@ -211,27 +258,24 @@ impl FlowTable {
             }
             let due = entry.remove();
             self.expiry_len -= due.len();
-            for (key, id) in due {
+            for (key, id, pos) in due {
                 let Some(flow) = scheduled_flow(&self.flows, &key, id) else {
                     continue;
                 };
                 if deadline_of(limits, flow) <= now_sec {
                     if let Some(flow) = self.flows.remove(&key) {
-                        ending.push((slot, id, flow));
+                        let reason = flow.due_end_reason();
+                        self.retire(flow, reason, Some((slot, pos)), limits);
                     }
                 } else {
-                    self.schedule(key, limits);
+                    let pos = match self.packet_id {
+                        Some(p) => Pos::rescheduled(p, slot, pos),
+                        None => Pos::default(),
+                    };
+                    self.schedule_at(key, limits, pos);
                 }
             }
         }
-        // Slots come in order; within one, the entries' order is the order they were
-        // scheduled in, which depends on other flows: ids decide instead.
-        ending.sort_unstable_by_key(|(slot, id, _)| (*slot, *id));
-        for (slot, _, flow) in ending.drain(..) {
-            let reason = flow.due_end_reason();
-            self.retire(flow, reason, Some(slot), limits);
-        }
-        self.due_now = ending;
     }
 
     /// Makes room for one more flow under `max_flows`: ends the flow whose deadline comes
@@ -245,7 +289,7 @@ impl FlowTable {
                 break;
             };
             let slot = *entry.key();
-            let Some((key, id)) = entry.get_mut().pop() else {
+            let Some((key, id, _)) = entry.get_mut().pop() else {
                 entry.remove();
                 continue;
             };
