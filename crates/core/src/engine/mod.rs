@@ -411,11 +411,14 @@ impl Engine {
         self.mark_dns();
         let answered = self.dns_out.len();
         self.dns.finish(&mut self.dns_out);
-        // In the order the queries were seen, by frame (a query over TCP counts from its
-        // first byte's frame): the tracker's own order is the order its messages were
-        // complete, which shards cannot reproduce between them.
+        // One engine reports them in the order its tracker registered them (each query when
+        // its message was complete); shards cannot reproduce that order between them and
+        // report theirs by query frame (a query over TCP counts from its first byte's frame),
+        // the same order unless a query over TCP completed after a later one.
         if let Some(unanswered) = self.dns_out.get_mut(answered..) {
-            unanswered.sort_by_key(|r| r.query_frame);
+            if self.shard.is_some() {
+                unanswered.sort_by_key(|r| r.query_frame);
+            }
             for r in unanswered.iter() {
                 self.dns_tags
                     .push(Tag::new(END_UNANSWERED, r.query_frame.unwrap_or(0), 0));

@@ -11,11 +11,17 @@
 //!
 //! - **Order.** Each shard tags its events with the packet that made them known (its index
 //!   in the input) and a [`Tag`]: the packet's own flow first, then the flows the expiry sweep
-//!   ended (by slot, then id), then DNS records; at the end of input, the open flows by id,
-//!   their DNS records, the unanswered queries by frame. One engine emits in exactly that
-//!   order, so merging the shards' streams by (packet, tag) gives its stream.
-//! - **Time.** A packet that starts a new second of packet time (a sweep) reaches every shard
-//!   (`Engine::tick`), so every shard sweeps at the same packets, with the same clock.
+//!   ended (by slot, then in the order one engine scheduled them: see `table::Pos`), then DNS
+//!   records; at the end of input, the open flows by id, their DNS records, the unanswered
+//!   queries. One engine emits in that order, so merging the shards' streams by (packet,
+//!   tag) gives its stream. Two exceptions, both rare: unanswered queries at the end come by
+//!   query frame (one engine: in the order their messages were complete, which differs only
+//!   when a query over TCP completed after a later query), and two flows moved by the same
+//!   two sweeps into one slot compare by id.
+//! - **Time.** The router keeps the capture's clock as one engine does (`max_clock_jump`:
+//!   one packet far ahead is not taken alone) and gives it with each packet; a packet that
+//!   starts a new second of that clock (a sweep) reaches every shard (`Engine::tick`), so
+//!   every shard sweeps at the same packets, with the same clock.
 //! - **Ids.** A shard names a flow by the index of the packet that created it (each packet
 //!   creates at most one flow); the shards say which flows each round created, and the merge
 //!   numbers them in that order, as one engine's counter does, and puts the dense id in every
@@ -25,14 +31,25 @@
 //! - **Fragments.** A fragment does not say its ports: every shard reassembles every fragment
 //!   and the flow's owner takes the datagram; shard 0 counts the fragments.
 //! - **Bounds.** `max_flows`, `memcap`, `max_closed_lingering` and `max_dns_open_queries` are
-//!   divided between the shards (each gets its share, at least 1). While no bound is reached
+//!   divided between the shards (each gets its share, at least 1), and so is
+//!   `tls.max_pending_handshake_bytes`. While no bound is reached
 //!   the events are exactly one engine's. When one is, a shard acts on its own flows only:
 //!   which flow is evicted or cut, which query is pushed out, and which stream loses its buffer
 //!   to the memcap may differ from one engine's choice (the counters still count each once),
 //!   and a shard may reach its share while the whole is not reached. Fragment bounds are not
 //!   divided (every shard holds every fragment: up to `count` times the memory).
 //!
-//! [`Stats`] are the shards' counts added up, plus the merge's own (`dns_name_cache_reset`).
+//! - **TLS.** The shards share one trust store, so its caches (described certificates,
+//!   validated chains) and the run's chain-building budget are shared: the caches hold what a
+//!   pure function gave, so every record is one engine's, and the validation counters add up
+//!   to one engine's (a chain is validated under the cache's lock, once). Which connection of
+//!   two with the same chain validated it and which hit the cache (`TlsInfo::chain`) depends
+//!   on the threads' timing; so does which chain the run's budget leaves undecided once it is
+//!   spent, and which hits count as such after the cache of 512 chains is emptied. The pool
+//!   of partial handshakes (`max_pending_handshake_bytes`) is divided like the bounds below.
+//!
+//! [`Stats`] are the shards' counts added up, plus the merge's own (`dns_name_cache_reset`,
+//! `clock_jumps`).
 
 use super::{Clock, Engine, Out, ShardRole, Tag, remember_names, shard_of};
 use crate::app::tls::TlsLimits;
