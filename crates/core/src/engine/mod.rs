@@ -65,6 +65,7 @@ impl Tag {
             a,
             pos: Pos {
                 packet: 0,
+                moved: 0,
                 within: 0,
             },
             b,

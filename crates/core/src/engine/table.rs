@@ -100,22 +100,26 @@ impl Tombstone {
 /// a sweep ends them in that order. An entry scheduled while processing packet `packet` is
 /// `(packet, n)`, the `n`th of that packet (only the flow's owner processes a packet); one
 /// moved by a sweep at `packet` comes after every entry scheduled by packets up to it
-/// (top bit of `within`), then by the slot it left and the packet of its old entry, the order
+/// (top bit of `moved`), then by the slot it left and the packet of its old entry, the order
 /// that sweep moved them in. Two entries moved by one sweep from one slot whose old entries
 /// were both moved by the same earlier sweep compare by their ids instead (not exact).
 /// Zero in a single engine, which needs no such key.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Pos {
     pub packet: u64,
-    pub within: u128,
+    /// Top bit: moved by a sweep; below it, the slot it left (0 when scheduled by a packet).
+    pub moved: u64,
+    /// The rank among the packet's entries, or the packet of the entry a sweep moved.
+    pub within: u64,
 }
 
 impl Pos {
     fn rescheduled(packet: u64, old_slot: u64, old: Pos) -> Pos {
-        let slot = u128::from(old_slot.min(u64::MAX >> 1));
+        // Two u64 rather than one u128: an entry aligned to 16 bytes would grow by padding.
         Pos {
             packet,
-            within: (1 << 127) | (slot << 64) | u128::from(old.packet),
+            moved: (1 << 63) | old_slot.min(u64::MAX >> 1),
+            within: old.packet,
         }
     }
 }
@@ -200,7 +204,8 @@ impl FlowTable {
                 self.pushes += 1;
                 Pos {
                     packet: p,
-                    within: u128::from(self.pushes),
+                    moved: 0,
+                    within: self.pushes,
                 }
             }
             None => Pos::default(),
