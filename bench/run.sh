@@ -3,8 +3,9 @@
 # ratios hold whatever the machine's speed and load today (machines of this kind differ by
 # ~25 %, and the 2-vCPU machine is often shared).
 #
-#   bench/run.sh [quick|full]   quick (default): ep-floor + modsniff (1 and 2 threads) on
-#                               q1/h1/full corpus + pcapng, and text output on the full corpus
+#   bench/run.sh [quick|full]   quick (default): ep-floor, protolens with parsers, modsniff
+#                               (1 and 2 threads and the default) on q1/h1/full corpus +
+#                               pcapng, and text output on the full corpus
 #                               full: also tshark, command (d) of ANCHORS.md, on the quarter
 #                               corpus (tshark takes ~80 s on the full one and its time grows
 #                               a little faster than linearly: the q1 figure flatters it)
@@ -12,7 +13,8 @@
 # Env: RUNS (default 3), DIR (corpus, default /tmp/bench-corpus), BIN (modsniff binary,
 # default: built here with --release), FLOWS (examples/flows binary, likewise), SHARED (default ../shared beside the repository).
 # Needs ../shared/bench (make-corpus.sh, peers/); builds the corpus in $DIR if it is not
-# there, the pcapng copy with editcap, and the ep-floor peer in /tmp/peers-target.
+# there, the pcapng copy with editcap, and the ep-floor and pl-bench (protolens) peers in
+# /tmp/peers-target.
 # Rows run in rounds (each row once per round), ratios taken within a round: see below.
 set -euo pipefail
 MODE=${1:-quick}
@@ -37,8 +39,9 @@ if [ -z "${FLOWS:-}" ]; then
   FLOWS=${CARGO_TARGET_DIR:-$HERE/target}/release/examples/flows
 fi
 FLOOR=/tmp/peers-target/release/ep-floor
-if [ ! -x "$FLOOR" ]; then
-  (cd "$SHARED/bench/peers" && CARGO_TARGET_DIR=/tmp/peers-target cargo build --release -q --ignore-rust-version -p ep-floor)
+PROTOLENS=/tmp/peers-target/release/pl-bench
+if [ ! -x "$FLOOR" ] || [ ! -x "$PROTOLENS" ]; then
+  (cd "$SHARED/bench/peers" && CARGO_TARGET_DIR=/tmp/peers-target cargo build --release -q --ignore-rust-version -p ep-floor -p pl-bench)
 fi
 
 echo "# $(date -u +%FT%TZ) $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(cut -d' ' -f1-3 /proc/loadavg); RUNS=$RUNS"
@@ -49,6 +52,9 @@ trap 'rm -f "$ROWS"' EXIT
 add() { local name=$1 file=$2; shift 2; printf '%s\t%s\t%s\n' "$name" "$file" "$*" >> "$ROWS"; }
 add cat "$DIR/corpus.pcap" cat "$DIR/corpus.pcap"
 add ep-floor "$DIR/corpus.pcap" "$FLOOR" "$DIR/corpus.pcap"
+# The fastest Rust peer with application parsers (PEERS.md): protolens 0.2.3 with its HTTP,
+# TLS and DNS parsers by port; it writes no records and its memory grows with the file.
+add protolens-l7 "$DIR/corpus.pcap" "$PROTOLENS" l7 "$DIR/corpus.pcap"
 # The foundation alone (issue 3's figure): decode + flows + reassembly, no app decoders, no
 # records (examples/flows.rs --summary embeds modsniff-core that way).
 add foundation "$DIR/corpus.pcap" "$FLOWS" --summary "$DIR/corpus.pcap"
@@ -58,6 +64,9 @@ for t in 1 2; do
   done
 done
 add modsniff-t1-text "$DIR/corpus.pcap" "$BIN" read --format text --threads 1 "$DIR/corpus.pcap"
+# What a user gets without --threads (the default for this machine's cores).
+add modsniff-default "$DIR/corpus.pcap" "$BIN" read --format ndjson "$DIR/corpus.pcap"
+add modsniff-default-text "$DIR/corpus.pcap" "$BIN" read --format text "$DIR/corpus.pcap"
 # Everything but the records: a --host no packet has selects nothing to print (diagnosis runs).
 add modsniff-t1-norecords "$DIR/corpus.pcap" "$BIN" read --format ndjson --threads 1 --host 192.0.2.255 "$DIR/corpus.pcap"
 if [ "$MODE" = full ]; then
@@ -110,6 +119,12 @@ ratio("foundation / ep-floor wall, full corpus:", "foundation", "ep-floor", "x t
 ratio("2 threads speed-up (t1 wall / t2 wall), full:", "modsniff-t1-.pcap", "modsniff-t2-.pcap", "x")
 ratio("2 threads speed-up, pcapng:", "modsniff-t1-.pcapng", "modsniff-t2-.pcapng", "x")
 ratio("2 threads speed-up, q1:", "modsniff-t1--q1.pcap", "modsniff-t2--q1.pcap", "x")
+# Against the fastest peer with parsers, full corpus (the goals: default threads <= 1.0x,
+# one thread <= 1.3x, the text report <= 0.8x its time).
+ratio("modsniff default threads / protolens-l7 wall:", "modsniff-default", "protolens-l7", "x")
+ratio("modsniff 1 thread / protolens-l7 wall:", "modsniff-t1-.pcap", "protolens-l7", "x")
+ratio("modsniff text, default threads / protolens-l7:", "modsniff-default-text", "protolens-l7", "x")
+ratio("modsniff text, 1 thread / protolens-l7:", "modsniff-t1-text", "protolens-l7", "x")
 if "tshark-d" in res:
     # One tshark run: against each round's modsniff run.
     t = res["tshark-d"][0]

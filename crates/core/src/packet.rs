@@ -32,6 +32,8 @@ impl LinkType {
     pub const LINUX_SLL2: LinkType = LinkType(276);
     /// Linux netfilter log messages.
     pub const NFLOG: LinkType = LinkType(239);
+    /// Cisco HDLC: address, control, then an ethertype (serial links, router captures).
+    pub const C_HDLC: LinkType = LinkType(104);
 
     /// The LINKTYPE_ name without its prefix (`"ETHERNET"`), `"unknown"` for others.
     pub fn name(self) -> &'static str {
@@ -45,6 +47,7 @@ impl LinkType {
             Self::IPV6 => "IPV6",
             Self::LINUX_SLL2 => "LINUX_SLL2",
             Self::NFLOG => "NFLOG",
+            Self::C_HDLC => "C_HDLC",
             _ => "unknown",
         }
     }

@@ -37,6 +37,9 @@ pub(crate) enum Link {
     Raw,
     Ipv4,
     Ipv6,
+    /// Cisco HDLC (LINKTYPE_C_HDLC): address, control, then the ethertype (libpcap's
+    /// off_linktype 2, off_linkpl 4).
+    Chdlc,
 }
 
 impl Link {
@@ -50,6 +53,7 @@ impl Link {
             101 | 12 | 14 => Link::Raw,
             228 => Link::Ipv4,
             229 => Link::Ipv6,
+            104 => Link::Chdlc,
             _ => return None,
         })
     }
@@ -66,6 +70,7 @@ impl Link {
             228 => "Raw IPv4".into(),
             229 => "Raw IPv6".into(),
             239 => "Linux netfilter log messages".into(),
+            104 => "Cisco HDLC".into(),
             n => format!("link type {n}"),
         }
     }
@@ -78,6 +83,7 @@ impl Link {
             Link::Sll2 => Sll2::LEN,
             Link::Null | Link::Loop => Null::LEN,
             Link::Raw | Link::Ipv4 | Link::Ipv6 => 0,
+            Link::Chdlc => 4,
         }
     }
 }
@@ -119,6 +125,7 @@ impl Frame<'_> {
             }
             Link::Ipv4 => Ok(ethertype == IP),
             Link::Ipv6 => Ok(ethertype == IPV6),
+            Link::Chdlc => Ok(u32::from(be16(d, 2)?) == ethertype),
         }
     }
 }

@@ -871,7 +871,12 @@ pub fn join(mut findings: Vec<Finding>, seen: &Seen, t: &GoTranscript) -> Joined
         }
         let all_fine = on.iter().all(|jf| !jf.failed() || jf.recovered);
         let some_failed = on.iter().any(|jf| jf.failed());
-        if all_fine && (some_failed || !failed_run) {
+        // go's trace line (`# get URL: 200 OK`) comes with the response's headers: it says
+        // nothing of the body. A body the capture shows stalled or cut is not answered by it,
+        // and a go killed while waiting for that body (a hang ended by a timeout or Ctrl-C)
+        // prints no error: only an explicit recovery clears a transfer finding.
+        let answered = !failed_run && f.stage != Stage::Transfer;
+        if all_fine && (some_failed || answered) {
             recovered[i] = true;
             if f.kind == FindingKind::HttpNotFound && some_failed {
                 // A GOPROXY list falls through on 404/410 by design.

@@ -36,6 +36,25 @@ const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 const EVENT_BATCH: usize = 512;
 const QUEUE_BATCHES: usize = 2;
 
+/// What an event weighs against `EVENT_BATCH`: one, and one more per 16 names or HTTP
+/// transactions a connection carries. A batch of connections that each keep a thousand
+/// certificate names (2,048 in flight held ~90 MiB) goes out after a few of them.
+fn batch_weight(ev: &Event) -> usize {
+    match ev {
+        Event::Connection(c) => {
+            let names: usize = c.tls.as_ref().map_or(0, |t| {
+                t.certificates
+                    .iter()
+                    .chain(&t.client_certificates)
+                    .map(|x| x.san.len() + x.san_ip.len())
+                    .sum()
+            });
+            1 + (names + c.http.len()) / 16
+        }
+        _ => 1,
+    }
+}
+
 /// What the engine thread hands the output thread, in order.
 enum ToOutput {
     Events(Vec<Event>),
@@ -461,28 +480,32 @@ fn read_pipelined(
             })
             .context("starting the output thread")?;
         let mut batch: Vec<Event> = Vec::with_capacity(EVENT_BATCH);
+        let mut weight = 0usize;
         // A send fails only when the output thread is gone (it panicked): stop feeding it;
         // the join below reports it.
         let mut alive = true;
         // `engine` is gone once finished: the last batches are freed here.
-        let mut flush =
-            |engine: Option<&mut ShardedEngine>, batch: &mut Vec<Event>, force: bool| {
-                if alive && (force || batch.len() >= EVENT_BATCH) && !batch.is_empty() {
-                    // Free every batch already read (at most the ones in flight), keep one vector.
-                    let mut spare = None;
-                    let mut engine = engine;
-                    while let Ok(mut done) = back_rx.try_recv() {
-                        match engine.as_deref_mut() {
-                            Some(e) => e.recycle(&mut done),
-                            None => done.clear(),
-                        }
-                        spare = Some(done);
+        let mut flush = |engine: Option<&mut ShardedEngine>,
+                         batch: &mut Vec<Event>,
+                         weight: &mut usize,
+                         force: bool| {
+            if alive && (force || *weight >= EVENT_BATCH) && !batch.is_empty() {
+                *weight = 0;
+                // Free every batch already read (at most the ones in flight), keep one vector.
+                let mut spare = None;
+                let mut engine = engine;
+                while let Ok(mut done) = back_rx.try_recv() {
+                    match engine.as_deref_mut() {
+                        Some(e) => e.recycle(&mut done),
+                        None => done.clear(),
                     }
-                    let spare = spare.unwrap_or_else(|| Vec::with_capacity(EVENT_BATCH));
-                    let full = std::mem::replace(batch, spare);
-                    alive = tx.send(ToOutput::Events(full)).is_ok();
+                    spare = Some(done);
                 }
-            };
+                let spare = spare.unwrap_or_else(|| Vec::with_capacity(EVENT_BATCH));
+                let full = std::mem::replace(batch, spare);
+                alive = tx.send(ToOutput::Events(full)).is_ok();
+            }
+        };
         let (n, err) = read_packets(
             src,
             limit,
@@ -493,19 +516,25 @@ fn read_pipelined(
                 if let Some(s) = spool.as_deref_mut() {
                     s.push(pkt);
                 }
-                engine.push(pkt, &mut |ev: Event| batch.push(ev));
-                flush(Some(&mut engine), &mut batch, false);
+                engine.push(pkt, &mut |ev: Event| {
+                    weight += batch_weight(&ev);
+                    batch.push(ev);
+                });
+                flush(Some(&mut engine), &mut batch, &mut weight, false);
                 engine.connections()
             },
             last,
         );
         // As `Analysis::finish`: the diagnosis learns the capture's end before the events
         // the engine's finish emits.
-        engine.drain(&mut |ev: Event| batch.push(ev));
-        flush(Some(&mut engine), &mut batch, true);
+        engine.drain(&mut |ev: Event| {
+            weight += batch_weight(&ev);
+            batch.push(ev);
+        });
+        flush(Some(&mut engine), &mut batch, &mut weight, true);
         let _ = tx.send(ToOutput::SawTime(engine.now()));
         let stats = engine.finish(&mut |ev: Event| batch.push(ev));
-        flush(None, &mut batch, true);
+        flush(None, &mut batch, &mut weight, true);
         drop(tx);
         writer
             .join()

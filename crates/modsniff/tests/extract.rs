@@ -568,13 +568,7 @@ fn live_extracts_from_its_spool_or_its_w_file() {
         let pid = child.id();
         let guard = ChildGuard(Some(child));
         wait_capturing(pid);
-        let r = ns
-            .cmd(Path::new("tcpreplay"))
-            .args(["-q", "--topspeed", "-i", "mxa"])
-            .arg(&capture)
-            .output()
-            .unwrap();
-        assert!(r.status.success(), "{r:?}");
+        ns.replay("mxa", &capture, true);
         let o = guard.wait_output(Duration::from_secs(70));
         let got = lines(&o.stdout);
         assert_eq!(finding_keys(&got), finding_keys(&want), "{case}");

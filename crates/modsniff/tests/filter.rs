@@ -340,17 +340,7 @@ fn live_hands_the_expression_to_libpcap() {
     let pid = child.id();
     let sniff = ChildGuard(Some(child));
     wait_capturing(pid);
-    let replay = ns
-        .cmd(Path::new("tcpreplay"))
-        .args(["-q", "--topspeed", "-i", "ftx"])
-        .arg(&file)
-        .output()
-        .expect("tcpreplay");
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    ns.replay("ftx", &file, true);
     let out = sniff.wait_output(Duration::from_secs(40));
     let recs = crate::live::lines(&out.stdout);
     let s = stats(&recs);

@@ -9,7 +9,7 @@
 //! it); SKIPs with the reason otherwise. chdb (PyPI) is optional: its part SKIPs alone.
 
 use crate::common::*;
-use crate::live::{ChildGuard, Netns, is_root, lines, wait_capturing};
+use crate::live::{ChildGuard, Netns, is_root, lines, packets_in, wait_capturing};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -245,13 +245,6 @@ impl Sniffer {
     }
 }
 
-fn packets_in(file: &Path) -> u64 {
-    let (_, recs, _) = ndjson(file, &[]);
-    recs.last().expect("stats")["packets"]
-        .as_u64()
-        .expect("packets")
-}
-
 /// Replays the sniffer's cases onto a veth pair in its own namespace while `modsniff live`
 /// writes to a small rotating file; checks what it wrote: whole records in every file, one
 /// session numbered 1..n without a gap across the files, the fleet fields on each.
@@ -286,17 +279,7 @@ fn sniff(s: &Sniffer, tag: &str, what: &str) -> Option<Vec<serde_json::Value>> {
     let guard = ChildGuard(Some(child));
     wait_capturing(pid);
     for case in s.cases {
-        let r = ns
-            .cmd(Path::new("tcpreplay"))
-            .args(["-q", "--topspeed", "-i", "fla"])
-            .arg(fixtures().join(case).join("capture.pcap"))
-            .output()
-            .expect("tcpreplay");
-        assert!(
-            r.status.success(),
-            "tcpreplay: {}",
-            String::from_utf8_lossy(&r.stderr)
-        );
+        ns.replay("fla", &fixtures().join(case).join("capture.pcap"), true);
     }
     let out = guard.wait_output(Duration::from_secs(70));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -171,7 +171,9 @@ fn every_saved_stderr_joins_its_capture() {
                 }
             }
             let go_failed = e["go"]["exit_code"].as_i64() != Some(0);
-            if go_failed && !error_lines.is_empty() && code != 1 {
+            // OK is a promise: a go that failed, even killed before it printed an error (a
+            // hang ended by a timeout), never reads as OK with its stderr.
+            if go_failed && (code == 0 || !error_lines.is_empty() && code != 1) {
                 why.push(format!("go failed, exit {code}"));
             }
             if !go_failed && code != 0 {

@@ -34,6 +34,19 @@ impl Pcap {
         self.0.extend_from_slice(frame);
     }
 
+    /// Sets the IP TTL of every packet from `src`.
+    fn set_ttl(&mut self, src: Ipv4Addr, ttl: u8) {
+        let mut at = 24;
+        while at + 16 <= self.0.len() {
+            let n = u32::from_le_bytes(self.0[at + 8..at + 12].try_into().unwrap()) as usize;
+            let ip = at + 16 + 14;
+            if self.0[ip + 12..ip + 16] == src.octets() {
+                self.0[ip + 8] = ttl;
+            }
+            at += 16 + n;
+        }
+    }
+
     fn save(&self, name: &str) -> PathBuf {
         let p = std::env::temp_dir().join(format!(
             "modsniff-bounds-{}-{name}.pcap",
@@ -197,7 +210,8 @@ fn der(tag: u8, body: &[u8]) -> Vec<u8> {
     match body.len() {
         n if n < 0x80 => v.push(n as u8),
         n if n < 0x100 => v.extend_from_slice(&[0x81, n as u8]),
-        n => v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
+        n if n < 0x1_0000 => v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
+        n => v.extend_from_slice(&[0x83, (n >> 16) as u8, (n >> 8) as u8, n as u8]),
     }
     v.extend_from_slice(body);
     v
@@ -441,25 +455,8 @@ fn hostile_tiny_out_of_order_segments_are_bounded_by_count_and_memcap() {
 /// fit and the other 24 are skipped by their length.
 #[test]
 fn hostile_partial_certificate_messages_share_one_bounded_pool() {
-    let mut p = Pcap::new();
     let conns = 40u32;
-    for i in 0..conns {
-        let mut t = Tcp::new(i, 443);
-        let us = T0 + u64::from(i) * 10_000;
-        t.handshake(&mut p, us);
-        t.client(&mut p, us + 1_000, PSH_ACK, &client_hello("big.example"));
-        let mut sh = vec![3, 3];
-        sh.extend_from_slice(&[9; 32]);
-        sh.extend_from_slice(&[0, 0x00, 0x2f, 0, 0, 0]);
-        let mut msgs = handshake(2, &sh);
-        msgs.push(11);
-        msgs.extend_from_slice(&u24(1_000_000));
-        msgs.extend(std::iter::repeat_n(0x30, 2_000));
-        let mut rec = vec![22, 3, 3];
-        rec.extend_from_slice(&16_000u16.to_be_bytes());
-        rec.extend_from_slice(&msgs);
-        t.server_stream(&mut p, us + 2_000, &rec);
-    }
+    let p = partial_certificates(conns);
     let (_, recs) = run(&p, "partial-certificates", &[]);
     let s = stats(&recs);
     assert_eq!(s["handshake_buffer_refusals"], 24, "{s}");
@@ -505,6 +502,37 @@ fn hostile_http_transactions_kept_per_connection_are_bounded() {
     let conns = of_type(&recs, "connection");
     assert_eq!(conns[0]["http"].as_array().unwrap().len(), 1_024);
     assert_eq!(stats(&recs)["http"]["dropped_transactions"], n - 1_024);
+}
+
+/// The host's name is the certificate's 1,500th of 3,000 DNS names, beyond the 1,024 kept:
+/// what the kept names show cannot decide the name check, so it is neither a mismatch
+/// (crypto/x509 would find the name) nor OK (the client refused the chain).
+#[test]
+fn hostile_name_beyond_the_kept_san_entries_is_undecided() {
+    let mut san: Vec<String> = (0..3_000).map(|k| format!("n{k}.x")).collect();
+    san[1_499] = "far.example".to_string();
+    let leaf = certificate(6, "far.example", "Names CA", 6, false, &san);
+    let mut p = Pcap::new();
+    tls_connection(&mut p, 0, T0, "far.example", &[leaf]);
+    // A server some hops away (TTL 64 as sent would be the adjacent hop: a middlebox's sign).
+    p.set_ttl(Ipv4Addr::new(192, 0, 2, 80), 52);
+    let (code, recs) = run(&p, "name-beyond-kept-sans", &[]);
+    assert!(
+        findings(&recs, "certificate-rejected").is_empty(),
+        "{recs:?}"
+    );
+    let undecided = findings(&recs, "capture-incomplete");
+    assert_eq!(undecided.len(), 1, "{recs:?}");
+    let summary = undecided[0]["summary"].as_str().unwrap();
+    assert!(summary.contains("could not be decided"), "{summary}");
+    assert!(
+        summary.contains("3000 names") && summary.contains("first 1024"),
+        "{summary}"
+    );
+    assert_eq!(undecided[0]["severity"], "error");
+    assert_eq!(stats(&recs)["san_entries_dropped"], 3_000 - 1_024);
+    assert_ne!(stats(&recs)["verdict"], "ok");
+    assert_eq!(code, 1);
 }
 
 // ---- 3. evasions ---------------------------------------------------------------------------
@@ -647,4 +675,429 @@ fn hostile_packet_400_seconds_ahead_is_a_clock_jump() {
 #[test]
 fn hostile_packet_decades_ahead_is_a_clock_jump() {
     clock_jump(20 * 365 * 86_400);
+}
+
+// ---- 5. peak RSS, whatever the capture -----------------------------------------------------
+//
+// README's "Limits" promises that the binary's peak RSS stays within the memcap plus a fixed
+// base, whatever the capture. Each attack shape below is built big enough that, were its
+// structure unbounded, the growth alone would break that figure; the binary runs as a child
+// and its peak RSS is the kernel's (wait4's ru_maxrss). Time is never asserted (no test
+// here measures a duration): the work that bounds it is, through the counters of the bound
+// that limits it (candidates tried, signatures checked, messages skipped).
+
+/// README's base: what the binary holds beyond the memcap at most, whatever the capture,
+/// with every other bound at its default (flows, the handshake pool, the HTTP pool, IP
+/// fragments, DNS state, kept findings, the allocator's own).
+const BASE_MIB: u64 = 96;
+
+/// What a child run of the binary gave: exit status, records, and peak RSS in KiB.
+struct Measured {
+    code: i32,
+    recs: Vec<Value>,
+    peak_kib: u64,
+    stderr: String,
+}
+
+/// The binary under test (`MODSNIFF_BOUNDS_BIN` runs another build on the same captures, to
+/// see each shape break the bound on a build without it).
+fn binary() -> PathBuf {
+    std::env::var_os("MODSNIFF_BOUNDS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(crate::common::bin)
+}
+
+/// Waits for `child` and returns its exit code (-1 when signalled) and peak RSS in KiB.
+#[allow(unsafe_code)]
+fn wait_peak(child: &std::process::Child) -> (i32, u64) {
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain old data, zero is a valid value for every field; wait4 writes
+    // both out-parameters, which live for the call.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let got = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    assert_eq!(got, pid, "wait4: {}", std::io::Error::last_os_error());
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (code, ru.ru_maxrss as u64)
+}
+
+/// Where the probe below finds what to run: the binary, the files for its stdout and
+/// stderr, then its arguments, one a line.
+const PROBE_ENV: &str = "MODSNIFF_RSS_PROBE";
+
+/// Not a test of its own: the small process that runs the binary for `measure_file`. The
+/// kernel counts into a child's ru_maxrss the peak of the address space it was spawned
+/// from (exec keeps the old one's high-water mark), and this test binary holds captures of
+/// up to 100 MB while its tests run side by side; run from here, freshly exec'd, the
+/// binary starts from a few MiB.
+#[test]
+fn rss_probe() {
+    let Some(spec) = std::env::var_os(PROBE_ENV) else {
+        return;
+    };
+    let spec = spec.into_string().unwrap();
+    let mut lines = spec.lines();
+    let (bin, out, err) = (
+        lines.next().unwrap(),
+        lines.next().unwrap(),
+        lines.next().unwrap(),
+    );
+    // Reaped by wait_peak's wait4, which also gives its rusage.
+    #[allow(clippy::zombie_processes)]
+    let child = std::process::Command::new(bin)
+        .args(lines)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(out).unwrap())
+        .stderr(std::fs::File::create(err).unwrap())
+        .spawn()
+        .expect("run modsniff");
+    let (code, peak_kib) = wait_peak(&child);
+    println!("rss-probe {code} {peak_kib}");
+}
+
+/// Runs `read --format ndjson EXTRA FILE` on the capture written from `bytes` (through
+/// `rss_probe`), its output going to a file (no pipe to drain while it runs).
+fn measure_file(bytes: &[u8], name: &str, ext: &str, extra: &[&str]) -> Measured {
+    let dir = std::env::temp_dir();
+    let stem = format!("modsniff-rss-{}-{name}", std::process::id());
+    let file = dir.join(format!("{stem}.{ext}"));
+    let out = dir.join(format!("{stem}.out"));
+    let err = dir.join(format!("{stem}.err"));
+    std::fs::write(&file, bytes).unwrap();
+    // MODSNIFF_BOUNDS_KEEP=DIR keeps a copy of each capture, to measure other builds on it.
+    if let Some(keep) = std::env::var_os("MODSNIFF_BOUNDS_KEEP") {
+        std::fs::copy(
+            &file,
+            std::path::Path::new(&keep).join(format!("{name}.{ext}")),
+        )
+        .unwrap();
+    }
+    let mut spec = vec![
+        binary().display().to_string(),
+        out.display().to_string(),
+        err.display().to_string(),
+        "read".into(),
+        "--format".into(),
+        "ndjson".into(),
+    ];
+    spec.extend(extra.iter().map(|a| a.to_string()));
+    spec.push(file.display().to_string());
+    let probe = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "hostile_bounds::rss_probe",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(PROBE_ENV, spec.join("\n"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run the probe");
+    let said = String::from_utf8_lossy(&probe.stdout);
+    let (code, peak_kib) = said
+        .lines()
+        .find_map(|l| {
+            // libtest writes its own "test ... " before the line.
+            let mut w = l.split_once("rss-probe ")?.1.split(' ');
+            Some((w.next()?.parse().ok()?, w.next()?.parse().ok()?))
+        })
+        .unwrap_or_else(|| panic!("{name}: the probe said {said}"));
+    let stdout = std::fs::read_to_string(&out).unwrap();
+    let stderr = std::fs::read_to_string(&err).unwrap();
+    for f in [&file, &out, &err] {
+        let _ = std::fs::remove_file(f);
+    }
+    let recs = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{name}: {l:?}: {e}")))
+        .collect();
+    eprintln!(
+        "{name}: {} MiB capture, peak RSS {} MiB, exit {code}",
+        bytes.len() >> 20,
+        peak_kib >> 10
+    );
+    Measured {
+        code,
+        recs,
+        peak_kib,
+        stderr,
+    }
+}
+
+fn measure(p: &Pcap, name: &str, extra: &[&str]) -> Measured {
+    measure_file(&p.0, name, "pcap", extra)
+}
+
+/// The promise: peak RSS <= memcap + BASE_MIB.
+fn assert_within(m: &Measured, memcap_mib: u64, name: &str) {
+    assert!(
+        matches!(m.code, 0 | 1),
+        "{name}: exit {}, stderr {}",
+        m.code,
+        m.stderr
+    );
+    assert!(
+        m.peak_kib <= (memcap_mib + BASE_MIB) << 10,
+        "{name}: peak RSS {} KiB over memcap {memcap_mib} MiB + base {BASE_MIB} MiB",
+        m.peak_kib
+    );
+}
+
+/// Tiny out-of-order segments over many connections: 6,000 connections side by side, each
+/// 256 one-byte segments ahead of a hole (1.5 M stored segments, ~110 MB of capture). Each
+/// stored segment is charged to the memcap for its bookkeeping, so a 1 MiB memcap holds a
+/// few thousand of them; unbounded, their entries alone take over 100 MiB.
+#[test]
+fn hostile_rss_tiny_out_of_order_segments() {
+    let conns = 6_000u32;
+    let mut p = Pcap::new();
+    let mut tcp: Vec<Tcp> = (0..conns).map(|i| Tcp::new(i, 80)).collect();
+    for (i, t) in tcp.iter_mut().enumerate() {
+        t.handshake(&mut p, T0 + i as u64 * 10);
+    }
+    let mut us = T0 + 1_000_000;
+    for k in 0..256u32 {
+        for t in &tcp {
+            let seq = t.cseq.wrapping_add(10 + 2 * k);
+            p.packet(us, &tcp_frame(t.c, t.s, seq, t.sseq, PSH_ACK, 65_535, b"x"));
+            us += 1;
+        }
+    }
+    let m = measure(&p, "rss-tiny-ooo", &["--memcap", "1"]);
+    assert_within(&m, 1, "tiny out-of-order segments");
+    let s = stats(&m.recs);
+    assert!(s["evicted_streams"].as_u64().unwrap() > 0, "{s}");
+    assert_eq!(of_type(&m.recs, "connection").len(), conns as usize);
+}
+
+/// Partial certificate messages: 400 connections each announce a Certificate of 1,000,000
+/// bytes and send 2 KB of it (a 1 MB capture). Each would hold a buffer for the rest (400 MB);
+/// the run's pool holds 16 of them, the others are skipped by their length.
+#[test]
+fn hostile_rss_partial_certificate_messages() {
+    let conns = 400u32;
+    let p = partial_certificates(conns);
+    let m = measure(&p, "rss-partial-certificates", &["--memcap", "1"]);
+    assert_within(&m, 1, "partial certificate messages");
+    assert_eq!(stats(&m.recs)["handshake_buffer_refusals"], conns - 16);
+}
+
+/// Certificates with huge SAN lists: 40 connections, each a certificate of ~120,000 DNS
+/// names (a Certificate message just under its 1 MiB bound; a 40 MB capture). 1,024 names
+/// are kept per certificate; all of them as strings would take well over 200 MiB.
+#[test]
+fn hostile_rss_certificates_with_huge_san_lists() {
+    let conns = 40u32;
+    let per_cert = 120_000u32;
+    let san: Vec<String> = (0..per_cert).map(|k| format!("{k:x}.z")).collect();
+    let mut p = Pcap::new();
+    for i in 0..conns {
+        let leaf = certificate(9 + i, "names.example", "Names CA", 9 + i, false, &san);
+        tls_connection(
+            &mut p,
+            i,
+            T0 + u64::from(i) * 100_000,
+            "names.example",
+            &[leaf],
+        );
+    }
+    let m = measure(&p, "rss-huge-san", &["--memcap", "1"]);
+    assert_within(&m, 1, "certificates with huge SAN lists");
+    let conns_seen = of_type(&m.recs, "connection");
+    assert_eq!(conns_seen.len(), conns as usize);
+    for c in &conns_seen {
+        assert_eq!(
+            c["tls"]["certificates"][0]["san"].as_array().unwrap().len(),
+            1_024,
+            "{}",
+            c["tls"]
+        );
+    }
+    assert_eq!(
+        stats(&m.recs)["san_entries_dropped"],
+        u64::from(conns) * u64::from(per_cert - 1_024)
+    );
+}
+
+/// Many HTTP transactions: 64 keep-alive connections of 10,000 pipelined requests and their
+/// answers each (batches of 1,000: ~50 bytes of capture per transaction, 32 MB in all).
+/// Kept, 640,000 transactions take some 300 MiB; each connection keeps 1,024 and the run's
+/// pool bounds what all of them keep together.
+#[test]
+fn hostile_rss_many_http_transactions() {
+    let conns = 64u32;
+    let per_conn = 10_000u32;
+    let batch = 1_000u32;
+    let mut p = Pcap::new();
+    let mut us = T0;
+    for i in 0..conns {
+        let mut t = Tcp::new(i, 80);
+        t.handshake(&mut p, us);
+        us += 1_000;
+        for b in 0..per_conn / batch {
+            let reqs: Vec<u8> = (0..batch)
+                .flat_map(|k| format!("GET /{b}/{k} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes())
+                .collect();
+            for piece in reqs.chunks(1_400) {
+                t.client(&mut p, us, PSH_ACK, piece);
+                us += 10;
+            }
+            let resps = b"HTTP/1.1 204 No Content\r\n\r\n".repeat(batch as usize);
+            us = t.server_stream(&mut p, us, &resps);
+            t.client(&mut p, us, ACK, &[]);
+            us += 10;
+        }
+        t.close(&mut p, us);
+        us += 1_000;
+    }
+    let m = measure(&p, "rss-http-transactions", &["--memcap", "1"]);
+    assert_within(&m, 1, "many HTTP transactions");
+    let conns_seen = of_type(&m.recs, "connection");
+    assert_eq!(conns_seen.len(), conns as usize);
+    let kept: usize = conns_seen
+        .iter()
+        .map(|c| c["http"].as_array().map_or(0, Vec::len))
+        .sum();
+    let http = &stats(&m.recs)["http"];
+    assert_eq!(
+        kept as u64 + http["dropped_transactions"].as_u64().unwrap(),
+        u64::from(conns * per_conn),
+        "{http}"
+    );
+}
+
+/// Many connections yielding findings and records: 2,000 TLS connections, each refused by
+/// its client over a certificate of 1,000 names that are not the host's (a finding per
+/// connection, each quoting names; a 40 MB capture). NDJSON streams every record and
+/// finding; what the run keeps to the end for the report is bounded, and what it left out is
+/// counted and said.
+#[test]
+fn hostile_rss_many_connections_with_findings() {
+    let conns = 2_000u32;
+    let san: Vec<String> = (0..1_000)
+        .map(|k| format!("alt{k}.other.example"))
+        .collect();
+    let mut p = Pcap::new();
+    for i in 0..conns {
+        let leaf = certificate(
+            50_000 + i,
+            "other.example",
+            "Other CA",
+            50_000 + i,
+            false,
+            &san,
+        );
+        let host = format!("h{i}.corp.example");
+        tls_connection(&mut p, i, T0 + u64::from(i) * 20_000, &host, &[leaf]);
+    }
+    // A server some hops away: the server's own certificate, not a middlebox's.
+    p.set_ttl(Ipv4Addr::new(192, 0, 2, 80), 52);
+    let m = measure(&p, "rss-findings", &["--memcap", "1"]);
+    assert_within(&m, 1, "many connections yielding findings");
+    assert_eq!(of_type(&m.recs, "connection").len(), conns as usize);
+    // Every finding is streamed, whatever the run keeps for its summary.
+    assert_eq!(
+        findings(&m.recs, "certificate-rejected").len(),
+        conns as usize
+    );
+}
+
+/// A pcapng file whose interface description block carries 4 million options (a 32 MB
+/// block), then ordinary blocks: the block is refused by its length before anything is
+/// parsed, and reading stops with a warning, as for any record beyond the reader's bound.
+#[test]
+fn hostile_rss_pcapng_idb_with_millions_of_options() {
+    fn block(out: &mut Vec<u8>, ty: u32, body: &[u8]) {
+        let len = (12 + body.len()) as u32;
+        out.extend_from_slice(&ty.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(&len.to_le_bytes());
+    }
+    let mut b = Vec::new();
+    let mut shb = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+    shb.extend_from_slice(&[1, 0, 0, 0]);
+    shb.extend_from_slice(&u64::MAX.to_le_bytes());
+    block(&mut b, 0x0a0d_0d0a, &shb);
+    let mut idb = vec![1, 0, 0, 0];
+    idb.extend_from_slice(&65_535u32.to_le_bytes());
+    // if_description (3), 4 bytes each: 4 million of them.
+    for _ in 0..4_000_000u32 {
+        idb.extend_from_slice(&[3, 0, 4, 0, b'o', b'p', b't', b's']);
+    }
+    idb.extend_from_slice(&[0, 0, 0, 0]);
+    block(&mut b, 1, &idb);
+    let m = measure_file(&b, "rss-pcapng-options", "pcapng", &["--memcap", "1"]);
+    assert_within(&m, 1, "pcapng IDB with millions of options");
+    // A 32 MB block is refused by its length: nothing of it was held.
+    assert!(
+        m.peak_kib < u64::try_from(b.len()).unwrap() >> 10,
+        "peak {} KiB for a {} byte block",
+        m.peak_kib,
+        b.len()
+    );
+    assert!(m.stderr.contains("warning"), "{}", m.stderr);
+}
+
+/// The chain maze again, 150 connections of it, each with a chain of its own (no cache
+/// hits): the work is bounded per chain (256 candidates), and memory with it.
+#[test]
+fn hostile_rss_chain_maze() {
+    let maze: Vec<Vec<u8>> = (0..15)
+        .map(|k| certificate(100 + k, "Maze CA", "Maze CA", 1_000 + k, true, &[]))
+        .collect();
+    let conns = 150u32;
+    let mut p = Pcap::new();
+    for i in 0..conns {
+        let mut c = vec![certificate(
+            10_000 + i,
+            "bomb.example",
+            "Maze CA",
+            7,
+            false,
+            &["bomb.example".to_string()],
+        )];
+        c.extend(maze.iter().cloned());
+        tls_connection(&mut p, i, T0 + u64::from(i) * 20_000, "bomb.example", &c);
+    }
+    let m = measure(&p, "rss-chain-maze", &["--memcap", "1"]);
+    assert_within(&m, 1, "chain maze");
+    let x = &stats(&m.recs)["x509"];
+    assert_eq!(x["validated"], conns, "{x}");
+    assert_eq!(x["chain_budget_exceeded"], conns, "{x}");
+    assert!(
+        x["candidates"].as_u64().unwrap() <= u64::from(conns) * 256,
+        "{x}"
+    );
+}
+
+/// `conns` TLS connections whose server announces a 1 MB Certificate message after its
+/// ServerHello and sends 2,000 bytes of it in a 16,000-byte record: partial messages a
+/// decoder would hold.
+fn partial_certificates(conns: u32) -> Pcap {
+    let mut p = Pcap::new();
+    for i in 0..conns {
+        let mut t = Tcp::new(i, 443);
+        let us = T0 + u64::from(i) * 10_000;
+        t.handshake(&mut p, us);
+        t.client(&mut p, us + 1_000, PSH_ACK, &client_hello("big.example"));
+        let mut sh = vec![3, 3];
+        sh.extend_from_slice(&[9; 32]);
+        sh.extend_from_slice(&[0, 0x00, 0x2f, 0, 0, 0]);
+        let mut msgs = handshake(2, &sh);
+        msgs.push(11);
+        msgs.extend_from_slice(&u24(1_000_000));
+        msgs.extend(std::iter::repeat_n(0x30, 2_000));
+        let mut rec = vec![22, 3, 3];
+        rec.extend_from_slice(&16_000u16.to_be_bytes());
+        rec.extend_from_slice(&msgs);
+        t.server_stream(&mut p, us + 2_000, &rec);
+    }
+    p
 }

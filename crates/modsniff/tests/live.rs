@@ -73,6 +73,23 @@ impl Netns {
         );
     }
 
+    /// tcpreplay puts `file` on the veth end `tx` (at the capture's own pace unless
+    /// `topspeed`); it must succeed.
+    pub fn replay(&self, tx: &str, file: &Path, topspeed: bool) {
+        let mut replay = self.cmd(Path::new("tcpreplay"));
+        replay.args(["-q", "-i", tx]);
+        if topspeed {
+            replay.arg("--topspeed");
+        }
+        let out = replay.arg(file).output().expect("run tcpreplay");
+        assert!(
+            out.status.success(),
+            "tcpreplay -i {tx} {}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// A command run inside the namespace.
     pub fn cmd(&self, prog: &Path) -> Command {
         let mut c = Command::new("ip");
@@ -231,7 +248,8 @@ pub fn connection_keys(recs: &[serde_json::Value]) -> Vec<String> {
     v
 }
 
-fn packets_in(file: &Path) -> u64 {
+/// The packet count `read` gives for `file`.
+pub fn packets_in(file: &Path) -> u64 {
     let (_, recs, _) = ndjson(file, &[]);
     recs.last().expect("stats")["packets"]
         .as_u64()
@@ -300,17 +318,7 @@ fn replay_matches_read(ns: &Netns, tx: &str, rx: &str, file: &Path, topspeed: bo
     let sniff = ChildGuard(Some(child));
     wait_capturing(pid);
     let started = Instant::now();
-    let mut replay = ns.cmd(Path::new("tcpreplay"));
-    replay.args(["-q", "-i", tx]);
-    if topspeed {
-        replay.arg("--topspeed");
-    }
-    let replay = replay.arg(file).output().expect("tcpreplay");
-    assert!(
-        replay.status.success(),
-        "tcpreplay: {}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    ns.replay(tx, file, topspeed);
     let out = sniff.wait_output(Duration::from_secs(70));
     let took = started.elapsed();
     let got = lines(&out.stdout);
@@ -546,17 +554,7 @@ fn live_whose_interface_disappears_reports_what_it_saw() {
     let pid = child.id();
     let sniff = ChildGuard(Some(child));
     wait_capturing(pid);
-    let replay = ns
-        .cmd(Path::new("tcpreplay"))
-        .args(["-q", "-i", "hb-a"])
-        .arg(&file)
-        .output()
-        .expect("tcpreplay");
-    assert!(
-        replay.status.success(),
-        "tcpreplay: {}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    ns.replay("hb-a", &file, false);
     // Immediate mode hands each packet over as it comes; a moment for the last ones.
     std::thread::sleep(Duration::from_secs(2));
     // Deleting one end deletes the pair.

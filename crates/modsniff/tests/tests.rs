@@ -19,6 +19,7 @@ mod live;
 mod man;
 mod matrix;
 mod oracle;
+mod peers;
 mod pipes;
 mod run;
 mod run_stderr;

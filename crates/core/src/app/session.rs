@@ -127,6 +127,9 @@ pub(crate) struct Session {
     owed: [Option<Progress>; 2],
     /// Frame and time of the first client byte held while a tunnel's first bytes are probed.
     tunnel_held_at: (u64, Timestamp),
+    /// Frame and time of each side's first byte held while the probe needs more, by
+    /// `Side::index()`: the held bytes reach the decoder with them.
+    probe_held_at: [(u64, Timestamp); 2],
     tls_reported: TlsReported,
 }
 
@@ -182,6 +185,11 @@ impl Session {
             };
             match verdict {
                 Probe::NeedMore if buf.len() + data.len() <= MAX_PROBE_BYTES => {
+                    if buf.is_empty()
+                        && let Some(at) = self.probe_held_at.get_mut(ctx.side.index())
+                    {
+                        *at = (ctx.frame, ctx.ts);
+                    }
                     buf.extend_from_slice(data);
                     return Progress::Continue;
                 }
@@ -195,8 +203,15 @@ impl Session {
                     self.start(p, env);
                     self.detected = Some(p);
                     if !held.is_empty() {
+                        let (frame, ts) = self
+                            .probe_held_at
+                            .get(ctx.side.index())
+                            .copied()
+                            .unwrap_or((ctx.frame, ctx.ts));
                         let first = StreamCtx {
                             offset: ctx.offset.saturating_sub(held.len() as u64),
+                            frame,
+                            ts,
                             ..*ctx
                         };
                         match self.deliver(env, &first, &held) {

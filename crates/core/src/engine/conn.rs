@@ -215,7 +215,9 @@ impl Conn {
             let (st, other) = split_streams(&mut self.streams, side);
             end_stream(st, &mut self.app, env, side, budget);
             settle_owed(other, &mut self.app, side.other(), budget);
-            st.note_holes(&mut self.tcp, side);
+            // Holes found only now were never passed by an ACK: their bytes count as missed
+            // but write no `G`/`g`, as in Zeek (a gap is written when the peer's ACK passes
+            // undelivered bytes; at the end, undelivered data is dropped without one).
         }
         if reason == EndReason::Evicted {
             self.partial.push("evicted");

@@ -3,7 +3,8 @@
 //! Letters (upper case for the client, lower case for the server), each recorded the first
 //! time it happens in that direction, except T (retransmission), W (zero window) and G (gap),
 //! which are recorded again at the 10th, 100th and 1000th occurrence as Zeek does:
-//! S SYN without ACK, H SYN-ACK, A pure ACK, D payload, F FIN, R RST, G content gap,
+//! S SYN without ACK, H SYN-ACK, A pure ACK, D payload (in a packet without SYN, FIN or
+//! RST), F FIN, R RST, G content gap (bytes the peer's ACK passed that were never captured),
 //! T retransmission, W zero window, I inconsistent flags (FIN with RST), Q other mixes of
 //! SYN, FIN and RST (a packet with two or more of them gets I or Q instead of their letters),
 //! ^ the endpoints were flipped (the first packet came from the side we judged the server).

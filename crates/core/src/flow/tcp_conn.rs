@@ -486,7 +486,11 @@ impl TcpConn {
             other.establish();
         }
         if wire_len > 0 {
-            self.history.add(side, b'D');
+            // Zeek writes `D` only for a packet without SYN, FIN or RST (update_history in
+            // TCPSessionAdapter.cc): a FIN or RST carrying the last bytes writes its own letter.
+            if !flags.syn() && !flags.fin() && !flags.rst() {
+                self.history.add(side, b'D');
+            }
             if me.state == EndpointState::Inactive {
                 me.state = EndpointState::Partial;
             }

@@ -427,8 +427,11 @@ impl Reassembler {
             };
             let (b, fill) = if a < self.skip_end {
                 let b = b.min(self.skip_end);
-                let fits = self.segs.len() < limits.max_ooo_segments_per_dir
-                    || self.segs.would_merge_seen(a, b);
+                // A new entry is charged to the memcap as a byte-holding one is: one-byte
+                // segments with holes between them are an entry each.
+                let fits = self.segs.would_merge_seen(a, b)
+                    || (self.segs.len() < limits.max_ooo_segments_per_dir
+                        && budget.try_reserve(SEGMENT_COST));
                 (b, fits.then_some(Fill::Seen))
             } else {
                 let n = usize::try_from(b - a).unwrap_or(usize::MAX);
@@ -448,6 +451,8 @@ impl Reassembler {
             };
             match fill {
                 Some(fill) => {
+                    let merges = fill == Fill::Seen && self.segs.would_merge_seen(a, b);
+                    let charged = self.segs.charged();
                     self.segs.insert(Segment {
                         start: a,
                         len: b - a,
@@ -455,6 +460,10 @@ impl Reassembler {
                         frame: input.frame,
                         ts: input.ts,
                     });
+                    if merges {
+                        // Joining two Seen ranges gives one entry back.
+                        budget.release(charged.saturating_sub(self.segs.charged()));
+                    }
                     pos = b;
                 }
                 None => match limits.on_overflow {
@@ -525,7 +534,10 @@ impl Reassembler {
                         let part = held.get(range(from, seg.len)).unwrap_or_default();
                         self.consume_bytes(part, seg.frame, seg.ts, budget, sink);
                     }
-                    Fill::Seen => self.consume_unheld(end - cur, false, budget, sink),
+                    Fill::Seen => {
+                        budget.release(SEGMENT_COST);
+                        self.consume_unheld(end - cur, false, budget, sink);
+                    }
                     Fill::Missing => self.consume_unheld(end - cur, true, budget, sink),
                 }
                 // A byte range shorter than its length (impossible by construction) would
@@ -934,10 +946,10 @@ mod tests {
         let mut t = Rig::new(0);
         t.answers = vec![Progress::Skip(10)];
         let _ = t.seg(0, b"hdr:");
-        // Entirely inside the skipped range [4, 14): not buffered.
+        // Entirely inside the skipped range [4, 14): not buffered, only its entry is charged.
         let _ = t.seg(8, b"body");
         assert_eq!(t.r.buffered_bytes(), 0);
-        assert_eq!(t.budget.peak(), 0);
+        assert_eq!(t.budget.peak(), SEGMENT_COST);
         // Straddles the end of the skipped range: only the part after it is buffered.
         let _ = t.seg(12, b"yyNEXT");
         assert_eq!(t.r.buffered_bytes(), 4);
@@ -984,8 +996,9 @@ mod tests {
         assert_eq!(t.budget.used(), 8 + 2 * SEGMENT_COST);
         t.answers = vec![Progress::Skip(20)];
         let _ = t.seg(0, b"h");
-        // [10, 14) lies inside the skip and is freed; [20, 24) straddles its end and stays.
-        assert_eq!(t.budget.used(), 4 + SEGMENT_COST);
+        // [10, 14) lies inside the skip: its bytes are freed, its entry stays (Seen);
+        // [20, 24) straddles its end and stays.
+        assert_eq!(t.budget.used(), 4 + 2 * SEGMENT_COST);
         let _ = t.seg(1, b"123456789");
         let _ = t.seg(14, b"zzzzzz");
         assert_eq!(
@@ -1014,7 +1027,8 @@ mod tests {
         let _ = t.seg(10, b"later");
         t.answers = vec![Progress::Done];
         let _ = t.seg(0, b"first");
-        assert_eq!(t.budget.used(), 0);
+        // The bytes are gone; the range stays as a Seen entry, charged as one.
+        assert_eq!(t.budget.used(), SEGMENT_COST);
         assert!(t.r.is_done());
         let out = t.seg(20, b"ooo");
         assert_eq!((out.new_bytes, out.out_of_order), (3, true));

@@ -9,9 +9,11 @@
 use crate::time::Timestamp;
 use std::collections::VecDeque;
 
-/// What a byte-holding range costs beyond its bytes, charged to the memcap with them: the
-/// entry in the deque and the allocation's own overhead. Without it thousands of one-byte
-/// segments per connection would cost the memcap nothing and memory a great deal.
+/// What a byte-holding or `Seen` range costs beyond its bytes, charged to the memcap with
+/// them: the entry in the deque and the allocation's own overhead. Without it thousands of
+/// one-byte segments per connection would cost the memcap nothing and memory a great deal
+/// (a `Seen` range holds no bytes, but one-byte segments with holes between them inside a
+/// skipped region are an entry each all the same).
 pub(crate) const SEGMENT_COST: usize = 64;
 
 /// What a buffered range holds.
@@ -59,6 +61,8 @@ pub(crate) struct Segments {
     bytes: usize,
     /// `Fill::Bytes` entries.
     byte_entries: usize,
+    /// `Fill::Seen` entries (charged [`SEGMENT_COST`] each, as byte-holding ones).
+    seen_entries: usize,
 }
 
 impl Segments {
@@ -76,11 +80,11 @@ impl Segments {
         self.bytes
     }
 
-    /// Buffered payload bytes plus [`SEGMENT_COST`] per byte-holding range: what the memcap
-    /// was charged.
+    /// Buffered payload bytes plus [`SEGMENT_COST`] per byte-holding or `Seen` range: what
+    /// the memcap was charged.
     pub fn charged(&self) -> usize {
         self.bytes
-            .saturating_add(self.byte_entries.saturating_mul(SEGMENT_COST))
+            .saturating_add((self.byte_entries + self.seen_entries).saturating_mul(SEGMENT_COST))
     }
 
     pub fn front(&self) -> Option<&Segment> {
@@ -98,8 +102,10 @@ impl Segments {
     pub fn pop_front(&mut self) -> Option<Segment> {
         let seg = self.list.pop_front()?;
         self.bytes = self.bytes.saturating_sub(seg.byte_len());
-        if matches!(seg.fill, Fill::Bytes(_)) {
-            self.byte_entries = self.byte_entries.saturating_sub(1);
+        match seg.fill {
+            Fill::Bytes(_) => self.byte_entries = self.byte_entries.saturating_sub(1),
+            Fill::Seen => self.seen_entries = self.seen_entries.saturating_sub(1),
+            Fill::Missing => {}
         }
         Some(seg)
     }
@@ -163,6 +169,7 @@ impl Segments {
                         && let Some(l) = i.checked_sub(1).and_then(|j| self.list.get_mut(j))
                     {
                         l.len = l.len.saturating_add(r.len);
+                        self.seen_entries = self.seen_entries.saturating_sub(1);
                     }
                 }
                 (true, false) => {}
@@ -174,7 +181,10 @@ impl Segments {
                         r.ts = seg.ts;
                     }
                 }
-                (false, false) => self.list.insert(i, seg),
+                (false, false) => {
+                    self.list.insert(i, seg);
+                    self.seen_entries += 1;
+                }
             }
             return;
         }
@@ -186,10 +196,11 @@ impl Segments {
     }
 
     /// Turn every byte-holding range that ends at or before `limit` into a `Seen` range (the
-    /// consumer skips them). Returns what was charged for them (bytes plus [`SEGMENT_COST`]
-    /// each). Ranges that straddle `limit` keep their bytes: they are counted off when
-    /// delivered, and splitting them would cost a copy.
+    /// consumer skips them). Returns what the memcap was charged for what is gone: their
+    /// bytes, and [`SEGMENT_COST`] per entry merged away. Ranges that straddle `limit` keep
+    /// their bytes: they are counted off when delivered, and splitting them would cost a copy.
     pub fn forget_bytes_before(&mut self, limit: u64) -> usize {
+        let charged_before = self.charged();
         let mut freed = 0usize;
         let mut entries = 0usize;
         for s in self.list.iter_mut() {
@@ -204,6 +215,7 @@ impl Segments {
         }
         self.bytes = self.bytes.saturating_sub(freed);
         self.byte_entries = self.byte_entries.saturating_sub(entries);
+        self.seen_entries += entries;
         // Merge the Seen ranges that now touch, to give the entries back.
         if freed > 0 {
             let mut merged: VecDeque<Segment> = VecDeque::with_capacity(self.list.len());
@@ -220,19 +232,19 @@ impl Segments {
                 }
             }
             self.list = merged;
+            self.seen_entries = self.list.iter().filter(|s| s.fill == Fill::Seen).count();
         }
-        freed.saturating_add(entries.saturating_mul(SEGMENT_COST))
+        charged_before.saturating_sub(self.charged())
     }
 
     /// Drop everything; returns what was charged for it (bytes plus [`SEGMENT_COST`] per
-    /// byte-holding range).
+    /// byte-holding or `Seen` range).
     pub fn clear(&mut self) -> usize {
-        let freed = self
-            .bytes
-            .saturating_add(self.byte_entries.saturating_mul(SEGMENT_COST));
+        let freed = self.charged();
         self.list.clear();
         self.bytes = 0;
         self.byte_entries = 0;
+        self.seen_entries = 0;
         freed
     }
 }
@@ -288,10 +300,11 @@ mod tests {
         s.insert(seg(0, Fill::Seen, 10));
         s.insert(seg(10, Fill::Bytes(vec![1; 10]), 10));
         s.insert(seg(25, Fill::Bytes(vec![2; 10]), 10));
+        // The first Seen range and the forgotten one merge: its bytes and one entry are freed.
         assert_eq!(s.forget_bytes_before(30), 10 + SEGMENT_COST);
         assert_eq!(s.len(), 2);
         assert_eq!(s.bytes(), 10);
-        assert_eq!(s.clear(), 10 + SEGMENT_COST);
+        assert_eq!(s.clear(), 10 + 2 * SEGMENT_COST);
         assert!(s.is_empty());
     }
 }

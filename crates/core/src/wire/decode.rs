@@ -241,6 +241,29 @@ fn decode_network(net: Network<'_>, depth: u8) -> DecodedPacket<'_> {
                 );
             }
         },
+        Network::EtherType(link::ETHERTYPE_PPPOE_SESSION, d) => {
+            let session = match link::PppoeSession::new_checked(d) {
+                Ok(s) => s,
+                Err(e) => return DecodedPacket::stopped(e, Layer::Link),
+            };
+            let inner = match session.network() {
+                Ok(inner) => inner,
+                Err(e) => return DecodedPacket::stopped(e, Layer::Link),
+            };
+            // What follows is IPv4 or IPv6 (never PPPoE again), so the depth stays.
+            let mut decoded = decode_network(inner, depth);
+            if session.complete() {
+                // An IP header declaring more than a whole PPP frame holds (seen on pure
+                // ACKs whose IP length counts the Ethernet padding) is not a packet the
+                // capture cut: nothing of it was missed (tshark: "IPv4 total length
+                // exceeds packet length", TCP length 0; Zeek cuts at the PPPoE length too).
+                decoded.truncated = false;
+                if let L4::Tcp(t) = &mut decoded.l4 {
+                    t.wire_len = t.payload.len() as u32;
+                }
+            }
+            return decoded;
+        }
         Network::EtherType(t, d) => {
             if t != ETHERTYPE_IPV4
                 && t != ETHERTYPE_IPV6

@@ -14,7 +14,7 @@
 //!
 //! etherparse slices Ethernet (with 802.1Q/QinQ), IPv4, IPv6 (extension headers included), TCP,
 //! UDP and ICMP. This module adds what it lacks: the Linux cooked headers SLL and SLL2, BSD
-//! null/loopback, the tunnels that carry traffic we care about (GRE/ERSPAN, VXLAN, Teredo,
+//! null/loopback, Cisco HDLC, PPPoE sessions, the tunnels that carry traffic we care about (GRE/ERSPAN, VXLAN, Teredo,
 //! IP-in-IP), and the headers that ICMP errors quote.
 
 pub mod decode;
@@ -65,6 +65,10 @@ pub enum DecodeError {
     UnsupportedLinkType(u32),
     #[error("unsupported ethertype {0:#06x}")]
     UnsupportedEtherType(u16),
+    /// A PPP frame (in a PPPoE session) of a protocol other than IPv4 or IPv6: LCP, IPCP,
+    /// CCP and the other control protocols.
+    #[error("unsupported PPP protocol {0:#06x}")]
+    UnsupportedPppProtocol(u16),
     #[error("malformed {0} header")]
     Malformed(Layer),
     #[error("tunnels nested too deeply")]
@@ -91,6 +95,7 @@ impl DecodeError {
             } => "truncated_tunnel",
             DecodeError::UnsupportedLinkType(_) => "unsupported_link_type",
             DecodeError::UnsupportedEtherType(_) => "unsupported_ethertype",
+            DecodeError::UnsupportedPppProtocol(_) => "unsupported_ppp_protocol",
             DecodeError::Malformed(Layer::Link) => "malformed_link",
             DecodeError::Malformed(Layer::Ip) => "malformed_ip",
             DecodeError::Malformed(Layer::Transport) => "malformed_transport",

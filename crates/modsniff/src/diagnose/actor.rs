@@ -129,3 +129,17 @@ pub fn judge_server_rsts(
 pub fn server_rsts(c: &Connection) -> Vec<&ResetInfo> {
     c.resets.iter().filter(|r| r.from == Side::Server).collect()
 }
+
+/// The server's side closed (FIN) before the client closed or reset: its own decision, not an
+/// answer to the client's close.
+pub fn server_closed_first(c: &Connection) -> bool {
+    let Some(fin) = c.server_stats.fin_frame else {
+        return false;
+    };
+    let client_fin_first = c.client_stats.fin_frame.is_some_and(|cf| cf < fin);
+    let client_rst_first = c
+        .resets
+        .iter()
+        .any(|r| r.from == Side::Client && r.packet < fin);
+    !(client_fin_first || client_rst_first)
+}

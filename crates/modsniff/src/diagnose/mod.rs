@@ -288,19 +288,22 @@ impl Diagnoser {
         let target = proxy::connect_target(c).or(name);
         // The target's name in lower case, computed once for the maps below.
         let lower = target.as_ref().map(|n| n.to_ascii_lowercase());
+        // The maps below copy a name only when it is new to them (most connections repeat
+        // a name already seen).
         if let (Some(n), Some(lower)) = (&target, &lower) {
-            if has_room(
-                self.connected_names.len(),
-                self.connected_names.contains(lower),
-            ) {
-                self.connected_names.insert(lower.clone());
-            } else {
-                self.tracking_dropped += 1;
+            if !self.connected_names.contains(lower) {
+                if has_room(self.connected_names.len(), false) {
+                    self.connected_names.insert(lower.clone());
+                } else {
+                    self.tracking_dropped += 1;
+                }
             }
-            if (role.is_some() || classify_host(n).is_some())
-                && has_room(self.go_endpoints.len(), self.go_endpoints.contains_key(n))
-            {
-                *self.go_endpoints.entry(n.clone()).or_insert(0) += 1;
+            if role.is_some() || classify_host(n).is_some() {
+                if let Some(count) = self.go_endpoints.get_mut(n) {
+                    *count += 1;
+                } else if has_room(self.go_endpoints.len(), false) {
+                    self.go_endpoints.insert(n.clone(), 1);
+                }
             }
         }
         if let Some(min) = c.server_stats.ttl_min {
@@ -311,10 +314,19 @@ impl Diagnoser {
             && !leaf.spki_sha256.is_empty()
             && self.leaf_keys.len() < MAX_ANSWERS_KEPT
         {
-            self.leaf_keys
-                .entry(leaf.spki_sha256.to_string())
-                .or_default()
-                .insert(lower.clone());
+            match self.leaf_keys.get_mut(leaf.spki_sha256) {
+                Some(names) => {
+                    if !names.contains(lower) {
+                        names.insert(lower.clone());
+                    }
+                }
+                None => {
+                    self.leaf_keys.insert(
+                        leaf.spki_sha256.to_string(),
+                        HashSet::from_iter([lower.clone()]),
+                    );
+                }
+            }
         }
         let facts = ConnFacts {
             c,
@@ -430,11 +442,11 @@ impl Diagnoser {
 
     /// The names one leaf key was presented for: an intercepting proxy that mints
     /// certificates on the fly often reuses one key for every name.
-    pub fn names_for_leaf_key(&self, spki: &str) -> Vec<String> {
-        let mut v: Vec<String> = self
+    pub fn names_for_leaf_key(&self, spki: &str) -> Vec<&str> {
+        let mut v: Vec<&str> = self
             .leaf_keys
             .get(spki)
-            .map(|s| s.iter().cloned().collect())
+            .map(|s| s.iter().map(String::as_str).collect())
             .unwrap_or_default();
         v.sort();
         v
@@ -467,13 +479,31 @@ impl Diagnoser {
     /// Records one DNS query/response.
     pub fn on_dns(&mut self, r: &DnsRecord) {
         self.last_ts = self.last_ts.max(r.ts());
-        let Some(q) = r.qname.as_deref() else { return };
-        let q = q.to_ascii_lowercase();
-        if !has_room(self.dns.len(), self.dns.contains_key(&q)) {
+        let Some(name) = r.qname.as_deref() else {
+            return;
+        };
+        // Names are nearly always lower case already, and nearly always seen before: a new
+        // String only when it has to be lowered or kept (one per DNS record otherwise).
+        let lowered;
+        let q = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            lowered = name.to_ascii_lowercase();
+            lowered.as_str()
+        } else {
+            name
+        };
+        let present = self.dns.contains_key(q);
+        if !has_room(self.dns.len(), present) {
             self.tracking_dropped += 1;
             return;
         }
-        let agg = self.dns.entry(q).or_default();
+        let agg = if present {
+            let Some(agg) = self.dns.get_mut(q) else {
+                return;
+            };
+            agg
+        } else {
+            self.dns.entry(q.to_owned()).or_default()
+        };
         if agg.first_ts.is_none() {
             agg.first_ts = Some(r.ts());
         }

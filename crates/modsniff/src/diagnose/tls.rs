@@ -1,7 +1,9 @@
 //! Stage `tls`: the handshake was reset, stalled, aborted by an alert, intercepted, or
 //! downgraded.
 
-use super::actor::{INITIAL_TTLS, Sender, judge_server_rsts, same_subnet, server_rsts};
+use super::actor::{
+    INITIAL_TTLS, Sender, judge_server_rsts, same_subnet, server_closed_first, server_rsts,
+};
 use super::cert;
 use super::finding::*;
 use super::tlsview::{ALERT_RECORD_MAX, CertView, TlsView, alert_sized};
@@ -117,7 +119,15 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     if let Some(r) = rsts.first()
         && t.server_hello.as_ref().is_none_or(|sh| r.packet < sh.frame)
     {
-        let sender = if in_tunnel {
+        // In a tunnel the reset is the proxy's; for a public host, whose genuine server always
+        // answers a ClientHello, it ends the tunnel on the hello: the proxy's policy or a
+        // firewall behind it (as with a FIN, below).
+        let sender = if in_tunnel && is_public(name.as_deref()) {
+            Sender::Middlebox(vec![format!(
+                "the proxy {target} reset its tunnel on the hello, and the genuine {} answers every ClientHello",
+                name.as_deref().unwrap_or("server")
+            )])
+        } else if in_tunnel {
             Sender::Server
         } else {
             judge_server_rsts(c, &rsts, d.ttl_elsewhere(c.server.ip()))
@@ -200,6 +210,97 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         return true;
     }
 
+    // 1b. Closed (FIN) right after the ClientHello, before any TLS byte from the server and
+    // before the client closed: the shape a reset takes when a proxy is in between (the
+    // proxy's own connection to the server was reset or refused, and it ends the client's
+    // tunnel with a FIN), and that of a filter that closes instead of resetting.
+    if let Some(fin) = c.server_stats.fin_frame
+        && let Some(fin_ts) = c.server_stats.fin_ts
+        && server_closed_first(c)
+        && fin > hello.last_frame.max(hello.first_frame)
+        && t.server_hello.is_none()
+        && t.server_records.is_empty()
+        && !t.alerts.iter().any(|a| a.from == Side::Server)
+        // Nothing at all from the server after the hello (a proxy's `200` comes before it):
+        // a server that answers TLS with an HTTP error page and closes did answer.
+        && c
+            .server_stats
+            .last_data_frame
+            .is_none_or(|d| d < hello.first_frame)
+        && hello
+            .ts
+            .is_some_and(|h| fin_ts.since(h).as_secs_f64() < STALL_SECS)
+    {
+        let sni = hello.sni.unwrap_or("(no SNI)");
+        let public = is_public(name.as_deref());
+        let (actor, who) = if in_tunnel {
+            if public {
+                // The genuine public host always answers a ClientHello: the proxy, or a
+                // firewall behind it, ended the tunnel on seeing this one.
+                (
+                    Actor::Middlebox,
+                    format!(
+                        "The proxy {target} ended its tunnel with a FIN right after the ClientHello (SNI {sni}), before any answer: its own connection to the server was cut as soon as the hello went through (the proxy's policy, or a firewall behind it resetting connections that name {sni})."
+                    ),
+                )
+            } else {
+                (
+                    Actor::Server,
+                    format!(
+                        "The proxy {target} ended its tunnel with a FIN right after the ClientHello (SNI {sni}), before any answer: the far end closed or reset the proxy's connection on the hello (a server that does not speak TLS there, or a filter behind the proxy)."
+                    ),
+                )
+            }
+        } else {
+            let actor = sender_of_server_packets(f, d);
+            let by = if actor == Actor::Middlebox {
+                " The closing packets come with an initial TTL: the adjacent hop, not the server, sent them."
+            } else {
+                ""
+            };
+            (
+                actor,
+                format!(
+                    "The TLS handshake with {target} was closed (FIN) right after the ClientHello (SNI {sni}), before any answer from the server.{by}"
+                ),
+            )
+        };
+        let remedy = if actor == Actor::Middlebox {
+            format!(
+                "Something between the client and the server refuses connections that name {sni} (SNI filtering{}). {} Or: {}",
+                if in_tunnel {
+                    ", at the proxy or behind it"
+                } else {
+                    ""
+                },
+                remedy::NETWORK_TEAM,
+                remedy::alternative(f.role, f.name.as_deref())
+            )
+        } else {
+            format!(
+                "Check that {} serves TLS for {sni}. {}",
+                name.as_deref().unwrap_or("the server"),
+                remedy::alternative(f.role, f.name.as_deref())
+            )
+        };
+        out.push((
+            base(
+                FindingKind::ResetAfterClientHello,
+                Severity::Error,
+                actor,
+                who,
+                Some("EOF".into()),
+                remedy,
+                vec![
+                    hello_ev(),
+                    ev(fin, Some(fin_ts), "FIN from the server's side"),
+                ],
+            ),
+            true,
+        ));
+        return true;
+    }
+
     // 2. Plaintext alert during the handshake.
     // A warning-level alert (e.g. unrecognized_name) does not end a handshake.
     if let Some(a) = t.alerts.iter().find(|a| !a.encrypted && a.level != Some(1)) {
@@ -216,9 +317,12 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 || a.description
                     .is_some_and(|d| cert::CERT_ALERTS.contains(&d)));
         if !refused_cert {
+            // Inside a proxy's CONNECT tunnel the TLS records are relayed from its far end:
+            // the server (or a box between the proxy and it, which the capture cannot tell
+            // apart), not the proxy, which only passes bytes.
             let actor = if from_server {
                 if in_tunnel {
-                    Actor::Proxy
+                    Actor::Server
                 } else {
                     sender_of_server_packets(f, d)
                 }
@@ -339,7 +443,18 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             Some(f) => (f, t.client_last_record_ts),
             None => (sh.frame, sh.ts),
         };
-        let signs = tls13_interception_signs(f, d);
+        let mut signs = tls13_interception_signs(f, d);
+        // Inside a proxy's tunnel the proxy is the peer either way, so hop counts tell
+        // nothing; but a public host's genuine certificate is one the client accepts, and a
+        // proxy that inspects TLS answers inside the tunnel itself. (A completed handshake in
+        // a tunnel is no such sign: that is every healthy proxied fetch.)
+        if f.via_proxy && is_public(name.as_deref()) {
+            signs.push(format!(
+                "it is reached through the proxy's CONNECT tunnel ({}), where a TLS-inspecting proxy answers for the server itself, and {}'s genuine certificate chains to a public root (refused only by a trust store without the public roots)",
+                addr(target),
+                name.as_deref().unwrap_or("the host")
+            ));
+        }
         let evidence = vec![
             hello_ev(),
             ev(sh.frame, sh.ts, "ServerHello (TLS 1.3)"),
@@ -540,8 +655,14 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         }
     }
 
-    // 6. No ServerHello and no reset: stall.
-    if t.server_hello.is_none() && c.server_stats.fin_frame.is_none() {
+    // 6. No ServerHello and no reset: stall. A close from the server's side that only
+    // answers the client's (a proxy ends the tunnel when go gives up) is part of it.
+    let far_end_gave_up = c
+        .server_stats
+        .fin_ts
+        .zip(hello.ts)
+        .is_some_and(|(fin, h)| fin.since(h).as_secs_f64() >= STALL_SECS);
+    if t.server_hello.is_none() && (!server_closed_first(c) || far_end_gave_up) {
         let end = c.ts_last;
         let waited = hello.ts.map_or(0.0, |ts| end.since(ts).as_secs_f64());
         let client_gave_up =
@@ -584,14 +705,22 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             // rest: the path loses those segments (a large-packet drop or an MTU black hole).
             let lost_on_path =
                 c.server_stats.peer_data_unacked && c.client_stats.retransmissions >= 2;
-            let actor = if lost_on_path {
+            // In a proxy's tunnel the acknowledgements are the proxy's: they say nothing of the
+            // path behind it, where the hello went unanswered.
+            let actor = if in_tunnel {
+                Actor::Unknown
+            } else if lost_on_path {
                 Actor::Middlebox
             } else if acked {
                 Actor::Server
             } else {
                 Actor::Unknown
             };
-            if lost_on_path {
+            if in_tunnel {
+                summary.push_str(&format!(
+                    " The proxy {target} relayed it into its tunnel and acknowledged it; no answer came back through the tunnel: the server, or the path between the proxy and the server, held it (a server that accepts and never answers, or a filter that drops the hello's packets)."
+                ));
+            } else if lost_on_path {
                 summary.push_str(&format!(
                     " The server never acknowledged all of it while the client retransmitted {} times: the path drops the hello's large segment (a middlebox filtering big packets, or an MTU black hole).",
                     c.client_stats.retransmissions
@@ -618,10 +747,15 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     false
 }
 
-/// The last two labels of a name (good enough to tell unrelated names apart).
-fn registrable(name: &str) -> String {
-    let labels: Vec<&str> = name.trim_end_matches('.').rsplit('.').take(2).collect();
-    labels.into_iter().rev().collect::<Vec<_>>().join(".")
+/// The last two labels of a name (good enough to tell unrelated names apart): the text after
+/// its last dot but one, as a slice of it (it ran for every certificate seen, and allocated).
+fn registrable(name: &str) -> &str {
+    let name = name.trim_end_matches('.');
+    let last_two = name
+        .rmatch_indices('.')
+        .nth(1)
+        .and_then(|(i, _)| name.get(i + 1..));
+    last_two.unwrap_or(name)
 }
 
 /// Signs that a TLS 1.3 "server" is not the real one, from what stays visible: its hop
@@ -912,8 +1046,7 @@ fn certificate(
         signs.push(format!("the \"server\" answers with TTL {ttl}, an initial value: it is the adjacent hop, not the real server"));
     }
     let others = d.names_for_leaf_key(leaf.spki_sha256);
-    let domains: std::collections::BTreeSet<String> =
-        others.iter().map(|n| registrable(n)).collect();
+    let domains: std::collections::BTreeSet<&str> = others.iter().map(|n| registrable(n)).collect();
     if domains.len() > 1 {
         signs.push(format!(
             "the same leaf key was presented for unrelated names ({})",
@@ -1071,6 +1204,62 @@ fn undecided_chain(
     }
 }
 
+/// A host name that none of a certificate's kept names match, when it had more than were
+/// kept: neither a mismatch nor a match is claimed. The client refused the certificate (the
+/// caller's case), so the connection failed: an error, for a reason left open.
+fn undecided_name(
+    f: &ConnFacts<'_>,
+    t: &super::tlsview::TlsView<'_>,
+    leaf: &CertView<'_>,
+    host: &cert::Host,
+    hello_ev: &dyn Fn() -> super::Evidence,
+    refused_with_alert: bool,
+) -> Finding {
+    let c = f.c;
+    let target = addr(c.server);
+    let kept = leaf.san.len() + leaf.san_ip.len();
+    let summary = format!(
+        "Whether the certificate of {host} ({target}) is valid for {host} could not be decided: it carries {} names, of which modsniff keeps the first {kept} (max_san_entries), and none of those is {host}; the other {} were not kept, so modsniff says neither that the name matches nor that it does not. {}",
+        kept as u64 + leaf.san_dropped,
+        leaf.san_dropped,
+        if refused_with_alert {
+            "The client refused the certificate and aborted the handshake."
+        } else {
+            "The client closed without going on with the handshake and without an alert (a go client that refuses a certificate sends one, so a refusal is likely, not certain)."
+        }
+    );
+    let mut evidence = vec![hello_ev()];
+    if let (Some(fr), Some(ts)) = (t.certificate_frame, t.certificate_ts) {
+        evidence.push(ev(
+            fr,
+            Some(ts),
+            format!("Certificate: {} issued by {}", leaf.subject, leaf.issuer),
+        ));
+    }
+    Finding {
+        stage: Stage::Tls,
+        kind: FindingKind::CaptureIncomplete,
+        // As for a refusal whose reason is read (rejected_certificate): certain with the
+        // client's alert, likely without.
+        severity: if refused_with_alert {
+            Severity::Error
+        } else {
+            Severity::Warning
+        },
+        actor: Actor::Unknown,
+        connection: Some(c.id),
+        server_name: f.name.clone().or(Some(host.to_string())),
+        server: Some(target),
+        summary,
+        likely_go_error: None,
+        remedy: Some(format!(
+            "Check the certificate's names with another tool (openssl s_client -connect {} -servername {host} | openssl x509 -noout -ext subjectAltName).",
+            addr(c.server)
+        )),
+        evidence,
+    }
+}
+
 fn rejected_certificate(
     f: &ConnFacts<'_>,
     t: &super::tlsview::TlsView<'_>,
@@ -1089,6 +1278,15 @@ fn rejected_certificate(
         .unwrap_or(c.ts_last);
     let now = when.as_secs_f64().floor() as i64;
     let reason = cert::go_reason(t, &host, now);
+    // The names compared are the kept ones (max_san_entries): when the certificate had more
+    // and the full check (chain validation's) did not say the name is missing, the name may
+    // be among those not kept: whether it matches cannot be decided from what was kept.
+    if let (Some(cert::Reason::Hostname { .. }), Some(l)) = (&reason, leaf)
+        && l.san_dropped > 0
+        && t.validation != Some("name-mismatch")
+    {
+        return undecided_name(f, t, l, &host, hello_ev, client_alert.is_some());
+    }
     let how = match client_alert {
         Some(a) => format!(
             "the client answered it with a fatal {} alert and closed",

@@ -1,8 +1,9 @@
 //! Stage `transfer`: the response started and then stopped (a stall: the go command has no
 //! body timeout and hangs), was cut by a reset, or crawled through heavy retransmission.
 
-use super::actor::{Sender, judge_server_rsts, server_rsts};
+use super::actor::{Sender, judge_server_rsts, server_closed_first, server_rsts};
 use super::finding::*;
+use super::tlsview::alert_sized;
 use super::{ConnFacts, Diagnoser, addr, ev, remedy};
 use modsniff_core::{EndReason, Side, Timestamp};
 
@@ -104,13 +105,16 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 Actor::Middlebox,
                 format!(" The reset was forged by a middlebox: {}.", w.join("; ")),
             ),
+            // Through a proxy the reset ends the tunnel because the proxy's own connection
+            // ended: a proxy relays a transfer, it does not cut one of its own accord.
             Sender::Server => (
+                Actor::Server,
                 if f.via_proxy {
-                    Actor::Proxy
+                    " The proxy ended its tunnel this way: its connection to the server ended."
+                        .to_string()
                 } else {
-                    Actor::Server
+                    String::new()
                 },
-                String::new(),
             ),
         };
         let target = target();
@@ -175,32 +179,75 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         }
         evidence.push(ev(fin, s.fin_ts, "the server closes (FIN)"));
         out.push((
-            Finding {
-                stage: Stage::Transfer,
-                kind: FindingKind::TransferReset,
-                severity: Severity::Error,
-                actor: if f.via_proxy { Actor::Proxy } else { Actor::Server },
-                connection: Some(c.id),
-                server_name: f.name.clone(),
-                server: Some(target.clone()),
-                summary: format!(
+            cut_by_close(
+                f,
+                format!(
                     "The transfer from {target} was cut by the server's close (FIN) after {got} of the {want} bytes its response announced: the download is incomplete."
                 ),
-                likely_go_error: Some("unexpected EOF".into()),
-                remedy: Some(format!(
-                    "The server (or something in between) ends responses early; retry, and if it repeats look at the server's or the proxy's limits. {}",
-                    remedy::alternative(f.role, f.name.as_deref())
-                )),
                 evidence,
-            },
+            ),
             true,
         ));
         return;
     }
-    // A stall: the server stopped sending, the connection stayed open (no FIN/RST from the
-    // server) and nothing happened for a while before the client gave up or the capture ended.
+    // A TLS transfer the server's side ended with a bare FIN shortly after its data: no
+    // close_notify (an alert-sized encrypted record) came first, so the server did not end
+    // the session, its connection was cut; the go command reads "unexpected EOF". It is the
+    // shape a server's reset takes behind a proxy (the proxy ends its tunnel with a FIN) and
+    // that of a server that dies mid-body. Only for a Go module fetch: elsewhere servers
+    // that skip close_notify are common enough.
+    let go_fetch = f
+        .name
+        .as_deref()
+        .is_some_and(|n| crate::go::classify_host(n).is_some() || d.role_of(n, 443).is_some());
     if started
-        && s.fin_frame.is_none()
+        && go_fetch
+        && rsts.is_empty()
+        && server_closed_first(c)
+        && let Some(fin) = s.fin_frame
+        && let Some(fin_ts) = s.fin_ts
+        && let Some(last) = s.last_data_ts
+        && fin_ts.since(last).as_secs_f64() < STALL_SECS
+        && let Some(tls) = c.tls.as_deref()
+        && tls.server_hello.is_some()
+        && let Some(rec) = tls.server.last_record.as_ref()
+        && !alert_sized(rec)
+        && f.tls
+            .as_ref()
+            .is_some_and(|t| t.client_encrypted_records >= 2)
+    {
+        let target = target();
+        let mut evidence = Vec::new();
+        if let Some(fr) = s.last_data_frame {
+            evidence.push(ev(fr, Some(last), "last data from the server"));
+        }
+        evidence.push(ev(
+            fin,
+            Some(fin_ts),
+            "FIN from the server's side, without a TLS close_notify",
+        ));
+        let how = if f.via_proxy { PROXY_ENDED_TUNNEL } else { "" };
+        out.push((cut_by_close(f, format!(
+                    "The transfer from {target} was cut: {:.1} s after its last data ({} bytes in all) the server's side closed the connection (FIN) without ending the TLS session first (no close_notify), so what it was sending is incomplete.{how}",
+                    fin_ts.since(last).as_secs_f64(),
+                    s.bytes
+                ), evidence), true));
+        return;
+    }
+    // A stall: the server stopped sending, the connection stayed open (no FIN/RST from the
+    // server) and nothing happened for a while before the client gave up or the capture
+    // ended. A server's FIN answering the client's close is how an idle keep-alive connection
+    // ends, so directly it means the server was done. Through a proxy it says nothing: the
+    // proxy ends its tunnel whenever the client closes. There, a fetch from a Go module host
+    // counts: the go command does not sit on an open fetch for seconds and then close it
+    // unless it waited for the server (it closes its connections when it exits, right after
+    // its last fetch).
+    let go_fetch_in_tunnel = f.via_proxy
+        && f.name
+            .as_deref()
+            .is_some_and(|n| crate::go::classify_host(n).is_some() || d.role_of(n, 443).is_some());
+    if started
+        && (s.fin_frame.is_none() || go_fetch_in_tunnel && !server_closed_first(c))
         && rsts.is_empty()
         && let Some((last_frame, last_data)) = s.last_data_while_peer_open
         && let Some(found) = stall(f, d, last_frame, last_data)
@@ -288,6 +335,31 @@ fn injected(f: &ConnFacts<'_>, out: &mut Vec<(Finding, bool)>) {
             },
             false,
         ));
+    }
+}
+
+/// Said of a cut transfer seen through a proxy's tunnel.
+const PROXY_ENDED_TUNNEL: &str =
+    " The proxy ended its tunnel this way: its connection to the server ended.";
+
+/// A transfer the server's side ended with a FIN before its data was all sent: what go
+/// reads as "unexpected EOF".
+fn cut_by_close(f: &ConnFacts<'_>, summary: String, evidence: Vec<super::Evidence>) -> Finding {
+    Finding {
+        stage: Stage::Transfer,
+        kind: FindingKind::TransferReset,
+        severity: Severity::Error,
+        actor: Actor::Server,
+        connection: Some(f.c.id),
+        server_name: f.name.clone(),
+        server: Some(addr(f.c.server)),
+        summary,
+        likely_go_error: Some("unexpected EOF".into()),
+        remedy: Some(format!(
+            "The server (or something in between) ends responses early; retry, and if it repeats look at the server's or the proxy's limits. {}",
+            remedy::alternative(f.role, f.name.as_deref())
+        )),
+        evidence,
     }
 }
 
@@ -465,10 +537,9 @@ fn stall(
         stage: Stage::Transfer,
         kind: FindingKind::TransferStall,
         severity: Severity::Error,
-        actor: if dark {
+        actor: if dark || f.via_proxy {
+            // Through a proxy the silence may be the server's or the path's behind it.
             Actor::Unknown
-        } else if f.via_proxy {
-            Actor::Proxy
         } else {
             Actor::Server
         },

@@ -262,14 +262,22 @@ impl DnsTracker {
         }
     }
 
-    fn on_response(&mut self, meta: &DnsMeta, m: DnsMessage, out: &mut Vec<DnsRecord>) {
+    fn on_response(&mut self, meta: &DnsMeta, mut m: DnsMessage, out: &mut Vec<DnsRecord>) {
         self.stats.responses += 1;
         self.stats.answers_unread += u64::from(m.answers_unread);
+        // A name already in lower case (nearly all) is moved into the key and back out of it
+        // for the record, rather than copied.
+        let lowered = m
+            .qname
+            .as_ref()
+            .filter(|n| n.bytes().any(|b| b.is_ascii_uppercase()))
+            .map(|n| n.to_ascii_lowercase());
+        let moved = lowered.is_none();
         let key = Key {
             client: meta.dst,
             server: meta.src,
             id: m.id,
-            qname: m.qname.as_ref().map(|n| n.to_ascii_lowercase()),
+            qname: if moved { m.qname.take() } else { lowered },
         };
         let mut q = self.open.remove(&key);
         if q.is_none() && key.qname.is_none() {
@@ -287,7 +295,8 @@ impl DnsTracker {
         }
         let rcode = DnsRcode(m.rcode);
         // The question comes from the response, or from the query when the response has none.
-        let (qname, qtype) = match (m.qname, q.as_ref()) {
+        let asked = if moved { key.qname } else { m.qname };
+        let (qname, qtype) = match (asked, q.as_ref()) {
             (None, Some(q)) => (q.qname.clone(), q.qtype),
             (n, _) => (n, m.qtype),
         };

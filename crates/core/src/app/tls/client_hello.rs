@@ -180,6 +180,9 @@ fn parse_with(body: &[u8], cache: Option<&FingerprintCache>) -> Result<ClientHel
     };
     let exts = Extensions::new(ch.ext.unwrap_or_default());
     out.extensions = Vec::with_capacity(exts.clone().count());
+    // JA4 reads the first ALPN value's bytes: `alpn` keeps text, lossy for bytes that are
+    // not UTF-8, and a replacement character would change the fingerprint.
+    let mut alpn_first_bytes: Option<&[u8]> = None;
     let mut exts = exts;
     for e in exts.by_ref() {
         out.extensions.push(e.ext_type);
@@ -210,6 +213,7 @@ fn parse_with(body: &[u8], cache: Option<&FingerprintCache>) -> Result<ClientHel
                     .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
             }
             TlsExtension::ALPN(list) => {
+                alpn_first_bytes = list.first().copied();
                 out.alpn = list
                     .iter()
                     .map(|p| String::from_utf8_lossy(p).into_owned())
@@ -234,7 +238,10 @@ fn parse_with(body: &[u8], cache: Option<&FingerprintCache>) -> Result<ClientHel
         || out.cipher_suites.iter().any(|c| c.is_grease())
         || out.extensions.iter().any(|e| e.is_grease())
         || out.groups.iter().any(|g| g.id.is_grease());
-    let shape = HelloShape::of(&out);
+    let shape = HelloShape {
+        alpn_first: alpn_first_bytes,
+        ..HelloShape::of(&out)
+    };
     let fp = match cache {
         Some(c) => c.client(&shape),
         None => ClientFingerprints::of(&shape),

@@ -8,7 +8,10 @@
 //! JA3S: `version,cipher,extensions`.
 //! JA4: `t` + version (highest non-GREASE supported_versions, else legacy) + `d`/`i` (SNI) +
 //! cipher count + extension count (2 digits, GREASE excluded, capped at 99) + first and last
-//! character of the first ALPN value, `_`, first 12 hex of SHA-256 over the sorted cipher
+//! character of the first ALPN value (the first and last hex digit of its bytes when the
+//! first or last byte is not ASCII alphanumeric, as FoxIO's JA4.md says since 2024; their
+//! Rust, Python and Wireshark tools still print `99` for non-ASCII values, the rule before
+//! it), `_`, first 12 hex of SHA-256 over the sorted cipher
 //! list, `_`, same over the sorted extension list without SNI and ALPN followed by `_` and
 //! the signature algorithms in wire order.
 
@@ -68,11 +71,14 @@ pub struct HelloShape<'a> {
     pub groups: &'a [GroupInfo],
     pub ec_point_formats: &'a [u8],
     pub signature_algorithms: &'a [SignatureScheme],
-    /// The first ALPN value (as the ClientHello keeps it).
-    pub alpn_first: Option<&'a str>,
+    /// The first ALPN value's bytes as sent (not the text `ClientHello::alpn` keeps: that
+    /// is lossy for bytes that are not UTF-8).
+    pub alpn_first: Option<&'a [u8]>,
 }
 
 impl<'a> HelloShape<'a> {
+    /// The shape of a parsed hello; `alpn_first` is the UTF-8 of its first ALPN value, which
+    /// equals the bytes sent unless they were not UTF-8 (the parser sets it from the wire).
     pub fn of(ch: &'a ClientHello) -> Self {
         HelloShape {
             legacy_version: ch.legacy_version,
@@ -82,7 +88,7 @@ impl<'a> HelloShape<'a> {
             groups: &ch.groups,
             ec_point_formats: &ch.ec_point_formats,
             signature_algorithms: &ch.signature_algorithms,
-            alpn_first: ch.alpn.first().map(String::as_str),
+            alpn_first: ch.alpn.first().map(String::as_bytes),
         }
     }
 
@@ -107,7 +113,7 @@ impl<'a> HelloShape<'a> {
             Some(a) => {
                 out.push(1);
                 out.extend_from_slice(&(a.len() as u64).to_le_bytes());
-                out.extend_from_slice(a.as_bytes());
+                out.extend_from_slice(a);
             }
         }
     }
@@ -295,9 +301,7 @@ fn ja4_of(ch: &HelloShape<'_>) -> (String, String) {
         a.push(char::from(b'0' + n / 10));
         a.push(char::from(b'0' + n % 10));
     }
-    a.push_str(&ja4_alpn(
-        ch.alpn_first.map(str::as_bytes).unwrap_or_default(),
-    ));
+    a.push_str(&ja4_alpn(ch.alpn_first.unwrap_or_default()));
     ciphers.sort_unstable();
     exts.retain(|&e| e != ExtensionType::SERVER_NAME.0 && e != ExtensionType::ALPN.0);
     exts.sort_unstable();
@@ -512,12 +516,27 @@ mod tests {
         assert_eq!(ja4, "t13d1516h2_8daaf6152771_e5627efa2ab1");
     }
 
+    /// FoxIO's JA4.md, "ALPN Extension Value": every example it lists, and the cases of
+    /// FoxIO's ja4-nginx-module test_alpn.py (spaces and dashes).
     #[test]
     fn ja4_alpn_rules() {
         assert_eq!(ja4_alpn(b"h2"), "h2");
         assert_eq!(ja4_alpn(b"http/1.1"), "h1");
         assert_eq!(ja4_alpn(b""), "00");
-        assert_eq!(ja4_alpn(&[0xab, 0xcd]), "ad");
         assert_eq!(ja4_alpn(b"h"), "hh");
+        // JA4.md's list.
+        assert_eq!(ja4_alpn(&[0xab]), "ab");
+        assert_eq!(ja4_alpn(&[0x20]), "20");
+        assert_eq!(ja4_alpn(&[0xab, 0xcd]), "ad");
+        assert_eq!(ja4_alpn(&[0x20, 0x61]), "21");
+        assert_eq!(ja4_alpn(&[0x30, 0xab]), "3b");
+        assert_eq!(ja4_alpn(&[0x61, 0x20]), "60");
+        assert_eq!(ja4_alpn(&[0x30, 0x31, 0xab, 0xcd]), "3d");
+        assert_eq!(ja4_alpn(&[0x30, 0xab, 0xcd, 0x31]), "01");
+        // ja4-nginx-module.
+        assert_eq!(ja4_alpn(b"h "), "60");
+        assert_eq!(ja4_alpn(b" h"), "28");
+        assert_eq!(ja4_alpn(b"  "), "20");
+        assert_eq!(ja4_alpn(b"--"), "2d");
     }
 }
