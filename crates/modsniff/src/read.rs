@@ -15,7 +15,7 @@ use crate::stdio::errln;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modsniff_capture::{CaptureError, FileSource, Format};
-use modsniff_core::{Event, PacketSource, ShardedEngine};
+use modsniff_core::{Event, ShardedEngine};
 use modsniff_core::{LinkType, Packet, Stats, Timestamp};
 use modsniff_filter::{Filter, FilterError, Program};
 use std::collections::HashMap;
@@ -186,18 +186,8 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         // The last packet read: its frame and time, for a capture cut short after it.
         let mut last_packet = None;
         let (n, read_error, stats) = if threads >= 2 {
-            // A file each shard can read for itself spares the reader decoding every packet
-            // to route it and copying it to its shard.
-            let sources = match (&gate, src.total_bytes()) {
-                (None, Some(_)) => shard_sources(path, threads),
-                _ => None,
-            };
-            let engine = match sources {
-                Some(sources) => ShardedEngine::reading(config.clone(), sources),
-                None => ShardedEngine::new(config.clone(), threads),
-            };
             read_pipelined(
-                engine.with_recycling(),
+                ShardedEngine::new(config.clone(), threads).with_recycling(),
                 &mut src,
                 &mut analysis,
                 rep.as_mut(),
@@ -551,28 +541,6 @@ fn read_pipelined(
             .map_err(|_| anyhow::anyhow!("the output thread panicked"))?;
         Ok((n, err, Some(stats)))
     })
-}
-
-/// A shard's own reading of a capture file: every packet, as the reader reads them (no
-/// filter; the reader's count decides where the shards stop).
-struct ShardSource(FileSource);
-
-impl PacketSource for ShardSource {
-    fn next_packet(&mut self) -> Option<Packet<'_>> {
-        self.0.next_packet().ok().flatten()
-    }
-}
-
-/// `count` readers of the file at `path`, or `None` if one cannot be opened (the shards are
-/// then fed by the reader).
-fn shard_sources(path: &std::path::Path, count: usize) -> Option<Vec<Box<dyn PacketSource>>> {
-    (0..count)
-        .map(|_| {
-            FileSource::open(path)
-                .ok()
-                .map(|s| Box::new(ShardSource(s)) as Box<dyn PacketSource>)
-        })
-        .collect()
 }
 
 /// The extraction's second reading of a capture file: the same packets the analysis read

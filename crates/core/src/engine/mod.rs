@@ -14,7 +14,7 @@ mod conn;
 mod shard;
 mod table;
 
-pub use shard::{PacketSource, ShardedEngine};
+pub use shard::ShardedEngine;
 
 use crate::app::dns::{DnsMeta, DnsRecord, DnsTracker};
 use crate::app::session::SessionEnv;
@@ -284,22 +284,6 @@ impl Engine {
 
     /// One packet; a `copy` (a fragment every shard reassembles) is not counted.
     pub(crate) fn push_tagged(&mut self, pkt: &Packet<'_>, copy: bool, sink: &mut impl Out) {
-        // A shard is given the clock (`set_position`) by the router, which sees every packet.
-        if self.shard.is_none() {
-            self.take_time(pkt.ts);
-        }
-        let d = wire::decode(pkt.linktype, pkt.data);
-        self.push_decoded(pkt, &d, copy, sink);
-    }
-
-    /// `push_tagged` of a packet already decoded (by a shard that read it to route it).
-    pub(crate) fn push_decoded(
-        &mut self,
-        pkt: &Packet<'_>,
-        d: &wire::DecodedPacket<'_>,
-        copy: bool,
-        sink: &mut impl Out,
-    ) {
         if !copy {
             self.stats.packets += 1;
             self.stats.bytes += pkt.data.len() as u64;
@@ -307,9 +291,14 @@ impl Engine {
                 self.stats.truncated_packets += 1;
             }
         }
+        // A shard is given the clock (`set_position`) by the router, which sees every packet.
+        if self.shard.is_none() {
+            self.take_time(pkt.ts);
+        }
         self.frame = pkt.frame;
         self.tag = Tag::new(PACKET, 0, 0);
         self.dns_tag = Tag::new(DNS, 0, 0);
+        let d = wire::decode(pkt.linktype, pkt.data);
         if let Some((e, _)) = d.stop
             && !copy
         {

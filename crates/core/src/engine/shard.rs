@@ -103,9 +103,6 @@ enum Item {
 /// round: their memory is reused, not allocated and freed on two threads every round).
 #[derive(Default)]
 struct Batch {
-    /// For a shard reading the capture itself: the packets it reads, up to this index
-    /// (`items` and `data` stay empty).
-    read_upto: u64,
     items: Vec<Item>,
     data: Vec<u8>,
     events: Vec<(Key, Event)>,
@@ -158,10 +155,7 @@ enum Route {
 }
 
 fn route(pkt: &Packet<'_>, count: usize) -> Route {
-    route_decoded(&wire::decode(pkt.linktype, pkt.data), count)
-}
-
-fn route_decoded(d: &wire::DecodedPacket<'_>, count: usize) -> Route {
+    let d = wire::decode(pkt.linktype, pkt.data);
     let Some(ip) = &d.ip else {
         return Route::One(0);
     };
@@ -192,64 +186,6 @@ fn route_decoded(d: &wire::DecodedPacket<'_>, count: usize) -> Route {
     Route::One(shard_of(&key, count))
 }
 
-/// Where a shard that reads the capture itself ([`ShardedEngine::reading`]) takes its
-/// packets: every packet of the input, in order, the same for every shard (each one keeps the
-/// packets of its flows and passes over the others, which costs it a header decode each).
-pub trait PacketSource: Send {
-    /// The next packet, or `None` at the end of input (the shards are never asked for more
-    /// packets than were pushed to the [`ShardedEngine`]).
-    fn next_packet(&mut self) -> Option<Packet<'_>>;
-}
-
-/// A shard reading the capture itself: it keeps the capture's clock and its sweeps as the
-/// router does, from every packet.
-struct Reader {
-    source: Box<dyn PacketSource>,
-    shard: usize,
-    count: usize,
-    /// The index of the next packet.
-    index: u64,
-    clock: Clock,
-    max_clock_jump: crate::time::Duration,
-    last_sweep: u64,
-}
-
-impl Reader {
-    /// Reads packets up to index `upto` (exclusive): this shard's own into the engine, a
-    /// fragment into every shard, and the others only for the sweeps they start.
-    fn read(&mut self, engine: &mut Engine, upto: u64, events: &mut Vec<(Key, Event)>) {
-        while self.index < upto {
-            let Some(pkt) = self.source.next_packet() else {
-                // Fewer packets than the router counted: the input changed under us. What
-                // was read stands; the indexes stay the router's.
-                self.index = upto;
-                return;
-            };
-            let index = self.index;
-            self.index += 1;
-            self.clock.take(pkt.ts, self.max_clock_jump);
-            let now = self.clock.now;
-            let sec = now.as_nanos() / 1_000_000_000;
-            let sweeps = sec > self.last_sweep;
-            if sweeps {
-                self.last_sweep = sec;
-            }
-            let d = wire::decode(pkt.linktype, pkt.data);
-            let (owner, all) = match route_decoded(&d, self.count) {
-                Route::One(s) => (s, false),
-                Route::All => (0, true),
-            };
-            let mut out = Collect { index, events };
-            if owner == self.shard || all {
-                engine.set_position(index, pkt.frame, now);
-                engine.push_decoded(&pkt, &d, owner != self.shard, &mut out);
-            } else if sweeps {
-                engine.tick(index, pkt.frame, now, &mut out);
-            }
-        }
-    }
-}
-
 /// A shard's bounds: its share of each bound on what the flows hold.
 fn shard_limits(l: &Limits, count: usize) -> Limits {
     let share = |n: usize| (n / count).max(1);
@@ -266,20 +202,12 @@ fn shard_limits(l: &Limits, count: usize) -> Limits {
     }
 }
 
-fn run_shard(
-    mut engine: Engine,
-    mut reader: Option<Reader>,
-    rx: Receiver<ToShard>,
-    tx: SyncSender<FromShard>,
-) {
+fn run_shard(mut engine: Engine, rx: Receiver<ToShard>, tx: SyncSender<FromShard>) {
     for msg in rx {
         match msg {
             ToShard::Round(mut batch) => {
                 batch.garbage.clear();
                 let mut events = std::mem::take(&mut batch.events);
-                if let Some(r) = reader.as_mut() {
-                    r.read(&mut engine, batch.read_upto, &mut events);
-                }
                 for item in &batch.items {
                     match *item {
                         Item::Packet {
@@ -369,8 +297,6 @@ fn run_shard(
 /// ```
 pub struct ShardedEngine {
     count: usize,
-    /// The shards read the capture themselves ([`ShardedEngine::reading`]).
-    reading: bool,
     /// The kinds of event the caller asked for (the shards always send DNS, for names).
     events: EventMask,
     max_dns_names: usize,
@@ -409,24 +335,7 @@ pub struct ShardedEngine {
 impl ShardedEngine {
     /// `count` shards (at least one), each with its share of `config`'s bounds.
     pub fn new(config: Config, count: usize) -> Self {
-        Self::build(config, count, Vec::new())
-    }
-
-    /// One shard per source, each reading the whole capture from its own: the caller's
-    /// [`ShardedEngine::push`] then only counts the packets and keeps the clock (the
-    /// packets it is given must be the ones each source gives, in the same order), and no
-    /// packet is decoded to be routed or copied to its shard on the caller's thread. Each
-    /// shard decodes every packet's headers instead: cheaper than the copy and the hand-off
-    /// when the capture is a file each can read (two shards read it twice).
-    pub fn reading(config: Config, sources: Vec<Box<dyn PacketSource>>) -> Self {
-        let count = sources.len();
-        Self::build(config, count, sources)
-    }
-
-    fn build(config: Config, count: usize, sources: Vec<Box<dyn PacketSource>>) -> Self {
         let count = count.max(1);
-        let reading = !sources.is_empty();
-        let mut sources = sources.into_iter();
         let mut shard_config = config.clone();
         shard_config.limits = shard_limits(&config.limits, count);
         // DNS answers name connections; connection records end their flows' dense ids.
@@ -447,18 +356,9 @@ impl ShardedEngine {
             // shared, which handshake a full pool refuses would depend on the threads' timing.
             own.tls = own.tls.with_own_pending_pool();
             let engine = Engine::new_shard(own, ShardRole { index, count });
-            let reader = sources.next().map(|source| Reader {
-                source,
-                shard: index,
-                count,
-                index: 0,
-                clock: Clock::default(),
-                max_clock_jump: config.limits.max_clock_jump,
-                last_sweep: 0,
-            });
             let worker = std::thread::Builder::new()
                 .name(format!("modsniff-shard{index}"))
-                .spawn(move || run_shard(engine, reader, in_rx, out_tx));
+                .spawn(move || run_shard(engine, in_rx, out_tx));
             match worker {
                 Ok(w) => workers.push(w),
                 // Without a thread of its own the shard cannot run: what it would have
@@ -470,7 +370,6 @@ impl ShardedEngine {
         }
         ShardedEngine {
             count,
-            reading,
             events: config.events,
             max_dns_names: config.limits.max_dns_names,
             index: 0,
@@ -525,13 +424,6 @@ impl ShardedEngine {
         if sweeps {
             self.last_sweep = sec;
         }
-        if self.reading {
-            self.in_round += 1;
-            if self.in_round >= ROUND {
-                self.send_round(sink);
-            }
-            return;
-        }
         let (owner, all) = match route(pkt, self.count) {
             Route::One(s) => (s, false),
             Route::All => (0, true),
@@ -576,8 +468,7 @@ impl ShardedEngine {
             let Some(slot) = self.filling.get_mut(s) else {
                 continue;
             };
-            let mut batch = std::mem::replace(slot, next);
-            batch.read_upto = self.index;
+            let batch = std::mem::replace(slot, next);
             if let Some(tx) = self.to.get(s) {
                 // A shard that is gone panicked: `receive` says so.
                 let _ = tx.send(ToShard::Round(batch));
