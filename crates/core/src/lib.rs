@@ -157,7 +157,7 @@ pub use app::{StreamCtx, StreamDecoder};
 pub use app::{dns, http, tls};
 pub use config::{Config, DEFAULT_MAX_DNS_NAMES, Limits};
 pub use dns::{DnsAnswer, DnsRecord};
-pub use engine::{Engine, ShardedEngine};
+pub use engine::{Engine, FellBack, ShardedEngine};
 pub use event::{
     Certificates, ConnEvent, Connection, EndReason, Event, EventMask, Evidence, IcmpInfo,
     ResetInfo, SideStats, Sink, Stall,

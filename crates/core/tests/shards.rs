@@ -3,8 +3,12 @@
 //! and scenario captures beside the repository.
 mod common;
 
-use modsniff_core::{Config, Engine, Event, EventMask, Limits, ShardedEngine, Stats};
+use modsniff_core::{Config, Engine, Event, EventMask, FellBack, Limits, ShardedEngine, Stats};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Sharded runs that fell back to one engine (a shard's share of a bound acted).
+static FELL_BACK: AtomicUsize = AtomicUsize::new(0);
 
 /// An event as compared. A connection's chain-validation work counters are left out: the
 /// shards share one cache of validated chains, and which of two connections with the same
@@ -34,11 +38,32 @@ fn one(path: &Path, config: &Config) -> Option<(Vec<String>, Stats)> {
     Some((events.iter().map(shown).collect(), stats))
 }
 
+/// The sharded engine as `read --threads N` drives it: when it falls back, one engine reads
+/// the capture again from the start and only its events from the packet where the shards
+/// stopped are kept.
 fn sharded(path: &Path, config: &Config, shards: usize) -> (Vec<String>, Stats) {
     let mut engine = ShardedEngine::new(config.clone(), shards);
     let mut events: Vec<Event> = Vec::new();
     common::for_each_packet(path, |p| engine.push(&p, &mut events));
-    let stats = engine.finish(&mut events);
+    let stats = match engine.finish(&mut events) {
+        Ok(stats) => stats,
+        Err(FellBack { from }) => {
+            FELL_BACK.fetch_add(1, Ordering::Relaxed);
+            let mut one = Engine::new(config.clone());
+            let mut before: Vec<Event> = Vec::new();
+            let mut index = 0u64;
+            common::for_each_packet(path, |p| {
+                if index < from {
+                    one.push(&p, &mut before);
+                    before.clear();
+                } else {
+                    one.push(&p, &mut events);
+                }
+                index += 1;
+            });
+            one.finish(&mut events)
+        }
+    };
     (events.iter().map(shown).collect(), stats)
 }
 
@@ -106,4 +131,43 @@ fn names_cache_bound_kept_by_the_merge() {
         ..Config::default()
     };
     check(&config, &[2]);
+}
+
+/// Bounds small enough to act on many captures: the shards fall back to one engine (from
+/// the packet where a shard's share first acted, or from the start when a bound is smaller
+/// than the number of shards) and the events are still one engine's.
+#[test]
+fn bounds_reached_fall_back_to_one_engine() {
+    let before = FELL_BACK.load(Ordering::Relaxed);
+    for limits in [
+        Limits {
+            max_flows: 4,
+            ..Limits::default()
+        },
+        Limits {
+            memcap: 3,
+            ..Limits::default()
+        },
+        // Smaller than the number of shards: one engine from the start.
+        Limits {
+            memcap: 1,
+            ..Limits::default()
+        },
+        Limits {
+            max_closed_lingering: 2,
+            max_dns_open_queries: 2,
+            ..Limits::default()
+        },
+    ] {
+        let config = Config {
+            events: EventMask::ALL,
+            limits,
+            ..Config::default()
+        };
+        check(&config, &[2, 3]);
+    }
+    // Other tests of this file may run at the same time and fall back too (they should
+    // not: their bounds are the defaults): at least this test's own runs did.
+    let fell = FELL_BACK.load(Ordering::Relaxed) - before;
+    assert!(fell > 10, "only {fell} runs fell back");
 }

@@ -15,7 +15,7 @@ use crate::stdio::errln;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modsniff_capture::{CaptureError, FileSource, Format};
-use modsniff_core::{Event, ShardedEngine};
+use modsniff_core::{Engine, Event, FellBack, ShardedEngine};
 use modsniff_core::{LinkType, Packet, Stats, Timestamp};
 use modsniff_filter::{Filter, FilterError, Program};
 use std::collections::HashMap;
@@ -63,8 +63,9 @@ enum ToOutput {
 }
 
 /// `--threads` when not given: two where there are two cores to run them on, else one.
-/// Two run two sharded engines beside the reader and the output (see `read_pipelined`),
-/// with the same output (speed and memory: BENCHMARKS.md).
+/// Two run two sharded engines beside the reader and the output on a capture file, one
+/// engine beside the output on standard input or a pipe (see `read_pipelined`), with the
+/// same output (speed and memory: BENCHMARKS.md).
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }
@@ -186,8 +187,14 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         // The last packet read: its frame and time, for a capture cut short after it.
         let mut last_packet = None;
         let (n, read_error, stats) = if threads >= 2 {
+            // Shards need a file they can read again (`read_pipelined`); standard input
+            // and pipes run one engine beside the output.
+            let shards = src
+                .total_bytes()
+                .map(|_| ShardedEngine::new(config.clone(), threads).with_recycling());
             read_pipelined(
-                ShardedEngine::new(config.clone(), threads).with_recycling(),
+                shards,
+                path,
                 &mut src,
                 &mut analysis,
                 rep.as_mut(),
@@ -430,19 +437,24 @@ fn read_packets(
     (n, None)
 }
 
-/// `--threads N` (N >= 2): the reader on this thread, N engines on threads of their own
-/// (`ShardedEngine`: each owns the flows whose key hashes to it, and their events are merged
-/// back into one engine's order), and the diagnosis and record writing on one more. The
-/// diagnosis needs every connection in emission order (later-success, DNS-vs-connection
-/// checks, the findings cap), so it stays single, fed the merged events over a bounded
-/// channel exactly as the single-threaded loop feeds them: the output is byte-for-byte the
-/// same while no flow-table bound is reached (see `ShardedEngine` for what may differ when
-/// one is).
+/// `--threads N` (N >= 2) on a capture file: the reader on this thread, N engines on threads
+/// of their own (`ShardedEngine`: each owns the flows whose key hashes to it, and their
+/// events are merged back into one engine's order), and the diagnosis and record writing on
+/// one more. On standard input or a pipe (`shards` is `None`: it cannot be read again, see
+/// below), one engine on this thread and the output on the other: a two-stage pipeline.
+///
+/// The diagnosis needs every connection in emission order (later-success,
+/// DNS-vs-connection checks, the findings cap), so it stays single, fed the engine's events
+/// over a bounded channel exactly as the single-threaded loop feeds them. The output is
+/// byte-for-byte `--threads 1`'s, bounds included: once a shard's share of a flow-table
+/// bound acts (`ShardedEngine::fallen_back`), one engine reads the file again from the
+/// start, its events of the packets the shards already gave dropped, and goes on alone.
 // The reader's controls (limit, progress, filter, signal, last packet) go through as they
 // are to `read_packets`, which the single-threaded path calls with the same list.
 #[allow(clippy::too_many_arguments)]
 fn read_pipelined(
-    mut engine: ShardedEngine,
+    mut shards: Option<ShardedEngine>,
+    path: &std::path::Path,
     src: &mut FileSource,
     analysis: &mut Analysis,
     rep: &mut (dyn Printer + Send),
@@ -453,13 +465,15 @@ fn read_pipelined(
     last: &mut Option<(u64, Timestamp)>,
     interrupt: &Interrupt,
 ) -> Result<(u64, Option<CaptureError>, Option<Stats>)> {
-    let (_, out) = analysis.split();
+    let filter = gate.as_ref().map(|g| g.filter);
+    let (single, out) = analysis.split();
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<ToOutput>(QUEUE_BATCHES);
-        // Batches go back to the reader once read: it hands each event back to the shard
-        // that made it, to be freed on that thread, and reuses the vectors (frees of another
-        // thread's allocations cost more: glibc's contended on its arena lock and doubled
-        // the CPU time; mimalloc's are cheaper, still a few percent of the run).
+        // Batches go back to the reader once read: it frees the events one engine made
+        // here, hands each event of the shards back to the shard that made it, to be freed
+        // on that thread, and reuses the vectors (frees of another thread's allocations cost
+        // more: glibc's contended on its arena lock and doubled the CPU time; mimalloc's are
+        // cheaper, still a few percent of the run).
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Event>>();
         // Named so that `top -H` and `perf report --comm` tell the stages apart.
         let writer = std::thread::Builder::new()
@@ -484,7 +498,7 @@ fn read_pipelined(
         // A send fails only when the output thread is gone (it panicked): stop feeding it;
         // the join below reports it.
         let mut alive = true;
-        // `engine` is gone once finished: the last batches are freed here.
+        // Without the shards (one engine, or the shards gone), batches are freed here.
         let mut flush = |engine: Option<&mut ShardedEngine>,
                          batch: &mut Vec<Event>,
                          weight: &mut usize,
@@ -506,6 +520,51 @@ fn read_pipelined(
                 alive = tx.send(ToOutput::Events(full)).is_ok();
             }
         };
+        // The shards fell back at packet `from` of the `pushed` they were given: one engine
+        // reads them again, and what it emits from `from` on goes out.
+        let fall_back =
+            |from: u64,
+             pushed: u64,
+             single: &mut Engine,
+             batch: &mut Vec<Event>,
+             weight: &mut usize,
+             flush: &mut dyn FnMut(&mut Vec<Event>, &mut usize)| {
+                let mut src = match FileSource::open(path) {
+                    Ok(s) => s,
+                    Err(e) => return Err(anyhow::Error::from(e)),
+                };
+                let mut gate = filter.map(Gate::new);
+                let mut before: Vec<Event> = Vec::new();
+                let mut index = 0u64;
+                let (_, err) = read_packets(
+                    &mut src,
+                    pushed,
+                    None,
+                    gate.as_mut(),
+                    &Interrupt::never(),
+                    &mut |pkt| {
+                        if index < from {
+                            single.push(pkt, &mut before);
+                            before.clear();
+                        } else {
+                            single.push(pkt, &mut |ev: Event| {
+                                *weight += batch_weight(&ev);
+                                batch.push(ev);
+                            });
+                            flush(batch, weight);
+                        }
+                        index += 1;
+                        0
+                    },
+                    &mut None,
+                );
+                match err {
+                    Some(e) if index < pushed => Err(e.into()),
+                    _ => Ok(()),
+                }
+            };
+        let mut pushed = 0u64;
+        let mut failed: Option<anyhow::Error> = None;
         let (n, err) = read_packets(
             src,
             limit,
@@ -516,29 +575,89 @@ fn read_pipelined(
                 if let Some(s) = spool.as_deref_mut() {
                     s.push(pkt);
                 }
-                engine.push(pkt, &mut |ev: Event| {
+                pushed += 1;
+                let mut sink = |ev: Event| {
                     weight += batch_weight(&ev);
                     batch.push(ev);
-                });
-                flush(Some(&mut engine), &mut batch, &mut weight, false);
-                engine.connections()
+                };
+                match shards.as_mut() {
+                    Some(e) => {
+                        e.push(pkt, &mut sink);
+                        if let Some(from) = e.fallen_back() {
+                            shards = None;
+                            let r = fall_back(
+                                from,
+                                pushed,
+                                single,
+                                &mut batch,
+                                &mut weight,
+                                &mut |b, w| flush(None, b, w, false),
+                            );
+                            failed = failed.take().or(r.err());
+                        }
+                    }
+                    None => single.push(pkt, &mut sink),
+                }
+                flush(shards.as_mut(), &mut batch, &mut weight, false);
+                match shards.as_ref() {
+                    Some(e) => e.connections(),
+                    None => single.stats().connections,
+                }
             },
             last,
         );
         // As `Analysis::finish`: the diagnosis learns the capture's end before the events
         // the engine's finish emits.
-        engine.drain(&mut |ev: Event| {
-            weight += batch_weight(&ev);
-            batch.push(ev);
-        });
-        flush(Some(&mut engine), &mut batch, &mut weight, true);
-        let _ = tx.send(ToOutput::SawTime(engine.now()));
-        let stats = engine.finish(&mut |ev: Event| batch.push(ev));
+        if let Some(e) = shards.as_mut() {
+            e.drain(&mut |ev: Event| {
+                weight += batch_weight(&ev);
+                batch.push(ev);
+            });
+            if let Some(from) = e.fallen_back() {
+                shards = None;
+                let r = fall_back(
+                    from,
+                    pushed,
+                    single,
+                    &mut batch,
+                    &mut weight,
+                    &mut |b, w| flush(None, b, w, false),
+                );
+                failed = failed.take().or(r.err());
+            }
+        }
+        flush(shards.as_mut(), &mut batch, &mut weight, true);
+        let now = match shards.as_ref() {
+            Some(e) => e.now(),
+            None => single.now(),
+        };
+        let _ = tx.send(ToOutput::SawTime(now));
+        let stats = match shards.take() {
+            Some(e) => match e.finish(&mut |ev: Event| batch.push(ev)) {
+                Ok(stats) => stats,
+                Err(FellBack { from }) => {
+                    let r = fall_back(
+                        from,
+                        pushed,
+                        single,
+                        &mut batch,
+                        &mut weight,
+                        &mut |b, w| flush(None, b, w, false),
+                    );
+                    failed = failed.take().or(r.err());
+                    single.finish(&mut |ev: Event| batch.push(ev))
+                }
+            },
+            None => single.finish(&mut |ev: Event| batch.push(ev)),
+        };
         flush(None, &mut batch, &mut weight, true);
         drop(tx);
         writer
             .join()
             .map_err(|_| anyhow::anyhow!("the output thread panicked"))?;
+        if let Some(e) = failed {
+            return Err(e.context("reading the capture again with one engine"));
+        }
         Ok((n, err, Some(stats)))
     })
 }

@@ -46,6 +46,53 @@ fn sharded_engines_write_what_one_engine_writes() {
     assert!(records > 2 * n, "only {records} records in {n} captures");
 }
 
+/// Flow-table bounds small enough to act on most fixtures: a shard's share acts, and the
+/// shards fall back to one engine reading the file again (`--max-flows 2` with 2 shards: from
+/// the packet where the share acted; with 4: from the start, a bound smaller than the number
+/// of shards cannot be divided); the output is still `--threads 1`'s.
+#[test]
+fn bounds_reached_write_what_one_engine_writes() {
+    let mut n = 0;
+    let mut evicting = 0;
+    for cap in captures(&fixtures()) {
+        let f = cap.to_str().unwrap();
+        for max_flows in ["2", "4"] {
+            let read = |threads: &str| {
+                let out = run(&[
+                    "read",
+                    "--format",
+                    "ndjson",
+                    "--max-flows",
+                    max_flows,
+                    "--threads",
+                    threads,
+                    f,
+                ]);
+                (out.status.code(), out.stdout)
+            };
+            let one = read("1");
+            for threads in ["2", "4"] {
+                let many = read(threads);
+                assert_eq!(
+                    one.0, many.0,
+                    "{f}: --max-flows {max_flows}: exit code differs with --threads {threads}"
+                );
+                assert!(
+                    one.1 == many.1,
+                    "{f}: --max-flows {max_flows} --threads {threads} output differs from --threads 1"
+                );
+            }
+            if String::from_utf8_lossy(&one.1).contains("\"end_reason\":\"evicted\"") {
+                evicting += 1;
+            }
+        }
+        n += 1;
+    }
+    assert!(n >= 200, "only {n} captures found");
+    // The bound must have acted for the comparison to mean anything.
+    assert!(evicting >= 100, "only {evicting} runs had a flow evicted");
+}
+
 #[test]
 fn zero_threads_is_refused() {
     let cap = captures(&fixtures())

@@ -14,7 +14,7 @@ mod conn;
 mod shard;
 mod table;
 
-pub use shard::ShardedEngine;
+pub use shard::{FellBack, ShardedEngine};
 
 use crate::app::dns::{DnsMeta, DnsRecord, DnsTracker};
 use crate::app::session::SessionEnv;
@@ -364,6 +364,17 @@ impl Engine {
         }
         self.frame = frame;
         self.table.set_packet(index);
+    }
+
+    /// Whether a bound on what the flows hold together has acted yet (`max_flows`,
+    /// `max_closed_lingering`, `memcap`, `max_dns_open_queries`,
+    /// `tls.max_pending_handshake_bytes`): until then, what this engine emitted does not
+    /// depend on the bounds.
+    pub(crate) fn bound_reached(&self) -> bool {
+        self.table.bound_reached
+            || self.budget.refusals() > 0
+            || self.dns.stats().evicted > 0
+            || self.config.tls.pending_refusals() > 0
     }
 
     /// Moves the clock to a packet's time (see `Clock::take`).

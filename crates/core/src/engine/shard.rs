@@ -31,13 +31,19 @@
 //! - **Fragments.** A fragment does not say its ports: every shard reassembles every fragment
 //!   and the flow's owner takes the datagram; shard 0 counts the fragments.
 //! - **Bounds.** `max_flows`, `memcap`, `max_closed_lingering` and `max_dns_open_queries` are
-//!   divided between the shards (each gets its share, at least 1), and so is
-//!   `tls.max_pending_handshake_bytes`. While no bound is reached
-//!   the events are exactly one engine's. When one is, a shard acts on its own flows only:
-//!   which flow is evicted or cut, which query is pushed out, and which stream loses its buffer
-//!   to the memcap may differ from one engine's choice (the counters still count each once),
-//!   and a shard may reach its share while the whole is not reached. Fragment bounds are not
-//!   divided (every shard holds every fragment: up to `count` times the memory).
+//!   divided between the shards (each gets its share), and so is
+//!   `tls.max_pending_handshake_bytes`. Until a share acts, the shards hold between them
+//!   what one engine would hold, each within its share, so no bound of one engine can have
+//!   acted either: the events are exactly one engine's. When one acts (the shard says so
+//!   with its round), that round and everything after it is held back and the engine
+//!   [falls back](ShardedEngine::fallen_back): the caller runs one engine over the input
+//!   from the start. A bound smaller than the number of shards cannot be divided: the
+//!   engine has fallen back before the first packet. The memory of closed connections
+//!   (`max_flows` of them, for late packets) is not divided: each shard remembers as many as
+//!   one engine, so it forgets none that one engine remembers, and the merge counts the
+//!   connections that closed in every shard to tell when a late packet was found by a
+//!   memory one engine had lost (a fall-back too). Fragment bounds are not divided (every
+//!   shard holds every fragment: up to `count` times the memory).
 //!
 //! - **TLS.** The shards share one trust store, so its caches (described certificates,
 //!   validated chains) and the run's chain-building budget are shared: the caches hold what a
@@ -110,6 +116,10 @@ struct Batch {
     created: Vec<u64>,
     /// The flows that carried a DNS query registered in the round, once per query.
     pinned: Vec<u64>,
+    /// The round's closed connections remembered, and packets found late by one (see
+    /// `FlowTable::tomb_lookups`).
+    tomb_pushes: Vec<u64>,
+    tomb_lookups: Vec<(u64, u64)>,
     /// Events this shard made, used and handed back: freed on the shard's thread (a free on
     /// another thread costs the allocator more, on both threads).
     garbage: Vec<Event>,
@@ -123,6 +133,8 @@ enum ToShard {
 struct FromShard {
     /// The round's batch: its items done, its events to merge.
     batch: Batch,
+    /// A bound on what the shard's flows hold has acted (now or in an earlier round).
+    bound: bool,
     /// The shard's counters, after `Finish`.
     stats: Option<Stats>,
 }
@@ -184,6 +196,21 @@ fn route(pkt: &Packet<'_>, count: usize) -> Route {
         L4::Other => return Route::One(0),
     };
     Route::One(shard_of(&key, count))
+}
+
+/// Whether every bound divided between `count` shards gives each at least one: then the
+/// shards' shares add up to no more than the whole, and no bound of one engine can act
+/// before a shard's share does.
+fn divisible(l: &Limits, count: usize) -> bool {
+    [
+        l.max_flows,
+        l.memcap,
+        l.max_closed_lingering,
+        l.max_dns_open_queries,
+        l.tls.max_pending_handshake_bytes,
+    ]
+    .iter()
+    .all(|b| *b >= count)
 }
 
 /// A shard's bounds: its share of each bound on what the flows hold.
@@ -250,9 +277,17 @@ fn run_shard(mut engine: Engine, rx: Receiver<ToShard>, tx: SyncSender<FromShard
                 batch.events = events;
                 std::mem::swap(&mut batch.created, &mut engine.table.created);
                 std::mem::swap(&mut batch.pinned, &mut engine.pinned);
+                std::mem::swap(&mut batch.tomb_pushes, &mut engine.table.tomb_pushes);
+                std::mem::swap(&mut batch.tomb_lookups, &mut engine.table.tomb_lookups);
                 engine.table.created.clear();
                 engine.pinned.clear();
-                let back = FromShard { batch, stats: None };
+                engine.table.tomb_pushes.clear();
+                engine.table.tomb_lookups.clear();
+                let back = FromShard {
+                    batch,
+                    bound: engine.bound_reached(),
+                    stats: None,
+                };
                 if tx.send(back).is_err() {
                     return;
                 }
@@ -266,6 +301,7 @@ fn run_shard(mut engine: Engine, rx: Receiver<ToShard>, tx: SyncSender<FromShard
                 };
                 let stats = engine.finish_tagged(&mut out);
                 let _ = tx.send(FromShard {
+                    bound: engine.bound_reached(),
                     batch: Batch {
                         events,
                         ..Batch::default()
@@ -292,11 +328,20 @@ fn run_shard(mut engine: Engine, rx: Receiver<ToShard>, tx: SyncSender<FromShard
 /// let mut engine = ShardedEngine::new(Config::default(), 2);
 /// let mut events: Vec<Event> = Vec::new();
 /// // engine.push(&packet, &mut events) for each packet, then:
-/// let stats = engine.finish(&mut events);
+/// let stats = engine.finish(&mut events).expect("no bound reached");
 /// assert_eq!(stats.packets, 0);
 /// ```
 pub struct ShardedEngine {
     count: usize,
+    /// The index of the first packet whose events were not given, once a shard's share of
+    /// a bound acted (or the bounds cannot be divided): see [`ShardedEngine::fallen_back`].
+    fallen: Option<u64>,
+    /// The index of the first packet of each round in flight, oldest first.
+    round_starts: std::collections::VecDeque<u64>,
+    /// One engine's memory of closed connections (`max_flows` of them): the packet indexes
+    /// of the last `max_flows + 1` connections the shards remembered, in order.
+    tombs: std::collections::VecDeque<u64>,
+    max_flows: usize,
     /// The kinds of event the caller asked for (the shards always send DNS, for names).
     events: EventMask,
     max_dns_names: usize,
@@ -348,14 +393,18 @@ impl ShardedEngine {
         let mut to = Vec::with_capacity(count);
         let mut from = Vec::with_capacity(count);
         let mut workers = Vec::with_capacity(count);
-        for index in 0..count {
+        // Bounds too small to divide: no shard runs, one engine is to read from the start.
+        let fallen = (!divisible(&config.limits, count)).then_some(0);
+        let threads = if fallen.is_some() { 0 } else { count };
+        for index in 0..threads {
             let (in_tx, in_rx) = sync_channel(LAG + 1);
             let (out_tx, out_rx) = sync_channel(LAG + 1);
             let mut own = shard_config.clone();
             // The pool of partial handshakes is each shard's own (its share of the bound):
             // shared, which handshake a full pool refuses would depend on the threads' timing.
             own.tls = own.tls.with_own_pending_pool();
-            let engine = Engine::new_shard(own, ShardRole { index, count });
+            let mut engine = Engine::new_shard(own, ShardRole { index, count });
+            engine.table.closed_cap = Some(config.limits.max_flows);
             let worker = std::thread::Builder::new()
                 .name(format!("modsniff-shard{index}"))
                 .spawn(move || run_shard(engine, in_rx, out_tx));
@@ -370,6 +419,10 @@ impl ShardedEngine {
         }
         ShardedEngine {
             count,
+            fallen,
+            round_starts: std::collections::VecDeque::new(),
+            tombs: std::collections::VecDeque::new(),
+            max_flows: config.limits.max_flows,
             events: config.events,
             max_dns_names: config.limits.max_dns_names,
             index: 0,
@@ -416,6 +469,9 @@ impl ShardedEngine {
     pub fn push(&mut self, pkt: &Packet<'_>, sink: &mut impl Sink) {
         let index = self.index;
         self.index += 1;
+        if self.fallen.is_some() {
+            return;
+        }
         self.stats.clock_jumps += self.clock.take(pkt.ts, self.max_clock_jump);
         let now = self.clock.now;
         self.frame = pkt.frame;
@@ -474,6 +530,8 @@ impl ShardedEngine {
                 let _ = tx.send(ToShard::Round(batch));
             }
         }
+        self.round_starts
+            .push_back(self.index - self.in_round as u64);
         self.in_round = 0;
         self.in_flight += 1;
     }
@@ -504,10 +562,47 @@ impl ShardedEngine {
     fn merge_round(&mut self, sink: &mut impl Sink) {
         let answers = self.receive();
         self.in_flight -= 1;
+        let start = self.round_starts.pop_front().unwrap_or(0);
+        if self.fallen.is_some() {
+            return;
+        }
+        let bound = answers.iter().any(|a| a.bound);
         let mut batches: Vec<Batch> = answers.into_iter().map(|a| a.batch).collect();
+        if bound || self.forgotten_found(&mut batches) {
+            // This round's events may differ from one engine's: none of it goes out.
+            self.fallen = Some(start);
+            return;
+        }
         self.number(&mut batches);
         self.merge(&mut batches, sink);
         self.spare.extend(batches);
+    }
+
+    /// Whether a shard found a packet late by the memory of a closed connection that one
+    /// engine had forgotten: one engine remembers the last `max_flows` (a shard remembers
+    /// as many of its own, a superset of what one engine keeps of them), so it had forgotten
+    /// the connection if `max_flows` others closed after it, in any shard. Connections that
+    /// closed after the late packet in the same round are counted too: at worst a fall-back
+    /// that was not needed.
+    fn forgotten_found(&mut self, batches: &mut [Batch]) -> bool {
+        let mut pushes: Vec<u64> = Vec::new();
+        for b in batches.iter_mut() {
+            pushes.append(&mut b.tomb_pushes);
+        }
+        pushes.sort_unstable();
+        self.tombs.extend(pushes);
+        let mut forgotten = false;
+        for b in batches.iter_mut() {
+            for (closed_at, _) in b.tomb_lookups.drain(..) {
+                // Remembered from `closed_at` on, the one found included.
+                let since = self.tombs.len() - self.tombs.partition_point(|p| *p < closed_at);
+                forgotten |= since > self.max_flows;
+            }
+        }
+        while self.tombs.len() > self.max_flows.saturating_add(1) {
+            self.tombs.pop_front();
+        }
+        forgotten
     }
 
     /// Gives the flows the shards created in a round their dense ids, in the order one engine
@@ -669,6 +764,9 @@ impl ShardedEngine {
     /// Waits for the shards: gives `sink` every event of the packets pushed so far (what one
     /// engine would have emitted by now).
     pub fn drain(&mut self, sink: &mut impl Sink) {
+        if self.fallen.is_some() {
+            return;
+        }
         if self.in_round > 0 {
             self.send_round(sink);
         }
@@ -679,8 +777,11 @@ impl ShardedEngine {
 
     /// End of input: every shard's open flows and unanswered queries, merged. Returns the
     /// run's counters (the shards' added up).
-    pub fn finish(mut self, sink: &mut impl Sink) -> Stats {
+    pub fn finish(mut self, sink: &mut impl Sink) -> Result<Stats, FellBack> {
         self.drain(sink);
+        if let Some(from) = self.fallen {
+            return Err(FellBack { from });
+        }
         for tx in &self.to {
             let _ = tx.send(ToShard::Finish {
                 frame: self.frame,
@@ -688,6 +789,10 @@ impl ShardedEngine {
             });
         }
         let answers = self.receive();
+        if answers.iter().any(|a| a.bound) {
+            // The end's events may differ from one engine's; every packet's went out.
+            return Err(FellBack { from: self.index });
+        }
         // A timestamp far ahead that nothing confirmed before the end.
         if self.clock.candidate.take().is_some() {
             self.stats.clock_jumps += 1;
@@ -703,7 +808,24 @@ impl ShardedEngine {
         self.number(&mut batches);
         self.merging_end = true;
         self.merge(&mut batches, sink);
-        total
+        Ok(total)
+    }
+
+    /// `Some(index)` once a shard's share of a bound on what the flows hold together
+    /// (`max_flows`, `memcap`, `max_closed_lingering`, `max_dns_open_queries`,
+    /// `tls.max_pending_handshake_bytes`) acted, or from the start when a bound is smaller
+    /// than the number of shards: the events of the packets from `index` on may not be one
+    /// engine's, and none of them is given (nor any later). The events given so far are
+    /// exactly one engine's: a caller that can read the input again runs one [`Engine`] over
+    /// it from the start, giving its sink only the events of the packets from `index` on,
+    /// and goes on with it (`read --threads N` does, for a capture file).
+    ///
+    /// Why that is enough: a shard's share of each bound is the whole divided by the number
+    /// of shards, and until one acts, the shards hold between them exactly what one engine
+    /// would hold (split by flow), each within its share; so one engine's bound cannot have
+    /// acted either (it would need more than all the shares together).
+    pub fn fallen_back(&self) -> Option<u64> {
+        self.fallen
     }
 }
 
@@ -716,6 +838,16 @@ impl Drop for ShardedEngine {
             let _ = w.join();
         }
     }
+}
+
+/// [`ShardedEngine::finish`] after a shard's share of a bound acted (see
+/// [`ShardedEngine::fallen_back`]): the events of the packets from `from` on (and the end's)
+/// were not given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FellBack {
+    /// The index (from 0, in the order pushed) of the first packet whose events were not
+    /// given.
+    pub from: u64,
 }
 
 /// Adds a shard's counters to the total. Every field is named: a counter added to `Stats`

@@ -83,6 +83,9 @@ fn deadline_of(l: &Limits, flow: &Flow) -> u64 {
 #[derive(Clone, Copy, Debug)]
 struct Tombstone {
     ts: Timestamp,
+    /// The index of the packet that closed the connection (one shard of several: see
+    /// `FlowTable::tomb_pushes`).
+    pushed_at: u64,
     ends: [(SocketAddr, Option<SeqNumber>); 2],
 }
 
@@ -154,6 +157,21 @@ pub(crate) struct FlowTable {
     pub packet_id: Option<u64>,
     /// The ids of the flows created (with `packet_id` set) since the caller took them.
     pub created: Vec<u64>,
+    /// `max_flows` or `max_closed_lingering` made the table end something: the flow that
+    /// needed room, a lingering connection cut.
+    pub bound_reached: bool,
+    /// One shard of several: how many closed connections it remembers (the whole
+    /// `max_flows` of one engine, not the shard's share: it then remembers at least what
+    /// one engine remembers of its flows, see `tomb_lookups`).
+    pub closed_cap: Option<usize>,
+    /// One shard of several: the packet index of each closed connection remembered, since
+    /// the caller took them.
+    pub tomb_pushes: Vec<u64>,
+    /// One shard of several: (index of the packet that closed it, index of the packet) for
+    /// each packet found late by a closed connection's memory, since the caller took them.
+    /// One engine had forgotten it if `max_flows` connections closed in between: the merge
+    /// counts them (`ShardedEngine`).
+    pub tomb_lookups: Vec<(u64, u64)>,
 }
 
 impl FlowTable {
@@ -186,6 +204,7 @@ impl FlowTable {
             let t = &c.tcp;
             let stone = Tombstone {
                 ts: t.last_ts,
+                pushed_at: self.packet_id.unwrap_or(0),
                 ends: [
                     (t.client, t.seq_end(t.client)),
                     (t.server, t.seq_end(t.server)),
@@ -289,6 +308,9 @@ impl FlowTable {
     /// least-recently-active first. A flow already past its deadline ends normally.
     fn make_room(&mut self, now: Timestamp, limits: &Limits, stats: &mut Stats) {
         let now_sec = now.as_nanos() / 1_000_000_000;
+        if self.flows.len() >= limits.max_flows {
+            self.bound_reached = true;
+        }
         while self.flows.len() >= limits.max_flows {
             let Some(mut entry) = self.expiry.first_entry() else {
                 break;
@@ -320,13 +342,17 @@ impl FlowTable {
     }
 
     fn tombstone(&mut self, a: SocketAddr, b: SocketAddr, stone: Tombstone, limits: &Limits) {
-        while self.closed_order.len() >= limits.max_flows {
+        let cap = self.closed_cap.unwrap_or(limits.max_flows);
+        while self.closed_order.len() >= cap {
             let Some((t, k)) = self.closed_order.pop_front() else {
                 break;
             };
             if self.closed.get(&k).is_some_and(|s| s.ts == t) {
                 self.closed.remove(&k);
             }
+        }
+        if let Some(index) = self.packet_id {
+            self.tomb_pushes.push(index);
         }
         let (key, _) = FlowKey::new(Transport::Tcp, a, b);
         self.closed.insert(key, stone);
@@ -353,9 +379,13 @@ impl FlowTable {
                 self.closed.remove(&k);
             }
         }
-        self.closed.get(key).is_some_and(|stone| {
+        let late = self.closed.get(key).is_some_and(|stone| {
             !(now.since(stone.ts) >= limits.close_linger && is_new_data(stone.seq_end(src), seg))
-        })
+        });
+        if late && let (Some(index), Some(stone)) = (self.packet_id, self.closed.get(key)) {
+            self.tomb_lookups.push((stone.pushed_at, index));
+        }
+        late
     }
 
     /// A segment with no connection to go to, or a SYN reusing a connection's ports: ends
@@ -437,6 +467,7 @@ impl FlowTable {
                 Some(Flow::Tcp(c)) if c.tcp.id == id && c.tcp.is_closed()
             );
             if still_lingering && let Some(flow) = self.flows.remove(&key) {
+                self.bound_reached = true;
                 stats.anomaly("closed_linger_cut");
                 self.retire(flow, EndReason::Closed, None, limits);
             }

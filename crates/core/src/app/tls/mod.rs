@@ -80,6 +80,11 @@ impl TlsConfig {
         }
     }
 
+    /// Handshake messages the pool of partial handshakes has refused so far.
+    pub(crate) fn pending_refusals(&self) -> u64 {
+        self.pending.refusals()
+    }
+
     /// The parsed trust store of this configuration.
     pub(crate) fn trust(&self) -> Arc<TrustStore> {
         Arc::clone(self.trust.get_or_init(|| {
