@@ -35,6 +35,11 @@ const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 /// flight; 1,024 peaked at 67 MiB on the full corpus under mimalloc, 512 at 65 MiB).
 const EVENT_BATCH: usize = 512;
 const QUEUE_BATCHES: usize = 2;
+/// `--threads` from which the engine is sharded (`ShardedEngine`, one engine per thread
+/// beside the reader and the output). Below it, two threads pipeline one engine and the
+/// output: two shards cost 1.26-1.33x the CPU of one engine, the pipeline 1.08-1.10x, and
+/// on two cores the shards were no faster than the pipeline (BENCHMARKS.md).
+const SHARDS_FROM: usize = 3;
 
 /// What an event weighs against `EVENT_BATCH`: one, and one more per 16 names or HTTP
 /// transactions a connection carries. A batch of connections that each keep a thousand
@@ -63,9 +68,9 @@ enum ToOutput {
 }
 
 /// `--threads` when not given: two where there are two cores to run them on, else one.
-/// Two run two sharded engines beside the reader and the output on a capture file, one
-/// engine beside the output on standard input or a pipe (see `read_pipelined`), with the
-/// same output (speed and memory: BENCHMARKS.md).
+/// Two pipeline one engine and the output; from `SHARDS_FROM` on a capture file, the engine
+/// is sharded (see `read_pipelined`); the output is the same (speed and memory:
+/// BENCHMARKS.md).
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }
@@ -191,6 +196,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             // and pipes run one engine beside the output.
             let shards = src
                 .total_bytes()
+                .filter(|_| threads >= SHARDS_FROM)
                 .map(|_| ShardedEngine::new(config.clone(), threads).with_recycling());
             read_pipelined(
                 shards,
@@ -437,11 +443,12 @@ fn read_packets(
     (n, None)
 }
 
-/// `--threads N` (N >= 2) on a capture file: the reader on this thread, N engines on threads
-/// of their own (`ShardedEngine`: each owns the flows whose key hashes to it, and their
-/// events are merged back into one engine's order), and the diagnosis and record writing on
-/// one more. On standard input or a pipe (`shards` is `None`: it cannot be read again, see
-/// below), one engine on this thread and the output on the other: a two-stage pipeline.
+/// `--threads N` (N >= `SHARDS_FROM`) on a capture file: the reader on this thread, N engines
+/// on threads of their own (`ShardedEngine`: each owns the flows whose key hashes to it, and
+/// their events are merged back into one engine's order), and the diagnosis and record
+/// writing on one more. With `--threads 2`, or on standard input or a pipe (`shards` is
+/// `None`: it cannot be read again, see below), one engine on this thread and the output on
+/// the other: a two-stage pipeline.
 ///
 /// The diagnosis needs every connection in emission order (later-success,
 /// DNS-vs-connection checks, the findings cap), so it stays single, fed the engine's events

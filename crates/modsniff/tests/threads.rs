@@ -1,6 +1,7 @@
-//! `read --threads N` (N engines sharing the flows, their events merged, one diagnosis)
-//! writes exactly what `--threads 1` writes, and exits the same way, with 2 and 4 engines, on
-//! every fixture (the matrix's included), public capture and scenario capture.
+//! `read --threads N` writes exactly what `--threads 1` writes, and exits the same way: with 2
+//! (one engine and the output pipelined) and 4 (four engines sharing the flows, their events
+//! merged, one diagnosis), on every fixture (the matrix's included), public capture and
+//! scenario capture.
 
 use crate::common::*;
 use std::path::Path;
@@ -47,9 +48,10 @@ fn sharded_engines_write_what_one_engine_writes() {
 }
 
 /// Flow-table bounds small enough to act on most fixtures: a shard's share acts, and the
-/// shards fall back to one engine reading the file again (`--max-flows 2` with 2 shards: from
-/// the packet where the share acted; with 4: from the start, a bound smaller than the number
-/// of shards cannot be divided); the output is still `--threads 1`'s.
+/// shards fall back to one engine reading the file again (`--max-flows 4` with 4 shards: from
+/// the packet where the share acted; `--max-flows 2`: from the start, a bound smaller than the
+/// number of shards cannot be divided); the output is still `--threads 1`'s, as the
+/// pipeline's (`--threads 2`) is.
 #[test]
 fn bounds_reached_write_what_one_engine_writes() {
     let mut n = 0;
