@@ -37,8 +37,9 @@ const EVENT_BATCH: usize = 512;
 const QUEUE_BATCHES: usize = 2;
 /// `--threads` from which the engine is sharded (`ShardedEngine`, one engine per thread
 /// beside the reader and the output). Below it, two threads pipeline one engine and the
-/// output: two shards cost 1.26-1.33x the CPU of one engine, the pipeline 1.08-1.10x, and
-/// on two cores the shards were no faster than the pipeline (BENCHMARKS.md).
+/// output: two shards cost 1.30x the CPU of one engine (1.25-1.42x), the pipeline 1.09x
+/// (1.06-1.19x), and on two cores the shards were no faster than the pipeline
+/// (BENCHMARKS.md).
 const SHARDS_FROM: usize = 3;
 
 /// What an event weighs against `EVENT_BATCH`: one, and one more per 16 names or HTTP
