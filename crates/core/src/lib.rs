@@ -22,6 +22,10 @@
 //! are produced is [`Config::events`]: by default the connection summaries, DNS answers and
 //! stalls; the events about an open connection cost nothing unless asked for.
 //!
+//! On several cores, a [`ShardedEngine`] runs engines on threads of their own, each owning
+//! the flows whose key hashes to it, and merges their events back into the events one engine
+//! emits, in its order.
+//!
 //! Guarantees: no I/O, no unsafe code, no panics on any input; the clock is the packets'
 //! own (plus [`Engine::advance`] for a live caller); memory is bounded by [`Limits`] and
 //! every bound that bites is counted in [`Stats`] or in the record it cut short.
@@ -153,7 +157,7 @@ pub use app::{StreamCtx, StreamDecoder};
 pub use app::{dns, http, tls};
 pub use config::{Config, DEFAULT_MAX_DNS_NAMES, Limits};
 pub use dns::{DnsAnswer, DnsRecord};
-pub use engine::Engine;
+pub use engine::{Engine, FellBack, ShardedEngine};
 pub use event::{
     Certificates, ConnEvent, Connection, EndReason, Event, EventMask, Evidence, IcmpInfo,
     ResetInfo, SideStats, Sink, Stall,

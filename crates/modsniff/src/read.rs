@@ -15,7 +15,7 @@ use crate::stdio::errln;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modsniff_capture::{CaptureError, FileSource, Format};
-use modsniff_core::Event;
+use modsniff_core::{Engine, Event, FellBack, ShardedEngine};
 use modsniff_core::{LinkType, Packet, Stats, Timestamp};
 use modsniff_filter::{Filter, FilterError, Program};
 use std::collections::HashMap;
@@ -35,6 +35,12 @@ const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 /// flight; 1,024 peaked at 67 MiB on the full corpus under mimalloc, 512 at 65 MiB).
 const EVENT_BATCH: usize = 512;
 const QUEUE_BATCHES: usize = 2;
+/// `--threads` from which the engine is sharded (`ShardedEngine`, one engine per thread
+/// beside the reader and the output). Below it, two threads pipeline one engine and the
+/// output: two shards cost 1.30x the CPU of one engine (1.25-1.42x), the pipeline 1.09x
+/// (1.06-1.19x), and on two cores the shards were no faster than the pipeline
+/// (BENCHMARKS.md).
+const SHARDS_FROM: usize = 3;
 
 /// What an event weighs against `EVENT_BATCH`: one, and one more per 16 names or HTTP
 /// transactions a connection carries. A batch of connections that each keep a thousand
@@ -63,9 +69,9 @@ enum ToOutput {
 }
 
 /// `--threads` when not given: two where there are two cores to run them on, else one.
-/// Two threads pipeline the engine and the output (see `read_pipelined`): 1.3x faster on the
-/// 2-vCPU benchmark machine for ~15 % more CPU and ~6 MiB more peak RSS, with the same
-/// output (BENCHMARKS.md).
+/// Two pipeline one engine and the output; from `SHARDS_FROM` on a capture file, the engine
+/// is sharded (see `read_pipelined`); the output is the same (speed and memory:
+/// BENCHMARKS.md).
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }
@@ -187,7 +193,15 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
         // The last packet read: its frame and time, for a capture cut short after it.
         let mut last_packet = None;
         let (n, read_error, stats) = if threads >= 2 {
+            // Shards need a file they can read again (`read_pipelined`); standard input
+            // and pipes run one engine beside the output.
+            let shards = src
+                .total_bytes()
+                .filter(|_| threads >= SHARDS_FROM)
+                .map(|_| ShardedEngine::new(config.clone(), threads).with_recycling());
             read_pipelined(
+                shards,
+                path,
                 &mut src,
                 &mut analysis,
                 rep.as_mut(),
@@ -430,20 +444,25 @@ fn read_packets(
     (n, None)
 }
 
-/// `--threads 2`: the reader and engine on this thread, diagnosis and record writing (about
-/// half the work: the records are large JSON) on a second one. The engine's events go over a
-/// bounded channel in the order the engine emitted them, and the second thread handles them
-/// exactly as the single-threaded loop does, so the output is byte-for-byte the same.
+/// `--threads N` (N >= `SHARDS_FROM`) on a capture file: the reader on this thread, N engines
+/// on threads of their own (`ShardedEngine`: each owns the flows whose key hashes to it, and
+/// their events are merged back into one engine's order), and the diagnosis and record
+/// writing on one more. With `--threads 2`, or on standard input or a pipe (`shards` is
+/// `None`: it cannot be read again, see below), one engine on this thread and the output on
+/// the other: a two-stage pipeline.
 ///
-/// Why a pipeline rather than flow-sharded engines: the diagnosis needs every connection
-/// in emission order (later-success, DNS-vs-connection checks, the findings cap), and the
-/// engine's flow-table bounds (max flows, memcap, eviction order) are global; sharding them
-/// would change results on captures that hit a bound. Two stages fit the two cores this is
-/// built for; more threads are not used.
+/// The diagnosis needs every connection in emission order (later-success,
+/// DNS-vs-connection checks, the findings cap), so it stays single, fed the engine's events
+/// over a bounded channel exactly as the single-threaded loop feeds them. The output is
+/// byte-for-byte `--threads 1`'s, bounds included: once a shard's share of a flow-table
+/// bound acts (`ShardedEngine::fallen_back`), one engine reads the file again from the
+/// start, its events of the packets the shards already gave dropped, and goes on alone.
 // The reader's controls (limit, progress, filter, signal, last packet) go through as they
 // are to `read_packets`, which the single-threaded path calls with the same list.
 #[allow(clippy::too_many_arguments)]
 fn read_pipelined(
+    mut shards: Option<ShardedEngine>,
+    path: &std::path::Path,
     src: &mut FileSource,
     analysis: &mut Analysis,
     rep: &mut (dyn Printer + Send),
@@ -454,12 +473,15 @@ fn read_pipelined(
     last: &mut Option<(u64, Timestamp)>,
     interrupt: &Interrupt,
 ) -> Result<(u64, Option<CaptureError>, Option<Stats>)> {
-    let (engine, out) = analysis.split();
+    let filter = gate.as_ref().map(|g| g.filter);
+    let (single, out) = analysis.split();
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<ToOutput>(QUEUE_BATCHES);
-        // Batches go back to the engine thread once read: it frees the events it allocated
-        // and reuses the vectors (glibc's frees of another thread's allocations contended on
-        // its arena lock and doubled the CPU time).
+        // Batches go back to the reader once read: it frees the events one engine made
+        // here, hands each event of the shards back to the shard that made it, to be freed
+        // on that thread, and reuses the vectors (frees of another thread's allocations cost
+        // more: glibc's contended on its arena lock and doubled the CPU time; mimalloc's are
+        // cheaper, still a few percent of the run).
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Event>>();
         // Named so that `top -H` and `perf report --comm` tell the stages apart.
         let writer = std::thread::Builder::new()
@@ -484,13 +506,21 @@ fn read_pipelined(
         // A send fails only when the output thread is gone (it panicked): stop feeding it;
         // the join below reports it.
         let mut alive = true;
-        let mut flush = |batch: &mut Vec<Event>, weight: &mut usize, force: bool| {
+        // Without the shards (one engine, or the shards gone), batches are freed here.
+        let mut flush = |engine: Option<&mut ShardedEngine>,
+                         batch: &mut Vec<Event>,
+                         weight: &mut usize,
+                         force: bool| {
             if alive && (force || *weight >= EVENT_BATCH) && !batch.is_empty() {
                 *weight = 0;
                 // Free every batch already read (at most the ones in flight), keep one vector.
                 let mut spare = None;
+                let mut engine = engine;
                 while let Ok(mut done) = back_rx.try_recv() {
-                    done.clear();
+                    match engine.as_deref_mut() {
+                        Some(e) => e.recycle(&mut done),
+                        None => done.clear(),
+                    }
                     spare = Some(done);
                 }
                 let spare = spare.unwrap_or_else(|| Vec::with_capacity(EVENT_BATCH));
@@ -498,6 +528,51 @@ fn read_pipelined(
                 alive = tx.send(ToOutput::Events(full)).is_ok();
             }
         };
+        // The shards fell back at packet `from` of the `pushed` they were given: one engine
+        // reads them again, and what it emits from `from` on goes out.
+        let fall_back =
+            |from: u64,
+             pushed: u64,
+             single: &mut Engine,
+             batch: &mut Vec<Event>,
+             weight: &mut usize,
+             flush: &mut dyn FnMut(&mut Vec<Event>, &mut usize)| {
+                let mut src = match FileSource::open(path) {
+                    Ok(s) => s,
+                    Err(e) => return Err(anyhow::Error::from(e)),
+                };
+                let mut gate = filter.map(Gate::new);
+                let mut before: Vec<Event> = Vec::new();
+                let mut index = 0u64;
+                let (_, err) = read_packets(
+                    &mut src,
+                    pushed,
+                    None,
+                    gate.as_mut(),
+                    &Interrupt::never(),
+                    &mut |pkt| {
+                        if index < from {
+                            single.push(pkt, &mut before);
+                            before.clear();
+                        } else {
+                            single.push(pkt, &mut |ev: Event| {
+                                *weight += batch_weight(&ev);
+                                batch.push(ev);
+                            });
+                            flush(batch, weight);
+                        }
+                        index += 1;
+                        0
+                    },
+                    &mut None,
+                );
+                match err {
+                    Some(e) if index < pushed => Err(e.into()),
+                    _ => Ok(()),
+                }
+            };
+        let mut pushed = 0u64;
+        let mut failed: Option<anyhow::Error> = None;
         let (n, err) = read_packets(
             src,
             limit,
@@ -508,25 +583,89 @@ fn read_pipelined(
                 if let Some(s) = spool.as_deref_mut() {
                     s.push(pkt);
                 }
-                engine.push(pkt, &mut |ev: Event| {
+                pushed += 1;
+                let mut sink = |ev: Event| {
                     weight += batch_weight(&ev);
                     batch.push(ev);
-                });
-                flush(&mut batch, &mut weight, false);
-                engine.stats().connections
+                };
+                match shards.as_mut() {
+                    Some(e) => {
+                        e.push(pkt, &mut sink);
+                        if let Some(from) = e.fallen_back() {
+                            shards = None;
+                            let r = fall_back(
+                                from,
+                                pushed,
+                                single,
+                                &mut batch,
+                                &mut weight,
+                                &mut |b, w| flush(None, b, w, false),
+                            );
+                            failed = failed.take().or(r.err());
+                        }
+                    }
+                    None => single.push(pkt, &mut sink),
+                }
+                flush(shards.as_mut(), &mut batch, &mut weight, false);
+                match shards.as_ref() {
+                    Some(e) => e.connections(),
+                    None => single.stats().connections,
+                }
             },
             last,
         );
         // As `Analysis::finish`: the diagnosis learns the capture's end before the events
         // the engine's finish emits.
-        flush(&mut batch, &mut weight, true);
-        let _ = tx.send(ToOutput::SawTime(engine.now()));
-        let stats = engine.finish(&mut |ev: Event| batch.push(ev));
-        flush(&mut batch, &mut weight, true);
+        if let Some(e) = shards.as_mut() {
+            e.drain(&mut |ev: Event| {
+                weight += batch_weight(&ev);
+                batch.push(ev);
+            });
+            if let Some(from) = e.fallen_back() {
+                shards = None;
+                let r = fall_back(
+                    from,
+                    pushed,
+                    single,
+                    &mut batch,
+                    &mut weight,
+                    &mut |b, w| flush(None, b, w, false),
+                );
+                failed = failed.take().or(r.err());
+            }
+        }
+        flush(shards.as_mut(), &mut batch, &mut weight, true);
+        let now = match shards.as_ref() {
+            Some(e) => e.now(),
+            None => single.now(),
+        };
+        let _ = tx.send(ToOutput::SawTime(now));
+        let stats = match shards.take() {
+            Some(e) => match e.finish(&mut |ev: Event| batch.push(ev)) {
+                Ok(stats) => stats,
+                Err(FellBack { from }) => {
+                    let r = fall_back(
+                        from,
+                        pushed,
+                        single,
+                        &mut batch,
+                        &mut weight,
+                        &mut |b, w| flush(None, b, w, false),
+                    );
+                    failed = failed.take().or(r.err());
+                    single.finish(&mut |ev: Event| batch.push(ev))
+                }
+            },
+            None => single.finish(&mut |ev: Event| batch.push(ev)),
+        };
+        flush(None, &mut batch, &mut weight, true);
         drop(tx);
         writer
             .join()
             .map_err(|_| anyhow::anyhow!("the output thread panicked"))?;
+        if let Some(e) = failed {
+            return Err(e.context("reading the capture again with one engine"));
+        }
         Ok((n, err, Some(stats)))
     })
 }

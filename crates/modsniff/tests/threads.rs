@@ -1,5 +1,7 @@
-//! `read --threads 2` (engine and output on two threads) writes exactly what `--threads 1`
-//! writes, and exits the same way, on every fixture, public capture and scenario capture.
+//! `read --threads N` writes exactly what `--threads 1` writes, and exits the same way: with 2
+//! (one engine and the output pipelined) and 4 (four engines sharing the flows, their events
+//! merged, one diagnosis), on every fixture (the matrix's included), public capture and
+//! scenario capture.
 
 use crate::common::*;
 use std::path::Path;
@@ -11,27 +13,86 @@ fn read_bytes(file: &Path, threads: &str) -> (Option<i32>, Vec<u8>) {
 }
 
 #[test]
-fn two_threads_write_what_one_thread_writes() {
+fn sharded_engines_write_what_one_engine_writes() {
     let mut dirs = vec![fixtures()];
-    if let Some(s) = shared_or_skip("threads on public captures") {
+    if let Some(s) = shared_or_skip("threads on public captures and scenarios") {
         dirs.extend([s.join("pcaps/public"), s.join("scenarios")]);
     }
     let mut n = 0;
+    let mut records = 0;
     for dir in dirs {
         for cap in captures(&dir) {
             let one = read_bytes(&cap, "1");
-            let two = read_bytes(&cap, "2");
-            assert_eq!(one.0, two.0, "{}: exit code differs", cap.display());
-            assert!(
-                one.1 == two.1,
-                "{}: --threads 2 output differs from --threads 1",
-                cap.display()
-            );
+            for threads in ["2", "4"] {
+                let many = read_bytes(&cap, threads);
+                assert_eq!(
+                    one.0,
+                    many.0,
+                    "{}: exit code differs with --threads {threads}",
+                    cap.display()
+                );
+                assert!(
+                    one.1 == many.1,
+                    "{}: --threads {threads} output differs from --threads 1",
+                    cap.display()
+                );
+            }
+            records += one.1.iter().filter(|b| **b == b'\n').count();
             n += 1;
         }
     }
-    // The fixtures alone hold dozens of captures: a walk that found none is a broken test.
-    assert!(n >= 20, "only {n} captures found");
+    // The fixtures alone hold hundreds of captures: a walk that found none, or output that
+    // holds nothing to compare, is a broken test.
+    assert!(n >= 200, "only {n} captures found");
+    assert!(records > 2 * n, "only {records} records in {n} captures");
+}
+
+/// Flow-table bounds small enough to act on most fixtures: a shard's share acts, and the
+/// shards fall back to one engine reading the file again (`--max-flows 4` with 4 shards: from
+/// the packet where the share acted; `--max-flows 2`: from the start, a bound smaller than the
+/// number of shards cannot be divided); the output is still `--threads 1`'s, as the
+/// pipeline's (`--threads 2`) is.
+#[test]
+fn bounds_reached_write_what_one_engine_writes() {
+    let mut n = 0;
+    let mut evicting = 0;
+    for cap in captures(&fixtures()) {
+        let f = cap.to_str().unwrap();
+        for max_flows in ["2", "4"] {
+            let read = |threads: &str| {
+                let out = run(&[
+                    "read",
+                    "--format",
+                    "ndjson",
+                    "--max-flows",
+                    max_flows,
+                    "--threads",
+                    threads,
+                    f,
+                ]);
+                (out.status.code(), out.stdout)
+            };
+            let one = read("1");
+            for threads in ["2", "4"] {
+                let many = read(threads);
+                assert_eq!(
+                    one.0, many.0,
+                    "{f}: --max-flows {max_flows}: exit code differs with --threads {threads}"
+                );
+                assert!(
+                    one.1 == many.1,
+                    "{f}: --max-flows {max_flows} --threads {threads} output differs from --threads 1"
+                );
+            }
+            if String::from_utf8_lossy(&one.1).contains("\"end_reason\":\"evicted\"") {
+                evicting += 1;
+            }
+        }
+        n += 1;
+    }
+    assert!(n >= 200, "only {n} captures found");
+    // The bound must have acted for the comparison to mean anything.
+    assert!(evicting >= 100, "only {evicting} runs had a flow evicted");
 }
 
 #[test]

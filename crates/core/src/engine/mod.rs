@@ -11,7 +11,10 @@
 //! `max_flows`, or at `finish()`.
 
 mod conn;
+mod shard;
 mod table;
+
+pub use shard::{FellBack, ShardedEngine};
 
 use crate::app::dns::{DnsMeta, DnsRecord, DnsTracker};
 use crate::app::session::SessionEnv;
@@ -26,8 +29,9 @@ use crate::types::{FlowKey, Transport};
 use crate::wire::{self, DecodeError, IpInfo, L4, TcpSegment};
 use conn::{ConnEnv, udp_record};
 use rustc_hash::FxHashMap;
+use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
-use table::{Flow, FlowTable};
+use table::{Flow, FlowTable, Pos};
 
 /// Counts a datagram on its flow: (whether it was the DNS flow's first answer, is_dns, id).
 /// The first answer on a DNS flow ends its wait: it lingers instead of idling for the UDP
@@ -42,6 +46,116 @@ fn udp_datagram(
     flow.on_datagram(src, ip, payload.len(), pkt.frame, pkt.ts);
     let answered_now = flow.is_dns && flow.stats[1].packets == 1 && src == flow.server;
     (answered_now, flow.is_dns, flow.id)
+}
+
+/// Where an event falls in the order one engine emits, among the events made known by the
+/// same packet (`ShardedEngine` merges its shards' events by packet, then by this).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Tag {
+    phase: u8,
+    a: u64,
+    pos: Pos,
+    b: u64,
+}
+
+impl Tag {
+    const fn new(phase: u8, a: u64, b: u64) -> Tag {
+        Tag {
+            phase,
+            a,
+            pos: Pos {
+                packet: 0,
+                moved: 0,
+                within: 0,
+            },
+            b,
+        }
+    }
+}
+
+/// The phases of one packet, and of the end of input, in the order they are emitted.
+/// Events of the packet's own flow (flows it ended first), with `a`, `b` zero.
+const PACKET: u8 = 0;
+/// A flow the sweep ended: `a` the expiry slot, `pos` its entry's place in it, `b` the
+/// flow's id.
+const SWEEP: u8 = 1;
+/// DNS records of the packet's own flow.
+const DNS: u8 = 2;
+/// DNS records of a flow the sweep ended (`a`, `b` as for `SWEEP`).
+const SWEEP_DNS: u8 = 3;
+/// End of input: a flow still open (`a` its id).
+const END: u8 = 4;
+/// End of input: DNS records of a flow still open (`a` its id).
+const END_DNS: u8 = 5;
+/// End of input: a query never answered (`a` its frame).
+const END_UNANSWERED: u8 = 6;
+
+/// Where the engine's events go, with their `Tag`.
+pub(crate) trait Out {
+    fn put(&mut self, tag: Tag, ev: Event);
+}
+
+/// A caller's sink: the tags are not needed, the order of the calls is the order.
+struct Plain<'s, S>(&'s mut S);
+
+impl<S: Sink> Out for Plain<'_, S> {
+    fn put(&mut self, _: Tag, ev: Event) {
+        self.0.event(ev);
+    }
+}
+
+/// One engine among `count` that split a capture's flows by key (see `ShardedEngine`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ShardRole {
+    pub index: usize,
+    pub count: usize,
+}
+
+/// The shard owning a flow: its key's hash (direction-independent, as the key is).
+pub(crate) fn shard_of(key: &FlowKey, count: usize) -> usize {
+    let mut h = rustc_hash::FxHasher::default();
+    key.hash(&mut h);
+    ((u128::from(h.finish()) * count as u128) >> 64) as usize
+}
+
+/// The capture's clock: the packets' time, where one packet far ahead is not taken alone.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Clock {
+    pub now: Timestamp,
+    /// A packet time too far ahead of `now` to be taken without a second one.
+    pub candidate: Option<Timestamp>,
+}
+
+impl Clock {
+    /// Moves the clock to a packet's time. A packet further than `bound` (the limit
+    /// `max_clock_jump`) ahead is held as a candidate: a second one near it confirms the jump
+    /// (a capture that was quiet for a while), a packet back in the current time drops it
+    /// (one bad timestamp), and until then the clock stays. Returns the candidates dropped
+    /// (`stats.clock_jumps`).
+    pub fn take(&mut self, ts: Timestamp, bound: crate::time::Duration) -> u64 {
+        if self.now == Timestamp::ZERO || ts.since(self.now) <= bound {
+            if ts > self.now {
+                self.now = ts;
+            }
+            // Back in the current time: a candidate held was one packet's bad timestamp.
+            return u64::from(self.candidate.take().is_some());
+        }
+        match self.candidate {
+            Some(c) if ts.since(c) <= bound && c.since(ts) <= bound => {
+                self.now = ts.max(c);
+                self.candidate = None;
+                0
+            }
+            Some(_) => {
+                self.candidate = Some(ts);
+                1
+            }
+            None => {
+                self.candidate = Some(ts);
+                0
+            }
+        }
+    }
 }
 
 /// Packets in, events out.
@@ -61,6 +175,19 @@ pub struct Engine {
     /// Events of the packet being processed, not yet given to the sink.
     pending: Vec<Event>,
     last_sweep: u64,
+    /// The tag of the events emitted now.
+    tag: Tag,
+    /// The tag of the DNS records pushed to `dns_out` now, and the tags of those pushed
+    /// before (`dns_tags` lags behind `dns_out` until `mark_dns`).
+    dns_tag: Tag,
+    dns_tags: Vec<Tag>,
+    /// Set when this engine is one shard of a `ShardedEngine`.
+    shard: Option<ShardRole>,
+    /// A shard's DNS queries registered so far (queries less retransmissions), and the ids
+    /// of the flows that carried those registered since the caller took them: the merge
+    /// keeps such a flow's dense id until its queries are reported.
+    dns_registered: u64,
+    pub(crate) pinned: Vec<u64>,
     /// A packet time too far ahead of `now` to be taken without a second one.
     clock_candidate: Option<Timestamp>,
 }
@@ -88,8 +215,23 @@ impl Engine {
             frame: 0,
             pending: Vec::new(),
             last_sweep: 0,
+            tag: Tag::new(PACKET, 0, 0),
+            dns_tag: Tag::new(DNS, 0, 0),
+            dns_tags: Vec::new(),
+            shard: None,
+            dns_registered: 0,
+            pinned: Vec::new(),
             clock_candidate: None,
         }
+    }
+
+    /// An engine that takes the flows whose key hashes to `role.index` of `role.count`: it
+    /// leaves naming connections from DNS answers to the merge, and counts a fragment's
+    /// packet and reassembly only as shard 0 (every shard reassembles every fragment).
+    pub(crate) fn new_shard(config: Config, role: ShardRole) -> Self {
+        let mut e = Engine::new(config);
+        e.shard = Some(role);
+        e
     }
 
     /// The counters so far (`finish` returns the final ones).
@@ -137,15 +279,29 @@ impl Engine {
 
     /// Processes one packet.
     pub fn push(&mut self, pkt: &Packet<'_>, sink: &mut impl Sink) {
-        self.stats.packets += 1;
-        self.stats.bytes += pkt.data.len() as u64;
-        if pkt.is_truncated() {
-            self.stats.truncated_packets += 1;
+        self.push_tagged(pkt, false, &mut Plain(sink));
+    }
+
+    /// One packet; a `copy` (a fragment every shard reassembles) is not counted.
+    pub(crate) fn push_tagged(&mut self, pkt: &Packet<'_>, copy: bool, sink: &mut impl Out) {
+        if !copy {
+            self.stats.packets += 1;
+            self.stats.bytes += pkt.data.len() as u64;
+            if pkt.is_truncated() {
+                self.stats.truncated_packets += 1;
+            }
         }
-        self.take_time(pkt.ts);
+        // A shard is given the clock (`set_position`) by the router, which sees every packet.
+        if self.shard.is_none() {
+            self.take_time(pkt.ts);
+        }
         self.frame = pkt.frame;
+        self.tag = Tag::new(PACKET, 0, 0);
+        self.dns_tag = Tag::new(DNS, 0, 0);
         let d = wire::decode(pkt.linktype, pkt.data);
-        if let Some((e, _)) = d.stop {
+        if let Some((e, _)) = d.stop
+            && !copy
+        {
             if let DecodeError::UnsupportedLinkType(_) = e {
                 self.stats.unknown_link_types += 1;
             }
@@ -159,14 +315,11 @@ impl Engine {
                 L4::Udp(u) => self.on_udp(ip, u.src_port, u.dst_port, u.payload, pkt, sink),
                 L4::IcmpError(e) => self.on_icmp(ip, e, pkt),
                 L4::Fragment(f) => {
-                    let whole = self.defrag.push(
-                        ip.src,
-                        ip.dst,
-                        f,
-                        pkt.ts,
-                        &self.config.limits,
-                        &mut self.stats,
-                    );
+                    let mut scratch = Stats::default();
+                    let counts = if copy { &mut scratch } else { &mut self.stats };
+                    let whole =
+                        self.defrag
+                            .push(ip.src, ip.dst, f, pkt.ts, &self.config.limits, counts);
                     if let Some(bytes) = whole {
                         self.on_reassembled(ip, f.proto, &bytes, pkt, sink);
                     }
@@ -174,49 +327,70 @@ impl Engine {
                 L4::Other => {}
             }
         }
-        // The clock's second, not the packet's: a packet stamped ahead of it must not move
-        // the sweeps past the time the other packets keep.
+        self.time_passes(sink);
+    }
+
+    /// When the clock's second has changed, flows and fragments past their deadline end;
+    /// then what this packet made known goes out. The clock's second, not the packet's: a
+    /// packet stamped ahead of it must not move the sweeps past the time the other packets
+    /// keep.
+    fn time_passes(&mut self, sink: &mut impl Out) {
         let sec = self.now.as_nanos() / 1_000_000_000;
         if sec > self.last_sweep {
             self.last_sweep = sec;
+            // What the packet itself made known comes before what the sweep ends.
+            self.flush_pending(sink);
             self.sweep(sink);
         }
         self.flush_pending(sink);
         self.flush_dns(sink);
     }
 
-    /// Moves the clock to a packet's time. A packet further than `limits.max_clock_jump`
-    /// ahead is held as a candidate: a second one near it confirms the jump (a capture that
-    /// was quiet for a while), a packet back in the current time drops it (one bad
-    /// timestamp), and until then the clock stays.
+    /// A packet of another shard (frame, the capture's clock at it): the sweep it starts
+    /// runs here too.
+    pub(crate) fn tick(&mut self, index: u64, frame: u64, now: Timestamp, sink: &mut impl Out) {
+        self.set_position(index, frame, now);
+        self.tag = Tag::new(PACKET, 0, 0);
+        self.dns_tag = Tag::new(DNS, 0, 0);
+        self.time_passes(sink);
+    }
+
+    /// The capture's clock and frame as one engine would have them (a shard sees only its
+    /// own packets and the ones that started a sweep; the clock is kept by the router, which
+    /// sees every packet).
+    pub(crate) fn set_position(&mut self, index: u64, frame: u64, now: Timestamp) {
+        if now > self.now {
+            self.now = now;
+        }
+        self.frame = frame;
+        self.table.set_packet(index);
+    }
+
+    /// Whether a bound on what the flows hold together has acted yet (`max_flows`,
+    /// `max_closed_lingering`, `memcap`, `max_dns_open_queries`,
+    /// `tls.max_pending_handshake_bytes`): until then, what this engine emitted does not
+    /// depend on the bounds.
+    pub(crate) fn bound_reached(&self) -> bool {
+        self.table.bound_reached
+            || self.budget.refusals() > 0
+            || self.dns.stats().evicted > 0
+            || self.config.tls.pending_refusals() > 0
+    }
+
+    /// Moves the clock to a packet's time (see `Clock::take`).
     fn take_time(&mut self, ts: Timestamp) {
-        let bound = self.config.limits.max_clock_jump;
-        if self.now == Timestamp::ZERO || ts.since(self.now) <= bound {
-            // Back in the current time: a candidate held was one packet's bad timestamp.
-            if self.clock_candidate.take().is_some() {
-                self.stats.clock_jumps += 1;
-            }
-            if ts > self.now {
-                self.now = ts;
-            }
-            return;
-        }
-        match self.clock_candidate {
-            Some(c) if ts.since(c) <= bound && c.since(ts) <= bound => {
-                self.now = ts.max(c);
-                self.clock_candidate = None;
-            }
-            Some(_) => {
-                self.stats.clock_jumps += 1;
-                self.clock_candidate = Some(ts);
-            }
-            None => self.clock_candidate = Some(ts),
-        }
+        let mut clock = Clock {
+            now: self.now,
+            candidate: self.clock_candidate,
+        };
+        self.stats.clock_jumps += clock.take(ts, self.config.limits.max_clock_jump);
+        (self.now, self.clock_candidate) = (clock.now, clock.candidate);
     }
 
     /// Tells the engine that packet time has reached `now` without packets (live capture):
     /// ends idle flows, times out DNS queries and reports open connections gone silent.
     pub fn advance(&mut self, now: Timestamp, sink: &mut impl Sink) {
+        let sink = &mut Plain(sink);
         if now > self.now {
             self.now = now;
         }
@@ -227,7 +401,7 @@ impl Engine {
             .new_stalls(self.now, self.config.limits.stall_after)
         {
             if self.config.events.contains(EventMask::STALL) {
-                sink.event(Event::Stall(Box::new(s)));
+                sink.put(self.tag, Event::Stall(Box::new(s)));
             }
         }
         self.flush_pending(sink);
@@ -237,10 +411,31 @@ impl Engine {
     /// End of input: every open flow is emitted (in the order they started), then every
     /// unanswered DNS query. Returns the run's counters.
     pub fn finish(&mut self, sink: &mut impl Sink) -> Stats {
+        self.finish_tagged(&mut Plain(sink))
+    }
+
+    pub(crate) fn finish_tagged(&mut self, sink: &mut impl Out) -> Stats {
         for f in self.table.drain_all() {
-            self.emit(f, EndReason::EndOfInput, sink);
+            let id = f.id();
+            let tags = (Tag::new(END, id, 0), Tag::new(END_DNS, id, 0));
+            self.emit(f, EndReason::EndOfInput, Some(tags), sink);
         }
+        self.mark_dns();
+        let answered = self.dns_out.len();
         self.dns.finish(&mut self.dns_out);
+        // One engine reports them in the order its tracker registered them (each query when
+        // its message was complete); shards cannot reproduce that order between them and
+        // report theirs by query frame (a query over TCP counts from its first byte's frame),
+        // the same order unless a query over TCP completed after a later one.
+        if let Some(unanswered) = self.dns_out.get_mut(answered..) {
+            if self.shard.is_some() {
+                unanswered.sort_by_key(|r| r.query_frame);
+            }
+            for r in unanswered.iter() {
+                self.dns_tags
+                    .push(Tag::new(END_UNANSWERED, r.query_frame.unwrap_or(0), 0));
+            }
+        }
         self.flush_dns(sink);
         // A timestamp far ahead that nothing confirmed before the end.
         if self.clock_candidate.take().is_some() {
@@ -256,50 +451,100 @@ impl Engine {
         self.stats.clone()
     }
 
-    fn flush_pending(&mut self, sink: &mut impl Sink) {
+    fn flush_pending(&mut self, sink: &mut impl Out) {
         for ev in self.pending.drain(..) {
-            sink.event(ev);
+            sink.put(self.tag, ev);
         }
     }
 
-    fn flush_dns(&mut self, sink: &mut impl Sink) {
-        for r in self.dns_out.drain(..) {
-            for ip in r.answer_addresses() {
-                if self.names.len() >= self.config.limits.max_dns_names {
-                    self.names.clear();
-                    self.stats.anomaly("dns_name_cache_reset");
-                }
-                if let Some(q) = &r.qname {
-                    self.names.insert(ip, q.clone());
-                }
+    /// Gives the DNS records pushed since the last call the tag of now.
+    fn mark_dns(&mut self) {
+        let n = self.dns_out.len().saturating_sub(self.dns_tags.len());
+        self.dns_tags.extend(std::iter::repeat_n(self.dns_tag, n));
+    }
+
+    fn flush_dns(&mut self, sink: &mut impl Out) {
+        if self.dns_out.is_empty() {
+            return;
+        }
+        self.mark_dns();
+        for (r, tag) in self.dns_out.drain(..).zip(self.dns_tags.drain(..)) {
+            // A shard leaves the names to the merge, which sees every shard's answers.
+            if self.shard.is_none() {
+                remember_names(
+                    &mut self.names,
+                    &r,
+                    self.config.limits.max_dns_names,
+                    &mut self.stats,
+                );
             }
             if self.config.events.contains(EventMask::DNS) {
-                sink.event(Event::Dns(Box::new(r)));
+                sink.put(tag, Event::Dns(Box::new(r)));
             }
         }
     }
 
     /// Ends flows whose deadline passed, and fragments that waited too long.
-    fn sweep(&mut self, sink: &mut impl Sink) {
+    fn sweep(&mut self, sink: &mut impl Out) {
         self.table.sweep(self.now, &self.config.limits);
         self.report_ended(sink);
-        self.defrag
-            .expire(self.now, &self.config.limits, &mut self.stats);
+        // Every shard holds every fragment: shard 0 counts for all.
+        let mut scratch = Stats::default();
+        let counts = match self.shard {
+            Some(r) if r.index != 0 => &mut scratch,
+            _ => &mut self.stats,
+        };
+        self.defrag.expire(self.now, &self.config.limits, counts);
     }
 
     /// Reports the flows the table just ended, in the order it ended them.
-    fn report_ended(&mut self, sink: &mut impl Sink) {
+    fn report_ended(&mut self, sink: &mut impl Out) {
         if self.table.ended.is_empty() {
             return;
         }
         let mut ended = std::mem::take(&mut self.table.ended);
-        for (flow, reason) in ended.drain(..) {
-            self.emit(flow, reason, sink);
+        for (flow, reason, slot) in ended.drain(..) {
+            let tags = slot.map(|slot| {
+                let id = flow.id();
+                let (slot, pos) = slot;
+                let tag = |phase| Tag {
+                    pos,
+                    ..Tag::new(phase, slot, id)
+                };
+                (tag(SWEEP), tag(SWEEP_DNS))
+            });
+            self.emit(flow, reason, tags, sink);
         }
         self.table.ended = ended;
     }
 
-    fn emit(&mut self, flow: Flow, reason: EndReason, sink: &mut impl Sink) {
+    /// Builds and sends the record of a flow that ended; `tags` when its events do not
+    /// belong to the packet being processed (a sweep, the end of input).
+    fn emit(
+        &mut self,
+        flow: Flow,
+        reason: EndReason,
+        tags: Option<(Tag, Tag)>,
+        sink: &mut impl Out,
+    ) {
+        let saved = (self.tag, self.dns_tag);
+        if let Some((tag, dns_tag)) = tags {
+            // What came before is the packet's.
+            self.flush_pending(sink);
+            self.mark_dns();
+            (self.tag, self.dns_tag) = (tag, dns_tag);
+        }
+        let id = flow.id();
+        self.emit_now(flow, reason, sink);
+        // Its last bytes may have completed queries (DNS over TCP).
+        self.pin_queries(id);
+        if tags.is_some() {
+            self.mark_dns();
+            (self.tag, self.dns_tag) = saved;
+        }
+    }
+
+    fn emit_now(&mut self, flow: Flow, reason: EndReason, sink: &mut impl Out) {
         let conn: Connection = match flow {
             Flow::Tcp(mut c) => {
                 let hint = self.names.get(&c.tcp.server.ip()).cloned();
@@ -332,17 +577,11 @@ impl Engine {
         // What the connection's last bytes made known comes before its summary.
         self.flush_pending(sink);
         if self.config.events.contains(EventMask::CONNECTION) {
-            sink.event(Event::Connection(Box::new(conn)));
+            sink.put(self.tag, Event::Connection(Box::new(conn)));
         }
     }
 
-    fn on_tcp(
-        &mut self,
-        ip: &IpInfo,
-        seg: &TcpSegment<'_>,
-        pkt: &Packet<'_>,
-        sink: &mut impl Sink,
-    ) {
+    fn on_tcp(&mut self, ip: &IpInfo, seg: &TcpSegment<'_>, pkt: &Packet<'_>, sink: &mut impl Out) {
         self.stats.tcp_packets += 1;
         let src = SocketAddr::new(ip.src, seg.src_port);
         let dst = SocketAddr::new(ip.dst, seg.dst_port);
@@ -386,7 +625,10 @@ impl Engine {
                     };
                     let was_closed = conn.tcp.is_closed();
                     conn.on_segment(src, ip, seg, pkt.frame, pkt.ts, &mut env);
-                    break (!was_closed && conn.tcp.is_closed()).then_some(conn.tcp.id);
+                    let id = conn.tcp.id;
+                    let closed = !was_closed && conn.tcp.is_closed();
+                    self.pin_queries(id);
+                    break closed.then_some(id);
                 }
                 // A UDP flow cannot share a TCP key (the transport is part of it).
                 _ if created => return,
@@ -423,7 +665,7 @@ impl Engine {
         dport: u16,
         payload: &[u8],
         pkt: &Packet<'_>,
-        sink: &mut impl Sink,
+        sink: &mut impl Out,
     ) {
         self.stats.udp_packets += 1;
         let src = SocketAddr::new(ip.src, sport);
@@ -471,7 +713,22 @@ impl Engine {
                 conn_id: id,
             };
             self.dns.on_message(&meta, payload, &mut self.dns_out);
+            self.pin_queries(id);
         }
+    }
+
+    /// One shard of several: the queries registered since the last call were carried by flow
+    /// `id` (see `pinned`).
+    fn pin_queries(&mut self, id: u64) {
+        if self.shard.is_none() {
+            return;
+        }
+        let s = self.dns.stats();
+        let registered = s.queries - s.retransmissions;
+        for _ in self.dns_registered..registered {
+            self.pinned.push(id);
+        }
+        self.dns_registered = registered;
     }
 
     fn on_icmp(&mut self, ip: &IpInfo, e: &crate::wire::decode::IcmpError, pkt: &Packet<'_>) {
@@ -511,20 +768,54 @@ impl Engine {
         proto: u8,
         bytes: &[u8],
         pkt: &Packet<'_>,
-        sink: &mut impl Sink,
+        sink: &mut impl Out,
     ) {
         match proto {
             6 => {
-                if let Some(seg) = wire::decode::tcp_from_bytes(bytes) {
+                if let Some(seg) = wire::decode::tcp_from_bytes(bytes)
+                    && self.owns(Transport::Tcp, ip, seg.src_port, seg.dst_port)
+                {
                     self.on_tcp(ip, &seg, pkt, sink);
                 }
             }
             17 => {
-                if let Some((sp, dp, payload)) = wire::decode::udp_from_bytes(bytes) {
+                if let Some((sp, dp, payload)) = wire::decode::udp_from_bytes(bytes)
+                    && self.owns(Transport::Udp, ip, sp, dp)
+                {
                     self.on_udp(ip, sp, dp, payload, pkt, sink);
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Whether this engine takes the flow (always, unless it is one shard of several: every
+    /// shard reassembles every fragment, and only the flow's owner takes the datagram).
+    fn owns(&self, transport: Transport, ip: &IpInfo, sport: u16, dport: u16) -> bool {
+        let Some(role) = self.shard else {
+            return true;
+        };
+        let src = SocketAddr::new(ip.src, sport);
+        let dst = SocketAddr::new(ip.dst, dport);
+        let (key, _) = FlowKey::new(transport, src, dst);
+        shard_of(&key, role.count) == role.index
+    }
+}
+
+/// Learns the names a DNS answer gives addresses (to name connections that carry none).
+pub(crate) fn remember_names(
+    names: &mut FxHashMap<IpAddr, String>,
+    r: &DnsRecord,
+    max: usize,
+    stats: &mut Stats,
+) {
+    for ip in r.answer_addresses() {
+        if names.len() >= max {
+            names.clear();
+            stats.anomaly("dns_name_cache_reset");
+        }
+        if let Some(q) = &r.qname {
+            names.insert(ip, q.clone());
         }
     }
 }

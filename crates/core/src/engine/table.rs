@@ -83,6 +83,9 @@ fn deadline_of(l: &Limits, flow: &Flow) -> u64 {
 #[derive(Clone, Copy, Debug)]
 struct Tombstone {
     ts: Timestamp,
+    /// The index of the packet that closed the connection (one shard of several: see
+    /// `FlowTable::tomb_pushes`).
+    pushed_at: u64,
     ends: [(SocketAddr, Option<SeqNumber>); 2],
 }
 
@@ -95,13 +98,45 @@ impl Tombstone {
     }
 }
 
+/// Where an expiry entry falls among one engine's entries of the same slot, for a shard
+/// (`ShardedEngine`): one engine keeps a slot's entries in the order they were scheduled, and
+/// a sweep ends them in that order. An entry scheduled while processing packet `packet` is
+/// `(packet, n)`, the `n`th of that packet (only the flow's owner processes a packet); one
+/// moved by a sweep at `packet` comes after every entry scheduled by packets up to it
+/// (top bit of `moved`), then by the slot it left and the packet of its old entry, the order
+/// that sweep moved them in. Two entries moved by one sweep from one slot whose old entries
+/// were both moved by the same earlier sweep compare by their ids instead (not exact).
+/// Zero in a single engine, which needs no such key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Pos {
+    pub packet: u64,
+    /// Top bit: moved by a sweep; below it, the slot it left (0 when scheduled by a packet).
+    pub moved: u64,
+    /// The rank among the packet's entries, or the packet of the entry a sweep moved.
+    pub within: u64,
+}
+
+impl Pos {
+    fn rescheduled(packet: u64, old_slot: u64, old: Pos) -> Pos {
+        // Two u64 rather than one u128: an entry aligned to 16 bytes would grow by padding.
+        Pos {
+            packet,
+            moved: (1 << 63) | old_slot.min(u64::MAX >> 1),
+            within: old.packet,
+        }
+    }
+}
+
+/// The expiry slot that ended a flow, and its entry's place in it.
+pub(crate) type SweptAt = (u64, Pos);
+
 /// The flows being tracked, and when each is due to end.
 #[derive(Debug, Default)]
 pub(crate) struct FlowTable {
     pub flows: FxHashMap<FlowKey, Flow>,
     /// Deadline (whole seconds of packet time) -> flows to look at then. Entries are checked
     /// lazily: a flow that saw traffic since is rescheduled, not ended.
-    expiry: BTreeMap<u64, Vec<(FlowKey, u64)>>,
+    expiry: BTreeMap<u64, Vec<(FlowKey, u64, Pos)>>,
     /// Entries in `expiry`, stale ones included (bounded in `schedule`).
     expiry_len: usize,
     /// Recently closed TCP connections: a late RST or ACK for one of them is counted, not
@@ -112,8 +147,31 @@ pub(crate) struct FlowTable {
     /// at most `max_closed_lingering` + 1 long).
     lingering: VecDeque<(FlowKey, u64)>,
     next_id: u64,
-    /// Flows ended by the last calls, in the order they ended, for the engine to report.
-    pub ended: Vec<(Flow, EndReason)>,
+    /// Flows ended by the last calls, in the order they ended, for the engine to report, with
+    /// the expiry slot that ended them (`None` when no sweep did).
+    pub ended: Vec<(Flow, EndReason, Option<SweptAt>)>,
+    /// Entries scheduled while processing the packet `packet_id` (see `Pos`).
+    pushes: u64,
+    /// Set for one shard of several (`ShardedEngine`): the index in the input of the packet
+    /// being processed, which is the id of a flow it creates.
+    pub packet_id: Option<u64>,
+    /// The ids of the flows created (with `packet_id` set) since the caller took them.
+    pub created: Vec<u64>,
+    /// `max_flows` or `max_closed_lingering` made the table end something: the flow that
+    /// needed room, a lingering connection cut.
+    pub bound_reached: bool,
+    /// One shard of several: how many closed connections it remembers (the whole
+    /// `max_flows` of one engine, not the shard's share: it then remembers at least what
+    /// one engine remembers of its flows, see `tomb_lookups`).
+    pub closed_cap: Option<usize>,
+    /// One shard of several: the packet index of each closed connection remembered, since
+    /// the caller took them.
+    pub tomb_pushes: Vec<u64>,
+    /// One shard of several: (index of the packet that closed it, index of the packet) for
+    /// each packet found late by a closed connection's memory, since the caller took them.
+    /// One engine had forgotten it if `max_flows` connections closed in between: the merge
+    /// counts them (`ShardedEngine`).
+    pub tomb_lookups: Vec<(u64, u64)>,
 }
 
 impl FlowTable {
@@ -127,19 +185,26 @@ impl FlowTable {
     }
 
     fn new_id(&mut self) -> u64 {
+        // One shard of several: the packet's index in the input, which orders flows as their
+        // dense ids do; the merge maps it to the dense id before records leave.
+        if let Some(index) = self.packet_id {
+            self.created.push(index);
+            return index;
+        }
         let id = self.next_id;
         self.next_id += 1;
         id
     }
 
     /// Ends `flow` for `reason`: a TCP connection that closed is remembered for late packets.
-    fn retire(&mut self, flow: Flow, reason: EndReason, limits: &Limits) {
+    fn retire(&mut self, flow: Flow, reason: EndReason, slot: Option<(u64, Pos)>, limits: &Limits) {
         if reason == EndReason::Closed
             && let Flow::Tcp(c) = &flow
         {
             let t = &c.tcp;
             let stone = Tombstone {
                 ts: t.last_ts,
+                pushed_at: self.packet_id.unwrap_or(0),
                 ends: [
                     (t.client, t.seq_end(t.client)),
                     (t.server, t.seq_end(t.server)),
@@ -147,18 +212,40 @@ impl FlowTable {
             };
             self.tombstone(t.client, t.server, stone, limits);
         }
-        self.ended.push((flow, reason));
+        self.ended.push((flow, reason, slot));
     }
 
     /// (Re)schedules the flow's deadline: one table lookup (this runs for every new flow and
     /// every close).
     pub fn schedule(&mut self, key: FlowKey, limits: &Limits) {
+        let pos = match self.packet_id {
+            Some(p) => {
+                self.pushes += 1;
+                Pos {
+                    packet: p,
+                    moved: 0,
+                    within: self.pushes,
+                }
+            }
+            None => Pos::default(),
+        };
+        self.schedule_at(key, limits, pos);
+    }
+
+    /// The packet being processed, for a shard (see `packet_id`): its schedule entries count
+    /// from zero.
+    pub fn set_packet(&mut self, index: u64) {
+        self.packet_id = Some(index);
+        self.pushes = 0;
+    }
+
+    fn schedule_at(&mut self, key: FlowKey, limits: &Limits, pos: Pos) {
         let Some(flow) = self.flows.get(&key) else {
             return;
         };
         let d = deadline_of(limits, flow);
         let id = flow.id();
-        self.expiry.entry(d).or_default().push((key, id));
+        self.expiry.entry(d).or_default().push((key, id, pos));
         self.expiry_len += 1;
         // A connection scheduled at its idle timeout (300 s) and rescheduled when it closes
         // leaves its first entry behind until that slot comes: at ~1,200 connections a second
@@ -175,7 +262,7 @@ impl FlowTable {
     fn drop_stale_expiry(&mut self) {
         let flows = &self.flows;
         self.expiry.retain(|_, due| {
-            due.retain(|(key, id)| scheduled_flow(flows, key, *id).is_some());
+            due.retain(|(key, id, _)| scheduled_flow(flows, key, *id).is_some());
             if due.capacity() > 2 * due.len() + 8 {
                 due.shrink_to_fit();
             }
@@ -184,26 +271,32 @@ impl FlowTable {
         self.expiry_len = self.expiry.values().map(Vec::len).sum();
     }
 
-    /// Ends flows whose deadline passed.
+    /// Ends flows whose deadline passed, by slot, and in a slot in the order they were
+    /// scheduled; each is reported with its slot and its entry's `Pos`.
     pub fn sweep(&mut self, now: Timestamp, limits: &Limits) {
         let now_sec = now.as_nanos() / 1_000_000_000;
         while let Some(entry) = self.expiry.first_entry() {
-            if *entry.key() > now_sec {
+            let slot = *entry.key();
+            if slot > now_sec {
                 break;
             }
             let due = entry.remove();
             self.expiry_len -= due.len();
-            for (key, id) in due {
+            for (key, id, pos) in due {
                 let Some(flow) = scheduled_flow(&self.flows, &key, id) else {
                     continue;
                 };
                 if deadline_of(limits, flow) <= now_sec {
                     if let Some(flow) = self.flows.remove(&key) {
                         let reason = flow.due_end_reason();
-                        self.retire(flow, reason, limits);
+                        self.retire(flow, reason, Some((slot, pos)), limits);
                     }
                 } else {
-                    self.schedule(key, limits);
+                    let pos = match self.packet_id {
+                        Some(p) => Pos::rescheduled(p, slot, pos),
+                        None => Pos::default(),
+                    };
+                    self.schedule_at(key, limits, pos);
                 }
             }
         }
@@ -215,12 +308,15 @@ impl FlowTable {
     /// least-recently-active first. A flow already past its deadline ends normally.
     fn make_room(&mut self, now: Timestamp, limits: &Limits, stats: &mut Stats) {
         let now_sec = now.as_nanos() / 1_000_000_000;
+        if self.flows.len() >= limits.max_flows {
+            self.bound_reached = true;
+        }
         while self.flows.len() >= limits.max_flows {
             let Some(mut entry) = self.expiry.first_entry() else {
                 break;
             };
             let slot = *entry.key();
-            let Some((key, id)) = entry.get_mut().pop() else {
+            let Some((key, id, _)) = entry.get_mut().pop() else {
                 entry.remove();
                 continue;
             };
@@ -240,19 +336,23 @@ impl FlowTable {
                 } else {
                     flow.due_end_reason()
                 };
-                self.retire(flow, reason, limits);
+                self.retire(flow, reason, None, limits);
             }
         }
     }
 
     fn tombstone(&mut self, a: SocketAddr, b: SocketAddr, stone: Tombstone, limits: &Limits) {
-        while self.closed_order.len() >= limits.max_flows {
+        let cap = self.closed_cap.unwrap_or(limits.max_flows);
+        while self.closed_order.len() >= cap {
             let Some((t, k)) = self.closed_order.pop_front() else {
                 break;
             };
             if self.closed.get(&k).is_some_and(|s| s.ts == t) {
                 self.closed.remove(&k);
             }
+        }
+        if let Some(index) = self.packet_id {
+            self.tomb_pushes.push(index);
         }
         let (key, _) = FlowKey::new(Transport::Tcp, a, b);
         self.closed.insert(key, stone);
@@ -279,9 +379,13 @@ impl FlowTable {
                 self.closed.remove(&k);
             }
         }
-        self.closed.get(key).is_some_and(|stone| {
+        let late = self.closed.get(key).is_some_and(|stone| {
             !(now.since(stone.ts) >= limits.close_linger && is_new_data(stone.seq_end(src), seg))
-        })
+        });
+        if late && let (Some(index), Some(stone)) = (self.packet_id, self.closed.get(key)) {
+            self.tomb_lookups.push((stone.pushed_at, index));
+        }
+        late
     }
 
     /// A segment with no connection to go to, or a SYN reusing a connection's ports: ends
@@ -312,7 +416,7 @@ impl FlowTable {
             } else {
                 EndReason::Idle
             };
-            self.retire(old, reason, limits);
+            self.retire(old, reason, None, limits);
         }
         if !self.flows.contains_key(&key) {
             if !pure_syn && self.is_late(&key, src, seg, pkt.ts, limits) {
@@ -363,8 +467,9 @@ impl FlowTable {
                 Some(Flow::Tcp(c)) if c.tcp.id == id && c.tcp.is_closed()
             );
             if still_lingering && let Some(flow) = self.flows.remove(&key) {
+                self.bound_reached = true;
                 stats.anomaly("closed_linger_cut");
-                self.retire(flow, EndReason::Closed, limits);
+                self.retire(flow, EndReason::Closed, None, limits);
             }
         }
     }

@@ -15,22 +15,34 @@
 //! way, so connections that each start a large message and never finish it cannot add up.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Bytes of incomplete handshake messages held by all the decoders of a run.
 #[derive(Debug, Default)]
 pub struct PendingPool {
     used: AtomicUsize,
+    /// Claims refused so far.
+    refusals: AtomicU64,
 }
 
 impl PendingPool {
     /// Claims `n` bytes if the pool stays within `cap`.
     fn try_claim(&self, n: usize, cap: usize) -> bool {
-        self.used
+        let ok = self
+            .used
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
                 u.checked_add(n).filter(|t| *t <= cap)
             })
-            .is_ok()
+            .is_ok();
+        if !ok {
+            self.refusals.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Claims refused so far (the pool was full).
+    pub(crate) fn refusals(&self) -> u64 {
+        self.refusals.load(Ordering::Relaxed)
     }
 
     fn release(&self, n: usize) {

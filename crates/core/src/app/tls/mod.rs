@@ -70,6 +70,21 @@ pub struct TlsConfig {
 }
 
 impl TlsConfig {
+    /// The same configuration sharing the trust store and caches, with a pool of partial
+    /// handshakes of its own (an engine among several that each keep their share of
+    /// `TlsLimits::max_pending_handshake_bytes`).
+    pub(crate) fn with_own_pending_pool(&self) -> TlsConfig {
+        TlsConfig {
+            pending: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    /// Handshake messages the pool of partial handshakes has refused so far.
+    pub(crate) fn pending_refusals(&self) -> u64 {
+        self.pending.refusals()
+    }
+
     /// The parsed trust store of this configuration.
     pub(crate) fn trust(&self) -> Arc<TrustStore> {
         Arc::clone(self.trust.get_or_init(|| {
