@@ -53,6 +53,9 @@ use crate::time::Duration;
 
 /// Default for [`Limits::max_dns_names`].
 pub const DEFAULT_MAX_DNS_NAMES: usize = 65_536;
+/// Default for [`Limits::max_kept_bytes`]: 16 MiB, some 30,000 HTTP transactions or the
+/// names of 400 certificates with 1,024 names each, kept by live connections at once.
+pub const DEFAULT_MAX_KEPT_BYTES: usize = 16 * 1024 * 1024;
 
 /// Bounds on what the engine keeps: every bound of the engine and its decoders, in one place.
 /// The defaults keep the engine's memory under 64 MiB whatever the input (see the module docs
@@ -108,6 +111,12 @@ pub struct Limits {
     pub dns_query_timeout: Duration,
     /// Names learned from DNS answers, kept to name connections that carry no SNI or Host.
     pub max_dns_names: usize,
+    /// What the decoders of all live connections keep together: HTTP transactions, header
+    /// blocks being read, requests waiting for their answer and CONNECT leftovers,
+    /// certificate descriptions and their names. Beyond it a transaction is counted, not
+    /// kept; a certificate's names are counted, not kept; a header block is not buffered and
+    /// its side is given up (`stats.kept_bytes_refusals`).
+    pub max_kept_bytes: usize,
     /// Bounds of each connection's TLS decoder.
     pub tls: TlsLimits,
     /// Bounds of each connection's HTTP decoder.
@@ -137,6 +146,7 @@ impl Default for Limits {
             max_dns_open_queries: DEFAULT_MAX_OPEN_QUERIES,
             dns_query_timeout: QUERY_TIMEOUT,
             max_dns_names: DEFAULT_MAX_DNS_NAMES,
+            max_kept_bytes: DEFAULT_MAX_KEPT_BYTES,
             tls: TlsLimits::default(),
             http: HttpLimits::default(),
         }

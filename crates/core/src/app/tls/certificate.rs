@@ -76,6 +76,42 @@ pub struct CertificateInfo {
     pub parse_error: Option<String>,
 }
 
+/// What a kept string costs beyond its bytes (its allocation's own overhead).
+const STRING_COST: usize = 16;
+
+impl CertificateInfo {
+    /// Memory this description holds: the struct and its strings.
+    pub(crate) fn kept_cost(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len() + STRING_COST);
+        let list = |v: &Vec<String>| {
+            v.iter()
+                .map(|s| s.len() + STRING_COST + std::mem::size_of::<String>())
+                .sum::<usize>()
+        };
+        std::mem::size_of::<CertificateInfo>()
+            + self.subject.len()
+            + self.issuer.len()
+            + self.serial.len()
+            + self.sha256.len()
+            + 4 * STRING_COST
+            + opt(&self.subject_cn)
+            + opt(&self.issuer_cn)
+            + opt(&self.not_before)
+            + opt(&self.not_after)
+            + opt(&self.spki_sha256)
+            + opt(&self.parse_error)
+            + list(&self.san)
+            + list(&self.san_ip)
+    }
+
+    /// Forgets the subjectAltName entries, counting them in `san_dropped`.
+    pub(crate) fn drop_names(&mut self) {
+        self.san_dropped += (self.san.len() + self.san_ip.len()) as u64;
+        self.san = Vec::new();
+        self.san_ip = Vec::new();
+    }
+}
+
 fn short_name(oid: &str) -> Option<&'static str> {
     Some(match oid {
         "2.5.4.3" => "CN",
