@@ -113,9 +113,12 @@ pub struct Limits {
     pub max_dns_names: usize,
     /// What the decoders of all live connections keep together: HTTP transactions, header
     /// blocks being read, requests waiting for their answer and CONNECT leftovers,
-    /// certificate descriptions and their names. Beyond it a transaction is counted, not
-    /// kept; a certificate's names are counted, not kept; a header block is not buffered and
-    /// its side is given up (`stats.kept_bytes_refusals`).
+    /// certificate descriptions and their names. What stays kept until its connection ends
+    /// (transactions, certificates) fills three quarters of it at most, so that heads being
+    /// read still find room. Beyond it a transaction is counted, not kept; a certificate's
+    /// names are counted, not kept (a name check then reads undecided); a header block is not
+    /// buffered and its side is given up; the oldest request waiting for its answer gives
+    /// way, as for `http.max_pipeline` (`stats.kept_bytes_refusals`).
     pub max_kept_bytes: usize,
     /// Bounds of each connection's TLS decoder.
     pub tls: TlsLimits,

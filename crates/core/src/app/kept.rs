@@ -47,6 +47,13 @@ impl KeptPool {
     }
 }
 
+/// The part of `cap` what stays kept until its connection ends (transactions, certificate
+/// descriptions) may fill: three quarters, so that header blocks being read and requests
+/// waiting for their answer still find room when kept results have filled theirs.
+pub fn kept_to_the_end(cap: usize) -> usize {
+    cap - cap / 4
+}
+
 /// One decoder's part of the run's [`KeptPool`]: what it holds, given back on drop.
 #[derive(Debug)]
 pub struct KeptShare {

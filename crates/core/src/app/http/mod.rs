@@ -42,7 +42,7 @@ mod head;
 #[cfg(test)]
 mod tests;
 
-use super::kept::{KeptPool, KeptShare};
+use super::kept::{KeptPool, KeptShare, kept_to_the_end};
 use super::{Progress, Protocol, StreamCtx, StreamDecoder};
 use crate::time::Timestamp;
 use crate::types::Side;
@@ -449,7 +449,7 @@ impl HttpDecoder {
     /// waiting requests are charged to the run's `pool` (at most `cap` bytes for all).
     pub(crate) fn within(limits: HttpLimits, pool: &Arc<KeptPool>, cap: usize) -> Self {
         HttpDecoder {
-            kept_tx: KeptShare::new(pool, cap),
+            kept_tx: KeptShare::new(pool, kept_to_the_end(cap)),
             kept_buf: KeptShare::new(pool, cap),
             ..Self::with_limits(limits)
         }

@@ -41,7 +41,7 @@ pub use record::{
 };
 pub use server_hello::ServerHello;
 
-use super::kept::{KeptPool, KeptShare};
+use super::kept::{KeptPool, KeptShare, kept_to_the_end};
 use super::{Progress, StreamCtx, StreamDecoder};
 use crate::time::Timestamp;
 use crate::types::Side;
@@ -767,7 +767,7 @@ impl TlsDecoder {
                 fingerprints: Arc::clone(&config.fingerprints),
                 server_hello_seen: false,
                 server_certificate_done: false,
-                kept: KeptShare::new(&config.kept, max_kept),
+                kept: KeptShare::new(&config.kept, kept_to_the_end(max_kept)),
             },
         }
     }
