@@ -1447,3 +1447,75 @@ fn hostile_rss_every_bound_full_at_once_is_the_base() {
     assert_eq!(of_type(&m.recs, "connection").len(), flows as usize);
     assert_within(&m, 1, "every bound full at once");
 }
+
+// ---- 8. every bound listed ---------------------------------------------------------------
+
+/// The `pub` fields of `pub struct NAME { ... }` in `file` (under crates/core/src).
+fn fields(file: &str, name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(crate::common::root().join("crates/core/src").join(file))
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    let start = text
+        .find(&format!("pub struct {name} {{"))
+        .unwrap_or_else(|| panic!("no struct {name} in {file}"));
+    let body = &text[start..];
+    let body = &body[..body.find("\n}").unwrap()];
+    let found: Vec<String> = body
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub "))
+        .filter_map(|l| l.split_once(':'))
+        .map(|(f, _)| f.trim().to_string())
+        .filter(|f| !f.contains(' '))
+        .collect();
+    assert!(!found.is_empty(), "no fields read from {name}");
+    found
+}
+
+/// README's "Limits" table names every field of core's `Limits`, `TlsLimits` (`tls.`),
+/// `ChainLimits` (`tls.chain.`) and `HttpLimits` (`http.`), each with a default and a
+/// counter; the nested ones (`tls`, `http`, `tls.chain`) by their fields.
+#[test]
+fn readme_lists_every_bound() {
+    let readme = std::fs::read_to_string(crate::common::root().join("README.md")).unwrap();
+    let section = &readme[readme.find("\n## Limits\n").expect("a Limits section")..];
+    let section = &section[..section[1..].find("\n## ").map_or(section.len(), |i| i + 1)];
+    let mut listed = std::collections::BTreeMap::new();
+    for row in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        // Leading and trailing pipes leave an empty cell at each end.
+        assert_eq!(cells.len(), 7, "{row}");
+        let cells = &cells[1..6];
+        let name = cells[0].trim_matches('`').to_string();
+        assert!(!cells[2].trim().is_empty(), "no default: {row}");
+        assert!(!cells[3].trim().is_empty(), "no counter: {row}");
+        listed.insert(name, row);
+    }
+    let mut wanted: Vec<String> = Vec::new();
+    for (file, name, prefix) in [
+        ("config.rs", "Limits", ""),
+        ("app/tls/mod.rs", "TlsLimits", "tls."),
+        ("app/tls/certificate.rs", "ChainLimits", "tls.chain."),
+        ("app/http/mod.rs", "HttpLimits", "http."),
+    ] {
+        wanted.extend(
+            fields(file, name)
+                .into_iter()
+                .filter(|f| {
+                    !matches!(
+                        (prefix, f.as_str()),
+                        ("", "tls" | "http") | ("tls.", "chain")
+                    )
+                })
+                .map(|f| format!("{prefix}{f}")),
+        );
+    }
+    let missing: Vec<&String> = wanted.iter().filter(|w| !listed.contains_key(*w)).collect();
+    assert!(
+        missing.is_empty(),
+        "README's Limits table lacks {missing:?}"
+    );
+    let unknown: Vec<&String> = listed.keys().filter(|l| !wanted.contains(l)).collect();
+    assert!(
+        unknown.is_empty(),
+        "README's Limits table lists what core does not have: {unknown:?}"
+    );
+}
