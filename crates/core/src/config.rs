@@ -11,7 +11,7 @@
 //! | limit (CLI) | default | when hit | counted in |
 //! |---|---|---|---|
 //! | [`Limits::max_flows`] (`--max-flows`) | 16,384 | the flow scheduled to expire first is ended now, reported with `end_reason: evicted` | `stats.evicted_flows` |
-//! | [`Limits::memcap`] (`--memcap`, MiB) | 24 MiB | all out-of-order TCP bytes together, each stored segment charged 64 bytes more for its bookkeeping: the stream that needs room declares its first hole lost (a gap) and delivers what it holds, so buffers drain | `stats.evicted_streams` (= `MemBudget::refusals`), `stats.missed_bytes` |
+//! | [`Limits::memcap`] (`--memcap`, MiB) | 24 MiB | all out-of-order TCP bytes together, each stored range charged 64 bytes more for its bookkeeping (snaplen-cut ranges too): the stream that needs room declares its first hole lost (a gap) and delivers what it holds, so buffers drain | `stats.evicted_streams` (= `MemBudget::refusals`), `stats.missed_bytes` |
 //! | [`Limits::max_ooo_bytes_per_dir`] | 256 KiB | as for the memcap, per direction | same |
 //! | [`Limits::max_ooo_segments_per_dir`] | 256 | as for the memcap, per direction (bounds bookkeeping for tiny segments) | `stats.ooo_segment_limit_hits` |
 //! | [`Limits::max_ooo_distance`] | 1 GiB | a segment or ACK that far ahead of the delivered point is not of this stream: refused | `stats.reassembly_dropped_bytes` |
@@ -31,15 +31,16 @@
 //! | [`TlsLimits::max_san_entries`] | 1,024 per certificate | further subjectAltName entries are counted, not kept | `stats.san_entries_dropped` |
 //! | [`TlsLimits::chain`] ([`ChainLimits`](crate::tls::ChainLimits)): issuer candidates and signatures, per chain and per run | 256 and 32 per chain; 1,000,000 and 20,000 per run | the chain is left undecided (`Validation::Undecided` naming the bound), never called valid or invalid; a chain validated before comes from the cache (same certificates, same name) | `stats.x509` ([`ChainStats`](crate::tls::ChainStats)) |
 //! | [`Limits::http`] ([`HttpLimits`]): header block, transactions, pipeline, tunnel leftover | 64 KiB, 1,024, 1,024, 64 KiB | that side is given up; later transactions are counted, not kept | `stats.http` ([`HttpStats`](crate::http::HttpStats)) |
+//! | [`Limits::max_kept_bytes`] | 16 MiB | what all live connections' decoders keep (HTTP transactions, header blocks, waiting requests, CONNECT leftovers, certificate descriptions): transactions and certificates fill 3/4 of it at most; beyond, a transaction or a certificate's names are counted, not kept, a header block is not read (its side given up) | `stats.kept_bytes_refusals` |
 //! | capture record (`modsniff_capture::ReadLimits::max_caplen`) | 262,144 | reading stops with a warning (damaged file), as tshark does | reader warnings |
 //!
 //! Memory with the defaults: a tracked connection costs about 1.6 KiB (measured: a flood of
 //! SYNs from distinct addresses), so 16,384 flows take ~26 MiB; out-of-order data at most
 //! 24 MiB; IP fragments at most 256 x 64 KiB = 16 MiB in the worst case and ~0.4 MiB for
 //! ordinary 1,500-byte fragments; DNS ~3 MiB. BENCHMARKS.md ("Hostile input") has the peak
-//! RSS of each flood; incomplete TLS handshake messages at most 16 MiB. Not yet charged to
-//! any global cap: the per-connection HTTP header buffers and transactions above, which are
-//! only held while one message is incomplete or the connection lives.
+//! RSS of each flood; incomplete TLS handshake messages at most 16 MiB; what live connections'
+//! decoders keep at most 16 MiB. The binary's peak RSS with every bound full at once is
+//! measured by its tests (README, "Limits").
 
 use crate::app::dns::{DEFAULT_MAX_OPEN_QUERIES, QUERY_TIMEOUT};
 use crate::app::http::HttpLimits;
@@ -53,10 +54,13 @@ use crate::time::Duration;
 
 /// Default for [`Limits::max_dns_names`].
 pub const DEFAULT_MAX_DNS_NAMES: usize = 65_536;
+/// Default for [`Limits::max_kept_bytes`]: 16 MiB, some 30,000 HTTP transactions or the
+/// names of 400 certificates with 1,024 names each, kept by live connections at once.
+pub const DEFAULT_MAX_KEPT_BYTES: usize = 16 * 1024 * 1024;
 
 /// Bounds on what the engine keeps: every bound of the engine and its decoders, in one place.
-/// The defaults keep the engine's memory under 64 MiB whatever the input (see the module docs
-/// for the budget and what each limit does).
+/// The defaults bound the engine's memory whatever the input (see the module docs for the
+/// budget and what each limit does).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Live TCP connections and UDP flows at once; beyond it the least recently active flow
@@ -108,6 +112,15 @@ pub struct Limits {
     pub dns_query_timeout: Duration,
     /// Names learned from DNS answers, kept to name connections that carry no SNI or Host.
     pub max_dns_names: usize,
+    /// What the decoders of all live connections keep together: HTTP transactions, header
+    /// blocks being read, requests waiting for their answer and CONNECT leftovers,
+    /// certificate descriptions and their names. What stays kept until its connection ends
+    /// (transactions, certificates) fills three quarters of it at most, so that heads being
+    /// read still find room. Beyond it a transaction is counted, not kept; a certificate's
+    /// names are counted, not kept (a name check then reads undecided); a header block is not
+    /// buffered and its side is given up; the oldest request waiting for its answer gives
+    /// way, as for `http.max_pipeline` (`stats.kept_bytes_refusals`).
+    pub max_kept_bytes: usize,
     /// Bounds of each connection's TLS decoder.
     pub tls: TlsLimits,
     /// Bounds of each connection's HTTP decoder.
@@ -137,6 +150,7 @@ impl Default for Limits {
             max_dns_open_queries: DEFAULT_MAX_OPEN_QUERIES,
             dns_query_timeout: QUERY_TIMEOUT,
             max_dns_names: DEFAULT_MAX_DNS_NAMES,
+            max_kept_bytes: DEFAULT_MAX_KEPT_BYTES,
             tls: TlsLimits::default(),
             http: HttpLimits::default(),
         }

@@ -155,7 +155,7 @@ mod wire;
 
 pub use app::{StreamCtx, StreamDecoder};
 pub use app::{dns, http, tls};
-pub use config::{Config, DEFAULT_MAX_DNS_NAMES, Limits};
+pub use config::{Config, DEFAULT_MAX_DNS_NAMES, DEFAULT_MAX_KEPT_BYTES, Limits};
 pub use dns::{DnsAnswer, DnsRecord};
 pub use engine::{Engine, FellBack, ShardedEngine};
 pub use event::{

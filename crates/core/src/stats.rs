@@ -59,6 +59,11 @@ pub struct Stats {
     pub handshake_buffer_refusals: u64,
     /// subjectAltName entries beyond `limits.tls.max_san_entries` per certificate, not kept.
     pub san_entries_dropped: u64,
+    /// What the decoders of live connections could not keep because all of them together
+    /// held `limits.max_kept_bytes`: HTTP transactions counted and not kept, header blocks
+    /// not buffered (that side given up), requests or CONNECT bytes not held, certificate
+    /// names not kept (also in `san_entries_dropped`). One per refusal.
+    pub kept_bytes_refusals: u64,
     /// IP fragments seen.
     pub ip_fragments: u64,
     /// IP datagrams rebuilt from fragments.

@@ -867,6 +867,8 @@ pub struct StatsRec {
     pub clock_jumps: u64,
     pub handshake_buffer_refusals: u64,
     pub san_entries_dropped: u64,
+    #[serde(default)]
+    pub kept_bytes_refusals: Option<u64>,
     pub anomalies: BTreeMap<String, u64>,
     pub x509: X509Stats,
     pub http: HttpStatsRec,

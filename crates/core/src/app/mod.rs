@@ -15,6 +15,7 @@
 pub mod detect;
 pub mod dns;
 pub mod http;
+pub(crate) mod kept;
 pub mod session;
 pub mod tls;
 

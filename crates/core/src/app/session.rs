@@ -150,10 +150,12 @@ impl Session {
             stats.x509.add(&t.chain);
             stats.handshake_buffer_refusals += t.bounds.handshake_buffer_refusals;
             stats.san_entries_dropped += t.bounds.san_entries_dropped;
+            stats.kept_bytes_refusals += t.bounds.kept_bytes_refusals;
         }
         let http = match self.http.take() {
             Some(h) => {
                 stats.http.add(h.stats());
+                stats.kept_bytes_refusals += h.kept_refusals();
                 h.into_transactions()
             }
             None => Vec::new(),
@@ -259,10 +261,18 @@ impl Session {
     fn start(&mut self, p: Protocol, env: &SessionEnv<'_>) {
         match p {
             Protocol::Tls => {
-                self.tls = Some(Box::new(TlsDecoder::with_limits(env.tls, env.limits.tls)))
+                self.tls = Some(Box::new(TlsDecoder::within(
+                    env.tls,
+                    env.limits.tls,
+                    env.limits.max_kept_bytes,
+                )))
             }
             Protocol::Http => {
-                let mut h = HttpDecoder::with_limits(env.limits.http);
+                let mut h = HttpDecoder::within(
+                    env.limits.http,
+                    env.tls.kept_pool(),
+                    env.limits.max_kept_bytes,
+                );
                 if env.events.intersects(EventMask::HTTP) {
                     h.keep_heads();
                 }

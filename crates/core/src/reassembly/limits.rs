@@ -16,7 +16,7 @@ pub const DEFAULT_MAX_OOO_SEGMENTS_PER_DIR: usize = 256;
 /// stream (a bogus or reused sequence space) and is refused.
 pub const DEFAULT_MAX_OOO_DISTANCE: u64 = 1 << 30;
 /// Default for [`MemBudget::cap`]: 24 MiB of out-of-order bytes over all reassemblers, so that
-/// the engine's whole memory stays under 64 MiB with the other defaults (see `Limits`).
+/// the engine's memory stays bounded with the other defaults (see `Limits`).
 pub const DEFAULT_MEMCAP: usize = 24 * 1024 * 1024;
 
 /// What a reassembler does when an out-of-order segment does not fit in its buffer (its own

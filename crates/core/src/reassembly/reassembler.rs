@@ -487,13 +487,17 @@ impl Reassembler {
             }
         }
         // A snaplen-cut tail: remember it as missing so the gap comes as soon as it is
-        // reached. Without room it is simply not remembered: an ACK or the end turns it into
-        // a gap all the same, only later.
+        // reached. The entry is charged to the memcap as any other. Without room it is
+        // simply not remembered: an ACK or the end turns it into a gap all the same, only
+        // later.
         let mut pos = cap_end;
         while pos < wire_end && self.segs.len() < limits.max_ooo_segments_per_dir {
             let Some((a, b)) = self.segs.next_uncovered(pos.max(self.cursor), wire_end) else {
                 break;
             };
+            if !budget.try_reserve(SEGMENT_COST) {
+                break;
+            }
             self.segs.insert(Segment {
                 start: a,
                 len: b - a,
@@ -538,7 +542,10 @@ impl Reassembler {
                         budget.release(SEGMENT_COST);
                         self.consume_unheld(end - cur, false, budget, sink);
                     }
-                    Fill::Missing => self.consume_unheld(end - cur, true, budget, sink),
+                    Fill::Missing => {
+                        budget.release(SEGMENT_COST);
+                        self.consume_unheld(end - cur, true, budget, sink);
+                    }
                 }
                 // A byte range shorter than its length (impossible by construction) would
                 // leave the delivered point inside it; never loop on it.

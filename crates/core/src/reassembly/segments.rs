@@ -9,8 +9,8 @@
 use crate::time::Timestamp;
 use std::collections::VecDeque;
 
-/// What a byte-holding or `Seen` range costs beyond its bytes, charged to the memcap with
-/// them: the entry in the deque and the allocation's own overhead. Without it thousands of
+/// What a range costs beyond its bytes (byte-holding, `Seen` or `Missing`), charged to the
+/// memcap with them: the entry in the deque and the allocation's own overhead. Without it thousands of
 /// one-byte segments per connection would cost the memcap nothing and memory a great deal
 /// (a `Seen` range holds no bytes, but one-byte segments with holes between them inside a
 /// skipped region are an entry each all the same).
@@ -63,6 +63,9 @@ pub(crate) struct Segments {
     byte_entries: usize,
     /// `Fill::Seen` entries (charged [`SEGMENT_COST`] each, as byte-holding ones).
     seen_entries: usize,
+    /// `Fill::Missing` entries (charged [`SEGMENT_COST`] each too: a snaplen-cut capture
+    /// leaves one per cut segment).
+    missing_entries: usize,
 }
 
 impl Segments {
@@ -80,11 +83,12 @@ impl Segments {
         self.bytes
     }
 
-    /// Buffered payload bytes plus [`SEGMENT_COST`] per byte-holding or `Seen` range: what
-    /// the memcap was charged.
+    /// Buffered payload bytes plus [`SEGMENT_COST`] per range: what the memcap was charged.
     pub fn charged(&self) -> usize {
-        self.bytes
-            .saturating_add((self.byte_entries + self.seen_entries).saturating_mul(SEGMENT_COST))
+        self.bytes.saturating_add(
+            (self.byte_entries + self.seen_entries + self.missing_entries)
+                .saturating_mul(SEGMENT_COST),
+        )
     }
 
     pub fn front(&self) -> Option<&Segment> {
@@ -105,7 +109,7 @@ impl Segments {
         match seg.fill {
             Fill::Bytes(_) => self.byte_entries = self.byte_entries.saturating_sub(1),
             Fill::Seen => self.seen_entries = self.seen_entries.saturating_sub(1),
-            Fill::Missing => {}
+            Fill::Missing => self.missing_entries = self.missing_entries.saturating_sub(1),
         }
         Some(seg)
     }
@@ -189,8 +193,10 @@ impl Segments {
             return;
         }
         self.bytes = self.bytes.saturating_add(seg.byte_len());
-        if matches!(seg.fill, Fill::Bytes(_)) {
-            self.byte_entries += 1;
+        match seg.fill {
+            Fill::Bytes(_) => self.byte_entries += 1,
+            Fill::Missing => self.missing_entries += 1,
+            Fill::Seen => {}
         }
         self.list.insert(i, seg);
     }
@@ -238,13 +244,14 @@ impl Segments {
     }
 
     /// Drop everything; returns what was charged for it (bytes plus [`SEGMENT_COST`] per
-    /// byte-holding or `Seen` range).
+    /// range).
     pub fn clear(&mut self) -> usize {
         let freed = self.charged();
         self.list.clear();
         self.bytes = 0;
         self.byte_entries = 0;
         self.seen_entries = 0;
+        self.missing_entries = 0;
         freed
     }
 }

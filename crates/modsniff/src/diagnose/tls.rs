@@ -1255,8 +1255,16 @@ fn undecided_name(
     let c = f.c;
     let target = addr(c.server);
     let kept = leaf.san.len() + leaf.san_ip.len();
+    // None kept: the names of all live connections together had filled max_kept_bytes.
+    let which = if kept == 0 {
+        "of which modsniff kept none (max_kept_bytes: the certificates of the connections live at the time held all it keeps)".to_string()
+    } else {
+        format!(
+            "of which modsniff keeps the first {kept} (max_san_entries), and none of those is {host}"
+        )
+    };
     let summary = format!(
-        "Whether the certificate of {host} ({target}) is valid for {host} could not be decided: it carries {} names, of which modsniff keeps the first {kept} (max_san_entries), and none of those is {host}; the other {} were not kept, so modsniff says neither that the name matches nor that it does not. {}",
+        "Whether the certificate of {host} ({target}) is valid for {host} could not be decided: it carries {} names, {which}; the other {} were not kept, so modsniff says neither that the name matches nor that it does not. {}",
         kept as u64 + leaf.san_dropped,
         leaf.san_dropped,
         if refused_with_alert {

@@ -525,6 +525,13 @@ fn render(end: &RunEnd<'_>, table: bool, st: Style) -> (String, usize) {
             k.received, k.dropped, k.if_dropped
         );
     }
+    if s.kept_bytes_refusals > 0 {
+        let _ = writeln!(
+            o,
+            "  not kept (all live connections together held max_kept_bytes): {} (HTTP transactions {}, certificate names {})",
+            s.kept_bytes_refusals, s.http.dropped_transactions, s.san_entries_dropped
+        );
+    }
     if end.findings_dropped > 0 {
         let _ = writeln!(
             o,

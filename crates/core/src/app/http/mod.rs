@@ -42,12 +42,14 @@ mod head;
 #[cfg(test)]
 mod tests;
 
+use super::kept::{KeptPool, KeptShare, kept_to_the_end};
 use super::{Progress, Protocol, StreamCtx, StreamDecoder};
 use crate::time::Timestamp;
 use crate::types::Side;
 use chunked::{ChunkState, ChunkStep};
 use head::{Framing, HeadEndScanner, HeadKind, HeadParse, RequestHead, ResponseHead};
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// One request and its response (either may be missing).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -379,6 +381,42 @@ pub struct HttpDecoder {
     stats: HttpStats,
     /// Heads read since the last `take_heads`, when `keep_heads` asked for them.
     heads: Option<Vec<(Side, usize)>>,
+    /// The kept transactions, charged to the run's pool as they are made.
+    kept_tx: KeptShare,
+    /// Header blocks being read, requests waiting and CONNECT leftovers: charged after each
+    /// call for what they hold then (see `sync_kept`).
+    kept_buf: KeptShare,
+}
+
+/// What a kept transaction costs beyond its strings.
+const TX_COST: usize = std::mem::size_of::<HttpTransaction>();
+/// What a kept string costs beyond its bytes (its allocation's own overhead).
+const STRING_COST: usize = 16;
+/// A header buffer left empty keeps its allocation up to this size; a larger one is freed,
+/// so that one large head does not stay charged for the connection's life.
+const KEEP_EMPTY_BUFFER: usize = 4096;
+
+fn string_cost(s: &Option<String>) -> usize {
+    s.as_ref().map_or(0, |s| s.len() + STRING_COST)
+}
+
+/// The side's state, borrowed apart from the decoder's other fields.
+fn side_of(sides: &mut [SideState; 2], side: Side) -> &mut SideState {
+    let [client, server] = sides;
+    match side {
+        Side::Client => client,
+        Side::Server => server,
+    }
+}
+
+/// How appending header bytes went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Buffered {
+    Kept,
+    /// Beyond `max_header_block`.
+    TooLarge,
+    /// The run's pool of kept bytes is full.
+    NoRoom,
 }
 
 impl Default for HttpDecoder {
@@ -402,7 +440,50 @@ impl HttpDecoder {
             limits,
             stats: HttpStats::default(),
             heads: None,
+            kept_tx: KeptShare::default(),
+            kept_buf: KeptShare::default(),
         }
+    }
+
+    /// A decoder for one connection within `limits`, whose transactions, header blocks and
+    /// waiting requests are charged to the run's `pool` (at most `cap` bytes for all).
+    pub(crate) fn within(limits: HttpLimits, pool: &Arc<KeptPool>, cap: usize) -> Self {
+        HttpDecoder {
+            kept_tx: KeptShare::new(pool, kept_to_the_end(cap)),
+            kept_buf: KeptShare::new(pool, cap),
+            ..Self::with_limits(limits)
+        }
+    }
+
+    /// What the run's pool of kept bytes refused this decoder.
+    pub fn kept_refusals(&self) -> u64 {
+        self.kept_tx.refusals() + self.kept_buf.refusals()
+    }
+
+    /// Charges what the header buffers, waiting requests and leftovers hold now, after
+    /// freeing the allocations left empty and large.
+    fn sync_kept(&mut self) {
+        let mut held = 0usize;
+        for s in &mut self.sides {
+            if s.buf.is_empty() && s.buf.capacity() > KEEP_EMPTY_BUFFER {
+                s.buf = Vec::new();
+            }
+            if s.leftover.is_empty() && s.leftover.capacity() > KEEP_EMPTY_BUFFER {
+                s.leftover = Vec::new();
+            }
+            held = held
+                .saturating_add(s.buf.capacity())
+                .saturating_add(s.leftover.capacity());
+        }
+        if self.pending.is_empty() && self.pending.capacity() > 16 {
+            self.pending = VecDeque::new();
+        }
+        held = held.saturating_add(
+            self.pending
+                .capacity()
+                .saturating_mul(std::mem::size_of::<Pending>()),
+        );
+        self.kept_buf.hold(held);
     }
 
     /// From now on, note each head as it is read, for [`HttpDecoder::take_heads`].
@@ -447,7 +528,9 @@ impl HttpDecoder {
         if s.mode != Mode::Tunnel || s.leftover.is_empty() {
             return None;
         }
-        Some(std::mem::take(&mut s.leftover))
+        let taken = std::mem::take(&mut s.leftover);
+        self.sync_kept();
+        Some(taken)
     }
 
     /// The tunnel bytes of `side` held since a CONNECT's 2xx (empty when none, or when the
@@ -480,6 +563,7 @@ impl HttpDecoder {
                 self.feed(side, &StreamCtx { side, ..*ctx }, &held);
             }
         }
+        self.sync_kept();
         [self.progress(Side::Client), self.progress(Side::Server)]
     }
 
@@ -688,7 +772,11 @@ impl HttpDecoder {
                             continue;
                         }
                     }
-                    let room = max.saturating_sub(s.leftover.len());
+                    let mut room = max.saturating_sub(s.leftover.len());
+                    if room > 0 && !self.kept_buf.fits(room.min(data.len())) {
+                        room = 0;
+                    }
+                    let s = side_of(&mut self.sides, side);
                     let keep = data.get(..room).unwrap_or(data);
                     s.leftover.extend_from_slice(keep);
                     self.stats.tunnel_leftover_dropped += (data.len() - keep.len()) as u64;
@@ -721,7 +809,7 @@ impl HttpDecoder {
     fn feed_head(&mut self, side: Side, ctx: &StreamCtx, data: &[u8]) -> usize {
         let kind = Self::kind(side);
         let max = self.limits.max_header_block;
-        let s = self.side_mut(side);
+        let s = side_of(&mut self.sides, side);
         if s.buf.is_empty() {
             s.head_start = Some((ctx.frame, ctx.ts));
             // Fast path: the whole head is in this chunk, parsed in place.
@@ -739,9 +827,8 @@ impl HttpDecoder {
                     s.scanner = HeadEndScanner::default();
                     // A partial head has no end in `data`, so all of it is header bytes.
                     let _ = s.scanner.scan(data);
-                    if !buffer(s, data, max) {
-                        self.stats.header_overflows += 1;
-                    }
+                    let b = buffer(s, data, max, &mut self.kept_buf);
+                    counted(&mut self.stats, b);
                     return data.len();
                 }
             }
@@ -750,8 +837,8 @@ impl HttpDecoder {
         let end = s.scanner.scan(data);
         let take = end.unwrap_or(data.len());
         let piece = data.get(..take).unwrap_or(data);
-        if !buffer(s, piece, max) {
-            self.stats.header_overflows += 1;
+        let b = buffer(s, piece, max, &mut self.kept_buf);
+        if counted(&mut self.stats, b) != Buffered::Kept {
             return data.len();
         }
         if end.is_none() {
@@ -827,27 +914,43 @@ impl HttpDecoder {
         let connect = req.method.eq_ignore_ascii_case("CONNECT");
         let h2c = req.upgrade_h2c;
         let framing = req.lengths.request_framing();
-        let tx = if self.transactions.len() < self.limits.max_transactions {
-            self.transactions.push(HttpTransaction {
-                method: Some(req.method),
-                uri: Some(req.target),
-                host: req.host,
-                version: req.version,
-                user_agent: req.user_agent,
-                proxy_authorization: req.proxy_authorization,
-                range: req.range,
-                request_frame: frame,
-                request_ts: ts,
-                ..HttpTransaction::default()
-            });
-            let i = self.transactions.len() - 1;
-            self.note_head(Side::Client, i);
-            Some(i)
-        } else {
-            self.stats.dropped_transactions += 1;
-            None
-        };
-        if self.pending.len() >= self.limits.max_pipeline {
+        let cost = TX_COST
+            + req.method.len()
+            + req.target.len()
+            + 2 * STRING_COST
+            + string_cost(&req.host)
+            + string_cost(&req.user_agent)
+            + string_cost(&req.range);
+        let tx =
+            if self.transactions.len() < self.limits.max_transactions && self.kept_tx.claim(cost) {
+                self.transactions.push(HttpTransaction {
+                    method: Some(req.method),
+                    uri: Some(req.target),
+                    host: req.host,
+                    version: req.version,
+                    user_agent: req.user_agent,
+                    proxy_authorization: req.proxy_authorization,
+                    range: req.range,
+                    request_frame: frame,
+                    request_ts: ts,
+                    ..HttpTransaction::default()
+                });
+                let i = self.transactions.len() - 1;
+                self.note_head(Side::Client, i);
+                Some(i)
+            } else {
+                self.stats.dropped_transactions += 1;
+                None
+            };
+        // A request waiting for its answer is charged after the call (`sync_kept`); without
+        // room the oldest one waiting gives way, as when the pipeline is full.
+        if self.pending.len() >= self.limits.max_pipeline
+            || (!self.pending.is_empty()
+                && self.pending.len() == self.pending.capacity()
+                && !self
+                    .kept_buf
+                    .fits(self.pending.len() * std::mem::size_of::<Pending>()))
+        {
             self.pending.pop_front();
             self.stats.dropped_pending += 1;
         }
@@ -876,7 +979,7 @@ impl HttpDecoder {
     /// `HTTP/2.0` (not as two HTTP/1 requests); HTTP/2 frames are not decoded, so both sides
     /// stop here.
     fn on_http2_preface(&mut self, frame: Option<u64>, ts: Option<Timestamp>) {
-        if self.transactions.len() < self.limits.max_transactions {
+        if self.transactions.len() < self.limits.max_transactions && self.kept_tx.claim(TX_COST) {
             self.transactions.push(HttpTransaction {
                 method: Some("PRI".to_owned()),
                 uri: Some("*".to_owned()),
@@ -917,7 +1020,9 @@ impl HttpDecoder {
             Some(tx) => tx,
             None => {
                 self.stats.unmatched_responses += 1;
-                if self.transactions.len() < self.limits.max_transactions {
+                if self.transactions.len() < self.limits.max_transactions
+                    && self.kept_tx.claim(TX_COST)
+                {
                     self.transactions.push(HttpTransaction::default());
                     Some(self.transactions.len() - 1)
                 } else {
@@ -931,12 +1036,43 @@ impl HttpDecoder {
         let no_body = head_req || interim || status == 101 || status == 204 || status == 304;
         let tunnel = connect && (200..300).contains(&status);
         let framing = resp.lengths.response_framing();
+        // The response's strings are charged with it; without room the transaction keeps
+        // its status and framing, not the strings.
+        let keep_strings = interim
+            || tx_index.is_none()
+            || self.kept_tx.claim(
+                resp.reason.len()
+                    + STRING_COST
+                    + string_cost(&resp.content_type)
+                    + string_cost(&resp.proxy_authenticate)
+                    + string_cost(&resp.via)
+                    + string_cost(&resp.server)
+                    + string_cost(&resp.location)
+                    + string_cost(&resp.content_range),
+            );
+        let keep_interim = interim && tx_index.is_some() && self.kept_tx.claim(2);
+        let resp = if keep_strings {
+            resp
+        } else {
+            ResponseHead {
+                reason: String::new(),
+                content_type: None,
+                proxy_authenticate: None,
+                via: None,
+                server: None,
+                location: None,
+                content_range: None,
+                ..resp
+            }
+        };
         if let Some(t) = tx_index.and_then(|i| self.transactions.get_mut(i)) {
             if interim {
-                t.informational.push(status);
+                if keep_interim {
+                    t.informational.push(status);
+                }
             } else {
                 t.status = Some(status);
-                t.reason = Some(resp.reason);
+                t.reason = keep_strings.then_some(resp.reason);
                 t.response_version = Some(resp.version);
                 t.content_length = resp.lengths.content_length;
                 t.content_type = resp.content_type;
@@ -1068,16 +1204,28 @@ fn leading_line_ends(data: &[u8]) -> usize {
         .count()
 }
 
-/// Appends header bytes to the side's buffer within `max`; on overflow gives the side up
-/// and returns false.
-fn buffer(s: &mut SideState, bytes: &[u8], max: usize) -> bool {
-    if s.buf.len().saturating_add(bytes.len()) > max {
-        s.buf = Vec::new();
-        s.mode = Mode::Done;
-        return false;
+/// Counts a header block too large to buffer.
+fn counted(stats: &mut HttpStats, b: Buffered) -> Buffered {
+    if b == Buffered::TooLarge {
+        stats.header_overflows += 1;
     }
-    s.buf.extend_from_slice(bytes);
-    true
+    b
+}
+
+/// Appends header bytes to the side's buffer within `max` and the run's pool of kept bytes;
+/// without room gives the side up.
+fn buffer(s: &mut SideState, bytes: &[u8], max: usize, kept: &mut KeptShare) -> Buffered {
+    let result = if s.buf.len().saturating_add(bytes.len()) > max {
+        Buffered::TooLarge
+    } else if !kept.fits(bytes.len()) {
+        Buffered::NoRoom
+    } else {
+        s.buf.extend_from_slice(bytes);
+        return Buffered::Kept;
+    };
+    s.buf = Vec::new();
+    s.mode = Mode::Done;
+    result
 }
 
 impl StreamDecoder for HttpDecoder {
@@ -1087,6 +1235,7 @@ impl StreamDecoder for HttpDecoder {
         let s = self.side_mut(side);
         s.pos = s.pos.max(ctx.offset).saturating_add(data.len() as u64);
         self.feed(side, ctx, data);
+        self.sync_kept();
         self.progress(side)
     }
 
@@ -1096,6 +1245,7 @@ impl StreamDecoder for HttpDecoder {
         let s = self.side_mut(side);
         s.pos = s.pos.max(ctx.offset).saturating_add(len);
         self.lost(side, len);
+        self.sync_kept();
         self.progress(side)
     }
 
@@ -1130,5 +1280,6 @@ impl StreamDecoder for HttpDecoder {
         ) {
             s.mode = Mode::Done;
         }
+        self.sync_kept();
     }
 }

@@ -76,6 +76,42 @@ pub struct CertificateInfo {
     pub parse_error: Option<String>,
 }
 
+/// What a kept string costs beyond its bytes (its allocation's own overhead).
+const STRING_COST: usize = 16;
+
+impl CertificateInfo {
+    /// Memory this description holds: the struct and its strings.
+    pub(crate) fn kept_cost(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len() + STRING_COST);
+        let list = |v: &Vec<String>| {
+            v.iter()
+                .map(|s| s.len() + STRING_COST + std::mem::size_of::<String>())
+                .sum::<usize>()
+        };
+        std::mem::size_of::<CertificateInfo>()
+            + self.subject.len()
+            + self.issuer.len()
+            + self.serial.len()
+            + self.sha256.len()
+            + 4 * STRING_COST
+            + opt(&self.subject_cn)
+            + opt(&self.issuer_cn)
+            + opt(&self.not_before)
+            + opt(&self.not_after)
+            + opt(&self.spki_sha256)
+            + opt(&self.parse_error)
+            + list(&self.san)
+            + list(&self.san_ip)
+    }
+
+    /// Forgets the subjectAltName entries, counting them in `san_dropped`.
+    pub(crate) fn drop_names(&mut self) {
+        self.san_dropped += (self.san.len() + self.san_ip.len()) as u64;
+        self.san = Vec::new();
+        self.san_ip = Vec::new();
+    }
+}
+
 fn short_name(oid: &str) -> Option<&'static str> {
     Some(match oid {
         "2.5.4.3" => "CN",
@@ -318,7 +354,12 @@ impl ChainStats {
 
 /// Certificates described, by DER, with the bound on subjectAltName entries they were
 /// described under.
-type DescribedCache = FxHashMap<Box<[u8]>, (CertificateInfo, usize)>;
+#[derive(Debug, Default)]
+struct DescribedCache {
+    map: FxHashMap<Box<[u8]>, (CertificateInfo, usize)>,
+    /// What the entries hold: their DER and their descriptions (`kept_cost`).
+    bytes: usize,
+}
 
 /// The trust anchors chains are validated against, parsed once per run (not once per
 /// connection: a system bundle from SSL_CERT_FILE is ~150 certificates, and parsing it at
@@ -547,6 +588,10 @@ impl SignatureVerificationAlgorithm for Metered<'_> {
 pub const MAX_DESCRIBED_CERTS: usize = 1024;
 /// Larger certificates are not cached (their DER is kept as the key).
 pub const MAX_DESCRIBED_DER: usize = 16 * 1024;
+/// What the description cache may hold, DER and descriptions together; when full it is
+/// emptied. Without it 1,024 certificates of 16 KiB, each with 1,024 names described, would
+/// hold some 70 MiB.
+pub const MAX_DESCRIBED_BYTES: usize = 4 * 1024 * 1024;
 
 #[cfg(feature = "x509")]
 fn anchors(sets: &[&[Vec<u8>]]) -> Vec<TrustAnchor<'static>> {
@@ -569,7 +614,7 @@ impl TrustStore {
             public: anchors(&[public_extra]),
             #[cfg(feature = "x509")]
             all: (!user_extra.is_empty()).then(|| anchors(&[public_extra, user_extra])),
-            described: Mutex::new(FxHashMap::default()),
+            described: Mutex::new(DescribedCache::default()),
             #[cfg(feature = "x509")]
             validated: Mutex::new(ValidationCache::default()),
             #[cfg(feature = "x509")]
@@ -588,7 +633,7 @@ impl TrustStore {
         let Ok(mut cache) = self.described.lock() else {
             return describe_within(index, der, max_san);
         };
-        if let Some((info, bound)) = cache.get(der)
+        if let Some((info, bound)) = cache.map.get(der)
             && *bound == max_san
         {
             return CertificateInfo {
@@ -597,10 +642,16 @@ impl TrustStore {
             };
         }
         let info = describe_within(index, der, max_san);
-        if cache.len() >= MAX_DESCRIBED_CERTS {
-            cache.clear();
+        let cost = der.len() + info.kept_cost();
+        if cache.map.len() >= MAX_DESCRIBED_CERTS
+            || cache.bytes.saturating_add(cost) > MAX_DESCRIBED_BYTES
+        {
+            cache.map.clear();
+            cache.bytes = 0;
         }
-        cache.insert(der.into(), (info.clone(), max_san));
+        // A replaced entry (described under another bound) stays counted until the clear.
+        cache.bytes = cache.bytes.saturating_add(cost);
+        cache.map.insert(der.into(), (info.clone(), max_san));
         info
     }
 

@@ -41,6 +41,7 @@ pub use record::{
 };
 pub use server_hello::ServerHello;
 
+use super::kept::{KeptPool, KeptShare, kept_to_the_end};
 use super::{Progress, StreamCtx, StreamDecoder};
 use crate::time::Timestamp;
 use crate::types::Side;
@@ -67,6 +68,9 @@ pub struct TlsConfig {
     /// Incomplete handshake messages held by every connection's decoder
     /// (`TlsLimits::max_pending_handshake_bytes`).
     pending: Arc<PendingPool>,
+    /// What the decoders of live connections keep (`Limits::max_kept_bytes`): shared here
+    /// because every decoder is made with this configuration at hand.
+    kept: Arc<KeptPool>,
 }
 
 impl TlsConfig {
@@ -93,6 +97,11 @@ impl TlsConfig {
                 &self.extra_roots_der,
             ))
         }))
+    }
+
+    /// The run's pool of what live connections' decoders keep.
+    pub(crate) fn kept_pool(&self) -> &Arc<KeptPool> {
+        &self.kept
     }
 }
 
@@ -160,6 +169,9 @@ pub struct BoundsHit {
     pub handshake_buffer_refusals: u64,
     /// subjectAltName entries not kept.
     pub san_entries_dropped: u64,
+    /// Certificate names the run's pool of kept bytes (`Limits::max_kept_bytes`) could not
+    /// hold: one per Certificate message whose names were not kept.
+    pub kept_bytes_refusals: u64,
 }
 
 /// Anomalies seen, by kind (counted, never errors).
@@ -465,6 +477,8 @@ struct Core {
     fingerprints: Arc<FingerprintCache>,
     server_hello_seen: bool,
     server_certificate_done: bool,
+    /// The certificate descriptions kept, charged to the run's pool.
+    kept: KeptShare,
 }
 
 impl Core {
@@ -688,12 +702,24 @@ impl Core {
         // Only the certificates described are offered to chain building: the bound on
         // certificates is also one on the candidates a chain can hold.
         let ders: Vec<&[u8]> = c.cert_chain.iter().take(max).map(|r| r.data).collect();
-        let certs: Vec<CertificateInfo> = ders
+        let mut certs: Vec<CertificateInfo> = ders
             .iter()
             .take(max)
             .enumerate()
             .map(|(i, d)| self.trust.describe(i, d, self.limits.max_san_entries))
             .collect();
+        // Kept for the connection's life, so charged to the run's pool. Without room the
+        // names go (counted as names beyond the bound, so a name check reads undecided);
+        // the rest of each description is kept all the same, within the bounds on
+        // certificates and their message.
+        let cost: usize = certs.iter().map(CertificateInfo::kept_cost).sum();
+        if !self.kept.claim(cost) {
+            for c in &mut certs {
+                c.drop_names();
+            }
+            self.kept
+                .force(certs.iter().map(CertificateInfo::kept_cost).sum());
+        }
         self.info.bounds.san_entries_dropped += certs.iter().map(|c| c.san_dropped).sum::<u64>();
         match side {
             Side::Client => self.info.client_certificates = certs,
@@ -738,6 +764,12 @@ impl TlsDecoder {
 
     /// A decoder for one connection within `limits`.
     pub fn with_limits(config: &TlsConfig, limits: TlsLimits) -> Self {
+        Self::within(config, limits, usize::MAX)
+    }
+
+    /// A decoder for one connection within `limits`, whose certificate descriptions are
+    /// charged to the run's pool of kept bytes (at most `max_kept` for all decoders).
+    pub(crate) fn within(config: &TlsConfig, limits: TlsLimits, max_kept: usize) -> Self {
         TlsDecoder {
             sides: [
                 SideState::new(&limits, &config.pending),
@@ -750,6 +782,7 @@ impl TlsDecoder {
                 fingerprints: Arc::clone(&config.fingerprints),
                 server_hello_seen: false,
                 server_certificate_done: false,
+                kept: KeptShare::new(&config.kept, kept_to_the_end(max_kept)),
             },
         }
     }
@@ -780,6 +813,7 @@ impl TlsDecoder {
         a.dropped_handshake_bytes = self.sides.iter().map(|s| s.hs.dropped_bytes).sum::<u64>();
         self.core.info.bounds.handshake_buffer_refusals =
             self.sides.iter().map(|s| s.hs.pool_refusals).sum::<u64>();
+        self.core.info.bounds.kept_bytes_refusals = self.core.kept.refusals();
     }
 }
 

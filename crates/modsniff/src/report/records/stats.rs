@@ -67,6 +67,11 @@ json_object! {
         pub handshake_buffer_refusals: u64,
         /// subjectAltName entries beyond the bound per certificate, not kept.
         pub san_entries_dropped: u64,
+        /// What the decoders of live connections could not keep because all of them together
+        /// held their bound (`max_kept_bytes`): HTTP transactions counted and not kept,
+        /// header blocks not read, certificate names not kept. Left out when 0.
+        #[omit]
+        pub kept_bytes_refusals: u64,
         /// Anomalies by Zeek-style name (`syn_with_data`, `rst_with_data`...).
         pub anomalies: &'a BTreeMap<&'static str, u64>,
         /// Certificate chain validation: the work done, the cache, and chains a budget left
@@ -227,6 +232,7 @@ impl<'a> StatsRecord<'a> {
             clock_jumps,
             handshake_buffer_refusals,
             san_entries_dropped,
+            kept_bytes_refusals,
         } = end.stats;
         StatsRecord {
             record_version: RecordVersion,
@@ -257,6 +263,7 @@ impl<'a> StatsRecord<'a> {
             clock_jumps: *clock_jumps,
             handshake_buffer_refusals: *handshake_buffer_refusals,
             san_entries_dropped: *san_entries_dropped,
+            kept_bytes_refusals: *kept_bytes_refusals,
             anomalies,
             x509: One(x509),
             http: One(http),
