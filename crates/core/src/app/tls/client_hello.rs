@@ -8,6 +8,7 @@ use super::fingerprint::{ClientFingerprints, FingerprintCache, HelloShape};
 use super::record::{
     CipherSuite, ExtensionType, GroupInfo, NamedGroup, SignatureScheme, TlsVersion,
 };
+use std::sync::Arc;
 use tls_parser::TlsExtension;
 
 /// One extension: its type and raw contents.
@@ -146,13 +147,14 @@ pub struct ClientHello {
     /// hello is ~1.2 KB larger and spans two segments, which some middleboxes mishandle.
     pub pq_key_share: bool,
     /// JA3 string and MD5, as tshark's `tls.handshake.ja3_full` / `tls.handshake.ja3`.
-    pub ja3_string: String,
+    /// Shared text: hellos of one shape share their fingerprints (see `FingerprintCache`).
+    pub ja3_string: Arc<str>,
     /// See `ja3_string`.
-    pub ja3: String,
-    /// JA4 (FoxIO) and its raw form (`ja4_r`: unhashed sorted lists).
-    pub ja4: String,
+    pub ja3: Arc<str>,
+    /// JA4 (FoxIO) and its raw form (`ja4_r`: unhashed sorted lists), shared as `ja3_string`.
+    pub ja4: Arc<str>,
     /// See `ja4`.
-    pub ja4_r: String,
+    pub ja4_r: Arc<str>,
     /// The extension block ended in the middle of an extension.
     pub extensions_truncated: bool,
 }
