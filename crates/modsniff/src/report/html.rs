@@ -554,12 +554,12 @@ impl<W: Write> Printer for HtmlPrinter<W> {
         r.dns.push(DnsView {
             id: d.id,
             qname: d.qname.clone().unwrap_or_default(),
-            qtype: d.qtype.clone().unwrap_or_default(),
+            qtype: d.qtype.as_deref().unwrap_or_default().to_owned(),
             ts: d.ts,
             answered: d
                 .rtt
                 .map(|rtt| Timestamp::from_nanos(d.ts.as_nanos() + rtt.as_nanos())),
-            rcode: d.rcode.clone(),
+            rcode: d.rcode.as_deref().map(str::to_owned),
             answers: d.answer_addresses().take(8).collect(),
             frames: (d.query_frame, d.response_frame),
         });

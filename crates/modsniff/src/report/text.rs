@@ -90,7 +90,7 @@ impl<W: Write> Printer for TextPrinter<W> {
                 bytes: (c.client_stats.bytes, c.server_stats.bytes),
                 name: escaped(c.server_name.as_deref().unwrap_or_default()),
                 alpn: escaped(&tls.and_then(|t| t.alpn_first()).unwrap_or_default()),
-                ja4: escaped(&tls.and_then(|t| t.ja4()).unwrap_or_default()),
+                ja4: escaped(tls.and_then(|t| t.ja4()).unwrap_or_default()),
                 issuer: escaped(&tls.and_then(|t| t.leaf_issuer()).unwrap_or_default()),
             })?;
         }

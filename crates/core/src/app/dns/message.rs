@@ -12,6 +12,7 @@
 
 #[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
+use std::borrow::Cow;
 use std::fmt;
 use std::net::Ipv6Addr;
 
@@ -68,12 +69,12 @@ impl DnsType {
     /// `CAA`: certification authority authorization (RFC 8659).
     pub const CAA: DnsType = DnsType(257);
 
-    /// As `to_string()`: the mnemonic, or the number (without the formatting machinery for
-    /// known types: one per DNS record).
-    pub fn text(self) -> String {
+    /// As `to_string()`: the mnemonic, or the number (without the formatting machinery or
+    /// an allocation for known types: one per DNS record).
+    pub fn text(self) -> Cow<'static, str> {
         match self.name() {
-            Some(n) => n.to_owned(),
-            None => self.0.to_string(),
+            Some(n) => Cow::Borrowed(n),
+            None => Cow::Owned(self.0.to_string()),
         }
     }
 
@@ -159,8 +160,8 @@ impl DnsRcode {
     /// `NOTZONE`: a name is not within the zone (RFC 2136).
     pub const NOTZONE: DnsRcode = DnsRcode(10);
 
-    /// The IANA mnemonic, or `RCODE<n>` for unassigned values.
-    pub fn name(self) -> String {
+    /// The IANA mnemonic, or `RCODE<n>` for unassigned values (allocated only then).
+    pub fn name(self) -> Cow<'static, str> {
         let n = match self {
             Self::NOERROR => "NOERROR",
             Self::FORMERR => "FORMERR",
@@ -173,9 +174,9 @@ impl DnsRcode {
             Self::NXRRSET => "NXRRSET",
             Self::NOTAUTH => "NOTAUTH",
             Self::NOTZONE => "NOTZONE",
-            _ => return format!("RCODE{}", self.0),
+            _ => return Cow::Owned(format!("RCODE{}", self.0)),
         };
-        n.to_string()
+        Cow::Borrowed(n)
     }
 }
 

@@ -23,6 +23,7 @@ pub use tcp::{DEFAULT_MAX_QUEUED_MESSAGES, DnsTcpDecoder, DnsTcpStats};
 use crate::time::{Duration, Timestamp};
 use crate::types::Transport;
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -56,13 +57,13 @@ pub struct DnsRecord {
     /// First question's name, no trailing dot (`<Root>` for the root, as tshark).
     pub qname: Option<String>,
     /// First question's type: its mnemonic (`"AAAA"`), or the number in decimal when it has
-    /// none (`"65534"`).
-    pub qtype: Option<String>,
+    /// none (`"65534"`). Borrowed from a static table for every named type.
+    pub qtype: Option<Cow<'static, str>>,
     /// The response code's mnemonic: `"NOERROR"`, `"SERVFAIL"`, `"NXDOMAIN"`, `"REFUSED"`...
     /// (`RCODE<n>` when unassigned); `None` when unanswered. Serialized as `rcode_name` (see
-    /// the module doc).
+    /// the module doc). Borrowed from a static table but for unassigned values.
     #[cfg_attr(feature = "serde", serde(rename = "rcode_name"))]
-    pub rcode: Option<String>,
+    pub rcode: Option<Cow<'static, str>>,
     /// The header RCODE as a number, serialized as `rcode` (what tshark's reference holds).
     #[cfg_attr(feature = "serde", serde(rename = "rcode"))]
     pub rcode_code: Option<DnsRcode>,
@@ -145,6 +146,9 @@ struct Key {
 
 #[derive(Clone, Debug)]
 struct Open {
+    /// The name as asked, only when it differs from the key's lower-cased one (it had upper
+    /// case letters): nearly every name is asked in lower case, and then the key's is the
+    /// only copy kept.
     qname: Option<String>,
     qtype: Option<DnsType>,
     frame: u64,
@@ -220,11 +224,16 @@ impl DnsTracker {
 
     fn on_query(&mut self, meta: &DnsMeta, m: DnsMessage, out: &mut Vec<DnsRecord>) {
         self.stats.queries += 1;
+        let lowered = lower_if_needed(m.qname.as_deref());
+        let (key_name, asked) = match lowered {
+            Some(l) => (Some(l), m.qname),
+            None => (m.qname, None),
+        };
         let key = Key {
             client: meta.src,
             server: meta.dst,
             id: m.id,
-            qname: m.qname.as_ref().map(|n| n.to_ascii_lowercase()),
+            qname: key_name,
         };
         if let Some(o) = self.open.get_mut(&key) {
             o.retransmissions += 1;
@@ -242,7 +251,7 @@ impl DnsTracker {
         self.open.insert(
             key,
             Open {
-                qname: m.qname,
+                qname: asked,
                 qtype: m.qtype,
                 frame: meta.frame,
                 ts: meta.ts,
@@ -267,11 +276,7 @@ impl DnsTracker {
         self.stats.answers_unread += u64::from(m.answers_unread);
         // A name already in lower case (nearly all) is moved into the key and back out of it
         // for the record, rather than copied.
-        let lowered = m
-            .qname
-            .as_ref()
-            .filter(|n| n.bytes().any(|b| b.is_ascii_uppercase()))
-            .map(|n| n.to_ascii_lowercase());
+        let lowered = lower_if_needed(m.qname.as_deref());
         let moved = lowered.is_none();
         let key = Key {
             client: meta.dst,
@@ -280,6 +285,8 @@ impl DnsTracker {
             qname: if moved { m.qname.take() } else { lowered },
         };
         let mut q = self.open.remove(&key);
+        // The name of a query found by the scan below, as its key holds it.
+        let mut scanned_name = None;
         if q.is_none() && key.qname.is_none() {
             // An error answer without the question (FORMERR to a query it could not read):
             // match on the addresses and id alone. Rare, so a scan is fine.
@@ -288,7 +295,10 @@ impl DnsTracker {
                 .keys()
                 .find(|k| k.client == key.client && k.server == key.server && k.id == key.id)
                 .cloned();
-            q = found.and_then(|k| self.open.remove(&k));
+            if let Some((k, o)) = found.and_then(|k| self.open.remove_entry(&k)) {
+                scanned_name = k.qname;
+                q = Some(o);
+            }
         }
         if q.is_none() {
             self.stats.unmatched_responses += 1;
@@ -296,8 +306,9 @@ impl DnsTracker {
         let rcode = DnsRcode(m.rcode);
         // The question comes from the response, or from the query when the response has none.
         let asked = if moved { key.qname } else { m.qname };
-        let (qname, qtype) = match (asked, q.as_ref()) {
-            (None, Some(q)) => (q.qname.clone(), q.qtype),
+        let (qname, qtype) = match (asked, q.as_mut()) {
+            // The query's name as asked: its own copy when the case differed, else its key's.
+            (None, Some(q)) => (q.qname.take().or(scanned_name), q.qtype),
             (n, _) => (n, m.qtype),
         };
         out.push(DnsRecord {
@@ -373,7 +384,7 @@ fn unanswered(key: Key, o: Open) -> DnsRecord {
         id: key.id,
         client: key.client,
         server: key.server,
-        qname: o.qname,
+        qname: o.qname.or(key.qname),
         qtype: o.qtype.map(DnsType::text),
         rcode: None,
         rcode_code: None,
@@ -387,4 +398,11 @@ fn unanswered(key: Key, o: Open) -> DnsRecord {
         conn_id: o.conn_id,
         truncated: false,
     }
+}
+
+/// The lower-cased copy of a name that has upper case letters; `None` when it has none (the
+/// name is then its own key, no copy made).
+fn lower_if_needed(name: Option<&str>) -> Option<String> {
+    name.filter(|n| n.bytes().any(|b| b.is_ascii_uppercase()))
+        .map(str::to_ascii_lowercase)
 }

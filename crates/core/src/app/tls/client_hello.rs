@@ -8,6 +8,7 @@ use super::fingerprint::{ClientFingerprints, FingerprintCache, HelloShape};
 use super::record::{
     CipherSuite, ExtensionType, GroupInfo, NamedGroup, SignatureScheme, TlsVersion,
 };
+use std::sync::Arc;
 use tls_parser::TlsExtension;
 
 /// One extension: its type and raw contents.
@@ -81,17 +82,105 @@ impl<'a> Iterator for Extensions<'a> {
 /// Extension types whose contents we read through tls-parser: the others are skipped
 /// without a call (tls-parser would build owned values for them, a 1.2 KB post-quantum key
 /// share among them, only for them to be dropped). Only these types map to the
-/// `TlsExtension` variants [`parse`] looks at.
+/// `TlsExtension` variants [`parse`] looks at; the plain code-point lists (versions, groups,
+/// point formats, signature algorithms) are read here, see [`lists`].
 fn content_wanted(t: ExtensionType) -> bool {
-    matches!(
-        t,
-        ExtensionType::SERVER_NAME
-            | ExtensionType::SUPPORTED_GROUPS
-            | ExtensionType::EC_POINT_FORMATS
-            | ExtensionType::SIGNATURE_ALGORITHMS
-            | ExtensionType::ALPN
-            | ExtensionType::SUPPORTED_VERSIONS
-    )
+    matches!(t, ExtensionType::SERVER_NAME | ExtensionType::ALPN)
+}
+
+/// The next `n` bytes of `b`, which moves past them; `None` when fewer are left.
+fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    let (head, rest) = b.split_at_checked(n)?;
+    *b = rest;
+    Some(head)
+}
+
+/// A big-endian u16 taken from the front of `b`.
+fn take16(b: &mut &[u8]) -> Option<u16> {
+    let (pair, rest) = b.split_first_chunk::<2>()?;
+    *b = rest;
+    Some(u16::from_be_bytes(*pair))
+}
+
+/// The 16-bit code points of `b`, a trailing odd byte left out.
+fn codes(b: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    b.as_chunks::<2>()
+        .0
+        .iter()
+        .map(|&pair| u16::from_be_bytes(pair))
+}
+
+/// The fixed part of a ClientHello, read as tls-parser's `parse_tls_handshake_client_hello`
+/// reads it (a session id over 32 bytes, an odd cipher-suite length or a field running past
+/// the body is malformed; a missing or overlong extension block is no block; bytes after the
+/// block are ignored) but without its two vectors: the cipher suites go straight into ours.
+struct Fixed<'a> {
+    version: u16,
+    session_id_len: usize,
+    ciphers: &'a [u8],
+    ext: Option<&'a [u8]>,
+}
+
+fn fixed(body: &[u8]) -> Option<Fixed<'_>> {
+    let mut b = body;
+    let version = take16(&mut b)?;
+    take(&mut b, 32)?;
+    let session_id_len = usize::from(*take(&mut b, 1)?.first()?);
+    if session_id_len > 32 {
+        return None;
+    }
+    take(&mut b, session_id_len)?;
+    let cipher_len = usize::from(take16(&mut b)?);
+    if cipher_len % 2 == 1 {
+        return None;
+    }
+    let ciphers = take(&mut b, cipher_len)?;
+    let compression_len = usize::from(*take(&mut b, 1)?.first()?);
+    take(&mut b, compression_len)?;
+    let ext = take16(&mut b).and_then(|n| take(&mut b, usize::from(n)));
+    Some(Fixed {
+        version,
+        session_id_len,
+        ciphers,
+        ext,
+    })
+}
+
+/// The code-point lists of a ClientHello's extensions, read as tls-parser reads them (its
+/// `parse_tls_client_hello_extension`; `None` where it fails, and the field then keeps what
+/// it had) without its intermediate vectors. Bytes after a list's own length are ignored.
+mod lists {
+    use super::{take, take16};
+
+    /// supported_groups: a 2-byte length and an even number of bytes.
+    pub fn groups(data: &[u8]) -> Option<&[u8]> {
+        let mut d = data;
+        let n = usize::from(take16(&mut d)?);
+        take(&mut d, n).filter(|l| l.len() % 2 == 0)
+    }
+
+    /// ec_point_formats: a 1-byte length and the formats.
+    pub fn point_formats(data: &[u8]) -> Option<&[u8]> {
+        let mut d = data;
+        let n = usize::from(*take(&mut d, 1)?.first()?);
+        take(&mut d, n)
+    }
+
+    /// signature_algorithms: a 2-byte length and the schemes (an odd last byte dropped).
+    pub fn signature_algorithms(data: &[u8]) -> Option<&[u8]> {
+        let mut d = data;
+        let n = usize::from(take16(&mut d)?);
+        take(&mut d, n)
+    }
+
+    /// supported_versions: exactly two bytes are one version (the ServerHello form);
+    /// otherwise the 1-byte length is skipped, not read, and every byte after it must pair up.
+    pub fn versions(data: &[u8]) -> Option<&[u8]> {
+        if data.len() == 2 {
+            return Some(data);
+        }
+        data.get(1..).filter(|l| l.len() % 2 == 0)
+    }
 }
 
 /// Everything we keep from a ClientHello. Code points serialize as hex strings ("0x0303").
@@ -146,13 +235,14 @@ pub struct ClientHello {
     /// hello is ~1.2 KB larger and spans two segments, which some middleboxes mishandle.
     pub pq_key_share: bool,
     /// JA3 string and MD5, as tshark's `tls.handshake.ja3_full` / `tls.handshake.ja3`.
-    pub ja3_string: String,
+    /// Shared text: hellos of one shape share their fingerprints (see `FingerprintCache`).
+    pub ja3_string: Arc<str>,
     /// See `ja3_string`.
-    pub ja3: String,
-    /// JA4 (FoxIO) and its raw form (`ja4_r`: unhashed sorted lists).
-    pub ja4: String,
+    pub ja3: Arc<str>,
+    /// JA4 (FoxIO) and its raw form (`ja4_r`: unhashed sorted lists), shared as `ja3_string`.
+    pub ja4: Arc<str>,
     /// See `ja4`.
-    pub ja4_r: String,
+    pub ja4_r: Arc<str>,
     /// The extension block ended in the middle of an extension.
     pub extensions_truncated: bool,
 }
@@ -169,12 +259,11 @@ pub fn parse_cached(body: &[u8], cache: &FingerprintCache) -> Result<ClientHello
 }
 
 fn parse_with(body: &[u8], cache: Option<&FingerprintCache>) -> Result<ClientHello, &'static str> {
-    let (_, ch) =
-        tls_parser::parse_tls_handshake_client_hello(body).map_err(|_| "malformed client hello")?;
+    let ch = fixed(body).ok_or("malformed client hello")?;
     let mut out = ClientHello {
-        legacy_version: TlsVersion(ch.version.0),
-        cipher_suites: ch.ciphers.iter().map(|c| CipherSuite(c.0)).collect(),
-        session_id_len: ch.session_id.map_or(0, <[u8]>::len),
+        legacy_version: TlsVersion(ch.version),
+        cipher_suites: codes(ch.ciphers).map(CipherSuite).collect(),
+        session_id_len: ch.session_id_len,
         handshake_length: body.len(),
         ..ClientHello::default()
     };
@@ -191,11 +280,26 @@ fn parse_with(body: &[u8], cache: Option<&FingerprintCache>) -> Result<ClientHel
             ExtensionType::SESSION_TICKET => out.session_ticket = true,
             ExtensionType::ENCRYPTED_CLIENT_HELLO => out.ech = true,
             ExtensionType::EARLY_DATA => out.early_data = true,
-            ExtensionType::KEY_SHARE => {
-                out.key_share = key_share_groups(e.data)
-                    .into_iter()
-                    .map(GroupInfo::from)
-                    .collect()
+            ExtensionType::KEY_SHARE => out.key_share = key_share_groups(e.data),
+            ExtensionType::SUPPORTED_GROUPS => {
+                if let Some(l) = lists::groups(e.data) {
+                    out.groups = codes(l).map(|g| GroupInfo::from(NamedGroup(g))).collect();
+                }
+            }
+            ExtensionType::EC_POINT_FORMATS => {
+                if let Some(l) = lists::point_formats(e.data) {
+                    out.ec_point_formats = l.to_vec();
+                }
+            }
+            ExtensionType::SIGNATURE_ALGORITHMS => {
+                if let Some(l) = lists::signature_algorithms(e.data) {
+                    out.signature_algorithms = codes(l).map(SignatureScheme).collect();
+                }
+            }
+            ExtensionType::SUPPORTED_VERSIONS => {
+                if let Some(l) = lists::versions(e.data) {
+                    out.versions = codes(l).map(TlsVersion).collect();
+                }
             }
             _ => {}
         }
@@ -218,16 +322,6 @@ fn parse_with(body: &[u8], cache: Option<&FingerprintCache>) -> Result<ClientHel
                     .iter()
                     .map(|p| String::from_utf8_lossy(p).into_owned())
                     .collect();
-            }
-            TlsExtension::SupportedVersions(v) => {
-                out.versions = v.iter().map(|v| TlsVersion(v.0)).collect();
-            }
-            TlsExtension::EllipticCurves(g) => {
-                out.groups = g.iter().map(|g| GroupInfo::from(NamedGroup(g.0))).collect();
-            }
-            TlsExtension::EcPointFormats(f) => out.ec_point_formats = f.to_vec(),
-            TlsExtension::SignatureAlgorithms(s) => {
-                out.signature_algorithms = s.iter().map(|&s| SignatureScheme(s)).collect();
             }
             _ => {}
         }
@@ -254,7 +348,7 @@ fn parse_with(body: &[u8], cache: Option<&FingerprintCache>) -> Result<ClientHel
 }
 
 /// Groups of a ClientHello key_share: `client_shares<0..2^16-1>` of `group(2) len(2) key`.
-fn key_share_groups(data: &[u8]) -> Vec<NamedGroup> {
+fn key_share_groups(data: &[u8]) -> Vec<GroupInfo> {
     let mut out = Vec::new();
     let Some((len, rest)) = data.split_at_checked(2) else {
         return out;
@@ -270,11 +364,148 @@ fn key_share_groups(data: &[u8]) -> Vec<NamedGroup> {
             hdr.get(2).copied().unwrap_or_default(),
             hdr.get(3).copied().unwrap_or_default(),
         ]));
-        out.push(NamedGroup(g));
+        out.push(GroupInfo::from(NamedGroup(g)));
         match rest.split_at_checked(klen) {
             Some((_, r)) => p = r,
             None => break,
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tls_parser::TlsExtension;
+
+    /// What the parse read through tls-parser before the fixed part and the code-point lists
+    /// were read here: legacy version, session id length, cipher suites, and the last
+    /// versions, groups, point formats and signature algorithms tls-parser accepted.
+    type Read = (u16, usize, Vec<u16>, Vec<u16>, Vec<u16>, Vec<u8>, Vec<u16>);
+
+    fn through_tls_parser(body: &[u8]) -> Option<Read> {
+        let (_, ch) = tls_parser::parse_tls_handshake_client_hello(body).ok()?;
+        let mut r: Read = (
+            ch.version.0,
+            ch.session_id.map_or(0, <[u8]>::len),
+            ch.ciphers.iter().map(|c| c.0).collect(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        for e in Extensions::new(ch.ext.unwrap_or_default()) {
+            match tls_parser::parse_tls_client_hello_extension(e.whole) {
+                Ok((_, TlsExtension::SupportedVersions(v))) => {
+                    r.3 = v.iter().map(|v| v.0).collect()
+                }
+                Ok((_, TlsExtension::EllipticCurves(g))) => r.4 = g.iter().map(|g| g.0).collect(),
+                Ok((_, TlsExtension::EcPointFormats(f))) => r.5 = f.to_vec(),
+                Ok((_, TlsExtension::SignatureAlgorithms(s))) => r.6 = s,
+                _ => {}
+            }
+        }
+        Some(r)
+    }
+
+    fn read_here(body: &[u8]) -> Option<Read> {
+        let ch = parse(body).ok()?;
+        Some((
+            ch.legacy_version.0,
+            ch.session_id_len,
+            ch.cipher_suites.iter().map(|c| c.0).collect(),
+            ch.versions.iter().map(|v| v.0).collect(),
+            ch.groups.iter().map(|g| g.id.0).collect(),
+            ch.ec_point_formats,
+            ch.signature_algorithms.iter().map(|s| s.0).collect(),
+        ))
+    }
+
+    /// The reading here accepts and refuses exactly what tls-parser did, on a real Chrome
+    /// ClientHello (post-quantum key share, GREASE) and on every truncation and every
+    /// single-byte change of it to 0x00, 0x01, 0xff and the byte plus one: length fields
+    /// made odd, too long, zero, or pointing past the body.
+    #[test]
+    fn reads_what_tls_parser_read_on_mutated_hellos() {
+        let body = super::super::tests::chrome_client_hello_record()
+            .get(9..)
+            .expect("record and handshake headers")
+            .to_vec();
+        assert!(read_here(&body).is_some_and(|r| !r.3.is_empty() && !r.6.is_empty()));
+        let mut cases = 0;
+        let mut refused = 0;
+        let mut check = |b: &[u8]| {
+            let expected = through_tls_parser(b);
+            refused += usize::from(expected.is_none());
+            assert_eq!(read_here(b), expected, "{b:02x?}");
+            cases += 1;
+        };
+        for n in 0..=body.len() {
+            check(&body[..n]);
+        }
+        for i in 0..body.len() {
+            for v in [0x00, 0x01, 0xff, body[i].wrapping_add(1)] {
+                let mut b = body.clone();
+                b[i] = v;
+                check(&b);
+            }
+        }
+        assert!(cases > 5 * body.len(), "{cases}");
+        assert!(refused > 0 && refused < cases, "{refused} of {cases}");
+    }
+
+    /// A hello from parts whose lengths may lie: the session id, cipher and compression
+    /// lists are (length delta, bytes), each extension is (type, data) with small random
+    /// data so its own list lengths are odd, short, long or right.
+    fn hello(
+        sid: (i8, Vec<u8>),
+        ciphers: (i8, Vec<u8>),
+        comp: (i8, Vec<u8>),
+        exts: &[(u16, Vec<u8>)],
+        ext_delta: i8,
+    ) -> Vec<u8> {
+        let delta = |len: usize, d: i8| (len as i64 + i64::from(d)).max(0) as usize;
+        let mut b = vec![3, 3];
+        b.extend_from_slice(&[7; 32]);
+        b.push(delta(sid.1.len(), sid.0) as u8);
+        b.extend_from_slice(&sid.1);
+        b.extend_from_slice(&(delta(ciphers.1.len(), ciphers.0) as u16).to_be_bytes());
+        b.extend_from_slice(&ciphers.1);
+        b.push(delta(comp.1.len(), comp.0) as u8);
+        b.extend_from_slice(&comp.1);
+        let mut block = Vec::new();
+        for (t, data) in exts {
+            block.extend_from_slice(&t.to_be_bytes());
+            block.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            block.extend_from_slice(data);
+        }
+        b.extend_from_slice(&(delta(block.len(), ext_delta) as u16).to_be_bytes());
+        b.extend_from_slice(&block);
+        b
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+        /// Hellos built with lying lengths: read here as tls-parser read them.
+        #[test]
+        fn reads_what_tls_parser_read_on_built_hellos(
+            sid in (-1i8..2, proptest::collection::vec(proptest::num::u8::ANY, 30..35)),
+            ciphers in (-1i8..2, proptest::collection::vec(proptest::num::u8::ANY, 0..8)),
+            comp in (-1i8..2, proptest::collection::vec(proptest::num::u8::ANY, 0..3)),
+            exts in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![10u16, 11, 13, 43, 0, 16, 51, 0x0a0a]),
+                    proptest::collection::vec(
+                        proptest::sample::select(vec![0u8, 1, 2, 3, 4, 5, 0xff]),
+                        0..9,
+                    ),
+                ),
+                0..6,
+            ),
+            ext_delta in -2i8..2,
+        ) {
+            let b = hello(sid, ciphers, comp, &exts, ext_delta);
+            proptest::prop_assert_eq!(read_here(&b), through_tls_parser(&b));
+        }
+    }
 }

@@ -575,12 +575,12 @@ fn corpus_ja3_matches_tshark() {
                 let mut v: Vec<(u64, String, String)> = Vec::new();
                 if kind == "ch" && client == src {
                     for c in i.client_hello.iter().chain(i.client_hello_retry.iter()) {
-                        v.push((c.last_frame, c.ja3_string.clone(), c.ja3.clone()));
+                        v.push((c.last_frame, c.ja3_string.to_string(), c.ja3.to_string()));
                     }
                 }
                 if kind == "sh" && server == src {
                     for s in i.hello_retry_request.iter().chain(i.server_hello.iter()) {
-                        v.push((s.last_frame, s.ja3s_string.clone(), s.ja3s.clone()));
+                        v.push((s.last_frame, s.ja3s_string.to_string(), s.ja3s.to_string()));
                     }
                 }
                 v

@@ -20,7 +20,7 @@ use super::record::{CipherSuite, ExtensionType, GroupInfo, SignatureScheme, TlsV
 use md5::{Digest as _, Md5};
 use rustc_hash::FxHashMap;
 use sha2::Sha256;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
@@ -119,13 +119,14 @@ impl<'a> HelloShape<'a> {
     }
 }
 
-/// JA3 and JA4 of one ClientHello.
+/// JA3 and JA4 of one ClientHello. Shared text (`Arc<str>`): the cache hands the same
+/// strings to every hello of one shape, a reference count each instead of four copies.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClientFingerprints {
-    pub ja3_string: String,
-    pub ja3: String,
-    pub ja4: String,
-    pub ja4_r: String,
+    pub ja3_string: Arc<str>,
+    pub ja3: Arc<str>,
+    pub ja4: Arc<str>,
+    pub ja4_r: Arc<str>,
 }
 
 impl ClientFingerprints {
@@ -134,26 +135,29 @@ impl ClientFingerprints {
         let ja3 = md5_hex(ja3_string.as_bytes());
         let (ja4, ja4_r) = ja4_of(shape);
         ClientFingerprints {
-            ja3_string,
-            ja3,
-            ja4,
-            ja4_r,
+            ja3_string: ja3_string.into(),
+            ja3: ja3.into(),
+            ja4: ja4.into(),
+            ja4_r: ja4_r.into(),
         }
     }
 }
 
-/// JA3S of one ServerHello.
+/// JA3S of one ServerHello, shared as [`ClientFingerprints`] are.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServerFingerprints {
-    pub ja3s_string: String,
-    pub ja3s: String,
+    pub ja3s_string: Arc<str>,
+    pub ja3s: Arc<str>,
 }
 
 impl ServerFingerprints {
     pub fn of(version: TlsVersion, cipher: u16, extensions: &[ExtensionType]) -> Self {
         let ja3s_string = ja3s_string(version, cipher, extensions);
         let ja3s = md5_hex(ja3s_string.as_bytes());
-        ServerFingerprints { ja3s_string, ja3s }
+        ServerFingerprints {
+            ja3s_string: ja3s_string.into(),
+            ja3s: ja3s.into(),
+        }
     }
 }
 

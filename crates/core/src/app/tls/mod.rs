@@ -352,8 +352,8 @@ impl TlsInfo {
             .and_then(|c| c.alpn.first().cloned())
     }
     /// The ClientHello's JA4.
-    pub fn ja4(&self) -> Option<String> {
-        self.client_hello.as_ref().map(|c| c.ja4.clone())
+    pub fn ja4(&self) -> Option<&str> {
+        self.client_hello.as_ref().map(|c| &*c.ja4)
     }
     /// Issuer of the leaf certificate, when the chain was in clear.
     pub fn leaf_issuer(&self) -> Option<String> {

@@ -38,10 +38,11 @@ pub struct ServerHello {
     pub hello_retry_request: bool,
     /// Length of the legacy session id echoed.
     pub session_id_len: usize,
-    /// JA3S string and MD5.
-    pub ja3s_string: String,
+    /// JA3S string and MD5, shared by the ServerHellos of one shape (see
+    /// `FingerprintCache`).
+    pub ja3s_string: std::sync::Arc<str>,
     /// See `ja3s_string`.
-    pub ja3s: String,
+    pub ja3s: std::sync::Arc<str>,
     /// Frame of the first byte and of the segment that completed it.
     pub first_frame: u64,
     /// See `first_frame`.

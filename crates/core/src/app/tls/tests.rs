@@ -126,7 +126,7 @@ fn expired_cert_capture_matches_tshark() {
     assert_eq!(ch.cipher_suites.len(), 80);
     let exts: Vec<u16> = ch.extensions.iter().map(|e| e.0).collect();
     assert_eq!(exts, [11, 10, 35, 13, 15]);
-    assert_eq!(ch.ja3, "bd9c99b3a0f752c3ab8b052a79e9de3e");
+    assert_eq!(&*ch.ja3, "bd9c99b3a0f752c3ab8b052a79e9de3e");
     assert_eq!(
         (ch.first_frame, ch.last_frame, ch.tcp_segments, ch.records),
         (4, 4, 1, 1)
@@ -139,8 +139,8 @@ fn expired_cert_capture_matches_tshark() {
     assert_eq!(sh.version_name.as_deref(), Some("TLS 1.0"));
     assert_eq!(sh.cipher, CipherSuite(0x0039));
     assert_eq!(sh.cipher_name, Some("TLS_DHE_RSA_WITH_AES_256_CBC_SHA"));
-    assert_eq!(sh.ja3s_string, "769,57,65281-35");
-    assert_eq!(sh.ja3s, "ae7ebaa87c327353949114a3b85f13cc");
+    assert_eq!(&*sh.ja3s_string, "769,57,65281-35");
+    assert_eq!(&*sh.ja3s, "ae7ebaa87c327353949114a3b85f13cc");
     assert_eq!(info.server_hello_frame(), Some(6));
 
     // Reference: /work/shared/pcaps/reference/zeek/tls/tls-expired-cert.pcap.json
@@ -195,12 +195,12 @@ fn expired_cert_capture_matches_tshark() {
 fn missing_intermediate_is_unknown_issuer() {
     let info = replay(&load("missing-intermediate.s0.tsv"));
     assert_eq!(
-        info.client_hello.as_ref().unwrap().ja3,
+        &*info.client_hello.as_ref().unwrap().ja3,
         "99faefb55d94da8c713fd5c89f8dc5a1"
     );
     let sh = info.server_hello.as_ref().unwrap();
     assert_eq!(
-        (sh.ja3s_string.as_str(), sh.ja3s.as_str()),
+        (&*sh.ja3s_string, &*sh.ja3s),
         ("769,4,", "53611273a714cb4789c8222932efd5a7")
     );
     assert!(!info.certificates.is_empty());
@@ -214,7 +214,7 @@ fn chrome_kyber_client_hello() {
     let ch = info.client_hello.as_ref().unwrap();
     assert_eq!(ch.sni.as_deref(), Some("lh3.google.com"));
     assert_eq!(ch.alpn, ["h2", "http/1.1"]);
-    assert_eq!(ch.ja3, "9d33d8206d4fec4c8b1423c728f4cd3c");
+    assert_eq!(&*ch.ja3, "9d33d8206d4fec4c8b1423c728f4cd3c");
     assert!(ch.grease);
     assert!(ch.versions.first().is_some_and(|v| v.is_grease()));
     assert!(ch.versions.contains(&TlsVersion::TLS13));
@@ -231,7 +231,7 @@ fn chrome_kyber_client_hello() {
     assert!(ch.ja4.starts_with("t13d"), "{}", ch.ja4);
     let sh = info.server_hello.as_ref().unwrap();
     assert_eq!(sh.version, TlsVersion::TLS13);
-    assert_eq!(sh.ja3s, "eb1d94daa7e0344597e756a1fb6e7054");
+    assert_eq!(&*sh.ja3s, "eb1d94daa7e0344597e756a1fb6e7054");
     assert_eq!(
         sh.key_share.map(|g| g.id),
         Some(NamedGroup::X25519_KYBER768_DRAFT00)
@@ -247,10 +247,10 @@ fn hello_retry_request_and_second_client_hello() {
     let info = replay(&load("hrr.s0.tsv"));
     let hrr = info.hello_retry_request.as_ref().expect("hrr");
     assert!(hrr.hello_retry_request);
-    assert_eq!(hrr.ja3s, "15af977ce25de452b96affa2addb1036");
+    assert_eq!(&*hrr.ja3s, "15af977ce25de452b96affa2addb1036");
     assert_eq!(hrr.last_frame, 6);
     assert_eq!(
-        info.client_hello.as_ref().unwrap().ja3,
+        &*info.client_hello.as_ref().unwrap().ja3,
         "0f14b679807628ec7f9c02cada3ee941"
     );
     let ch2 = info
@@ -269,9 +269,9 @@ fn ech_client_hello() {
     let ch = info.client_hello.as_ref().unwrap();
     assert!(ch.ech);
     assert_eq!(ch.sni.as_deref(), Some("cloudflare-ech.com"));
-    assert_eq!(ch.ja3, "2fcbf8655473005933c5869b2b5d8044");
+    assert_eq!(&*ch.ja3, "2fcbf8655473005933c5869b2b5d8044");
     assert_eq!(
-        info.server_hello.as_ref().unwrap().ja3s,
+        &*info.server_hello.as_ref().unwrap().ja3s,
         "f4febc55ea12b31ae17cfb7e614afda8"
     );
 }
@@ -285,9 +285,9 @@ fn client_hello_over_three_segments() {
         (ch.first_frame, ch.last_frame, ch.tcp_segments, ch.records),
         (4, 6, 3, 1)
     );
-    assert_eq!(ch.ja3, "a64c29923906f2a1be278be1da0714fa");
+    assert_eq!(&*ch.ja3, "a64c29923906f2a1be278be1da0714fa");
     assert_eq!(
-        info.server_hello.as_ref().unwrap().ja3s,
+        &*info.server_hello.as_ref().unwrap().ja3s,
         "a27e76e64afe9199440ad714848966f8"
     );
     assert_eq!(info.certificates.len(), 3);
@@ -297,7 +297,7 @@ fn client_hello_over_three_segments() {
 fn plaintext_alerts() {
     let info = replay(&load("tls12-handshake-failure.s0.tsv"));
     assert_eq!(
-        info.client_hello.as_ref().unwrap().ja3,
+        &*info.client_hello.as_ref().unwrap().ja3,
         "62bd27c43a9a4d7fcbc45d8c9e7e04dd"
     );
     assert_eq!(info.alerts.len(), 1);
@@ -310,11 +310,11 @@ fn plaintext_alerts() {
 
     let info = replay(&load("tls-early-alert.s0.tsv"));
     assert_eq!(
-        info.client_hello.as_ref().unwrap().ja3,
+        &*info.client_hello.as_ref().unwrap().ja3,
         "07b4162d4db57554961824a21c4a0fde"
     );
     assert_eq!(
-        info.server_hello.as_ref().unwrap().ja3s,
+        &*info.server_hello.as_ref().unwrap().ja3s,
         "389ed42c02ebecc32e73aa31def07e14"
     );
     let a = &info.alerts[0];

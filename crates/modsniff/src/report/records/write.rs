@@ -377,6 +377,12 @@ pub fn int<I: Decimal>(o: &mut Vec<u8>, v: I) {
     if negative {
         o.push(b'-');
     }
+    if magnitude < 10 {
+        // One digit (two numbers in five in the records: counters, flags' zeros): one byte.
+        // magnitude < 10: the cast cannot truncate.
+        o.push(b'0' + magnitude as u8);
+        return;
+    }
     match digits(magnitude) {
         Some((word, n)) => {
             let len = o.len();
