@@ -11,15 +11,22 @@
 //! block is not buffered and its side is given up) and counts a refusal.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Bytes kept by all the decoders of a run.
 #[derive(Debug, Default)]
 pub struct KeptPool {
     used: AtomicUsize,
+    /// A claim or check has been refused: the bound has acted.
+    refused: AtomicBool,
 }
 
 impl KeptPool {
+    /// Whether the pool has refused anything yet.
+    pub fn refused(&self) -> bool {
+        self.refused.load(Ordering::Relaxed)
+    }
+
     fn try_claim(&self, n: usize, cap: usize) -> bool {
         self.used
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
@@ -88,6 +95,7 @@ impl KeptShare {
             true
         } else {
             self.refusals += 1;
+            self.pool.refused.store(true, Ordering::Relaxed);
             false
         }
     }
@@ -110,6 +118,7 @@ impl KeptShare {
             .is_some_and(|t| t <= self.cap);
         if !fits {
             self.refusals += 1;
+            self.pool.refused.store(true, Ordering::Relaxed);
         }
         fits
     }

@@ -368,13 +368,14 @@ impl Engine {
 
     /// Whether a bound on what the flows hold together has acted yet (`max_flows`,
     /// `max_closed_lingering`, `memcap`, `max_dns_open_queries`,
-    /// `tls.max_pending_handshake_bytes`): until then, what this engine emitted does not
-    /// depend on the bounds.
+    /// `tls.max_pending_handshake_bytes`, `max_kept_bytes`): until then, what this engine
+    /// emitted does not depend on the bounds.
     pub(crate) fn bound_reached(&self) -> bool {
         self.table.bound_reached
             || self.budget.refusals() > 0
             || self.dns.stats().evicted > 0
             || self.config.tls.pending_refusals() > 0
+            || self.config.tls.kept_refused()
     }
 
     /// Moves the clock to a packet's time (see `Clock::take`).

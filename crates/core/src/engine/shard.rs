@@ -31,8 +31,8 @@
 //! - **Fragments.** A fragment does not say its ports: every shard reassembles every fragment
 //!   and the flow's owner takes the datagram; shard 0 counts the fragments.
 //! - **Bounds.** `max_flows`, `memcap`, `max_closed_lingering` and `max_dns_open_queries` are
-//!   divided between the shards (each gets its share), and so is
-//!   `tls.max_pending_handshake_bytes`. Until a share acts, the shards hold between them
+//!   divided between the shards (each gets its share), and so are
+//!   `tls.max_pending_handshake_bytes` and `max_kept_bytes`. Until a share acts, the shards hold between them
 //!   what one engine would hold, each within its share, so no bound of one engine can have
 //!   acted either: the events are exactly one engine's. When one acts (the shard says so
 //!   with its round), that round and everything after it is held back and the engine
@@ -52,7 +52,8 @@
 //!   two with the same chain validated it and which hit the cache (`TlsInfo::chain`) depends
 //!   on the threads' timing; so does which chain the run's budget leaves undecided once it is
 //!   spent, and which hits count as such after the cache of 512 chains is emptied. The pool
-//!   of partial handshakes (`max_pending_handshake_bytes`) is divided like the bounds below.
+//!   of partial handshakes (`max_pending_handshake_bytes`) and that of kept bytes
+//!   (`max_kept_bytes`) are divided like the bounds below.
 //!
 //! [`Stats`] are the shards' counts added up, plus the merge's own (`dns_name_cache_reset`,
 //! `clock_jumps`).
@@ -208,6 +209,7 @@ fn divisible(l: &Limits, count: usize) -> bool {
         l.max_closed_lingering,
         l.max_dns_open_queries,
         l.tls.max_pending_handshake_bytes,
+        l.max_kept_bytes,
     ]
     .iter()
     .all(|b| *b >= count)
@@ -221,6 +223,7 @@ fn shard_limits(l: &Limits, count: usize) -> Limits {
         memcap: share(l.memcap),
         max_closed_lingering: share(l.max_closed_lingering),
         max_dns_open_queries: share(l.max_dns_open_queries),
+        max_kept_bytes: share(l.max_kept_bytes),
         tls: TlsLimits {
             max_pending_handshake_bytes: share(l.tls.max_pending_handshake_bytes),
             ..l.tls
@@ -400,9 +403,10 @@ impl ShardedEngine {
             let (in_tx, in_rx) = sync_channel(LAG + 1);
             let (out_tx, out_rx) = sync_channel(LAG + 1);
             let mut own = shard_config.clone();
-            // The pool of partial handshakes is each shard's own (its share of the bound):
-            // shared, which handshake a full pool refuses would depend on the threads' timing.
-            own.tls = own.tls.with_own_pending_pool();
+            // The pools of partial handshakes and of kept bytes are each shard's own (its
+            // share of the bound): shared, what a full pool refuses would depend on the
+            // threads' timing.
+            own.tls = own.tls.with_own_pools();
             let mut engine = Engine::new_shard(own, ShardRole { index, count });
             engine.table.closed_cap = Some(config.limits.max_flows);
             let worker = std::thread::Builder::new()
@@ -813,7 +817,7 @@ impl ShardedEngine {
 
     /// `Some(index)` once a shard's share of a bound on what the flows hold together
     /// (`max_flows`, `memcap`, `max_closed_lingering`, `max_dns_open_queries`,
-    /// `tls.max_pending_handshake_bytes`) acted, or from the start when a bound is smaller
+    /// `tls.max_pending_handshake_bytes`, `max_kept_bytes`) acted, or from the start when a bound is smaller
     /// than the number of shards: the events of the packets from `index` on may not be one
     /// engine's, and none of them is given (nor any later). The events given so far are
     /// exactly one engine's: a caller that can read the input again runs one [`Engine`] over
@@ -874,6 +878,7 @@ fn add_stats(t: &mut Stats, s: Stats) {
         clock_jumps,
         handshake_buffer_refusals,
         san_entries_dropped,
+        kept_bytes_refusals,
         ip_fragments,
         ip_reassembled,
         ip_fragments_dropped,
@@ -909,6 +914,8 @@ fn add_stats(t: &mut Stats, s: Stats) {
     // Each shard has its own pool of partial handshakes (its share of the bound).
     t.handshake_buffer_refusals += handshake_buffer_refusals;
     t.san_entries_dropped += san_entries_dropped;
+    // Each shard has its own pool of kept bytes (its share of the bound).
+    t.kept_bytes_refusals += kept_bytes_refusals;
     t.ip_fragments += ip_fragments;
     t.ip_reassembled += ip_reassembled;
     t.ip_fragments_dropped += ip_fragments_dropped;

@@ -74,12 +74,13 @@ pub struct TlsConfig {
 }
 
 impl TlsConfig {
-    /// The same configuration sharing the trust store and caches, with a pool of partial
-    /// handshakes of its own (an engine among several that each keep their share of
-    /// `TlsLimits::max_pending_handshake_bytes`).
-    pub(crate) fn with_own_pending_pool(&self) -> TlsConfig {
+    /// The same configuration sharing the trust store and caches, with pools of partial
+    /// handshakes and of kept bytes of its own (an engine among several that each keep their
+    /// share of `TlsLimits::max_pending_handshake_bytes` and `Limits::max_kept_bytes`).
+    pub(crate) fn with_own_pools(&self) -> TlsConfig {
         TlsConfig {
             pending: Arc::default(),
+            kept: Arc::default(),
             ..self.clone()
         }
     }
@@ -87,6 +88,11 @@ impl TlsConfig {
     /// Handshake messages the pool of partial handshakes has refused so far.
     pub(crate) fn pending_refusals(&self) -> u64 {
         self.pending.refusals()
+    }
+
+    /// Whether the run's pool of kept bytes has refused anything yet.
+    pub(crate) fn kept_refused(&self) -> bool {
+        self.kept.refused()
     }
 
     /// The parsed trust store of this configuration.
