@@ -1259,6 +1259,78 @@ fn hostile_rss_live_connections_keeping_certificate_names() {
     );
 }
 
+/// A ClientHello offering `names` one-byte ALPN protocol names (two bytes each on the wire)
+/// besides its server name: some 40 KB for 20,000 names, within a hello's 64 KiB.
+fn alpn_client_hello(sni: &str, names: usize) -> Vec<u8> {
+    let mut b = vec![3, 3];
+    b.extend_from_slice(&[7; 32]);
+    b.push(0);
+    b.extend_from_slice(&[0, 2, 0x13, 0x01, 1, 0]);
+    let mut name = vec![0];
+    name.extend_from_slice(&(sni.len() as u16).to_be_bytes());
+    name.extend_from_slice(sni.as_bytes());
+    let mut list = (name.len() as u16).to_be_bytes().to_vec();
+    list.extend_from_slice(&name);
+    let mut ext = vec![0, 0];
+    ext.extend_from_slice(&(list.len() as u16).to_be_bytes());
+    ext.extend_from_slice(&list);
+    let mut protocols = Vec::with_capacity(2 * names);
+    for k in 0..names {
+        protocols.extend_from_slice(&[1, b'a' + (k % 26) as u8]);
+    }
+    ext.extend_from_slice(&[0, 16]);
+    ext.extend_from_slice(&((protocols.len() + 2) as u16).to_be_bytes());
+    ext.extend_from_slice(&(protocols.len() as u16).to_be_bytes());
+    ext.extend_from_slice(&protocols);
+    b.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    b.extend_from_slice(&ext);
+    records(22, &handshake(1, &b))
+}
+
+/// Live connections whose ClientHellos offer 20,000 ALPN names each: kept whole, a hello is
+/// some 800 KB of names for its connection's life, 400 of them 320 MB. Kept hellos are
+/// charged to the run's pool of kept bytes: beyond it a hello's lists go (counted), its
+/// server name and fingerprints stay.
+#[test]
+fn hostile_rss_live_connections_with_huge_client_hellos() {
+    let conns = 400u32;
+    let hello = alpn_client_hello("alpn.example", 20_000);
+    let mut p = Pcap::new();
+    for i in 0..conns {
+        let mut t = Tcp::new(i, 443);
+        let mut us = T0 + u64::from(i) * 20_000;
+        t.handshake(&mut p, us);
+        for piece in hello.chunks(1_400) {
+            us += 10;
+            t.client(&mut p, us, PSH_ACK, piece);
+        }
+        t.server(&mut p, us + 100, ACK, &[]);
+    }
+    let m = measure(&p, "rss-live-huge-client-hellos", &["--memcap", "1"]);
+    assert_within(&m, 1, "live connections with huge ClientHellos");
+    let hellos: Vec<&Value> = of_type(&m.recs, "connection")
+        .into_iter()
+        .filter_map(|c| {
+            c["tls"]["client_hello"]
+                .as_object()
+                .map(|_| &c["tls"]["client_hello"])
+        })
+        .collect();
+    assert_eq!(hellos.len(), conns as usize);
+    assert!(hellos.iter().all(|h| h["sni"] == "alpn.example"));
+    let alpn = |h: &&Value| h["alpn"].as_array().map_or(0, Vec::len);
+    assert!(
+        hellos.iter().any(|h| alpn(h) == 20_000),
+        "no hello kept whole"
+    );
+    assert!(
+        hellos.iter().any(|h| alpn(h) == 0),
+        "every hello kept whole"
+    );
+    let s = stats(&m.recs);
+    assert!(s["kept_bytes_refusals"].as_u64().unwrap_or(0) > 0, "{s}");
+}
+
 /// Snaplen-cut segments ahead of a hole: 200 live connections each send 256 segments of
 /// which the capture kept no payload (100 bytes each on the wire), every one ahead of the
 /// last. Each is remembered as a missing range until the stream reaches it; those entries

@@ -247,6 +247,45 @@ pub struct ClientHello {
     pub extensions_truncated: bool,
 }
 
+/// Heap bytes a `String` costs beyond its text (allocator rounding and bookkeeping), as for
+/// certificate descriptions.
+const STRING_COST: usize = 16;
+
+impl ClientHello {
+    /// What this hello holds, for the run's pool of kept bytes (`Limits::max_kept_bytes`):
+    /// its lists grow with the hello, up to its 64 KiB (32,000 one-byte ALPN names).
+    pub(crate) fn kept_cost(&self) -> usize {
+        use std::mem::size_of_val;
+        size_of::<ClientHello>()
+            + self.sni.as_ref().map_or(0, |s| s.len() + STRING_COST)
+            + self
+                .alpn
+                .iter()
+                .map(|a| a.len() + STRING_COST + size_of::<String>())
+                .sum::<usize>()
+            + size_of_val(self.versions.as_slice())
+            + size_of_val(self.cipher_suites.as_slice())
+            + size_of_val(self.extensions.as_slice())
+            + size_of_val(self.groups.as_slice())
+            + size_of_val(self.key_share.as_slice())
+            + self.ec_point_formats.len()
+            + size_of_val(self.signature_algorithms.as_slice())
+    }
+
+    /// Lets the lists go (the pool of kept bytes is full): what was read from them stays in
+    /// the fingerprints, the flags and the server name.
+    pub(crate) fn drop_lists(&mut self) {
+        self.alpn = Vec::new();
+        self.versions = Vec::new();
+        self.cipher_suites = Vec::new();
+        self.extensions = Vec::new();
+        self.groups = Vec::new();
+        self.key_share = Vec::new();
+        self.ec_point_formats = Vec::new();
+        self.signature_algorithms = Vec::new();
+    }
+}
+
 /// Parses a ClientHello body (after the 4-byte handshake header).
 pub fn parse(body: &[u8]) -> Result<ClientHello, &'static str> {
     parse_with(body, None)

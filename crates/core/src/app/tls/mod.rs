@@ -653,6 +653,14 @@ impl Core {
                         // before a ServerHello, and only before their second hello).
                         let retry = self.info.hello_retry_request.is_some()
                             || self.info.client.change_cipher_spec;
+                        let kept = self.info.client_hello.is_none()
+                            || retry && self.info.client_hello_retry.is_none();
+                        // Kept for the connection's life, so charged to the run's pool;
+                        // without room its lists go (the fingerprints keep what they said).
+                        if kept && !self.kept.claim(ch.kept_cost()) {
+                            ch.drop_lists();
+                            self.kept.force(ch.kept_cost());
+                        }
                         if self.info.client_hello.is_none() {
                             self.info.client_hello = Some(ch);
                         } else if retry && self.info.client_hello_retry.is_none() {

@@ -730,6 +730,8 @@ fn samples() -> Samples {
             dropped: 1,
             if_dropped: 2,
         }),
+        // Written only when not 0: the samples need one that is.
+        kept_bytes_refusals: 3,
         ..Stats::default()
     };
     stats.decode_error("ipv4_truncated");
