@@ -47,7 +47,9 @@ fn error_text(e: &anyhow::Error) -> String {
     let mut text = e.to_string();
     for cause in e.chain().skip(1) {
         let c = cause.to_string();
-        if c.starts_with(&text) {
+        // "writing the report" over a cause that names what it was writing (the extract,
+        // the HTML page): the cause says it better.
+        if c.starts_with(&text) || text == "writing the report" && c.starts_with("writing ") {
             text = c;
         } else if !text.contains(&c) {
             text.push_str(": ");

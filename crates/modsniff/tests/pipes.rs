@@ -177,4 +177,24 @@ fn a_report_to_a_full_disk_says_so_and_exits_2() {
         stderr.contains("writing the HTML page to /dev/full: No space left on device"),
         "--html /dev/full: {stderr}"
     );
+    // The extract beside the report, likewise: the report is printed and says the extract
+    // failed, the error names the file, exit 2.
+    let out = Command::new(bin())
+        .args(["read", "--extract", "/dev/full"])
+        .arg(&pcap)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run modsniff");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "--extract /dev/full: {stderr}");
+    assert!(stdout.contains("FAILED"), "the report is printed: {stderr}");
+    assert!(
+        stdout.contains("writing the extract /dev/full failed"),
+        "the report says the extract failed: {stdout}"
+    );
+    assert!(
+        stderr.contains("writing the extract /dev/full: No space left on device"),
+        "--extract /dev/full: {stderr}"
+    );
 }

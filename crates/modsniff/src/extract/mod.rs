@@ -643,7 +643,25 @@ impl Printer for Extractor {
     }
 
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
-        let (summary, mut warnings) = self.extract(end.findings)?;
+        // An extract that cannot be written (a full disk) costs the extract, not the report:
+        // the report is printed with the failure among its warnings, and the failure is
+        // returned once it is (exit 2).
+        let (summary, mut warnings, failed) = match self.extract(end.findings) {
+            Ok((summary, warnings)) => (Some(summary), warnings, None),
+            Err(e) => {
+                let file = self.out.path.display().to_string();
+                (
+                    None,
+                    vec![format!(
+                        "writing the extract {file} failed ({e}): the report is whole, the extract is not"
+                    )],
+                    Some(io::Error::new(
+                        e.kind(),
+                        format!("writing the extract {file}: {e}"),
+                    )),
+                )
+            }
+        };
         self.flows.clear();
         self.flow_order.clear();
         self.dns.clear();
@@ -656,9 +674,13 @@ impl Printer for Extractor {
             .collect();
         self.inner.finish(&RunEnd {
             warnings: &all,
-            extract: Some(&summary),
+            extract: summary.as_ref(),
             ..*end
-        })
+        })?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     fn close(&mut self) -> io::Result<()> {
