@@ -120,36 +120,21 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             ),
         };
         let target = target();
-        let mut evidence = Vec::new();
-        if let Some(fr) = s.first_data_frame
-            && let Some(ts) = first_data_ts(c, Side::Server)
-        {
-            evidence.push(ev(fr, Some(ts), "first data from the server"));
-        }
+        let mut evidence: Vec<_> = server_data_start(c).into_iter().collect();
         evidence.push(ev(r.packet, Some(r.ts), format!("RST (TTL {})", r.ttl)));
-        out.push((
-            Finding {
-                stage: Stage::Transfer,
-                kind: FindingKind::TransferReset,
-                severity: Severity::Error,
-                actor,
-                connection: Some(c.id),
-                server_name: f.name.clone(),
-                server: Some(target.clone()),
-                summary: format!(
-                    "The transfer from {target} was cut by a reset after {} bytes from the server.{why}",
-                    s.bytes
-                ),
-                likely_go_error: Some(format!("read tcp {}->{target}: read: connection reset by peer", c.client)),
-                remedy: Some(if actor == Actor::Middlebox {
-                    format!("A middlebox kills the download. {} {}", remedy::NETWORK_TEAM, remedy::alternative(f.role, f.name.as_deref()))
-                } else {
-                    format!("The server aborted the download; retry. {}", remedy::alternative(f.role, f.name.as_deref()))
-                }),
-                evidence,
-            },
-            true,
-        ));
+        let remedy = if actor == Actor::Middlebox {
+            middlebox_kills_it(f)
+        } else {
+            format!(
+                "The server aborted the download; retry. {}",
+                remedy::alternative(f.role, f.name.as_deref())
+            )
+        };
+        let summary = format!(
+            "The transfer from {target} was cut by a reset after {} bytes from the server.{why}",
+            s.bytes
+        );
+        out.push((cut_by_reset(f, actor, summary, remedy, evidence), true));
         return;
     }
     // The client's system answers the server's data with a RST that carries no ACK: a socket
@@ -189,12 +174,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             .iter()
             .find(|(frame, _)| *frame > r.packet)
             .copied();
-        let mut evidence = Vec::new();
-        if let Some(fr) = s.first_data_frame
-            && let Some(ts) = first_data_ts(c, Side::Server)
-        {
-            evidence.push(ev(fr, Some(ts), "first data from the server"));
-        }
+        let mut evidence: Vec<_> = server_data_start(c).into_iter().collect();
         evidence.push(ev(
             r.packet,
             Some(r.ts),
@@ -214,35 +194,19 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             }
             None => (Actor::Unknown, ""),
         };
-        out.push((
-            Finding {
-                stage: Stage::Transfer,
-                kind: FindingKind::TransferReset,
-                severity: Severity::Error,
-                actor,
-                connection: Some(c.id),
-                server_name: f.name.clone(),
-                server: Some(target.clone()),
-                summary: format!(
-                    "The transfer from {target} was cut by a reset the capture does not hold, after {} bytes from the server: the client's system answers the server's data with RSTs without ACK ({answered} of them), as it does only for a connection it no longer has, while nothing in the capture ended the connection. The reset was lost before the capture point{lost}, or made on this host (a local firewall).{who}",
-                    s.bytes
-                ),
-                likely_go_error: Some(format!(
-                    "read tcp {}->{target}: read: connection reset by peer",
-                    c.client
-                )),
-                remedy: Some(if actor == Actor::Middlebox {
-                    format!("A middlebox kills the download. {} {}", remedy::NETWORK_TEAM, remedy::alternative(f.role, f.name.as_deref()))
-                } else {
-                    format!(
-                        "Capture again with a larger buffer (tcpdump -B 8192) to keep the reset, and see who sent it from its TTL. {}",
-                        remedy::alternative(f.role, f.name.as_deref())
-                    )
-                }),
-                evidence,
-            },
-            true,
-        ));
+        let summary = format!(
+            "The transfer from {target} was cut by a reset the capture does not hold, after {} bytes from the server: the client's system answers the server's data with RSTs without ACK ({answered} of them), as it does only for a connection it no longer has, while nothing in the capture ended the connection. The reset was lost before the capture point{lost}, or made on this host (a local firewall).{who}",
+            s.bytes
+        );
+        let remedy = if actor == Actor::Middlebox {
+            middlebox_kills_it(f)
+        } else {
+            format!(
+                "Capture again with a larger buffer (tcpdump -B 8192) to keep the reset, and see who sent it from its TTL. {}",
+                remedy::alternative(f.role, f.name.as_deref())
+            )
+        };
+        out.push((cut_by_reset(f, actor, summary, remedy, evidence), true));
         return;
     }
     // A body the server's close cut short: the response announced a length it never sent
@@ -459,6 +423,49 @@ fn injected(f: &ConnFacts<'_>, out: &mut Vec<(Finding, bool)>) {
 /// Said of a cut transfer seen through a proxy's tunnel.
 const PROXY_ENDED_TUNNEL: &str =
     " The proxy ended its tunnel this way: its connection to the server ended.";
+
+/// The server's first data, where the record knows its time: where a cut transfer began.
+fn server_data_start(c: &modsniff_core::Connection) -> Option<super::Evidence> {
+    let fr = c.server_stats.first_data_frame?;
+    let ts = first_data_ts(c, Side::Server)?;
+    Some(ev(fr, Some(ts), "first data from the server"))
+}
+
+fn middlebox_kills_it(f: &ConnFacts<'_>) -> String {
+    format!(
+        "A middlebox kills the download. {} {}",
+        remedy::NETWORK_TEAM,
+        remedy::alternative(f.role, f.name.as_deref())
+    )
+}
+
+/// A transfer cut by a reset: the go command reads "connection reset by peer".
+fn cut_by_reset(
+    f: &ConnFacts<'_>,
+    actor: Actor,
+    summary: String,
+    remedy: String,
+    evidence: Vec<super::Evidence>,
+) -> Finding {
+    let c = f.c;
+    let target = addr(c.server);
+    Finding {
+        stage: Stage::Transfer,
+        kind: FindingKind::TransferReset,
+        severity: Severity::Error,
+        actor,
+        connection: Some(c.id),
+        server_name: f.name.clone(),
+        likely_go_error: Some(format!(
+            "read tcp {}->{target}: read: connection reset by peer",
+            c.client
+        )),
+        server: Some(target),
+        summary,
+        remedy: Some(remedy),
+        evidence,
+    }
+}
 
 /// A transfer the server's side ended with a FIN before its data was all sent: what go
 /// reads as "unexpected EOF".
