@@ -17,6 +17,10 @@ use std::net::IpAddr;
 const GO_TLS_TIMEOUT_SECS: f64 = 10.0;
 /// A handshake silent this long is reported as a stall even when the capture stopped earlier.
 const STALL_SECS: f64 = 5.0;
+/// Alerts that refuse a connection by policy rather than for something wrong in the
+/// ClientHello: access_denied (49) and internal_error (80), what TLS-inspecting boxes send for
+/// names they block.
+const POLICY_ALERTS: [u8; 2] = [49, 80];
 
 /// Issuer fragments of TLS interception products (data, never the only test).
 pub const INTERCEPTION_ISSUERS: &[&str] = &[
@@ -244,10 +248,14 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     ),
                 )
             } else {
+                // Any other host: a TLS server that refuses a hello says why with an alert,
+                // and one that does not speak TLS there answers with something else (an HTTP
+                // error); a bare close of the proxy's connection on the hello is what filters
+                // reading the SNI do.
                 (
-                    Actor::Server,
+                    Actor::Middlebox,
                     format!(
-                        "The proxy {target} ended its tunnel with a FIN right after the ClientHello (SNI {sni}), before any answer: the far end closed or reset the proxy's connection on the hello (a server that does not speak TLS there, or a filter behind the proxy)."
+                        "The proxy {target} ended its tunnel with a FIN right after the ClientHello (SNI {sni}), before any answer: its own connection to the server was cut as soon as the hello went through. A TLS server that refuses a hello answers with an alert, and nothing came back: most likely a filter between the proxy and the server resetting connections that name {sni} (or a front end of the server that drops names it does not serve)."
                     ),
                 )
             }
@@ -320,8 +328,18 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             // Inside a proxy's CONNECT tunnel the TLS records are relayed from its far end:
             // the server (or a box between the proxy and it, which the capture cannot tell
             // apart), not the proxy, which only passes bytes.
+            // Except a refusal by policy (access_denied, internal_error) of a public Go host
+            // before any ServerHello: the genuine host completes handshakes with the go
+            // command, so the proxy's own TLS inspection or a box behind it wrote it.
+            let policy_refusal = from_server
+                && in_tunnel
+                && t.server_hello.is_none()
+                && is_public(name.as_deref())
+                && a.description.is_some_and(|d| POLICY_ALERTS.contains(&d));
             let actor = if from_server {
-                if in_tunnel {
+                if policy_refusal {
+                    Actor::Middlebox
+                } else if in_tunnel {
                     Actor::Server
                 } else {
                     sender_of_server_packets(f, d)
@@ -329,7 +347,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             } else {
                 Actor::Client
             };
-            let summary = format!(
+            let mut summary = format!(
                 "The TLS handshake with {target} was aborted by a {} alert from the {}: {desc}.",
                 if a.level == Some(2) {
                     "fatal"
@@ -338,6 +356,12 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 },
                 if from_server { "server" } else { "client" }
             );
+            if policy_refusal {
+                summary.push_str(&format!(
+                    " It came through the proxy's tunnel before any ServerHello, and the genuine {} completes handshakes with the go command: the proxy's TLS inspection, or a box between the proxy and the server, refused the connection by policy.",
+                    name.as_deref().unwrap_or("server")
+                ));
+            }
             let go = if from_server {
                 Some(format!(
                     "remote error: tls: {}",
@@ -552,8 +576,10 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         && let closes = closes_after(c, refusal.alert.frame)
         && !closes.is_empty()
     {
+        // The alert is encrypted under the handshake's keys: only the TLS end behind the
+        // tunnel could write it, never a proxy that relays bytes.
         let actor = if in_tunnel {
-            Actor::Proxy
+            Actor::Server
         } else {
             sender_of_server_packets(f, d)
         };
