@@ -105,9 +105,16 @@ pub fn judge_server_rsts(
             "the server kept sending data after it (frame {last})"
         ));
     }
-    // RST_SEQ_CHANGE: consecutive RSTs whose sequence numbers jump.
+    // RST_SEQ_CHANGE: consecutive RSTs whose sequence numbers jump. Not a RST without ACK at
+    // or behind the first one: a host that no longer has the connection answers each segment
+    // still arriving with such a reset, numbered from that segment's acknowledgement (RFC 9293
+    // 3.10.7.1), and on a slow path those acknowledge what the server sent long before; a
+    // forger spraying the window numbers its resets forward from where the client is.
     for w in rsts.windows(2) {
         if let [a, b] = w {
+            if !b.acknowledges && first.seq.wrapping_sub(b.seq) as i32 >= 0 {
+                continue;
+            }
             let d = b.seq.wrapping_sub(a.seq);
             if d != 0 && d > 2 && (d as i32).unsigned_abs() > 2 {
                 why.push(format!(

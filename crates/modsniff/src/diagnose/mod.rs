@@ -47,6 +47,9 @@ struct Candidate {
     /// An error that a later successful connection to the same target turns into a warning
     /// (Happy Eyeballs, retries, GOPROXY fallback).
     soft: bool,
+    /// The finding stands only if no other connection carried data between these times
+    /// (apart from its own connection's): decided by `finish`, once every connection ended.
+    idle_window: Option<(Timestamp, Timestamp, u64)>,
 }
 
 /// What one connection tells every detector.
@@ -59,6 +62,9 @@ pub struct ConnFacts<'a> {
     /// a proxy port).
     pub via_proxy: bool,
     pub role: Option<GoRole>,
+    /// Set by a detector whose finding holds only if the go command did nothing else between
+    /// these two times (see `Candidate::idle_window`).
+    pub idle_window: std::cell::Cell<Option<(Timestamp, Timestamp)>>,
 }
 
 /// When successful connections to one name started (the latest) and ended (the last).
@@ -123,6 +129,10 @@ pub struct Diagnoser {
     /// When the latest TCP connection started: a name resolved after it was never dialled
     /// within the capture.
     latest_tcp_start: Option<Timestamp>,
+    /// The go command's connections (to Go hosts) with data: id, start, last data while both
+    /// sides were open. What it was doing while one of its fetches sat silent
+    /// (`Candidate::idle_window`); bounded by `MAX_TRACKED` like the maps above.
+    go_spans: Vec<(u64, Timestamp, Timestamp)>,
 }
 
 /// Answers kept for the suspicious-answer check.
@@ -131,6 +141,10 @@ const MAX_ANSWERS_KEPT: usize = 4096;
 /// it new keys are not remembered (counted in `tracking_dropped`): judgements that need them
 /// (a later success, a TTL elsewhere) fall back to "not known", memory stays flat.
 const MAX_TRACKED: usize = 65_536;
+
+/// How far inside a silent fetch's window another connection's data must reach to show the
+/// go command busy elsewhere (its own requests and answers at the window's edges do not).
+const BUSY_MARGIN_SECS: f64 = 1.0;
 
 /// Warnings (and infos) kept per kind and target; the rest are counted in `findings_dropped`.
 const MAX_ALIKE: u64 = 8;
@@ -164,6 +178,7 @@ impl Diagnoser {
             alike: HashMap::default(),
             gaps: capture::Gaps::default(),
             latest_tcp_start: None,
+            go_spans: Vec::new(),
         }
     }
 
@@ -244,6 +259,7 @@ impl Diagnoser {
             addr: c.map(|c| c.server),
             ts,
             soft,
+            idle_window: None,
         });
     }
 
@@ -334,6 +350,7 @@ impl Diagnoser {
             name: target.clone(),
             via_proxy,
             role,
+            idle_window: std::cell::Cell::new(None),
         };
         let before = self.candidates.len();
         let mut found = Vec::new();
@@ -351,9 +368,37 @@ impl Diagnoser {
             self.gaps.add(u);
         }
         let mut failed = false;
+        let first_pushed = self.candidates.len();
         for (f, soft) in found {
             failed |= f.severity == Severity::Error;
             self.push(Some(c), target.clone(), f, soft);
+        }
+        if let Some((from, to)) = facts.idle_window.get() {
+            for cand in &mut self.candidates[first_pushed..] {
+                if cand.finding.kind == FindingKind::TransferStall {
+                    cand.idle_window = Some((from, to, c.id));
+                }
+            }
+        }
+        if facts.role.is_some()
+            || target
+                .as_deref()
+                .is_some_and(|n| classify_host(n).is_some())
+        {
+            let last = [
+                c.client_stats.last_data_ts,
+                c.server_stats.last_data_while_peer_open.map(|(_, ts)| ts),
+            ]
+            .into_iter()
+            .flatten()
+            .max();
+            if let Some(last) = last {
+                if has_room(self.go_spans.len(), false) {
+                    self.go_spans.push((c.id, c.ts_first, last));
+                } else {
+                    self.tracking_dropped += 1;
+                }
+            }
         }
         if !failed && succeeded(&facts) {
             if let Some(lower) = lower {
@@ -532,6 +577,19 @@ impl Diagnoser {
     /// Settles everything that needs the whole capture and returns the findings, ordered by
     /// cause: DNS first, then connect, proxy, TLS, HTTP, transfer; by first frame within.
     pub fn finish(&mut self) -> Vec<Finding> {
+        // A silent fetch counts as a stall only if the go command was not busy with another
+        // connection meanwhile (an idle keep-alive connection is silent too).
+        let spans = std::mem::take(&mut self.go_spans);
+        self.candidates.retain(|cand| {
+            let Some((from, to, id)) = cand.idle_window else {
+                return true;
+            };
+            !spans.iter().any(|&(other, start, last)| {
+                other != id
+                    && to.since(start).as_secs_f64() > BUSY_MARGIN_SECS
+                    && last.since(from).as_secs_f64() > BUSY_MARGIN_SECS
+            })
+        });
         // Tampered answers first: a name whose answer pointed the client elsewhere (a
         // sinkhole on the loopback) was dialled where an interface capture cannot see it.
         let answers = std::mem::take(&mut self.answers);
@@ -865,6 +923,8 @@ impl Diagnoser {
             .get(start..)
             .unwrap_or(&[])
             .iter()
+            // One that waits for the end of the capture is not known yet.
+            .filter(|c| c.idle_window.is_none())
             .map(|c| &c.finding)
     }
 }

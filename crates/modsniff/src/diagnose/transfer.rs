@@ -321,6 +321,31 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         out.push((found, true));
         return;
     }
+    // The same silence on a direct fetch from a Go module host whose server closed only in
+    // answer to the client's close: an idle keep-alive connection ends that way, and so does
+    // a stalled download the go command gave up on (the server's FIN, sent before the
+    // client's reset reaches it, makes it into the capture whenever the path takes longer
+    // than the server to answer). Which it was shows in what the go command did meanwhile:
+    // a command waiting on this fetch does nothing else; one that was done with the
+    // connection went on with others. That is only known once every connection has ended:
+    // the finding waits for it (`idle_window`).
+    let go_fetch = !f.via_proxy
+        && f.name.as_deref().is_some_and(|n| {
+            crate::go::classify_host(n).is_some() || d.role_of(n, c.server.port()).is_some()
+        });
+    if started
+        && go_fetch
+        && s.fin_frame.is_some()
+        && !server_closed_first(c)
+        && rsts.is_empty()
+        && let Some((last_frame, last_data)) = s.last_data_while_peer_open
+        && let Some(found) = stall(f, d, last_frame, last_data)
+    {
+        let closed = c.client_stats.fin_ts.unwrap_or(c.ts_last);
+        f.idle_window.set(Some((last_data, closed)));
+        out.push((found, true));
+        return;
+    }
     // Heavy loss that still got through. Seen from one capture point, a loss shows as a
     // retransmission (lost beyond the tap) or as a hole the sender later filled (lost before
     // it); both count.
