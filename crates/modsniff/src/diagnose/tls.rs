@@ -73,7 +73,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     };
     // `ip:port` in the texts below (Display, as `addr`): built only when a finding is.
     let target = c.server;
-    let name = f.name.clone().or(hello.sni.map(str::to_string));
+    let name: Option<&str> = f.name.as_deref().or(hello.sni);
     // The ClientHello's evidence line, built only for a finding (most connections have none).
     let hello_ev = || {
         ev(
@@ -102,7 +102,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 severity,
                 actor,
                 connection: Some(c.id),
-                server_name: name.clone(),
+                server_name: name.map(str::to_string),
                 server: Some(addr(target)),
                 summary,
                 likely_go_error: go,
@@ -122,10 +122,10 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         // In a tunnel the reset is the proxy's; for a public host, whose genuine server always
         // answers a ClientHello, it ends the tunnel on the hello: the proxy's policy or a
         // firewall behind it (as with a FIN, below).
-        let sender = if in_tunnel && is_public(name.as_deref()) {
+        let sender = if in_tunnel && is_public(name) {
             Sender::Middlebox(vec![format!(
                 "the proxy {target} reset its tunnel on the hello, and the genuine {} answers every ClientHello",
-                name.as_deref().unwrap_or("server")
+                name.unwrap_or("server")
             )])
         } else if in_tunnel {
             Sender::Server
@@ -232,7 +232,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             .is_some_and(|h| fin_ts.since(h).as_secs_f64() < STALL_SECS)
     {
         let sni = hello.sni.unwrap_or("(no SNI)");
-        let public = is_public(name.as_deref());
+        let public = is_public(name);
         let (actor, who) = if in_tunnel {
             if public {
                 // The genuine public host always answers a ClientHello: the proxy, or a
@@ -279,7 +279,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         } else {
             format!(
                 "Check that {} serves TLS for {sni}. {}",
-                name.as_deref().unwrap_or("the server"),
+                name.unwrap_or("the server"),
                 remedy::alternative(f.role, f.name.as_deref())
             )
         };
@@ -349,7 +349,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 None
             };
             let remedy = if from_server {
-                let host = name.clone().unwrap_or_else(|| target.ip().to_string());
+                let host = name.map_or_else(|| target.ip().to_string(), str::to_string);
                 alert_remedy(actor, a.description, &desc, &host, hello.sni, f.role)
             } else {
                 "The client rejected the server's handshake: see the go error.".to_string()
@@ -390,7 +390,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     {
         // The public Go hosts speak TLS 1.3: an older version from them was negotiated by
         // something in between. Anyone else's server may simply not speak 1.3 yet: context.
-        let public = is_public(name.as_deref());
+        let public = is_public(name);
         let mut found = if public {
             base(
                 FindingKind::TlsDowngrade,
@@ -448,11 +448,11 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         // nothing; but a public host's genuine certificate is one the client accepts, and a
         // proxy that inspects TLS answers inside the tunnel itself. (A completed handshake in
         // a tunnel is no such sign: that is every healthy proxied fetch.)
-        if f.via_proxy && is_public(name.as_deref()) {
+        if f.via_proxy && is_public(name) {
             signs.push(format!(
                 "it is reached through the proxy's CONNECT tunnel ({}), where a TLS-inspecting proxy answers for the server itself, and {}'s genuine certificate chains to a public root (refused only by a trust store without the public roots)",
                 addr(target),
-                name.as_deref().unwrap_or("the host")
+                name.unwrap_or("the host")
             ));
         }
         let evidence = vec![
@@ -478,7 +478,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     Some("tls: failed to verify certificate: x509: certificate signed by unknown authority".into()),
                     format!(
                         "A TLS-inspecting middlebox answers for the server: install its CA certificate (SSL_CERT_FILE=/path/to/corp-ca.pem) or ask for {} to be exempted from inspection.",
-                        exempt(name.as_deref())
+                        exempt(name)
                     ),
                     evidence,
                 ),
@@ -486,7 +486,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             ));
             return true;
         }
-        if !is_public(name.as_deref()) {
+        if !is_public(name) {
             // Not a public Go host and nothing that points at a middlebox: the server's own
             // certificate, which the client refused.
             let host = dialled_host(f, hello.sni);
@@ -532,7 +532,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 Some("tls: failed to verify certificate: x509: certificate signed by unknown authority".into()),
                 format!(
                     "If a TLS-inspecting proxy is in the path, install its CA certificate (SSL_CERT_FILE=/path/to/ca.pem) or ask for {} to be exempted.",
-                    exempt(name.as_deref())
+                    exempt(name)
                 ),
                 evidence,
             ),
@@ -557,7 +557,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         } else {
             sender_of_server_packets(f, d)
         };
-        let host = name.clone().unwrap_or_else(|| target.ip().to_string());
+        let host = name.map_or_else(|| target.ip().to_string(), str::to_string);
         let first = refusal.client_first;
         let alert = refusal.alert;
         let what = if refusal.empty_certificate {
@@ -633,7 +633,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         && sh.version == 0x0304
         && t.client_encrypted_records >= 2
         && !t.client_last_record_alert_like
-        && is_public(name.as_deref())
+        && is_public(name)
     {
         let signs = tls13_interception_signs(f, d);
         if !signs.is_empty() {
@@ -1044,8 +1044,8 @@ fn certificate(
     let leaf = t.certificates.first()?;
     let hello = t.client_hello.as_ref()?;
     let validation = t.validation.unwrap_or("unknown");
-    let name = f.name.clone().or(hello.sni.map(str::to_string));
-    let public = is_public(name.as_deref());
+    let name: Option<&str> = f.name.as_deref().or(hello.sni);
+    let public = is_public(name);
     // A chain the client's own CA file vouches for is normal for a self-hosted server; for a
     // public host it is a trusted inspection CA.
     let via_ca_file = validation == "valid" && t.valid_only_via_ca_file && public;
@@ -1061,7 +1061,7 @@ fn certificate(
     let accepted = t.client_ccs || t.client_encrypted_records > 1;
     if validation == "undecided" {
         let refused = rejected && !accepted;
-        return Some(undecided_chain(f, t, name.as_deref(), hello_ev, refused));
+        return Some(undecided_chain(f, t, name, hello_ev, refused));
     }
     if validation == "valid" && !via_ca_file && !rejected {
         return None;
@@ -1104,7 +1104,7 @@ fn certificate(
     if public && (validation != "valid" || via_ca_file) {
         signs.push(format!(
             "{} is a public host whose genuine certificate chains to a public root",
-            name.as_deref().unwrap_or("the server")
+            name.unwrap_or("the server")
         ));
     }
     if signs.is_empty() {
@@ -1165,7 +1165,7 @@ fn certificate(
             format!(
                 "Install the interception CA (issuer \"{}\") and point the go command at it: SSL_CERT_FILE=/path/to/corp-ca.pem, or ask for {} to be exempted from inspection.",
                 leaf.issuer,
-                exempt(name.as_deref())
+                exempt(name)
             )
         }),
         evidence,
