@@ -214,6 +214,31 @@ impl Diagnoser {
         classify_host(name)
     }
 
+    /// Whether `push` will drop a finding of this kind and severity about connection `c`
+    /// (its target named `name`): past `MAX_FINDINGS`, or a warning already kept `MAX_ALIKE`
+    /// times for that target. A detector then hands over `Finding::counted_only` instead of
+    /// writing its texts (an interception box that every connection crosses made ~5,000 such
+    /// findings, each built with its summary, remedy and evidence, on a quarter of the
+    /// benchmark corpus, to be dropped).
+    pub fn will_drop(
+        &self,
+        c: &Connection,
+        name: Option<&str>,
+        kind: FindingKind,
+        severity: Severity,
+    ) -> bool {
+        if self.candidates.len() >= MAX_FINDINGS {
+            return true;
+        }
+        if severity >= Severity::Error {
+            return false;
+        }
+        let target = name.map_or_else(|| c.server.ip().to_string(), str::to_string);
+        self.alike
+            .get(&(kind, severity, target))
+            .is_some_and(|n| *n >= MAX_ALIKE)
+    }
+
     fn push(&mut self, c: Option<&Connection>, name: Option<String>, finding: Finding, soft: bool) {
         if self.candidates.len() >= MAX_FINDINGS {
             self.dropped += 1;

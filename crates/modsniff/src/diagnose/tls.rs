@@ -1066,48 +1066,25 @@ fn certificate(
     if validation == "valid" && !via_ca_file && !rejected {
         return None;
     }
-    // Signs of a middlebox, whatever the host.
-    let mut signs = Vec::new();
-    if is_interception_issuer(leaf.issuer) {
-        signs.push(format!(
-            "its issuer \"{}\" is a TLS-inspection CA",
-            leaf.issuer
-        ));
-    }
-    if !f.via_proxy
-        && let Some(ttl) = c.server_stats.ttl_max
-        && INITIAL_TTLS.contains(&ttl)
-        && !same_subnet(c.client.ip(), c.server.ip())
-        && !c.server.ip().is_loopback()
-    {
-        signs.push(format!("the \"server\" answers with TTL {ttl}, an initial value: it is the adjacent hop, not the real server"));
-    }
+    // Signs of a middlebox, whatever the host: found first, worded below only for a finding
+    // that will be kept.
+    let issuer_sign = is_interception_issuer(leaf.issuer);
+    let ttl_sign = c.server_stats.ttl_max.filter(|ttl| {
+        !f.via_proxy
+            && INITIAL_TTLS.contains(ttl)
+            && !same_subnet(c.client.ip(), c.server.ip())
+            && !c.server.ip().is_loopback()
+    });
     let others = d.names_for_leaf_key(leaf.spki_sha256);
     let domains: std::collections::BTreeSet<&str> = others.iter().map(|n| registrable(n)).collect();
-    if domains.len() > 1 {
-        signs.push(format!(
-            "the same leaf key was presented for unrelated names ({})",
-            others.join(", ")
-        ));
-    }
-    let target = addr(c.server);
-    if rejected && !accepted && !public && signs.is_empty() {
+    let key_sign = domains.len() > 1;
+    if rejected && !accepted && !public && !issuer_sign && ttl_sign.is_none() && !key_sign {
         return Some(rejected_certificate(f, t, hello_ev, client_alert));
     }
     // From here on: interception. For a public host the genuine chain is public, so an
     // untrusted one is itself a sign; for anyone else's server it takes one of the signs above.
-    if via_ca_file {
-        signs.push(
-            "the chain validates only through the extra CA file (--ca-file / SSL_CERT_FILE), not through a public root".to_string(),
-        );
-    }
-    if public && (validation != "valid" || via_ca_file) {
-        signs.push(format!(
-            "{} is a public host whose genuine certificate chains to a public root",
-            name.unwrap_or("the server")
-        ));
-    }
-    if signs.is_empty() {
+    let public_sign = public && (validation != "valid" || via_ca_file);
+    if !issuer_sign && ttl_sign.is_none() && !key_sign && !via_ca_file && !public_sign {
         return None;
     }
     let severity = if accepted {
@@ -1115,6 +1092,43 @@ fn certificate(
     } else {
         Severity::Error
     };
+    let kind = FindingKind::MitmCertificate;
+    if d.will_drop(c, f.name.as_deref(), kind, severity) {
+        return Some(Finding::counted_only(
+            Stage::Tls,
+            kind,
+            severity,
+            Actor::Middlebox,
+        ));
+    }
+    let target = addr(c.server);
+    let mut signs = Vec::new();
+    if issuer_sign {
+        signs.push(format!(
+            "its issuer \"{}\" is a TLS-inspection CA",
+            leaf.issuer
+        ));
+    }
+    if let Some(ttl) = ttl_sign {
+        signs.push(format!("the \"server\" answers with TTL {ttl}, an initial value: it is the adjacent hop, not the real server"));
+    }
+    if key_sign {
+        signs.push(format!(
+            "the same leaf key was presented for unrelated names ({})",
+            others.join(", ")
+        ));
+    }
+    if via_ca_file {
+        signs.push(
+            "the chain validates only through the extra CA file (--ca-file / SSL_CERT_FILE), not through a public root".to_string(),
+        );
+    }
+    if public_sign {
+        signs.push(format!(
+            "{} is a public host whose genuine certificate chains to a public root",
+            name.unwrap_or("the server")
+        ));
+    }
     let mut summary = if via_ca_file {
         format!(
             "TLS interception: {target} presented a certificate for {} issued by \"{}\", which no public root vouches for.",
@@ -1148,7 +1162,7 @@ fn certificate(
     }
     Some(Finding {
         stage: Stage::Tls,
-        kind: FindingKind::MitmCertificate,
+        kind,
         severity,
         actor: Actor::Middlebox,
         connection: Some(c.id),

@@ -1052,6 +1052,33 @@ fn timestamp_sweeps_match_serde() {
 
 /// Every integer below 100,000, both sides of every power of ten, and each width's ends.
 #[test]
+fn ipv4_addresses_match_serde() {
+    use super::values::{Addr, Ip};
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    // Every octet value in every position (the others at their widest and narrowest), and
+    // the ports at the edges of each width.
+    let mut o = Vec::new();
+    for x in 0..=255u8 {
+        for fill in [0u8, 9, 10, 99, 100, 255] {
+            for pos in 0..4 {
+                let mut octets = [fill; 4];
+                octets[pos] = x;
+                let ip = IpAddr::V4(Ipv4Addr::from(octets));
+                for port in [0u16, 9, 10, 443, 65535] {
+                    let sa = SocketAddr::new(ip, port);
+                    o.clear();
+                    Addr(sa).write_json(&mut o);
+                    assert_same(&sa.to_string(), &o, &serde_json::to_vec(&sa).unwrap());
+                }
+                o.clear();
+                Ip(ip).write_json(&mut o);
+                assert_same(&ip.to_string(), &o, &serde_json::to_vec(&ip).unwrap());
+            }
+        }
+    }
+}
+
+#[test]
 fn integers_match_serde() {
     let mut o = Vec::new();
     let pow_edges = (0..20u32).flat_map(|k| {
