@@ -973,6 +973,26 @@ fn escaped(s: &str) -> Vec<u8> {
 }
 
 #[test]
+fn escapes_found_at_every_place_of_short_strings() {
+    // Every place of strings of 1 to 24 bytes (whole words, a tail that overlaps the last
+    // word, strings under a word), each byte that is escaped and a few that are not.
+    for len in 1..=24 {
+        for at in 0..len {
+            for b in [0x00u8, 0x08, 0x1f, b'"', b'\\', b' ', 0x7f, b'a'] {
+                let mut bytes = vec![b'x'; len];
+                bytes[at] = b;
+                let s = String::from_utf8(bytes).unwrap();
+                assert_same(
+                    &format!("{s:?}"),
+                    &escaped(&s),
+                    &serde_json::to_vec(&s).unwrap(),
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn escaping_matches_serde() {
     let mut all_ascii = String::new();
     for b in 0u8..0x80 {

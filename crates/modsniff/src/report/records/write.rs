@@ -609,11 +609,36 @@ fn word_needs_escape(w: u64) -> bool {
     hits & HIGH != 0
 }
 
+/// Some byte of `bytes` is escaped in JSON: eight bytes at a time, the tail as the last
+/// eight bytes (which overlap words already seen), a string under eight bytes a byte at a
+/// time.
+fn needs_escape(bytes: &[u8]) -> bool {
+    if bytes.len() < 8 {
+        return bytes.iter().any(|&b| ESCAPE[usize::from(b)] != 0);
+    }
+    let word = |at: usize| {
+        bytes
+            .get(at..at + 8)
+            .and_then(|c| <[u8; 8]>::try_from(c).ok())
+            .is_none_or(|w| word_needs_escape(u64::from_le_bytes(w)))
+    };
+    let whole = bytes.len() / 8 * 8;
+    (0..whole).step_by(8).any(word) || (whole < bytes.len() && word(bytes.len() - 8))
+}
+
 /// A JSON string exactly as serde_json escapes it: runs of plain bytes are copied whole, and
 /// found eight bytes at a time (JA3/JA4 strings, names and histories rarely need escaping).
 pub fn string(o: &mut Vec<u8>, s: &str) {
-    o.push(b'"');
     let bytes = s.as_bytes();
+    if !needs_escape(bytes) {
+        // Nearly every string of the records (names, record types, fingerprints): copied
+        // whole, without the byte loop below for the tail after the last whole word.
+        o.push(b'"');
+        o.extend_from_slice(bytes);
+        o.push(b'"');
+        return;
+    }
+    o.push(b'"');
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
