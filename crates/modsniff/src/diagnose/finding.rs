@@ -121,6 +121,24 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding `Diagnoser::will_drop` said will be dropped: only what `push` reads to
+    /// count it (kind and severity; the target comes with the push), no texts.
+    pub fn counted_only(stage: Stage, kind: FindingKind, severity: Severity, actor: Actor) -> Self {
+        Finding {
+            stage,
+            kind,
+            severity,
+            actor,
+            connection: None,
+            server_name: None,
+            server: None,
+            summary: String::new(),
+            likely_go_error: None,
+            remedy: None,
+            evidence: Vec::new(),
+        }
+    }
+
     pub fn first_frame(&self) -> u64 {
         self.evidence
             .iter()

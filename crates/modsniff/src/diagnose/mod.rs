@@ -28,6 +28,7 @@ use modsniff_core::Timestamp;
 use modsniff_core::Transport;
 use modsniff_core::{Connection, Evidence};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use tlsview::TlsView;
@@ -228,6 +229,31 @@ impl Diagnoser {
         classify_host(name)
     }
 
+    /// Whether `push` will drop a finding of this kind and severity about connection `c`
+    /// (its target named `name`): past `MAX_FINDINGS`, or a warning already kept `MAX_ALIKE`
+    /// times for that target. A detector then hands over `Finding::counted_only` instead of
+    /// writing its texts (an interception box that every connection crosses made ~5,000 such
+    /// findings, each built with its summary, remedy and evidence, on a quarter of the
+    /// benchmark corpus, to be dropped).
+    pub fn will_drop(
+        &self,
+        c: &Connection,
+        name: Option<&str>,
+        kind: FindingKind,
+        severity: Severity,
+    ) -> bool {
+        if self.candidates.len() >= MAX_FINDINGS {
+            return true;
+        }
+        if severity >= Severity::Error {
+            return false;
+        }
+        let target = name.map_or_else(|| c.server.ip().to_string(), str::to_string);
+        self.alike
+            .get(&(kind, severity, target))
+            .is_some_and(|n| *n >= MAX_ALIKE)
+    }
+
     fn push(&mut self, c: Option<&Connection>, name: Option<String>, finding: Finding, soft: bool) {
         if self.candidates.len() >= MAX_FINDINGS {
             self.dropped += 1;
@@ -302,14 +328,29 @@ impl Diagnoser {
         };
         // The CONNECT target names the real server; the TCP peer is the proxy.
         let target = proxy::connect_target(c).or(name);
-        // The target's name in lower case, computed once for the maps below.
-        let lower = target.as_ref().map(|n| n.to_ascii_lowercase());
+        let facts = ConnFacts {
+            c,
+            tls,
+            name: target,
+            via_proxy,
+            role,
+            idle_window: std::cell::Cell::new(None),
+        };
+        // The target's name in lower case, computed once for the maps below; borrowed when it
+        // is lower case already (nearly always), so a repeated name costs no copy.
+        let lower: Option<Cow<'_, str>> = facts.name.as_deref().map(|n| {
+            if n.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(n.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(n)
+            }
+        });
         // The maps below copy a name only when it is new to them (most connections repeat
         // a name already seen).
-        if let (Some(n), Some(lower)) = (&target, &lower) {
-            if !self.connected_names.contains(lower) {
+        if let (Some(n), Some(lower)) = (&facts.name, &lower) {
+            if !self.connected_names.contains(lower.as_ref()) {
                 if has_room(self.connected_names.len(), false) {
-                    self.connected_names.insert(lower.clone());
+                    self.connected_names.insert(lower.to_string());
                 } else {
                     self.tracking_dropped += 1;
                 }
@@ -325,33 +366,25 @@ impl Diagnoser {
         if let Some(min) = c.server_stats.ttl_min {
             self.note_ttl(c.server.ip(), min, c.server_stats.ttl_max.unwrap_or(min));
         }
-        if let (Some(t), Some(lower)) = (&tls, &lower)
+        if let (Some(t), Some(lower)) = (&facts.tls, &lower)
             && let Some(leaf) = t.certificates.first()
             && !leaf.spki_sha256.is_empty()
             && self.leaf_keys.len() < MAX_ANSWERS_KEPT
         {
             match self.leaf_keys.get_mut(leaf.spki_sha256) {
                 Some(names) => {
-                    if !names.contains(lower) {
-                        names.insert(lower.clone());
+                    if !names.contains(lower.as_ref()) {
+                        names.insert(lower.to_string());
                     }
                 }
                 None => {
                     self.leaf_keys.insert(
                         leaf.spki_sha256.to_string(),
-                        HashSet::from_iter([lower.clone()]),
+                        HashSet::from_iter([lower.to_string()]),
                     );
                 }
             }
         }
-        let facts = ConnFacts {
-            c,
-            tls,
-            name: target.clone(),
-            via_proxy,
-            role,
-            idle_window: std::cell::Cell::new(None),
-        };
         let before = self.candidates.len();
         let mut found = Vec::new();
         if !connect::detect(&facts, self, &mut found)
@@ -371,7 +404,7 @@ impl Diagnoser {
         let first_pushed = self.candidates.len();
         for (f, soft) in found {
             failed |= f.severity == Severity::Error;
-            self.push(Some(c), target.clone(), f, soft);
+            self.push(Some(c), facts.name.clone(), f, soft);
         }
         if let Some((from, to)) = facts.idle_window.get() {
             for cand in &mut self.candidates[first_pushed..] {
@@ -381,7 +414,8 @@ impl Diagnoser {
             }
         }
         if facts.role.is_some()
-            || target
+            || facts
+                .name
                 .as_deref()
                 .is_some_and(|n| classify_host(n).is_some())
         {
@@ -402,13 +436,15 @@ impl Diagnoser {
         }
         if !failed && succeeded(&facts) {
             if let Some(lower) = lower {
-                if has_room(self.ok_names.len(), self.ok_names.contains_key(&lower)) {
-                    let span = self.ok_names.entry(lower).or_insert(OkSpan {
-                        latest_start: c.ts_first,
-                        last_end: c.ts_last,
-                    });
+                if let Some(span) = self.ok_names.get_mut(lower.as_ref()) {
                     span.latest_start = span.latest_start.max(c.ts_first);
                     span.last_end = span.last_end.max(c.ts_last);
+                } else if has_room(self.ok_names.len(), false) {
+                    let span = OkSpan {
+                        latest_start: c.ts_first,
+                        last_end: c.ts_last,
+                    };
+                    self.ok_names.insert(lower.into_owned(), span);
                 } else {
                     self.tracking_dropped += 1;
                 }

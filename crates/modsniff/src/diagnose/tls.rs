@@ -77,7 +77,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     };
     // `ip:port` in the texts below (Display, as `addr`): built only when a finding is.
     let target = c.server;
-    let name = f.name.clone().or(hello.sni.map(str::to_string));
+    let name: Option<&str> = f.name.as_deref().or(hello.sni);
     // The ClientHello's evidence line, built only for a finding (most connections have none).
     let hello_ev = || {
         ev(
@@ -106,7 +106,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 severity,
                 actor,
                 connection: Some(c.id),
-                server_name: name.clone(),
+                server_name: name.map(str::to_string),
                 server: Some(addr(target)),
                 summary,
                 likely_go_error: go,
@@ -126,10 +126,10 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         // In a tunnel the reset is the proxy's; for a public host, whose genuine server always
         // answers a ClientHello, it ends the tunnel on the hello: the proxy's policy or a
         // firewall behind it (as with a FIN, below).
-        let sender = if in_tunnel && is_public(name.as_deref()) {
+        let sender = if in_tunnel && is_public(name) {
             Sender::Middlebox(vec![format!(
                 "the proxy {target} reset its tunnel on the hello, and the genuine {} answers every ClientHello",
-                name.as_deref().unwrap_or("server")
+                name.unwrap_or("server")
             )])
         } else if in_tunnel {
             Sender::Server
@@ -236,7 +236,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             .is_some_and(|h| fin_ts.since(h).as_secs_f64() < STALL_SECS)
     {
         let sni = hello.sni.unwrap_or("(no SNI)");
-        let public = is_public(name.as_deref());
+        let public = is_public(name);
         let (actor, who) = if in_tunnel {
             if public {
                 // The genuine public host always answers a ClientHello: the proxy, or a
@@ -287,7 +287,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         } else {
             format!(
                 "Check that {} serves TLS for {sni}. {}",
-                name.as_deref().unwrap_or("the server"),
+                name.unwrap_or("the server"),
                 remedy::alternative(f.role, f.name.as_deref())
             )
         };
@@ -373,7 +373,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 None
             };
             let remedy = if from_server {
-                let host = name.clone().unwrap_or_else(|| target.ip().to_string());
+                let host = name.map_or_else(|| target.ip().to_string(), str::to_string);
                 alert_remedy(actor, a.description, &desc, &host, hello.sni, f.role)
             } else {
                 "The client rejected the server's handshake: see the go error.".to_string()
@@ -414,7 +414,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     {
         // The public Go hosts speak TLS 1.3: an older version from them was negotiated by
         // something in between. Anyone else's server may simply not speak 1.3 yet: context.
-        let public = is_public(name.as_deref());
+        let public = is_public(name);
         let mut found = if public {
             base(
                 FindingKind::TlsDowngrade,
@@ -472,11 +472,11 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         // nothing; but a public host's genuine certificate is one the client accepts, and a
         // proxy that inspects TLS answers inside the tunnel itself. (A completed handshake in
         // a tunnel is no such sign: that is every healthy proxied fetch.)
-        if f.via_proxy && is_public(name.as_deref()) {
+        if f.via_proxy && is_public(name) {
             signs.push(format!(
                 "it is reached through the proxy's CONNECT tunnel ({}), where a TLS-inspecting proxy answers for the server itself, and {}'s genuine certificate chains to a public root (refused only by a trust store without the public roots)",
                 addr(target),
-                name.as_deref().unwrap_or("the host")
+                name.unwrap_or("the host")
             ));
         }
         let evidence = vec![
@@ -502,7 +502,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     Some("tls: failed to verify certificate: x509: certificate signed by unknown authority".into()),
                     format!(
                         "A TLS-inspecting middlebox answers for the server: install its CA certificate (SSL_CERT_FILE=/path/to/corp-ca.pem) or ask for {} to be exempted from inspection.",
-                        exempt(name.as_deref())
+                        exempt(name)
                     ),
                     evidence,
                 ),
@@ -510,7 +510,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             ));
             return true;
         }
-        if !is_public(name.as_deref()) {
+        if !is_public(name) {
             // Not a public Go host and nothing that points at a middlebox: the server's own
             // certificate, which the client refused.
             let host = dialled_host(f, hello.sni);
@@ -556,7 +556,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 Some("tls: failed to verify certificate: x509: certificate signed by unknown authority".into()),
                 format!(
                     "If a TLS-inspecting proxy is in the path, install its CA certificate (SSL_CERT_FILE=/path/to/ca.pem) or ask for {} to be exempted.",
-                    exempt(name.as_deref())
+                    exempt(name)
                 ),
                 evidence,
             ),
@@ -583,7 +583,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         } else {
             sender_of_server_packets(f, d)
         };
-        let host = name.clone().unwrap_or_else(|| target.ip().to_string());
+        let host = name.map_or_else(|| target.ip().to_string(), str::to_string);
         let first = refusal.client_first;
         let alert = refusal.alert;
         let what = if refusal.empty_certificate {
@@ -659,7 +659,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         && sh.version == 0x0304
         && t.client_encrypted_records >= 2
         && !t.client_last_record_alert_like
-        && is_public(name.as_deref())
+        && is_public(name)
     {
         let signs = tls13_interception_signs(f, d);
         if !signs.is_empty() {
@@ -1070,8 +1070,8 @@ fn certificate(
     let leaf = t.certificates.first()?;
     let hello = t.client_hello.as_ref()?;
     let validation = t.validation.unwrap_or("unknown");
-    let name = f.name.clone().or(hello.sni.map(str::to_string));
-    let public = is_public(name.as_deref());
+    let name: Option<&str> = f.name.as_deref().or(hello.sni);
+    let public = is_public(name);
     // A chain the client's own CA file vouches for is normal for a self-hosted server; for a
     // public host it is a trusted inspection CA.
     let via_ca_file = validation == "valid" && t.valid_only_via_ca_file && public;
@@ -1087,53 +1087,30 @@ fn certificate(
     let accepted = t.client_ccs || t.client_encrypted_records > 1;
     if validation == "undecided" {
         let refused = rejected && !accepted;
-        return Some(undecided_chain(f, t, name.as_deref(), hello_ev, refused));
+        return Some(undecided_chain(f, t, name, hello_ev, refused));
     }
     if validation == "valid" && !via_ca_file && !rejected {
         return None;
     }
-    // Signs of a middlebox, whatever the host.
-    let mut signs = Vec::new();
-    if is_interception_issuer(leaf.issuer) {
-        signs.push(format!(
-            "its issuer \"{}\" is a TLS-inspection CA",
-            leaf.issuer
-        ));
-    }
-    if !f.via_proxy
-        && let Some(ttl) = c.server_stats.ttl_max
-        && INITIAL_TTLS.contains(&ttl)
-        && !same_subnet(c.client.ip(), c.server.ip())
-        && !c.server.ip().is_loopback()
-    {
-        signs.push(format!("the \"server\" answers with TTL {ttl}, an initial value: it is the adjacent hop, not the real server"));
-    }
+    // Signs of a middlebox, whatever the host: found first, worded below only for a finding
+    // that will be kept.
+    let issuer_sign = is_interception_issuer(leaf.issuer);
+    let ttl_sign = c.server_stats.ttl_max.filter(|ttl| {
+        !f.via_proxy
+            && INITIAL_TTLS.contains(ttl)
+            && !same_subnet(c.client.ip(), c.server.ip())
+            && !c.server.ip().is_loopback()
+    });
     let others = d.names_for_leaf_key(leaf.spki_sha256);
     let domains: std::collections::BTreeSet<&str> = others.iter().map(|n| registrable(n)).collect();
-    if domains.len() > 1 {
-        signs.push(format!(
-            "the same leaf key was presented for unrelated names ({})",
-            others.join(", ")
-        ));
-    }
-    let target = addr(c.server);
-    if rejected && !accepted && !public && signs.is_empty() {
+    let key_sign = domains.len() > 1;
+    if rejected && !accepted && !public && !issuer_sign && ttl_sign.is_none() && !key_sign {
         return Some(rejected_certificate(f, t, hello_ev, client_alert));
     }
     // From here on: interception. For a public host the genuine chain is public, so an
     // untrusted one is itself a sign; for anyone else's server it takes one of the signs above.
-    if via_ca_file {
-        signs.push(
-            "the chain validates only through the extra CA file (--ca-file / SSL_CERT_FILE), not through a public root".to_string(),
-        );
-    }
-    if public && (validation != "valid" || via_ca_file) {
-        signs.push(format!(
-            "{} is a public host whose genuine certificate chains to a public root",
-            name.as_deref().unwrap_or("the server")
-        ));
-    }
-    if signs.is_empty() {
+    let public_sign = public && (validation != "valid" || via_ca_file);
+    if !issuer_sign && ttl_sign.is_none() && !key_sign && !via_ca_file && !public_sign {
         return None;
     }
     let severity = if accepted {
@@ -1141,6 +1118,43 @@ fn certificate(
     } else {
         Severity::Error
     };
+    let kind = FindingKind::MitmCertificate;
+    if d.will_drop(c, f.name.as_deref(), kind, severity) {
+        return Some(Finding::counted_only(
+            Stage::Tls,
+            kind,
+            severity,
+            Actor::Middlebox,
+        ));
+    }
+    let target = addr(c.server);
+    let mut signs = Vec::new();
+    if issuer_sign {
+        signs.push(format!(
+            "its issuer \"{}\" is a TLS-inspection CA",
+            leaf.issuer
+        ));
+    }
+    if let Some(ttl) = ttl_sign {
+        signs.push(format!("the \"server\" answers with TTL {ttl}, an initial value: it is the adjacent hop, not the real server"));
+    }
+    if key_sign {
+        signs.push(format!(
+            "the same leaf key was presented for unrelated names ({})",
+            others.join(", ")
+        ));
+    }
+    if via_ca_file {
+        signs.push(
+            "the chain validates only through the extra CA file (--ca-file / SSL_CERT_FILE), not through a public root".to_string(),
+        );
+    }
+    if public_sign {
+        signs.push(format!(
+            "{} is a public host whose genuine certificate chains to a public root",
+            name.unwrap_or("the server")
+        ));
+    }
     let mut summary = if via_ca_file {
         format!(
             "TLS interception: {target} presented a certificate for {} issued by \"{}\", which no public root vouches for.",
@@ -1174,7 +1188,7 @@ fn certificate(
     }
     Some(Finding {
         stage: Stage::Tls,
-        kind: FindingKind::MitmCertificate,
+        kind,
         severity,
         actor: Actor::Middlebox,
         connection: Some(c.id),
@@ -1191,7 +1205,7 @@ fn certificate(
             format!(
                 "Install the interception CA (issuer \"{}\") and point the go command at it: SSL_CERT_FILE=/path/to/corp-ca.pem, or ask for {} to be exempted from inspection.",
                 leaf.issuer,
-                exempt(name.as_deref())
+                exempt(name)
             )
         }),
         evidence,

@@ -45,13 +45,19 @@ pub const VCS_HOSTS: &[&str] = &[
 
 /// The role of a well-known host name, if it is one.
 pub fn classify_host(name: &str) -> Option<GoRole> {
-    let n = name.trim_end_matches('.').to_ascii_lowercase();
-    // `n` is `h` or ends with ".h"; without building ".h" (a `format!` per listed host per
-    // connection was ~5 % of a full analysis).
+    let n = name.trim_end_matches('.').as_bytes();
+    // `n` is `h` or ends with ".h", ASCII case aside; without building ".h" (a `format!` per
+    // listed host per connection was ~5 % of a full analysis) and without a lower-case copy
+    // of the name (the listed hosts are lower case).
     let is = |list: &[&str]| {
         list.iter().any(|h| {
-            n.strip_suffix(h)
-                .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+            n.len()
+                .checked_sub(h.len())
+                .and_then(|cut| n.split_at_checked(cut))
+                .is_some_and(|(rest, tail)| {
+                    tail.eq_ignore_ascii_case(h.as_bytes())
+                        && (rest.is_empty() || rest.ends_with(b"."))
+                })
         })
     };
     if is(CHECKSUM_DBS) {
@@ -75,5 +81,15 @@ mod tests {
         assert_eq!(classify_host("sum.golang.org."), Some(GoRole::ChecksumDb));
         assert_eq!(classify_host("github.com"), Some(GoRole::Vcs));
         assert_eq!(classify_host("example.com"), None);
+        assert_eq!(
+            classify_host("Proxy.Golang.ORG."),
+            Some(GoRole::ModuleProxy)
+        );
+        assert_eq!(classify_host("mirror.GITHUB.com"), Some(GoRole::Vcs));
+        assert_eq!(classify_host("notgithub.com"), None);
+        assert_eq!(classify_host("github.com.example"), None);
+        assert_eq!(classify_host("ithub.com"), None);
+        assert_eq!(classify_host("é.github.com"), Some(GoRole::Vcs));
+        assert_eq!(classify_host("éithub.com"), None);
     }
 }

@@ -1,8 +1,8 @@
 //! The GOPROXY protocol and checksum-database paths, decoded from plaintext requests.
 //!
-//! GOPROXY (https://go.dev/ref/mod#goproxy-protocol): `<module>/@v/list`,
+//! GOPROXY (<https://go.dev/ref/mod#goproxy-protocol>): `<module>/@v/list`,
 //! `<module>/@v/<version>.info|.mod|.zip`, `<module>/@latest`, with upper-case letters
-//! escaped as `!` + lower case. Checksum database (https://go.dev/ref/mod#checksum-database):
+//! escaped as `!` + lower case. Checksum database (<https://go.dev/ref/mod#checksum-database>):
 //! `/lookup/<module>@<version>`, `/tile/...`, `/latest`, and through a proxy
 //! `/sumdb/<name>/supported` and `/sumdb/<name>/<path>`.
 

@@ -973,6 +973,26 @@ fn escaped(s: &str) -> Vec<u8> {
 }
 
 #[test]
+fn escapes_found_at_every_place_of_short_strings() {
+    // Every place of strings of 1 to 24 bytes (whole words, a tail that overlaps the last
+    // word, strings under a word), each byte that is escaped and a few that are not.
+    for len in 1..=24 {
+        for at in 0..len {
+            for b in [0x00u8, 0x08, 0x1f, b'"', b'\\', b' ', 0x7f, b'a'] {
+                let mut bytes = vec![b'x'; len];
+                bytes[at] = b;
+                let s = String::from_utf8(bytes).unwrap();
+                assert_same(
+                    &format!("{s:?}"),
+                    &escaped(&s),
+                    &serde_json::to_vec(&s).unwrap(),
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn escaping_matches_serde() {
     let mut all_ascii = String::new();
     for b in 0u8..0x80 {
@@ -1051,6 +1071,33 @@ fn timestamp_sweeps_match_serde() {
 }
 
 /// Every integer below 100,000, both sides of every power of ten, and each width's ends.
+#[test]
+fn ipv4_addresses_match_serde() {
+    use super::values::{Addr, Ip};
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    // Every octet value in every position (the others at their widest and narrowest), and
+    // the ports at the edges of each width.
+    let mut o = Vec::new();
+    for x in 0..=255u8 {
+        for fill in [0u8, 9, 10, 99, 100, 255] {
+            for pos in 0..4 {
+                let mut octets = [fill; 4];
+                octets[pos] = x;
+                let ip = IpAddr::V4(Ipv4Addr::from(octets));
+                for port in [0u16, 9, 10, 443, 65535] {
+                    let sa = SocketAddr::new(ip, port);
+                    o.clear();
+                    Addr(sa).write_json(&mut o);
+                    assert_same(&sa.to_string(), &o, &serde_json::to_vec(&sa).unwrap());
+                }
+                o.clear();
+                Ip(ip).write_json(&mut o);
+                assert_same(&ip.to_string(), &o, &serde_json::to_vec(&ip).unwrap());
+            }
+        }
+    }
+}
+
 #[test]
 fn integers_match_serde() {
     let mut o = Vec::new();
