@@ -275,7 +275,7 @@ impl Conn {
 
 /// The record of a UDP flow.
 pub(crate) fn udp_record(u: UdpFlow, reason: EndReason, server_name: Option<String>) -> Connection {
-    let [c, s] = u.stats;
+    let [c, s] = u.stats.map(|side| side.stats());
     // Zeek's UDP states: SF when both sides spoke, S0 when only the client, SHR when only
     // the server, OTH otherwise.
     let state = match (c.packets > 0, s.packets > 0) {
