@@ -550,7 +550,7 @@ impl Engine {
     fn emit_now(&mut self, flow: Flow, reason: EndReason, sink: &mut impl Out) {
         let conn: Connection = match flow {
             Flow::Tcp(mut c) => {
-                let hint = self.names.get(&c.tcp.server.ip()).cloned();
+                let hint = self.names.get(&c.tcp.server.ip());
                 let mut env = SessionEnv {
                     tls: &self.config.tls,
                     limits: &self.config.limits,
