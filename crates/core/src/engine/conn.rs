@@ -207,7 +207,7 @@ impl Conn {
     pub fn finish(
         &mut self,
         reason: EndReason,
-        server_name_hint: Option<String>,
+        server_name_hint: Option<&String>,
         budget: &mut MemBudget,
         env: &mut SessionEnv<'_>,
     ) -> Connection {
@@ -238,7 +238,9 @@ impl Conn {
                 }
             }
         }
-        let server_name = server_name_from(tls.as_deref(), &http).or(server_name_hint);
+        // The hint (a DNS answer's name) is copied only when nothing better names it.
+        let server_name =
+            server_name_from(tls.as_deref(), &http).or_else(|| server_name_hint.cloned());
         let [c, s] = &self.streams;
         let mut client_stats = tcp.client_stats;
         let mut server_stats = tcp.server_stats;
@@ -275,7 +277,7 @@ impl Conn {
 
 /// The record of a UDP flow.
 pub(crate) fn udp_record(u: UdpFlow, reason: EndReason, server_name: Option<String>) -> Connection {
-    let [c, s] = u.stats;
+    let [c, s] = u.stats.map(|side| side.stats());
     // Zeek's UDP states: SF when both sides spoke, S0 when only the client, SHR when only
     // the server, OTH otherwise.
     let state = match (c.packets > 0, s.packets > 0) {

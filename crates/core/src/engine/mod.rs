@@ -33,19 +33,21 @@ use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use table::{Flow, FlowTable, Pos};
 
-/// Counts a datagram on its flow: (whether it was the DNS flow's first answer, is_dns, id).
-/// The first answer on a DNS flow ends its wait: it lingers instead of idling for the UDP
-/// timeout, so answered lookups don't fill the flow table.
+/// Counts a datagram on its flow: (the flow's new deadline when this was the DNS flow's
+/// first answer, is_dns, id). The first answer on a DNS flow ends its wait: it lingers
+/// instead of idling for the UDP timeout, so answered lookups don't fill the flow table.
 fn udp_datagram(
     flow: &mut crate::flow::UdpFlow,
     src: SocketAddr,
     ip: &IpInfo,
     payload: &[u8],
     pkt: &Packet<'_>,
-) -> (bool, bool, u64) {
+    limits: &crate::config::Limits,
+) -> (Option<u64>, bool, u64) {
     flow.on_datagram(src, ip, payload.len(), pkt.frame, pkt.ts);
     let answered_now = flow.is_dns && flow.stats[1].packets == 1 && src == flow.server;
-    (answered_now, flow.is_dns, flow.id)
+    let due = answered_now.then(|| table::deadline_udp(limits, flow));
+    (due, flow.is_dns, flow.id)
 }
 
 /// Where an event falls in the order one engine emits, among the events made known by the
@@ -548,7 +550,7 @@ impl Engine {
     fn emit_now(&mut self, flow: Flow, reason: EndReason, sink: &mut impl Out) {
         let conn: Connection = match flow {
             Flow::Tcp(mut c) => {
-                let hint = self.names.get(&c.tcp.server.ip()).cloned();
+                let hint = self.names.get(&c.tcp.server.ip());
                 let mut env = SessionEnv {
                     tls: &self.config.tls,
                     limits: &self.config.limits,
@@ -628,8 +630,9 @@ impl Engine {
                     conn.on_segment(src, ip, seg, pkt.frame, pkt.ts, &mut env);
                     let id = conn.tcp.id;
                     let closed = !was_closed && conn.tcp.is_closed();
+                    let due = closed.then(|| table::deadline_tcp(&self.config.limits, &conn.tcp));
                     self.pin_queries(id);
-                    break closed.then_some(id);
+                    break due.map(|due| (id, due));
                 }
                 // A UDP flow cannot share a TCP key (the transport is part of it).
                 _ if created => return,
@@ -652,9 +655,9 @@ impl Engine {
                 }
             }
         };
-        if let Some(id) = closed_now {
+        if let Some((id, due)) = closed_now {
             self.table
-                .closed(key, id, &self.config.limits, &mut self.stats);
+                .closed(key, id, due, &self.config.limits, &mut self.stats);
             self.report_ended(sink);
         }
     }
@@ -672,36 +675,30 @@ impl Engine {
         let src = SocketAddr::new(ip.src, sport);
         let dst = SocketAddr::new(ip.dst, dport);
         let (key, _) = FlowKey::new(Transport::Udp, src, dst);
-        // One lookup for a datagram of a known flow.
-        let seen = match self.table.flows.get_mut(&key) {
-            Some(Flow::Udp(flow)) => Some(udp_datagram(flow, src, ip, payload, pkt)),
-            _ => None,
-        };
-        let (answered_now, is_dns, id) = match seen {
-            Some(s) => s,
+        let limits = &self.config.limits;
+        // One lookup for a datagram of a known flow, one insertion for a new one.
+        let (answered_due, is_dns, id) = match self.table.flows.get_mut(&key) {
+            Some(Flow::Udp(flow)) => udp_datagram(flow, src, ip, payload, pkt, limits),
+            // A TCP flow cannot share a UDP key (the transport is part of it).
+            Some(Flow::Tcp(_)) => return,
             None => {
-                if self.table.flows.contains_key(&key) {
-                    // A TCP flow cannot share a UDP key (the transport is part of it).
-                    return;
-                }
-                self.table.new_udp(
+                let seen = self.table.new_udp(
                     key,
                     src,
                     dst,
                     self.now,
                     pkt.ts,
-                    &self.config.limits,
+                    limits,
                     &mut self.stats,
+                    |flow| udp_datagram(flow, src, ip, payload, pkt, limits),
                 );
+                // The flows the new one made room for.
                 self.report_ended(sink);
-                let Some(Flow::Udp(flow)) = self.table.flows.get_mut(&key) else {
-                    return;
-                };
-                udp_datagram(flow, src, ip, payload, pkt)
+                seen
             }
         };
-        if answered_now {
-            self.table.schedule(key, &self.config.limits);
+        if let Some(due) = answered_due {
+            self.table.schedule_due(key, id, due);
         }
         if is_dns && !self.config.no_app_decoders {
             self.stats.dns_messages += 1;

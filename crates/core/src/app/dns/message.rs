@@ -305,8 +305,10 @@ fn read_u16(msg: &[u8], at: usize) -> Option<u16> {
 /// Reads the (possibly compressed) name at `at`; returns it and the offset after it in the
 /// message (after the first pointer, if any).
 fn read_name(msg: &[u8], at: usize) -> Option<(String, usize)> {
-    // Most names fit: one allocation instead of growing from empty label by label.
-    let mut out = String::with_capacity(NAME_CAPACITY);
+    // Most names fit: one allocation instead of growing from empty label by label. Bytes,
+    // made a `String` once at the end: checking each label as UTF-8 on its own was a third
+    // of this function's time.
+    let mut out: Vec<u8> = Vec::with_capacity(NAME_CAPACITY);
     let mut raw_len = 0usize;
     let mut pos = at;
     let mut after: Option<usize> = None;
@@ -322,7 +324,9 @@ fn read_name(msg: &[u8], at: usize) -> Option<(String, usize)> {
                     } else if out.is_empty() {
                         "<Root>".to_string()
                     } else {
-                        out
+                        // Only ASCII was written (`push_label`): never lossy.
+                        String::from_utf8(out)
+                            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
                     };
                     return Some((name, end));
                 }
@@ -331,7 +335,7 @@ fn read_name(msg: &[u8], at: usize) -> Option<(String, usize)> {
                 // Keep reading a too-long name to find where it ends, but stop growing it.
                 if raw_len <= MAX_NAME_LEN {
                     if !out.is_empty() {
-                        out.push('.');
+                        out.push(b'.');
                     }
                     push_label(&mut out, label);
                 }
@@ -355,22 +359,19 @@ fn read_name(msg: &[u8], at: usize) -> Option<(String, usize)> {
 }
 
 /// Appends a label in presentation form: printable ASCII as is, other bytes as `\DDD`
-/// (RFC 4343).
-fn push_label(out: &mut String, label: &[u8]) {
+/// (RFC 4343). Writes only ASCII.
+fn push_label(out: &mut Vec<u8>, label: &[u8]) {
     let plain = |b: u8| b.is_ascii_graphic() && b != b'.' && b != b'\\';
     // The usual label is all plain ASCII: copied whole.
-    if label.iter().all(|&b| plain(b))
-        && let Ok(text) = std::str::from_utf8(label)
-    {
-        out.push_str(text);
+    if label.iter().all(|&b| plain(b)) {
+        out.extend_from_slice(label);
         return;
     }
     for &b in label {
         if plain(b) {
-            out.push(b as char);
+            out.push(b);
         } else {
-            use std::fmt::Write;
-            let _ = write!(out, "\\{b:03}");
+            out.extend_from_slice(&[b'\\', b'0' + b / 100, b'0' + b / 10 % 10, b'0' + b % 10]);
         }
     }
 }

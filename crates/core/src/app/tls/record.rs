@@ -93,7 +93,8 @@ impl TlsVersion {
     }
 
     /// Human name ("TLS 1.2"), `None` for values we do not name (GREASE, unknown).
-    pub fn name(self) -> Option<String> {
+    /// Borrowed from a static table but for the drafts (one per ServerHello).
+    pub fn name(self) -> Option<std::borrow::Cow<'static, str>> {
         Some(match self.0 {
             0x0002 => "SSL 2.0".into(),
             0x0300 => "SSL 3.0".into(),
@@ -101,7 +102,7 @@ impl TlsVersion {
             0x0302 => "TLS 1.1".into(),
             0x0303 => "TLS 1.2".into(),
             0x0304 => "TLS 1.3".into(),
-            v if v >> 8 == 0x7f => format!("TLS 1.3 (draft {})", v & 0xff),
+            v if v >> 8 == 0x7f => format!("TLS 1.3 (draft {})", v & 0xff).into(),
             _ => return None,
         })
     }

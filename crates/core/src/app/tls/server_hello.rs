@@ -18,8 +18,8 @@ pub const HRR_RANDOM: [u8; 32] = [
 pub struct ServerHello {
     /// The negotiated version.
     pub version: TlsVersion,
-    /// Its name (`TLS 1.3`), when known.
-    pub version_name: Option<String>,
+    /// Its name (`TLS 1.3`), when known: borrowed from a static table but for the drafts.
+    pub version_name: Option<std::borrow::Cow<'static, str>>,
     /// legacy_version of the hello.
     pub legacy_version: TlsVersion,
     /// supported_versions extension value, if sent.
