@@ -664,6 +664,8 @@ mod imp {
             /// Why the socket could not be read on (the interface went away).
             lost: Option<String>,
             clock: Timestamp,
+            /// ICMP errors the shard handed to the others.
+            handed: u64,
         }
 
         /// What every shard thread shares.
@@ -738,8 +740,10 @@ mod imp {
                     Ok(Some(pkt)) => {
                         let frame = shared.frames.fetch_add(1, Ordering::Relaxed) + 1;
                         if frame > shared.limit {
-                            shared.stop.store(true, Ordering::SeqCst);
                             continue;
+                        }
+                        if frame == shared.limit {
+                            shared.stop.store(true, Ordering::SeqCst);
                         }
                         let pkt = Packet { frame, ..pkt };
                         watch.packet(&pkt);
@@ -782,6 +786,7 @@ mod imp {
             }
             let kernel = src.stats().ok();
             let clock = shard.now();
+            let handed = shard.icmp_handed_off();
             let stats = shard.finish(&mut out);
             keep_stalls(&mut out, &watch);
             let _ = tx.send(Msg::End(Box::new(Ended {
@@ -790,6 +795,7 @@ mod imp {
                 kernel,
                 lost,
                 clock,
+                handed,
             })));
         }
 
@@ -897,6 +903,7 @@ mod imp {
                                                 kernel: None,
                                                 lost: None,
                                                 clock: Timestamp::ZERO,
+                                                handed: 0,
                                             }));
                                         }
                                     }
@@ -946,6 +953,16 @@ mod imp {
                     dropped: ks.iter().map(|k| k.dropped).sum(),
                     if_dropped: ks.iter().map(|k| k.if_dropped).sum(),
                 });
+            // How the kernel spread the packets (what each socket received), on stderr.
+            let spread: Vec<String> = ends
+                .iter()
+                .map(|e| e.kernel.map_or("?".into(), |k| k.received.to_string()))
+                .collect();
+            errln!(
+                "{count} sockets received {} packets; {} ICMP errors handed between them",
+                spread.join(" + "),
+                ends.iter().map(|e| e.handed).sum::<u64>()
+            );
             let name = format!("interface {}", cfg.interface);
             let mut warnings = Vec::new();
             if let Some(k) = kernel.filter(|k| k.dropped + k.if_dropped > 0) {

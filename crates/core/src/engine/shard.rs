@@ -981,6 +981,8 @@ pub struct LiveShard {
     max_clock_jump: crate::time::Duration,
     /// The count of `icmp_error_without_flow` after the last packet.
     unowned: u64,
+    /// ICMP errors this shard handed to the others.
+    handed: u64,
     others: Vec<SyncSender<Arc<Handoff>>>,
     inbox: Receiver<Arc<Handoff>>,
     waiting: std::collections::VecDeque<Arc<Handoff>>,
@@ -1052,6 +1054,12 @@ impl LiveShard {
         self.clock.now
     }
 
+    /// ICMP errors this shard received without holding the flow they quote, and handed to
+    /// the others.
+    pub fn icmp_handed_off(&self) -> u64 {
+        self.handed
+    }
+
     /// Flows this shard tracks.
     pub fn live_flows(&self) -> usize {
         self.engine.live_flows()
@@ -1100,6 +1108,7 @@ impl LiveShard {
             }
         }
         self.unowned = count - 1;
+        self.handed += 1;
         let h = Arc::new(Handoff {
             ts: pkt.ts,
             frame: pkt.frame,
@@ -1239,6 +1248,7 @@ impl LiveMerge {
                 clock: Clock::default(),
                 max_clock_jump: config.limits.max_clock_jump,
                 unowned: 0,
+                handed: 0,
                 others,
                 inbox,
                 waiting: std::collections::VecDeque::new(),
