@@ -724,7 +724,7 @@ mod imp {
             let mut lost = None;
             let send = |out: &mut Vec<Stamped>, watch: &TcpWatch, clock: Timestamp| {
                 keep_stalls(out, watch);
-                let batch = std::mem::replace(out, Vec::with_capacity(BATCH));
+                let batch = std::mem::take(out);
                 tx.send(Msg::Events(batch, clock)).is_ok()
             };
             loop {
@@ -925,7 +925,11 @@ mod imp {
                     }
                     if last_tick.elapsed() >= TICK {
                         last_tick = Instant::now();
-                        rep.tick().context("writing the report")?;
+                        if let Err(e) = rep.tick() {
+                            // The shards end too (and their sends fail once this returns).
+                            shared.stop.store(true, Ordering::SeqCst);
+                            return Err(anyhow::Error::from(e).context("writing the report"));
+                        }
                     }
                 }
                 Ok(())
