@@ -972,6 +972,13 @@ struct Handoff {
 /// one holding the flow applies it, and the error is counted once (`icmp_errors` by the
 /// receiver; `icmp_error_without_flow` by the last to look, when none held it).
 ///
+/// Fragments: with `PACKET_FANOUT_FLAG_DEFRAG` the kernel reassembles IPv4 datagrams before
+/// hashing and hands the socket the whole datagram (counted as one packet, no fragment). It
+/// does not reassemble IPv6 ones, and hashes their fragments on the addresses alone: every
+/// fragment of a datagram reaches one shard, which reassembles it, but that need not be the
+/// shard holding the flow (a datagram there then makes a flow of its own: a limit for large
+/// fragmented UDP answers over IPv6).
+///
 /// Connection names from DNS answers are left to the merge, which sees every shard's answers.
 pub struct LiveShard {
     engine: Engine,
