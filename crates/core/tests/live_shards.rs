@@ -106,7 +106,7 @@ fn live(path: &Path, config: &Config, count: usize) -> (Vec<String>, Stats, u64)
         }
         merge.release(&mut events);
     });
-    let handed: u64 = shards.iter().map(LiveShard::icmp_handed_off).sum();
+    let handed: u64 = shards.iter().map(LiveShard::handed_off).sum();
     // Every shard has stopped reading; each ends in turn.
     for (i, sh) in shards.into_iter().enumerate() {
         let now = sh.now();
@@ -183,4 +183,84 @@ fn live_shards_give_one_engines_records() {
     // The fixtures have connections refused by ICMP (v4 and v6): every such error went to a
     // shard that did not hold its flow, and the records above have it on their connection.
     assert!(icmp > 10 && handed > 10, "icmp {icmp}, handed {handed}");
+}
+
+/// A legacy pcap (Ethernet) of 20 UDP exchanges over IPv6 whose 3,000-byte answers come in
+/// three fragments each: the kernel does not reassemble IPv6 fragments before hashing and
+/// hashes them on the addresses alone, so they may reach a shard that does not hold the
+/// flow (the fixtures have no fragments).
+fn fragmented_v6_capture(path: &Path) {
+    let ip6 = |src: [u8; 16], dst: [u8; 16], next: u8, payload: &[u8]| {
+        let mut p = vec![0x60, 0, 0, 0];
+        p.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        p.extend_from_slice(&[next, 64]);
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.extend_from_slice(payload);
+        p
+    };
+    let eth = |p: Vec<u8>| {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd];
+        f.extend(p);
+        f
+    };
+    let udp = |sp: u16, dp: u16, data: &[u8]| {
+        let mut u = Vec::new();
+        u.extend_from_slice(&sp.to_be_bytes());
+        u.extend_from_slice(&dp.to_be_bytes());
+        u.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(data);
+        u
+    };
+    let (mut a, mut b) = ([0u8; 16], [0u8; 16]);
+    a[0] = 0xfd;
+    a[15] = 1;
+    b[0] = 0xfd;
+    b[15] = 2;
+    let mut file = Vec::new();
+    for w in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 1] {
+        file.extend_from_slice(&w.to_le_bytes());
+    }
+    let mut put = |secs: u32, usecs: u32, frame: Vec<u8>| {
+        for w in [secs, usecs, frame.len() as u32, frame.len() as u32] {
+            file.extend_from_slice(&w.to_le_bytes());
+        }
+        file.extend(frame);
+    };
+    for i in 0..20u16 {
+        let t = 1_800_000_000 + u32::from(i);
+        let sport = 40_000 + i;
+        put(t, 0, eth(ip6(a, b, 17, &udp(sport, 5353, &[0; 12]))));
+        let data: Vec<u8> = (0..3000u32).map(|j| (j * 7 + u32::from(i)) as u8).collect();
+        let whole = udp(5353, sport, &data);
+        let pieces: Vec<&[u8]> = whole.chunks(1448).collect();
+        for (n, piece) in pieces.iter().enumerate() {
+            let more = u16::from(n + 1 < pieces.len());
+            let mut fh = vec![17, 0];
+            fh.extend_from_slice(&((n as u16 * 1448) | more).to_be_bytes());
+            fh.extend_from_slice(&(700 + u32::from(i)).to_be_bytes());
+            fh.extend_from_slice(piece);
+            put(t, 1000 * (n as u32 + 1), eth(ip6(b, a, 44, &fh)));
+        }
+    }
+    std::fs::write(path, file).unwrap();
+}
+
+#[test]
+fn live_shards_hand_ipv6_datagrams_to_their_flow() {
+    let path = std::env::temp_dir().join(format!("live-shards-frag6-{}.pcap", std::process::id()));
+    fragmented_v6_capture(&path);
+    let config = Config::default();
+    let (want, want_stats) = one(&path, &config).unwrap();
+    assert_eq!(want_stats.ip_reassembled, 20);
+    assert_eq!(want_stats.udp_flows, 20);
+    for count in [2, 3] {
+        let (got, stats, handed) = live(&path, &config, count);
+        assert_eq!(got, want, "{count} live shards: records");
+        assert_eq!(counted(&stats), counted(&want_stats), "{count} shards");
+        assert_eq!(stats.udp_flows, 20);
+        assert!(handed > 0, "{count} shards: no datagram was handed over");
+    }
+    std::fs::remove_file(&path).ok();
 }

@@ -621,7 +621,8 @@ mod imp {
     ///
     /// - The kernel spreads the packets (hash of the flow, symmetric: both directions to one
     ///   socket; IPv4 fragments reassembled before hashing). ICMP errors, hashed on their own
-    ///   addresses, are handed between shards (see `LiveShard`).
+    ///   addresses, and IPv6 datagrams, whose fragments are hashed on the addresses alone,
+    ///   are handed between shards (see `LiveShard`).
     /// - Each socket has its own ring of `--buffer-size` MiB. Between a shard and the merge
     ///   at most `LAG` batches wait, and the merge holds at most `MAX_HELD` events of a shard
     ///   ahead of the others' clocks: beyond that the shard waits, its ring fills, and the
@@ -664,7 +665,7 @@ mod imp {
             /// Why the socket could not be read on (the interface went away).
             lost: Option<String>,
             clock: Timestamp,
-            /// ICMP errors the shard handed to the others.
+            /// Packets the shard handed to the others (ICMP errors, IPv6 datagrams).
             handed: u64,
         }
 
@@ -786,7 +787,7 @@ mod imp {
             }
             let kernel = src.stats().ok();
             let clock = shard.now();
-            let handed = shard.icmp_handed_off();
+            let handed = shard.handed_off();
             let stats = shard.finish(&mut out);
             keep_stalls(&mut out, &watch);
             let _ = tx.send(Msg::End(Box::new(Ended {
@@ -963,7 +964,7 @@ mod imp {
                 .map(|e| e.kernel.map_or("?".into(), |k| k.received.to_string()))
                 .collect();
             errln!(
-                "{count} sockets received {} packets; {} ICMP errors handed between them",
+                "{count} sockets received {} packets; {} handed between them (ICMP errors, IPv6 datagrams)",
                 spread.join(" + "),
                 ends.iter().map(|e| e.handed).sum::<u64>()
             );

@@ -622,7 +622,7 @@ fn live_threads_2_reports_what_threads_1_reports() {
             assert_eq!(s2[k], s1[k], "{case}: {k}");
         }
         assert_eq!(two_code, one_code, "{case}: exit code; stderr: {err}");
-        // "2 sockets received A + B packets; H ICMP errors handed between them"
+        // "2 sockets received A + B packets; H handed between them (...)"
         let spread = err
             .lines()
             .find(|l| l.starts_with("2 sockets received"))
@@ -635,9 +635,9 @@ fn live_threads_2_reports_what_threads_1_reports() {
             .unwrap_or_else(|| panic!("{case}: {spread}"));
     }
     // Which socket an ICMP error reaches is the kernel's choice (its hash key is random per
-    // boot): how many were handed over is said, not asserted (core's live_shards test sends
+    // boot): how many were handed over is said, not asserted (core's live_shards tests send
     // every one elsewhere).
-    eprintln!("live --threads 2: {handed} ICMP errors handed between the sockets");
+    eprintln!("live --threads 2: {handed} packets handed between the shards");
 }
 
 /// -w and --extract keep one socket's packets: refused with several.

@@ -66,7 +66,7 @@ use crate::packet::{LinkType, Packet};
 use crate::stats::Stats;
 use crate::time::Timestamp;
 use crate::types::{FlowKey, Transport};
-use crate::wire::{self, L4};
+use crate::wire::{self, IpInfo, L4};
 use rustc_hash::FxHashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -952,6 +952,9 @@ struct Handoff {
     orig_len: u32,
     linktype: LinkType,
     data: Vec<u8>,
+    /// An IPv6 datagram reassembled from fragments (its IP header, protocol and bytes), or
+    /// `None` for an ICMP error (the packet itself).
+    datagram: Option<(IpInfo, u8, Vec<u8>)>,
     /// Shards that have not looked for the flow yet.
     pending: AtomicUsize,
     /// A shard holding the flow took the error.
@@ -976,8 +979,9 @@ struct Handoff {
 /// hashing and hands the socket the whole datagram (counted as one packet, no fragment). It
 /// does not reassemble IPv6 ones, and hashes their fragments on the addresses alone: every
 /// fragment of a datagram reaches one shard, which reassembles it, but that need not be the
-/// shard holding the flow (a datagram there then makes a flow of its own: a limit for large
-/// fragmented UDP answers over IPv6).
+/// shard holding the flow. So a shard that completes an IPv6 datagram whose flow it does not
+/// hold hands it over like an ICMP error; the shard holding the flow takes it, and when none
+/// does, the last to look makes the flow (a datagram that starts a flow).
 ///
 /// Connection names from DNS answers are left to the merge, which sees every shard's answers.
 pub struct LiveShard {
@@ -988,7 +992,7 @@ pub struct LiveShard {
     max_clock_jump: crate::time::Duration,
     /// The count of `icmp_error_without_flow` after the last packet.
     unowned: u64,
-    /// ICMP errors this shard handed to the others.
+    /// Packets this shard handed to the others (ICMP errors, IPv6 datagrams).
     handed: u64,
     others: Vec<SyncSender<Arc<Handoff>>>,
     inbox: Receiver<Arc<Handoff>>,
@@ -1050,6 +1054,79 @@ fn quoted_key(pkt: &Packet<'_>) -> Option<FlowKey> {
 
 const UNOWNED_ICMP: &str = "icmp_error_without_flow";
 
+/// The flow of a reassembled datagram (as `Engine::on_reassembled` reads it).
+fn datagram_key(ip: &IpInfo, proto: u8, bytes: &[u8]) -> Option<FlowKey> {
+    let (t, sp, dp) = match proto {
+        6 => {
+            let seg = wire::decode::tcp_from_bytes(bytes)?;
+            (Transport::Tcp, seg.src_port, seg.dst_port)
+        }
+        17 => {
+            let (sp, dp, _) = wire::decode::udp_from_bytes(bytes)?;
+            (Transport::Udp, sp, dp)
+        }
+        _ => return None,
+    };
+    let src = SocketAddr::new(ip.src, sp);
+    let dst = SocketAddr::new(ip.dst, dp);
+    Some(FlowKey::new(t, src, dst).0)
+}
+
+/// Whether the packet looks like an IPv6 fragment (Ethernet with up to two VLAN tags, Linux
+/// cooked v1/v2, raw IP; hop-by-hop, routing and destination options headers before the
+/// fragment header), read from a few bytes before any decoding. Other encapsulations are
+/// not looked into (their fragments go the ordinary way).
+fn ipv6_fragment_hint(pkt: &Packet<'_>) -> bool {
+    let d = pkt.data;
+    let u16_at = |o: usize| {
+        d.get(o..o + 2).map(|b| {
+            u16::from_be_bytes([
+                b.first().copied().unwrap_or(0),
+                b.get(1).copied().unwrap_or(0),
+            ])
+        })
+    };
+    let ip6 = match pkt.linktype.0 {
+        1 => {
+            let mut o = 12;
+            let mut et = u16_at(o);
+            for _ in 0..2 {
+                if matches!(et, Some(0x8100 | 0x88a8)) {
+                    o += 4;
+                    et = u16_at(o);
+                }
+            }
+            if et != Some(0x86dd) {
+                return false;
+            }
+            o + 2
+        }
+        113 if u16_at(14) == Some(0x86dd) => 16,
+        276 if u16_at(0) == Some(0x86dd) => 20,
+        12 | 14 | 101 | 229 => 0,
+        _ => return false,
+    };
+    if d.get(ip6).map(|b| b >> 4) != Some(6) {
+        return false;
+    }
+    let mut next = d.get(ip6 + 6).copied();
+    let mut at = ip6 + 40;
+    for _ in 0..8 {
+        match next {
+            Some(44) => return true,
+            Some(0 | 43 | 60) => {
+                let Some(len) = d.get(at + 1) else {
+                    return false;
+                };
+                next = d.get(at).copied();
+                at += (usize::from(*len) + 1) * 8;
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
 impl LiveShard {
     /// Which shard this is (from 0).
     pub fn index(&self) -> usize {
@@ -1061,9 +1138,9 @@ impl LiveShard {
         self.clock.now
     }
 
-    /// ICMP errors this shard received without holding the flow they quote, and handed to
-    /// the others.
-    pub fn icmp_handed_off(&self) -> u64 {
+    /// Packets this shard handed to the others: ICMP errors quoting a flow it does not hold,
+    /// IPv6 datagrams it reassembled for a flow it does not hold.
+    pub fn handed_off(&self) -> u64 {
         self.handed
     }
 
@@ -1080,6 +1157,10 @@ impl LiveShard {
         self.apply_waiting(Some(now), out);
         if now > self.engine.now {
             self.engine.now = now;
+        }
+        if self.count > 1 && ipv6_fragment_hint(pkt) && self.push_v6_fragment(pkt, now, out) {
+            self.engine.pinned.clear();
+            return;
         }
         let icmp = self.engine.stats.icmp_errors;
         self.engine
@@ -1116,12 +1197,29 @@ impl LiveShard {
         }
         self.unowned = count - 1;
         self.handed += 1;
+        let mut none = Vec::new();
+        self.hand_off(pkt, None, &mut none);
+    }
+
+    /// Hands a packet (an ICMP error, or the datagram its fragment completed) to every
+    /// other shard.
+    fn hand_off(
+        &mut self,
+        pkt: &Packet<'_>,
+        datagram: Option<(IpInfo, u8, Vec<u8>)>,
+        out: &mut Vec<Stamped>,
+    ) {
         let h = Arc::new(Handoff {
             ts: pkt.ts,
             frame: pkt.frame,
             orig_len: pkt.orig_len,
             linktype: pkt.linktype,
-            data: pkt.data.to_vec(),
+            data: if datagram.is_some() {
+                Vec::new()
+            } else {
+                pkt.data.to_vec()
+            },
+            datagram,
             pending: AtomicUsize::new(self.count - 1),
             taken: AtomicBool::new(false),
         });
@@ -1133,18 +1231,81 @@ impl LiveShard {
             if !sent {
                 // That shard's inbox is full (or it has ended): it will not look.
                 self.engine.stats.anomaly("icmp_handoff_full");
-                self.looked(&h);
+                self.looked(&h, pkt, out);
             }
         }
     }
 
-    /// One shard has looked for a handed-over error's flow; the last one counts it as
-    /// without flow when none took it.
-    fn looked(&mut self, h: &Handoff) {
-        if h.pending.fetch_sub(1, Ordering::AcqRel) == 1 && !h.taken.load(Ordering::Acquire) {
-            self.engine.stats.anomaly(UNOWNED_ICMP);
-            self.unowned += 1;
+    /// One shard has looked for a handed-over packet's flow; when it was the last and none
+    /// took it, an ICMP error is counted as without flow, a datagram makes its flow here.
+    fn looked(&mut self, h: &Handoff, pkt: &Packet<'_>, out: &mut Vec<Stamped>) {
+        if h.pending.fetch_sub(1, Ordering::AcqRel) != 1 || h.taken.swap(true, Ordering::AcqRel) {
+            return;
         }
+        match &h.datagram {
+            None => {
+                self.engine.stats.anomaly(UNOWNED_ICMP);
+                self.unowned += 1;
+            }
+            Some((ip, proto, bytes)) => self.take_datagram(ip, *proto, bytes, pkt, out),
+        }
+    }
+
+    /// A reassembled IPv6 datagram, handed to this shard's engine.
+    fn take_datagram(
+        &mut self,
+        ip: &IpInfo,
+        proto: u8,
+        bytes: &[u8],
+        pkt: &Packet<'_>,
+        out: &mut Vec<Stamped>,
+    ) {
+        let frame = self.engine.frame;
+        self.engine.frame = pkt.frame;
+        let at = self.clock.now;
+        self.engine
+            .on_reassembled(ip, proto, bytes, pkt, &mut Stamp { at, out });
+        self.engine.frame = frame;
+    }
+
+    /// An IPv6 fragment (the kernel does not reassemble those before hashing): reassembled
+    /// here; a datagram whose flow this shard does not hold is handed over. `false` when
+    /// the packet was not one after all (it is then pushed as usual).
+    fn push_v6_fragment(
+        &mut self,
+        pkt: &Packet<'_>,
+        at: Timestamp,
+        out: &mut Vec<Stamped>,
+    ) -> bool {
+        let d = wire::decode(pkt.linktype, pkt.data);
+        let (Some(ip), L4::Fragment(f)) = (d.ip, &d.l4) else {
+            return false;
+        };
+        if !f.v6 || d.stop.is_some() {
+            return false;
+        }
+        // As `Engine::push_tagged` counts a packet.
+        let e = &mut self.engine;
+        e.stats.packets += 1;
+        e.stats.bytes += pkt.data.len() as u64;
+        if pkt.is_truncated() {
+            e.stats.truncated_packets += 1;
+        }
+        e.frame = pkt.frame;
+        let whole = e
+            .defrag
+            .push(ip.src, ip.dst, f, pkt.ts, &e.config.limits, &mut e.stats);
+        if let Some(bytes) = whole {
+            match datagram_key(&ip, f.proto, &bytes) {
+                Some(key) if !self.engine.table.flows.contains_key(&key) => {
+                    self.handed += 1;
+                    self.hand_off(pkt, Some((ip, f.proto, bytes)), out);
+                }
+                _ => self.take_datagram(&ip, f.proto, &bytes, pkt, out),
+            }
+        }
+        self.engine.time_passes(&mut Stamp { at, out });
+        true
     }
 
     /// Applies the foreign ICMP errors whose time has come (all of them with `None`).
@@ -1168,7 +1329,7 @@ impl LiveShard {
         }
     }
 
-    /// Another shard's ICMP error: applied if this shard holds the flow it quotes.
+    /// Another shard's ICMP error or IPv6 datagram: taken if this shard holds the flow.
     fn apply(&mut self, h: &Handoff, out: &mut Vec<Stamped>) {
         let pkt = Packet {
             ts: h.ts,
@@ -1177,6 +1338,15 @@ impl LiveShard {
             linktype: h.linktype,
             data: &h.data,
         };
+        if let Some((ip, proto, bytes)) = &h.datagram {
+            let holds = datagram_key(ip, *proto, bytes)
+                .is_some_and(|k| self.engine.table.flows.contains_key(&k));
+            if holds && !h.taken.swap(true, Ordering::AcqRel) {
+                self.take_datagram(ip, *proto, bytes, &pkt, out);
+            }
+            self.looked(h, &pkt, out);
+            return;
+        }
         let holds = quoted_key(&pkt).is_some_and(|k| self.engine.table.flows.contains_key(&k));
         if holds && !h.taken.swap(true, Ordering::AcqRel) {
             let (icmp, frame) = (self.engine.stats.icmp_errors, self.engine.frame);
@@ -1186,7 +1356,7 @@ impl LiveShard {
             self.engine.stats.icmp_errors = icmp;
             self.engine.frame = frame;
         }
-        self.looked(h);
+        self.looked(h, &pkt, out);
     }
 
     /// The socket had nothing to read: every foreign ICMP error waiting is due (no packet of
