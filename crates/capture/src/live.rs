@@ -252,6 +252,66 @@ impl LiveSource {
     }
 }
 
+// PACKET_FANOUT as an int (`id | (type | flags) << 16`), the form every kernel since 3.1
+// takes: nix's typed setter and getter pass a C int of that size, so the call matches what
+// the kernel reads (the unsafe call is inside nix's macro, not in this crate).
+// The macro names its helper macros unqualified.
+use nix::{getsockopt_impl, setsockopt_impl, sockopt_impl};
+sockopt_impl!(
+    /// `SOL_PACKET`/`PACKET_FANOUT`: joins the socket to a fanout group.
+    PacketFanout,
+    Both,
+    libc::SOL_PACKET,
+    libc::PACKET_FANOUT,
+    usize
+);
+
+/// The fanout mode: the kernel's flow hash, symmetric (both directions of a TCP or UDP flow
+/// go to the same socket: `__skb_get_hash_symmetric` sorts addresses and ports), with IPv4
+/// fragments reassembled before hashing (`PACKET_FANOUT_FLAG_DEFRAG`: the socket then
+/// receives the whole datagram, not its fragments).
+const FANOUT_HASH_DEFRAG: usize = (libc::PACKET_FANOUT_HASH as usize) | 0x8000;
+/// `PACKET_FANOUT_FLAG_UNIQUEID`: with id 0, the kernel picks an id no group of this
+/// network namespace has (another process's capture cannot be joined by mistake).
+const FANOUT_FLAG_UNIQUEID: usize = 0x2000;
+
+impl LiveSource {
+    /// Joins this capture's socket to a PACKET_FANOUT group in hash mode (see
+    /// `FANOUT_HASH_DEFRAG`): the kernel then hands each packet to one socket of the group,
+    /// all the packets of a flow to the same one. `None` makes a new group with an id the
+    /// kernel picks; `Some(id)` joins that group. Returns the group's id.
+    ///
+    /// Packets that arrived between [`LiveSource::open`] and the join were not shared out:
+    /// the socket holds copies of them (see the caller).
+    pub fn join_fanout(&self, group: Option<u16>) -> Result<u16, CaptureError> {
+        let fail = |e: nix::errno::Errno| CaptureError::Live {
+            message: format!(
+                "{}: PACKET_FANOUT (one socket per shard) refused: {}{}",
+                self.interface,
+                e.desc(),
+                match e {
+                    nix::errno::Errno::ENOPROTOOPT | nix::errno::Errno::EINVAL => {
+                        "; this platform cannot spread packets over sockets: use --threads 1"
+                    }
+                    _ => "",
+                }
+            ),
+        };
+        let arg = match group {
+            Some(id) => usize::from(id) | (FANOUT_HASH_DEFRAG << 16),
+            None => (FANOUT_HASH_DEFRAG | FANOUT_FLAG_UNIQUEID) << 16,
+        };
+        nix::sys::socket::setsockopt(&self.cap, PacketFanout, &arg).map_err(fail)?;
+        match group {
+            Some(id) => Ok(id),
+            None => {
+                let got = nix::sys::socket::getsockopt(&self.cap, PacketFanout).map_err(fail)?;
+                Ok((got & 0xffff) as u16)
+            }
+        }
+    }
+}
+
 /// Interfaces libpcap can capture on.
 pub fn list_interfaces() -> Result<Vec<InterfaceInfo>, CaptureError> {
     let devices = pcap::Device::list().map_err(|e| CaptureError::Live {

@@ -157,7 +157,9 @@ pub use app::{StreamCtx, StreamDecoder};
 pub use app::{dns, http, tls};
 pub use config::{Config, DEFAULT_MAX_DNS_NAMES, DEFAULT_MAX_KEPT_BYTES, Limits};
 pub use dns::{DnsAnswer, DnsRecord};
-pub use engine::{Engine, FellBack, ShardedEngine};
+pub use engine::{
+    Engine, FellBack, LiveMerge, LiveShard, MAX_ICMP_HANDOFF, ShardedEngine, Stamped,
+};
 pub use event::{
     Certificates, ConnEvent, Connection, EndReason, Event, EventMask, Evidence, IcmpInfo,
     ResetInfo, SideStats, Sink, Stall,

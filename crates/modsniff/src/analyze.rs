@@ -259,6 +259,14 @@ impl Output {
 }
 
 impl Output {
+    /// The capture has ended: what comes now goes into the final list, nothing is printed
+    /// early (`Analysis::finish` does this before its engine's end; a live capture over
+    /// several engines merges their ends itself).
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
+    pub fn ending(&mut self) {
+        self.live = false;
+    }
+
     /// A connection silent while still open (live): reported at once, unless its SYNs were
     /// never answered (it is still connecting: the connect stage judges it when it ends).
     fn on_stall(&mut self, rep: &mut dyn Printer, s: &Stall) -> std::io::Result<()> {

@@ -472,6 +472,14 @@ pub struct LiveArgs {
     /// Report an open connection as stalled once it has been silent this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub stall_after: f64,
+    /// Sockets and engines: with N >= 2 the kernel spreads the packets over N sockets in one
+    /// PACKET_FANOUT group (whole flows, both directions, to one socket), each read by its
+    /// own engine on a thread of its own, their events merged by time. Each socket has its
+    /// own --buffer-size ring. The same connections, findings and verdict as one engine;
+    /// not with -w or --extract. Linux only: where the kernel refuses the group, modsniff
+    /// says so and stops.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    pub threads: usize,
     #[command(flatten)]
     pub out: OutputArgs,
 }

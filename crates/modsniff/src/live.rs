@@ -434,6 +434,15 @@ mod imp {
             .interface
             .as_deref()
             .context("no interface given (-i)")?;
+        if args.threads >= 2 && (args.write.is_some() || args.out.extract.is_some()) {
+            // Each socket numbers and keeps its own packets: one file in capture order would
+            // need a merge of the packets themselves.
+            anyhow::bail!(
+                "-w and --extract need one socket: use them with --threads 1 (live --threads {} spreads packets over {} sockets)",
+                args.threads,
+                args.threads
+            );
+        }
         let env: HashMap<String, String> = std::env::vars().collect();
         let signals = Signals::register(args.out.sink.output.is_some())?;
         let filter = args.filter_expression()?;
@@ -454,11 +463,13 @@ mod imp {
         cfg.promiscuous = !args.no_promisc;
         cfg.buffer_size = Some((args.buffer_size.max(1) as u32) << 20);
         cfg.immediate_mode = args.immediate_mode;
-        let analysis = Analysis::new(
-            live_config(&args.out, args.stall_after)?,
-            go_settings(&args.out, &env)?,
-            true,
-        );
+        let config = live_config(&args.out, args.stall_after)?;
+        let analysis = Analysis::new(config.clone(), go_settings(&args.out, &env)?, true);
+        if args.threads >= 2 {
+            let outcome = fanout::run(&args, cfg, config, analysis, rep.as_mut(), &signals)?;
+            rep.close()?;
+            return Ok(outcome);
+        }
         let spool = extract_spool(&args.out, args.write.as_deref())?;
         let mut s = Session::open(cfg, args.write.as_deref(), spool, analysis)?;
         // What tcpdump says once the capture is open, on stderr (stdout is the report).
@@ -597,6 +608,384 @@ mod imp {
             outcome.interrupted_by = interrupted;
         }
         Ok(outcome)
+    }
+
+    /// `live --threads N` (N >= 2): N sockets on the interface in one PACKET_FANOUT group,
+    /// each read by a thread of its own running its own engine (`LiveShard`), their events
+    /// merged by time (`LiveMerge`) into the diagnosis and the report on this thread.
+    ///
+    /// ```text
+    ///  socket 0 ─▶ thread: LiveShard (engine, TcpWatch) ─┐ bounded
+    ///  socket 1 ─▶ thread: LiveShard ...                 ├─▶ LiveMerge ─▶ diagnosis, report
+    /// ```
+    ///
+    /// - The kernel spreads the packets (hash of the flow, symmetric: both directions to one
+    ///   socket; IPv4 fragments reassembled before hashing). ICMP errors, hashed on their own
+    ///   addresses, and IPv6 datagrams, whose fragments are hashed on the addresses alone,
+    ///   are handed between shards (see `LiveShard`).
+    /// - Each socket has its own ring of `--buffer-size` MiB. Between a shard and the merge
+    ///   at most `LAG` batches wait, and the merge holds at most `MAX_HELD` events of a shard
+    ///   ahead of the others' clocks: beyond that the shard waits, its ring fills, and the
+    ///   kernel counts the drops (the report's `kernel` counters, summed over the sockets).
+    /// - Frames are numbered in one sequence across the sockets, in the order the shards read
+    ///   them; connection ids are unique, not dense (`LiveMerge`). The records, findings and
+    ///   verdict are one engine's; their order may differ where the shards' clocks do.
+    /// - -w and --extract are refused (each socket has its own packets).
+    mod fanout {
+        use super::*;
+        use crate::watch::TcpWatch;
+        use modsniff_capture::LiveStats;
+        use modsniff_core::{Config, Event, LiveMerge, LiveShard, Packet, Stamped, Stats};
+        use std::sync::atomic::AtomicU64;
+
+        /// Events a shard gathers before handing them to the merge (also handed over at every
+        /// idle read and every `SEND_EVERY`).
+        const BATCH: usize = 1_024;
+        /// Batches in flight from one shard to the merge.
+        const LAG: usize = 8;
+        /// Events of one shard the merge holds while another shard's clock is behind; beyond
+        /// it the merge stops taking that shard's batches (and the shard waits).
+        const MAX_HELD: usize = 65_536;
+        /// How long a shard keeps events before handing them over while packets come.
+        const SEND_EVERY: Duration = Duration::from_millis(50);
+        /// Once a shard has stopped reading, how long it waits for the others to stop too
+        /// (their last ICMP errors handed to it) before it ends.
+        const SETTLE: Duration = Duration::from_secs(5);
+
+        enum Msg {
+            /// Events in the shard's clock order, and its clock: none later will be older.
+            Events(Vec<Stamped>, Timestamp),
+            End(Box<Ended>),
+        }
+
+        struct Ended {
+            events: Vec<Stamped>,
+            stats: Stats,
+            kernel: Option<LiveStats>,
+            /// Why the socket could not be read on (the interface went away).
+            lost: Option<String>,
+            clock: Timestamp,
+            /// Packets the shard handed to the others (ICMP errors, IPv6 datagrams).
+            handed: u64,
+        }
+
+        /// What every shard thread shares.
+        struct Shared {
+            stop: AtomicBool,
+            /// Frames numbered so far, over every socket.
+            frames: AtomicU64,
+            limit: u64,
+            /// Packets stamped before this were received before every socket had joined the
+            /// group, possibly by several sockets: left out.
+            start: Timestamp,
+            /// Shards that stopped reading.
+            stopped: AtomicUsize,
+            count: usize,
+        }
+
+        /// Opens the `count` sockets and joins them to one new fanout group.
+        fn open(cfg: &LiveConfig, count: usize) -> Result<Vec<LiveSource>> {
+            let mut sources = Vec::with_capacity(count);
+            let mut group = None;
+            for _ in 0..count {
+                let src = LiveSource::open(cfg.clone())?;
+                let id = src.join_fanout(group).with_context(|| {
+                    format!("live --threads {count}: joining the sockets into one fanout group")
+                })?;
+                group = Some(id);
+                sources.push(src);
+            }
+            Ok(sources)
+        }
+
+        /// Drops the stalls of connections whose SYN this shard saw unanswered: they are
+        /// still connecting, and the connect stage judges them when they end (as
+        /// `Output::on_stall` does with one engine's watch).
+        fn keep_stalls(out: &mut Vec<Stamped>, watch: &TcpWatch) {
+            out.retain(|(_, ev)| match ev {
+                Event::Stall(s) => watch.answered(s.client, s.server) != Some(false),
+                _ => true,
+            });
+        }
+
+        /// One shard's thread: reads its socket until told to stop (then for one block
+        /// hand-over more), hands its events over, ends its engine once every shard has
+        /// stopped reading.
+        fn shard_loop(
+            mut src: LiveSource,
+            mut shard: LiveShard,
+            shared: &Shared,
+            tx: mpsc::SyncSender<Msg>,
+        ) {
+            let mut watch = TcpWatch::default();
+            let mut out: Vec<Stamped> = Vec::with_capacity(BATCH);
+            let mut last_tick = Instant::now();
+            let mut last_send = Instant::now();
+            let mut stopping: Option<Instant> = None;
+            let mut lost = None;
+            let send = |out: &mut Vec<Stamped>, watch: &TcpWatch, clock: Timestamp| {
+                keep_stalls(out, watch);
+                let batch = std::mem::take(out);
+                tx.send(Msg::Events(batch, clock)).is_ok()
+            };
+            loop {
+                if stopping.is_none() && shared.stop.load(Ordering::SeqCst) {
+                    stopping = Some(Instant::now());
+                }
+                // What arrived before the stop may sit in a partly filled block.
+                if stopping.is_some_and(|t| t.elapsed() >= src.delivery_delay()) {
+                    break;
+                }
+                match src.next_packet() {
+                    Ok(Some(pkt)) if pkt.ts < shared.start => {}
+                    Ok(Some(pkt)) => {
+                        let frame = shared.frames.fetch_add(1, Ordering::Relaxed) + 1;
+                        if frame > shared.limit {
+                            continue;
+                        }
+                        if frame == shared.limit {
+                            shared.stop.store(true, Ordering::SeqCst);
+                        }
+                        let pkt = Packet { frame, ..pkt };
+                        watch.packet(&pkt);
+                        // As one engine's session: ARP of a cooked capture stays out.
+                        if !crate::watch::is_cooked_arp(&pkt) {
+                            shard.push(&pkt, &mut out);
+                        }
+                    }
+                    Ok(None) => {
+                        shard.idle(&mut out);
+                        if !send(&mut out, &watch, shard.now()) {
+                            return;
+                        }
+                        last_send = Instant::now();
+                    }
+                    Err(e) => {
+                        lost = Some(e.to_string());
+                        shared.stop.store(true, Ordering::SeqCst);
+                        break;
+                    }
+                }
+                if last_tick.elapsed() >= TICK {
+                    last_tick = Instant::now();
+                    shard.advance(wall_now(), &mut out);
+                }
+                if out.len() >= BATCH || last_send.elapsed() >= SEND_EVERY {
+                    if !send(&mut out, &watch, shard.now()) {
+                        return;
+                    }
+                    last_send = Instant::now();
+                }
+            }
+            // Every shard stops reading before any ends: the ICMP errors one hands over
+            // are then all in the others' inboxes.
+            shared.stopped.fetch_add(1, Ordering::SeqCst);
+            let waiting = Instant::now();
+            while shared.stopped.load(Ordering::SeqCst) < shared.count && waiting.elapsed() < SETTLE
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let kernel = src.stats().ok();
+            let clock = shard.now();
+            let handed = shard.handed_off();
+            let stats = shard.finish(&mut out);
+            keep_stalls(&mut out, &watch);
+            let _ = tx.send(Msg::End(Box::new(Ended {
+                events: out,
+                stats,
+                kernel,
+                lost,
+                clock,
+                handed,
+            })));
+        }
+
+        /// One message of shard `s`.
+        fn take(
+            s: usize,
+            msg: Msg,
+            merge: &mut LiveMerge,
+            open: &mut usize,
+            ends: &mut [Option<Box<Ended>>],
+        ) {
+            match msg {
+                Msg::Events(mut evs, mark) => merge.add(s, &mut evs, mark),
+                Msg::End(mut e) => {
+                    merge.add(s, &mut e.events, e.clock);
+                    merge.end(s, std::mem::take(&mut e.stats));
+                    *open -= 1;
+                    if let Some(slot) = ends.get_mut(s) {
+                        *slot = Some(e);
+                    }
+                }
+            }
+        }
+
+        pub(super) fn run(
+            args: &LiveArgs,
+            cfg: LiveConfig,
+            config: Config,
+            mut analysis: Analysis,
+            rep: &mut (dyn Printer + Send),
+            signals: &Signals,
+        ) -> Result<Outcome> {
+            let count = args.threads;
+            let sources = open(&cfg, count)?;
+            let shared = Shared {
+                stop: AtomicBool::new(false),
+                frames: AtomicU64::new(0),
+                limit: args.count.unwrap_or(u64::MAX),
+                start: wall_now(),
+                stopped: AtomicUsize::new(0),
+                count,
+            };
+            let linktype = sources
+                .first()
+                .map_or(modsniff_core::LinkType(1), LiveSource::linktype);
+            errln!(
+                "listening on {}, link-type {}, snapshot length {} bytes ({count} sockets in a PACKET_FANOUT group, one engine each)",
+                cfg.interface,
+                link_type_words(linktype),
+                args.snaplen.max(64)
+            );
+            let (mut merge, shards) = LiveMerge::new(config, count);
+            let (_, out) = analysis.split();
+            // The shards watch their own connections (`keep_stalls`).
+            out.watch = None;
+            let started = Instant::now();
+            let mut ends: Vec<Option<Box<Ended>>> = (0..count).map(|_| None).collect();
+            let mut failed: Option<anyhow::Error> = None;
+            std::thread::scope(|scope| -> Result<()> {
+                let mut rxs = Vec::with_capacity(count);
+                for (src, shard) in sources.into_iter().zip(shards) {
+                    let (tx, rx) = mpsc::sync_channel(LAG);
+                    let shared = &shared;
+                    std::thread::Builder::new()
+                        .name(format!("modsniff-live{}", shard.index()))
+                        .spawn_scoped(scope, move || shard_loop(src, shard, shared, tx))
+                        .context("starting a capture thread")?;
+                    rxs.push(rx);
+                }
+                let mut last_tick = Instant::now();
+                let mut open = count;
+                while open > 0 {
+                    if !shared.stop.load(Ordering::SeqCst)
+                        && (signals.last().is_some()
+                            || args
+                                .duration
+                                .is_some_and(|d| started.elapsed().as_secs_f64() >= d))
+                    {
+                        shared.stop.store(true, Ordering::SeqCst);
+                    }
+                    let lag = merge.laggard();
+                    let mut progress = false;
+                    for (s, rx) in rxs.iter().enumerate() {
+                        // A shard far ahead of the laggard waits (bounded memory here).
+                        while lag == Some(s) || merge.held(s) < MAX_HELD {
+                            match rx.try_recv() {
+                                Ok(msg) => {
+                                    take(s, msg, &mut merge, &mut open, &mut ends);
+                                    progress = true;
+                                }
+                                Err(mpsc::TryRecvError::Empty) => break,
+                                Err(mpsc::TryRecvError::Disconnected) => {
+                                    if ends.get(s).is_some_and(Option::is_none) {
+                                        // The thread is gone without its end (it panicked).
+                                        merge.end(s, Stats::default());
+                                        open -= 1;
+                                        shared.stop.store(true, Ordering::SeqCst);
+                                        failed.get_or_insert_with(|| {
+                                            anyhow::anyhow!("capture thread {s} failed")
+                                        });
+                                        if let Some(slot) = ends.get_mut(s) {
+                                            *slot = Some(Box::new(Ended {
+                                                events: Vec::new(),
+                                                stats: Stats::default(),
+                                                kernel: None,
+                                                lost: None,
+                                                clock: Timestamp::ZERO,
+                                                handed: 0,
+                                            }));
+                                        }
+                                    }
+                                    break;
+                                }
+                            }
+                            if matches!(ends.get(s), Some(Some(_))) {
+                                break;
+                            }
+                        }
+                    }
+                    merge.release(&mut |ev: Event| out.on_event(rep, &ev));
+                    if !progress
+                        && let Some(s) = merge.laggard()
+                        && let Some(rx) = rxs.get(s)
+                        && let Ok(msg) = rx.recv_timeout(Duration::from_millis(20))
+                    {
+                        take(s, msg, &mut merge, &mut open, &mut ends);
+                    }
+                    if last_tick.elapsed() >= TICK {
+                        last_tick = Instant::now();
+                        if let Err(e) = rep.tick() {
+                            // The shards end too (and their sends fail once this returns).
+                            shared.stop.store(true, Ordering::SeqCst);
+                            return Err(anyhow::Error::from(e).context("writing the report"));
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            let ends: Vec<Box<Ended>> = ends.into_iter().flatten().collect();
+            let (_, out) = analysis.split();
+            // As `Analysis::finish`: silence is judged against the end of the capture, and
+            // what the engines' ends gave is final.
+            if let Some(t) = ends.iter().map(|e| e.clock).max() {
+                out.diag.saw_time(t);
+            }
+            out.ending();
+            let mut stats = merge.finish(&mut |ev: Event| out.on_event(rep, &ev));
+            // Frames: every packet numbered (ARP kept out of the engines included).
+            let frames = shared.frames.load(Ordering::SeqCst).min(shared.limit);
+            let kernel = ends
+                .iter()
+                .map(|e| e.kernel)
+                .collect::<Option<Vec<LiveStats>>>()
+                .map(|ks| KernelStats {
+                    received: ks.iter().map(|k| k.received).sum(),
+                    dropped: ks.iter().map(|k| k.dropped).sum(),
+                    if_dropped: ks.iter().map(|k| k.if_dropped).sum(),
+                });
+            // How the kernel spread the packets (what each socket received), on stderr.
+            let spread: Vec<String> = ends
+                .iter()
+                .map(|e| e.kernel.map_or("?".into(), |k| k.received.to_string()))
+                .collect();
+            errln!(
+                "{count} sockets received {} packets; {} handed between them (ICMP errors, IPv6 datagrams)",
+                spread.join(" + "),
+                ends.iter().map(|e| e.handed).sum::<u64>()
+            );
+            let name = format!("interface {}", cfg.interface);
+            let mut warnings = Vec::new();
+            if let Some(k) = kernel.filter(|k| k.dropped + k.if_dropped > 0) {
+                warnings.push(format!(
+                    "the kernel dropped {} packets ({} by the interface): the analysis misses them; try --buffer-size or a filter expression",
+                    k.dropped, k.if_dropped
+                ));
+            }
+            if let Some(why) = ends.iter().find_map(|e| e.lost.clone()) {
+                errln!("modsniff: warning: the capture stopped: {why}");
+                warnings.push(format!("the capture stopped: {why}"));
+                out.diag
+                    .note_read_stopped(format!("the capture stopped: {why}"), frames);
+            }
+            analysis.set_frames(frames);
+            stats.frames = frames;
+            analysis.conclude(stats, rep, &name, &warnings, kernel)
+        }
     }
 
     /// `live -D`: the interfaces libpcap can capture on, numbered from 1, on stdout, in

@@ -14,7 +14,7 @@ mod conn;
 mod shard;
 mod table;
 
-pub use shard::{FellBack, ShardedEngine};
+pub use shard::{FellBack, LiveMerge, LiveShard, MAX_ICMP_HANDOFF, ShardedEngine, Stamped};
 
 use crate::app::dns::{DnsMeta, DnsRecord, DnsTracker};
 use crate::app::session::SessionEnv;

@@ -66,9 +66,11 @@ use crate::packet::{LinkType, Packet};
 use crate::stats::Stats;
 use crate::time::Timestamp;
 use crate::types::{FlowKey, Transport};
-use crate::wire::{self, L4};
+use crate::wire::{self, IpInfo, L4};
 use rustc_hash::FxHashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
@@ -928,4 +930,630 @@ fn add_stats(t: &mut Stats, s: Stats) {
     // Summed over each shard's connections; the shards share one trust store and its
     // validation cache, so a chain is validated once whichever shard sees it first.
     t.x509.add(&x509);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live: one engine per socket of a PACKET_FANOUT group.
+
+/// Foreign ICMP errors a [`LiveShard`] takes from each other shard at a time: the capacity
+/// of its inbox, and of the queue of errors waiting for its clock. An error that finds the
+/// inbox full is not looked up there (counted as anomaly `icmp_handoff_full` by the shard
+/// that received it).
+pub const MAX_ICMP_HANDOFF: usize = 1_024;
+
+/// An event of a live shard and its time: the shard's clock when the event was made (packet
+/// time; the wall clock given to [`LiveShard::advance`] while the socket is idle).
+pub type Stamped = (Timestamp, Event);
+
+/// An ICMP error whose flow the shard that received it does not hold, handed to the others.
+struct Handoff {
+    ts: Timestamp,
+    frame: u64,
+    orig_len: u32,
+    linktype: LinkType,
+    data: Vec<u8>,
+    /// An IPv6 datagram reassembled from fragments (its IP header, protocol and bytes), or
+    /// `None` for an ICMP error (the packet itself).
+    datagram: Option<(IpInfo, u8, Vec<u8>)>,
+    /// Shards that have not looked for the flow yet.
+    pending: AtomicUsize,
+    /// A shard holding the flow took the error.
+    taken: AtomicBool,
+}
+
+/// One of the engines of a live capture spread over several sockets by the kernel
+/// (`PACKET_FANOUT` in hash mode: each socket gets whole flows, both directions), made by
+/// [`LiveMerge::new`]. Each runs on the thread that reads its socket, owns the flows the
+/// kernel hands it, with its share of the flow-table bounds (as [`ShardedEngine`]'s shards:
+/// a share that acts is that shard's bound; there is no falling back on a live capture),
+/// and keeps its own clock from its own packets.
+///
+/// What the kernel's hash cannot route: an ICMP error is hashed on its own addresses, not on
+/// the flow it quotes. A shard that receives one whose flow it does not hold hands it to
+/// every other shard (bounded: [`MAX_ICMP_HANDOFF`]); each looks it up once its own clock has
+/// reached the error's time (or its socket is idle: nothing older is still to come), the
+/// one holding the flow applies it, and the error is counted once (`icmp_errors` by the
+/// receiver; `icmp_error_without_flow` by the last to look, when none held it).
+///
+/// Fragments: with `PACKET_FANOUT_FLAG_DEFRAG` the kernel reassembles IPv4 datagrams before
+/// hashing and hands the socket the whole datagram (counted as one packet, no fragment). It
+/// does not reassemble IPv6 ones, and hashes their fragments on the addresses alone: every
+/// fragment of a datagram reaches one shard, which reassembles it, but that need not be the
+/// shard holding the flow. So a shard that completes an IPv6 datagram whose flow it does not
+/// hold hands it over like an ICMP error; the shard holding the flow takes it, and when none
+/// does, the last to look makes the flow (a datagram that starts a flow).
+///
+/// Connection names from DNS answers are left to the merge, which sees every shard's answers.
+pub struct LiveShard {
+    engine: Engine,
+    index: usize,
+    count: usize,
+    clock: Clock,
+    max_clock_jump: crate::time::Duration,
+    /// The count of `icmp_error_without_flow` after the last packet.
+    unowned: u64,
+    /// Packets this shard handed to the others (ICMP errors, IPv6 datagrams).
+    handed: u64,
+    others: Vec<SyncSender<Arc<Handoff>>>,
+    inbox: Receiver<Arc<Handoff>>,
+    waiting: std::collections::VecDeque<Arc<Handoff>>,
+}
+
+/// The events of `count` [`LiveShard`]s merged into one stream by time.
+///
+/// Each shard's events come in its clock's order; the merge holds them until every shard's
+/// clock (its watermark, given with its events) has passed them, then gives them out in
+/// time order (equal times: by shard). A shard whose socket is idle moves its clock by the
+/// wall clock ([`LiveShard::advance`]), so one quiet socket holds the others back by at
+/// most the caller's tick. The caller bounds what is held: it stops taking a shard's events
+/// while [`LiveMerge::held`] is high (the shard then waits, its socket's ring fills, and the
+/// kernel counts the drops).
+///
+/// What one engine does across flows, the merge does: connections without SNI or Host are
+/// named from the DNS answers given out before them (`limits.max_dns_names`); flow ids are
+/// made unique (`id * count + shard`). [`Stats`] are the shards' added up.
+pub struct LiveMerge {
+    count: usize,
+    queues: Vec<std::collections::VecDeque<Stamped>>,
+    marks: Vec<Timestamp>,
+    ended: Vec<bool>,
+    events: EventMask,
+    max_dns_names: usize,
+    names: FxHashMap<IpAddr, String>,
+    stats: Stats,
+    connections: u64,
+}
+
+/// Collects a live shard's events, stamped with its clock.
+struct Stamp<'v> {
+    at: Timestamp,
+    out: &'v mut Vec<Stamped>,
+}
+
+impl Out for Stamp<'_> {
+    fn put(&mut self, _: Tag, ev: Event) {
+        self.out.push((self.at, ev));
+    }
+}
+
+/// The flow an ICMP error quotes (as `Engine::on_icmp` looks it up).
+fn quoted_key(pkt: &Packet<'_>) -> Option<FlowKey> {
+    let d = wire::decode(pkt.linktype, pkt.data);
+    let L4::IcmpError(e) = &d.l4 else {
+        return None;
+    };
+    let t = match e.quoted_proto {
+        6 => Transport::Tcp,
+        17 => Transport::Udp,
+        _ => return None,
+    };
+    let src = SocketAddr::new(e.quoted_src, e.quoted_src_port);
+    let dst = SocketAddr::new(e.quoted_dst, e.quoted_dst_port);
+    Some(FlowKey::new(t, src, dst).0)
+}
+
+const UNOWNED_ICMP: &str = "icmp_error_without_flow";
+
+/// The flow of a reassembled datagram (as `Engine::on_reassembled` reads it).
+fn datagram_key(ip: &IpInfo, proto: u8, bytes: &[u8]) -> Option<FlowKey> {
+    let (t, sp, dp) = match proto {
+        6 => {
+            let seg = wire::decode::tcp_from_bytes(bytes)?;
+            (Transport::Tcp, seg.src_port, seg.dst_port)
+        }
+        17 => {
+            let (sp, dp, _) = wire::decode::udp_from_bytes(bytes)?;
+            (Transport::Udp, sp, dp)
+        }
+        _ => return None,
+    };
+    let src = SocketAddr::new(ip.src, sp);
+    let dst = SocketAddr::new(ip.dst, dp);
+    Some(FlowKey::new(t, src, dst).0)
+}
+
+/// Whether the packet looks like an IPv6 fragment (Ethernet with up to two VLAN tags, Linux
+/// cooked v1/v2, raw IP; hop-by-hop, routing and destination options headers before the
+/// fragment header), read from a few bytes before any decoding. Other encapsulations are
+/// not looked into (their fragments go the ordinary way).
+fn ipv6_fragment_hint(pkt: &Packet<'_>) -> bool {
+    let d = pkt.data;
+    let u16_at = |o: usize| {
+        d.get(o..o + 2).map(|b| {
+            u16::from_be_bytes([
+                b.first().copied().unwrap_or(0),
+                b.get(1).copied().unwrap_or(0),
+            ])
+        })
+    };
+    let ip6 = match pkt.linktype.0 {
+        1 => {
+            let mut o = 12;
+            let mut et = u16_at(o);
+            for _ in 0..2 {
+                if matches!(et, Some(0x8100 | 0x88a8)) {
+                    o += 4;
+                    et = u16_at(o);
+                }
+            }
+            if et != Some(0x86dd) {
+                return false;
+            }
+            o + 2
+        }
+        113 if u16_at(14) == Some(0x86dd) => 16,
+        276 if u16_at(0) == Some(0x86dd) => 20,
+        12 | 14 | 101 | 229 => 0,
+        _ => return false,
+    };
+    if d.get(ip6).map(|b| b >> 4) != Some(6) {
+        return false;
+    }
+    let mut next = d.get(ip6 + 6).copied();
+    let mut at = ip6 + 40;
+    for _ in 0..8 {
+        match next {
+            Some(44) => return true,
+            Some(0 | 43 | 60) => {
+                let Some(len) = d.get(at + 1) else {
+                    return false;
+                };
+                next = d.get(at).copied();
+                at += (usize::from(*len) + 1) * 8;
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
+impl LiveShard {
+    /// Which shard this is (from 0).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// This shard's clock: the latest packet time it took, or the time given to `advance`.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now
+    }
+
+    /// Packets this shard handed to the others: ICMP errors quoting a flow it does not hold,
+    /// IPv6 datagrams it reassembled for a flow it does not hold.
+    pub fn handed_off(&self) -> u64 {
+        self.handed
+    }
+
+    /// Flows this shard tracks.
+    pub fn live_flows(&self) -> usize {
+        self.engine.live_flows()
+    }
+
+    /// One packet of this shard's socket; its events (and those of foreign ICMP errors now
+    /// due) are appended to `out`.
+    pub fn push(&mut self, pkt: &Packet<'_>, out: &mut Vec<Stamped>) {
+        self.engine.stats.clock_jumps += self.clock.take(pkt.ts, self.max_clock_jump);
+        let now = self.clock.now;
+        self.apply_waiting(Some(now), out);
+        if now > self.engine.now {
+            self.engine.now = now;
+        }
+        if self.count > 1 && ipv6_fragment_hint(pkt) && self.push_v6_fragment(pkt, now, out) {
+            self.engine.pinned.clear();
+            return;
+        }
+        let icmp = self.engine.stats.icmp_errors;
+        self.engine
+            .push_tagged(pkt, false, &mut Stamp { at: now, out });
+        // The merge does not number flows by query (ids are made unique by shard).
+        self.engine.pinned.clear();
+        if self.engine.stats.icmp_errors != icmp {
+            self.after_icmp(pkt);
+        }
+    }
+
+    fn unowned_count(&self) -> u64 {
+        self.engine
+            .stats
+            .anomalies
+            .get(UNOWNED_ICMP)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The packet was an ICMP error: when its flow is not here, the others look for it.
+    fn after_icmp(&mut self, pkt: &Packet<'_>) {
+        let count = self.unowned_count();
+        if count <= self.unowned || self.count < 2 {
+            self.unowned = count;
+            return;
+        }
+        // Not counted yet: another shard may hold the flow.
+        match self.engine.stats.anomalies.get_mut(UNOWNED_ICMP) {
+            Some(n) if *n > 1 => *n -= 1,
+            _ => {
+                self.engine.stats.anomalies.remove(UNOWNED_ICMP);
+            }
+        }
+        self.unowned = count - 1;
+        self.handed += 1;
+        let mut none = Vec::new();
+        self.hand_off(pkt, None, &mut none);
+    }
+
+    /// Hands a packet (an ICMP error, or the datagram its fragment completed) to every
+    /// other shard.
+    fn hand_off(
+        &mut self,
+        pkt: &Packet<'_>,
+        datagram: Option<(IpInfo, u8, Vec<u8>)>,
+        out: &mut Vec<Stamped>,
+    ) {
+        let h = Arc::new(Handoff {
+            ts: pkt.ts,
+            frame: pkt.frame,
+            orig_len: pkt.orig_len,
+            linktype: pkt.linktype,
+            data: if datagram.is_some() {
+                Vec::new()
+            } else {
+                pkt.data.to_vec()
+            },
+            datagram,
+            pending: AtomicUsize::new(self.count - 1),
+            taken: AtomicBool::new(false),
+        });
+        for i in 0..self.others.len() {
+            let sent = self
+                .others
+                .get(i)
+                .is_some_and(|tx| tx.try_send(h.clone()).is_ok());
+            if !sent {
+                // That shard's inbox is full (or it has ended): it will not look.
+                self.engine.stats.anomaly("icmp_handoff_full");
+                self.looked(&h, pkt, out);
+            }
+        }
+    }
+
+    /// One shard has looked for a handed-over packet's flow; when it was the last and none
+    /// took it, an ICMP error is counted as without flow, a datagram makes its flow here.
+    fn looked(&mut self, h: &Handoff, pkt: &Packet<'_>, out: &mut Vec<Stamped>) {
+        if h.pending.fetch_sub(1, Ordering::AcqRel) != 1 || h.taken.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        match &h.datagram {
+            None => {
+                self.engine.stats.anomaly(UNOWNED_ICMP);
+                self.unowned += 1;
+            }
+            Some((ip, proto, bytes)) => self.take_datagram(ip, *proto, bytes, pkt, out),
+        }
+    }
+
+    /// A reassembled IPv6 datagram, handed to this shard's engine.
+    fn take_datagram(
+        &mut self,
+        ip: &IpInfo,
+        proto: u8,
+        bytes: &[u8],
+        pkt: &Packet<'_>,
+        out: &mut Vec<Stamped>,
+    ) {
+        let frame = self.engine.frame;
+        self.engine.frame = pkt.frame;
+        let at = self.clock.now;
+        self.engine
+            .on_reassembled(ip, proto, bytes, pkt, &mut Stamp { at, out });
+        self.engine.frame = frame;
+    }
+
+    /// An IPv6 fragment (the kernel does not reassemble those before hashing): reassembled
+    /// here; a datagram whose flow this shard does not hold is handed over. `false` when
+    /// the packet was not one after all (it is then pushed as usual).
+    fn push_v6_fragment(
+        &mut self,
+        pkt: &Packet<'_>,
+        at: Timestamp,
+        out: &mut Vec<Stamped>,
+    ) -> bool {
+        let d = wire::decode(pkt.linktype, pkt.data);
+        let (Some(ip), L4::Fragment(f)) = (d.ip, &d.l4) else {
+            return false;
+        };
+        if !f.v6 || d.stop.is_some() {
+            return false;
+        }
+        // As `Engine::push_tagged` counts a packet.
+        let e = &mut self.engine;
+        e.stats.packets += 1;
+        e.stats.bytes += pkt.data.len() as u64;
+        if pkt.is_truncated() {
+            e.stats.truncated_packets += 1;
+        }
+        e.frame = pkt.frame;
+        let whole = e
+            .defrag
+            .push(ip.src, ip.dst, f, pkt.ts, &e.config.limits, &mut e.stats);
+        if let Some(bytes) = whole {
+            match datagram_key(&ip, f.proto, &bytes) {
+                Some(key) if !self.engine.table.flows.contains_key(&key) => {
+                    self.handed += 1;
+                    self.hand_off(pkt, Some((ip, f.proto, bytes)), out);
+                }
+                _ => self.take_datagram(&ip, f.proto, &bytes, pkt, out),
+            }
+        }
+        self.engine.time_passes(&mut Stamp { at, out });
+        true
+    }
+
+    /// Applies the foreign ICMP errors whose time has come (all of them with `None`).
+    fn apply_waiting(&mut self, upto: Option<Timestamp>, out: &mut Vec<Stamped>) {
+        while self.waiting.len() < MAX_ICMP_HANDOFF {
+            match self.inbox.try_recv() {
+                Ok(h) => self.waiting.push_back(h),
+                Err(_) => break,
+            }
+        }
+        let mut i = 0;
+        while i < self.waiting.len() {
+            let due = upto.is_none_or(|t| self.waiting.get(i).is_some_and(|h| h.ts <= t));
+            if !due {
+                i += 1;
+                continue;
+            }
+            if let Some(h) = self.waiting.remove(i) {
+                self.apply(&h, out);
+            }
+        }
+    }
+
+    /// Another shard's ICMP error or IPv6 datagram: taken if this shard holds the flow.
+    fn apply(&mut self, h: &Handoff, out: &mut Vec<Stamped>) {
+        let pkt = Packet {
+            ts: h.ts,
+            frame: h.frame,
+            orig_len: h.orig_len,
+            linktype: h.linktype,
+            data: &h.data,
+        };
+        if let Some((ip, proto, bytes)) = &h.datagram {
+            let holds = datagram_key(ip, *proto, bytes)
+                .is_some_and(|k| self.engine.table.flows.contains_key(&k));
+            if holds && !h.taken.swap(true, Ordering::AcqRel) {
+                self.take_datagram(ip, *proto, bytes, &pkt, out);
+            }
+            self.looked(h, &pkt, out);
+            return;
+        }
+        let holds = quoted_key(&pkt).is_some_and(|k| self.engine.table.flows.contains_key(&k));
+        if holds && !h.taken.swap(true, Ordering::AcqRel) {
+            let (icmp, frame) = (self.engine.stats.icmp_errors, self.engine.frame);
+            let at = self.clock.now;
+            self.engine.push_tagged(&pkt, true, &mut Stamp { at, out });
+            // Counted by the shard that received it.
+            self.engine.stats.icmp_errors = icmp;
+            self.engine.frame = frame;
+        }
+        self.looked(h, &pkt, out);
+    }
+
+    /// The socket had nothing to read: every foreign ICMP error waiting is due (no packet of
+    /// this shard older than it can still come).
+    pub fn idle(&mut self, out: &mut Vec<Stamped>) {
+        self.apply_waiting(None, out);
+    }
+
+    /// Packet time has reached `now` (the wall clock) without packets: as
+    /// [`Engine::advance`] (idle flows end, DNS queries time out, stalls are reported).
+    pub fn advance(&mut self, now: Timestamp, out: &mut Vec<Stamped>) {
+        if now > self.clock.now {
+            self.clock.now = now;
+        }
+        let at = self.clock.now;
+        self.apply_waiting(Some(at), out);
+        self.engine.advance(at, &mut |ev: Event| out.push((at, ev)));
+    }
+
+    /// End of capture: the foreign ICMP errors still waiting, then every open flow and
+    /// unanswered query. Call it once no shard reads its socket any more (errors handed over
+    /// after it are not looked up here). Returns the shard's counters.
+    pub fn finish(mut self, out: &mut Vec<Stamped>) -> Stats {
+        self.idle(out);
+        let at = self.clock.now;
+        let mut stats = self.engine.finish_tagged(&mut Stamp { at, out });
+        // The merge's clock is the shards' together: a jump candidate is this shard's own.
+        if self.clock.candidate.take().is_some() {
+            stats.clock_jumps += 1;
+        }
+        stats
+    }
+}
+
+impl LiveMerge {
+    /// The merge and its `count` shards (at least one), each with its share of `config`'s
+    /// bounds on what the flows hold (as [`ShardedEngine`]).
+    pub fn new(config: Config, count: usize) -> (LiveMerge, Vec<LiveShard>) {
+        let count = count.max(1);
+        let mut shard_config = config.clone();
+        shard_config.limits = shard_limits(&config.limits, count);
+        shard_config.events = config.events | EventMask::DNS;
+        // One trust store for all (see ShardedEngine::new).
+        let _ = shard_config.tls.trust();
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..count)
+            .map(|_| sync_channel::<Arc<Handoff>>(MAX_ICMP_HANDOFF))
+            .unzip();
+        let mut shards = Vec::with_capacity(count);
+        for (index, inbox) in rxs.into_iter().enumerate() {
+            let mut own = shard_config.clone();
+            own.tls = own.tls.with_own_pools();
+            // A role of one among one: it owns every flow its socket brings (the kernel
+            // chose), reassembles and counts its own fragments, and leaves naming to the
+            // merge; its clock is kept here (`push`).
+            let engine = Engine::new_shard(own, ShardRole { index: 0, count: 1 });
+            let others = txs
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != index)
+                .map(|(_, tx)| tx.clone())
+                .collect();
+            shards.push(LiveShard {
+                engine,
+                index,
+                count,
+                clock: Clock::default(),
+                max_clock_jump: config.limits.max_clock_jump,
+                unowned: 0,
+                handed: 0,
+                others,
+                inbox,
+                waiting: std::collections::VecDeque::new(),
+            });
+        }
+        let merge = LiveMerge {
+            count,
+            queues: (0..count)
+                .map(|_| std::collections::VecDeque::new())
+                .collect(),
+            marks: vec![Timestamp::ZERO; count],
+            ended: vec![false; count],
+            events: config.events,
+            max_dns_names: config.limits.max_dns_names,
+            names: FxHashMap::default(),
+            stats: Stats::default(),
+            connections: 0,
+        };
+        (merge, shards)
+    }
+
+    /// A shard's events (in its clock's order; `events` is left empty) and its clock now:
+    /// none of its later events will be older.
+    pub fn add(&mut self, shard: usize, events: &mut Vec<Stamped>, mark: Timestamp) {
+        if let Some(q) = self.queues.get_mut(shard) {
+            q.extend(events.drain(..));
+        }
+        if let Some(m) = self.marks.get_mut(shard)
+            && mark > *m
+        {
+            *m = mark;
+        }
+    }
+
+    /// A shard has ended (its last events were added): it holds nothing back any more. Its
+    /// counters join the total.
+    pub fn end(&mut self, shard: usize, stats: Stats) {
+        if let Some(e) = self.ended.get_mut(shard) {
+            *e = true;
+        }
+        add_stats(&mut self.stats, stats);
+    }
+
+    /// Events of `shard` held, waiting for the others' clocks.
+    pub fn held(&self, shard: usize) -> usize {
+        self.queues.get(shard).map_or(0, |q| q.len())
+    }
+
+    /// The shard whose clock holds the merge back (the oldest of those not ended).
+    pub fn laggard(&self) -> Option<usize> {
+        (0..self.count)
+            .filter(|&s| !self.ended.get(s).copied().unwrap_or(true))
+            .min_by_key(|&s| self.marks.get(s).copied().unwrap_or(Timestamp::ZERO))
+    }
+
+    /// Connection records given out so far.
+    pub fn connections(&self) -> u64 {
+        self.connections
+    }
+
+    /// Gives `sink` every event no shard can precede any more, in time order; returns how
+    /// many.
+    pub fn release(&mut self, sink: &mut impl Sink) -> usize {
+        let upto = self
+            .laggard()
+            .and_then(|s| self.marks.get(s).copied())
+            .unwrap_or(Timestamp::from_nanos(u64::MAX));
+        self.give(upto, sink)
+    }
+
+    fn give(&mut self, upto: Timestamp, sink: &mut impl Sink) -> usize {
+        let mut n = 0;
+        loop {
+            let mut best: Option<(usize, Timestamp)> = None;
+            for (s, q) in self.queues.iter().enumerate() {
+                if let Some((at, _)) = q.front()
+                    && *at <= upto
+                    && best.is_none_or(|(_, b)| *at < b)
+                {
+                    best = Some((s, *at));
+                }
+            }
+            let Some((s, _)) = best else {
+                return n;
+            };
+            if let Some((_, ev)) = self.queues.get_mut(s).and_then(|q| q.pop_front()) {
+                self.deliver(ev, s, sink);
+                n += 1;
+            }
+        }
+    }
+
+    /// Every event still held (call once every shard has ended), then the run's counters.
+    pub fn finish(mut self, sink: &mut impl Sink) -> Stats {
+        self.give(Timestamp::from_nanos(u64::MAX), sink);
+        self.stats
+    }
+
+    fn deliver(&mut self, mut ev: Event, shard: usize, sink: &mut impl Sink) {
+        let (count, shard) = (self.count as u64, shard as u64);
+        let unique = |id: &mut u64| *id = id.saturating_mul(count).saturating_add(shard);
+        match &mut ev {
+            Event::Connection(c) => unique(&mut c.id),
+            Event::Dns(r) => unique(&mut r.conn_id),
+            Event::Stall(s) => unique(&mut s.conn_id),
+            Event::ClientHello(e) => unique(&mut e.conn_id),
+            Event::ServerHello(e) => unique(&mut e.conn_id),
+            Event::Certificates(e) => unique(&mut e.conn_id),
+            Event::Alert(e) => unique(&mut e.conn_id),
+            Event::HttpRequest(e) => unique(&mut e.conn_id),
+            Event::HttpResponse(e) => unique(&mut e.conn_id),
+            Event::Reset(e) => unique(&mut e.conn_id),
+        }
+        match ev {
+            Event::Dns(r) => {
+                remember_names(&mut self.names, &r, self.max_dns_names, &mut self.stats);
+                if self.events.contains(EventMask::DNS) {
+                    sink.event(Event::Dns(r));
+                }
+            }
+            Event::Connection(mut c) => {
+                if c.server_name.is_none() {
+                    c.server_name = self.names.get(&c.server.ip()).cloned();
+                }
+                self.connections += 1;
+                sink.event(Event::Connection(c));
+            }
+            ev => sink.event(ev),
+        }
+    }
 }
