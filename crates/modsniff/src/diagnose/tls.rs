@@ -334,7 +334,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             let policy_refusal = from_server
                 && in_tunnel
                 && t.server_hello.is_none()
-                && is_public(name.as_deref())
+                && is_public(name)
                 && a.description.is_some_and(|d| POLICY_ALERTS.contains(&d));
             let actor = if from_server {
                 if policy_refusal {
@@ -359,7 +359,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             if policy_refusal {
                 summary.push_str(&format!(
                     " It came through the proxy's tunnel before any ServerHello, and the genuine {} completes handshakes with the go command: the proxy's TLS inspection, or a box between the proxy and the server, refused the connection by policy.",
-                    name.as_deref().unwrap_or("server")
+                    name.unwrap_or("server")
                 ));
             }
             let go = if from_server {
