@@ -737,12 +737,9 @@ impl ShardedEngine {
             self.origins.push_back(u32::try_from(origin).unwrap_or(0));
         }
         match ev {
-            Event::Connection(mut c) => {
-                if c.server_name.is_none() {
-                    c.server_name = self.names.get(&c.server.ip()).cloned();
-                }
+            Event::Connection(c) => {
                 self.connections += 1;
-                sink.event(Event::Connection(c));
+                sink.event(Event::Connection(named(c, &self.names)));
             }
             ev => sink.event(ev),
         }
@@ -858,6 +855,18 @@ pub struct FellBack {
 
 /// Adds a shard's counters to the total. Every field is named: a counter added to `Stats`
 /// must say here how shards add up.
+/// A connection leaving a merge, named from the DNS answers seen so far when nothing in it
+/// named its server (as one engine names it at emission).
+fn named(
+    mut c: Box<crate::event::Connection>,
+    names: &FxHashMap<IpAddr, String>,
+) -> Box<crate::event::Connection> {
+    if c.server_name.is_none() {
+        c.server_name = names.get(&c.server.ip()).cloned();
+    }
+    c
+}
+
 fn add_stats(t: &mut Stats, s: Stats) {
     let Stats {
         frames,
@@ -1546,12 +1555,9 @@ impl LiveMerge {
                     sink.event(Event::Dns(r));
                 }
             }
-            Event::Connection(mut c) => {
-                if c.server_name.is_none() {
-                    c.server_name = self.names.get(&c.server.ip()).cloned();
-                }
+            Event::Connection(c) => {
                 self.connections += 1;
-                sink.event(Event::Connection(c));
+                sink.event(Event::Connection(named(c, &self.names)));
             }
             ev => sink.event(ev),
         }
