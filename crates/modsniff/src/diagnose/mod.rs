@@ -413,12 +413,8 @@ impl Diagnoser {
                 }
             }
         }
-        if facts.role.is_some()
-            || facts
-                .name
-                .as_deref()
-                .is_some_and(|n| classify_host(n).is_some())
-        {
+        // `role` is the connection's Go role (`role_of` knows the public Go hosts too).
+        if facts.role.is_some() {
             let last = [
                 c.client_stats.last_data_ts,
                 c.server_stats.last_data_while_peer_open.map(|(_, ts)| ts),

@@ -301,10 +301,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     // counts: the go command does not sit on an open fetch for seconds and then close it
     // unless it waited for the server (it closes its connections when it exits, right after
     // its last fetch).
-    let go_fetch_in_tunnel = f.via_proxy
-        && f.name
-            .as_deref()
-            .is_some_and(|n| crate::go::classify_host(n).is_some() || d.role_of(n, 443).is_some());
+    let go_fetch_in_tunnel = f.via_proxy && go_fetch;
     // A response short of the length it announced was not finished: a close that only
     // answers the client's cannot be an idle keep-alive ending, whatever the path (a plain-HTTP
     // GOPROXY behind an HTTP proxy closes this way when go gives up).
@@ -312,15 +309,8 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         .http
         .iter()
         .any(|h| h.body_complete == Some(false) && h.body_shortfall().is_some());
-    if started
-        && (s.fin_frame.is_none() || (go_fetch_in_tunnel || body_owed) && !server_closed_first(c))
-        && rsts.is_empty()
-        && let Some((last_frame, last_data)) = s.last_data_while_peer_open
-        && let Some(found) = stall(f, d, last_frame, last_data)
-    {
-        out.push((found, true));
-        return;
-    }
+    let answers_close = !server_closed_first(c);
+    let open = s.fin_frame.is_none() || (go_fetch_in_tunnel || body_owed) && answers_close;
     // The same silence on a direct fetch from a Go module host whose server closed only in
     // answer to the client's close: an idle keep-alive connection ends that way, and so does
     // a stalled download the go command gave up on (the server's FIN, sent before the
@@ -328,21 +318,18 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     // than the server to answer). Which it was shows in what the go command did meanwhile:
     // a command waiting on this fetch does nothing else; one that was done with the
     // connection went on with others. That is only known once every connection has ended:
-    // the finding waits for it (`idle_window`).
-    let go_fetch = !f.via_proxy
-        && f.name.as_deref().is_some_and(|n| {
-            crate::go::classify_host(n).is_some() || d.role_of(n, c.server.port()).is_some()
-        });
+    // the finding waits for it (`idle_window`). `f.role` is the direct connection's Go role.
+    let if_idle = !open && !f.via_proxy && f.role.is_some() && answers_close;
     if started
-        && go_fetch
-        && s.fin_frame.is_some()
-        && !server_closed_first(c)
+        && (open || if_idle)
         && rsts.is_empty()
         && let Some((last_frame, last_data)) = s.last_data_while_peer_open
         && let Some(found) = stall(f, d, last_frame, last_data)
     {
-        let closed = c.client_stats.fin_ts.unwrap_or(c.ts_last);
-        f.idle_window.set(Some((last_data, closed)));
+        if if_idle {
+            let closed = c.client_stats.fin_ts.unwrap_or(c.ts_last);
+            f.idle_window.set(Some((last_data, closed)));
+        }
         out.push((found, true));
         return;
     }
