@@ -342,11 +342,11 @@ fn transfer_stalls(cap: &std::path::Path) -> usize {
 /// capture (clean-tls12) placed 4 s in, inside that silence, is the second.
 #[test]
 fn a_silent_fetch_is_a_stall_only_when_go_waited_on_it() {
-    for tool in ["editcap", "mergecap", "capinfos"] {
-        if std::process::Command::new(tool).arg("-h").output().is_err() {
-            eprintln!("skipping the busy-elsewhere check: {tool} is not installed");
-            return;
-        }
+    if !tools_or_skip(
+        &["editcap", "mergecap", "capinfos"],
+        "the busy-elsewhere check",
+    ) {
+        return;
     }
     let stall = matrix_root().join("xfer-stall-64k-d300/capture.pcap");
     let other = matrix_root().join("clean-tls12/capture.pcap");

@@ -105,12 +105,11 @@ fn corpus_or_skip() -> Option<(PathBuf, Option<tempfile::TempDir>)> {
         return Some((PathBuf::from(dir), None));
     }
     let shared = shared_or_skip("threads on the benchmark corpus")?;
-    for tool in ["tcprewrite", "editcap", "mergecap", "capinfos"] {
-        let found = Command::new(tool).arg("--version").output().is_ok();
-        if !found {
-            eprintln!("skipping threads on the benchmark corpus: {tool} is not installed");
-            return None;
-        }
+    if !tools_or_skip(
+        &["tcprewrite", "editcap", "mergecap", "capinfos"],
+        "threads on the benchmark corpus",
+    ) {
+        return None;
     }
     let dir = tempfile::Builder::new()
         .prefix("modsniff-threads-corpus")

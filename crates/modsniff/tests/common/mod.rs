@@ -36,6 +36,18 @@ pub fn shared_or_skip(what: &str) -> Option<PathBuf> {
     s
 }
 
+/// Whether every one of `tools` can be started; if not, prints why `what` is skipped (the
+/// SKIP line of `shared_or_skip`).
+pub fn tools_or_skip(tools: &[&str], what: &str) -> bool {
+    for tool in tools {
+        if Command::new(tool).arg("-h").output().is_err() {
+            eprintln!("SKIP {what}: {tool} is not installed");
+            return false;
+        }
+    }
+    true
+}
+
 pub fn run(args: &[&str]) -> Output {
     Command::new(bin())
         .args(args)
