@@ -175,7 +175,7 @@ pub struct SinkArgs {
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Rotate --output once it holds this many bytes (suffixes k, M, G): the file is renamed
-    /// FILE.<UTC time> between two records, and a new one started. Needs --format ndjson.
+    /// FILE.20260501T120000.123456Z (its UTC time) between two records, and a new one started. Needs --format ndjson.
     #[arg(long, value_name = "BYTES", value_parser = parse_size, requires = "output")]
     pub rotate_size: Option<u64>,
     /// Rotate --output once its first record is this many seconds old. Needs --format ndjson.
