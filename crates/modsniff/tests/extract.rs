@@ -12,12 +12,12 @@
 //! - `live` and `run` extract from their spool, or from their -w file.
 
 use crate::common::*;
-use crate::live::{ChildGuard, Netns, finding_keys, replay_setup, wait_capturing};
+use crate::live::{Netns, finding_keys, replay_setup, start_capturing};
 use modsniff_capture::FileSource;
 use modsniff_core::hooks::wire::{L4, decode};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// A directory of this test process's own, emptied when dropped.
@@ -560,14 +560,7 @@ fn live_extracts_from_its_spool_or_its_w_file() {
         if with_w {
             cmd.arg("-w").arg(&saved);
         }
-        let child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pid = child.id();
-        let guard = ChildGuard(Some(child));
-        wait_capturing(pid);
+        let guard = start_capturing(&mut cmd, 1);
         ns.replay("mxa", &capture, true);
         let o = guard.wait_output(Duration::from_secs(70));
         let got = lines(&o.stdout);

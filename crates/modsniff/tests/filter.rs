@@ -301,8 +301,7 @@ fn a_link_type_the_expression_cannot_read_exits_2_as_tcpdump_refuses() {
 /// only what tcpdump would select from the same packets.
 #[test]
 fn live_hands_the_expression_to_libpcap() {
-    use crate::live::{ChildGuard, Netns, wait_capturing};
-    use std::process::Stdio;
+    use crate::live::{Netns, start_capturing};
     use std::time::Duration;
     let what = "live filter";
     if !have_tcpdump() {
@@ -320,26 +319,20 @@ fn live_hands_the_expression_to_libpcap() {
     let expr = "tcp port 443";
     let want = tcpdump_times(&file, Some(expr)).len();
     assert!(want > 0 && want < tcpdump_times(&file, None).len());
-    let child = ns
-        .cmd(&bin())
-        .args([
-            "live",
-            "-i",
-            "frx",
-            "--format",
-            "ndjson",
-            "--duration",
-            "30",
-        ])
-        .args(["-c", &want.to_string(), "tcp", "port", "443"])
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start modsniff live");
-    let pid = child.id();
-    let sniff = ChildGuard(Some(child));
-    wait_capturing(pid);
+    let sniff = start_capturing(
+        ns.cmd(&bin())
+            .args([
+                "live",
+                "-i",
+                "frx",
+                "--format",
+                "ndjson",
+                "--duration",
+                "30",
+            ])
+            .args(["-c", &want.to_string(), "tcp", "port", "443"]),
+        1,
+    );
     ns.replay("ftx", &file, true);
     let out = sniff.wait_output(Duration::from_secs(40));
     let recs = crate::live::lines(&out.stdout);

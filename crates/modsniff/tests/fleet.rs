@@ -9,7 +9,7 @@
 //! it); SKIPs with the reason otherwise. chdb (PyPI) is optional: its part SKIPs alone.
 
 use crate::common::*;
-use crate::live::{ChildGuard, Netns, is_root, lines, packets_in, wait_capturing};
+use crate::live::{ChildGuard, Netns, is_root, lines, packets_in, start_capturing};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -256,28 +256,23 @@ fn sniff(s: &Sniffer, tag: &str, what: &str) -> Option<Vec<serde_json::Value>> {
         .iter()
         .map(|c| packets_in(&fixtures().join(c).join("capture.pcap")))
         .sum();
-    let child = ns
-        .cmd(&bin())
-        .args([
-            "live",
-            "-i",
-            "flb",
-            "--format",
-            "ndjson",
-            "--duration",
-            "60",
-        ])
-        .args(["-c", &total.to_string(), "--host-name", s.host])
-        .arg("--output")
-        .arg(&s.output)
-        .args(["--rotate-size", "1k", "--rotate-seconds", "3600"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start modsniff live");
-    let pid = child.id();
-    let guard = ChildGuard(Some(child));
-    wait_capturing(pid);
+    let guard = start_capturing(
+        ns.cmd(&bin())
+            .args([
+                "live",
+                "-i",
+                "flb",
+                "--format",
+                "ndjson",
+                "--duration",
+                "60",
+            ])
+            .args(["-c", &total.to_string(), "--host-name", s.host])
+            .arg("--output")
+            .arg(&s.output)
+            .args(["--rotate-size", "1k", "--rotate-seconds", "3600"]),
+        1,
+    );
     for case in s.cases {
         ns.replay("fla", &fixtures().join(case).join("capture.pcap"), true);
     }

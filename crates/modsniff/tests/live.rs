@@ -134,6 +134,11 @@ impl Drop for Netns {
 pub struct ChildGuard(pub Option<Child>);
 
 impl ChildGuard {
+    /// The child's pid (`ip netns exec` execs its command: the pid is the command's own).
+    pub fn pid(&self) -> u32 {
+        self.0.as_ref().expect("child").id()
+    }
+
     pub fn wait_output(mut self, limit: Duration) -> Output {
         let mut child = self.0.take().expect("child");
         let start = Instant::now();
@@ -164,15 +169,25 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Waits until `pid` is modsniff (not `ip netns exec` any more) and has its packet socket
-/// bound (a row in its namespace's /proc/net/packet with protocol ETH_P_ALL): libpcap gives
-/// no ready signal, and a fixed sleep loses the first packets on a loaded machine.
-pub fn wait_capturing(pid: u32) {
-    wait_sockets(pid, 1);
+/// Starts `cmd` (modsniff, inside a namespace: `Netns::cmd`) with its standard output and
+/// error kept, and returns once its capture is open on `sockets` packet sockets.
+pub fn start_capturing(cmd: &mut Command, sockets: usize) -> ChildGuard {
+    let child = cmd
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start modsniff");
+    let guard = ChildGuard(Some(child));
+    wait_sockets(guard.pid(), sockets);
+    guard
 }
 
-/// `wait_capturing` for a capture over `n` sockets (`live --threads n`).
-pub fn wait_sockets(pid: u32, n: usize) {
+/// Waits until `pid` is modsniff (not `ip netns exec` any more) and has `n` packet sockets
+/// bound (rows in its namespace's /proc/net/packet with protocol ETH_P_ALL; `live --threads
+/// n` opens n): libpcap gives no ready signal, and a fixed sleep loses the first packets on a
+/// loaded machine.
+fn wait_sockets(pid: u32, n: usize) {
     let start = Instant::now();
     let limit = Duration::from_secs(20);
     let exe = std::fs::canonicalize(bin()).unwrap_or_else(|_| bin());
@@ -311,19 +326,13 @@ fn replay_matches_read(ns: &Netns, tx: &str, rx: &str, file: &Path, topspeed: bo
     let total = packets_in(file);
     let (_, want, _) = ndjson(file, &[]);
     // -c stops as soon as every packet arrived; --duration bounds the test if some are lost.
-    let child = ns
-        .cmd(&bin())
-        .args(["live", "-i", rx, "--format", "ndjson", "--duration", "60"])
-        .args(["-c", &total.to_string(), "-w"])
-        .arg(&written)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start modsniff live");
-    let pid = child.id();
-    let sniff = ChildGuard(Some(child));
-    wait_capturing(pid);
+    let sniff = start_capturing(
+        ns.cmd(&bin())
+            .args(["live", "-i", rx, "--format", "ndjson", "--duration", "60"])
+            .args(["-c", &total.to_string(), "-w"])
+            .arg(&written),
+        1,
+    );
     let started = Instant::now();
     ns.replay(tx, file, topspeed);
     let out = sniff.wait_output(Duration::from_secs(70));
@@ -485,16 +494,12 @@ fn live_duration_ends_on_an_idle_interface_and_sigterm_prints_stats() {
     assert_eq!(recs[0]["kernel"]["dropped"], 0);
 
     // SIGTERM (what `timeout` and service managers send) ends it with the summary.
-    let child = ns
-        .cmd(&bin())
-        .args(["live", "-i", "msd", "--format", "ndjson"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("modsniff live");
-    let pid = child.id();
-    let guard = ChildGuard(Some(child));
-    wait_capturing(pid);
+    let guard = start_capturing(
+        ns.cmd(&bin())
+            .args(["live", "-i", "msd", "--format", "ndjson"]),
+        1,
+    );
+    let pid = guard.pid();
     // `ip netns exec` execs modsniff, so this pid is modsniff's own.
     let k = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -549,18 +554,12 @@ fn live_threads(
     threads: usize,
 ) -> (Vec<serde_json::Value>, String, Option<i32>) {
     let total = packets_in(file);
-    let child = ns
-        .cmd(&bin())
-        .args(["live", "-i", rx, "--format", "ndjson", "--duration", "60"])
-        .args(["--threads", &threads.to_string(), "-c", &total.to_string()])
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start modsniff live");
-    let pid = child.id();
-    let sniff = ChildGuard(Some(child));
-    wait_sockets(pid, threads);
+    let sniff = start_capturing(
+        ns.cmd(&bin())
+            .args(["live", "-i", rx, "--format", "ndjson", "--duration", "60"])
+            .args(["--threads", &threads.to_string(), "-c", &total.to_string()]),
+        threads,
+    );
     ns.replay(tx, file, true);
     let out = sniff.wait_output(Duration::from_secs(70));
     let recs = lines(&out.stdout);
@@ -582,13 +581,9 @@ fn live_threads(
 #[test]
 fn live_threads_2_reports_what_threads_1_reports() {
     let what = "live --threads 2 (PACKET_FANOUT) vs --threads 1";
-    let Some(ns) = Netns::named(format!("fo-{}-fanout", std::process::id()), what) else {
+    let Some(ns) = replay_setup("fanout", what, "foa", "fob") else {
         return;
     };
-    if !have("tcpreplay", what) {
-        return;
-    }
-    ns.veth("foa", "fob");
     let mut handed = 0u64;
     for case in FANOUT_CASES {
         let file = case_capture(case);
@@ -671,35 +666,25 @@ fn live_on_a_missing_interface_exits_2_and_says_why() {
 #[test]
 fn live_whose_interface_disappears_reports_what_it_saw() {
     let what = "live on an interface that is deleted";
-    let Some(ns) = Netns::named(format!("hb-{}-gone", std::process::id()), what) else {
+    let Some(ns) = replay_setup("gone", what, "hb-a", "hb-b") else {
         return;
     };
-    if !have("tcpreplay", what) {
-        return;
-    }
-    ns.veth("hb-a", "hb-b");
     let file = case_capture("sni-filter-rst");
     let total = packets_in(&file);
     let (_, want, _) = ndjson(&file, &[]);
-    let child = ns
-        .cmd(&bin())
-        .args([
-            "live",
-            "-i",
-            "hb-b",
-            "--immediate-mode",
-            "--format",
-            "ndjson",
-        ])
-        .args(["--duration", "60"])
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start modsniff live");
-    let pid = child.id();
-    let sniff = ChildGuard(Some(child));
-    wait_capturing(pid);
+    let sniff = start_capturing(
+        ns.cmd(&bin())
+            .args([
+                "live",
+                "-i",
+                "hb-b",
+                "--immediate-mode",
+                "--format",
+                "ndjson",
+            ])
+            .args(["--duration", "60"]),
+        1,
+    );
     ns.replay("hb-a", &file, false);
     // Immediate mode hands each packet over as it comes; a moment for the last ones.
     std::thread::sleep(Duration::from_secs(2));
@@ -770,14 +755,21 @@ pub const UDP_FLOOD: &str = "import socket\n\
 /// The size of the tmpfs that plays a full disk: a few hundred packets.
 pub const SMALL_DISK: &str = "size=256k";
 
-/// A shell script that mounts a SMALL_DISK tmpfs on `disk`, runs `modsniff ARGS` (standard
-/// output to `report`), then copies `disk/name` out to `kept` and exits with modsniff's
-/// status (99 when the mount failed). Run by `ip netns exec`, which gives the script a mount
-/// namespace of its own: the tmpfs is seen by it only and goes with it, whatever happens to
-/// the test.
-pub fn on_small_disk(disk: &Path, name: &str, kept: &Path, report: &Path, args: &str) -> String {
+/// Runs, inside `ns`, a shell script that mounts a SMALL_DISK tmpfs on `disk`, runs
+/// `modsniff ARGS` (standard output to `report`), then copies `disk/name` out to `kept` and
+/// exits with modsniff's status (99 when the mount failed); its output once it ended (within
+/// `limit`). `ip netns exec` gives the script a mount namespace of its own: the tmpfs is seen
+/// by it only and goes with it, whatever happens to the test.
+pub fn on_small_disk(
+    ns: &Netns,
+    disk: &Path,
+    (name, kept): (&str, &Path),
+    report: &Path,
+    args: &str,
+    limit: Duration,
+) -> Output {
     let d = disk.display();
-    format!(
+    let script = format!(
         "mount -t tmpfs -o {SMALL_DISK} modsniff-full {d} || exit 99\n\
          {bin} {args} > {report}\n\
          rc=$?\n\
@@ -786,7 +778,17 @@ pub fn on_small_disk(disk: &Path, name: &str, kept: &Path, report: &Path, args: 
         bin = bin().display(),
         report = report.display(),
         kept = kept.display(),
-    )
+    );
+    let child = ns
+        .cmd(Path::new("sh"))
+        .args(["-c", &script])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sh");
+    ChildGuard(Some(child)).wait_output(limit)
 }
 
 /// The packets a pcap file holds, each whole: tshark (or tcpdump) reads it to its end
@@ -845,26 +847,17 @@ fn live_whose_capture_file_fills_the_disk_reports_what_it_read() {
         .expect("start the traffic");
     let _flood = ChildGuard(Some(flood));
     // --duration bounds the test when the disk does not fill.
-    let script = on_small_disk(
+    let out = on_small_disk(
+        &ns,
         &disk,
-        "live.pcap",
-        &kept,
+        ("live.pcap", &kept),
         &report,
         &format!(
             "live -i lo --format ndjson --duration 60 -w {}/live.pcap",
             disk.display()
         ),
+        Duration::from_secs(90),
     );
-    let child = ns
-        .cmd(Path::new("sh"))
-        .args(["-c", &script])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("modsniff live");
-    let out = ChildGuard(Some(child)).wait_output(Duration::from_secs(90));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(99), "mount: {stderr}");
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");

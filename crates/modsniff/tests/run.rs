@@ -421,27 +421,18 @@ fn run_whose_capture_file_fills_up_stops_the_command_and_its_children() {
         ),
     )
     .expect("command.sh");
-    let script = crate::live::on_small_disk(
+    let out = crate::live::on_small_disk(
+        &ns,
         &disk,
-        "go.pcap",
-        &kept,
+        ("go.pcap", &kept),
         &report,
         &format!(
             "run -i lo --format ndjson --drain 0 -w {}/go.pcap -- sh {}",
             disk.display(),
             command.display()
         ),
+        Duration::from_secs(60),
     );
-    let child = ns
-        .cmd(Path::new("sh"))
-        .args(["-c", &script])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("modsniff run");
-    let out = ChildGuard(Some(child)).wait_output(Duration::from_secs(60));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let pids = pids_in(&pids);
     let left = left_running(&pids);
