@@ -319,10 +319,16 @@ fn records(ct: u8, body: &[u8]) -> Vec<u8> {
 }
 
 fn client_hello(sni: &str) -> Vec<u8> {
+    client_hello_with(sni, [0x00, 0x2f], &[])
+}
+
+/// A ClientHello offering one cipher suite, with a server_name extension for `sni` and then
+/// the extensions `more` (each already framed: type, length, body).
+fn client_hello_with(sni: &str, cipher: [u8; 2], more: &[u8]) -> Vec<u8> {
     let mut b = vec![3, 3];
     b.extend_from_slice(&[7; 32]);
     b.push(0);
-    b.extend_from_slice(&[0, 2, 0x00, 0x2f, 1, 0]);
+    b.extend_from_slice(&[0, 2, cipher[0], cipher[1], 1, 0]);
     let mut name = vec![0];
     name.extend_from_slice(&(sni.len() as u16).to_be_bytes());
     name.extend_from_slice(sni.as_bytes());
@@ -331,6 +337,7 @@ fn client_hello(sni: &str) -> Vec<u8> {
     let mut ext = vec![0, 0];
     ext.extend_from_slice(&(list.len() as u16).to_be_bytes());
     ext.extend_from_slice(&list);
+    ext.extend_from_slice(more);
     b.extend_from_slice(&(ext.len() as u16).to_be_bytes());
     b.extend_from_slice(&ext);
     records(22, &handshake(1, &b))
@@ -1262,29 +1269,15 @@ fn hostile_rss_live_connections_keeping_certificate_names() {
 /// A ClientHello offering `names` one-byte ALPN protocol names (two bytes each on the wire)
 /// besides its server name: some 40 KB for 20,000 names, within a hello's 64 KiB.
 fn alpn_client_hello(sni: &str, names: usize) -> Vec<u8> {
-    let mut b = vec![3, 3];
-    b.extend_from_slice(&[7; 32]);
-    b.push(0);
-    b.extend_from_slice(&[0, 2, 0x13, 0x01, 1, 0]);
-    let mut name = vec![0];
-    name.extend_from_slice(&(sni.len() as u16).to_be_bytes());
-    name.extend_from_slice(sni.as_bytes());
-    let mut list = (name.len() as u16).to_be_bytes().to_vec();
-    list.extend_from_slice(&name);
-    let mut ext = vec![0, 0];
-    ext.extend_from_slice(&(list.len() as u16).to_be_bytes());
-    ext.extend_from_slice(&list);
     let mut protocols = Vec::with_capacity(2 * names);
     for k in 0..names {
         protocols.extend_from_slice(&[1, b'a' + (k % 26) as u8]);
     }
-    ext.extend_from_slice(&[0, 16]);
-    ext.extend_from_slice(&((protocols.len() + 2) as u16).to_be_bytes());
-    ext.extend_from_slice(&(protocols.len() as u16).to_be_bytes());
-    ext.extend_from_slice(&protocols);
-    b.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-    b.extend_from_slice(&ext);
-    records(22, &handshake(1, &b))
+    let mut alpn = vec![0, 16];
+    alpn.extend_from_slice(&((protocols.len() + 2) as u16).to_be_bytes());
+    alpn.extend_from_slice(&(protocols.len() as u16).to_be_bytes());
+    alpn.extend_from_slice(&protocols);
+    client_hello_with(sni, [0x13, 0x01], &alpn)
 }
 
 /// Live connections whose ClientHellos offer 20,000 ALPN names each: kept whole, a hello is
