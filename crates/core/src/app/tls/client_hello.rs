@@ -245,6 +245,11 @@ pub struct ClientHello {
     pub ja4_r: Arc<str>,
     /// The extension block ended in the middle of an extension.
     pub extensions_truncated: bool,
+    /// The capture holds only the head of this hello: the rest was cut off by the capture's
+    /// snap length, or lost. The fields its head reaches are read (the server name among
+    /// them when the cut falls after it), the others are empty, and no fingerprint is
+    /// computed (they need the whole hello).
+    pub cut: bool,
 }
 
 /// Heap bytes a `String` costs beyond its text (allocator rounding and bookkeeping), as for
@@ -306,7 +311,68 @@ fn parse_with(body: &[u8], cache: Option<&FingerprintCache>) -> Result<ClientHel
         handshake_length: body.len(),
         ..ClientHello::default()
     };
-    let exts = Extensions::new(ch.ext.unwrap_or_default());
+    let alpn_first_bytes = read_extensions(&mut out, ch.ext.unwrap_or_default());
+    let shape = HelloShape {
+        alpn_first: alpn_first_bytes,
+        ..HelloShape::of(&out)
+    };
+    let fp = match cache {
+        Some(c) => c.client(&shape),
+        None => ClientFingerprints::of(&shape),
+    };
+    out.ja3_string = fp.ja3_string;
+    out.ja3 = fp.ja3;
+    out.ja4 = fp.ja4;
+    out.ja4_r = fp.ja4_r;
+    Ok(out)
+}
+
+/// The head of a ClientHello whose `declared`-byte body the capture holds only `head` of
+/// (its snap length cut the packet, or a segment was lost): read as [`parse`] reads a whole
+/// one, as far as the head goes. A list the cut falls in keeps its whole entries; an
+/// extension the cut falls in is not read (`extensions_truncated`). No fingerprints.
+pub fn parse_cut(head: &[u8], declared: usize) -> ClientHello {
+    let mut out = ClientHello {
+        handshake_length: declared,
+        cut: true,
+        ..ClientHello::default()
+    };
+    let mut b = head;
+    let Some(version) = take16(&mut b) else {
+        return out;
+    };
+    out.legacy_version = TlsVersion(version);
+    let Some(session_id_len) = take(&mut b, 32)
+        .and_then(|_| take(&mut b, 1))
+        .and_then(|l| l.first().copied())
+    else {
+        return out;
+    };
+    out.session_id_len = usize::from(session_id_len);
+    let Some(cipher_len) = take(&mut b, out.session_id_len).and_then(|_| take16(&mut b)) else {
+        return out;
+    };
+    let cipher_len = usize::from(cipher_len);
+    out.cipher_suites = codes(b.get(..cipher_len).unwrap_or(b))
+        .map(CipherSuite)
+        .collect();
+    let Some(block_len) = take(&mut b, cipher_len)
+        .and_then(|_| take(&mut b, 1))
+        .and_then(|l| l.first().copied())
+        .and_then(|n| take(&mut b, usize::from(n)))
+        .and_then(|_| take16(&mut b))
+    else {
+        return out;
+    };
+    read_extensions(&mut out, b.get(..usize::from(block_len)).unwrap_or(b));
+    out
+}
+
+/// Reads an extension block (without its length) into `out`: the extension types in order,
+/// the lists, flags, server name and ALPN. Returns the first ALPN value's bytes, which JA4
+/// reads as they are.
+fn read_extensions<'a>(out: &mut ClientHello, block: &'a [u8]) -> Option<&'a [u8]> {
+    let exts = Extensions::new(block);
     out.extensions = Vec::with_capacity(exts.clone().count());
     // JA4 reads the first ALPN value's bytes: `alpn` keeps text, lossy for bytes that are
     // not UTF-8, and a replacement character would change the fingerprint.
@@ -371,19 +437,7 @@ fn parse_with(body: &[u8], cache: Option<&FingerprintCache>) -> Result<ClientHel
         || out.cipher_suites.iter().any(|c| c.is_grease())
         || out.extensions.iter().any(|e| e.is_grease())
         || out.groups.iter().any(|g| g.id.is_grease());
-    let shape = HelloShape {
-        alpn_first: alpn_first_bytes,
-        ..HelloShape::of(&out)
-    };
-    let fp = match cache {
-        Some(c) => c.client(&shape),
-        None => ClientFingerprints::of(&shape),
-    };
-    out.ja3_string = fp.ja3_string;
-    out.ja3 = fp.ja3;
-    out.ja4 = fp.ja4;
-    out.ja4_r = fp.ja4_r;
-    Ok(out)
+    alpn_first_bytes
 }
 
 /// Groups of a ClientHello key_share: `client_shares<0..2^16-1>` of `group(2) len(2) key`.

@@ -240,6 +240,12 @@ impl HandshakeReassembler {
         !self.buf.is_empty() || self.discard > 0
     }
 
+    /// The message being buffered (header included) and its span so far, when one is: what
+    /// a gap is about to cut short.
+    pub fn pending(&self) -> Option<(&[u8], &Span)> {
+        (!self.buf.is_empty() && self.discard == 0).then_some((self.buf.as_slice(), &self.span))
+    }
+
     /// Forget a pending message (the bytes around it were lost). Until a record starts with
     /// something that reads as a handshake header, handshake bytes are dropped: the tail of
     /// the lost message may still follow in the next records.

@@ -701,6 +701,58 @@ impl Core {
         }
     }
 
+    /// A handshake message a gap cut short (the capture's snap length, a lost segment): it
+    /// is noted with the length its header declares, and a side's first hello is read as
+    /// far as its head goes (`cut`), so that what the capture does show of the handshake
+    /// (a hello sent, a hello answered) is not lost with its tail.
+    fn on_cut_handshake(&mut self, side: Side, msg: &[u8], span: &Span, ts: Timestamp) {
+        let Some((&[msg_type, a, b, c], head)) = msg.split_first_chunk::<4>() else {
+            return;
+        };
+        let declared = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
+        let max_notes = self.limits.max_handshake_notes;
+        let s = self.summary(side);
+        if s.handshake_messages.len() < max_notes {
+            s.handshake_messages.push(HandshakeNote {
+                msg_type,
+                length: declared,
+                frame: span.last_frame,
+            });
+        }
+        match (side, msg_type) {
+            (Side::Client, handshake_type::CLIENT_HELLO) if self.info.client_hello.is_none() => {
+                let mut ch = client_hello::parse_cut(head, declared);
+                ch.ts = ts;
+                ch.tcp_segments = span.segments;
+                ch.records = span.records;
+                ch.first_frame = span.first_frame;
+                ch.last_frame = span.last_frame;
+                if !self.kept.claim(ch.kept_cost()) {
+                    ch.drop_lists();
+                    self.kept.force(ch.kept_cost());
+                }
+                self.info.client_hello = Some(ch);
+            }
+            (Side::Server, handshake_type::SERVER_HELLO)
+                if self.info.server_hello.is_none() && self.info.hello_retry_request.is_none() =>
+            {
+                let mut sh = server_hello::parse_cut(head);
+                sh.ts = ts;
+                sh.tcp_segments = span.segments;
+                sh.records = span.records;
+                sh.first_frame = span.first_frame;
+                sh.last_frame = span.last_frame;
+                if sh.hello_retry_request {
+                    self.info.hello_retry_request = Some(sh);
+                } else {
+                    self.info.server_hello = Some(sh);
+                    self.server_hello_seen = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn on_certificate(&mut self, side: Side, body: &[u8], span: &Span, ts_secs: u64) {
         if side == Side::Server && self.server_certificate_done {
             return;
@@ -1123,6 +1175,9 @@ impl StreamDecoder for TlsDecoder {
                         kind: BodyKind::Skip,
                     };
                 } else if kind == BodyKind::Handshake {
+                    if let Some((msg, span)) = st.hs.pending() {
+                        self.core.on_cut_handshake(ctx.side, msg, span, ctx.ts);
+                    }
                     st.hs.reset();
                     // The rest of this record's body may hold the tail of the lost message;
                     // it cannot be framed, so skip it.
@@ -1140,6 +1195,9 @@ impl StreamDecoder for TlsDecoder {
                 Progress::Continue
             }
             _ => {
+                if let Some((msg, span)) = st.hs.pending() {
+                    self.core.on_cut_handshake(ctx.side, msg, span, ctx.ts);
+                }
                 st.hs.reset();
                 st.hdr_len = 0;
                 st.resync_scanned = 0;

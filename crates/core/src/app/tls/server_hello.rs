@@ -53,6 +53,9 @@ pub struct ServerHello {
     pub tcp_segments: u32,
     /// TLS records that carried it.
     pub records: u32,
+    /// The capture holds only the head of this hello (cut by its snap length, or a lost
+    /// segment): the fields it reaches are read, the others are empty; no JA3S.
+    pub cut: bool,
 }
 
 fn be16(b: &[u8]) -> Option<u16> {
@@ -118,7 +121,59 @@ fn parse_with(body: &[u8], cache: Option<&FingerprintCache>) -> Result<ServerHel
         hello_retry_request: f.random == HRR_RANDOM,
         ..ServerHello::default()
     };
-    let exts = Extensions::new(f.ext);
+    read_extensions(&mut out, f.ext);
+    let fp = match cache {
+        Some(c) => c.server(out.legacy_version, f.cipher, &out.extensions),
+        None => ServerFingerprints::of(out.legacy_version, f.cipher, &out.extensions),
+    };
+    out.ja3s_string = fp.ja3s_string;
+    out.ja3s = fp.ja3s;
+    Ok(out)
+}
+
+/// The head of a ServerHello the capture holds only `head` of (see
+/// `client_hello::parse_cut`): read as far as it goes, `cut` set, no JA3S. Without its
+/// whole random it cannot be told from a HelloRetryRequest: it is taken for a ServerHello.
+pub fn parse_cut(head: &[u8]) -> ServerHello {
+    let mut out = ServerHello {
+        cut: true,
+        ..ServerHello::default()
+    };
+    let Some(version) = be16(head) else {
+        return out;
+    };
+    out.legacy_version = TlsVersion(version);
+    out.version = out.legacy_version;
+    out.version_name = out.version.name();
+    let Some((random, rest)) = head.get(2..).and_then(|r| r.split_at_checked(32)) else {
+        return out;
+    };
+    out.hello_retry_request = random == HRR_RANDOM;
+    let Some((&[sid_len], rest)) = rest.split_first_chunk::<1>() else {
+        return out;
+    };
+    out.session_id_len = usize::from(sid_len);
+    let Some(cipher) = rest.get(out.session_id_len..).and_then(be16) else {
+        return out;
+    };
+    out.cipher = CipherSuite(cipher);
+    out.cipher_name = out.cipher.name();
+    // Cipher (2), compression method (1), extension block length (2).
+    let Some(block) = rest.get(out.session_id_len + 5..) else {
+        return out;
+    };
+    let declared = rest
+        .get(out.session_id_len + 3..)
+        .and_then(be16)
+        .map_or(0, usize::from);
+    read_extensions(&mut out, block.get(..declared).unwrap_or(block));
+    out
+}
+
+/// Reads an extension block (without its length) into `out`: types in order, key share,
+/// supported version, ALPN.
+fn read_extensions(out: &mut ServerHello, block: &[u8]) {
+    let exts = Extensions::new(block);
     out.extensions = Vec::with_capacity(exts.clone().count());
     for e in exts {
         out.extensions.push(e.ext_type);
@@ -149,11 +204,4 @@ fn parse_with(body: &[u8], cache: Option<&FingerprintCache>) -> Result<ServerHel
     out.version = out.supported_version.unwrap_or(out.legacy_version);
     out.version_name = out.version.name();
     out.cipher_name = out.cipher.name();
-    let fp = match cache {
-        Some(c) => c.server(out.legacy_version, f.cipher, &out.extensions),
-        None => ServerFingerprints::of(out.legacy_version, f.cipher, &out.extensions),
-    };
-    out.ja3s_string = fp.ja3s_string;
-    out.ja3s = fp.ja3s;
-    Ok(out)
 }

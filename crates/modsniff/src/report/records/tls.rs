@@ -131,6 +131,9 @@ json_object! {
         pub ja4_r: &'a str,
         /// The extension block ended in the middle of an extension.
         pub extensions_truncated: bool,
+        /// The capture holds only the head of this hello (its snap length cut the packet,
+        /// or a segment was lost): fields past the cut are empty, fingerprints too.
+        pub cut: bool,
     }
 }
 
@@ -167,6 +170,7 @@ impl View for core_tls::ClientHello {
             ja4,
             ja4_r,
             extensions_truncated,
+            cut,
         } = c;
         ClientHello {
             sni: sni.as_deref(),
@@ -197,6 +201,7 @@ impl View for core_tls::ClientHello {
             ja4,
             ja4_r,
             extensions_truncated: *extensions_truncated,
+            cut: *cut,
         }
     }
 }
@@ -229,6 +234,8 @@ json_object! {
         pub ts: Secs,
         pub tcp_segments: u32,
         pub records: u32,
+        /// The capture holds only the head of this hello: fields past the cut are empty.
+        pub cut: bool,
     }
 }
 
@@ -255,6 +262,7 @@ impl View for core_tls::ServerHello {
             ts,
             tcp_segments,
             records,
+            cut,
         } = s;
         ServerHello {
             version: Hex16(version.0),
@@ -275,6 +283,7 @@ impl View for core_tls::ServerHello {
             ts: (*ts).into(),
             tcp_segments: *tcp_segments,
             records: *records,
+            cut: *cut,
         }
     }
 }
