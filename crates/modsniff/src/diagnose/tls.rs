@@ -324,6 +324,20 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             && (cert_problem(t)
                 || a.description
                     .is_some_and(|d| cert::CERT_ALERTS.contains(&d)));
+        // A client that refuses a certificate the capture does not hold (its packets were
+        // cut short by the snap length, or lost): the alert says what the certificate would
+        // have shown.
+        if !from_server
+            && t.certificates.is_empty()
+            && a.description
+                .is_some_and(|d| cert::CERT_ALERTS.contains(&d))
+        {
+            out.push((
+                unseen_certificate_refused(f, d, name, &desc, a, &hello_ev),
+                false,
+            ));
+            return true;
+        }
         if !refused_cert {
             // Inside a proxy's CONNECT tunnel the TLS records are relayed from its far end:
             // the server (or a box between the proxy and it, which the capture cannot tell
@@ -849,6 +863,97 @@ fn tls13_interception_signs(f: &ConnFacts<'_>, d: &Diagnoser) -> Vec<String> {
         }
     }
     signs
+}
+
+/// The client answered the server's flight with a certificate alert, and the certificate is
+/// not in the capture. A public Go host's genuine certificate chains to a public root the go
+/// command trusts, so its refusal is interception (as is any host's, with a sign of a
+/// middlebox); anyone else's server is judged to have sent a bad certificate of its own.
+fn unseen_certificate_refused(
+    f: &ConnFacts<'_>,
+    d: &Diagnoser,
+    name: Option<&str>,
+    desc: &str,
+    alert: &super::tlsview::AlertView,
+    hello_ev: &dyn Fn() -> super::Evidence,
+) -> Finding {
+    let c = f.c;
+    let target = addr(c.server);
+    let mut signs = tls13_interception_signs(f, d);
+    if is_public(name) {
+        signs.push(format!(
+            "{}'s genuine certificate chains to a public root, which the go command trusts",
+            name.unwrap_or("the host")
+        ));
+    }
+    let unseen = "The certificate itself is not in the capture (the packets that carried it were cut short, by the capture's snap length or a loss): capture whole packets (tcpdump -s 0) to see it.";
+    let evidence = vec![
+        hello_ev(),
+        ev(
+            alert.frame,
+            alert.ts,
+            format!("TLS alert {desc} from the client"),
+        ),
+    ];
+    let sni = f
+        .tls
+        .as_ref()
+        .and_then(|t| t.client_hello.as_ref())
+        .and_then(|h| h.sni);
+    let host = dialled_host(f, sni);
+    let (kind, actor, summary, go, remedy) = if signs.is_empty() {
+        (
+            FindingKind::CertificateRejected,
+            Actor::Server,
+            format!(
+                "The client refused the certificate of {host} ({target}) with a fatal {desc} alert and nothing points at a middlebox: this is the server's own certificate. {unseen}"
+            ),
+            cert_go_error(alert.description),
+            format!(
+                "Look at the certificate {host} serves (openssl s_client -connect {target}{} -showcerts): if a private CA issued it, give the go command that CA (SSL_CERT_FILE=/path/to/ca.pem); otherwise whoever runs {host} must serve a certificate that is current, names {host}, and chains to a CA clients trust.",
+                sni.map(|s| format!(" -servername {s}")).unwrap_or_default()
+            ),
+        )
+    } else {
+        (
+            FindingKind::MitmCertificate,
+            Actor::Middlebox,
+            format!(
+                "Likely TLS interception: the client refused the certificate {target} presented with a fatal {desc} alert, and {}. {unseen}",
+                signs.join("; ")
+            ),
+            cert_go_error(alert.description),
+            format!(
+                "A TLS-inspecting middlebox answers for the server: install its CA certificate (SSL_CERT_FILE=/path/to/corp-ca.pem) or ask for {} to be exempted from inspection.",
+                exempt(name)
+            ),
+        )
+    };
+    Finding {
+        stage: Stage::Tls,
+        kind,
+        severity: Severity::Error,
+        actor,
+        connection: Some(c.id),
+        server_name: name.map(str::to_string),
+        server: Some(addr(c.server)),
+        summary,
+        likely_go_error: go,
+        remedy: Some(remedy),
+        evidence,
+    }
+}
+
+/// What the go command says of a certificate its client refused with `alert`, where the
+/// alert tells (bad_certificate stands for several reasons: an expired certificate, another
+/// name, an IP address missing from it).
+fn cert_go_error(alert: Option<u8>) -> Option<String> {
+    let why = match alert {
+        Some(45) => "x509: certificate has expired or is not yet valid",
+        Some(48) => "x509: certificate signed by unknown authority",
+        _ => return None,
+    };
+    Some(format!("tls: failed to verify certificate: {why}"))
 }
 
 fn version_name(v: u16) -> String {
