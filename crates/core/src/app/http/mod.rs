@@ -135,6 +135,10 @@ pub struct HttpTransaction {
     /// `None` while the body is still coming.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub body_complete: Option<bool>,
+    /// A head of this exchange was cut short in the capture (its snap length cut the packet,
+    /// or a segment was lost): its lines up to the cut are read, the rest is unknown.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "std::ops::Not::not"))]
+    pub head_cut: bool,
 }
 
 impl HttpTransaction {
@@ -386,6 +390,8 @@ pub struct HttpDecoder {
     /// Header blocks being read, requests waiting and CONNECT leftovers: charged after each
     /// call for what they hold then (see `sync_kept`).
     kept_buf: KeptShare,
+    /// The head being taken was cut short by a gap (see `lost`): its transaction says so.
+    cutting: bool,
 }
 
 /// What a kept transaction costs beyond its strings.
@@ -442,6 +448,7 @@ impl HttpDecoder {
             heads: None,
             kept_tx: KeptShare::default(),
             kept_buf: KeptShare::default(),
+            cutting: false,
         }
     }
 
@@ -669,11 +676,29 @@ impl HttpDecoder {
             Mode::Tunnel | Mode::Done | Mode::Violated(_) | Mode::Resync => {}
             Mode::Head | Mode::Body { .. } | Mode::Chunked(_) => {
                 // A gap in a header block, chunk framing, or running past a body's end:
-                // where the next message starts is unknown until one shows up.
+                // where the next message starts is unknown until one shows up. A head cut
+                // short keeps what its whole lines say (a proxy's status line and first
+                // headers are in the first bytes of its answer).
+                let cut = matches!(s.mode, Mode::Head)
+                    .then(|| cut_head(Self::kind(side), &s.buf))
+                    .flatten();
                 s.buf.clear();
                 s.mode = Mode::Resync;
                 self.stats.desync_gaps += 1;
                 self.body_finished(side, false);
+                if let Some(head) = cut {
+                    self.cutting = true;
+                    self.on_head(side, head, &[]);
+                    self.cutting = false;
+                    // Where its body or the next head starts is lost with the cut, except
+                    // in a tunnel its answer opened, whose bytes start after the head.
+                    let s = self.side_mut(side);
+                    if !matches!(s.mode, Mode::Tunnel | Mode::AwaitConnect) {
+                        s.buf.clear();
+                        s.mode = Mode::Resync;
+                    }
+                    self.body_finished(side, false);
+                }
             }
         }
     }
@@ -933,6 +958,7 @@ impl HttpDecoder {
                     range: req.range,
                     request_frame: frame,
                     request_ts: ts,
+                    head_cut: self.cutting,
                     ..HttpTransaction::default()
                 });
                 let i = self.transactions.len() - 1;
@@ -1084,6 +1110,7 @@ impl HttpDecoder {
                 t.content_range = resp.content_range;
                 t.response_frame = frame;
                 t.response_ts = ts;
+                t.head_cut |= self.cutting;
                 if no_body || tunnel {
                     t.body_complete = Some(true);
                 } else {
@@ -1194,6 +1221,20 @@ fn parse(kind: HeadKind, buf: &[u8]) -> Parsed {
             HeadParse::Partial => HeadParse::Partial,
             HeadParse::Invalid(r) => HeadParse::Invalid(r),
         },
+    }
+}
+
+/// The head a gap cut short: its whole lines, closed as a head, when they make one (at least
+/// the request or status line).
+fn cut_head(kind: HeadKind, buf: &[u8]) -> Option<Head> {
+    let skip = leading_line_ends(buf);
+    let block = buf.get(skip..)?;
+    let end = block.windows(2).rposition(|w| w == b"\r\n")? + 2;
+    let mut closed = block.get(..end)?.to_vec();
+    closed.extend_from_slice(b"\r\n");
+    match parse(kind, &closed) {
+        HeadParse::Complete(_, head) => Some(head),
+        HeadParse::Partial | HeadParse::Invalid(_) => None,
     }
 }
 

@@ -418,6 +418,10 @@ json_object! {
         /// (`false`); absent while it was still coming.
         #[omit]
         pub body_complete: Option<bool>,
+        /// A head of this exchange was cut short in the capture (by its snap length, or a
+        /// lost segment): its lines up to the cut are read, the rest is unknown.
+        #[omit]
+        pub head_cut: bool,
     }
 }
 
@@ -451,6 +455,7 @@ impl View for HttpTransaction {
             body_bytes,
             body_missing,
             body_complete,
+            head_cut,
         } = self;
         Http {
             method: method.as_deref(),
@@ -478,6 +483,7 @@ impl View for HttpTransaction {
             response_ts: response_ts.map(Secs::from),
             body_bytes: *body_bytes,
             body_missing: *body_missing,
+            head_cut: *head_cut,
             body_complete: *body_complete,
         }
     }
