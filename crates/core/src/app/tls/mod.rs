@@ -1175,8 +1175,9 @@ impl StreamDecoder for TlsDecoder {
                         kind: BodyKind::Skip,
                     };
                 } else if kind == BodyKind::Handshake {
+                    // A gap comes without a time of its own: the message's is its record's.
                     if let Some((msg, span)) = st.hs.pending() {
-                        self.core.on_cut_handshake(ctx.side, msg, span, ctx.ts);
+                        self.core.on_cut_handshake(ctx.side, msg, span, st.cur_ts);
                     }
                     st.hs.reset();
                     // The rest of this record's body may hold the tail of the lost message;
@@ -1196,7 +1197,7 @@ impl StreamDecoder for TlsDecoder {
             }
             _ => {
                 if let Some((msg, span)) = st.hs.pending() {
-                    self.core.on_cut_handshake(ctx.side, msg, span, ctx.ts);
+                    self.core.on_cut_handshake(ctx.side, msg, span, st.cur_ts);
                 }
                 st.hs.reset();
                 st.hdr_len = 0;
