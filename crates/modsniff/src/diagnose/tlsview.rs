@@ -132,6 +132,23 @@ pub fn alert_sized(r: &RecordNote) -> bool {
             || (r.content_type == ContentType::APPLICATION_DATA && r.length <= ALERT_RECORD_MAX))
 }
 
+/// A client that answered the server's hello the TLS 1.3 way: a ChangeCipherSpec, then only
+/// application_data records (its Finished among them); a TLS 1.2 client sends its key
+/// exchange and Finished as handshake records. Tells the version of a ServerHello cut before
+/// its supported_versions extension.
+fn tls13_by_records(client: &modsniff_core::tls::SideSummary) -> bool {
+    use modsniff_core::tls::ContentType;
+    let r = &client.records_after_hello;
+    client.change_cipher_spec
+        && r.iter()
+            .any(|r| r.content_type == ContentType::APPLICATION_DATA)
+        && r.iter().all(|r| {
+            r.content_type == ContentType::APPLICATION_DATA
+                || r.content_type == ContentType::CHANGE_CIPHER_SPEC
+                || r.content_type == ContentType::ALERT
+        })
+}
+
 impl<'a> TlsView<'a> {
     /// Builds the view from the core's TLS record.
     pub fn from_info(info: &'a modsniff_core::TlsInfo) -> TlsView<'a> {
@@ -161,7 +178,11 @@ impl<'a> TlsView<'a> {
         let server_hello = info.server_hello.as_ref().map(|s| ServerHelloView {
             frame: s.last_frame,
             ts: Some(s.ts),
-            version: s.version.0,
+            version: if s.cut && s.supported_version.is_none() && tls13_by_records(&info.client) {
+                0x0304
+            } else {
+                s.version.0
+            },
             hello_retry: s.hello_retry_request,
         });
         let certificates = info

@@ -1229,12 +1229,34 @@ fn parse(kind: HeadKind, buf: &[u8]) -> Parsed {
 fn cut_head(kind: HeadKind, buf: &[u8]) -> Option<Head> {
     let skip = leading_line_ends(buf);
     let block = buf.get(skip..)?;
-    let end = block.windows(2).rposition(|w| w == b"\r\n")? + 2;
-    let mut closed = block.get(..end)?.to_vec();
+    let mut closed = match block.windows(2).rposition(|w| w == b"\r\n") {
+        Some(end) => block.get(..end + 2)?.to_vec(),
+        None => cut_first_line(kind, block)?,
+    };
     closed.extend_from_slice(b"\r\n");
     match parse(kind, &closed) {
         HeadParse::Complete(_, head) => Some(head),
         HeadParse::Partial | HeadParse::Invalid(_) => None,
+    }
+}
+
+/// A first line cut before its end, made whole from what it holds: a request line once its
+/// target is complete (`CONNECT host:443 HT`), a status line once its code is
+/// (`HTTP/1.1 407 Proxy Authentic`). The version a request line lost is taken as 1.1.
+fn cut_first_line(kind: HeadKind, line: &[u8]) -> Option<Vec<u8>> {
+    let mut words = line.split(|&b| b == b' ');
+    let (first, second) = (words.next()?, words.next()?);
+    match kind {
+        HeadKind::Request => {
+            // The target is whole only when a space ended it.
+            words.next()?;
+            Some([first, b" ", second, b" HTTP/1.1\r\n"].concat())
+        }
+        HeadKind::Response => {
+            let code_whole = second.len() == 3 && second.iter().all(u8::is_ascii_digit);
+            (first.starts_with(b"HTTP/1.") && code_whole && words.next().is_some())
+                .then(|| [first, b" ", second, b" \r\n"].concat())
+        }
     }
 }
 
