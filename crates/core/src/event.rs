@@ -283,8 +283,9 @@ pub struct Connection {
     /// HTTP transactions, in order (a CONNECT tunnel's exchange included).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub http: Vec<HttpTransaction>,
-    /// Limits this connection ran into (`"reassembly_limit"`, `"evicted"`), so that a verdict
-    /// from incomplete data can say so (Zeek's missed bytes idea).
+    /// Limits this connection ran into (`"reassembly_limit"`, `"evicted"`, `"snaplen"`: the
+    /// capture cut some of its packets short), so that a verdict from incomplete data can say
+    /// so (Zeek's missed bytes idea).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub partial: Vec<&'static str>,
     /// Data whose retransmission carried different bytes than the first copy (first wins).

@@ -180,6 +180,9 @@ impl Conn {
                     self.partial.push("reassembly_limit");
                 }
             }
+            if out.truncated_bytes > 0 && !self.partial.contains(&"snaplen") {
+                self.partial.push("snaplen");
+            }
             settle_owed(other, app, side.other(), env.budget);
             me.note_holes(tcp, side);
         }

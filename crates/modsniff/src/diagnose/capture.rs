@@ -11,6 +11,11 @@ use modsniff_core::Timestamp;
 use modsniff_core::Transport;
 use modsniff_core::{EndReason, Evidence};
 
+/// What the capture-incomplete finding calls a capture's cutting of each packet.
+const SNAP_LENGTH: &str = "snap length";
+/// The evidence note of a connection whose packets were cut short.
+const SNAP_CUT_NOTE: &str = "its packets are cut short";
+
 /// Unfinished exchanges kept for the finding's evidence; the rest are counted.
 pub const MAX_UNFINISHED: usize = 16;
 
@@ -42,6 +47,10 @@ pub struct Gaps {
     pub no_packets: bool,
     /// Reading was stopped before the input's end (a signal): why, and the last frame read.
     pub stopped: Option<(String, u64)>,
+    /// Connections whose packets the capture cut short (its snap length): what they carried
+    /// is only in part in it. The first `MAX_UNFINISHED`, with the count of all.
+    pub snap_cut: Vec<Unfinished>,
+    pub snap_cut_count: u64,
 }
 
 impl Gaps {
@@ -50,6 +59,14 @@ impl Gaps {
             self.unfinished.push(u);
         } else {
             self.more += 1;
+        }
+    }
+
+    /// A connection whose packets were cut short by the capture's snap length.
+    pub fn add_snap_cut(&mut self, u: Unfinished) {
+        self.snap_cut_count += 1;
+        if self.snap_cut.len() < MAX_UNFINISHED {
+            self.snap_cut.push(u);
         }
     }
 
@@ -62,6 +79,7 @@ impl Gaps {
         if self.cut.is_none()
             && self.stopped.is_none()
             && self.unfinished.is_empty()
+            && self.snap_cut.is_empty()
             && !self.no_packets
         {
             return None;
@@ -111,7 +129,23 @@ impl Gaps {
                 evidence.push(ev(u.frame, u.ts, format!("{}: {}", u.target, u.what)));
             }
         }
-        let first = self.unfinished.first();
+        if let Some(u) = self.snap_cut.first() {
+            let n = self.snap_cut_count;
+            let list: Vec<&str> = self
+                .snap_cut
+                .iter()
+                .take(4)
+                .map(|u| u.target.as_str())
+                .collect();
+            parts.push(format!(
+                "it cut the packets of {n} connection{} short (its {SNAP_LENGTH}: {}{}), so what they carried (certificates, HTTP answers, the later records) is only in part in it",
+                if n == 1 { "" } else { "s" },
+                list.join("; "),
+                if n > 4 { "; …" } else { "" }
+            ));
+            evidence.push(ev(u.frame, u.ts, format!("{}: {}", u.target, u.what)));
+        }
+        let first = self.unfinished.first().or(self.snap_cut.first());
         Some(Finding {
             stage: Stage::Capture,
             kind: FindingKind::CaptureIncomplete,
@@ -121,12 +155,26 @@ impl Gaps {
             server_name: first.and_then(|u| u.name.clone()),
             server: first.and_then(|u| u.server.clone()),
             summary: format!(
-                "The capture is incomplete: {}. What happened after its end is not in it: a fault there (or the fetch's success) cannot be seen.",
-                parts.join(", and ")
+                "The capture is incomplete: {}. {}",
+                parts.join(", and "),
+                if self.cut.is_none()
+                    && self.stopped.is_none()
+                    && self.unfinished.is_empty()
+                    && !self.no_packets
+                {
+                    "A fault in what was cut away (an intercepting certificate, an error page) cannot be seen."
+                } else {
+                    "What happened after its end is not in it: a fault there (or the fetch's success) cannot be seen."
+                }
             ),
             likely_go_error: None,
             remedy: Some(
-                "Capture the whole run: start the capture before the go command and stop it after the command exits (or let `modsniff run -- go mod download` do both); copy the file only after the capture stopped.".into(),
+                if self.snap_cut.is_empty() {
+                    "Capture the whole run: start the capture before the go command and stop it after the command exits (or let `modsniff run -- go mod download` do both); copy the file only after the capture stopped."
+                } else {
+                    "Capture whole packets (tcpdump -s 0, the default of current tcpdump; no \"limit each packet\" in Wireshark) and the whole run, or let `modsniff run -- go mod download` capture it."
+                }
+                .into(),
             ),
             evidence,
         })
@@ -146,12 +194,20 @@ pub fn verdict_note(f: &Finding) -> Option<String> {
         .evidence
         .iter()
         .filter(|e| {
-            !e.note.starts_with("last whole frame") && !e.note.starts_with("last frame read")
+            !e.note.starts_with("last whole frame")
+                && !e.note.starts_with("last frame read")
+                && !e.note.contains(SNAP_CUT_NOTE)
         })
         .count();
     let mut what = Vec::new();
     if cut {
         what.push("the last record is cut short".to_string());
+    }
+    if f.summary.contains(SNAP_LENGTH) {
+        if what.is_empty() && open == 0 && !f.summary.contains("reading was stopped") {
+            return Some(format!("packets cut to the capture's {SNAP_LENGTH}"));
+        }
+        what.push(format!("packets cut to its {SNAP_LENGTH}"));
     }
     if f.summary.contains("reading was stopped") {
         what.push("reading was stopped before its end".to_string());
@@ -167,6 +223,38 @@ pub fn verdict_note(f: &Finding) -> Option<String> {
 }
 
 /// A TCP connection the capture ended in the middle of, when no other detector explained it.
+/// A TCP connection some of whose packets the capture cut short (its snap length), with
+/// the first frame of its data as where to look.
+pub fn snap_cut(f: &ConnFacts<'_>) -> Option<Unfinished> {
+    let c = f.c;
+    if c.transport != Transport::Tcp || !c.partial.contains(&"snaplen") {
+        return None;
+    }
+    let (cs, ss) = (&c.client_stats, &c.server_stats);
+    let (frame, ts) = [
+        (cs.first_data_frame, cs.ts_first),
+        (ss.first_data_frame, ss.ts_first),
+    ]
+    .into_iter()
+    .filter_map(|(f, t)| f.map(|f| (f, t)))
+    .min_by_key(|(f, _)| *f)?;
+    Some(Unfinished {
+        conn: Some(c.id),
+        name: f.name.clone(),
+        server: Some(addr(c.server)),
+        target: match &f.name {
+            Some(n) => format!("{n} ({})", addr(c.server)),
+            None => addr(c.server),
+        },
+        what: format!(
+            "{SNAP_CUT_NOTE} ({} bytes of it not in the capture)",
+            cs.missed_bytes + ss.missed_bytes
+        ),
+        frame,
+        ts,
+    })
+}
+
 pub fn unfinished(f: &ConnFacts<'_>) -> Option<Unfinished> {
     let c = f.c;
     if c.transport != Transport::Tcp || c.end_reason != EndReason::EndOfInput {

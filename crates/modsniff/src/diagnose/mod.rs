@@ -400,6 +400,9 @@ impl Diagnoser {
         {
             self.gaps.add(u);
         }
+        if let Some(u) = capture::snap_cut(&facts) {
+            self.gaps.add_snap_cut(u);
+        }
         let mut failed = false;
         let first_pushed = self.candidates.len();
         for (f, soft) in found {
