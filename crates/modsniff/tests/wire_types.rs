@@ -249,6 +249,7 @@ pub struct ClientHello {
     pub ja4: String,
     pub ja4_r: String,
     pub extensions_truncated: bool,
+    pub cut: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -272,6 +273,7 @@ pub struct ServerHello {
     pub ts: Secs,
     pub tcp_segments: u32,
     pub records: u32,
+    pub cut: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -458,6 +460,8 @@ pub struct Http {
     pub body_missing: u64,
     #[serde(default)]
     pub body_complete: Option<bool>,
+    #[serde(default)]
+    pub head_cut: bool,
 }
 
 #[derive(Debug, Deserialize, PartialEq, Eq)]
