@@ -4,6 +4,7 @@
 //! ../shared/tools/verdicts.py; a capture that was cut short must never be called clean.
 
 use crate::common::*;
+use crate::live::TempDir;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -74,10 +75,14 @@ fn names_target(f: &Value, e: &Value) -> bool {
 
 /// Checks one case as verdicts.py does; returns what is wrong with our answer.
 fn judge(e: &Value) -> Vec<String> {
-    let cap = matrix_root().join(s(&e["capture"]["file"]));
+    judge_capture(e, &matrix_root().join(s(&e["capture"]["file"])))
+}
+
+/// `judge` for the case's capture as it is at `cap` (a copy cut another way).
+fn judge_capture(e: &Value, cap: &std::path::Path) -> Vec<String> {
     let args = lab_pki_args(&matrix_root().join("harness/pki"), e);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (code, recs, stderr) = ndjson(&cap, &args);
+    let (code, recs, stderr) = ndjson(cap, &args);
     let mut why = Vec::new();
     if stderr.contains("panicked") {
         why.push(format!("panic: {stderr}"));
@@ -228,6 +233,156 @@ fn cut_captures_are_never_reported_clean() {
         "cut captures reported clean:\n{}",
         bad.join("\n")
     );
+}
+
+/// Snap lengths the matrix's captures are cut to (`editcap -s`, what `tcpdump -s N` writes):
+/// 96 bytes (tcpdump's old default for IPv6) leaves 30 bytes of a TCP segment's payload, the
+/// first bytes of each TLS record or HTTP head; 200 and 400 cut certificates, error pages and
+/// the larger hellos.
+const SNAPS: [u32; 3] = [96, 200, 400];
+
+/// Cases whose verdict a snap length of 200 or 400 bytes takes away, with what it takes.
+const SNAP_MISSES: &[(&str, u32, &str)] = &[
+    (
+        "alert-server-clientauth-squid",
+        200,
+        "the server's CertificateRequest is cut",
+    ),
+    (
+        "alert-server-clientauth-tls13",
+        200,
+        "the server's CertificateRequest is cut",
+    ),
+    ("dark-1m-d300", 200, "the body's progress is cut"),
+    ("dark-1m-d300", 400, "the body's progress is cut"),
+    (
+        "downgrade-tls12-go119",
+        200,
+        "the hello's supported_versions is cut",
+    ),
+    (
+        "downgrade-tls12-pcapng",
+        200,
+        "the hello's supported_versions is cut",
+    ),
+    (
+        "downgrade-tls12-v6",
+        200,
+        "the hello's supported_versions is cut",
+    ),
+    (
+        "mitm-trusted-behind-tinyproxy-tls12",
+        200,
+        "the certificate is cut",
+    ),
+    (
+        "mitm-trusted-behind-tinyproxy-tls12",
+        400,
+        "the certificate is cut",
+    ),
+    (
+        "mitm-trusted-squid-connect-tls12",
+        200,
+        "the certificate is cut",
+    ),
+    (
+        "mitm-trusted-squid-connect-tls12",
+        400,
+        "the certificate is cut",
+    ),
+    ("mitm-trusted-tls12", 200, "the certificate is cut"),
+    ("mitm-trusted-tls12", 400, "the certificate is cut"),
+];
+
+/// Every matrix capture cut to each of `SNAPS`: a capture whose packets were cut is never
+/// called clean (what was cut may hold the fault), and at 200 and 400 bytes, where every TCP
+/// segment still shows its first TLS record header or HTTP status line, the case keeps its
+/// verdict (stage, kind, target, actor, severity, exit) but for `SNAP_MISSES`.
+#[test]
+fn snap_cut_captures_say_incomplete_and_keep_their_verdict() {
+    if !tools_or_skip(&["editcap"], "matrix captures cut to a snap length") {
+        return;
+    }
+    let all = cases();
+    let tmp = TempDir::new("snap");
+    let jobs: Vec<(&String, &Value, u32)> = all
+        .iter()
+        .flat_map(|(n, e)| SNAPS.iter().map(move |&snap| (n, e, snap)))
+        .collect();
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<(String, u32, bool, Vec<String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(name, e, snap)) = jobs.get(i) else {
+                            break out;
+                        };
+                        let src = matrix_root().join(s(&e["capture"]["file"]));
+                        let ext = src.extension().and_then(|x| x.to_str()).unwrap_or("pcap");
+                        let cut = tmp.join(&format!("{name}-s{snap}.{ext}"));
+                        let ok = std::process::Command::new("editcap")
+                            .args(["-s", &snap.to_string()])
+                            .arg(&src)
+                            .arg(&cut)
+                            .status()
+                            .is_ok_and(|st| st.success());
+                        assert!(ok, "editcap -s {snap} {}", src.display());
+                        let args = lab_pki_args(&matrix_root().join("harness/pki"), e);
+                        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                        let (_, recs, _) = ndjson(&cut, &args);
+                        let stats = of_type(&recs, "stats");
+                        let called_clean = stats.last().is_some_and(|st| {
+                            st["truncated_packets"].as_u64().unwrap_or(0) > 0
+                                && st["verdict"] == "ok"
+                        });
+                        let why = if snap >= 200 {
+                            judge_capture(e, &cut)
+                        } else {
+                            Vec::new()
+                        };
+                        std::fs::remove_file(&cut).ok();
+                        out.push((name.clone(), snap, called_clean, why));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker"))
+            .collect()
+    });
+    let clean: Vec<String> = results
+        .iter()
+        .filter(|r| r.2)
+        .map(|(n, snap, _, _)| format!("  {n} at {snap} bytes"))
+        .collect();
+    let listed = |n: &str, snap: u32| SNAP_MISSES.iter().any(|m| m.0 == n && m.1 == snap);
+    let wrong: Vec<String> = results
+        .iter()
+        .filter(|(n, snap, _, why)| !why.is_empty() && !listed(n, *snap))
+        .map(|(n, snap, _, why)| format!("  {n} at {snap} bytes: {}", why.join("; ")))
+        .collect();
+    let now_right: Vec<String> = SNAP_MISSES
+        .iter()
+        .filter(|m| {
+            results
+                .iter()
+                .any(|(n, snap, _, why)| n == m.0 && *snap == m.1 && why.is_empty())
+        })
+        .map(|m| format!("  {} at {} bytes", m.0, m.1))
+        .collect();
+    assert!(
+        clean.is_empty() && wrong.is_empty() && now_right.is_empty(),
+        "cut captures called clean:\n{}\nverdicts lost to the cut:\n{}\nlisted in SNAP_MISSES but right now (take them out):\n{}",
+        clean.join("\n"),
+        wrong.join("\n"),
+        now_right.join("\n")
+    );
+    assert_eq!(results.len(), all.len() * SNAPS.len());
 }
 
 #[test]
