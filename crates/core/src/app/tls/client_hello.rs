@@ -547,6 +547,47 @@ mod tests {
         assert!(refused > 0 && refused < cases, "{refused} of {cases}");
     }
 
+    /// Every head of a real Chrome hello, as a capture cut to any snap length holds it: read
+    /// without a panic, marked cut, its cipher suites and extension types a prefix of the
+    /// whole hello's, and its server name exactly when the cut falls after the server_name
+    /// extension.
+    #[test]
+    fn a_cut_hello_keeps_what_its_head_holds() {
+        let body = super::super::tests::chrome_client_hello_record()
+            .get(9..)
+            .expect("record and handshake headers")
+            .to_vec();
+        let whole = parse(&body).expect("whole hello");
+        let sni = whole.sni.clone().expect("the hello names a server");
+        // Where the server_name extension ends in the body.
+        let ch = fixed(&body).expect("fixed part");
+        let block = ch.ext.expect("extensions");
+        let block_at = body.len() - block.len();
+        let sni_end = Extensions::new(block)
+            .scan(block_at, |at, e| {
+                *at += e.whole.len();
+                Some((e.ext_type, *at))
+            })
+            .find(|(t, _)| *t == ExtensionType::SERVER_NAME)
+            .map(|(_, end)| end)
+            .expect("server_name");
+        for n in 0..=body.len() {
+            let cut = parse_cut(&body[..n], body.len());
+            assert!(cut.cut && cut.handshake_length == body.len());
+            assert!(whole.cipher_suites.starts_with(&cut.cipher_suites), "{n}");
+            assert!(whole.extensions.starts_with(&cut.extensions), "{n}");
+            assert_eq!(
+                cut.sni.as_deref(),
+                (n >= sni_end).then_some(sni.as_str()),
+                "{n}"
+            );
+            assert!(cut.ja3.is_empty() && cut.ja4.is_empty());
+        }
+        let full = parse_cut(&body, body.len());
+        assert_eq!(full.extensions, whole.extensions);
+        assert_eq!(full.versions, whole.versions);
+    }
+
     /// A hello from parts whose lengths may lie: the session id, cipher and compression
     /// lists are (length delta, bytes), each extension is (type, data) with small random
     /// data so its own list lengths are odd, short, long or right.
