@@ -419,6 +419,7 @@ fn samples() -> Samples {
         body_bytes: Some(0),
         body_missing: 7,
         body_complete: Some(false),
+        head_cut: true,
     };
     conn.http = vec![full_http, HttpTransaction::default()];
     for app in [Protocol::Tls, Protocol::Http, Protocol::Dns] {
