@@ -422,7 +422,8 @@ fn gap_in_body_shortens_the_skip_gap_in_head_resyncs() {
         (Some(900), 100, Some(true))
     );
     assert_eq!(t[1].status, Some(404));
-    // A gap in the middle of a head: the side waits for a chunk that starts with a head.
+    // A gap in the middle of a head: the request its whole words make (GET /3) is kept,
+    // marked cut, and the side waits for a chunk that starts with a head.
     let at = req.len() as u64;
     assert_eq!(dec.on_data(&c(at, 5), b"GET /3 HT"), Progress::Continue);
     assert_eq!(dec.on_gap(&c(at + 9, 6), 10), Progress::Continue);
@@ -443,14 +444,18 @@ fn gap_in_body_shortens_the_skip_gap_in_head_resyncs() {
     let r = b"HTTP/1.1 204 No Content\r\n\r\n";
     assert_eq!(dec.on_data(&s(s_at + 300, 11), r), Progress::Continue);
     let t = dec.transactions();
-    let got: Vec<_> = t.iter().map(|t| (t.uri.as_deref(), t.status)).collect();
+    let got: Vec<_> = t
+        .iter()
+        .map(|t| (t.uri.as_deref(), t.status, t.head_cut))
+        .collect();
     assert_eq!(
         got,
         [
-            (Some("/"), Some(200)),
-            (Some("/2"), Some(404)),
-            (Some("/4"), None),
-            (Some("/5"), Some(204))
+            (Some("/"), Some(200), false),
+            (Some("/2"), Some(404), false),
+            (Some("/3"), None, true),
+            (Some("/4"), None, false),
+            (Some("/5"), Some(204), false)
         ]
     );
     assert_eq!(dec.stats().resyncs, 2);
