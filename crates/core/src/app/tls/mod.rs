@@ -298,11 +298,11 @@ pub struct TlsInfo {
     /// The ServerHello.
     pub server_hello: Option<ServerHello>,
     /// Server certificates, leaf first, in the order sent (first Certificate message).
-    pub certificates: Vec<CertificateInfo>,
+    pub certificates: Vec<Arc<CertificateInfo>>,
     /// Frame that completed the server's Certificate message.
     pub certificate_frame: Option<u64>,
     /// Client certificates (when the server asked for them), same form.
-    pub client_certificates: Vec<CertificateInfo>,
+    pub client_certificates: Vec<Arc<CertificateInfo>>,
     /// Chain validation of `certificates`, done once when the message completed.
     pub validation: Option<Validation>,
     /// The chain is valid only through the user's extra roots (`--ca-file` / SSL_CERT_FILE),
@@ -716,7 +716,7 @@ impl Core {
         // Only the certificates described are offered to chain building: the bound on
         // certificates is also one on the candidates a chain can hold.
         let ders: Vec<&[u8]> = c.cert_chain.iter().take(max).map(|r| r.data).collect();
-        let mut certs: Vec<CertificateInfo> = ders
+        let mut certs: Vec<Arc<CertificateInfo>> = ders
             .iter()
             .take(max)
             .enumerate()
@@ -726,13 +726,13 @@ impl Core {
         // names go (counted as names beyond the bound, so a name check reads undecided);
         // the rest of each description is kept all the same, within the bounds on
         // certificates and their message.
-        let cost: usize = certs.iter().map(CertificateInfo::kept_cost).sum();
+        let cost: usize = certs.iter().map(|c| c.kept_cost()).sum();
         if !self.kept.claim(cost) {
             for c in &mut certs {
-                c.drop_names();
+                // A description shared with the cache is copied before its names go.
+                Arc::make_mut(c).drop_names();
             }
-            self.kept
-                .force(certs.iter().map(CertificateInfo::kept_cost).sum());
+            self.kept.force(certs.iter().map(|c| c.kept_cost()).sum());
         }
         self.info.bounds.san_entries_dropped += certs.iter().map(|c| c.san_dropped).sum::<u64>();
         match side {

@@ -459,12 +459,12 @@ fn samples() -> Samples {
         sh.key_share = None;
     }
     t.certificate_frame = Some(11);
-    t.certificates.push(CertificateInfo {
+    t.certificates.push(std::sync::Arc::new(CertificateInfo {
         parse_error: Some("bad \\ der".into()),
         not_before_unix: Some(i64::MIN),
         not_after_unix: Some(-1),
         ..CertificateInfo::default()
-    });
+    }));
     t.client_certificates = t.certificates.clone();
     t.valid_only_via_ca_file = true;
     t.sslv2_client_hello_frame = Some(1);

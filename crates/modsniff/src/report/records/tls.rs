@@ -8,6 +8,7 @@ use modsniff_core::tls::GroupInfo;
 use modsniff_core::tls::{self as core_tls, TlsInfo};
 use schemars::JsonSchema;
 use serde::Serialize;
+use std::sync::Arc;
 
 json_object! {
     /// Everything learned about one connection's TLS.
@@ -20,10 +21,10 @@ json_object! {
         pub hello_retry_request: Option<One<'a, core_tls::ServerHello>>,
         pub server_hello: Option<One<'a, core_tls::ServerHello>>,
         /// Server certificates, leaf first, as sent (first Certificate message).
-        pub certificates: Each<'a, core_tls::CertificateInfo>,
+        pub certificates: Each<'a, Arc<core_tls::CertificateInfo>>,
         pub certificate_frame: Option<u64>,
         /// Client certificates, when the server asked for them.
-        pub client_certificates: Each<'a, core_tls::CertificateInfo>,
+        pub client_certificates: Each<'a, Arc<core_tls::CertificateInfo>>,
         /// Chain validation of `certificates`.
         pub validation: Option<One<'a, core_tls::Validation>>,
         /// The chain is valid only through the user's extra roots (`--ca-file`,
