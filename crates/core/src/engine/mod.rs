@@ -462,7 +462,16 @@ impl Engine {
         self.stats.clone()
     }
 
+    /// Called for every packet, and most make no event: the test is inlined, the drain is
+    /// set up only when there is something to send.
+    #[inline(always)]
     fn flush_pending(&mut self, sink: &mut impl Out) {
+        if !self.pending.is_empty() {
+            self.send_pending(sink);
+        }
+    }
+
+    fn send_pending(&mut self, sink: &mut impl Out) {
         for ev in self.pending.drain(..) {
             sink.put(self.tag, ev);
         }

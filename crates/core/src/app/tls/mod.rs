@@ -266,8 +266,10 @@ pub struct SideSummary {
     /// Decoding of this side stopped (desync beyond repair, or not TLS).
     pub gave_up: bool,
     /// This side's first bytes were not a TLS record although the other side's were (a
-    /// plain-HTTP server answering a ClientHello, a proxy's error page).
-    pub not_tls: Option<NotTls>,
+    /// plain-HTTP server answering a ClientHello, a proxy's error page). Boxed: rare, and
+    /// with it inline the connection's TLS record outgrew the allocator's fast path for
+    /// small objects.
+    pub not_tls: Option<Box<NotTls>>,
 }
 
 /// The start of a side that did not speak TLS.
@@ -289,14 +291,16 @@ pub const NOT_TLS_PREFIX: usize = 64;
 pub struct TlsInfo {
     /// The (first) ClientHello.
     pub client_hello: Option<ClientHello>,
-    /// The second ClientHello, sent after a HelloRetryRequest.
-    pub client_hello_retry: Option<ClientHello>,
+    /// The second ClientHello, sent after a HelloRetryRequest. Boxed, as the two below: rare
+    /// or small next to the record, they keep it within the allocator's fast path for small
+    /// objects (1 KiB).
+    pub client_hello_retry: Option<Box<ClientHello>>,
     /// Further ClientHellos (renegotiation in clear), counted only.
     pub extra_client_hellos: u64,
     /// The server's HelloRetryRequest, if it sent one.
-    pub hello_retry_request: Option<ServerHello>,
+    pub hello_retry_request: Option<Box<ServerHello>>,
     /// The ServerHello.
-    pub server_hello: Option<ServerHello>,
+    pub server_hello: Option<Box<ServerHello>>,
     /// Server certificates, leaf first, in the order sent (first Certificate message).
     pub certificates: Vec<Arc<CertificateInfo>>,
     /// Frame that completed the server's Certificate message.
@@ -664,7 +668,7 @@ impl Core {
                         if self.info.client_hello.is_none() {
                             self.info.client_hello = Some(ch);
                         } else if retry && self.info.client_hello_retry.is_none() {
-                            self.info.client_hello_retry = Some(ch);
+                            self.info.client_hello_retry = Some(Box::new(ch));
                         } else {
                             self.info.extra_client_hellos += 1;
                         }
@@ -682,10 +686,10 @@ impl Core {
                         sh.last_frame = span.last_frame;
                         if sh.hello_retry_request {
                             if self.info.hello_retry_request.is_none() {
-                                self.info.hello_retry_request = Some(sh);
+                                self.info.hello_retry_request = Some(Box::new(sh));
                             }
                         } else if self.info.server_hello.is_none() {
-                            self.info.server_hello = Some(sh);
+                            self.info.server_hello = Some(Box::new(sh));
                             self.server_hello_seen = true;
                         }
                     }
@@ -963,10 +967,10 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                                 }
                             })
                             .collect();
-                        summary.not_tls = Some(NotTls {
+                        summary.not_tls = Some(Box::new(NotTls {
                             frame: st.cur_frame,
                             prefix,
-                        });
+                        }));
                         return Progress::Done;
                     }
                     // Mid-stream garbage: resync from the byte after this header's start.

@@ -449,7 +449,7 @@ fn samples() -> Samples {
         s.out_of_window = 257;
     }
     let t = conn.tls.as_deref_mut().unwrap();
-    t.client_hello_retry = t.client_hello.clone();
+    t.client_hello_retry = t.client_hello.clone().map(Box::new);
     t.hello_retry_request = t.server_hello.clone();
     if let Some(sh) = t.server_hello.as_mut() {
         sh.version_name = None;
@@ -488,10 +488,10 @@ fn samples() -> Samples {
         description_name: None,
         record_length: 26,
     });
-    t.server.not_tls = Some(NotTls {
+    t.server.not_tls = Some(Box::new(NotTls {
         frame: 5,
         prefix: "HTTP/1.1 400 Bad Request\r\n".into(),
-    });
+    }));
     t.server.gave_up = true;
     let mut unknown = t
         .client

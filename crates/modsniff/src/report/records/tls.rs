@@ -65,10 +65,10 @@ impl View for TlsInfo {
         } = t;
         Tls {
             client_hello: client_hello.as_ref().map(One),
-            client_hello_retry: client_hello_retry.as_ref().map(One),
+            client_hello_retry: client_hello_retry.as_deref().map(One),
             extra_client_hellos: *extra_client_hellos,
-            hello_retry_request: hello_retry_request.as_ref().map(One),
-            server_hello: server_hello.as_ref().map(One),
+            hello_retry_request: hello_retry_request.as_deref().map(One),
+            server_hello: server_hello.as_deref().map(One),
             certificates: Each(certificates),
             certificate_frame: *certificate_frame,
             client_certificates: Each(client_certificates),
@@ -551,7 +551,7 @@ impl View for core_tls::SideSummary {
             first_encrypted: first_encrypted.as_ref().map(One),
             last_record: last_record.as_ref().map(One),
             gave_up: *gave_up,
-            not_tls: not_tls.as_ref().map(One),
+            not_tls: not_tls.as_deref().map(One),
         }
     }
 }
