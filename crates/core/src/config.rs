@@ -39,7 +39,10 @@
 //! 24 MiB; IP fragments at most 256 x 64 KiB = 16 MiB in the worst case and ~0.4 MiB for
 //! ordinary 1,500-byte fragments; DNS ~3 MiB. BENCHMARKS.md ("Hostile input") has the peak
 //! RSS of each flood; incomplete TLS handshake messages at most 16 MiB; what live connections'
-//! decoders keep at most 16 MiB. The binary's peak RSS with every bound full at once is
+//! decoders keep at most 16 MiB; the boxes of ended flows kept for new ones (so that a sweep
+//! ending thousands of flows does not hand their pages back to the system only for the next
+//! second's flows to fault them in again) at most 4,096 per transport, ~8 MiB, counted by
+//! `Engine::spare_flows_freed` when full. The binary's peak RSS with every bound full at once is
 //! measured by its tests (README, "Limits").
 
 use crate::app::dns::{DEFAULT_MAX_OPEN_QUERIES, QUERY_TIMEOUT};

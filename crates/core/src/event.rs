@@ -106,7 +106,7 @@ pub struct ConnEvent<T> {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Certificates {
     /// Leaf first, in the order sent (at most `limits.tls.max_certificates`).
-    pub certificates: Vec<CertificateInfo>,
+    pub certificates: Vec<std::sync::Arc<CertificateInfo>>,
     /// Chain validation (the server's chain only).
     pub validation: Option<Validation>,
 }

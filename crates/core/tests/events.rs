@@ -64,7 +64,7 @@ fn about(e: &Event) -> Option<(u64, u64, Side)> {
 fn expected(c: &Connection) -> HashMap<&'static str, Vec<String>> {
     let mut m: HashMap<&'static str, Vec<String>> = HashMap::new();
     if let Some(t) = c.tls.as_deref() {
-        for ch in [&t.client_hello, &t.client_hello_retry]
+        for ch in [t.client_hello.as_ref(), t.client_hello_retry.as_deref()]
             .into_iter()
             .flatten()
         {

@@ -30,7 +30,7 @@
 use crate::app::detect::{Probe, probe};
 use crate::app::dns::{DnsMeta, DnsRecord, DnsTcpDecoder, DnsTracker};
 use crate::app::http::{HttpDecoder, HttpTransaction};
-use crate::app::tls::{TlsConfig, TlsDecoder, TlsInfo};
+use crate::app::tls::{ClientHello, ServerHello, TlsConfig, TlsDecoder, TlsInfo};
 use crate::app::{StreamCtx, StreamDecoder};
 use crate::config::Limits;
 use crate::event::{Certificates, ConnEvent, Event, EventMask};
@@ -597,7 +597,8 @@ impl Session {
                     && let Some(ch) = &info.client_hello_retry
                 {
                     seen.client_hello_retry = true;
-                    out.push(Event::ClientHello(env.conn_event(Side::Client, ch.clone())));
+                    let ch = ClientHello::clone(ch);
+                    out.push(Event::ClientHello(env.conn_event(Side::Client, ch)));
                 }
             }
             if want.contains(EventMask::SERVER_HELLO) {
@@ -605,13 +606,15 @@ impl Session {
                     && let Some(sh) = &info.hello_retry_request
                 {
                     seen.hello_retry_request = true;
-                    out.push(Event::ServerHello(env.conn_event(Side::Server, sh.clone())));
+                    let sh = ServerHello::clone(sh);
+                    out.push(Event::ServerHello(env.conn_event(Side::Server, sh)));
                 }
                 if !seen.server_hello
                     && let Some(sh) = &info.server_hello
                 {
                     seen.server_hello = true;
-                    out.push(Event::ServerHello(env.conn_event(Side::Server, sh.clone())));
+                    let sh = ServerHello::clone(sh);
+                    out.push(Event::ServerHello(env.conn_event(Side::Server, sh)));
                 }
             }
             if want.contains(EventMask::CERTIFICATES) {

@@ -78,6 +78,14 @@ impl Conn {
         }
     }
 
+    /// Frees what an ended connection still holds besides its box (reassemblers, decoders),
+    /// before the box is kept for a new connection.
+    pub fn release(&mut self) {
+        self.streams = Default::default();
+        self.app = Session::default();
+        self.partial = Vec::new();
+    }
+
     /// One segment from `src`: TCP first, then its payload, ACK and FIN for the streams.
     pub fn on_segment(
         &mut self,
@@ -279,7 +287,11 @@ impl Conn {
 }
 
 /// The record of a UDP flow.
-pub(crate) fn udp_record(u: UdpFlow, reason: EndReason, server_name: Option<String>) -> Connection {
+pub(crate) fn udp_record(
+    u: &mut UdpFlow,
+    reason: EndReason,
+    server_name: Option<String>,
+) -> Connection {
     let [c, s] = u.stats.map(|side| side.stats());
     // Zeek's UDP states: SF when both sides spoke, S0 when only the client, SHR when only
     // the server, OTH otherwise.
@@ -316,7 +328,7 @@ pub(crate) fn udp_record(u: UdpFlow, reason: EndReason, server_name: Option<Stri
         server_stats: s,
         handshake_rtt: None,
         resets: Vec::new(),
-        icmp: u.icmp,
+        icmp: std::mem::take(&mut u.icmp),
         app: u.is_dns.then_some(Protocol::Dns),
         tls: None,
         http: Vec::new(),

@@ -251,6 +251,14 @@ impl Engine {
         self.table.len()
     }
 
+    /// Boxes of ended flows freed rather than kept for new flows because
+    /// 4,096 of them (`MAX_SPARE_FLOWS`) were kept already. Not in
+    /// [`Stats`]: it tells how the engine used its memory, not what the capture held, and
+    /// differs between one engine and shards whose output is the same.
+    pub fn spare_flows_freed(&self) -> u64 {
+        self.table.spare_freed
+    }
+
     /// Entries in the expiry schedule, stale ones included: at most four per live flow plus
     /// a few thousand, whatever the length of the capture.
     pub fn scheduled_deadlines(&self) -> usize {
@@ -454,7 +462,16 @@ impl Engine {
         self.stats.clone()
     }
 
+    /// Called for every packet, and most make no event: the test is inlined, the drain is
+    /// set up only when there is something to send.
+    #[inline(always)]
     fn flush_pending(&mut self, sink: &mut impl Out) {
+        if !self.pending.is_empty() {
+            self.send_pending(sink);
+        }
+    }
+
+    fn send_pending(&mut self, sink: &mut impl Out) {
         for ev in self.pending.drain(..) {
             sink.put(self.tag, ev);
         }
@@ -548,8 +565,9 @@ impl Engine {
     }
 
     fn emit_now(&mut self, flow: Flow, reason: EndReason, sink: &mut impl Out) {
-        let conn: Connection = match flow {
-            Flow::Tcp(mut c) => {
+        let mut flow = flow;
+        let conn: Connection = match &mut flow {
+            Flow::Tcp(c) => {
                 let hint = self.names.get(&c.tcp.server.ip());
                 let mut env = SessionEnv {
                     tls: &self.config.tls,
@@ -569,9 +587,10 @@ impl Engine {
             }
             Flow::Udp(u) => {
                 let hint = self.names.get(&u.server.ip()).cloned();
-                udp_record(*u, reason, hint)
+                udp_record(u, reason, hint)
             }
         };
+        self.table.recycle(flow);
         self.stats.connections += 1;
         match conn.transport {
             Transport::Tcp => self.stats.tcp_connections += 1,

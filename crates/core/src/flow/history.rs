@@ -72,6 +72,11 @@ impl History {
     pub fn as_str(&self) -> &str {
         &self.letters
     }
+
+    /// The letters, taken out (the connection is ending).
+    pub fn take(&mut self) -> String {
+        std::mem::take(&mut self.letters)
+    }
 }
 
 /// Zeek's conn_state from the two endpoint states (base/protocols/conn/main.zeek).

@@ -758,7 +758,7 @@ impl TcpConn {
         server_stats.peer_data_unacked = server_unacked;
         TcpSummary {
             state,
-            history: self.history.as_str().to_string(),
+            history: self.history.take(),
             client_stats,
             server_stats,
             handshake_rtt: self.handshake_rtt,

@@ -224,7 +224,7 @@ fn oversized_fingerprint_key_is_not_cached() {
 
 /// The google.com chain of dump-mtu300 (valid at capture time) and its descriptions.
 #[cfg(feature = "x509")]
-fn google_chain() -> (Vec<Vec<u8>>, Vec<CertificateInfo>, u64) {
+fn google_chain() -> (Vec<Vec<u8>>, Vec<Arc<CertificateInfo>>, u64) {
     let segs = load("dump-mtu300.s0.tsv");
     let (_, body) = handshake_messages(&segs, Side::Server)
         .into_iter()
@@ -236,10 +236,10 @@ fn google_chain() -> (Vec<Vec<u8>>, Vec<CertificateInfo>, u64) {
         panic!("certificate message does not parse");
     };
     let ders: Vec<Vec<u8>> = c.cert_chain.iter().map(|r| r.data.to_vec()).collect();
-    let certs: Vec<CertificateInfo> = ders
+    let certs: Vec<Arc<CertificateInfo>> = ders
         .iter()
         .enumerate()
-        .map(|(i, d)| describe(i, d))
+        .map(|(i, d)| Arc::new(describe(i, d)))
         .collect();
     // The same certificates the decoder reports.
     assert_eq!(certs, replay(&segs).certificates);

@@ -19,9 +19,9 @@ use rustls_pki_types::{
     AlgorithmIdentifier, CertificateDer, InvalidSignature, ServerName,
     SignatureVerificationAlgorithm, TrustAnchor, UnixTime,
 };
-use std::sync::Mutex;
 #[cfg(feature = "x509")]
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate, X509Name};
 
 /// One certificate as sent.
@@ -356,7 +356,7 @@ impl ChainStats {
 /// described under.
 #[derive(Debug, Default)]
 struct DescribedCache {
-    map: FxHashMap<Box<[u8]>, (CertificateInfo, usize)>,
+    map: FxHashMap<Box<[u8]>, (Arc<CertificateInfo>, usize)>,
     /// What the entries hold: their DER and their descriptions (`kept_cost`).
     bytes: usize,
 }
@@ -443,7 +443,7 @@ fn validity_position(t: u64, not_before: i64, not_after: i64) -> u8 {
 #[cfg(feature = "x509")]
 fn validation_key(
     chain: &[&[u8]],
-    certs: &[CertificateInfo],
+    certs: &[Arc<CertificateInfo>],
     sni: Option<&str>,
     unix_secs: u64,
     leaf_self_issued: bool,
@@ -489,9 +489,9 @@ const MAX_SUB_CAS: usize = 6;
 /// than webpki could take (it finds no anchor, and prunes nothing on validity or usage).
 /// Returns the steps counted and whether the whole search fit in `allowed`.
 #[cfg(feature = "x509")]
-fn path_candidates(certs: &[CertificateInfo], allowed: u64) -> (u64, bool) {
+fn path_candidates(certs: &[Arc<CertificateInfo>], allowed: u64) -> (u64, bool) {
     fn walk(
-        certs: &[CertificateInfo],
+        certs: &[Arc<CertificateInfo>],
         path: &mut Vec<usize>,
         steps: &mut u64,
         allowed: u64,
@@ -625,23 +625,28 @@ impl TrustStore {
     }
 
     /// `describe_within(index, der, max_san)`, from the cache when this DER was seen before
-    /// (described with the same bound).
-    pub fn describe(&self, index: usize, der: &[u8], max_san: usize) -> CertificateInfo {
+    /// (described with the same bound): then shared, not copied (a description is ~18
+    /// strings; servers send the same chain on every connection).
+    pub fn describe(&self, index: usize, der: &[u8], max_san: usize) -> Arc<CertificateInfo> {
         if der.len() > MAX_DESCRIBED_DER {
-            return describe_within(index, der, max_san);
+            return Arc::new(describe_within(index, der, max_san));
         }
         let Ok(mut cache) = self.described.lock() else {
-            return describe_within(index, der, max_san);
+            return Arc::new(describe_within(index, der, max_san));
         };
         if let Some((info, bound)) = cache.map.get(der)
             && *bound == max_san
         {
-            return CertificateInfo {
-                index,
-                ..info.clone()
-            };
+            // The same certificate at another place of its message: a copy with its index.
+            if info.index != index {
+                return Arc::new(CertificateInfo {
+                    index,
+                    ..CertificateInfo::clone(info)
+                });
+            }
+            return Arc::clone(info);
         }
-        let info = describe_within(index, der, max_san);
+        let info = Arc::new(describe_within(index, der, max_san));
         let cost = der.len() + info.kept_cost();
         if cache.map.len() >= MAX_DESCRIBED_CERTS
             || cache.bytes.saturating_add(cost) > MAX_DESCRIBED_BYTES
@@ -651,7 +656,7 @@ impl TrustStore {
         }
         // A replaced entry (described under another bound) stays counted until the clear.
         cache.bytes = cache.bytes.saturating_add(cost);
-        cache.map.insert(der.into(), (info.clone(), max_san));
+        cache.map.insert(der.into(), (Arc::clone(&info), max_san));
         info
     }
 
@@ -667,7 +672,7 @@ impl TrustStore {
         unix_secs: u64,
         leaf_self_issued: bool,
     ) -> (Validation, bool) {
-        let certs: Vec<CertificateInfo> = chain
+        let certs: Vec<Arc<CertificateInfo>> = chain
             .iter()
             .enumerate()
             .map(|(i, d)| self.describe(i, d, usize::MAX))
@@ -692,7 +697,7 @@ impl TrustStore {
     fn validate_within(
         &self,
         chain: &[&[u8]],
-        certs: &[CertificateInfo],
+        certs: &[Arc<CertificateInfo>],
         sni: Option<&str>,
         unix_secs: u64,
         leaf_self_issued: bool,
@@ -780,7 +785,7 @@ impl TrustStore {
     pub fn validate_described(
         &self,
         chain: &[&[u8]],
-        certs: &[CertificateInfo],
+        certs: &[Arc<CertificateInfo>],
         sni: Option<&str>,
         unix_secs: u64,
         limits: &ChainLimits,
@@ -934,13 +939,13 @@ fn short_error(e: &webpki::Error) -> String {
 mod path_tests {
     use super::*;
 
-    fn cert(subject: &str, issuer: &str, key: &str) -> CertificateInfo {
-        CertificateInfo {
+    fn cert(subject: &str, issuer: &str, key: &str) -> Arc<CertificateInfo> {
+        Arc::new(CertificateInfo {
             subject: subject.into(),
             issuer: issuer.into(),
             spki_sha256: Some(key.into()),
             ..CertificateInfo::default()
-        }
+        })
     }
 
     #[test]

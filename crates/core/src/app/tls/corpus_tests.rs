@@ -381,7 +381,7 @@ fn corpus_matches_tshark_reference() {
             let ours = if nth_ch.get(&(client, server)).copied().unwrap_or(0) == 0 {
                 info.client_hello.as_ref()
             } else {
-                info.client_hello_retry.as_ref()
+                info.client_hello_retry.as_deref()
             };
             *nth_ch.entry((client, server)).or_insert(0) += 1;
             let Some(c) = ours.filter(|c| c.last_frame <= frame) else {
@@ -574,7 +574,7 @@ fn corpus_ja3_matches_tshark() {
             .flat_map(|(&(client, server), i)| {
                 let mut v: Vec<(u64, String, String)> = Vec::new();
                 if kind == "ch" && client == src {
-                    for c in i.client_hello.iter().chain(i.client_hello_retry.iter()) {
+                    for c in i.client_hello.iter().chain(i.client_hello_retry.as_deref()) {
                         v.push((c.last_frame, c.ja3_string.to_string(), c.ja3.to_string()));
                     }
                 }

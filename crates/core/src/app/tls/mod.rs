@@ -266,8 +266,10 @@ pub struct SideSummary {
     /// Decoding of this side stopped (desync beyond repair, or not TLS).
     pub gave_up: bool,
     /// This side's first bytes were not a TLS record although the other side's were (a
-    /// plain-HTTP server answering a ClientHello, a proxy's error page).
-    pub not_tls: Option<NotTls>,
+    /// plain-HTTP server answering a ClientHello, a proxy's error page). Boxed: rare, and
+    /// with it inline the connection's TLS record outgrew the allocator's fast path for
+    /// small objects.
+    pub not_tls: Option<Box<NotTls>>,
 }
 
 /// The start of a side that did not speak TLS.
@@ -289,20 +291,22 @@ pub const NOT_TLS_PREFIX: usize = 64;
 pub struct TlsInfo {
     /// The (first) ClientHello.
     pub client_hello: Option<ClientHello>,
-    /// The second ClientHello, sent after a HelloRetryRequest.
-    pub client_hello_retry: Option<ClientHello>,
+    /// The second ClientHello, sent after a HelloRetryRequest. Boxed, as the two below: rare
+    /// or small next to the record, they keep it within the allocator's fast path for small
+    /// objects (1 KiB).
+    pub client_hello_retry: Option<Box<ClientHello>>,
     /// Further ClientHellos (renegotiation in clear), counted only.
     pub extra_client_hellos: u64,
     /// The server's HelloRetryRequest, if it sent one.
-    pub hello_retry_request: Option<ServerHello>,
+    pub hello_retry_request: Option<Box<ServerHello>>,
     /// The ServerHello.
-    pub server_hello: Option<ServerHello>,
+    pub server_hello: Option<Box<ServerHello>>,
     /// Server certificates, leaf first, in the order sent (first Certificate message).
-    pub certificates: Vec<CertificateInfo>,
+    pub certificates: Vec<Arc<CertificateInfo>>,
     /// Frame that completed the server's Certificate message.
     pub certificate_frame: Option<u64>,
     /// Client certificates (when the server asked for them), same form.
-    pub client_certificates: Vec<CertificateInfo>,
+    pub client_certificates: Vec<Arc<CertificateInfo>>,
     /// Chain validation of `certificates`, done once when the message completed.
     pub validation: Option<Validation>,
     /// The chain is valid only through the user's extra roots (`--ca-file` / SSL_CERT_FILE),
@@ -664,7 +668,7 @@ impl Core {
                         if self.info.client_hello.is_none() {
                             self.info.client_hello = Some(ch);
                         } else if retry && self.info.client_hello_retry.is_none() {
-                            self.info.client_hello_retry = Some(ch);
+                            self.info.client_hello_retry = Some(Box::new(ch));
                         } else {
                             self.info.extra_client_hellos += 1;
                         }
@@ -682,10 +686,10 @@ impl Core {
                         sh.last_frame = span.last_frame;
                         if sh.hello_retry_request {
                             if self.info.hello_retry_request.is_none() {
-                                self.info.hello_retry_request = Some(sh);
+                                self.info.hello_retry_request = Some(Box::new(sh));
                             }
                         } else if self.info.server_hello.is_none() {
-                            self.info.server_hello = Some(sh);
+                            self.info.server_hello = Some(Box::new(sh));
                             self.server_hello_seen = true;
                         }
                     }
@@ -768,7 +772,7 @@ impl Core {
         // Only the certificates described are offered to chain building: the bound on
         // certificates is also one on the candidates a chain can hold.
         let ders: Vec<&[u8]> = c.cert_chain.iter().take(max).map(|r| r.data).collect();
-        let mut certs: Vec<CertificateInfo> = ders
+        let mut certs: Vec<Arc<CertificateInfo>> = ders
             .iter()
             .take(max)
             .enumerate()
@@ -778,13 +782,13 @@ impl Core {
         // names go (counted as names beyond the bound, so a name check reads undecided);
         // the rest of each description is kept all the same, within the bounds on
         // certificates and their message.
-        let cost: usize = certs.iter().map(CertificateInfo::kept_cost).sum();
+        let cost: usize = certs.iter().map(|c| c.kept_cost()).sum();
         if !self.kept.claim(cost) {
             for c in &mut certs {
-                c.drop_names();
+                // A description shared with the cache is copied before its names go.
+                Arc::make_mut(c).drop_names();
             }
-            self.kept
-                .force(certs.iter().map(CertificateInfo::kept_cost).sum());
+            self.kept.force(certs.iter().map(|c| c.kept_cost()).sum());
         }
         self.info.bounds.san_entries_dropped += certs.iter().map(|c| c.san_dropped).sum::<u64>();
         match side {
@@ -1015,10 +1019,10 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                                 }
                             })
                             .collect();
-                        summary.not_tls = Some(NotTls {
+                        summary.not_tls = Some(Box::new(NotTls {
                             frame: st.cur_frame,
                             prefix,
-                        });
+                        }));
                         return Progress::Done;
                     }
                     // Mid-stream garbage: resync from the byte after this header's start.

@@ -865,7 +865,7 @@ mod prop {
         for ch in i
             .client_hello
             .iter_mut()
-            .chain(i.client_hello_retry.iter_mut())
+            .chain(i.client_hello_retry.as_deref_mut())
         {
             ch.tcp_segments = 0;
         }

@@ -450,7 +450,7 @@ fn samples() -> Samples {
         s.out_of_window = 257;
     }
     let t = conn.tls.as_deref_mut().unwrap();
-    t.client_hello_retry = t.client_hello.clone();
+    t.client_hello_retry = t.client_hello.clone().map(Box::new);
     t.hello_retry_request = t.server_hello.clone();
     if let Some(sh) = t.server_hello.as_mut() {
         sh.version_name = None;
@@ -460,12 +460,12 @@ fn samples() -> Samples {
         sh.key_share = None;
     }
     t.certificate_frame = Some(11);
-    t.certificates.push(CertificateInfo {
+    t.certificates.push(std::sync::Arc::new(CertificateInfo {
         parse_error: Some("bad \\ der".into()),
         not_before_unix: Some(i64::MIN),
         not_after_unix: Some(-1),
         ..CertificateInfo::default()
-    });
+    }));
     t.client_certificates = t.certificates.clone();
     t.valid_only_via_ca_file = true;
     t.sslv2_client_hello_frame = Some(1);
@@ -489,10 +489,10 @@ fn samples() -> Samples {
         description_name: None,
         record_length: 26,
     });
-    t.server.not_tls = Some(NotTls {
+    t.server.not_tls = Some(Box::new(NotTls {
         frame: 5,
         prefix: "HTTP/1.1 400 Bad Request\r\n".into(),
-    });
+    }));
     t.server.gave_up = true;
     let mut unknown = t
         .client

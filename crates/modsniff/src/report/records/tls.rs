@@ -8,6 +8,7 @@ use modsniff_core::tls::GroupInfo;
 use modsniff_core::tls::{self as core_tls, TlsInfo};
 use schemars::JsonSchema;
 use serde::Serialize;
+use std::sync::Arc;
 
 json_object! {
     /// Everything learned about one connection's TLS.
@@ -20,10 +21,10 @@ json_object! {
         pub hello_retry_request: Option<One<'a, core_tls::ServerHello>>,
         pub server_hello: Option<One<'a, core_tls::ServerHello>>,
         /// Server certificates, leaf first, as sent (first Certificate message).
-        pub certificates: Each<'a, core_tls::CertificateInfo>,
+        pub certificates: Each<'a, Arc<core_tls::CertificateInfo>>,
         pub certificate_frame: Option<u64>,
         /// Client certificates, when the server asked for them.
-        pub client_certificates: Each<'a, core_tls::CertificateInfo>,
+        pub client_certificates: Each<'a, Arc<core_tls::CertificateInfo>>,
         /// Chain validation of `certificates`.
         pub validation: Option<One<'a, core_tls::Validation>>,
         /// The chain is valid only through the user's extra roots (`--ca-file`,
@@ -64,10 +65,10 @@ impl View for TlsInfo {
         } = t;
         Tls {
             client_hello: client_hello.as_ref().map(One),
-            client_hello_retry: client_hello_retry.as_ref().map(One),
+            client_hello_retry: client_hello_retry.as_deref().map(One),
             extra_client_hellos: *extra_client_hellos,
-            hello_retry_request: hello_retry_request.as_ref().map(One),
-            server_hello: server_hello.as_ref().map(One),
+            hello_retry_request: hello_retry_request.as_deref().map(One),
+            server_hello: server_hello.as_deref().map(One),
             certificates: Each(certificates),
             certificate_frame: *certificate_frame,
             client_certificates: Each(client_certificates),
@@ -559,7 +560,7 @@ impl View for core_tls::SideSummary {
             first_encrypted: first_encrypted.as_ref().map(One),
             last_record: last_record.as_ref().map(One),
             gave_up: *gave_up,
-            not_tls: not_tls.as_ref().map(One),
+            not_tls: not_tls.as_deref().map(One),
         }
     }
 }

@@ -273,6 +273,18 @@ pub trait View {
     fn view(&self) -> Self::Out<'_>;
 }
 
+/// A value shared by several records (a certificate described once for every connection
+/// that sent it) is written as the value itself.
+impl<T: View> View for std::sync::Arc<T> {
+    type Out<'a>
+        = T::Out<'a>
+    where
+        Self: 'a;
+    fn view(&self) -> Self::Out<'_> {
+        T::view(self)
+    }
+}
+
 /// A borrowed list of domain values, written as the JSON array of their views.
 #[derive(Debug)]
 pub struct Each<'a, T>(pub &'a [T]);
