@@ -747,9 +747,9 @@ impl Core {
                 sh.first_frame = span.first_frame;
                 sh.last_frame = span.last_frame;
                 if sh.hello_retry_request {
-                    self.info.hello_retry_request = Some(sh);
+                    self.info.hello_retry_request = Some(Box::new(sh));
                 } else {
-                    self.info.server_hello = Some(sh);
+                    self.info.server_hello = Some(Box::new(sh));
                     self.server_hello_seen = true;
                 }
             }
