@@ -231,13 +231,32 @@ pub fn snap_cut(f: &ConnFacts<'_>) -> Option<Unfinished> {
         return None;
     }
     let (cs, ss) = (&c.client_stats, &c.server_stats);
-    let (frame, ts) = [
-        (cs.first_data_frame, cs.ts_first),
-        (ss.first_data_frame, ss.ts_first),
-    ]
-    .into_iter()
-    .filter_map(|(f, t)| f.map(|f| (f, t)))
-    .min_by_key(|(f, _)| *f)?;
+    // A hello the cut reached is the frame to show; else the last data of a side that lost
+    // bytes (the record keeps that frame's time).
+    let tls = c.tls.as_deref();
+    let hello = tls
+        .and_then(|t| {
+            t.client_hello
+                .as_ref()
+                .filter(|h| h.cut)
+                .map(|h| (h.last_frame, h.ts))
+        })
+        .or_else(|| {
+            tls.and_then(|t| {
+                t.server_hello
+                    .as_ref()
+                    .filter(|h| h.cut)
+                    .map(|h| (h.last_frame, h.ts))
+            })
+        });
+    let (frame, ts) = match hello {
+        Some(h) => h,
+        None => [cs, ss]
+            .into_iter()
+            .filter(|s| s.missed_bytes > 0)
+            .filter_map(|s| s.last_data_frame.zip(s.last_data_ts))
+            .max_by_key(|(f, _)| *f)?,
+    };
     Some(Unfinished {
         conn: Some(c.id),
         name: f.name.clone(),
@@ -251,7 +270,7 @@ pub fn snap_cut(f: &ConnFacts<'_>) -> Option<Unfinished> {
             cs.missed_bytes + ss.missed_bytes
         ),
         frame,
-        ts,
+        ts: Some(ts),
     })
 }
 

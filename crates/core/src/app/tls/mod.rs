@@ -441,6 +441,8 @@ struct SideState {
     peek_len: usize,
     hs: HandshakeReassembler,
     chunks: u64,
+    /// Time of the side's latest chunk: a message a gap cuts short ends there.
+    last_ts: Timestamp,
     records: u64,
     resync_scanned: u64,
 }
@@ -467,6 +469,7 @@ impl SideState {
                 limits.max_pending_handshake_bytes,
             ),
             chunks: 0,
+            last_ts: Timestamp::ZERO,
             records: 0,
             resync_scanned: 0,
         }
@@ -909,6 +912,7 @@ fn sslv2_client_hello_len(
 /// Runs one side's record layer over a chunk.
 fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) -> Progress {
     st.chunks += 1;
+    st.last_ts = ctx.ts;
     let chunk_id = st.chunks;
     let side = ctx.side;
     let mut p = data;
@@ -1179,9 +1183,10 @@ impl StreamDecoder for TlsDecoder {
                         kind: BodyKind::Skip,
                     };
                 } else if kind == BodyKind::Handshake {
-                    // A gap comes without a time of its own: the message's is its record's.
+                    // A gap comes without a time of its own: the message's is that of its
+                    // last chunk (the frame `span.last_frame` names).
                     if let Some((msg, span)) = st.hs.pending() {
-                        self.core.on_cut_handshake(ctx.side, msg, span, st.cur_ts);
+                        self.core.on_cut_handshake(ctx.side, msg, span, st.last_ts);
                     }
                     st.hs.reset();
                     // The rest of this record's body may hold the tail of the lost message;
@@ -1201,7 +1206,7 @@ impl StreamDecoder for TlsDecoder {
             }
             _ => {
                 if let Some((msg, span)) = st.hs.pending() {
-                    self.core.on_cut_handshake(ctx.side, msg, span, st.cur_ts);
+                    self.core.on_cut_handshake(ctx.side, msg, span, st.last_ts);
                 }
                 st.hs.reset();
                 st.hdr_len = 0;
