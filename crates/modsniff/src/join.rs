@@ -866,6 +866,28 @@ pub fn join(mut findings: Vec<Finding>, seen: &Seen, t: &GoTranscript) -> Joined
                 _ => jf.connection.is_some() && jf.connection == f.connection,
             })
             .collect();
+        // Every fetch go made from this connection's host started before it began to build:
+        // it had each answer whole (or gave up on it) first (see `GoTranscript::build_line`), so a silence the
+        // capture shows after them was an idle connection, whatever became of the run. By
+        // host, not by connection: over TLS a fetch is matched to a connection of its name,
+        // not always to the one that carried it.
+        if f.kind == FindingKind::TransferStall
+            && f.severity == Severity::Error
+            && let Some(name) = f.server_name.as_deref()
+        {
+            let mut of_host = fetches
+                .iter()
+                .filter(|jf| parse_url(&jf.fetch.url).is_some_and(|u| u.host == name))
+                .peekable();
+            if of_host.peek().is_some() && of_host.all(|jf| t.read_whole(&jf.fetch)) {
+                recovered[i] = true;
+                f.severity = Severity::Info;
+                f.summary.push_str(
+                    " The go command read every answer it fetched from this host to its end: it went on to build after them (its -x transcript), so the connection was idle, not stalled, when it ended.",
+                );
+                continue;
+            }
+        }
         if on.is_empty() {
             continue;
         }

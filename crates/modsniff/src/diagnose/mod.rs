@@ -51,6 +51,9 @@ struct Candidate {
     /// The finding stands only if no other connection carried data between these times
     /// (apart from its own connection's): decided by `finish`, once every connection ended.
     idle_window: Option<(Timestamp, Timestamp, u64)>,
+    /// A 404/410 for a module path at a GOPROXY host (lower-cased host, module path): one of
+    /// the go command's lookups of which prefix of a path is the module (`Diagnoser::served`).
+    lookup: Option<(String, String)>,
 }
 
 /// What one connection tells every detector.
@@ -134,6 +137,10 @@ pub struct Diagnoser {
     /// sides were open. What it was doing while one of its fetches sat silent
     /// (`Candidate::idle_window`); bounded by `MAX_TRACKED` like the maps above.
     go_spans: Vec<(u64, Timestamp, Timestamp)>,
+    /// Module paths a GOPROXY host served (lower-cased host, module path): the answers that
+    /// end the go command's lookup of a path's module (`Candidate::lookup`); bounded by
+    /// `MAX_TRACKED` like the maps above.
+    served: HashSet<(String, String)>,
 }
 
 /// Answers kept for the suspicious-answer check.
@@ -180,6 +187,7 @@ impl Diagnoser {
             gaps: capture::Gaps::default(),
             latest_tcp_start: None,
             go_spans: Vec::new(),
+            served: HashSet::default(),
         }
     }
 
@@ -286,6 +294,7 @@ impl Diagnoser {
             ts,
             soft,
             idle_window: None,
+            lookup: None,
         });
     }
 
@@ -408,6 +417,35 @@ impl Diagnoser {
         for (f, soft) in found {
             failed |= f.severity == Severity::Error;
             self.push(Some(c), facts.name.clone(), f, soft);
+        }
+        // Which module paths this host served or refused: a refusal of a path's prefix while a
+        // longer path was served is the go command looking for the module (settled in `finish`).
+        if let Some(host) = facts.name.as_deref().map(str::to_ascii_lowercase) {
+            for tx in &c.http {
+                let (Some(status), Some(uri)) = (tx.status, tx.uri.as_deref()) else {
+                    continue;
+                };
+                let Some(module) = crate::go::paths::parse(uri).and_then(|g| g.module) else {
+                    continue;
+                };
+                if status < 400 {
+                    let key = (host.clone(), module);
+                    let present = self.served.contains(&key);
+                    if has_room(self.served.len(), present) {
+                        self.served.insert(key);
+                    } else {
+                        self.tracking_dropped += 1;
+                    }
+                } else if status == 404 || status == 410 {
+                    for cand in &mut self.candidates[first_pushed..] {
+                        if cand.finding.kind == FindingKind::HttpNotFound
+                            && cand.finding.evidence.first().map(|e| e.packet) == tx.request_frame()
+                        {
+                            cand.lookup = Some((host.clone(), module.clone()));
+                        }
+                    }
+                }
+            }
         }
         if let Some((from, to)) = facts.idle_window.get() {
             for cand in &mut self.candidates[first_pushed..] {
@@ -729,6 +767,26 @@ impl Diagnoser {
                 if let Some(e) = &cand.finding.likely_go_error {
                     misdirected_errors.insert(name.clone(), e.clone());
                 }
+                out.push(cand.finding);
+                continue;
+            }
+            // The go command asks a GOPROXY for each prefix of a package path (`go get`,
+            // `go install`, `go run` of path@version) to find the module that holds it: the
+            // prefixes' 404/410 are how that lookup works when a longer path was served.
+            if cand.finding.kind == FindingKind::HttpNotFound
+                && let Some((host, module)) = &cand.lookup
+                && let Some((_, longer)) = self.served.iter().find(|(h, m)| {
+                    h == host
+                        && m.strip_prefix(module.as_str())
+                            .is_some_and(|rest| rest.starts_with('/'))
+                })
+            {
+                cand.finding.severity = Severity::Info;
+                cand.finding.remedy = None;
+                cand.finding.likely_go_error = None;
+                cand.finding.summary.push_str(&format!(
+                    " The go command was looking for the module that holds a longer path: it asks for each of its prefixes, and {host} served {longer}."
+                ));
                 out.push(cand.finding);
                 continue;
             }

@@ -702,7 +702,17 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         .fin_ts
         .zip(hello.ts)
         .is_some_and(|(fin, h)| fin.since(h).as_secs_f64() >= STALL_SECS);
-    if t.server_hello.is_none() && (!server_closed_first(c) || far_end_gave_up) {
+    // A client that went on to encrypted records had the server's first flight: it takes its
+    // keys from it (TLS 1.3's Finished and requests; TLS 1.2's Finished after the server's
+    // hello, certificate and key exchange). With the ServerHello in a hole of the server's
+    // side of the capture, the capture missed that flight (a capture that drops packets), the
+    // path did not: the handshake went through.
+    let keyed_past_hole = c.server_stats.missed_bytes > 0
+        && c.tls
+            .as_deref()
+            .is_some_and(|t| t.client.first_encrypted.is_some());
+    if t.server_hello.is_none() && !keyed_past_hole && (!server_closed_first(c) || far_end_gave_up)
+    {
         let end = c.ts_last;
         let waited = hello.ts.map_or(0.0, |ts| end.since(ts).as_secs_f64());
         let client_gave_up =

@@ -153,6 +153,16 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         && c.client_stats.fin_frame.is_none_or(|fin| fin > r.packet)
         // A server that had closed was done: the RST only ends what was left of the close.
         && s.fin_frame.is_none_or(|fin| fin > r.packet)
+        // Nor was a server whose data ended with an alert-sized record (its close_notify)
+        // before the RST: it was ending the session, as a server does in answer to the
+        // client's close (one the capture missed), not sending a transfer.
+        && !c
+            .tls
+            .as_deref()
+            .and_then(|t| t.server.last_record.as_ref())
+            .is_some_and(|rec| {
+                alert_sized(rec) && rec.frame < r.packet && s.last_data_frame == Some(rec.frame)
+            })
     {
         let target = target();
         let answered = c

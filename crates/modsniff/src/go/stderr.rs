@@ -302,9 +302,16 @@ pub fn parse_cause(text: &str) -> (Cause, Option<String>) {
 #[cfg(test)]
 pub fn parse_stderr(text: &str) -> Vec<GoError> {
     let mut m = Messages::default();
+    // `-x` lines are go's transcript, not its messages: a build's here-documents end with a
+    // bare `EOF` that would read as an error.
+    let mut x = super::trace::XFilter::default();
     let mut out = Vec::new();
     for line in text.split('\n') {
-        out.extend(m.push(line.strip_suffix('\r').unwrap_or(line)));
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if x.is_x_line(line) {
+            continue;
+        }
+        out.extend(m.push(line));
     }
     out.extend(m.finish());
     out

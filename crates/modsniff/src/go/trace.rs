@@ -446,10 +446,21 @@ pub struct GoTranscript {
     pub exit: ExitKind,
     /// modsniff added `-x` through GOFLAGS (and hid its lines).
     pub x_added: bool,
+    /// The line (0-based) of the build's first step (`mkdir -p $WORK/b001/`): the go command
+    /// starts building once every module it loads is downloaded and unpacked, so each fetch
+    /// that started before this line was read to its end.
+    pub build_line: Option<usize>,
     pub counters: TranscriptCounters,
 }
 
 impl GoTranscript {
+    /// The go command read this fetch's answer to its end: it started before the build began.
+    pub fn read_whole(&self, f: &Fetch) -> bool {
+        self.build_line
+            .zip(f.start_line)
+            .is_some_and(|(build, start)| start < build)
+    }
+
     /// A saved stderr (`go mod download -x 2> stderr.txt`): its messages and, when go ran
     /// with `-x`, its fetches. How go ended is not in it ([`ExitKind::Unknown`]).
     pub fn from_text(text: &str) -> GoTranscript {
@@ -482,8 +493,13 @@ pub struct Transcriber {
     messages: Messages,
     errors: Vec<GoError>,
     trace: Trace,
+    build_line: Option<usize>,
     counters: TranscriptCounters,
 }
+
+/// How the build's own steps start in `-x` (cmd/go/internal/work makes one directory per
+/// action under `$WORK`, `b001` and on).
+const BUILD_STEP: &str = "mkdir -p $WORK/b";
 
 impl Transcriber {
     /// `hide_x`: modsniff added `-x`, so the lines it adds are hidden.
@@ -496,6 +512,7 @@ impl Transcriber {
             messages: Messages::default(),
             errors: Vec::new(),
             trace: Trace::default(),
+            build_line: None,
             counters: TranscriptCounters::default(),
         }
     }
@@ -517,6 +534,9 @@ impl Transcriber {
         }
         let is_x = self.filter.is_x_line(line);
         if is_x {
+            if self.build_line.is_none() && line.starts_with(BUILD_STEP) {
+                self.build_line = Some(n);
+            }
             self.trace.push_at(n, line, ts);
         } else if let Some(e) = self.messages.push(line) {
             self.add_error(e);
@@ -553,6 +573,7 @@ impl Transcriber {
             fetches: self.trace.finish(),
             exit,
             x_added: self.hide_x,
+            build_line: self.build_line,
             counters: self.counters,
         }
     }
@@ -856,6 +877,11 @@ mod tests {
     fn transcribing_a_real_run_hides_only_what_x_added() {
         let mut n = 0;
         for c in real::cases() {
+            // `go mod download -x` adds its fetch trace only; a build's `-x` adds its commands
+            // too, which "every line but `# get`" does not model.
+            let download = c.truth["go"]["cmdline"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("go mod download"));
             let mut t = Transcriber::new(XFilter::new(Some("gcc"), None), true);
             let mut shown = Vec::new();
             let lines: Vec<&str> = c
@@ -875,9 +901,18 @@ mod tests {
                 .copied()
                 .filter(|l| !l.starts_with("# get "))
                 .collect();
-            assert_eq!(shown, without_x, "{}", c.name);
+            if download {
+                assert_eq!(shown, without_x, "{}", c.name);
+                assert_eq!(tr.counters.hidden as usize, lines.len() - without_x.len());
+            } else {
+                // What a build shows is go's messages alone.
+                assert!(
+                    shown.iter().all(|l| l.starts_with("go: ")),
+                    "{}: {shown:?}",
+                    c.name
+                );
+            }
             assert_eq!(tr.lines.len(), lines.len());
-            assert_eq!(tr.counters.hidden as usize, lines.len() - without_x.len());
             assert_eq!(tr.errors, stderr::parse_stderr(&c.stderr), "{}", c.name);
             assert_eq!(tr.fetches, parse_trace(&c.stderr), "{}", c.name);
             n += 1;
@@ -915,6 +950,32 @@ mod tests {
             MAX_KEPT_LINES + 10
         );
         assert_eq!(tr.counters.lines as usize, MAX_KEPT_LINES + 10);
+    }
+
+    #[test]
+    fn a_build_after_the_fetches_says_they_were_read_whole() {
+        // `go run path@version -x` as go printed it: its fetches, then the build's steps.
+        let fetches = "WORK=/tmp/go-build1853392236
+# get https://proxy.golang.org/github.com/example/sleeper/@v/v1.0.0.zip
+# get https://proxy.golang.org/github.com/example/sleeper/@v/v1.0.0.zip: 200 OK (0.000s)
+# get https://proxy.golang.org/github.com/example/sleeper/@v/v1.0.0.mod
+# get https://proxy.golang.org/github.com/example/sleeper/@v/v1.0.0.mod: 200 OK (0.000s)
+";
+        let build = "mkdir -p $WORK/b001/
+cat >/tmp/go-build1853392236/b001/importcfg << 'EOF' # internal
+# import config
+packagefile os=$WORK/cache/9e/9edab6d8-d
+EOF
+";
+        let t = GoTranscript::from_text(&format!("{fetches}{build}"));
+        assert_eq!(t.fetches.len(), 2);
+        assert_eq!(t.build_line, Some(5));
+        assert!(t.fetches.iter().all(|f| t.read_whole(f)));
+        // The same fetches with no build after them (go killed while reading a body): the
+        // status line came with the headers, nothing says the body ended.
+        let t = GoTranscript::from_text(fetches);
+        assert_eq!(t.build_line, None);
+        assert!(!t.fetches.iter().any(|f| t.read_whole(f)));
     }
 
     #[test]
