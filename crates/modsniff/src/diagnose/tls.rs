@@ -1166,6 +1166,16 @@ fn dialled_host(f: &ConnFacts<'_>, sni: Option<&str>) -> cert::Host {
     if let Some(s) = sni {
         return cert::Host::Name(s.to_string());
     }
+    // A hello cut before its server name (the capture's snap length): the name the
+    // connection was made for stands in, unless it is an address.
+    let cut = f
+        .tls
+        .as_ref()
+        .and_then(|t| t.client_hello.as_ref())
+        .is_some_and(|h| h.cut);
+    if cut && let Some(n) = f.name.as_deref().filter(|n| n.parse::<IpAddr>().is_err()) {
+        return cert::Host::Name(n.to_string());
+    }
     match f.name.as_deref().and_then(|n| n.parse::<IpAddr>().ok()) {
         Some(ip) if f.via_proxy => cert::Host::Ip(ip),
         _ => cert::Host::Ip(f.c.server.ip()),

@@ -20,6 +20,8 @@ pub struct HelloView<'a> {
     pub handshake_len: u32,
     /// Offers a post-quantum hybrid key share (X25519MLKEM768 & co): a ~1.5 KB hello.
     pub pq_key_share: bool,
+    /// The capture holds only its head: a missing server name may have been cut away.
+    pub cut: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -173,6 +175,7 @@ impl<'a> TlsView<'a> {
                 segments: h.tcp_segments,
                 handshake_len: h.handshake_length as u32,
                 pq_key_share: h.pq_key_share,
+                cut: h.cut,
             }
         });
         let server_hello = info.server_hello.as_ref().map(|s| ServerHelloView {
