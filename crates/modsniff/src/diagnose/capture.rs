@@ -113,17 +113,15 @@ impl Gaps {
         }
         let n = self.count();
         if n > 0 {
-            let list: Vec<String> = self
-                .unfinished
-                .iter()
-                .take(4)
-                .map(|u| format!("{}: {}", u.target, u.what))
-                .collect();
             parts.push(format!(
-                "it ends with {n} exchange{} still under way ({}{})",
+                "it ends with {n} exchange{} still under way ({})",
                 if n == 1 { "" } else { "s" },
-                list.join("; "),
-                if n > 4 { "; …" } else { "" }
+                first_four(
+                    n,
+                    self.unfinished
+                        .iter()
+                        .map(|u| format!("{}: {}", u.target, u.what))
+                )
             ));
             for u in &self.unfinished {
                 evidence.push(ev(u.frame, u.ts, format!("{}: {}", u.target, u.what)));
@@ -131,17 +129,10 @@ impl Gaps {
         }
         if let Some(u) = self.snap_cut.first() {
             let n = self.snap_cut_count;
-            let list: Vec<&str> = self
-                .snap_cut
-                .iter()
-                .take(4)
-                .map(|u| u.target.as_str())
-                .collect();
             parts.push(format!(
-                "it cut the packets of {n} connection{} short (its {SNAP_LENGTH}: {}{}), so what they carried (certificates, HTTP answers, the later records) is only in part in it",
+                "it cut the packets of {n} connection{} short (its {SNAP_LENGTH}: {}), so what they carried (certificates, HTTP answers, the later records) is only in part in it",
                 if n == 1 { "" } else { "s" },
-                list.join("; "),
-                if n > 4 { "; …" } else { "" }
+                first_four(n, self.snap_cut.iter().map(|u| u.target.clone()))
             ));
             evidence.push(ev(u.frame, u.ts, format!("{}: {}", u.target, u.what)));
         }
@@ -179,6 +170,15 @@ impl Gaps {
             evidence,
         })
     }
+}
+
+/// The first four of `n` items, `; `-separated, an ellipsis saying there are more.
+fn first_four(n: u64, items: impl Iterator<Item = String>) -> String {
+    let mut list: Vec<String> = items.take(4).collect();
+    if n > 4 {
+        list.push("…".into());
+    }
+    list.join("; ")
 }
 
 /// The verdict-line words for a capture-incomplete finding: what is missing, briefly.

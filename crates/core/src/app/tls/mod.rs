@@ -631,29 +631,45 @@ impl Core {
         });
     }
 
-    fn on_handshake(&mut self, side: Side, msg: &[u8], span: &Span, ts: Timestamp) {
+    /// A handshake message, whole, or `cut` short by a gap (the capture's snap length, a
+    /// lost segment): a cut one is noted with the length its header declares, and a hello
+    /// is read as far as its head goes, so that what the capture does show of the
+    /// handshake (a hello sent, a hello answered) is not lost with its tail.
+    fn on_handshake(&mut self, side: Side, msg: &[u8], span: &Span, ts: Timestamp, cut: bool) {
         let ts_secs = ts.as_nanos() / 1_000_000_000;
-        let Some((&[msg_type, _, _, _], body)) = msg.split_first_chunk::<4>() else {
+        let Some((&[msg_type, a, b, c], body)) = msg.split_first_chunk::<4>() else {
             return;
         };
+        let declared = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
         let max_notes = self.limits.max_handshake_notes;
         let s = self.summary(side);
         if s.handshake_messages.len() < max_notes {
             s.handshake_messages.push(HandshakeNote {
                 msg_type,
-                length: body.len(),
+                length: declared,
                 frame: span.last_frame,
             });
         }
+        // How a hello was carried.
+        macro_rules! carried {
+            ($h:ident) => {
+                $h.ts = ts;
+                $h.tcp_segments = span.segments;
+                $h.records = span.records;
+                $h.first_frame = span.first_frame;
+                $h.last_frame = span.last_frame;
+            };
+        }
         match (side, msg_type) {
             (Side::Client, handshake_type::CLIENT_HELLO) => {
-                match client_hello::parse_cached(body, &self.fingerprints) {
+                let parsed = if cut {
+                    Ok(client_hello::parse_cut(body, declared))
+                } else {
+                    client_hello::parse_cached(body, &self.fingerprints)
+                };
+                match parsed {
                     Ok(mut ch) => {
-                        ch.ts = ts;
-                        ch.tcp_segments = span.segments;
-                        ch.records = span.records;
-                        ch.first_frame = span.first_frame;
-                        ch.last_frame = span.last_frame;
+                        carried!(ch);
                         // A second ClientHello answers a HelloRetryRequest; one that
                         // follows the client's ChangeCipherSpec does too, when the capture
                         // missed the request (only TLS 1.3 clients send ChangeCipherSpec
@@ -680,13 +696,14 @@ impl Core {
                 }
             }
             (Side::Server, handshake_type::SERVER_HELLO) => {
-                match server_hello::parse_cached(body, &self.fingerprints) {
+                let parsed = if cut {
+                    Ok(server_hello::parse_cut(body))
+                } else {
+                    server_hello::parse_cached(body, &self.fingerprints)
+                };
+                match parsed {
                     Ok(mut sh) => {
-                        sh.ts = ts;
-                        sh.tcp_segments = span.segments;
-                        sh.records = span.records;
-                        sh.first_frame = span.first_frame;
-                        sh.last_frame = span.last_frame;
+                        carried!(sh);
                         if sh.hello_retry_request {
                             if self.info.hello_retry_request.is_none() {
                                 self.info.hello_retry_request = Some(Box::new(sh));
@@ -699,62 +716,12 @@ impl Core {
                     Err(_) => self.info.anomalies.malformed_messages += 1,
                 }
             }
-            (_, handshake_type::CERTIFICATE) => self.on_certificate(side, body, span, ts_secs),
+            (_, handshake_type::CERTIFICATE) if !cut => {
+                self.on_certificate(side, body, span, ts_secs)
+            }
             (Side::Server, handshake_type::CLIENT_HELLO)
             | (Side::Client, handshake_type::SERVER_HELLO) => {
                 self.info.anomalies.unexpected_messages += 1
-            }
-            _ => {}
-        }
-    }
-
-    /// A handshake message a gap cut short (the capture's snap length, a lost segment): it
-    /// is noted with the length its header declares, and a side's first hello is read as
-    /// far as its head goes (`cut`), so that what the capture does show of the handshake
-    /// (a hello sent, a hello answered) is not lost with its tail.
-    fn on_cut_handshake(&mut self, side: Side, msg: &[u8], span: &Span, ts: Timestamp) {
-        let Some((&[msg_type, a, b, c], head)) = msg.split_first_chunk::<4>() else {
-            return;
-        };
-        let declared = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
-        let max_notes = self.limits.max_handshake_notes;
-        let s = self.summary(side);
-        if s.handshake_messages.len() < max_notes {
-            s.handshake_messages.push(HandshakeNote {
-                msg_type,
-                length: declared,
-                frame: span.last_frame,
-            });
-        }
-        match (side, msg_type) {
-            (Side::Client, handshake_type::CLIENT_HELLO) if self.info.client_hello.is_none() => {
-                let mut ch = client_hello::parse_cut(head, declared);
-                ch.ts = ts;
-                ch.tcp_segments = span.segments;
-                ch.records = span.records;
-                ch.first_frame = span.first_frame;
-                ch.last_frame = span.last_frame;
-                if !self.kept.claim(ch.kept_cost()) {
-                    ch.drop_lists();
-                    self.kept.force(ch.kept_cost());
-                }
-                self.info.client_hello = Some(ch);
-            }
-            (Side::Server, handshake_type::SERVER_HELLO)
-                if self.info.server_hello.is_none() && self.info.hello_retry_request.is_none() =>
-            {
-                let mut sh = server_hello::parse_cut(head);
-                sh.ts = ts;
-                sh.tcp_segments = span.segments;
-                sh.records = span.records;
-                sh.first_frame = span.first_frame;
-                sh.last_frame = span.last_frame;
-                if sh.hello_retry_request {
-                    self.info.hello_retry_request = Some(Box::new(sh));
-                } else {
-                    self.info.server_hello = Some(Box::new(sh));
-                    self.server_hello_seen = true;
-                }
             }
             _ => {}
         }
@@ -1084,7 +1051,7 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                         };
                         let peeked = st.peek;
                         st.hs.feed(&peeked, &pctx, &mut |msg, span| {
-                            core.on_handshake(side, msg, span, ctx.ts)
+                            core.on_handshake(side, msg, span, ctx.ts, false)
                         });
                         st.cur_body_seen = PEEK_LEN;
                         st.state = RecState::Body {
@@ -1140,7 +1107,7 @@ fn process(st: &mut SideState, core: &mut Core, ctx: &StreamCtx, data: &[u8]) ->
                             at_record_start: st.cur_body_seen == 0,
                         };
                         st.hs.feed(piece, &pctx, &mut |msg, span| {
-                            core.on_handshake(side, msg, span, ctx.ts)
+                            core.on_handshake(side, msg, span, ctx.ts, false)
                         });
                     }
                 }
@@ -1186,7 +1153,8 @@ impl StreamDecoder for TlsDecoder {
                     // A gap comes without a time of its own: the message's is that of its
                     // last chunk (the frame `span.last_frame` names).
                     if let Some((msg, span)) = st.hs.pending() {
-                        self.core.on_cut_handshake(ctx.side, msg, span, st.last_ts);
+                        self.core
+                            .on_handshake(ctx.side, msg, span, st.last_ts, true);
                     }
                     st.hs.reset();
                     // The rest of this record's body may hold the tail of the lost message;
@@ -1206,7 +1174,8 @@ impl StreamDecoder for TlsDecoder {
             }
             _ => {
                 if let Some((msg, span)) = st.hs.pending() {
-                    self.core.on_cut_handshake(ctx.side, msg, span, st.last_ts);
+                    self.core
+                        .on_handshake(ctx.side, msg, span, st.last_ts, true);
                 }
                 st.hs.reset();
                 st.hdr_len = 0;
