@@ -443,6 +443,19 @@ impl Extractor {
                         break;
                     }
                 }
+                // And the one to the same server just before it: what a finding is judged
+                // against may have come first (the longer module path the server served,
+                // which makes a lookup's 404 part of the go command's search).
+                if let Some(&(_, id, _)) = later
+                    .get(..start)
+                    .unwrap_or_default()
+                    .iter()
+                    .rev()
+                    .take(CONTEXT_SCAN)
+                    .find(|&&(_, _, f)| same(f))
+                {
+                    conns.insert(id);
+                }
             }
         }
         // Their DNS: queries for the chosen connections' names, or answering their servers.
