@@ -134,6 +134,27 @@ pub fn alert_sized(r: &RecordNote) -> bool {
             || (r.content_type == ContentType::APPLICATION_DATA && r.length <= ALERT_RECORD_MAX))
 }
 
+/// Encrypted records the client sent after the ServerHello, `counted` as the record layer
+/// noted them, or as many as the client's own notes prove when that is more. The record layer
+/// counts a side's records "after the ServerHello" in the order the capture hands them over:
+/// when the client's answer sits before the server's flight in the file (packets out of
+/// timestamp order, as captures on several interfaces or CPUs write them) none is counted,
+/// though a client only encrypts once it has the server's hello (Go sends no early data).
+/// The client's first and last encrypted records are noted whatever the order: one record
+/// when they are the same, at least two when not.
+fn client_encrypted(info: &modsniff_core::TlsInfo, counted: u32) -> u32 {
+    let c = &info.client;
+    if info.server_hello.is_none() {
+        return counted;
+    }
+    let proven = match (&c.first_encrypted, &c.last_record) {
+        (None, _) => 0,
+        (Some(first), Some(last)) if last.encrypted && last != first => 2,
+        (Some(_), _) => 1,
+    };
+    counted.max(proven)
+}
+
 /// A client that answered the server's hello the TLS 1.3 way: a ChangeCipherSpec, then only
 /// application_data records (its Finished among them); a TLS 1.2 client sends its key
 /// exchange and Finished as handshake records. Tells the version of a ServerHello cut before
@@ -266,7 +287,7 @@ impl<'a> TlsView<'a> {
             undecided_by,
             valid_only_via_ca_file: info.valid_only_via_ca_file,
             alerts,
-            client_encrypted_records: encrypted(c),
+            client_encrypted_records: client_encrypted(info, encrypted(c)),
             server_encrypted_records: encrypted(s),
             server_encrypted_bytes: s.records_after_hello_bytes,
             client_ccs: c.change_cipher_spec,
