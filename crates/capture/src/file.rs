@@ -10,6 +10,7 @@ use crate::buffer::{Fill, InputBuffer};
 use crate::error::{CaptureError, CaptureWarning, WarningKind};
 use crate::pcapng::{self, Block, NgState};
 use modsniff_core::{LinkType, Packet, Timestamp};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
@@ -26,6 +27,13 @@ pub struct ReadLimits {
     /// (tshark 4.0 refuses records over 262144 bytes with "File has N-byte packet, bigger than
     /// maximum of 262144"), so reading stops there.
     pub max_caplen: u32,
+    /// Packets a packet may be moved ahead of: the reader holds this many packets and hands
+    /// them out in timestamp order (equal times in file order), as `reordercap` would, so
+    /// that a capture written out of order (`tcpdump -i any` merging several CPUs' or
+    /// interfaces' queues, merged files) reads in the order things happened on the wire.
+    /// Frames keep the numbers the file gives them. 0 hands packets out in file order,
+    /// without copying them. See [`FileSource::reordered_packets`].
+    pub reorder_window: usize,
 }
 
 /// Default read window: 256 KiB (small enough to stay in a core's L2 cache between the
@@ -35,6 +43,11 @@ pub const DEFAULT_BUFFER_SIZE: usize = 1 << 18;
 pub const DEFAULT_MAX_BUFFER_SIZE: usize = 16 << 20;
 /// Default largest captured length of one packet (Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD).
 pub const DEFAULT_MAX_CAPLEN: u32 = 262_144;
+/// Default reorder window: 64 packets. Captures written out of order misplace a packet by a
+/// few places (a CPU's queue flushed a little late); a window this deep also puts back a
+/// client's answer filed before the server's whole first flight. Held packets are copies:
+/// at most 64 of the largest record (16 MiB), 64 of a 1,500-byte MTU's in practice.
+pub const DEFAULT_REORDER_WINDOW: usize = 64;
 
 impl Default for ReadLimits {
     fn default() -> Self {
@@ -42,6 +55,7 @@ impl Default for ReadLimits {
             buffer_size: DEFAULT_BUFFER_SIZE,
             max_buffer_size: DEFAULT_MAX_BUFFER_SIZE,
             max_caplen: DEFAULT_MAX_CAPLEN,
+            reorder_window: DEFAULT_REORDER_WINDOW,
         }
     }
 }
@@ -199,6 +213,26 @@ pub struct FileSource {
     done: bool,
     warnings: Vec<CaptureWarning>,
     total_bytes: Option<u64>,
+    /// The reorder window (`ReadLimits::reorder_window`): packets read and not yet handed
+    /// out, in timestamp order.
+    window: VecDeque<Held>,
+    /// The packet handed out last (its bytes lent until the next call).
+    current: Option<Held>,
+    /// Buffers of packets handed out, for the next packets read (no allocation per packet).
+    spare: Vec<Vec<u8>>,
+    /// A read error met while the window still held packets: returned after them.
+    pending_error: Option<CaptureError>,
+    reordered: u64,
+}
+
+/// A packet held by the reorder window: a copy, since the read buffer moves on.
+#[derive(Debug)]
+struct Held {
+    ts: Timestamp,
+    frame: u64,
+    orig_len: u32,
+    linktype: LinkType,
+    data: Vec<u8>,
 }
 
 impl std::fmt::Debug for FileSource {
@@ -383,6 +417,11 @@ impl FileSource {
             done: false,
             warnings: Vec::new(),
             total_bytes: None,
+            window: VecDeque::new(),
+            current: None,
+            spare: Vec::new(),
+            pending_error: None,
+            reordered: 0,
         })
     }
 
@@ -400,9 +439,78 @@ impl FileSource {
     }
 
     /// The next packet; `Ok(None)` at the end of the input, including the clean stop after
-    /// damage (see `warnings`). `Err` only when reading itself fails.
+    /// damage (see `warnings`). `Err` only when reading itself fails (after the packets read
+    /// before the failure). Packets come in timestamp order within the reorder window
+    /// (`ReadLimits::reorder_window`), each with its frame number in the file.
     #[inline]
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        if self.limits.reorder_window == 0 {
+            return self.next_record();
+        }
+        self.next_in_time()
+    }
+
+    /// `next_packet` through the reorder window: reads until the window is full (or the
+    /// input ends), then hands out the earliest packet it holds.
+    fn next_in_time(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        if let Some(done) = self.current.take() {
+            self.spare.push(done.data);
+        }
+        while self.window.len() <= self.limits.reorder_window && self.pending_error.is_none() {
+            let mut data = self.spare.pop().unwrap_or_default();
+            let held = match self.next_record() {
+                Ok(Some(p)) => {
+                    data.clear();
+                    data.extend_from_slice(p.data);
+                    Held {
+                        ts: p.ts,
+                        frame: p.frame,
+                        orig_len: p.orig_len,
+                        linktype: p.linktype,
+                        data,
+                    }
+                }
+                Ok(None) => {
+                    self.spare.push(data);
+                    break;
+                }
+                Err(e) => {
+                    self.spare.push(data);
+                    self.pending_error = Some(e);
+                    break;
+                }
+            };
+            // After the last packet stamped no later than it: equal times keep file order.
+            // Most captures are in order, so the search from the back stops at once.
+            let at = self
+                .window
+                .iter()
+                .rposition(|h| h.ts <= held.ts)
+                .map_or(0, |i| i + 1);
+            if at < self.window.len() {
+                self.reordered += 1;
+            }
+            self.window.insert(at, held);
+        }
+        let Some(next) = self.window.pop_front() else {
+            return match self.pending_error.take() {
+                Some(e) => Err(e),
+                None => Ok(None),
+            };
+        };
+        let held = self.current.insert(next);
+        Ok(Some(Packet {
+            ts: held.ts,
+            frame: held.frame,
+            orig_len: held.orig_len,
+            linktype: held.linktype,
+            data: &held.data,
+        }))
+    }
+
+    /// The next record in file order.
+    #[inline]
+    fn next_record(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         if self.done {
             return Ok(None);
         }
@@ -600,7 +708,13 @@ impl FileSource {
         self.format
     }
 
-    /// Packets delivered so far.
+    /// Packets the reorder window handed out ahead of packets the file holds before them
+    /// (each counted once, when it was moved): 0 for a capture written in time order.
+    pub fn reordered_packets(&self) -> u64 {
+        self.reordered
+    }
+
+    /// Packets read from the input so far (the reorder window may still hold some).
     pub fn packets_read(&self) -> u64 {
         self.packets
     }

@@ -8,8 +8,11 @@
 //!   have several link types.
 //! - `LiveSource` (feature `live`): libpcap capture with a BPF filter and kernel drop counts.
 //!
-//! Packets are lent out ([`modsniff_core::Packet`] borrows the source's buffer): no copy and
-//! no allocation per packet. This crate never prints and never exits.
+//! Packets are lent out ([`modsniff_core::Packet`] borrows the source's buffer): no
+//! allocation per packet. A file's packets pass through a bounded reorder window
+//! ([`ReadLimits::reorder_window`], [`FileSource::reordered_packets`]) that hands them out in
+//! timestamp order, each copied once into a reused buffer; a window of 0 lends them straight
+//! from the read buffer. This crate never prints and never exits.
 //!
 //! # Read a file and see each ClientHello as it arrives
 //!
@@ -70,8 +73,8 @@ mod writer;
 
 pub use error::{CaptureError, CaptureWarning, WarningKind};
 pub use file::{
-    DEFAULT_BUFFER_SIZE, DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_CAPLEN, FileSource, Format,
-    ReadLimits,
+    DEFAULT_BUFFER_SIZE, DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_CAPLEN, DEFAULT_REORDER_WINDOW,
+    FileSource, Format, ReadLimits,
 };
 #[cfg(feature = "live")]
 pub use live::{

@@ -3,7 +3,7 @@
 //! byte, damaged files, and a write/read round trip.
 
 use modsniff_capture::{CaptureError, FileSource, Format, PcapWriter, ReadLimits, WarningKind};
-use modsniff_core::LinkType;
+use modsniff_core::{LinkType, Packet, Timestamp};
 use std::io::{self, Cursor, Read};
 use std::path::PathBuf;
 
@@ -53,8 +53,17 @@ fn read_all(mut src: FileSource) -> (Vec<Owned>, FileSource) {
     (out, src)
 }
 
+/// These tests follow the file's own order (as tshark shows it), record by record: the
+/// reorder window is off.
+const FILE_ORDER: ReadLimits = ReadLimits {
+    reorder_window: 0,
+    buffer_size: modsniff_capture::DEFAULT_BUFFER_SIZE,
+    max_buffer_size: modsniff_capture::DEFAULT_MAX_BUFFER_SIZE,
+    max_caplen: modsniff_capture::DEFAULT_MAX_CAPLEN,
+};
+
 fn read_file(name: &str) -> (Vec<Owned>, FileSource) {
-    read_all(FileSource::open(&fixture(name)).expect("open"))
+    read_all(FileSource::open_with(&fixture(name), FILE_ORDER).expect("open"))
 }
 
 /// tshark's "secs.fraction" as nanoseconds, exactly (no floating point).
@@ -268,7 +277,8 @@ impl Read for Trickle {
 #[test]
 fn reading_in_small_pieces_gives_the_same_packets() {
     for name in ALL {
-        let (whole, whole_src) = read_file(name);
+        // Through the default reorder window: it must not depend on how the bytes come.
+        let (whole, whole_src) = read_all(FileSource::open(&fixture(name)).unwrap());
         let data = std::fs::read(fixture(name)).unwrap();
         for chunk in [1, 3, 7, 64, 1500] {
             let r = Trickle {
@@ -294,7 +304,7 @@ fn truncation_at_every_byte_keeps_what_came_before() {
     ] {
         let data = std::fs::read(fixture(name)).unwrap();
         // Where each packet's record ends.
-        let mut src = FileSource::open(&fixture(name)).unwrap();
+        let mut src = FileSource::open_with(&fixture(name), FILE_ORDER).unwrap();
         let mut ends = Vec::new();
         while src.next_packet().unwrap().is_some() {
             ends.push(src.bytes_read() as usize);
@@ -479,4 +489,71 @@ fn old_pcap_versions_have_the_lengths_the_other_way_round() {
 fn sources_can_move_to_another_thread() {
     fn is_send<T: Send>() {}
     is_send::<FileSource>();
+}
+
+/// A pcap of packets stamped at `stamps` (ms), in that file order, each carrying its index.
+fn stamped(stamps: &[u64]) -> Vec<u8> {
+    let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET, 65_535).unwrap();
+    for (i, ms) in stamps.iter().enumerate() {
+        let data = [i as u8; 60];
+        w.write_packet(&Packet {
+            ts: Timestamp::from_nanos(1_700_000_000_000_000_000 + ms * 1_000_000),
+            frame: 0,
+            orig_len: 60,
+            linktype: LinkType::ETHERNET,
+            data: &data,
+        })
+        .unwrap();
+    }
+    w.into_inner().unwrap()
+}
+
+fn read_with(bytes: &[u8], window: usize) -> (Vec<Owned>, FileSource) {
+    let limits = ReadLimits {
+        reorder_window: window,
+        ..ReadLimits::default()
+    };
+    let src =
+        FileSource::from_reader_with(Box::new(Cursor::new(bytes.to_vec())), "t".into(), limits)
+            .unwrap();
+    read_all(src)
+}
+
+#[test]
+fn the_reorder_window_hands_packets_out_in_time_order_with_their_file_frames() {
+    // Two adjacent packets swapped (frames 3 and 4), one packet filed three places late
+    // (frame 8, stamped before frames 5-7), and equal times (frames 9, 10).
+    let bytes = stamped(&[0, 1, 3, 2, 5, 6, 7, 4, 8, 8, 9]);
+    let (packets, src) = read_with(&bytes, 4);
+    let frames: Vec<u64> = packets.iter().map(|p| p.frame).collect();
+    assert_eq!(frames, [1, 2, 4, 3, 8, 5, 6, 7, 9, 10, 11]);
+    // Each packet is its own frame's bytes.
+    assert!(packets.iter().all(|p| p.data[0] as u64 == p.frame - 1));
+    assert!(packets.windows(2).all(|w| w[0].ts <= w[1].ts));
+    assert_eq!(src.reordered_packets(), 2);
+    assert_eq!(src.frames(), 11);
+
+    // Off: the file's order, nothing counted.
+    let (packets, src) = read_with(&bytes, 0);
+    let frames: Vec<u64> = packets.iter().map(|p| p.frame).collect();
+    assert_eq!(frames, (1..=11).collect::<Vec<_>>());
+    assert_eq!(src.reordered_packets(), 0);
+
+    // A packet filed further back than the window is deep goes out where the window lets it.
+    let (packets, src) = read_with(&bytes, 1);
+    let frames: Vec<u64> = packets.iter().map(|p| p.frame).collect();
+    assert_eq!(frames, [1, 2, 4, 3, 5, 6, 8, 7, 9, 10, 11]);
+    assert_eq!(src.reordered_packets(), 2);
+}
+
+#[test]
+fn the_reorder_window_gives_back_what_it_holds_before_damage_stops_reading() {
+    let mut bytes = stamped(&[0, 2, 1, 3]);
+    // A fifth record header cut short: reading stops with a warning after the four packets.
+    bytes.extend_from_slice(&[0u8; 7]);
+    let (packets, src) = read_with(&bytes, 64);
+    let frames: Vec<u64> = packets.iter().map(|p| p.frame).collect();
+    assert_eq!(frames, [1, 3, 2, 4]);
+    assert_eq!(src.warnings().len(), 1);
+    assert_eq!(src.reordered_packets(), 1);
 }

@@ -155,6 +155,8 @@ pub struct Analysis {
     engine: Engine,
     out: Output,
     frames: Option<u64>,
+    /// Packets the reader put back in time order (`FileSource::reordered_packets`).
+    reordered: u64,
     /// What the go command said (`run`, `read --go-stderr`), joined to the findings at the end.
     go: Option<GoTranscript>,
 }
@@ -347,6 +349,7 @@ impl Analysis {
                 names: HashMap::new(),
             },
             frames: None,
+            reordered: 0,
             go: None,
         }
     }
@@ -389,6 +392,12 @@ impl Analysis {
     /// How many frames the reader numbered (packets plus frame-numbered non-packet records).
     pub fn set_frames(&mut self, frames: u64) {
         self.frames = Some(frames);
+    }
+
+    /// How many packets the reader's reorder window handed out ahead of packets the file
+    /// holds before them.
+    pub fn set_reordered(&mut self, packets: u64) {
+        self.reordered = packets;
     }
 
     pub fn stats(&self) -> &modsniff_core::Stats {
@@ -462,6 +471,7 @@ impl Analysis {
             counts,
             findings_dropped: self.out.diag.dropped(),
             tracking_dropped: self.out.diag.tracking_dropped(),
+            reordered_packets: self.reordered,
             warnings,
             go_endpoints: self.out.diag.go_endpoints(),
             extract: None,

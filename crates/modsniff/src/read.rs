@@ -302,6 +302,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             analysis.split().1.diag.note_no_packets();
         }
         analysis.set_frames(src.frames());
+        analysis.set_reordered(src.reordered_packets());
         let found = match stats {
             Some(stats) => analysis.conclude(stats, rep.as_mut(), &name, &warnings, None)?,
             None => analysis.finish(rep.as_mut(), &name, &warnings, None)?,
@@ -416,7 +417,10 @@ fn read_packets(
         match src.next_packet() {
             Ok(Some(pkt)) => {
                 n += 1;
-                *last = Some((pkt.frame, pkt.ts));
+                // The file's last frame read (the reorder window may hand it out earlier).
+                if last.is_none_or(|(f, _)| pkt.frame > f) {
+                    *last = Some((pkt.frame, pkt.ts));
+                }
                 let admit = match gate.as_deref_mut() {
                     None => true,
                     Some(g) => match g.admits(&pkt) {

@@ -873,6 +873,9 @@ pub struct StatsRec {
     pub san_entries_dropped: u64,
     #[serde(default)]
     pub kept_bytes_refusals: Option<u64>,
+    /// Packets the reader's reorder window put back in time order; absent when 0.
+    #[serde(default)]
+    pub reordered_packets: Option<u64>,
     pub anomalies: BTreeMap<String, u64>,
     pub x509: X509Stats,
     pub http: HttpStatsRec,

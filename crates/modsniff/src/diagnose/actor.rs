@@ -11,7 +11,7 @@
 //! - consecutive RSTs jump in sequence (RST_SEQ_CHANGE).
 
 use modsniff_core::Side;
-use modsniff_core::{Connection, ResetInfo};
+use modsniff_core::{Connection, ResetInfo, Timestamp};
 use std::net::IpAddr;
 
 /// Initial TTLs of common stacks: a packet that arrives with one was made one hop away.
@@ -137,16 +137,37 @@ pub fn server_rsts(c: &Connection) -> Vec<&ResetInfo> {
     c.resets.iter().filter(|r| r.from == Side::Server).collect()
 }
 
+/// Whether the packet `a` (its time, its frame) came before `b`: by time, then by frame.
+/// The engine reads packets in that order (the reader's reorder window hands them out by
+/// time, equal times in file order), and a file written out of order numbers its frames in
+/// another: frame numbers alone cannot tell which of two sides' packets came first.
+pub fn came_before(a: (Option<Timestamp>, u64), b: (Option<Timestamp>, u64)) -> bool {
+    match (a.0, b.0) {
+        (Some(x), Some(y)) if x != y => x < y,
+        _ => a.1 < b.1,
+    }
+}
+
+/// A side's FIN: its time and frame.
+pub fn fin_of(st: &modsniff_core::SideStats) -> Option<(Option<Timestamp>, u64)> {
+    st.fin_frame.map(|f| (st.fin_ts, f))
+}
+
+/// A reset's time and frame.
+pub fn reset_at(r: &ResetInfo) -> (Option<Timestamp>, u64) {
+    (Some(r.ts), r.packet)
+}
+
 /// The server's side closed (FIN) before the client closed or reset: its own decision, not an
 /// answer to the client's close.
 pub fn server_closed_first(c: &Connection) -> bool {
-    let Some(fin) = c.server_stats.fin_frame else {
+    let Some(fin) = fin_of(&c.server_stats) else {
         return false;
     };
-    let client_fin_first = c.client_stats.fin_frame.is_some_and(|cf| cf < fin);
+    let client_fin_first = fin_of(&c.client_stats).is_some_and(|cf| came_before(cf, fin));
     let client_rst_first = c
         .resets
         .iter()
-        .any(|r| r.from == Side::Client && r.packet < fin);
+        .any(|r| r.from == Side::Client && came_before(reset_at(r), fin));
     !(client_fin_first || client_rst_first)
 }

@@ -1,7 +1,9 @@
 //! Stage `transfer`: the response started and then stopped (a stall: the go command has no
 //! body timeout and hangs), was cut by a reset, or crawled through heavy retransmission.
 
-use super::actor::{Sender, judge_server_rsts, server_closed_first, server_rsts};
+use super::actor::{
+    Sender, came_before, fin_of, judge_server_rsts, reset_at, server_closed_first, server_rsts,
+};
 use super::finding::*;
 use super::tlsview::alert_sized;
 use super::{ConnFacts, Diagnoser, addr, ev, remedy};
@@ -150,9 +152,9 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         && let Some(r) = c.resets.iter().find(|r| r.from == Side::Client)
         && !r.acknowledges
         && r.with_unacked_data
-        && c.client_stats.fin_frame.is_none_or(|fin| fin > r.packet)
+        && fin_of(&c.client_stats).is_none_or(|fin| came_before(reset_at(r), fin))
         // A server that had closed was done: the RST only ends what was left of the close.
-        && s.fin_frame.is_none_or(|fin| fin > r.packet)
+        && fin_of(s).is_none_or(|fin| came_before(reset_at(r), fin))
         // Nor was a server whose data ended with an alert-sized record (its close_notify)
         // before the RST: it was ending the session, as a server does in answer to the
         // client's close (one the capture missed), not sending a transfer.
@@ -226,7 +228,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     if started
         && let Some(fin) = s.fin_frame
         && rsts.is_empty()
-        && c.client_stats.fin_frame.is_none_or(|cf| cf > fin)
+        && fin_of(&c.client_stats).is_none_or(|cf| came_before((s.fin_ts, fin), cf))
         && let Some(tx) = c
             .http
             .iter()

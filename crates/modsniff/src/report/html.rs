@@ -1662,6 +1662,13 @@ fn summary(o: &mut String, end: &End<'_>, run: &RunData) {
         "<li>decode problems: {decode}; truncated packets: {}; evicted flows: {}; reassembly bytes dropped: {}; missed bytes: {}</li>",
         s.truncated_packets, s.evicted_flows, s.reassembly_dropped_bytes, s.missed_bytes
     );
+    if end.run.reordered_packets > 0 {
+        let _ = write!(
+            o,
+            "<li>packets out of time order in the file, put back in order (frames keep their numbers): {}</li>",
+            end.run.reordered_packets
+        );
+    }
     if let Some(k) = &s.kernel {
         let _ = write!(
             o,

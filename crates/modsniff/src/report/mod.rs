@@ -91,6 +91,9 @@ pub struct RunEnd<'a> {
     pub findings_dropped: u64,
     /// Names and addresses the diagnosis could not remember (bounded maps full).
     pub tracking_dropped: u64,
+    /// Packets the capture reader's reorder window put back in time order (the file held
+    /// them after later-stamped ones).
+    pub reordered_packets: u64,
     pub warnings: &'a [String],
     pub go_endpoints: &'a BTreeMap<String, u64>,
     /// `--extract OUT`: what this run put in OUT, and where the cited frames went.

@@ -511,6 +511,13 @@ fn render(end: &RunEnd<'_>, table: bool, st: Style) -> (String, usize) {
         s.reassembly_dropped_bytes,
         s.missed_bytes
     );
+    if end.reordered_packets > 0 {
+        let _ = writeln!(
+            o,
+            "  packets out of time order in the file, put back in order (frames keep their numbers): {}",
+            end.reordered_packets
+        );
+    }
     if end.tracking_dropped > 0 {
         let _ = writeln!(
             o,

@@ -72,6 +72,12 @@ json_object! {
         /// header blocks not read, certificate names not kept. Left out when 0.
         #[omit]
         pub kept_bytes_refusals: u64,
+        /// Packets the reader handed out ahead of packets the file holds before them: the
+        /// capture was written out of timestamp order (`tcpdump -i any` across CPUs or
+        /// interfaces, merged files) and its reorder window (64 packets) put them back in
+        /// time order. Frames keep their numbers in the file. Left out when 0.
+        #[omit]
+        pub reordered_packets: u64,
         /// Anomalies by Zeek-style name (`syn_with_data`, `rst_with_data`...).
         pub anomalies: &'a BTreeMap<&'static str, u64>,
         /// Certificate chain validation: the work done, the cache, and chains a budget left
@@ -264,6 +270,7 @@ impl<'a> StatsRecord<'a> {
             handshake_buffer_refusals: *handshake_buffer_refusals,
             san_entries_dropped: *san_entries_dropped,
             kept_bytes_refusals: *kept_bytes_refusals,
+            reordered_packets: end.reordered_packets,
             anomalies,
             x509: One(x509),
             http: One(http),

@@ -271,6 +271,7 @@ impl Samples {
                 counts: *counts,
                 findings_dropped: 3,
                 tracking_dropped: *tracking,
+                reordered_packets: 2,
                 warnings,
                 go_endpoints: go,
                 extract: (i == 0).then_some(&self.extract),
