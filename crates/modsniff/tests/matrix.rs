@@ -557,3 +557,234 @@ fn a_silent_fetch_is_a_stall_only_when_go_waited_on_it() {
         "a silence while the go command was busy on another connection is not a stall"
     );
 }
+
+/// One packet of a capture, owned (for reordering copies).
+struct Owned {
+    ts: modsniff_core::Timestamp,
+    orig_len: u32,
+    linktype: modsniff_core::LinkType,
+    data: Vec<u8>,
+}
+
+/// The capture's packets in file order (the reader's reorder window off).
+fn packets_in_file_order(cap: &std::path::Path) -> Vec<Owned> {
+    let limits = modsniff_capture::ReadLimits {
+        reorder_window: 0,
+        ..modsniff_capture::ReadLimits::default()
+    };
+    let mut src = modsniff_capture::FileSource::open_with(cap, limits).expect("open");
+    let mut out = Vec::new();
+    while let Some(p) = src.next_packet().expect("read") {
+        out.push(Owned {
+            ts: p.ts,
+            orig_len: p.orig_len,
+            linktype: p.linktype,
+            data: p.data.to_vec(),
+        });
+    }
+    out
+}
+
+/// Whether a packet is TCP from the matrix's client (10.77.1.2, fd77:1::2; see
+/// fixtures/make-fixtures.sh), by its link type's header length.
+fn from_client_tcp(p: &Owned) -> bool {
+    let ip = match p.linktype.0 {
+        1 => 14,
+        113 => 16,
+        276 => 20,
+        101 => 0,
+        _ => return false,
+    };
+    let d = &p.data;
+    match d.get(ip).map(|b| b >> 4) {
+        Some(4) => d.get(ip + 9) == Some(&6) && d.get(ip + 12..ip + 16) == Some(&[10, 77, 1, 2]),
+        Some(6) => {
+            let client: [u8; 16] = [0xfd, 0x77, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+            d.get(ip + 6) == Some(&6) && d.get(ip + 8..ip + 24) == Some(&client[..])
+        }
+        _ => false,
+    }
+}
+
+/// A small seeded generator (xorshift): the same copies on every run.
+struct Seeded(u64);
+impl Seeded {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// How a copy is written out of timestamp order, as captures on several CPUs or interfaces
+/// come: `Swaps` exchanges adjacent packets (about one pair in ten), `ClientFirst` files a
+/// client's TCP packet before the run of other packets just before it (the server's flight
+/// it answers), at most 8 places back, up to 3 times. Only packets stamped differently are
+/// moved: a file cannot tell the order of equal times.
+#[derive(Clone, Copy, Debug)]
+enum Reorder {
+    Swaps,
+    ClientFirst,
+}
+
+/// `packets` written out of order by `how`; how many packets were moved.
+fn reorder(packets: &mut Vec<Owned>, how: Reorder, rng: &mut Seeded) -> usize {
+    let mut moved = 0;
+    match how {
+        Reorder::Swaps => {
+            let mut i = 0;
+            while i + 1 < packets.len() {
+                if packets[i].ts < packets[i + 1].ts
+                    && (rng.next().is_multiple_of(10) || moved == 0 && i + 2 == packets.len())
+                {
+                    packets.swap(i, i + 1);
+                    moved += 1;
+                    i += 2;
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        Reorder::ClientFirst => {
+            // (the client packet, where the run before it starts)
+            let mut spots: Vec<(usize, usize)> = Vec::new();
+            for i in 2..packets.len() {
+                if !from_client_tcp(&packets[i]) {
+                    continue;
+                }
+                let mut start = i;
+                while start > 0
+                    && i - start < 8
+                    && !from_client_tcp(&packets[start - 1])
+                    && packets[start - 1].ts < packets[i].ts
+                {
+                    start -= 1;
+                }
+                if i - start >= 2 {
+                    spots.push((i, start));
+                }
+            }
+            let mut taken: Vec<(usize, usize)> = Vec::new();
+            for _ in 0..3 {
+                if spots.is_empty() {
+                    break;
+                }
+                let (i, start) = spots.swap_remove((rng.next() % spots.len() as u64) as usize);
+                // Moves that overlap would undo each other's runs.
+                if taken.iter().any(|&(a, b)| start <= a && b <= i) {
+                    continue;
+                }
+                let p = packets.remove(i);
+                packets.insert(start, p);
+                taken.push((i, start));
+                moved += 1;
+            }
+        }
+    }
+    moved
+}
+
+fn write_pcapng(packets: &[Owned], to: &std::path::Path) {
+    let file = std::io::BufWriter::new(std::fs::File::create(to).expect("create"));
+    let mut w =
+        modsniff_capture::PcapNgWriter::new(file, 262_144, modsniff_capture::TsPrecision::Nano)
+            .expect("pcapng header");
+    for (i, p) in packets.iter().enumerate() {
+        w.write_packet(&modsniff_core::Packet {
+            ts: p.ts,
+            frame: i as u64 + 1,
+            orig_len: p.orig_len,
+            linktype: p.linktype,
+            data: &p.data,
+        })
+        .expect("write");
+    }
+    w.flush().expect("flush");
+}
+
+/// Every matrix capture written out of timestamp order two ways (`Reorder`), seeded: the
+/// reader puts the packets back in time order (its `reordered_packets` counts them) and the
+/// case keeps its verdict: stage, kind, target, actor, severity, exit (what was injected and
+/// what go printed), a client's alert filed before the server's flight included.
+#[test]
+fn captures_written_out_of_order_keep_their_verdict() {
+    let all = cases();
+    let tmp = TempDir::new("reorder");
+    let jobs: Vec<(&String, &Value, Reorder)> = all
+        .iter()
+        .filter(|(_, e)| e["capture"]["cut"].is_null())
+        .flat_map(|(n, e)| [(n, e, Reorder::Swaps), (n, e, Reorder::ClientFirst)])
+        .collect();
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<(String, Reorder, usize, u64, Vec<String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(name, e, how)) = jobs.get(i) else {
+                            break out;
+                        };
+                        let src = matrix_root().join(s(&e["capture"]["file"]));
+                        let mut packets = packets_in_file_order(&src);
+                        let mut rng = Seeded(0x9E37_79B9_7F4A_7C15 ^ i as u64);
+                        let moved = reorder(&mut packets, how, &mut rng);
+                        if moved == 0 {
+                            out.push((name.clone(), how, 0, 0, Vec::new()));
+                            continue;
+                        }
+                        let copy = tmp.join(&format!("{name}-{how:?}.pcapng"));
+                        write_pcapng(&packets, &copy);
+                        let args = lab_pki_args(&matrix_root().join("harness/pki"), e);
+                        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                        let (_, recs, _) = ndjson(&copy, &args);
+                        let reordered = of_type(&recs, "stats")
+                            .last()
+                            .and_then(|st| st["reordered_packets"].as_u64())
+                            .unwrap_or(0);
+                        let why = judge_capture(e, &copy);
+                        std::fs::remove_file(&copy).ok();
+                        out.push((name.clone(), how, moved, reordered, why));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker"))
+            .collect()
+    });
+    let tried: Vec<&(String, Reorder, usize, u64, Vec<String>)> =
+        results.iter().filter(|r| r.2 > 0).collect();
+    let wrong: Vec<String> = tried
+        .iter()
+        .filter(|r| !r.4.is_empty())
+        .map(|(n, how, moved, _, why)| {
+            format!("  {n} ({how:?}, {moved} moved): {}", why.join("; "))
+        })
+        .collect();
+    let uncounted: Vec<String> = tried
+        .iter()
+        .filter(|r| r.3 == 0)
+        .map(|(n, how, _, _, _)| format!("  {n} ({how:?})"))
+        .collect();
+    let client_first = tried
+        .iter()
+        .filter(|r| matches!(r.1, Reorder::ClientFirst))
+        .count();
+    assert!(
+        wrong.is_empty() && uncounted.is_empty(),
+        "verdicts lost to packets out of order:\n{}\nreordered copies with no packet put back in order:\n{}",
+        wrong.join("\n"),
+        uncounted.join("\n")
+    );
+    // Every capture gets its swaps; most have a client packet to file early.
+    assert!(tried.len() >= jobs.len() / 2 + client_first);
+    assert!(
+        client_first * 10 >= jobs.len() / 2 * 8,
+        "{client_first} client-first copies"
+    );
+}

@@ -2,7 +2,8 @@
 //! downgraded.
 
 use super::actor::{
-    INITIAL_TTLS, Sender, judge_server_rsts, same_subnet, server_closed_first, server_rsts,
+    INITIAL_TTLS, Sender, came_before, judge_server_rsts, reset_at, same_subnet,
+    server_closed_first, server_rsts,
 };
 use super::cert;
 use super::finding::*;
@@ -121,7 +122,9 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     // server's reply ended the handshake, whatever arrived after it (an on-path injector races
     // the real server, whose reply then meets the client's kernel and its own RST).
     if let Some(r) = rsts.first()
-        && t.server_hello.as_ref().is_none_or(|sh| r.packet < sh.frame)
+        && t.server_hello
+            .as_ref()
+            .is_none_or(|sh| came_before(reset_at(r), (sh.ts, sh.frame)))
     {
         // In a tunnel the reset is the proxy's; for a public host, whose genuine server always
         // answers a ClientHello, it ends the tunnel on the hello: the proxy's policy or a
@@ -221,7 +224,10 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     if let Some(fin) = c.server_stats.fin_frame
         && let Some(fin_ts) = c.server_stats.fin_ts
         && server_closed_first(c)
-        && fin > hello.last_frame.max(hello.first_frame)
+        && came_before(
+            (hello.ts, hello.last_frame.max(hello.first_frame)),
+            (Some(fin_ts), fin),
+        )
         && t.server_hello.is_none()
         && t.server_records.is_empty()
         && !t.alerts.iter().any(|a| a.from == Side::Server)
@@ -230,7 +236,10 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         && c
             .server_stats
             .last_data_frame
-            .is_none_or(|d| d < hello.first_frame)
+            .is_none_or(|d| came_before(
+                (c.server_stats.last_data_ts, d),
+                (hello.ts, hello.first_frame)
+            ))
         && hello
             .ts
             .is_some_and(|h| fin_ts.since(h).as_secs_f64() < STALL_SECS)
@@ -587,7 +596,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         && sh.version == 0x0304
         && !sh.hello_retry
         && let Some(refusal) = second_flight_refused(t)
-        && let closes = closes_after(c, refusal.alert.frame)
+        && let closes = closes_after(c, at(&refusal.alert))
         && !closes.is_empty()
     {
         // The alert is encrypted under the handshake's keys: only the TLS end behind the
@@ -1033,11 +1042,16 @@ fn alert_remedy(
     }
 }
 
-/// The closes (FIN or RST, either side) after `frame`, in order, each with its time and what
-/// it was; empty when the connection did not end in the capture.
+/// A record's time and frame, for `came_before`.
+fn at(r: &RecordNote) -> (Option<modsniff_core::Timestamp>, u64) {
+    (Some(r.ts), r.frame)
+}
+
+/// The closes (FIN or RST, either side) after `after` (a time and frame), in order, each with
+/// its time and what it was; empty when the connection did not end in the capture.
 fn closes_after(
     c: &modsniff_core::Connection,
-    frame: u64,
+    after: (Option<modsniff_core::Timestamp>, u64),
 ) -> Vec<(u64, Option<modsniff_core::Timestamp>, String)> {
     let fins = [
         (
@@ -1059,7 +1073,7 @@ fn closes_after(
         .map(|r| (r.packet, Some(r.ts), "RST", r.from));
     let mut v: Vec<(u64, Option<modsniff_core::Timestamp>, String)> = fins
         .chain(resets)
-        .filter(|(f, _, _, _)| *f > frame)
+        .filter(|(f, ts, _, _)| came_before(after, (*ts, *f)))
         .map(|(f, ts, what, side)| {
             let by = if side == Side::Server {
                 "server"
@@ -1069,7 +1083,7 @@ fn closes_after(
             (f, ts, format!("{what} from the {by}"))
         })
         .collect();
-    v.sort_by_key(|(f, _, _)| *f);
+    v.sort_by_key(|(f, ts, _)| (*ts, *f));
     v.dedup_by_key(|(f, _, _)| *f);
     v
 }
@@ -1101,7 +1115,7 @@ fn second_flight_refused(t: &TlsView<'_>) -> Option<SecondFlightRefusal> {
     let (before, after): (Vec<&RecordNote>, Vec<&RecordNote>) = t
         .server_records
         .iter()
-        .partition(|r| r.frame < client_first.frame);
+        .partition(|r| came_before(at(r), at(&client_first)));
     if !before.iter().any(|r| r.encrypted) {
         return None;
     }
@@ -1112,7 +1126,7 @@ fn second_flight_refused(t: &TlsView<'_>) -> Option<SecondFlightRefusal> {
     let last_client_before = t
         .client_records
         .iter()
-        .rfind(|r| r.encrypted && r.frame < alert.frame)?;
+        .rfind(|r| r.encrypted && came_before(at(r), at(alert)))?;
     if last_client_before.length <= ALERT_RECORD_MAX {
         return None;
     }

@@ -163,7 +163,9 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             .as_deref()
             .and_then(|t| t.server.last_record.as_ref())
             .is_some_and(|rec| {
-                alert_sized(rec) && rec.frame < r.packet && s.last_data_frame == Some(rec.frame)
+                alert_sized(rec)
+                    && came_before((Some(rec.ts), rec.frame), reset_at(r))
+                    && s.last_data_frame == Some(rec.frame)
             })
     {
         let target = target();
@@ -184,7 +186,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         let resent = s
             .retransmission_times
             .iter()
-            .find(|(frame, _)| *frame > r.packet)
+            .find(|(frame, ts)| came_before(reset_at(r), (Some(*ts), *frame)))
             .copied();
         let mut evidence: Vec<_> = server_data_start(c).into_iter().collect();
         evidence.push(ev(
@@ -360,8 +362,9 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     let waited = [&c.client_stats, &c.server_stats]
         .into_iter()
         .filter_map(|st| {
-            let before_fin =
-                |(frame, _): &&(u64, Timestamp)| st.fin_frame.is_none_or(|f| *frame < f);
+            let before_fin = |(frame, ts): &&(u64, Timestamp)| {
+                fin_of(st).is_none_or(|fin| came_before((Some(*ts), *frame), fin))
+            };
             let first = st.retransmission_times.iter().find(before_fin)?;
             let last = st.retransmission_times.iter().rfind(before_fin)?;
             Some(last.1.since(first.1).as_secs_f64())
