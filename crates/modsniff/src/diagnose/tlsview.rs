@@ -186,6 +186,16 @@ impl<'a> TlsView<'a> {
                 .collect();
             if versions.is_empty() {
                 versions.push(h.legacy_version.0);
+                // A hello cut (snap length) before its supported_versions still lists its
+                // cipher suites, which come first: the TLS 1.3 suites (0x1301-0x1305) exist
+                // only in TLS 1.3, so a client offering them offered TLS 1.3.
+                if h.cut
+                    && h.cipher_suites
+                        .iter()
+                        .any(|c| (0x1301..=0x1305).contains(&c.0))
+                {
+                    versions.insert(0, 0x0304);
+                }
             }
             HelloView {
                 first_frame: h.first_frame,
