@@ -265,21 +265,6 @@ const SNAP_MISSES: &[(&str, u32, &str)] = &[
         "the response's length is cut: its end unknown, the idle keep-alive reads as a stall",
     ),
     (
-        "downgrade-tls12-go119",
-        200,
-        "the hello's supported_versions is cut",
-    ),
-    (
-        "downgrade-tls12-pcapng",
-        200,
-        "the hello's supported_versions is cut",
-    ),
-    (
-        "downgrade-tls12-v6",
-        200,
-        "the hello's supported_versions is cut",
-    ),
-    (
         "mitm-trusted-behind-tinyproxy-tls12",
         200,
         "the certificate is cut",
