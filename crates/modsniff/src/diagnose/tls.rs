@@ -677,9 +677,11 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     }
 
     // 5b. A completed TLS 1.3 handshake with a "server" that is the adjacent hop, for a public
-    // Go host: interception that the client trusted.
+    // Go host: interception that the client trusted. The same for TLS 1.2 when the capture
+    // holds no certificate to judge (cut by the snap length, or lost): what is left is the
+    // hop the "server" answers from.
     if let Some(sh) = &t.server_hello
-        && sh.version == 0x0304
+        && (sh.version == 0x0304 || t.certificates.is_empty() && t.client_ccs)
         && t.client_encrypted_records >= 2
         && !t.client_last_record_alert_like
         && is_public(name)
@@ -692,12 +694,25 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     Severity::Warning,
                     Actor::Middlebox,
                     format!(
-                        "Likely TLS interception that the client trusted: the TLS 1.3 handshake with {target} completed, but {}. TLS 1.3 encrypts the certificate, so this evidence is indirect.",
-                        signs.join("; ")
+                        "Likely TLS interception that the client trusted: the {} handshake with {target} completed, but {}. {}",
+                        version_name(sh.version),
+                        signs.join("; "),
+                        if sh.version == 0x0304 {
+                            "TLS 1.3 encrypts the certificate, so this evidence is indirect."
+                        } else {
+                            "The certificate is not in the capture (the packets that carried it were cut short, by the capture's snap length or a loss), so this evidence is indirect: capture whole packets (tcpdump -s 0) to see it."
+                        }
                     ),
                     None,
                     "If this interception is not intended, tell the security team; module checksums are still verified by GOSUMDB.".into(),
-                    vec![hello_ev(), ev(sh.frame, sh.ts, "ServerHello (TLS 1.3)")],
+                    vec![
+                        hello_ev(),
+                        ev(
+                            sh.frame,
+                            sh.ts,
+                            format!("ServerHello ({})", version_name(sh.version)),
+                        ),
+                    ],
                 ),
                 false,
             ));
