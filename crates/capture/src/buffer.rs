@@ -81,7 +81,7 @@ impl InputBuffer {
         self.max_size
     }
 
-    #[cfg(test)]
+    /// How many bytes the window holds at most before it has to grow.
     pub(crate) fn capacity(&self) -> usize {
         self.buf.len()
     }

@@ -50,6 +50,33 @@ pub const DEFAULT_MAX_CAPLEN: u32 = 262_144;
 /// (16 MiB), 64 of a 1,500-byte MTU's in practice.
 pub const DEFAULT_REORDER_WINDOW: usize = 64;
 
+/// How far `FileSource::read_ahead` fills the read buffer before walking record headers:
+/// enough for some 300 records of an average capture per walk.
+const READ_AHEAD_BYTES: usize = 128 << 10;
+/// The most records one read-ahead walks beyond the window's depth before handing records
+/// out in file order (a walk over a buffer of small records stops here).
+const READ_AHEAD_RECORDS: usize = 4_096;
+
+/// What `FileSource::walk` found.
+struct Walk {
+    /// The next record's (seconds, fraction).
+    first: Option<(u32, u32)>,
+    /// Records walked, each stamped no earlier than the one before.
+    seen: usize,
+    /// The walk reached the end of what is buffered.
+    at_end: bool,
+}
+
+/// What `FileSource::read_ahead` found after the next record.
+struct ReadAhead {
+    /// The next record's time.
+    first: Timestamp,
+    /// Records from the next one on, each stamped no earlier than the one before.
+    rising: usize,
+    /// Of those, the ones no record within a window's depth after them is stamped before.
+    in_order: u64,
+}
+
 impl Default for ReadLimits {
     fn default() -> Self {
         ReadLimits {
@@ -226,6 +253,15 @@ pub struct FileSource {
     /// A read error met while the window still held packets: returned after them.
     pending_error: Option<CaptureError>,
     reordered: u64,
+    /// Records that may be handed out in file order without going through the window (it is
+    /// empty): the read-ahead (`read_ahead`) saw that none of the `reorder_window` records
+    /// after each is stamped earlier, so the window would hand each out first anyway.
+    in_order: u64,
+    /// The window's packets are handed out without reading more (`drains`), down to empty.
+    draining: bool,
+    /// Records put into the window in file order since the last one put back in time, or
+    /// since the last try at draining.
+    calm: usize,
 }
 
 /// A packet held by the reorder window.
@@ -440,6 +476,9 @@ impl FileSource {
             spare: Vec::new(),
             pending_error: None,
             reordered: 0,
+            in_order: 0,
+            draining: false,
+            calm: 0,
         })
     }
 
@@ -462,7 +501,10 @@ impl FileSource {
     /// (`ReadLimits::reorder_window`), each with its frame number in the file.
     #[inline]
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
-        if self.limits.reorder_window == 0 {
+        // Most of a capture goes this way: the window is off, or empty with the records
+        // ahead known to be in time order.
+        if self.limits.reorder_window == 0 || (self.in_order > 0 && !self.lent) {
+            self.in_order = self.in_order.saturating_sub(1);
             return self.next_record();
         }
         self.next_in_time()
@@ -479,7 +521,28 @@ impl FileSource {
         {
             self.spare.push(v);
         }
-        while self.window.len() <= self.limits.reorder_window && self.pending_error.is_none() {
+        if self.window.is_empty() {
+            self.draining = false;
+            if self.in_order == 0 && self.pending_error.is_none() {
+                self.in_order = self
+                    .read_ahead(READ_AHEAD_RECORDS)
+                    .map_or(0, |a| a.in_order);
+            }
+            if self.in_order > 0 {
+                self.in_order -= 1;
+                return self.next_record();
+            }
+        } else if !self.draining
+            && self.calm > 2 * self.limits.reorder_window
+            && self.pending_error.is_none()
+        {
+            self.calm = self.limits.reorder_window;
+            self.draining = self.drains();
+        }
+        while !self.draining
+            && self.window.len() <= self.limits.reorder_window
+            && self.pending_error.is_none()
+        {
             let held = match self.next_record() {
                 Ok(Some(p)) => {
                     // Where the bytes are, without keeping the borrow of the buffer.
@@ -512,9 +575,13 @@ impl FileSource {
                         .rposition(|h| h.ts <= held.ts)
                         .map_or(0, |i| i + 1);
                     self.reordered += 1;
+                    self.calm = 0;
                     self.window.insert(at, held);
                 }
-                _ => self.window.push_back(held),
+                _ => {
+                    self.calm += 1;
+                    self.window.push_back(held);
+                }
             }
         }
         let Some(held) = self.window.front() else {
@@ -535,6 +602,97 @@ impl FileSource {
             linktype: held.linktype,
             data,
         }))
+    }
+
+    /// Reads ahead from the next record, through the record headers in the read buffer
+    /// (refilled first to `READ_AHEAD_BYTES`), without consuming anything: at most `beyond`
+    /// records more than the window's depth. `None` for a pcapng input (its blocks are not
+    /// walked ahead: the window does the work) or a failed refill (the next read reports it).
+    fn read_ahead(&mut self, beyond: usize) -> Option<ReadAhead> {
+        let Reader::Pcap(st) = &self.reader else {
+            return None;
+        };
+        let (record_len, be, units, swap) = (st.record_len, st.big_endian, st.units, st.swap);
+        let window = self.limits.reorder_window;
+        let mut walk = self.walk(record_len, be, units, swap, beyond + window + 1);
+        if walk.seen <= 2 * window && walk.at_end && self.buf.buffered() < READ_AHEAD_BYTES {
+            // Too few records left in the buffer to hand any out: refill (moving only those
+            // few) and walk again. The refill may move the bytes held packets point at; at the
+            // end of the input it just reads what there is.
+            if !self.window.is_empty() {
+                self.own_held();
+            }
+            let want = READ_AHEAD_BYTES.min(self.buf.capacity());
+            self.buf.fill_to(want).ok()?;
+            walk = self.walk(record_len, be, units, swap, beyond + window + 1);
+        }
+        let (secs, frac) = walk.first?;
+        Some(ReadAhead {
+            first: timestamp(secs.into(), frac.into(), units),
+            rising: walk.seen,
+            in_order: walk.seen.saturating_sub(window) as u64,
+        })
+    }
+
+    /// The record headers in the read buffer from the next record on, as long as their times
+    /// rise (or stay), at most `most` of them. Times are compared as the file writes them
+    /// (seconds, then fraction): the same order as the timestamps' while the fraction is
+    /// below one second, so a record with a larger fraction ends the walk.
+    #[inline]
+    fn walk(
+        &self,
+        record_len: usize,
+        be: bool,
+        units: u64,
+        swap: LengthOrder,
+        most: usize,
+    ) -> Walk {
+        let data = self.buf.data();
+        let max_caplen = self.limits.max_caplen;
+        let mut w = Walk {
+            first: None,
+            seen: 0,
+            at_end: false,
+        };
+        let (mut at, mut last) = (0usize, (0u32, 0u32));
+        while w.seen < most {
+            let Some(head) = data.get(at..).and_then(|d| d.first_chunk::<16>()) else {
+                w.at_end = true;
+                break;
+            };
+            let rd = |i: usize| {
+                let b = [head[i], head[i + 1], head[i + 2], head[i + 3]];
+                if be {
+                    u32::from_be_bytes(b)
+                } else {
+                    u32::from_le_bytes(b)
+                }
+            };
+            let (caplen, _) = swap.apply(rd(8), rd(12));
+            let stamp = (rd(0), rd(4));
+            if caplen > max_caplen || u64::from(stamp.1) >= units || (w.seen > 0 && stamp < last) {
+                break;
+            }
+            w.first.get_or_insert(stamp);
+            last = stamp;
+            w.seen += 1;
+            at += record_len + caplen as usize;
+        }
+        w
+    }
+
+    /// Whether the window's packets can be handed out without reading more: they would be
+    /// anyway when every one is stamped no later than the next record and the records after
+    /// it rise for a window's depth (each goes in at the back and is never the earliest).
+    #[cold]
+    fn drains(&mut self) -> bool {
+        let Some(back) = self.window.back().map(|h| h.ts) else {
+            return false;
+        };
+        match self.read_ahead(1) {
+            Some(a) => back <= a.first && a.rising > self.limits.reorder_window,
+            None => false,
+        }
     }
 
     /// Copies the held packets whose bytes are still in the read buffer out of it: called
