@@ -660,16 +660,33 @@ impl FileSource {
                 w.at_end = true;
                 break;
             };
-            let rd = |i: usize| {
-                let b = [head[i], head[i + 1], head[i + 2], head[i + 3]];
+            let [
+                s0,
+                s1,
+                s2,
+                s3,
+                f0,
+                f1,
+                f2,
+                f3,
+                c0,
+                c1,
+                c2,
+                c3,
+                o0,
+                o1,
+                o2,
+                o3,
+            ] = *head;
+            let rd = |b: [u8; 4]| {
                 if be {
                     u32::from_be_bytes(b)
                 } else {
                     u32::from_le_bytes(b)
                 }
             };
-            let (caplen, _) = swap.apply(rd(8), rd(12));
-            let stamp = (rd(0), rd(4));
+            let (caplen, _) = swap.apply(rd([c0, c1, c2, c3]), rd([o0, o1, o2, o3]));
+            let stamp = (rd([s0, s1, s2, s3]), rd([f0, f1, f2, f3]));
             if caplen > max_caplen || u64::from(stamp.1) >= units || (w.seen > 0 && stamp < last) {
                 break;
             }
