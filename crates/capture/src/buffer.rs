@@ -47,6 +47,30 @@ impl InputBuffer {
         self.buf.get(self.start..self.end).unwrap_or(&[])
     }
 
+    /// How many unconsumed bytes are buffered.
+    #[inline]
+    pub(crate) fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Input offset of the buffer byte at address `ptr` (of a slice `take` lent out).
+    #[inline]
+    pub(crate) fn offset_of(&self, ptr: usize) -> u64 {
+        let at = ptr.wrapping_sub(self.buf.as_ptr() as usize);
+        (self.offset - self.start as u64).wrapping_add(at as u64)
+    }
+
+    /// `len` bytes at input offset `at`, consumed since the last `fill_to` that had to read:
+    /// until the next one, consumed bytes stay where they were. Empty when not buffered.
+    #[inline]
+    pub(crate) fn consumed(&self, at: u64, len: usize) -> &[u8] {
+        let base = self.offset - self.start as u64;
+        at.checked_sub(base)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| self.buf.get(i..i.checked_add(len)?))
+            .unwrap_or(&[])
+    }
+
     /// Input offset of the first unconsumed byte.
     #[inline]
     pub(crate) fn offset(&self) -> u64 {
@@ -57,7 +81,7 @@ impl InputBuffer {
         self.max_size
     }
 
-    #[cfg(test)]
+    /// How many bytes the window holds at most before it has to grow.
     pub(crate) fn capacity(&self) -> usize {
         self.buf.len()
     }
