@@ -51,17 +51,23 @@ struct Pkt {
 
 /// Every packet of a capture by its frame number, read with modsniff-capture.
 fn packets(path: &Path) -> BTreeMap<u64, Pkt> {
+    read_order(path).into_iter().collect()
+}
+
+/// The packets with their frame numbers, in the order the reader hands them out (timestamp
+/// order within its reorder window, as the analysis and the extract see them).
+fn read_order(path: &Path) -> Vec<(u64, Pkt)> {
     let mut src = FileSource::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut out = BTreeMap::new();
+    let mut out = Vec::new();
     while let Ok(Some(p)) = src.next_packet() {
-        out.insert(
+        out.push((
             p.frame,
             Pkt {
                 us: p.ts.as_nanos() / 1000,
                 linktype: p.linktype.0,
                 data: p.data.to_vec(),
             },
-        );
+        ));
     }
     out
 }
@@ -179,11 +185,13 @@ fn check_capture(capture: &Path, scratch: &Scratch) -> (u64, u64) {
             "{name}: frame {n} vs frame {m} in OUT"
         );
     }
-    // OUT is a subsequence of the capture: where each of its packets was in the capture.
+    // OUT is a subsequence of the capture as the reader hands it out (in time order): where
+    // each of its packets was in the capture.
     let mut whole = map.clone();
-    let mut it = orig.iter();
+    let in_order = read_order(capture);
+    let mut it = in_order.iter();
     for (m, p) in &ext {
-        let at = it.find(|(_, o)| *o == p);
+        let at = it.find(|(_, o)| o == p);
         assert!(
             at.is_some(),
             "{name}: OUT frame {m} is not a later packet of the capture"
