@@ -11,8 +11,9 @@
 //! Packets are lent out ([`modsniff_core::Packet`] borrows the source's buffer): no
 //! allocation per packet. A file's packets pass through a bounded reorder window
 //! ([`ReadLimits::reorder_window`], [`FileSource::reordered_packets`]) that hands them out in
-//! timestamp order, each copied once into a reused buffer; a window of 0 lends them straight
-//! from the read buffer. This crate never prints and never exits.
+//! timestamp order. Where a pcap file is in time order the reader walks the record headers
+//! ahead and lends records straight from the read buffer; held packets stay there until it
+//! refills, then are copied into reused buffers. This crate never prints and never exits.
 //!
 //! # Read a file and see each ClientHello as it arrives
 //!
