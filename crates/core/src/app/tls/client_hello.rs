@@ -1,15 +1,15 @@
 //! ClientHello: what the client offered, as sent (GREASE included), plus JA3 and JA4.
 //!
-//! tls-parser parses the fixed part and each extension's contents; the extension list itself
-//! is walked here by type and length, so that one extension tls-parser rejects does not lose
-//! the ones after it, and the type codes keep the order and GREASE values of the wire.
+//! Read here, with tls-parser's acceptance rules (the tests compare the two readings) but
+//! without its intermediate vectors; the extension list is walked by type and length, so that
+//! one extension refused does not lose the ones after it, and the type codes keep the order
+//! and GREASE values of the wire.
 
 use super::fingerprint::{ClientShared, FingerprintCache, HelloLists};
 use super::record::{
     CipherSuite, ExtensionType, GroupInfo, NamedGroup, SignatureScheme, TlsVersion,
 };
 use std::sync::Arc;
-use tls_parser::TlsExtension;
 
 /// One extension: its type and raw contents.
 #[derive(Clone, Copy, Debug)]
@@ -79,15 +79,6 @@ impl<'a> Iterator for Extensions<'a> {
     }
 }
 
-/// Extension types whose contents we read through tls-parser: the others are skipped
-/// without a call (tls-parser would build owned values for them, a 1.2 KB post-quantum key
-/// share among them, only for them to be dropped). Only these types map to the
-/// `TlsExtension` variants [`parse`] looks at; the plain code-point lists (versions, groups,
-/// point formats, signature algorithms) are read here, see [`lists`].
-fn content_wanted(t: ExtensionType) -> bool {
-    matches!(t, ExtensionType::SERVER_NAME | ExtensionType::ALPN)
-}
-
 /// The next `n` bytes of `b`, which moves past them; `None` when fewer are left.
 fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     let (head, rest) = b.split_at_checked(n)?;
@@ -144,6 +135,66 @@ fn fixed(body: &[u8]) -> Option<Fixed<'_>> {
         ciphers,
         ext,
     })
+}
+
+/// The entries of a server_name or ALPN list, read as tls-parser's
+/// `parse_tls_extension_sni_content` and `parse_tls_extension_alpn_content` read them, without
+/// their vectors (two allocations per hello): a 2-byte list length whose bytes must all be
+/// there (else the extension is refused: `None`), then entries of `head` bytes (a 1-byte
+/// type and a 2-byte length for server names, a 1-byte length for ALPN) until one runs past
+/// the list, which ends it; bytes after the list are ignored.
+pub(crate) mod named {
+    use super::{take, take16};
+
+    /// The entries of a list whose entry is a `head`-byte header (its length in the last one
+    /// or two bytes) and the bytes it announces.
+    #[derive(Clone)]
+    pub struct Entries<'a> {
+        list: &'a [u8],
+        head: usize,
+    }
+
+    impl<'a> Iterator for Entries<'a> {
+        /// The entry's header and its bytes.
+        type Item = (&'a [u8], &'a [u8]);
+        fn next(&mut self) -> Option<Self::Item> {
+            let mut l = self.list;
+            let hdr = take(&mut l, self.head)?;
+            let len = match *hdr {
+                [.., n] if self.head == 1 => usize::from(n),
+                [.., a, b] => usize::from(u16::from_be_bytes([a, b])),
+                _ => return None,
+            };
+            let item = take(&mut l, len)?;
+            self.list = l;
+            Some((hdr, item))
+        }
+    }
+
+    fn list(data: &[u8], head: usize) -> Option<Entries<'_>> {
+        let mut d = data;
+        let n = usize::from(take16(&mut d)?);
+        Some(Entries {
+            list: take(&mut d, n)?,
+            head,
+        })
+    }
+
+    /// server_name: (type, name) entries. An empty extension is an empty list (tls-parser's
+    /// special case for servers).
+    pub fn server_names(data: &[u8]) -> Option<impl Iterator<Item = (u8, &[u8])>> {
+        let entries = if data.is_empty() {
+            Entries { list: &[], head: 3 }
+        } else {
+            list(data, 3)?
+        };
+        Some(entries.map(|(hdr, name)| (hdr.first().copied().unwrap_or_default(), name)))
+    }
+
+    /// ALPN: the protocol names.
+    pub fn protocols(data: &[u8]) -> Option<impl Iterator<Item = &[u8]> + Clone> {
+        Some(list(data, 1)?.map(|(_, name)| name))
+    }
 }
 
 /// The code-point lists of a ClientHello's extensions, read as tls-parser reads them (its
@@ -518,25 +569,21 @@ fn read_extensions<'a>(out: &mut ClientHello, ciphers: &'a [u8], block: &'a [u8]
             }
             _ => {}
         }
-        if !content_wanted(e.ext_type) {
-            continue;
-        }
-        let Ok((_, parsed)) = tls_parser::parse_tls_client_hello_extension(e.whole) else {
-            continue;
-        };
-        match parsed {
-            TlsExtension::SNI(names) => {
-                out.sni = names
-                    .iter()
-                    .find(|(t, _)| t.0 == 0)
-                    .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
+        match e.ext_type {
+            ExtensionType::SERVER_NAME => {
+                if let Some(mut names) = named::server_names(e.data) {
+                    out.sni = names
+                        .find(|&(t, _)| t == 0)
+                        .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
+                }
             }
-            TlsExtension::ALPN(list) => {
-                raw.alpn_first = list.first().copied();
-                out.alpn = list
-                    .iter()
-                    .map(|p| String::from_utf8_lossy(p).into_owned())
-                    .collect();
+            ExtensionType::ALPN => {
+                if let Some(list) = named::protocols(e.data) {
+                    raw.alpn_first = list.clone().next();
+                    out.alpn = list
+                        .map(|p| String::from_utf8_lossy(p).into_owned())
+                        .collect();
+                }
             }
             _ => {}
         }
@@ -577,10 +624,21 @@ mod tests {
     use super::*;
     use tls_parser::TlsExtension;
 
-    /// What the parse read through tls-parser before the fixed part and the code-point lists
-    /// were read here: legacy version, session id length, cipher suites, and the last
-    /// versions, groups, point formats and signature algorithms tls-parser accepted.
-    type Read = (u16, usize, Vec<u16>, Vec<u16>, Vec<u16>, Vec<u8>, Vec<u16>);
+    /// What the parse read through tls-parser before the fixed part, the code-point lists,
+    /// the server name and ALPN were read here: legacy version, session id length, cipher
+    /// suites, the last versions, groups, point formats and signature algorithms tls-parser
+    /// accepted, and the server name and ALPN names of the last server_name and ALPN
+    /// extensions it accepted.
+    type Read = (
+        u16,
+        usize,
+        Vec<u16>,
+        Vec<u16>,
+        Vec<u16>,
+        Vec<u8>,
+        Vec<u16>,
+        (Option<String>, Vec<String>),
+    );
 
     fn through_tls_parser(body: &[u8]) -> Option<Read> {
         let (_, ch) = tls_parser::parse_tls_handshake_client_hello(body).ok()?;
@@ -592,6 +650,7 @@ mod tests {
             Vec::new(),
             Vec::new(),
             Vec::new(),
+            (None, Vec::new()),
         );
         for e in Extensions::new(ch.ext.unwrap_or_default()) {
             match tls_parser::parse_tls_client_hello_extension(e.whole) {
@@ -601,6 +660,18 @@ mod tests {
                 Ok((_, TlsExtension::EllipticCurves(g))) => r.4 = g.iter().map(|g| g.0).collect(),
                 Ok((_, TlsExtension::EcPointFormats(f))) => r.5 = f.to_vec(),
                 Ok((_, TlsExtension::SignatureAlgorithms(s))) => r.6 = s,
+                Ok((_, TlsExtension::SNI(names))) => {
+                    r.7.0 = names
+                        .iter()
+                        .find(|(t, _)| t.0 == 0)
+                        .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
+                }
+                Ok((_, TlsExtension::ALPN(list))) => {
+                    r.7.1 = list
+                        .iter()
+                        .map(|p| String::from_utf8_lossy(p).into_owned())
+                        .collect();
+                }
                 _ => {}
             }
         }
@@ -617,6 +688,7 @@ mod tests {
             ch.groups.iter().map(|g| g.id.0).collect(),
             ch.ec_point_formats.to_vec(),
             ch.signature_algorithms.iter().map(|s| s.0).collect(),
+            (ch.sni, ch.alpn),
         ))
     }
 
