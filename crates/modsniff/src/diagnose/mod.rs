@@ -551,13 +551,20 @@ impl Diagnoser {
     }
 
     fn note_ttl(&mut self, ip: IpAddr, min: u8, max: u8) {
-        if !has_room(self.ttl_by_ip.len(), self.ttl_by_ip.contains_key(&ip)) {
-            self.tracking_dropped += 1;
-            return;
+        use std::collections::hash_map::Entry;
+        // One probe: it is asked for every connection.
+        let len = self.ttl_by_ip.len();
+        match self.ttl_by_ip.entry(ip) {
+            Entry::Occupied(mut o) => {
+                let e = o.get_mut();
+                e.min = e.min.min(min);
+                e.max = e.max.max(max);
+            }
+            Entry::Vacant(v) if has_room(len, false) => {
+                v.insert(TtlRange { min, max });
+            }
+            Entry::Vacant(_) => self.tracking_dropped += 1,
         }
-        let e = self.ttl_by_ip.entry(ip).or_insert(TtlRange { min, max });
-        e.min = e.min.min(min);
-        e.max = e.max.max(max);
     }
 
     /// The reader stopped before the end of the input (a record cut short, damage): `why` in
@@ -668,18 +675,16 @@ impl Diagnoser {
         } else {
             name
         };
-        let present = self.dns.contains_key(q);
-        if !has_room(self.dns.len(), present) {
-            self.tracking_dropped += 1;
-            return;
-        }
-        let agg = if present {
-            let Some(agg) = self.dns.get_mut(q) else {
+        // One search of the map for a name seen before (its string compares were most of
+        // this function's cost).
+        let len = self.dns.len();
+        let agg = match self.dns.get_mut(q) {
+            Some(agg) => agg,
+            None if has_room(len, false) => self.dns.entry(q.to_owned()).or_default(),
+            None => {
+                self.tracking_dropped += 1;
                 return;
-            };
-            agg
-        } else {
-            self.dns.entry(q.to_owned()).or_default()
+            }
         };
         if agg.first_ts.is_none() {
             agg.first_ts = Some(r.ts());
