@@ -124,10 +124,7 @@ impl Outcome {
 
 /// The Go part of a connection record.
 pub fn go_info(c: &Connection, diag: &Diagnoser) -> Option<GoInfo> {
-    let role = c
-        .server_name
-        .as_deref()
-        .and_then(|n| diag.role_of(n, c.server.port()));
+    let role = diag.role_of_connection(c);
     let requests: Vec<_> = c
         .http
         .iter()
@@ -205,7 +202,11 @@ impl Output {
                 if let Some(seen) = self.seen.as_mut() {
                     seen.connection(c);
                 }
-                if let Some(st) = self.stalls.remove(&c.id) {
+                // Stalls are kept only live: the map's probe (its hasher is SipHash) is
+                // skipped when there are none.
+                if !self.stalls.is_empty()
+                    && let Some(st) = self.stalls.remove(&c.id)
+                {
                     let resumed = c.server_stats.last_data_ts.is_some_and(|t| t > st.since);
                     if !resumed {
                         let client_close = match (

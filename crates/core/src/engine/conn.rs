@@ -301,16 +301,18 @@ pub(crate) fn udp_record(
         (false, true) => "SHR",
         (false, false) => "OTH",
     };
-    let mut history = String::new();
-    if u.flipped {
-        history.push('^');
+    // One of eight texts, copied once (pushed letter by letter it took the growth path).
+    let history = match (u.flipped, c.packets > 0, s.packets > 0) {
+        (false, false, false) => "",
+        (false, true, false) => "D",
+        (false, false, true) => "d",
+        (false, true, true) => "Dd",
+        (true, false, false) => "^",
+        (true, true, false) => "^D",
+        (true, false, true) => "^d",
+        (true, true, true) => "^Dd",
     }
-    if c.packets > 0 {
-        history.push('D');
-    }
-    if s.packets > 0 {
-        history.push('d');
-    }
+    .to_string();
     Connection {
         id: u.id,
         transport: Transport::Udp,

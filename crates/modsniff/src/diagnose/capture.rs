@@ -259,7 +259,7 @@ pub fn snap_cut(f: &ConnFacts<'_>) -> Option<Unfinished> {
     };
     Some(Unfinished {
         conn: Some(c.id),
-        name: f.name.clone(),
+        name: f.name_owned(),
         server: Some(addr(c.server)),
         target: match &f.name {
             Some(n) => format!("{n} ({})", addr(c.server)),
@@ -300,7 +300,7 @@ pub fn unfinished(f: &ConnFacts<'_>) -> Option<Unfinished> {
     .max_by_key(|(f, _)| *f);
     let mk = |what: String, frame: u64, ts: Option<Timestamp>| Unfinished {
         conn: Some(c.id),
-        name: f.name.clone(),
+        name: f.name_owned(),
         server: Some(addr(c.server)),
         target: target.clone(),
         what,

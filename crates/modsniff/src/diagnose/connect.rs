@@ -69,7 +69,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 severity: Severity::Error,
                 actor,
                 connection: Some(c.id),
-                server_name: f.name.clone(),
+                server_name: f.name_owned(),
                 server: Some(target.clone()),
                 summary,
                 likely_go_error: Some(go_dial(is_proxy, &target, "connect: connection refused")),
@@ -106,7 +106,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                     severity: Severity::Error,
                     actor,
                     connection: Some(c.id),
-                    server_name: f.name.clone(),
+                    server_name: f.name_owned(),
                     server: Some(target.clone()),
                     summary: format!(
                         "TCP connection to {}{target} rejected: {} answered the SYN with ICMP {what}.",
@@ -149,7 +149,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
             severity: Severity::Error,
             actor: Actor::Unknown,
             connection: Some(c.id),
-            server_name: f.name.clone(),
+            server_name: f.name_owned(),
             server: Some(target.clone()),
             summary: format!(
                 "TCP connection to {}{target} timed out: {n} SYN{} over {waited:.1} s and no answer (packets are silently dropped on the way, or {who} is down).",

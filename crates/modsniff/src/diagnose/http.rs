@@ -107,7 +107,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 severity,
                 actor: Actor::Server,
                 connection: Some(c.id),
-                server_name: f.name.clone(),
+                server_name: f.name_owned(),
                 server: Some(addr(c.server)),
                 summary,
                 likely_go_error: request_seen.then(|| format!("reading {url}: {status} {reason}")),

@@ -60,8 +60,10 @@ struct Candidate {
 pub struct ConnFacts<'a> {
     pub c: &'a Connection,
     pub tls: Option<TlsView<'a>>,
-    /// The name the client wanted (SNI, CONNECT target, Host, DNS).
-    pub name: Option<String>,
+    /// The name the client wanted (SNI, CONNECT target, Host, DNS): borrowed from the
+    /// connection unless it is a CONNECT target (a copy per connection was most of what the
+    /// diagnosis allocated for it).
+    pub name: Option<Cow<'a, str>>,
     /// The connection is to an HTTP proxy (CONNECT or absolute-form requests, HTTPS_PROXY, or
     /// a proxy port).
     pub via_proxy: bool,
@@ -69,6 +71,13 @@ pub struct ConnFacts<'a> {
     /// Set by a detector whose finding holds only if the go command did nothing else between
     /// these two times (see `Candidate::idle_window`).
     pub idle_window: std::cell::Cell<Option<(Timestamp, Timestamp)>>,
+}
+
+impl ConnFacts<'_> {
+    /// `name`, as a `String` of its own (for a finding's fields).
+    pub fn name_owned(&self) -> Option<String> {
+        self.name.as_deref().map(str::to_string)
+    }
 }
 
 /// When successful connections to one name started (the latest) and ended (the last).
@@ -141,6 +150,13 @@ pub struct Diagnoser {
     /// end the go command's lookup of a path's module (`Candidate::lookup`); bounded by
     /// `MAX_TRACKED` like the maps above.
     served: HashSet<(String, String)>,
+    /// The connection `on_connection` judged last and `role_of` its server name and port,
+    /// when it asked that (see `role_of_connection`).
+    last_role: std::cell::Cell<Option<(u64, Option<GoRole>)>>,
+    /// The issuer `is_interception_issuer` judged last, and its answer: the certificates a
+    /// run refuses mostly come from one issuer (an interception box), and the test walks ~30
+    /// fragments over a lower-case copy (1 % of a text run when asked per connection).
+    issuer_memo: std::cell::RefCell<(String, bool)>,
 }
 
 /// Answers kept for the suspicious-answer check.
@@ -188,6 +204,9 @@ impl Diagnoser {
             latest_tcp_start: None,
             go_spans: Vec::new(),
             served: HashSet::default(),
+            last_role: std::cell::Cell::new(None),
+            // The empty issuer is not one.
+            issuer_memo: std::cell::RefCell::new((String::new(), false)),
         }
     }
 
@@ -235,6 +254,30 @@ impl Diagnoser {
             return Some(GoRole::ModuleProxy);
         }
         classify_host(name)
+    }
+
+    /// `tls::is_interception_issuer`, remembered for the last issuer asked.
+    pub fn is_interception_issuer(&self, issuer: &str) -> bool {
+        let Ok(mut memo) = self.issuer_memo.try_borrow_mut() else {
+            return tls::is_interception_issuer(issuer);
+        };
+        if memo.0 != issuer {
+            memo.1 = tls::is_interception_issuer(issuer);
+            memo.0.clear();
+            memo.0.push_str(issuer);
+        }
+        memo.1
+    }
+
+    /// `role_of` the connection's server name and port, for the printer, which asks it of
+    /// the connection `on_connection` has just judged: that answer is reused, not computed
+    /// again (three lists of hosts walked per connection).
+    pub fn role_of_connection(&self, c: &Connection) -> Option<GoRole> {
+        let name = c.server_name.as_deref()?;
+        match self.last_role.get() {
+            Some((id, role)) if id == c.id => role,
+            _ => self.role_of(name, c.server.port()),
+        }
     }
 
     /// Whether `push` will drop a finding of this kind and severity about connection `c`
@@ -324,7 +367,7 @@ impl Diagnoser {
             self.tcp_server_ips.insert(c.server.ip());
         }
         let tls = c.tls.as_deref().map(TlsView::from_info);
-        let name = c.server_name.clone();
+        let name = c.server_name.as_deref();
         let via_proxy = proxy::is_proxy_connection(c, &self.settings);
         let role = match &name {
             Some(n) if via_proxy => {
@@ -335,8 +378,15 @@ impl Diagnoser {
             None if via_proxy => Some(GoRole::HttpProxy),
             None => None,
         };
+        // The printer asks the same of this connection next (`role_of_connection`).
+        self.last_role.set(match name {
+            Some(_) if !via_proxy => Some((c.id, role)),
+            _ => None,
+        });
         // The CONNECT target names the real server; the TCP peer is the proxy.
-        let target = proxy::connect_target(c).or(name);
+        let target = proxy::connect_target(c)
+            .map(Cow::Owned)
+            .or(name.map(Cow::Borrowed));
         let facts = ConnFacts {
             c,
             tls,
@@ -364,11 +414,13 @@ impl Diagnoser {
                     self.tracking_dropped += 1;
                 }
             }
-            if role.is_some() || classify_host(n).is_some() {
-                if let Some(count) = self.go_endpoints.get_mut(n) {
+            // `role` covers `classify_host(n)`: without a proxy `n` is the server name
+            // `role_of` classified; through one `role` is set.
+            if role.is_some() {
+                if let Some(count) = self.go_endpoints.get_mut(n.as_ref()) {
                     *count += 1;
                 } else if has_room(self.go_endpoints.len(), false) {
-                    self.go_endpoints.insert(n.clone(), 1);
+                    self.go_endpoints.insert(n.to_string(), 1);
                 }
             }
         }
@@ -416,11 +468,13 @@ impl Diagnoser {
         let first_pushed = self.candidates.len();
         for (f, soft) in found {
             failed |= f.severity == Severity::Error;
-            self.push(Some(c), facts.name.clone(), f, soft);
+            self.push(Some(c), facts.name_owned(), f, soft);
         }
         // Which module paths this host served or refused: a refusal of a path's prefix while a
         // longer path was served is the go command looking for the module (settled in `finish`).
-        if let Some(host) = facts.name.as_deref().map(str::to_ascii_lowercase) {
+        if !c.http.is_empty()
+            && let Some(host) = facts.name.as_deref().map(str::to_ascii_lowercase)
+        {
             for tx in &c.http {
                 let (Some(status), Some(uri)) = (tx.status, tx.uri.as_deref()) else {
                     continue;
@@ -497,13 +551,20 @@ impl Diagnoser {
     }
 
     fn note_ttl(&mut self, ip: IpAddr, min: u8, max: u8) {
-        if !has_room(self.ttl_by_ip.len(), self.ttl_by_ip.contains_key(&ip)) {
-            self.tracking_dropped += 1;
-            return;
+        use std::collections::hash_map::Entry;
+        // One probe: it is asked for every connection.
+        let len = self.ttl_by_ip.len();
+        match self.ttl_by_ip.entry(ip) {
+            Entry::Occupied(mut o) => {
+                let e = o.get_mut();
+                e.min = e.min.min(min);
+                e.max = e.max.max(max);
+            }
+            Entry::Vacant(v) if has_room(len, false) => {
+                v.insert(TtlRange { min, max });
+            }
+            Entry::Vacant(_) => self.tracking_dropped += 1,
         }
-        let e = self.ttl_by_ip.entry(ip).or_insert(TtlRange { min, max });
-        e.min = e.min.min(min);
-        e.max = e.max.max(max);
     }
 
     /// The reader stopped before the end of the input (a record cut short, damage): `why` in
@@ -614,18 +675,16 @@ impl Diagnoser {
         } else {
             name
         };
-        let present = self.dns.contains_key(q);
-        if !has_room(self.dns.len(), present) {
-            self.tracking_dropped += 1;
-            return;
-        }
-        let agg = if present {
-            let Some(agg) = self.dns.get_mut(q) else {
+        // One search of the map for a name seen before (its string compares were most of
+        // this function's cost).
+        let len = self.dns.len();
+        let agg = match self.dns.get_mut(q) {
+            Some(agg) => agg,
+            None if has_room(len, false) => self.dns.entry(q.to_owned()).or_default(),
+            None => {
+                self.tracking_dropped += 1;
                 return;
-            };
-            agg
-        } else {
-            self.dns.entry(q.to_owned()).or_default()
+            }
         };
         if agg.first_ts.is_none() {
             agg.first_ts = Some(r.ts());

@@ -1248,7 +1248,7 @@ fn certificate(
     }
     // Signs of a middlebox, whatever the host: found first, worded below only for a finding
     // that will be kept.
-    let issuer_sign = is_interception_issuer(leaf.issuer);
+    let issuer_sign = d.is_interception_issuer(leaf.issuer);
     let ttl_sign = c.server_stats.ttl_max.filter(|ttl| {
         !f.via_proxy
             && INITIAL_TTLS.contains(ttl)
@@ -1346,7 +1346,7 @@ fn certificate(
         severity,
         actor: Actor::Middlebox,
         connection: Some(c.id),
-        server_name: f.name.clone(),
+        server_name: f.name_owned(),
         server: Some(target),
         summary,
         likely_go_error: (!accepted).then(|| {
@@ -1426,7 +1426,7 @@ fn undecided_chain(
         },
         actor: Actor::Unknown,
         connection: Some(c.id),
-        server_name: f.name.clone().or(name.map(str::to_string)),
+        server_name: f.name_owned().or(name.map(str::to_string)),
         server: Some(target),
         summary,
         likely_go_error: None,
@@ -1487,7 +1487,7 @@ fn undecided_name(
         },
         actor: Actor::Unknown,
         connection: Some(c.id),
-        server_name: f.name.clone().or(Some(host.to_string())),
+        server_name: f.name_owned().or(Some(host.to_string())),
         server: Some(target),
         summary,
         likely_go_error: None,
@@ -1576,7 +1576,7 @@ fn rejected_certificate(
         severity,
         actor: Actor::Server,
         connection: Some(c.id),
-        server_name: f.name.clone().or(sni.map(str::to_string)),
+        server_name: f.name_owned().or(sni.map(str::to_string)),
         server: Some(target),
         summary,
         likely_go_error: go,

@@ -13,8 +13,10 @@ pub struct HelloView<'a> {
     pub last_frame: u64,
     pub ts: Option<Timestamp>,
     pub sni: Option<&'a str>,
-    /// supported_versions offered (GREASE removed), or the legacy version.
-    pub versions: Vec<u16>,
+    /// TLS 1.3 is among the supported_versions offered (GREASE aside), or is the legacy
+    /// version when none is offered. (Only this is asked of the versions: a list of them
+    /// per connection was an allocation.)
+    pub offers_tls13: bool,
     /// TCP segments the ClientHello spanned.
     pub segments: u32,
     pub handshake_len: u32,
@@ -178,31 +180,30 @@ impl<'a> TlsView<'a> {
         use modsniff_core::tls::Validation;
         use modsniff_core::tls::is_grease;
         let client_hello = info.client_hello.as_ref().map(|h| {
-            let mut versions: Vec<u16> = h
+            let mut offered = h
                 .versions
                 .iter()
                 .map(|v| v.0)
                 .filter(|v| !is_grease(*v))
-                .collect();
-            if versions.is_empty() {
-                versions.push(h.legacy_version.0);
+                .peekable();
+            let offers_tls13 = if offered.peek().is_none() {
                 // A hello cut (snap length) before its supported_versions still lists its
                 // cipher suites, which come first: the TLS 1.3 suites (0x1301-0x1305) exist
                 // only in TLS 1.3, so a client offering them offered TLS 1.3.
-                if h.cut
-                    && h.cipher_suites
-                        .iter()
-                        .any(|c| (0x1301..=0x1305).contains(&c.0))
-                {
-                    versions.insert(0, 0x0304);
-                }
-            }
+                h.legacy_version.0 == 0x0304
+                    || (h.cut
+                        && h.cipher_suites
+                            .iter()
+                            .any(|c| (0x1301..=0x1305).contains(&c.0)))
+            } else {
+                offered.any(|v| v == 0x0304)
+            };
             HelloView {
                 first_frame: h.first_frame,
                 last_frame: h.last_frame,
                 ts: Some(h.ts),
                 sni: h.sni.as_deref(),
-                versions,
+                offers_tls13,
                 segments: h.tcp_segments,
                 handshake_len: h.handshake_length as u32,
                 pq_key_share: h.pq_key_share,
@@ -313,8 +314,6 @@ impl<'a> TlsView<'a> {
     }
 
     pub fn offered_tls13(&self) -> bool {
-        self.client_hello
-            .as_ref()
-            .is_some_and(|h| h.versions.contains(&0x0304))
+        self.client_hello.as_ref().is_some_and(|h| h.offers_tls13)
     }
 }

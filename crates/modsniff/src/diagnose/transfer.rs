@@ -269,12 +269,13 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     // shape a server's reset takes behind a proxy (the proxy ends its tunnel with a FIN) and
     // that of a server that dies mid-body. Only for a Go module fetch: elsewhere servers
     // that skip close_notify are common enough.
-    let go_fetch = f
-        .name
-        .as_deref()
-        .is_some_and(|n| crate::go::classify_host(n).is_some() || d.role_of(n, 443).is_some());
+    // Asked last, when the rest holds (it walks the lists of hosts).
+    let go_fetch = || {
+        f.name
+            .as_deref()
+            .is_some_and(|n| crate::go::classify_host(n).is_some() || d.role_of(n, 443).is_some())
+    };
     if started
-        && go_fetch
         && rsts.is_empty()
         && server_closed_first(c)
         && let Some(fin) = s.fin_frame
@@ -288,6 +289,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         && f.tls
             .as_ref()
             .is_some_and(|t| t.client_encrypted_records >= 2)
+        && go_fetch()
     {
         let target = target();
         let mut evidence = Vec::new();
@@ -315,7 +317,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     // counts: the go command does not sit on an open fetch for seconds and then close it
     // unless it waited for the server (it closes its connections when it exits, right after
     // its last fetch).
-    let go_fetch_in_tunnel = f.via_proxy && go_fetch;
+    let go_fetch_in_tunnel = f.via_proxy && go_fetch();
     // A response short of the length it announced was not finished: a close that only
     // answers the client's cannot be an idle keep-alive ending, whatever the path (a plain-HTTP
     // GOPROXY behind an HTTP proxy closes this way when go gives up).
@@ -387,7 +389,7 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 severity: Severity::Warning,
                 actor: Actor::Unknown,
                 connection: Some(c.id),
-                server_name: f.name.clone(),
+                server_name: f.name_owned(),
                 server: Some(target.clone()),
                 summary: format!(
                     "Heavy packet loss on the path to {target}: {events} loss events in {packets} packets ({:.1} %). Client: {} retransmitted, {} lost before the capture point; server: {} retransmitted, {} lost before the capture point.",
@@ -431,7 +433,7 @@ fn injected(f: &ConnFacts<'_>, out: &mut Vec<(Finding, bool)>) {
                 severity: Severity::Warning,
                 actor: Actor::Unknown,
                 connection: Some(c.id),
-                server_name: f.name.clone(),
+                server_name: f.name_owned(),
                 server: Some(addr(c.server)),
                 summary: format!(
                     "{} segment{} claiming to come from {who} lay beyond the receive window {peer} had advertised: injected or forged on the path, not {who}'s data. They were left out of the stream, and not counted as packet loss.",
@@ -482,7 +484,7 @@ fn cut_by_reset(
         severity: Severity::Error,
         actor,
         connection: Some(c.id),
-        server_name: f.name.clone(),
+        server_name: f.name_owned(),
         likely_go_error: Some(format!(
             "read tcp {}->{target}: read: connection reset by peer",
             c.client
@@ -503,7 +505,7 @@ fn cut_by_close(f: &ConnFacts<'_>, summary: String, evidence: Vec<super::Evidenc
         severity: Severity::Error,
         actor: Actor::Server,
         connection: Some(f.c.id),
-        server_name: f.name.clone(),
+        server_name: f.name_owned(),
         server: Some(addr(f.c.server)),
         summary,
         likely_go_error: Some("unexpected EOF".into()),
@@ -700,7 +702,7 @@ fn stall(
             Actor::Server
         },
         connection: Some(c.id),
-        server_name: f.name.clone(),
+        server_name: f.name_owned(),
         server: Some(target),
         summary,
         likely_go_error: None,

@@ -1,15 +1,15 @@
 //! ClientHello: what the client offered, as sent (GREASE included), plus JA3 and JA4.
 //!
-//! tls-parser parses the fixed part and each extension's contents; the extension list itself
-//! is walked here by type and length, so that one extension tls-parser rejects does not lose
-//! the ones after it, and the type codes keep the order and GREASE values of the wire.
+//! Read here, with tls-parser's acceptance rules (the tests compare the two readings) but
+//! without its intermediate vectors; the extension list is walked by type and length, so that
+//! one extension refused does not lose the ones after it, and the type codes keep the order
+//! and GREASE values of the wire.
 
-use super::fingerprint::{ClientFingerprints, FingerprintCache, HelloShape};
+use super::fingerprint::{ClientShared, FingerprintCache, HelloLists};
 use super::record::{
     CipherSuite, ExtensionType, GroupInfo, NamedGroup, SignatureScheme, TlsVersion,
 };
 use std::sync::Arc;
-use tls_parser::TlsExtension;
 
 /// One extension: its type and raw contents.
 #[derive(Clone, Copy, Debug)]
@@ -79,15 +79,6 @@ impl<'a> Iterator for Extensions<'a> {
     }
 }
 
-/// Extension types whose contents we read through tls-parser: the others are skipped
-/// without a call (tls-parser would build owned values for them, a 1.2 KB post-quantum key
-/// share among them, only for them to be dropped). Only these types map to the
-/// `TlsExtension` variants [`parse`] looks at; the plain code-point lists (versions, groups,
-/// point formats, signature algorithms) are read here, see [`lists`].
-fn content_wanted(t: ExtensionType) -> bool {
-    matches!(t, ExtensionType::SERVER_NAME | ExtensionType::ALPN)
-}
-
 /// The next `n` bytes of `b`, which moves past them; `None` when fewer are left.
 fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     let (head, rest) = b.split_at_checked(n)?;
@@ -146,6 +137,66 @@ fn fixed(body: &[u8]) -> Option<Fixed<'_>> {
     })
 }
 
+/// The entries of a server_name or ALPN list, read as tls-parser's
+/// `parse_tls_extension_sni_content` and `parse_tls_extension_alpn_content` read them, without
+/// their vectors (two allocations per hello): a 2-byte list length whose bytes must all be
+/// there (else the extension is refused: `None`), then entries of `head` bytes (a 1-byte
+/// type and a 2-byte length for server names, a 1-byte length for ALPN) until one runs past
+/// the list, which ends it; bytes after the list are ignored.
+pub(crate) mod named {
+    use super::{take, take16};
+
+    /// The entries of a list whose entry is a `head`-byte header (its length in the last one
+    /// or two bytes) and the bytes it announces.
+    #[derive(Clone)]
+    pub struct Entries<'a> {
+        list: &'a [u8],
+        head: usize,
+    }
+
+    impl<'a> Iterator for Entries<'a> {
+        /// The entry's header and its bytes.
+        type Item = (&'a [u8], &'a [u8]);
+        fn next(&mut self) -> Option<Self::Item> {
+            let mut l = self.list;
+            let hdr = take(&mut l, self.head)?;
+            let len = match *hdr {
+                [.., n] if self.head == 1 => usize::from(n),
+                [.., a, b] => usize::from(u16::from_be_bytes([a, b])),
+                _ => return None,
+            };
+            let item = take(&mut l, len)?;
+            self.list = l;
+            Some((hdr, item))
+        }
+    }
+
+    fn list(data: &[u8], head: usize) -> Option<Entries<'_>> {
+        let mut d = data;
+        let n = usize::from(take16(&mut d)?);
+        Some(Entries {
+            list: take(&mut d, n)?,
+            head,
+        })
+    }
+
+    /// server_name: (type, name) entries. An empty extension is an empty list (tls-parser's
+    /// special case for servers).
+    pub fn server_names(data: &[u8]) -> Option<impl Iterator<Item = (u8, &[u8])>> {
+        let entries = if data.is_empty() {
+            Entries { list: &[], head: 3 }
+        } else {
+            list(data, 3)?
+        };
+        Some(entries.map(|(hdr, name)| (hdr.first().copied().unwrap_or_default(), name)))
+    }
+
+    /// ALPN: the protocol names.
+    pub fn protocols(data: &[u8]) -> Option<impl Iterator<Item = &[u8]> + Clone> {
+        Some(list(data, 1)?.map(|(_, name)| name))
+    }
+}
+
 /// The code-point lists of a ClientHello's extensions, read as tls-parser reads them (its
 /// `parse_tls_client_hello_extension`; `None` where it fails, and the field then keeps what
 /// it had) without its intermediate vectors. Bytes after a list's own length are ignored.
@@ -192,21 +243,28 @@ pub struct ClientHello {
     /// ALPN protocol names in the order offered.
     pub alpn: Vec<String>,
     /// supported_versions exactly as sent (GREASE included); empty when absent.
-    pub versions: Vec<TlsVersion>,
+    ///
+    /// This list and the five below (`cipher_suites`, `extensions`, `groups`,
+    /// `ec_point_formats`, `signature_algorithms`) are shared (`Arc<[T]>`): hellos of one
+    /// shape (the same lists, legacy version and first ALPN value; most connections of a
+    /// capture come from a handful of clients) hold the same lists, which the parser takes
+    /// from its fingerprint cache instead of allocating six vectors per hello. They read
+    /// as slices.
+    pub versions: Arc<[TlsVersion]>,
     /// legacy_version of the hello ("0x0303").
     pub legacy_version: TlsVersion,
     /// Cipher suites in the order offered, GREASE included.
-    pub cipher_suites: Vec<CipherSuite>,
+    pub cipher_suites: Arc<[CipherSuite]>,
     /// Extension types in wire order, GREASE included.
-    pub extensions: Vec<ExtensionType>,
+    pub extensions: Arc<[ExtensionType]>,
     /// supported_groups as sent, with names.
-    pub groups: Vec<GroupInfo>,
+    pub groups: Arc<[GroupInfo]>,
     /// Groups the client sent key shares for, in order.
     pub key_share: Vec<GroupInfo>,
     /// ec_point_formats as sent.
-    pub ec_point_formats: Vec<u8>,
+    pub ec_point_formats: Arc<[u8]>,
     /// signature_algorithms as sent.
-    pub signature_algorithms: Vec<SignatureScheme>,
+    pub signature_algorithms: Arc<[SignatureScheme]>,
     /// Length of the legacy session id (32 for most TLS 1.3 clients).
     pub session_id_len: usize,
     /// pre_shared_key offered (a resumption).
@@ -268,26 +326,47 @@ impl ClientHello {
                 .iter()
                 .map(|a| a.len() + STRING_COST + size_of::<String>())
                 .sum::<usize>()
-            + size_of_val(self.versions.as_slice())
-            + size_of_val(self.cipher_suites.as_slice())
-            + size_of_val(self.extensions.as_slice())
-            + size_of_val(self.groups.as_slice())
+            + size_of_val(&*self.versions)
+            + size_of_val(&*self.cipher_suites)
+            + size_of_val(&*self.extensions)
+            + size_of_val(&*self.groups)
             + size_of_val(self.key_share.as_slice())
             + self.ec_point_formats.len()
-            + size_of_val(self.signature_algorithms.as_slice())
+            + size_of_val(&*self.signature_algorithms)
     }
 
     /// Lets the lists go (the pool of kept bytes is full): what was read from them stays in
     /// the fingerprints, the flags and the server name.
     pub(crate) fn drop_lists(&mut self) {
         self.alpn = Vec::new();
-        self.versions = Vec::new();
-        self.cipher_suites = Vec::new();
-        self.extensions = Vec::new();
-        self.groups = Vec::new();
         self.key_share = Vec::new();
-        self.ec_point_formats = Vec::new();
-        self.signature_algorithms = Vec::new();
+        self.set_lists(HelloLists::default());
+    }
+
+    fn set_lists(&mut self, lists: HelloLists) {
+        let HelloLists {
+            versions,
+            cipher_suites,
+            extensions,
+            groups,
+            ec_point_formats,
+            signature_algorithms,
+        } = lists;
+        self.versions = versions;
+        self.cipher_suites = cipher_suites;
+        self.extensions = extensions;
+        self.groups = groups;
+        self.ec_point_formats = ec_point_formats;
+        self.signature_algorithms = signature_algorithms;
+    }
+
+    /// Sets the lists, and the flag read from them.
+    fn take_lists(&mut self, lists: HelloLists) {
+        self.set_lists(lists);
+        self.grease = self.versions.iter().any(|v| v.is_grease())
+            || self.cipher_suites.iter().any(|c| c.is_grease())
+            || self.extensions.iter().any(|e| e.is_grease())
+            || self.groups.iter().any(|g| g.id.is_grease());
     }
 }
 
@@ -306,20 +385,20 @@ fn parse_with(body: &[u8], cache: Option<&FingerprintCache>) -> Result<ClientHel
     let ch = fixed(body).ok_or("malformed client hello")?;
     let mut out = ClientHello {
         legacy_version: TlsVersion(ch.version),
-        cipher_suites: codes(ch.ciphers).map(CipherSuite).collect(),
         session_id_len: ch.session_id_len,
         handshake_length: body.len(),
         ..ClientHello::default()
     };
-    let alpn_first_bytes = read_extensions(&mut out, ch.ext.unwrap_or_default());
-    let shape = HelloShape {
-        alpn_first: alpn_first_bytes,
-        ..HelloShape::of(&out)
+    let raw = read_extensions(&mut out, ch.ciphers, ch.ext.unwrap_or_default());
+    let shared = match cache {
+        Some(c) => c.client_raw(&raw),
+        None => ClientShared::of_raw(&raw),
     };
-    let fp = match cache {
-        Some(c) => c.client(&shape),
-        None => ClientFingerprints::of(&shape),
-    };
+    let ClientShared {
+        fingerprints: fp,
+        lists,
+    } = shared;
+    out.take_lists(lists);
     out.ja3_string = fp.ja3_string;
     out.ja3 = fp.ja3;
     out.ja4 = fp.ja4;
@@ -353,33 +432,115 @@ pub fn parse_cut(head: &[u8], declared: usize) -> ClientHello {
         return out;
     };
     let cipher_len = usize::from(cipher_len);
-    out.cipher_suites = codes(b.get(..cipher_len).unwrap_or(b))
-        .map(CipherSuite)
-        .collect();
+    let ciphers = b.get(..cipher_len).unwrap_or(b);
     let Some(block_len) = take(&mut b, cipher_len)
         .and_then(|_| take(&mut b, 1))
         .and_then(|l| l.first().copied())
         .and_then(|n| take(&mut b, usize::from(n)))
         .and_then(|_| take16(&mut b))
     else {
+        out.take_lists(HelloLists {
+            cipher_suites: codes(ciphers).map(CipherSuite).collect(),
+            ..HelloLists::default()
+        });
         return out;
     };
-    read_extensions(&mut out, b.get(..usize::from(block_len)).unwrap_or(b));
+    let raw = read_extensions(
+        &mut out,
+        ciphers,
+        b.get(..usize::from(block_len)).unwrap_or(b),
+    );
+    out.take_lists(raw.lists());
     out
 }
 
-/// Reads an extension block (without its length) into `out`: the extension types in order,
-/// the lists, flags, server name and ALPN. Returns the first ALPN value's bytes, which JA4
-/// reads as they are.
-fn read_extensions<'a>(out: &mut ClientHello, block: &'a [u8]) -> Option<&'a [u8]> {
-    let exts = Extensions::new(block);
-    out.extensions = Vec::with_capacity(exts.clone().count());
+/// What a hello's lists are read from, as found on the wire: the cipher suites, the
+/// extension block (its types are walked again), and each list extension's contents as the
+/// `lists` readers accepted them (`None` when absent or refused), the last one of each
+/// type winning as when the lists were read one by one.
+pub(crate) struct RawHello<'a> {
+    pub legacy_version: TlsVersion,
+    ciphers: &'a [u8],
+    block: &'a [u8],
+    versions: Option<&'a [u8]>,
+    groups: Option<&'a [u8]>,
+    point_formats: Option<&'a [u8]>,
+    signature_algorithms: Option<&'a [u8]>,
+    /// The first ALPN value's bytes, which JA4 reads as they are.
+    pub alpn_first: Option<&'a [u8]>,
+}
+
+impl RawHello<'_> {
+    /// The lists, typed.
+    pub fn lists(&self) -> HelloLists {
+        HelloLists {
+            versions: codes(self.versions.unwrap_or_default())
+                .map(TlsVersion)
+                .collect(),
+            cipher_suites: codes(self.ciphers).map(CipherSuite).collect(),
+            extensions: Extensions::new(self.block).map(|e| e.ext_type).collect(),
+            groups: codes(self.groups.unwrap_or_default())
+                .map(|g| GroupInfo::from(NamedGroup(g)))
+                .collect(),
+            ec_point_formats: self.point_formats.unwrap_or_default().into(),
+            signature_algorithms: codes(self.signature_algorithms.unwrap_or_default())
+                .map(SignatureScheme)
+                .collect(),
+        }
+    }
+
+    /// The bytes `HelloShape::write_key` writes for the shape of `self.lists()`, written
+    /// from the wire: a code point's two bytes are its big-endian encoding already.
+    pub fn write_key(&self, out: &mut Vec<u8>) {
+        fn pairs(out: &mut Vec<u8>, l: &[u8]) {
+            let pairs = l.as_chunks::<2>().0;
+            out.extend_from_slice(&(pairs.len() as u64).to_le_bytes());
+            out.extend_from_slice(pairs.as_flattened());
+        }
+        out.extend_from_slice(&self.legacy_version.0.to_be_bytes());
+        pairs(out, self.versions.unwrap_or_default());
+        pairs(out, self.ciphers);
+        let exts = Extensions::new(self.block);
+        out.extend_from_slice(&(exts.clone().count() as u64).to_le_bytes());
+        for e in exts {
+            out.extend_from_slice(&e.ext_type.0.to_be_bytes());
+        }
+        pairs(out, self.groups.unwrap_or_default());
+        let formats = self.point_formats.unwrap_or_default();
+        out.extend_from_slice(&(formats.len() as u64).to_le_bytes());
+        for &f in formats {
+            out.extend_from_slice(&[0, f]);
+        }
+        pairs(out, self.signature_algorithms.unwrap_or_default());
+        match self.alpn_first {
+            None => out.push(0),
+            Some(a) => {
+                out.push(1);
+                out.extend_from_slice(&(a.len() as u64).to_le_bytes());
+                out.extend_from_slice(a);
+            }
+        }
+    }
+}
+
+/// Reads an extension block (without its length) into `out`: the flags, key shares, server
+/// name and ALPN. Returns where the lists are (`ciphers` with them), typed by the caller
+/// (`RawHello::lists`, or shared from the fingerprint cache).
+fn read_extensions<'a>(out: &mut ClientHello, ciphers: &'a [u8], block: &'a [u8]) -> RawHello<'a> {
+    let mut raw = RawHello {
+        legacy_version: out.legacy_version,
+        ciphers,
+        block,
+        versions: None,
+        groups: None,
+        point_formats: None,
+        signature_algorithms: None,
+        alpn_first: None,
+    };
     // JA4 reads the first ALPN value's bytes: `alpn` keeps text, lossy for bytes that are
     // not UTF-8, and a replacement character would change the fingerprint.
-    let mut alpn_first_bytes: Option<&[u8]> = None;
-    let mut exts = exts;
+    let mut exts = Extensions::new(block);
     for e in exts.by_ref() {
-        out.extensions.push(e.ext_type);
         match e.ext_type {
             ExtensionType::PRE_SHARED_KEY => out.psk = true,
             ExtensionType::SESSION_TICKET => out.session_ticket = true,
@@ -388,56 +549,48 @@ fn read_extensions<'a>(out: &mut ClientHello, block: &'a [u8]) -> Option<&'a [u8
             ExtensionType::KEY_SHARE => out.key_share = key_share_groups(e.data),
             ExtensionType::SUPPORTED_GROUPS => {
                 if let Some(l) = lists::groups(e.data) {
-                    out.groups = codes(l).map(|g| GroupInfo::from(NamedGroup(g))).collect();
+                    raw.groups = Some(l);
                 }
             }
             ExtensionType::EC_POINT_FORMATS => {
                 if let Some(l) = lists::point_formats(e.data) {
-                    out.ec_point_formats = l.to_vec();
+                    raw.point_formats = Some(l);
                 }
             }
             ExtensionType::SIGNATURE_ALGORITHMS => {
                 if let Some(l) = lists::signature_algorithms(e.data) {
-                    out.signature_algorithms = codes(l).map(SignatureScheme).collect();
+                    raw.signature_algorithms = Some(l);
                 }
             }
             ExtensionType::SUPPORTED_VERSIONS => {
                 if let Some(l) = lists::versions(e.data) {
-                    out.versions = codes(l).map(TlsVersion).collect();
+                    raw.versions = Some(l);
                 }
             }
             _ => {}
         }
-        if !content_wanted(e.ext_type) {
-            continue;
-        }
-        let Ok((_, parsed)) = tls_parser::parse_tls_client_hello_extension(e.whole) else {
-            continue;
-        };
-        match parsed {
-            TlsExtension::SNI(names) => {
-                out.sni = names
-                    .iter()
-                    .find(|(t, _)| t.0 == 0)
-                    .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
+        match e.ext_type {
+            ExtensionType::SERVER_NAME => {
+                if let Some(mut names) = named::server_names(e.data) {
+                    out.sni = names
+                        .find(|&(t, _)| t == 0)
+                        .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
+                }
             }
-            TlsExtension::ALPN(list) => {
-                alpn_first_bytes = list.first().copied();
-                out.alpn = list
-                    .iter()
-                    .map(|p| String::from_utf8_lossy(p).into_owned())
-                    .collect();
+            ExtensionType::ALPN => {
+                if let Some(list) = named::protocols(e.data) {
+                    raw.alpn_first = list.clone().next();
+                    out.alpn = list
+                        .map(|p| String::from_utf8_lossy(p).into_owned())
+                        .collect();
+                }
             }
             _ => {}
         }
     }
     out.extensions_truncated = exts.truncated();
     out.pq_key_share = out.key_share.iter().any(|g| g.id.is_post_quantum());
-    out.grease = out.versions.iter().any(|v| v.is_grease())
-        || out.cipher_suites.iter().any(|c| c.is_grease())
-        || out.extensions.iter().any(|e| e.is_grease())
-        || out.groups.iter().any(|g| g.id.is_grease());
-    alpn_first_bytes
+    raw
 }
 
 /// Groups of a ClientHello key_share: `client_shares<0..2^16-1>` of `group(2) len(2) key`.
@@ -471,10 +624,21 @@ mod tests {
     use super::*;
     use tls_parser::TlsExtension;
 
-    /// What the parse read through tls-parser before the fixed part and the code-point lists
-    /// were read here: legacy version, session id length, cipher suites, and the last
-    /// versions, groups, point formats and signature algorithms tls-parser accepted.
-    type Read = (u16, usize, Vec<u16>, Vec<u16>, Vec<u16>, Vec<u8>, Vec<u16>);
+    /// What the parse read through tls-parser before the fixed part, the code-point lists,
+    /// the server name and ALPN were read here: legacy version, session id length, cipher
+    /// suites, the last versions, groups, point formats and signature algorithms tls-parser
+    /// accepted, and the server name and ALPN names of the last server_name and ALPN
+    /// extensions it accepted.
+    type Read = (
+        u16,
+        usize,
+        Vec<u16>,
+        Vec<u16>,
+        Vec<u16>,
+        Vec<u8>,
+        Vec<u16>,
+        (Option<String>, Vec<String>),
+    );
 
     fn through_tls_parser(body: &[u8]) -> Option<Read> {
         let (_, ch) = tls_parser::parse_tls_handshake_client_hello(body).ok()?;
@@ -486,6 +650,7 @@ mod tests {
             Vec::new(),
             Vec::new(),
             Vec::new(),
+            (None, Vec::new()),
         );
         for e in Extensions::new(ch.ext.unwrap_or_default()) {
             match tls_parser::parse_tls_client_hello_extension(e.whole) {
@@ -495,6 +660,18 @@ mod tests {
                 Ok((_, TlsExtension::EllipticCurves(g))) => r.4 = g.iter().map(|g| g.0).collect(),
                 Ok((_, TlsExtension::EcPointFormats(f))) => r.5 = f.to_vec(),
                 Ok((_, TlsExtension::SignatureAlgorithms(s))) => r.6 = s,
+                Ok((_, TlsExtension::SNI(names))) => {
+                    r.7.0 = names
+                        .iter()
+                        .find(|(t, _)| t.0 == 0)
+                        .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
+                }
+                Ok((_, TlsExtension::ALPN(list))) => {
+                    r.7.1 = list
+                        .iter()
+                        .map(|p| String::from_utf8_lossy(p).into_owned())
+                        .collect();
+                }
                 _ => {}
             }
         }
@@ -509,9 +686,31 @@ mod tests {
             ch.cipher_suites.iter().map(|c| c.0).collect(),
             ch.versions.iter().map(|v| v.0).collect(),
             ch.groups.iter().map(|g| g.id.0).collect(),
-            ch.ec_point_formats,
+            ch.ec_point_formats.to_vec(),
             ch.signature_algorithms.iter().map(|s| s.0).collect(),
+            (ch.sni, ch.alpn),
         ))
+    }
+
+    /// The cache key written from the wire (`RawHello::write_key`) is the one the typed
+    /// shape of the lists read writes (`HelloShape::write_key`), byte for byte: hits, misses
+    /// and the key-length bound act as they did when the key was written from the lists.
+    fn raw_key_is_shape_key(body: &[u8]) {
+        let Some(ch) = fixed(body) else {
+            return;
+        };
+        let mut out = ClientHello {
+            legacy_version: TlsVersion(ch.version),
+            ..ClientHello::default()
+        };
+        let raw = read_extensions(&mut out, ch.ciphers, ch.ext.unwrap_or_default());
+        let lists = raw.lists();
+        let (mut from_wire, mut from_lists) = (Vec::new(), Vec::new());
+        raw.write_key(&mut from_wire);
+        lists
+            .shape(raw.legacy_version, raw.alpn_first)
+            .write_key(&mut from_lists);
+        assert_eq!(from_wire, from_lists, "{body:02x?}");
     }
 
     /// The reading here accepts and refuses exactly what tls-parser did, on a real Chrome
@@ -531,6 +730,7 @@ mod tests {
             let expected = through_tls_parser(b);
             refused += usize::from(expected.is_none());
             assert_eq!(read_here(b), expected, "{b:02x?}");
+            raw_key_is_shape_key(b);
             cases += 1;
         };
         for n in 0..=body.len() {
@@ -640,6 +840,7 @@ mod tests {
         ) {
             let b = hello(sid, ciphers, comp, &exts, ext_delta);
             proptest::prop_assert_eq!(read_here(&b), through_tls_parser(&b));
+            raw_key_is_shape_key(&b);
         }
     }
 }

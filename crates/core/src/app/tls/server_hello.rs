@@ -1,6 +1,6 @@
 //! ServerHello and HelloRetryRequest (a ServerHello whose random is the RFC 8446 constant).
 
-use super::client_hello::Extensions;
+use super::client_hello::{Extensions, named};
 use super::fingerprint::{FingerprintCache, ServerFingerprints};
 use super::record::{CipherSuite, ExtensionType, GroupInfo, NamedGroup, TlsVersion};
 use tls_parser::TlsExtension;
@@ -182,21 +182,25 @@ fn read_extensions(out: &mut ServerHello, block: &[u8]) {
             out.key_share = be16(e.data).map(|g| GroupInfo::from(NamedGroup(g)));
             continue;
         }
-        // Only these two types map to the variants read below; the others are not parsed.
-        if e.ext_type != ExtensionType::SUPPORTED_VERSIONS && e.ext_type != ExtensionType::ALPN {
-            continue;
-        }
-        let Ok((_, parsed)) = tls_parser::parse_tls_server_hello_extension(e.whole) else {
-            continue;
-        };
-        match parsed {
-            TlsExtension::SupportedVersions(v) => {
-                out.supported_version = v.first().map(|v| TlsVersion(v.0));
+        match e.ext_type {
+            // The ServerHello's form, two bytes: one version, as tls-parser reads it (its
+            // one-element vector was an allocation per hello).
+            ExtensionType::SUPPORTED_VERSIONS if e.data.len() == 2 => {
+                out.supported_version = be16(e.data).map(TlsVersion);
             }
-            TlsExtension::ALPN(list) => {
-                out.alpn = list
-                    .first()
-                    .map(|p| String::from_utf8_lossy(p).into_owned());
+            // Any other length: tls-parser's list reading.
+            ExtensionType::SUPPORTED_VERSIONS => {
+                if let Ok((_, TlsExtension::SupportedVersions(v))) =
+                    tls_parser::parse_tls_server_hello_extension(e.whole)
+                {
+                    out.supported_version = v.first().map(|v| TlsVersion(v.0));
+                }
+            }
+            // tls-parser's `parse_tls_extension_alpn_content`, as the ClientHello reads it.
+            ExtensionType::ALPN => {
+                if let Some(mut list) = named::protocols(e.data) {
+                    out.alpn = list.next().map(|p| String::from_utf8_lossy(p).into_owned());
+                }
             }
             _ => {}
         }

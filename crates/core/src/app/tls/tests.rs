@@ -751,7 +751,7 @@ fn ja4_second_published_example() {
     ];
     let ch = ClientHello {
         legacy_version: TlsVersion(0x0303),
-        versions: vec![TlsVersion(0x5a5a), TlsVersion(0x0304), TlsVersion(0x0303)],
+        versions: vec![TlsVersion(0x5a5a), TlsVersion(0x0304), TlsVersion(0x0303)].into(),
         cipher_suites: ciphers.into_iter().map(CipherSuite).collect(),
         extensions: exts.into_iter().map(ExtensionType).collect(),
         signature_algorithms: sigs.into_iter().map(record::SignatureScheme).collect(),
