@@ -301,52 +301,33 @@ fn snap_cut_captures_say_incomplete_and_keep_their_verdict() {
         .iter()
         .flat_map(|(n, e)| SNAPS.iter().map(move |&snap| (n, e, snap)))
         .collect();
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<(String, u32, bool, Vec<String>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&(name, e, snap)) = jobs.get(i) else {
-                            break out;
-                        };
-                        let src = matrix_root().join(s(&e["capture"]["file"]));
-                        let ext = src.extension().and_then(|x| x.to_str()).unwrap_or("pcap");
-                        let cut = tmp.join(&format!("{name}-s{snap}.{ext}"));
-                        let ok = std::process::Command::new("editcap")
-                            .args(["-s", &snap.to_string()])
-                            .arg(&src)
-                            .arg(&cut)
-                            .status()
-                            .is_ok_and(|st| st.success());
-                        assert!(ok, "editcap -s {snap} {}", src.display());
-                        let args = lab_pki_args(&matrix_root().join("harness/pki"), e);
-                        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                        let (_, recs, _) = ndjson(&cut, &args);
-                        let stats = of_type(&recs, "stats");
-                        let called_clean = stats.last().is_some_and(|st| {
-                            st["truncated_packets"].as_u64().unwrap_or(0) > 0
-                                && st["verdict"] == "ok"
-                        });
-                        let why = if snap >= 200 {
-                            judge_capture(e, &cut)
-                        } else {
-                            Vec::new()
-                        };
-                        std::fs::remove_file(&cut).ok();
-                        out.push((name.clone(), snap, called_clean, why));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("worker"))
-            .collect()
-    });
+    let results: Vec<(String, u32, bool, Vec<String>)> =
+        on_every_core(&jobs, |_, &(name, e, snap)| {
+            let src = matrix_root().join(s(&e["capture"]["file"]));
+            let ext = src.extension().and_then(|x| x.to_str()).unwrap_or("pcap");
+            let cut = tmp.join(&format!("{name}-s{snap}.{ext}"));
+            let ok = std::process::Command::new("editcap")
+                .args(["-s", &snap.to_string()])
+                .arg(&src)
+                .arg(&cut)
+                .status()
+                .is_ok_and(|st| st.success());
+            assert!(ok, "editcap -s {snap} {}", src.display());
+            let args = lab_pki_args(&matrix_root().join("harness/pki"), e);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (_, recs, _) = ndjson(&cut, &args);
+            let stats = of_type(&recs, "stats");
+            let called_clean = stats.last().is_some_and(|st| {
+                st["truncated_packets"].as_u64().unwrap_or(0) > 0 && st["verdict"] == "ok"
+            });
+            let why = if snap >= 200 {
+                judge_capture(e, &cut)
+            } else {
+                Vec::new()
+            };
+            std::fs::remove_file(&cut).ok();
+            (name.clone(), snap, called_clean, why)
+        });
     let clean: Vec<String> = results
         .iter()
         .filter(|r| r.2)
@@ -699,47 +680,28 @@ fn captures_written_out_of_order_keep_their_verdict() {
         .filter(|(_, e)| e["capture"]["cut"].is_null())
         .flat_map(|(n, e)| [(n, e, Reorder::Swaps), (n, e, Reorder::ClientFirst)])
         .collect();
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<(String, Reorder, usize, u64, Vec<String>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&(name, e, how)) = jobs.get(i) else {
-                            break out;
-                        };
-                        let src = matrix_root().join(s(&e["capture"]["file"]));
-                        let mut packets = packets_in_file_order(&src);
-                        let mut rng = Seeded(0x9E37_79B9_7F4A_7C15 ^ i as u64);
-                        let moved = reorder(&mut packets, how, &mut rng);
-                        if moved == 0 {
-                            out.push((name.clone(), how, 0, 0, Vec::new()));
-                            continue;
-                        }
-                        let copy = tmp.join(&format!("{name}-{how:?}.pcapng"));
-                        write_pcapng(&packets, &copy);
-                        let args = lab_pki_args(&matrix_root().join("harness/pki"), e);
-                        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                        let (_, recs, _) = ndjson(&copy, &args);
-                        let reordered = of_type(&recs, "stats")
-                            .last()
-                            .and_then(|st| st["reordered_packets"].as_u64())
-                            .unwrap_or(0);
-                        let why = judge_capture(e, &copy);
-                        std::fs::remove_file(&copy).ok();
-                        out.push((name.clone(), how, moved, reordered, why));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("worker"))
-            .collect()
-    });
+    let results: Vec<(String, Reorder, usize, u64, Vec<String>)> =
+        on_every_core(&jobs, |i, &(name, e, how)| {
+            let src = matrix_root().join(s(&e["capture"]["file"]));
+            let mut packets = packets_in_file_order(&src);
+            let mut rng = Seeded(0x9E37_79B9_7F4A_7C15 ^ i as u64);
+            let moved = reorder(&mut packets, how, &mut rng);
+            if moved == 0 {
+                return (name.clone(), how, 0, 0, Vec::new());
+            }
+            let copy = tmp.join(&format!("{name}-{how:?}.pcapng"));
+            write_pcapng(&packets, &copy);
+            let args = lab_pki_args(&matrix_root().join("harness/pki"), e);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (_, recs, _) = ndjson(&copy, &args);
+            let reordered = of_type(&recs, "stats")
+                .last()
+                .and_then(|st| st["reordered_packets"].as_u64())
+                .unwrap_or(0);
+            let why = judge_capture(e, &copy);
+            std::fs::remove_file(&copy).ok();
+            (name.clone(), how, moved, reordered, why)
+        });
     let tried: Vec<&(String, Reorder, usize, u64, Vec<String>)> =
         results.iter().filter(|r| r.2 > 0).collect();
     let wrong: Vec<String> = tried
@@ -770,4 +732,31 @@ fn captures_written_out_of_order_keep_their_verdict() {
         client_first * 10 >= jobs.len() / 2 * 8,
         "{client_first} client-first copies"
     );
+}
+
+/// `work` on every job, spread over one thread per core (jobs taken in turn); the results in
+/// no particular order. `work` gets the job's index, for per-job seeds.
+fn on_every_core<J: Sync, R: Send>(jobs: &[J], work: impl Fn(usize, &J) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(job) = jobs.get(i) else {
+                            break out;
+                        };
+                        out.push(work(i, job));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker"))
+            .collect()
+    })
 }
