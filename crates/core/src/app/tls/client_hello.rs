@@ -512,14 +512,7 @@ impl RawHello<'_> {
             out.extend_from_slice(&[0, f]);
         }
         pairs(out, self.signature_algorithms.unwrap_or_default());
-        match self.alpn_first {
-            None => out.push(0),
-            Some(a) => {
-                out.push(1);
-                out.extend_from_slice(&(a.len() as u64).to_le_bytes());
-                out.extend_from_slice(a);
-            }
-        }
+        super::fingerprint::write_alpn_key(out, self.alpn_first);
     }
 }
 

@@ -109,13 +109,19 @@ impl<'a> HelloShape<'a> {
         list(out, self.groups, |g| g.id.0);
         list(out, self.ec_point_formats, u16::from);
         list(out, self.signature_algorithms, |s| s.0);
-        match self.alpn_first {
-            None => out.push(0),
-            Some(a) => {
-                out.push(1);
-                out.extend_from_slice(&(a.len() as u64).to_le_bytes());
-                out.extend_from_slice(a);
-            }
+        write_alpn_key(out, self.alpn_first);
+    }
+}
+
+/// The last field of a ClientHello's cache key: the first ALPN protocol, present or not,
+/// length-prefixed. Written by [`HelloShape::write_key`] and `RawHello::write_key` alike.
+pub(super) fn write_alpn_key(out: &mut Vec<u8>, alpn_first: Option<&[u8]>) {
+    match alpn_first {
+        None => out.push(0),
+        Some(a) => {
+            out.push(1);
+            out.extend_from_slice(&(a.len() as u64).to_le_bytes());
+            out.extend_from_slice(a);
         }
     }
 }
@@ -482,21 +488,13 @@ pub(super) fn cached<V: Clone>(
 impl FingerprintCache {
     /// `ClientFingerprints::of(shape)`, from the cache when this shape was seen before.
     pub fn client(&self, shape: &HelloShape<'_>) -> ClientFingerprints {
-        let Ok(mut guard) = self.maps.lock() else {
-            return ClientFingerprints::of(shape);
-        };
-        let CacheMaps {
-            key,
-            clients,
-            stats,
-            ..
-        } = &mut *guard;
-        key.clear();
-        shape.write_key(key);
-        cached(clients, key, FINGERPRINT_BOUNDS, stats, || ClientShared {
-            fingerprints: ClientFingerprints::of(shape),
-            lists: HelloLists::of(shape),
-        })
+        self.client_shared(
+            |key| shape.write_key(key),
+            || ClientShared {
+                fingerprints: ClientFingerprints::of(shape),
+                lists: HelloLists::of(shape),
+            },
+        )
         .fingerprints
     }
 
@@ -504,8 +502,17 @@ impl FingerprintCache {
     /// from the cache when a hello of this shape was seen before: keyed, counted and
     /// bounded as [`FingerprintCache::client`] is (the same key bytes).
     pub(crate) fn client_raw(&self, raw: &RawHello<'_>) -> ClientShared {
+        self.client_shared(|key| raw.write_key(key), || ClientShared::of_raw(raw))
+    }
+
+    /// The hello whose key `write_key` writes, from the cache or from `compute`.
+    fn client_shared(
+        &self,
+        write_key: impl FnOnce(&mut Vec<u8>),
+        compute: impl FnOnce() -> ClientShared,
+    ) -> ClientShared {
         let Ok(mut guard) = self.maps.lock() else {
-            return ClientShared::of_raw(raw);
+            return compute();
         };
         let CacheMaps {
             key,
@@ -514,10 +521,8 @@ impl FingerprintCache {
             ..
         } = &mut *guard;
         key.clear();
-        raw.write_key(key);
-        cached(clients, key, FINGERPRINT_BOUNDS, stats, || {
-            ClientShared::of_raw(raw)
-        })
+        write_key(key);
+        cached(clients, key, FINGERPRINT_BOUNDS, stats, compute)
     }
 
     /// `ServerFingerprints::of(..)`, from the cache when seen before.
