@@ -92,15 +92,6 @@ const END_DNS: u8 = 5;
 /// End of input: a query never answered (`a` its frame).
 const END_UNANSWERED: u8 = 6;
 
-/// The tags of the events of flow `id`, which the sweep ended at `slot`.
-fn swept_tags(id: u64, (slot, pos): table::SweptAt) -> (Tag, Tag) {
-    let tag = |phase| Tag {
-        pos,
-        ..Tag::new(phase, slot, id)
-    };
-    (tag(SWEEP), tag(SWEEP_DNS))
-}
-
 /// Where the engine's events go, with their `Tag`.
 pub(crate) trait Out {
     fn put(&mut self, tag: Tag, ev: Event);
@@ -515,13 +506,7 @@ impl Engine {
 
     /// Ends flows whose deadline passed, and fragments that waited too long.
     fn sweep(&mut self, sink: &mut impl Out) {
-        // Each flow is reported as the table ends it (see `FlowTable::sweep_next`), in the
-        // order the table ends them.
-        while let Some((flow, reason, slot)) = self.table.sweep_next(self.now, &self.config.limits)
-        {
-            let tags = swept_tags(flow.id(), slot);
-            self.emit(flow, reason, Some(tags), sink);
-        }
+        self.table.sweep(self.now, &self.config.limits);
         self.report_ended(sink);
         // Every shard holds every fragment: shard 0 counts for all.
         let mut scratch = Stats::default();
@@ -539,7 +524,15 @@ impl Engine {
         }
         let mut ended = std::mem::take(&mut self.table.ended);
         for (flow, reason, slot) in ended.drain(..) {
-            let tags = slot.map(|slot| swept_tags(flow.id(), slot));
+            let tags = slot.map(|slot| {
+                let id = flow.id();
+                let (slot, pos) = slot;
+                let tag = |phase| Tag {
+                    pos,
+                    ..Tag::new(phase, slot, id)
+                };
+                (tag(SWEEP), tag(SWEEP_DNS))
+            });
             self.emit(flow, reason, tags, sink);
         }
         self.table.ended = ended;

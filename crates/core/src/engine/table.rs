@@ -121,14 +121,6 @@ impl Due {
     }
 }
 
-/// The expiry slot a sweep is going through, and the index of its next entry.
-#[derive(Debug)]
-struct Sweeping {
-    slot: u64,
-    due: Due,
-    next: usize,
-}
-
 /// What is remembered of a closed connection: when it closed, and where each end's stream
 /// had reached, so that a late packet can be told from new data on the same ports.
 #[derive(Clone, Copy, Debug)]
@@ -194,8 +186,6 @@ pub(crate) struct FlowTable {
     spare: Vec<Due>,
     /// Entries in `expiry`, stale ones included (bounded in `schedule`).
     expiry_len: usize,
-    /// The slot `sweep_next` took out of `expiry` and has not finished.
-    sweeping: Option<Sweeping>,
     /// Boxes of ended connections and flows, kept (at most `MAX_SPARE_FLOWS` each) for the
     /// next new ones. A sweep ends flows by the thousand at once; freed, their boxes emptied
     /// whole allocator pages, which the allocator gave back to the system and the next
@@ -267,14 +257,8 @@ impl FlowTable {
 
     /// Ends `flow` for `reason`: a TCP connection that closed is remembered for late packets.
     fn retire(&mut self, flow: Flow, reason: EndReason, slot: Option<(u64, Pos)>, limits: &Limits) {
-        self.remember_closed(&flow, reason, limits);
-        self.ended.push((flow, reason, slot));
-    }
-
-    /// A TCP connection that ended closed is remembered for late packets.
-    fn remember_closed(&mut self, flow: &Flow, reason: EndReason, limits: &Limits) {
         if reason == EndReason::Closed
-            && let Flow::Tcp(c) = flow
+            && let Flow::Tcp(c) = &flow
         {
             let t = &c.tcp;
             let stone = Tombstone {
@@ -287,6 +271,7 @@ impl FlowTable {
             };
             self.tombstone(t.client, t.server, stone, limits);
         }
+        self.ended.push((flow, reason, slot));
     }
 
     /// (Re)schedules the flow's deadline: one table lookup.
@@ -362,36 +347,18 @@ impl FlowTable {
         self.expiry_len = self.expiry.values().map(Due::len).sum();
     }
 
-    /// The next flow whose deadline passed at `now`, by slot, and in a slot in the order
-    /// they were scheduled, with its slot and its entry's `Pos`; `None` when no slot up to
-    /// `now` is left. The caller reports each flow before asking for the next: a sweep ends
-    /// a second's worth of flows (~1,300 a second on the benchmark corpus), and collecting
-    /// them all before building any record let their boxes leave the cache in between (the
-    /// first load of each in the reporting loop was 3/4 of its samples).
-    pub fn sweep_next(
-        &mut self,
-        now: Timestamp,
-        limits: &Limits,
-    ) -> Option<(Flow, EndReason, SweptAt)> {
+    /// Ends flows whose deadline passed, by slot, and in a slot in the order they were
+    /// scheduled; each is reported with its slot and its entry's `Pos`.
+    pub fn sweep(&mut self, now: Timestamp, limits: &Limits) {
         let now_sec = now.as_nanos() / 1_000_000_000;
-        loop {
-            let mut sw = match self.sweeping.take() {
-                Some(sw) => sw,
-                None => {
-                    let entry = self.expiry.first_entry()?;
-                    let slot = *entry.key();
-                    if slot > now_sec {
-                        return None;
-                    }
-                    let due = entry.remove();
-                    self.expiry_len -= due.len();
-                    Sweeping { slot, due, next: 0 }
-                }
-            };
-            let slot = sw.slot;
-            while let Some(&(key, id)) = sw.due.entries.get(sw.next) {
-                let i = sw.next;
-                sw.next += 1;
+        while let Some(entry) = self.expiry.first_entry() {
+            let slot = *entry.key();
+            if slot > now_sec {
+                break;
+            }
+            let mut due = entry.remove();
+            self.expiry_len -= due.len();
+            for (i, &(key, id)) in due.entries.iter().enumerate() {
                 // One probe: the entry is looked at and, when due, removed through it.
                 let Entry::Occupied(found) = self.flows.entry(key) else {
                     continue;
@@ -400,22 +367,20 @@ impl FlowTable {
                     continue;
                 }
                 let d = deadline_of(limits, found.get());
-                let pos = sw.due.pos(i);
+                let pos = due.pos(i);
                 if d <= now_sec {
                     let flow = found.remove();
                     let reason = flow.due_end_reason();
-                    self.sweeping = Some(sw);
-                    self.remember_closed(&flow, reason, limits);
-                    return Some((flow, reason, (slot, pos)));
+                    self.retire(flow, reason, Some((slot, pos)), limits);
+                } else {
+                    let pos = match self.packet_id {
+                        Some(p) => Pos::rescheduled(p, slot, pos),
+                        None => Pos::default(),
+                    };
+                    self.push_entry(key, id, d, pos);
                 }
-                let pos = match self.packet_id {
-                    Some(p) => Pos::rescheduled(p, slot, pos),
-                    None => Pos::default(),
-                };
-                self.push_entry(key, id, d, pos);
             }
             if self.spare.len() < SPARE_SLOTS {
-                let mut due = sw.due;
                 due.entries.clear();
                 due.pos.clear();
                 self.spare.push(due);
@@ -639,7 +604,6 @@ impl FlowTable {
         let mut open: Vec<(u64, Flow)> = self.flows.drain().map(|(_, f)| (f.id(), f)).collect();
         open.sort_unstable_by_key(|(id, _)| *id);
         self.expiry.clear();
-        self.sweeping = None;
         self.expiry_len = 0;
         open.into_iter().map(|(_, f)| f).collect()
     }
