@@ -831,7 +831,11 @@ pub(crate) fn remember_names(
             names.clear();
             stats.anomaly("dns_name_cache_reset");
         }
-        if let Some(q) = &r.qname {
+        // Most answers repeat a name the address already has: replaced by an equal copy,
+        // it was an allocation and a free per answer address.
+        if let Some(q) = &r.qname
+            && names.get(&ip) != Some(q)
+        {
             names.insert(ip, q.clone());
         }
     }

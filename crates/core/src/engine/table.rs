@@ -121,6 +121,71 @@ impl Due {
     }
 }
 
+/// Words of `LiveIds` at most (1 MiB, 8 million ids): beyond it the table probes instead.
+const MAX_LIVE_WORDS: usize = 1 << 17;
+
+/// The ids of the flows the table holds, one bit each, for one engine (whose ids count up
+/// from 0 in the order flows start). `drop_stale_expiry` asks it whether an entry's flow is
+/// still there instead of probing the flow table: on the benchmark corpus its 20 passes
+/// looked at 530,631 entries, 1.6 times the probes of all the sweeps together, each a cache
+/// miss on a table of ~100k flows; the bits of the live window fit in a few KiB. Flows end
+/// roughly in the order they started, so the window slides: words whose flows all ended
+/// leave the front.
+#[derive(Debug, Default)]
+struct LiveIds {
+    /// The id of the first bit of `words`; every flow below it has ended.
+    base: u64,
+    words: VecDeque<u64>,
+}
+
+impl LiveIds {
+    fn contains(&self, id: u64) -> bool {
+        let Some(off) = id.checked_sub(self.base) else {
+            return false;
+        };
+        usize::try_from(off / 64)
+            .ok()
+            .and_then(|i| self.words.get(i))
+            .is_some_and(|w| (w >> (off % 64)) & 1 == 1)
+    }
+
+    /// False when `id` lies beyond the bound (or below the window, which a new id cannot).
+    fn insert(&mut self, id: u64) -> bool {
+        let Some(i) = id
+            .checked_sub(self.base)
+            .and_then(|off| usize::try_from(off / 64).ok())
+            .filter(|&i| i < MAX_LIVE_WORDS)
+        else {
+            return false;
+        };
+        if self.words.len() <= i {
+            self.words.resize(i + 1, 0);
+        }
+        if let Some(w) = self.words.get_mut(i) {
+            *w |= 1 << ((id - self.base) % 64);
+        }
+        true
+    }
+
+    fn remove(&mut self, id: u64) {
+        let Some(off) = id.checked_sub(self.base) else {
+            return;
+        };
+        if let Some(w) = usize::try_from(off / 64)
+            .ok()
+            .and_then(|i| self.words.get_mut(i))
+        {
+            *w &= !(1 << (off % 64));
+        }
+        // A word before the last holds only ids already given out (they count up): once
+        // all its flows ended, none of its ids comes back.
+        while self.words.len() > 1 && self.words.front() == Some(&0) {
+            self.words.pop_front();
+            self.base += 64;
+        }
+    }
+}
+
 /// What is remembered of a closed connection: when it closed, and where each end's stream
 /// had reached, so that a late packet can be told from new data on the same ports.
 #[derive(Clone, Copy, Debug)]
@@ -206,6 +271,11 @@ pub(crate) struct FlowTable {
     /// at most `max_closed_lingering` + 1 long).
     lingering: VecDeque<(FlowKey, u64)>,
     next_id: u64,
+    /// The flows the table holds, by id (one engine); see `LiveIds`.
+    live: LiveIds,
+    /// `live` is not kept: this table is one shard's (its ids are packet indices), or the
+    /// window outgrew `MAX_LIVE_WORDS`. `drop_stale_expiry` probes the flow table instead.
+    live_off: bool,
     /// Flows ended by the last calls, in the order they ended, for the engine to report, with
     /// the expiry slot that ended them (`None` when no sweep did).
     pub ended: Vec<(Flow, EndReason, Option<SweptAt>)>,
@@ -248,6 +318,7 @@ impl FlowTable {
         // dense ids do; the merge maps it to the dense id before records leave.
         if let Some(index) = self.packet_id {
             self.created.push(index);
+            self.live_off = true;
             return index;
         }
         let id = self.next_id;
@@ -257,6 +328,10 @@ impl FlowTable {
 
     /// Ends `flow` for `reason`: a TCP connection that closed is remembered for late packets.
     fn retire(&mut self, flow: Flow, reason: EndReason, slot: Option<(u64, Pos)>, limits: &Limits) {
+        // Every flow leaves the table through here (but at `drain_all`).
+        if !self.live_off {
+            self.live.remove(flow.id());
+        }
         if reason == EndReason::Closed
             && let Flow::Tcp(c) = &flow
         {
@@ -272,6 +347,14 @@ impl FlowTable {
             self.tombstone(t.client, t.server, stone, limits);
         }
         self.ended.push((flow, reason, slot));
+    }
+
+    /// Flow `id` went into the table.
+    fn note_live(&mut self, id: u64) {
+        if !self.live_off && !self.live.insert(id) {
+            self.live_off = true;
+            self.live = LiveIds::default();
+        }
     }
 
     /// (Re)schedules the flow's deadline: one table lookup.
@@ -331,8 +414,16 @@ impl FlowTable {
     /// which the others are looked at, and so the output, stays the same.
     fn drop_stale_expiry(&mut self) {
         let flows = &self.flows;
+        let ids = (!self.live_off).then_some(&self.live);
         self.expiry.retain(|_, due| {
-            let live = |&(key, id): &(FlowKey, u64)| scheduled_flow(flows, &key, id).is_some();
+            let live = |&(key, id): &(FlowKey, u64)| match ids {
+                Some(ids) => {
+                    let held = ids.contains(id);
+                    debug_assert_eq!(held, scheduled_flow(flows, &key, id).is_some());
+                    held
+                }
+                None => scheduled_flow(flows, &key, id).is_some(),
+            };
             if !due.pos.is_empty() {
                 let mut keep = due.entries.iter().map(live);
                 due.pos.retain(|_| keep.next().unwrap_or(false));
@@ -523,6 +614,7 @@ impl FlowTable {
                 None => Box::new(Conn::new(tcp)),
             };
             self.flows.insert(key, Flow::Tcp(conn));
+            self.note_live(id);
             self.schedule_due(key, id, due);
         }
         true
@@ -555,6 +647,7 @@ impl FlowTable {
         let due = deadline_udp(limits, &flow);
         let r = first(&mut flow);
         self.flows.insert(key, Flow::Udp(flow));
+        self.note_live(id);
         self.schedule_due(key, id, due);
         r
     }
@@ -603,6 +696,10 @@ impl FlowTable {
         // Ids sit next to the flows so that sorting does not chase every Box.
         let mut open: Vec<(u64, Flow)> = self.flows.drain().map(|(_, f)| (f.id(), f)).collect();
         open.sort_unstable_by_key(|(id, _)| *id);
+        self.live = LiveIds {
+            base: self.next_id,
+            words: VecDeque::new(),
+        };
         self.expiry.clear();
         self.expiry_len = 0;
         open.into_iter().map(|(_, f)| f).collect()

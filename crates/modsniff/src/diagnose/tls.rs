@@ -1127,14 +1127,21 @@ fn second_flight_refused(t: &TlsView<'_>) -> Option<SecondFlightRefusal> {
         return None;
     }
     let client_first = *t.client_records.iter().find(|r| r.encrypted)?;
-    let (before, after): (Vec<&RecordNote>, Vec<&RecordNote>) = t
+    // The server's records before and after the client's first encrypted one, read in place:
+    // collected into two vectors they were two allocations for every TLS connection.
+    let is_before = |r: &&RecordNote| came_before(at(r), at(&client_first));
+    if !t
         .server_records
         .iter()
-        .partition(|r| came_before(at(r), at(&client_first)));
-    if !before.iter().any(|r| r.encrypted) {
+        .filter(is_before)
+        .any(|r| r.encrypted)
+    {
         return None;
     }
-    let [alert] = after[..] else { return None };
+    let mut after = t.server_records.iter().filter(|r| !is_before(r));
+    let (Some(alert), None) = (after.next(), after.next()) else {
+        return None;
+    };
     if !alert_sized(alert) {
         return None;
     }

@@ -324,7 +324,14 @@ impl HandshakeReassembler {
                 }
                 self.span = Span::start(&pctx);
                 let take = match message_len(p) {
-                    Some(len) => (HANDSHAKE_HEADER_LEN + len).min(p.len()),
+                    Some(len) => {
+                        // The whole message's room at once (claimed above, so within the
+                        // pool's bound): grown piece by piece, a certificate chain over
+                        // several segments was reallocated and copied at each doubling
+                        // (10k reallocations on the quarter corpus, ~1.5 % of a text run).
+                        self.buf.reserve_exact(HANDSHAKE_HEADER_LEN + len);
+                        (HANDSHAKE_HEADER_LEN + len).min(p.len())
+                    }
                     None => p.len(),
                 };
                 let (head, rest) = p.split_at(take.min(p.len()));
@@ -366,7 +373,11 @@ impl HandshakeReassembler {
                         self.buf = Vec::new();
                     }
                 }
-                _ => {}
+                // The header just completed (it came split): room for the rest at once.
+                Some(len) => self
+                    .buf
+                    .reserve_exact((HANDSHAKE_HEADER_LEN + len).saturating_sub(self.buf.len())),
+                None => {}
             }
         }
     }

@@ -2,7 +2,7 @@
 //! what each side sent at the record layer.
 
 use super::connection::Side;
-use super::values::{Each, Hex16, NameOrNumber, One, Secs, View};
+use super::values::{Each, Hex16, NameOrNumber, One, Secs, Shared, View};
 use super::write::{self, WriteJson, json_object};
 use modsniff_core::tls::GroupInfo;
 use modsniff_core::tls::{self as core_tls, TlsInfo};
@@ -91,17 +91,17 @@ json_object! {
         /// ALPN protocol names in the order offered.
         pub alpn: &'a [String],
         /// supported_versions as sent; empty when absent.
-        pub versions: Each<'a, core_tls::TlsVersion>,
+        pub versions: Shared<'a, core_tls::TlsVersion>,
         pub legacy_version: Hex16,
-        pub cipher_suites: Each<'a, core_tls::CipherSuite>,
+        pub cipher_suites: Shared<'a, core_tls::CipherSuite>,
         /// Extension types in wire order.
-        pub extensions: Each<'a, core_tls::ExtensionType>,
+        pub extensions: Shared<'a, core_tls::ExtensionType>,
         /// supported_groups as sent, with names.
-        pub groups: Each<'a, GroupInfo>,
+        pub groups: Shared<'a, GroupInfo>,
         /// Groups the client sent key shares for, in order.
         pub key_share: Each<'a, GroupInfo>,
         pub ec_point_formats: &'a [u8],
-        pub signature_algorithms: Each<'a, core_tls::SignatureScheme>,
+        pub signature_algorithms: Shared<'a, core_tls::SignatureScheme>,
         pub session_id_len: usize,
         pub psk: bool,
         pub session_ticket: bool,
@@ -176,14 +176,14 @@ impl View for core_tls::ClientHello {
         ClientHello {
             sni: sni.as_deref(),
             alpn,
-            versions: Each(versions),
+            versions: Shared(versions),
             legacy_version: Hex16(legacy_version.0),
-            cipher_suites: Each(cipher_suites),
-            extensions: Each(extensions),
-            groups: Each(groups),
+            cipher_suites: Shared(cipher_suites),
+            extensions: Shared(extensions),
+            groups: Shared(groups),
             key_share: Each(key_share),
             ec_point_formats,
-            signature_algorithms: Each(signature_algorithms),
+            signature_algorithms: Shared(signature_algorithms),
             session_id_len: *session_id_len,
             psk: *psk,
             session_ticket: *session_ticket,

@@ -4,8 +4,11 @@
 use super::write::{self, Omit, WriteJson};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Serialize, Serializer};
+use std::any::{Any, TypeId};
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// The version of every record's layout, printed as `record_version` right after `type`. It
 /// changes when a field is removed, renamed, or changes type or meaning; new fields may
@@ -327,6 +330,92 @@ impl<'a, T: View + 'a> JsonSchema for Each<'a, T> {
 impl<T> Omit for Each<'_, T> {
     fn omit(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// A list the core shares between records (a ClientHello's code-point lists, handed out by
+/// its fingerprint cache to every hello of the same shape), written as [`Each`] writes it,
+/// but formatted once per list rather than once per record: the written bytes are kept with
+/// a clone of the list (see `SHARED_MEMO`). A ClientHello carries ~45 code points in five
+/// such lists, and most hellos of a capture share one or a few shapes.
+#[derive(Debug)]
+pub struct Shared<'a, T>(pub &'a Arc<[T]>);
+
+impl<T> Clone for Shared<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Shared<'_, T> {}
+
+impl<T: View> Serialize for Shared<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Each(&self.0[..]).serialize(s)
+    }
+}
+
+/// A list's written bytes, with the list itself: holding the `Arc` keeps its allocation
+/// alive, so no other list can appear at the same address while the entry exists, and the
+/// address (with the element type) names the contents.
+struct Memo {
+    ty: TypeId,
+    addr: usize,
+    len: usize,
+    _list: Box<dyn Any>,
+    bytes: Vec<u8>,
+}
+
+/// Lists remembered per thread (replaced in turn when full): a capture's hellos come in a
+/// few shapes, each with five lists.
+const SHARED_MEMO_ENTRIES: usize = 32;
+
+thread_local! {
+    static SHARED_MEMO: RefCell<(Vec<Memo>, usize)> = const { RefCell::new((Vec::new(), 0)) };
+}
+
+impl<T: View + 'static> WriteJson for Shared<'_, T> {
+    fn write_json(&self, o: &mut Vec<u8>) {
+        let (ty, addr, len) = (TypeId::of::<T>(), self.0.as_ptr() as usize, self.0.len());
+        SHARED_MEMO.with_borrow_mut(|(memo, next)| {
+            if let Some(m) = memo
+                .iter()
+                .find(|m| m.addr == addr && m.len == len && m.ty == ty)
+            {
+                o.extend_from_slice(&m.bytes);
+                return;
+            }
+            let start = o.len();
+            Each(&self.0[..]).write_json(o);
+            let entry = Memo {
+                ty,
+                addr,
+                len,
+                _list: Box::new(Arc::clone(self.0)),
+                bytes: o.get(start..).unwrap_or_default().to_vec(),
+            };
+            if memo.len() < SHARED_MEMO_ENTRIES {
+                memo.push(entry);
+            } else if let Some(slot) = memo.get_mut(*next) {
+                *slot = entry;
+                *next = (*next + 1) % SHARED_MEMO_ENTRIES;
+            }
+        });
+    }
+}
+
+impl<'a, T: View + 'a> JsonSchema for Shared<'a, T> {
+    fn inline_schema() -> bool {
+        <Each<'a, T>>::inline_schema()
+    }
+    fn schema_name() -> Cow<'static, str> {
+        <Each<'a, T>>::schema_name()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        <Each<'a, T>>::schema_id()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        <Each<'a, T>>::json_schema(g)
     }
 }
 
