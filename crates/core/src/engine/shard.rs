@@ -170,6 +170,13 @@ enum Route {
 }
 
 fn route(pkt: &Packet<'_>, count: usize) -> Route {
+    // Nearly every frame: plain TCP or UDP, whose ends are read without decoding the rest
+    // (the owner decodes it; the full decode here was ~4 % of a run's CPU).
+    if let Some((tcp, ip, sp, dp)) = wire::flow_ends(pkt.linktype, pkt.data) {
+        let t = if tcp { Transport::Tcp } else { Transport::Udp };
+        let key = FlowKey::new(t, SocketAddr::new(ip.src, sp), SocketAddr::new(ip.dst, dp)).0;
+        return Route::One(shard_of(&key, count));
+    }
     let d = wire::decode(pkt.linktype, pkt.data);
     let Some(ip) = &d.ip else {
         return Route::One(0);
