@@ -42,6 +42,21 @@ const QUEUE_BATCHES: usize = 2;
 /// (BENCHMARKS.md).
 const SHARDS_FROM: usize = 2;
 
+/// The sharded engine for `--threads N` (N >= `SHARDS_FROM`). With two, shard 0 runs on the
+/// reader's thread (`ShardedEngine::new_local`): three threads (reader and shard 0, shard 1,
+/// output) instead of four, and the reader's packets of shard 0 pushed from its buffer
+/// instead of copied for another thread: 0.9x the CPU of four threads on two cores
+/// (BENCHMARKS.md). From three on, every shard has a thread of its own, so that the reader's
+/// thread (reading, routing, merging) does not carry an engine's share as well.
+fn sharded_engine(config: modsniff_core::Config, threads: usize) -> ShardedEngine {
+    let engine = if threads == 2 {
+        ShardedEngine::new_local(config, threads)
+    } else {
+        ShardedEngine::new(config, threads)
+    };
+    engine.with_recycling()
+}
+
 /// What an event weighs against `EVENT_BATCH`: one, and one more per 16 names or HTTP
 /// transactions a connection carries. A batch of connections that each keep a thousand
 /// certificate names (2,048 in flight held ~90 MiB) goes out after a few of them.
@@ -198,7 +213,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             let shards = src
                 .total_bytes()
                 .filter(|_| threads >= SHARDS_FROM)
-                .map(|_| ShardedEngine::new(config.clone(), threads).with_recycling());
+                .map(|_| sharded_engine(config.clone(), threads));
             read_pipelined(
                 shards,
                 path,
@@ -487,64 +502,34 @@ fn read_pipelined(
         // more: glibc's contended on its arena lock and doubled the CPU time; mimalloc's are
         // cheaper, still a few percent of the run).
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Event>>();
-        // With shards, the diagnosis and the records are made here, after the merge: the
-        // shards already keep the other core busy, and a fourth thread cost more in
-        // hand-overs and switches than it ran beside them (BENCHMARKS.md).
-        let mut inline = Some((out, rep));
-        let writer = if shards.is_none() {
-            let (out, rep) = inline.take().context("the output is taken once")?;
-            // Named so that `top -H` and `perf report --comm` tell the stages apart.
-            let w = std::thread::Builder::new()
-                .name("modsniff-output".into())
-                .spawn_scoped(scope, move || {
-                    for msg in rx {
-                        match msg {
-                            ToOutput::Events(batch) => {
-                                for ev in &batch {
-                                    out.on_event(rep, ev);
-                                }
-                                // The engine thread may be gone (finished): then drop here.
-                                let _ = back_tx.send(batch);
+        // Named so that `top -H` and `perf report --comm` tell the stages apart.
+        let writer = std::thread::Builder::new()
+            .name("modsniff-output".into())
+            .spawn_scoped(scope, move || {
+                for msg in rx {
+                    match msg {
+                        ToOutput::Events(batch) => {
+                            for ev in &batch {
+                                out.on_event(rep, ev);
                             }
-                            ToOutput::SawTime(ts) => out.diag.saw_time(ts),
+                            // The engine thread may be gone (finished): then drop here.
+                            let _ = back_tx.send(batch);
                         }
+                        ToOutput::SawTime(ts) => out.diag.saw_time(ts),
                     }
-                })
-                .context("starting the output thread")?;
-            Some(w)
-        } else {
-            drop(rx);
-            drop(back_tx);
-            None
-        };
+                }
+            })
+            .context("starting the output thread")?;
         let mut batch: Vec<Event> = Vec::with_capacity(EVENT_BATCH);
         let mut weight = 0usize;
         // A send fails only when the output thread is gone (it panicked): stop feeding it;
         // the join below reports it.
         let mut alive = true;
         // Without the shards (one engine, or the shards gone), batches are freed here.
-        // The capture's clock at its end, given to the diagnosis after the events before it.
-        let saw = std::cell::Cell::new(None);
         let mut flush = |engine: Option<&mut ShardedEngine>,
                          batch: &mut Vec<Event>,
                          weight: &mut usize,
                          force: bool| {
-            if let Some((out, rep)) = inline.as_mut() {
-                if force || *weight >= EVENT_BATCH {
-                    *weight = 0;
-                    for ev in batch.iter() {
-                        out.on_event(&mut **rep, ev);
-                    }
-                    match engine {
-                        Some(e) => e.recycle(batch),
-                        None => batch.clear(),
-                    }
-                }
-                if let Some(t) = saw.take() {
-                    out.diag.saw_time(t);
-                }
-                return;
-            }
             if alive && (force || *weight >= EVENT_BATCH) && !batch.is_empty() {
                 *weight = 0;
                 // Free every batch already read (at most the ones in flight), keep one vector.
@@ -560,11 +545,6 @@ fn read_pipelined(
                 let spare = spare.unwrap_or_else(|| Vec::with_capacity(EVENT_BATCH));
                 let full = std::mem::replace(batch, spare);
                 alive = tx.send(ToOutput::Events(full)).is_ok();
-            }
-            if let Some(t) = saw.take()
-                && alive
-            {
-                alive = tx.send(ToOutput::SawTime(t)).is_ok();
             }
         };
         // The shards fell back at packet `from` of the `pushed` they were given: one engine
@@ -678,8 +658,7 @@ fn read_pipelined(
             Some(e) => e.now(),
             None => single.now(),
         };
-        saw.set(Some(now));
-        flush(None, &mut Vec::new(), &mut 0, true);
+        let _ = tx.send(ToOutput::SawTime(now));
         let stats = match shards.take() {
             Some(e) => match e.finish(&mut |ev: Event| batch.push(ev)) {
                 Ok(stats) => stats,
@@ -700,10 +679,9 @@ fn read_pipelined(
         };
         flush(None, &mut batch, &mut weight, true);
         drop(tx);
-        if let Some(w) = writer {
-            w.join()
-                .map_err(|_| anyhow::anyhow!("the output thread panicked"))?;
-        }
+        writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the output thread panicked"))?;
         if let Some(e) = failed {
             return Err(e.context("reading the capture again with one engine"));
         }
