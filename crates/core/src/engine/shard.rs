@@ -1,11 +1,23 @@
-//! Several engines on one capture, each on its own thread and owning the flows whose key
-//! hashes to it, merged back into the events one [`Engine`] emits, in its order.
+//! Several engines on one capture, each on its own thread (or shard 0 on the caller's) and
+//! owning the flows whose key hashes to it, merged back into the events one [`Engine`] emits,
+//! in its order.
 //!
 //! ```text
 //!              ┌─▶ shard 0: Engine (its flows, reassembly, decoders, bounds) ─┐
 //! push ─route──┤                                                              ├─▶ merge ─▶ Sink
 //!              └─▶ shard 1: Engine ...                                        ┘
 //! ```
+//!
+//! The router reads only what names the flow: for plain TCP and UDP over IP (nearly every
+//! frame) the two ends, straight from the headers (`wire::flow_ends`, the fast decoding
+//! path's first steps), which `shard_of` mixes one end at a time, so that both directions go
+//! to the same shard; other frames are decoded in full. The owner decodes the frame again.
+//! Each shard's part of a round carries its packets' bytes, copied from the reader's buffer.
+//! With [`ShardedEngine::new_local`], shard 0 runs on the caller's thread instead: `push`
+//! pushes its packets at once, from the caller's buffer, and keeps its events with the round
+//! being filled; the round's answer is made when the round is handed to the other shards, and
+//! the merge takes it with theirs: one thread fewer, and half the copies (`read`'s way to run
+//! two shards; BENCHMARKS.md, "Two shards on two cores", has its cost).
 //!
 //! What one engine shares between flows, and how the shards keep it:
 //!
