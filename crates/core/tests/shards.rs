@@ -40,9 +40,13 @@ fn one(path: &Path, config: &Config) -> Option<(Vec<String>, Stats)> {
 
 /// The sharded engine as `read --threads N` drives it: when it falls back, one engine reads
 /// the capture again from the start and only its events from the packet where the shards
-/// stopped are kept.
-fn sharded(path: &Path, config: &Config, shards: usize) -> (Vec<String>, Stats) {
-    let mut engine = ShardedEngine::new(config.clone(), shards);
+/// stopped are kept. `local`: shard 0 runs on this thread (`ShardedEngine::new_local`).
+fn sharded(path: &Path, config: &Config, shards: usize, local: bool) -> (Vec<String>, Stats) {
+    let mut engine = if local {
+        ShardedEngine::new_local(config.clone(), shards)
+    } else {
+        ShardedEngine::new(config.clone(), shards)
+    };
     let mut events: Vec<Event> = Vec::new();
     common::for_each_packet(path, |p| engine.push(&p, &mut events));
     let stats = match engine.finish(&mut events) {
@@ -88,21 +92,24 @@ fn check(config: &Config, shard_counts: &[usize]) -> usize {
             continue;
         };
         for &shards in shard_counts {
-            let (got, stats) = sharded(&cap, config, shards);
-            if let Some(i) = (0..want.len().max(got.len())).find(|&i| want.get(i) != got.get(i)) {
-                panic!(
-                    "{}, {shards} shards: event {i} differs\n  one engine: {:?}\n  sharded:    {:?}",
-                    cap.display(),
-                    want.get(i),
-                    got.get(i)
+            for local in [false, true] {
+                let (got, stats) = sharded(&cap, config, shards, local);
+                if let Some(i) = (0..want.len().max(got.len())).find(|&i| want.get(i) != got.get(i))
+                {
+                    panic!(
+                        "{}, {shards} shards (local {local}): event {i} differs\n  one engine: {:?}\n  sharded:    {:?}",
+                        cap.display(),
+                        want.get(i),
+                        got.get(i)
+                    );
+                }
+                assert_eq!(
+                    want_stats,
+                    stats,
+                    "{}, {shards} shards (local {local}): stats",
+                    cap.display()
                 );
             }
-            assert_eq!(
-                want_stats,
-                stats,
-                "{}, {shards} shards: stats",
-                cap.display()
-            );
         }
         n += 1;
     }

@@ -35,12 +35,29 @@ const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 /// flight; 1,024 peaked at 67 MiB on the full corpus under mimalloc, 512 at 65 MiB).
 const EVENT_BATCH: usize = 512;
 const QUEUE_BATCHES: usize = 2;
-/// `--threads` from which the engine is sharded (`ShardedEngine`, one engine per thread
-/// beside the reader and the output). Below it, two threads pipeline one engine and the
-/// output: two shards cost 1.30x the CPU of one engine (1.25-1.42x), the pipeline 1.09x
-/// (1.06-1.19x), and on two cores the shards were no faster than the pipeline
-/// (BENCHMARKS.md).
+/// `--threads` from which the engine is sharded (`ShardedEngine`, see `sharded_engine`).
+/// Below it, two threads pipeline one engine and the output. Two shards with shard 0 on the
+/// reader's thread cost 1.41x the CPU of one thread (ndjson; 1.52x text), the pipeline
+/// 1.22x (1.25x); on a busy two-core machine the shards were faster than the pipeline for
+/// text (0.75x its wall time) but not for ndjson (1.07x): not clearly faster for both
+/// (BENCHMARKS.md, "Two shards on two cores").
 const SHARDS_FROM: usize = 3;
+
+/// The sharded engine for `--threads N` (N >= `SHARDS_FROM`). With two (when `SHARDS_FROM`
+/// is 2), shard 0 runs on the reader's thread (`ShardedEngine::new_local`): three threads
+/// (reader and shard 0, shard 1, output) instead of four, and the packets of shard 0 pushed
+/// from the reader's buffer instead of copied for another thread: 0.93x the CPU of four
+/// threads on two cores (BENCHMARKS.md). From three on, every shard has a thread of its own,
+/// so that the reader's thread (reading, routing, merging) does not carry an engine's share
+/// as well.
+fn sharded_engine(config: modsniff_core::Config, threads: usize) -> ShardedEngine {
+    let engine = if threads == 2 {
+        ShardedEngine::new_local(config, threads)
+    } else {
+        ShardedEngine::new(config, threads)
+    };
+    engine.with_recycling()
+}
 
 /// What an event weighs against `EVENT_BATCH`: one, and one more per 16 names or HTTP
 /// transactions a connection carries. A batch of connections that each keep a thousand
@@ -198,7 +215,7 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
             let shards = src
                 .total_bytes()
                 .filter(|_| threads >= SHARDS_FROM)
-                .map(|_| ShardedEngine::new(config.clone(), threads).with_recycling());
+                .map(|_| sharded_engine(config.clone(), threads));
             read_pipelined(
                 shards,
                 path,
@@ -450,8 +467,9 @@ fn read_packets(
 
 /// `--threads N` (N >= `SHARDS_FROM`) on a capture file: the reader on this thread, N engines
 /// on threads of their own (`ShardedEngine`: each owns the flows whose key hashes to it, and
-/// their events are merged back into one engine's order), and the diagnosis and record
-/// writing on one more. With `--threads 2`, or on standard input or a pipe (`shards` is
+/// their events are merged back into one engine's order; with two, shard 0 on this thread,
+/// see `sharded_engine`), and the diagnosis and record writing on one more. Below
+/// `SHARDS_FROM`, or on standard input or a pipe (`shards` is
 /// `None`: it cannot be read again, see below), one engine on this thread and the output on
 /// the other: a two-stage pipeline.
 ///

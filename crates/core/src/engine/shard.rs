@@ -1,11 +1,23 @@
-//! Several engines on one capture, each on its own thread and owning the flows whose key
-//! hashes to it, merged back into the events one [`Engine`] emits, in its order.
+//! Several engines on one capture, each on its own thread (or shard 0 on the caller's) and
+//! owning the flows whose key hashes to it, merged back into the events one [`Engine`] emits,
+//! in its order.
 //!
 //! ```text
 //!              ┌─▶ shard 0: Engine (its flows, reassembly, decoders, bounds) ─┐
 //! push ─route──┤                                                              ├─▶ merge ─▶ Sink
 //!              └─▶ shard 1: Engine ...                                        ┘
 //! ```
+//!
+//! The router reads only what names the flow: for plain TCP and UDP over IP (nearly every
+//! frame) the two ends, straight from the headers (`wire::flow_ends`, the fast decoding
+//! path's first steps), which `shard_of` mixes one end at a time, so that both directions go
+//! to the same shard; other frames are decoded in full. The owner decodes the frame again.
+//! Each shard's part of a round carries its packets' bytes, copied from the reader's buffer.
+//! With [`ShardedEngine::new_local`], shard 0 runs on the caller's thread instead: `push`
+//! pushes its packets at once, from the caller's buffer, and keeps its events with the round
+//! being filled; the round's answer is made when the round is handed to the other shards, and
+//! the merge takes it with theirs: one thread fewer, and half the copies (`read`'s way to run
+//! two shards; BENCHMARKS.md, "Two shards on two cores", has its cost).
 //!
 //! What one engine shares between flows, and how the shards keep it:
 //!
@@ -170,14 +182,19 @@ enum Route {
 }
 
 fn route(pkt: &Packet<'_>, count: usize) -> Route {
+    // Nearly every frame: plain TCP or UDP, whose ends are read without decoding the rest
+    // (the owner decodes it; the full decode here was ~4 % of a run's CPU).
+    if let Some((tcp, ip, sp, dp)) = wire::flow_ends(pkt.linktype, pkt.data) {
+        let t = if tcp { Transport::Tcp } else { Transport::Udp };
+        return Route::One(shard_of(t, (ip.src, sp), (ip.dst, dp), count));
+    }
     let d = wire::decode(pkt.linktype, pkt.data);
     let Some(ip) = &d.ip else {
         return Route::One(0);
     };
-    let key = |t: Transport, a: IpAddr, ap: u16, b: IpAddr, bp: u16| {
-        FlowKey::new(t, SocketAddr::new(a, ap), SocketAddr::new(b, bp)).0
-    };
-    let key = match &d.l4 {
+    let key =
+        |t: Transport, a: IpAddr, ap: u16, b: IpAddr, bp: u16| shard_of(t, (a, ap), (b, bp), count);
+    let owner = match &d.l4 {
         L4::Tcp(seg) => key(Transport::Tcp, ip.src, seg.src_port, ip.dst, seg.dst_port),
         L4::Udp(u) => key(Transport::Udp, ip.src, u.src_port, ip.dst, u.dst_port),
         // An ICMP error goes to the flow it quotes.
@@ -198,7 +215,7 @@ fn route(pkt: &Packet<'_>, count: usize) -> Route {
         L4::Fragment(_) => return Route::All,
         L4::Other => return Route::One(0),
     };
-    Route::One(shard_of(&key, count))
+    Route::One(owner)
 }
 
 /// Whether every bound divided between `count` shards gives each at least one: then the
@@ -280,42 +297,51 @@ fn run_shard(mut engine: Engine, rx: Receiver<ToShard>, tx: SyncSender<FromShard
                 batch.items.clear();
                 batch.data.clear();
                 batch.events = events;
-                std::mem::swap(&mut batch.created, &mut engine.table.created);
-                std::mem::swap(&mut batch.pinned, &mut engine.pinned);
-                std::mem::swap(&mut batch.tomb_pushes, &mut engine.table.tomb_pushes);
-                std::mem::swap(&mut batch.tomb_lookups, &mut engine.table.tomb_lookups);
-                engine.table.created.clear();
-                engine.pinned.clear();
-                engine.table.tomb_pushes.clear();
-                engine.table.tomb_lookups.clear();
-                let back = FromShard {
-                    batch,
-                    bound: engine.bound_reached(),
-                    stats: None,
-                };
-                if tx.send(back).is_err() {
+                if tx.send(round_done(&mut engine, batch)).is_err() {
                     return;
                 }
             }
             ToShard::Finish { frame, now } => {
-                engine.set_position(u64::MAX, frame, now);
-                let mut events = Vec::new();
-                let mut out = Collect {
-                    index: u64::MAX,
-                    events: &mut events,
-                };
-                let stats = engine.finish_tagged(&mut out);
-                let _ = tx.send(FromShard {
-                    bound: engine.bound_reached(),
-                    batch: Batch {
-                        events,
-                        ..Batch::default()
-                    },
-                    stats: Some(stats),
-                });
+                let _ = tx.send(shard_end(&mut engine, frame, now));
                 return;
             }
         }
+    }
+}
+
+/// A shard's answer to a round whose packets it has pushed (the events are in `batch`).
+fn round_done(engine: &mut Engine, mut batch: Batch) -> FromShard {
+    std::mem::swap(&mut batch.created, &mut engine.table.created);
+    std::mem::swap(&mut batch.pinned, &mut engine.pinned);
+    std::mem::swap(&mut batch.tomb_pushes, &mut engine.table.tomb_pushes);
+    std::mem::swap(&mut batch.tomb_lookups, &mut engine.table.tomb_lookups);
+    engine.table.created.clear();
+    engine.pinned.clear();
+    engine.table.tomb_pushes.clear();
+    engine.table.tomb_lookups.clear();
+    FromShard {
+        batch,
+        bound: engine.bound_reached(),
+        stats: None,
+    }
+}
+
+/// A shard's answer to the end of input: its open flows and unanswered queries, its counters.
+fn shard_end(engine: &mut Engine, frame: u64, now: Timestamp) -> FromShard {
+    engine.set_position(u64::MAX, frame, now);
+    let mut events = Vec::new();
+    let mut out = Collect {
+        index: u64::MAX,
+        events: &mut events,
+    };
+    let stats = engine.finish_tagged(&mut out);
+    FromShard {
+        bound: engine.bound_reached(),
+        batch: Batch {
+            events,
+            ..Batch::default()
+        },
+        stats: Some(stats),
     }
 }
 
@@ -366,6 +392,11 @@ pub struct ShardedEngine {
     to: Vec<SyncSender<ToShard>>,
     from: Vec<Receiver<FromShard>>,
     workers: Vec<JoinHandle<()>>,
+    /// Shard 0's engine when it runs on the caller's thread, inside `push`
+    /// ([`ShardedEngine::new_local`]); the threads then run shards 1 and up.
+    local: Option<Box<Engine>>,
+    /// Shard 0's answers to the rounds in flight, when it runs here.
+    local_done: std::collections::VecDeque<FromShard>,
     /// Names from DNS answers, by address (one engine's `names`).
     names: FxHashMap<IpAddr, String>,
     /// The dense id of each flow whose records may still come, by its id in its shard (the
@@ -385,6 +416,17 @@ pub struct ShardedEngine {
 impl ShardedEngine {
     /// `count` shards (at least one), each with its share of `config`'s bounds.
     pub fn new(config: Config, count: usize) -> Self {
+        Self::build(config, count, false)
+    }
+
+    /// As [`ShardedEngine::new`], but shard 0 runs on the caller's thread: `push` pushes
+    /// its packets into its engine at once, from the caller's buffer (no copy, no hand-over),
+    /// and `count - 1` threads run the others.
+    pub fn new_local(config: Config, count: usize) -> Self {
+        Self::build(config, count, true)
+    }
+
+    fn build(config: Config, count: usize, local: bool) -> Self {
         let count = count.max(1);
         let mut shard_config = config.clone();
         shard_config.limits = shard_limits(&config.limits, count);
@@ -401,6 +443,7 @@ impl ShardedEngine {
         // Bounds too small to divide: no shard runs, one engine is to read from the start.
         let fallen = (!divisible(&config.limits, count)).then_some(0);
         let threads = if fallen.is_some() { 0 } else { count };
+        let mut local_engine = None;
         for index in 0..threads {
             let (in_tx, in_rx) = sync_channel(LAG + 1);
             let (out_tx, out_rx) = sync_channel(LAG + 1);
@@ -411,6 +454,10 @@ impl ShardedEngine {
             own.tls = own.tls.with_own_pools();
             let mut engine = Engine::new_shard(own, ShardRole { index, count });
             engine.table.closed_cap = Some(config.limits.max_flows);
+            if local && index == 0 {
+                local_engine = Some(Box::new(engine));
+                continue;
+            }
             let worker = std::thread::Builder::new()
                 .name(format!("modsniff-shard{index}"))
                 .spawn(move || run_shard(engine, in_rx, out_tx));
@@ -443,6 +490,8 @@ impl ShardedEngine {
             to,
             from,
             workers,
+            local: local_engine,
+            local_done: std::collections::VecDeque::new(),
             names: FxHashMap::default(),
             ids: FxHashMap::default(),
             next_id: 0,
@@ -491,6 +540,22 @@ impl ShardedEngine {
             Route::All => (0, true),
         };
         for (s, batch) in self.filling.iter_mut().enumerate() {
+            if s == 0
+                && let Some(engine) = self.local.as_deref_mut()
+            {
+                // Shard 0 is here: its events wait in its part of the round.
+                let mut out = Collect {
+                    index,
+                    events: &mut batch.events,
+                };
+                if s == owner || all {
+                    engine.set_position(index, pkt.frame, now);
+                    engine.push_tagged(pkt, s != owner, &mut out);
+                } else if sweeps {
+                    engine.tick(index, pkt.frame, now, &mut out);
+                }
+                continue;
+            }
             if s == owner || all {
                 let start = batch.data.len();
                 batch.data.extend_from_slice(pkt.data);
@@ -530,8 +595,16 @@ impl ShardedEngine {
             let Some(slot) = self.filling.get_mut(s) else {
                 continue;
             };
-            let batch = std::mem::replace(slot, next);
-            if let Some(tx) = self.to.get(s) {
+            let mut batch = std::mem::replace(slot, next);
+            if s == 0
+                && let Some(engine) = self.local.as_deref_mut()
+            {
+                // Its events made and used here are freed here.
+                batch.garbage.clear();
+                self.local_done.push_back(round_done(engine, batch));
+                continue;
+            }
+            if let Some(tx) = self.to.get(s - usize::from(self.local.is_some())) {
                 // A shard that is gone panicked: `receive` says so.
                 let _ = tx.send(ToShard::Round(batch));
             }
@@ -544,7 +617,11 @@ impl ShardedEngine {
 
     /// Every shard's answer to the oldest message in flight.
     fn receive(&mut self) -> Vec<FromShard> {
-        let answers: Vec<Option<FromShard>> = self.from.iter().map(|rx| rx.recv().ok()).collect();
+        let mut answers: Vec<Option<FromShard>> = Vec::with_capacity(self.count);
+        if self.local.is_some() {
+            answers.push(self.local_done.pop_front());
+        }
+        answers.extend(self.from.iter().map(|rx| rx.recv().ok()));
         if answers.len() < self.count || answers.iter().any(Option::is_none) {
             self.shard_failed();
         }
@@ -790,6 +867,10 @@ impl ShardedEngine {
                 frame: self.frame,
                 now: self.clock.now,
             });
+        }
+        if let Some(engine) = self.local.as_deref_mut() {
+            let end = shard_end(engine, self.frame, self.clock.now);
+            self.local_done.push_back(end);
         }
         let answers = self.receive();
         if answers.iter().any(|a| a.bound) {

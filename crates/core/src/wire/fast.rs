@@ -87,6 +87,42 @@ pub fn decode_fast(linktype: LinkType, data: &[u8]) -> Option<DecodedPacket<'_>>
     (!declined).then_some(d)
 }
 
+/// The transport (TCP: `true`) and the two ends of a frame the fast path decodes, without
+/// the rest of its decoding (TCP options, the segment's fields): `None` exactly where
+/// `decode_fast` is `None`, and otherwise its addresses and ports. The sharded engine's
+/// router hashes these to pick the flow's owner, and the owner decodes the frame in full.
+#[inline]
+pub fn flow_ends(linktype: LinkType, data: &[u8]) -> Option<(bool, IpInfo, u16, u16)> {
+    let ip = network(linktype, data).and_then(ip_packet)?;
+    let ports = |h: &[u8; 8]| {
+        (
+            u16::from_be_bytes([h[0], h[1]]),
+            u16::from_be_bytes([h[2], h[3]]),
+        )
+    };
+    if ip.proto == IPPROTO_TCP {
+        // As `tcp`: a whole fixed header, a data offset of 5 or more, options captured.
+        let (h, _) = ip.payload.split_first_chunk::<20>()?;
+        let header_len = usize::from(h[12] >> 4) * 4;
+        if header_len < 20 || ip.payload.len() < header_len {
+            return None;
+        }
+        let (sp, dp) = ports(h.first_chunk::<8>()?);
+        Some((true, ip.info, sp, dp))
+    } else {
+        // As `udp` (its payload is always there once the header is).
+        let (h, _) = ip.payload.split_first_chunk::<8>()?;
+        let (sp, dp) = ports(h);
+        if [sp, dp]
+            .iter()
+            .any(|&p| p == UDP_PORT_VXLAN || p == UDP_PORT_TEREDO)
+        {
+            return None;
+        }
+        Some((false, ip.info, sp, dp))
+    }
+}
+
 /// The IP packet in a frame, if the link layer is one the fast path reads.
 #[inline(always)]
 fn network(linktype: LinkType, data: &[u8]) -> Option<&[u8]> {

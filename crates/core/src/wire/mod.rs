@@ -26,6 +26,7 @@ pub use decode::{
 };
 #[doc(hidden)]
 pub use fast::decode_fast;
+pub use fast::flow_ends;
 
 use std::fmt;
 
