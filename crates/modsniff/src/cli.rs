@@ -415,8 +415,9 @@ pub struct ReadArgs {
     /// `# get URL` lines): read as if it followed --go-stderr's lines. One capture file only.
     #[arg(long, value_name = "FILE")]
     pub go_trace: Option<PathBuf>,
-    /// Threads: 1 runs everything on one; 2 (the default where there are two cores) runs the
-    /// engine on one and diagnosis and record writing on the other; N >= 3 on a capture file
+    /// Threads: 1 runs everything on one (the default for the text report); 2 (the default for
+    /// records where there are two cores) runs the engine on one and diagnosis and record
+    /// writing on the other; N >= 3 on a capture file
     /// runs N engines, each owning a share of the flows, beside the reader and the output
     /// thread. The output is the same either way.
     #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]

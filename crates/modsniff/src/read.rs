@@ -7,7 +7,7 @@
 //! `-c` does.
 
 use crate::analyze::{Analysis, Outcome, engine_config, go_settings};
-use crate::cli::ReadArgs;
+use crate::cli::{self, ReadArgs};
 use crate::extract::{self, Choice, Replay, spool::Spool};
 use crate::go::trace::GoTranscript;
 use crate::report::Printer;
@@ -85,12 +85,20 @@ enum ToOutput {
     SawTime(modsniff_core::Timestamp),
 }
 
-/// `--threads` when not given: two where there are two cores to run them on, else one.
-/// Two pipeline one engine and the output; from `SHARDS_FROM` on a capture file, the engine
-/// is sharded (see `read_pipelined`); the output is the same (speed and memory:
-/// BENCHMARKS.md).
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+/// `--threads` when not given: for records (ndjson, json, html), two where there are two
+/// cores to run them on, else one; for the text report, one. Two pipeline one engine and the
+/// output; from `SHARDS_FROM` on a capture file, the engine is sharded (see
+/// `read_pipelined`); the output is the same (speed and memory: BENCHMARKS.md). The text
+/// report's output thread has little to do (diagnosis, no records): on the full benchmark
+/// corpus two threads took 1.03x one thread's time on an idle machine and 1.12x on a busy one,
+/// for 1.15-1.18x its CPU, where records gain 1.2-1.3x from the second thread.
+pub fn default_threads(format: cli::Format) -> usize {
+    match format {
+        cli::Format::Text => 1,
+        cli::Format::Json | cli::Format::Ndjson | cli::Format::Html => {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+        }
+    }
 }
 
 /// Reads every file in turn; returns what they found together.
@@ -145,7 +153,9 @@ pub fn run(args: ReadArgs) -> Result<Outcome> {
     }
     let mut outcome = Outcome::default();
     let progress_ok = !args.out.no_progress && std::io::stderr().is_terminal();
-    let threads = args.threads.unwrap_or_else(default_threads);
+    let threads = args
+        .threads
+        .unwrap_or_else(|| default_threads(args.out.format));
     // Files that could not be read at all (missing, not a capture, refused by the filter) are
     // said on stderr as they come and make the exit status 2; the others are still reported,
     // as `cat` and tcpdump go on past a missing file.
