@@ -91,7 +91,7 @@ enum ToOutput {
 /// `read_pipelined`); the output is the same (speed and memory: BENCHMARKS.md). The text
 /// report's output thread has little to do (diagnosis, no records): on the full benchmark
 /// corpus two threads took 1.03x one thread's time on an idle machine and 1.12x on a busy one,
-/// for 1.15-1.18x its CPU, where records gain 1.2-1.3x from the second thread.
+/// for 1.13-1.18x its CPU, where records gain 1.2-1.3x from the second thread.
 pub fn default_threads(format: cli::Format) -> usize {
     match format {
         cli::Format::Text => 1,
