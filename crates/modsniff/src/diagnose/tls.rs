@@ -900,6 +900,10 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
 /// Largest encrypted record an HTTP/2 control frame fills (SETTINGS ack, WINDOW_UPDATE, PING:
 /// 9 to 17 bytes of frame, plus the record's nonce and tag): smaller than any request.
 const CONTROL_RECORD_MAX: u16 = 48;
+/// Most the server may send after the request for its answer to read as an error page
+/// (mitmproxy's 502 is a few hundred bytes, block pages a few KB); a module's .zip fetched
+/// alone on a connection is mostly bigger.
+const ERROR_ANSWER_MAX: u64 = 16 * 1024;
 /// How soon after the answer the client's close counts as its reaction to it.
 const CLOSE_AFTER_ANSWER_SECS: f64 = 2.0;
 
@@ -908,6 +912,8 @@ struct Answered {
     request: RecordNote,
     answer: RecordNote,
     close: (Option<modsniff_core::Timestamp>, u64),
+    /// The server closed first, right after its answer.
+    by_server: bool,
 }
 
 /// The client sent its first request (one burst of records: HTTP/2's preface and HEADERS go
@@ -920,10 +926,13 @@ fn answered_once(f: &ConnFacts<'_>) -> Option<Answered> {
     let c = f.c;
     let t = f.tls.as_ref()?;
     let sh = t.server_hello.as_ref()?;
-    if !t.client_records_all || server_closed_first(c) {
+    if !t.client_records_all {
         return None;
     }
     let app = |r: &&RecordNote| r.encrypted && r.content_type == ContentType::APPLICATION_DATA;
+    // Order by time, then frame (a file written out of order numbers its frames otherwise).
+    let after =
+        |a: &RecordNote, b: &RecordNote| came_before((Some(b.ts), b.frame), (Some(a.ts), a.frame));
     let mut sent = t.client_records.iter().filter(app);
     // TLS 1.3: the client's first encrypted application_data record is its Finished.
     if sh.version == 0x0304 {
@@ -944,14 +953,14 @@ fn answered_once(f: &ConnFacts<'_>) -> Option<Answered> {
     let mark = sent
         .iter()
         .find(|r| r.length <= CONTROL_RECORD_MAX)
-        .map_or(request.frame, |r| r.frame.max(request.frame));
+        .map_or(request, |r| if after(r, &request) { **r } else { request });
     // (Past the server's noted records the mark itself is the bound: stricter.)
     let bound = t
         .server_records
         .iter()
-        .find(|r| r.frame > mark)
-        .map_or(mark, |r| r.frame);
-    if requests.iter().any(|r| r.frame > bound) {
+        .find(|r| after(r, &mark))
+        .map_or(mark, |r| *r);
+    if requests.iter().any(|r| after(r, &bound)) {
         return None;
     }
     let last = c.tls.as_deref()?.server.last_record?;
@@ -963,17 +972,36 @@ fn answered_once(f: &ConnFacts<'_>) -> Option<Answered> {
             .filter(app)
             .rfind(|r| r.length > CONTROL_RECORD_MAX)?
     };
-    if answer.frame <= request.frame
-        || t.client_records
-            .last()
-            .is_some_and(|r| r.frame > answer.frame)
-        || c.client_stats
-            .last_data_frame
-            .is_some_and(|d| d > answer.frame)
-    {
+    // After the answer the client may still acknowledge what it read (HTTP/2 control
+    // records), but asks nothing more.
+    if !after(&answer, &request) || requests.iter().any(|r| after(r, &answer)) {
         return None;
     }
-    let close = super::actor::fin_of(&c.client_stats)
+    // What the server sent after the request (its records before it, where the notes do not
+    // reach them, count too: the bound is only stricter).
+    let before: u64 = t
+        .server_records
+        .iter()
+        .filter(|r| !after(r, &request))
+        .map(|r| u64::from(r.length))
+        .sum();
+    let sent_after = c
+        .tls
+        .as_deref()?
+        .server
+        .records_after_hello_bytes
+        .saturating_sub(before);
+    if sent_after > ERROR_ANSWER_MAX {
+        return None;
+    }
+    // The first close after it: the client's (go quitting on the answer), or the server's
+    // (an HTTP/1.1 error page with `Connection: close`), with no request on the connection
+    // since.
+    let earliest = |a: (Option<modsniff_core::Timestamp>, u64),
+                    b: (Option<modsniff_core::Timestamp>, u64)| {
+        if came_before(b, a) { b } else { a }
+    };
+    let client_close = super::actor::fin_of(&c.client_stats)
         .into_iter()
         .chain(
             c.resets
@@ -981,21 +1009,23 @@ fn answered_once(f: &ConnFacts<'_>) -> Option<Answered> {
                 .filter(|r| r.from == Side::Client)
                 .map(reset_at),
         )
-        .min_by(|a, b| {
-            if came_before(*a, *b) {
-                std::cmp::Ordering::Less
-            } else {
-                std::cmp::Ordering::Greater
-            }
-        })?;
+        .reduce(earliest);
+    let server_close = super::actor::fin_of(&c.server_stats);
+    let (close, by_server) = match (client_close, server_close) {
+        (Some(cl), Some(sv)) if came_before(sv, cl) => (sv, true),
+        (Some(cl), _) => (cl, false),
+        (None, Some(sv)) => (sv, true),
+        (None, None) => return None,
+    };
     let (Some(close_ts), answer_ts) = (close.0, answer.ts) else {
         return None;
     };
     let soon = close_ts.since(answer_ts).as_secs_f64() < CLOSE_AFTER_ANSWER_SECS;
-    (close.1 > answer.frame && soon).then_some(Answered {
+    (came_before((Some(answer_ts), answer.frame), close) && soon).then_some(Answered {
         request,
         answer,
         close,
+        by_server,
     })
 }
 
@@ -1022,8 +1052,13 @@ fn intercepted_error_answer(
         .map(str::to_string);
     let host = name.clone().unwrap_or_else(|| c.server.ip().to_string());
     let summary = format!(
-        "The go command's first request to {host} through the TLS interception box at {target} got one answer ({} bytes, encrypted), and the client closed the connection right after it without asking for anything more: the answer was an error. A fetch that works goes on to its next request. TLS hides the status; the box answers in the server's place, and one that cannot reach the real server or verify its certificate answers with an error page of its own (mitmproxy's is 502 Bad Gateway).",
-        a.answer.length
+        "The go command's first request to {host} through the TLS interception box at {target} got one answer ({} bytes, encrypted), and {} right after it, the client asking for nothing more: the answer was an error. A fetch that works goes on to its next request. TLS hides the status; the box answers in the server's place, and one that cannot reach the real server or verify its certificate answers with an error page of its own (mitmproxy's is 502 Bad Gateway).",
+        a.answer.length,
+        if a.by_server {
+            "the box closed the connection"
+        } else {
+            "the client closed the connection"
+        }
     );
     Finding {
         stage: Stage::Http,
@@ -1054,7 +1089,15 @@ fn intercepted_error_answer(
                 Some(a.answer.ts),
                 format!("the box's answer ({} bytes, encrypted)", a.answer.length),
             ),
-            ev(a.close.1, a.close.0, "the client closes on it"),
+            ev(
+                a.close.1,
+                a.close.0,
+                if a.by_server {
+                    "the box closes after it"
+                } else {
+                    "the client closes on it"
+                },
+            ),
         ],
     }
 }
