@@ -265,26 +265,6 @@ const SNAP_MISSES: &[(&str, u32, &str)] = &[
         "the response's length is cut: its end unknown, the idle keep-alive reads as a stall",
     ),
     (
-        "mitmproxy-regular-trusted-tls12",
-        200,
-        "the certificate is cut, and in a proxy's tunnel the hop the \"server\" answers from tells nothing",
-    ),
-    (
-        "mitmproxy-regular-trusted-tls12",
-        400,
-        "the certificate is cut, and in a proxy's tunnel the hop the \"server\" answers from tells nothing",
-    ),
-    (
-        "mitmproxy-regular-upcert-trusted-tls12",
-        200,
-        "the certificate is cut, and in a proxy's tunnel nothing else shows the box whose error page it is",
-    ),
-    (
-        "mitmproxy-regular-upcert-trusted-tls12",
-        400,
-        "the certificate is cut, and in a proxy's tunnel nothing else shows the box whose error page it is",
-    ),
-    (
         "mitm-trusted-behind-tinyproxy-tls12",
         200,
         "the certificate is cut, and in a proxy's tunnel the hop the \"server\" answers from tells nothing",
@@ -303,6 +283,26 @@ const SNAP_MISSES: &[(&str, u32, &str)] = &[
         "mitm-trusted-squid-connect-tls12",
         400,
         "the certificate is cut, and in a proxy's tunnel the hop the \"server\" answers from tells nothing",
+    ),
+    (
+        "mitmproxy-regular-trusted-tls12",
+        200,
+        "the certificate is cut, and in a proxy's tunnel the hop the \"server\" answers from tells nothing",
+    ),
+    (
+        "mitmproxy-regular-trusted-tls12",
+        400,
+        "the certificate is cut, and in a proxy's tunnel the hop the \"server\" answers from tells nothing",
+    ),
+    (
+        "mitmproxy-regular-upcert-trusted-tls12",
+        200,
+        "the certificate is cut, and in a proxy's tunnel nothing else shows the box whose error page it is",
+    ),
+    (
+        "mitmproxy-regular-upcert-trusted-tls12",
+        400,
+        "the certificate is cut, and in a proxy's tunnel nothing else shows the box whose error page it is",
     ),
 ];
 
