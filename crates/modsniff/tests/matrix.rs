@@ -284,6 +284,26 @@ const SNAP_MISSES: &[(&str, u32, &str)] = &[
         400,
         "the certificate is cut, and in a proxy's tunnel the hop the \"server\" answers from tells nothing",
     ),
+    (
+        "mitmproxy-regular-trusted-tls12",
+        200,
+        "the certificate is cut, and in a proxy's tunnel the hop the \"server\" answers from tells nothing",
+    ),
+    (
+        "mitmproxy-regular-trusted-tls12",
+        400,
+        "the certificate is cut, and in a proxy's tunnel the hop the \"server\" answers from tells nothing",
+    ),
+    (
+        "mitmproxy-regular-upcert-trusted-tls12",
+        200,
+        "the certificate is cut, and in a proxy's tunnel nothing else shows the box whose error page it is",
+    ),
+    (
+        "mitmproxy-regular-upcert-trusted-tls12",
+        400,
+        "the certificate is cut, and in a proxy's tunnel nothing else shows the box whose error page it is",
+    ),
 ];
 
 /// Every matrix capture cut to each of `SNAPS`: a capture whose packets were cut is never
@@ -377,7 +397,7 @@ fn matrix_covers_every_shape_in_variants() {
     // the shapes that went wrong outside the repository, each in several variants
     let count = |f: &dyn Fn(&Value) -> bool| all.values().filter(|e| f(e)).count();
     let label = |e: &Value| (s(&e["stage"]).to_string(), s(&e["kind"]).to_string());
-    let shapes: [Shape; 11] = [
+    let shapes: [Shape; 13] = [
         ("certificate rejected on a self-hosted GOPROXY", 10, &|e| {
             label(e) == ("tls-handshake".into(), "cert-rejected".into())
         }),
@@ -415,6 +435,16 @@ fn matrix_covers_every_shape_in_variants() {
             3,
             &|e| class_of(e) == "dual" && s(&e["stage"]) == "none",
         ),
+        // A real inspection product (mitmproxy 11), not the harness's own terminator: its
+        // own shapes of interception, trusted and not, transparent and as the explicit proxy.
+        ("mitmproxy intercepting, trusted or not", 10, &|e| {
+            class_of(e) == "mitmproxy" && s(&e["kind"]) == "mitm-cert"
+        }),
+        // ... and what it does when the real server fails behind it: its own 502 inside the
+        // TLS the client trusts, a reset or close at the hello, a held hello, a 502 to CONNECT.
+        ("mitmproxy answering for a failed upstream", 8, &|e| {
+            class_of(e) == "mitmproxy" && s(&e["kind"]) != "mitm-cert"
+        }),
     ];
     for (what, min, f) in shapes {
         let n = count(f);
