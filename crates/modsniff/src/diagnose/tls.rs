@@ -432,14 +432,8 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
 
     // 3. A certificate the client refused, or interception it accepted.
     if let Some(found) = certificate(f, d, &hello_ev) {
-        let accepted_interception =
-            found.kind == FindingKind::MitmCertificate && found.severity == Severity::Warning;
         out.push((found, false));
         if t.client_ccs || t.client_encrypted_records > 1 {
-            if accepted_interception && let Some(a) = answered_once(f) {
-                out.push((intercepted_error_answer(f, &a, &hello_ev), false));
-                return true;
-            }
             // Accepted: the connection went on; later stages still apply.
             return false;
         }
@@ -698,13 +692,10 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
     // Go host: interception that the client trusted. The same for TLS 1.2 when the capture
     // holds no certificate to judge (cut by the snap length, or lost): what is left is the
     // hop the "server" answers from.
-    // (A last client record of alert size that is an HTTP/2 control frame after the
-    // connection's only answer is no refusal: `answered_once` tells them apart.)
-    let answered = answered_once(f);
     if let Some(sh) = &t.server_hello
         && (sh.version == 0x0304 || t.certificates.is_empty() && t.client_ccs)
         && t.client_encrypted_records >= 2
-        && (!t.client_last_record_alert_like || answered.is_some())
+        && !t.client_last_record_alert_like
         && is_public(name)
     {
         let signs = tls13_interception_signs(f, d);
@@ -737,10 +728,6 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
                 ),
                 false,
             ));
-            if let Some(a) = &answered {
-                out.push((intercepted_error_answer(f, a, &hello_ev), false));
-                return true;
-            }
         }
     }
 
@@ -895,215 +882,6 @@ pub fn detect(f: &ConnFacts<'_>, d: &Diagnoser, out: &mut Vec<(Finding, bool)>) 
         }
     }
     false
-}
-
-/// Largest encrypted record an HTTP/2 control frame fills (SETTINGS ack, WINDOW_UPDATE, PING:
-/// 9 to 17 bytes of frame, plus the record's nonce and tag): smaller than any request.
-const CONTROL_RECORD_MAX: u16 = 48;
-/// Most the server may send after the request for its answer to read as an error page
-/// (mitmproxy's 502 is a few hundred bytes, block pages a few KB); a module's .zip fetched
-/// alone on a connection is mostly bigger.
-const ERROR_ANSWER_MAX: u64 = 16 * 1024;
-/// How soon after the answer the close counts as the reaction to it. go quits on an error
-/// answer at once: 19-166 ms after the hello, 0-26 ms after the answer in the matrix's
-/// mitmproxy captures (a 50 ms path among them). A fetch that worked and happened to be the
-/// connection's only one is closed when go exits, later: the shorter this is, the fewer such
-/// closes read as an error.
-const CLOSE_AFTER_ANSWER_SECS: f64 = 0.5;
-
-/// A completed handshake after which the client asked once, had one answer, and closed.
-struct Answered {
-    request: RecordNote,
-    answer: RecordNote,
-    close: (Option<modsniff_core::Timestamp>, u64),
-    /// The server closed first, right after its answer.
-    by_server: bool,
-}
-
-/// The client sent its first request (one burst of records: HTTP/2's preface and HEADERS go
-/// out together), the server answered, and the client closed right after without asking
-/// anything more. A module fetch that works asks again (the go command wants .info, .mod and
-/// .zip, one after the other); one that stops at the first answer was told no. Only what the
-/// record layer noted of every client record is judged (`client_records_all`).
-fn answered_once(f: &ConnFacts<'_>) -> Option<Answered> {
-    use modsniff_core::tls::ContentType;
-    let c = f.c;
-    let t = f.tls.as_ref()?;
-    let sh = t.server_hello.as_ref()?;
-    if !t.client_records_all {
-        return None;
-    }
-    let app = |r: &&RecordNote| r.encrypted && r.content_type == ContentType::APPLICATION_DATA;
-    // Order by time, then frame (a file written out of order numbers its frames otherwise).
-    let after =
-        |a: &RecordNote, b: &RecordNote| came_before((Some(b.ts), b.frame), (Some(a.ts), a.frame));
-    let mut sent = t.client_records.iter().filter(app);
-    // TLS 1.3: the client's first encrypted application_data record is its Finished.
-    if sh.version == 0x0304 {
-        sent.next()?;
-    }
-    let sent: Vec<&RecordNote> = sent.collect();
-    let requests: Vec<&RecordNote> = sent
-        .iter()
-        .copied()
-        .filter(|r| r.length > CONTROL_RECORD_MAX)
-        .collect();
-    let request = **requests.first()?;
-    // A second request comes only once the client has read something of the server's: over
-    // HTTP/2 its acknowledgement of the server's SETTINGS (a control record) says it has, and
-    // the first request's HEADERS may race that SETTINGS but not the acknowledgement; over
-    // HTTP/1.1 (no control records) the first request is the mark. A request-sized record
-    // after the server's next record past that mark is a second request.
-    let mark = sent
-        .iter()
-        .find(|r| r.length <= CONTROL_RECORD_MAX)
-        .map_or(request, |r| if after(r, &request) { **r } else { request });
-    // (Past the server's noted records the mark itself is the bound: stricter.)
-    let bound = t
-        .server_records
-        .iter()
-        .find(|r| after(r, &mark))
-        .map_or(mark, |r| *r);
-    if requests.iter().any(|r| after(r, &bound)) {
-        return None;
-    }
-    let last = c.tls.as_deref()?.server.last_record?;
-    let answer = if app(&&last) && last.length > CONTROL_RECORD_MAX {
-        last
-    } else {
-        *t.server_records
-            .iter()
-            .filter(app)
-            .rfind(|r| r.length > CONTROL_RECORD_MAX)?
-    };
-    // After the answer the client may still acknowledge what it read (HTTP/2 control
-    // records), but asks nothing more.
-    if !after(&answer, &request) || requests.iter().any(|r| after(r, &answer)) {
-        return None;
-    }
-    // What the server sent after the request (its records before it, where the notes do not
-    // reach them, count too: the bound is only stricter).
-    let before: u64 = t
-        .server_records
-        .iter()
-        .filter(|r| !after(r, &request))
-        .map(|r| u64::from(r.length))
-        .sum();
-    let sent_after = c
-        .tls
-        .as_deref()?
-        .server
-        .records_after_hello_bytes
-        .saturating_sub(before);
-    if sent_after > ERROR_ANSWER_MAX {
-        return None;
-    }
-    // The first close after it: the client's (go quitting on the answer), or the server's
-    // (an HTTP/1.1 error page with `Connection: close`), with no request on the connection
-    // since.
-    let earliest = |a: (Option<modsniff_core::Timestamp>, u64),
-                    b: (Option<modsniff_core::Timestamp>, u64)| {
-        if came_before(b, a) { b } else { a }
-    };
-    let client_close = super::actor::fin_of(&c.client_stats)
-        .into_iter()
-        .chain(
-            c.resets
-                .iter()
-                .filter(|r| r.from == Side::Client)
-                .map(reset_at),
-        )
-        .reduce(earliest);
-    let server_close = super::actor::fin_of(&c.server_stats);
-    let (close, by_server) = match (client_close, server_close) {
-        (Some(cl), Some(sv)) if came_before(sv, cl) => (sv, true),
-        (Some(cl), _) => (cl, false),
-        (None, Some(sv)) => (sv, true),
-        (None, None) => return None,
-    };
-    let (Some(close_ts), answer_ts) = (close.0, answer.ts) else {
-        return None;
-    };
-    let soon = close_ts.since(answer_ts).as_secs_f64() < CLOSE_AFTER_ANSWER_SECS;
-    (came_before((Some(answer_ts), answer.frame), close) && soon).then_some(Answered {
-        request,
-        answer,
-        close,
-        by_server,
-    })
-}
-
-/// An interception box the client trusts answered the first request, and the client closed
-/// on that answer: an error page, most likely the box's own (it answers for the server, and
-/// one that cannot reach or verify the real server says so with its own page, such as
-/// mitmproxy's 502 Bad Gateway). TLS hides the status.
-fn intercepted_error_answer(
-    f: &ConnFacts<'_>,
-    a: &Answered,
-    hello_ev: &dyn Fn() -> super::Evidence,
-) -> Finding {
-    let c = f.c;
-    let target = addr(c.server);
-    let name = f
-        .name
-        .as_deref()
-        .or_else(|| {
-            f.tls
-                .as_ref()
-                .and_then(|t| t.client_hello.as_ref())
-                .and_then(|h| h.sni)
-        })
-        .map(str::to_string);
-    let host = name.clone().unwrap_or_else(|| c.server.ip().to_string());
-    let summary = format!(
-        "The go command's first request to {host} through the TLS interception box at {target} got one answer ({} bytes, encrypted), and {} right after it, the client asking for nothing more: the answer was an error. A fetch that works goes on to its next request. TLS hides the status; the box answers in the server's place, and one that cannot reach the real server or verify its certificate answers with an error page of its own (mitmproxy's is 502 Bad Gateway).",
-        a.answer.length,
-        if a.by_server {
-            "the box closed the connection"
-        } else {
-            "the client closed the connection"
-        }
-    );
-    Finding {
-        stage: Stage::Http,
-        kind: FindingKind::HttpError,
-        severity: Severity::Error,
-        actor: Actor::Middlebox,
-        connection: Some(c.id),
-        server_name: name,
-        server: Some(target.clone()),
-        summary,
-        likely_go_error: Some(format!("reading https://{host}/...: 502 Bad Gateway")),
-        remedy: Some(format!(
-            "The inspection box could not fetch from {host} for the client: its own log says why (its connection to {host} refused or timing out, or a certificate it could not verify). Ask the network team to fix its access to {host}, or to exempt {} from inspection.",
-            exempt(Some(&host))
-        )),
-        evidence: vec![
-            hello_ev(),
-            ev(
-                a.request.frame,
-                Some(a.request.ts),
-                format!(
-                    "the client's request ({} bytes, encrypted)",
-                    a.request.length
-                ),
-            ),
-            ev(
-                a.answer.frame,
-                Some(a.answer.ts),
-                format!("the box's answer ({} bytes, encrypted)", a.answer.length),
-            ),
-            ev(
-                a.close.1,
-                a.close.0,
-                if a.by_server {
-                    "the box closes after it"
-                } else {
-                    "the client closes on it"
-                },
-            ),
-        ],
-    }
 }
 
 /// The last two labels of a name (good enough to tell unrelated names apart): the text after
